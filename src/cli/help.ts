@@ -1,0 +1,63 @@
+/** --help texts. */
+
+export const MAIN_HELP = `Usage: torov COMMAND [OPTIONS]
+
+Run unmodified static Linux x86-64 programs as KVM micro-VMs. The guest has no
+operating system: every system call leaves the VM and is checked against the
+program's policy by the torov VMM, which performs it on the host.
+
+Commands:
+  run       Run a program in a new micro-VM
+  policy    Show or check a policy (torov's format or an original ToroV configuration)
+  syscalls  List every Linux x86-64 system call and how torov supports it
+  version   Print torov's version
+
+Run 'torov COMMAND --help' for more on a command.
+`;
+
+export const RUN_HELP = `Usage: torov run [OPTIONS] PROGRAM [ARGS...]
+       torov run [OPTIONS] TOROV-CONFIG.json
+
+Run PROGRAM (a static x86-64 ELF executable: ET_EXEC or static-PIE) in a new
+micro-VM. Everything after PROGRAM is passed to it, as with docker run:
+  torov run --memory 64M ./prog -v --flag     # prog gets "-v --flag"
+An original ToroV configuration file names the program and its policy itself.
+
+Options:
+  -m, --memory SIZE      Guest memory, e.g. 64M, 1G (default 256M, or the policy's "memory").
+                         Host memory is used only for the pages the program touches.
+  -p, --policy FILE      Policy file: torov's format (see policy.schema.json) or a ToroV
+                         configuration. Without it the default policy applies
+                         (torov policy show prints it).
+  -e, --env NAME=VALUE   Add a variable to the guest's environment (repeatable).
+                         The default environment is only PATH, HOME and TERM.
+      --env-inherit      Start from the host's whole environment instead.
+      --trace            Print every syscall, strace-style, with the policy's verdict, to stderr.
+      --trace-file FILE  Write the trace to FILE instead.
+  -v, --verbose          Report unimplemented syscalls and other notes (once each).
+  -h, --help             Show this help.
+
+Exit status: the program's own; 128+N when it died of signal N (139 for a
+segfault, 159 when the policy killed it); 125 when torov itself failed; 126 when
+PROGRAM cannot be executed (not ELF, wrong architecture, dynamically linked);
+127 when PROGRAM was not found.
+`;
+
+export const POLICY_HELP = `Usage: torov policy show [FILE...]
+       torov policy check FILE...
+
+  show    Print a policy's summary and its rules with their reasons
+          (without FILE: the default policy).
+  check   Validate policy files; print a summary of each. Errors name the field.
+
+Both accept torov's format (policy.schema.json) and original ToroV configurations.
+`;
+
+export const SYSCALLS_HELP = `Usage: torov syscalls [--markdown]
+
+List every Linux x86-64 system call with its number and torov's support level:
+  full     forwarded to the host (after the policy and pointer checks)
+  partial  forwarded or served with limits (see the note)
+  vmm      served inside the VMM, without a host call
+  none     returns ENOSYS (or is refused)
+`;

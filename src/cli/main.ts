@@ -1,0 +1,115 @@
+/**
+ * torov's command line: `torov run`, `torov policy`, `torov syscalls`, `torov version`.
+ * Every failure the user can cause ends in one line on stderr and a non-zero status,
+ * never a stack trace: 125 for torov's own errors (bad options, no KVM), 126 for a program
+ * that cannot be executed (not ELF, wrong architecture, dynamic), 127 for one not found,
+ * and otherwise the program's own status (128+signal when it died of one).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseOptions, RUN_OPTIONS, UsageError, buildEnv, Options } from './args';
+import { RUN_HELP, MAIN_HELP, POLICY_HELP, SYSCALLS_HELP } from './help';
+
+const VERSION = (() => {
+  try { return (JSON.parse(fs.readFileSync(path.join(__dirname, '../../package.json'), 'utf8')) as { version: string }).version; }
+  catch { return 'unknown'; }
+})();
+
+/** Writes a line to stderr synchronously (stderr may be a pipe; process.exit must not lose it). */
+export function say(line: string): void {
+  try { fs.writeSync(2, line.endsWith('\n') ? line : line + '\n'); } catch { /* stderr closed */ }
+}
+
+/** Runs the CLI; returns the exit status. */
+export function main(argv: readonly string[]): number {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case undefined: case '-h': case '--help': case 'help':
+        if (cmd === 'help' && rest[0]) return main([rest[0], '--help']);
+        process.stdout.write(MAIN_HELP);
+        return cmd === undefined ? 125 : 0;
+      case '-V': case '--version': case 'version':
+        process.stdout.write(`torov ${VERSION}\n`);
+        return 0;
+      case 'run': return cmdRun(rest);
+      case 'policy': return cmdPolicy(rest);
+      case 'syscalls': return cmdSyscalls(rest);
+      default:
+        throw new UsageError(`unknown command "${cmd}" (try: torov --help)`);
+    }
+  } catch (e) {
+    return reportError(e);
+  }
+}
+
+/** Maps an error to its one-line message and exit status. */
+function reportError(e: unknown): number {
+  const err = e as Error;
+  switch (err?.name) {
+    case 'UsageError': say(`torov: ${err.message}`); return (err as Error & { status?: number }).status ?? 125;
+    case 'PolicyError': say(`torov: policy: ${err.message}`); return 125;
+    case 'ElfError': say(`torov: ${err.message}`); return 126;
+    case 'KvmError': say(`torov: ${kvmAdvice(err as Error & { errno?: number; what?: string })}`); return 125;
+    default:
+      say(`torov: internal error: ${err?.message ?? String(e)}`);
+      if (process.env['TOROV_DEBUG']) say(String(err?.stack));
+      return 125;
+  }
+}
+
+/** One line that says what to do when KVM is not usable. */
+function kvmAdvice(e: { errno?: number; what?: string; message: string }): string {
+  if (e.what?.startsWith('open')) {
+    if (e.errno === 2) return 'cannot use KVM: /dev/kvm does not exist (enable virtualization, or load the kvm module: modprobe kvm_intel or kvm_amd)';
+    if (e.errno === 13 || e.errno === 1) return 'cannot use KVM: no permission on /dev/kvm (add yourself to its group: sudo usermod -aG kvm $USER, then log in again)';
+  }
+  return `KVM: ${e.message}`;
+}
+
+function cmdRun(argv: readonly string[]): number {
+  const { opts, rest } = parseOptions(argv, RUN_OPTIONS, true);
+  if (opts['help']) { process.stdout.write(RUN_HELP); return 0; }
+  if (rest.length === 0) throw new UsageError('run: missing the program to run (torov run [OPTIONS] PROGRAM [ARGS...])');
+  const { runProgram } = require('./run') as typeof import('./run');
+  return runProgram(rest[0]!, rest.slice(1), opts as Options, buildEnv(opts, process.env));
+}
+
+function cmdPolicy(argv: readonly string[]): number {
+  const [sub, ...rest] = argv;
+  if (!sub || sub === '--help' || sub === '-h') { process.stdout.write(POLICY_HELP); return sub ? 0 : 125; }
+  const pol = require('../policy') as typeof import('../policy');
+  const { opts, rest: files } = parseOptions(rest, [{ name: 'help', short: 'h', value: false }], false);
+  if (opts['help']) { process.stdout.write(POLICY_HELP); return 0; }
+  switch (sub) {
+    case 'show': case 'check': {
+      if (files.length === 0) {
+        if (sub === 'check') throw new UsageError('policy check: missing the policy file');
+        const p = pol.defaultPolicy();
+        process.stdout.write(pol.describePolicy(p) + '\n' + pol.describeRules(p) + '\n');
+        return 0;
+      }
+      for (const f of files) {
+        const loaded = pol.loadPolicyFile(f);
+        if (sub === 'check') process.stdout.write(`${f}: ok\n`);
+        process.stdout.write(pol.describePolicy(loaded.policy) + '\n');
+        if (sub === 'show') process.stdout.write(pol.describeRules(loaded.policy) + '\n');
+      }
+      return 0;
+    }
+    default:
+      throw new UsageError(`policy: unknown subcommand "${sub}" (try: torov policy --help)`);
+  }
+}
+
+function cmdSyscalls(argv: readonly string[]): number {
+  const { opts } = parseOptions(argv, [{ name: 'help', short: 'h', value: false }, { name: 'markdown', value: false }], false);
+  if (opts['help']) { process.stdout.write(SYSCALLS_HELP); return 0; }
+  const { syscallTableText } = require('./syscalls-doc') as typeof import('./syscalls-doc');
+  process.stdout.write(syscallTableText(!!opts['markdown']));
+  return 0;
+}
+
+if (require.main === module) {
+  process.exitCode = main(process.argv.slice(2));
+}

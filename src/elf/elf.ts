@@ -1,0 +1,87 @@
+/**
+ * ELF64 parsing for x86-64 executables (System V gABI, "ELF-64 Object File Format").
+ * Pure: takes the file's bytes, returns what the loader needs, or throws ElfError with a
+ * one-line message. Every offset and size read from the file is bounds-checked here.
+ */
+
+export const ET_EXEC = 2, ET_DYN = 3;
+export const EM_X86_64 = 62;
+export const PT_LOAD = 1, PT_DYNAMIC = 2, PT_INTERP = 3, PT_PHDR = 6, PT_TLS = 7, PT_GNU_STACK = 0x6474e551;
+export const PF_X = 1, PF_W = 2, PF_R = 4;
+
+/** Names of common machines, for "built for another architecture" messages. */
+const MACHINES: Readonly<Record<number, string>> = {
+  3: 'i386', 8: 'MIPS', 20: 'PowerPC', 21: 'PowerPC64', 22: 'S/390', 40: 'ARM', 62: 'x86-64', 183: 'AArch64', 243: 'RISC-V',
+};
+
+/** A malformed or unsupported ELF file. The message is one line for the user. */
+export class ElfError extends Error {
+  override name = 'ElfError';
+}
+
+/** One Elf64_Phdr. */
+export interface ProgramHeader {
+  type: number; flags: number; offset: number; vaddr: number; filesz: number; memsz: number; align: number;
+}
+
+/** What the loader needs from an executable. */
+export interface ElfImage {
+  type: number;                 // ET_EXEC or ET_DYN
+  entry: number;
+  phoff: number;
+  phentsize: number;
+  phnum: number;
+  phdrs: ProgramHeader[];
+  interp?: string;              // PT_INTERP, if any
+}
+
+/** Parses and validates an x86-64 ELF executable. */
+export function parseElf(b: Uint8Array): ElfImage {
+  if (b.length < 4 || b[0] !== 0x7f || b[1] !== 0x45 || b[2] !== 0x4c || b[3] !== 0x46) {
+    throw new ElfError('not an ELF executable (bad magic)');
+  }
+  if (b.length < 64) throw new ElfError(`truncated ELF file (${b.length} bytes, the header alone is 64)`);
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  if (b[4] !== 2) throw new ElfError(b[4] === 1 ? 'a 32-bit ELF file: torov runs x86-64 programs only' : `bad ELF class ${b[4]}`);
+  if (b[5] !== 1) throw new ElfError('a big-endian ELF file: torov runs x86-64 programs only');
+  const type = dv.getUint16(16, true), machine = dv.getUint16(18, true);
+  if (machine !== EM_X86_64) {
+    throw new ElfError(`built for ${MACHINES[machine] ?? `machine ${machine}`}, not x86-64`);
+  }
+  if (type !== ET_EXEC && type !== ET_DYN) {
+    throw new ElfError(type === 1 ? 'a relocatable object (.o), not an executable' : type === 4 ? 'a core dump, not an executable' : `unsupported ELF type ${type}`);
+  }
+  const entry = u64(dv, 24), phoff = u64(dv, 32);
+  const phentsize = dv.getUint16(54, true), phnum = dv.getUint16(56, true);
+  if (phnum === 0) throw new ElfError('no program headers');
+  if (phentsize !== 56) throw new ElfError(`bad program header size ${phentsize}`);
+  if (phoff + phnum * phentsize > b.length) throw new ElfError('truncated ELF file (program headers past the end)');
+  const phdrs: ProgramHeader[] = [];
+  let interp: string | undefined;
+  for (let i = 0; i < phnum; i++) {
+    const o = phoff + i * phentsize;
+    const ph: ProgramHeader = {
+      type: dv.getUint32(o, true), flags: dv.getUint32(o + 4, true), offset: u64(dv, o + 8), vaddr: u64(dv, o + 16),
+      filesz: u64(dv, o + 32), memsz: u64(dv, o + 40), align: u64(dv, o + 48),
+    };
+    if (ph.type === PT_LOAD || ph.type === PT_INTERP) {
+      if (ph.offset + ph.filesz > b.length) throw new ElfError(`truncated ELF file (segment ${i} past the end)`);
+      if (ph.type === PT_LOAD && ph.filesz > ph.memsz) throw new ElfError(`segment ${i}: file size larger than memory size`);
+    }
+    if (ph.type === PT_INTERP) {
+      const raw = b.subarray(ph.offset, ph.offset + ph.filesz);
+      const nul = raw.indexOf(0);
+      interp = Buffer.from(raw.subarray(0, nul >= 0 ? nul : raw.length)).toString('latin1');
+    }
+    phdrs.push(ph);
+  }
+  if (!phdrs.some((p) => p.type === PT_LOAD)) throw new ElfError('no loadable segments');
+  return { type, entry, phoff, phentsize, phnum, phdrs, interp };
+}
+
+/** Reads a u64 as a number, rejecting values that cannot be exact (2^53 and up). */
+function u64(dv: DataView, off: number): number {
+  const lo = dv.getUint32(off, true), hi = dv.getUint32(off + 4, true);
+  if (hi >= 0x200000) throw new ElfError(`value out of range at file offset ${off}`);
+  return hi * 2 ** 32 + lo;
+}

@@ -1,0 +1,74 @@
+/**
+ * The VMM's only door to libc, through koffi (no C addon).
+ *
+ * Everything the VMM asks of the host kernel goes through `sys()`: glibc's syscall(3)
+ * declared with a fixed prototype. syscall(3) is variadic in C, but on x86-64 a fixed
+ * prototype with seven integer arguments produces the same register assignment, and
+ * glibc's implementation (assembly) never reads %al, so the cheaper non-variadic call is
+ * safe. Pointers are passed as plain numbers (host addresses fit in 47 bits).
+ */
+import koffi from 'koffi';
+
+const libc = koffi.load('libc.so.6');
+
+const rawSyscall = libc.func('long syscall(long, long, long, long, long, long, long)') as (
+  nr: number, a: number, b: number, c: number, d: number, e: number, f: number) => number;
+
+/**
+ * Performs host syscall `nr`. Returns the result, or `-errno` on failure, like the raw
+ * kernel ABI (glibc's -1/errno convention is undone here, in one place).
+ */
+export function sys(nr: number, a = 0, b = 0, c = 0, d = 0, e = 0, f = 0): number {
+  const r = rawSyscall(nr, a, b, c, d, e, f);
+  return r === -1 ? -koffi.errno() : r;
+}
+
+/** ioctl(2) with a pointer argument (a Buffer or ArrayBuffer-backed view). */
+export const ioctlPtr = libc.func('int ioctl(int fd, unsigned long req, void *arg)') as (
+  fd: number, req: number, arg: Buffer | Uint8Array | null) => number;
+
+/** ioctl(2) with an integer argument. */
+export const ioctlInt = libc.func('ioctl', 'int', ['int', 'unsigned long', 'unsigned long']) as (
+  fd: number, req: number, arg: number) => number;
+
+/** The calling thread's errno after a failed libc call. */
+export function errno(): number {
+  return koffi.errno();
+}
+
+/** Host address of an ArrayBuffer-backed byte view (for passing VMM buffers to `sys`). */
+export function addressOf(buf: Uint8Array): number {
+  return Number(koffi.address(buf)) ;
+}
+
+/**
+ * Wraps host memory at `addr` (from mmap) as an ArrayBuffer, without copying.
+ * The caller keeps the mapping alive as long as the view is used.
+ */
+export function viewOf(addr: number, len: number): ArrayBuffer {
+  return koffi.view(addr as unknown as object, len) as ArrayBuffer;
+}
+
+/** x86-64 host syscall numbers the VMM itself uses (from asm/unistd_64.h). */
+export const NR = {
+  read: 0, write: 1, open: 2, close: 3, mmap: 9, mprotect: 10, munmap: 11, madvise: 28,
+  getpid: 39, fcntl: 72, openat: 257, memfd_create: 319,
+} as const;
+
+/** Host constants the VMM itself uses (asm-generic/mman-common.h, fcntl.h). */
+export const PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
+export const MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20, MAP_NORESERVE = 0x4000;
+export const MADV_DONTNEED = 4;
+export const O_RDWR = 2, O_CLOEXEC = 0o2000000;
+
+/** Writes a whole string to a host fd (synchronously; for traces and messages). */
+export function writeAll(fd: number, text: string): void {
+  const b = Buffer.from(text);
+  let off = 0;
+  while (off < b.length) {
+    const r = sys(NR.write, fd, addressOf(b) + off, b.length - off);
+    if (r === -4) continue;
+    if (r <= 0) return;
+    off += r;
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * KVM API bindings: ioctl numbers, struct layouts and thin wrappers over the /dev/kvm,
+ * VM and vCPU file descriptors. Numbers and offsets come from <linux/kvm.h> and
+ * <asm/kvm.h> for x86-64; each struct has a size test in test/unit/kvm-layout.test.ts.
+ */
+import { ioctlInt, ioctlPtr, errno, sys, NR, viewOf, addressOf, PROT_READ, PROT_WRITE, MAP_SHARED, O_RDWR, O_CLOEXEC } from '../host/libc';
+
+// ioctl numbers: _IO(KVMIO=0xAE, n) and _IOR/_IOW/_IOWR with the struct size.
+export const KVM_GET_API_VERSION = 0xae00;
+export const KVM_CREATE_VM = 0xae01;
+export const KVM_CHECK_EXTENSION = 0xae03;
+export const KVM_GET_VCPU_MMAP_SIZE = 0xae04;
+export const KVM_GET_SUPPORTED_CPUID = 0xc008ae05;   // _IOWR(0xAE, 0x05, struct kvm_cpuid2)
+export const KVM_CREATE_VCPU = 0xae41;
+export const KVM_SET_USER_MEMORY_REGION = 0x4020ae46; // _IOW(0xAE, 0x46, struct kvm_userspace_memory_region)
+export const KVM_RUN = 0xae80;
+export const KVM_GET_REGS = 0x8090ae81;              // _IOR(0xAE, 0x81, struct kvm_regs)
+export const KVM_SET_REGS = 0x4090ae82;
+export const KVM_GET_SREGS = 0x8138ae83;             // _IOR(0xAE, 0x83, struct kvm_sregs)
+export const KVM_SET_SREGS = 0x4138ae84;
+export const KVM_SET_MSRS = 0x4008ae89;              // _IOW(0xAE, 0x89, struct kvm_msrs)
+export const KVM_SET_CPUID2 = 0x4008ae90;            // _IOW(0xAE, 0x90, struct kvm_cpuid2)
+export const KVM_SET_XCRS = 0x4188aea7;              // _IOW(0xAE, 0xa7, struct kvm_xcrs)
+
+export const KVM_API_VERSION = 12;
+export const KVM_CAP_SYNC_REGS = 74;
+export const KVM_SYNC_X86_REGS = 1;
+export const KVM_SYNC_X86_SREGS = 2;
+
+/** KVM_EXIT_* reasons (<linux/kvm.h>). */
+export const KVM_EXIT_UNKNOWN = 0, KVM_EXIT_EXCEPTION = 1, KVM_EXIT_IO = 2, KVM_EXIT_HYPERCALL = 3,
+  KVM_EXIT_DEBUG = 4, KVM_EXIT_HLT = 5, KVM_EXIT_MMIO = 6, KVM_EXIT_SHUTDOWN = 8, KVM_EXIT_FAIL_ENTRY = 9,
+  KVM_EXIT_INTR = 10, KVM_EXIT_INTERNAL_ERROR = 17, KVM_EXIT_SYSTEM_EVENT = 24;
+
+/** Names for messages about unexpected exits. */
+export const EXIT_NAMES: Readonly<Record<number, string>> = {
+  0: 'KVM_EXIT_UNKNOWN', 1: 'KVM_EXIT_EXCEPTION', 2: 'KVM_EXIT_IO', 3: 'KVM_EXIT_HYPERCALL', 4: 'KVM_EXIT_DEBUG',
+  5: 'KVM_EXIT_HLT', 6: 'KVM_EXIT_MMIO', 8: 'KVM_EXIT_SHUTDOWN', 9: 'KVM_EXIT_FAIL_ENTRY', 10: 'KVM_EXIT_INTR',
+  17: 'KVM_EXIT_INTERNAL_ERROR', 24: 'KVM_EXIT_SYSTEM_EVENT',
+};
+
+/**
+ * struct kvm_run offsets. The `s.regs` area (struct kvm_sync_regs) starts at 304:
+ * kvm_regs (144 bytes) then kvm_sregs (312 bytes).
+ */
+export const RUN = {
+  immediate_exit: 1,
+  exit_reason: 8,
+  io_direction: 32, io_size: 33, io_port: 34, io_count: 36, io_data_offset: 40,
+  fail_entry_reason: 32,
+  internal_suberror: 32,
+  kvm_valid_regs: 288,
+  kvm_dirty_regs: 296,
+  regs: 304,
+  sregs: 448,
+} as const;
+
+/** struct kvm_regs field offsets (144 bytes). */
+export const REGS = {
+  rax: 0, rbx: 8, rcx: 16, rdx: 24, rsi: 32, rdi: 40, rsp: 48, rbp: 56,
+  r8: 64, r9: 72, r10: 80, r11: 88, r12: 96, r13: 104, r14: 112, r15: 120, rip: 128, rflags: 136,
+} as const;
+export const KVM_REGS_SIZE = 144;
+
+/** struct kvm_sregs offsets (312 bytes); each struct kvm_segment is 24 bytes, each kvm_dtable 16. */
+export const SREGS = {
+  cs: 0, ds: 24, es: 48, fs: 72, gs: 96, ss: 120, tr: 144, ldt: 168, gdt: 192, idt: 208,
+  cr0: 224, cr2: 232, cr3: 240, cr4: 248, cr8: 256, efer: 264, apic_base: 272,
+} as const;
+export const KVM_SREGS_SIZE = 312;
+
+/** struct kvm_segment, as torov sets it. */
+export interface KvmSegment {
+  base: bigint; limit: number; selector: number; type: number;
+  present: number; dpl: number; db: number; s: number; l: number; g: number;
+}
+
+/** Writes a struct kvm_segment (24 bytes) at `off`. */
+export function writeSegment(b: Buffer, off: number, seg: KvmSegment): void {
+  b.writeBigUInt64LE(seg.base, off);
+  b.writeUInt32LE(seg.limit >>> 0, off + 8);
+  b.writeUInt16LE(seg.selector, off + 12);
+  b.set([seg.type, seg.present, seg.dpl, seg.db, seg.s, seg.l, seg.g, 0 /* avl */, 0 /* unusable */, 0], off + 14);
+}
+
+/** An error from the KVM API, with the ioctl that failed and the errno. */
+export class KvmError extends Error {
+  override name = 'KvmError';
+  constructor(readonly what: string, readonly errno: number) {
+    super(`${what} failed: errno ${errno}`);
+  }
+}
+
+function check(rc: number, what: string): number {
+  if (rc < 0) throw new KvmError(what, rc === -1 ? errno() : -rc);
+  return rc;
+}
+
+/** /dev/kvm: one per process. */
+export class Kvm {
+  readonly fd: number;
+  readonly vcpuMmapSize: number;
+  private cpuid: Buffer | undefined;
+
+  private constructor(fd: number) {
+    this.fd = fd;
+    const version = ioctlInt(fd, KVM_GET_API_VERSION, 0);
+    if (version !== KVM_API_VERSION) throw new KvmError(`KVM API version ${version} (want ${KVM_API_VERSION})`, 0);
+    if (ioctlInt(fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS) <= 0) {
+      throw new KvmError('KVM_CAP_SYNC_REGS (this kernel lacks synchronised registers)', 0);
+    }
+    this.vcpuMmapSize = check(ioctlInt(fd, KVM_GET_VCPU_MMAP_SIZE, 0), 'KVM_GET_VCPU_MMAP_SIZE');
+  }
+
+  /** Opens /dev/kvm. Throws KvmError with the errno (ENOENT, EACCES...) on failure. */
+  static open(path = '/dev/kvm'): Kvm {
+    const p = Buffer.from(path + '\0');
+    const fd = sys(NR.open, addressOf(p), O_RDWR | O_CLOEXEC);
+    if (fd < 0) throw new KvmError(`open ${path}`, -fd);
+    return new Kvm(fd);
+  }
+
+  /** The CPUID entries KVM supports (struct kvm_cpuid2 with 40-byte entries), cached. */
+  supportedCpuid(): Buffer {
+    if (this.cpuid) return this.cpuid;
+    for (let n = 64; n <= 4096; n *= 2) {
+      const b = Buffer.alloc(8 + 40 * n);
+      b.writeUInt32LE(n, 0);
+      const rc = ioctlPtr(this.fd, KVM_GET_SUPPORTED_CPUID, b);
+      if (rc >= 0) { this.cpuid = b.subarray(0, 8 + 40 * b.readUInt32LE(0)); return this.cpuid; }
+      if (errno() !== 7 /* E2BIG */) throw new KvmError('KVM_GET_SUPPORTED_CPUID', errno());
+    }
+    throw new KvmError('KVM_GET_SUPPORTED_CPUID', 7);
+  }
+
+  createVm(): VmFd {
+    return new VmFd(this, check(ioctlInt(this.fd, KVM_CREATE_VM, 0), 'KVM_CREATE_VM'));
+  }
+}
+
+/** A VM file descriptor: memory slots and vCPUs. */
+export class VmFd {
+  constructor(readonly kvm: Kvm, readonly fd: number) {}
+
+  /** KVM_SET_USER_MEMORY_REGION: guest physical [gpa, gpa+size) backed by host memory at hva. */
+  setMemoryRegion(slot: number, gpa: number, size: number, hva: number): void {
+    const r = Buffer.alloc(32);
+    r.writeUInt32LE(slot, 0);
+    r.writeUInt32LE(0, 4);                     // flags
+    r.writeBigUInt64LE(BigInt(gpa), 8);
+    r.writeBigUInt64LE(BigInt(size), 16);
+    r.writeBigUInt64LE(BigInt(hva), 24);
+    check(ioctlPtr(this.fd, KVM_SET_USER_MEMORY_REGION, r), 'KVM_SET_USER_MEMORY_REGION');
+  }
+
+  createVcpu(id: number): VcpuFd {
+    const fd = check(ioctlInt(this.fd, KVM_CREATE_VCPU, id), 'KVM_CREATE_VCPU');
+    return new VcpuFd(fd, this.kvm.vcpuMmapSize);
+  }
+
+  close(): void { sys(NR.close, this.fd); }
+}
+
+/** A vCPU file descriptor and its shared struct kvm_run page. */
+export class VcpuFd {
+  /** The kvm_run page as bytes, 32-bit words and a DataView (all views of one mapping). */
+  readonly run: DataView;
+  readonly runU32: Uint32Array;
+  readonly runU8: Uint8Array;
+  private readonly runAddr: number;
+
+  constructor(readonly fd: number, readonly runSize: number) {
+    const addr = sys(NR.mmap, 0, runSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (addr < 0) throw new KvmError('mmap kvm_run', -addr);
+    this.runAddr = addr;
+    const ab = viewOf(addr, runSize);
+    this.run = new DataView(ab);
+    this.runU32 = new Uint32Array(ab);
+    this.runU8 = new Uint8Array(ab);
+  }
+
+  /** KVM_RUN. Returns 0, or -errno (EINTR when a signal interrupted it). */
+  runOnce(): number {
+    const rc = ioctlInt(this.fd, KVM_RUN, 0);
+    return rc < 0 ? -errno() : rc;
+  }
+
+  exitReason(): number { return this.runU32[RUN.exit_reason >> 2]!; }
+
+  getRegs(): Buffer { const b = Buffer.alloc(KVM_REGS_SIZE); check(ioctlPtr(this.fd, KVM_GET_REGS, b), 'KVM_GET_REGS'); return b; }
+  setRegs(b: Buffer): void { check(ioctlPtr(this.fd, KVM_SET_REGS, b), 'KVM_SET_REGS'); }
+  getSregs(): Buffer { const b = Buffer.alloc(KVM_SREGS_SIZE); check(ioctlPtr(this.fd, KVM_GET_SREGS, b), 'KVM_GET_SREGS'); return b; }
+  setSregs(b: Buffer): void { check(ioctlPtr(this.fd, KVM_SET_SREGS, b), 'KVM_SET_SREGS'); }
+
+  /** KVM_SET_MSRS with (index, value) pairs. */
+  setMsrs(msrs: ReadonlyArray<readonly [number, bigint]>): void {
+    const b = Buffer.alloc(8 + 16 * msrs.length);
+    b.writeUInt32LE(msrs.length, 0);
+    msrs.forEach(([index, value], i) => {
+      b.writeUInt32LE(index, 8 + 16 * i);
+      b.writeBigUInt64LE(value, 8 + 16 * i + 8);
+    });
+    const n = check(ioctlPtr(this.fd, KVM_SET_MSRS, b), 'KVM_SET_MSRS');
+    if (n !== msrs.length) throw new KvmError(`KVM_SET_MSRS (MSR 0x${msrs[n]?.[0].toString(16)} rejected)`, 0);
+  }
+
+  setCpuid(cpuid: Buffer): void { check(ioctlPtr(this.fd, KVM_SET_CPUID2, cpuid), 'KVM_SET_CPUID2'); }
+
+  /** KVM_SET_XCRS: XCR0 (struct kvm_xcrs: nr_xcrs, flags, 16 x {xcr, reserved, value}, padding). */
+  setXcr0(value: bigint): void {
+    const b = Buffer.alloc(392);
+    b.writeUInt32LE(1, 0);
+    b.writeUInt32LE(0, 8);              // xcrs[0].xcr = XCR0
+    b.writeBigUInt64LE(value, 16);
+    check(ioctlPtr(this.fd, KVM_SET_XCRS, b), 'KVM_SET_XCRS');
+  }
+
+  close(): void {
+    sys(NR.munmap, this.runAddr, this.runSize);
+    sys(NR.close, this.fd);
+  }
+}

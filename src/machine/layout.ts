@@ -1,0 +1,107 @@
+/**
+ * Every fixed guest address torov uses, in one place.
+ *
+ * Guest memory is one linear window: guest virtual address == guest physical address for
+ * all application memory, [0, memSize). The ELF image, the brk heap, mmap regions and the
+ * stack all live inside it, so any guest range inside the window is also one contiguous
+ * host range (hostBase + va) and syscalls are forwarded without copying. Page tables give
+ * each 4 KiB page its permissions (present, writable, user, no-execute).
+ *
+ * The "system area" (page tables, GDT, IDT, TSS, the syscall/exception stub and the
+ * exception stack) is a second memory slot placed after the window in guest physical
+ * space and mapped at SYS_VA, outside the window, so no guest pointer check can ever
+ * accept it.
+ */
+
+export const PAGE_SIZE = 4096;
+export const PAGE_SHIFT = 12;
+
+/** Lowest address the guest may map (Linux's default vm.mmap_min_addr): NULL stays a fault. */
+export const MMAP_MIN_ADDR = 0x10000;
+
+/** Where a static-PIE (ET_DYN) program is loaded. */
+export const PIE_BASE = 0x400000;
+
+/** Default, smallest and largest guest memory (--memory: the commit limit). */
+export const DEFAULT_MEMORY = 256 * 1024 * 1024;
+export const MIN_MEMORY = 16 * 1024 * 1024;
+/**
+ * The window is one ArrayBuffer view in the VMM, and Node 20 (V8 11) cannot wrap external
+ * memory larger than 4 GiB in one; so is the window, and so is the memory limit.
+ */
+export const MAX_WINDOW = 4 * 1024 * 1024 * 1024;
+export const MAX_MEMORY = MAX_WINDOW;
+
+/**
+ * The virtual window for a memory limit: four times the memory (room for PROT_NONE
+ * reservations and sparse layouts), at least 1 GiB, at most MAX_WINDOW, 2 MiB-aligned.
+ * Untouched window costs no host memory, only page-table address space.
+ */
+export function windowSize(memory: number): number {
+  const w = Math.min(MAX_WINDOW, Math.max(memory, 4 * memory, 2 ** 30));
+  return Math.ceil(w / 2 ** 21) * 2 ** 21;
+}
+
+/** Stack: an 8 MiB region (Linux's default RLIMIT_STACK) at the top of the window, with a guard gap below it. */
+export const STACK_SIZE = 8 * 1024 * 1024;
+export const STACK_GUARD = 64 * 1024;
+
+/** Guest virtual address of the system area: PML4[255], PDPT[511], PD[511] (top 2 MiB below 0x7fffffffffff+1 - 2 MiB). */
+export const SYS_VA = 0x7fffffe00000;
+
+/** Offsets of the system area's pages (from its guest physical / virtual start). */
+export const SYS = {
+  PML4: 0x0000,
+  PDPT_LOW: 0x1000,      // PML4[0]: covers the window (0 .. 512 GiB)
+  PDPT_SYS: 0x2000,      // PML4[255]
+  PD_SYS: 0x3000,
+  PT_SYS: 0x4000,        // maps the pages below at SYS_VA + offset
+  GDT: 0x5000,
+  IDT: 0x6000,
+  TSS: 0x7000,
+  STUB: 0x8000,          // user-executable: the syscall entry (LSTAR) and exception entries
+  XSTACK: 0x9000,        // exception stack, 2 pages (supervisor only)
+  XSTACK_TOP: 0xb000,
+  MAPPED_END: 0xb000,    // pages [0, MAPPED_END) are mapped at SYS_VA
+  PD_WINDOW: 0x10000,    // one PD page per GiB of window, then one PT page per 2 MiB
+} as const;
+
+/** I/O ports of the hypercall interface (`out %al, $port`). */
+export const PORT_SYSCALL = 0x10;
+export const PORT_FAULT = 0x11;
+
+/** GDT selectors, Linux-like (see platform.md): STAR's layout depends on their order. */
+export const SEL = {
+  KERNEL_CS: 0x10,
+  KERNEL_DS: 0x18,
+  USER_CS32: 0x23,
+  USER_DS: 0x2b,
+  USER_CS: 0x33,
+  TSS: 0x40,
+} as const;
+
+/** Layout of the system slot for a given window size. */
+export interface SystemLayout {
+  /** Window size in bytes (multiple of 2 MiB). */
+  memSize: number;
+  /** Guest physical address of the system slot. */
+  sysGpa: number;
+  /** Number of PD pages (one per GiB of window) and PT pages (one per 2 MiB). */
+  nPd: number;
+  nPt: number;
+  /** Offset of the first PT page inside the system slot. */
+  ptOffset: number;
+  /** Size of the system slot. */
+  sysSize: number;
+}
+
+/** Computes the system slot layout for a window of memSize bytes. */
+export function systemLayout(memSize: number): SystemLayout {
+  const nPd = Math.ceil(memSize / 2 ** 30);
+  const nPt = Math.ceil(memSize / 2 ** 21);
+  const ptOffset = SYS.PD_WINDOW + nPd * PAGE_SIZE;
+  const sysSize = ptOffset + nPt * PAGE_SIZE;
+  // The system slot sits right after the window, aligned to 2 MiB.
+  const sysGpa = Math.ceil(memSize / 2 ** 21) * 2 ** 21;
+  return { memSize, sysGpa, nPd, nPt, ptOffset, sysSize };
+}

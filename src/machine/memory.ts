@@ -1,0 +1,243 @@
+/**
+ * Guest memory: the host mappings behind the window and the system slot, the page tables
+ * torov builds, and the one checked path from a guest range to host memory.
+ *
+ * Host memory is reserved lazily (MAP_NORESERVE, anonymous): an idle guest costs only the
+ * pages it touched. Page tables are linear: the PTE of window page p is the p-th 64-bit
+ * word of the PT area, so changing a mapping is a store, and checking a guest range reads
+ * the same PTEs the CPU uses (the page tables are the single source of truth for access).
+ */
+import { sys, NR, viewOf, PROT_READ, PROT_WRITE, MAP_PRIVATE, MAP_ANONYMOUS, MAP_NORESERVE, MAP_FIXED, MADV_DONTNEED } from '../host/libc';
+import { PAGE_SIZE, SYS, SYS_VA, systemLayout, SystemLayout } from './layout';
+
+/** A guest virtual address (a number; distinct name so signatures say what they take). */
+export type GuestAddr = number;
+
+/** Page-table entry bits (Intel SDM Vol. 3A, 4.5: "4-Level Paging"). */
+export const PTE_P = 1, PTE_RW = 2, PTE_US = 4, PTE_PS = 0x80;
+/** Bit 63 (execute-disable), as the high 32-bit word's top bit. */
+const PTE_NX_HI = 0x80000000;
+
+/** Linux protection bits, as mmap/mprotect take them. */
+export const PROT_R = 1, PROT_W = 2, PROT_X = 4;
+
+/** A guest range that is not mapped with the needed access: the syscall gets EFAULT. */
+export class GuestFault extends Error {
+  override name = 'GuestFault';
+  constructor(readonly addr: number, readonly len: number) {
+    super(`bad guest range 0x${addr.toString(16)}+${len}`);
+  }
+}
+
+/** Thrown by every checked accessor; one instance, because a bad pointer is not exceptional for a guest. */
+const FAULT = new GuestFault(0, 0);
+
+/** Host memory of one VM, with checked access. Per VM (shared by its vCPUs). */
+export class GuestMemory {
+  /** Size of the window (guest virtual == guest physical [0, memSize)); see windowSize(). */
+  readonly memSize: number;
+  readonly layout: SystemLayout;
+  /** Host address of guest physical 0 (== guest virtual 0 in the window). */
+  readonly hostBase: number;
+  readonly sysHost: number;
+  /** The window as bytes and as a DataView. */
+  readonly u8: Uint8Array;
+  readonly dv: DataView;
+  /** The system slot as bytes, DataView and 32-bit words (the PTEs are read as words). */
+  readonly sys8: Uint8Array;
+  readonly sysDv: DataView;
+  private readonly sys32: Uint32Array;
+  /** Index into sys32 of the low word of window page 0's PTE. */
+  private readonly pteBase: number;
+
+  constructor(memSize: number) {
+    this.memSize = memSize;
+    this.layout = systemLayout(memSize);
+    this.hostBase = mmapAnon(memSize);
+    this.sysHost = mmapAnon(this.layout.sysSize);
+    const win = viewOf(this.hostBase, memSize);
+    this.u8 = new Uint8Array(win);
+    this.dv = new DataView(win);
+    const sysBuf = viewOf(this.sysHost, this.layout.sysSize);
+    this.sys8 = new Uint8Array(sysBuf);
+    this.sysDv = new DataView(sysBuf);
+    this.sys32 = new Uint32Array(sysBuf);
+    this.pteBase = this.layout.ptOffset >> 2;
+    this.buildPageTables();
+  }
+
+  /** Guest physical address of a system-slot offset. */
+  sysGpa(off: number): number { return this.layout.sysGpa + off; }
+
+  /** Guest virtual address of a system-slot offset (for pages below SYS.MAPPED_END). */
+  sysVa(off: number): number { return SYS_VA + off; }
+
+  /** Builds the fixed upper levels; window PTEs start not present. */
+  private buildPageTables(): void {
+    const L = this.layout;
+    const table = P_RW_US;
+    this.setEntry(SYS.PML4, 0, this.sysGpa(SYS.PDPT_LOW) + table);
+    for (let i = 0; i < L.nPd; i++) this.setEntry(SYS.PDPT_LOW, i, this.sysGpa(SYS.PD_WINDOW + i * PAGE_SIZE) + table);
+    for (let i = 0; i < L.nPt; i++) {
+      this.setEntry(SYS.PD_WINDOW + (i >> 9) * PAGE_SIZE, i & 511, this.sysGpa(L.ptOffset + i * PAGE_SIZE) + table);
+    }
+    // System area: SYS_VA = PML4[255] / PDPT[511] / PD[511] / PT[0..].
+    const pml4i = Math.floor(SYS_VA / 2 ** 39) & 511, pdpti = Math.floor(SYS_VA / 2 ** 30) & 511, pdi = Math.floor(SYS_VA / 2 ** 21) & 511;
+    this.setEntry(SYS.PML4, pml4i, this.sysGpa(SYS.PDPT_SYS) + table);
+    this.setEntry(SYS.PDPT_SYS, pdpti, this.sysGpa(SYS.PD_SYS) + table);
+    this.setEntry(SYS.PD_SYS, pdi, this.sysGpa(SYS.PT_SYS) + table);
+    for (let off = 0; off < SYS.MAPPED_END; off += PAGE_SIZE) {
+      // GDT, IDT, TSS and the exception stack are supervisor-only; the stub page must be
+      // user-executable because on kvm_pvm `syscall` reaches LSTAR still at CPL3.
+      let flags = PTE_P;
+      let nx = true;
+      if (off === SYS.STUB) { flags |= PTE_US; nx = false; }
+      else if (off === SYS.XSTACK || off === SYS.XSTACK + PAGE_SIZE || off === SYS.TSS || off === SYS.GDT) flags |= PTE_RW;
+      this.setEntry(SYS.PT_SYS, off / PAGE_SIZE, this.sysGpa(off) + flags, nx);
+    }
+  }
+
+  private setEntry(tableOff: number, index: number, value: number, nx = false): void {
+    const w = (tableOff >> 2) + index * 2;
+    this.sys32[w] = value >>> 0;
+    this.sys32[w + 1] = Math.floor(value / 2 ** 32) | (nx ? PTE_NX_HI : 0);
+  }
+
+  /**
+   * Sets the PTEs of window pages [va, va+len) for Linux protection `prot`
+   * (PROT_NONE: not present). va and len must be page-aligned and inside the window.
+   * Reducing access also needs invalidate(): see there.
+   */
+  setPages(va: number, len: number, prot: number): void {
+    const first = va / PAGE_SIZE, n = len / PAGE_SIZE;
+    const s = this.sys32;
+    let w = this.pteBase + first * 2;
+    if (prot === 0) {
+      for (let i = 0; i < n; i++, w += 2) { s[w] = 0; s[w + 1] = 0; }
+      return;
+    }
+    const lo = PTE_P | PTE_US | ((prot & PROT_W) ? PTE_RW : 0);
+    const nx = (prot & PROT_X) ? 0 : PTE_NX_HI;
+    let pa = va;
+    for (let i = 0; i < n; i++, w += 2, pa += PAGE_SIZE) {
+      s[w] = (pa >>> 0) | lo;
+      s[w + 1] = Math.floor(pa / 2 ** 32) | nx;
+    }
+  }
+
+  /** Linux protection of window page containing va (0 if not present), read from its PTE. */
+  pageProt(va: number): number {
+    const w = this.pteBase + Math.floor(va / PAGE_SIZE) * 2;
+    const lo = this.sys32[w]!;
+    if (!(lo & PTE_P)) return 0;
+    return PROT_R | ((lo & PTE_RW) ? PROT_W : 0) | ((this.sys32[w + 1]! & PTE_NX_HI) ? 0 : PROT_X);
+  }
+
+  /**
+   * Makes the vCPU forget translations of [va, va+len) after their PTEs lost access.
+   * KVM caches guest translations (shadow pages on kvm_pvm, the TLB under EPT), and stores
+   * from the host into guest page tables are not seen by it. Changing the protection of the
+   * host mapping behind those pages fires KVM's MMU notifier, which drops every cached
+   * mapping of them (and flushes the guest TLB); the next guest access walks the new PTEs.
+   */
+  invalidate(va: number, len: number): void {
+    sys(NR.mprotect, this.hostBase + va, len, PROT_READ);
+    sys(NR.mprotect, this.hostBase + va, len, PROT_READ | PROT_WRITE);
+  }
+
+  /** Gives pages back to the host (they read as zero afterwards) and drops KVM's mappings of them. */
+  discard(va: number, len: number): void {
+    // A file mapping may sit there: put fresh anonymous memory back first.
+    sys(NR.mmap, this.hostBase + va, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+    sys(NR.madvise, this.hostBase + va, len, MADV_DONTNEED);
+  }
+
+  /**
+   * The one checked path from a guest range to host memory: returns the host address of
+   * [va, va+len) if every page of it is mapped user-accessible (and writable when `write`),
+   * otherwise throws GuestFault. A zero length is always allowed, as in Linux.
+   */
+  host(va: number, len: number, write: boolean): number {
+    if (len === 0) return this.hostBase + (va >= 0 && va < this.memSize ? va : 0);
+    if (!(va >= 0 && len > 0 && va + len <= this.memSize)) throw FAULT;
+    const need = write ? (PTE_P | PTE_US | PTE_RW) : (PTE_P | PTE_US);
+    const s = this.sys32;
+    const last = Math.floor((va + len - 1) / PAGE_SIZE);
+    for (let p = Math.floor(va / PAGE_SIZE), w = this.pteBase + p * 2; p <= last; p++, w += 2) {
+      if ((s[w]! & need) !== need) throw FAULT;
+    }
+    return this.hostBase + va;
+  }
+
+  /** Like host(), returning the window offset (for reading through u8/dv). */
+  check(va: number, len: number, write: boolean): number {
+    return this.host(va, len, write) - this.hostBase;
+  }
+
+  /** Copies guest bytes out (checked). */
+  read(va: number, len: number): Buffer {
+    const off = this.check(va, len, false);
+    return Buffer.from(this.u8.subarray(off, off + len));
+  }
+
+  /** A view of guest bytes without copying (checked); valid until the mapping changes. */
+  view(va: number, len: number, write: boolean): Uint8Array {
+    const off = this.check(va, len, write);
+    return this.u8.subarray(off, off + len);
+  }
+
+  /** Copies bytes into the guest (checked for write). */
+  write(va: number, data: Uint8Array): void {
+    const off = this.check(va, data.length, true);
+    this.u8.set(data, off);
+  }
+
+  readU32(va: number): number { return this.dv.getUint32(this.check(va, 4, false), true); }
+  readI32(va: number): number { return this.dv.getInt32(this.check(va, 4, false), true); }
+  /** Reads a u64 as a number (exact below 2^53; callers use it for addresses, sizes, times). */
+  readU64(va: number): number {
+    const off = this.check(va, 8, false);
+    return this.dv.getUint32(off, true) + this.dv.getUint32(off + 4, true) * 2 ** 32;
+  }
+  readI64(va: number): number {
+    const off = this.check(va, 8, false);
+    return this.dv.getUint32(off, true) + this.dv.getInt32(off + 4, true) * 2 ** 32;
+  }
+  writeU32(va: number, v: number): void { this.dv.setUint32(this.check(va, 4, true), v >>> 0, true); }
+  writeU64(va: number, v: number): void {
+    const off = this.check(va, 8, true);
+    this.dv.setUint32(off, v >>> 0, true);
+    this.dv.setUint32(off + 4, Math.floor(v / 2 ** 32) >>> 0, true);
+  }
+
+  /**
+   * Reads a NUL-terminated string of at most `max` bytes (checked page by page).
+   * Throws GuestFault if unmapped before the NUL; returns null if no NUL within max.
+   */
+  readCString(va: number, max = 4096): Buffer | null {
+    let end = va;
+    const limit = va + max;
+    while (end < limit) {
+      const pageEnd = Math.min(limit, (Math.floor(end / PAGE_SIZE) + 1) * PAGE_SIZE);
+      const off = this.check(end, pageEnd - end, false);
+      const idx = this.u8.subarray(off, off + (pageEnd - end)).indexOf(0);
+      if (idx >= 0) return Buffer.from(this.u8.subarray(va, end + idx));
+      end = pageEnd;
+    }
+    return null;
+  }
+
+  /** Releases the host mappings. */
+  close(): void {
+    sys(NR.munmap, this.hostBase, this.memSize);
+    sys(NR.munmap, this.sysHost, this.layout.sysSize);
+  }
+}
+
+const P_RW_US = PTE_P | PTE_RW | PTE_US;
+
+function mmapAnon(len: number): number {
+  const addr = sys(NR.mmap, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (addr < 0) throw new Error(`cannot reserve ${len} bytes of host memory (errno ${-addr})`);
+  return addr;
+}

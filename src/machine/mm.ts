@@ -1,0 +1,329 @@
+/**
+ * The guest's address space: which ranges of the window are mapped, with what protection,
+ * and the Linux memory calls on top (brk, mmap, munmap, mprotect, mremap). Per VM.
+ *
+ * Mappings (VMAs) are kept in a sorted array; the page tables (GuestMemory) hold the same
+ * protections per page and are what the CPU and the pointer checks read.
+ */
+import { GuestMemory, PROT_R, PROT_W, PROT_X } from './memory';
+import { PAGE_SIZE, MMAP_MIN_ADDR, STACK_SIZE, STACK_GUARD } from './layout';
+import { sys, NR, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../host/libc';
+
+/** One mapping. */
+export interface Vma {
+  start: number;
+  end: number;
+  prot: number;
+  /**
+   * What it is: 'shared' is a MAP_SHARED file (the host's page cache, not charged to the
+   * guest's memory); 'shmem' is shared anonymous memory.
+   */
+  kind: 'elf' | 'heap' | 'stack' | 'anon' | 'file' | 'shared' | 'shmem';
+}
+
+/** Bytes of a mapping charged against the guest's memory: accessible memory that is not a shared file. */
+const charge = (v: { start: number; end: number; prot: number; kind: Vma['kind'] }) =>
+  v.prot !== 0 && v.kind !== 'shared' ? v.end - v.start : 0;
+
+const ENOMEM = 12, EINVAL = 22, EFAULT = 14, EACCES = 13;
+
+export const pageUp = (n: number) => Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
+export const pageDown = (n: number) => Math.floor(n / PAGE_SIZE) * PAGE_SIZE;
+
+/** Linux mmap flags the VMM interprets (asm-generic/mman-common.h, mman.h). */
+export const MAP = {
+  SHARED: 0x01, PRIVATE: 0x02, SHARED_VALIDATE: 0x03, TYPE: 0x0f, FIXED: 0x10, ANONYMOUS: 0x20,
+  GROWSDOWN: 0x100, DENYWRITE: 0x800, EXECUTABLE: 0x1000, LOCKED: 0x2000, NORESERVE: 0x4000,
+  POPULATE: 0x8000, NONBLOCK: 0x10000, STACK: 0x20000, HUGETLB: 0x40000, FIXED_NOREPLACE: 0x100000,
+} as const;
+export const MREMAP_MAYMOVE = 1, MREMAP_FIXED = 2, MREMAP_DONTUNMAP = 4;
+
+/**
+ * The guest's virtual address space is the window, which is larger than its memory (so
+ * PROT_NONE reservations and sparse layouts work); the memory limit is a commit charge,
+ * as Linux does with vm.overcommit_memory=2: every accessible private or anonymous page
+ * mapped counts, and a mapping that would exceed the limit fails with ENOMEM.
+ */
+export class AddressSpace {
+  readonly vmas: Vma[] = [];
+  /** Bytes currently charged, and the limit (the guest's --memory). */
+  committed = 0;
+  brkStart = 0;
+  brkEnd = 0;             // current program break (not page-aligned)
+  readonly stackTop: number;
+  /** mmap allocates top-down below this. */
+  readonly mmapTop: number;
+
+  constructor(readonly mem: GuestMemory, readonly limit: number) {
+    this.stackTop = mem.memSize;
+    this.mmapTop = this.stackTop - STACK_SIZE - STACK_GUARD;
+  }
+
+  /** The VMA containing va, if any. */
+  find(va: number): Vma | undefined {
+    const v = this.vmas;
+    let lo = 0, hi = v.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1, m = v[mid]!;
+      if (va < m.start) hi = mid - 1; else if (va >= m.end) lo = mid + 1; else return m;
+    }
+    return undefined;
+  }
+
+  /** True if no VMA overlaps [start, end). */
+  isFree(start: number, end: number): boolean {
+    if (start < MMAP_MIN_ADDR || end > this.mem.memSize || start >= end) return false;
+    for (const m of this.vmas) if (m.start < end && m.end > start) return false;
+    return true;
+  }
+
+  /** Bytes charged today inside [start, end). */
+  private chargedIn(start: number, end: number): number {
+    let n = 0;
+    for (const m of this.vmas) {
+      if (m.end <= start || m.start >= end) continue;
+      n += charge({ start: Math.max(m.start, start), end: Math.min(m.end, end), prot: m.prot, kind: m.kind });
+    }
+    return n;
+  }
+
+  /** True if replacing [start, end) by a mapping of (prot, kind) stays within the limit. */
+  fits(start: number, end: number, prot: number, kind: Vma['kind']): boolean {
+    return this.committed - this.chargedIn(start, end) + charge({ start, end, prot, kind }) <= this.limit;
+  }
+
+  /** Maps [start, start+len) (page-aligned) with prot, replacing whatever was there. */
+  map(start: number, len: number, prot: number, kind: Vma['kind']): void {
+    this.removeRange(start, start + len, true);
+    this.insert({ start, end: start + len, prot, kind });
+    this.mem.setPages(start, len, prot);
+  }
+
+  private insert(v: Vma): void {
+    this.committed += charge(v);
+    let i = 0;
+    while (i < this.vmas.length && this.vmas[i]!.start < v.start) i++;
+    this.vmas.splice(i, 0, v);
+  }
+
+  /**
+   * Removes [start, end) from the VMA list, splitting VMAs at the edges. When `release`,
+   * the pages are also unmapped and given back to the host. Returns the removed pieces.
+   */
+  private removeRange(start: number, end: number, release: boolean): Vma[] {
+    const removed: Vma[] = [];
+    const out: Vma[] = [];
+    for (const m of this.vmas) {
+      if (m.end <= start || m.start >= end) { out.push(m); continue; }
+      if (m.start < start) out.push({ ...m, end: start });
+      if (m.end > end) out.push({ ...m, start: end });
+      removed.push({ ...m, start: Math.max(m.start, start), end: Math.min(m.end, end) });
+    }
+    if (removed.length === 0) return removed;
+    for (const r of removed) this.committed -= charge(r);
+    this.vmas.length = 0;
+    this.vmas.push(...out);
+    if (release) {
+      for (const r of removed) {
+        this.mem.setPages(r.start, r.end - r.start, 0);
+        this.mem.discard(r.start, r.end - r.start);
+      }
+    }
+    return removed;
+  }
+
+  /** Finds a free range of len bytes, top-down from `below`. Returns -1 if none. */
+  findFree(len: number, below = this.mmapTop): number {
+    const floor = this.brkReserveEnd();
+    let top = below;
+    for (let i = this.vmas.length - 1; i >= -1 && top > floor; i--) {
+      const m = i >= 0 ? this.vmas[i]! : undefined;
+      if (m && m.start >= top) continue;            // entirely above the search point
+      const lowest = Math.max(m ? m.end : MMAP_MIN_ADDR, floor);
+      if (top - lowest >= len) return top - len;
+      if (m) top = m.start;
+    }
+    return -1;
+  }
+
+  /** mmap keeps out of the first MiB above the break so small brk growth keeps working. */
+  private brkReserveEnd(): number {
+    return this.brkStart ? pageUp(this.brkEnd) + 1024 * 1024 : MMAP_MIN_ADDR;
+  }
+
+  /** Implements brk(2): returns the new break, or the old one when it cannot move. */
+  brk(addr: number): number {
+    if (addr === 0 || addr < this.brkStart) return this.brkEnd;
+    const oldTop = pageUp(this.brkEnd), newTop = pageUp(addr);
+    if (newTop > oldTop) {
+      if (!this.isFree(oldTop, newTop) || !this.fits(oldTop, newTop, PROT_R | PROT_W, 'heap')) return this.brkEnd;
+      this.insert({ start: oldTop, end: newTop, prot: PROT_R | PROT_W, kind: 'heap' });
+      this.mem.setPages(oldTop, newTop - oldTop, PROT_R | PROT_W);
+      this.mergeHeap();
+    } else if (newTop < oldTop) {
+      this.removeRange(newTop, oldTop, true);
+    }
+    this.brkEnd = addr;
+    return addr;
+  }
+
+  private mergeHeap(): void {
+    for (let i = 0; i + 1 < this.vmas.length; i++) {
+      const a = this.vmas[i]!, b = this.vmas[i + 1]!;
+      if (a.kind === 'heap' && b.kind === 'heap' && a.end === b.start && a.prot === b.prot) {
+        a.end = b.end;
+        this.vmas.splice(i + 1, 1);
+        i--;
+      }
+    }
+  }
+
+  /**
+   * Implements mmap(2) for anonymous and file mappings. `hostFd` is the host fd behind the
+   * guest's fd (file mappings), or -1. Returns the address or -errno.
+   */
+  mmap(addr: number, len: number, prot: number, flags: number, hostFd: number, offset: number): number {
+    if (len <= 0 || offset % PAGE_SIZE !== 0 || offset < 0) return -EINVAL;
+    const type = flags & MAP.TYPE;
+    if (type !== MAP.SHARED && type !== MAP.PRIVATE && type !== MAP.SHARED_VALIDATE) return -EINVAL;
+    if (len > this.mem.memSize) return -ENOMEM;
+    len = pageUp(len);
+    prot &= PROT_R | PROT_W | PROT_X;
+    const anon = (flags & MAP.ANONYMOUS) !== 0;
+    let start: number;
+    if (flags & (MAP.FIXED | MAP.FIXED_NOREPLACE)) {
+      if (addr % PAGE_SIZE !== 0) return -EINVAL;
+      if (addr < MMAP_MIN_ADDR || addr + len > this.mem.memSize) return -ENOMEM;
+      if ((flags & MAP.FIXED_NOREPLACE) && !this.isFree(addr, addr + len)) return -17; // EEXIST
+      start = addr;
+    } else {
+      const hint = pageDown(addr);
+      start = hint && this.isFree(hint, hint + len) ? hint : this.findFree(len);
+      if (start < 0) return -ENOMEM;
+    }
+    const shared = type !== MAP.PRIVATE;
+    const kind: Vma['kind'] = anon ? (shared ? 'shmem' : 'anon') : (shared ? 'shared' : 'file');
+    if (!this.fits(start, start + len, prot, kind)) return -ENOMEM;
+    if (!anon) {
+      // The file's pages go straight into the window: the host maps the file over the
+      // window's range (MAP_FIXED on the host side), and KVM's MMU notifier makes the
+      // guest see them. MAP_PRIVATE gets copy-on-write, MAP_SHARED the page cache.
+      this.removeRange(start, start + len, true);
+      const hostProt = shared ? (PROT_READ | (prot & PROT_W ? PROT_WRITE : 0)) : PROT_READ | PROT_WRITE;
+      const r = sys(NR.mmap, this.mem.hostBase + start, len, hostProt, (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED, hostFd, offset);
+      if (r < 0) { this.mem.discard(start, len); return r === -EACCES ? -EACCES : r; }
+      this.insert({ start, end: start + len, prot, kind });
+      this.mem.setPages(start, len, prot);
+      return start;
+    }
+    this.map(start, len, prot, kind);
+    return start;
+  }
+
+  /** Implements munmap(2). */
+  munmap(addr: number, len: number): number {
+    if (addr % PAGE_SIZE !== 0 || len <= 0) return -EINVAL;
+    const end = Math.min(pageUp(addr + len), this.mem.memSize);
+    if (addr >= this.mem.memSize) return 0;
+    this.removeRange(addr, end, true);
+    return 0;
+  }
+
+  /** Implements mprotect(2): the whole range must be mapped. */
+  mprotect(addr: number, len: number, prot: number): number {
+    if (addr % PAGE_SIZE !== 0) return -EINVAL;
+    if (len === 0) return 0;
+    const end = pageUp(addr + len);
+    if (!(addr >= 0 && end <= this.mem.memSize)) return -ENOMEM;
+    prot &= PROT_R | PROT_W | PROT_X;
+    // Every page must be mapped.
+    let cur = addr;
+    for (const m of this.vmas) {
+      if (m.end <= cur || m.start >= end) continue;
+      if (m.start > cur) return -ENOMEM;
+      cur = m.end;
+      if (cur >= end) break;
+    }
+    if (cur < end) return -ENOMEM;
+    for (const m of this.vmas) {
+      if (m.end <= addr || m.start >= end) continue;
+      if (m.kind === 'shared' && (prot & PROT_W) && !(m.prot & PROT_W)) return -EACCES;
+    }
+    let delta = 0;
+    for (const m of this.vmas) {
+      if (m.end <= addr || m.start >= end) continue;
+      const s = Math.max(m.start, addr), e = Math.min(m.end, end);
+      delta += charge({ start: s, end: e, prot, kind: m.kind }) - charge({ start: s, end: e, prot: m.prot, kind: m.kind });
+    }
+    if (this.committed + delta > this.limit) return -ENOMEM;
+    const pieces = this.removeRange(addr, end, false);
+    let reduced = false;
+    for (const p of pieces) {
+      if ((p.prot & ~prot) !== 0) reduced = true;
+      this.insert({ ...p, prot });
+    }
+    this.mem.setPages(addr, end - addr, prot);
+    if (reduced) this.mem.invalidate(addr, end - addr);
+    return 0;
+  }
+
+  /** Implements mremap(2). */
+  mremap(old: number, oldLen: number, newLen: number, flags: number, newAddr: number): number {
+    if (old % PAGE_SIZE !== 0 || newLen <= 0) return -EINVAL;
+    if (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) return -EINVAL;
+    if ((flags & MREMAP_FIXED) && !(flags & MREMAP_MAYMOVE)) return -EINVAL;
+    if (flags & MREMAP_DONTUNMAP) return -EINVAL;
+    oldLen = pageUp(oldLen); newLen = pageUp(newLen);
+    const vma = this.find(old);
+    if (!vma || old + oldLen > vma.end) return -EFAULT;
+    if (vma.kind === 'shared' || vma.kind === 'shmem') return -EINVAL;
+    if (!(flags & MREMAP_FIXED)) {
+      if (newLen <= oldLen) {
+        if (newLen < oldLen) this.removeRange(old + newLen, old + oldLen, true);
+        return old;
+      }
+      if (!this.fits(old + oldLen, old + newLen, vma.prot, vma.kind)) return -ENOMEM;
+      if (this.isFree(old + oldLen, old + newLen)) {
+        this.insert({ start: old + oldLen, end: old + newLen, prot: vma.prot, kind: vma.kind });
+        this.mem.setPages(old + oldLen, newLen - oldLen, vma.prot);
+        return old;
+      }
+      if (!(flags & MREMAP_MAYMOVE)) return -ENOMEM;
+    }
+    let dest: number;
+    if (flags & MREMAP_FIXED) {
+      if (newAddr % PAGE_SIZE !== 0) return -EINVAL;
+      if (newAddr < MMAP_MIN_ADDR || newAddr + newLen > this.mem.memSize) return -ENOMEM;
+      if (newAddr < old + oldLen && newAddr + newLen > old) return -EINVAL;
+      dest = newAddr;
+    } else {
+      dest = this.findFree(newLen);
+      if (dest < 0) return -ENOMEM;
+    }
+    // The old range is released after the copy, so only the growth counts.
+    if (this.committed + charge({ start: 0, end: newLen, prot: vma.prot, kind: vma.kind }) - this.chargedIn(old, old + oldLen) > this.limit) return -ENOMEM;
+    this.map(dest, newLen, vma.prot | PROT_W, vma.kind === 'file' ? 'anon' : vma.kind);
+    const n = Math.min(oldLen, newLen);
+    this.mem.u8.copyWithin(dest, old, old + n);
+    if (!(vma.prot & PROT_W)) this.mprotect(dest, newLen, vma.prot);
+    this.removeRange(old, old + oldLen, true);
+    return dest;
+  }
+
+  /** madvise(MADV_DONTNEED) on private anonymous memory: the pages read as zero afterwards. */
+  dontneed(addr: number, len: number): number {
+    if (addr % PAGE_SIZE !== 0) return -EINVAL;
+    const end = Math.min(pageUp(addr + len), this.mem.memSize);
+    for (const m of this.vmas) {
+      if (m.end <= addr || m.start >= end || m.kind === 'shared' || m.kind === 'shmem') continue;
+      const s = Math.max(m.start, addr), e = Math.min(m.end, end);
+      this.mem.discard(s, e - s);
+    }
+    return 0;
+  }
+
+  /** Maps the stack region at the top of the window. */
+  mapStack(): void {
+    this.map(this.stackTop - STACK_SIZE, STACK_SIZE, PROT_R | PROT_W, 'stack');
+  }
+}

@@ -1,0 +1,6 @@
+// Generated from stub.S by `make -C src/machine` (as + objcopy). Do not edit.
+/** The guest stub page: syscall entry at 0x000, fault_common at 0x080, vector n at 0x100 + 16n. */
+export const STUB_CODE = Buffer.from('5hBIDwfMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzmEUiDxBBIz8zMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzGoAagDpd////8zMzMzMzMxqAGoB6Wf////MzMzMzMzMagBqAulX////zMzMzMzMzGoAagPpR////8zMzMzMzMxqAGoE6Tf////MzMzMzMzMagBqBekn////zMzMzMzMzGoAagbpF////8zMzMzMzMxqAGoH6Qf////MzMzMzMzMagjp+f7//8zMzMzMzMzMzGoAagnp5/7//8zMzMzMzMxqCunZ/v//zMzMzMzMzMzMagvpyf7//8zMzMzMzMzMzGoM6bn+///MzMzMzMzMzMxqDemp/v//zMzMzMzMzMzMag7pmf7//8zMzMzMzMzMzGoAag/ph/7//8zMzMzMzMxqAGoQ6Xf+///MzMzMzMzMahHpaf7//8zMzMzMzMzMzGoAahLpV/7//8zMzMzMzMxqAGoT6Uf+///MzMzMzMzMagBqFOk3/v//zMzMzMzMzGoV6Sn+///MzMzMzMzMzMxqAGoW6Rf+///MzMzMzMzMagBqF+kH/v//zMzMzMzMzGoAahjp9/3//8zMzMzMzMxqAGoZ6ef9///MzMzMzMzMagBqGunX/f//zMzMzMzMzGoAahvpx/3//8zMzMzMzMxqAGoc6bf9///MzMzMzMzMah3pqf3//8zMzMzMzMzMzGoe6Zn9///MzMzMzMzMzMxqAGof6Yf9///MzMzMzMzM', 'base64');
+export const STUB_SYSCALL_ENTRY = 0x000;
+export const STUB_FAULT_COMMON = 0x080;
+export const STUB_VECTORS = 0x100;

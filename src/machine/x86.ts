@@ -1,0 +1,137 @@
+/**
+ * x86-64 machine state for a torov guest: the system tables (GDT, IDT, TSS with its I/O
+ * bitmap), the stub page, and the vCPU's initial special registers, MSRs, CPUID and XCR0.
+ * Constants cite the Intel SDM Vol. 3A; the layout follows platform.md (verified on kvm_pvm).
+ */
+import { GuestMemory } from './memory';
+import { SYS, SEL, PORT_SYSCALL, PORT_FAULT } from './layout';
+import { STUB_CODE, STUB_SYSCALL_ENTRY, STUB_VECTORS } from './stub';
+import { VcpuFd, Kvm, SREGS, writeSegment, KvmSegment } from '../kvm/kvm';
+
+/** Control register and EFER bits (SDM 2.5, 2.2.1). */
+export const CR0_PE = 1, CR0_MP = 2, CR0_ET = 0x10, CR0_NE = 0x20, CR0_WP = 0x10000, CR0_AM = 0x40000, CR0_PG = 0x80000000;
+export const CR4_PAE = 0x20, CR4_OSFXSR = 0x200, CR4_OSXMMEXCPT = 0x400, CR4_FSGSBASE = 0x10000, CR4_OSXSAVE = 0x40000;
+export const EFER_SCE = 0x1, EFER_LME = 0x100, EFER_LMA = 0x400, EFER_NXE = 0x800;
+
+/** MSR numbers (SDM Vol. 4). */
+export const MSR_STAR = 0xc0000081, MSR_LSTAR = 0xc0000082, MSR_CSTAR = 0xc0000083, MSR_SYSCALL_MASK = 0xc0000084;
+export const MSR_FS_BASE = 0xc0000100, MSR_GS_BASE = 0xc0000101, MSR_KERNEL_GS_BASE = 0xc0000102;
+
+/** RFLAGS bits masked on `syscall` (FMASK), as Linux does: TF, DF, IF, IOPL, AC, NT. */
+const SYSCALL_MASK = 0x100n | 0x400n | 0x200n | 0x3000n | 0x40000n | 0x4000n;
+
+/** Size of the TSS (SDM 8.7) and of torov's I/O permission bitmap that follows it. */
+const TSS_SIZE = 104;
+const IOMAP_BYTES = 5;
+
+/** Writes the GDT, IDT, TSS and stub into the system area. */
+export function writeSystemTables(mem: GuestMemory): void {
+  const d = mem.sysDv;
+  // GDT (Linux-like; SDM 3.4.5): flat 64-bit code and data descriptors.
+  const gdt = SYS.GDT;
+  const desc = (sel: number, hi: number, lo: number) => { d.setUint32(gdt + sel, lo, true); d.setUint32(gdt + sel + 4, hi, true); };
+  desc(SEL.KERNEL_CS, 0x00af9a00, 0x0000ffff);   // code, DPL0, L=1
+  desc(SEL.KERNEL_DS, 0x00cf9200, 0x0000ffff);   // data, DPL0
+  desc(SEL.USER_CS32 & ~3, 0x00cffa00, 0x0000ffff); // code32, DPL3 (unused; keeps STAR's layout)
+  desc(SEL.USER_DS & ~3, 0x00cff200, 0x0000ffff);   // data, DPL3
+  desc(SEL.USER_CS & ~3, 0x00affa00, 0x0000ffff);   // code, DPL3, L=1
+  // 16-byte TSS descriptor (SDM 8.2.3): type 0x9 (available 64-bit TSS), present.
+  const tssVa = mem.sysVa(SYS.TSS), limit = TSS_SIZE + IOMAP_BYTES - 1;
+  d.setUint32(gdt + SEL.TSS, ((tssVa & 0xffff) << 16) | limit, true);
+  d.setUint32(gdt + SEL.TSS + 4, (Math.floor(tssVa / 2 ** 24) & 0xff) << 24 | 0x8900 | ((Math.floor(tssVa / 2 ** 16)) & 0xff), true);
+  d.setUint32(gdt + SEL.TSS + 8, Math.floor(tssVa / 2 ** 32), true);
+  d.setUint32(gdt + SEL.TSS + 12, 0, true);
+
+  // TSS: RSP0 and IST1 both point at the exception stack; I/O bitmap right after it.
+  const tss = SYS.TSS, xtop = mem.sysVa(SYS.XSTACK_TOP);
+  setU64(d, tss + 4, xtop);        // RSP0
+  setU64(d, tss + 36, xtop);       // IST1
+  d.setUint16(tss + 102, TSS_SIZE, true);   // I/O map base
+  // One bit per port, 0 = allowed (SDM 19.5.2): open PORT_SYSCALL and PORT_FAULT only. The byte
+  // after the last one must be 0xFF.
+  const iomap = new Uint8Array(IOMAP_BYTES).fill(0xff);
+  for (const port of [PORT_SYSCALL, PORT_FAULT]) iomap[port >> 3]! &= ~(1 << (port & 7));
+  mem.sys8.set(iomap, tss + TSS_SIZE);
+
+  // IDT (SDM 6.14.1): 32 interrupt gates, kernel CS, DPL0, IST1, to the stub's vector entries.
+  for (let v = 0; v < 32; v++) {
+    const target = mem.sysVa(SYS.STUB + STUB_VECTORS + v * 16), e = SYS.IDT + v * 16;
+    d.setUint16(e, target & 0xffff, true);
+    d.setUint16(e + 2, SEL.KERNEL_CS, true);
+    d.setUint8(e + 4, 1);                 // IST1
+    d.setUint8(e + 5, 0x8e);              // present, DPL0, 64-bit interrupt gate
+    d.setUint16(e + 6, Math.floor(target / 2 ** 16) & 0xffff, true);
+    d.setUint32(e + 8, Math.floor(target / 2 ** 32), true);
+    d.setUint32(e + 12, 0, true);
+  }
+  mem.sys8.set(STUB_CODE, SYS.STUB);
+}
+
+function setU64(d: DataView, off: number, v: number): void {
+  d.setUint32(off, v >>> 0, true);
+  d.setUint32(off + 4, Math.floor(v / 2 ** 32), true);
+}
+
+function seg(selector: number, code: boolean, dpl: number): KvmSegment {
+  return { base: 0n, limit: 0xffffffff, selector, type: code ? 11 : 3, present: 1, dpl, db: code ? 0 : 1, s: 1, l: code ? 1 : 0, g: 1 };
+}
+
+/** CPU features torov found for this vCPU, used for auxv (AT_HWCAP) and XCR0. */
+export interface CpuFeatures {
+  /** CPUID.1:EDX, which Linux reports as AT_HWCAP on x86. */
+  hwcap: number;
+  xsave: boolean;
+  fsgsbase: boolean;
+  /** XCR0 bits KVM supports (CPUID.(EAX=0DH,ECX=0):EAX/EDX). */
+  xcr0: bigint;
+}
+
+/** Reads the features the guest will see out of KVM's supported CPUID. */
+export function cpuFeatures(kvm: Kvm): CpuFeatures {
+  const c = kvm.supportedCpuid();
+  const n = c.readUInt32LE(0);
+  let hwcap = 0, xsave = false, fsgsbase = false, xcr0 = 3n;
+  for (let i = 0; i < n; i++) {
+    const e = 8 + i * 40, fn = c.readUInt32LE(e), idx = c.readUInt32LE(e + 4);
+    const ebx = c.readUInt32LE(e + 16), ecx = c.readUInt32LE(e + 20), edx = c.readUInt32LE(e + 24), eax = c.readUInt32LE(e + 12);
+    if (fn === 1) { hwcap = edx; xsave = (ecx & (1 << 26)) !== 0; }
+    if (fn === 7 && idx === 0) fsgsbase = (ebx & 1) !== 0;
+    if (fn === 0xd && idx === 0) xcr0 = BigInt(eax) | (BigInt(edx) << 32n);
+  }
+  return { hwcap: hwcap >>> 0, xsave, fsgsbase, xcr0 };
+}
+
+/**
+ * Puts a vCPU in 64-bit long mode at CPL3, at `rip` with stack `rsp`: segments, control
+ * registers (paging with NX, SSE and XSAVE enabled), the system tables, the syscall MSRs,
+ * CPUID and XCR0.
+ */
+export function initVcpu(vcpu: VcpuFd, kvm: Kvm, mem: GuestMemory, feat: CpuFeatures): void {
+  vcpu.setCpuid(kvm.supportedCpuid());
+  const s = vcpu.getSregs();
+  writeSegment(s, SREGS.cs, seg(SEL.USER_CS, true, 3));
+  for (const off of [SREGS.ds, SREGS.es, SREGS.fs, SREGS.gs, SREGS.ss]) writeSegment(s, off, seg(SEL.USER_DS, false, 3));
+  writeSegment(s, SREGS.tr, { base: BigInt(mem.sysVa(SYS.TSS)), limit: TSS_SIZE + IOMAP_BYTES - 1, selector: SEL.TSS,
+    type: 11 /* busy 64-bit TSS */, present: 1, dpl: 0, db: 0, s: 0, l: 0, g: 0 });
+  s.writeBigUInt64LE(BigInt(mem.sysVa(SYS.GDT)), SREGS.gdt);
+  s.writeUInt16LE(0x4f, SREGS.gdt + 8);
+  s.writeBigUInt64LE(BigInt(mem.sysVa(SYS.IDT)), SREGS.idt);
+  s.writeUInt16LE(32 * 16 - 1, SREGS.idt + 8);
+  s.writeBigUInt64LE(BigInt(CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG) & 0xffffffffn, SREGS.cr0);
+  s.writeBigUInt64LE(BigInt(mem.sysGpa(SYS.PML4)), SREGS.cr3);
+  let cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
+  if (feat.xsave) cr4 |= CR4_OSXSAVE;
+  if (feat.fsgsbase) cr4 |= CR4_FSGSBASE;
+  s.writeBigUInt64LE(BigInt(cr4), SREGS.cr4);
+  s.writeBigUInt64LE(BigInt(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE), SREGS.efer);
+  vcpu.setSregs(s);
+  if (feat.xsave) vcpu.setXcr0(feat.xcr0 & 0xe7n /* x87, SSE, AVX, AVX-512 state; no MPX (bits 3-4) */);
+  vcpu.setMsrs([
+    // STAR (SDM 5.8.8): SYSCALL loads CS=0x10/SS=0x18; SYSRET loads CS=0x23+16, SS=0x23+8.
+    [MSR_STAR, (0x23n << 48n) | (BigInt(SEL.KERNEL_CS) << 32n)],
+    [MSR_LSTAR, BigInt(mem.sysVa(SYS.STUB + STUB_SYSCALL_ENTRY))],
+    [MSR_CSTAR, 0n],
+    [MSR_SYSCALL_MASK, SYSCALL_MASK],
+    [MSR_FS_BASE, 0n], [MSR_GS_BASE, 0n], [MSR_KERNEL_GS_BASE, 0n],
+  ]);
+}

@@ -1,0 +1,78 @@
+/**
+ * The guest's file descriptor table: guest fd -> host fd. Per VM.
+ *
+ * Guest fds are not host fds: the VMM process has its own (/dev/kvm, the VM and vCPU,
+ * Node's event loop), and a guest must never be able to read, write or close those. Every
+ * fd argument goes through get(); a guest fd that is not in the table is EBADF.
+ */
+import { sys, NR } from '../host/libc';
+
+export const EBADF = 9, EMFILE = 24;
+
+/** Per-fd flags the guest sees that live in the table, not the host (FD_CLOEXEC). */
+export const FD_CLOEXEC = 1;
+
+export class FdTable {
+  private readonly host: Int32Array;
+  private readonly flags: Uint8Array;
+  /** Highest guest fd in use + 1 (for scans). */
+  private top = 0;
+
+  constructor(readonly limit = 1024) {
+    this.host = new Int32Array(limit).fill(-1);
+    this.flags = new Uint8Array(limit);
+  }
+
+  /** Host fd behind guest fd `fd`, or -1. */
+  get(fd: number): number {
+    return fd >= 0 && fd < this.limit ? this.host[fd]! : -1;
+  }
+
+  /** Installs host fd `hostFd` at the lowest free guest fd >= min; returns it, or -EMFILE. */
+  add(hostFd: number, cloexec = false, min = 0): number {
+    for (let fd = min; fd < this.limit; fd++) {
+      if (this.host[fd] === -1) { this.set(fd, hostFd, cloexec); return fd; }
+    }
+    return -EMFILE;
+  }
+
+  /** Installs host fd at exactly guest fd `fd` (dup2/dup3); closes what was there. */
+  set(fd: number, hostFd: number, cloexec = false): void {
+    const old = this.host[fd]!;
+    this.host[fd] = hostFd;
+    this.flags[fd] = cloexec ? FD_CLOEXEC : 0;
+    if (fd >= this.top) this.top = fd + 1;
+    if (old >= 0 && old !== hostFd) sys(NR.close, old);
+  }
+
+  getFlags(fd: number): number { return this.flags[fd] ?? 0; }
+  setFlags(fd: number, f: number): void { this.flags[fd] = f; }
+
+  /** Removes guest fd `fd`, closing the host fd unless another guest fd shares it. Returns 0 or -EBADF. */
+  close(fd: number): number {
+    const h = this.get(fd);
+    if (h < 0) return -EBADF;
+    this.host[fd] = -1;
+    this.flags[fd] = 0;
+    const r = sys(NR.close, h);
+    // close(2) always frees the descriptor; only EIO-like errors are worth reporting.
+    return r < 0 && r !== -4 /* EINTR */ ? r : 0;
+  }
+
+  /** Guest fds in use, ascending. */
+  list(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.top; i++) if (this.host[i]! >= 0) out.push(i);
+    return out;
+  }
+
+  /** Closes every host fd the guest holds. */
+  closeAll(): void {
+    for (let i = 0; i < this.top; i++) {
+      const h = this.host[i]!;
+      if (h >= 0) sys(NR.close, h);
+      this.host[i] = -1;
+    }
+    this.top = 0;
+  }
+}

@@ -1,0 +1,247 @@
+/**
+ * File-descriptor I/O: read/write and their vector and positioned forms, close, dup,
+ * pipes, lseek, fcntl, terminal ioctls, sendfile, fsync. Every buffer is checked against
+ * guest memory (k.mem.host) before the host sees it; every fd goes through the fd table.
+ */
+import { Handler, HandlerTable, Kernel, Args } from './api';
+import { sys, addressOf } from '../host/libc';
+import { HOST } from './host-nr';
+import { FD_CLOEXEC } from './fdtable';
+
+const EBADF = 9, EINVAL = 22, ENOTTY = 25;
+const O_CLOEXEC = 0o2000000;
+/** Linux caps one read or write at MAX_RW_COUNT (INT_MAX rounded down to a page). */
+const MAX_RW = 0x7ffff000;
+const IOV_MAX = 1024;
+
+/** A reusable host buffer for translated iovec arrays (IOV_MAX entries of 16 bytes). */
+const iovScratch = Buffer.alloc(IOV_MAX * 16);
+const iovScratchAddr = addressOf(iovScratch);
+
+/** Host fd for guest fd argument n, or -1. */
+export function fdArg(k: Kernel, a: Args, n: number): number {
+  return k.fds.get(a.i(n));
+}
+
+/**
+ * Checks a guest iovec array (struct iovec: base, len) and writes the host equivalent into
+ * the scratch buffer. Returns the count, or -errno. `write` = the kernel writes into the buffers.
+ */
+export function translateIov(k: Kernel, iov: number, cnt: number, write: boolean): number {
+  if (cnt < 0 || cnt > IOV_MAX) return -EINVAL;
+  if (cnt === 0) return 0;
+  const src = k.mem.view(iov, cnt * 16, false);
+  const dv = new DataView(src.buffer, src.byteOffset, src.byteLength);
+  let total = 0;
+  for (let i = 0; i < cnt; i++) {
+    const base = dv.getUint32(i * 16, true) + dv.getUint32(i * 16 + 4, true) * 4294967296;
+    const lenHi = dv.getUint32(i * 16 + 12, true);
+    let len = dv.getUint32(i * 16 + 8, true);
+    if (lenHi !== 0 || len > 0x7fffffff) return -EINVAL;
+    if (total + len > MAX_RW) len = Math.max(0, MAX_RW - total);
+    total += len;
+    const host = k.mem.host(base, len, write);
+    iovScratch.writeUInt32LE(host >>> 0, i * 16);
+    iovScratch.writeUInt32LE(Math.floor(host / 4294967296), i * 16 + 4);
+    iovScratch.writeUInt32LE(len, i * 16 + 8);
+    iovScratch.writeUInt32LE(0, i * 16 + 12);
+  }
+  return cnt;
+}
+
+const count = (a: Args, n: number) => { const c = a.n(n); return c < 0 ? -1 : Math.min(c, MAX_RW); };
+
+const sysRead: Handler = (k, a) => {
+  const h = fdArg(k, a, 0), c = count(a, 2);
+  if (h < 0) return -EBADF;
+  if (c < 0) return -EINVAL;
+  return sys(HOST.read, h, k.mem.host(a.ptr(1), c, true), c);
+};
+const sysWrite: Handler = (k, a) => {
+  const h = fdArg(k, a, 0), c = count(a, 2);
+  if (h < 0) return -EBADF;
+  if (c < 0) return -EINVAL;
+  return sys(HOST.write, h, k.mem.host(a.ptr(1), c, false), c);
+};
+const sysPread: Handler = (k, a) => {
+  const h = fdArg(k, a, 0), c = count(a, 2);
+  if (h < 0) return -EBADF;
+  if (c < 0) return -EINVAL;
+  return sys(HOST.pread64, h, k.mem.host(a.ptr(1), c, true), c, a.n(3));
+};
+const sysPwrite: Handler = (k, a) => {
+  const h = fdArg(k, a, 0), c = count(a, 2);
+  if (h < 0) return -EBADF;
+  if (c < 0) return -EINVAL;
+  return sys(HOST.pwrite64, h, k.mem.host(a.ptr(1), c, false), c, a.n(3));
+};
+
+/** readv/writev/preadv/pwritev/preadv2/pwritev2 share this: translate the iovecs, call the host. */
+function vectored(nr: number, write: boolean, extra: number): Handler {
+  return (k, a) => {
+    const h = fdArg(k, a, 0);
+    if (h < 0) return -EBADF;
+    const n = translateIov(k, a.ptr(1), a.i(2), write);
+    if (n < 0) return n;
+    return sys(nr, h, iovScratchAddr, n, extra > 0 ? a.n(3) : 0, extra > 1 ? a.n(4) : 0, extra > 2 ? a.i(5) : 0);
+  };
+}
+
+const sysClose: Handler = (k, a) => k.fds.close(a.i(0));
+
+/** dup(2): a host dup, so each guest fd owns its host fd. */
+const sysDup: Handler = (k, a) => {
+  const h = fdArg(k, a, 0);
+  if (h < 0) return -EBADF;
+  const n = sys(HOST.fcntl, h, 1030 /* F_DUPFD_CLOEXEC */, 3);
+  if (n < 0) return n;
+  const g = k.fds.add(n);
+  if (g < 0) sys(HOST.close, n);
+  return g;
+};
+
+function dupTo(k: Kernel, oldfd: number, newfd: number, flags: number): number {
+  const h = k.fds.get(oldfd);
+  if (h < 0) return -EBADF;
+  if (newfd < 0 || newfd >= k.fds.limit) return -EBADF;
+  if (oldfd === newfd) return newfd;
+  const n = sys(HOST.fcntl, h, 1030, 3);
+  if (n < 0) return n;
+  k.fds.set(newfd, n, (flags & O_CLOEXEC) !== 0);
+  return newfd;
+}
+const sysDup2: Handler = (k, a) => (a.i(0) === a.i(1) ? (k.fds.get(a.i(0)) < 0 ? -EBADF : a.i(1)) : dupTo(k, a.i(0), a.i(1), 0));
+const sysDup3: Handler = (k, a) => {
+  if (a.i(0) === a.i(1) || (a.i(2) & ~O_CLOEXEC)) return -EINVAL;
+  return dupTo(k, a.i(0), a.i(1), a.i(2));
+};
+
+const pipeScratch = Buffer.alloc(8);
+const pipeScratchAddr = addressOf(pipeScratch);
+/** pipe(2)/pipe2(2): host pipe, two guest fds. */
+function pipe(k: Kernel, out: number, flags: number): number {
+  if (flags & ~(O_CLOEXEC | 0o4000 /* O_NONBLOCK */ | 0o40000 /* O_DIRECT */)) return -EINVAL;
+  k.mem.host(out, 8, true);
+  const r = sys(HOST.pipe2, pipeScratchAddr, flags | O_CLOEXEC);
+  if (r < 0) return r;
+  const h0 = pipeScratch.readInt32LE(0), h1 = pipeScratch.readInt32LE(4);
+  const g0 = k.fds.add(h0, (flags & O_CLOEXEC) !== 0);
+  const g1 = g0 < 0 ? g0 : k.fds.add(h1, (flags & O_CLOEXEC) !== 0);
+  if (g1 < 0) {
+    if (g0 >= 0) k.fds.close(g0); else sys(HOST.close, h0);
+    sys(HOST.close, h1);
+    return g1;
+  }
+  k.mem.writeU32(out, g0);
+  k.mem.writeU32(out + 4, g1);
+  return 0;
+}
+
+const sysLseek: Handler = (k, a) => {
+  const h = fdArg(k, a, 0);
+  return h < 0 ? -EBADF : sys(HOST.lseek, h, a.n(1), a.i(2));
+};
+
+/** fcntl commands (asm-generic/fcntl.h). */
+const F_DUPFD = 0, F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, F_GETLK = 5, F_SETLK = 6, F_SETLKW = 7,
+  F_SETOWN = 8, F_GETOWN = 9, F_OFD_GETLK = 36, F_OFD_SETLK = 37, F_OFD_SETLKW = 38, F_DUPFD_CLOEXEC = 1030,
+  F_SETPIPE_SZ = 1031, F_GETPIPE_SZ = 1032, F_ADD_SEALS = 1033, F_GET_SEALS = 1034;
+
+/** Implements fcntl(2). fd flags live in the fd table; file flags and locks are the host's. */
+const sysFcntl: Handler = (k, a) => {
+  const fd = a.i(0), h = k.fds.get(fd), cmd = a.i(1);
+  if (h < 0) return -EBADF;
+  switch (cmd) {
+    case F_DUPFD: case F_DUPFD_CLOEXEC: {
+      const min = a.i(2);
+      if (min < 0 || min >= k.fds.limit) return -EINVAL;
+      const n = sys(HOST.fcntl, h, F_DUPFD_CLOEXEC, 3);
+      if (n < 0) return n;
+      const g = k.fds.add(n, cmd === F_DUPFD_CLOEXEC, min);
+      if (g < 0) sys(HOST.close, n);
+      return g;
+    }
+    case F_GETFD: return k.fds.getFlags(fd);
+    case F_SETFD: k.fds.setFlags(fd, a.i(2) & FD_CLOEXEC); return 0;
+    case F_GETFL: case F_SETFL: case F_GETOWN: case F_SETOWN: case F_SETPIPE_SZ: case F_GETPIPE_SZ:
+    case F_ADD_SEALS: case F_GET_SEALS:
+      return sys(HOST.fcntl, h, cmd, a.n(2));
+    case F_GETLK: case F_SETLK: case F_SETLKW: case F_OFD_GETLK: case F_OFD_SETLK: case F_OFD_SETLKW:
+      // struct flock is 32 bytes; GETLK writes it back.
+      return sys(HOST.fcntl, h, cmd, k.mem.host(a.ptr(2), 32, cmd === F_GETLK || cmd === F_OFD_GETLK));
+    default:
+      return -EINVAL;
+  }
+};
+
+/** Terminal and fd ioctls torov forwards, with the size of what the argument points to. */
+const IOCTLS: ReadonlyMap<number, { size: number; write: boolean }> = new Map([
+  [0x5401, { size: 60, write: true }],   // TCGETS (struct termios)
+  [0x5402, { size: 60, write: false }],  // TCSETS
+  [0x5403, { size: 60, write: false }],  // TCSETSW
+  [0x5404, { size: 60, write: false }],  // TCSETSF
+  [0x5413, { size: 8, write: true }],    // TIOCGWINSZ (struct winsize)
+  [0x5414, { size: 8, write: false }],   // TIOCSWINSZ
+  [0x540f, { size: 4, write: true }],    // TIOCGPGRP
+  [0x5429, { size: 4, write: true }],    // TIOCGSID
+  [0x541b, { size: 4, write: true }],    // FIONREAD
+  [0x5421, { size: 4, write: false }],   // FIONBIO
+  [0x5452, { size: 4, write: false }],   // FIOASYNC
+]);
+const FIONCLEX = 0x5450, FIOCLEX = 0x5451;
+
+/** Implements ioctl(2) for terminals and fds; anything else is ENOTTY, as for a non-terminal. */
+const sysIoctl: Handler = (k, a) => {
+  const fd = a.i(0), h = k.fds.get(fd), req = a.u(1);
+  if (h < 0) return -EBADF;
+  if (req === FIOCLEX) { k.fds.setFlags(fd, FD_CLOEXEC); return 0; }
+  if (req === FIONCLEX) { k.fds.setFlags(fd, 0); return 0; }
+  const spec = IOCTLS.get(req);
+  if (!spec) {
+    k.note(`ioctl-${req}`, `ioctl request 0x${req.toString(16)} is not supported: returned ENOTTY`);
+    return -ENOTTY;
+  }
+  return sys(HOST.ioctl, h, req, k.mem.host(a.ptr(2), spec.size, spec.write));
+};
+
+/** Implements sendfile(2); the optional offset is read and updated in guest memory. */
+const sysSendfile: Handler = (k, a) => {
+  const out = fdArg(k, a, 0), inp = fdArg(k, a, 1);
+  if (out < 0 || inp < 0) return -EBADF;
+  const off = a.ptr(2);
+  const c = count(a, 3);
+  if (c < 0) return -EINVAL;
+  return sys(HOST.sendfile, out, inp, off ? k.mem.host(off, 8, true) : 0, c);
+};
+
+const fdOnly = (nr: number): Handler => (k, a) => { const h = fdArg(k, a, 0); return h < 0 ? -EBADF : sys(nr, h); };
+
+export const ioHandlers: HandlerTable = {
+  read: sysRead,
+  write: sysWrite,
+  pread64: sysPread,
+  pwrite64: sysPwrite,
+  readv: vectored(HOST.readv, true, 0),
+  writev: vectored(HOST.writev, false, 0),
+  preadv: vectored(HOST.preadv, true, 2),
+  pwritev: vectored(HOST.pwritev, false, 2),
+  preadv2: vectored(HOST.preadv2, true, 3),
+  pwritev2: vectored(HOST.pwritev2, false, 3),
+  close: sysClose,
+  dup: sysDup,
+  dup2: sysDup2,
+  dup3: sysDup3,
+  pipe: (k, a) => pipe(k, a.ptr(0), 0),
+  pipe2: (k, a) => pipe(k, a.ptr(0), a.i(1)),
+  lseek: sysLseek,
+  fcntl: sysFcntl,
+  ioctl: sysIoctl,
+  sendfile: sysSendfile,
+  fsync: fdOnly(HOST.fsync),
+  fdatasync: fdOnly(HOST.fdatasync),
+  syncfs: fdOnly(HOST.syncfs),
+  ftruncate: (k, a) => { const h = fdArg(k, a, 0); return h < 0 ? -EBADF : sys(HOST.ftruncate, h, a.n(1)); },
+  fallocate: (k, a) => { const h = fdArg(k, a, 0); return h < 0 ? -EBADF : sys(HOST.fallocate, h, a.i(1), a.n(2), a.n(3)); },
+  flock: (k, a) => { const h = fdArg(k, a, 0); return h < 0 ? -EBADF : sys(HOST.flock, h, a.i(1)); },
+  fadvise64: (k, a) => { const h = fdArg(k, a, 0); return h < 0 ? -EBADF : sys(HOST.fadvise64, h, a.n(1), a.n(2), a.i(3)); },
+};

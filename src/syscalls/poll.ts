@@ -1,0 +1,2 @@
+import { HandlerTable } from './api';
+export const pollHandlers: HandlerTable = {};

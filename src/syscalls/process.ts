@@ -1,0 +1,223 @@
+/**
+ * Process identity, limits and lifetime: exit, the get*id family, uname, arch_prctl,
+ * set_tid_address, robust lists, rseq, rlimits, getrandom, scheduling and kill.
+ * torov runs one single-threaded process per VM; identity is what was published at start.
+ */
+import { release } from 'node:os';
+import { Handler, HandlerTable, GuestExit } from './api';
+import { sys } from '../host/libc';
+import { HOST } from './host-nr';
+import { signalName } from '../vmm/fault';
+
+const EINVAL = 22, EPERM = 1, ESRCH = 3, EAGAIN = 11, ETIMEDOUT = 110, ENOSYS = 38;
+
+/** Implements exit(2) and exit_group(2): the status becomes torov's own. */
+const sysExit: Handler = (_k, a) => { throw new GuestExit(a.i(0) & 0xff); };
+
+/** struct utsname: six fields of 65 bytes (<sys/utsname.h>). */
+const UTS = ['Linux', 'torov', release(), '#1 torov', 'x86_64', '(none)'];
+
+const sysUname: Handler = (k, a) => {
+  const b = Buffer.alloc(6 * 65);
+  UTS.forEach((s, i) => b.write(s.slice(0, 64), i * 65, 'latin1'));
+  k.mem.write(a.ptr(0), b);
+  return 0;
+};
+
+/** arch_prctl codes (asm/prctl.h). */
+const ARCH_SET_GS = 0x1001, ARCH_SET_FS = 0x1002, ARCH_GET_FS = 0x1003, ARCH_GET_GS = 0x1004, ARCH_GET_CPUID = 0x1011;
+
+const sysArchPrctl: Handler = (k, a) => {
+  const code = a.i(0), addr = a.ptr(1);
+  switch (code) {
+    case ARCH_SET_FS: k.fsBase = addr; k.fsBaseDirty = true; return 0;
+    case ARCH_SET_GS: k.gsBase = addr; k.fsBaseDirty = true; return 0;
+    case ARCH_GET_FS: k.mem.writeU64(addr, k.fsBase); return 0;
+    case ARCH_GET_GS: k.mem.writeU64(addr, k.gsBase); return 0;
+    case ARCH_GET_CPUID: return 1;
+    default: return -EINVAL;
+  }
+};
+
+/** Implements set_tid_address(2): recorded; returns the thread id. */
+const sysSetTidAddress: Handler = (k, a) => { k.clearTid = a.ptr(0); return k.pid; };
+
+/** Implements set_robust_list(2): recorded (sizeof(struct robust_list_head) is 24). */
+const sysSetRobustList: Handler = (k, a) => {
+  if (a.n(1) !== 24) return -EINVAL;
+  k.robustList = a.ptr(0);
+  return 0;
+};
+
+const sysGetRobustList: Handler = (k, a) => {
+  if (a.i(0) !== 0 && a.i(0) !== k.pid) return -ESRCH;
+  k.mem.writeU64(a.ptr(1), k.robustList);
+  k.mem.writeU64(a.ptr(2), 24);
+  return 0;
+};
+
+const self = (k: { pid: number }, pid: number) => pid === 0 || pid === k.pid;
+
+/** Implements prlimit64(2): reads come from the host; new limits are accepted and not yet enforced. */
+const sysPrlimit64: Handler = (k, a) => {
+  if (!self(k, a.i(0))) return -ESRCH;
+  const res = a.u(1), newp = a.ptr(2), oldp = a.ptr(3);
+  if (res > 15) return -EINVAL;
+  if (newp) {
+    const cur = k.mem.readU64(newp), max = k.mem.readU64(newp + 8);
+    if (cur > max) return -EINVAL;
+  }
+  if (oldp) {
+    const host = k.mem.host(oldp, 16, true);
+    const r = sys(HOST.prlimit64, 0, res, 0, host);
+    if (r < 0) return r;
+    if (res === 7 /* RLIMIT_NOFILE */) { k.mem.writeU64(oldp, k.fds.limit); k.mem.writeU64(oldp + 8, k.fds.limit); }
+  }
+  return 0;
+};
+
+const sysGetrlimit: Handler = (k, a) => {
+  const res = a.u(0);
+  if (res > 15) return -EINVAL;
+  const r = sys(HOST.prlimit64, 0, res, 0, k.mem.host(a.ptr(1), 16, true));
+  if (r < 0) return r;
+  if (res === 7) { k.mem.writeU64(a.ptr(1), k.fds.limit); k.mem.writeU64(a.ptr(1) + 8, k.fds.limit); }
+  return 0;
+};
+
+const sysSetrlimit: Handler = (k, a) => {
+  if (a.u(0) > 15) return -EINVAL;
+  k.mem.read(a.ptr(1), 16);
+  return 0;
+};
+
+/** Implements getrandom(2) from the host's generator. */
+const sysGetrandom: Handler = (k, a) => {
+  const len = Math.min(a.n(1), 33554431);
+  if (len < 0) return -EINVAL;
+  return sys(HOST.getrandom, k.mem.host(a.ptr(0), len, true), len, a.u(2));
+};
+
+/** Implements sched_getaffinity(2): one CPU, the vCPU. */
+const sysSchedGetaffinity: Handler = (k, a) => {
+  if (!self(k, a.i(0))) return -ESRCH;
+  const len = a.n(1);
+  if (len < 8 || len % 8) return -EINVAL;
+  const mask = Buffer.alloc(8); mask[0] = 1;
+  k.mem.write(a.ptr(2), mask);
+  return 8;
+};
+
+const sysGetcpu: Handler = (k, a) => {
+  if (a.ptr(0)) k.mem.writeU32(a.ptr(0), 0);
+  if (a.ptr(1)) k.mem.writeU32(a.ptr(1), 0);
+  return 0;
+};
+
+/** Signals whose default action ends the process (signal(7)). */
+const FATAL = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 24, 25, 26, 27, 29, 30, 31]);
+
+/**
+ * Implements kill(2), tkill(2) and tgkill(2) for the only process there is. Signals are not
+ * delivered to handlers yet: a signal whose default action is fatal, sent to itself with
+ * no handler installed (abort(), raise(SIGTERM)), ends the VM with status 128+signal.
+ */
+function sendSelf(k: Parameters<Handler>[0], sig: number): number {
+  if (sig < 0 || sig > 64) return -EINVAL;
+  if (sig === 0) return 0;
+  const act = k.sigactions.get(sig);
+  const handled = act !== undefined && act.handler > 1n;    // not SIG_DFL (0) or SIG_IGN (1)
+  const ignored = act !== undefined && act.handler === 1n;
+  if (sig === 9 || (!handled && !ignored && FATAL.has(sig))) {
+    throw new GuestExit(128 + sig, `torov: ${signalName(sig)}: the program sent itself a fatal signal`);
+  }
+  if (handled) k.note(`sig-${sig}`, `${signalName(sig)} not delivered to the program's handler (signal delivery is not supported yet)`);
+  return 0;
+}
+
+const sysKill: Handler = (k, a) => {
+  const pid = a.i(0);
+  if (pid === k.pid || pid === 0) return sendSelf(k, a.i(1));
+  return pid === -1 ? -EPERM : -ESRCH;
+};
+const sysTkill: Handler = (k, a) => (a.i(0) === k.pid ? sendSelf(k, a.i(1)) : -ESRCH);
+const sysTgkill: Handler = (k, a) => (a.i(0) === k.pid && a.i(1) === k.pid ? sendSelf(k, a.i(2)) : -ESRCH);
+
+/** futex ops (linux/futex.h). */
+const FUTEX_WAIT = 0, FUTEX_WAKE = 1, FUTEX_WAIT_BITSET = 9, FUTEX_WAKE_BITSET = 10, FUTEX_CMD_MASK = 0x7f & ~0x80;
+
+/**
+ * Implements futex(2) for one thread: a WAIT whose value differs returns EAGAIN as Linux
+ * does; a WAIT that would sleep can never be woken (no other thread), so it times out at
+ * once if it has a timeout and fails with EAGAIN otherwise; WAKE wakes nobody.
+ */
+const sysFutex: Handler = (k, a) => {
+  const op = a.i(1) & FUTEX_CMD_MASK;
+  if (op === FUTEX_WAIT || op === FUTEX_WAIT_BITSET) {
+    const v = k.mem.readU32(a.ptr(0));
+    if (v !== a.u(2)) return -EAGAIN;
+    k.note('futex-wait', 'futex WAIT with no other thread to wake it: returned early');
+    return a.ptr(3) ? -ETIMEDOUT : -EAGAIN;
+  }
+  if (op === FUTEX_WAKE || op === FUTEX_WAKE_BITSET) { k.mem.readU32(a.ptr(0)); return 0; }
+  return -ENOSYS;
+};
+
+const sysGetrusage: Handler = (k, a) => sys(HOST.getrusage, a.i(0) === -1 ? -1 : 0, k.mem.host(a.ptr(1), 144, true));
+const sysTimes: Handler = (k, a) => sys(HOST.times, a.ptr(0) ? k.mem.host(a.ptr(0), 32, true) : 0);
+const sysSysinfo: Handler = (k, a) => sys(HOST.sysinfo, k.mem.host(a.ptr(0), 112, true));
+const sysUmask: Handler = (_k, a) => sys(HOST.umask, a.u(0) & 0o777);
+
+/** setuid and friends: only to the ids the program already has. */
+const sameId = (k: { uid: number; gid: number }, ids: number[], gid: boolean) =>
+  ids.every((id) => id === -1 || id === (gid ? k.gid : k.uid)) ? 0 : -EPERM;
+
+export const processHandlers: HandlerTable = {
+  exit: sysExit,
+  exit_group: sysExit,
+  getpid: (k) => k.pid,
+  gettid: (k) => k.pid,
+  getppid: (k) => k.ppid,
+  getuid: (k) => k.uid,
+  geteuid: (k) => k.uid,
+  getgid: (k) => k.gid,
+  getegid: (k) => k.gid,
+  getpgrp: (k) => k.pid,
+  getpgid: (k, a) => (self(k, a.i(0)) ? k.pid : -ESRCH),
+  getsid: (k, a) => (self(k, a.i(0)) ? k.pid : -ESRCH),
+  setpgid: (k, a) => (self(k, a.i(0)) ? 0 : -ESRCH),
+  setsid: () => -EPERM,
+  setuid: (k, a) => sameId(k, [a.i(0)], false),
+  setgid: (k, a) => sameId(k, [a.i(0)], true),
+  setreuid: (k, a) => sameId(k, [a.i(0), a.i(1)], false),
+  setregid: (k, a) => sameId(k, [a.i(0), a.i(1)], true),
+  setresuid: (k, a) => sameId(k, [a.i(0), a.i(1), a.i(2)], false),
+  setresgid: (k, a) => sameId(k, [a.i(0), a.i(1), a.i(2)], true),
+  getresuid: (k, a) => { for (let i = 0; i < 3; i++) k.mem.writeU32(a.ptr(i), k.uid); return 0; },
+  getresgid: (k, a) => { for (let i = 0; i < 3; i++) k.mem.writeU32(a.ptr(i), k.gid); return 0; },
+  getgroups: (k, a) => { if (a.i(0) > 0) k.mem.writeU32(a.ptr(1), k.gid); return 1; },
+  uname: sysUname,
+  arch_prctl: sysArchPrctl,
+  set_tid_address: sysSetTidAddress,
+  set_robust_list: sysSetRobustList,
+  get_robust_list: sysGetRobustList,
+  rseq: () => -ENOSYS,
+  prlimit64: sysPrlimit64,
+  getrlimit: sysGetrlimit,
+  setrlimit: sysSetrlimit,
+  getrandom: sysGetrandom,
+  sched_yield: () => 0,
+  sched_getaffinity: sysSchedGetaffinity,
+  getcpu: sysGetcpu,
+  kill: sysKill,
+  tkill: sysTkill,
+  tgkill: sysTgkill,
+  futex: sysFutex,
+  getrusage: sysGetrusage,
+  times: sysTimes,
+  sysinfo: sysSysinfo,
+  umask: sysUmask,
+  getpriority: () => 20,
+  setpriority: () => 0,
+  prctl: (_k, a) => (a.i(0) === 15 /* PR_SET_NAME */ || a.i(0) === 16 /* PR_GET_NAME */ ? 0 : -EINVAL),
+};

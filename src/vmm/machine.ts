@@ -1,0 +1,258 @@
+/**
+ * One torov micro-VM: the boot order, the VM-wide state (memory, address space, fds,
+ * policy) and syscall dispatch. It reads top to bottom as the boot does:
+ * open KVM -> parse the ELF -> create the VM and its memory -> system tables -> load the
+ * program -> build the stack -> vCPU state -> run -> exit status.
+ */
+import { randomBytes } from 'node:crypto';
+import { Kvm, VmFd } from '../kvm/kvm';
+import { GuestMemory } from '../machine/memory';
+import { AddressSpace } from '../machine/mm';
+import { writeSystemTables, initVcpu, cpuFeatures, CpuFeatures } from '../machine/x86';
+import { loadSegments, buildStack, AT } from '../machine/loader';
+import { parseElf, ElfError } from '../elf/elf';
+import { FdTable } from '../syscalls/fdtable';
+import { windowSize } from '../machine/layout';
+import { Args, GuestExit, Handler, Kernel, SigAction } from '../syscalls/api';
+import { HANDLERS } from '../syscalls/handlers';
+import { sys, NR, writeAll } from '../host/libc';
+import { Vcpu } from './vcpu';
+import { describeFault, FaultFrame } from './fault';
+import { SYSCALL_BY_NR, syscallName } from '../linux/syscalls';
+import { Policy, verdict, denyErrno, ALLOW, DENY, KILL, LOG } from '../policy/policy';
+import { formatTraceLine, TraceMemory, Verdict } from '../syscalls/trace';
+import { GuestFault } from '../machine/memory';
+
+const ENOSYS = 38, EFAULT = 14, F_DUPFD_CLOEXEC = 1030;
+
+/** Everything needed to start a program. */
+export interface MachineConfig {
+  /** Path of the executable on the host, and its bytes. */
+  path: string;
+  image: Uint8Array;
+  argv: readonly string[];
+  env: readonly string[];
+  memory: number;
+  policy: Policy;
+  /** Where --trace lines go (a host fd), or undefined. */
+  traceFd?: number;
+  verbose?: boolean;
+  /** Writes a diagnostic line to the user (stderr). */
+  log: (line: string) => void;
+}
+
+let sharedKvm: Kvm | undefined;
+/** The process-wide /dev/kvm handle (opened once; creating VMs is cheaper while it stays open). */
+export function kvmHandle(): Kvm {
+  if (!sharedKvm) sharedKvm = Kvm.open();
+  return sharedKvm;
+}
+
+/** The per-VM kernel state handlers see. */
+class KernelState implements Kernel {
+  readonly sigactions = new Map<number, SigAction>();
+  sigmask = 0n;
+  altstack: Uint8Array = new Uint8Array(24);
+  clearTid = 0;
+  robustList = 0;
+  fsBase = 0;
+  gsBase = 0;
+  fsBaseDirty = false;
+  readonly pid = process.pid;
+  readonly ppid = process.ppid;
+  readonly uid = process.getuid?.() ?? 0;
+  readonly gid = process.getgid?.() ?? 0;
+  private readonly noted = new Set<string>();
+  constructor(readonly exe: string, readonly mem: GuestMemory, readonly as: AddressSpace, readonly fds: FdTable,
+    private readonly verbose: boolean, private readonly log: (l: string) => void) {}
+  note(key: string, message: string): void {
+    if (!this.verbose || this.noted.has(key)) return;
+    this.noted.add(key);
+    this.log(`torov: ${message}`);
+  }
+}
+
+export class Machine {
+  readonly kvm: Kvm;
+  readonly vm: VmFd;
+  readonly mem: GuestMemory;
+  readonly as: AddressSpace;
+  readonly fds: FdTable;
+  readonly kernel: KernelState;
+  readonly vcpu: Vcpu;
+  readonly policy: Policy;
+  readonly features: CpuFeatures;
+  private readonly handlers: readonly (Handler | undefined)[];
+  private readonly traceFd: number | undefined;
+  private readonly log: (l: string) => void;
+  stopRequested = false;
+  stopStatus = 0;
+  stopReason: string | undefined;
+  private closed = false;
+
+  constructor(cfg: MachineConfig) {
+    this.log = cfg.log;
+    this.policy = cfg.policy;
+    this.traceFd = cfg.traceFd;
+    const elf = parseElf(cfg.image);               // ElfError -> exit 126, before any VM exists
+    if (elf.interp) {
+      throw new ElfError(`dynamically linked (interpreter ${elf.interp}): torov runs static executables only; link with -static or -static-pie`);
+    }
+    this.kvm = kvmHandle();
+    this.features = cpuFeatures(this.kvm);
+    this.vm = this.kvm.createVm();
+    try {
+      this.mem = new GuestMemory(windowSize(cfg.memory));
+      this.vm.setMemoryRegion(0, 0, this.mem.memSize, this.mem.hostBase);
+      this.vm.setMemoryRegion(1, this.mem.layout.sysGpa, this.mem.layout.sysSize, this.mem.sysHost);
+      writeSystemTables(this.mem);
+      this.as = new AddressSpace(this.mem, cfg.memory);
+      const img = loadSegments(this.as, elf, cfg.image);
+      this.as.brkStart = this.as.brkEnd = img.end;
+      this.as.mapStack();
+      this.fds = new FdTable();
+      for (let fd = 0; fd <= 2; fd++) {
+        const h = sys(NR.fcntl, fd, F_DUPFD_CLOEXEC, 3);
+        if (h >= 0) this.fds.set(fd, h);
+      }
+      this.kernel = new KernelState(require('node:path').resolve(cfg.path), this.mem, this.as, this.fds, !!cfg.verbose, cfg.log);
+      const k = this.kernel;
+      const entry = elf.entry + img.base;
+      const auxv: Array<readonly [number, number]> = [
+        [AT.PHDR, img.phdrAddr], [AT.PHENT, elf.phentsize], [AT.PHNUM, elf.phnum], [AT.PAGESZ, 4096],
+        [AT.BASE, 0], [AT.FLAGS, 0], [AT.ENTRY, entry],
+        [AT.UID, k.uid], [AT.EUID, k.uid], [AT.GID, k.gid], [AT.EGID, k.gid], [AT.SECURE, 0],
+        [AT.HWCAP, this.features.hwcap], [AT.CLKTCK, 100], [AT.HWCAP2, 0], [AT.MINSIGSTKSZ, 2048],
+      ];
+      const stack = buildStack(this.as, cfg.argv, cfg.env, cfg.path, auxv, randomBytes(16));
+      this.handlers = HANDLERS;
+      const vfd = this.vm.createVcpu(0);
+      initVcpu(vfd, this.kvm, this.mem, this.features);
+      this.vcpu = new Vcpu(this, vfd, 0);
+      this.vcpu.setEntry(entry, stack.rsp);
+    } catch (e) {
+      this.vm.close();
+      throw e;
+    }
+  }
+
+  /** Runs the program to its end; returns its exit status. */
+  run(): number {
+    return this.vcpu.run();
+  }
+
+  /** Called by the vCPU loop with the program's end. */
+  finish(e: GuestExit): number {
+    if (e.reason) this.log(e.reason);
+    return e.status;
+  }
+
+  /** Stops the VM from outside the run loop (timeouts, signals): the loop ends at its next exit. */
+  requestStop(status: number, reason?: string): void {
+    this.stopRequested = true;
+    this.stopStatus = status;
+    this.stopReason = reason;
+  }
+
+  /**
+   * Dispatches one syscall: policy verdict, then the handler. Returns the value for rax.
+   * The policy is checked first, so a denied call never reaches a handler or the host.
+   */
+  dispatch(nr: number, a: Args): number {
+    const act = verdict(this.policy, nr);
+    if (this.traceFd !== undefined) return this.dispatchTraced(nr, a, act);
+    if (act === ALLOW) return this.call(nr, a);
+    if (act === DENY) return this.denied(nr);
+    if (act === LOG) {
+      const r = this.call(nr, a);
+      this.log(`torov: policy log: ${syscallName(nr)} = ${r}`);
+      return r;
+    }
+    throw this.killed(nr);
+  }
+
+  /** A denied call returns the policy's errno; a number that is no Linux syscall is ENOSYS, as in Linux. */
+  private denied(nr: number): number {
+    return nr >= 0 && SYSCALL_BY_NR[nr] !== undefined ? -denyErrno(this.policy, nr) : -ENOSYS;
+  }
+
+  private killed(nr: number): GuestExit {
+    return new GuestExit(159, `torov: SIGSYS: ${syscallName(nr)} (syscall ${nr}) is not allowed by the policy (${this.policy.source}): killed`);
+  }
+
+  private call(nr: number, a: Args): number {
+    const h = this.handlers[nr];
+    if (h === undefined) {
+      this.kernel.note(`enosys-${nr}`, `${syscallName(nr)} (syscall ${nr}) is not implemented: returned ENOSYS`);
+      return -ENOSYS;
+    }
+    try {
+      return h(this.kernel, a);
+    } catch (e) {
+      if (e instanceof GuestFault) return -EFAULT;
+      throw e;
+    }
+  }
+
+  private dispatchTraced(nr: number, a: Args, act: number): number {
+    const info = nr >= 0 ? SYSCALL_BY_NR[nr] : undefined;
+    const args = [0, 1, 2, 3, 4, 5].map((i) => a.big(i));
+    const tm = this.traceMemory();
+    const v: Verdict = act === ALLOW ? 'allow' : act === DENY ? 'deny' : act === KILL ? 'kill' : 'log';
+    const out = (result: bigint) => writeAll(this.traceFd!, formatTraceLine(info, nr, args, tm, result, v) + '\n');
+    if (act === KILL) { out(0n); throw this.killed(nr); }
+    let r: number;
+    if (act === DENY) r = this.denied(nr);
+    else {
+      try { r = this.call(nr, a); } catch (e) { if (e instanceof GuestExit) out(0n); throw e; }
+    }
+    out(BigInt.asUintN(64, BigInt(r)));
+    return r;
+  }
+
+  private traceMemory(): TraceMemory {
+    const mem = this.mem;
+    return {
+      readString(addr: number, max: number) {
+        try {
+          let n = 0;
+          const bytes: number[] = [];
+          while (n < max + 1) { const v = mem.view(addr + n, 1, false)[0]!; if (v === 0) return { s: Buffer.from(bytes).toString('latin1'), truncated: false }; bytes.push(v); n++; }
+          return { s: Buffer.from(bytes.slice(0, max)).toString('latin1'), truncated: true };
+        } catch { return null; }
+      },
+      readBytes(addr: number, len: number) {
+        try { return mem.read(addr, len); } catch { return null; }
+      },
+    };
+  }
+
+  /** Decides what a CPU exception does: resume (spurious) or end the program with a signal. */
+  onFault(f: FaultFrame): 'resume' | { status: number; message: string } {
+    if (f.vector === 14) {
+      // A page whose PTE now allows the access (it was raised after the CPU cached the old
+      // one) faults once more on VMX hosts: retry it.
+      const write = (f.error & 2) !== 0, exec = (f.error & 16) !== 0;
+      if (f.cr2 < this.mem.memSize) {
+        const prot = this.mem.pageProt(f.cr2);
+        if (prot && (!write || prot & 2) && (!exec || prot & 4) && (f.error & 1)) {
+          if (++this.spurious < 64) return 'resume';
+        }
+      }
+    }
+    const { signal, message } = describeFault(f);
+    return { status: 128 + signal, message };
+  }
+  private spurious = 0;
+
+  /** Releases the VM, its memory and the guest's host fds. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.fds.closeAll();
+    this.vcpu.fd.close();
+    this.vm.close();
+    this.mem.close();
+  }
+}
+

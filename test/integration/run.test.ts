@@ -1,0 +1,111 @@
+/** torov run: starting programs, arguments, environment, exit status, ELF refusal, faults. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { torov, guest, native } from '../helpers';
+
+test('hello runs in a VM and exits 0', () => {
+  const r = torov(['run', guest('hello')]);
+  assert.equal(r.stdout, 'hello from torov\n');
+  assert.equal(r.stderr, '');
+  assert.equal(r.status, 0);
+});
+
+test('static-PIE and static glibc programs run', () => {
+  for (const g of ['hello_pie', 'hello_glibc']) {
+    const r = torov(['run', guest(g)]);
+    assert.equal(r.stdout, 'hello from torov\n', `${g}: ${r.stderr}`);
+    assert.equal(r.status, 0);
+  }
+});
+
+test('everything after the program belongs to the program', () => {
+  const r = torov(['run', '--memory', '64M', guest('args'), '-v', '--flag', 'two words']);
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.split('\n');
+  assert.ok(lines.includes('argc=4'));
+  assert.ok(lines.includes('argv[1]=-v'));
+  assert.ok(lines.includes('argv[2]=--flag'));
+  assert.ok(lines.includes('argv[3]=two words'));
+});
+
+test('the initial stack and auxv match what Linux gives a native run', () => {
+  const r = torov(['run', '-e', 'A=1', '--env', 'B=two', guest('args'), 'x']);
+  assert.equal(r.status, 0, r.stderr);
+  const n = native(guest('args'), ['x'], { env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/', TERM: 'xterm', A: '1', B: 'two' } });
+  // argv[0] and AT_EXECFN differ only by the path spelling; compare everything else.
+  const norm = (s: string) => s.split('\n').filter((l) => !l.startsWith('argv[0]=') && !l.startsWith('auxv AT_EXECFN=')).join('\n');
+  assert.equal(norm(r.stdout), norm(n.stdout));
+  assert.match(r.stdout, /^auxv AT_EXECFN=.*args$/m);
+  assert.match(r.stdout, /^auxv AT_PLATFORM=x86_64$/m);
+});
+
+test('the environment is small by default and never the host one by surprise', () => {
+  const env = { ...process.env, TOROV_SECRET: 'leak' };
+  const r = torov(['run', guest('args')], { env });
+  assert.equal(r.status, 0);
+  assert.doesNotMatch(r.stdout, /TOROV_SECRET/);
+  assert.deepEqual(r.stdout.split('\n').filter((l) => l.startsWith('env=')), ['env=PATH=/usr/local/bin:/usr/bin:/bin', 'env=HOME=/', 'env=TERM=xterm']);
+  const inh = torov(['run', '--env-inherit', guest('args')], { env });
+  assert.match(inh.stdout, /^env=TOROV_SECRET=leak$/m);
+});
+
+test('the exit status is the program\'s', () => {
+  for (const code of [0, 1, 7, 255]) assert.equal(torov(['run', guest('exitcode'), String(code)]).status, code);
+});
+
+test('CPU exceptions are reported like a kernel would, with 128+signal', () => {
+  const cases: Array<[string, number, RegExp]> = [
+    ['segv-null-write', 139, /^torov: SIGSEGV: page fault at rip=0x[0-9a-f]+ addr=0x0 \(write, not mapped\)$/m],
+    ['segv-null-read', 139, /^torov: SIGSEGV: page fault at rip=0x[0-9a-f]+ addr=0x0 \(read, not mapped\)$/m],
+    ['segv-exec', 139, /SIGSEGV: page fault .*\(exec, protection\)/],
+    ['wprot', 139, /SIGSEGV: page fault .*\(write, protection\)/],
+    ['stack-overflow', 139, /SIGSEGV: page fault .*\(write, not mapped\)/],
+    ['ill', 132, /^torov: SIGILL: invalid opcode at rip=0x/m],
+    ['fpe', 136, /^torov: SIGFPE: divide error at rip=0x/m],
+  ];
+  for (const [mode, status, msg] of cases) {
+    const r = torov(['run', guest('fault'), mode]);
+    assert.equal(r.status, status, `${mode}: ${r.stderr}`);
+    assert.match(r.stderr, msg, mode);
+  }
+});
+
+test('files that are not runnable get one line and status 126', () => {
+  const cases: Array<[string, RegExp]> = [
+    ['not_elf', /^torov: \S*not_elf: not an ELF executable/],
+    ['truncated', /^torov: \S*truncated: truncated ELF file/],
+    ['arm64_elf', /^torov: \S*arm64_elf: built for AArch64, not x86-64$/m],
+    ['hello_dyn', /^torov: \S*hello_dyn: dynamically linked \(interpreter \/lib64\/ld-linux-x86-64\.so\.2\)/],
+  ];
+  for (const [g, msg] of cases) {
+    const r = torov(['run', guest(g)]);
+    assert.equal(r.status, 126, g);
+    assert.match(r.stderr, msg, g);
+    assert.equal(r.stderr.trim().split('\n').length, 1, `${g}: one line`);
+  }
+});
+
+test('a missing program is 127; bad options are 125 with one line', () => {
+  const r = torov(['run', '/nonexistent/prog']);
+  assert.equal(r.status, 127);
+  assert.equal(r.stderr.trim().split('\n').length, 1);
+  for (const args of [['run', '--memory', 'lots', guest('hello')], ['run', '--bogus', guest('hello')], ['run'], ['frobnicate']]) {
+    const b = torov(args);
+    assert.equal(b.status, 125, args.join(' '));
+    assert.equal(b.stderr.trim().split('\n').length, 1, args.join(' '));
+    assert.doesNotMatch(b.stderr, /at .*\.js:\d+/);
+  }
+});
+
+test('--help works on every command', () => {
+  for (const args of [['--help'], ['run', '--help'], ['policy', '--help'], ['syscalls', '--help'], ['help', 'run']]) {
+    const r = torov(args);
+    assert.equal(r.status, 0, args.join(' '));
+    assert.match(r.stdout, /^Usage: torov/);
+  }
+});
+
+test('torov works from any directory', () => {
+  const r = torov(['run', guest('hello')], { cwd: '/' });
+  assert.equal(r.stdout, 'hello from torov\n');
+});
