@@ -481,7 +481,7 @@ const TABLE = [
   def(331, 'pkey_free', 'mm', 'none', ['int']),
   def(332, 'statx', 'file', 'full', ['dirfd', 'str', 'statx_flags', 'statx_mask', 'statxbuf']),
   def(333, 'io_pgetevents', 'io', 'none', ['hex', 'long', 'long', 'ptr', 'timespec', 'ptr']),
-  def(334, 'rseq', 'process', 'vmm', ['ptr', 'uint', 'hex', 'hex'], 'int', N_RSEQ),
+  def(334, 'rseq', 'process', 'vmm', ['ptr', 'hex', 'hex', 'hex'], 'int', N_RSEQ),
   def(335, 'uretprobe', 'process', 'none', []),
   def(336, 'uprobe', 'process', 'none', []),
   def(424, 'pidfd_send_signal', 'signal', 'none', ['fd', 'signal', 'ptr', 'hex']),

@@ -69,6 +69,8 @@ export const SYS = {
 /** I/O ports of the hypercall interface (`out %al, $port`). */
 export const PORT_SYSCALL = 0x10;
 export const PORT_FAULT = 0x11;
+/** A no-op port: the VMM resumes at once. The benchmark's floor (a bare VM exit) uses it. */
+export const PORT_NOP = 0x12;
 
 /** GDT selectors, Linux-like (see platform.md): STAR's layout depends on their order. */
 export const SEL = {

@@ -4,7 +4,7 @@
  * Constants cite the Intel SDM Vol. 3A; the layout follows platform.md (verified on kvm_pvm).
  */
 import { GuestMemory } from './memory';
-import { SYS, SEL, PORT_SYSCALL, PORT_FAULT } from './layout';
+import { SYS, SEL, PORT_SYSCALL, PORT_FAULT, PORT_NOP } from './layout';
 import { STUB_CODE, STUB_SYSCALL_ENTRY, STUB_VECTORS } from './stub';
 import { VcpuFd, Kvm, SREGS, writeSegment, KvmSegment } from '../kvm/kvm';
 
@@ -47,10 +47,10 @@ export function writeSystemTables(mem: GuestMemory): void {
   setU64(d, tss + 4, xtop);        // RSP0
   setU64(d, tss + 36, xtop);       // IST1
   d.setUint16(tss + 102, TSS_SIZE, true);   // I/O map base
-  // One bit per port, 0 = allowed (SDM 19.5.2): open PORT_SYSCALL and PORT_FAULT only. The byte
+  // One bit per port, 0 = allowed (SDM 19.5.2): open torov's three ports only. The byte
   // after the last one must be 0xFF.
   const iomap = new Uint8Array(IOMAP_BYTES).fill(0xff);
-  for (const port of [PORT_SYSCALL, PORT_FAULT]) iomap[port >> 3]! &= ~(1 << (port & 7));
+  for (const port of [PORT_SYSCALL, PORT_FAULT, PORT_NOP]) iomap[port >> 3]! &= ~(1 << (port & 7));
   mem.sys8.set(iomap, tss + TSS_SIZE);
 
   // IDT (SDM 6.14.1): 32 interrupt gates, kernel CS, DPL0, IST1, to the stub's vector entries.

@@ -1,2 +1,406 @@
-import { HandlerTable } from './api';
-export const fsHandlers: HandlerTable = {};
+/**
+ * Paths, files and directories: open and its variants, stat/statx, access, directory
+ * listings, the working directory, creating, renaming, linking and removing entries,
+ * permissions, owners, times, truncate, statfs, mknod.
+ *
+ * Paths are copied out of guest memory (at most PATH_MAX, with their NUL) into VMM
+ * buffers before anything looks at them, and the host reads only those copies: the guest
+ * cannot change a path between torov's checks and the host's use of it. Output structs
+ * (stat, statx, statfs, dirents, link targets, the cwd) are written by the host straight
+ * into guest memory that k.mem.host() has checked writable for their full size.
+ * dirfd and fd arguments go through the fd table; results that are fds are installed in it.
+ */
+import { existsSync } from 'node:fs';
+import { Handler, HandlerTable, Kernel, Args } from './api';
+import { sys, addressOf } from '../host/libc';
+import { HOST } from './host-nr';
+
+const EPERM = 1, ENOENT = 2, E2BIG = 7, EBADF = 9, EACCES = 13, EINVAL = 22, ENAMETOOLONG = 36, ENOSYS = 38;
+const PATH_MAX = 4096;
+const AT_FDCWD = -100, AT_EMPTY_PATH = 0x1000;
+const SLASH = 0x2f;
+
+/** Open flags (asm-generic/fcntl.h, x86-64 values). */
+const O_WRONLY = 0o1, O_CREAT = 0o100, O_NOCTTY = 0o400, O_TRUNC = 0o1000, O_DIRECTORY = 0o200000,
+  O_NOFOLLOW = 0o400000, O_CLOEXEC = 0o2000000, O_PATH = 0o10000000, O_TMPFILE_BIT = 0o20000000;
+/** The flags open(2)/openat(2) keep (VALID_OPEN_FLAGS), and those O_PATH keeps. */
+const VALID_OPEN_FLAGS = 0o37777703;
+const O_PATH_FLAGS = O_DIRECTORY | O_NOFOLLOW | O_PATH | O_CLOEXEC;
+/** openat2(2): sizeof(struct open_how) v0, and the resolve flag torov always adds. */
+const OPEN_HOW_SIZE = 24, RESOLVE_NO_MAGICLINKS = 0x02;
+
+/** Sizes of what the host writes into guest memory (x86-64). */
+const STAT_SIZE = 144, STATX_SIZE = 256, STATFS_SIZE = 120;
+/** utimensat's timespec[2] and utimes' timeval[2]; utime's struct utimbuf. */
+const TIMES_SIZE = 32, UTIMBUF_SIZE = 16;
+
+const S_IFMT = 0o170000, S_IFREG = 0o100000, S_IFIFO = 0o010000, S_IFDIR = 0o040000,
+  S_IFCHR = 0o020000, S_IFBLK = 0o060000, S_IFSOCK = 0o140000;
+
+// ---------------------------------------------------------------------------------------
+// Errors: handlers here throw Errno from their helpers; the table wrapper turns it into -errno.
+
+class Errno { constructor(readonly errno: number) {} }
+const fail = (errno: number): never => { throw new Errno(errno); };
+
+// ---------------------------------------------------------------------------------------
+// Paths
+
+/**
+ * Permanent VMM buffers for the paths of one call (at most two) and for paths torov builds
+ * itself: permanent, so they stay alive and at a fixed address while the host reads them.
+ * Handlers run one at a time, to completion, so one set is enough.
+ */
+class Slot {
+  readonly buf = Buffer.alloc(PATH_MAX + 1);
+  readonly addr = addressOf(this.buf);
+  /** Copies `s` in with a NUL; returns the host address. */
+  set(s: Uint8Array): number { this.buf.set(s); this.buf[s.length] = 0; return this.addr; }
+}
+const SLOTS = [new Slot(), new Slot()] as const;
+const OWN = new Slot();        // paths torov builds (/proc/self/fd/N)
+const TARGET = new Slot();     // readlink of a host fd
+
+/** A guest path, copied into a slot: `addr` is the host address of the copy. */
+interface Path { readonly addr: number; readonly text: Buffer; readonly absolute: boolean }
+
+/**
+ * Path argument at guest address `ptr`: copied (EFAULT if unreadable, ENAMETOOLONG without
+ * a NUL within PATH_MAX) and, unless `guard` is false, refused if it names the VMM's /proc.
+ */
+function path(k: Kernel, ptr: number, slot: 0 | 1 = 0, guard = true): Path {
+  const text = k.mem.readCString(ptr, PATH_MAX) ?? fail(ENAMETOOLONG);
+  const p = { addr: SLOTS[slot].set(text), text, absolute: text[0] === SLASH };
+  if (guard) guardProc(k, p);
+  return p;
+}
+
+/** A path argument that may be NULL when `flags` has AT_EMPTY_PATH (statx, fstatat since Linux 6.11): NULL reads as "". */
+function pathOrEmpty(k: Kernel, ptr: number, flags: number): Path {
+  return ptr === 0 && (flags & AT_EMPTY_PATH) ? EMPTY : path(k, ptr);
+}
+const EMPTY_BUF = Buffer.alloc(1);
+const EMPTY: Path = { addr: addressOf(EMPTY_BUF), text: Buffer.alloc(0), absolute: false };
+
+/** Host dirfd for guest `fd` with path `p`: AT_FDCWD as is, others through the fd table (EBADF); unused for an absolute path, as in Linux. */
+function dirfd(k: Kernel, fd: number, p: Path | null): number {
+  if (fd === AT_FDCWD || p?.absolute) return AT_FDCWD;
+  const h = k.fds.get(fd);
+  return h < 0 ? fail(EBADF) : h;
+}
+
+/** Host fd for guest fd argument n (EBADF if not open). */
+function fdArg(k: Kernel, a: Args, n: number): number {
+  const h = k.fds.get(a.i(n));
+  return h < 0 ? fail(EBADF) : h;
+}
+
+/** Host address of guest output buffer [ptr, ptr+len), checked writable. */
+const out = (k: Kernel, ptr: number, len: number) => k.mem.host(ptr, len, true);
+/** Host address of an optional guest input struct (NULL stays NULL). */
+const optIn = (k: Kernel, ptr: number, len: number) => (ptr === 0 ? 0 : k.mem.host(ptr, len, false));
+
+/** An absolute path with "//", "." and ".." folded, as text (symlinks are not looked at). */
+function fold(p: string): string {
+  const parts: string[] = [];
+  for (const c of p.split('/')) {
+    if (c === '..') parts.pop();
+    else if (c !== '' && c !== '.') parts.push(c);
+  }
+  return '/' + parts.join('/');
+}
+
+// ---------------------------------------------------------------------------------------
+// The VMM's /proc: a stopgap until torov gives the guest a /proc of its own.
+//
+// The guest's files are the host's, so /proc/self would be the VMM's own process: its
+// memory (/proc/self/mem), its fds (/dev/kvm, Node's), its environment and maps. Refused
+// with EACCES (and noted):
+// - before every path call, lexically: an absolute path under /proc/self, /proc/thread-self
+//   or /proc/<pid> for the VMM's pid or one of its threads ("//", "." and ".." folded);
+//   readlink of /proc/self/exe (and /proc/<pid>/exe) answers k.exe instead;
+// - for open, also on what the host actually opened (the new fd's /proc/self/fd link),
+//   which catches symlinks, a dirfd on /proc, a cwd inside /proc, and /proc/mounts or
+//   /proc/net (symlinks to self/...). Opens also resolve with RESOLVE_NO_MAGICLINKS, so no
+//   route reaches the VMM's fds through /proc/<pid>/fd magic links; /dev/stdin, /dev/stdout,
+//   /dev/stderr and /dev/fd/N are the guest's own fds, so torov opens those itself.
+// Not covered: calls other than open that reach the VMM's /proc through a symlink, dirfd
+// or the cwd (stat, readlink, linkat with AT_SYMLINK_FOLLOW...), and /proc of other host
+// processes (left to the host's permission checks).
+
+/** Whether `pid` is the VMM process or one of its threads. */
+const isVmmTask = (pid: number) => pid === process.pid || existsSync(`/proc/${process.pid}/task/${pid}`);
+
+/** Whether folded absolute path `p` is in the VMM's own /proc directory. */
+function inVmmProc(p: string): boolean {
+  const m = /^\/proc\/([^/]+)(?:\/|$)/.exec(p);
+  if (!m) return false;
+  const who = m[1]!;
+  return who === 'self' || who === 'thread-self' || (/^\d+$/.test(who) && isVmmTask(Number(who)));
+}
+
+function refuse(k: Kernel, what: string): never {
+  k.note(`proc:${what}`, `${what}: the VMM's own /proc is not available to the program: returned EACCES`);
+  return fail(EACCES);
+}
+
+function guardProc(k: Kernel, p: Path): void {
+  if (!p.absolute || !p.text.includes('proc')) return;
+  const f = fold(p.text.toString('latin1'));
+  if (inVmmProc(f)) refuse(k, f);
+}
+
+/** Whether absolute path `p` is the exe link of the guest's process. */
+function isExeLink(k: Kernel, p: Path): boolean {
+  if (!p.absolute || !p.text.includes('exe')) return false;
+  const f = fold(p.text.toString('latin1'));
+  return f === '/proc/self/exe' || f === '/proc/thread-self/exe' || f === `/proc/${k.pid}/exe`;
+}
+
+/** The guest fd that /dev/stdin, /dev/stdout, /dev/stderr or /dev/fd/N names, or -1. */
+function devFd(p: Path): number {
+  if (!p.absolute || !p.text.includes('dev')) return -1;
+  const f = fold(p.text.toString('latin1'));
+  const std = ['/dev/stdin', '/dev/stdout', '/dev/stderr'].indexOf(f);
+  if (std >= 0) return std;
+  const m = /^\/dev\/fd\/(\d{1,9})$/.exec(f);
+  return m ? Number(m[1]) : -1;
+}
+
+/** The host's name for host fd h (its /proc/self/fd link), or "". */
+function hostFdPath(h: number): string {
+  const n = sys(HOST.readlinkat, AT_FDCWD, OWN.set(Buffer.from(`/proc/self/fd/${h}`)), TARGET.addr, PATH_MAX);
+  return n > 0 ? TARGET.buf.toString('latin1', 0, n) : '';
+}
+
+// ---------------------------------------------------------------------------------------
+// open
+
+/** open_how for the host's openat2 (flags, mode, resolve: three u64). */
+const HOW = Buffer.alloc(OPEN_HOW_SIZE);
+const HOW_ADDR = addressOf(HOW);
+function setU64(b: Buffer, off: number, v: number): void {
+  b.writeUInt32LE(v >>> 0, off);
+  b.writeUInt32LE(Math.floor(v / 2 ** 32) >>> 0, off + 4);
+}
+
+/**
+ * Opens guest path `p` relative to guest dirfd `dfd` on the host (always O_CLOEXEC and
+ * O_NOCTTY there: the guest's close-on-exec lives in the fd table, and a guest tty must
+ * not become the VMM's controlling terminal) and installs the host fd at the lowest free
+ * guest fd. `resolve` holds the guest's openat2 RESOLVE_* flags (0 for open/openat).
+ */
+function openFile(k: Kernel, dfd: number, p: Path, flags: number, mode: number, resolve: number): number {
+  let dir: number, addr: number;
+  const g = devFd(p);
+  if (g >= 0) {
+    // The guest's own fd, reopened through the VMM's /proc/self/fd (as Linux does for it).
+    const h = k.fds.get(g);
+    if (h < 0) return -ENOENT;
+    dir = AT_FDCWD;
+    addr = OWN.set(Buffer.from(`/proc/self/fd/${h}`));
+  } else {
+    dir = dirfd(k, dfd, p);
+    addr = p.addr;
+    resolve |= RESOLVE_NO_MAGICLINKS;
+  }
+  // O_PATH takes only O_PATH_FLAGS (openat2 refuses others), and needs no O_NOCTTY.
+  const hostFlags = (flags | O_CLOEXEC | (flags & O_PATH ? 0 : O_NOCTTY)) >>> 0;
+  setU64(HOW, 0, hostFlags);
+  setU64(HOW, 8, mode);
+  setU64(HOW, 16, resolve);
+  let h = sys(HOST.openat2, dir, addr, HOW_ADDR, OPEN_HOW_SIZE);
+  if (h === -ENOSYS && (resolve & ~RESOLVE_NO_MAGICLINKS) === 0) {
+    // A host older than Linux 5.6: plain openat (without the magic-link guard).
+    h = sys(HOST.openat, dir, addr, hostFlags, mode);
+  }
+  if (h < 0) return h;
+  const where = hostFdPath(h);
+  if (where.startsWith('/proc/') && inVmmProc(where)) {
+    sys(HOST.close, h);
+    return refuse(k, where);
+  }
+  const fd = k.fds.add(h, (flags & O_CLOEXEC) !== 0);
+  if (fd < 0) sys(HOST.close, h);
+  return fd;
+}
+
+/** open(2)/openat(2)/creat(2): flags and mode as the kernel's build_open_how keeps them. */
+function openLegacy(k: Kernel, dfd: number, p: Path, flags: number, mode: number): number {
+  flags &= VALID_OPEN_FLAGS;
+  if (flags & O_PATH) flags &= O_PATH_FLAGS;
+  mode = flags & (O_CREAT | O_TMPFILE_BIT) ? mode & 0o7777 : 0;
+  return openFile(k, dfd, p, flags, mode, 0);
+}
+
+/** Implements openat2(2): struct open_how is read (extensible: trailing bytes must be zero). */
+const sysOpenat2: Handler = (k, a) => {
+  const size = a.n(3);
+  if (size < OPEN_HOW_SIZE) return -EINVAL;
+  if (size > PATH_MAX) return -E2BIG;
+  const how = k.mem.read(a.ptr(2), size);
+  if (how.subarray(OPEN_HOW_SIZE).some((b) => b !== 0)) return -E2BIG;
+  const flagsHi = how.readUInt32LE(4), mode = how.readUInt32LE(8) + how.readUInt32LE(12) * 2 ** 32;
+  const resolve = how.readUInt32LE(16) + how.readUInt32LE(20) * 2 ** 32;
+  if (flagsHi !== 0 || how.readUInt32LE(20) !== 0) return -EINVAL;
+  const p = path(k, a.ptr(1));
+  return openFile(k, a.i(0), p, how.readUInt32LE(0), mode, resolve);
+};
+
+// ---------------------------------------------------------------------------------------
+// readlink, getcwd, mknod
+
+/** readlink(2)/readlinkat(2); the exe link of the guest's process is k.exe. */
+function readlink(k: Kernel, dfd: number, ptr: number, buf: number, size: number): number {
+  if (size <= 0) return -EINVAL;
+  const p = path(k, ptr, 0, false);
+  if (isExeLink(k, p)) {
+    const exe = Buffer.from(k.exe).subarray(0, size);
+    k.mem.write(buf, exe);
+    return exe.length;
+  }
+  guardProc(k, p);
+  // A link target is at most PATH_MAX bytes: a larger size needs no more guest memory.
+  const n = Math.min(size, PATH_MAX);
+  return sys(HOST.readlinkat, dirfd(k, dfd, p), p.addr, out(k, buf, n), n);
+}
+
+/** mknod(2)/mknodat(2): regular files and FIFOs only; devices and sockets are EPERM. */
+function mknod(k: Kernel, dfd: number, ptr: number, mode: number): number {
+  const p = path(k, ptr);
+  switch (mode & S_IFMT) {
+    case 0: case S_IFREG: case S_IFIFO:
+      return sys(HOST.mknodat, dirfd(k, dfd, p), p.addr, mode, 0);
+    case S_IFDIR: case S_IFCHR: case S_IFBLK: case S_IFSOCK:
+      return -EPERM;
+    default:
+      return -EINVAL;
+  }
+}
+
+/** utimensat(2)/futimesat(2): a NULL path means the dirfd itself. */
+function utimesAt(k: Kernel, nr: number, a: Args, withFlags: boolean): number {
+  const ptr = a.ptr(1);
+  const p = ptr === 0 ? null : path(k, ptr);
+  const times = optIn(k, a.ptr(2), TIMES_SIZE);
+  return sys(nr, dirfd(k, a.i(0), p), p ? p.addr : 0, times, withFlags ? a.i(3) : 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// The table. Each entry implements the Linux syscall of its name on the host, with the
+// paths, fds and buffers translated as above.
+
+const table: Record<string, Handler> = {
+  /** Implements open(2). */
+  open: (k, a) => openLegacy(k, AT_FDCWD, path(k, a.ptr(0)), a.i(1), a.u(2)),
+  /** Implements openat(2). */
+  openat: (k, a) => openLegacy(k, a.i(0), path(k, a.ptr(1)), a.i(2), a.u(3)),
+  openat2: sysOpenat2,
+  /** Implements creat(2): open(O_CREAT | O_WRONLY | O_TRUNC). */
+  creat: (k, a) => openLegacy(k, AT_FDCWD, path(k, a.ptr(0)), O_CREAT | O_WRONLY | O_TRUNC, a.u(1)),
+
+  /** Implements stat(2), lstat(2), fstat(2), newfstatat(2) and statx(2). */
+  stat: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.stat, p.addr, out(k, a.ptr(1), STAT_SIZE)); },
+  lstat: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.lstat, p.addr, out(k, a.ptr(1), STAT_SIZE)); },
+  fstat: (k, a) => sys(HOST.fstat, fdArg(k, a, 0), out(k, a.ptr(1), STAT_SIZE)),
+  newfstatat: (k, a) => {
+    const p = pathOrEmpty(k, a.ptr(1), a.i(3));
+    return sys(HOST.newfstatat, dirfd(k, a.i(0), p), p.addr, out(k, a.ptr(2), STAT_SIZE), a.i(3));
+  },
+  statx: (k, a) => {
+    const p = pathOrEmpty(k, a.ptr(1), a.i(2));
+    return sys(HOST.statx, dirfd(k, a.i(0), p), p.addr, a.i(2), a.u(3), out(k, a.ptr(4), STATX_SIZE));
+  },
+  /** Implements statfs(2) and fstatfs(2). */
+  statfs: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.statfs, p.addr, out(k, a.ptr(1), STATFS_SIZE)); },
+  fstatfs: (k, a) => sys(HOST.fstatfs, fdArg(k, a, 0), out(k, a.ptr(1), STATFS_SIZE)),
+
+  /** Implements access(2), faccessat(2) and faccessat2(2). */
+  access: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.access, p.addr, a.i(1)); },
+  faccessat: (k, a) => { const p = path(k, a.ptr(1)); return sys(HOST.faccessat, dirfd(k, a.i(0), p), p.addr, a.i(2)); },
+  faccessat2: (k, a) => { const p = path(k, a.ptr(1)); return sys(HOST.faccessat2, dirfd(k, a.i(0), p), p.addr, a.i(2), a.i(3)); },
+
+  /** Implements getdents64(2) and getdents(2): the host fills up to `count` bytes of the guest's buffer. */
+  getdents64: (k, a) => sys(HOST.getdents64, fdArg(k, a, 0), out(k, a.ptr(1), a.u(2)), a.u(2)),
+  getdents: (k, a) => sys(HOST.getdents, fdArg(k, a, 0), out(k, a.ptr(1), a.u(2)), a.u(2)),
+
+  /** Implements getcwd(2): returns the length with the NUL, like the raw syscall. The cwd is the VMM's. */
+  getcwd: (k, a) => {
+    // The cwd is at most PATH_MAX bytes with its NUL: a larger size needs no more guest memory.
+    const size = a.n(1), n = size < 0 || size > PATH_MAX ? PATH_MAX : size;
+    return sys(HOST.getcwd, out(k, a.ptr(0), n), n);
+  },
+  /** Implements chdir(2) and fchdir(2). */
+  chdir: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.chdir, p.addr); },
+  fchdir: (k, a) => sys(HOST.fchdir, fdArg(k, a, 0)),
+
+  /** Implements mkdir(2), mkdirat(2), rmdir(2), unlink(2) and unlinkat(2). */
+  mkdir: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.mkdir, p.addr, a.u(1)); },
+  mkdirat: (k, a) => { const p = path(k, a.ptr(1)); return sys(HOST.mkdirat, dirfd(k, a.i(0), p), p.addr, a.u(2)); },
+  rmdir: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.rmdir, p.addr); },
+  unlink: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.unlink, p.addr); },
+  unlinkat: (k, a) => { const p = path(k, a.ptr(1)); return sys(HOST.unlinkat, dirfd(k, a.i(0), p), p.addr, a.i(2)); },
+
+  /** Implements rename(2), renameat(2) and renameat2(2). */
+  rename: (k, a) => { const o = path(k, a.ptr(0), 0), n = path(k, a.ptr(1), 1); return sys(HOST.rename, o.addr, n.addr); },
+  renameat: (k, a) => {
+    const o = path(k, a.ptr(1), 0), n = path(k, a.ptr(3), 1);
+    return sys(HOST.renameat, dirfd(k, a.i(0), o), o.addr, dirfd(k, a.i(2), n), n.addr);
+  },
+  renameat2: (k, a) => {
+    const o = path(k, a.ptr(1), 0), n = path(k, a.ptr(3), 1);
+    return sys(HOST.renameat2, dirfd(k, a.i(0), o), o.addr, dirfd(k, a.i(2), n), n.addr, a.u(4));
+  },
+
+  /** Implements link(2), linkat(2), symlink(2) and symlinkat(2). A symlink's target is text: not checked. */
+  link: (k, a) => { const o = path(k, a.ptr(0), 0), n = path(k, a.ptr(1), 1); return sys(HOST.link, o.addr, n.addr); },
+  linkat: (k, a) => {
+    const o = path(k, a.ptr(1), 0), n = path(k, a.ptr(3), 1);
+    return sys(HOST.linkat, dirfd(k, a.i(0), o), o.addr, dirfd(k, a.i(2), n), n.addr, a.i(4));
+  },
+  symlink: (k, a) => { const t = path(k, a.ptr(0), 0, false), n = path(k, a.ptr(1), 1); return sys(HOST.symlink, t.addr, n.addr); },
+  symlinkat: (k, a) => {
+    const t = path(k, a.ptr(0), 0, false), n = path(k, a.ptr(2), 1);
+    return sys(HOST.symlinkat, t.addr, dirfd(k, a.i(1), n), n.addr);
+  },
+  /** Implements readlink(2) and readlinkat(2). */
+  readlink: (k, a) => readlink(k, AT_FDCWD, a.ptr(0), a.ptr(1), a.i(2)),
+  readlinkat: (k, a) => readlink(k, a.i(0), a.ptr(1), a.ptr(2), a.i(3)),
+
+  /** Implements chmod(2), fchmod(2), fchmodat(2) and fchmodat2(2). */
+  chmod: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.chmod, p.addr, a.u(1)); },
+  fchmod: (k, a) => sys(HOST.fchmod, fdArg(k, a, 0), a.u(1)),
+  fchmodat: (k, a) => { const p = path(k, a.ptr(1)); return sys(HOST.fchmodat, dirfd(k, a.i(0), p), p.addr, a.u(2)); },
+  fchmodat2: (k, a) => { const p = path(k, a.ptr(1)); return sys(HOST.fchmodat2, dirfd(k, a.i(0), p), p.addr, a.u(2), a.i(3)); },
+
+  /** Implements chown(2), fchown(2), lchown(2) and fchownat(2) (-1 keeps an id). */
+  chown: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.chown, p.addr, a.u(1), a.u(2)); },
+  fchown: (k, a) => sys(HOST.fchown, fdArg(k, a, 0), a.u(1), a.u(2)),
+  lchown: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.lchown, p.addr, a.u(1), a.u(2)); },
+  fchownat: (k, a) => {
+    const p = path(k, a.ptr(1));
+    return sys(HOST.fchownat, dirfd(k, a.i(0), p), p.addr, a.u(2), a.u(3), a.i(4));
+  },
+
+  /** Implements utimensat(2), futimesat(2), utime(2) and utimes(2); NULL times means now. */
+  utimensat: (k, a) => utimesAt(k, HOST.utimensat, a, true),
+  futimesat: (k, a) => utimesAt(k, HOST.futimesat, a, false),
+  utime: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.utime, p.addr, optIn(k, a.ptr(1), UTIMBUF_SIZE)); },
+  utimes: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.utimes, p.addr, optIn(k, a.ptr(1), TIMES_SIZE)); },
+
+  /** Implements truncate(2). */
+  truncate: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.truncate, p.addr, a.n(1)); },
+  /** Implements mknod(2) and mknodat(2). */
+  mknod: (k, a) => mknod(k, AT_FDCWD, a.ptr(0), a.u(1)),
+  mknodat: (k, a) => mknod(k, a.i(0), a.ptr(1), a.u(2)),
+};
+
+/** Turns an Errno thrown by the helpers above into the handler's -errno. */
+function catching(t: Record<string, Handler>): HandlerTable {
+  const wrap = (h: Handler): Handler => (k, a) => {
+    try { return h(k, a); } catch (e) { if (e instanceof Errno) return -e.errno; throw e; }
+  };
+  return Object.fromEntries(Object.entries(t).map(([name, h]) => [name, wrap(h)]));
+}
+
+export const fsHandlers: HandlerTable = catching(table);

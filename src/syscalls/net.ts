@@ -1,2 +1,541 @@
-import { HandlerTable } from './api';
-export const netHandlers: HandlerTable = {};
+/**
+ * Sockets: socket, socketpair, bind, listen, accept, connect, the send and receive calls
+ * (incl. the msghdr forms and their batched variants), shutdown, socket options and names.
+ *
+ * Every call is the host's, on host sockets behind the guest's fd table. What never
+ * reaches the host as the guest wrote it:
+ * - struct msghdr: rebuilt in a VMM buffer from checked fields (name, each iovec, control),
+ *   so the host kernel only ever sees host addresses of checked guest ranges;
+ * - value-result lengths (socklen_t *): the host reads and writes a VMM copy, so the range
+ *   it writes is the one that was checked, even if the guest changes the length meanwhile;
+ * - SCM_RIGHTS control messages: fds are translated guest -> host on send and installed in
+ *   the guest's table on receive (the guest never learns a host fd number).
+ * Address families are limited to those a program needs (Unix, IPv4, IPv6, netlink route),
+ * and the socket options that carry pointers to user memory (BPF filters, TCP zero-copy
+ * receive) are refused: the host would follow those pointers in the VMM's address space.
+ */
+import { Handler, HandlerTable, Kernel, Args } from './api';
+import { sys, addressOf } from '../host/libc';
+import { HOST } from './host-nr';
+
+const EBADF = 9, EINVAL = 22, EMSGSIZE = 90, ENOPROTOOPT = 92, EPROTONOSUPPORT = 93, EAFNOSUPPORT = 97, ENOBUFS = 105;
+
+const AF_UNIX = 1, AF_INET = 2, AF_INET6 = 10, AF_NETLINK = 16;
+const SOCK_RAW = 3, SOCK_TYPE_MASK = 0xf;
+const SOCK_CLOEXEC = 0o2000000;
+const IPPROTO_ICMP = 1, IPPROTO_TCP = 6, IPPROTO_UDP = 17, IPPROTO_ICMPV6 = 58;
+const NETLINK_ROUTE = 0;
+const SOL_SOCKET = 1, SCM_RIGHTS = 1;
+const SO_ATTACH_FILTER = 26, SO_ATTACH_BPF = 50, SO_ATTACH_REUSEPORT_CBPF = 51, SO_ATTACH_REUSEPORT_EBPF = 52;
+const TCP_ZEROCOPY_RECEIVE = 35;
+const MSG_DONTWAIT = 0x40, MSG_CTRUNC = 0x8, MSG_OOB = 0x1, MSG_WAITFORONE = 0x10000, MSG_CMSG_CLOEXEC = 0x40000000;
+
+/** sizeof(struct sockaddr_storage): the largest address the kernel takes or gives. */
+const SOCKADDR_MAX = 128;
+/** Linux caps one transfer at MAX_RW_COUNT (INT_MAX rounded down to a page). */
+const MAX_RW = 0x7ffff000;
+/** UIO_MAXIOV. */
+const IOV_MAX = 1024;
+/** Largest control buffer passed on (the host's net.core.optmem_max default). */
+const CONTROL_MAX = 131072;
+/** Largest socket option value passed on. */
+const OPTLEN_MAX = 65536;
+/** struct msghdr and struct mmsghdr sizes; struct cmsghdr header size. */
+const MSGHDR = 56, MMSGHDR = 64, CMSGHDR = 16;
+
+/*
+ * VMM scratch memory the host reads and writes instead of guest-controlled structures.
+ * Handlers run one at a time on the VMM thread, so one set is enough. Offsets in `scratch`:
+ */
+const S_MSG = 0;          // struct msghdr (56 bytes)
+const S_LEN = 64;         // a socklen_t (value-result lengths)
+const S_PAIR = 72;        // int[2] (socketpair)
+const S_IOV = 128;        // IOV_MAX struct iovec (16 bytes each)
+const scratch = Buffer.alloc(S_IOV + IOV_MAX * 16);
+const scratchAddr = addressOf(scratch);
+const control = Buffer.alloc(CONTROL_MAX);
+const controlAddr = addressOf(control);
+
+const u64 = (b: Buffer, off: number) => b.readUInt32LE(off) + b.readUInt32LE(off + 4) * 4294967296;
+function putU64(b: Buffer, off: number, v: number): void {
+  b.writeUInt32LE(v >>> 0, off);
+  b.writeUInt32LE(Math.floor(v / 4294967296) >>> 0, off + 4);
+}
+
+/** Host fd for guest fd argument n, or -1. */
+const fdArg = (k: Kernel, a: Args, n: number) => k.fds.get(a.i(n));
+
+/** Installs a new host fd (or passes on -errno); on a full table the host fd is closed. */
+function install(k: Kernel, h: number, cloexec: boolean): number {
+  if (h < 0) return h;
+  const g = k.fds.add(h, cloexec);
+  if (g < 0) sys(HOST.close, h);
+  return g;
+}
+
+/** A byte count argument, clamped like the kernel does (MAX_RW_COUNT; size_t, so "negative" is huge). */
+function countArg(a: Args, n: number): number {
+  const c = a.n(n);
+  return c < 0 || c > MAX_RW ? MAX_RW : c;
+}
+
+/**
+ * An input address (bind, connect, sendto): checks [addr, addr+len) for reading, with
+ * 0 <= len <= 128 (EINVAL otherwise, as move_addr_to_kernel). Returns the host address,
+ * 0 for a NULL address when `nullable`, or -errno.
+ */
+function sockaddrIn(k: Kernel, addr: number, len: number, nullable: boolean): number {
+  if (nullable && addr === 0) return 0;
+  if (len < 0 || len > SOCKADDR_MAX) return -EINVAL;
+  return k.mem.host(addr, len, false);
+}
+
+/**
+ * An output address with a value-result length (accept, recvfrom, getsockname,
+ * getpeername). Checks the socklen_t at `lenp` (read and write) and the buffer for its
+ * current value bounded to 128 bytes, and stages that value at S_LEN, where the host
+ * reads and updates it (writeLen copies it back). Returns the host address of the buffer,
+ * 0 when `nullable` and addr is NULL (no address wanted: the length is not used), or -errno.
+ */
+function sockaddrOut(k: Kernel, addr: number, lenp: number, nullable: boolean): number {
+  if (nullable && addr === 0) return 0;
+  k.mem.host(lenp, 4, true);
+  const len = k.mem.readI32(lenp);
+  if (len < 0) return -EINVAL;
+  const n = Math.min(len, SOCKADDR_MAX);
+  const host = k.mem.host(addr, n, true);
+  scratch.writeUInt32LE(n, S_LEN);
+  return host;
+}
+/** Copies the staged length back to the guest's socklen_t. */
+const writeLen = (k: Kernel, lenp: number) => k.mem.writeU32(lenp, scratch.readUInt32LE(S_LEN));
+
+/** The address families and protocols a guest may open; anything else never reaches the host. */
+function checkFamily(k: Kernel, domain: number, type: number, protocol: number): number {
+  switch (domain) {
+    case AF_UNIX:
+      return 0;
+    case AF_INET: case AF_INET6:
+      // Raw sockets need CAP_NET_RAW on the host, which decides.
+      if ((type & SOCK_TYPE_MASK) === SOCK_RAW) return 0;
+      if (protocol === 0 || protocol === IPPROTO_TCP || protocol === IPPROTO_UDP || protocol === IPPROTO_ICMP || protocol === IPPROTO_ICMPV6) return 0;
+      k.note(`socket-proto-${protocol}`, `socket protocol ${protocol} is not supported: returned EPROTONOSUPPORT`);
+      return -EPROTONOSUPPORT;
+    case AF_NETLINK:
+      if (protocol === NETLINK_ROUTE) return 0;
+      k.note(`socket-netlink-${protocol}`, `netlink protocol ${protocol} is not supported: returned EPROTONOSUPPORT`);
+      return -EPROTONOSUPPORT;
+    default:
+      k.note(`socket-af-${domain}`, `address family ${domain} is not supported: returned EAFNOSUPPORT`);
+      return -EAFNOSUPPORT;
+  }
+}
+
+/** Implements socket(2): a host socket (always close-on-exec on the host), installed in the fd table. */
+const sysSocket: Handler = (k, a) => {
+  const domain = a.i(0), type = a.i(1), protocol = a.i(2);
+  const ok = checkFamily(k, domain, type, protocol);
+  if (ok < 0) return ok;
+  return install(k, sys(HOST.socket, domain, type | SOCK_CLOEXEC, protocol), (type & SOCK_CLOEXEC) !== 0);
+};
+
+/** Implements socketpair(2): two connected host sockets, two guest fds written to sv[2]. */
+const sysSocketpair: Handler = (k, a) => {
+  const domain = a.i(0), type = a.i(1), protocol = a.i(2), out = a.ptr(3);
+  const ok = checkFamily(k, domain, type, protocol);
+  if (ok < 0) return ok;
+  k.mem.host(out, 8, true);
+  const r = sys(HOST.socketpair, domain, type | SOCK_CLOEXEC, protocol, scratchAddr + S_PAIR);
+  if (r < 0) return r;
+  const h0 = scratch.readInt32LE(S_PAIR), h1 = scratch.readInt32LE(S_PAIR + 4);
+  const cloexec = (type & SOCK_CLOEXEC) !== 0;
+  const g0 = k.fds.add(h0, cloexec);
+  const g1 = g0 < 0 ? g0 : k.fds.add(h1, cloexec);
+  if (g1 < 0) {
+    if (g0 >= 0) k.fds.close(g0); else sys(HOST.close, h0);
+    sys(HOST.close, h1);
+    return g1;
+  }
+  k.mem.writeU32(out, g0);
+  k.mem.writeU32(out + 4, g1);
+  return 0;
+};
+
+/** bind(2) and connect(2): fd, address, length. */
+function addrCall(nr: number): Handler {
+  return (k, a) => {
+    const h = fdArg(k, a, 0);
+    if (h < 0) return -EBADF;
+    const len = a.i(2);
+    const addr = sockaddrIn(k, a.ptr(1), len, false);
+    if (addr < 0) return addr;
+    return sys(nr, h, addr, len);
+  };
+}
+/** Implements bind(2). */
+const sysBind: Handler = addrCall(HOST.bind);
+/** Implements connect(2). Blocking connects block the VMM thread. */
+const sysConnect: Handler = addrCall(HOST.connect);
+
+/** Implements listen(2). */
+const sysListen: Handler = (k, a) => {
+  const h = fdArg(k, a, 0);
+  return h < 0 ? -EBADF : sys(HOST.listen, h, a.i(1));
+};
+
+/** accept and accept4: the new host socket is close-on-exec on the host; the guest's flag goes to the table. */
+function accept(k: Kernel, a: Args, flags: number): number {
+  const h = fdArg(k, a, 0);
+  if (h < 0) return -EBADF;
+  const addrp = a.ptr(1), lenp = a.ptr(2);
+  const addr = sockaddrOut(k, addrp, lenp, true);
+  if (addr < 0) return addr;
+  const r = sys(HOST.accept4, h, addr, addr ? scratchAddr + S_LEN : 0, flags | SOCK_CLOEXEC);
+  if (r < 0) return r;
+  if (addr) writeLen(k, lenp);
+  return install(k, r, (flags & SOCK_CLOEXEC) !== 0);
+}
+/** Implements accept(2). */
+const sysAccept: Handler = (k, a) => accept(k, a, 0);
+/** Implements accept4(2). */
+const sysAccept4: Handler = (k, a) => accept(k, a, a.i(3));
+
+/** getsockname(2)/getpeername(2): the address buffer is not optional (NULL with a non-zero length is EFAULT). */
+function nameCall(nr: number): Handler {
+  return (k, a) => {
+    const h = fdArg(k, a, 0);
+    if (h < 0) return -EBADF;
+    const addr = sockaddrOut(k, a.ptr(1), a.ptr(2), false);
+    if (addr < 0) return addr;
+    const r = sys(nr, h, addr, scratchAddr + S_LEN);
+    if (r >= 0) writeLen(k, a.ptr(2));
+    return r;
+  };
+}
+/** Implements getsockname(2). */
+const sysGetsockname: Handler = nameCall(HOST.getsockname);
+/** Implements getpeername(2). */
+const sysGetpeername: Handler = nameCall(HOST.getpeername);
+
+/** Implements sendto(2) (and send(2), which is sendto with no address). */
+const sysSendto: Handler = (k, a) => {
+  const h = fdArg(k, a, 0);
+  if (h < 0) return -EBADF;
+  const len = countArg(a, 2);
+  const buf = k.mem.host(a.ptr(1), len, false);
+  const addrLen = a.i(5);
+  const addr = sockaddrIn(k, a.ptr(4), addrLen, true);
+  if (addr < 0) return addr;
+  return sys(HOST.sendto, h, buf, len, a.i(3), addr, addr ? addrLen : 0);
+};
+
+/** Implements recvfrom(2) (and recv(2)). */
+const sysRecvfrom: Handler = (k, a) => {
+  const h = fdArg(k, a, 0);
+  if (h < 0) return -EBADF;
+  const len = countArg(a, 2);
+  const buf = k.mem.host(a.ptr(1), len, true);
+  const lenp = a.ptr(5);
+  const addr = sockaddrOut(k, a.ptr(4), lenp, true);
+  if (addr < 0) return addr;
+  const r = sys(HOST.recvfrom, h, buf, len, a.i(3), addr, addr ? scratchAddr + S_LEN : 0);
+  if (r >= 0 && addr) writeLen(k, lenp);
+  return r;
+};
+
+/** Implements shutdown(2). */
+const sysShutdown: Handler = (k, a) => {
+  const h = fdArg(k, a, 0);
+  return h < 0 ? -EBADF : sys(HOST.shutdown, h, a.i(1));
+};
+
+/** Socket options whose value holds pointers into user memory (or fds of a refused kind): never forwarded. */
+function refusedOption(k: Kernel, level: number, name: number): boolean {
+  const bad = (level === SOL_SOCKET && (name === SO_ATTACH_FILTER || name === SO_ATTACH_BPF
+    || name === SO_ATTACH_REUSEPORT_CBPF || name === SO_ATTACH_REUSEPORT_EBPF))
+    || (level === IPPROTO_TCP && name === TCP_ZEROCOPY_RECEIVE);
+  if (bad) k.note(`sockopt-${level}-${name}`, `socket option ${level}/${name} is not supported: returned ENOPROTOOPT`);
+  return bad;
+}
+
+/** Implements setsockopt(2): optval is checked for optlen bytes (0 <= optlen <= 64 KiB). */
+const sysSetsockopt: Handler = (k, a) => {
+  const h = fdArg(k, a, 0);
+  if (h < 0) return -EBADF;
+  const level = a.i(1), name = a.i(2), optlen = a.i(4);
+  if (refusedOption(k, level, name)) return -ENOPROTOOPT;
+  if (optlen < 0 || optlen > OPTLEN_MAX) return -EINVAL;
+  const optval = a.ptr(3);
+  return sys(HOST.setsockopt, h, level, name, optval || optlen ? k.mem.host(optval, optlen, false) : 0, optlen);
+};
+
+/**
+ * Implements getsockopt(2): *optlen is staged in VMM memory (bounded to 64 KiB), optval is
+ * checked for that many bytes, and the length the host returns is copied back.
+ */
+const sysGetsockopt: Handler = (k, a) => {
+  const h = fdArg(k, a, 0);
+  if (h < 0) return -EBADF;
+  const level = a.i(1), name = a.i(2), optval = a.ptr(3), lenp = a.ptr(4);
+  if (refusedOption(k, level, name)) return -ENOPROTOOPT;
+  k.mem.host(lenp, 4, true);
+  const len = k.mem.readI32(lenp);
+  if (len < 0) return -EINVAL;
+  const n = Math.min(len, OPTLEN_MAX);
+  const host = optval || n ? k.mem.host(optval, n, true) : 0;
+  scratch.writeUInt32LE(n, S_LEN);
+  const r = sys(HOST.getsockopt, h, level, name, host, scratchAddr + S_LEN);
+  if (r >= 0) writeLen(k, lenp);
+  return r;
+};
+
+/*
+ * msghdr: struct msghdr { void *name; int namelen; struct iovec *iov; size_t iovlen;
+ * void *control; size_t controllen; int flags; } at offsets 0, 8, 16, 24, 32, 40, 48.
+ */
+
+/**
+ * Checks a guest iovec array and writes the host equivalent at S_IOV (like readv's, with
+ * the kernel's rules: a length with the sign bit set is EINVAL, the total is capped at
+ * MAX_RW_COUNT). `write` = the kernel writes into the buffers. Returns 0 or -errno.
+ */
+function translateIovec(k: Kernel, iov: number, cnt: number, write: boolean): number {
+  if (cnt === 0) return 0;
+  const src = k.mem.read(iov, cnt * 16);
+  let total = 0;
+  for (let i = 0; i < cnt; i++) {
+    const base = u64(src, i * 16);
+    if (src.readUInt32LE(i * 16 + 12) !== 0 || src.readUInt32LE(i * 16 + 8) > 0x7fffffff) return -EINVAL;
+    let len = src.readUInt32LE(i * 16 + 8);
+    if (total + len > MAX_RW) len = MAX_RW - total;
+    total += len;
+    putU64(scratch, S_IOV + i * 16, k.mem.host(base, len, write));
+    putU64(scratch, S_IOV + i * 16 + 8, len);
+  }
+  return 0;
+}
+
+/** A guest msghdr as read, with the guest pointers the results go back to. */
+interface Msg { name: number; control: number; controlLen: number }
+
+/**
+ * Reads the guest msghdr at `msgp` and builds the host one at S_MSG: the name and every
+ * iovec checked (for writing when receiving), control data staged in `control` (for
+ * sendmsg, with SCM_RIGHTS fds translated to host fds). Returns the guest pointers, or -errno.
+ */
+function buildMsg(k: Kernel, msgp: number, recv: boolean): Msg | number {
+  if (recv) k.mem.host(msgp, MSGHDR, true);
+  const m = k.mem.read(msgp, MSGHDR);
+  const name = u64(m, 0), iov = u64(m, 16), iovlen = u64(m, 24), ctl = u64(m, 32), ctlLen = u64(m, 40);
+  let namelen = name === 0 ? 0 : m.readInt32LE(8);
+  if (namelen < 0) return -EINVAL;
+  if (namelen > SOCKADDR_MAX) namelen = SOCKADDR_MAX;
+  if (iovlen > IOV_MAX) return -EMSGSIZE;
+  const hostName = name === 0 ? 0 : k.mem.host(name, namelen, recv);
+  const r = translateIovec(k, iov, iovlen, recv);
+  if (r < 0) return r;
+  let hostCtl = 0, hostCtlLen = 0;
+  if (recv) {
+    // No control buffer: the host gets none either, and reports MSG_CTRUNC if it had some.
+    if (ctl !== 0) {
+      hostCtlLen = Math.min(ctlLen, CONTROL_MAX);
+      k.mem.host(ctl, hostCtlLen, true);
+      hostCtl = controlAddr;
+    }
+  } else if (ctlLen > 0) {
+    if (ctlLen > CONTROL_MAX) return -ENOBUFS;
+    control.set(k.mem.view(ctl, ctlLen, false));
+    const t = sendRights(k, ctlLen);
+    if (t < 0) return t;
+    hostCtl = controlAddr;
+    hostCtlLen = ctlLen;
+  }
+  putU64(scratch, S_MSG, hostName);
+  scratch.writeUInt32LE(namelen, S_MSG + 8);
+  scratch.writeUInt32LE(0, S_MSG + 12);
+  putU64(scratch, S_MSG + 16, iovlen === 0 ? 0 : scratchAddr + S_IOV);
+  putU64(scratch, S_MSG + 24, iovlen);
+  putU64(scratch, S_MSG + 32, hostCtl);
+  putU64(scratch, S_MSG + 40, hostCtlLen);
+  scratch.writeInt32LE(recv ? 0 : m.readInt32LE(48), S_MSG + 48);
+  scratch.writeUInt32LE(0, S_MSG + 52);
+  return { name, control: ctl, controlLen: hostCtlLen };
+}
+
+const cmsgAlign = (n: number) => (n + 7) & ~7;
+
+/**
+ * Walks the staged control data of a sendmsg (len bytes) and replaces the guest fds of
+ * every SCM_RIGHTS message with host fds. A malformed header is EINVAL (as __scm_send),
+ * a guest fd not in the table EBADF. Other messages pass through as they are.
+ */
+function sendRights(k: Kernel, len: number): number {
+  for (let off = 0; off + CMSGHDR <= len;) {
+    const clen = u64(control, off);
+    if (clen < CMSGHDR || clen > len - off) return -EINVAL;
+    if (control.readInt32LE(off + 8) === SOL_SOCKET && control.readInt32LE(off + 12) === SCM_RIGHTS) {
+      for (let p = off + CMSGHDR; p + 4 <= off + clen; p += 4) {
+        const h = k.fds.get(control.readInt32LE(p));
+        if (h < 0) return -EBADF;
+        control.writeInt32LE(h, p);
+      }
+    }
+    off += cmsgAlign(clen);
+  }
+  return 0;
+}
+
+/**
+ * After a recvmsg: installs every host fd received in SCM_RIGHTS messages (len bytes of
+ * staged control data) in the guest's table and rewrites the messages with guest fds.
+ * Fds that do not fit in the table are closed, their message shortened (or removed) and
+ * MSG_CTRUNC set, as Linux does. Returns the new length and whether something was cut.
+ */
+function receiveRights(k: Kernel, len: number, cloexec: boolean): { len: number; cut: boolean } {
+  let cut = false;
+  for (let off = 0; off + CMSGHDR <= len;) {
+    const clen = u64(control, off);
+    if (clen < CMSGHDR || clen > len - off) break;
+    if (control.readInt32LE(off + 8) !== SOL_SOCKET || control.readInt32LE(off + 12) !== SCM_RIGHTS) {
+      off += cmsgAlign(clen);
+      continue;
+    }
+    const n = Math.floor((clen - CMSGHDR) / 4);
+    let installed = 0;
+    for (let i = 0; i < n; i++) {
+      const p = off + CMSGHDR + i * 4;
+      const h = control.readInt32LE(p);
+      const g = installed === i ? k.fds.add(h, cloexec) : -1;
+      if (g < 0) { sys(HOST.close, h); continue; }
+      control.writeInt32LE(g, p);
+      installed++;
+    }
+    if (installed === n) { off += cmsgAlign(clen); continue; }
+    // Shorten this message to the fds installed and close the gap.
+    cut = true;
+    const newLen = CMSGHDR + installed * 4;
+    const keep = installed > 0 ? cmsgAlign(newLen) : 0;
+    if (installed > 0) putU64(control, off, newLen);
+    const next = Math.min(len, off + cmsgAlign(clen));
+    control.copyWithin(off + keep, next, len);
+    len -= next - (off + keep);
+    off += keep;
+  }
+  return { len, cut };
+}
+
+/** sendmsg on host fd h with the guest msghdr at msgp. */
+function doSendmsg(k: Kernel, h: number, msgp: number, flags: number): number {
+  const m = buildMsg(k, msgp, false);
+  if (typeof m === 'number') return m;
+  return sys(HOST.sendmsg, h, scratchAddr + S_MSG, flags);
+}
+
+/** recvmsg on host fd h with the guest msghdr at msgp; writes back namelen, controllen and flags. */
+function doRecvmsg(k: Kernel, h: number, msgp: number, flags: number): number {
+  const m = buildMsg(k, msgp, true);
+  if (typeof m === 'number') return m;
+  const r = sys(HOST.recvmsg, h, scratchAddr + S_MSG, flags | MSG_CMSG_CLOEXEC);
+  if (r < 0) return r;
+  let msgFlags = scratch.readInt32LE(S_MSG + 48);
+  let ctlLen = 0;
+  if (m.control !== 0) {
+    const got = receiveRights(k, Math.min(u64(scratch, S_MSG + 40), m.controlLen), (flags & MSG_CMSG_CLOEXEC) !== 0);
+    if (got.cut) msgFlags |= MSG_CTRUNC;
+    ctlLen = got.len;
+    k.mem.write(m.control, control.subarray(0, ctlLen));
+  }
+  if (m.name !== 0) k.mem.writeU32(msgp + 8, scratch.readUInt32LE(S_MSG + 8));
+  k.mem.writeU64(msgp + 40, ctlLen);
+  k.mem.writeU32(msgp + 48, msgFlags);
+  return r;
+}
+
+/** Implements sendmsg(2). */
+const sysSendmsg: Handler = (k, a) => {
+  const h = fdArg(k, a, 0);
+  return h < 0 ? -EBADF : doSendmsg(k, h, a.ptr(1), a.i(2));
+};
+
+/** Implements recvmsg(2). */
+const sysRecvmsg: Handler = (k, a) => {
+  const h = fdArg(k, a, 0);
+  return h < 0 ? -EBADF : doRecvmsg(k, h, a.ptr(1), a.i(2));
+};
+
+/**
+ * Implements sendmmsg(2) as a loop of sendmsg: stops at the first error, which is returned
+ * only if nothing was sent; msg_len of each message sent is written back.
+ */
+const sysSendmmsg: Handler = (k, a) => {
+  const h = fdArg(k, a, 0);
+  if (h < 0) return -EBADF;
+  const vec = a.ptr(1), vlen = Math.min(a.u(2), IOV_MAX), flags = a.i(3);
+  let i = 0;
+  for (; i < vlen; i++) {
+    const p = vec + i * MMSGHDR;
+    k.mem.host(p + MSGHDR, 4, true);
+    const r = doSendmsg(k, h, p, flags);
+    if (r < 0) { if (i === 0) return r; break; }
+    k.mem.writeU32(p + MSGHDR, r);
+  }
+  return i;
+};
+
+/**
+ * Implements recvmmsg(2) as a loop of recvmsg, with Linux's rules: MSG_WAITFORONE makes
+ * every receive after the first non-blocking; the timeout is checked after each message
+ * (it does not bound the wait for one) and the time left is written back.
+ */
+const sysRecvmmsg: Handler = (k, a) => {
+  const h = fdArg(k, a, 0);
+  if (h < 0) return -EBADF;
+  const vec = a.ptr(1), vlen = Math.min(a.u(2), IOV_MAX), tsp = a.ptr(4);
+  let flags = a.i(3) & ~MSG_WAITFORONE;
+  let deadline = 0n;
+  if (tsp !== 0) {
+    const sec = k.mem.readI64(tsp), nsec = k.mem.readI64(tsp + 8);
+    if (sec < 0 || nsec < 0 || nsec >= 1e9) return -EINVAL;
+    deadline = process.hrtime.bigint() + BigInt(sec) * 1000000000n + BigInt(nsec);
+  }
+  let got = 0;
+  while (got < vlen) {
+    const p = vec + got * MMSGHDR;
+    k.mem.host(p + MSGHDR, 4, true);
+    const r = doRecvmsg(k, h, p, flags);
+    if (r < 0) { if (got === 0) return r; break; }
+    k.mem.writeU32(p + MSGHDR, r);
+    got++;
+    if (a.i(3) & MSG_WAITFORONE) flags |= MSG_DONTWAIT;
+    if (tsp !== 0 && process.hrtime.bigint() >= deadline) break;
+    if (k.mem.readI32(p + 48) & MSG_OOB) break;
+  }
+  if (tsp !== 0) {
+    let left = deadline - process.hrtime.bigint();
+    if (left < 0n) left = 0n;
+    k.mem.writeU64(tsp, Number(left / 1000000000n));
+    k.mem.writeU64(tsp + 8, Number(left % 1000000000n));
+  }
+  return got;
+};
+
+export const netHandlers: HandlerTable = {
+  socket: sysSocket,
+  socketpair: sysSocketpair,
+  bind: sysBind,
+  listen: sysListen,
+  accept: sysAccept,
+  accept4: sysAccept4,
+  connect: sysConnect,
+  sendto: sysSendto,
+  recvfrom: sysRecvfrom,
+  sendmsg: sysSendmsg,
+  recvmsg: sysRecvmsg,
+  sendmmsg: sysSendmmsg,
+  recvmmsg: sysRecvmmsg,
+  shutdown: sysShutdown,
+  setsockopt: sysSetsockopt,
+  getsockopt: sysGetsockopt,
+  getsockname: sysGetsockname,
+  getpeername: sysGetpeername,
+};

@@ -1032,10 +1032,13 @@ export function formatResult(info: SyscallInfo | undefined, result: bigint): str
   return resultText(info?.ret ?? 'int', result);
 }
 
-/** The result plus strace's decoded extras: poll revents, fcntl F_GETFL/F_GETFD flags. */
+const TIMED_WAITS: ReadonlySet<string> = new Set(['poll', 'ppoll', 'select', 'pselect6']);
+
+/** The result plus strace's decoded extras: poll revents, `(Timeout)`, fcntl F_GETFL/F_GETFD flags. */
 function resultWithDetail(info: SyscallInfo | undefined, ctx: Ctx): string {
   const base = formatResult(info, ctx.result);
   if (info === undefined || !ctx.ok) return base;
+  if (ctx.result === 0n && TIMED_WAITS.has(info.name)) return `${base} (Timeout)`;
   try {
     const pollSpec = info.args[0];
     if (pollSpec?.kind === 'pollfd' && ctx.result > 0n) {

@@ -37,6 +37,8 @@ export interface MachineConfig {
   /** Where --trace lines go (a host fd), or undefined. */
   traceFd?: number;
   verbose?: boolean;
+  /** Host fds that become the guest's 0, 1 and 2 (duplicated; default: the VMM's own). */
+  stdio?: readonly [number, number, number];
   /** Writes a diagnostic line to the user (stderr). */
   log: (line: string) => void;
 }
@@ -112,7 +114,7 @@ export class Machine {
       this.as.mapStack();
       this.fds = new FdTable();
       for (let fd = 0; fd <= 2; fd++) {
-        const h = sys(NR.fcntl, fd, F_DUPFD_CLOEXEC, 3);
+        const h = sys(NR.fcntl, cfg.stdio?.[fd] ?? fd, F_DUPFD_CLOEXEC, 3);
         if (h >= 0) this.fds.set(fd, h);
       }
       this.kernel = new KernelState(require('node:path').resolve(cfg.path), this.mem, this.as, this.fds, !!cfg.verbose, cfg.log);

@@ -5,7 +5,7 @@
  */
 import { VcpuFd, RUN, REGS, KVM_SYNC_X86_REGS, KVM_EXIT_IO, KVM_EXIT_SHUTDOWN, KVM_EXIT_HLT, KVM_EXIT_FAIL_ENTRY,
   KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_INTR, EXIT_NAMES, SREGS } from '../kvm/kvm';
-import { PORT_SYSCALL, PORT_FAULT, SYS, SYS_VA } from '../machine/layout';
+import { PORT_SYSCALL, PORT_FAULT, PORT_NOP, SYS, SYS_VA } from '../machine/layout';
 import { STUB_SYSCALL_ENTRY, STUB_FAULT_COMMON } from '../machine/stub';
 import { Args, GuestExit } from '../syscalls/api';
 import { MSR_FS_BASE, MSR_GS_BASE } from '../machine/x86';
@@ -79,6 +79,7 @@ export class Vcpu {
           const port = this.fd.run.getUint16(RUN.io_port, true);
           if (port === PORT_SYSCALL) { this.syscall(); continue; }
           if (port === PORT_FAULT) { this.fault(); continue; }
+          if (port === PORT_NOP) continue;
           throw new GuestExit(139, `torov: SIGSEGV: I/O to port 0x${port.toString(16)} at rip=0x${this.reg(RIP).toString(16)}`);
         }
         this.otherExit(reason);

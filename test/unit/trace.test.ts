@@ -266,6 +266,7 @@ test('vectors, poll and epoll', () => {
     line(m, 'poll', [pfd, 2, 0], 1),
     'poll([{fd=0, events=POLLIN|POLLOUT}, {fd=3, events=POLLIN}], 2, 0) = 1 ([{fd=0, revents=POLLIN|POLLOUT}])',
   );
+  assert.equal(line(m, 'poll', [pfd, 1, 0], 0), 'poll([{fd=0, events=POLLIN|POLLOUT}], 1, 0) = 0 (Timeout)');
   assert.equal(line(m, 'epoll_create1', [0o2000000], 3), 'epoll_create1(EPOLL_CLOEXEC) = 3');
   const ev = new Uint8Array(12);
   new DataView(ev.buffer).setUint32(0, 0x80000001, true);
