@@ -96,6 +96,22 @@ function check(rc: number, what: string): number {
   return rc;
 }
 
+const EINTR = 4;
+/** ioctl with an integer argument, retried when a signal interrupts it (KVM_CREATE_VM can be). */
+function ioctlIntRetry(fd: number, req: number, arg: number): number {
+  for (;;) {
+    const rc = ioctlInt(fd, req, arg);
+    if (rc !== -1 || errno() !== EINTR) return rc;
+  }
+}
+/** ioctl with a pointer argument, retried on EINTR. */
+function ioctlPtrRetry(fd: number, req: number, arg: Buffer): number {
+  for (;;) {
+    const rc = ioctlPtr(fd, req, arg);
+    if (rc !== -1 || errno() !== EINTR) return rc;
+  }
+}
+
 /** /dev/kvm: one per process. */
 export class Kvm {
   readonly fd: number;
@@ -109,7 +125,7 @@ export class Kvm {
     if (ioctlInt(fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS) <= 0) {
       throw new KvmError('KVM_CAP_SYNC_REGS (this kernel lacks synchronised registers)', 0);
     }
-    this.vcpuMmapSize = check(ioctlInt(fd, KVM_GET_VCPU_MMAP_SIZE, 0), 'KVM_GET_VCPU_MMAP_SIZE');
+    this.vcpuMmapSize = check(ioctlIntRetry(fd, KVM_GET_VCPU_MMAP_SIZE, 0), 'KVM_GET_VCPU_MMAP_SIZE');
   }
 
   /** Opens /dev/kvm. Throws KvmError with the errno (ENOENT, EACCES...) on failure. */
@@ -134,7 +150,7 @@ export class Kvm {
   }
 
   createVm(): VmFd {
-    return new VmFd(this, check(ioctlInt(this.fd, KVM_CREATE_VM, 0), 'KVM_CREATE_VM'));
+    return new VmFd(this, check(ioctlIntRetry(this.fd, KVM_CREATE_VM, 0), 'KVM_CREATE_VM'));
   }
 }
 
@@ -150,11 +166,11 @@ export class VmFd {
     r.writeBigUInt64LE(BigInt(gpa), 8);
     r.writeBigUInt64LE(BigInt(size), 16);
     r.writeBigUInt64LE(BigInt(hva), 24);
-    check(ioctlPtr(this.fd, KVM_SET_USER_MEMORY_REGION, r), 'KVM_SET_USER_MEMORY_REGION');
+    check(ioctlPtrRetry(this.fd, KVM_SET_USER_MEMORY_REGION, r), 'KVM_SET_USER_MEMORY_REGION');
   }
 
   createVcpu(id: number): VcpuFd {
-    const fd = check(ioctlInt(this.fd, KVM_CREATE_VCPU, id), 'KVM_CREATE_VCPU');
+    const fd = check(ioctlIntRetry(this.fd, KVM_CREATE_VCPU, id), 'KVM_CREATE_VCPU');
     return new VcpuFd(fd, this.kvm.vcpuMmapSize);
   }
 
@@ -187,10 +203,10 @@ export class VcpuFd {
 
   exitReason(): number { return this.runU32[RUN.exit_reason >> 2]!; }
 
-  getRegs(): Buffer { const b = Buffer.alloc(KVM_REGS_SIZE); check(ioctlPtr(this.fd, KVM_GET_REGS, b), 'KVM_GET_REGS'); return b; }
-  setRegs(b: Buffer): void { check(ioctlPtr(this.fd, KVM_SET_REGS, b), 'KVM_SET_REGS'); }
-  getSregs(): Buffer { const b = Buffer.alloc(KVM_SREGS_SIZE); check(ioctlPtr(this.fd, KVM_GET_SREGS, b), 'KVM_GET_SREGS'); return b; }
-  setSregs(b: Buffer): void { check(ioctlPtr(this.fd, KVM_SET_SREGS, b), 'KVM_SET_SREGS'); }
+  getRegs(): Buffer { const b = Buffer.alloc(KVM_REGS_SIZE); check(ioctlPtrRetry(this.fd, KVM_GET_REGS, b), 'KVM_GET_REGS'); return b; }
+  setRegs(b: Buffer): void { check(ioctlPtrRetry(this.fd, KVM_SET_REGS, b), 'KVM_SET_REGS'); }
+  getSregs(): Buffer { const b = Buffer.alloc(KVM_SREGS_SIZE); check(ioctlPtrRetry(this.fd, KVM_GET_SREGS, b), 'KVM_GET_SREGS'); return b; }
+  setSregs(b: Buffer): void { check(ioctlPtrRetry(this.fd, KVM_SET_SREGS, b), 'KVM_SET_SREGS'); }
 
   /** KVM_SET_MSRS with (index, value) pairs. */
   setMsrs(msrs: ReadonlyArray<readonly [number, bigint]>): void {
@@ -200,11 +216,11 @@ export class VcpuFd {
       b.writeUInt32LE(index, 8 + 16 * i);
       b.writeBigUInt64LE(value, 8 + 16 * i + 8);
     });
-    const n = check(ioctlPtr(this.fd, KVM_SET_MSRS, b), 'KVM_SET_MSRS');
+    const n = check(ioctlPtrRetry(this.fd, KVM_SET_MSRS, b), 'KVM_SET_MSRS');
     if (n !== msrs.length) throw new KvmError(`KVM_SET_MSRS (MSR 0x${msrs[n]?.[0].toString(16)} rejected)`, 0);
   }
 
-  setCpuid(cpuid: Buffer): void { check(ioctlPtr(this.fd, KVM_SET_CPUID2, cpuid), 'KVM_SET_CPUID2'); }
+  setCpuid(cpuid: Buffer): void { check(ioctlPtrRetry(this.fd, KVM_SET_CPUID2, cpuid), 'KVM_SET_CPUID2'); }
 
   /** KVM_SET_XCRS: XCR0 (struct kvm_xcrs: nr_xcrs, flags, 16 x {xcr, reserved, value}, padding). */
   setXcr0(value: bigint): void {
@@ -212,7 +228,7 @@ export class VcpuFd {
     b.writeUInt32LE(1, 0);
     b.writeUInt32LE(0, 8);              // xcrs[0].xcr = XCR0
     b.writeBigUInt64LE(value, 16);
-    check(ioctlPtr(this.fd, KVM_SET_XCRS, b), 'KVM_SET_XCRS');
+    check(ioctlPtrRetry(this.fd, KVM_SET_XCRS, b), 'KVM_SET_XCRS');
   }
 
   close(): void {

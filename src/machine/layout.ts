@@ -34,11 +34,12 @@ export const MAX_MEMORY = MAX_WINDOW;
 
 /**
  * The virtual window for a memory limit: four times the memory (room for PROT_NONE
- * reservations and sparse layouts), at least 1 GiB, at most MAX_WINDOW, 2 MiB-aligned.
- * Untouched window costs no host memory, only page-table address space.
+ * reservations and sparse layouts), at most MAX_WINDOW, 2 MiB-aligned. Untouched window
+ * costs no host memory, but KVM sizes per-slot metadata by it (about 2 MiB per GiB,
+ * zeroed at VM creation), so it is not made larger than that.
  */
 export function windowSize(memory: number): number {
-  const w = Math.min(MAX_WINDOW, Math.max(memory, 4 * memory, 2 ** 30));
+  const w = Math.min(MAX_WINDOW, Math.max(memory, 4 * memory));
   return Math.ceil(w / 2 ** 21) * 2 ** 21;
 }
 

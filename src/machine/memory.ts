@@ -50,7 +50,23 @@ export class GuestMemory {
   /** Index into sys32 of the low word of window page 0's PTE. */
   private readonly pteBase: number;
 
-  constructor(memSize: number) {
+  /** Released windows kept for the next VM of the same size (see release()). */
+  private static readonly pool: GuestMemory[] = [];
+
+  /**
+   * A window of memSize bytes: a released one of that size if there is one (creating the
+   * host mapping and its ArrayBuffer views is the costly part of a VM start, and V8 counts
+   * each new view as external memory, which triggers garbage collections), else a new one.
+   */
+  static acquire(memSize: number): GuestMemory {
+    const i = GuestMemory.pool.findIndex((m) => m.memSize === memSize);
+    if (i < 0) return new GuestMemory(memSize);
+    const m = GuestMemory.pool.splice(i, 1)[0]!;
+    m.buildPageTables();
+    return m;
+  }
+
+  private constructor(memSize: number) {
     this.memSize = memSize;
     this.layout = systemLayout(memSize);
     this.hostBase = mmapAnon(memSize);
@@ -227,8 +243,16 @@ export class GuestMemory {
     return null;
   }
 
-  /** Releases the host mappings. */
-  close(): void {
+  /**
+   * Gives the memory back once its VM is closed: fresh anonymous memory replaces the whole
+   * window and system slot (dropping every page the guest touched and any file mapping),
+   * and the emptied window is kept for the next VM of the same size (at most two are kept).
+   */
+  release(): void {
+    const flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED;
+    sys(NR.mmap, this.hostBase, this.memSize, PROT_READ | PROT_WRITE, flags, -1, 0);
+    sys(NR.mmap, this.sysHost, this.layout.sysSize, PROT_READ | PROT_WRITE, flags, -1, 0);
+    if (GuestMemory.pool.length < 2) { GuestMemory.pool.push(this); return; }
     sys(NR.munmap, this.hostBase, this.memSize);
     sys(NR.munmap, this.sysHost, this.layout.sysSize);
   }

@@ -79,8 +79,8 @@ function path(k: Kernel, ptr: number, slot: 0 | 1 = 0, guard = true): Path {
 function pathOrEmpty(k: Kernel, ptr: number, flags: number): Path {
   return ptr === 0 && (flags & AT_EMPTY_PATH) ? EMPTY : path(k, ptr);
 }
-const EMPTY_BUF = Buffer.alloc(1);
-const EMPTY: Path = { addr: addressOf(EMPTY_BUF), text: Buffer.alloc(0), absolute: false };
+/** "" for the host. `text` views the same memory: a buffer only known by its address would be garbage-collected. */
+const EMPTY: Path = (() => { const b = Buffer.alloc(1); return { addr: addressOf(b), text: b.subarray(0, 0), absolute: false }; })();
 
 /** Host dirfd for guest `fd` with path `p`: AT_FDCWD as is, others through the fd table (EBADF); unused for an absolute path, as in Linux. */
 function dirfd(k: Kernel, fd: number, p: Path | null): number {
@@ -144,8 +144,19 @@ function refuse(k: Kernel, what: string): never {
   return fail(EACCES);
 }
 
+/** Whether ASCII `word` occurs in `b` (a byte loop: cheaper than Buffer#includes on short paths). */
+function has(b: Uint8Array, word: string): boolean {
+  const c0 = word.charCodeAt(0), n = word.length;
+  for (let i = b.indexOf(c0); i >= 0 && i + n <= b.length; i = b.indexOf(c0, i + 1)) {
+    let j = 1;
+    while (j < n && b[i + j] === word.charCodeAt(j)) j++;
+    if (j === n) return true;
+  }
+  return false;
+}
+
 function guardProc(k: Kernel, p: Path): void {
-  if (!p.absolute || !p.text.includes('proc')) return;
+  if (!p.absolute || !has(p.text, 'proc')) return;
   const f = fold(p.text.toString('latin1'));
   if (inVmmProc(f)) refuse(k, f);
 }

@@ -214,6 +214,49 @@ const sysSendfile: Handler = (k, a) => {
   return sys(HOST.sendfile, out, inp, off ? k.mem.host(off, 8, true) : 0, c);
 };
 
+/** Installs a new host fd in the guest table (cloexec from the guest's flag), closing it on EMFILE. */
+function install(k: Kernel, host: number, cloexec: boolean): number {
+  if (host < 0) return host;
+  const g = k.fds.add(host, cloexec);
+  if (g < 0) sys(HOST.close, host);
+  return g;
+}
+
+/** Implements eventfd2(2) (and eventfd(2) with no flags). */
+function eventfd(k: Kernel, initval: number, flags: number): number {
+  if (flags & ~(O_CLOEXEC | 0o4000 /* EFD_NONBLOCK */ | 1 /* EFD_SEMAPHORE */)) return -EINVAL;
+  return install(k, sys(HOST.eventfd2, initval, flags | O_CLOEXEC), (flags & O_CLOEXEC) !== 0);
+}
+
+/** Implements timerfd_create(2). */
+const sysTimerfdCreate: Handler = (k, a) => {
+  const flags = a.i(1);
+  if (flags & ~(O_CLOEXEC | 0o4000)) return -EINVAL;
+  return install(k, sys(HOST.timerfd_create, a.i(0), flags | O_CLOEXEC), (flags & O_CLOEXEC) !== 0);
+};
+
+/** Implements timerfd_settime(2) (struct itimerspec: 32 bytes). */
+const sysTimerfdSettime: Handler = (k, a) => {
+  const h = fdArg(k, a, 0);
+  if (h < 0) return -EBADF;
+  return sys(HOST.timerfd_settime, h, a.i(1), k.mem.host(a.ptr(2), 32, false), a.ptr(3) ? k.mem.host(a.ptr(3), 32, true) : 0);
+};
+
+const sysTimerfdGettime: Handler = (k, a) => {
+  const h = fdArg(k, a, 0);
+  return h < 0 ? -EBADF : sys(HOST.timerfd_gettime, h, k.mem.host(a.ptr(1), 32, true));
+};
+
+/** Implements copy_file_range(2); the optional offsets are read and updated in guest memory. */
+const sysCopyFileRange: Handler = (k, a) => {
+  const fin = fdArg(k, a, 0), fout = fdArg(k, a, 2);
+  if (fin < 0 || fout < 0) return -EBADF;
+  const c = count(a, 4);
+  if (c < 0) return -EINVAL;
+  return sys(HOST.copy_file_range, fin, a.ptr(1) ? k.mem.host(a.ptr(1), 8, true) : 0, fout,
+    a.ptr(3) ? k.mem.host(a.ptr(3), 8, true) : 0, c, a.u(5));
+};
+
 const fdOnly = (nr: number): Handler => (k, a) => { const h = fdArg(k, a, 0); return h < 0 ? -EBADF : sys(nr, h); };
 
 export const ioHandlers: HandlerTable = {
@@ -237,6 +280,12 @@ export const ioHandlers: HandlerTable = {
   fcntl: sysFcntl,
   ioctl: sysIoctl,
   sendfile: sysSendfile,
+  copy_file_range: sysCopyFileRange,
+  eventfd: (k, a) => eventfd(k, a.u(0), 0),
+  eventfd2: (k, a) => eventfd(k, a.u(0), a.i(1)),
+  timerfd_create: sysTimerfdCreate,
+  timerfd_settime: sysTimerfdSettime,
+  timerfd_gettime: sysTimerfdGettime,
   fsync: fdOnly(HOST.fsync),
   fdatasync: fdOnly(HOST.fdatasync),
   syncfs: fdOnly(HOST.syncfs),

@@ -1,2 +1,330 @@
-import { HandlerTable } from './api';
-export const pollHandlers: HandlerTable = {};
+/**
+ * Waiting for file descriptors: poll, ppoll, select, pselect6 and epoll.
+ *
+ * The host does the waiting, on host fds: pollfd arrays are copied to VMM memory with the
+ * fds translated through the fd table, and only revents goes back; select and pselect6 are
+ * built on the host's ppoll (guest fd_set bits -> a pollfd array -> guest fd_set bits), so
+ * the host never sees a guest fd number or a guest bitmap. Timeouts are staged in VMM
+ * memory too, and the time left is copied back where Linux writes it, if the guest's copy
+ * is writable (Linux ignores a read-only one as well). Signal masks are checked and
+ * ignored: signals are not delivered yet. Blocking waits block the VMM thread.
+ */
+import { Handler, HandlerTable, Kernel, Args } from './api';
+import { sys, addressOf } from '../host/libc';
+import { HOST } from './host-nr';
+import { GuestFault } from '../machine/memory';
+
+const EBADF = 9, EINVAL = 22;
+
+const POLLIN = 0x1, POLLPRI = 0x2, POLLOUT = 0x4, POLLERR = 0x8, POLLHUP = 0x10;
+const POLLRDNORM = 0x40, POLLRDBAND = 0x80, POLLWRNORM = 0x100, POLLWRBAND = 0x200;
+/** What select asks for and what counts as ready, per set (fs/select.c). */
+const IN_WANT = POLLIN | POLLRDNORM | POLLRDBAND, IN_READY = IN_WANT | POLLHUP | POLLERR;
+const OUT_WANT = POLLOUT | POLLWRNORM | POLLWRBAND, OUT_READY = OUT_WANT | POLLERR;
+const EX_WANT = POLLPRI, EX_READY = POLLPRI;
+
+/**
+ * A host fd number that is never open (above any possible RLIMIT_NOFILE: fs.nr_open is at
+ * most 2^30), so the host reports POLLNVAL for it: the stand-in for a guest fd that is not
+ * in the table.
+ */
+const CLOSED_FD = 0x7fffffff;
+
+const EPOLL_CLOEXEC = 0o2000000, EPOLL_CTL_DEL = 2;
+/** sizeof(struct epoll_event) on x86-64 (packed); EP_MAX_EVENTS = INT_MAX / 12. */
+const EPOLL_EVENT = 12, EP_MAX_EVENTS = Math.floor(0x7fffffff / 12);
+/** sizeof(sigset_t) for the kernel. */
+const SIGSET_SIZE = 8;
+
+/** VMM scratch: a timespec the host reads and updates, an epoll_event. */
+const small = Buffer.alloc(128);
+const smallAddr = addressOf(small);
+const S_TS = 0, S_EV = 16;
+
+/** The pollfd array the host sees (8 bytes per entry), grown to the largest fd limit seen. */
+let pfd = Buffer.alloc(1024 * 8);
+let pfdAddr = addressOf(pfd);
+function pollfds(n: number): void {
+  if (n * 8 > pfd.length) { pfd = Buffer.alloc(n * 8); pfdAddr = addressOf(pfd); }
+}
+
+/** Checks an optional signal mask argument (pointer, size): EINVAL unless size is 8, EFAULT if unreadable. */
+function checkSigmask(k: Kernel, ptr: number, size: number): number {
+  if (ptr === 0) return 0;
+  if (size !== SIGSET_SIZE) return -EINVAL;
+  k.mem.host(ptr, SIGSET_SIZE, false);
+  return 0;
+}
+
+/** Reads a struct timespec (checked) into nanoseconds; -EINVAL if it is not a valid one. */
+function readTimespec(k: Kernel, p: number): bigint | number {
+  const sec = k.mem.readI64(p), nsec = k.mem.readI64(p + 8);
+  if (sec < 0 || nsec < 0 || nsec >= 1e9) return -EINVAL;
+  return BigInt(sec) * 1000000000n + BigInt(nsec);
+}
+
+/** Stages a timeout (ns) in the scratch timespec; returns its host address. */
+function stageTimespec(ns: bigint): number {
+  small.writeBigInt64LE(ns / 1000000000n, S_TS);
+  small.writeBigInt64LE(ns % 1000000000n, S_TS + 8);
+  return smallAddr + S_TS;
+}
+
+/** Writes back the time left, as Linux does, unless the guest's copy is not writable (ignored, like Linux). */
+function writeBack(k: Kernel, p: number, secs: number, sub: number): void {
+  try {
+    k.mem.host(p, 16, true);
+  } catch (e) {
+    if (e instanceof GuestFault) return;
+    throw e;
+  }
+  k.mem.writeU64(p, secs);
+  k.mem.writeU64(p + 8, sub);
+}
+
+/**
+ * Copies the guest's pollfd array (checked for reading and writing) to `pfd`, with each
+ * guest fd replaced by its host fd: negative fds stay negative (ignored, revents 0), fds
+ * not in the table become CLOSED_FD (POLLNVAL, as Linux reports them).
+ */
+function stagePollfds(k: Kernel, ufds: number, n: number): number {
+  if (n > k.fds.limit) return -EINVAL;
+  pollfds(n);
+  const src = k.mem.view(ufds, n * 8, true);
+  pfd.set(src);
+  for (let i = 0; i < n; i++) {
+    const fd = pfd.readInt32LE(i * 8);
+    if (fd >= 0) { const h = k.fds.get(fd); pfd.writeInt32LE(h < 0 ? CLOSED_FD : h, i * 8); }
+    pfd.writeInt16LE(0, i * 8 + 6);
+  }
+  return 0;
+}
+
+/** Copies revents back into the guest's array (only revents, like Linux). */
+function copyRevents(k: Kernel, ufds: number, n: number): void {
+  const dst = k.mem.view(ufds, n * 8, true);
+  for (let i = 0; i < n; i++) {
+    dst[i * 8 + 6] = pfd[i * 8 + 6]!;
+    dst[i * 8 + 7] = pfd[i * 8 + 7]!;
+  }
+}
+
+/** Implements poll(2). */
+const sysPoll: Handler = (k, a) => {
+  const ufds = a.ptr(0), n = a.u(1);
+  const s = stagePollfds(k, ufds, n);
+  if (s < 0) return s;
+  const r = sys(HOST.poll, pfdAddr, n, a.i(2));
+  copyRevents(k, ufds, n);
+  return r;
+};
+
+/** Implements ppoll(2): the timeout is staged (and the time left written back); the signal mask is checked, not applied. */
+const sysPpoll: Handler = (k, a) => {
+  const ufds = a.ptr(0), n = a.u(1), tsp = a.ptr(2);
+  let ts = 0, timed = false;
+  if (tsp !== 0) {
+    const t = readTimespec(k, tsp);
+    if (typeof t === 'number') return t;
+    ts = stageTimespec(t);
+    timed = t !== 0n;
+  }
+  const m = checkSigmask(k, a.ptr(3), a.n(4));
+  if (m < 0) return m;
+  const s = stagePollfds(k, ufds, n);
+  if (s < 0) return s;
+  const r = sys(HOST.ppoll, pfdAddr, n, ts, 0, SIGSET_SIZE);
+  copyRevents(k, ufds, n);
+  // The host updated the staged timespec with the time left (not for a zero timeout).
+  if (timed) writeBack(k, tsp, Number(small.readBigInt64LE(S_TS)), Number(small.readBigInt64LE(S_TS + 8)));
+  return r;
+};
+
+/**
+ * select(2) and pselect6(2), on top of the host's ppoll. `timeout` is in ns (null: wait
+ * forever). Returns the number of bits set, or -errno; `left` gets the time left.
+ *
+ * A fd whose host revents matches none of the sets it is in (POLLHUP for a fd only in
+ * exceptfds) would make ppoll return at once with nothing for select to report; such fds
+ * are dropped from the array and the wait goes on, as select would keep waiting.
+ */
+function doSelect(k: Kernel, nfds: number, ptrs: readonly number[], timeout: bigint | null, left: { ns: bigint }): number {
+  if (nfds < 0) return -EINVAL;
+  // Like Linux, which clamps nfds to the size of the fd table.
+  const n = Math.min(nfds, k.fds.limit);
+  const bytes = Math.ceil(n / 64) * 8;
+  const sets = ptrs.map((p) => (p === 0 ? null : (k.mem.host(p, bytes, true), k.mem.read(p, bytes))));
+  const isSet = (s: Buffer | null, fd: number) => s !== null && ((s[fd >> 3]! >> (fd & 7)) & 1) === 1;
+  const [ins, outs, exs] = sets as [Buffer | null, Buffer | null, Buffer | null];
+  pollfds(n);
+  const guestFd: number[] = [];
+  for (let fd = 0; fd < n; fd++) {
+    const ev = (isSet(ins, fd) ? IN_WANT : 0) | (isSet(outs, fd) ? OUT_WANT : 0) | (isSet(exs, fd) ? EX_WANT : 0);
+    if (ev === 0) continue;
+    const h = k.fds.get(fd);
+    if (h < 0) return -EBADF;
+    const i = guestFd.length;
+    pfd.writeInt32LE(h, i * 8);
+    pfd.writeInt16LE(ev, i * 8 + 4);
+    guestFd.push(fd);
+  }
+  const cnt = guestFd.length;
+  const deadline = timeout === null ? null : process.hrtime.bigint() + timeout;
+  const res = sets.map((s) => (s === null ? null : Buffer.alloc(s.length)));
+  let total = 0;
+  for (;;) {
+    for (let i = 0; i < cnt; i++) pfd.writeInt16LE(0, i * 8 + 6);
+    let rest = 0n;
+    if (deadline !== null) { rest = deadline - process.hrtime.bigint(); if (rest < 0n) rest = 0n; }
+    const r = sys(HOST.ppoll, pfdAddr, cnt, deadline === null ? 0 : stageTimespec(rest), 0, SIGSET_SIZE);
+    if (r < 0) return r;
+    for (let i = 0; i < cnt; i++) {
+      const rev = pfd.readUInt16LE(i * 8 + 6), want = pfd.readUInt16LE(i * 8 + 4), fd = guestFd[i]!;
+      let hit = false;
+      const mark = (s: Buffer | null | undefined) => { if (s) { s[fd >> 3]! |= 1 << (fd & 7); total++; hit = true; } };
+      if ((want & IN_WANT) && (rev & IN_READY)) mark(res[0]);
+      if ((want & OUT_WANT) && (rev & OUT_READY)) mark(res[1]);
+      if ((want & EX_WANT) && (rev & EX_READY)) mark(res[2]);
+      if (!hit && rev !== 0) pfd.writeInt32LE(-1, i * 8);
+    }
+    if (total > 0 || r === 0) break;
+  }
+  if (deadline !== null) { const l = deadline - process.hrtime.bigint(); left.ns = l < 0n ? 0n : l; }
+  res.forEach((s, j) => { if (s) k.mem.write(ptrs[j]!, s); });
+  return total;
+}
+
+/** Implements select(2): the timeval is validated, and the time left written back as Linux does. */
+const sysSelect: Handler = (k, a) => {
+  const tvp = a.ptr(4);
+  let timeout: bigint | null = null;
+  if (tvp !== 0) {
+    const sec = k.mem.readI64(tvp), usec = k.mem.readI64(tvp + 8);
+    if (sec < 0 || usec < 0) return -EINVAL;
+    timeout = BigInt(sec) * 1000000000n + BigInt(usec) * 1000n;
+  }
+  const left = { ns: 0n };
+  const r = doSelect(k, a.i(0), [a.ptr(1), a.ptr(2), a.ptr(3)], timeout, left);
+  if (r >= 0 && timeout !== null && timeout !== 0n) {
+    writeBack(k, tvp, Number(left.ns / 1000000000n), Number((left.ns % 1000000000n) / 1000n));
+  }
+  return r;
+};
+
+/**
+ * Implements pselect6(2): the timespec is validated (time left written back); the sixth
+ * argument points to { const sigset_t *ss; size_t ss_len }: read and checked, the mask ignored.
+ */
+const sysPselect6: Handler = (k, a) => {
+  const tsp = a.ptr(4);
+  let timeout: bigint | null = null;
+  if (tsp !== 0) {
+    const t = readTimespec(k, tsp);
+    if (typeof t === 'number') return t;
+    timeout = t;
+  }
+  const sig = a.ptr(5);
+  if (sig !== 0) {
+    const m = checkSigmask(k, k.mem.readU64(sig), k.mem.readU64(sig + 8));
+    if (m < 0) return m;
+  }
+  const left = { ns: 0n };
+  const r = doSelect(k, a.i(0), [a.ptr(1), a.ptr(2), a.ptr(3)], timeout, left);
+  if (r >= 0 && timeout !== null && timeout !== 0n) {
+    writeBack(k, tsp, Number(left.ns / 1000000000n), Number(left.ns % 1000000000n));
+  }
+  return r;
+};
+
+/** Installs a new host epoll fd (or passes on -errno). */
+function installEpoll(k: Kernel, h: number, cloexec: boolean): number {
+  if (h < 0) return h;
+  const g = k.fds.add(h, cloexec);
+  if (g < 0) sys(HOST.close, h);
+  return g;
+}
+
+/** Implements epoll_create(2): size must be positive, and is otherwise unused. */
+const sysEpollCreate: Handler = (k, a) =>
+  (a.i(0) <= 0 ? -EINVAL : installEpoll(k, sys(HOST.epoll_create1, EPOLL_CLOEXEC), false));
+
+/** Implements epoll_create1(2); EPOLL_CLOEXEC goes to the fd table (the host fd always has it). */
+const sysEpollCreate1: Handler = (k, a) => {
+  const flags = a.i(0);
+  if (flags & ~EPOLL_CLOEXEC) return -EINVAL;
+  return installEpoll(k, sys(HOST.epoll_create1, EPOLL_CLOEXEC), (flags & EPOLL_CLOEXEC) !== 0);
+};
+
+/**
+ * Implements epoll_ctl(2): both fds are translated; the epoll_event (not read for
+ * EPOLL_CTL_DEL, as Linux) is copied to VMM memory. The data field is the guest's, opaque.
+ */
+const sysEpollCtl: Handler = (k, a) => {
+  const op = a.i(1);
+  let ev = 0;
+  if (op !== EPOLL_CTL_DEL) {
+    small.set(k.mem.view(a.ptr(3), EPOLL_EVENT, false), S_EV);
+    ev = smallAddr + S_EV;
+  }
+  const ep = k.fds.get(a.i(0)), t = k.fds.get(a.i(2));
+  if (ep < 0 || t < 0) return -EBADF;
+  return sys(HOST.epoll_ctl, ep, op, t, ev);
+};
+
+/** Checks maxevents and the events array (for writing); returns its host address or -errno. */
+function eventsArg(k: Kernel, a: Args): number {
+  const max = a.i(2);
+  if (max <= 0 || max > EP_MAX_EVENTS) return -EINVAL;
+  return k.mem.host(a.ptr(1), max * EPOLL_EVENT, true);
+}
+
+/** Implements epoll_wait(2). */
+const sysEpollWait: Handler = (k, a) => {
+  const ev = eventsArg(k, a);
+  if (ev < 0) return ev;
+  const h = k.fds.get(a.i(0));
+  if (h < 0) return -EBADF;
+  return sys(HOST.epoll_wait, h, ev, a.i(2), a.i(3));
+};
+
+/** Implements epoll_pwait(2): the signal mask is checked, not applied. */
+const sysEpollPwait: Handler = (k, a) => {
+  const ev = eventsArg(k, a);
+  if (ev < 0) return ev;
+  const h = k.fds.get(a.i(0));
+  if (h < 0) return -EBADF;
+  const m = checkSigmask(k, a.ptr(4), a.n(5));
+  if (m < 0) return m;
+  return sys(HOST.epoll_wait, h, ev, a.i(2), a.i(3));
+};
+
+/** Implements epoll_pwait2(2): the timespec timeout is staged; the signal mask is checked, not applied. */
+const sysEpollPwait2: Handler = (k, a) => {
+  const ev = eventsArg(k, a);
+  if (ev < 0) return ev;
+  const h = k.fds.get(a.i(0));
+  if (h < 0) return -EBADF;
+  let ts = 0;
+  const tsp = a.ptr(3);
+  if (tsp !== 0) {
+    const t = readTimespec(k, tsp);
+    if (typeof t === 'number') return t;
+    ts = stageTimespec(t);
+  }
+  const m = checkSigmask(k, a.ptr(4), a.n(5));
+  if (m < 0) return m;
+  return sys(HOST.epoll_pwait2, h, ev, a.i(2), ts, 0, SIGSET_SIZE);
+};
+
+export const pollHandlers: HandlerTable = {
+  poll: sysPoll,
+  ppoll: sysPpoll,
+  select: sysSelect,
+  pselect6: sysPselect6,
+  epoll_create: sysEpollCreate,
+  epoll_create1: sysEpollCreate1,
+  epoll_ctl: sysEpollCtl,
+  epoll_wait: sysEpollWait,
+  epoll_pwait: sysEpollPwait,
+  epoll_pwait2: sysEpollPwait2,
+};

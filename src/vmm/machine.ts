@@ -20,7 +20,7 @@ import { Vcpu } from './vcpu';
 import { describeFault, FaultFrame } from './fault';
 import { SYSCALL_BY_NR, syscallName } from '../linux/syscalls';
 import { Policy, verdict, denyErrno, ALLOW, DENY, KILL, LOG } from '../policy/policy';
-import { formatTraceLine, TraceMemory, Verdict } from '../syscalls/trace';
+import type { TraceMemory, Verdict } from '../syscalls/trace';
 import { GuestFault } from '../machine/memory';
 
 const ENOSYS = 38, EFAULT = 14, F_DUPFD_CLOEXEC = 1030;
@@ -104,7 +104,7 @@ export class Machine {
     this.features = cpuFeatures(this.kvm);
     this.vm = this.kvm.createVm();
     try {
-      this.mem = new GuestMemory(windowSize(cfg.memory));
+      this.mem = GuestMemory.acquire(windowSize(cfg.memory));
       this.vm.setMemoryRegion(0, 0, this.mem.memSize, this.mem.hostBase);
       this.vm.setMemoryRegion(1, this.mem.layout.sysGpa, this.mem.layout.sysSize, this.mem.sysHost);
       writeSystemTables(this.mem);
@@ -134,6 +134,7 @@ export class Machine {
       this.vcpu.setEntry(entry, stack.rsp);
     } catch (e) {
       this.vm.close();
+      (this as { mem?: GuestMemory }).mem?.release();
       throw e;
     }
   }
@@ -201,6 +202,8 @@ export class Machine {
     const args = [0, 1, 2, 3, 4, 5].map((i) => a.big(i));
     const tm = this.traceMemory();
     const v: Verdict = act === ALLOW ? 'allow' : act === DENY ? 'deny' : act === KILL ? 'kill' : 'log';
+    // Loaded on first use: the formatter is large and most runs do not trace.
+    const { formatTraceLine } = require('../syscalls/trace') as typeof import('../syscalls/trace');
     const out = (result: bigint) => writeAll(this.traceFd!, formatTraceLine(info, nr, args, tm, result, v) + '\n');
     if (act === KILL) { out(0n); throw this.killed(nr); }
     let r: number;
@@ -254,7 +257,7 @@ export class Machine {
     this.fds.closeAll();
     this.vcpu.fd.close();
     this.vm.close();
-    this.mem.close();
+    this.mem.release();
   }
 }
 

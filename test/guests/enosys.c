@@ -11,6 +11,9 @@
  * Not syscall 335: it was unassigned until Linux 6.11 made it uretprobe,
  * which raises SIGILL when called from anywhere but a uprobe trampoline
  * (and 336 is uprobe since 6.16).
+ *   inotify_init1(0) twice                  -> ENOSYS under torov (allowed by the
+ *                                              default policy, not implemented);
+ *                                              natively a new fd
  * Prints "<call> <ERRNO>" lines; exits 1 if a checked call is not ENOSYS. */
 #define _GNU_SOURCE
 #include <sys/syscall.h>
@@ -45,5 +48,11 @@ int main(void)
     printf("mount %s\n", r == -1 ? errname(errno) : "0");
     if (r == 0)
         syscall(SYS_umount2, "/tmp", 0);
+
+    for (int i = 0; i < 2; i++) {
+        errno = 0;
+        r = syscall(SYS_inotify_init1, 0);
+        printf("inotify_init1 %s\n", r == -1 ? errname(errno) : "fd");
+    }
     return bad ? 1 : 0;
 }
