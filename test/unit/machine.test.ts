@@ -94,14 +94,14 @@ test('address space: mmap, hints, MAP_FIXED, munmap, mprotect, brk, commit limit
     assert.equal(mem.pageProt(0x500000), 0);
     // The commit limit: PROT_NONE reservations are free, accessible memory is charged.
     const before = as.committed;
-    const r = as.mmap(0, 128 * MiB, 0, MAP.PRIVATE | MAP.ANONYMOUS | MAP.NORESERVE, -1, 0);
+    const r = as.mmap(0, 96 * MiB, 0, MAP.PRIVATE | MAP.ANONYMOUS | MAP.NORESERVE, -1, 0);
     assert.ok(r > 0);
     assert.equal(as.committed, before);
     assert.equal(as.mprotect(r, 2 * MiB, PROT_R | PROT_W), 0);
     assert.equal(as.committed, before + 2 * MiB);
-    assert.equal(as.mprotect(r, 100 * MiB, PROT_R | PROT_W), -12);   // over the 64 MiB limit
+    assert.equal(as.mprotect(r, 90 * MiB, PROT_R | PROT_W), -12);   // over the 64 MiB limit
     assert.equal(as.mmap(0, 100 * MiB, PROT_R | PROT_W, MAP.PRIVATE | MAP.ANONYMOUS, -1, 0), -12);
-    assert.equal(as.munmap(r, 128 * MiB), 0);
+    assert.equal(as.munmap(r, 96 * MiB), 0);
     assert.equal(as.committed, before);
     // mremap keeps the contents when it moves.
     const m = as.mmap(0, PAGE_SIZE, PROT_R | PROT_W, MAP.PRIVATE | MAP.ANONYMOUS, -1, 0);
