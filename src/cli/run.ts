@@ -9,23 +9,25 @@ import { DEFAULT_MEMORY, MIN_MEMORY, MAX_MEMORY } from '../machine/layout';
 
 /** Runs `program` with `args`; returns the exit status. */
 export function runProgram(program: string, args: readonly string[], opts: Options, env: string[]): number {
-  const pol = require('../policy') as typeof import('../policy');
-  let policy = pol.defaultPolicy();
+  // Only what this run needs is loaded: start-up time is part of every run.
+  const { defaultPolicy } = require('../policy/default') as typeof import('../policy/default');
+  const load = () => require('../policy/load') as typeof import('../policy/load');
+  let policy = defaultPolicy();
   let file = program;
   // `torov run app.json`: an original ToroV configuration names the binary and its policy.
   if (/\.json$/i.test(program)) {
-    const loaded = pol.loadPolicyFile(program);
+    const loaded = load().loadPolicyFile(program);
     if (loaded.kind !== 'torov-config') throw new UsageError(`${program} is a torov policy, not a program: use torov run --policy ${program} PROGRAM`);
     file = loaded.binary;
     policy = loaded.policy;
   }
   if (typeof opts['policy'] === 'string') {
-    const loaded = pol.loadPolicyFile(opts['policy']);
+    const loaded = load().loadPolicyFile(opts['policy']);
     policy = loaded.policy;
   }
   let memory = policy.memory ?? DEFAULT_MEMORY;
   if (typeof opts['memory'] === 'string') {
-    try { memory = pol.parseSize(opts['memory']); } catch (e) { throw new UsageError(`--memory: ${(e as Error).message}`); }
+    try { memory = (require('../policy/torov-format') as typeof import('../policy/torov-format')).parseSize(opts['memory']); } catch (e) { throw new UsageError(`--memory: ${(e as Error).message}`); }
   }
   if (memory < MIN_MEMORY || memory > MAX_MEMORY) throw new UsageError(`--memory must be between ${MIN_MEMORY >> 20}M and ${MAX_MEMORY / 2 ** 30}G`);
   memory = Math.ceil(memory / 2 ** 21) * 2 ** 21;
@@ -46,7 +48,7 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   const { Machine } = require('../vmm/machine') as typeof import('../vmm/machine');
   let m: InstanceType<typeof Machine>;
   try {
-    m = new Machine({ path: file, image, argv: [file, ...args], env, memory, policy, traceFd, verbose: !!opts['verbose'], log: say });
+    m = new Machine({ path: resolved, image, argv: [file, ...args], env, memory, policy, traceFd, verbose: !!opts['verbose'], log: say });
   } catch (e) {
     if ((e as Error).name === 'ElfError') (e as Error).message = `${file}: ${(e as Error).message}`;
     throw e;

@@ -47,9 +47,10 @@ const fail = (errno: number): never => { throw new Errno(errno); };
 // Paths
 
 /**
- * Permanent VMM buffers for the paths of one call (at most two) and for paths torov builds
- * itself: permanent, so they stay alive and at a fixed address while the host reads them.
- * Handlers run one at a time, to completion, so one set is enough.
+ * VMM buffers for the paths of one call (at most two) and for paths torov builds itself.
+ * Permanent and referenced from the code that uses them, so they stay alive at a fixed
+ * address while the host reads them (a Buffer known only by its address would be garbage-
+ * collected and its memory reused). Handlers run one at a time, so one set is enough.
  */
 class Slot {
   readonly buf = Buffer.alloc(PATH_MAX + 1);
@@ -110,6 +111,17 @@ function fold(p: string): string {
   return '/' + parts.join('/');
 }
 
+/** Whether ASCII `word` occurs in `b` (a byte loop: cheaper than Buffer#includes on short paths). */
+function has(b: Uint8Array, word: string): boolean {
+  const c0 = word.charCodeAt(0), n = word.length;
+  for (let i = b.indexOf(c0); i >= 0 && i + n <= b.length; i = b.indexOf(c0, i + 1)) {
+    let j = 1;
+    while (j < n && b[i + j] === word.charCodeAt(j)) j++;
+    if (j === n) return true;
+  }
+  return false;
+}
+
 // ---------------------------------------------------------------------------------------
 // The VMM's /proc: a stopgap until torov gives the guest a /proc of its own.
 //
@@ -144,17 +156,6 @@ function refuse(k: Kernel, what: string): never {
   return fail(EACCES);
 }
 
-/** Whether ASCII `word` occurs in `b` (a byte loop: cheaper than Buffer#includes on short paths). */
-function has(b: Uint8Array, word: string): boolean {
-  const c0 = word.charCodeAt(0), n = word.length;
-  for (let i = b.indexOf(c0); i >= 0 && i + n <= b.length; i = b.indexOf(c0, i + 1)) {
-    let j = 1;
-    while (j < n && b[i + j] === word.charCodeAt(j)) j++;
-    if (j === n) return true;
-  }
-  return false;
-}
-
 function guardProc(k: Kernel, p: Path): void {
   if (!p.absolute || !has(p.text, 'proc')) return;
   const f = fold(p.text.toString('latin1'));
@@ -163,14 +164,14 @@ function guardProc(k: Kernel, p: Path): void {
 
 /** Whether absolute path `p` is the exe link of the guest's process. */
 function isExeLink(k: Kernel, p: Path): boolean {
-  if (!p.absolute || !p.text.includes('exe')) return false;
+  if (!p.absolute || !has(p.text, 'exe')) return false;
   const f = fold(p.text.toString('latin1'));
   return f === '/proc/self/exe' || f === '/proc/thread-self/exe' || f === `/proc/${k.pid}/exe`;
 }
 
 /** The guest fd that /dev/stdin, /dev/stdout, /dev/stderr or /dev/fd/N names, or -1. */
 function devFd(p: Path): number {
-  if (!p.absolute || !p.text.includes('dev')) return -1;
+  if (!p.absolute || !has(p.text, 'dev')) return -1;
   const f = fold(p.text.toString('latin1'));
   const std = ['/dev/stdin', '/dev/stdout', '/dev/stderr'].indexOf(f);
   if (std >= 0) return std;
@@ -251,11 +252,11 @@ const sysOpenat2: Handler = (k, a) => {
   if (size > PATH_MAX) return -E2BIG;
   const how = k.mem.read(a.ptr(2), size);
   if (how.subarray(OPEN_HOW_SIZE).some((b) => b !== 0)) return -E2BIG;
-  const flagsHi = how.readUInt32LE(4), mode = how.readUInt32LE(8) + how.readUInt32LE(12) * 2 ** 32;
-  const resolve = how.readUInt32LE(16) + how.readUInt32LE(20) * 2 ** 32;
-  if (flagsHi !== 0 || how.readUInt32LE(20) !== 0) return -EINVAL;
+  // Flags and resolve bits above 32 are unknown to Linux: EINVAL. A bad mode is the host's to refuse.
+  if (how.readUInt32LE(4) !== 0 || how.readUInt32LE(20) !== 0) return -EINVAL;
+  const mode = how.readUInt32LE(8) + how.readUInt32LE(12) * 2 ** 32;
   const p = path(k, a.ptr(1));
-  return openFile(k, a.i(0), p, how.readUInt32LE(0), mode, resolve);
+  return openFile(k, a.i(0), p, how.readUInt32LE(0), mode, how.readUInt32LE(16));
 };
 
 // ---------------------------------------------------------------------------------------

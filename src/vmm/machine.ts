@@ -4,7 +4,6 @@
  * open KVM -> parse the ELF -> create the VM and its memory -> system tables -> load the
  * program -> build the stack -> vCPU state -> run -> exit status.
  */
-import { randomBytes } from 'node:crypto';
 import { Kvm, VmFd } from '../kvm/kvm';
 import { GuestMemory } from '../machine/memory';
 import { AddressSpace } from '../machine/mm';
@@ -15,7 +14,7 @@ import { FdTable } from '../syscalls/fdtable';
 import { windowSize } from '../machine/layout';
 import { Args, GuestExit, Handler, Kernel, SigAction } from '../syscalls/api';
 import { HANDLERS } from '../syscalls/handlers';
-import { sys, NR, writeAll } from '../host/libc';
+import { sys, NR, writeAll, addressOf } from '../host/libc';
 import { Vcpu } from './vcpu';
 import { describeFault, FaultFrame } from './fault';
 import { SYSCALL_BY_NR, syscallName } from '../linux/syscalls';
@@ -117,7 +116,7 @@ export class Machine {
         const h = sys(NR.fcntl, cfg.stdio?.[fd] ?? fd, F_DUPFD_CLOEXEC, 3);
         if (h >= 0) this.fds.set(fd, h);
       }
-      this.kernel = new KernelState(require('node:path').resolve(cfg.path), this.mem, this.as, this.fds, !!cfg.verbose, cfg.log);
+      this.kernel = new KernelState(resolvePath(cfg.path), this.mem, this.as, this.fds, !!cfg.verbose, cfg.log);
       const k = this.kernel;
       const entry = elf.entry + img.base;
       const auxv: Array<readonly [number, number]> = [
@@ -126,7 +125,7 @@ export class Machine {
         [AT.UID, k.uid], [AT.EUID, k.uid], [AT.GID, k.gid], [AT.EGID, k.gid], [AT.SECURE, 0],
         [AT.HWCAP, this.features.hwcap], [AT.CLKTCK, 100], [AT.HWCAP2, 0], [AT.MINSIGSTKSZ, 2048],
       ];
-      const stack = buildStack(this.as, cfg.argv, cfg.env, cfg.path, auxv, randomBytes(16));
+      const stack = buildStack(this.as, cfg.argv, cfg.env, cfg.path, auxv, hostRandom(16));
       this.handlers = HANDLERS;
       const vfd = this.vm.createVcpu(0);
       initVcpu(vfd, this.kvm, this.mem, this.features);
@@ -261,3 +260,15 @@ export class Machine {
   }
 }
 
+
+/** Random bytes from the host kernel (getrandom(2)); node:crypto costs milliseconds to load. */
+function hostRandom(n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  if (sys(318 /* getrandom */, addressOf(b), n, 0) !== n) throw new Error('getrandom failed');
+  return b;
+}
+
+/** Absolute form of a path, as the guest's /proc/self/exe reports it. */
+function resolvePath(p: string): string {
+  return p.startsWith('/') ? p : `${process.cwd()}/${p}`.replace(/\/(\.\/)+/g, '/');
+}
