@@ -25,21 +25,18 @@ export const PIE_BASE = 0x400000;
 /** Default, smallest and largest guest memory (--memory: the commit limit). */
 export const DEFAULT_MEMORY = 256 * 1024 * 1024;
 export const MIN_MEMORY = 16 * 1024 * 1024;
-/**
- * The window is one ArrayBuffer view in the VMM, and Node 20 (V8 11) cannot wrap external
- * memory larger than 4 GiB in one; so is the window, and so is the memory limit.
- */
-export const MAX_WINDOW = 4 * 1024 * 1024 * 1024;
-export const MAX_MEMORY = MAX_WINDOW;
+export const MAX_MEMORY = 32 * 1024 * 1024 * 1024;
+/** The largest window: the page tables' PD level is sized for it. */
+export const MAX_WINDOW = 64 * 1024 * 1024 * 1024;
 
 /**
- * The virtual window for a memory limit: four times the memory (room for PROT_NONE
- * reservations and sparse layouts), at most MAX_WINDOW, 2 MiB-aligned. Untouched window
- * costs no host memory, but KVM sizes per-slot metadata by it (about 2 MiB per GiB,
- * zeroed at VM creation), so it is not made larger than that.
+ * The virtual window for a memory limit: the memory plus room for PROT_NONE reservations
+ * and sparse layouts (three times the memory, at most 4 GiB more), 2 MiB-aligned.
+ * Untouched window costs no host memory, but KVM sizes per-slot metadata by it (about
+ * 2 MiB per GiB, zeroed at VM creation), so the extra room is bounded.
  */
 export function windowSize(memory: number): number {
-  const w = Math.min(MAX_WINDOW, Math.max(memory, 4 * memory));
+  const w = Math.min(MAX_WINDOW, memory + Math.min(3 * memory, 4 * 1024 * 1024 * 1024));
   return Math.ceil(w / 2 ** 21) * 2 ** 21;
 }
 

@@ -69,7 +69,7 @@ export function loadSegments(as: AddressSpace, elf: ElfImage, file: Uint8Array):
   flush();
   // Copy file bytes; the rest (bss) is fresh zero memory.
   for (const p of loads) {
-    if (p.filesz > 0) mem.u8.set(file.subarray(p.offset, p.offset + p.filesz), p.vaddr + base);
+    if (p.filesz > 0) mem.bytes(p.vaddr + base, p.filesz).set(file.subarray(p.offset, p.offset + p.filesz));
   }
   const phdrSeg = elf.phdrs.find((p) => p.type === PT_PHDR);
   let phdrAddr: number;
@@ -86,7 +86,7 @@ export function buildStack(as: AddressSpace, argv: readonly string[], envp: read
   auxv: ReadonlyArray<readonly [number, number]>, random: Uint8Array): { rsp: number; strings: Record<string, number> } {
   const mem = as.mem;
   let sp = as.stackTop;
-  const put = (bytes: Uint8Array): number => { sp -= bytes.length; mem.u8.set(bytes, sp); return sp; };
+  const put = (bytes: Uint8Array): number => { sp -= bytes.length; mem.bytes(sp, bytes.length).set(bytes); return sp; };
   const str = (s: string): number => put(Buffer.from(s + '\0', 'utf8'));
   // A 16-byte guard at the very top (Linux leaves the end marker there).
   sp -= 16;
@@ -101,8 +101,10 @@ export function buildStack(as: AddressSpace, argv: readonly string[], envp: read
   const words = 1 + argAddrs.length + 1 + envAddrs.length + 1 + aux.length * 2;
   sp -= words * 8;
   sp = Math.floor(sp / 16) * 16;   // rsp is 16-byte aligned at entry (psABI 3.4.1)
-  let p = sp;
-  const w = (v: number) => { mem.dv.setUint32(p, v >>> 0, true); mem.dv.setUint32(p + 4, Math.floor(v / 2 ** 32), true); p += 8; };
+  const area = mem.bytes(sp, words * 8);
+  const dv = new DataView(area.buffer, area.byteOffset, area.byteLength);
+  let p = 0;
+  const w = (v: number) => { dv.setUint32(p, v >>> 0, true); dv.setUint32(p + 4, Math.floor(v / 2 ** 32), true); p += 8; };
   w(argAddrs.length);
   argAddrs.forEach(w); w(0);
   envAddrs.forEach(w); w(0);

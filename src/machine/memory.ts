@@ -40,9 +40,12 @@ export class GuestMemory {
   /** Host address of guest physical 0 (== guest virtual 0 in the window). */
   readonly hostBase: number;
   readonly sysHost: number;
-  /** The window as bytes and as a DataView. */
-  readonly u8: Uint8Array;
-  readonly dv: DataView;
+  /**
+   * The window is seen through views of CHUNK bytes, made when first touched. One view
+   * of the whole window would make V8 count all of it as external memory and collect
+   * garbage for it at every VM start (and Node 20 cannot make one above 4 GiB).
+   */
+  private readonly chunks: (Uint8Array | undefined)[] = [];
   /** The system slot as bytes, DataView and 32-bit words (the PTEs are read as words). */
   readonly sys8: Uint8Array;
   readonly sysDv: DataView;
@@ -71,9 +74,6 @@ export class GuestMemory {
     this.layout = systemLayout(memSize);
     this.hostBase = mmapAnon(memSize);
     this.sysHost = mmapAnon(this.layout.sysSize);
-    const win = viewOf(this.hostBase, memSize);
-    this.u8 = new Uint8Array(win);
-    this.dv = new DataView(win);
     const sysBuf = viewOf(this.sysHost, this.layout.sysSize);
     this.sys8 = new Uint8Array(sysBuf);
     this.sysDv = new DataView(sysBuf);
@@ -185,7 +185,35 @@ export class GuestMemory {
     return this.hostBase + va;
   }
 
-  /** Like host(), returning the window offset (for reading through u8/dv). */
+  /** The view of chunk i. */
+  private chunk(i: number): Uint8Array {
+    let c = this.chunks[i];
+    if (!c) {
+      const start = i * CHUNK;
+      c = new Uint8Array(viewOf(this.hostBase + start, Math.min(CHUNK, this.memSize - start)));
+      this.chunks[i] = c;
+    }
+    return c;
+  }
+
+  /**
+   * Window bytes [off, off+len) as a view, without checks (the VMM's own use: loading the
+   * program, building the stack, after a check). A range across two chunks gets a view
+   * of its own.
+   */
+  bytes(off: number, len: number): Uint8Array {
+    const i = Math.floor(off / CHUNK), o = off - i * CHUNK;
+    if (o + len <= CHUNK) return this.chunk(i).subarray(o, o + len);
+    return new Uint8Array(viewOf(this.hostBase + off, len));
+  }
+
+  /** A DataView over window bytes [off, off+len) (unchecked). */
+  private dvAt(off: number, len: number): DataView {
+    const b = this.bytes(off, len);
+    return new DataView(b.buffer, b.byteOffset, len);
+  }
+
+  /** Like host(), returning the window offset (for reading through bytes()). */
   check(va: number, len: number, write: boolean): number {
     return this.host(va, len, write) - this.hostBase;
   }
@@ -193,37 +221,37 @@ export class GuestMemory {
   /** Copies guest bytes out (checked). */
   read(va: number, len: number): Buffer {
     const off = this.check(va, len, false);
-    return Buffer.from(this.u8.subarray(off, off + len));
+    return Buffer.from(this.bytes(off, len));
   }
 
   /** A view of guest bytes without copying (checked); valid until the mapping changes. */
   view(va: number, len: number, write: boolean): Uint8Array {
     const off = this.check(va, len, write);
-    return this.u8.subarray(off, off + len);
+    return this.bytes(off, len);
   }
 
   /** Copies bytes into the guest (checked for write). */
   write(va: number, data: Uint8Array): void {
     const off = this.check(va, data.length, true);
-    this.u8.set(data, off);
+    this.bytes(off, data.length).set(data);
   }
 
-  readU32(va: number): number { return this.dv.getUint32(this.check(va, 4, false), true); }
-  readI32(va: number): number { return this.dv.getInt32(this.check(va, 4, false), true); }
+  readU32(va: number): number { return this.dvAt(this.check(va, 4, false), 4).getUint32(0, true); }
+  readI32(va: number): number { return this.dvAt(this.check(va, 4, false), 4).getInt32(0, true); }
   /** Reads a u64 as a number (exact below 2^53; callers use it for addresses, sizes, times). */
   readU64(va: number): number {
-    const off = this.check(va, 8, false);
-    return this.dv.getUint32(off, true) + this.dv.getUint32(off + 4, true) * 2 ** 32;
+    const d = this.dvAt(this.check(va, 8, false), 8);
+    return d.getUint32(0, true) + d.getUint32(4, true) * 2 ** 32;
   }
   readI64(va: number): number {
-    const off = this.check(va, 8, false);
-    return this.dv.getUint32(off, true) + this.dv.getInt32(off + 4, true) * 2 ** 32;
+    const d = this.dvAt(this.check(va, 8, false), 8);
+    return d.getUint32(0, true) + d.getInt32(4, true) * 2 ** 32;
   }
-  writeU32(va: number, v: number): void { this.dv.setUint32(this.check(va, 4, true), v >>> 0, true); }
+  writeU32(va: number, v: number): void { this.dvAt(this.check(va, 4, true), 4).setUint32(0, v >>> 0, true); }
   writeU64(va: number, v: number): void {
-    const off = this.check(va, 8, true);
-    this.dv.setUint32(off, v >>> 0, true);
-    this.dv.setUint32(off + 4, Math.floor(v / 2 ** 32) >>> 0, true);
+    const d = this.dvAt(this.check(va, 8, true), 8);
+    d.setUint32(0, v >>> 0, true);
+    d.setUint32(4, Math.floor(v / 2 ** 32) >>> 0, true);
   }
 
   /**
@@ -236,8 +264,8 @@ export class GuestMemory {
     while (end < limit) {
       const pageEnd = Math.min(limit, (Math.floor(end / PAGE_SIZE) + 1) * PAGE_SIZE);
       const off = this.check(end, pageEnd - end, false);
-      const idx = this.u8.subarray(off, off + (pageEnd - end)).indexOf(0);
-      if (idx >= 0) return Buffer.from(this.u8.subarray(va, end + idx));
+      const idx = this.bytes(off, pageEnd - end).indexOf(0);
+      if (idx >= 0) return Buffer.from(this.bytes(va, end + idx - va));
       end = pageEnd;
     }
     return null;
@@ -259,6 +287,9 @@ export class GuestMemory {
 }
 
 const P_RW_US = PTE_P | PTE_RW | PTE_US;
+
+/** Size of one view of the window (see GuestMemory.chunks). */
+const CHUNK = 16 * 1024 * 1024;
 
 function mmapAnon(len: number): number {
   const addr = sys(NR.mmap, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

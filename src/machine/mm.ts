@@ -304,7 +304,7 @@ export class AddressSpace {
     if (this.committed + charge({ start: 0, end: newLen, prot: vma.prot, kind: vma.kind }) - this.chargedIn(old, old + oldLen) > this.limit) return -ENOMEM;
     this.map(dest, newLen, vma.prot | PROT_W, vma.kind === 'file' ? 'anon' : vma.kind);
     const n = Math.min(oldLen, newLen);
-    this.mem.u8.copyWithin(dest, old, old + n);
+    this.mem.bytes(dest, n).set(this.mem.bytes(old, n));     // the ranges never overlap
     if (!(vma.prot & PROT_W)) this.mprotect(dest, newLen, vma.prot);
     this.removeRange(old, old + oldLen, true);
     return dest;
