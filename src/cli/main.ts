@@ -10,10 +10,16 @@ import * as path from 'node:path';
 import { parseOptions, RUN_OPTIONS, UsageError, buildEnv, Options } from './args';
 import { RUN_HELP, MAIN_HELP, POLICY_HELP, SYSCALLS_HELP } from './help';
 
-const VERSION = (() => {
-  try { return (JSON.parse(fs.readFileSync(path.join(__dirname, '../../package.json'), 'utf8')) as { version: string }).version; }
-  catch { return 'unknown'; }
-})();
+/** torov's version, from package.json (next to dist/, whether this runs bundled or not). */
+function version(): string {
+  for (const rel of ['../package.json', '../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, rel), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'torov' && pkg.version) return pkg.version;
+    } catch { /* next */ }
+  }
+  return 'unknown';
+}
 
 /** Writes a line to stderr synchronously (stderr may be a pipe; process.exit must not lose it). */
 export function say(line: string): void {
@@ -30,7 +36,7 @@ export function main(argv: readonly string[]): number {
         process.stdout.write(MAIN_HELP);
         return cmd === undefined ? 125 : 0;
       case '-V': case '--version': case 'version':
-        process.stdout.write(`torov ${VERSION}\n`);
+        process.stdout.write(`torov ${version()}\n`);
         return 0;
       case 'run': return cmdRun(rest);
       case 'policy': return cmdPolicy(rest);
@@ -61,8 +67,10 @@ function reportError(e: unknown): number {
 /** One line that says what to do when KVM is not usable. */
 function kvmAdvice(e: { errno?: number; what?: string; message: string }): string {
   if (e.what?.startsWith('open')) {
-    if (e.errno === 2) return 'cannot use KVM: /dev/kvm does not exist (enable virtualization, or load the kvm module: modprobe kvm_intel or kvm_amd)';
-    if (e.errno === 13 || e.errno === 1) return 'cannot use KVM: no permission on /dev/kvm (add yourself to its group: sudo usermod -aG kvm $USER, then log in again)';
+    const dev = e.what.slice(5);
+    if (e.errno === 2) return `cannot use KVM: ${dev} does not exist (enable virtualization in the firmware or the VM, or load the module: modprobe kvm_intel or kvm_amd)`;
+    if (e.errno === 13 || e.errno === 1) return `cannot use KVM: no permission on ${dev} (add yourself to its group: sudo usermod -aG kvm $USER, then log in again)`;
+    return `cannot use KVM: cannot open ${dev} (errno ${e.errno})`;
   }
   return `KVM: ${e.message}`;
 }

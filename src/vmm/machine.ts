@@ -45,7 +45,7 @@ export interface MachineConfig {
 let sharedKvm: Kvm | undefined;
 /** The process-wide /dev/kvm handle (opened once; creating VMs is cheaper while it stays open). */
 export function kvmHandle(): Kvm {
-  if (!sharedKvm) sharedKvm = Kvm.open();
+  if (!sharedKvm) sharedKvm = Kvm.open(process.env['TOROV_KVM_DEVICE'] || '/dev/kvm');
   return sharedKvm;
 }
 

@@ -1,7 +1,8 @@
 /** torov run: starting programs, arguments, environment, exit status, ELF refusal, faults. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { torov, guest, native } from '../helpers';
+import { spawnSync } from 'node:child_process';
+import { torov, guest, native, TOROV } from '../helpers';
 
 test('hello runs in a VM and exits 0', () => {
   const r = torov(['run', guest('hello')]);
@@ -108,4 +109,18 @@ test('--help works on every command', () => {
 test('torov works from any directory', () => {
   const r = torov(['run', guest('hello')], { cwd: '/' });
   assert.equal(r.stdout, 'hello from torov\n');
+});
+
+test('without KVM access, one line says what to do', () => {
+  const missing = torov(['run', guest('hello')], { env: { ...process.env, TOROV_KVM_DEVICE: '/nonexistent/kvm' } });
+  assert.equal(missing.status, 125);
+  assert.match(missing.stderr, /^torov: cannot use KVM: \/nonexistent\/kvm does not exist \(.*modprobe kvm_intel or kvm_amd\)\n$/);
+  // A device the user may not open: a root-only file, opened by an unprivileged user.
+  if (process.getuid?.() === 0) {
+    const r = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, TOROV, 'run', guest('hello')], { encoding: 'utf8' });
+    if (r.error === undefined && !/cannot access|Permission denied.*node/.test(r.stderr)) {
+      assert.equal(r.status, 125, r.stderr);
+      assert.match(r.stderr, /^torov: cannot use KVM: no permission on \/dev\/kvm \(add yourself to its group/);
+    }
+  }
 });
