@@ -21,6 +21,9 @@ export const KVM_SET_SREGS = 0x4138ae84;
 export const KVM_SET_MSRS = 0x4008ae89;              // _IOW(0xAE, 0x89, struct kvm_msrs)
 export const KVM_SET_CPUID2 = 0x4008ae90;            // _IOW(0xAE, 0x90, struct kvm_cpuid2)
 export const KVM_SET_XCRS = 0x4188aea7;              // _IOW(0xAE, 0xa7, struct kvm_xcrs)
+export const KVM_SET_XSAVE = 0x5000aea5;             // _IOW(0xAE, 0xa5, struct kvm_xsave), 4096 bytes
+export const KVM_SET_VCPU_EVENTS = 0x4040aea0;       // _IOW(0xAE, 0xa0, struct kvm_vcpu_events), 64 bytes
+export const KVM_SET_DEBUGREGS = 0x4080aea2;         // _IOW(0xAE, 0xa2, struct kvm_debugregs), 128 bytes
 
 export const KVM_API_VERSION = 12;
 export const KVM_CAP_SYNC_REGS = 74;
@@ -229,6 +232,31 @@ export class VcpuFd {
     b.writeUInt32LE(0, 8);              // xcrs[0].xcr = XCR0
     b.writeBigUInt64LE(value, 16);
     check(ioctlPtrRetry(this.fd, KVM_SET_XCRS, b), 'KVM_SET_XCRS');
+  }
+
+  /**
+   * Puts the x87/SSE/AVX state in its initial state (KVM_SET_XSAVE): FCW 0x37f, MXCSR
+   * 0x1f80, every register zero, no other component in use (XSTATE_BV = x87|SSE).
+   */
+  resetFpu(): void {
+    const b = Buffer.alloc(4096);
+    b.writeUInt16LE(0x37f, 0);              // FCW
+    b.writeUInt32LE(0x1f80, 24);            // MXCSR
+    b.writeBigUInt64LE(3n, 512);            // XSAVE header: XSTATE_BV = x87 | SSE (explicit init values above)
+    check(ioctlPtrRetry(this.fd, KVM_SET_XSAVE, b), 'KVM_SET_XSAVE');
+  }
+
+  /** Clears pending exceptions, interrupts, NMIs and the interrupt shadow (KVM_SET_VCPU_EVENTS). */
+  resetEvents(): void {
+    check(ioctlPtrRetry(this.fd, KVM_SET_VCPU_EVENTS, Buffer.alloc(64)), 'KVM_SET_VCPU_EVENTS');
+  }
+
+  /** Clears DR0-DR3 and sets DR6/DR7 to their reset values (KVM_SET_DEBUGREGS). */
+  resetDebugRegs(): void {
+    const b = Buffer.alloc(128);
+    b.writeBigUInt64LE(0xffff0ff0n, 32);    // dr6
+    b.writeBigUInt64LE(0x400n, 40);         // dr7
+    check(ioctlPtrRetry(this.fd, KVM_SET_DEBUGREGS, b), 'KVM_SET_DEBUGREGS');
   }
 
   close(): void {

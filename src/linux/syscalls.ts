@@ -262,7 +262,7 @@ const TABLE = [
   def(112, 'setsid', 'ident', 'partial', []),
   def(113, 'setreuid', 'ident', 'partial', ['uid', 'uid'], 'int', 'only to the current ids'),
   def(114, 'setregid', 'ident', 'partial', ['uid', 'uid'], 'int', 'only to the current ids'),
-  def(115, 'getgroups', 'ident', 'partial', ['int', 'ptr'], 'int', 'the one group the program has'),
+  def(115, 'getgroups', 'ident', 'full', ['int', 'ptr'], 'int'),
   def(116, 'setgroups', 'ident', 'none', ['int', 'ptr']),
   def(117, 'setresuid', 'ident', 'partial', ['uid', 'uid', 'uid'], 'int', 'only to the current ids'),
   def(118, 'getresuid', 'ident', 'vmm', ['int_ptr_out', 'int_ptr_out', 'int_ptr_out']),

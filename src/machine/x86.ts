@@ -106,9 +106,11 @@ export function cpuFeatures(kvm: Kvm): CpuFeatures {
  * registers (paging with NX, SSE and XSAVE enabled), the system tables, the syscall MSRs,
  * CPUID and XCR0.
  */
-export function initVcpu(vcpu: VcpuFd, kvm: Kvm, mem: GuestMemory, feat: CpuFeatures): void {
-  vcpu.setCpuid(kvm.supportedCpuid());
-  const s = vcpu.getSregs();
+export function initVcpu(vcpu: VcpuFd, kvm: Kvm, mem: GuestMemory, feat: CpuFeatures, resetSregs?: Buffer): void {
+  // A reused vCPU keeps its CPUID (KVM refuses to change it after the first KVM_RUN) and
+  // starts from the special registers it had when new, so nothing of the last guest stays.
+  if (!resetSregs) vcpu.setCpuid(kvm.supportedCpuid());
+  const s = resetSregs ? Buffer.from(resetSregs) : vcpu.getSregs();
   writeSegment(s, SREGS.cs, seg(SEL.USER_CS, true, 3));
   for (const off of [SREGS.ds, SREGS.es, SREGS.fs, SREGS.gs, SREGS.ss]) writeSegment(s, off, seg(SEL.USER_DS, false, 3));
   writeSegment(s, SREGS.tr, { base: BigInt(mem.sysVa(SYS.TSS)), limit: TSS_SIZE + IOMAP_BYTES - 1, selector: SEL.TSS,

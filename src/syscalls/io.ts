@@ -7,6 +7,7 @@ import { Handler, HandlerTable, Kernel, Args } from './api';
 import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
 import { FD_CLOEXEC } from './fdtable';
+import { sigpipe } from './signal';
 
 const EBADF = 9, EINVAL = 22, ENOTTY = 25;
 const O_CLOEXEC = 0o2000000;
@@ -61,7 +62,7 @@ const sysWrite: Handler = (k, a) => {
   const h = fdArg(k, a, 0), c = count(a, 2);
   if (h < 0) return -EBADF;
   if (c < 0) return -EINVAL;
-  return sys(HOST.write, h, k.mem.host(a.ptr(1), c, false), c);
+  return sigpipe(k, sys(HOST.write, h, k.mem.host(a.ptr(1), c, false), c));
 };
 const sysPread: Handler = (k, a) => {
   const h = fdArg(k, a, 0), c = count(a, 2);
@@ -73,7 +74,7 @@ const sysPwrite: Handler = (k, a) => {
   const h = fdArg(k, a, 0), c = count(a, 2);
   if (h < 0) return -EBADF;
   if (c < 0) return -EINVAL;
-  return sys(HOST.pwrite64, h, k.mem.host(a.ptr(1), c, false), c, a.n(3));
+  return sigpipe(k, sys(HOST.pwrite64, h, k.mem.host(a.ptr(1), c, false), c, a.n(3)));
 };
 
 /** readv/writev/preadv/pwritev/preadv2/pwritev2 share this: translate the iovecs, call the host. */
@@ -83,7 +84,8 @@ function vectored(nr: number, write: boolean, extra: number): Handler {
     if (h < 0) return -EBADF;
     const n = translateIov(k, a.ptr(1), a.i(2), write);
     if (n < 0) return n;
-    return sys(nr, h, iovScratchAddr, n, extra > 0 ? a.n(3) : 0, extra > 1 ? a.n(4) : 0, extra > 2 ? a.i(5) : 0);
+    const r = sys(nr, h, iovScratchAddr, n, extra > 0 ? a.n(3) : 0, extra > 1 ? a.n(4) : 0, extra > 2 ? a.i(5) : 0);
+    return write ? r : sigpipe(k, r);
   };
 }
 
@@ -211,7 +213,7 @@ const sysSendfile: Handler = (k, a) => {
   const off = a.ptr(2);
   const c = count(a, 3);
   if (c < 0) return -EINVAL;
-  return sys(HOST.sendfile, out, inp, off ? k.mem.host(off, 8, true) : 0, c);
+  return sigpipe(k, sys(HOST.sendfile, out, inp, off ? k.mem.host(off, 8, true) : 0, c));
 };
 
 /** Installs a new host fd in the guest table (cloexec from the guest's flag), closing it on EMFILE. */
@@ -253,8 +255,8 @@ const sysCopyFileRange: Handler = (k, a) => {
   if (fin < 0 || fout < 0) return -EBADF;
   const c = count(a, 4);
   if (c < 0) return -EINVAL;
-  return sys(HOST.copy_file_range, fin, a.ptr(1) ? k.mem.host(a.ptr(1), 8, true) : 0, fout,
-    a.ptr(3) ? k.mem.host(a.ptr(3), 8, true) : 0, c, a.u(5));
+  return sigpipe(k, sys(HOST.copy_file_range, fin, a.ptr(1) ? k.mem.host(a.ptr(1), 8, true) : 0, fout,
+    a.ptr(3) ? k.mem.host(a.ptr(3), 8, true) : 0, c, a.u(5)));
 };
 
 const fdOnly = (nr: number): Handler => (k, a) => { const h = fdArg(k, a, 0); return h < 0 ? -EBADF : sys(nr, h); };

@@ -6,13 +6,16 @@
  * reaches the host as the guest wrote it:
  * - struct msghdr: rebuilt in a VMM buffer from checked fields (name, each iovec, control),
  *   so the host kernel only ever sees host addresses of checked guest ranges;
+ * - input addresses (bind, connect, sendto, sendmsg): copied to VMM memory after the check;
  * - value-result lengths (socklen_t *): the host reads and writes a VMM copy, so the range
  *   it writes is the one that was checked, even if the guest changes the length meanwhile;
  * - SCM_RIGHTS control messages: fds are translated guest -> host on send and installed in
- *   the guest's table on receive (the guest never learns a host fd number).
+ *   the guest's table on receive (the guest never learns a host fd number); so are the
+ *   pidfds of SCM_PIDFD messages.
  * Address families are limited to those a program needs (Unix, IPv4, IPv6, netlink route),
  * and the socket options that carry pointers to user memory (BPF filters, TCP zero-copy
  * receive) are refused: the host would follow those pointers in the VMM's address space.
+ * So is SO_PEERPIDFD, whose value is a new host fd.
  */
 import { Handler, HandlerTable, Kernel, Args } from './api';
 import { sys, addressOf } from '../host/libc';
@@ -25,8 +28,8 @@ const SOCK_RAW = 3, SOCK_TYPE_MASK = 0xf;
 const SOCK_CLOEXEC = 0o2000000;
 const IPPROTO_ICMP = 1, IPPROTO_TCP = 6, IPPROTO_UDP = 17, IPPROTO_ICMPV6 = 58;
 const NETLINK_ROUTE = 0;
-const SOL_SOCKET = 1, SCM_RIGHTS = 1;
-const SO_ATTACH_FILTER = 26, SO_ATTACH_BPF = 50, SO_ATTACH_REUSEPORT_CBPF = 51, SO_ATTACH_REUSEPORT_EBPF = 52;
+const SOL_SOCKET = 1, SCM_RIGHTS = 1, SCM_PIDFD = 4;
+const SO_ATTACH_FILTER = 26, SO_ATTACH_BPF = 50, SO_ATTACH_REUSEPORT_CBPF = 51, SO_ATTACH_REUSEPORT_EBPF = 52, SO_PEERPIDFD = 77;
 const TCP_ZEROCOPY_RECEIVE = 35;
 const MSG_DONTWAIT = 0x40, MSG_CTRUNC = 0x8, MSG_OOB = 0x1, MSG_WAITFORONE = 0x10000, MSG_CMSG_CLOEXEC = 0x40000000;
 
@@ -51,7 +54,8 @@ const S_MSG = 0;          // struct msghdr (56 bytes)
 const S_LEN = 64;         // a socklen_t (value-result lengths)
 const S_PAIR = 72;        // int[2] (socketpair)
 const S_IOV = 128;        // IOV_MAX struct iovec (16 bytes each)
-const scratch = Buffer.alloc(S_IOV + IOV_MAX * 16);
+const S_ADDR = S_IOV + IOV_MAX * 16; // an input address (128 bytes)
+const scratch = Buffer.alloc(S_ADDR + SOCKADDR_MAX);
 const scratchAddr = addressOf(scratch);
 const control = Buffer.alloc(CONTROL_MAX);
 const controlAddr = addressOf(control);
@@ -80,14 +84,17 @@ function countArg(a: Args, n: number): number {
 }
 
 /**
- * An input address (bind, connect, sendto): checks [addr, addr+len) for reading, with
- * 0 <= len <= 128 (EINVAL otherwise, as move_addr_to_kernel). Returns the host address,
- * 0 for a NULL address when `nullable`, or -errno.
+ * An input address (bind, connect, sendto, sendmsg): checks [addr, addr+len) for reading,
+ * with 0 <= len <= 128 (EINVAL otherwise, as move_addr_to_kernel), and copies it to VMM
+ * memory, as the kernel does, so the host reads the bytes that were there at the check
+ * (Unix socket paths included). Returns the host address of the copy, 0 for a NULL
+ * address when `nullable`, or -errno.
  */
 function sockaddrIn(k: Kernel, addr: number, len: number, nullable: boolean): number {
   if (nullable && addr === 0) return 0;
   if (len < 0 || len > SOCKADDR_MAX) return -EINVAL;
-  return k.mem.host(addr, len, false);
+  scratch.set(k.mem.view(addr, len, false), S_ADDR);
+  return scratchAddr + S_ADDR;
 }
 
 /**
@@ -249,10 +256,13 @@ const sysShutdown: Handler = (k, a) => {
   return h < 0 ? -EBADF : sys(HOST.shutdown, h, a.i(1));
 };
 
-/** Socket options whose value holds pointers into user memory (or fds of a refused kind): never forwarded. */
+/**
+ * Socket options whose value holds pointers into user memory (BPF programs, zero-copy
+ * receive), a BPF fd, or a new host fd (SO_PEERPIDFD): never forwarded.
+ */
 function refusedOption(k: Kernel, level: number, name: number): boolean {
   const bad = (level === SOL_SOCKET && (name === SO_ATTACH_FILTER || name === SO_ATTACH_BPF
-    || name === SO_ATTACH_REUSEPORT_CBPF || name === SO_ATTACH_REUSEPORT_EBPF))
+    || name === SO_ATTACH_REUSEPORT_CBPF || name === SO_ATTACH_REUSEPORT_EBPF || name === SO_PEERPIDFD))
     || (level === IPPROTO_TCP && name === TCP_ZEROCOPY_RECEIVE);
   if (bad) k.note(`sockopt-${level}-${name}`, `socket option ${level}/${name} is not supported: returned ENOPROTOOPT`);
   return bad;
@@ -331,7 +341,9 @@ function buildMsg(k: Kernel, msgp: number, recv: boolean): Msg | number {
   if (namelen < 0) return -EINVAL;
   if (namelen > SOCKADDR_MAX) namelen = SOCKADDR_MAX;
   if (iovlen > IOV_MAX) return -EMSGSIZE;
-  const hostName = name === 0 ? 0 : k.mem.host(name, namelen, recv);
+  // Receiving, the host writes at most namelen bytes into the checked name; sending, it
+  // reads a copy.
+  const hostName = name === 0 ? 0 : recv ? k.mem.host(name, namelen, true) : sockaddrIn(k, name, namelen, false);
   const r = translateIovec(k, iov, iovlen, recv);
   if (r < 0) return r;
   let hostCtl = 0, hostCtlLen = 0;
@@ -386,8 +398,9 @@ function sendRights(k: Kernel, len: number): number {
 }
 
 /**
- * After a recvmsg: installs every host fd received in SCM_RIGHTS messages (len bytes of
- * staged control data) in the guest's table and rewrites the messages with guest fds.
+ * After a recvmsg: installs every host fd received in SCM_RIGHTS (and SCM_PIDFD) messages
+ * (len bytes of staged control data) in the guest's table and rewrites the messages with
+ * guest fds.
  * Fds that do not fit in the table are closed, their message shortened (or removed) and
  * MSG_CTRUNC set, as Linux does. Returns the new length and whether something was cut.
  */
@@ -396,7 +409,8 @@ function receiveRights(k: Kernel, len: number, cloexec: boolean): { len: number;
   for (let off = 0; off + CMSGHDR <= len;) {
     const clen = u64(control, off);
     if (clen < CMSGHDR || clen > len - off) break;
-    if (control.readInt32LE(off + 8) !== SOL_SOCKET || control.readInt32LE(off + 12) !== SCM_RIGHTS) {
+    const type = control.readInt32LE(off + 12);
+    if (control.readInt32LE(off + 8) !== SOL_SOCKET || (type !== SCM_RIGHTS && type !== SCM_PIDFD)) {
       off += cmsgAlign(clen);
       continue;
     }

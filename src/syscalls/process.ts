@@ -172,6 +172,20 @@ const sysUmask: Handler = (_k, a) => sys(HOST.umask, a.u(0) & 0o777);
 const sameId = (k: { uid: number; gid: number }, ids: number[], gid: boolean) =>
   ids.every((id) => id === -1 || id === (gid ? k.gid : k.uid)) ? 0 : -EPERM;
 
+/**
+ * Implements getgroups(2): the VMM's supplementary groups (the program runs with the VMM's
+ * uid and gid). Only the entries the host will write are checked: a size larger than the
+ * group count needs no more guest memory, as in Linux.
+ */
+const sysGetgroups: Handler = (k, a) => {
+  const size = a.i(0);
+  if (size < 0) return -EINVAL;
+  const n = sys(HOST.getgroups, 0, 0);
+  if (n < 0 || size === 0) return n;
+  if (size < n) return -EINVAL;
+  return sys(HOST.getgroups, n, n === 0 ? 0 : k.mem.host(a.ptr(1), n * 4, true));
+};
+
 export const processHandlers: HandlerTable = {
   exit: sysExit,
   exit_group: sysExit,
@@ -195,7 +209,7 @@ export const processHandlers: HandlerTable = {
   setresgid: (k, a) => sameId(k, [a.i(0), a.i(1), a.i(2)], true),
   getresuid: (k, a) => { for (let i = 0; i < 3; i++) k.mem.writeU32(a.ptr(i), k.uid); return 0; },
   getresgid: (k, a) => { for (let i = 0; i < 3; i++) k.mem.writeU32(a.ptr(i), k.gid); return 0; },
-  getgroups: (k, a) => { if (a.i(0) > 0) k.mem.writeU32(a.ptr(1), k.gid); return 1; },
+  getgroups: sysGetgroups,
   uname: sysUname,
   arch_prctl: sysArchPrctl,
   set_tid_address: sysSetTidAddress,

@@ -3,10 +3,10 @@
  * programs which install handlers can start. Signals are not delivered yet (see kill in
  * process.ts for what happens to fatal ones).
  */
-import { Handler, HandlerTable, GuestExit } from './api';
+import { Handler, HandlerTable, GuestExit, Kernel } from './api';
 
-const EINVAL = 22;
-const SIGKILL = 9, SIGSTOP = 19;
+const EINVAL = 22, EPIPE = 32;
+const SIGKILL = 9, SIGPIPE = 13, SIGSTOP = 19;
 const SIG_BLOCK = 0, SIG_UNBLOCK = 1, SIG_SETMASK = 2;
 const UNBLOCKABLE = (1n << BigInt(SIGKILL - 1)) | (1n << BigInt(SIGSTOP - 1));
 
@@ -70,6 +70,26 @@ const sysSigaltstack: Handler = (k, a) => {
   }
   return 0;
 };
+
+/**
+ * A write that failed with EPIPE also raises SIGPIPE in Linux (pipe_write, sk_stream_error).
+ * Signals are not delivered yet, so: when SIGPIPE has its default action and is not
+ * blocked, the program dies of it (status 141, silently, as `prog | head` does natively);
+ * when it is ignored, blocked or has a handler, the call returns EPIPE.
+ * Returns `r` unchanged otherwise. Write-side handlers pass their host result through it.
+ */
+export function sigpipe(k: Kernel, r: number): number {
+  if (r !== -EPIPE) return r;
+  const act = k.sigactions.get(SIGPIPE);
+  if ((act === undefined || act.handler === 0n) && !(k.sigmask & (1n << BigInt(SIGPIPE - 1)))) {
+    k.note('sigpipe', 'SIGPIPE: the program wrote to a pipe or socket with no reader, with SIGPIPE at its default action: killed (status 141)');
+    throw new GuestExit(128 + SIGPIPE);
+  }
+  if (act !== undefined && act.handler > 1n) {
+    k.note(`sig-${SIGPIPE}`, 'SIGPIPE not delivered to the program\'s handler (signal delivery is not supported yet): the call returned EPIPE');
+  }
+  return r;
+}
 
 /** rt_sigreturn(2) without a delivered signal is a corrupt frame; Linux sends SIGSEGV. */
 const sysRtSigreturn: Handler = () => {

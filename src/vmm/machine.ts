@@ -4,7 +4,7 @@
  * open KVM -> parse the ELF -> create the VM and its memory -> system tables -> load the
  * program -> build the stack -> vCPU state -> run -> exit status.
  */
-import { Kvm, VmFd } from '../kvm/kvm';
+import { Kvm, VmFd, VcpuFd, RUN } from '../kvm/kvm';
 import { GuestMemory } from '../machine/memory';
 import { AddressSpace } from '../machine/mm';
 import { writeSystemTables, initVcpu, cpuFeatures, CpuFeatures } from '../machine/x86';
@@ -41,6 +41,15 @@ export interface MachineConfig {
   /** Writes a diagnostic line to the user (stderr). */
   log: (line: string) => void;
 }
+
+/**
+ * A VM and vCPU kept from the last Machine of this process, for the next one. Creating
+ * and destroying a VM costs about 1.5 ms of kernel work on kvm_pvm; reusing one costs a
+ * re-registration of its memory slots (which makes KVM drop every cached translation)
+ * and a reset of every piece of vCPU state a guest can change.
+ */
+interface WarmVm { vm: VmFd; vcpu: VcpuFd; memSize: number; resetSregs: Buffer }
+let warm: WarmVm | undefined;
 
 let sharedKvm: Kvm | undefined;
 /** The process-wide /dev/kvm handle (opened once; creating VMs is cheaper while it stays open). */
@@ -86,6 +95,12 @@ export class Machine {
   private readonly handlers: readonly (Handler | undefined)[];
   private readonly traceFd: number | undefined;
   private readonly log: (l: string) => void;
+  /** The vCPU's special registers as KVM made them (the template for a reset on reuse). */
+  private resetSregs!: Buffer;
+  /** True once the guest ended through an exit torov understood (exit, fault, policy kill). */
+  cleanExit = false;
+  /** Set when the vCPU stopped in a way that rules out reusing it (triple fault, KVM errors). */
+  tainted = false;
   stopRequested = false;
   stopStatus = 0;
   stopReason: string | undefined;
@@ -101,9 +116,19 @@ export class Machine {
     }
     this.kvm = kvmHandle();
     this.features = cpuFeatures(this.kvm);
-    this.vm = this.kvm.createVm();
+    const winSize = windowSize(cfg.memory);
+    const reuse = warm !== undefined && warm.memSize === winSize ? warm : undefined;
+    if (warm && !reuse) { warm.vcpu.close(); warm.vm.close(); }
+    warm = undefined;
+    this.vm = reuse ? reuse.vm : this.kvm.createVm();
     try {
-      this.mem = GuestMemory.acquire(windowSize(cfg.memory));
+      this.mem = GuestMemory.acquire(winSize);
+      if (reuse) {
+        // Deleting the slots makes KVM zap every shadow page and cached translation of the
+        // last guest before the new memory is registered at the same addresses.
+        this.vm.setMemoryRegion(0, 0, 0, this.mem.hostBase);
+        this.vm.setMemoryRegion(1, this.mem.layout.sysGpa, 0, this.mem.sysHost);
+      }
       this.vm.setMemoryRegion(0, 0, this.mem.memSize, this.mem.hostBase);
       this.vm.setMemoryRegion(1, this.mem.layout.sysGpa, this.mem.layout.sysSize, this.mem.sysHost);
       writeSystemTables(this.mem);
@@ -127,11 +152,16 @@ export class Machine {
       ];
       const stack = buildStack(this.as, cfg.argv, cfg.env, cfg.path, auxv, hostRandom(16));
       this.handlers = HANDLERS;
-      const vfd = this.vm.createVcpu(0);
-      initVcpu(vfd, this.kvm, this.mem, this.features);
+      const vfd = reuse ? reuse.vcpu : this.vm.createVcpu(0);
+      this.resetSregs = reuse ? reuse.resetSregs : vfd.getSregs();
+      // Everything of the last guest a program could observe: FPU/SSE/AVX registers,
+      // pending events, debug registers; then special registers, MSRs and general registers.
+      if (reuse) { vfd.resetFpu(); vfd.resetEvents(); vfd.resetDebugRegs(); }
+      initVcpu(vfd, this.kvm, this.mem, this.features, reuse ? this.resetSregs : undefined);
       this.vcpu = new Vcpu(this, vfd, 0);
-      this.vcpu.setEntry(entry, stack.rsp);
+      this.vcpu.setEntry(entry, stack.rsp);     // every general register: zero but rip, rsp, rflags
     } catch (e) {
+      if (reuse) reuse.vcpu.close();
       this.vm.close();
       (this as { mem?: GuestMemory }).mem?.release();
       throw e;
@@ -145,6 +175,7 @@ export class Machine {
 
   /** Called by the vCPU loop with the program's end. */
   finish(e: GuestExit): number {
+    this.cleanExit = true;
     if (e.reason) this.log(e.reason);
     return e.status;
   }
@@ -254,9 +285,17 @@ export class Machine {
     if (this.closed) return;
     this.closed = true;
     this.fds.closeAll();
+    this.mem.release();
+    // Keep the VM for the next Machine of this process, unless its guest ended in a state
+    // torov did not see through (a triple fault, an internal error, a VMM error).
+    if (this.cleanExit && !this.tainted && !warm) {
+      this.vcpu.fd.run.setBigUint64(RUN.kvm_valid_regs, 0n, true);
+      this.vcpu.fd.run.setBigUint64(RUN.kvm_dirty_regs, 0n, true);
+      warm = { vm: this.vm, vcpu: this.vcpu.fd, memSize: this.mem.memSize, resetSregs: this.resetSregs };
+      return;
+    }
     this.vcpu.fd.close();
     this.vm.close();
-    this.mem.release();
   }
 }
 

@@ -140,6 +140,7 @@ export class Vcpu {
 
   private otherExit(reason: number): void {
     const rip = () => this.reg(RIP).toString(16);
+    if (reason !== KVM_EXIT_INTR) this.machine.tainted = true;   // never reuse this vCPU
     switch (reason) {
       case KVM_EXIT_INTR: return;
       case KVM_EXIT_SHUTDOWN:

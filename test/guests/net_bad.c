@@ -172,6 +172,30 @@ static void pointers(void)
     close(dummy);
 }
 
+/* Guest fds that are not open, among them numbers the VMM's own host fds (/dev/kvm,
+ * the VM, ...) have on the host: none can be sent with SCM_RIGHTS. */
+static void closed_rights(void)
+{
+    int sv[2], ebadf = 0;
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    for (int fd = 10; fd < 42; fd++) {
+        union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+        memset(&u, 0, sizeof u);
+        struct iovec iov = { (void *)"x", 1 };
+        struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof fd);
+        errno = 0;
+        if (sendmsg(sv[0], &m, 0) == -1 && errno == EBADF)
+            ebadf++;
+    }
+    printf("SCM_RIGHTS with 32 closed fds: %d EBADF\n", ebadf);
+    CHECK(close(sv[0]) == 0 && close(sv[1]) == 0);
+}
+
 static void refused(void)
 {
     int r = socket(AF_PACKET, SOCK_DGRAM, 0);
@@ -187,6 +211,15 @@ static void refused(void)
     r = setsockopt(s, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
     printf("refused SO_ATTACH_FILTER %s\n", r == 0 ? "ok" : errname(errno));
     close(s);
+    /* SO_PEERPIDFD (Linux 6.5) returns a new fd as the option value */
+    int sv[2], pfd = -1;
+    socklen_t pl = sizeof pfd;
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    r = getsockopt(sv[0], SOL_SOCKET, 77 /* SO_PEERPIDFD */, &pfd, &pl);
+    printf("refused SO_PEERPIDFD %s\n", r == 0 ? "ok" : errname(errno));
+    if (r == 0) close(pfd);
+    close(sv[0]);
+    close(sv[1]);
 }
 
 /* A full table: the SCM_RIGHTS fds that do not fit are closed, MSG_CTRUNC set. */
@@ -252,7 +285,11 @@ static void full_table(void)
 int main(void)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
+    /* natively, fds inherited from the parent would be open */
+    for (int fd = 3; fd < 1024; fd++)
+        close(fd);
     pointers();
+    closed_rights();
     refused();
     full_table();
     printf("net_bad done\n");

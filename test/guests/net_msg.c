@@ -113,6 +113,24 @@ static void rights(void)
     CHECK(recvmsg(sv[1], &m2, 0) == 1);
     printf("no control: ctrunc=%d controllen=%zu\n", !!(m2.msg_flags & MSG_CTRUNC), (size_t)m2.msg_controllen);
 
+    /* SO_PASSPIDFD (Linux 6.5): the kernel adds an SCM_PIDFD message carrying a new
+     * pidfd, which must land in the guest's fd table like SCM_RIGHTS fds */
+    int one = 1;
+    if (setsockopt(sv[1], SOL_SOCKET, 76 /* SO_PASSPIDFD */, &one, sizeof one) == 0) {
+        CHECK(send(sv[0], "P", 1, 0) == 1);
+        union { char buf[256]; struct cmsghdr align; } u;
+        struct msghdr pm = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+        CHECK(recvmsg(sv[1], &pm, 0) == 1);
+        int pidfd = -1;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&pm); c; c = CMSG_NXTHDR(&pm, c))
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == 4 /* SCM_PIDFD */)
+                memcpy(&pidfd, CMSG_DATA(c), sizeof pidfd);
+        printf("SCM_PIDFD fd %d valid=%d\n", pidfd, pidfd >= 0 && fcntl(pidfd, F_GETFD) >= 0);
+        CHECK(close(pidfd) == 0);
+    } else {
+        printf("SO_PASSPIDFD not supported\n");
+    }
+
     CHECK(close(rd) == 0 && close(p[1]) == 0 && close(sv[0]) == 0 && close(sv[1]) == 0);
 }
 

@@ -107,7 +107,7 @@ int main(int argc, char **argv)
     open_db(path);
     query("reopened-count", "SELECT count(*) FROM items");
     query("integrity", "PRAGMA integrity_check");
-    exec("PRAGMA journal_mode=WAL");
+    query("journal", "PRAGMA journal_mode=WAL");
     exec("INSERT INTO items (name, grp, price) VALUES ('wal-row', 9, 1.5)");
     query("wal-count", "SELECT count(*) FROM items WHERE grp = 9");
     if (sqlite3_close(db) != SQLITE_OK) fail("close 2");
