@@ -1,4 +1,5 @@
 /** Helpers for integration tests: run bin/torov on real guests, on real KVM. */
+import assert from 'node:assert/strict';
 import { spawnSync, SpawnSyncReturns } from 'node:child_process';
 import * as path from 'node:path';
 
@@ -23,4 +24,17 @@ export function torov(args: readonly string[], opts: { input?: string; cwd?: str
 export function native(file: string, args: readonly string[] = [], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): RunResult {
   const r = spawnSync(file, args, { encoding: 'utf8', input: '', cwd: opts.cwd ?? ROOT, env: opts.env ?? {}, timeout: 60_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, signal: r.signal };
+}
+
+/**
+ * Runs a guest under torov and natively; both must exit 0 with nothing on stderr under
+ * torov. Returns their stdout lines, for a line-by-line comparison.
+ */
+export function vmAndNative(name: string, args: readonly string[] = []): { vm: string[]; host: string[] } {
+  const r = torov(['run', guest(name), ...args]);
+  assert.equal(r.status, 0, `${name} under torov: ${r.stderr}`);
+  assert.equal(r.stderr, '', name);
+  const n = native(guest(name), args);
+  assert.equal(n.status, 0, `${name} natively: ${n.stderr}`);
+  return { vm: r.stdout.split('\n'), host: n.stdout.split('\n') };
 }

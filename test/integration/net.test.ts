@@ -8,26 +8,17 @@ import assert from 'node:assert/strict';
 import { spawn, ChildProcess } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { torov, native, guest, ROOT, TOROV } from '../helpers';
+import { vmAndNative, ROOT, TOROV } from '../helpers';
 
-/** Runs a guest under torov and natively; both must exit 0. Returns their stdout lines. */
-function both(name: string): { vm: string[]; host: string[] } {
-  const r = torov(['run', guest(name)]);
-  assert.equal(r.status, 0, `${name} under torov: ${r.stderr}`);
-  assert.equal(r.stderr, '', name);
-  const n = native(guest(name));
-  assert.equal(n.status, 0, `${name} natively: ${n.stderr}`);
-  return { vm: r.stdout.split('\n'), host: n.stdout.split('\n') };
-}
 
 test('sockets: TCP, UDP and Unix sockets behave as natively', () => {
-  const { vm, host } = both('sockets');
+  const { vm, host } = vmAndNative('sockets');
   assert.deepEqual(vm, host);
   assert.ok(vm.includes('sockets done'));
 });
 
 test('sendmsg/recvmsg: SCM_RIGHTS fd passing, names, control truncation, sendmmsg/recvmmsg', () => {
-  const { vm, host } = both('net_msg');
+  const { vm, host } = vmAndNative('net_msg');
   // Fd numbers are the guest's own (lowest free), so even they match a native run.
   assert.deepEqual(vm, host);
   assert.ok(vm.includes('read through received fd "through"'));
@@ -39,7 +30,7 @@ test('sendmsg/recvmsg: SCM_RIGHTS fd passing, names, control truncation, sendmms
 });
 
 test('socket calls with bad pointers, lengths and fds fail like Linux; a full fd table truncates SCM_RIGHTS', () => {
-  const { vm, host } = both('net_bad');
+  const { vm, host } = vmAndNative('net_bad');
   // "refused" lines differ on purpose: natively (as root) an AF_PACKET socket and a BPF
   // socket filter work, SCTP depends on the host's modules, SO_PEERPIDFD gives a pidfd
   // (Linux 6.5+); torov refuses them all.

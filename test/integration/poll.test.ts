@@ -4,26 +4,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { torov, native, guest } from '../helpers';
+import { vmAndNative, torov, guest } from '../helpers';
 
-function both(name: string): { vm: string[]; host: string[] } {
-  const r = torov(['run', guest(name)]);
-  assert.equal(r.status, 0, `${name} under torov: ${r.stderr}`);
-  assert.equal(r.stderr, '', name);
-  const n = native(guest(name));
-  assert.equal(n.status, 0, `${name} natively: ${n.stderr}`);
-  return { vm: r.stdout.split('\n'), host: n.stdout.split('\n') };
-}
 
 test('poll, ppoll, select, pselect6 and epoll on a pipe behave as natively', () => {
-  const { vm, host } = both('poll');
+  const { vm, host } = vmAndNative('poll');
   assert.deepEqual(vm, host);
   assert.ok(vm.includes('epoll_pwait ready 1 data=0xfeedfacecafebeef'));
   assert.ok(vm.includes('poll done'));
 });
 
 test('polling corners: POLLNVAL, limits, time left, signal-mask sizes, epoll checks', () => {
-  const { vm, host } = both('poll_more');
+  const { vm, host } = vmAndNative('poll_more');
   assert.deepEqual(vm, host);
   // Guest fds that are not open, among them numbers the VMM's own host fds have: all
   // POLLNVAL, none reaches a host fd of the VMM.
