@@ -6,7 +6,7 @@
  * Per-call costs are differences: (time for N calls - time for 0 calls) / N, so process
  * and VM start-up cancel out, for native runs and torov runs alike.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Machine } from '../src/vmm/machine';
@@ -35,6 +35,28 @@ function vmOnce(guest: string, args: string[], image = fs.readFileSync(guest)): 
   m.close();
   const t = Number(process.hrtime.bigint() - t0);
   if (status !== 0) throw new Error(`${path.basename(guest)} ${args.join(' ')} exited ${status}`);
+  return t;
+}
+
+/**
+ * Like vmOnce, with the GDB stub attached: a client process connects, sends `vCont;c` and
+ * waits for the exit (no breakpoints), so the program runs in the debugger's run loop.
+ */
+function vmOnceGdb(guest: string, args: string[], image = fs.readFileSync(guest)): number {
+  const { GdbStub } = require('../src/gdb') as typeof import('../src/gdb');
+  const m = new Machine({ path: guest, image, argv: [guest, ...args], env: [], memory: 64 * 2 ** 20, policy,
+    stdio: [devnull, devnull, devnull], log: () => {} });
+  const stub = GdbStub.listen('127.0.0.1:0');
+  stub.attach(m, () => {});
+  const port = /:(\d+);/.exec(stub.connectHint(''))![1];
+  const client = spawn(process.execPath, ['-e', `const s = require('net').connect(${port}, '127.0.0.1', () => s.write('$vCont;c#a8'));
+    s.on('data', (d) => { if (/[$]W/.test(d.toString())) s.end(); });`], { stdio: 'ignore' });
+  const t0 = process.hrtime.bigint();
+  const status = m.run();
+  const t = Number(process.hrtime.bigint() - t0);
+  m.close();
+  client.kill();
+  if (status !== 0) throw new Error(`${path.basename(guest)} ${args.join(' ')} exited ${status} under gdb`);
   return t;
 }
 
@@ -74,6 +96,24 @@ rows.push({ what: 'write(/dev/null, 1 byte)', native: nWrite, torov: vWrite, uni
 rows.push({ what: 'floor: bare VM exit (`out` at CPL3)', torov: floorOut, unit: 'ns' });
 rows.push({ what: 'floor: syscall entry + exit, no handler (ENOSYS)', torov: floorSyscall, unit: 'ns' });
 rows.push({ what: 'torov own cost per syscall (getppid - syscall floor)', torov: vGetppid - floorSyscall, unit: 'ns', note: 'target <= 3000' });
+
+// 1b. The GDB stub costs nothing when off. torov always has it built in, and Vcpu.run()
+// picks its run loop once per run (no debugger test on the exit path), so "stub off" is
+// the ordinary loop. The same getppid loop is measured with the stub off and with gdb
+// attached and continuing (no breakpoints: the debugger's loop in src/gdb/target.ts),
+// interleaved so that both see the same machine load.
+log('gdb stub: getppid, stub off and gdb attached, interleaved...');
+{
+  const off: number[] = [], on: number[] = [], offEmpty: number[] = [], onEmpty: number[] = [];
+  vmOnce(G('getppid_loop'), ['1000']); vmOnceGdb(G('getppid_loop'), ['1000']);
+  for (let i = 0; i < REPS; i++) {
+    offEmpty.push(vmOnce(G('getppid_loop'), ['0'])); off.push(vmOnce(G('getppid_loop'), [String(N_VM)]));
+    onEmpty.push(vmOnceGdb(G('getppid_loop'), ['0'])); on.push(vmOnceGdb(G('getppid_loop'), [String(N_VM)]));
+  }
+  const vOff = (median(off) - median(offEmpty)) / N_VM, vOn = (median(on) - median(onEmpty)) / N_VM;
+  rows.push({ what: 'getppid round trip, gdb stub built in but off', torov: vOff, unit: 'ns', note: 'the ordinary loop, measured again here' });
+  rows.push({ what: 'getppid round trip, gdb attached, no breakpoints', torov: vOn, unit: 'ns', note: `${(vOn / vOff).toFixed(2)}x the stub-off loop` });
+}
 
 // 2. VM lifecycle inside one process.
 log('VM lifecycle: create, run hello, destroy...');

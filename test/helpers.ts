@@ -1,6 +1,7 @@
 /** Helpers for integration tests: run bin/torov on real guests, on real KVM. */
 import assert from 'node:assert/strict';
 import { spawnSync, SpawnSyncReturns } from 'node:child_process';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
@@ -12,8 +13,22 @@ export const guest = (name: string) => path.join(GUESTS, name);
 
 export interface RunResult { status: number | null; stdout: string; stderr: string; signal: NodeJS.Signals | null }
 
+/**
+ * The options most tests add to `torov run`, so that a guest can be compared with a native
+ * run of the same binary: the host's temporary directory as a volume at the same path
+ * (tests keep their files there), and the guest running as the invoking user instead of
+ * nobody. Tests of the sandbox itself pass `plain: true` and get none of this.
+ */
+export function testRunOptions(): string[] {
+  const uid = process.getuid?.() ?? 0, gid = process.getgid?.() ?? 0;
+  return ['--user', `${uid}:${gid}`, '--volume', `${os.tmpdir()}:${os.tmpdir()}`];
+}
+
 /** Runs `torov ARGS...` and returns its status and output. */
-export function torov(args: readonly string[], opts: { input?: string; cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {}): RunResult {
+export function torov(args: readonly string[], opts: { input?: string; cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number; plain?: boolean } = {}): RunResult {
+  if (args[0] === 'run' && !opts.plain && !args.includes('--no-sandbox') && !args.includes('--help')) {
+    args = ['run', ...testRunOptions(), ...args.slice(1)];
+  }
   const r: SpawnSyncReturns<string> = spawnSync(process.execPath, [TOROV, ...args], {
     encoding: 'utf8', input: opts.input ?? '', cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env, timeout: opts.timeout ?? 60_000,
   });

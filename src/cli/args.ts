@@ -75,7 +75,14 @@ export const RUN_OPTIONS: readonly OptSpec[] = [
   { name: 'env-inherit', value: false },
   { name: 'trace', value: false },
   { name: 'trace-file', value: true },
-  { name: 'verbose', short: 'v', value: false },
+  { name: 'verbose', value: false },
+  { name: 'volume', short: 'v', value: true, repeat: true },
+  { name: 'user', short: 'u', value: true },
+  { name: 'timeout', value: true },
+  { name: 'no-sandbox', value: false },
+  { name: 'network', value: true },
+  { name: 'workdir', short: 'w', value: true },
+  { name: 'gdb', value: true },
   { name: 'help', short: 'h', value: false },
 ];
 
@@ -97,4 +104,30 @@ export function buildEnv(opts: Options, hostEnv: NodeJS.ProcessEnv): string[] {
     env.set(kv.slice(0, eq), kv.slice(eq + 1));
   }
   return [...env].map(([k, v]) => `${k}=${v}`);
+}
+
+/** One --volume HOST:GUEST[:ro|:rw]: both paths absolute after resolution. */
+export interface VolumeSpec { host: string; guest: string; readOnly: boolean }
+
+/** Parses --volume values (docker's syntax): HOST:GUEST[:ro|:rw]; HOST may be relative. */
+export function parseVolumes(values: readonly string[], cwd: string): VolumeSpec[] {
+  return values.map((v) => {
+    const parts = v.split(':');
+    let mode = 'rw';
+    if (parts.length === 3) mode = parts.pop()!;
+    if (parts.length !== 2 || !parts[0] || !parts[1]) throw new UsageError(`--volume ${JSON.stringify(v)}: expected HOST:GUEST[:ro]`);
+    if (mode !== 'ro' && mode !== 'rw') throw new UsageError(`--volume ${JSON.stringify(v)}: the mode must be ro or rw`);
+    const guest = parts[1]!;
+    if (!guest.startsWith('/') || guest.split('/').includes('..')) throw new UsageError(`--volume ${JSON.stringify(v)}: the guest path must be absolute, without ".."`);
+    const host = parts[0]!.startsWith('/') ? parts[0]! : `${cwd}/${parts[0]}`;
+    return { host, guest, readOnly: mode === 'ro' };
+  });
+}
+
+/** Parses --user UID[:GID] (numbers). */
+export function parseUser(v: string): { uid: number; gid: number } {
+  const m = /^(\d+)(?::(\d+))?$/.exec(v);
+  if (!m) throw new UsageError(`--user ${JSON.stringify(v)}: expected UID or UID:GID (numbers)`);
+  const uid = Number(m[1]);
+  return { uid, gid: m[2] !== undefined ? Number(m[2]) : uid };
 }

@@ -34,6 +34,9 @@ Options:
       --env-inherit      Start from the host's whole environment instead.
       --trace            Print every syscall, strace-style, with the policy's verdict, to stderr.
       --trace-file FILE  Write the trace to FILE instead.
+      --gdb [HOST:]PORT  Stop before the program's first instruction and wait for gdb on
+                         HOST:PORT (loopback unless HOST is given; port 0 picks one);
+                         torov prints the gdb command to connect.
   -v, --verbose          Report unimplemented syscalls and other notes (once each).
   -h, --help             Show this help.
 

@@ -56,6 +56,7 @@ function reportError(e: unknown): number {
     case 'UsageError': say(`torov: ${err.message}`); return (err as Error & { status?: number }).status ?? 125;
     case 'PolicyError': say(`torov: policy: ${err.message}`); return 125;
     case 'ElfError': say(`torov: ${err.message}`); return 126;
+    case 'SandboxError': say(`torov: sandbox: ${err.message}`); return 125;
     case 'KvmError': say(`torov: ${kvmAdvice(err as Error & { errno?: number; what?: string })}`); return 125;
     default:
       say(`torov: internal error: ${err?.message ?? String(e)}`);
@@ -87,10 +88,18 @@ function cmdPolicy(argv: readonly string[]): number {
   const [sub, ...rest] = argv;
   if (!sub || sub === '--help' || sub === '-h') { process.stdout.write(POLICY_HELP); return sub ? 0 : 125; }
   const pol = require('../policy') as typeof import('../policy');
-  const { opts, rest: files } = parseOptions(rest, [{ name: 'help', short: 'h', value: false }], false);
+  const { opts, rest: files } = parseOptions(rest, [{ name: 'help', short: 'h', value: false }, { name: 'seccomp', value: false }], false);
   if (opts['help']) { process.stdout.write(POLICY_HELP); return 0; }
+  if (opts['seccomp'] && sub !== 'show') throw new UsageError('policy: --seccomp goes with show (torov policy show --seccomp [FILE...])');
   switch (sub) {
     case 'show': case 'check': {
+      if (opts['seccomp']) {
+        // The VMM's own seccomp filter for each policy (src/sandbox/seccomp.ts), rule by rule.
+        const { buildFilter, describeFilter } = require('../sandbox/seccomp') as typeof import('../sandbox/seccomp');
+        const policies = files.length === 0 ? [pol.defaultPolicy()] : files.map((f) => pol.loadPolicyFile(f).policy);
+        process.stdout.write(policies.map((p) => describeFilter(buildFilter(p)) + '\n').join('\n'));
+        return 0;
+      }
       if (files.length === 0) {
         if (sub === 'check') throw new UsageError('policy check: missing the policy file');
         const p = pol.defaultPolicy();

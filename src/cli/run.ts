@@ -1,11 +1,14 @@
 /**
- * `torov run`: resolve the program and the policy, boot the VM, run it, return its status.
+ * `torov run`: resolve the program and the policy, then either launch the sandboxed VMM
+ * (the default: see src/sandbox/launch.ts) or, in the sandboxed child or with
+ * --no-sandbox, boot the VM here: jail, privileges, then run it; return its status.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Options, UsageError } from './args';
+import { Options, UsageError, parseVolumes, parseUser } from './args';
 import { say } from './main';
 import { DEFAULT_MEMORY, MIN_MEMORY, MAX_MEMORY } from '../machine/layout';
+import { CHILD_ENV, ChildSpec } from '../sandbox/launch';
 
 /** Runs `program` with `args`; returns the exit status. */
 export function runProgram(program: string, args: readonly string[], opts: Options, env: string[]): number {
@@ -14,12 +17,15 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   const load = () => require('../policy/load') as typeof import('../policy/load');
   let policy = defaultPolicy();
   let file = program;
+  // --gdb [HOST:]PORT, or Debug.Allowed in a ToroV configuration: the GDB stub (src/gdb).
+  let gdbSpec = typeof opts['gdb'] === 'string' ? opts['gdb'] : undefined;
   // `torov run app.json`: an original ToroV configuration names the binary and its policy.
   if (/\.json$/i.test(program)) {
     const loaded = load().loadPolicyFile(program);
     if (loaded.kind !== 'torov-config') throw new UsageError(`${program} is a torov policy, not a program: use torov run --policy ${program} PROGRAM`);
     file = loaded.binary;
     policy = loaded.policy;
+    if (loaded.debug?.allowed) gdbSpec ??= `127.0.0.1:${loaded.debug.port}`;
   }
   if (typeof opts['policy'] === 'string') {
     const loaded = load().loadPolicyFile(opts['policy']);
@@ -40,12 +46,73 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     say(`torov: ${file}: ${code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}`);
     return 126;
   }
+  // Refuse what cannot run before any VM or sandbox exists.
+  const { parseElf, ElfError } = require('../elf/elf') as typeof import('../elf/elf');
+  try {
+    const elf = parseElf(image);
+    if (elf.interp) throw new ElfError(`dynamically linked (interpreter ${elf.interp}): torov runs static executables only; link with -static or -static-pie`);
+  } catch (e) {
+    if (e instanceof ElfError) e.message = `${file}: ${e.message}`;
+    throw e;
+  }
+
+  const volumes = parseVolumes((opts['volume'] as string[] | undefined) ?? [], process.cwd());
+  const user = typeof opts['user'] === 'string' ? parseUser(opts['user']) : undefined;
+  let timeoutMs: number | undefined;
+  if (typeof opts['timeout'] === 'string') {
+    const { parseDuration } = require('../sandbox/launch') as typeof import('../sandbox/launch');
+    try { timeoutMs = parseDuration(opts['timeout']); } catch (e) { throw new UsageError(`--timeout: ${(e as Error).message}`); }
+  }
+  const sb = { ...(policy.sandbox ?? {}) };
+  if (opts['network'] !== undefined) {
+    if (opts['network'] !== 'none' && opts['network'] !== 'host') throw new UsageError(`--network must be none or host (got ${JSON.stringify(opts['network'])})`);
+    sb.network = opts['network'];
+  }
+  const childEnv = process.env[CHILD_ENV];
+  const sandbox = !opts['no-sandbox'];
+  if (!childEnv) {
+    if (!sandbox) {
+      if (volumes.length) throw new UsageError('--volume needs the sandbox (it has no meaning with --no-sandbox)');
+      say('torov: warning: --no-sandbox: the VMM runs without its namespaces, jail, privilege drop and seccomp filter (for debugging only)');
+    }
+    if (sandbox || timeoutMs !== undefined) {
+      const { launch } = require('../sandbox/launch') as typeof import('../sandbox/launch');
+      // The stub listens here, on the host's network, and the VMM inherits the socket.
+      const gdb = gdbSpec !== undefined ? listenGdb(gdbSpec, file) : undefined;
+      return launch({ sandbox, network: sb.network ?? 'none', newPid: sb.newPid ?? true, timeoutMs, argv: process.argv.slice(1), say, gdbFd: gdb?.fd });
+    }
+  }
+  const child = childEnv ? JSON.parse(childEnv) as ChildSpec : undefined;
+  const gdb = child?.gdbFd !== undefined ? (require('../gdb') as typeof import('../gdb')).GdbStub.adopt(child.gdbFd)
+    : gdbSpec !== undefined && !child ? listenGdb(gdbSpec, file) : undefined;
+  gdb?.prepare();
 
   let traceFd: number | undefined;
   if (opts['trace-file']) traceFd = fs.openSync(opts['trace-file'] as string, 'w');
   else if (opts['trace']) traceFd = 2;
 
-  const { Machine } = require('../vmm/machine') as typeof import('../vmm/machine');
+  const { Machine, kvmHandle } = require('../vmm/machine') as typeof import('../vmm/machine');
+  if (child?.sandbox) {
+    // Everything the VMM needs from the host is opened or loaded before the host's files
+    // disappear: /dev/kvm, the program (read above), the trace file, every module.
+    kvmHandle();
+    require('../syscalls/handlers');
+    // The VMM's own /proc stays reachable to torov (not to the guest) through a dirfd.
+    (require('../syscalls/fs') as typeof import('../syscalls/fs')).useProcDir(fs.openSync('/proc', fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | 0o10000000 /* O_PATH */));
+    if (traceFd !== undefined) require('../syscalls/trace');
+    const { enterJail } = require('../sandbox/jail') as typeof import('../sandbox/jail');
+    const { dropPrivileges, applyLimits } = require('../sandbox/privileges') as typeof import('../sandbox/privileges');
+    enterJail({ dir: child.dir, root: sb.root, writable: sb.writable, tmp: sb.tmp, volumes, network: sb.network ?? 'none',
+      ...(typeof opts['workdir'] === 'string' ? { workdir: opts['workdir'] } : {}) });
+    const ids = dropPrivileges({ uid: user?.uid, gid: user?.gid, inUserNamespace: child.userNamespace });
+    // No core dump of the VMM's large mappings if the seccomp filter kills it.
+    applyLimits({ ...(sb.rlimits ?? {}), core: 0 });
+    if (opts['verbose']) {
+      const { effectiveCaps } = require('../sandbox/privileges') as typeof import('../sandbox/privileges');
+      say(`torov: sandbox: uid=${ids.uid} gid=${ids.gid} capabilities=0x${effectiveCaps().toString(16)} no_new_privs=1 network=${sb.network ?? 'none'} root=${sb.root ?? '(minimal)'}`);
+    }
+  }
+  if (child) (require('../sandbox/launch') as typeof import('../sandbox/launch')).signalReady();
   let m: InstanceType<typeof Machine>;
   try {
     m = new Machine({ path: resolved, image, argv: [file, ...args], env, memory, policy, traceFd, verbose: !!opts['verbose'], log: say });
@@ -53,12 +120,29 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     if ((e as Error).name === 'ElfError') (e as Error).message = `${file}: ${(e as Error).message}`;
     throw e;
   }
+  gdb?.attach(m, say);
+  if (child?.sandbox) {
+    // Last: the VMM's own seccomp filter, on every thread. From here the VMM can make only
+    // the host syscalls its runtime needs and those behind the guest syscalls the policy
+    // allows (torov policy show --seccomp prints them); anything else kills it.
+    const { enableSeccomp } = require('../sandbox/seccomp') as typeof import('../sandbox/seccomp');
+    enableSeccomp(policy, { gdb: gdb !== undefined, pid: process.pid });
+  }
   try {
     return m.run();
   } finally {
     m.close();
     if (traceFd !== undefined && traceFd !== 2) fs.closeSync(traceFd);
   }
+}
+
+/** Opens the GDB stub's socket and says how to connect. */
+function listenGdb(spec: string, program: string): import('../gdb').GdbStub {
+  const { GdbStub } = require('../gdb') as typeof import('../gdb');
+  let stub: import('../gdb').GdbStub;
+  try { stub = GdbStub.listen(spec); } catch (e) { throw new UsageError(`--gdb: ${(e as Error).message}`); }
+  say(stub.connectHint(program));
+  return stub;
 }
 
 /** Finds the program like a shell does: a path with a slash as is, otherwise on $PATH. */

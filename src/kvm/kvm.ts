@@ -24,6 +24,15 @@ export const KVM_SET_XCRS = 0x4188aea7;              // _IOW(0xAE, 0xa7, struct 
 export const KVM_SET_XSAVE = 0x5000aea5;             // _IOW(0xAE, 0xa5, struct kvm_xsave), 4096 bytes
 export const KVM_SET_VCPU_EVENTS = 0x4040aea0;       // _IOW(0xAE, 0xa0, struct kvm_vcpu_events), 64 bytes
 export const KVM_SET_DEBUGREGS = 0x4080aea2;         // _IOW(0xAE, 0xa2, struct kvm_debugregs), 128 bytes
+export const KVM_GET_DEBUGREGS = 0x8080aea1;         // _IOR(0xAE, 0xa1, struct kvm_debugregs)
+export const KVM_SET_GUEST_DEBUG = 0x4048ae9b;       // _IOW(0xAE, 0x9b, struct kvm_guest_debug), 72 bytes
+export const KVM_GET_FPU = 0x81a0ae8c;               // _IOR(0xAE, 0x8c, struct kvm_fpu), 416 bytes
+export const KVM_SET_FPU = 0x41a0ae8d;               // _IOW(0xAE, 0x8d, struct kvm_fpu)
+export const KVM_FPU_SIZE = 416;
+
+/** struct kvm_guest_debug.control bits (<linux/kvm.h>, <asm/kvm.h>). */
+export const KVM_GUESTDBG_ENABLE = 0x1, KVM_GUESTDBG_SINGLESTEP = 0x2,
+  KVM_GUESTDBG_USE_SW_BP = 0x10000, KVM_GUESTDBG_USE_HW_BP = 0x20000;
 
 export const KVM_API_VERSION = 12;
 export const KVM_CAP_SYNC_REGS = 74;
@@ -52,6 +61,8 @@ export const RUN = {
   io_direction: 32, io_size: 33, io_port: 34, io_count: 36, io_data_offset: 40,
   fail_entry_reason: 32,
   internal_suberror: 32,
+  /** KVM_EXIT_DEBUG: struct kvm_debug_exit_arch {exception, pad, pc, dr6, dr7}. */
+  debug_exception: 32, debug_pc: 40, debug_dr6: 48, debug_dr7: 56,
   kvm_valid_regs: 288,
   kvm_dirty_regs: 296,
   regs: 304,
@@ -186,7 +197,8 @@ export class VcpuFd {
   readonly run: DataView;
   readonly runU32: Uint32Array;
   readonly runU8: Uint8Array;
-  private readonly runAddr: number;
+  /** Host address of the kvm_run mapping (the gdb stub's interrupt thread sets immediate_exit there). */
+  readonly runAddr: number;
 
   constructor(readonly fd: number, readonly runSize: number) {
     const addr = sys(NR.mmap, 0, runSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -258,6 +270,26 @@ export class VcpuFd {
     b.writeBigUInt64LE(0x400n, 40);         // dr7
     check(ioctlPtrRetry(this.fd, KVM_SET_DEBUGREGS, b), 'KVM_SET_DEBUGREGS');
   }
+
+  /**
+   * KVM_SET_GUEST_DEBUG: `control` is KVM_GUESTDBG_* bits; `dr` holds DR0-DR3 and DR7
+   * (indexes 0-3 and 7) for KVM_GUESTDBG_USE_HW_BP. Throws KvmError (EINVAL where the
+   * host does not support a requested bit).
+   */
+  setGuestDebug(control: number, dr: readonly bigint[] = []): void {
+    const b = Buffer.alloc(72);
+    b.writeUInt32LE(control >>> 0, 0);
+    for (let i = 0; i < 8; i++) b.writeBigUInt64LE(dr[i] ?? 0n, 8 + 8 * i);
+    check(ioctlPtrRetry(this.fd, KVM_SET_GUEST_DEBUG, b), 'KVM_SET_GUEST_DEBUG');
+  }
+
+  /** KVM_GET_DEBUGREGS: struct kvm_debugregs {db[4], dr6, dr7, flags, reserved[9]}. */
+  getDebugRegs(): Buffer { const b = Buffer.alloc(128); check(ioctlPtrRetry(this.fd, KVM_GET_DEBUGREGS, b), 'KVM_GET_DEBUGREGS'); return b; }
+  setDebugRegs(b: Buffer): void { check(ioctlPtrRetry(this.fd, KVM_SET_DEBUGREGS, b), 'KVM_SET_DEBUGREGS'); }
+
+  /** KVM_GET_FPU / KVM_SET_FPU: struct kvm_fpu (x87 in ST order, FCW, FSW, abridged tag, FOP, FIP, FDP, XMM0-15, MXCSR). */
+  getFpu(): Buffer { const b = Buffer.alloc(KVM_FPU_SIZE); check(ioctlPtrRetry(this.fd, KVM_GET_FPU, b), 'KVM_GET_FPU'); return b; }
+  setFpu(b: Buffer): void { check(ioctlPtrRetry(this.fd, KVM_SET_FPU, b), 'KVM_SET_FPU'); }
 
   close(): void {
     sys(NR.munmap, this.runAddr, this.runSize);

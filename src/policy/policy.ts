@@ -9,6 +9,7 @@
 import { PolicyError } from './errors';
 import { MAX_ERRNO } from './errno';
 import { linuxSyscalls, type SyscallTable } from './syscall-table';
+import type { SandboxSettings } from './sandbox-settings';
 
 /**
  * What to do with a syscall:
@@ -112,6 +113,8 @@ export interface Policy {
   readonly why: readonly (string | undefined)[];
   /** Guest memory size in bytes, if the policy sets one ("memory": "256M"). */
   readonly memory?: number;
+  /** Sandbox settings (root, network, ...), if the policy sets any. */
+  readonly sandbox?: SandboxSettings;
   /** The rules it was compiled from, in order (for `torov policy show`). */
   readonly rules: readonly Rule[];
 }
@@ -139,6 +142,7 @@ export interface PolicySpec {
   /** EPERM if absent. */
   readonly defaultErrno?: number;
   readonly memory?: number;
+  readonly sandbox?: SandboxSettings;
   readonly rules: readonly Rule[];
 }
 
@@ -198,6 +202,7 @@ export function buildPolicy(spec: PolicySpec, table: SyscallTable = linuxSyscall
     errnos,
     why: Object.freeze(why),
     ...(spec.memory !== undefined ? { memory: spec.memory } : {}),
+    ...(spec.sandbox !== undefined ? { sandbox: Object.freeze({ ...spec.sandbox }) } : {}),
     rules: Object.freeze(spec.rules.slice()),
   };
   return Object.freeze(p);

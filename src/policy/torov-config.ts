@@ -132,6 +132,11 @@ export function parseTorovConfig(doc: unknown, source: string, table: SyscallTab
       description: `ToroV configuration for ${doc.Binary}`,
       defaultAction: 'deny',
       defaultErrno: EPERM,
+      // MountPoint becomes the guest's root, writable as under the original's chroot;
+      // Newpid chooses the PID namespace. The network stays torov's default ("none").
+      ...(mountPoint !== undefined || newPid !== undefined
+        ? { sandbox: { ...(mountPoint !== undefined ? { root: mountPoint, writable: true } : {}), ...(newPid !== undefined ? { newPid } : {}) } }
+        : {}),
       rules,
     },
     table,

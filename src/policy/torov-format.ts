@@ -32,13 +32,14 @@ import {
   type Rule,
 } from './policy';
 import { linuxSyscalls, type SyscallTable } from './syscall-table';
+import { SANDBOX_FIELDS, parseSandboxSettings } from './sandbox-settings';
 
 /** The version marker this torov understands in `"torov": 1`. */
 export const TOROV_FORMAT_VERSION = 1;
 
 /** Top-level fields of the format. */
 export const TOP_LEVEL_FIELDS: readonly string[] = Object.freeze([
-  '$schema', 'torov', 'description', 'defaultAction', 'defaultErrno', 'memory', 'syscalls',
+  '$schema', 'torov', 'description', 'defaultAction', 'defaultErrno', 'memory', 'syscalls', ...SANDBOX_FIELDS,
 ]);
 
 /** Fields of one entry of `syscalls`. `args` is reserved for argument rules. */
@@ -87,6 +88,7 @@ export function parseTorovPolicy(doc: unknown, source: string, table: SyscallTab
     (doc.syscalls as unknown[]).forEach((r, i) => rules.push(parseRule(source, i, r, table)));
   }
 
+  const sandbox = parseSandboxSettings(doc, source);
   return buildPolicy(
     {
       source,
@@ -94,6 +96,7 @@ export function parseTorovPolicy(doc: unknown, source: string, table: SyscallTab
       defaultAction,
       ...(defaultErrno !== undefined ? { defaultErrno } : {}),
       ...(memory !== undefined ? { memory } : {}),
+      ...(sandbox !== undefined ? { sandbox } : {}),
       rules,
     },
     table,

@@ -179,9 +179,26 @@ function devFd(p: Path): number {
   return m ? Number(m[1]) : -1;
 }
 
+/**
+ * The VMM's view of its own /proc: a directory fd opened before the sandbox's jail hides
+ * the host's /proc (see useProcDir), or the path /proc itself without a sandbox.
+ */
+let procDir = AT_FDCWD;
+let procPrefix = '/proc/';
+
+/**
+ * Makes the VMM reach its own /proc through `fd` (an O_PATH directory fd of the host's
+ * /proc, opened before entering the jail): the guest's root has no /proc, but torov
+ * still needs its own fd links to check opens and to reopen /dev/fd/N.
+ */
+export function useProcDir(fd: number): void {
+  procDir = fd;
+  procPrefix = '';
+}
+
 /** The host's name for host fd h (its /proc/self/fd link), or "". */
 function hostFdPath(h: number): string {
-  const n = sys(HOST.readlinkat, AT_FDCWD, OWN.set(Buffer.from(`/proc/self/fd/${h}`)), TARGET.addr, PATH_MAX);
+  const n = sys(HOST.readlinkat, procDir, OWN.set(Buffer.from(`${procPrefix}self/fd/${h}`)), TARGET.addr, PATH_MAX);
   return n > 0 ? TARGET.buf.toString('latin1', 0, n) : '';
 }
 
@@ -209,8 +226,8 @@ function openFile(k: Kernel, dfd: number, p: Path, flags: number, mode: number, 
     // The guest's own fd, reopened through the VMM's /proc/self/fd (as Linux does for it).
     const h = k.fds.get(g);
     if (h < 0) return -ENOENT;
-    dir = AT_FDCWD;
-    addr = OWN.set(Buffer.from(`/proc/self/fd/${h}`));
+    dir = procDir;
+    addr = OWN.set(Buffer.from(`${procPrefix}self/fd/${h}`));
   } else {
     dir = dirfd(k, dfd, p);
     addr = p.addr;

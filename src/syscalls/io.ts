@@ -1,7 +1,8 @@
 /**
- * File-descriptor I/O: read/write and their vector and positioned forms, close, dup,
- * pipes, lseek, fcntl, terminal ioctls, sendfile, fsync. Every buffer is checked against
- * guest memory (k.mem.host) before the host sees it; every fd goes through the fd table.
+ * File-descriptor I/O: read/write and their vector and positioned forms, close, close_range,
+ * dup, pipes, lseek, fcntl, terminal ioctls, sendfile, splice, tee, fsync and sync. Every
+ * buffer is checked against guest memory (k.mem.host) before the host sees it; every fd
+ * goes through the fd table.
  */
 import { Handler, HandlerTable, Kernel, Args } from './api';
 import { sys, addressOf } from '../host/libc';
@@ -9,7 +10,7 @@ import { HOST } from './host-nr';
 import { FD_CLOEXEC } from './fdtable';
 import { sigpipe } from './signal';
 
-const EBADF = 9, EINVAL = 22, ENOTTY = 25;
+const EPERM = 1, EBADF = 9, EINVAL = 22, ENOTTY = 25;
 const O_CLOEXEC = 0o2000000;
 /** Linux caps one read or write at MAX_RW_COUNT (INT_MAX rounded down to a page). */
 const MAX_RW = 0x7ffff000;
@@ -184,13 +185,42 @@ const IOCTLS: ReadonlyMap<number, { size: number; write: boolean }> = new Map([
   [0x5404, { size: 60, write: false }],  // TCSETSF
   [0x5413, { size: 8, write: true }],    // TIOCGWINSZ (struct winsize)
   [0x5414, { size: 8, write: false }],   // TIOCSWINSZ
-  [0x540f, { size: 4, write: true }],    // TIOCGPGRP
-  [0x5429, { size: 4, write: true }],    // TIOCGSID
   [0x541b, { size: 4, write: true }],    // FIONREAD
   [0x5421, { size: 4, write: false }],   // FIONBIO
   [0x5452, { size: 4, write: false }],   // FIOASYNC
 ]);
 const FIONCLEX = 0x5450, FIOCLEX = 0x5451;
+const TIOCGPGRP = 0x540f, TIOCSPGRP = 0x5410, TIOCGSID = 0x5429;
+
+/** The VMM's own process group and session on the host, read once. */
+let hostPgrp = 0, hostSid = 0;
+function hostJob(): void {
+  if (hostPgrp === 0) { hostPgrp = sys(HOST.getpgid, 0); hostSid = sys(HOST.getsid, 0); }
+}
+const idScratch = Buffer.alloc(4);
+const idScratchAddr = addressOf(idScratch);
+
+/**
+ * The terminal's process group and session, as the guest sees them. The guest is its own
+ * process group and session leader (getpgrp() and getsid() are its pid), so the VMM's
+ * host ids read as the guest's pid: a shell that checks `tcgetpgrp(tty) == getpgrp()`
+ * before it reads (job control) sees itself in the foreground exactly when the VMM is.
+ * TIOCSPGRP can only name the guest's own group (there is no other), and succeeds, doing
+ * nothing, when the VMM is in the foreground already; otherwise EPERM.
+ */
+function ttyJobIoctl(k: Kernel, h: number, req: number, arg: number): number {
+  hostJob();
+  // The host call comes first, so that a non-terminal is ENOTTY before the pointer is looked at.
+  const r = sys(HOST.ioctl, h, req === TIOCSPGRP ? TIOCGPGRP : req, idScratchAddr);
+  if (r < 0) return r;
+  if (req === TIOCSPGRP) {
+    const want = k.mem.readI32(arg);
+    return want === k.pid && idScratch.readInt32LE(0) === hostPgrp ? 0 : -EPERM;
+  }
+  const v = idScratch.readInt32LE(0);
+  k.mem.writeU32(arg, v === (req === TIOCGSID ? hostSid : hostPgrp) ? k.pid : v);
+  return r;
+}
 
 /** Implements ioctl(2) for terminals and fds; anything else is ENOTTY, as for a non-terminal. */
 const sysIoctl: Handler = (k, a) => {
@@ -198,6 +228,7 @@ const sysIoctl: Handler = (k, a) => {
   if (h < 0) return -EBADF;
   if (req === FIOCLEX) { k.fds.setFlags(fd, FD_CLOEXEC); return 0; }
   if (req === FIONCLEX) { k.fds.setFlags(fd, 0); return 0; }
+  if (req === TIOCGPGRP || req === TIOCSPGRP || req === TIOCGSID) return ttyJobIoctl(k, h, req, a.ptr(2));
   const spec = IOCTLS.get(req);
   if (!spec) {
     k.note(`ioctl-${req}`, `ioctl request 0x${req.toString(16)} is not supported: returned ENOTTY`);
@@ -259,6 +290,42 @@ const sysCopyFileRange: Handler = (k, a) => {
     a.ptr(3) ? k.mem.host(a.ptr(3), 8, true) : 0, c, a.u(5)));
 };
 
+/**
+ * Implements close_range(2) on the guest's fd table: closes (or, with CLOSE_RANGE_CLOEXEC,
+ * marks close-on-exec) every open guest fd in [first, last]. CLOSE_RANGE_UNSHARE is a
+ * no-op: the table is never shared.
+ */
+const CLOSE_RANGE_UNSHARE = 2, CLOSE_RANGE_CLOEXEC = 4;
+const sysCloseRange: Handler = (k, a) => {
+  const first = a.u(0), last = a.u(1), flags = a.u(2);
+  if (flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) || first > last) return -EINVAL;
+  for (const fd of k.fds.list()) {
+    if (fd < first || fd > last) continue;
+    if (flags & CLOSE_RANGE_CLOEXEC) k.fds.setFlags(fd, FD_CLOEXEC);
+    else k.fds.close(fd);
+  }
+  return 0;
+};
+
+/** Implements splice(2): the optional offsets (loff_t, read and updated) are in guest memory. */
+const sysSplice: Handler = (k, a) => {
+  const fin = fdArg(k, a, 0), fout = fdArg(k, a, 2);
+  if (fin < 0 || fout < 0) return -EBADF;
+  const c = count(a, 4);
+  if (c < 0) return -EINVAL;
+  return sigpipe(k, sys(HOST.splice, fin, a.ptr(1) ? k.mem.host(a.ptr(1), 8, true) : 0, fout,
+    a.ptr(3) ? k.mem.host(a.ptr(3), 8, true) : 0, c, a.u(5)));
+};
+
+/** Implements tee(2) (pipe to pipe, no memory involved). */
+const sysTee: Handler = (k, a) => {
+  const fin = fdArg(k, a, 0), fout = fdArg(k, a, 1);
+  if (fin < 0 || fout < 0) return -EBADF;
+  const c = count(a, 2);
+  if (c < 0) return -EINVAL;
+  return sigpipe(k, sys(HOST.tee, fin, fout, c, a.u(3)));
+};
+
 const fdOnly = (nr: number): Handler => (k, a) => { const h = fdArg(k, a, 0); return h < 0 ? -EBADF : sys(nr, h); };
 
 export const ioHandlers: HandlerTable = {
@@ -288,6 +355,13 @@ export const ioHandlers: HandlerTable = {
   timerfd_create: sysTimerfdCreate,
   timerfd_settime: sysTimerfdSettime,
   timerfd_gettime: sysTimerfdGettime,
+  close_range: sysCloseRange,
+  splice: sysSplice,
+  tee: sysTee,
+  /** sync(2) flushes every filesystem's dirty data: harmless, and what `sync` expects. Never fails. */
+  sync: () => { sys(HOST.sync); return 0; },
+  sync_file_range: (k, a) => { const h = fdArg(k, a, 0); return h < 0 ? -EBADF : sys(HOST.sync_file_range, h, a.n(1), a.n(2), a.u(3)); },
+  readahead: (k, a) => { const h = fdArg(k, a, 0); return h < 0 ? -EBADF : sys(HOST.readahead, h, a.n(1), a.n(2)); },
   fsync: fdOnly(HOST.fsync),
   fdatasync: fdOnly(HOST.fdatasync),
   syncfs: fdOnly(HOST.syncfs),

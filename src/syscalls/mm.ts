@@ -1,14 +1,14 @@
 /**
- * Memory: brk, mmap, munmap, mprotect, mremap, madvise, msync and the mlock family,
- * served inside the VMM by the address space (src/machine/mm.ts); file mappings map the
- * host file into the guest window.
+ * Memory: brk, mmap, munmap, mprotect, mremap, madvise, msync and the mlock family, served
+ * inside the VMM by the address space (src/machine/mm.ts); file mappings map the host file
+ * into the guest window. memfd_create makes an anonymous host file for such mappings.
  */
 import { Handler, HandlerTable } from './api';
-import { MAP } from '../machine/mm';
-import { sys } from '../host/libc';
+import { MAP, pageUp, pageDown } from '../machine/mm';
+import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
 
-const EBADF = 9, EINVAL = 22, ENODEV = 19;
+const EBADF = 9, ENOMEM = 12, EINVAL = 22, ENODEV = 19;
 const MADV_DONTNEED = 4, MADV_FREE = 8, MADV_REMOVE = 9;
 
 const sysBrk: Handler = (k, a) => k.as.brk(a.ptr(0));
@@ -44,6 +44,46 @@ const sysMsync: Handler = (k, a) => {
   return sys(HOST.msync, k.mem.host(a.ptr(0), len, false), len, a.i(2));
 };
 
+/** memfd_create flags: MFD_CLOEXEC, MFD_ALLOW_SEALING, MFD_NOEXEC_SEAL, MFD_EXEC (MFD_HUGETLB is refused). */
+const MFD_CLOEXEC = 1, MFD_KNOWN = 1 | 2 | 8 | 0x10;
+/** The name's longest length (NAME_MAX minus the "memfd:" prefix), and a VMM copy of it for the host. */
+const MFD_NAME_MAX = 249;
+const mfdName = Buffer.alloc(MFD_NAME_MAX + 1);
+const mfdNameAddr = addressOf(mfdName);
+
+/**
+ * Implements memfd_create(2): an anonymous host file (the name is copied into a VMM buffer
+ * first) installed in the guest's fd table; mmap of it is an ordinary file mapping.
+ */
+const sysMemfdCreate: Handler = (k, a) => {
+  const flags = a.u(1);
+  if (flags & ~MFD_KNOWN) return -EINVAL;
+  const name = k.mem.readCString(a.ptr(0), MFD_NAME_MAX + 1);
+  if (name === null) return -EINVAL;
+  mfdName.set(name); mfdName[name.length] = 0;
+  const h = sys(HOST.memfd_create, mfdNameAddr, flags | MFD_CLOEXEC);
+  if (h < 0) return h;
+  const g = k.fds.add(h, (flags & MFD_CLOEXEC) !== 0);
+  if (g < 0) sys(HOST.close, h);
+  return g;
+};
+
+/**
+ * mlock(2)/mlock2(2): accepted when mappings cover the whole range (ENOMEM otherwise, as in
+ * Linux); guest memory is never swapped out by torov, so there is nothing more to do.
+ */
+const sysMlock: Handler = (k, a) => {
+  const addr = a.ptr(0), len = a.n(1);
+  if (len < 0) return -EINVAL;
+  const end = pageUp(addr + len);
+  for (let p = pageDown(addr); p < end;) {
+    const v = k.as.find(p);
+    if (!v) return -ENOMEM;
+    p = v.end;
+  }
+  return 0;
+};
+
 export const mmHandlers: HandlerTable = {
   brk: sysBrk,
   mmap: sysMmap,
@@ -52,7 +92,9 @@ export const mmHandlers: HandlerTable = {
   mremap: sysMremap,
   madvise: sysMadvise,
   msync: sysMsync,
-  mlock: (k, a) => { k.mem.host(a.ptr(0), a.n(1), false); return 0; },
+  mlock: sysMlock,
+  mlock2: (k, a) => (a.u(2) & ~1 /* MLOCK_ONFAULT */ ? -EINVAL : sysMlock(k, a)),
+  memfd_create: sysMemfdCreate,
   munlock: () => 0,
   mlockall: () => 0,
   munlockall: () => 0,

@@ -4,8 +4,8 @@
  * torov runs one single-threaded process per VM; identity is what was published at start.
  */
 import { release } from 'node:os';
-import { Handler, HandlerTable, GuestExit } from './api';
-import { sys } from '../host/libc';
+import { Handler, HandlerTable, GuestExit, Kernel } from './api';
+import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
 import { signalName } from '../vmm/fault';
 
@@ -58,38 +58,72 @@ const sysGetRobustList: Handler = (k, a) => {
 
 const self = (k: { pid: number }, pid: number) => pid === 0 || pid === k.pid;
 
-/** Implements prlimit64(2): reads come from the host; new limits are accepted and not yet enforced. */
+const RLIMIT_NOFILE = 7, RLIM_NLIMITS = 16;
+
+/** Limits the program set, by resource (read back by getrlimit; not enforced yet). Per process. */
+const rlimits = new WeakMap<Kernel, Map<number, readonly [bigint, bigint]>>();
+const rlimScratch = Buffer.alloc(16);
+const rlimScratchAddr = addressOf(rlimScratch);
+
+/**
+ * The program's limit for `res`: what it set, else the VMM's own (the host's), except
+ * RLIMIT_NOFILE, which is the size of the guest's fd table. Returns -errno on failure.
+ */
+function getLimit(k: Kernel, res: number): readonly [bigint, bigint] | number {
+  const set = rlimits.get(k)?.get(res);
+  if (set) return set;
+  if (res === RLIMIT_NOFILE) return [BigInt(k.fds.limit), BigInt(k.fds.limit)];
+  const r = sys(HOST.prlimit64, 0, res, 0, rlimScratchAddr);
+  return r < 0 ? r : [rlimScratch.readBigUInt64LE(0), rlimScratch.readBigUInt64LE(8)];
+}
+
+/**
+ * Records a new limit (struct rlimit at guest address `ptr`) as Linux would accept it:
+ * soft above hard is EINVAL; raising the hard limit needs root (CAP_SYS_RESOURCE); the fd
+ * limit cannot go above the fd table (as Linux refuses one above nr_open).
+ */
+function setLimit(k: Kernel, res: number, ptr: number): number {
+  const b = k.mem.read(ptr, 16);
+  const cur = b.readBigUInt64LE(0), max = b.readBigUInt64LE(8);
+  if (cur > max) return -EINVAL;
+  const old = getLimit(k, res);
+  if (typeof old === 'number') return old;
+  if ((max > old[1] && k.uid !== 0) || (res === RLIMIT_NOFILE && max > BigInt(k.fds.limit))) return -EPERM;
+  let m = rlimits.get(k);
+  if (!m) rlimits.set(k, m = new Map());
+  m.set(res, [cur, max]);
+  return 0;
+}
+
+function putLimit(k: Kernel, ptr: number, lim: readonly [bigint, bigint]): void {
+  const b = Buffer.alloc(16);
+  b.writeBigUInt64LE(lim[0], 0);
+  b.writeBigUInt64LE(lim[1], 8);
+  k.mem.write(ptr, b);
+}
+
+/** Implements prlimit64(2) for the program itself: the old limit is returned, then the new one recorded. */
 const sysPrlimit64: Handler = (k, a) => {
   if (!self(k, a.i(0))) return -ESRCH;
   const res = a.u(1), newp = a.ptr(2), oldp = a.ptr(3);
-  if (res > 15) return -EINVAL;
-  if (newp) {
-    const cur = k.mem.readU64(newp), max = k.mem.readU64(newp + 8);
-    if (cur > max) return -EINVAL;
-  }
-  if (oldp) {
-    const host = k.mem.host(oldp, 16, true);
-    const r = sys(HOST.prlimit64, 0, res, 0, host);
-    if (r < 0) return r;
-    if (res === 7 /* RLIMIT_NOFILE */) { k.mem.writeU64(oldp, k.fds.limit); k.mem.writeU64(oldp + 8, k.fds.limit); }
-  }
+  if (res >= RLIM_NLIMITS) return -EINVAL;
+  const old = getLimit(k, res);
+  if (typeof old === 'number') return old;
+  if (newp) { const r = setLimit(k, res, newp); if (r < 0) return r; }
+  if (oldp) putLimit(k, oldp, old);
   return 0;
 };
 
 const sysGetrlimit: Handler = (k, a) => {
   const res = a.u(0);
-  if (res > 15) return -EINVAL;
-  const r = sys(HOST.prlimit64, 0, res, 0, k.mem.host(a.ptr(1), 16, true));
-  if (r < 0) return r;
-  if (res === 7) { k.mem.writeU64(a.ptr(1), k.fds.limit); k.mem.writeU64(a.ptr(1) + 8, k.fds.limit); }
+  if (res >= RLIM_NLIMITS) return -EINVAL;
+  const lim = getLimit(k, res);
+  if (typeof lim === 'number') return lim;
+  putLimit(k, a.ptr(1), lim);
   return 0;
 };
 
-const sysSetrlimit: Handler = (k, a) => {
-  if (a.u(0) > 15) return -EINVAL;
-  k.mem.read(a.ptr(1), 16);
-  return 0;
-};
+const sysSetrlimit: Handler = (k, a) => (a.u(0) >= RLIM_NLIMITS ? -EINVAL : setLimit(k, a.u(0), a.ptr(1)));
 
 /** Implements getrandom(2) from the host's generator. */
 const sysGetrandom: Handler = (k, a) => {
@@ -186,6 +220,68 @@ const sysGetgroups: Handler = (k, a) => {
   return sys(HOST.getgroups, n, n === 0 ? 0 : k.mem.host(a.ptr(1), n * 4, true));
 };
 
+/** prctl(2) state of one process: its name (comm: 16 bytes with the NUL) and the flags torov keeps. */
+interface PrctlState { comm: Buffer; pdeathsig: number; dumpable: number; noNewPrivs: number }
+const prctlStates = new WeakMap<Kernel, PrctlState>();
+function prctlState(k: Kernel): PrctlState {
+  let st = prctlStates.get(k);
+  if (!st) {
+    // Linux starts comm as the executable's file name, cut to 15 bytes.
+    const comm = Buffer.alloc(16);
+    Buffer.from(k.exe.slice(k.exe.lastIndexOf('/') + 1)).subarray(0, 15).copy(comm);
+    st = { comm, pdeathsig: 0, dumpable: 1, noNewPrivs: 0 };
+    prctlStates.set(k, st);
+  }
+  return st;
+}
+
+/** prctl options (linux/prctl.h). */
+const PR_SET_PDEATHSIG = 1, PR_GET_PDEATHSIG = 2, PR_GET_DUMPABLE = 3, PR_SET_DUMPABLE = 4,
+  PR_SET_NAME = 15, PR_GET_NAME = 16, PR_SET_NO_NEW_PRIVS = 38, PR_GET_NO_NEW_PRIVS = 39;
+
+/**
+ * Implements prctl(2) for the options ordinary programs use on themselves: the process name
+ * (stored; PR_GET_NAME returns it), the parent-death signal, the dumpable flag and
+ * no_new_privs (recorded: torov runs no other program). Anything else is EINVAL.
+ */
+const sysPrctl: Handler = (k, a) => {
+  const st = prctlState(k);
+  switch (a.i(0)) {
+    case PR_SET_NAME: {
+      // Like Linux: at most 15 bytes are taken, and the name always ends with a NUL.
+      const name = k.mem.readCString(a.ptr(1), 16) ?? k.mem.read(a.ptr(1), 15);
+      st.comm.fill(0);
+      name.subarray(0, 15).copy(st.comm);
+      return 0;
+    }
+    case PR_GET_NAME: k.mem.write(a.ptr(1), st.comm); return 0;
+    case PR_SET_PDEATHSIG: {
+      const sig = a.n(1);
+      if (sig < 0 || sig > 64) return -EINVAL;
+      st.pdeathsig = sig;
+      return 0;
+    }
+    case PR_GET_PDEATHSIG: k.mem.writeU32(a.ptr(1), st.pdeathsig); return 0;
+    case PR_GET_DUMPABLE: return st.dumpable;
+    case PR_SET_DUMPABLE: {
+      const v = a.n(1);
+      if (v !== 0 && v !== 1) return -EINVAL;
+      st.dumpable = v;
+      return 0;
+    }
+    case PR_SET_NO_NEW_PRIVS:
+      if (a.n(1) !== 1 || a.n(2) || a.n(3) || a.n(4)) return -EINVAL;
+      st.noNewPrivs = 1;
+      return 0;
+    case PR_GET_NO_NEW_PRIVS:
+      if (a.n(1) || a.n(2) || a.n(3) || a.n(4)) return -EINVAL;
+      return st.noNewPrivs;
+    default:
+      k.note(`prctl-${a.i(0)}`, `prctl option ${a.i(0)} is not supported: returned EINVAL`);
+      return -EINVAL;
+  }
+};
+
 export const processHandlers: HandlerTable = {
   exit: sysExit,
   exit_group: sysExit,
@@ -233,5 +329,5 @@ export const processHandlers: HandlerTable = {
   umask: sysUmask,
   getpriority: () => 20,
   setpriority: () => 0,
-  prctl: (_k, a) => (a.i(0) === 15 /* PR_SET_NAME */ || a.i(0) === 16 /* PR_GET_NAME */ ? 0 : -EINVAL),
+  prctl: sysPrctl,
 };

@@ -94,6 +94,8 @@ export class Machine {
   readonly features: CpuFeatures;
   private readonly handlers: readonly (Handler | undefined)[];
   private readonly traceFd: number | undefined;
+  /** The trace formatter, loaded at boot only when tracing (it is large; and under the sandbox's seccomp filter a later require could not read its file). */
+  private readonly formatTraceLine: typeof import('../syscalls/trace').formatTraceLine | undefined;
   private readonly log: (l: string) => void;
   /** The vCPU's special registers as KVM made them (the template for a reset on reuse). */
   private resetSregs!: Buffer;
@@ -110,6 +112,7 @@ export class Machine {
     this.log = cfg.log;
     this.policy = cfg.policy;
     this.traceFd = cfg.traceFd;
+    this.formatTraceLine = cfg.traceFd !== undefined ? (require('../syscalls/trace') as typeof import('../syscalls/trace')).formatTraceLine : undefined;
     const elf = parseElf(cfg.image);               // ElfError -> exit 126, before any VM exists
     if (elf.interp) {
       throw new ElfError(`dynamically linked (interpreter ${elf.interp}): torov runs static executables only; link with -static or -static-pie`);
@@ -232,8 +235,7 @@ export class Machine {
     const args = [0, 1, 2, 3, 4, 5].map((i) => a.big(i));
     const tm = this.traceMemory();
     const v: Verdict = act === ALLOW ? 'allow' : act === DENY ? 'deny' : act === KILL ? 'kill' : 'log';
-    // Loaded on first use: the formatter is large and most runs do not trace.
-    const { formatTraceLine } = require('../syscalls/trace') as typeof import('../syscalls/trace');
+    const formatTraceLine = this.formatTraceLine!;
     const out = (result: bigint) => writeAll(this.traceFd!, formatTraceLine(info, nr, args, tm, result, v) + '\n');
     if (act === KILL) { out(0n); throw this.killed(nr); }
     let r: number;

@@ -40,6 +40,11 @@ export class Vcpu {
   readonly u32: Uint32Array;
   readonly args: RegArgs;
   mode: EntryMode = 'unknown';
+  /**
+   * A debugger's own run loop (src/gdb), used instead of run()'s when one is attached.
+   * The choice is made once per run, so the loop below has no debugger branch at all.
+   */
+  debugger: { run(): number } | undefined;
   private readonly stubSyscallRip: number;
   private readonly stubFaultRip: number;
 
@@ -64,6 +69,7 @@ export class Vcpu {
 
   /** Runs until the program exits; returns its exit status. */
   run(): number {
+    if (this.debugger) return this.debugger.run();
     const u = this.u32, m = this.machine;
     u[VALID] = KVM_SYNC_X86_REGS;
     try {
@@ -91,7 +97,7 @@ export class Vcpu {
   }
 
   /** One syscall: the number is in rax, arguments in rdi, rsi, rdx, r10, r8, r9. */
-  private syscall(): void {
+  syscall(): void {
     const u = this.u32;
     const fromStub = this.reg(RIP) === this.stubSyscallRip;
     if (this.mode === 'unknown' && fromStub) this.probe();
@@ -124,6 +130,14 @@ export class Vcpu {
 
   /** A CPU exception, reported by the stub's exception entry on torov's exception stack. */
   private fault(): void {
+    const frame = this.faultFrame();
+    const verdict = this.machine.onFault(frame);
+    if (verdict === 'resume') return;          // the stub pops its words and iretq's
+    throw new GuestExit(verdict.status, verdict.message);
+  }
+
+  /** Reads the frame of a fault report (ss is the word after rsp); a forged or corrupt report ends the program. */
+  faultFrame(): FaultFrame & { ss: number } {
     if (this.reg(RIP) !== this.stubFaultRip) {
       throw new GuestExit(139, `torov: SIGSEGV: forged fault report at rip=0x${this.reg(RIP).toString(16)}`);
     }
@@ -131,14 +145,12 @@ export class Vcpu {
     const off = rsp - SYS_VA;
     if (!(off >= SYS.XSTACK && off + 56 <= SYS.XSTACK_TOP)) throw new GuestExit(139, 'torov: SIGSEGV: corrupt exception frame');
     const q = (i: number) => d.getUint32(off + i * 8, true) + d.getUint32(off + i * 8 + 4, true) * 4294967296;
-    const frame: FaultFrame = { vector: q(0), error: q(1), rip: q(2), cs: q(3), rflags: q(4), rsp: q(5), cr2: 0 };
+    const frame = { vector: q(0), error: q(1), rip: q(2), cs: q(3), rflags: q(4), rsp: q(5), ss: q(6), cr2: 0 };
     if (frame.vector === 14) frame.cr2 = Number(this.fd.getSregs().readBigUInt64LE(SREGS.cr2));
-    const verdict = this.machine.onFault(frame);
-    if (verdict === 'resume') return;          // the stub pops its words and iretq's
-    throw new GuestExit(verdict.status, verdict.message);
+    return frame;
   }
 
-  private otherExit(reason: number): void {
+  otherExit(reason: number): void {
     const rip = () => this.reg(RIP).toString(16);
     if (reason !== KVM_EXIT_INTR) this.machine.tainted = true;   // never reuse this vCPU
     switch (reason) {

@@ -115,7 +115,7 @@ async function echoServer(clients: number, opts: string[] = []): Promise<{ child
 }
 
 test('the echo example serves TCP clients from Node and exits 0', async () => {
-  const { child, port, out, err } = await echoServer(2);
+  const { child, port, out, err } = await echoServer(2, ['--network', 'host']);
   try {
     const hello = Buffer.from('hello from node\n');
     assert.deepEqual(await within(echoOnce(port, hello), 10_000, 'first echo'), hello);

@@ -90,6 +90,17 @@ test('a write to a closed pipe is EPIPE when SIGPIPE is ignored, and kills the p
   assert.equal(d.stderr, '', 'dies silently, as natively');
 });
 
+test('close_range, memfd_create, splice/tee, sync, mlock, prctl and getgroups match a native run', () => {
+  const d1 = fs.mkdtempSync(path.join(tmp, 'm')), d2 = fs.mkdtempSync(path.join(tmp, 'n'));
+  const r = torov(['run', guest('sysmisc'), d1]);
+  assert.equal(r.status, 0, r.stderr);
+  const n = native(guest('sysmisc'), [d2]);
+  assert.equal(n.status, 0, n.stderr);
+  assert.equal(r.stdout, n.stdout);
+  assert.match(r.stdout, /^name now: a-rather-long-p /m);
+  assert.deepEqual(fs.readdirSync(d1), []);
+});
+
 test('bad pointers are EFAULT, never a host access', () => {
   const r = torov(['run', guest('badptr')]);
   assert.equal(r.status, 0, r.stdout + r.stderr);

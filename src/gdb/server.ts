@@ -1,0 +1,264 @@
+/**
+ * The GDB remote protocol server: reads packets from one gdb connection, answers them
+ * against a Target, and tells the caller how gdb wants the program resumed. All-stop
+ * mode, one thread (thread id 1), acknowledgements until gdb asks for QStartNoAckMode.
+ *
+ * The server only runs while the program is stopped: stopped() sends the stop reply and
+ * serves packets until gdb resumes, detaches or kills. Every request gets a reply; an
+ * unknown one the empty reply, a malformed one `E01` (or `E16` for bad arguments, `E0e`
+ * for memory that cannot be accessed); nothing a client sends can throw out of here
+ * except GuestExit (k: the program is killed).
+ */
+import { Connection } from './socket';
+import { PacketReader, framePacket, toHex, fromHex, parseHexNumber, unescapeBinary, MAX_PACKET } from './packet';
+import { targetXml } from './regs';
+
+/** What the target (the stopped vCPU and its memory) offers the server. */
+export interface Target {
+  /** The `g` reply (hex). */
+  readRegisters(): string;
+  /** Applies a `G` packet's bytes; false if rejected. */
+  writeRegisters(bytes: Buffer): boolean;
+  /** Register n as hex (`xx..` if unavailable), or undefined if there is no such register. */
+  readRegister(n: number): string | undefined;
+  writeRegister(n: number, bytes: Buffer): boolean;
+  /** Reads up to len bytes at a guest virtual address: the readable prefix (maybe empty). */
+  readMemory(addr: number, len: number): Buffer;
+  /** Writes guest memory; false if any byte cannot be written. */
+  writeMemory(addr: number, data: Buffer): boolean;
+  /** Z/z packets: type 0-4. Returns 'ok', 'error', or 'unsupported' (empty reply). */
+  insertPoint(type: number, addr: number, kind: number): 'ok' | 'error' | 'unsupported';
+  removePoint(type: number, addr: number, kind: number): 'ok' | 'error' | 'unsupported';
+  /** Sets rip (c ADDR, s ADDR). */
+  setPc(addr: number): void;
+}
+
+/** How gdb wants the program to go on. `signal` is gdb's number (0: none). */
+export type Resume =
+  | { kind: 'continue' | 'step'; signal: number }
+  | { kind: 'detach' }
+  | { kind: 'kill' };
+
+const OK = 'OK', EMPTY = '', E_BAD = 'E16', E_MEM = 'E0e', E_ERR = 'E01';
+
+export class GdbServer {
+  private readonly reader = new PacketReader();
+  private queue: ReturnType<PacketReader['feed']> = [];
+  private noAck = false;
+  private lastStop = 'S05';
+  private xml: Buffer | undefined;
+
+  constructor(private conn: Connection, private readonly target: Target, private readonly trace?: (line: string) => void) {}
+
+  /** True while gdb is connected. */
+  get connected(): boolean { return !this.conn.closed; }
+
+  /**
+   * Reports a stop (`reply`: `T05...`; the initial stop is only remembered, gdb asks for
+   * it with `?`) and serves requests until gdb resumes the program. A lost connection is
+   * a kill (as gdbserver does).
+   */
+  stopped(reply: string, initial = false): Resume {
+    this.lastStop = reply;
+    if (!initial) this.send(reply);
+    for (;;) {
+      const p = this.next();
+      if (p === undefined) return { kind: 'kill' };
+      let r: string | Resume;
+      try {
+        r = this.handle(p);
+      } catch (e) {
+        if ((e as Error)?.name === 'GuestExit') throw e;
+        this.trace?.(`gdb: ${p.toString('latin1').slice(0, 40)}: ${(e as Error)?.message ?? e}`);
+        r = E_ERR;
+      }
+      if (typeof r === 'string') { if (r !== OK_SENT) this.send(r); continue; }
+      return r;
+    }
+  }
+
+  /** Sends the final W/X reply and closes the connection. */
+  finish(reply: string): void {
+    this.send(reply);
+    this.conn.close();
+  }
+
+  close(): void { this.conn.close(); }
+
+  private send(payload: string | Buffer): void {
+    this.trace?.(`gdb <- ${typeof payload === 'string' ? payload.slice(0, 200) : `[${payload.length} bytes]`}`);
+    for (let tries = 0; tries < 5; tries++) {
+      if (!this.conn.send(framePacket(payload))) return;
+      if (this.noAck) return;
+      // Wait for the acknowledgement; resend on '-'.
+      const ack = this.nextAck();
+      if (ack !== 'nack') return;
+    }
+  }
+
+  /** The next '+' or '-' (other items are kept for next()). */
+  private nextAck(): 'ack' | 'nack' | undefined {
+    for (;;) {
+      const i = this.queue.findIndex((x) => x.kind === 'ack' || x.kind === 'nack');
+      if (i >= 0) { const k = this.queue[i]!.kind; this.queue.splice(0, i + 1); return k as 'ack' | 'nack'; }
+      if (this.queue.some((x) => x.kind === 'packet')) return undefined;   // gdb moved on
+      if (!this.fill()) return undefined;
+    }
+  }
+
+  private fill(): boolean {
+    const b = this.conn.recv();
+    if (b === undefined) { this.conn.close(); return false; }
+    this.queue.push(...this.reader.feed(b));
+    return true;
+  }
+
+  /** The next good packet's payload (acknowledged), or undefined when the connection is gone. */
+  private next(): Buffer | undefined {
+    for (;;) {
+      while (this.queue.length > 0) {
+        const item = this.queue.shift()!;
+        if (item.kind !== 'packet') continue;        // acks, and Ctrl-C while already stopped
+        if (!this.noAck) this.conn.send(Buffer.from(item.ok ? '+' : '-'));
+        if (!item.ok) continue;
+        this.trace?.(`gdb -> ${item.data.toString('latin1').slice(0, 200)}`);
+        return item.data;
+      }
+      if (!this.fill()) return undefined;
+    }
+  }
+
+  /** One request: a reply to send, or how to resume. */
+  private handle(p: Buffer): string | Resume {
+    const s = p.toString('latin1');
+    const t = this.target;
+    switch (s[0]) {
+      case '?': return this.lastStop;
+      case 'g': return s.length === 1 ? t.readRegisters() : E_BAD;
+      case 'G': {
+        const b = fromHex(s.slice(1));
+        return b && t.writeRegisters(b) ? OK : E_BAD;
+      }
+      case 'p': {
+        const n = parseHexNumber(s.slice(1));
+        const v = n === undefined ? undefined : t.readRegister(n);
+        return v ?? E_BAD;
+      }
+      case 'P': {
+        const m = /^P([0-9a-fA-F]+)=([0-9a-fA-F]*)$/.exec(s);
+        const n = m ? parseHexNumber(m[1]!) : undefined, b = m ? fromHex(m[2]!) : undefined;
+        return n !== undefined && b && t.writeRegister(n, b) ? OK : E_BAD;
+      }
+      case 'm': {
+        const a = addrLen(s.slice(1));
+        if (!a) return E_BAD;
+        const data = t.readMemory(a.addr, Math.min(a.len, (MAX_PACKET - 16) >> 1));
+        return data.length > 0 || a.len === 0 ? toHex(data) : E_MEM;
+      }
+      case 'M': {
+        const colon = s.indexOf(':');
+        const a = colon > 0 ? addrLen(s.slice(1, colon)) : undefined;
+        const b = fromHex(s.slice(colon + 1));
+        if (!a || !b || b.length !== a.len) return E_BAD;
+        return t.writeMemory(a.addr, b) ? OK : E_MEM;
+      }
+      case 'X': {
+        const colon = p.indexOf(0x3a);
+        const a = colon > 0 ? addrLen(p.subarray(1, colon).toString('latin1')) : undefined;
+        if (!a) return E_BAD;
+        const b = unescapeBinary(p.subarray(colon + 1));
+        if (b.length !== a.len) return E_BAD;
+        return a.len === 0 || t.writeMemory(a.addr, b) ? OK : E_MEM;
+      }
+      case 'c': case 's': {
+        if (s.length > 1) {
+          const addr = parseHexNumber(s.slice(1));
+          if (addr === undefined) return E_BAD;
+          t.setPc(addr);
+        }
+        return { kind: s[0] === 'c' ? 'continue' : 'step', signal: 0 };
+      }
+      case 'C': case 'S': {
+        const m = /^[CS]([0-9a-fA-F]{1,2})(?:;([0-9a-fA-F]+))?$/.exec(s);
+        if (!m) return E_BAD;
+        if (m[2] !== undefined) t.setPc(parseHexNumber(m[2])!);
+        return { kind: s[0] === 'C' ? 'continue' : 'step', signal: parseInt(m[1]!, 16) };
+      }
+      case 'D': return s === 'D' || /^D;[0-9a-fA-F]+$/.test(s) ? this.reply(OK, { kind: 'detach' }) : E_BAD;
+      case 'k': return { kind: 'kill' };
+      case 'H': return /^H[gcs](-1|0|[0-9a-fA-F]+|p[^;]*)$/.test(s) ? OK : E_BAD;
+      case 'T': return /^T(-1|0*1|p1\.0*1|p1\.-1)$/.test(s) ? OK : E_ERR;
+      case 'Z': case 'z': {
+        const m = /^[Zz]([0-4]),([0-9a-fA-F]{1,16}),([0-9a-fA-F]{1,8})(;.*)?$/.exec(s);
+        if (!m) return E_BAD;
+        const type = Number(m[1]), addr = parseHexNumber(m[2]!), kind = parseHexNumber(m[3]!);
+        if (addr === undefined || kind === undefined) return E_BAD;
+        const r = s[0] === 'Z' ? t.insertPoint(type, addr, kind) : t.removePoint(type, addr, kind);
+        return r === 'ok' ? OK : r === 'error' ? E_ERR : EMPTY;
+      }
+      case 'v': return this.handleV(s);
+      case 'q': case 'Q': return this.handleQuery(s);
+      default: return EMPTY;
+    }
+  }
+
+  /** Sends `reply` now and resumes with `r` (D: gdb waits for the OK before closing). */
+  private reply(reply: string, r: Resume): Resume {
+    this.send(reply);
+    return r;
+  }
+
+  private handleV(s: string): string | Resume {
+    if (s === 'vCont?') return 'vCont;c;C;s;S';
+    if (s.startsWith('vCont;')) {
+      // Actions in order; the first that names our thread (1), all threads (-1) or no thread applies.
+      for (const action of s.slice(6).split(';')) {
+        const [act, tid] = action.split(':');
+        if (tid !== undefined && !/^(-1|0*1|p1\.(-1|0*1)|p-1\.-1)$/.test(tid)) continue;
+        const m = /^([cs])$|^([CS])([0-9a-fA-F]{1,2})$/.exec(act ?? '');
+        if (!m) return E_BAD;
+        if (m[1]) return { kind: m[1] === 'c' ? 'continue' : 'step', signal: 0 };
+        return { kind: m[2] === 'C' ? 'continue' : 'step', signal: parseInt(m[3]!, 16) };
+      }
+      return E_BAD;
+    }
+    if (s === 'vCtrlC') return OK;                           // already stopped
+    if (/^vKill(;[0-9a-fA-F]+)?$/.test(s)) return this.reply(OK, { kind: 'kill' });
+    return EMPTY;                                             // vMustReplyEmpty and all the rest
+  }
+
+  private handleQuery(s: string): string {
+    if (s.startsWith('qSupported')) {
+      return `PacketSize=${MAX_PACKET.toString(16)};QStartNoAckMode+;qXfer:features:read+;swbreak+;hwbreak+`;
+    }
+    if (s === 'QStartNoAckMode') { this.send(OK); this.noAck = true; return OK_SENT; }
+    if (s.startsWith('qXfer:features:read:')) {
+      const m = /^qXfer:features:read:([^:]*):([0-9a-fA-F]+),([0-9a-fA-F]+)$/.exec(s);
+      if (!m) return E_BAD;
+      if (m[1] !== 'target.xml') return 'E00';
+      this.xml ??= Buffer.from(targetXml(), 'latin1');
+      const off = parseHexNumber(m[2]!), len = parseHexNumber(m[3]!);
+      if (off === undefined || len === undefined) return E_BAD;
+      const chunk = this.xml.subarray(off, off + Math.min(len, MAX_PACKET - 64));
+      return (off + chunk.length >= this.xml.length ? 'l' : 'm') + chunk.toString('latin1');
+    }
+    switch (s) {
+      case 'qAttached': return '0';                         // torov started it: quitting gdb kills it
+      case 'qC': return 'QC1';
+      case 'qfThreadInfo': return 'm1';
+      case 'qsThreadInfo': return 'l';
+      case 'qSymbol::': return OK;
+      default: return EMPTY;                                 // qOffsets, qTStatus, qRcmd, ...: not supported
+    }
+  }
+}
+
+/** A marker: the reply was already sent (QStartNoAckMode's OK must go out with acks on). */
+const OK_SENT = '\u0000sent';
+
+function addrLen(s: string): { addr: number; len: number } | undefined {
+  const m = /^([0-9a-fA-F]{1,16}),([0-9a-fA-F]{1,8})$/.exec(s);
+  if (!m) return undefined;
+  const addr = parseHexNumber(m[1]!), len = parseHexNumber(m[2]!);
+  return addr === undefined || len === undefined ? undefined : { addr, len };
+}

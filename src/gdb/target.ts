@@ -1,0 +1,656 @@
+/**
+ * The debugged program: the vCPU's run loop with a debugger attached, its registers and
+ * memory as gdb sees them, breakpoints, single-stepping and watchpoints.
+ *
+ * How each mechanism works, and what was verified on kvm_pvm (see also docs in README):
+ *  - Software breakpoints: 0xCC in guest memory (the original byte kept, and shown to gdb
+ *    in memory reads). The `int3` raises #BP, which goes through the guest's IDT to the
+ *    stub's exception entry and the fault port, like any guest fault; the frame's rip is
+ *    after the 0xCC, so the stop is reported at rip-1 with `swbreak`. This works on every
+ *    host (verified here). Where KVM's guest debugging works (the probe below; VMX hosts),
+ *    KVM_GUESTDBG_USE_SW_BP is enabled as well and the #BP arrives as KVM_EXIT_DEBUG
+ *    instead; on kvm_pvm that flag is accepted and ignored (#BP still reaches the IDT).
+ *  - Single-step: the trap flag in the program's RFLAGS; the #DB after one instruction
+ *    reaches the VMM through the same fault path (or as KVM_EXIT_DEBUG where KVM
+ *    intercepts #DB). KVM_GUESTDBG_SINGLESTEP is not used: on kvm_pvm it steps torov's
+ *    CPL0 exception entry instruction by instruction instead of the program (verified).
+ *  - A step over `syscall` is done by the VMM itself: it performs the syscall as the
+ *    instruction would (rcx = next rip, r11 = rflags, the call, rax = result) and stops
+ *    at the next instruction, so `stepi` never enters torov's entry stub.
+ *  - Hardware breakpoints and watchpoints (Z1-Z4): DR0-DR3/DR7 through
+ *    KVM_SET_GUEST_DEBUG with KVM_GUESTDBG_USE_HW_BP, where a probe at attach time shows
+ *    KVM honours it (a DR0 breakpoint on torov's stub must exit with KVM_EXIT_DEBUG). On
+ *    kvm_pvm it does not (the guest runs past the breakpoint; guest-owned debug registers
+ *    set with KVM_SET_DEBUGREGS do not trigger either), so there: Z1 is a software
+ *    breakpoint, Z2 (write watchpoints) write-protects the watched pages in torov's page
+ *    tables; a write faults, the VMM lifts the protection, single-steps the instruction,
+ *    compares the watched bytes, protects the page again and reports `watch` when the
+ *    range was written. Z3/Z4 (read/access watchpoints) need the debug registers.
+ *  - A guest fault stops the program with its signal at the faulting instruction: the
+ *    vCPU is put back in the program's state from the exception frame (rip, rsp, rflags,
+ *    cs, ss; what the entry's iretq would do), so the registers are the program's and
+ *    resuming or stepping from there needs nothing special.
+ */
+import { GuestExit } from '../syscalls/api';
+import { KVM_EXIT_IO, KVM_EXIT_DEBUG, KVM_SYNC_X86_REGS, RUN, REGS, SREGS, KVM_GUESTDBG_ENABLE, KVM_GUESTDBG_USE_HW_BP,
+  KVM_GUESTDBG_USE_SW_BP, writeSegment } from '../kvm/kvm';
+import { PORT_SYSCALL, PORT_FAULT, PORT_NOP, SYS, SYS_VA, SEL, PAGE_SIZE } from '../machine/layout';
+import { MSR_FS_BASE, MSR_GS_BASE } from '../machine/x86';
+import { sys, addressOf } from '../host/libc';
+import type { Vcpu } from '../vmm/vcpu';
+import type { Machine } from '../vmm/machine';
+import { CpuState, encodeAll, decodeAll, readReg, writeReg, REGISTERS } from './regs';
+import { GdbServer, Target, Resume } from './server';
+import { Listener } from './socket';
+import { InterruptWatcher } from './interrupt';
+import { gdbSignal, linuxSignal, GDB_SIGINT, GDB_SIGTRAP, IGNORED_BY_DEFAULT } from './signals';
+
+const EINTR = 4, EAGAIN = 11;
+const SIGKILL = 9;
+const TF = 0x100;
+/** RFLAGS bits a program may change (as vcpu.ts): CF PF AF ZF SF TF IF DF OF AC ID, plus bit 1. */
+const USER_RFLAGS = 0x240fd5;
+const VALID = RUN.kvm_valid_regs, DIRTY = RUN.kvm_dirty_regs;
+const SYS_process_vm_readv = 310, SYS_process_vm_writev = 311;
+const STUB_START = SYS_VA + SYS.STUB, STUB_END = STUB_START + PAGE_SIZE;
+/** Where in the stub page (past the stub's code) the hardware-debugging probe runs. */
+const PROBE_OFFSET = 0xf00;
+
+/** A hardware breakpoint or watchpoint (Z1-Z4). */
+interface HwPoint { type: number; addr: number; len: number }
+
+/** The stop being reported. */
+interface Stop { signal: number; extra?: string }
+
+export class DebugSession implements Target {
+  private readonly m: Machine;
+  private server: GdbServer | undefined;
+  /** Software breakpoints: address -> the original byte. */
+  private readonly breakpoints = new Map<number, number>();
+  /** Hardware points in DR0-DR3 (where the host supports them), or page-protection watchpoints. */
+  private readonly hw: HwPoint[] = [];
+  /** Window pages whose PTE lost its write bit for a watchpoint, while the program runs. */
+  private readonly protectedPages = new Set<number>();
+  /** KVM guest debugging works on this host (the probe); decides how Z1-Z4 are done. */
+  private hwDebug = false;
+  private guestDebugControl = -1;
+  /** A gdb single-step is in progress. */
+  private stepping = false;
+  /** A write to a watched page is being single-stepped: its page and the watched bytes before it. */
+  private watchStep: { page: number; before: Buffer[]; cr2: number } | undefined;
+  /** The fault the program is stopped at: a continue with its signal ends the program with it. */
+  private pendingFault: { signal: number; status: number; message: string } | undefined;
+  /** Ctrl-C arrived while the vCPU was inside torov's stub: stop at the next exit. */
+  private pendingInterrupt = false;
+  private detached = false;
+  private state: CpuState | undefined;
+
+  constructor(private readonly v: Vcpu, private readonly listener: Listener, private watcher: InterruptWatcher | undefined,
+    private readonly log: (line: string) => void, private readonly trace?: (line: string) => void) {
+    this.m = v.machine;
+  }
+
+  // ---- the run loop ------------------------------------------------------------------
+
+  /** Runs the program under the debugger (Vcpu.run() calls this when one is attached). */
+  run(): number {
+    const v = this.v, u = v.u32, m = this.m, fd = v.fd;
+    fd.run.setBigUint64(VALID, BigInt(KVM_SYNC_X86_REGS), true);
+    try {
+      // The registers setEntry() gave KVM, into the kvm_run page: from here on they are
+      // read and written there (sync regs), as vcpu.ts does.
+      fd.runU8.set(fd.getRegs(), RUN.regs);
+      this.markDirty();
+      this.hwDebug = this.probeHwDebug();
+      const conn = this.listener.accept();
+      this.listener.close();
+      this.server = new GdbServer(conn, this, this.trace);
+      this.watcher?.bind(conn.fd, fd.runU8, fd.runAddr);
+      this.halt({ signal: GDB_SIGTRAP }, true);
+      for (;;) {
+        if (this.detached) { this.release(); v.debugger = undefined; return v.run(); }
+        if (m.stopRequested) throw new GuestExit(m.stopStatus, m.stopReason);
+        const rc = fd.runOnce();
+        if (rc < 0) {
+          if (rc === -EINTR || rc === -EAGAIN) { if (this.watcher?.kicked()) this.interrupted(); continue; }
+          throw new Error(`KVM_RUN failed: errno ${-rc}`);
+        }
+        const reason = u[RUN.exit_reason >> 2]!;
+        if (reason === KVM_EXIT_IO) {
+          const port = fd.run.getUint16(RUN.io_port, true);
+          if (port === PORT_SYSCALL) { this.syscall(); continue; }
+          if (port === PORT_FAULT) { this.fault(); continue; }
+          if (port === PORT_NOP) continue;
+          throw new GuestExit(139, `torov: SIGSEGV: I/O to port 0x${port.toString(16)} at rip=0x${this.rip().toString(16)}`);
+        }
+        if (reason === KVM_EXIT_DEBUG) { this.debugExit(); continue; }
+        v.otherExit(reason);
+      }
+    } catch (e) {
+      if (e instanceof GuestExit) {
+        this.exited(e);
+        return m.finish(e);
+      }
+      this.release();
+      throw e;
+    }
+  }
+
+  /** A syscall exit while debugging: watched pages are writable for the VMM meanwhile. */
+  private syscall(): void {
+    const prot = this.protectedPages.size > 0;
+    if (prot) this.unprotectPages();
+    this.v.syscall();
+    if (prot) this.protectPages();
+    if (this.pendingInterrupt) {
+      this.leaveStub();
+      this.halt({ signal: GDB_SIGINT });
+    }
+  }
+
+  /** KVM_RUN was kicked by the Ctrl-C watcher. */
+  private interrupted(): void {
+    const rip = this.rip();
+    // Inside torov's stub (between `syscall` and its `out`, or in the exception entry):
+    // the program's state is not whole yet; stop at the exit that follows.
+    if (rip >= STUB_START && rip < STUB_END) { this.pendingInterrupt = true; return; }
+    this.halt({ signal: GDB_SIGINT });
+  }
+
+  /** A fault report through the guest's IDT: breakpoints, steps, watchpoints and real faults. */
+  private fault(): void {
+    const f = this.v.faultFrame();
+    if (f.vector === 14 && (f.error & 2) && this.protectedPages.has(pageOf(f.cr2))) {
+      // A write to a page write-protected for a watchpoint: let this one instruction write.
+      const page = pageOf(f.cr2);
+      this.setPageWritable(page, true);
+      this.watchStep = { page, before: this.watchedBytes(), cr2: f.cr2 };
+      this.enterProgram(f, true);
+      return;
+    }
+    if (f.vector === 1) {
+      this.enterProgram(f, false);
+      this.stepDone();
+      return;
+    }
+    if (f.vector === 3) {
+      this.enterProgram(f, false);
+      const at = f.rip - 1;
+      if (this.breakpoints.has(at)) { this.setReg(REGS.rip, at); this.halt({ signal: GDB_SIGTRAP, extra: 'swbreak:;' }); }
+      else this.halt({ signal: GDB_SIGTRAP });            // the program's own int3
+      return;
+    }
+    const verdict = this.m.onFault(f);
+    if (verdict === 'resume') return;                     // the stub pops its words and iretq's
+    this.enterProgram(f, false);
+    const signal = verdict.status - 128;
+    this.pendingFault = { signal, status: verdict.status, message: verdict.message };
+    this.halt({ signal: gdbSignal(signal) });
+  }
+
+  /** KVM_EXIT_DEBUG: where KVM intercepts #DB/#BP (hardware points, and steps then). */
+  private debugExit(): void {
+    const r = this.v.fd.run;
+    const exception = r.getUint32(RUN.debug_exception, true), pc = Number(r.getBigUint64(RUN.debug_pc, true));
+    const dr6 = Number(r.getBigUint64(RUN.debug_dr6, true) & 0xffffn);
+    if (exception === 3) {
+      if (this.breakpoints.has(pc)) { this.setReg(REGS.rip, pc); this.halt({ signal: GDB_SIGTRAP, extra: 'swbreak:;' }); }
+      else { this.setReg(REGS.rip, pc + 1); this.halt({ signal: GDB_SIGTRAP }); }
+      return;
+    }
+    for (let i = 0; i < this.hw.length && i < 4; i++) {
+      if (!(dr6 & (1 << i))) continue;
+      const p = this.hw[i]!;
+      this.stepping = false;
+      if (p.type === 1) { this.halt({ signal: GDB_SIGTRAP, extra: 'hwbreak:;' }); return; }
+      const what = p.type === 2 ? 'watch' : p.type === 3 ? 'rwatch' : 'awatch';
+      this.halt({ signal: GDB_SIGTRAP, extra: `${what}:${p.addr.toString(16)};` });
+      return;
+    }
+    this.setReg(REGS.rflags, this.reg(REGS.rflags) & ~TF);
+    this.stepDone();
+  }
+
+  /** One instruction ran with TF set (a gdb step, or the write to a watched page). */
+  private stepDone(): void {
+    const w = this.watchStep;
+    if (w) {
+      this.watchStep = undefined;
+      this.setPageWritable(w.page, false);
+      const after = this.watchedBytes();
+      const hit = this.hw.findIndex((p, i) => p.type === 2 && pageOf(p.addr) <= w.page && pageOf(p.addr + p.len - 1) >= w.page &&
+        ((w.cr2 >= p.addr && w.cr2 < p.addr + p.len) || !w.before[i]!.equals(after[i]!)));
+      if (hit >= 0) { this.stepping = false; this.halt({ signal: GDB_SIGTRAP, extra: `watch:${this.hw[hit]!.addr.toString(16)};` }); return; }
+      if (!this.stepping) return;                         // not ours to report: run on
+    }
+    this.stepping = false;
+    this.halt({ signal: GDB_SIGTRAP });
+  }
+
+  /** The program ended: tell gdb (W or X), unless it is gone or asked for the kill. */
+  private exited(e: GuestExit): void {
+    const s = this.server;
+    if (s?.connected && !this.killedByGdb) {
+      const sig = e.reason?.startsWith('torov: SIG') && e.status > 128 ? e.status - 128 : 0;
+      s.finish(sig ? `X${hex2(gdbSignal(sig))}` : `W${hex2(e.status & 0xff)}`);
+    }
+    this.release();
+  }
+  private killedByGdb = false;
+
+  private release(): void {
+    this.watcher?.close();
+    this.watcher = undefined;
+    this.v.fd.runU8[1] = 0;                              // immediate_exit: the vCPU may be reused
+    this.server?.close();
+    try { this.listener.close(); } catch { /* closed */ }
+    if (this.guestDebugControl > 0) { try { this.v.fd.setGuestDebug(0); } catch { /* the vCPU is going away */ } }
+    this.guestDebugControl = 0;
+  }
+
+  // ---- stopping and resuming -----------------------------------------------------------
+
+  /**
+   * The program is stopped: hand it to gdb until it resumes. Returns with the vCPU ready to
+   * run (TF, debug registers and watched pages set up); throws GuestExit when gdb kills it
+   * or continues it into a fatal signal.
+   */
+  private halt(stop: Stop, initial = false): void {
+    this.watcher?.stopped();
+    this.pendingInterrupt = false;
+    this.watchStep = undefined;
+    this.unprotectPages();
+    let reply = `T${hex2(stop.signal)}thread:1;${stop.extra ?? ''}`;
+    for (;;) {
+      this.state = undefined;
+      const r: Resume = this.server!.stopped(reply, initial);
+      initial = false;
+      this.flushState();
+      if (r.kind === 'kill') {
+        this.killedByGdb = true;
+        // A lost connection ends the program too, as with gdbserver: nobody could stop it.
+        throw new GuestExit(128 + SIGKILL, `torov: SIGKILL: ${this.server!.connected ? 'killed by the debugger' : 'the debugger disconnected'}`);
+      }
+      if (r.kind === 'detach') {
+        this.removeAllPoints();
+        this.setReg(REGS.rflags, this.reg(REGS.rflags) & ~TF);
+        this.detached = true;
+        this.server!.close();
+        this.log('torov: gdb detached; the program runs on');
+        return;
+      }
+      const fault = this.pendingFault;
+      this.pendingFault = undefined;
+      if (r.signal !== 0 && r.signal !== GDB_SIGTRAP && r.signal !== GDB_SIGINT) {
+        // The program gets a signal: torov delivers none yet, so it has its default action.
+        if (fault && r.signal === gdbSignal(fault.signal)) throw new GuestExit(fault.status, fault.message);
+        const sig = linuxSignal(r.signal);
+        if (sig !== undefined && !IGNORED_BY_DEFAULT.has(sig)) {
+          throw new GuestExit(128 + sig, describeSignal(sig));
+        }
+      }
+      if (r.kind === 'step') {
+        if (this.atSyscallInstruction()) {
+          this.stepSyscall();                             // may end the program (exit)
+          reply = `T${hex2(GDB_SIGTRAP)}thread:1;`;
+          continue;
+        }
+        this.stepping = true;
+        this.setReg(REGS.rflags, this.reg(REGS.rflags) | TF);
+      } else {
+        this.stepping = false;
+        this.setReg(REGS.rflags, this.reg(REGS.rflags) & ~TF);
+      }
+      this.applyGuestDebug();
+      this.protectPages();
+      this.watcher?.running();
+      return;
+    }
+  }
+
+  /** True if the program's next instruction is `syscall` (0f 05). */
+  private atSyscallInstruction(): boolean {
+    const b = this.readMemory(this.rip(), 2);
+    return b.length === 2 && b[0] === 0x0f && b[1] === 0x05;
+  }
+
+  /**
+   * Steps over a `syscall` instruction in the VMM: what the CPU and torov's stub do
+   * together, without entering the stub (so a step never stops inside it).
+   */
+  private stepSyscall(): void {
+    const rip = this.rip(), rflags = this.reg(REGS.rflags) & ~TF;
+    this.setReg(REGS.rcx, rip + 2);
+    this.setReg(REGS.r11, rflags);
+    this.setReg(REGS.rip, rip + 2);
+    const lo = this.v.u32[(RUN.regs + REGS.rax) >> 2]!, hi = this.v.u32[(RUN.regs + REGS.rax + 4) >> 2]!;
+    const result = this.m.dispatch(hi === 0 ? lo : -1, this.v.args);
+    this.setReg(REGS.rax, BigInt.asUintN(64, BigInt(result)));
+    const k = this.m.kernel;
+    if (k.fsBaseDirty) {
+      this.v.fd.setMsrs([[MSR_FS_BASE, BigInt(k.fsBase)], [MSR_GS_BASE, BigInt(k.gsBase)]]);
+      k.fsBaseDirty = false;
+    }
+  }
+
+  /**
+   * After a syscall exit on a host where the stub runs at CPL0 (VMX), the vCPU sits in the
+   * stub before its `sysretq`: do the return here, so a stop shows the program's state.
+   */
+  private leaveStub(): void {
+    const rip = this.rip();
+    if (rip < STUB_START || rip >= STUB_END) return;
+    this.setReg(REGS.rip, this.reg(REGS.rcx));
+    this.setReg(REGS.rflags, (this.reg(REGS.r11) & USER_RFLAGS) | 2);
+    this.userSegments();
+  }
+
+  /**
+   * Puts the vCPU back in the program's state from an exception frame, as the stub's
+   * iretq would: rip, rsp, rflags (TF as asked), and the user code and stack segments.
+   */
+  private enterProgram(f: { rip: number; rsp: number; rflags: number }, tf: boolean): void {
+    this.setReg(REGS.rip, f.rip);
+    this.setReg(REGS.rsp, f.rsp);
+    this.setReg(REGS.rflags, (f.rflags & ~TF) | (tf ? TF : 0));
+    this.userSegments();
+  }
+
+  private userSegments(): void {
+    const s = this.v.fd.getSregs();
+    writeSegment(s, SREGS.cs, { base: 0n, limit: 0xffffffff, selector: SEL.USER_CS, type: 11, present: 1, dpl: 3, db: 0, s: 1, l: 1, g: 1 });
+    writeSegment(s, SREGS.ss, { base: 0n, limit: 0xffffffff, selector: SEL.USER_DS, type: 3, present: 1, dpl: 3, db: 1, s: 1, l: 0, g: 1 });
+    this.v.fd.setSregs(s);
+  }
+
+  // ---- hardware debugging ----------------------------------------------------------------
+
+  /**
+   * Does KVM honour KVM_GUESTDBG_USE_HW_BP for code running natively at CPL3? A probe
+   * writes `nop; out %al, $PORT_NOP` into an unused part of torov's stub page (user-
+   * executable), puts DR0 on the nop and runs the vCPU there once: a working host exits
+   * with KVM_EXIT_DEBUG before the nop. kvm_pvm runs the nop natively and only its
+   * instruction emulator (which handles the `out`) looks at the debug registers, so
+   * breakpoints on ordinary program code would never fire there. The stub bytes and the
+   * registers are put back afterwards; the program has not started.
+   */
+  private probeHwDebug(): boolean {
+    const fd = this.v.fd, sys8 = this.m.mem.sys8;
+    const saved = Buffer.from(fd.runU8.subarray(RUN.regs, RUN.regs + 144));
+    const probeOff = SYS.STUB + PROBE_OFFSET, probeVa = STUB_START + PROBE_OFFSET;
+    const savedCode = Buffer.from(sys8.subarray(probeOff, probeOff + 3));
+    sys8.set([0x90, 0xe6, PORT_NOP], probeOff);
+    let ok = false;
+    try {
+      this.setReg(REGS.rip, probeVa);
+      fd.setGuestDebug(KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP, [BigInt(probeVa), 0n, 0n, 0n, 0n, 0n, 0n, 0x401n]);
+      for (let i = 0; i < 3; i++) {
+        const rc = fd.runOnce();
+        if (rc === -EINTR || rc === -EAGAIN) continue;
+        ok = rc === 0 && fd.exitReason() === KVM_EXIT_DEBUG && (fd.run.getBigUint64(RUN.debug_dr6, true) & 1n) === 1n;
+        break;
+      }
+    } catch { ok = false; }
+    try { fd.setGuestDebug(0); } catch { /* unsupported: nothing set */ }
+    sys8.set(savedCode, probeOff);
+    fd.runU8.set(saved, RUN.regs);
+    this.markDirty();
+    this.guestDebugControl = 0;
+    this.trace?.(`gdb: KVM hardware debugging ${ok ? 'works' : 'does not work'} on this host`);
+    return ok;
+  }
+
+  /** Loads DR0-DR3/DR7 for the hardware points (only where KVM supports it). */
+  private applyGuestDebug(): void {
+    if (!this.hwDebug) return;
+    const dr: bigint[] = [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n];
+    let dr7 = 0x400n;
+    this.hw.forEach((p, i) => {
+      dr[i] = BigInt(p.addr);
+      const rw = p.type === 1 ? 0n : p.type === 2 ? 1n : 3n;
+      const len = p.type === 1 ? 0n : ({ 1: 0n, 2: 1n, 4: 3n, 8: 2n } as Record<number, bigint>)[p.len]!;
+      dr7 |= (1n << BigInt(2 * i)) | (rw << BigInt(16 + 4 * i)) | (len << BigInt(18 + 4 * i));
+    });
+    dr[7] = dr7;
+    const control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_SW_BP | (this.hw.length ? KVM_GUESTDBG_USE_HW_BP : 0);
+    this.v.fd.setGuestDebug(control, dr);
+    this.guestDebugControl = control;
+  }
+
+  // ---- page-protection watchpoints (hosts without hardware debugging) -----------------------
+
+  /** The prot the program's page had before torov took its write bit (by page number). */
+  private readonly savedProt = new Map<number, number>();
+
+  /** Pages that hold a write watchpoint (software kind). */
+  private watchPages(): number[] {
+    const pages = new Set<number>();
+    for (const p of this.hw) if (p.type === 2) for (let pg = pageOf(p.addr); pg <= pageOf(p.addr + p.len - 1); pg++) pages.add(pg);
+    return [...pages];
+  }
+
+  /** Takes the write bit of every watched page that has one (before the program runs). */
+  private protectPages(): void {
+    if (this.hwDebug) return;
+    const mem = this.m.mem;
+    for (const pg of this.watchPages()) {
+      const va = pg * PAGE_SIZE;
+      if (va >= mem.memSize) continue;
+      const prot = mem.pageProt(va);
+      if (!(prot & 2)) continue;
+      this.savedProt.set(pg, prot);
+      mem.setPages(va, PAGE_SIZE, prot & ~2);
+      mem.invalidate(va, PAGE_SIZE);
+      this.protectedPages.add(pg);
+    }
+  }
+
+  /** Gives the watched pages their write bit back (while stopped, and around syscalls). */
+  private unprotectPages(): void {
+    for (const pg of this.protectedPages) this.setPageWritable(pg, true);
+    this.protectedPages.clear();
+  }
+
+  private setPageWritable(pg: number, writable: boolean): void {
+    const prot = this.savedProt.get(pg);
+    if (prot === undefined) return;
+    const va = pg * PAGE_SIZE;
+    this.m.mem.setPages(va, PAGE_SIZE, writable ? prot : prot & ~2);
+    if (!writable) this.m.mem.invalidate(va, PAGE_SIZE);
+  }
+
+  /** The bytes of each watchpoint, in the order of this.hw. */
+  private watchedBytes(): Buffer[] {
+    return this.hw.map((p) => (p.type === 2 ? this.readRaw(p.addr, p.len) : Buffer.alloc(0)));
+  }
+
+  // ---- Target: registers -----------------------------------------------------------------
+
+  private cpu(): CpuState {
+    if (!this.state) {
+      const fd = this.v.fd;
+      let fpu: Buffer | undefined;
+      try { fpu = fd.getFpu(); } catch { fpu = undefined; }
+      this.state = { regs: Buffer.from(fd.runU8.subarray(RUN.regs, RUN.regs + 144)), sregs: fd.getSregs(), fpu };
+    }
+    return this.state;
+  }
+
+  /** Writes what gdb changed back to the vCPU. */
+  private commit(s: CpuState, what: Set<string>): void {
+    const fd = this.v.fd;
+    if (what.has('regs')) {
+      const fl = s.regs.readBigUInt64LE(REGS.rflags);
+      const cur = this.reg(REGS.rflags);
+      s.regs.writeBigUInt64LE((fl & BigInt(USER_RFLAGS)) | 2n | BigInt(cur & 0x200), REGS.rflags);
+      fd.runU8.set(s.regs, RUN.regs);
+      this.markDirty();
+    }
+    if (what.has('sregs')) {
+      const k = this.m.kernel;
+      k.fsBase = Number(s.sregs.readBigUInt64LE(SREGS.fs));
+      k.gsBase = Number(s.sregs.readBigUInt64LE(SREGS.gs));
+      fd.setMsrs([[MSR_FS_BASE, BigInt(k.fsBase)], [MSR_GS_BASE, BigInt(k.gsBase)]]);
+      k.fsBaseDirty = false;
+    }
+    if (what.has('fpu') && s.fpu) fd.setFpu(s.fpu);
+    this.state = undefined;
+  }
+
+  /** Nothing to do: registers are written through as gdb changes them. */
+  private flushState(): void { this.state = undefined; }
+
+  readRegisters(): string { return encodeAll(this.cpu()); }
+
+  writeRegisters(bytes: Buffer): boolean {
+    const s = this.cpu();
+    this.commit(s, decodeAll(s, bytes));
+    return true;
+  }
+
+  readRegister(n: number): string | undefined {
+    const def = REGISTERS[n];
+    if (!def) return undefined;
+    const b = readReg(this.cpu(), n);
+    return b ? b.toString('hex') : 'xx'.repeat(def.bits / 8);
+  }
+
+  writeRegister(n: number, bytes: Buffer): boolean {
+    const s = this.cpu();
+    const src = writeReg(s, n, bytes);
+    if (src === undefined) return false;
+    this.commit(s, new Set([src]));
+    return true;
+  }
+
+  setPc(addr: number): void { this.setReg(REGS.rip, addr); this.state = undefined; }
+
+  // ---- Target: memory ----------------------------------------------------------------------
+
+  /**
+   * Host address of guest virtual `va` for `len` bytes within one page, or undefined:
+   * window pages whose PTE is present (va == pa there), and torov's stub page read-only
+   * (it is user-executable, so the program can read it too). Nothing else of the system
+   * area is reachable.
+   */
+  private hostOf(va: number, write: boolean): number | undefined {
+    const mem = this.m.mem;
+    if (va >= 0 && va < mem.memSize) return mem.pageProt(va) !== 0 ? mem.hostBase + va : undefined;
+    if (!write && va >= STUB_START && va < STUB_END) return mem.sysHost + SYS.STUB + (va - STUB_START);
+    return undefined;
+  }
+
+  /**
+   * Copies guest memory page by page with process_vm_readv/writev on torov's own process:
+   * a page the host maps read-only (a shared read-only file mapping) fails with EFAULT
+   * instead of crashing the VMM.
+   */
+  private copy(va: number, buf: Buffer, write: boolean): number {
+    let done = 0;
+    while (done < buf.length) {
+      const a = va + done, n = Math.min(buf.length - done, PAGE_SIZE - (a % PAGE_SIZE));
+      const h = this.hostOf(a, write);
+      if (h === undefined) break;
+      const iov = Buffer.alloc(32);
+      iov.writeBigUInt64LE(BigInt(addressOf(buf) + done), 0);
+      iov.writeBigUInt64LE(BigInt(n), 8);
+      iov.writeBigUInt64LE(BigInt(h), 16);
+      iov.writeBigUInt64LE(BigInt(n), 24);
+      const r = sys(write ? SYS_process_vm_writev : SYS_process_vm_readv, process.pid, addressOf(iov), 1, addressOf(iov) + 16, 1, 0);
+      if (r <= 0) break;
+      done += r;
+      if (r < n) break;
+    }
+    return done;
+  }
+
+  /** Memory as it is, breakpoints included. */
+  private readRaw(addr: number, len: number): Buffer {
+    const b = Buffer.alloc(len);
+    return b.subarray(0, this.copy(addr, b, false));
+  }
+
+  readMemory(addr: number, len: number): Buffer {
+    const b = this.readRaw(addr, len);
+    for (const [a, orig] of this.breakpoints) if (a >= addr && a < addr + b.length) b[a - addr] = orig;
+    return b;
+  }
+
+  writeMemory(addr: number, data: Buffer): boolean {
+    const d = Buffer.from(data);
+    for (const [a] of this.breakpoints) {
+      if (a >= addr && a < addr + d.length) { this.breakpoints.set(a, d[a - addr]!); d[a - addr] = 0xcc; }
+    }
+    return this.copy(addr, d, true) === d.length;
+  }
+
+  // ---- Target: breakpoints and watchpoints ---------------------------------------------------
+
+  insertPoint(type: number, addr: number, kind: number): 'ok' | 'error' | 'unsupported' {
+    if (type === 0 || (type === 1 && !this.hwDebug)) return this.insertSoftware(addr);
+    if (type === 1) return this.addHw({ type, addr, len: 1 });
+    if (type === 2 || type === 4 || type === 3) {
+      if (!this.hwDebug && type !== 2) return 'unsupported';
+      if (this.hwDebug && (type === 3 || ![1, 2, 4, 8].includes(kind) || addr % kind !== 0)) return 'unsupported';
+      if (!this.hwDebug && (kind < 1 || kind > 8 || !this.hostOf(addr, false))) return 'error';
+      return this.addHw({ type, addr, len: kind });
+    }
+    return 'unsupported';
+  }
+
+  removePoint(type: number, addr: number, kind: number): 'ok' | 'error' | 'unsupported' {
+    if (type === 0 || (type === 1 && !this.hwDebug)) {
+      const orig = this.breakpoints.get(addr);
+      if (orig === undefined) return 'ok';
+      this.breakpoints.delete(addr);
+      this.copy(addr, Buffer.from([orig]), true);
+      return 'ok';
+    }
+    if (type > 4) return 'unsupported';
+    const i = this.hw.findIndex((p) => p.type === type && p.addr === addr && (type === 1 || p.len === kind));
+    if (i >= 0) this.hw.splice(i, 1);
+    return 'ok';
+  }
+
+  private insertSoftware(addr: number): 'ok' | 'error' {
+    if (this.breakpoints.has(addr)) return 'ok';
+    const orig = this.readRaw(addr, 1);
+    if (orig.length !== 1) return 'error';
+    if (this.copy(addr, Buffer.from([0xcc]), true) !== 1) return 'error';
+    this.breakpoints.set(addr, orig[0]!);
+    return 'ok';
+  }
+
+  private addHw(p: HwPoint): 'ok' | 'error' {
+    if (this.hwDebug && this.hw.length >= 4) return 'error';
+    if (this.hw.some((q) => q.type === p.type && q.addr === p.addr && q.len === p.len)) return 'ok';
+    this.hw.push(p);
+    return 'ok';
+  }
+
+  private removeAllPoints(): void {
+    for (const a of [...this.breakpoints.keys()]) this.removePoint(0, a, 1);
+    this.hw.length = 0;
+    this.unprotectPages();
+    if (this.hwDebug) { this.v.fd.setGuestDebug(0); this.guestDebugControl = 0; }
+  }
+
+  // ---- registers in the kvm_run page -----------------------------------------------------------
+
+  private reg(off: number): number { return Number(this.v.fd.run.getBigUint64(RUN.regs + off, true)); }
+  private rip(): number { return this.reg(REGS.rip); }
+  private setReg(off: number, v: number | bigint): void {
+    this.v.fd.run.setBigUint64(RUN.regs + off, typeof v === 'bigint' ? v : BigInt(v), true);
+    this.markDirty();
+  }
+  private markDirty(): void { this.v.fd.run.setBigUint64(DIRTY, BigInt(KVM_SYNC_X86_REGS), true); }
+}
+
+const pageOf = (va: number) => Math.floor(va / PAGE_SIZE);
+const hex2 = (n: number) => (n & 0xff).toString(16).padStart(2, '0');
+
+function describeSignal(sig: number): string {
+  const names: Record<number, string> = { 1: 'SIGHUP', 3: 'SIGQUIT', 4: 'SIGILL', 6: 'SIGABRT', 7: 'SIGBUS', 8: 'SIGFPE', 9: 'SIGKILL',
+    10: 'SIGUSR1', 11: 'SIGSEGV', 12: 'SIGUSR2', 13: 'SIGPIPE', 14: 'SIGALRM', 15: 'SIGTERM', 31: 'SIGSYS' };
+  return `torov: ${names[sig] ?? `signal ${sig}`}: sent by the debugger`;
+}

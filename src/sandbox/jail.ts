@@ -1,0 +1,204 @@
+/**
+ * The jail: the guest's filesystem view and the VMM's namespaces, set up inside the
+ * sandboxed VMM process (which util-linux unshare(1) started in new mount, PID, IPC, UTS,
+ * network and, for users who are not root, user namespaces; see launch.ts).
+ *
+ * Steps, in the order a jailer must take them:
+ *  1. make every mount private, so nothing below propagates to the host;
+ *  2. mount a small tmpfs as the new root (it is made read-only at the end);
+ *  3. bind the policy's root directory entry by entry (read-only unless writable), the
+ *     four safe device nodes, a tmpfs at /tmp when asked, and the --volume mounts;
+ *  4. pivot_root into it and detach the old root, so no host path is reachable;
+ *  5. remount the new root read-only, set the hostname, bring up loopback.
+ * Every step that fails throws a SandboxError naming the step and the path.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { sys, addressOf } from '../host/libc';
+import { SYS } from '../linux/syscalls';
+import { errnoName } from '../linux/errno';
+
+/** A sandbox step failed; the message is one line for the user. */
+export class SandboxError extends Error {
+  override name = 'SandboxError';
+}
+
+/** mount(2) flags (<linux/mount.h>). */
+const MS_RDONLY = 1, MS_NOSUID = 2, MS_NODEV = 4, MS_NOEXEC = 8, MS_REMOUNT = 32, MS_BIND = 4096, MS_REC = 16384, MS_PRIVATE = 1 << 18;
+const MNT_DETACH = 2;
+
+/** One --volume: a host path mounted at a guest path. */
+export interface Volume { host: string; guest: string; readOnly: boolean }
+
+/** What the jail is made of. */
+export interface JailSpec {
+  /** An empty host directory to build the new root on (created by the launcher). */
+  dir: string;
+  /** Host directory whose entries become the guest's "/" (none: the minimal default). */
+  root?: string;
+  /** true: the root is writable; a list: these guest paths are. */
+  writable?: boolean | readonly string[];
+  /** An empty tmpfs at /tmp. */
+  tmp?: boolean;
+  volumes: readonly Volume[];
+  /** "none": loopback only, in the new network namespace. */
+  network: 'none' | 'host';
+  /** The guest's working directory (a guest path); default: the host's, if a volume holds it, else "/". */
+  workdir?: string;
+}
+
+/** The guest path of host path `p` through the volumes (the last matching volume wins), or undefined. */
+export function guestPathOf(p: string, volumes: readonly Volume[]): string | undefined {
+  for (let i = volumes.length - 1; i >= 0; i--) {
+    const v = volumes[i]!;
+    const host = v.host.replace(/\/+$/, '');
+    if (p === host) return v.guest;
+    if (p.startsWith(host + '/')) return path.posix.join(v.guest, p.slice(host.length));
+  }
+  return undefined;
+}
+
+/** The files of the default root's /etc (no host file is copied). */
+export const MINIMAL_ETC: Readonly<Record<string, string>> = {
+  passwd: 'root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n',
+  group: 'root:x:0:\nnogroup:x:65534:\n',
+  hosts: '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n',
+  hostname: 'torov\n',
+};
+
+/** The device nodes a guest sees: harmless ones only. */
+export const DEVICES = ['null', 'zero', 'full', 'random', 'urandom'] as const;
+
+function cstr(s: string): Buffer { return Buffer.from(s + '\0'); }
+
+/** Calls a host syscall with string arguments kept alive; throws SandboxError on failure. */
+function call(step: string, nr: number, ...args: Array<number | string | null>): number {
+  const bufs = args.map((a) => (typeof a === 'string' ? cstr(a) : null));
+  const nums = args.map((a, i) => (typeof a === 'string' ? addressOf(bufs[i]!) : a ?? 0));
+  const r = sys(nr, ...nums);
+  if (r < 0) throw new SandboxError(`${step}: ${errnoName(-r)}`);
+  void bufs;
+  return r;
+}
+
+function mount(step: string, source: string | null, target: string, fstype: string | null, flags: number, data: string | null = null): void {
+  call(step, SYS.mount, source, target, fstype, flags, data);
+}
+
+/** statfs(2) f_flags bits that a remount must keep (in a user namespace they are locked). */
+const KEEP_FLAGS = MS_NOSUID | MS_NODEV | MS_NOEXEC | 1024 /* NOATIME */ | 2048 /* NODIRATIME */ | (1 << 21) /* RELATIME */;
+const ST_RELATIME = 4096;
+
+/** The mount flags of the file system holding `p` (statfs f_flags, offset 80). */
+function mountFlags(p: string): number {
+  const b = Buffer.alloc(120);
+  const r = call(`statfs ${p}`, SYS.statfs, p, addressOf(b));
+  void r;
+  const f = b.readUInt32LE(80);
+  return (f & (MS_NOSUID | MS_NODEV | MS_NOEXEC | 1024 | 2048)) | (f & ST_RELATIME ? 1 << 21 : 0);
+}
+
+/**
+ * Bind-mounts host path `src` onto `dst` (created as a dir or an empty file), read-only
+ * if asked. Device nodes need a mount without nodev; everything else gets nosuid, nodev.
+ */
+function bind(src: string, dst: string, readOnly: boolean, device = false): void {
+  const st = fs.statSync(src);
+  if (st.isDirectory()) fs.mkdirSync(dst, { recursive: true });
+  else if (!fs.existsSync(dst)) fs.writeFileSync(dst, '');
+  // Not recursive: mounts below a bound host directory stay out of the guest's view.
+  mount(`bind ${src}`, src, dst, null, MS_BIND);
+  // A bind mount keeps the source's flags; read-only needs a remount of the bind itself,
+  // and the remount must repeat the flags the source mount has.
+  const flags = MS_REMOUNT | MS_BIND | (mountFlags(src) & KEEP_FLAGS) | MS_NOSUID | (device ? 0 : MS_NODEV) | (readOnly ? MS_RDONLY : 0);
+  mount(`make ${dst} ${readOnly ? 'read-only' : 'writable'}`, null, dst, null, flags);
+}
+
+/** Sets up the jail and enters it. After this, "/" is the guest's root and the host's is gone. */
+export function enterJail(spec: JailSpec): void {
+  const dir = spec.dir;
+  // 1. Nothing we mount may propagate back to the host's mount namespace.
+  mount('make mounts private', null, '/', null, MS_REC | MS_PRIVATE);
+  // 2. The new root.
+  mount('mount the new root', 'tmpfs', dir, 'tmpfs', MS_NOSUID | MS_NODEV, 'mode=0755,size=4m');
+  // 3a. The policy's root, entry by entry (so /dev and /tmp can be torov's own).
+  const writableAll = spec.writable === true;
+  if (spec.root) {
+    let entries: fs.Dirent[];
+    try { entries = fs.readdirSync(spec.root, { withFileTypes: true }); }
+    catch (e) { throw new SandboxError(`root ${spec.root}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
+    for (const e of entries) {
+      if (e.name === 'dev' || e.name === 'proc' || e.name === 'sys' || (e.name === 'tmp' && spec.tmp)) continue;
+      const src = path.join(spec.root, e.name), dst = path.join(dir, e.name);
+      if (e.isSymbolicLink()) { fs.symlinkSync(fs.readlinkSync(src), dst); continue; }
+      bind(src, dst, !writableAll);
+    }
+    if (Array.isArray(spec.writable)) {
+      for (const g of spec.writable as readonly string[]) {
+        const src = path.join(spec.root, g);
+        if (!fs.existsSync(src)) throw new SandboxError(`writable ${g}: no such path in the root ${spec.root}`);
+        bind(src, path.join(dir, g), false);
+      }
+    }
+  }
+  // 3a'. Without a root: the documented minimal default, a few synthetic files in /etc
+  // (user and group names for the ids a guest runs as, and localhost).
+  if (!spec.root) {
+    const etc = path.join(dir, 'etc');
+    fs.mkdirSync(etc);
+    for (const [name, text] of Object.entries(MINIMAL_ETC)) fs.writeFileSync(path.join(etc, name), text, { mode: 0o644 });
+  }
+  // 3b. /dev: a tmpfs with the harmless device nodes bound from the host.
+  const dev = path.join(dir, 'dev');
+  fs.mkdirSync(dev, { recursive: true });
+  mount('mount /dev', 'tmpfs', dev, 'tmpfs', MS_NOSUID | MS_NOEXEC, 'mode=0755,size=64k');
+  for (const d of DEVICES) bind(`/dev/${d}`, path.join(dev, d), false, true);
+  mount('make /dev read-only', null, dev, null, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC);
+  // 3c. /tmp.
+  if (spec.tmp) {
+    const tmp = path.join(dir, 'tmp');
+    fs.mkdirSync(tmp, { recursive: true });
+    mount('mount /tmp', 'tmpfs', tmp, 'tmpfs', MS_NOSUID | MS_NODEV, 'mode=1777');
+  }
+  // 3d. Volumes, in order (a later one may sit inside an earlier one).
+  for (const v of spec.volumes) {
+    if (!fs.existsSync(v.host)) throw new SandboxError(`volume ${v.host}: no such file or directory on the host`);
+    const dst = path.join(dir, v.guest);
+    try { bind(v.host, dst, v.readOnly); }
+    catch (e) {
+      if (e instanceof SandboxError) throw e;
+      throw new SandboxError(`volume ${v.host}:${v.guest}: cannot create ${v.guest} in the guest's root (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+  }
+  const hostCwd = process.cwd();
+  // 4. Enter it; the old root is detached and its mount point removed.
+  const old = path.join(dir, '.oldroot');
+  fs.mkdirSync(old);
+  call('pivot_root', SYS.pivot_root, dir, old);
+  process.chdir('/');
+  call('detach the old root', SYS.umount2, '/.oldroot', MNT_DETACH);
+  fs.rmdirSync('/.oldroot');
+  // 5. The root's own directory stays read-only; the guest writes only where allowed.
+  mount('make / read-only', null, '/', null, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV);
+  call('sethostname', SYS.sethostname, 'torov', 5);
+  if (spec.network === 'none') loopbackUp();
+  const cwd = spec.workdir ?? guestPathOf(hostCwd, spec.volumes) ?? '/';
+  try { process.chdir(cwd); }
+  catch { throw new SandboxError(`working directory ${cwd}: no such directory in the guest's root`); }
+}
+
+/** Brings up "lo" in the new network namespace (SIOCGIFFLAGS / SIOCSIFFLAGS on a socket). */
+function loopbackUp(): void {
+  const s = call('socket for loopback', SYS.socket, 2 /* AF_INET */, 2 | 0o2000000 /* SOCK_DGRAM|CLOEXEC */, 0);
+  try {
+    const ifr = Buffer.alloc(40);
+    ifr.write('lo', 0);
+    const SIOCGIFFLAGS = 0x8913, SIOCSIFFLAGS = 0x8914, IFF_UP = 1;
+    if (sys(SYS.ioctl, s, SIOCGIFFLAGS, addressOf(ifr)) < 0) throw new SandboxError('loopback: SIOCGIFFLAGS failed');
+    ifr.writeUInt16LE(ifr.readUInt16LE(16) | IFF_UP, 16);
+    const r = sys(SYS.ioctl, s, SIOCSIFFLAGS, addressOf(ifr));
+    if (r < 0) throw new SandboxError(`loopback up: ${errnoName(-r)}`);
+  } finally {
+    sys(SYS.close, s);
+  }
+}

@@ -1,0 +1,425 @@
+/**
+ * The data behind the VMM's seccomp filter (src/sandbox/seccomp.ts builds the BPF from it):
+ * every host syscall the VMM process may make once its guest runs, each with the reason.
+ *
+ * Two parts, as Firecracker keeps one rule list per thread kind, each rule a syscall, optional
+ * argument conditions and a comment:
+ * - RUNTIME: what Node.js 20, V8, libuv, glibc, koffi and torov's own VM loop need whatever
+ *   the guest does. Found by tracing real runs (`strace -f` from the first KVM_RUN to the end,
+ *   guests of every kind, stdio on pipes, files and terminals, one and several VMs in one
+ *   process) and by reading src/vmm, src/machine and src/kvm. Everything Node does only at
+ *   start-up (loading modules, creating threads, opening /dev/kvm) happens before the filter
+ *   and is not here.
+ * - GUEST: for each guest syscall that has a handler, the host syscalls that handler makes
+ *   (read from src/syscalls/*.ts; test/unit/seccomp.test.ts fails when a handler file uses
+ *   a HOST.<name> that no rule lists). The filter takes these only for the guest syscalls the
+ *   policy allows or logs: a guest syscall the policy denies or kills never reaches its
+ *   handler, so its host calls stay forbidden.
+ * Host calls that many guest rules share (close on an fd-table error path, mmap/madvise of
+ * the guest window) are also runtime rules; they are listed in both places so that each
+ * guest rule reads complete on its own.
+ *
+ * An ioctl is allowed only for the listed request numbers (args[1]), named here.
+ */
+import type { SyscallName } from '../linux/syscalls';
+import {
+  KVM_RUN, KVM_GET_SREGS, KVM_SET_SREGS, KVM_SET_REGS, KVM_GET_REGS, KVM_SET_MSRS, KVM_SET_CPUID2, KVM_SET_XCRS,
+  KVM_SET_XSAVE, KVM_SET_VCPU_EVENTS, KVM_SET_DEBUGREGS, KVM_GET_DEBUGREGS, KVM_SET_USER_MEMORY_REGION,
+  KVM_CREATE_VM, KVM_CREATE_VCPU, KVM_GET_SUPPORTED_CPUID, KVM_SET_GUEST_DEBUG, KVM_GET_FPU, KVM_SET_FPU,
+} from '../kvm/kvm';
+
+/**
+ * seccomp_data.args[arg] must equal `value` (all 64 bits). `'pid'` stands for the VMM's own
+ * process id, filled in when the filter is built. `name` is what the number means (shown).
+ */
+export interface ArgEq {
+  readonly arg: 0 | 1 | 2 | 3 | 4 | 5;
+  readonly value: number | 'pid';
+  readonly name: string;
+}
+
+/** One allowed host syscall: all its conditions must hold (none: any arguments). */
+export interface HostRule {
+  readonly syscall: SyscallName;
+  readonly args?: readonly ArgEq[];
+  readonly why: string;
+}
+
+/** Runtime rules with a common purpose. */
+export interface RuleGroup {
+  readonly name: string;
+  readonly why: string;
+  readonly rules: readonly HostRule[];
+}
+
+/** Terminal ioctl request numbers (asm-generic/ioctls.h). */
+export const TTY_IOCTLS = {
+  TCGETS: 0x5401, TCSETS: 0x5402, TCSETSW: 0x5403, TCSETSF: 0x5404, TIOCGPGRP: 0x540f, TIOCGWINSZ: 0x5413,
+  TIOCSWINSZ: 0x5414, FIONREAD: 0x541b, FIONBIO: 0x5421, TIOCGSID: 0x5429, FIOASYNC: 0x5452,
+} as const;
+
+/** Ioctl request numbers by name, for display (KVM's and the terminal ones). */
+export const IOCTL_NAMES: ReadonlyMap<number, string> = new Map<number, string>([
+  [KVM_RUN, 'KVM_RUN'], [KVM_GET_REGS, 'KVM_GET_REGS'], [KVM_SET_REGS, 'KVM_SET_REGS'],
+  [KVM_GET_SREGS, 'KVM_GET_SREGS'], [KVM_SET_SREGS, 'KVM_SET_SREGS'], [KVM_SET_MSRS, 'KVM_SET_MSRS'],
+  [KVM_SET_CPUID2, 'KVM_SET_CPUID2'], [KVM_SET_XCRS, 'KVM_SET_XCRS'], [KVM_SET_XSAVE, 'KVM_SET_XSAVE'],
+  [KVM_SET_VCPU_EVENTS, 'KVM_SET_VCPU_EVENTS'], [KVM_SET_DEBUGREGS, 'KVM_SET_DEBUGREGS'],
+  [KVM_GET_DEBUGREGS, 'KVM_GET_DEBUGREGS'], [KVM_SET_USER_MEMORY_REGION, 'KVM_SET_USER_MEMORY_REGION'],
+  [KVM_CREATE_VM, 'KVM_CREATE_VM'], [KVM_CREATE_VCPU, 'KVM_CREATE_VCPU'], [KVM_GET_SUPPORTED_CPUID, 'KVM_GET_SUPPORTED_CPUID'],
+  [KVM_SET_GUEST_DEBUG, 'KVM_SET_GUEST_DEBUG'], [KVM_GET_FPU, 'KVM_GET_FPU'], [KVM_SET_FPU, 'KVM_SET_FPU'],
+  ...Object.entries(TTY_IOCTLS).map(([n, v]) => [v, n] as [number, string]),
+]);
+
+/** An ioctl rule for one request number. */
+function ioctl(request: number, why: string): HostRule {
+  return { syscall: 'ioctl', args: [{ arg: 1, value: request, name: IOCTL_NAMES.get(request) ?? `0x${request.toString(16)}` }], why };
+}
+
+/** What Node.js, V8, libuv, glibc, koffi and the VM loop need while (and after) a guest runs. */
+export const RUNTIME_GROUPS: readonly RuleGroup[] = [
+  {
+    name: 'kvm',
+    why: 'ioctls on the VMM\'s own /dev/kvm, VM and vCPU fds, by request number',
+    rules: [
+      ioctl(KVM_RUN, 'runs the vCPU until its next exit: once per guest syscall (first in the filter: the hottest call)'),
+      ioctl(KVM_GET_SREGS, 'the first syscall\'s privilege-level probe, CR2 of a page fault, the template of a new vCPU'),
+      ioctl(KVM_SET_MSRS, 'FS/GS base after the guest\'s arch_prctl; the MSRs of the next guest'),
+      ioctl(KVM_SET_SREGS, 'long mode, segments and CR3 of the next guest (a VM reused in the same process)'),
+      ioctl(KVM_SET_REGS, 'entry registers of the next guest'),
+      ioctl(KVM_SET_XCRS, 'XCR0 of the next guest'),
+      ioctl(KVM_SET_XSAVE, 'a reused vCPU starts with clean x87/SSE/AVX state'),
+      ioctl(KVM_SET_VCPU_EVENTS, 'a reused vCPU starts with no pending exception or interrupt'),
+      ioctl(KVM_SET_DEBUGREGS, 'a reused vCPU starts with clean debug registers'),
+      ioctl(KVM_SET_USER_MEMORY_REGION, 'registers the next guest\'s memory slots (on reuse, first deletes the old ones)'),
+      ioctl(KVM_CREATE_VM, 'a new VM when the next guest\'s memory size differs from the kept VM\'s'),
+      ioctl(KVM_CREATE_VCPU, 'the vCPU of such a new VM'),
+      ioctl(KVM_SET_CPUID2, 'CPUID of such a new vCPU'),
+      ioctl(KVM_GET_SUPPORTED_CPUID, 'CPU features for a new VM (read once per process and cached; harmless query)'),
+    ],
+  },
+  {
+    name: 'memory',
+    why: 'V8\'s heap and garbage collector, glibc\'s malloc, and the guest memory torov maps (own memory only)',
+    rules: [
+      { syscall: 'mmap', why: 'V8 reserves and commits heap pages, glibc maps large blocks; torov maps guest windows, file mappings into the window (MAP_FIXED) and a new vCPU\'s kvm_run page' },
+      { syscall: 'munmap', why: 'V8 frees heap pages after a GC, glibc frees large blocks and thread stacks; torov unmaps released windows and a closed vCPU\'s kvm_run page' },
+      { syscall: 'mprotect', why: 'V8 commits heap pages and toggles code-space permissions; torov flips the protection of guest pages so that KVM drops its cached translations' },
+      { syscall: 'madvise', why: 'V8 decommits freed pages (MADV_DONTNEED, MADV_DONTFORK), glibc frees thread stacks at exit; torov gives guest pages back (MADV_DONTNEED)' },
+      { syscall: 'mremap', why: 'glibc\'s realloc of a block it mmap-ed' },
+      { syscall: 'brk', why: 'glibc malloc\'s main arena grows (seen while formatting --trace lines)' },
+    ],
+  },
+  {
+    name: 'threads',
+    why: 'Node\'s threads (V8 platform workers, libuv) keep running under the filter (SECCOMP_FILTER_FLAG_TSYNC); no new thread or process can be created',
+    rules: [
+      { syscall: 'futex', why: 'every lock and condition variable: V8\'s platform workers wait for GC tasks, Node joins them at exit' },
+      { syscall: 'sched_yield', why: 'V8 and glibc spin locks (seen in a worker thread at exit)' },
+      { syscall: 'getpid', why: 'V8 and glibc ask for the process id (seen around the first KVM_RUN; glibc\'s raise())' },
+      { syscall: 'gettid', why: 'V8 and glibc thread ids (a harmless query)' },
+      { syscall: 'exit', why: 'a thread ends: Node stops its V8 platform workers at exit' },
+      { syscall: 'exit_group', why: 'the VMM exits with the guest\'s status' },
+    ],
+  },
+  {
+    name: 'signals',
+    why: 'signal handling of Node and glibc (the guest\'s signal state lives in the VMM and never reaches here)',
+    rules: [
+      { syscall: 'rt_sigaction', why: 'Node resets its signal handlers at exit (about 30 calls)' },
+      { syscall: 'rt_sigprocmask', why: 'glibc blocks signals around thread exit and raise(); Node blocks SIGTTOU while it restores the terminal' },
+      { syscall: 'rt_sigreturn', why: 'returns from a signal handler (KVM_RUN then fails with EINTR and the loop goes on)' },
+      {
+        syscall: 'tgkill', args: [{ arg: 0, value: 'pid', name: 'this process' }],
+        why: 'Node\'s SIGINT/SIGTERM handler restores the terminal and raises the signal again, abort() raises SIGABRT: only at the VMM itself, so Ctrl-C ends it as Ctrl-C and not as a seccomp kill',
+      },
+    ],
+  },
+  {
+    name: 'io',
+    why: 'the VMM\'s own fds: stdio, libuv\'s epoll fd and eventfds, the KVM fds, the host fds behind the guest\'s table',
+    rules: [
+      { syscall: 'read', why: 'libuv reads its eventfd (the event loop runs once more at exit)' },
+      { syscall: 'write', why: 'torov\'s own messages and --trace lines on stderr (fs.writeSync), libuv\'s eventfd wake-ups' },
+      { syscall: 'close', why: 'torov closes the guest\'s host fds (fd table, VM release), libuv closes its fds at exit' },
+      { syscall: 'epoll_pwait', why: 'libuv\'s event loop (Node runs it at exit)' },
+      { syscall: 'epoll_wait', why: 'the same, for libuv builds that use epoll_wait' },
+      { syscall: 'epoll_ctl', why: 'libuv registers its fds with its epoll fd (at exit)' },
+      { syscall: 'fcntl', why: 'torov duplicates stdio for the next guest (F_DUPFD_CLOEXEC); Node reads and restores stdio flags at exit (F_GETFL, F_SETFL)' },
+      { syscall: 'fstat', why: 'Node checks stdio at exit before it restores it' },
+      { syscall: 'newfstatat', why: 'the same with C libraries whose fstat() is newfstatat(fd, "", AT_EMPTY_PATH)' },
+      { syscall: 'fsync', why: 'Node flushes stdout and stderr at exit (fsync(1), fsync(2))' },
+      ioctl(TTY_IOCTLS.TCGETS, 'Node reads the terminal mode of fds 0-2 at exit and on SIGINT/SIGTERM (tcgetattr)'),
+      ioctl(TTY_IOCTLS.TCSETS, 'Node restores the terminal mode of fds 0-2 at exit and on SIGINT/SIGTERM (tcsetattr)'),
+      { syscall: 'getrandom', why: 'the 16 AT_RANDOM bytes of the next guest (Machine), V8\'s entropy' },
+      { syscall: 'getppid', why: 'each new guest (Machine) publishes the VMM\'s identity: process.ppid' },
+      { syscall: 'getuid', why: 'the same: process.getuid()' },
+      { syscall: 'getgid', why: 'the same: process.getgid()' },
+      { syscall: 'getcwd', why: 'process.cwd(), when the next guest\'s path is relative (cached by Node after the first call)' },
+    ],
+  },
+  {
+    name: 'time',
+    why: 'clocks: the vDSO answers without a syscall; these are its fallbacks on hosts whose clock source has no vDSO support',
+    rules: [
+      { syscall: 'clock_gettime', why: 'process.hrtime(), Date.now(), V8\'s and libuv\'s timers' },
+      { syscall: 'gettimeofday', why: 'glibc\'s gettimeofday() fallback' },
+    ],
+  },
+];
+
+/**
+ * Extra rules while a debugger is attached (src/gdb), from its code as it stands: the gdb
+ * connection is served by blocking calls on the VMM's main thread, Ctrl-C is watched by a
+ * worker thread that must already exist when the filter is installed (starting a Worker
+ * needs clone3, module loading and more: far beyond this list).
+ */
+export const GDB_GROUP: RuleGroup = {
+  name: 'gdb',
+  why: 'only with a debugger attached (buildFilter(..., { gdb: true })): its socket, its Ctrl-C watcher, vCPU state',
+  rules: [
+    ioctl(KVM_GET_REGS, 'gdb reads the general registers of a stopped guest'),
+    ioctl(KVM_SET_GUEST_DEBUG, 'single-step and hardware breakpoints'),
+    ioctl(KVM_GET_DEBUGREGS, 'gdb reads the debug registers'),
+    ioctl(KVM_GET_FPU, 'gdb reads x87/SSE registers'),
+    ioctl(KVM_SET_FPU, 'gdb writes x87/SSE registers'),
+    { syscall: 'accept4', why: 'accepts the gdb connection' },
+    { syscall: 'recvfrom', why: 'reads gdb\'s packets' },
+    { syscall: 'sendto', why: 'sends the replies' },
+    { syscall: 'poll', why: 'waits for gdb\'s bytes (with a timeout; the Ctrl-C watcher)' },
+    { syscall: 'eventfd2', why: 'the Ctrl-C watcher\'s wake-up eventfd' },
+    { syscall: 'process_vm_readv', args: [{ arg: 0, value: 'pid', name: 'this process' }], why: 'reads guest memory for gdb without faulting the VMM' },
+    { syscall: 'process_vm_writev', args: [{ arg: 0, value: 'pid', name: 'this process' }], why: 'writes guest memory (breakpoints) for gdb' },
+  ],
+};
+
+/** A host call of a guest rule: a syscall name, or a rule with conditions (ioctl requests). */
+export type HostCall = SyscallName | { readonly syscall: SyscallName; readonly args: readonly ArgEq[] };
+
+/** What one guest syscall's handler asks of the host, and why. */
+export interface GuestRule {
+  readonly host: readonly HostCall[];
+  readonly why: string;
+}
+
+/** The ioctl requests the guest's ioctl handler forwards (src/syscalls/io.ts: IOCTLS, and the job-control ones). */
+export const GUEST_IOCTL_REQUESTS: readonly (keyof typeof TTY_IOCTLS)[] = [
+  'TCGETS', 'TCSETS', 'TCSETSW', 'TCSETSF', 'TIOCGWINSZ', 'TIOCSWINSZ', 'FIONREAD', 'FIONBIO', 'FIOASYNC', 'TIOCGPGRP', 'TIOCGSID',
+];
+
+const none = (why: string): GuestRule => ({ host: [], why });
+const same = (name: SyscallName, why = 'the same call on the host fd'): GuestRule => ({ host: [name], why });
+/** Handlers that install a new host fd in the guest's table close it when the table is full. */
+const newFd = (name: SyscallName, why: string): GuestRule => ({ host: [name, 'close'], why });
+/**
+ * Handlers that take a path: the host call, and access(2) of fs.ts's /proc guard, which
+ * asks whether /proc/<n> is one of the VMM's own threads (existsSync of /proc/<pid>/task/<n>).
+ */
+const pathCall = (name: SyscallName, why = 'the same call on a VMM copy of the path'): GuestRule =>
+  ({ host: [name, 'access'], why: `${why} (access: the /proc guard)` });
+
+const OPEN: GuestRule = {
+  host: ['openat2', 'openat', 'readlinkat', 'access', 'close'],
+  why: 'openat2 with RESOLVE_NO_MAGICLINKS (openat on hosts before Linux 5.6), readlinkat of the new fd\'s /proc/self/fd link and access() for the /proc guard, close when refused or the table is full',
+};
+const WINDOW = 'guest memory is served in the VMM; the host memory behind the window is replaced (mmap MAP_FIXED) and given back (madvise)';
+
+/** Guest syscall name -> the host syscalls its handler makes. Every handler has an entry. */
+export const GUEST_RULES: Readonly<Record<string, GuestRule>> = {
+  // process.ts
+  exit: none('ends the VM (GuestExit)'),
+  exit_group: none('ends the VM (GuestExit)'),
+  getpid: none('identity published at start'),
+  gettid: none('identity published at start'),
+  getppid: none('identity published at start'),
+  getuid: none('identity published at start'),
+  geteuid: none('identity published at start'),
+  getgid: none('identity published at start'),
+  getegid: none('identity published at start'),
+  getpgrp: none('the guest is its own process group'),
+  getpgid: none('the guest is its own process group'),
+  getsid: none('the guest is its own session'),
+  setpgid: none('accepted for itself'),
+  setsid: none('EPERM'),
+  setuid: none('only to the ids it has'),
+  setgid: none('only to the ids it has'),
+  setreuid: none('only to the ids it has'),
+  setregid: none('only to the ids it has'),
+  setresuid: none('only to the ids it has'),
+  setresgid: none('only to the ids it has'),
+  getresuid: none('identity published at start'),
+  getresgid: none('identity published at start'),
+  getgroups: same('getgroups', 'the VMM\'s supplementary groups'),
+  uname: none('built from the kernel release read at start-up'),
+  arch_prctl: none('recorded; the vCPU applies the FS base with KVM_SET_MSRS (a runtime rule)'),
+  set_tid_address: none('recorded'),
+  set_robust_list: none('recorded'),
+  get_robust_list: none('recorded'),
+  rseq: none('ENOSYS'),
+  prlimit64: same('prlimit64', 'reads the VMM\'s own limits (new ones are recorded, not applied)'),
+  getrlimit: same('prlimit64', 'reads the VMM\'s own limits'),
+  setrlimit: same('prlimit64', 'reads the VMM\'s limit to check the new one (recorded, not applied)'),
+  getrandom: same('getrandom', 'the host\'s generator'),
+  sched_yield: none('nothing to yield to'),
+  sched_getaffinity: none('one CPU'),
+  getcpu: none('CPU 0'),
+  kill: none('served for the only process there is'),
+  tkill: none('served for the only process there is'),
+  tgkill: none('served for the only process there is'),
+  futex: none('single-threaded futex served in the VMM'),
+  getrusage: same('getrusage', 'the VMM\'s own usage'),
+  times: same('times', 'the VMM\'s own times'),
+  sysinfo: same('sysinfo', 'the host\'s figures'),
+  umask: same('umask', 'the VMM\'s umask, which the host applies to the guest\'s new files'),
+  getpriority: none('constant'),
+  setpriority: none('accepted, ignored'),
+  prctl: none('name, dumpable, pdeathsig and no_new_privs are recorded'),
+  // signal.ts
+  rt_sigaction: none('recorded'),
+  rt_sigprocmask: none('recorded'),
+  rt_sigpending: none('nothing is ever pending'),
+  sigaltstack: none('recorded'),
+  rt_sigreturn: none('no signal frame: the guest ends'),
+  // mm.ts
+  brk: { host: ['mmap', 'madvise'], why: `${WINDOW} when the break shrinks` },
+  mmap: { host: ['mmap', 'madvise'], why: 'file mappings map the host file over the window (MAP_FIXED); a failed one puts fresh memory back (mmap, madvise)' },
+  munmap: { host: ['mmap', 'madvise'], why: WINDOW },
+  mprotect: { host: ['mprotect'], why: 'when access is reduced, the host pages\' protection is flipped so that KVM drops its cached translations' },
+  mremap: { host: ['mmap', 'madvise', 'mprotect'], why: `${WINDOW}; the moved range keeps its protection (mprotect)` },
+  madvise: { host: ['mmap', 'madvise'], why: `MADV_DONTNEED/FREE/REMOVE: ${WINDOW}` },
+  msync: same('msync', 'shared file mappings are the host\'s page cache'),
+  mlock: none('checked against the guest\'s mappings'),
+  mlock2: none('checked against the guest\'s mappings'),
+  munlock: none('nothing to do'),
+  mlockall: none('nothing to do'),
+  munlockall: none('nothing to do'),
+  memfd_create: newFd('memfd_create', 'an anonymous host file in the guest\'s table'),
+  // io.ts
+  read: same('read'),
+  write: same('write'),
+  pread64: same('pread64'),
+  pwrite64: same('pwrite64'),
+  readv: same('readv', 'the host call on translated iovecs'),
+  writev: same('writev', 'the host call on translated iovecs'),
+  preadv: same('preadv', 'the host call on translated iovecs'),
+  pwritev: same('pwritev', 'the host call on translated iovecs'),
+  preadv2: same('preadv2', 'the host call on translated iovecs'),
+  pwritev2: same('pwritev2', 'the host call on translated iovecs'),
+  close: same('close', 'closes the host fd behind the guest fd'),
+  dup: { host: ['fcntl', 'close'], why: 'F_DUPFD_CLOEXEC on the host fd (close when the table is full)' },
+  dup2: { host: ['fcntl', 'close'], why: 'F_DUPFD_CLOEXEC on the host fd; the replaced host fd is closed' },
+  dup3: { host: ['fcntl', 'close'], why: 'F_DUPFD_CLOEXEC on the host fd; the replaced host fd is closed' },
+  pipe: newFd('pipe2', 'a host pipe (always O_CLOEXEC there)'),
+  pipe2: newFd('pipe2', 'a host pipe (always O_CLOEXEC there)'),
+  lseek: same('lseek'),
+  fcntl: { host: ['fcntl', 'close'], why: 'file flags, locks, pipe sizes and seals are the host\'s (F_DUPFD closes on a full table)' },
+  ioctl: {
+    host: [...GUEST_IOCTL_REQUESTS.map((n) => ({ syscall: 'ioctl' as const, args: [{ arg: 1 as const, value: TTY_IOCTLS[n], name: n }] })), 'getpgid', 'getsid'],
+    why: 'only the terminal and fd requests the handler forwards (anything else is ENOTTY in the VMM); getpgid and getsid read the VMM\'s job for TIOCGPGRP/TIOCSPGRP/TIOCGSID',
+  },
+  sendfile: same('sendfile'),
+  copy_file_range: same('copy_file_range'),
+  eventfd: newFd('eventfd2', 'a host eventfd'),
+  eventfd2: newFd('eventfd2', 'a host eventfd'),
+  timerfd_create: newFd('timerfd_create', 'a host timerfd'),
+  timerfd_settime: same('timerfd_settime'),
+  timerfd_gettime: same('timerfd_gettime'),
+  close_range: same('close', 'closes each guest fd in the range'),
+  splice: same('splice'),
+  tee: same('tee'),
+  sync: same('sync', 'flushes the host\'s filesystems'),
+  sync_file_range: same('sync_file_range'),
+  readahead: same('readahead'),
+  fsync: same('fsync'),
+  fdatasync: same('fdatasync'),
+  syncfs: same('syncfs'),
+  ftruncate: same('ftruncate'),
+  fallocate: same('fallocate'),
+  flock: same('flock'),
+  fadvise64: same('fadvise64'),
+  // fs.ts
+  open: OPEN,
+  openat: OPEN,
+  openat2: OPEN,
+  creat: OPEN,
+  stat: pathCall('stat'),
+  lstat: pathCall('lstat'),
+  fstat: same('fstat'),
+  newfstatat: pathCall('newfstatat'),
+  statx: pathCall('statx'),
+  statfs: pathCall('statfs'),
+  fstatfs: same('fstatfs'),
+  access: pathCall('access'),
+  faccessat: pathCall('faccessat'),
+  faccessat2: pathCall('faccessat2'),
+  getdents64: same('getdents64'),
+  getdents: same('getdents'),
+  getcwd: same('getcwd', 'the VMM\'s cwd'),
+  chdir: pathCall('chdir'),
+  fchdir: same('fchdir'),
+  mkdir: pathCall('mkdir'),
+  mkdirat: pathCall('mkdirat'),
+  rmdir: pathCall('rmdir'),
+  unlink: pathCall('unlink'),
+  unlinkat: pathCall('unlinkat'),
+  rename: pathCall('rename'),
+  renameat: pathCall('renameat'),
+  renameat2: pathCall('renameat2'),
+  link: pathCall('link'),
+  linkat: pathCall('linkat'),
+  symlink: pathCall('symlink'),
+  symlinkat: pathCall('symlinkat'),
+  readlink: pathCall('readlinkat', 'readlinkat on the path (the exe link is answered in the VMM)'),
+  readlinkat: pathCall('readlinkat', 'readlinkat on the path (the exe link is answered in the VMM)'),
+  chmod: pathCall('chmod'),
+  fchmod: same('fchmod'),
+  fchmodat: pathCall('fchmodat'),
+  fchmodat2: pathCall('fchmodat2'),
+  chown: pathCall('chown'),
+  fchown: same('fchown'),
+  lchown: pathCall('lchown'),
+  fchownat: pathCall('fchownat'),
+  utimensat: pathCall('utimensat'),
+  futimesat: pathCall('futimesat'),
+  utime: pathCall('utime'),
+  utimes: pathCall('utimes'),
+  truncate: pathCall('truncate'),
+  mknod: pathCall('mknodat', 'mknodat for regular files and FIFOs (devices and sockets are EPERM in the VMM)'),
+  mknodat: pathCall('mknodat', 'regular files and FIFOs (devices and sockets are EPERM in the VMM)'),
+  // net.ts
+  socket: newFd('socket', 'a host socket of an allowed family'),
+  socketpair: newFd('socketpair', 'two connected host sockets'),
+  bind: same('bind', 'the address is copied into VMM memory'),
+  listen: same('listen'),
+  accept: newFd('accept4', 'accept4 (always SOCK_CLOEXEC on the host)'),
+  accept4: newFd('accept4', 'always SOCK_CLOEXEC on the host'),
+  connect: same('connect', 'the address is copied into VMM memory'),
+  sendto: same('sendto'),
+  recvfrom: same('recvfrom'),
+  sendmsg: same('sendmsg', 'a msghdr rebuilt in VMM memory'),
+  recvmsg: newFd('recvmsg', 'a msghdr rebuilt in VMM memory; received fds that do not fit the table are closed'),
+  sendmmsg: same('sendmsg', 'a loop of sendmsg'),
+  recvmmsg: { host: ['recvmsg', 'close', 'clock_gettime'], why: 'a loop of recvmsg; the timeout is measured with process.hrtime()' },
+  shutdown: same('shutdown'),
+  setsockopt: same('setsockopt', 'options with user pointers are refused in the VMM'),
+  getsockopt: same('getsockopt', 'options with user pointers are refused in the VMM'),
+  getsockname: same('getsockname'),
+  getpeername: same('getpeername'),
+  // poll.ts
+  poll: same('poll', 'on a pollfd array of host fds'),
+  ppoll: same('ppoll', 'on a pollfd array of host fds'),
+  select: { host: ['ppoll', 'clock_gettime'], why: 'built on the host\'s ppoll; the timeout is measured with process.hrtime()' },
+  pselect6: { host: ['ppoll', 'clock_gettime'], why: 'built on the host\'s ppoll; the timeout is measured with process.hrtime()' },
+  epoll_create: newFd('epoll_create1', 'a host epoll fd'),
+  epoll_create1: newFd('epoll_create1', 'a host epoll fd'),
+  epoll_ctl: same('epoll_ctl', 'both fds translated; the event copied into VMM memory'),
+  epoll_wait: same('epoll_wait'),
+  epoll_pwait: same('epoll_wait', 'epoll_wait (the signal mask is checked, not applied)'),
+  epoll_pwait2: same('epoll_pwait2'),
+  // time.ts
+  clock_gettime: same('clock_gettime', 'the host clock (when the vDSO cannot answer in the VMM)'),
+  clock_getres: same('clock_getres', 'the host clock'),
+  gettimeofday: same('gettimeofday', 'the host clock'),
+  time: { host: ['clock_gettime'], why: 'Date.now()' },
+  nanosleep: same('nanosleep', 'sleeps on the host (blocks the VMM thread)'),
+  clock_nanosleep: same('clock_nanosleep', 'sleeps on the host (blocks the VMM thread)'),
+};

@@ -1,0 +1,324 @@
+/**
+ * The GDB stub with Debian's gdb in batch mode against test/guests/gdb_demo (built -O0 -g),
+ * and with a minimal protocol client for what batch mode cannot do (Ctrl-C, malformed
+ * packets). Every wait is bounded; the torov child is killed in `finally`.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { TOROV, ROOT, guest } from '../helpers';
+import { framePacket, PacketReader } from '../../src/gdb/packet';
+
+const DEMO = guest('gdb_demo');
+const haveGdb = spawnSync('gdb', ['--version'], { encoding: 'utf8' }).status === 0;
+const skip = haveGdb ? false : 'gdb is not installed (apt-get install gdb)';
+
+/** A torov child waiting for gdb, and the port it listens on. */
+interface Stub { child: ChildProcess; port: number; stdout: () => string; stderr: () => string; status: Promise<number | null> }
+
+/** Starts `torov run ARGS` (which must include --gdb or a config that enables it) and waits for its "waiting for gdb" line. */
+async function startStub(args: readonly string[], timeoutMs = 20_000): Promise<Stub> {
+  const child = spawn(process.execPath, [TOROV, 'run', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '', err = '';
+  child.stdout!.on('data', (d) => { out += d; });
+  const status = new Promise<number | null>((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : null))));
+  const port = await new Promise<number>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no "waiting for gdb" line: ${err}`)), timeoutMs);
+    child.stderr!.on('data', (d) => {
+      err += d;
+      const m = /waiting for gdb on [\d.]+:(\d+); connect with: gdb (.*) -ex 'target remote [\d.]+:\d+'/.exec(err);
+      if (m) { clearTimeout(t); resolve(Number(m[1])); }
+    });
+    child.on('exit', () => { clearTimeout(t); reject(new Error(`torov exited early: ${err}`)); });
+  });
+  return { child, port, stdout: () => out, stderr: () => err, status };
+}
+
+/** Waits for the child's exit status, at most `ms`. */
+async function exitOf(s: Stub, ms = 20_000): Promise<number | null> {
+  return Promise.race([s.status, new Promise<null>((r) => setTimeout(() => r(null), ms).unref())]);
+}
+
+/** Runs gdb in batch mode with `commands` against a stub; returns gdb's output and torov's status. */
+async function gdbSession(programArgs: readonly string[], commands: readonly string[]) {
+  const s = await startStub(['--gdb', '127.0.0.1:0', DEMO, ...programArgs]);
+  try {
+    const args = ['-batch', '-nx', '-ex', 'set pagination off', '-ex', 'set confirm off', '-ex', `target remote 127.0.0.1:${s.port}`,
+      ...commands.flatMap((c) => ['-ex', c]), DEMO];
+    const g = spawn('gdb', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    g.stdout!.on('data', (d) => { out += d; });
+    g.stderr!.on('data', (d) => { out += d; });
+    const gdbStatus = await Promise.race([
+      new Promise<number | null>((r) => g.on('exit', (c) => r(c))),
+      new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 30_000).unref()),
+    ]);
+    if (gdbStatus === 'timeout') g.kill('SIGKILL');
+    assert.notEqual(gdbStatus, 'timeout', `gdb timed out:\n${out}`);
+    const status = await exitOf(s);
+    return { out, status, stdout: s.stdout(), stderr: s.stderr() };
+  } finally {
+    s.child.kill('SIGKILL');
+  }
+}
+
+test('gdb: break main, registers, next, print, x on the stack, backtrace, finish, exit code', { skip }, async () => {
+  const r = await gdbSession([], [
+    'break main', 'continue', 'info registers rip',
+    'next', 'next', 'print local', 'print counter',
+    'x/4gx $sp',
+    'break leaf', 'continue', 'backtrace',
+    'finish',
+    'continue',
+  ]);
+  assert.match(r.out, /Breakpoint 1, main \(argc=1, argv=0x[0-9a-f]+\) at gdb_demo\.c:39/);
+  assert.match(r.out, /^rip\s+0x4011be\s+0x4011be <main\+15>$/m);
+  assert.match(r.out, /^41\s+for \(int i = 0; i < 3; i\+\+\)$/m);
+  assert.match(r.out, /^\$1 = 7$/m);                               // the local
+  assert.match(r.out, /^\$2 = 0$/m);                               // the global, before the loop
+  assert.match(r.out, /^0x[0-9a-f]+:\s+0x[0-9a-f]{16}\s+0x[0-9a-f]{16}\n0x[0-9a-f]+:\s+0x[0-9a-f]{16}\s+0x[0-9a-f]{16}$/m);
+  assert.match(r.out, /Breakpoint 2, leaf \(x=9\) at gdb_demo\.c:15/);
+  assert.match(r.out, /#0 +leaf \(x=9\) at gdb_demo\.c:15\n#1 +0x[0-9a-f]+ in middle \(x=8\) at gdb_demo\.c:21\n#2 +0x[0-9a-f]+ in outer \(x=7\) at gdb_demo\.c:27\n#3 +0x[0-9a-f]+ in main /);
+  assert.match(r.out, /^0x[0-9a-f]+ in middle \(x=8\) at gdb_demo\.c:21\n21\s+int r = leaf\(x \+ 1\);$/m);   // finish
+  assert.match(r.out, /Value returned is \$3 = 19/);
+  assert.match(r.out, /\[Inferior 1 \(Remote target\) exited with code 022\]/);
+  assert.equal(r.stdout, 'gdb_demo: counter=30 result=18\n');
+  assert.equal(r.status, 18);
+});
+
+test('gdb: step into a function, finish; watch a global; stepi', { skip }, async () => {
+  const r = await gdbSession([], [
+    'break main', 'continue',
+    'watch counter', 'continue', 'continue', 'delete',
+    'break 43', 'continue',
+    'step', 'step', 'step', 'print x', 'next', 'print doubled = 100', 'finish',
+    'stepi', 'stepi', 'info registers rip',
+    'continue',
+  ]);
+  assert.match(r.out, /Hardware watchpoint 2: counter\n+Old value = 0\nNew value = 10\n/);
+  assert.match(r.out, /Old value = 10\nNew value = 20\n/);
+  assert.match(r.out, /^outer \(x=7\) at gdb_demo\.c:27$/m);
+  assert.match(r.out, /^middle \(x=8\) at gdb_demo\.c:21$/m);
+  assert.match(r.out, /^leaf \(x=9\) at gdb_demo\.c:15$/m);
+  assert.match(r.out, /^\$1 = 9$/m);
+  assert.match(r.out, /^16\s+return doubled \+ 1;$/m);
+  assert.match(r.out, /^\$2 = 100$/m);                              // writing a local...
+  assert.match(r.out, /Value returned is \$3 = 101/);               // ... changes what leaf returns
+  assert.match(r.out, /^rip\s+0x[0-9a-f]+\s+0x[0-9a-f]+ <middle\+\d+>$/m);
+  assert.match(r.out, /exited with code 0144\]/);                   // outer returns 101 + 1 - 2 = 100
+  assert.equal(r.stdout, 'gdb_demo: counter=30 result=100\n');
+  assert.equal(r.status, 100);
+});
+
+test('gdb: continue to a segfault stops at the faulting line with SIGSEGV; continue ends the program', { skip }, async () => {
+  const r = await gdbSession(['segv'], ['continue', 'info registers rip', 'backtrace', 'print *p', 'continue']);
+  assert.match(r.out, /Program received signal SIGSEGV, Segmentation fault\.\n0x[0-9a-f]+ in crash \(\) at gdb_demo\.c:34\n34\s+\*p = 42;/);
+  assert.match(r.out, /#0 +0x[0-9a-f]+ in crash \(\) at gdb_demo\.c:34\n#1 +0x[0-9a-f]+ in main \(argc=2, /);
+  assert.match(r.out, /Cannot access memory at address 0x0/);
+  assert.match(r.out, /Program terminated with signal SIGSEGV, Segmentation fault\./);
+  assert.match(r.stderr, /torov: SIGSEGV: page fault at rip=0x[0-9a-f]+ addr=0x0 \(write, not mapped\)/);
+  assert.equal(r.status, 139);
+});
+
+/** A minimal GDB protocol client (acks on), for what gdb's batch mode cannot drive. */
+class RawClient {
+  private readonly reader = new PacketReader();
+  private replies: Buffer[] = [];
+  private waiter: (() => void) | undefined;
+  private constructor(private readonly sock: net.Socket) {
+    sock.on('data', (d) => {
+      for (const item of this.reader.feed(d)) {
+        if (item.kind !== 'packet') continue;
+        sock.write('+');
+        this.replies.push(item.data);
+      }
+      this.waiter?.();
+    });
+  }
+  static connect(port: number): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const s = net.connect(port, '127.0.0.1', () => resolve(new RawClient(s)));
+      s.on('error', reject);
+    });
+  }
+  /** The next reply, at most `ms`. */
+  async reply(ms = 10_000): Promise<string> {
+    const t0 = Date.now();
+    while (this.replies.length === 0) {
+      if (Date.now() - t0 > ms) throw new Error('no reply');
+      await new Promise<void>((r) => { this.waiter = r; setTimeout(r, 50).unref(); });
+    }
+    return this.replies.shift()!.toString('latin1');
+  }
+  send(payload: string): void { this.sock.write(framePacket(payload)); }
+  raw(bytes: string | Buffer): void { this.sock.write(bytes); }
+  async ask(payload: string): Promise<string> { this.send(payload); return this.reply(); }
+  close(): void { this.sock.destroy(); }
+}
+
+test('protocol: queries, registers, memory rules, malformed packets, Ctrl-C, kill', async () => {
+  const s = await startStub(['--gdb', ':0', DEMO, 'spin']);
+  let c: RawClient | undefined;
+  try {
+    c = await RawClient.connect(s.port);
+    assert.match(await c.ask('qSupported:swbreak+;hwbreak+'), /PacketSize=4000;.*qXfer:features:read\+.*swbreak\+/);
+    assert.equal(await c.ask('?'), 'T05thread:1;');
+    const xml = await c.ask('qXfer:features:read:target.xml:0,ffff');
+    assert.match(xml, /^l<\?xml.*<\/target>$/s);
+    assert.equal(await c.ask('qXfer:features:read:other.xml:0,100'), 'E00');
+    const g = await c.ask('g');
+    assert.equal(g.length, 1120);
+    assert.equal(g.slice(256, 272), '2b10400000000000');           // rip = the entry, 0x40102b
+    assert.equal(await c.ask('p10'), '2b10400000000000');
+    assert.equal(await c.ask('p12'), '33000000');                   // cs
+    // Memory: the program's pages; nothing unmapped; torov's system area never writable.
+    assert.equal(await c.ask('m40102b,3'), '4831ed');               // _start: xor %rbp,%rbp
+    assert.equal(await c.ask('m0,4'), 'E0e');
+    assert.equal(await c.ask('M7fffffe08000,1:cc'), 'E0e');          // the stub page
+    assert.equal(await c.ask('m7fffffe00000,8'), 'E0e');            // the page tables
+    assert.match(await c.ask('m7fffffe08000,2'), /^e610$/);         // the stub page reads (user-executable)
+    // Malformed and unknown requests.
+    for (const [req, want] of [['m', 'E16'], ['mzz,4', 'E16'], ['M0,2:abc', 'E16'], ['Z9,0,1', 'E16'], ['p999', 'E16'],
+      ['vFoo', ''], ['qFoo', ''], ['!', ''], ['\x7f', ''], ['Hg1', 'OK'], ['vCont;q', 'E16'], ['X40102b,2:a', 'E16']] as const) {
+      assert.equal(await c.ask(req), want, req);
+    }
+    c.raw('$g#00');                                                 // a bad checksum: '-' and nothing else
+    assert.equal(await c.ask('vCont?'), 'vCont;c;C;s;S');
+    // Ctrl-C interrupts a guest that never leaves the VM on its own.
+    c.send('vCont;c');
+    await new Promise((r) => setTimeout(r, 1500));
+    c.raw(Buffer.from([3]));
+    assert.equal(await c.reply(), 'T02thread:1;');
+    const rip = Buffer.from((await c.ask('p10')), 'hex').readBigUInt64LE();
+    const main = BigInt('0x' + spawnSync('nm', [DEMO], { encoding: 'utf8' }).stdout.match(/^([0-9a-f]+) T main$/m)![1]);
+    assert.ok(rip > main && rip < main + 0x200n, `stopped in main's loop (rip=${rip.toString(16)})`);
+    c.send('vCont;c');
+    await new Promise((r) => setTimeout(r, 300));
+    c.raw(Buffer.from([3]));
+    assert.equal(await c.reply(), 'T02thread:1;');
+    c.send('k');
+    assert.equal(await exitOf(s), 137);
+    assert.match(s.stderr(), /torov: SIGKILL: killed by the debugger/);
+  } finally {
+    c?.close();
+    s.child.kill('SIGKILL');
+  }
+});
+
+test('protocol: detach lets the program run to its end', async () => {
+  const s = await startStub(['--gdb', '127.0.0.1:0', DEMO]);
+  let c: RawClient | undefined;
+  try {
+    c = await RawClient.connect(s.port);
+    assert.equal(await c.ask('Z0,4011be,1'), 'OK');
+    assert.equal(await c.ask('vCont;c'), 'T05thread:1;swbreak:;');
+    assert.equal(await c.ask('p10'), 'be11400000000000');
+    assert.equal(await c.ask('m4011be,1'), '83');                   // the original byte, not 0xcc
+    assert.equal(await c.ask('D'), 'OK');
+    assert.equal(await exitOf(s), 18);
+    assert.equal(s.stdout(), 'gdb_demo: counter=30 result=18\n');
+  } finally {
+    c?.close();
+    s.child.kill('SIGKILL');
+  }
+});
+
+test('protocol: a step over `syscall` performs it and stops at the next instruction, never in torov\'s stub', async () => {
+  const dis = spawnSync('objdump', ['-d', DEMO], { encoding: 'utf8' }).stdout;
+  const sites = [...dis.matchAll(/^ +([0-9a-f]+):\t0f 05 +\tsyscall/gm)].map((m) => parseInt(m[1]!, 16));
+  assert.ok(sites.length > 2);
+  const s = await startStub(['--gdb', '127.0.0.1:0', DEMO]);
+  let c: RawClient | undefined;
+  try {
+    c = await RawClient.connect(s.port);
+    for (const a of sites) assert.equal(await c.ask(`Z0,${a.toString(16)},1`), 'OK');
+    assert.equal(await c.ask('c'), 'T05thread:1;swbreak:;');
+    const at = Number(Buffer.from(await c.ask('p10'), 'hex').readBigUInt64LE());
+    assert.ok(sites.includes(at));
+    const nr = Buffer.from(await c.ask('p0'), 'hex').readBigUInt64LE();
+    assert.equal(await c.ask('s'), 'T05thread:1;');
+    assert.equal(Number(Buffer.from(await c.ask('p10'), 'hex').readBigUInt64LE()), at + 2);
+    assert.equal(Number(Buffer.from(await c.ask('p2'), 'hex').readBigUInt64LE()), at + 2);   // rcx, as after a real syscall
+    assert.notEqual(Buffer.from(await c.ask('p0'), 'hex').readBigUInt64LE(), nr);           // rax holds the result now
+    for (const a of sites) assert.equal(await c.ask(`z0,${a.toString(16)},1`), 'OK');
+    assert.equal(await c.ask('c'), 'W12');
+    assert.equal(await exitOf(s), 18);
+    assert.equal(s.stdout(), 'gdb_demo: counter=30 result=18\n');
+  } finally {
+    c?.close();
+    s.child.kill('SIGKILL');
+  }
+});
+
+test('a ToroV configuration with Debug.Allowed starts the stub on Debug.Port', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'torov-gdb-'));
+  const port = 20000 + (process.pid % 20000);
+  const cfg = path.join(dir, 'app.json');
+  fs.writeFileSync(cfg, JSON.stringify({ Binary: DEMO, Debug: { Allowed: 'True', Port: String(port) },
+    Hypercalls: ['Ioctl', 'Writev', 'Write', 'Getrlimit'].map((Name) => ({ Name, Allowed: 'True' })) }));
+  const s = await startStub([cfg]);
+  let c: RawClient | undefined;
+  try {
+    assert.equal(s.port, port);
+    c = await RawClient.connect(port);
+    assert.equal(await c.ask('vCont;c'), 'W12');
+    assert.equal(await exitOf(s), 18);
+  } finally {
+    c?.close();
+    s.child.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('after a gdb session the same process reuses the vCPU for a program without gdb', () => {
+  // The client closes as soon as it sees the exit: the Ctrl-C watcher sees the socket
+  // become readable while the guest "runs" and kicks; none of it may reach the next VM.
+  const script = `
+    const fs = require('fs'), { spawn } = require('child_process');
+    const { Machine } = require(${JSON.stringify(path.join(ROOT, 'dist/src/vmm/machine'))});
+    const { defaultPolicy } = require(${JSON.stringify(path.join(ROOT, 'dist/src/policy'))});
+    const { GdbStub } = require(${JSON.stringify(path.join(ROOT, 'dist/src/gdb'))});
+    const devnull = fs.openSync('/dev/null', 'w');
+    const vm = (g, args) => new Machine({ path: g, image: fs.readFileSync(g), argv: [g, ...args], env: [], memory: 64 * 2 ** 20,
+      policy: defaultPolicy(), stdio: [0, devnull, 2], log: (l) => process.stderr.write(l + '\\n') });
+    const statuses = [];
+    for (let i = 0; i < 2; i++) {
+      const m = vm(${JSON.stringify(DEMO)}, []);
+      const stub = GdbStub.listen('127.0.0.1:0');
+      stub.attach(m, () => {});
+      const port = /:(\\d+);/.exec(stub.connectHint(''))[1];
+      spawn(process.execPath, ['-e', "const s = require('net').connect(" + port + ", '127.0.0.1', () => s.write('$vCont;c#a8'));" +
+        "s.on('data', (d) => { if (/[$]W/.test(d.toString())) s.destroy(); });"], { stdio: 'ignore' });
+      statuses.push(m.run()); m.close();
+      const h = vm(${JSON.stringify(guest('hello'))}, []);
+      statuses.push(h.run()); h.close();
+    }
+    process.stdout.write(JSON.stringify(statuses));`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.signal, null, 'timed out (a stale immediate_exit makes KVM_RUN return EINTR forever)');
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), [18, 0, 18, 0]);
+});
+
+test('--gdb refuses a bad address and a port in use, in one line', () => {
+  const bad = spawnSync(process.execPath, [TOROV, 'run', '--gdb', 'nowhere:x', DEMO], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(bad.status, 125);
+  assert.equal(bad.stderr, 'torov: --gdb: "nowhere:x": the host must be an IPv4 address, localhost or [IPv6]\n');
+  const srv = net.createServer();
+  return new Promise<void>((resolve, reject) => {
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      const r = spawnSync(process.execPath, [TOROV, 'run', '--gdb', `127.0.0.1:${port}`, DEMO], { encoding: 'utf8', timeout: 20_000 });
+      srv.close();
+      try {
+        assert.equal(r.status, 125);
+        assert.equal(r.stderr, `torov: --gdb: cannot listen on 127.0.0.1:${port}: address already in use\n`);
+        resolve();
+      } catch (e) { reject(e); }
+    });
+  });
+});

@@ -1,0 +1,136 @@
+/**
+ * The sandbox around the VMM: a real guest tries to break out in every way the issue
+ * lists, and each attempt must fail; plus the jail's contents, privileges, limits,
+ * --timeout and volumes. These runs use torov's defaults (no test options).
+ */
+import { test, TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { torov, guest, TOROV } from '../helpers';
+
+const BUSYBOX = '/bin/busybox';
+const NO_BUSYBOX = fs.existsSync(BUSYBOX) ? false : 'busybox-static is not installed';
+
+/** A directory the sandboxed guest (running as nobody) may write to. */
+function volume(t: TestContext): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'torov-sandbox-'));
+  fs.chmodSync(d, 0o777);
+  t.after(() => fs.rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+function policyFile(t: TestContext, doc: unknown): string {
+  const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'torov-sandbox-p-')), 'policy.json');
+  fs.writeFileSync(f, JSON.stringify(doc));
+  t.after(() => fs.rmSync(path.dirname(f), { recursive: true, force: true }));
+  return f;
+}
+
+test('a guest that tries every way out stays in (even under an allow-everything policy)', async (t) => {
+  const vol = volume(t);
+  fs.symlinkSync('/etc/shadow', path.join(vol, 'host-symlink'));
+  // A port the host listens on: unreachable from the guest's own network namespace.
+  const server = net.createServer((c) => c.end('secret')).listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  t.after(() => server.close());
+  const port = (server.address() as net.AddressInfo).port;
+  // A host process that kill(-1, SIGKILL) must not reach.
+  const sentinel = spawn('sleep', ['60']);
+  t.after(() => sentinel.kill());
+  const hostname = os.hostname();
+  // A file open in the launcher at fd 3 must not be readable by the guest.
+  const secret = path.join(vol, 'secret.txt');
+  fs.writeFileSync(secret, 'do not leak');
+  const fd = fs.openSync(secret, 'r');
+  t.after(() => fs.closeSync(fd));
+
+  const allowAll = policyFile(t, { defaultAction: 'allow' });
+  const r = spawnSync(process.execPath, [TOROV, 'run', '--policy', allowAll, '-v', `${vol}:/data`, guest('escape'), String(port), '/data'],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe', fd], timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  const get = (k: string) => lines.find((l) => l.startsWith(k + ' '))?.slice(k.length + 1);
+  for (const k of ['shadow', 'dotdot', 'dotdot-volume', 'symlink-host', 'symlink-guest']) assert.equal(get(k), 'ENOENT', k);
+  // No /proc in the jail; the VMM's /proc is also refused by name.
+  for (const k of ['proc-self-root', 'proc-1-root']) assert.match(get(k) ?? '', /^(ENOENT|EACCES)$/, k);
+  assert.equal(get('inherited-fds'), 'EBADF');
+  for (const k of ['mount', 'ptrace', 'unshare', 'setns', 'kexec_load', 'bpf', 'init_module', 'reboot', 'sethostname']) {
+    assert.match(get(k) ?? 'missing', /^E[A-Z]+$/, `${k} must fail: ${get(k)}`);
+  }
+  assert.match(get('kill-all') ?? '', /^(EPERM|ESRCH)$/);
+  assert.equal(sentinel.exitCode, null, 'the host process survived kill(-1, SIGKILL)');
+  assert.equal(spawnSync('kill', ['-0', String(sentinel.pid)]).status, 0);
+  assert.equal(os.hostname(), hostname);
+  assert.equal(get('connect-host'), 'ECONNREFUSED');
+  // Nothing is lost: the file written in the volume is on the host.
+  assert.equal(get('volume-write'), 'done');
+  assert.equal(fs.readFileSync(path.join(vol, 'from-guest.txt'), 'utf8'), 'written by the guest\n');
+  assert.ok(!lines.some((l) => / OK/.test(l)), r.stdout);
+});
+
+test('the VMM runs as nobody, without capabilities, with no_new_privs', () => {
+  const r = torov(['run', '--verbose', guest('hello')], { plain: true });
+  assert.equal(r.status, 0, r.stderr);
+  if ((process.getuid?.() ?? 0) === 0) assert.match(r.stderr, /^torov: sandbox: uid=65534 gid=65534 capabilities=0x0 no_new_privs=1 network=none root=\(minimal\)$/m);
+  else assert.match(r.stderr, /^torov: sandbox: uid=\d+ gid=\d+ capabilities=0x0 no_new_privs=1 /m);
+  const u = torov(['run', '--verbose', '--user', '1234:4321', guest('hello')], { plain: true });
+  if ((process.getuid?.() ?? 0) === 0) assert.match(u.stderr, /uid=1234 gid=4321 capabilities=0x0/);
+});
+
+test('the default root is minimal: /dev with five device nodes, a synthetic /etc, nothing of the host', { skip: NO_BUSYBOX }, () => {
+  const r = torov(['run', BUSYBOX, 'ls', '-a', '/', '/dev', '/etc'], { plain: true });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, '/:\n.\n..\ndev\netc\n\n/dev:\n.\n..\nfull\nnull\nrandom\nurandom\nzero\n\n/etc:\n.\n..\ngroup\nhostname\nhosts\npasswd\n');
+  const w = torov(['run', BUSYBOX, 'dd', 'if=/dev/urandom', 'of=/dev/null', 'bs=16', 'count=1'], { plain: true });
+  assert.equal(w.status, 0, w.stderr);
+  const ro = torov(['run', BUSYBOX, 'touch', '/newfile'], { plain: true });
+  assert.notEqual(ro.status, 0);
+  assert.match(ro.stderr, /Read-only file system/);
+});
+
+test('a policy root is read-only unless marked writable; /tmp when asked; volumes :ro', { skip: NO_BUSYBOX }, (t) => {
+  const root = volume(t);
+  fs.mkdirSync(path.join(root, 'data'));
+  fs.chmodSync(path.join(root, 'data'), 0o777);
+  fs.writeFileSync(path.join(root, 'hello.txt'), 'from the root\n');
+  const ro = policyFile(t, { defaultAction: 'allow', root, tmp: true });
+  assert.equal(torov(['run', '--policy', ro, BUSYBOX, 'cat', '/hello.txt'], { plain: true }).stdout, 'from the root\n');
+  const denied = torov(['run', '--policy', ro, BUSYBOX, 'touch', '/data/x'], { plain: true });
+  assert.match(denied.stderr, /Read-only file system/);
+  const tmp = torov(['run', '--policy', ro, BUSYBOX, 'sh', '-c', 'echo ok > /tmp/f && read l < /tmp/f && echo $l'], { plain: true });
+  assert.equal(tmp.stdout, 'ok\n', tmp.stderr);
+  const rw = policyFile(t, { defaultAction: 'allow', root, writable: ['/data'] });
+  const ok = torov(['run', '--policy', rw, BUSYBOX, 'sh', '-c', 'echo saved > /data/x'], { plain: true });
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.equal(fs.readFileSync(path.join(root, 'data', 'x'), 'utf8'), 'saved\n');
+  const vol = volume(t);
+  const rov = torov(['run', '-v', `${vol}:/v:ro`, BUSYBOX, 'touch', '/v/x'], { plain: true });
+  assert.match(rov.stderr, /Read-only file system/);
+});
+
+test('--timeout stops the VM with status 124 and says so', { skip: NO_BUSYBOX }, () => {
+  const t0 = Date.now();
+  const r = torov(['run', '--timeout', '1s', BUSYBOX, 'sleep', '30'], { plain: true });
+  assert.equal(r.status, 124);
+  assert.match(r.stderr, /^torov: timeout: the VM was stopped after 1s$/m);
+  assert.ok(Date.now() - t0 < 20_000);
+});
+
+test('rlimits: a write past the file-size limit is EFBIG for the guest, not a dead VMM', { skip: NO_BUSYBOX }, (t) => {
+  const vol = volume(t);
+  const p = policyFile(t, { defaultAction: 'allow', rlimits: { fileSize: '8K' } });
+  const r = torov(['run', '--policy', p, '-v', `${vol}:/data`, BUSYBOX, 'dd', 'if=/dev/zero', 'of=/data/big', 'bs=4096', 'count=4'], { plain: true });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /File too large/);
+  assert.equal(fs.statSync(path.join(vol, 'big')).size, 8192);
+});
+
+test('--no-sandbox warns on stderr', () => {
+  const r = torov(['run', '--no-sandbox', guest('hello')]);
+  assert.equal(r.status, 0);
+  assert.match(r.stderr, /^torov: warning: --no-sandbox: /);
+});
