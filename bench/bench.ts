@@ -63,9 +63,9 @@ function vmOnceGdb(guest: string, args: string[], image = fs.readFileSync(guest)
 /** Wall time (ns) of a host command, spawned. */
 function spawnOnce(cmd: string, args: string[]): number {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const t = Number(process.hrtime.bigint() - t0);
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}`);
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
   return t;
 }
 
@@ -123,16 +123,30 @@ const life: number[] = [];
 for (let i = 0; i < (quick ? 30 : 200); i++) life.push(vmOnce(G('hello'), [], helloImg));
 rows.push({ what: 'create + run hello + destroy, in process (median)', torov: median(life), unit: 'ns', note: 'target <= 1.5 ms' });
 
-// 3. End to end, spawned like a user would.
-log('end to end: torov run hello, native hello, node -e ""...');
+// 3. End to end, spawned like a user would: the default (sandboxed: a launcher and the
+// VMM in its namespaces and jail) and --no-sandbox, against Node's own start-up.
+log('end to end: torov run hello (sandbox on and off), native hello, node -e ""...');
 const e2e = (cmd: string, args: string[]) => { spawnOnce(cmd, args); const v: number[] = []; for (let i = 0; i < (quick ? 5 : 20); i++) v.push(spawnOnce(cmd, args)); return median(v); };
 const torovCli = path.join(ROOT, 'bin', 'torov');
 const tNode = e2e(process.execPath, ['-e', '']);
 const tTorov = e2e(process.execPath, [torovCli, 'run', G('hello')]);
+const tBare = e2e(process.execPath, [torovCli, 'run', '--no-sandbox', G('hello')]);
 const tNative = e2e(G('hello'), []);
-rows.push({ what: 'torov run hello, end to end', native: tNative, torov: tTorov, unit: 'ns' });
+rows.push({ what: 'torov run hello, end to end (sandbox on: the default)', native: tNative, torov: tTorov, unit: 'ns' });
+rows.push({ what: 'torov run --no-sandbox hello, end to end', native: tNative, torov: tBare, unit: 'ns' });
 rows.push({ what: "node -e '' (Node's own start-up)", native: tNode, unit: 'ns' });
-rows.push({ what: "torov run hello - node -e ''", torov: tTorov - tNode, unit: 'ns', note: 'target <= 25 ms' });
+rows.push({ what: "torov run --no-sandbox hello - node -e ''", torov: tBare - tNode, unit: 'ns', note: 'target <= 25 ms' });
+rows.push({ what: 'what the sandbox adds to a start (on - off)', torov: tTorov - tBare, unit: 'ns', note: 'a second Node start-up, namespaces, jail' });
+
+// 3b. What the sandbox adds to a forwarded syscall: the same getppid and write loops run
+// through the CLI with the sandbox (namespaces, jail, seccomp filter) on and off.
+log('sandbox cost per syscall: torov run getppid_loop, sandbox on and off...');
+const N_CLI = quick ? 2_000 : 10_000;
+const cliCall = (extra: string[], mode: string[]) => perCall((n) => spawnOnce(process.execPath, [torovCli, 'run', ...extra, G('getppid_loop'), String(n), ...mode]), N_CLI);
+const sOn = cliCall([], []), sOff = cliCall(['--no-sandbox'], []);
+const wOn = cliCall([], ['write']), wOff = cliCall(['--no-sandbox'], ['write']);
+rows.push({ what: 'getppid round trip, sandbox on / off', native: sOff, torov: sOn, unit: 'ns', note: 'native column: --no-sandbox' });
+rows.push({ what: 'write(/dev/null, 1 byte), sandbox on / off', native: wOff, torov: wOn, unit: 'ns', note: 'native column: --no-sandbox; includes the seccomp filter' });
 
 // 4. CPU-bound code: 100 million loop iterations, native and torov runs interleaved so
 // that both see the same machine load; the loop's time is a run minus a 0-iteration run.

@@ -114,6 +114,8 @@ export class Listener {
     const fd = sys(SYS_socket, a.family === 6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) throw new Error(`cannot create a socket (errno ${-fd})`);
     setInt(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+    // Set here, before any sandbox filter: accepted sockets inherit it (no setsockopt later).
+    setInt(fd, IPPROTO_TCP, TCP_NODELAY, 1);
     const sa = sockaddr(a);
     let r = sys(SYS_bind, fd, addressOf(sa), sa.length);
     if (r === 0) r = sys(SYS_listen, fd, 1);
@@ -132,7 +134,6 @@ export class Listener {
       const c = sys(SYS_accept4, this.fd, 0, 0, SOCK_CLOEXEC);
       if (c === -EINTR) continue;
       if (c < 0) throw new Error(`accept failed (errno ${-c})`);
-      setInt(c, IPPROTO_TCP, TCP_NODELAY, 1);
       return new Connection(c);
     }
   }

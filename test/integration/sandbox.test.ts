@@ -134,3 +134,19 @@ test('--no-sandbox warns on stderr', () => {
   assert.equal(r.status, 0);
   assert.match(r.stderr, /^torov: warning: --no-sandbox: /);
 });
+
+test('rootless: a user who may open /dev/kvm gets the sandbox through a user namespace', (t) => {
+  if ((process.getuid?.() ?? 1) !== 0) { t.skip('needs root to set up a test user'); return; }
+  const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+  if (!have('setfacl') || !have('useradd') || !have('runuser')) { t.skip('setfacl, useradd or runuser missing'); return; }
+  const user = 'torov-rootless';
+  if (spawnSync('id', [user]).status !== 0) spawnSync('useradd', ['-M', '-s', '/bin/sh', user]);
+  // Give the user /dev/kvm for the length of the test, as the kvm group would.
+  assert.equal(spawnSync('setfacl', ['-m', `u:${user}:rw`, '/dev/kvm']).status, 0);
+  t.after(() => spawnSync('setfacl', ['-x', `u:${user}`, '/dev/kvm']));
+  const r = spawnSync('runuser', ['-u', user, '--', process.execPath, TOROV, 'run', '--verbose', guest('hello')], { encoding: 'utf8', cwd: '/', timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, 'hello from torov\n');
+  // Root inside its own user namespace, without any capability.
+  assert.match(r.stderr, /^torov: sandbox: uid=0 gid=0 capabilities=0x0 no_new_privs=1 /m);
+});
