@@ -150,3 +150,22 @@ test('rootless: a user who may open /dev/kvm gets the sandbox through a user nam
   // Root inside its own user namespace, without any capability.
   assert.match(r.stderr, /^torov: sandbox: uid=0 gid=0 capabilities=0x0 no_new_privs=1 /m);
 });
+
+test('without user namespaces, a rootless run says what is missing in one line', (t) => {
+  if ((process.getuid?.() ?? 1) !== 0) { t.skip('needs root to change the sysctl'); return; }
+  const knob = '/proc/sys/user/max_user_namespaces';
+  let before: string;
+  try { before = fs.readFileSync(knob, 'utf8'); } catch { t.skip(`${knob} is missing`); return; }
+  const user = 'torov-rootless';
+  if (spawnSync('id', [user]).status !== 0) spawnSync('useradd', ['-M', '-s', '/bin/sh', user]);
+  if (spawnSync('setfacl', ['-m', `u:${user}:rw`, '/dev/kvm']).status !== 0) { t.skip('setfacl failed'); return; }
+  t.after(() => spawnSync('setfacl', ['-x', `u:${user}`, '/dev/kvm']));
+  try { fs.writeFileSync(knob, '0'); } catch { t.skip('cannot change the sysctl here'); return; }
+  t.after(() => fs.writeFileSync(knob, before));
+  const r = spawnSync('runuser', ['-u', user, '--', process.execPath, TOROV, 'run', guest('hello')], { encoding: 'utf8', cwd: '/', timeout: 60_000 });
+  assert.equal(r.status, 125);
+  assert.equal(r.stdout, '');
+  const ours = r.stderr.split('\n').filter((l) => l.startsWith('torov:'));
+  assert.equal(ours.length, 1, r.stderr);
+  assert.match(ours[0]!, /^torov: cannot create the sandbox's namespaces\. Unprivileged user namespaces must be enabled \(sysctl user\.max_user_namespaces=10000\), or run torov as root; --no-sandbox/);
+});
