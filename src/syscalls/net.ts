@@ -17,10 +17,13 @@
  * receive) are refused: the host would follow those pointers in the VMM's address space.
  * So is SO_PEERPIDFD, whose value is a new host fd.
  */
+import { sigpipe } from './signal';
 import { Handler, HandlerTable, Kernel, Args } from './api';
 import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
 
+/** send flag: no SIGPIPE on a broken connection (EPIPE only). */
+const MSG_NOSIGNAL = 0x4000;
 const EBADF = 9, EINVAL = 22, EMSGSIZE = 90, ENOPROTOOPT = 92, EPROTONOSUPPORT = 93, EAFNOSUPPORT = 97, ENOBUFS = 105;
 
 const AF_UNIX = 1, AF_INET = 2, AF_INET6 = 10, AF_NETLINK = 16;
@@ -233,7 +236,8 @@ const sysSendto: Handler = (k, a) => {
   const addrLen = a.i(5);
   const addr = sockaddrIn(k, a.ptr(4), addrLen, true);
   if (addr < 0) return addr;
-  return sys(HOST.sendto, h, buf, len, a.i(3), addr, addr ? addrLen : 0);
+  const r = sys(HOST.sendto, h, buf, len, a.i(3), addr, addr ? addrLen : 0);
+  return a.i(3) & MSG_NOSIGNAL ? r : sigpipe(k, r);
 };
 
 /** Implements recvfrom(2) (and recv(2)). */
@@ -442,7 +446,8 @@ function receiveRights(k: Kernel, len: number, cloexec: boolean): { len: number;
 function doSendmsg(k: Kernel, h: number, msgp: number, flags: number): number {
   const m = buildMsg(k, msgp, false);
   if (typeof m === 'number') return m;
-  return sys(HOST.sendmsg, h, scratchAddr + S_MSG, flags);
+  const r = sys(HOST.sendmsg, h, scratchAddr + S_MSG, flags);
+  return flags & MSG_NOSIGNAL ? r : sigpipe(k, r);
 }
 
 /** recvmsg on host fd h with the guest msghdr at msgp; writes back namelen, controllen and flags. */
