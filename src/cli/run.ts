@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { Options, UsageError, parseVolumes, parseUser } from './args';
 import { say } from './main';
 import { DEFAULT_MEMORY, MIN_MEMORY, MAX_MEMORY } from '../machine/layout';
-import { CHILD_ENV, ChildSpec } from '../sandbox/launch';
+import { CHILD_ENV, ChildSpec, signalReady } from '../sandbox/child';
 
 /** Runs `program` with `args`; returns the exit status. */
 export function runProgram(program: string, args: readonly string[], opts: Options, env: string[]): number {
@@ -112,7 +112,7 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
       say(`torov: sandbox: uid=${ids.uid} gid=${ids.gid} capabilities=0x${effectiveCaps().toString(16)} no_new_privs=1 network=${sb.network ?? 'none'} root=${sb.root ?? '(minimal)'}`);
     }
   }
-  if (child) (require('../sandbox/launch') as typeof import('../sandbox/launch')).signalReady();
+  if (child) signalReady();
   let m: InstanceType<typeof Machine>;
   try {
     m = new Machine({ path: resolved, image, argv: [file, ...args], env, memory, policy, traceFd, verbose: !!opts['verbose'], log: say });

@@ -19,20 +19,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-/** The environment variable that tells the child it is the sandboxed VMM (its value: JSON ChildSpec). */
-export const CHILD_ENV = 'TOROV_SANDBOX_CHILD';
-
-/** What the launcher tells the child. */
-export interface ChildSpec {
-  /** The sandbox is on (else the child only runs under the launcher for --timeout). */
-  sandbox: boolean;
-  /** Host directory the child builds its new root on. */
-  dir: string;
-  /** The child runs in a user namespace (torov was not started as root). */
-  userNamespace: boolean;
-  /** The GDB stub's listening socket, inherited (src/gdb). */
-  gdbFd?: number;
-}
+import { CHILD_ENV, ChildSpec } from './child';
+export { CHILD_ENV, ChildSpec };
 
 /** How to run the child. */
 export interface LaunchOptions {
@@ -122,9 +110,4 @@ export function parseDuration(s: string): number {
 
 function formatMs(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
-}
-
-/** In the child: tells the launcher that the sandbox is set up (fd 3), then closes it. */
-export function signalReady(): void {
-  try { fs.writeSync(3, 'ready'); fs.closeSync(3); } catch { /* not launched by torov */ }
 }
