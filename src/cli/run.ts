@@ -17,6 +17,8 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   const load = () => require('../policy/load') as typeof import('../policy/load');
   let policy = defaultPolicy();
   let file = program;
+  let torovConfig = false;
+  let startAddr: number | undefined;
   // --gdb [HOST:]PORT, or Debug.Allowed in a ToroV configuration: the GDB stub (src/gdb).
   let gdbSpec = typeof opts['gdb'] === 'string' ? opts['gdb'] : undefined;
   // `torov run app.json`: an original ToroV configuration names the binary and its policy.
@@ -25,6 +27,8 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     if (loaded.kind !== 'torov-config') throw new UsageError(`${program} is a torov policy, not a program: use torov run --policy ${program} PROGRAM`);
     file = loaded.binary;
     policy = loaded.policy;
+    torovConfig = true;
+    startAddr = loaded.startAddr;
     if (loaded.debug?.allowed) gdbSpec ??= `127.0.0.1:${loaded.debug.port}`;
   }
   if (typeof opts['policy'] === 'string') {
@@ -46,13 +50,14 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     say(`torov: ${file}: ${code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}`);
     return 126;
   }
+  // The guest ABI: a ToroV configuration may name a flat ToroV binary (not ELF).
+  const personalities = require('../vmm/personality') as typeof import('../vmm/personality');
+  const personality = torovConfig && !personalities.isElf(image) ? personalities.torovPersonality : personalities.linuxPersonality;
   // Refuse what cannot run before any VM or sandbox exists.
-  const { parseElf, ElfError } = require('../elf/elf') as typeof import('../elf/elf');
   try {
-    const elf = parseElf(image);
-    if (elf.interp) throw new ElfError(`dynamically linked (interpreter ${elf.interp}): torov runs static executables only; link with -static or -static-pie`);
+    personality.validate(image);
   } catch (e) {
-    if (e instanceof ElfError) e.message = `${file}: ${e.message}`;
+    if ((e as Error).name === 'ElfError') (e as Error).message = `${file}: ${(e as Error).message}`;
     throw e;
   }
 
@@ -115,7 +120,8 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   if (child) signalReady();
   let m: InstanceType<typeof Machine>;
   try {
-    m = new Machine({ path: resolved, image, argv: [file, ...args], env, memory, policy, traceFd, verbose: !!opts['verbose'], log: say });
+    m = new Machine({ path: resolved, image, argv: [file, ...args], env, memory, policy, traceFd, verbose: !!opts['verbose'], log: say,
+      personality, ...(startAddr !== undefined ? { entry: startAddr } : {}) });
   } catch (e) {
     if ((e as Error).name === 'ElfError') (e as Error).message = `${file}: ${(e as Error).message}`;
     throw e;

@@ -6,10 +6,10 @@
  */
 import { sys, addressOf } from '../host/libc';
 
-const SYS_poll = 7, SYS_socket = 41, SYS_accept4 = 288, SYS_sendto = 44, SYS_recvfrom = 45, SYS_bind = 49,
+const SYS_socket = 41, SYS_accept4 = 288, SYS_sendto = 44, SYS_recvfrom = 45, SYS_bind = 49,
   SYS_listen = 50, SYS_getsockname = 51, SYS_setsockopt = 54, SYS_close = 3;
 const AF_INET = 2, AF_INET6 = 10, SOCK_STREAM = 1, SOCK_CLOEXEC = 0o2000000, SOL_SOCKET = 1, SO_REUSEADDR = 2,
-  IPPROTO_TCP = 6, TCP_NODELAY = 1, MSG_NOSIGNAL = 0x4000, EINTR = 4, POLLIN = 1;
+  IPPROTO_TCP = 6, TCP_NODELAY = 1, MSG_NOSIGNAL = 0x4000, EINTR = 4;
 
 /** Where the stub listens. */
 export interface ListenAddress { host: string; port: number; family: 4 | 6 }
@@ -161,15 +161,6 @@ export class Connection {
       if (n <= 0) return undefined;
       return Buffer.from(this.rbuf.subarray(0, n));
     }
-  }
-
-  /** True if bytes arrive within `ms` milliseconds (or the peer closed). */
-  readable(ms: number): boolean {
-    const p = Buffer.alloc(8);
-    p.writeInt32LE(this.fd, 0);
-    p.writeInt16LE(POLLIN, 4);
-    const r = sys(SYS_poll, addressOf(p), 1, ms);
-    return r > 0;
   }
 
   /** Sends all of `data`; false if the connection is gone. */

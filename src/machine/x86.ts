@@ -50,7 +50,9 @@ export function writeSystemTables(mem: GuestMemory): void {
   // One bit per port, 0 = allowed (SDM 19.5.2): open torov's three ports only. The byte
   // after the last one must be 0xFF.
   const iomap = new Uint8Array(IOMAP_BYTES).fill(0xff);
-  for (const port of [PORT_SYSCALL, PORT_FAULT, PORT_NOP]) iomap[port >> 3]! &= ~(1 << (port & 7));
+  // Port 0x13 too: ToroV guests use a 4-byte `out %eax, $0x10`, which needs 0x10-0x13 open
+  // (an I/O exit to 0x13 itself is refused by the run loop like any unknown port).
+  for (const port of [PORT_SYSCALL, PORT_FAULT, PORT_NOP, PORT_SYSCALL + 3]) iomap[port >> 3]! &= ~(1 << (port & 7));
   mem.sys8.set(iomap, tss + TSS_SIZE);
 
   // IDT (SDM 6.14.1): 32 interrupt gates, kernel CS, DPL0, IST1, to the stub's vector entries.

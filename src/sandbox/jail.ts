@@ -119,11 +119,19 @@ export function enterJail(spec: JailSpec): void {
   const dir = spec.dir;
   // 1. Nothing we mount may propagate back to the host's mount namespace.
   mount('make mounts private', null, '/', null, MS_REC | MS_PRIVATE);
-  // 2. The new root.
-  mount('mount the new root', 'tmpfs', dir, 'tmpfs', MS_NOSUID | MS_NODEV, 'mode=0755,size=4m');
-  // 3a. The policy's root, entry by entry (so /dev and /tmp can be torov's own).
+  // 2. The new root: the policy's root itself when it is writable as a whole (new files
+  // at its top land in it, as under the original ToroV's chroot), else a small tmpfs.
   const writableAll = spec.writable === true;
-  if (spec.root) {
+  const rootItself = spec.root !== undefined && writableAll;
+  if (rootItself) {
+    try { if (!fs.statSync(spec.root!).isDirectory()) throw new Error('ENOTDIR'); }
+    catch (e) { throw new SandboxError(`root ${spec.root}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
+    bind(spec.root!, dir, false);
+  } else {
+    mount('mount the new root', 'tmpfs', dir, 'tmpfs', MS_NOSUID | MS_NODEV, 'mode=0755,size=4m');
+  }
+  // 3a. A read-only policy root, entry by entry (so /dev and /tmp can be torov's own).
+  if (spec.root && !rootItself) {
     let entries: fs.Dirent[];
     try { entries = fs.readdirSync(spec.root, { withFileTypes: true }); }
     catch (e) { throw new SandboxError(`root ${spec.root}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
@@ -131,7 +139,7 @@ export function enterJail(spec: JailSpec): void {
       if (e.name === 'dev' || e.name === 'proc' || e.name === 'sys' || (e.name === 'tmp' && spec.tmp)) continue;
       const src = path.join(spec.root, e.name), dst = path.join(dir, e.name);
       if (e.isSymbolicLink()) { fs.symlinkSync(fs.readlinkSync(src), dst); continue; }
-      bind(src, dst, !writableAll);
+      bind(src, dst, true);
     }
     if (Array.isArray(spec.writable)) {
       for (const g of spec.writable as readonly string[]) {
@@ -178,8 +186,8 @@ export function enterJail(spec: JailSpec): void {
   process.chdir('/');
   call('detach the old root', SYS.umount2, '/.oldroot', MNT_DETACH);
   fs.rmdirSync('/.oldroot');
-  // 5. The root's own directory stays read-only; the guest writes only where allowed.
-  mount('make / read-only', null, '/', null, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV);
+  // 5. A tmpfs root's own directory is read-only; the guest writes only where allowed.
+  if (!rootItself) mount('make / read-only', null, '/', null, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV);
   call('sethostname', SYS.sethostname, 'torov', 5);
   if (spec.network === 'none') loopbackUp();
   const cwd = spec.workdir ?? guestPathOf(hostCwd, spec.volumes) ?? '/';

@@ -57,6 +57,8 @@ export interface Kernel {
   fsBase: number;
   gsBase: number;
   fsBaseDirty: boolean;
+  /** Writes a line of the guest's debug console (ToroV's hypercall 499) to torov's stderr. */
+  console(text: Uint8Array): void;
   /** Warns once per name on stderr when --verbose (unimplemented syscalls and the like). */
   note(key: string, message: string): void;
 }

@@ -8,14 +8,13 @@ import { Kvm, VmFd, VcpuFd, RUN } from '../kvm/kvm';
 import { GuestMemory } from '../machine/memory';
 import { AddressSpace } from '../machine/mm';
 import { writeSystemTables, initVcpu, cpuFeatures, CpuFeatures } from '../machine/x86';
-import { loadSegments, buildStack, AT } from '../machine/loader';
-import { parseElf, ElfError } from '../elf/elf';
 import { FdTable } from '../syscalls/fdtable';
 import { windowSize } from '../machine/layout';
 import { Args, GuestExit, Handler, Kernel, SigAction } from '../syscalls/api';
 import { HANDLERS } from '../syscalls/handlers';
 import { sys, NR, writeAll, addressOf } from '../host/libc';
 import { Vcpu } from './vcpu';
+import { Personality, linuxPersonality } from './personality';
 import { describeFault, FaultFrame } from './fault';
 import { SYSCALL_BY_NR, syscallName } from '../linux/syscalls';
 import { Policy, verdict, denyErrno, ALLOW, DENY, KILL, LOG } from '../policy/policy';
@@ -40,6 +39,10 @@ export interface MachineConfig {
   stdio?: readonly [number, number, number];
   /** Writes a diagnostic line to the user (stderr). */
   log: (line: string) => void;
+  /** How the program is loaded and asks for system calls (default: linux). */
+  personality?: Personality;
+  /** An entry point that overrides the program's (ToroV's Startaddr). */
+  entry?: number;
 }
 
 /**
@@ -75,6 +78,9 @@ class KernelState implements Kernel {
   private readonly noted = new Set<string>();
   constructor(readonly exe: string, readonly mem: GuestMemory, readonly as: AddressSpace, readonly fds: FdTable,
     private readonly verbose: boolean, private readonly log: (l: string) => void) {}
+  console(text: Uint8Array): void {
+    this.log(`torov: console: ${Buffer.from(text).toString('utf8')}`);
+  }
   note(key: string, message: string): void {
     if (!this.verbose || this.noted.has(key)) return;
     this.noted.add(key);
@@ -92,6 +98,8 @@ export class Machine {
   readonly vcpu: Vcpu;
   readonly policy: Policy;
   readonly features: CpuFeatures;
+  /** The guest ABI (src/vmm/personality.ts). */
+  readonly personality: Personality;
   private readonly handlers: readonly (Handler | undefined)[];
   private readonly traceFd: number | undefined;
   /** The trace formatter, loaded at boot only when tracing (it is large; and under the sandbox's seccomp filter a later require could not read its file). */
@@ -113,10 +121,8 @@ export class Machine {
     this.policy = cfg.policy;
     this.traceFd = cfg.traceFd;
     this.formatTraceLine = cfg.traceFd !== undefined ? (require('../syscalls/trace') as typeof import('../syscalls/trace')).formatTraceLine : undefined;
-    const elf = parseElf(cfg.image);               // ElfError -> exit 126, before any VM exists
-    if (elf.interp) {
-      throw new ElfError(`dynamically linked (interpreter ${elf.interp}): torov runs static executables only; link with -static or -static-pie`);
-    }
+    this.personality = cfg.personality ?? linuxPersonality;
+    this.personality.validate(cfg.image);          // ElfError -> exit 126, before any VM exists
     this.kvm = kvmHandle();
     this.features = cpuFeatures(this.kvm);
     const winSize = windowSize(cfg.memory);
@@ -136,24 +142,14 @@ export class Machine {
       this.vm.setMemoryRegion(1, this.mem.layout.sysGpa, this.mem.layout.sysSize, this.mem.sysHost);
       writeSystemTables(this.mem);
       this.as = new AddressSpace(this.mem, cfg.memory);
-      const img = loadSegments(this.as, elf, cfg.image);
-      this.as.brkStart = this.as.brkEnd = img.end;
-      this.as.mapStack();
       this.fds = new FdTable();
       for (let fd = 0; fd <= 2; fd++) {
         const h = sys(NR.fcntl, cfg.stdio?.[fd] ?? fd, F_DUPFD_CLOEXEC, 3);
         if (h >= 0) this.fds.set(fd, h);
       }
       this.kernel = new KernelState(resolvePath(cfg.path), this.mem, this.as, this.fds, !!cfg.verbose, cfg.log);
-      const k = this.kernel;
-      const entry = elf.entry + img.base;
-      const auxv: Array<readonly [number, number]> = [
-        [AT.PHDR, img.phdrAddr], [AT.PHENT, elf.phentsize], [AT.PHNUM, elf.phnum], [AT.PAGESZ, 4096],
-        [AT.BASE, 0], [AT.FLAGS, 0], [AT.ENTRY, entry],
-        [AT.UID, k.uid], [AT.EUID, k.uid], [AT.GID, k.gid], [AT.EGID, k.gid], [AT.SECURE, 0],
-        [AT.HWCAP, this.features.hwcap], [AT.CLKTCK, 100], [AT.HWCAP2, 0], [AT.MINSIGSTKSZ, 2048],
-      ];
-      const stack = buildStack(this.as, cfg.argv, cfg.env, cfg.path, auxv, hostRandom(16));
+      const start = this.personality.load({ as: this.as, image: cfg.image, path: cfg.path, argv: cfg.argv, env: cfg.env,
+        kernel: this.kernel, hwcap: this.features.hwcap, random: hostRandom(16), ...(cfg.entry !== undefined ? { entry: cfg.entry } : {}) });
       this.handlers = HANDLERS;
       const vfd = reuse ? reuse.vcpu : this.vm.createVcpu(0);
       this.resetSregs = reuse ? reuse.resetSregs : vfd.getSregs();
@@ -162,7 +158,7 @@ export class Machine {
       if (reuse) { vfd.resetFpu(); vfd.resetEvents(); vfd.resetDebugRegs(); }
       initVcpu(vfd, this.kvm, this.mem, this.features, reuse ? this.resetSregs : undefined);
       this.vcpu = new Vcpu(this, vfd, 0);
-      this.vcpu.setEntry(entry, stack.rsp);     // every general register: zero but rip, rsp, rflags
+      this.vcpu.setEntry(start.rip, start.rsp);  // every general register: zero but rip, rsp, rflags
     } catch (e) {
       if (reuse) reuse.vcpu.close();
       this.vm.close();
@@ -266,6 +262,8 @@ export class Machine {
 
   /** Decides what a CPU exception does: resume (spurious) or end the program with a signal. */
   onFault(f: FaultFrame): 'resume' | { status: number; message: string } {
+    const own = this.personality.fault?.(f, this.kernel);
+    if (own) return { status: own.status, message: own.reason ?? '' };
     if (f.vector === 14) {
       // A page whose PTE now allows the access (it was raised after the CPU cached the old
       // one) faults once more on VMX hosts: retry it.

@@ -102,7 +102,7 @@ export class Vcpu {
     const fromStub = this.reg(RIP) === this.stubSyscallRip;
     if (this.mode === 'unknown' && fromStub) this.probe();
     const nr = u[RAX + 1] === 0 ? u[RAX]! : -1;
-    const result = this.machine.dispatch(nr, this.args);
+    const result = fromStub ? this.machine.dispatch(nr, this.args) : this.directHypercall(nr);
     u[RAX] = result >>> 0;
     u[RAX + 1] = Math.floor(result / 4294967296) >>> 0;
     if (fromStub && this.mode === 'cpl3') {
@@ -112,6 +112,19 @@ export class Vcpu {
     }
     if (this.machine.kernel.fsBaseDirty) this.applyBases();
     u[DIRTY] = KVM_SYNC_X86_REGS;
+  }
+
+  /**
+   * A hypercall `out` from the program's own code, not from torov's syscall stub: the
+   * ToroV guest ABI (see personality.ts). A Linux program never does this; it is refused.
+   */
+  private directHypercall(nr: number): number {
+    const p = this.machine.personality;
+    if (!p.directHypercalls) {
+      throw new GuestExit(139, `torov: SIGSEGV: hypercall from program code at rip=0x${this.reg(RIP).toString(16)} (not the ${p.name} ABI)`);
+    }
+    const own = p.hypercall?.(nr, this.machine.kernel, this.reg(RCX));
+    return own !== undefined ? own : this.machine.dispatch(nr, this.args);
   }
 
   /** The first syscall tells at which privilege level the entry stub runs on this host. */

@@ -1,0 +1,129 @@
+/**
+ * Guest personalities: how a kind of program is loaded and how it asks for system calls.
+ * A Machine runs exactly one. Each says how to check and load its image, whether a
+ * hypercall `out` from the program's own code (not from torov's syscall stub) is a system
+ * call, and may add hypercalls or turn a CPU exception into something else. A third
+ * personality plugs in here without touching the others or the VMM's run loop.
+ *
+ * - `linux`: unmodified static Linux x86-64 ELF programs; system calls through `syscall`.
+ * - `torov`: programs built for the original ToroV (FOSDEM 2022): a flat binary copied to
+ *   0x400200 in 8 MiB of identity-mapped memory, system calls as `out %eax, $0x10` with the
+ *   Linux number in eax and arguments in rdi, rsi, rdx, r10, r8, r9, the result in rax;
+ *   hypercall 499 writes a NUL-terminated string (rcx) to the debug console; `hlt` ends
+ *   the program. The original ran these at CPL0; torov runs them at CPL3 (native speed),
+ *   where `out` goes through the TSS I/O bitmap and `hlt` raises #GP, which this
+ *   personality turns into the program's exit.
+ */
+import { ElfError, parseElf } from '../elf/elf';
+import { AddressSpace } from '../machine/mm';
+import { buildStack, loadSegments, AT } from '../machine/loader';
+import { PROT_R, PROT_W, PROT_X } from '../machine/memory';
+import { GuestExit, Kernel } from '../syscalls/api';
+import { FaultFrame } from './fault';
+
+/** What a personality needs to load a program. */
+export interface LoadContext {
+  readonly as: AddressSpace;
+  readonly image: Uint8Array;
+  /** The program's path (AT_EXECFN) and its argv and environment. */
+  readonly path: string;
+  readonly argv: readonly string[];
+  readonly env: readonly string[];
+  readonly kernel: Kernel;
+  /** CPUID.1:EDX, for AT_HWCAP. */
+  readonly hwcap: number;
+  /** 16 random bytes (AT_RANDOM). */
+  readonly random: Uint8Array;
+  /** An entry point that overrides the image's (ToroV's Startaddr). */
+  readonly entry?: number;
+}
+
+/** Where the program starts. */
+export interface EntryState { rip: number; rsp: number }
+
+export interface Personality {
+  readonly name: string;
+  /** Checks the image before any VM exists; throws ElfError (one line, exit 126). */
+  validate(image: Uint8Array): void;
+  /** Maps the program and its stack into a fresh address space. */
+  load(ctx: LoadContext): EntryState;
+  /** True if a hypercall `out` from the program's own code is a system call. */
+  readonly directHypercalls: boolean;
+  /** Serves a hypercall that is not a Linux system call (before the policy); undefined: not one. */
+  hypercall?(nr: number, k: Kernel, rcx: number): number | undefined;
+  /** Turns a CPU exception into another outcome (a GuestExit), or undefined for the usual report. */
+  fault?(f: FaultFrame, k: Kernel): GuestExit | undefined;
+}
+
+/** Unmodified static Linux x86-64 programs (ET_EXEC and static-PIE). */
+export const linuxPersonality: Personality = {
+  name: 'linux',
+  directHypercalls: false,
+  validate(image) {
+    const elf = parseElf(image);
+    if (elf.interp) throw new ElfError(`dynamically linked (interpreter ${elf.interp}): torov runs static executables only; link with -static or -static-pie`);
+  },
+  load(c) {
+    const elf = parseElf(c.image);
+    const img = loadSegments(c.as, elf, c.image);
+    c.as.brkStart = c.as.brkEnd = img.end;
+    c.as.mapStack();
+    const k = c.kernel;
+    const entry = c.entry ?? elf.entry + img.base;
+    const auxv: Array<readonly [number, number]> = [
+      [AT.PHDR, img.phdrAddr], [AT.PHENT, elf.phentsize], [AT.PHNUM, elf.phnum], [AT.PAGESZ, 4096],
+      [AT.BASE, 0], [AT.FLAGS, 0], [AT.ENTRY, entry],
+      [AT.UID, k.uid], [AT.EUID, k.uid], [AT.GID, k.gid], [AT.EGID, k.gid], [AT.SECURE, 0],
+      [AT.HWCAP, c.hwcap], [AT.CLKTCK, 100], [AT.HWCAP2, 0], [AT.MINSIGSTKSZ, 2048],
+    ];
+    const stack = buildStack(c.as, c.argv, c.env, c.path, auxv, c.random);
+    return { rip: entry, rsp: stack.rsp };
+  },
+};
+
+/** The original ToroV's guest ABI (see the module comment; ../shared/docs/torov.md). */
+export const TOROV = {
+  LOAD_ADDR: 0x400200,
+  MEMORY: 8 * 1024 * 1024,
+  STACK_TOP: 0x7fff00,
+  CONSOLE_HYPERCALL: 499,
+} as const;
+
+/** Programs built for the original ToroV: flat binaries with `out`-based system calls. */
+export const torovPersonality: Personality = {
+  name: 'torov',
+  directHypercalls: true,
+  validate(image) {
+    if (image.length === 0) throw new ElfError('an empty ToroV binary');
+    if (image.length > TOROV.MEMORY - TOROV.LOAD_ADDR - 0x10000) throw new ElfError(`a ToroV binary of ${image.length} bytes does not fit below its stack (ToroV guests have 8 MiB)`);
+  },
+  load(c) {
+    const as = c.as;
+    // The original identity-maps 8 MiB, readable, writable and executable; torov maps the
+    // same range (above the NULL guard) with the same permissions, the stack included.
+    const start = 0x100000;
+    as.map(start, TOROV.MEMORY - start, PROT_R | PROT_W | PROT_X, 'elf');
+    as.mem.bytes(TOROV.LOAD_ADDR, c.image.length).set(c.image);
+    as.brkStart = as.brkEnd = Math.ceil((TOROV.LOAD_ADDR + c.image.length) / 4096) * 4096;
+    return { rip: c.entry ?? TOROV.LOAD_ADDR, rsp: TOROV.STACK_TOP };
+  },
+  hypercall(nr, k, rcx) {
+    if (nr !== TOROV.CONSOLE_HYPERCALL) return undefined;
+    const s = k.mem.readCString(rcx, 4096);
+    if (s === null) return -22;
+    k.console(s);
+    return 0;
+  },
+  fault(f, k) {
+    // `hlt` (0xF4) at CPL3 raises #GP(0): in a ToroV guest it is the end of the program.
+    if (f.vector === 13 && f.error === 0) {
+      try { if (k.mem.view(f.rip, 1, false)[0] === 0xf4) return new GuestExit(0); } catch { /* not readable */ }
+    }
+    return undefined;
+  },
+};
+
+/** True if the image is an ELF file (else, in a ToroV configuration, a flat ToroV binary). */
+export function isElf(image: Uint8Array): boolean {
+  return image.length >= 4 && image[0] === 0x7f && image[1] === 0x45 && image[2] === 0x4c && image[3] === 0x46;
+}
