@@ -134,7 +134,9 @@ export function initVcpu(vcpu: VcpuFd, kvm: Kvm, mem: GuestMemory, feat: CpuFeat
     // STAR (SDM 5.8.8): SYSCALL loads CS=0x10/SS=0x18; SYSRET loads CS=0x23+16, SS=0x23+8.
     [MSR_STAR, (0x23n << 48n) | (BigInt(SEL.KERNEL_CS) << 32n)],
     [MSR_LSTAR, BigInt(mem.sysVa(SYS.STUB + STUB_SYSCALL_ENTRY))],
-    [MSR_CSTAR, 0n],
+    // A `syscall` from 32-bit compatibility mode would enter at CSTAR at CPL0 (on VMX): point
+    // it at the stub's int3 padding, so it faults at once instead of running anything.
+    [MSR_CSTAR, BigInt(mem.sysVa(SYS.STUB + STUB_SYSCALL_ENTRY + 5))],
     [MSR_SYSCALL_MASK, SYSCALL_MASK],
     [MSR_FS_BASE, 0n], [MSR_GS_BASE, 0n], [MSR_KERNEL_GS_BASE, 0n],
   ]);

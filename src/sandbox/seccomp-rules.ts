@@ -203,7 +203,7 @@ export interface GuestRule {
 
 /** The ioctl requests the guest's ioctl handler forwards (src/syscalls/io.ts: IOCTLS, and the job-control ones). */
 export const GUEST_IOCTL_REQUESTS: readonly (keyof typeof TTY_IOCTLS)[] = [
-  'TCGETS', 'TCSETS', 'TCSETSW', 'TCSETSF', 'TIOCGWINSZ', 'TIOCSWINSZ', 'FIONREAD', 'FIONBIO', 'FIOASYNC', 'TIOCGPGRP', 'TIOCGSID',
+  'TCGETS', 'TCSETS', 'TCSETSW', 'TCSETSF', 'TIOCGWINSZ', 'TIOCSWINSZ', 'FIONREAD', 'FIONBIO', 'TIOCGPGRP', 'TIOCGSID',
 ];
 
 const none = (why: string): GuestRule => ({ host: [], why });

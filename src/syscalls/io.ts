@@ -90,7 +90,11 @@ function vectored(nr: number, write: boolean, extra: number): Handler {
   };
 }
 
-const sysClose: Handler = (k, a) => k.fds.close(a.i(0));
+const sysClose: Handler = (k, a) => {
+  const h = k.fds.get(a.i(0));
+  asyncOwner.delete(h); asyncFlag.delete(h);
+  return k.fds.close(a.i(0));
+};
 
 /** dup(2): a host dup, so each guest fd owns its host fd. */
 const sysDup: Handler = (k, a) => {
@@ -166,7 +170,21 @@ const sysFcntl: Handler = (k, a) => {
     }
     case F_GETFD: return k.fds.getFlags(fd);
     case F_SETFD: k.fds.setFlags(fd, a.i(2) & FD_CLOEXEC); return 0;
-    case F_GETFL: case F_SETFL: case F_GETOWN: case F_SETOWN: case F_SETPIPE_SZ: case F_GETPIPE_SZ:
+    // Signal-driven I/O never reaches the host: the host would send SIGIO (fatal by
+    // default) to whatever owner the guest names, host processes included. O_ASYNC and the
+    // owner are recorded per fd and read back; no signal is ever sent (none is delivered yet).
+    case F_SETOWN: asyncOwner.set(h, a.i(2)); return 0;
+    case F_GETOWN: return asyncOwner.get(h) ?? 0;
+    case F_GETFL: {
+      const r = sys(HOST.fcntl, h, F_GETFL);
+      return r < 0 ? r : r | (asyncFlag.has(h) ? O_ASYNC : 0);
+    }
+    case F_SETFL: {
+      const v = a.i(2);
+      if (v & O_ASYNC) asyncFlag.add(h); else asyncFlag.delete(h);
+      return sys(HOST.fcntl, h, F_SETFL, v & ~O_ASYNC);
+    }
+    case F_SETPIPE_SZ: case F_GETPIPE_SZ:
     case F_ADD_SEALS: case F_GET_SEALS:
       return sys(HOST.fcntl, h, cmd, a.n(2));
     case F_GETLK: case F_SETLK: case F_SETLKW: case F_OFD_GETLK: case F_OFD_SETLK: case F_OFD_SETLKW:
@@ -187,9 +205,13 @@ const IOCTLS: ReadonlyMap<number, { size: number; write: boolean }> = new Map([
   [0x5414, { size: 8, write: false }],   // TIOCSWINSZ
   [0x541b, { size: 4, write: true }],    // FIONREAD
   [0x5421, { size: 4, write: false }],   // FIONBIO
-  [0x5452, { size: 4, write: false }],   // FIOASYNC
 ]);
-const FIONCLEX = 0x5450, FIOCLEX = 0x5451;
+const FIONCLEX = 0x5450, FIOCLEX = 0x5451, FIOASYNC = 0x5452;
+/** O_ASYNC (fcntl.h): signal-driven I/O, recorded but never forwarded (see fcntl). */
+const O_ASYNC = 0o20000;
+/** Per host fd: the owner and O_ASYNC a guest set (host fds are unique per guest fd). */
+const asyncOwner = new Map<number, number>();
+const asyncFlag = new Set<number>();
 const TIOCGPGRP = 0x540f, TIOCSPGRP = 0x5410, TIOCGSID = 0x5429;
 
 /** The VMM's own process group and session on the host, read once. */
@@ -228,6 +250,10 @@ const sysIoctl: Handler = (k, a) => {
   if (h < 0) return -EBADF;
   if (req === FIOCLEX) { k.fds.setFlags(fd, FD_CLOEXEC); return 0; }
   if (req === FIONCLEX) { k.fds.setFlags(fd, 0); return 0; }
+  if (req === FIOASYNC) {
+    if (k.mem.readU32(a.ptr(2))) asyncFlag.add(h); else asyncFlag.delete(h);
+    return 0;
+  }
   if (req === TIOCGPGRP || req === TIOCSPGRP || req === TIOCGSID) return ttyJobIoctl(k, h, req, a.ptr(2));
   const spec = IOCTLS.get(req);
   if (!spec) {

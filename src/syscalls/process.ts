@@ -25,13 +25,16 @@ const sysUname: Handler = (k, a) => {
 };
 
 /** arch_prctl codes (asm/prctl.h). */
+/** The end of the user half of the address space on x86-64 (4-level paging). */
+const TASK_SIZE_MAX = 0x7ffffffff000;
 const ARCH_SET_GS = 0x1001, ARCH_SET_FS = 0x1002, ARCH_GET_FS = 0x1003, ARCH_GET_GS = 0x1004, ARCH_GET_CPUID = 0x1011;
 
 const sysArchPrctl: Handler = (k, a) => {
   const code = a.i(0), addr = a.ptr(1);
   switch (code) {
-    case ARCH_SET_FS: k.fsBase = addr; k.fsBaseDirty = true; return 0;
-    case ARCH_SET_GS: k.gsBase = addr; k.fsBaseDirty = true; return 0;
+    // Like Linux, only user addresses (below TASK_SIZE_MAX); anything else is EPERM.
+    case ARCH_SET_FS: if (!(addr < TASK_SIZE_MAX)) return -EPERM; k.fsBase = addr; k.fsBaseDirty = true; return 0;
+    case ARCH_SET_GS: if (!(addr < TASK_SIZE_MAX)) return -EPERM; k.gsBase = addr; k.fsBaseDirty = true; return 0;
     case ARCH_GET_FS: k.mem.writeU64(addr, k.fsBase); return 0;
     case ARCH_GET_GS: k.mem.writeU64(addr, k.gsBase); return 0;
     case ARCH_GET_CPUID: return 1;

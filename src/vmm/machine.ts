@@ -79,12 +79,12 @@ class KernelState implements Kernel {
   constructor(readonly exe: string, readonly mem: GuestMemory, readonly as: AddressSpace, readonly fds: FdTable,
     private readonly verbose: boolean, private readonly log: (l: string) => void) {}
   console(text: Uint8Array): void {
-    this.log(`torov: console: ${Buffer.from(text).toString('utf8')}`);
+    this.log(`torov: console: ${printable(Buffer.from(text).toString('utf8'))}`);
   }
   note(key: string, message: string): void {
     if (!this.verbose || this.noted.has(key)) return;
     this.noted.add(key);
-    this.log(`torov: ${message}`);
+    this.log(`torov: ${printable(message)}`);
   }
 }
 
@@ -145,7 +145,8 @@ export class Machine {
       this.fds = new FdTable();
       for (let fd = 0; fd <= 2; fd++) {
         const h = sys(NR.fcntl, cfg.stdio?.[fd] ?? fd, F_DUPFD_CLOEXEC, 3);
-        if (h >= 0) this.fds.set(fd, h);
+        const safe = h >= 0 ? safeStdio(h) : -1;
+        if (safe >= 0) this.fds.set(fd, safe);
       }
       this.kernel = new KernelState(resolvePath(cfg.path), this.mem, this.as, this.fds, !!cfg.verbose, cfg.log);
       const start = this.personality.load({ as: this.as, image: cfg.image, path: cfg.path, argv: cfg.argv, env: cfg.env,
@@ -155,7 +156,7 @@ export class Machine {
       this.resetSregs = reuse ? reuse.resetSregs : vfd.getSregs();
       // Everything of the last guest a program could observe: FPU/SSE/AVX registers,
       // pending events, debug registers; then special registers, MSRs and general registers.
-      if (reuse) { vfd.resetFpu(); vfd.resetEvents(); vfd.resetDebugRegs(); }
+      if (reuse) { vfd.run.setUint8(RUN.immediate_exit, 0); vfd.resetFpu(); vfd.resetEvents(); vfd.resetDebugRegs(); }
       initVcpu(vfd, this.kvm, this.mem, this.features, reuse ? this.resetSregs : undefined);
       this.vcpu = new Vcpu(this, vfd, 0);
       this.vcpu.setEntry(start.rip, start.rsp);  // every general register: zero but rip, rsp, rflags
@@ -284,11 +285,22 @@ export class Machine {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    const reusable = this.cleanExit && !this.tainted && !warm;
+    if (reusable) {
+      // The guest ended on an I/O exit whose completion KVM still holds (it would apply it
+      // to the next guest's first instruction, and a string IN writes guest memory): complete
+      // it now, against this guest and before its memory is released, with one KVM_RUN that
+      // returns at once (immediate_exit).
+      const run = this.vcpu.fd.run;
+      run.setUint8(RUN.immediate_exit, 1);
+      this.vcpu.fd.runOnce();
+      run.setUint8(RUN.immediate_exit, 0);
+    }
     this.fds.closeAll();
     this.mem.release();
     // Keep the VM for the next Machine of this process, unless its guest ended in a state
     // torov did not see through (a triple fault, an internal error, a VMM error).
-    if (this.cleanExit && !this.tainted && !warm) {
+    if (reusable) {
       this.vcpu.fd.run.setBigUint64(RUN.kvm_valid_regs, 0n, true);
       this.vcpu.fd.run.setBigUint64(RUN.kvm_dirty_regs, 0n, true);
       warm = { vm: this.vm, vcpu: this.vcpu.fd, memSize: this.mem.memSize, resetSregs: this.resetSregs };
@@ -310,4 +322,23 @@ function hostRandom(n: number): Uint8Array {
 /** Absolute form of a path, as the guest's /proc/self/exe reports it. */
 function resolvePath(p: string): string {
   return p.startsWith('/') ? p : `${process.cwd()}/${p}`.replace(/\/(\.\/)+/g, '/');
+}
+
+/**
+ * A stdio fd the guest may have: a directory or an O_PATH fd would be a handle on the host's
+ * filesystem outside the jail (openat(0, "../..."), fchdir), so the guest gets none there
+ * (as if it had been closed). Returns the host fd, or -1.
+ */
+function safeStdio(h: number): number {
+  const st = new Uint8Array(144);
+  const fl = sys(NR.fcntl, h, 3 /* F_GETFL */);
+  const isDir = sys(5 /* fstat */, h, addressOf(st)) === 0 && (new DataView(st.buffer).getUint32(24, true) & 0o170000) === 0o040000;
+  if (!isDir && !(fl >= 0 && fl & 0o10000000 /* O_PATH */)) return h;
+  sys(NR.close, h);
+  return -1;
+}
+
+/** Text from a guest, made safe for a terminal: control characters (escape sequences) as \xNN. */
+function printable(s: string): string {
+  return s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }

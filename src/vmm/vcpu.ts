@@ -83,6 +83,10 @@ export class Vcpu {
         const reason = u[REASON]!;
         if (reason === KVM_EXIT_IO) {
           const port = this.fd.run.getUint16(RUN.io_port, true);
+          // torov's ports are for `out` only: an `in` would read data torov never provides.
+          if (this.fd.runU8[RUN.io_direction] !== 1 /* KVM_EXIT_IO_OUT */) {
+            throw new GuestExit(139, `torov: SIGSEGV: in from port 0x${port.toString(16)} at rip=0x${this.reg(RIP).toString(16)}`);
+          }
           if (port === PORT_SYSCALL) { this.syscall(); continue; }
           if (port === PORT_FAULT) { this.fault(); continue; }
           if (port === PORT_NOP) continue;
@@ -137,8 +141,14 @@ export class Vcpu {
 
   private applyBases(): void {
     const k = this.machine.kernel;
-    this.fd.setMsrs([[MSR_FS_BASE, BigInt(k.fsBase)], [MSR_GS_BASE, BigInt(k.gsBase)]]);
     k.fsBaseDirty = false;
+    try {
+      this.fd.setMsrs([[MSR_FS_BASE, BigInt(k.fsBase)], [MSR_GS_BASE, BigInt(k.gsBase)]]);
+    } catch (e) {
+      // arch_prctl accepts only canonical user addresses; should KVM still refuse, the
+      // program ends instead of the VMM.
+      throw new GuestExit(139, `torov: SIGSEGV: cannot set the FS/GS base (${(e as Error).message})`);
+    }
   }
 
   /** A CPU exception, reported by the stub's exception entry on torov's exception stack. */

@@ -2,6 +2,7 @@
  * `out` faults). argv[1] = mode, argv[2] = N:
  *   exitloop out N      N bare `out` instructions to torov's no-op port 0x12 (one VM exit each)
  *   exitloop enosys N   N raw syscalls of a number that does not exist (entry stub + exit + ENOSYS)
+ *   exitloop in 1       one `in` from torov's syscall port: refused (the program ends with SIGSEGV)
  */
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,11 @@ int main(int argc, char **argv)
 {
     if (argc < 3) return 2;
     long n = strtol(argv[2], NULL, 0);
+    if (!strcmp(argv[1], "in")) {
+        unsigned char v;
+        __asm__ __volatile__("inb $0x10, %0" : "=a"(v) :: "memory");
+        return v;
+    }
     if (!strcmp(argv[1], "out")) {
         for (long i = 0; i < n; i++) __asm__ __volatile__("outb %%al, $0x12" ::: "memory");
     } else {
