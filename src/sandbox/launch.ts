@@ -42,6 +42,16 @@ export function launch(o: LaunchOptions): number {
   const spec: ChildSpec = { sandbox: o.sandbox, dir, userNamespace: o.sandbox && !root, ...(o.gdbFd !== undefined ? { gdbFd: 4 } : {}) };
   let cmd = process.execPath;
   let args = [...o.argv];
+  if (o.sandbox && !root) {
+    // Rootless: find out first whether a user namespace can be had at all (a few ms), so a
+    // missing one is one line of advice instead of unshare's error and a failed child.
+    const probe = spawnSync(unsharePath(), ['--user', '--map-root-user', 'true'], { stdio: 'ignore' });
+    if (probe.status !== 0) {
+      if (dir) try { fs.rmdirSync(dir); } catch { /* nothing */ }
+      o.say(`torov: cannot create the sandbox's namespaces (no user namespace for this user). ${advice(root)}`);
+      return 125;
+    }
+  }
   if (o.sandbox) {
     const flags = ['--mount', '--ipc', '--uts', '--propagation', 'private'];
     if (o.network === 'none') flags.push('--net');
