@@ -9,6 +9,9 @@ export const EM_X86_64 = 62;
 export const PT_LOAD = 1, PT_DYNAMIC = 2, PT_INTERP = 3, PT_PHDR = 6, PT_TLS = 7, PT_GNU_STACK = 0x6474e551;
 export const PF_X = 1, PF_W = 2, PF_R = 4;
 
+/** The largest program header table accepted, in bytes (Linux's limit). */
+export const MAX_PHDRS_SIZE = 65536;
+
 /** Names of common machines, for "built for another architecture" messages. */
 const MACHINES: Readonly<Record<number, string>> = {
   3: 'i386', 8: 'MIPS', 20: 'PowerPC', 21: 'PowerPC64', 22: 'S/390', 40: 'ARM', 62: 'x86-64', 183: 'AArch64', 243: 'RISC-V',
@@ -55,6 +58,10 @@ export function parseElf(b: Uint8Array): ElfImage {
   const phentsize = dv.getUint16(54, true), phnum = dv.getUint16(56, true);
   if (phnum === 0) throw new ElfError('no program headers');
   if (phentsize !== 56) throw new ElfError(`bad program header size ${phentsize}`);
+  // Linux's limit (fs/binfmt_elf.c, load_elf_phdrs): it bounds the loader's work too.
+  if (phnum * phentsize > MAX_PHDRS_SIZE) {
+    throw new ElfError(`too many program headers (${phnum}; at most ${Math.floor(MAX_PHDRS_SIZE / phentsize)}, ${MAX_PHDRS_SIZE / 1024} KiB of them)`);
+  }
   if (phoff + phnum * phentsize > b.length) throw new ElfError('truncated ELF file (program headers past the end)');
   const phdrs: ProgramHeader[] = [];
   let interp: string | undefined;

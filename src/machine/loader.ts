@@ -8,7 +8,7 @@
 import { ElfImage, ElfError, PT_LOAD, PT_PHDR, PF_R, PF_W, PF_X, ET_DYN } from '../elf/elf';
 import { AddressSpace, pageUp, pageDown } from './mm';
 import { PROT_R, PROT_W, PROT_X } from './memory';
-import { PIE_BASE, PAGE_SIZE, MMAP_MIN_ADDR } from './layout';
+import { PIE_BASE, PAGE_SIZE, MMAP_MIN_ADDR, STACK_SIZE } from './layout';
 
 /** Auxiliary vector types (<linux/auxvec.h>, <elf.h>). */
 export const AT = {
@@ -33,15 +33,25 @@ export interface LoadedProgram {
   end: number;
 }
 
-/** Maps the PT_LOAD segments of `elf` (bytes in `file`) with their permissions. */
+/**
+ * Maps the PT_LOAD segments of `elf` (bytes in `file`) with their permissions, after
+ * checking that they, the entry point and the stack fit: in the window, and in the memory
+ * limit (the image's accessible pages and the stack are charged like any mapping).
+ * Throws ElfError (one line) otherwise, before anything is mapped.
+ */
 export function loadSegments(as: AddressSpace, elf: ElfImage, file: Uint8Array): { base: number; end: number; phdrAddr: number } {
   const loads = elf.phdrs.filter((p) => p.type === PT_LOAD);
-  const lo = pageDown(Math.min(...loads.map((p) => p.vaddr)));
-  const hi = pageUp(Math.max(...loads.map((p) => p.vaddr + p.memsz)));
+  let lo = Infinity, hi = 0, align = PAGE_SIZE;
+  for (const p of loads) {
+    lo = Math.min(lo, p.vaddr);
+    hi = Math.max(hi, p.vaddr + p.memsz);
+    align = Math.max(align, p.align || PAGE_SIZE);
+  }
+  lo = pageDown(lo); hi = pageUp(hi);
   let base = 0;
   if (elf.type === ET_DYN) {
-    const align = Math.max(PAGE_SIZE, ...loads.map((p) => p.align || PAGE_SIZE));
-    base = Math.ceil(PIE_BASE / align) * align - lo;
+    // A static PIE goes at PIE_BASE, or where it asks if that is higher (never a negative bias).
+    base = Math.max(0, Math.ceil(PIE_BASE / align) * align - lo);
   }
   const mem = as.mem;
   if (lo + base < MMAP_MIN_ADDR) throw new ElfError(`loads at 0x${(lo + base).toString(16)}, below the lowest allowed address 0x${MMAP_MIN_ADDR.toString(16)}`);
@@ -49,27 +59,49 @@ export function loadSegments(as: AddressSpace, elf: ElfImage, file: Uint8Array):
     const need = Math.ceil((hi + base) / 2 ** 20) + 16;
     throw new ElfError(`the image ends at 0x${(hi + base).toString(16)}, beyond guest memory: run with --memory ${need}M or more`);
   }
-  // Each page gets the union of the permissions of the segments that touch it.
-  const perms = new Map<number, number>();
+  const entry = elf.entry + base;
+  if (entry < MMAP_MIN_ADDR || entry >= as.mmapTop) {
+    throw new ElfError(`entry point 0x${entry.toString(16)} is outside the program's memory (0x${MMAP_MIN_ADDR.toString(16)}-0x${as.mmapTop.toString(16)})`);
+  }
+  // Each page gets the union of the permissions of the segments that touch it: a sweep
+  // over the segments' page-aligned edges, counting per permission bit how many segments
+  // cover the pages between two edges (any number of segments of any size costs
+  // O(segments log segments), not a step per page).
+  const edges: Array<{ at: number; prot: number; d: 1 | -1 }> = [];
   for (const p of loads) {
     const prot = (p.flags & PF_R ? PROT_R : 0) | (p.flags & PF_W ? PROT_W : 0) | (p.flags & PF_X ? PROT_X : 0);
-    for (let pg = pageDown(p.vaddr + base); pg < pageUp(p.vaddr + base + p.memsz); pg += PAGE_SIZE) {
-      perms.set(pg, (perms.get(pg) ?? 0) | prot);
+    const s = pageDown(p.vaddr + base), e = pageUp(p.vaddr + base + p.memsz);
+    if (s < e) edges.push({ at: s, prot, d: 1 }, { at: e, prot, d: -1 });
+  }
+  edges.sort((a, b) => a.at - b.at);
+  // Runs of pages with equal permissions, merged when adjacent.
+  const runs: Array<{ start: number; end: number; prot: number }> = [];
+  const count = [0, 0, 0, 0];    // segments covering: any, R, W, X
+  for (let i = 0; i < edges.length;) {
+    const at = edges[i]!.at;
+    for (; i < edges.length && edges[i]!.at === at; i++) {
+      const { prot, d } = edges[i]!;
+      count[0]! += d;
+      if (prot & PROT_R) count[1]! += d;
+      if (prot & PROT_W) count[2]! += d;
+      if (prot & PROT_X) count[3]! += d;
     }
+    if (i === edges.length || count[0] === 0) continue;
+    const prot = (count[1] ? PROT_R : 0) | (count[2] ? PROT_W : 0) | (count[3] ? PROT_X : 0);
+    const next = edges[i]!.at, last = runs[runs.length - 1];
+    if (last && last.end === at && last.prot === prot) last.end = next;
+    else runs.push({ start: at, end: next, prot });
   }
-  // One VMA per run of pages with equal permissions.
-  const pages = [...perms.keys()].sort((a, b) => a - b);
-  let runStart = -1, runProt = -1, prev = -1;
-  const flush = () => { if (runStart >= 0) as.map(runStart, prev + PAGE_SIZE - runStart, runProt, 'elf'); };
-  for (const pg of pages) {
-    const prot = perms.get(pg)!;
-    if (pg !== prev + PAGE_SIZE || prot !== runProt) { flush(); runStart = pg; runProt = prot; }
-    prev = pg;
+  // The memory limit: the image's accessible pages and the stack (mapped next).
+  const image = runs.reduce((n, r) => n + (r.prot ? r.end - r.start : 0), 0);
+  if (as.committed + image + STACK_SIZE > as.limit) {
+    const need = Math.ceil((as.committed + image + STACK_SIZE) / 2 ** 20);
+    throw new ElfError(`needs more memory than --memory ${Math.floor(as.limit / 2 ** 20)}M allows (${Math.ceil(image / 2 ** 20)} MiB of program image and ${STACK_SIZE / 2 ** 20} MiB of stack): run with --memory ${need}M or more`);
   }
-  flush();
+  for (const r of runs) as.map(r.start, r.end - r.start, r.prot, 'elf');
   // Copy file bytes; the rest (bss) is fresh zero memory.
   for (const p of loads) {
-    if (p.filesz > 0) mem.bytes(p.vaddr + base, p.filesz).set(file.subarray(p.offset, p.offset + p.filesz));
+    if (p.filesz > 0) mem.load(p.vaddr + base, file.subarray(p.offset, p.offset + p.filesz));
   }
   const phdrSeg = elf.phdrs.find((p) => p.type === PT_PHDR);
   let phdrAddr: number;

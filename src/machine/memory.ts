@@ -155,10 +155,22 @@ export class GuestMemory {
    * from the host into guest page tables are not seen by it. Changing the protection of the
    * host mapping behind those pages fires KVM's MMU notifier, which drops every cached
    * mapping of them (and flushes the guest TLB); the next guest access walks the new PTEs.
+   *
+   * `hostProt` is the protection the host mapping of the range has and gets back: read-write
+   * for the window's own memory and writable file mappings, PROT_READ for a MAP_SHARED file
+   * mapped without write (its file may be open read-only: the host refuses write there). The
+   * range is flipped to less than that (PROT_READ, or PROT_NONE for a read-only one: an
+   * mprotect to the same protection is a no-op that fires nothing) and back.
+   * Returns 0, or -errno when the host refused the flip (ENOMEM at vm.max_map_count); the
+   * range has its protection back either way. Throws if it cannot be given back, since the
+   * VMM's own stores into it would then crash.
    */
-  invalidate(va: number, len: number): void {
-    sys(NR.mprotect, this.hostBase + va, len, PROT_READ);
-    sys(NR.mprotect, this.hostBase + va, len, PROT_READ | PROT_WRITE);
+  invalidate(va: number, len: number, hostProt = PROT_READ | PROT_WRITE): number {
+    const addr = this.hostBase + va;
+    const r = sys(NR.mprotect, addr, len, hostProt & PROT_WRITE ? PROT_READ : 0 /* PROT_NONE */);
+    const back = sys(NR.mprotect, addr, len, hostProt);
+    if (back < 0) throw new Error(`cannot restore the host protection of guest pages 0x${va.toString(16)}+${len} (errno ${-back})`);
+    return r < 0 ? r : 0;
   }
 
   /** Gives pages back to the host (they read as zero afterwards) and drops KVM's mappings of them. */
@@ -199,12 +211,37 @@ export class GuestMemory {
   /**
    * Window bytes [off, off+len) as a view, without checks (the VMM's own use: loading the
    * program, building the stack, after a check). A range across two chunks gets a view
-   * of its own.
+   * of its own; a range longer than MAX_VIEW is refused (an Error, never a view of
+   * gigabytes: above 4 GiB koffi cannot make one): copy large ranges with copy() or load().
    */
   bytes(off: number, len: number): Uint8Array {
     const i = Math.floor(off / CHUNK), o = off - i * CHUNK;
     if (o + len <= CHUNK) return this.chunk(i).subarray(o, o + len);
+    if (!(len <= MAX_VIEW && off >= 0 && off + len <= this.memSize)) {
+      throw new Error(`no view of window bytes 0x${off.toString(16)}+${len}: longer than ${MAX_VIEW} bytes or outside the window`);
+    }
     return new Uint8Array(viewOf(this.hostBase + off, len));
+  }
+
+  /**
+   * Copies window bytes [src, src+n) to [dest, dest+n) (unchecked; the ranges must not
+   * overlap), in pieces that never cross a chunk, so any length works.
+   */
+  copy(dest: number, src: number, n: number): void {
+    while (n > 0) {
+      const k = Math.min(n, CHUNK - (src % CHUNK), CHUNK - (dest % CHUNK));
+      this.bytes(dest, k).set(this.bytes(src, k));
+      dest += k; src += k; n -= k;
+    }
+  }
+
+  /** Copies VMM bytes to window offset `off` (unchecked), in pieces that never cross a chunk. */
+  load(off: number, data: Uint8Array): void {
+    for (let done = 0; done < data.length;) {
+      const k = Math.min(data.length - done, CHUNK - ((off + done) % CHUNK));
+      this.bytes(off + done, k).set(data.subarray(done, done + k));
+      done += k;
+    }
   }
 
   /** A DataView over window bytes [off, off+len) (unchecked). */
@@ -290,6 +327,8 @@ const P_RW_US = PTE_P | PTE_RW | PTE_US;
 
 /** Size of one view of the window (see GuestMemory.chunks). */
 const CHUNK = 16 * 1024 * 1024;
+/** The longest range bytes() makes a view of. */
+const MAX_VIEW = 1024 * 1024 * 1024;
 
 function mmapAnon(len: number): number {
   const addr = sys(NR.mmap, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

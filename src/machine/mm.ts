@@ -7,7 +7,13 @@
  */
 import { GuestMemory, PROT_R, PROT_W, PROT_X } from './memory';
 import { PAGE_SIZE, MMAP_MIN_ADDR, STACK_SIZE, STACK_GUARD } from './layout';
-import { sys, NR, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../host/libc';
+import { sys, NR, addressOf, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../host/libc';
+import { SYS as HOST } from '../linux/syscalls';
+
+/** struct stat (x86-64) for fstat of a file being mapped: st_mode at 24, st_size at 48. */
+const statBuf = Buffer.alloc(144);
+const statAddr = addressOf(statBuf);
+const S_IFMT = 0o170000, S_IFREG = 0o100000;
 
 /** One mapping. */
 export interface Vma {
@@ -19,7 +25,23 @@ export interface Vma {
    * guest's memory); 'shmem' is shared anonymous memory.
    */
   kind: 'elf' | 'heap' | 'stack' | 'anon' | 'file' | 'shared' | 'shmem';
+  /**
+   * A MAP_SHARED file mapped without PROT_WRITE: the host mapping is PROT_READ (the file
+   * may be open read-only), so it can never be made writable (EACCES, as Linux for a file
+   * not open for writing) and invalidate() must give it back PROT_READ, not read-write.
+   */
+  hostRO?: boolean;
+  /**
+   * File mappings whose file ends before the mapping does: the page-aligned end of the
+   * file's data. Pages from here to `end` stay not present in the page tables whatever
+   * the protection, so neither the guest nor the VMM ever touches host pages past the end
+   * of the file (a host SIGBUS would kill the VMM). See AddressSpace.mmap.
+   */
+  eof?: number;
 }
+
+/** End of the part of a VMA (or a piece of one) whose pages may be present. */
+const presentEnd = (v: Vma) => (v.eof === undefined ? v.end : Math.min(v.end, Math.max(v.start, v.eof)));
 
 /** Bytes of a mapping charged against the guest's memory: accessible memory that is not a shared file. */
 const charge = (v: { start: number; end: number; prot: number; kind: Vma['kind'] }) =>
@@ -209,11 +231,32 @@ export class AddressSpace {
       // window's range (MAP_FIXED on the host side), and KVM's MMU notifier makes the
       // guest see them. MAP_PRIVATE gets copy-on-write, MAP_SHARED the page cache.
       this.removeRange(start, start + len, true);
-      const hostProt = shared ? (PROT_READ | (prot & PROT_W ? PROT_WRITE : 0)) : PROT_READ | PROT_WRITE;
+      const hostRO = shared && !(prot & PROT_W);
+      const hostProt = hostRO ? PROT_READ : PROT_READ | PROT_WRITE;
       const r = sys(NR.mmap, this.mem.hostBase + start, len, hostProt, (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED, hostFd, offset);
       if (r < 0) { this.mem.discard(start, len); return r === -EACCES ? -EACCES : r; }
-      this.insert({ start, end: start + len, prot, kind });
-      this.mem.setPages(start, len, prot);
+      // Host pages of a file mapping past the end of the file raise SIGBUS when touched,
+      // and a SIGBUS in the VMM's own loads and stores (a syscall's buffer there) kills it.
+      // So only the pages up to the end of a regular file (rounded up to a page) are made
+      // present; the rest of the VMA stays not present: every VMM check of it is EFAULT and
+      // a guest access is a page fault, reported as SIGSEGV where Linux raises SIGBUS.
+      // Limits: the end is taken now, so a file that grows later does not make more pages
+      // present (those accesses fault, where Linux would see the new data), and a file
+      // truncated after the mmap leaves present pages past its new end, which can still
+      // SIGBUS the VMM (as any host mapping of a file another process truncates).
+      const st = sys(HOST.fstat, hostFd, statAddr);
+      if (st < 0) { this.mem.discard(start, len); return st; }
+      let eof: number | undefined;
+      if ((statBuf.readUInt32LE(24) & S_IFMT) === S_IFREG) {
+        const size = Number(statBuf.readBigInt64LE(48));
+        const present = Math.min(len, Math.max(0, pageUp(size) - offset));
+        if (present < len) eof = start + present;
+      }
+      const v: Vma = { start, end: start + len, prot, kind };
+      if (hostRO) v.hostRO = true;
+      if (eof !== undefined) v.eof = eof;
+      this.insert(v);
+      this.mem.setPages(start, presentEnd(v) - start, prot);
       return start;
     }
     this.map(start, len, prot, kind);
@@ -247,7 +290,7 @@ export class AddressSpace {
     if (cur < end) return -ENOMEM;
     for (const m of this.vmas) {
       if (m.end <= addr || m.start >= end) continue;
-      if (m.kind === 'shared' && (prot & PROT_W) && !(m.prot & PROT_W)) return -EACCES;
+      if (m.hostRO && (prot & PROT_W)) return -EACCES;
     }
     let delta = 0;
     for (const m of this.vmas) {
@@ -256,14 +299,27 @@ export class AddressSpace {
       delta += charge({ start: s, end: e, prot, kind: m.kind }) - charge({ start: s, end: e, prot: m.prot, kind: m.kind });
     }
     if (this.committed + delta > this.limit) return -ENOMEM;
-    const pieces = this.removeRange(addr, end, false);
-    let reduced = false;
-    for (const p of pieces) {
-      if ((p.prot & ~prot) !== 0) reduced = true;
-      this.insert({ ...p, prot });
+    // Where access is reduced, KVM must drop its cached translations (see invalidate()):
+    // done first, so that a host refusal (ENOMEM) leaves the mapping as it was. The vCPU
+    // is stopped meanwhile, so nothing is cached again before the new PTEs are in.
+    // Each piece gets its own host protection back; adjacent pieces with the same one are
+    // flipped together.
+    let runStart = 0, runEnd = 0, runProt = 0;
+    for (const m of this.vmas) {
+      if (m.end <= addr || m.start >= end || (m.prot & ~prot) === 0) continue;
+      const s = Math.max(m.start, addr), e = Math.min(m.end, end);
+      const hp = m.hostRO ? PROT_READ : PROT_READ | PROT_WRITE;
+      if (s === runEnd && hp === runProt) { runEnd = e; continue; }
+      if (runEnd > runStart) { const r = this.mem.invalidate(runStart, runEnd - runStart, runProt); if (r < 0) return r; }
+      runStart = s; runEnd = e; runProt = hp;
     }
-    this.mem.setPages(addr, end - addr, prot);
-    if (reduced) this.mem.invalidate(addr, end - addr);
+    if (runEnd > runStart) { const r = this.mem.invalidate(runStart, runEnd - runStart, runProt); if (r < 0) return r; }
+    const pieces = this.removeRange(addr, end, false);
+    for (const p of pieces) {
+      const v = { ...p, prot };
+      this.insert(v);
+      this.mem.setPages(v.start, presentEnd(v) - v.start, prot);
+    }
     return 0;
   }
 
@@ -303,8 +359,10 @@ export class AddressSpace {
     // The old range is released after the copy, so only the growth counts.
     if (this.committed + charge({ start: 0, end: newLen, prot: vma.prot, kind: vma.kind }) - this.chargedIn(old, old + oldLen) > this.limit) return -ENOMEM;
     this.map(dest, newLen, vma.prot | PROT_W, vma.kind === 'file' ? 'anon' : vma.kind);
-    const n = Math.min(oldLen, newLen);
-    this.mem.bytes(dest, n).set(this.mem.bytes(old, n));     // the ranges never overlap
+    // The ranges never overlap. A file mapping's pages past the end of its file are not
+    // copied (touching them would SIGBUS the VMM): they read as zero at the new place.
+    const n = Math.min(oldLen, newLen, presentEnd(vma) - old);
+    if (n > 0) this.mem.copy(dest, old, n);
     if (!(vma.prot & PROT_W)) this.mprotect(dest, newLen, vma.prot);
     this.removeRange(old, old + oldLen, true);
     return dest;

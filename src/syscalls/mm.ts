@@ -3,7 +3,7 @@
  * inside the VMM by the address space (src/machine/mm.ts); file mappings map the host file
  * into the guest window. memfd_create makes an anonymous host file for such mappings.
  */
-import { Handler, HandlerTable } from './api';
+import { Handler, HandlerTable, Kernel } from './api';
 import { MAP, pageUp, pageDown } from '../machine/mm';
 import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
@@ -37,11 +37,27 @@ const sysMadvise: Handler = (k, a) => {
   return 0;
 };
 
-/** Implements msync(2): shared file mappings are the host's page cache, so the host syncs them. */
+/** True if mappings cover every page of [addr, addr+len) (whatever their protection). */
+function mapped(k: Kernel, addr: number, len: number): boolean {
+  const end = pageUp(addr + len);
+  for (let p = pageDown(addr); p < end;) {
+    const v = k.as.find(p);
+    if (!v) return false;
+    p = v.end;
+  }
+  return true;
+}
+
+/**
+ * Implements msync(2): shared file mappings are the host's page cache, so the host syncs
+ * them. Like Linux, the range must be mapped (ENOMEM), not accessible: PROT_NONE pages and
+ * a file mapping's pages past the end of its file (never present) are fine.
+ */
 const sysMsync: Handler = (k, a) => {
-  const len = a.n(1);
-  if (a.ptr(0) % 4096) return -EINVAL;
-  return sys(HOST.msync, k.mem.host(a.ptr(0), len, false), len, a.i(2));
+  const addr = a.ptr(0), len = a.n(1);
+  if (addr % 4096) return -EINVAL;
+  if (!mapped(k, addr, len)) return -ENOMEM;
+  return sys(HOST.msync, k.mem.host(addr, 0, false), len, a.i(2));
 };
 
 /** memfd_create flags: MFD_CLOEXEC, MFD_ALLOW_SEALING, MFD_NOEXEC_SEAL, MFD_EXEC (MFD_HUGETLB is refused). */
@@ -75,13 +91,7 @@ const sysMemfdCreate: Handler = (k, a) => {
 const sysMlock: Handler = (k, a) => {
   const addr = a.ptr(0), len = a.n(1);
   if (len < 0) return -EINVAL;
-  const end = pageUp(addr + len);
-  for (let p = pageDown(addr); p < end;) {
-    const v = k.as.find(p);
-    if (!v) return -ENOMEM;
-    p = v.end;
-  }
-  return 0;
+  return mapped(k, addr, len) ? 0 : -ENOMEM;
 };
 
 export const mmHandlers: HandlerTable = {

@@ -56,30 +56,52 @@ function checkSigmask(k: Kernel, ptr: number, size: number): number {
   return 0;
 }
 
-/** Reads a struct timespec (checked) into nanoseconds; -EINVAL if it is not a valid one. */
-function readTimespec(k: Kernel, p: number): bigint | number {
-  const sec = k.mem.readI64(p), nsec = k.mem.readI64(p + 8);
-  if (sec < 0 || nsec < 0 || nsec >= 1e9) return -EINVAL;
-  return BigInt(sec) * 1000000000n + BigInt(nsec);
+/**
+ * The longest timeout, in ns: INT64_MAX seconds. Any valid timespec or timeval (seconds up
+ * to LONG_MAX, and a timeval's microseconds up to LONG_MAX too) is clamped to it, so the
+ * staged seconds always fit a host time_t; the host kernel saturates its deadline there
+ * as it does for the guest's own value, which is waiting forever in practice.
+ */
+const MAX_TIMEOUT_NS = (2n ** 63n - 1n) * 1000000000n;
+const clampNs = (ns: bigint) => (ns > MAX_TIMEOUT_NS ? MAX_TIMEOUT_NS : ns);
+
+/** Reads two 64-bit signed words (a timespec or timeval, checked) exactly. */
+function readPair(k: Kernel, p: number): [bigint, bigint] {
+  const v = k.mem.view(p, 16, false);
+  const dv = new DataView(v.buffer, v.byteOffset, 16);
+  return [dv.getBigInt64(0, true), dv.getBigInt64(8, true)];
 }
 
-/** Stages a timeout (ns) in the scratch timespec; returns its host address. */
+/** Reads a struct timespec (checked) into nanoseconds (clamped); -EINVAL if it is not a valid one. */
+function readTimespec(k: Kernel, p: number): bigint | number {
+  const [sec, nsec] = readPair(k, p);
+  if (sec < 0n || nsec < 0n || nsec >= 1000000000n) return -EINVAL;
+  return clampNs(sec * 1000000000n + nsec);
+}
+
+/** Stages a timeout (ns, clamped again here) in the scratch timespec; returns its host address. */
 function stageTimespec(ns: bigint): number {
+  ns = clampNs(ns < 0n ? 0n : ns);
   small.writeBigInt64LE(ns / 1000000000n, S_TS);
   small.writeBigInt64LE(ns % 1000000000n, S_TS + 8);
   return smallAddr + S_TS;
 }
 
-/** Writes back the time left, as Linux does, unless the guest's copy is not writable (ignored, like Linux). */
-function writeBack(k: Kernel, p: number, secs: number, sub: number): void {
+/**
+ * Writes back the time left (seconds and the sub-second part, both below 2^63), as Linux
+ * does, unless the guest's copy is not writable (ignored, like Linux).
+ */
+function writeBack(k: Kernel, p: number, secs: bigint, sub: bigint): void {
+  let v: Uint8Array;
   try {
-    k.mem.host(p, 16, true);
+    v = k.mem.view(p, 16, true);
   } catch (e) {
     if (e instanceof GuestFault) return;
     throw e;
   }
-  k.mem.writeU64(p, secs);
-  k.mem.writeU64(p + 8, sub);
+  const dv = new DataView(v.buffer, v.byteOffset, 16);
+  dv.setBigInt64(0, secs, true);
+  dv.setBigInt64(8, sub, true);
 }
 
 /**
@@ -136,7 +158,7 @@ const sysPpoll: Handler = (k, a) => {
   const r = sys(HOST.ppoll, pfdAddr, n, ts, 0, SIGSET_SIZE);
   copyRevents(k, ufds, n);
   // The host updated the staged timespec with the time left (not for a zero timeout).
-  if (timed) writeBack(k, tsp, Number(small.readBigInt64LE(S_TS)), Number(small.readBigInt64LE(S_TS + 8)));
+  if (timed) writeBack(k, tsp, small.readBigInt64LE(S_TS), small.readBigInt64LE(S_TS + 8));
   return r;
 };
 
@@ -199,14 +221,14 @@ const sysSelect: Handler = (k, a) => {
   const tvp = a.ptr(4);
   let timeout: bigint | null = null;
   if (tvp !== 0) {
-    const sec = k.mem.readI64(tvp), usec = k.mem.readI64(tvp + 8);
-    if (sec < 0 || usec < 0) return -EINVAL;
-    timeout = BigInt(sec) * 1000000000n + BigInt(usec) * 1000n;
+    const [sec, usec] = readPair(k, tvp);
+    if (sec < 0n || usec < 0n) return -EINVAL;
+    timeout = clampNs(sec * 1000000000n + usec * 1000n);
   }
   const left = { ns: 0n };
   const r = doSelect(k, a.i(0), [a.ptr(1), a.ptr(2), a.ptr(3)], timeout, left);
   if (r >= 0 && timeout !== null && timeout !== 0n) {
-    writeBack(k, tvp, Number(left.ns / 1000000000n), Number((left.ns % 1000000000n) / 1000n));
+    writeBack(k, tvp, left.ns / 1000000000n, (left.ns % 1000000000n) / 1000n);
   }
   return r;
 };
@@ -231,7 +253,7 @@ const sysPselect6: Handler = (k, a) => {
   const left = { ns: 0n };
   const r = doSelect(k, a.i(0), [a.ptr(1), a.ptr(2), a.ptr(3)], timeout, left);
   if (r >= 0 && timeout !== null && timeout !== 0n) {
-    writeBack(k, tsp, Number(left.ns / 1000000000n), Number(left.ns % 1000000000n));
+    writeBack(k, tsp, left.ns / 1000000000n, left.ns % 1000000000n);
   }
   return r;
 };

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseElf, ElfError, ET_EXEC, ET_DYN, PT_LOAD } from '../../src/elf/elf';
+import { parseElf, ElfError, ET_EXEC, ET_DYN, PT_LOAD, MAX_PHDRS_SIZE } from '../../src/elf/elf';
 
 const G = (n: string) => path.resolve(__dirname, '..', '..', '..', 'test', 'guests', n);
 
@@ -50,4 +50,20 @@ test('malformed files get one-line errors', () => {
   for (const [bytes, msg] of cases) {
     assert.throws(() => parseElf(bytes), (e: Error) => e instanceof ElfError && msg.test(e.message) && !e.message.includes('\n'), String(msg));
   }
+});
+
+test('the program header table is capped at 64 KiB, as Linux does', () => {
+  const max = Math.floor(MAX_PHDRS_SIZE / 56);
+  // One header too many is refused before anything is read (the file is not even that long).
+  const over = header();
+  over.writeUInt16LE(max + 1, 56);
+  assert.throws(() => parseElf(over), (e: Error) => e instanceof ElfError && /too many program headers \(1171; at most 1170/.test(e.message));
+  assert.throws(() => { const b = header(); b.writeUInt16LE(65535, 56); parseElf(b); }, /too many program headers/);
+  // The largest table accepted parses: one PT_LOAD then PT_NULL entries.
+  const b = Buffer.alloc(64 + max * 56);
+  header().copy(b, 0, 0, 64 + 56);
+  b.writeUInt16LE(max, 56);
+  b.writeBigUInt64LE(BigInt(b.length), 96); b.writeBigUInt64LE(BigInt(b.length), 104);
+  const e = parseElf(b);
+  assert.equal(e.phdrs.length, max);
 });
