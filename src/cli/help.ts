@@ -8,7 +8,8 @@ program's policy by the torov VMM, which performs it on the host.
 
 Commands:
   run       Run a program in a new micro-VM
-  policy    Show or check a policy (torov's format or an original ToroV configuration)
+  policy    Show, check or convert a policy (torov's format, a Docker seccomp profile
+            or an original ToroV configuration)
   syscalls  List every Linux x86-64 system call and how torov supports it
   version   Print torov's version
 
@@ -26,8 +27,8 @@ An original ToroV configuration file names the program and its policy itself.
 Options:
   -m, --memory SIZE      Guest memory, e.g. 64M, 1G (default 256M, or the policy's "memory").
                          Host memory is used only for the pages the program touches.
-  -p, --policy FILE      Policy file: torov's format (see policy.schema.json) or a ToroV
-                         configuration. Without it the default policy applies
+  -p, --policy FILE      Policy file: torov's format (see policy.schema.json), a Docker/OCI
+                         seccomp profile, or a ToroV configuration. Without it the default policy applies
                          (torov policy show prints it).
   -e, --env NAME=VALUE   Add a variable to the guest's environment (repeatable).
                          The default environment is only PATH, HOME and TERM.
@@ -48,12 +49,25 @@ PROGRAM cannot be executed (not ELF, wrong architecture, dynamically linked);
 
 export const POLICY_HELP = `Usage: torov policy show [FILE...]
        torov policy check FILE...
+       torov policy convert IN --to torov|docker|toroV [-o OUT] [--binary PATH]
 
-  show    Print a policy's summary and its rules with their reasons
-          (without FILE: the default policy).
-  check   Validate policy files; print a summary of each. Errors name the field.
+  show     Print a policy's summary and its rules with their reasons
+           (without FILE: the default policy).
+  check    Validate policy files; print for each the riskiest grants first
+           (default allow, host network, writable root, shared PIDs, mount,
+           ptrace, bpf, exec, sockets...), the allowed syscalls by area, log
+           and kill counts, and a Docker profile's approximations and warnings.
+           Errors are one line naming the field (status 125).
+  convert  Write IN in another format, to stdout or OUT:
+             --to torov    torov's format (policy.schema.json)
+             --to docker   a Docker/OCI seccomp profile (x86-64)
+             --to toroV    an original ToroV configuration; needs --binary PATH.
+                           It only says allowed or not per hypercall: what is
+                           lost (kill, log, errnos, sandbox settings) is listed
+                           on stderr.
 
-Both accept torov's format (policy.schema.json) and original ToroV configurations.
+All accept torov's format, Docker/OCI seccomp profiles (a "defaultAction" of
+SCMP_ACT_*: see README, Policies) and original ToroV configurations.
 `;
 
 export const SYSCALLS_HELP = `Usage: torov syscalls [--markdown]

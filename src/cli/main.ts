@@ -28,6 +28,8 @@ export function say(line: string): void {
 
 /** Runs the CLI; returns the exit status. */
 export function main(argv: readonly string[]): number {
+  // `torov policy show | head`: a closed stdout ends torov quietly, as for any Unix tool.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(0); throw e; });
   const [cmd, ...rest] = argv;
   try {
     switch (cmd) {
@@ -88,9 +90,15 @@ function cmdPolicy(argv: readonly string[]): number {
   const [sub, ...rest] = argv;
   if (!sub || sub === '--help' || sub === '-h') { process.stdout.write(POLICY_HELP); return sub ? 0 : 125; }
   const pol = require('../policy') as typeof import('../policy');
-  const { opts, rest: files } = parseOptions(rest, [{ name: 'help', short: 'h', value: false }, { name: 'seccomp', value: false }], false);
+  const { opts, rest: files } = parseOptions(rest, [
+    { name: 'help', short: 'h', value: false }, { name: 'seccomp', value: false },
+    { name: 'to', value: true }, { name: 'output', short: 'o', value: true }, { name: 'binary', value: true },
+  ], false);
   if (opts['help']) { process.stdout.write(POLICY_HELP); return 0; }
   if (opts['seccomp'] && sub !== 'show') throw new UsageError('policy: --seccomp goes with show (torov policy show --seccomp [FILE...])');
+  if (sub !== 'convert') {
+    for (const o of ['to', 'output', 'binary']) if (opts[o] !== undefined) throw new UsageError(`policy: --${o} goes with convert (torov policy convert IN --to FORMAT)`);
+  }
   switch (sub) {
     case 'show': case 'check': {
       if (opts['seccomp']) {
@@ -108,15 +116,50 @@ function cmdPolicy(argv: readonly string[]): number {
       }
       for (const f of files) {
         const loaded = pol.loadPolicyFile(f);
-        if (sub === 'check') process.stdout.write(`${f}: ok\n`);
+        if (sub === 'check') {
+          // Validation, then a risk-first summary (src/policy/convert.ts).
+          process.stdout.write(`${f}: ok\n` + pol.policyReport(loaded).join('\n') + '\n');
+          continue;
+        }
         process.stdout.write(pol.describePolicy(loaded.policy) + '\n');
-        if (sub === 'show') process.stdout.write(pol.describeRules(loaded.policy) + '\n');
+        process.stdout.write(pol.describeRules(loaded.policy) + '\n');
       }
       return 0;
     }
+    case 'convert': return cmdPolicyConvert(files, opts);
     default:
       throw new UsageError(`policy: unknown subcommand "${sub}" (try: torov policy --help)`);
   }
+}
+
+/** `torov policy convert IN --to torov|docker|toroV [-o OUT] [--binary PATH]`. */
+function cmdPolicyConvert(files: readonly string[], opts: Record<string, unknown>): number {
+  const pol = require('../policy') as typeof import('../policy');
+  if (files.length !== 1) throw new UsageError('policy convert: give exactly one input file (torov policy convert IN --to torov|docker|toroV [-o OUT])');
+  const to = opts['to'];
+  if (to !== 'torov' && to !== 'docker' && to !== 'toroV' && to !== 'torov-config') {
+    throw new UsageError(`policy convert: --to must be torov, docker or toroV (got ${to === undefined ? 'nothing' : JSON.stringify(to)})`);
+  }
+  const out = typeof opts['output'] === 'string' ? opts['output'] : undefined;
+  const binary = typeof opts['binary'] === 'string' ? opts['binary'] : undefined;
+  if ((to === 'toroV' || to === 'torov-config') && binary === undefined) {
+    throw new UsageError('policy convert: a ToroV configuration names its program: add --binary PATH');
+  }
+  if (binary !== undefined && to !== 'toroV' && to !== 'torov-config') throw new UsageError('policy convert: --binary goes with --to toroV');
+  const loaded = pol.loadPolicyFile(files[0]!);
+  const notes: string[] = [...loaded.warnings];
+  if (loaded.kind === 'docker') notes.push(...loaded.approximations.map((a) => `approximation: ${a}`));
+  const r = to === 'docker' ? (() => { const d = pol.toDockerProfile(loaded.policy); return { doc: d.profile, notes: d.notes }; })()
+    : to === 'torov' ? pol.toTorovDocument(loaded.policy)
+      : pol.toTorovConfigDocument(loaded.policy, binary!, out === undefined ? undefined : path.dirname(path.resolve(out)));
+  notes.push(...r.notes);
+  for (const n of notes) say(`torov: policy convert: note: ${n}`);
+  const text = JSON.stringify(r.doc, null, 2) + '\n';
+  if (out === undefined) process.stdout.write(text);
+  else {
+    try { fs.writeFileSync(out, text); } catch (e) { throw new UsageError(`policy convert: cannot write ${out}: ${(e as Error).message}`); }
+  }
+  return 0;
 }
 
 function cmdSyscalls(argv: readonly string[]): number {

@@ -9,6 +9,8 @@ export { PolicyError } from './errors';
 export { parseSize, parseTorovPolicy, TOROV_FORMAT_VERSION } from './torov-format';
 export { parseTorovConfig, isTorovConfig, type TorovConfig } from './torov-config';
 export { DEFAULT_RULES, DEFAULT_SOURCE, defaultPolicy } from './default';
+export { parseDockerProfile, isDockerProfile, toDockerProfile, type DockerProfileFile } from './docker-profile';
+export { policyReport, toTorovDocument, toTorovConfigDocument } from './convert';
 export { loadPolicyFile, parsePolicyText, describePolicy, describeRules, formatSize, type LoadedPolicy, type TorovPolicyFile } from './load';
 export { makeSyscallTable, linuxSyscalls, type SyscallTable } from './syscall-table';
 export { ERRNO_NAMES, errnoByName, errnoName } from './errno';

@@ -9,6 +9,7 @@ import { ACTION_NAMES, ALLOW, DENY, KILL, LOG, denyErrno, verdict, type Policy }
 import { linuxSyscalls, type SyscallTable } from './syscall-table';
 import { isTorovConfig, parseTorovConfig, type TorovConfig } from './torov-config';
 import { parseTorovPolicy } from './torov-format';
+import { isDockerProfile, parseDockerProfile, type DockerProfileFile } from './docker-profile';
 
 /** A torov-format policy file. */
 export interface TorovPolicyFile {
@@ -18,13 +19,18 @@ export interface TorovPolicyFile {
   readonly warnings: readonly string[];
 }
 
-/** What `loadPolicyFile` returns: a torov policy, or a ToroV configuration (program, options and policy). */
-export type LoadedPolicy = TorovPolicyFile | TorovConfig;
+/**
+ * What `loadPolicyFile` returns: a torov policy, a Docker/OCI seccomp profile
+ * (with its warnings and approximations), or a ToroV configuration (program,
+ * options and policy).
+ */
+export type LoadedPolicy = TorovPolicyFile | DockerProfileFile | TorovConfig;
 
 /**
- * Reads, parses and validates a policy file. A document with a "Binary" or
- * "Hypercalls" field is read as an original ToroV configuration; anything
- * else as torov's own format. Throws PolicyError with a one-line message
+ * Reads, parses and validates a policy file. A document whose
+ * "defaultAction" starts with "SCMP_ACT_" is read as a Docker/OCI seccomp
+ * profile; one with a "Binary" or "Hypercalls" field as an original ToroV
+ * configuration; anything else as torov's own format. Throws PolicyError with a one-line message
  * (`app.json: ...`) for an unreadable file, bad JSON or a bad policy.
  */
 export function loadPolicyFile(file: string, table: SyscallTable = linuxSyscalls()): LoadedPolicy {
@@ -40,6 +46,7 @@ export function loadPolicyFile(file: string, table: SyscallTable = linuxSyscalls
 /** Like `loadPolicyFile`, for text already in hand; `source` names it in errors and anchors relative paths. */
 export function parsePolicyText(text: string, source: string, table: SyscallTable = linuxSyscalls()): LoadedPolicy {
   const doc = parseJsonText(text, source);
+  if (isDockerProfile(doc)) return parseDockerProfile(doc, source, table);
   if (isTorovConfig(doc)) return parseTorovConfig(doc, source, table);
   return { kind: 'torov', policy: parseTorovPolicy(doc, source, table), warnings: Object.freeze([]) };
 }

@@ -43,3 +43,11 @@ export function linuxSyscalls(): SyscallTable {
   linux ??= makeSyscallTable(SYSCALLS);
   return linux;
 }
+
+/** The coarse area of a syscall name (file, io, net, mm, time, process, signal, ident, sys, other) for summaries. */
+export function syscallArea(name: string): string {
+  return SYSCALLS.find((s) => s.name === name)?.area ?? 'other';
+}
+
+/** The areas in display order. */
+export { AREAS } from '../linux/syscalls';
