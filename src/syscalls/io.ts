@@ -131,9 +131,17 @@ function pipe(k: Kernel, out: number, flags: number): number {
   k.mem.host(out, 8, true);
   const r = sys(HOST.pipe2, pipeScratchAddr, flags | O_CLOEXEC);
   if (r < 0) return r;
-  const h0 = pipeScratch.readInt32LE(0), h1 = pipeScratch.readInt32LE(4);
-  const g0 = k.fds.add(h0, (flags & O_CLOEXEC) !== 0);
-  const g1 = g0 < 0 ? g0 : k.fds.add(h1, (flags & O_CLOEXEC) !== 0);
+  return installPair(k, pipeScratch.readInt32LE(0), pipeScratch.readInt32LE(4), (flags & O_CLOEXEC) !== 0, out);
+}
+
+/**
+ * Installs two new host fds (a pipe's or a socketpair's ends) as the lowest free guest fds
+ * and writes them to the guest's int[2] at `out` (already checked for writing). On a full
+ * table both host fds are closed and the guest gets EMFILE.
+ */
+export function installPair(k: Kernel, h0: number, h1: number, cloexec: boolean, out: number): number {
+  const g0 = k.fds.add(h0, cloexec);
+  const g1 = g0 < 0 ? g0 : k.fds.add(h1, cloexec);
   if (g1 < 0) {
     if (g0 >= 0) k.fds.close(g0); else sys(HOST.close, h0);
     sys(HOST.close, h1);

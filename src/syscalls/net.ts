@@ -18,6 +18,7 @@
  * So is SO_PEERPIDFD, whose value is a new host fd.
  */
 import { sigpipe } from './signal';
+import { installPair } from './io';
 import { Handler, HandlerTable, Kernel, Args } from './api';
 import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
@@ -157,18 +158,7 @@ const sysSocketpair: Handler = (k, a) => {
   k.mem.host(out, 8, true);
   const r = sys(HOST.socketpair, domain, type | SOCK_CLOEXEC, protocol, scratchAddr + S_PAIR);
   if (r < 0) return r;
-  const h0 = scratch.readInt32LE(S_PAIR), h1 = scratch.readInt32LE(S_PAIR + 4);
-  const cloexec = (type & SOCK_CLOEXEC) !== 0;
-  const g0 = k.fds.add(h0, cloexec);
-  const g1 = g0 < 0 ? g0 : k.fds.add(h1, cloexec);
-  if (g1 < 0) {
-    if (g0 >= 0) k.fds.close(g0); else sys(HOST.close, h0);
-    sys(HOST.close, h1);
-    return g1;
-  }
-  k.mem.writeU32(out, g0);
-  k.mem.writeU32(out + 4, g1);
-  return 0;
+  return installPair(k, scratch.readInt32LE(S_PAIR), scratch.readInt32LE(S_PAIR + 4), (type & SOCK_CLOEXEC) !== 0, out);
 };
 
 /** bind(2) and connect(2): fd, address, length. */
