@@ -314,15 +314,20 @@ const sysTimerfdGettime: Handler = (k, a) => {
   return h < 0 ? -EBADF : sys(HOST.timerfd_gettime, h, k.mem.host(a.ptr(1), 32, true));
 };
 
-/** Implements copy_file_range(2); the optional offsets are read and updated in guest memory. */
-const sysCopyFileRange: Handler = (k, a) => {
-  const fin = fdArg(k, a, 0), fout = fdArg(k, a, 2);
-  if (fin < 0 || fout < 0) return -EBADF;
-  const c = count(a, 4);
-  if (c < 0) return -EINVAL;
-  return sigpipe(k, sys(HOST.copy_file_range, fin, a.ptr(1) ? k.mem.host(a.ptr(1), 8, true) : 0, fout,
-    a.ptr(3) ? k.mem.host(a.ptr(3), 8, true) : 0, c, a.u(5)));
-};
+/**
+ * copy_file_range(2) and splice(2) share one shape: (fd_in, loff_t *off_in, fd_out,
+ * loff_t *off_out, len, flags); the optional offsets are read and updated in guest memory.
+ */
+function fdToFd(nr: number): Handler {
+  return (k, a) => {
+    const fin = fdArg(k, a, 0), fout = fdArg(k, a, 2);
+    if (fin < 0 || fout < 0) return -EBADF;
+    const c = count(a, 4);
+    if (c < 0) return -EINVAL;
+    return sigpipe(k, sys(nr, fin, a.ptr(1) ? k.mem.host(a.ptr(1), 8, true) : 0, fout,
+      a.ptr(3) ? k.mem.host(a.ptr(3), 8, true) : 0, c, a.u(5)));
+  };
+}
 
 /**
  * Implements close_range(2) on the guest's fd table: closes (or, with CLOSE_RANGE_CLOEXEC,
@@ -339,16 +344,6 @@ const sysCloseRange: Handler = (k, a) => {
     else k.fds.close(fd);
   }
   return 0;
-};
-
-/** Implements splice(2): the optional offsets (loff_t, read and updated) are in guest memory. */
-const sysSplice: Handler = (k, a) => {
-  const fin = fdArg(k, a, 0), fout = fdArg(k, a, 2);
-  if (fin < 0 || fout < 0) return -EBADF;
-  const c = count(a, 4);
-  if (c < 0) return -EINVAL;
-  return sigpipe(k, sys(HOST.splice, fin, a.ptr(1) ? k.mem.host(a.ptr(1), 8, true) : 0, fout,
-    a.ptr(3) ? k.mem.host(a.ptr(3), 8, true) : 0, c, a.u(5)));
 };
 
 /** Implements tee(2) (pipe to pipe, no memory involved). */
@@ -383,14 +378,14 @@ export const ioHandlers: HandlerTable = {
   fcntl: sysFcntl,
   ioctl: sysIoctl,
   sendfile: sysSendfile,
-  copy_file_range: sysCopyFileRange,
+  copy_file_range: fdToFd(HOST.copy_file_range),
   eventfd: (k, a) => eventfd(k, a.u(0), 0),
   eventfd2: (k, a) => eventfd(k, a.u(0), a.i(1)),
   timerfd_create: sysTimerfdCreate,
   timerfd_settime: sysTimerfdSettime,
   timerfd_gettime: sysTimerfdGettime,
   close_range: sysCloseRange,
-  splice: sysSplice,
+  splice: fdToFd(HOST.splice),
   tee: sysTee,
   /** sync(2) flushes every filesystem's dirty data: harmless, and what `sync` expects. Never fails. */
   sync: () => { sys(HOST.sync); return 0; },
