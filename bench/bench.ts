@@ -27,10 +27,10 @@ function median(v: number[]): number {
 }
 
 /** Wall time (ns) of one in-process VM: create, run to exit, destroy. */
-function vmOnce(guest: string, args: string[], image = fs.readFileSync(guest)): number {
+function vmOnce(guest: string, args: string[], image = fs.readFileSync(guest), vdso = true): number {
   const t0 = process.hrtime.bigint();
   const m = new Machine({ path: guest, image, argv: [guest, ...args], env: [], memory: 64 * 2 ** 20, policy,
-    stdio: [devnull, devnull, devnull], log: () => {} });
+    stdio: [devnull, devnull, devnull], log: () => {}, vdso });
   const status = m.run();
   m.close();
   const t = Number(process.hrtime.bigint() - t0);
@@ -96,6 +96,15 @@ rows.push({ what: 'write(/dev/null, 1 byte)', native: nWrite, torov: vWrite, uni
 rows.push({ what: 'floor: bare VM exit (`out` at CPL3)', torov: floorOut, unit: 'ns' });
 rows.push({ what: 'floor: syscall entry + exit, no handler (ENOSYS)', torov: floorSyscall, unit: 'ns' });
 rows.push({ what: 'torov own cost per syscall (getppid - syscall floor)', torov: vGetppid - floorSyscall, unit: 'ns', note: 'target <= 3000' });
+
+// 1a. clock_gettime through torov's vDSO (no exit) against the exit path (--no-vdso).
+log('clock_gettime: vDSO and exit path...');
+const N_CLOCK = quick ? 200_000 : 1_000_000;
+const nClock = perCall((n) => spawnOnce(G('vdso_clock'), [String(n)]), N_CLOCK);
+const vClock = perCall((n) => vmOnce(G('vdso_clock'), [String(n)]), N_CLOCK);
+const vClockExit = perCall((n) => vmOnce(G('vdso_clock'), [String(n)], undefined, false), N_VM);
+rows.push({ what: 'clock_gettime(CLOCK_MONOTONIC), vDSO', native: nClock, torov: vClock, unit: 'ns', note: 'in the guest: rdtsc + the clock page' });
+rows.push({ what: 'clock_gettime(CLOCK_MONOTONIC), exit path (--no-vdso)', native: nClock, torov: vClockExit, unit: 'ns', note: `${(vClockExit / vClock).toFixed(0)}x the vDSO` });
 
 // 1b. The GDB stub costs nothing when off. torov always has it built in, and Vcpu.run()
 // picks its run loop once per run (no debugger test on the exit path), so "stub off" is

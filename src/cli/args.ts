@@ -80,6 +80,7 @@ export const RUN_OPTIONS: readonly OptSpec[] = [
   { name: 'user', short: 'u', value: true },
   { name: 'timeout', value: true },
   { name: 'no-sandbox', value: false },
+  { name: 'no-vdso', value: false },
   { name: 'network', value: true },
   { name: 'workdir', short: 'w', value: true },
   { name: 'gdb', value: true },

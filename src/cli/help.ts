@@ -35,6 +35,9 @@ Options:
       --env-inherit      Start from the host's whole environment instead.
       --trace            Print every syscall, strace-style, with the policy's verdict, to stderr.
       --trace-file FILE  Write the trace to FILE instead.
+      --no-vdso          No vDSO: clock_gettime, gettimeofday and time exit to torov as
+                         syscalls (by default they read a TSC-based clock in the guest when
+                         the policy allows all three unlogged).
       --gdb [HOST:]PORT  Stop before the program's first instruction and wait for gdb on
                          HOST:PORT (loopback unless HOST is given; port 0 picks one);
                          torov prints the gdb command to connect.

@@ -121,7 +121,7 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   let m: InstanceType<typeof Machine>;
   try {
     m = new Machine({ path: resolved, image, argv: [file, ...args], env, memory, policy, traceFd, verbose: !!opts['verbose'], log: say,
-      personality, ...(startAddr !== undefined ? { entry: startAddr } : {}) });
+      personality, vdso: !opts['no-vdso'], ...(startAddr !== undefined ? { entry: startAddr } : {}) });
   } catch (e) {
     if ((e as Error).name === 'ElfError') (e as Error).message = `${file}: ${(e as Error).message}`;
     throw e;

@@ -19,6 +19,8 @@ export const KVM_SET_REGS = 0x4090ae82;
 export const KVM_GET_SREGS = 0x8138ae83;             // _IOR(0xAE, 0x83, struct kvm_sregs)
 export const KVM_SET_SREGS = 0x4138ae84;
 export const KVM_SET_MSRS = 0x4008ae89;              // _IOW(0xAE, 0x89, struct kvm_msrs)
+export const KVM_GET_MSRS = 0xc008ae88;              // _IOWR(0xAE, 0x88, struct kvm_msrs)
+export const KVM_GET_TSC_KHZ = 0xaea3;               // _IO(0xAE, 0xa3): the vCPU's TSC frequency
 export const KVM_SET_CPUID2 = 0x4008ae90;            // _IOW(0xAE, 0x90, struct kvm_cpuid2)
 export const KVM_SET_XCRS = 0x4188aea7;              // _IOW(0xAE, 0xa7, struct kvm_xcrs)
 export const KVM_SET_XSAVE = 0x5000aea5;             // _IOW(0xAE, 0xa5, struct kvm_xsave), 4096 bytes
@@ -234,6 +236,17 @@ export class VcpuFd {
     const n = check(ioctlPtrRetry(this.fd, KVM_SET_MSRS, b), 'KVM_SET_MSRS');
     if (n !== msrs.length) throw new KvmError(`KVM_SET_MSRS (MSR 0x${msrs[n]?.[0].toString(16)} rejected)`, 0);
   }
+
+  /** KVM_GET_MSRS of one MSR; undefined if KVM refuses it. */
+  getMsr(index: number): bigint | undefined {
+    const b = Buffer.alloc(8 + 16);
+    b.writeUInt32LE(1, 0);
+    b.writeUInt32LE(index, 8);
+    return ioctlPtrRetry(this.fd, KVM_GET_MSRS, b) === 1 ? b.readBigUInt64LE(16) : undefined;
+  }
+
+  /** KVM_GET_TSC_KHZ: the guest TSC's frequency in kHz, or a negative value if KVM cannot tell. */
+  tscKhz(): number { return ioctlInt(this.fd, KVM_GET_TSC_KHZ, 0); }
 
   setCpuid(cpuid: Buffer): void { check(ioctlPtrRetry(this.fd, KVM_SET_CPUID2, cpuid), 'KVM_SET_CPUID2'); }
 

@@ -60,9 +60,15 @@ export const SYS = {
   STUB: 0x8000,          // user-executable: the syscall entry (LSTAR) and exception entries
   XSTACK: 0x9000,        // exception stack, 2 pages (supervisor only)
   XSTACK_TOP: 0xb000,
-  MAPPED_END: 0xb000,    // pages [0, MAPPED_END) are mapped at SYS_VA
+  VVAR: 0xb000,          // user read-only, no-execute: the vDSO's clock page (src/vmm/vdso.ts); VVAR_VA
+  VDSO: 0xc000,          // user read+execute: the vDSO image (AT_SYSINFO_EHDR); VDSO_VA
+  MAPPED_END: 0xd000,    // pages [0, MAPPED_END) are mapped at SYS_VA
   PD_WINDOW: 0x10000,    // one PD page per GiB of window, then one PT page per 2 MiB
 } as const;
+
+/** Fixed guest addresses of the vDSO's clock page (vdso.c's VVAR_VA) and of the vDSO image. */
+export const VVAR_VA = SYS_VA + SYS.VVAR;
+export const VDSO_VA = SYS_VA + SYS.VDSO;
 
 /** I/O ports of the hypercall interface (`out %al, $port`). */
 export const PORT_SYSCALL = 0x10;

@@ -107,7 +107,8 @@ export class GuestMemory {
       // user-executable because on kvm_pvm `syscall` reaches LSTAR still at CPL3.
       let flags = PTE_P;
       let nx = true;
-      if (off === SYS.STUB) { flags |= PTE_US; nx = false; }
+      if (off === SYS.STUB || off === SYS.VDSO) { flags |= PTE_US; nx = false; }
+      else if (off === SYS.VVAR) flags |= PTE_US;
       else if (off === SYS.XSTACK || off === SYS.XSTACK + PAGE_SIZE || off === SYS.TSS || off === SYS.GDT) flags |= PTE_RW;
       this.setEntry(SYS.PT_SYS, off / PAGE_SIZE, this.sysGpa(off) + flags, nx);
     }

@@ -26,6 +26,7 @@ import {
   KVM_RUN, KVM_GET_SREGS, KVM_SET_SREGS, KVM_SET_REGS, KVM_GET_REGS, KVM_SET_MSRS, KVM_SET_CPUID2, KVM_SET_XCRS,
   KVM_SET_XSAVE, KVM_SET_VCPU_EVENTS, KVM_SET_DEBUGREGS, KVM_GET_DEBUGREGS, KVM_SET_USER_MEMORY_REGION,
   KVM_CREATE_VM, KVM_CREATE_VCPU, KVM_GET_SUPPORTED_CPUID, KVM_SET_GUEST_DEBUG, KVM_GET_FPU, KVM_SET_FPU,
+  KVM_GET_MSRS, KVM_GET_TSC_KHZ,
 } from '../kvm/kvm';
 
 /**
@@ -67,6 +68,7 @@ export const IOCTL_NAMES: ReadonlyMap<number, string> = new Map<number, string>(
   [KVM_GET_DEBUGREGS, 'KVM_GET_DEBUGREGS'], [KVM_SET_USER_MEMORY_REGION, 'KVM_SET_USER_MEMORY_REGION'],
   [KVM_CREATE_VM, 'KVM_CREATE_VM'], [KVM_CREATE_VCPU, 'KVM_CREATE_VCPU'], [KVM_GET_SUPPORTED_CPUID, 'KVM_GET_SUPPORTED_CPUID'],
   [KVM_SET_GUEST_DEBUG, 'KVM_SET_GUEST_DEBUG'], [KVM_GET_FPU, 'KVM_GET_FPU'], [KVM_SET_FPU, 'KVM_SET_FPU'],
+  [KVM_GET_MSRS, 'KVM_GET_MSRS'], [KVM_GET_TSC_KHZ, 'KVM_GET_TSC_KHZ'],
   ...Object.entries(TTY_IOCTLS).map(([n, v]) => [v, n] as [number, string]),
 ]);
 
@@ -95,6 +97,8 @@ export const RUNTIME_GROUPS: readonly RuleGroup[] = [
       ioctl(KVM_CREATE_VCPU, 'the vCPU of such a new VM'),
       ioctl(KVM_SET_CPUID2, 'CPUID of such a new vCPU'),
       ioctl(KVM_GET_SUPPORTED_CPUID, 'CPU features for a new VM (read once per process and cached; harmless query)'),
+      ioctl(KVM_GET_TSC_KHZ, 'the guest TSC frequency for the vDSO clock page (once per process; harmless query)'),
+      ioctl(KVM_GET_MSRS, 'reads the guest TSC (IA32_TSC) to pair it with the host clock for the next guest\'s vDSO clock page'),
     ],
   },
   {

@@ -9,7 +9,8 @@ import { GuestMemory } from '../machine/memory';
 import { AddressSpace } from '../machine/mm';
 import { writeSystemTables, initVcpu, cpuFeatures, CpuFeatures } from '../machine/x86';
 import { FdTable } from '../syscalls/fdtable';
-import { windowSize } from '../machine/layout';
+import { windowSize, VDSO_VA } from '../machine/layout';
+import { setupVdso } from './vdso';
 import { Args, GuestExit, Handler, Kernel, SigAction } from '../syscalls/api';
 import { HANDLERS } from '../syscalls/handlers';
 import { sys, NR, writeAll, addressOf } from '../host/libc';
@@ -22,6 +23,7 @@ import type { TraceMemory, Verdict } from '../syscalls/trace';
 import { GuestFault } from '../machine/memory';
 
 const ENOSYS = 38, EFAULT = 14, F_DUPFD_CLOEXEC = 1030;
+const NR_CLOCK_GETTIME = 228, NR_GETTIMEOFDAY = 96, NR_TIME = 201;
 
 /** Everything needed to start a program. */
 export interface MachineConfig {
@@ -43,6 +45,8 @@ export interface MachineConfig {
   personality?: Personality;
   /** An entry point that overrides the program's (ToroV's Startaddr). */
   entry?: number;
+  /** False: no vDSO (--no-vdso); the clock calls then exit to the VMM as any syscall. */
+  vdso?: boolean;
 }
 
 /**
@@ -130,6 +134,7 @@ export class Machine {
     if (warm && !reuse) { warm.vcpu.close(); warm.vm.close(); }
     warm = undefined;
     this.vm = reuse ? reuse.vm : this.kvm.createVm();
+    let created: VcpuFd | undefined;
     try {
       this.mem = GuestMemory.acquire(winSize);
       if (reuse) {
@@ -149,10 +154,16 @@ export class Machine {
         if (safe >= 0) this.fds.set(fd, safe);
       }
       this.kernel = new KernelState(resolvePath(cfg.path), this.mem, this.as, this.fds, !!cfg.verbose, cfg.log);
+      const vfd = reuse ? reuse.vcpu : (created = this.vm.createVcpu(0));
+      // The vDSO (in-guest clock_gettime/gettimeofday/time) only when the policy lets all
+      // three through unlogged: a denied, killed or logged clock call must still exit.
+      const vdso = cfg.vdso !== false && this.personality.vdso === true
+        && [NR_CLOCK_GETTIME, NR_GETTIMEOFDAY, NR_TIME].every((nr) => verdict(this.policy, nr) === ALLOW)
+        && setupVdso(this.mem, vfd);
       const start = this.personality.load({ as: this.as, image: cfg.image, path: cfg.path, argv: cfg.argv, env: cfg.env,
-        kernel: this.kernel, hwcap: this.features.hwcap, random: hostRandom(16), ...(cfg.entry !== undefined ? { entry: cfg.entry } : {}) });
+        kernel: this.kernel, hwcap: this.features.hwcap, random: hostRandom(16), ...(cfg.entry !== undefined ? { entry: cfg.entry } : {}),
+        ...(vdso ? { vdso: VDSO_VA } : {}) });
       this.handlers = HANDLERS;
-      const vfd = reuse ? reuse.vcpu : this.vm.createVcpu(0);
       this.resetSregs = reuse ? reuse.resetSregs : vfd.getSregs();
       // Everything of the last guest a program could observe: FPU/SSE/AVX registers,
       // pending events, debug registers; then special registers, MSRs and general registers.
@@ -162,6 +173,7 @@ export class Machine {
       this.vcpu.setEntry(start.rip, start.rsp);  // every general register: zero but rip, rsp, rflags
     } catch (e) {
       if (reuse) reuse.vcpu.close();
+      created?.close();
       this.vm.close();
       (this as { mem?: GuestMemory }).mem?.release();
       throw e;

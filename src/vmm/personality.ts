@@ -36,6 +36,8 @@ export interface LoadContext {
   readonly random: Uint8Array;
   /** An entry point that overrides the image's (ToroV's Startaddr). */
   readonly entry?: number;
+  /** Guest address of the vDSO image (AT_SYSINFO_EHDR), when the VMM provides one. */
+  readonly vdso?: number;
 }
 
 /** Where the program starts. */
@@ -49,6 +51,8 @@ export interface Personality {
   load(ctx: LoadContext): EntryState;
   /** True if a hypercall `out` from the program's own code is a system call. */
   readonly directHypercalls: boolean;
+  /** True if its programs may get torov's vDSO (AT_SYSINFO_EHDR). */
+  readonly vdso?: boolean;
   /** Serves a hypercall that is not a Linux system call (before the policy); undefined: not one. */
   hypercall?(nr: number, k: Kernel, rcx: number): number | undefined;
   /** Turns a CPU exception into another outcome (a GuestExit), or undefined for the usual report. */
@@ -59,6 +63,7 @@ export interface Personality {
 export const linuxPersonality: Personality = {
   name: 'linux',
   directHypercalls: false,
+  vdso: true,
   validate(image) {
     const elf = parseElf(image);
     if (elf.interp) throw new ElfError(`dynamically linked (interpreter ${elf.interp}): torov runs static executables only; link with -static or -static-pie`);
@@ -76,6 +81,7 @@ export const linuxPersonality: Personality = {
       [AT.UID, k.uid], [AT.EUID, k.uid], [AT.GID, k.gid], [AT.EGID, k.gid], [AT.SECURE, 0],
       [AT.HWCAP, c.hwcap], [AT.CLKTCK, 100], [AT.HWCAP2, 0], [AT.MINSIGSTKSZ, 2048],
     ];
+    if (c.vdso !== undefined) auxv.push([AT.SYSINFO_EHDR, c.vdso]);
     const stack = buildStack(c.as, c.argv, c.env, c.path, auxv, c.random);
     return { rip: entry, rsp: stack.rsp };
   },

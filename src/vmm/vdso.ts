@@ -1,0 +1,79 @@
+/**
+ * The vDSO's clock page ("vvar", SYS.VVAR): what src/machine/vdso.c needs to compute
+ * CLOCK_REALTIME and CLOCK_MONOTONIC from the guest's `rdtsc` without a VM exit.
+ *
+ * Layout (little-endian): u32 seq (odd while being written), u32 shift, u64 mult, u64 tsc0,
+ * i64 realtime0 {sec, nsec}, i64 monotonic0 {sec, nsec}; time = t0 + ((tsc - tsc0) * mult) >> shift.
+ * The TSC frequency comes from KVM_GET_TSC_KHZ (once per process); tsc0 pairs the guest's
+ * IA32_TSC (KVM_GET_MSRS) with the host's clocks, once per guest (a reused VM's TSC goes on).
+ */
+import { VcpuFd } from '../kvm/kvm';
+import { GuestMemory } from '../machine/memory';
+import { SYS } from '../machine/layout';
+import { VDSO_IMAGE } from '../machine/vdso';
+import { sys, addressOf } from '../host/libc';
+import { HOST } from '../syscalls/host-nr';
+
+const MSR_IA32_TSC = 0x10;
+const CLOCK_REALTIME = 0, CLOCK_MONOTONIC = 1;
+const SHIFT = 32;
+
+let cachedKhz: number | undefined;
+
+const ts = new BigInt64Array(2);
+const tsBytes = new Uint8Array(ts.buffer);
+function hostNs(clock: number): bigint {
+  if (sys(HOST.clock_gettime, clock, addressOf(tsBytes)) !== 0) throw new Error('clock_gettime failed');
+  return ts[0]! * 1_000_000_000n + ts[1]!;
+}
+
+/** The guest TSC frequency in kHz: KVM_GET_TSC_KHZ, else a 20 ms calibration against CLOCK_MONOTONIC; 0 if neither works. */
+function tscKhz(vcpu: VcpuFd): number {
+  if (cachedKhz !== undefined) return cachedKhz;
+  let khz = vcpu.tscKhz();
+  if (!(khz > 0)) {
+    khz = 0;
+    const a = pair(vcpu);
+    if (a) {
+      const until = a.mono + 20_000_000n;
+      while (hostNs(CLOCK_MONOTONIC) < until) { /* spin */ }
+      const b = pair(vcpu);
+      if (b && b.tsc > a.tsc) khz = Math.round(Number(b.tsc - a.tsc) * 1e6 / Number(b.mono - a.mono));
+    }
+  }
+  cachedKhz = khz;
+  return khz;
+}
+
+/** The guest TSC with the host's CLOCK_MONOTONIC and CLOCK_REALTIME at the same moment (the midpoint of the read). */
+function pair(vcpu: VcpuFd): { tsc: bigint; mono: bigint; real: bigint } | undefined {
+  const real1 = hostNs(CLOCK_REALTIME), m1 = hostNs(CLOCK_MONOTONIC);
+  const tsc = vcpu.getMsr(MSR_IA32_TSC);
+  const m2 = hostNs(CLOCK_MONOTONIC);
+  if (tsc === undefined) return undefined;
+  const mono = (m1 + m2) / 2n;
+  return { tsc, mono, real: real1 + (mono - m1) };
+}
+
+/**
+ * Writes the vDSO image and fills the clock page for the next guest. Returns false (and
+ * writes nothing) if this host gives no usable guest TSC: the guest then gets no vDSO.
+ */
+export function setupVdso(mem: GuestMemory, vcpu: VcpuFd): boolean {
+  const khz = tscKhz(vcpu);
+  if (!khz) return false;
+  const p = pair(vcpu);
+  if (!p) return false;
+  const d = mem.sysDv, o = SYS.VVAR;
+  d.setUint32(o, 1, true);   // odd: being written
+  d.setUint32(o + 4, SHIFT, true);
+  d.setBigUint64(o + 8, BigInt(Math.round(1e6 * 2 ** SHIFT / khz)), true);
+  d.setBigUint64(o + 16, p.tsc, true);
+  d.setBigInt64(o + 24, p.real / 1_000_000_000n, true);
+  d.setBigInt64(o + 32, p.real % 1_000_000_000n, true);
+  d.setBigInt64(o + 40, p.mono / 1_000_000_000n, true);
+  d.setBigInt64(o + 48, p.mono % 1_000_000_000n, true);
+  d.setUint32(o, 2, true);
+  mem.sys8.set(VDSO_IMAGE, SYS.VDSO);
+  return true;
+}
