@@ -41,9 +41,17 @@ export class FdTable {
     const old = this.host[fd]!;
     this.host[fd] = hostFd;
     this.flags[fd] = cloexec ? FD_CLOEXEC : 0;
+    this.sigio.delete(fd);
     if (fd >= this.top) this.top = fd + 1;
     if (old >= 0 && old !== hostFd) sys(NR.close, old);
   }
+
+  /**
+   * Signal-driven I/O the guest asked for per fd (F_SETOWN, O_ASYNC, FIOASYNC): recorded
+   * here and read back, never forwarded (the host would send SIGIO to the owner it names).
+   * Cleared with the fd.
+   */
+  readonly sigio = new Map<number, { owner: number; async: boolean }>();
 
   getFlags(fd: number): number { return this.flags[fd] ?? 0; }
   setFlags(fd: number, f: number): void { this.flags[fd] = f; }
@@ -54,6 +62,7 @@ export class FdTable {
     if (h < 0) return -EBADF;
     this.host[fd] = -1;
     this.flags[fd] = 0;
+    this.sigio.delete(fd);
     const r = sys(NR.close, h);
     // close(2) always frees the descriptor; only EIO-like errors are worth reporting.
     return r < 0 && r !== -4 /* EINTR */ ? r : 0;
@@ -68,6 +77,7 @@ export class FdTable {
 
   /** Closes every host fd the guest holds. */
   closeAll(): void {
+    this.sigio.clear();
     for (let i = 0; i < this.top; i++) {
       const h = this.host[i]!;
       if (h >= 0) sys(NR.close, h);

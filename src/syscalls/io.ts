@@ -90,11 +90,7 @@ function vectored(nr: number, write: boolean, extra: number): Handler {
   };
 }
 
-const sysClose: Handler = (k, a) => {
-  const h = k.fds.get(a.i(0));
-  asyncOwner.delete(h); asyncFlag.delete(h);
-  return k.fds.close(a.i(0));
-};
+const sysClose: Handler = (k, a) => k.fds.close(a.i(0));
 
 /** dup(2): a host dup, so each guest fd owns its host fd. */
 const sysDup: Handler = (k, a) => {
@@ -181,15 +177,15 @@ const sysFcntl: Handler = (k, a) => {
     // Signal-driven I/O never reaches the host: the host would send SIGIO (fatal by
     // default) to whatever owner the guest names, host processes included. O_ASYNC and the
     // owner are recorded per fd and read back; no signal is ever sent (none is delivered yet).
-    case F_SETOWN: asyncOwner.set(h, a.i(2)); return 0;
-    case F_GETOWN: return asyncOwner.get(h) ?? 0;
+    case F_SETOWN: sigio(k, fd).owner = a.i(2); return 0;
+    case F_GETOWN: return k.fds.sigio.get(fd)?.owner ?? 0;
     case F_GETFL: {
       const r = sys(HOST.fcntl, h, F_GETFL);
-      return r < 0 ? r : r | (asyncFlag.has(h) ? O_ASYNC : 0);
+      return r < 0 ? r : r | (k.fds.sigio.get(fd)?.async ? O_ASYNC : 0);
     }
     case F_SETFL: {
       const v = a.i(2);
-      if (v & O_ASYNC) asyncFlag.add(h); else asyncFlag.delete(h);
+      sigio(k, fd).async = (v & O_ASYNC) !== 0;
       return sys(HOST.fcntl, h, F_SETFL, v & ~O_ASYNC);
     }
     case F_SETPIPE_SZ: case F_GETPIPE_SZ:
@@ -217,9 +213,12 @@ const IOCTLS: ReadonlyMap<number, { size: number; write: boolean }> = new Map([
 const FIONCLEX = 0x5450, FIOCLEX = 0x5451, FIOASYNC = 0x5452;
 /** O_ASYNC (fcntl.h): signal-driven I/O, recorded but never forwarded (see fcntl). */
 const O_ASYNC = 0o20000;
-/** Per host fd: the owner and O_ASYNC a guest set (host fds are unique per guest fd). */
-const asyncOwner = new Map<number, number>();
-const asyncFlag = new Set<number>();
+/** The recorded signal-driven I/O state of guest fd `fd` (see FdTable.sigio). */
+function sigio(k: Kernel, fd: number): { owner: number; async: boolean } {
+  let st = k.fds.sigio.get(fd);
+  if (!st) { st = { owner: 0, async: false }; k.fds.sigio.set(fd, st); }
+  return st;
+}
 const TIOCGPGRP = 0x540f, TIOCSPGRP = 0x5410, TIOCGSID = 0x5429;
 
 /** The VMM's own process group and session on the host, read once. */
@@ -259,7 +258,7 @@ const sysIoctl: Handler = (k, a) => {
   if (req === FIOCLEX) { k.fds.setFlags(fd, FD_CLOEXEC); return 0; }
   if (req === FIONCLEX) { k.fds.setFlags(fd, 0); return 0; }
   if (req === FIOASYNC) {
-    if (k.mem.readU32(a.ptr(2))) asyncFlag.add(h); else asyncFlag.delete(h);
+    sigio(k, fd).async = k.mem.readU32(a.ptr(2)) !== 0;
     return 0;
   }
   if (req === TIOCGPGRP || req === TIOCSPGRP || req === TIOCGSID) return ttyJobIoctl(k, h, req, a.ptr(2));
