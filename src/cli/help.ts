@@ -41,11 +41,26 @@ Options:
       --gdb [HOST:]PORT  Stop before the program's first instruction and wait for gdb on
                          HOST:PORT (loopback unless HOST is given; port 0 picks one);
                          torov prints the gdb command to connect.
-  -v, --verbose          Report unimplemented syscalls and other notes (once each).
+
+Sandbox (on by default: namespaces, a pivot_root jail, no privileges, a seccomp filter):
+  -v, --volume HOST:GUEST[:ro]
+                         Expose a host file or directory in the guest's root (repeatable).
+  -w, --workdir DIR      The guest's working directory (default: the host's, when a
+                         volume holds it, else /).
+      --network none|host
+                         Loopback only, in a network namespace of its own (default), or
+                         the host's network.
+  -u, --user UID[:GID]   Run the VMM as these ids when torov is started as root
+                         (default 65534, nobody).
+      --timeout DURATION Stop the VM after e.g. 30s, 500ms, 2m (exit status 124).
+      --no-sandbox       Run the VMM without its sandbox (debugging only; warns).
+
+      --verbose          Report unimplemented syscalls, the sandbox's identity and other
+                         notes (once each).
   -h, --help             Show this help.
 
 Exit status: the program's own; 128+N when it died of signal N (139 for a
-segfault, 159 when the policy killed it); 125 when torov itself failed; 126 when
+segfault, 159 when the policy killed it); 124 at --timeout; 125 when torov itself failed; 126 when
 PROGRAM cannot be executed (not ELF, wrong architecture, dynamically linked);
 127 when PROGRAM was not found.
 `;
