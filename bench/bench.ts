@@ -26,11 +26,15 @@ function median(v: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+/** How syscalls reach torov: the exit path, the channel entered by the trap, the channel entered by a rewritten site. */
+type SysPath = 'exit' | 'trap' | 'cheap';
+const pathOpts = (p: SysPath) => ({ syscallPath: p === 'exit' ? 'exit' as const : 'ring' as const, rewrite: p === 'cheap', spawnThread: true });
+
 /** Wall time (ns) of one in-process VM: create, run to exit, destroy. */
-function vmOnce(guest: string, args: string[], image = fs.readFileSync(guest), vdso = true): number {
+function vmOnce(guest: string, args: string[], image = fs.readFileSync(guest), vdso = true, sysPath: SysPath = 'exit'): number {
   const t0 = process.hrtime.bigint();
   const m = new Machine({ path: guest, image, argv: [guest, ...args], env: [], memory: 64 * 2 ** 20, policy,
-    stdio: [devnull, devnull, devnull], log: () => {}, vdso });
+    stdio: [devnull, devnull, devnull], log: () => {}, vdso, ...pathOpts(sysPath) });
   const status = m.run();
   m.close();
   const t = Number(process.hrtime.bigint() - t0);
@@ -178,20 +182,188 @@ for (let i = 0; i < REPS + 2; i++) {
 }
 rows.push({ what: 'CPU loop, 1e8 iterations', native: median(loopN), torov: median(loopV), unit: 'ns', note: 'target: within 5%' });
 
-// Report.
-const fmt = (ns: number | undefined) => ns === undefined ? '' : ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : ns >= 1e3 ? `${(ns / 1e3).toFixed(2)} µs` : `${ns.toFixed(0)} ns`;
-const lines = [
-  `torov benchmark, ${new Date().toISOString()}, ${process.platform} ${process.arch}, node ${process.version}, ${kvmKind()}`,
-  '',
-  `${'what'.padEnd(56)} ${'native'.padStart(11)} ${'torov'.padStart(11)} ${'ratio'.padStart(8)}  note`,
-  ...rows.map((r) => `${r.what.padEnd(56)} ${fmt(r.native).padStart(11)} ${fmt(r.torov).padStart(11)} ${(r.native && r.torov ? (r.torov / r.native).toFixed(2) + 'x' : '').padStart(8)}  ${r.note ?? ''}`),
+// 5. Syscall paths (issue 6): native, the exit path, the channel entered by the `syscall`
+// trap, the channel entered by a rewritten site, and the in-guest fast path, side by side.
+// Each per-call figure is (N calls - 0 calls) / N; "cores" is the process's user+sys CPU
+// time over the same difference of wall time (spinning is not free: a polling host thread
+// and a spinning guest count), for native runs from the children's times in /proc/self/stat.
+interface PathRow { op: string; path: 'native' | SysPath | 'fast'; ns: number; cores: number }
+const pathRows: PathRow[] = [];
+const ticks = () => { const f = fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' '); return (Number(f[13]) + Number(f[14])) * 1e7; }; // cutime+cstime, ns (100 Hz)
+const cpuNs = () => { const u = process.cpuUsage(); return (u.user + u.system) * 1000; };
+function measured(run: () => number, cpu: () => number): { wall: number; cpu: number } {
+  const c0 = cpu(); const wall = run(); return { wall, cpu: cpu() - c0 };
+}
+function perCallCores(run: (n: number) => { wall: number; cpu: number }, n: number): { ns: number; cores: number } {
+  run(Math.min(n, 2000));
+  const full: { wall: number; cpu: number }[] = [], empty: { wall: number; cpu: number }[] = [];
+  for (let i = 0; i < REPS; i++) { empty.push(run(0)); full.push(run(n)); }
+  const w = median(full.map((x) => x.wall)) - median(empty.map((x) => x.wall));
+  const c = median(full.map((x) => x.cpu)) - median(empty.map((x) => x.cpu));
+  return { ns: w / n, cores: w > 0 ? c / w : 0 };
+}
+const readFile = path.join(require('node:os').tmpdir(), `torov-bench-4k-${process.pid}`);
+fs.writeFileSync(readFile, Buffer.alloc(4096, 7));
+const OPS: { op: string; args: (n: number) => string[] }[] = [
+  { op: 'getppid', args: (n) => [String(n)] },
+  { op: 'write 1 B to /dev/null', args: (n) => [String(n), 'write'] },
+  { op: 'read 4 KiB (cached file)', args: (n) => [String(n), 'read', readFile] },
 ];
-process.stdout.write(lines.join('\n') + '\n');
-const out = path.join(ROOT, 'bench', 'results', 'latest.json');
-fs.mkdirSync(path.dirname(out), { recursive: true });
-fs.writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), host: kvmKind(), reps: REPS, rows }, null, 2) + '\n');
-log(`saved ${path.relative(process.cwd(), out)}`);
+const N_PATH = { native: quick ? 100_000 : 500_000, exit: quick ? 2_000 : 10_000, trap: quick ? 10_000 : 50_000, cheap: quick ? 100_000 : 500_000 };
+log('syscall paths: getppid, write, read 4 KiB: native, exit, channel (trap entry), channel (rewritten entry)...');
+for (const { op, args } of OPS) {
+  const nat = perCallCores((n) => measured(() => spawnOnce(G('getppid_loop'), args(n)), ticks), N_PATH.native);
+  pathRows.push({ op, path: 'native', ...nat });
+  for (const p of ['exit', 'trap', 'cheap'] as const) {
+    const r = perCallCores((n) => measured(() => vmOnce(G('getppid_loop'), args(n), undefined, true, p), cpuNs), N_PATH[p]);
+    pathRows.push({ op, path: p, ...r });
+  }
+}
+{
+  log('in-guest fast path: getpid...');
+  const nat = perCallCores((n) => measured(() => spawnOnce(G('getppid_loop'), [String(n), 'getpid']), ticks), N_PATH.native);
+  pathRows.push({ op: 'getpid', path: 'native', ...nat });
+  pathRows.push({ op: 'getpid', path: 'exit', ...perCallCores((n) => measured(() => vmOnce(G('getppid_loop'), [String(n), 'getpid'], undefined, true, 'exit'), cpuNs), N_PATH.exit) });
+  pathRows.push({ op: 'getpid', path: 'fast', ...perCallCores((n) => measured(() => vmOnce(G('getppid_loop'), [String(n), 'getpid'], undefined, true, 'cheap'), cpuNs), N_PATH.native) });
+}
+fs.rmSync(readFile, { force: true });
+
+// 5b. Calls that block: 1 ms nanosleeps. The guest spins for its budget (SPIN_US), then
+// sleeps in the VMM until the result is there: the CPU per call is about the budget, and
+// the latency over native is the wake-up of the vCPU thread.
+log('blocking calls: nanosleep(1 ms)...');
+const N_SLEEP = quick ? 100 : 500;
+const sleepNative = perCallCores((n) => measured(() => spawnOnce(G('getppid_loop'), [String(n), 'sleep', '1000']), ticks), N_SLEEP);
+pathRows.push({ op: 'nanosleep 1 ms', path: 'native', ...sleepNative });
+for (const p of ['exit', 'trap', 'cheap'] as const) {
+  pathRows.push({ op: 'nanosleep 1 ms', path: p, ...perCallCores((n) => measured(() => vmOnce(G('getppid_loop'), [String(n), 'sleep', '1000'], undefined, true, p), cpuNs), N_SLEEP) });
+}
+
+/** A TCP echo server in a torov VM (in this process) or natively, against the native client; the client's median and p90 round trip. */
+async function tcpEcho(server: 'native' | SysPath, n: number): Promise<{ median: number; p90: number; cores: number }> {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const client = spawn(G('tcp_echo'), ['client', String(port), String(n), '16'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  client.stdout!.on('data', (d) => { out += d; });
+  const done = new Promise<void>((res) => client.on('close', () => res()));
+  const t0 = process.hrtime.bigint(), c0 = cpuNs();
+  if (server === 'native') {
+    const r = spawnSync(G('tcp_echo'), ['server', String(port)], { stdio: 'ignore' });
+    if (r.status !== 0) throw new Error('native tcp_echo server failed');
+  } else {
+    const guest = G('tcp_echo');
+    const m = new Machine({ path: guest, image: fs.readFileSync(guest), argv: [guest, 'server', String(port)], env: [], memory: 64 * 2 ** 20, policy,
+      stdio: [devnull, devnull, devnull], log: () => {}, ...pathOpts(server) });
+    const st = m.run(); m.close();
+    if (st !== 0) throw new Error(`tcp_echo server exited ${st} under torov`);
+  }
+  const wall = Number(process.hrtime.bigint() - t0), cpu = cpuNs() - c0;
+  await done;
+  const m = /median (\d+) p90 (\d+)/.exec(out);
+  if (!m) throw new Error(`tcp_echo client: ${out}`);
+  return { median: Number(m[1]), p90: Number(m[2]), cores: server === 'native' ? NaN : cpu / wall };
+}
+
+/** A guest blocked in accept() for `ms`: the share of one CPU torov uses meanwhile. */
+async function blockedAccept(ms: number, p: SysPath): Promise<number> {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const client = spawn('bash', ['-c', `sleep ${ms / 1000}; exec "$0" client ${port} 1 16`, G('tcp_echo')], { stdio: 'ignore' });
+  const done = new Promise<void>((res) => client.on('close', () => res()));
+  const guest = G('tcp_echo');
+  const m = new Machine({ path: guest, image: fs.readFileSync(guest), argv: [guest, 'accept', String(port)], env: [], memory: 64 * 2 ** 20, policy,
+    stdio: [devnull, devnull, devnull], log: () => {}, ...pathOpts(p) });
+  const t0 = process.hrtime.bigint(), c0 = cpuNs();
+  m.run(); m.close();
+  const share = (cpuNs() - c0) / Number(process.hrtime.bigint() - t0);
+  await done;
+  return share;
+}
+
+async function sectionTcp(): Promise<void> {
+  log('TCP echo, 16-byte messages, native client: native server, then torov on each path...');
+  const N_TCP = quick ? 2_000 : 10_000;
+  for (const p of ['native', 'exit', 'trap', 'cheap'] as const) {
+    await tcpEcho(p, 500);                                      // warm up
+    const runs: { median: number; p90: number; cores: number }[] = [];
+    for (let i = 0; i < (quick ? 2 : 3); i++) runs.push(await tcpEcho(p, p === 'exit' ? Math.min(N_TCP, 3000) : N_TCP));
+    pathRows.push({ op: 'TCP echo round trip (median)', path: p, ns: median(runs.map((r) => r.median)), cores: median(runs.map((r) => r.cores)) });
+    pathRows.push({ op: 'TCP echo round trip (p90)', path: p, ns: median(runs.map((r) => r.p90)), cores: median(runs.map((r) => r.cores)) });
+  }
+  const ms = quick ? 2000 : 10_000;
+  log(`a guest blocked in accept() for ${ms / 1000} s...`);
+  const share = await blockedAccept(ms, 'cheap');
+  rows.push({ what: `guest blocked in accept() for ${ms / 1000} s, channel: CPU used`, torov: share * 100, unit: '%', note: 'target < 1% of one CPU' });
+}
+
+function report(): void {
+  const fmt = (v: number | undefined, unit = 'ns') => v === undefined || Number.isNaN(v) ? '' : unit !== 'ns' ? `${v.toFixed(2)} ${unit}`
+    : v >= 1e6 ? `${(v / 1e6).toFixed(2)} ms` : v >= 1e3 ? `${(v / 1e3).toFixed(2)} µs` : `${v.toFixed(0)} ns`;
+  const PATHS = ['native', 'exit', 'trap', 'cheap', 'fast'] as const;
+  const PATH_NAMES: Record<string, string> = { native: 'native', exit: 'exit path', trap: 'channel, trap entry', cheap: 'channel, rewritten entry', fast: 'in-guest fast path' };
+  const ops = [...new Set(pathRows.map((r) => r.op))];
+  const cell = (op: string, p: string) => pathRows.find((r) => r.op === op && r.path === p);
+  const lines = [
+    `torov benchmark, ${new Date().toISOString()}, ${process.platform} ${process.arch}, node ${process.version}, ${kvmKind()}`,
+    '',
+    `${'what'.padEnd(56)} ${'native'.padStart(11)} ${'torov'.padStart(11)} ${'ratio'.padStart(8)}  note`,
+    ...rows.map((r) => `${r.what.padEnd(56)} ${fmt(r.native, r.unit).padStart(11)} ${fmt(r.torov, r.unit).padStart(11)} ${(r.native && r.torov ? (r.torov / r.native).toFixed(2) + 'x' : '').padStart(8)}  ${r.note ?? ''}`),
+    '',
+    'Syscall paths (issue 6): time per call, ratio to native, and CPU cores busy while calling',
+    `${'operation'.padEnd(30)} ${PATHS.map((p) => PATH_NAMES[p]!.padStart(26)).join('')}`,
+    ...ops.map((op) => `${op.padEnd(30)} ${PATHS.map((p) => {
+      const c = cell(op, p), n = cell(op, 'native');
+      if (!c) return ''.padStart(26);
+      const ratio = n && p !== 'native' ? ` ${(c.ns / n.ns).toFixed(1)}x` : '';
+      const cores = Number.isNaN(c.cores) ? '' : ` ${c.cores.toFixed(2)}c`;
+      return `${fmt(c.ns)}${ratio}${cores}`.padStart(26);
+    }).join('')}`),
+    '',
+    '(c: CPU cores busy during the calls, from user+sys time: 1.00c is one CPU; the channel\'s polling thread and spinning guest count.)',
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+  const dir = path.join(ROOT, 'bench', 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'latest.json'), JSON.stringify({ date: new Date().toISOString(), host: kvmKind(), reps: REPS, rows, syscallPaths: pathRows }, null, 2) + '\n');
+  fs.writeFileSync(path.join(dir, 'latest.txt'), lines.join('\n') + '\n');
+  fs.writeFileSync(path.join(dir, 'syscall-paths.svg'), chart(ops, PATHS.map((p) => ({ key: p, name: PATH_NAMES[p]! })), cell));
+  log(`saved bench/results/latest.json, latest.txt and syscall-paths.svg`);
+}
+
+/** A grouped bar chart of latency per path (log scale), as a standalone SVG. */
+function chart(ops: string[], paths: { key: string; name: string }[], cell: (op: string, p: string) => PathRow | undefined): string {
+  const COLORS: Record<string, string> = { native: '#4d4d4d', exit: '#d62728', trap: '#ff7f0e', cheap: '#2ca02c', fast: '#1f77b4' };
+  const W = 920, H = 420, left = 70, right = 20, top = 40, bottom = 110;
+  const values = ops.flatMap((op) => paths.map((p) => cell(op, p.key)?.ns).filter((v): v is number => v !== undefined && v > 0));
+  const lo = Math.pow(10, Math.floor(Math.log10(Math.min(...values)))), hi = Math.pow(10, Math.ceil(Math.log10(Math.max(...values))));
+  const y = (v: number) => top + (H - top - bottom) * (1 - (Math.log10(v) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo)));
+  const groupW = (W - left - right) / ops.length, barW = Math.min(24, (groupW - 16) / paths.length);
+  const esc = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  const label = (ns: number) => ns >= 1e6 ? `${+(ns / 1e6).toPrecision(3)} ms` : ns >= 1e3 ? `${+(ns / 1e3).toPrecision(3)} µs` : `${+ns.toPrecision(3)} ns`;
+  const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2}" y="18" text-anchor="middle" font-size="14">torov: time per syscall by path (log scale; ${esc(kvmKind())}, ${new Date().toISOString().slice(0, 10)})</text>`];
+  for (let d = lo; d <= hi; d *= 10) {
+    out.push(`<line x1="${left}" x2="${W - right}" y1="${y(d)}" y2="${y(d)}" stroke="#ddd"/>`, `<text x="${left - 6}" y="${y(d) + 4}" text-anchor="end">${label(d)}</text>`);
+  }
+  ops.forEach((op, i) => {
+    const present = paths.filter((p) => cell(op, p.key));
+    const x0 = left + i * groupW + (groupW - present.length * barW) / 2;
+    present.forEach((p, k) => {
+      const v = cell(op, p.key)!.ns, x = x0 + k * barW, yy = y(Math.max(v, lo));
+      out.push(`<rect x="${x.toFixed(1)}" y="${yy.toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${(H - bottom - yy).toFixed(1)}" fill="${COLORS[p.key]}"><title>${esc(op)}, ${esc(p.name)}: ${label(v)}</title></rect>`);
+    });
+    out.push(`<text x="${(left + i * groupW + groupW / 2).toFixed(1)}" y="${H - bottom + 16}" text-anchor="middle">${esc(op)}</text>`);
+  });
+  paths.forEach((p, k) => {
+    const x = left + k * 170;
+    out.push(`<rect x="${x}" y="${H - 40}" width="12" height="12" fill="${COLORS[p.key]}"/>`, `<text x="${x + 16}" y="${H - 30}">${esc(p.name)}</text>`);
+  });
+  out.push('</svg>');
+  return out.join('\n') + '\n';
+}
 
 function kvmKind(): string {
   try { return fs.readdirSync('/sys/module').includes('kvm_pvm') ? 'nested KVM (kvm_pvm)' : 'KVM'; } catch { return 'KVM'; }
 }
+
+void sectionTcp().then(report, (e) => { log(String(e && e.stack || e)); process.exit(1); });

@@ -81,6 +81,8 @@ export const RUN_OPTIONS: readonly OptSpec[] = [
   { name: 'timeout', value: true },
   { name: 'no-sandbox', value: false },
   { name: 'no-vdso', value: false },
+  { name: 'syscall-path', value: true },
+  { name: 'no-rewrite', value: false },
   { name: 'network', value: true },
   { name: 'workdir', short: 'w', value: true },
   { name: 'gdb', value: true },

@@ -35,9 +35,19 @@ Options:
       --env-inherit      Start from the host's whole environment instead.
       --trace            Print every syscall, strace-style, with the policy's verdict, to stderr.
       --trace-file FILE  Write the trace to FILE instead.
-      --no-vdso          No vDSO: clock_gettime, gettimeofday and time exit to torov as
-                         syscalls (by default they read a TSC-based clock in the guest when
-                         the policy allows all three unlogged).
+      --no-vdso          No in-guest fast paths: clock_gettime, gettimeofday and time (the
+                         vDSO) and getpid, gettid and the uid/gid calls go to torov as
+                         syscalls (by default they are answered in the guest when the policy
+                         allows them plainly).
+      --syscall-path exit|ring|auto
+                         How syscalls reach torov. exit: every syscall leaves the VM (a VM
+                         exit). ring: through a shared-memory channel that a host thread
+                         polls, without an exit; syscall instructions are rewritten into
+                         calls where torov can prove it safe (see --no-rewrite). auto
+                         (default): ring when it can be used (2 or more CPUs, no --gdb, a
+                         Linux program), else exit.
+      --no-rewrite       With the ring path, keep every syscall instruction as it is (each
+                         then costs a trap into the guest's entry; for comparisons).
       --gdb [HOST:]PORT  Stop before the program's first instruction and wait for gdb on
                          HOST:PORT (loopback unless HOST is given; port 0 picks one);
                          torov prints the gdb command to connect.

@@ -26,19 +26,40 @@ export function say(line: string): void {
   try { fs.writeSync(2, line.endsWith('\n') ? line : line + '\n'); } catch { /* stderr closed */ }
 }
 
+/**
+ * Writes torov's own output to stdout, synchronously. process.stdout is never used: Node
+ * would make a piped stdout non-blocking, and the guest shares that open file (its
+ * writes would fail with EAGAIN whenever the reader is slow).
+ * `torov policy show | head`: a closed stdout ends torov quietly, as for any Unix tool.
+ */
+export function writeStdout(text: string): void {
+  try { fs.writeSync(1, text); } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EPIPE') process.exit(0);
+    throw e;
+  }
+}
+
+/**
+ * Ends the process at once when a vCPU thread (src/vmm/channel.ts) exists: Node's own exit
+ * would stop and join that worker first, which costs tens of milliseconds if it is still
+ * starting. torov's output is written synchronously, so nothing is left to flush.
+ */
+export function exitNow(status: number): void {
+  if (!(require('../vmm/channel') as typeof import('../vmm/channel')).VcpuThread.started) return;
+  (require('../host/libc') as typeof import('../host/libc')).sys(231 /* exit_group */, status);
+}
+
 /** Runs the CLI; returns the exit status. */
 export function main(argv: readonly string[]): number {
-  // `torov policy show | head`: a closed stdout ends torov quietly, as for any Unix tool.
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(0); throw e; });
   const [cmd, ...rest] = argv;
   try {
     switch (cmd) {
       case undefined: case '-h': case '--help': case 'help':
         if (cmd === 'help' && rest[0]) return main([rest[0], '--help']);
-        process.stdout.write(MAIN_HELP);
+        writeStdout(MAIN_HELP);
         return cmd === undefined ? 125 : 0;
       case '-V': case '--version': case 'version':
-        process.stdout.write(`torov ${version()}\n`);
+        writeStdout(`torov ${version()}\n`);
         return 0;
       case 'run': return cmdRun(rest);
       case 'policy': return cmdPolicy(rest);
@@ -80,7 +101,7 @@ function kvmAdvice(e: { errno?: number; what?: string; message: string }): strin
 
 function cmdRun(argv: readonly string[]): number {
   const { opts, rest } = parseOptions(argv, RUN_OPTIONS, true);
-  if (opts['help']) { process.stdout.write(RUN_HELP); return 0; }
+  if (opts['help']) { writeStdout(RUN_HELP); return 0; }
   if (rest.length === 0) throw new UsageError('run: missing the program to run (torov run [OPTIONS] PROGRAM [ARGS...])');
   const { runProgram } = require('./run') as typeof import('./run');
   return runProgram(rest[0]!, rest.slice(1), opts as Options, buildEnv(opts, process.env));
@@ -88,13 +109,13 @@ function cmdRun(argv: readonly string[]): number {
 
 function cmdPolicy(argv: readonly string[]): number {
   const [sub, ...rest] = argv;
-  if (!sub || sub === '--help' || sub === '-h') { process.stdout.write(POLICY_HELP); return sub ? 0 : 125; }
+  if (!sub || sub === '--help' || sub === '-h') { writeStdout(POLICY_HELP); return sub ? 0 : 125; }
   const pol = require('../policy') as typeof import('../policy');
   const { opts, rest: files } = parseOptions(rest, [
     { name: 'help', short: 'h', value: false }, { name: 'seccomp', value: false },
     { name: 'to', value: true }, { name: 'output', short: 'o', value: true }, { name: 'binary', value: true },
   ], false);
-  if (opts['help']) { process.stdout.write(POLICY_HELP); return 0; }
+  if (opts['help']) { writeStdout(POLICY_HELP); return 0; }
   if (opts['seccomp'] && sub !== 'show') throw new UsageError('policy: --seccomp goes with show (torov policy show --seccomp [FILE...])');
   if (sub !== 'convert') {
     for (const o of ['to', 'output', 'binary']) if (opts[o] !== undefined) throw new UsageError(`policy: --${o} goes with convert (torov policy convert IN --to FORMAT)`);
@@ -105,24 +126,24 @@ function cmdPolicy(argv: readonly string[]): number {
         // The VMM's own seccomp filter for each policy (src/sandbox/seccomp.ts), rule by rule.
         const { buildFilter, describeFilter } = require('../sandbox/seccomp') as typeof import('../sandbox/seccomp');
         const policies = files.length === 0 ? [pol.defaultPolicy()] : files.map((f) => pol.loadPolicyFile(f).policy);
-        process.stdout.write(policies.map((p) => describeFilter(buildFilter(p)) + '\n').join('\n'));
+        writeStdout(policies.map((p) => describeFilter(buildFilter(p)) + '\n').join('\n'));
         return 0;
       }
       if (files.length === 0) {
         if (sub === 'check') throw new UsageError('policy check: missing the policy file');
         const p = pol.defaultPolicy();
-        process.stdout.write(pol.describePolicy(p) + '\n' + pol.describeRules(p) + '\n');
+        writeStdout(pol.describePolicy(p) + '\n' + pol.describeRules(p) + '\n');
         return 0;
       }
       for (const f of files) {
         const loaded = pol.loadPolicyFile(f);
         if (sub === 'check') {
           // Validation, then a risk-first summary (src/policy/convert.ts).
-          process.stdout.write(`${f}: ok\n` + pol.policyReport(loaded).join('\n') + '\n');
+          writeStdout(`${f}: ok\n` + pol.policyReport(loaded).join('\n') + '\n');
           continue;
         }
-        process.stdout.write(pol.describePolicy(loaded.policy) + '\n');
-        process.stdout.write(pol.describeRules(loaded.policy) + '\n');
+        writeStdout(pol.describePolicy(loaded.policy) + '\n');
+        writeStdout(pol.describeRules(loaded.policy) + '\n');
       }
       return 0;
     }
@@ -155,7 +176,7 @@ function cmdPolicyConvert(files: readonly string[], opts: Record<string, unknown
   notes.push(...r.notes);
   for (const n of notes) say(`torov: policy convert: note: ${n}`);
   const text = JSON.stringify(r.doc, null, 2) + '\n';
-  if (out === undefined) process.stdout.write(text);
+  if (out === undefined) writeStdout(text);
   else {
     try { fs.writeFileSync(out, text); } catch (e) { throw new UsageError(`policy convert: cannot write ${out}: ${(e as Error).message}`); }
   }
@@ -164,9 +185,9 @@ function cmdPolicyConvert(files: readonly string[], opts: Record<string, unknown
 
 function cmdSyscalls(argv: readonly string[]): number {
   const { opts } = parseOptions(argv, [{ name: 'help', short: 'h', value: false }, { name: 'markdown', value: false }], false);
-  if (opts['help']) { process.stdout.write(SYSCALLS_HELP); return 0; }
+  if (opts['help']) { writeStdout(SYSCALLS_HELP); return 0; }
   const { syscallTableText } = require('./syscalls-doc') as typeof import('./syscalls-doc');
-  process.stdout.write(syscallTableText(!!opts['markdown']));
+  writeStdout(syscallTableText(!!opts['markdown']));
   return 0;
 }
 

@@ -73,6 +73,7 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     if (opts['network'] !== 'none' && opts['network'] !== 'host') throw new UsageError(`--network must be none or host (got ${JSON.stringify(opts['network'])})`);
     sb.network = opts['network'];
   }
+  const syscallPath = chooseSyscallPath(opts['syscall-path'], { gdb: gdbSpec !== undefined, linux: personality === personalities.linuxPersonality });
   const childEnv = process.env[CHILD_ENV];
   const sandbox = !opts['no-sandbox'];
   if (!childEnv) {
@@ -84,10 +85,17 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
       const { launch } = require('../sandbox/launch') as typeof import('../sandbox/launch');
       // The stub listens here, on the host's network, and the VMM inherits the socket.
       const gdb = gdbSpec !== undefined ? listenGdb(gdbSpec, file) : undefined;
-      return launch({ sandbox, network: sb.network ?? 'none', newPid: sb.newPid ?? true, timeoutMs, argv: process.argv.slice(1), say, gdbFd: gdb?.fd });
+      return launch({ sandbox, network: sb.network ?? 'none', newPid: sb.newPid ?? true, timeoutMs, argv: process.argv.slice(1), say, gdbFd: gdb?.fd,
+        vcpuThread: syscallPath === 'ring' && sandbox });
     }
   }
   const child = childEnv ? JSON.parse(childEnv) as ChildSpec : undefined;
+  // The channel's vCPU thread takes tens of milliseconds to start. Under the sandbox it must
+  // be up before the jail hides koffi's files and the seccomp filter forbids new threads:
+  // bin/torov started it first thing (ChildSpec.vcpuThread), and the jail waits for it.
+  // Without the sandbox, the channel starts it only once the guest has made enough
+  // syscalls for it to pay off (Channel.run), so a short run never pays for it.
+  const vcpuThread = syscallPath === 'ring' && child?.sandbox ? (require('../vmm/channel') as typeof import('../vmm/channel')).VcpuThread.start() : undefined;
   const gdb = child?.gdbFd !== undefined ? (require('../gdb') as typeof import('../gdb')).GdbStub.adopt(child.gdbFd)
     : gdbSpec !== undefined && !child ? listenGdb(gdbSpec, file) : undefined;
   gdb?.prepare();
@@ -105,6 +113,8 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     // The VMM's own /proc stays reachable to torov (not to the guest) through a dirfd.
     (require('../syscalls/fs') as typeof import('../syscalls/fs')).useProcDir(fs.openSync('/proc', fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | 0o10000000 /* O_PATH */));
     if (traceFd !== undefined) require('../syscalls/trace');
+    // The vCPU thread loads koffi from the host's files and makes syscalls the filter does not allow while it starts.
+    if (vcpuThread && !vcpuThread.waitReady(10_000)) throw new Error('the channel\'s vCPU thread did not start');
     const { enterJail } = require('../sandbox/jail') as typeof import('../sandbox/jail');
     const { dropPrivileges, applyLimits } = require('../sandbox/privileges') as typeof import('../sandbox/privileges');
     enterJail({ dir: child.dir, root: sb.root, writable: sb.writable, tmp: sb.tmp, volumes, network: sb.network ?? 'none',
@@ -121,7 +131,7 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   let m: InstanceType<typeof Machine>;
   try {
     m = new Machine({ path: resolved, image, argv: [file, ...args], env, memory, policy, traceFd, verbose: !!opts['verbose'], log: say,
-      personality, vdso: !opts['no-vdso'], ...(startAddr !== undefined ? { entry: startAddr } : {}) });
+      personality, vdso: !opts['no-vdso'], syscallPath, rewrite: !opts['no-rewrite'], spawnThread: !child?.sandbox, ...(startAddr !== undefined ? { entry: startAddr } : {}) });
   } catch (e) {
     if ((e as Error).name === 'ElfError') (e as Error).message = `${file}: ${(e as Error).message}`;
     throw e;
@@ -140,6 +150,28 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     m.close();
     if (traceFd !== undefined && traceFd !== 2) fs.closeSync(traceFd);
   }
+}
+
+/**
+ * --syscall-path: ring only where it can work (see src/vmm/channel.ts): it needs a second
+ * CPU for the polling thread, and neither the debugger's run loop nor the ToroV ABI's
+ * direct hypercalls go through the channel.
+ */
+function chooseSyscallPath(opt: Options[string] | undefined, c: { gdb: boolean; linux: boolean }): 'exit' | 'ring' {
+  if (opt !== undefined && opt !== 'exit' && opt !== 'ring' && opt !== 'auto') {
+    throw new UsageError(`--syscall-path must be exit, ring or auto (got ${JSON.stringify(opt)})`);
+  }
+  if (opt === 'exit') return 'exit';
+  if (c.gdb) {
+    if (opt === 'ring') throw new UsageError('--syscall-path ring cannot be used with --gdb (the debugger runs the vCPU itself)');
+    return 'exit';
+  }
+  if (!c.linux) {
+    if (opt === 'ring') throw new UsageError('--syscall-path ring needs a Linux program (a ToroV binary makes its own hypercalls)');
+    return 'exit';
+  }
+  if (opt === 'ring') return 'ring';
+  return require('node:os').availableParallelism() >= 2 ? 'ring' : 'exit';
 }
 
 /** Opens the GDB stub's socket and says how to connect. */

@@ -92,3 +92,37 @@ function u64(dv: DataView, off: number): number {
   if (hi >= 0x200000) throw new ElfError(`value out of range at file offset ${off}`);
   return hi * 2 ** 32 + lo;
 }
+
+/** One symbol of the static symbol table (.symtab). */
+export interface ElfSymbol { value: number; size: number; type: number }
+export const STT_NOTYPE = 0, STT_OBJECT = 1, STT_FUNC = 2;
+
+/**
+ * The symbols of .symtab (SHT_SYMTAB) with an address, sorted by address: what the
+ * syscall-site rewriter uses to find function boundaries. Empty for a stripped binary, and
+ * for any malformed section table (never throws: symbols are an optimisation, not needed
+ * to run the program).
+ */
+export function parseSymbols(b: Uint8Array): ElfSymbol[] {
+  try {
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    const shoff = u64(dv, 40), shentsize = dv.getUint16(58, true), shnum = dv.getUint16(60, true);
+    if (shoff === 0 || shnum === 0 || shentsize !== 64 || shoff + shnum * 64 > b.length) return [];
+    const out: ElfSymbol[] = [];
+    for (let i = 0; i < shnum; i++) {
+      const o = shoff + i * 64;
+      if (dv.getUint32(o + 4, true) !== 2 /* SHT_SYMTAB */) continue;
+      const off = u64(dv, o + 24), size = u64(dv, o + 32), entsize = u64(dv, o + 56);
+      if (entsize !== 24 || off + size > b.length) return [];
+      for (let s = off; s + 24 <= off + size; s += 24) {
+        const info = b[s + 4]!, shndx = dv.getUint16(s + 6, true), value = u64(dv, s + 8), symSize = u64(dv, s + 16);
+        const type = info & 0xf;
+        if (shndx === 0 || shndx >= 0xff00 || (type !== STT_NOTYPE && type !== STT_FUNC && type !== STT_OBJECT) || value === 0) continue;
+        out.push({ value, size: symSize, type });
+      }
+    }
+    return out.sort((x, y) => x.value - y.value);
+  } catch {
+    return [];
+  }
+}

@@ -76,7 +76,7 @@ export class InterruptWatcher {
     if (this.efd < 0) throw new Error(`eventfd failed (errno ${-this.efd})`);
     this.one.writeBigUInt64LE(1n, 0);
     process.on('SIGUSR2', noop);
-    this.worker = new Worker(WORKER, { eval: true, workerData: { koffi: require.resolve('koffi'), ctl: this.ctl.buffer, efd: this.efd } });
+    this.worker = new Worker(WORKER, { eval: true, stdout: true, stderr: true, workerData: { koffi: require.resolve('koffi'), ctl: this.ctl.buffer, efd: this.efd } });
     this.worker.unref();
     for (let waited = 0; Atomics.load(this.ctl, READY) === 0 && waited < 10_000; waited += 50) Atomics.wait(this.ctl, READY, 0, 50);
     if (Atomics.load(this.ctl, READY) === 0) throw new Error('the Ctrl-C watcher thread did not start');

@@ -31,6 +31,21 @@ export const ioctlPtr = libc.func('int ioctl(int fd, unsigned long req, void *ar
 export const ioctlInt = libc.func('ioctl', 'int', ['int', 'unsigned long', 'unsigned long']) as (
   fd: number, req: number, arg: number) => number;
 
+/**
+ * glibc's set*id wrappers. Unlike the raw syscalls, which change only the calling thread's
+ * credentials, these change every thread of the process (glibc signals each one to do the
+ * same call), so no thread Node or torov started earlier keeps the old identity. Each
+ * returns 0, or -errno.
+ */
+const setresuidFn = libc.func('int setresuid(uint32_t, uint32_t, uint32_t)') as (a: number, b: number, c: number) => number;
+const setresgidFn = libc.func('int setresgid(uint32_t, uint32_t, uint32_t)') as (a: number, b: number, c: number) => number;
+const setgroupsFn = libc.func('int setgroups(size_t, void *)') as (n: number, list: null) => number;
+export const allThreads = {
+  setresuid: (u: number) => (setresuidFn(u, u, u) === 0 ? 0 : -koffi.errno()),
+  setresgid: (g: number) => (setresgidFn(g, g, g) === 0 ? 0 : -koffi.errno()),
+  clearGroups: () => (setgroupsFn(0, null) === 0 ? 0 : -koffi.errno()),
+};
+
 /** The calling thread's errno after a failed libc call. */
 export function errno(): number {
   return koffi.errno();

@@ -62,7 +62,8 @@ export const SYS = {
   XSTACK_TOP: 0xb000,
   VVAR: 0xb000,          // user read-only, no-execute: the vDSO's clock page (src/vmm/vdso.ts); VVAR_VA
   VDSO: 0xc000,          // user read+execute: the vDSO image (AT_SYSINFO_EHDR); VDSO_VA
-  MAPPED_END: 0xd000,    // pages [0, MAPPED_END) are mapped at SYS_VA
+  CHAN: 0xd000,          // user read-write, no-execute: the syscall channel (stub.S, src/vmm/channel.ts)
+  MAPPED_END: 0xe000,    // pages [0, MAPPED_END) are mapped at SYS_VA
   PD_WINDOW: 0x10000,    // one PD page per GiB of window, then one PT page per 2 MiB
 } as const;
 
@@ -75,6 +76,27 @@ export const PORT_SYSCALL = 0x10;
 export const PORT_FAULT = 0x11;
 /** A no-op port: the VMM resumes at once. The benchmark's floor (a bare VM exit) uses it. */
 export const PORT_NOP = 0x12;
+/** The syscall channel (stub.S): serve the posted request now (no host thread polls), and sleep until its result is there. */
+export const PORT_KICK = 0x14;
+export const PORT_WAIT = 0x15;
+
+/** Byte offsets in the syscall channel page (SYS.CHAN); stub.S has the same list. */
+export const CHAN = {
+  STATE: 0x000,      // u32: IDLE, REQUEST, BUSY, DONE
+  ENTRY: 0x040,      // u32: nonzero: syscall_entry goes to the channel
+  POLL: 0x044,       // u32: nonzero while a host thread polls STATE
+  NR: 0x080,         // u64, then six u64 arguments
+  ARGS: 0x088,
+  SITE: 0x0b8,       // u64: return address of a trapped `syscall` (0: from a rewritten site)
+  RESULT: 0x0c0,     // u64
+  RET: 0x100,
+  FLAGS: 0x108,
+  RSP: 0x110,
+  BUDGET: 0x118,     // u64: spin budget in TSC ticks before PORT_WAIT
+  FASTMASK: 0x140,   // 256 bits
+  FASTVAL: 0x200,    // u64[256]
+} as const;
+export const CHAN_IDLE = 0, CHAN_REQUEST = 1, CHAN_BUSY = 2, CHAN_DONE = 3;
 
 /** GDT selectors, Linux-like (see platform.md): STAR's layout depends on their order. */
 export const SEL = {

@@ -109,6 +109,7 @@ export class GuestMemory {
       let nx = true;
       if (off === SYS.STUB || off === SYS.VDSO) { flags |= PTE_US; nx = false; }
       else if (off === SYS.VVAR) flags |= PTE_US;
+      else if (off === SYS.CHAN) flags |= PTE_US | PTE_RW;
       else if (off === SYS.XSTACK || off === SYS.XSTACK + PAGE_SIZE || off === SYS.TSS || off === SYS.GDT) flags |= PTE_RW;
       this.setEntry(SYS.PT_SYS, off / PAGE_SIZE, this.sysGpa(off) + flags, nx);
     }

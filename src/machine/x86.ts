@@ -4,8 +4,8 @@
  * Constants cite the Intel SDM Vol. 3A; the layout follows platform.md (verified on kvm_pvm).
  */
 import { GuestMemory } from './memory';
-import { SYS, SEL, PORT_SYSCALL, PORT_FAULT, PORT_NOP } from './layout';
-import { STUB_CODE, STUB_SYSCALL_ENTRY, STUB_VECTORS } from './stub';
+import { SYS, SEL, PORT_SYSCALL, PORT_FAULT, PORT_NOP, PORT_KICK, PORT_WAIT } from './layout';
+import { STUB_CODE, STUB_SYSCALL_ENTRY, STUB_SYSCALL_OUT, STUB_VECTORS } from './stub';
 import { VcpuFd, Kvm, SREGS, writeSegment, KvmSegment } from '../kvm/kvm';
 
 /** Control register and EFER bits (SDM 2.5, 2.2.1). */
@@ -47,12 +47,12 @@ export function writeSystemTables(mem: GuestMemory): void {
   setU64(d, tss + 4, xtop);        // RSP0
   setU64(d, tss + 36, xtop);       // IST1
   d.setUint16(tss + 102, TSS_SIZE, true);   // I/O map base
-  // One bit per port, 0 = allowed (SDM 19.5.2): open torov's three ports only. The byte
+  // One bit per port, 0 = allowed (SDM 19.5.2): open torov's ports only. The byte
   // after the last one must be 0xFF.
   const iomap = new Uint8Array(IOMAP_BYTES).fill(0xff);
   // Port 0x13 too: ToroV guests use a 4-byte `out %eax, $0x10`, which needs 0x10-0x13 open
   // (an I/O exit to 0x13 itself is refused by the run loop like any unknown port).
-  for (const port of [PORT_SYSCALL, PORT_FAULT, PORT_NOP, PORT_SYSCALL + 3]) iomap[port >> 3]! &= ~(1 << (port & 7));
+  for (const port of [PORT_SYSCALL, PORT_FAULT, PORT_NOP, PORT_SYSCALL + 3, PORT_KICK, PORT_WAIT]) iomap[port >> 3]! &= ~(1 << (port & 7));
   mem.sys8.set(iomap, tss + TSS_SIZE);
 
   // IDT (SDM 6.14.1): 32 interrupt gates, kernel CS, DPL0, IST1, to the stub's vector entries.
@@ -136,7 +136,7 @@ export function initVcpu(vcpu: VcpuFd, kvm: Kvm, mem: GuestMemory, feat: CpuFeat
     [MSR_LSTAR, BigInt(mem.sysVa(SYS.STUB + STUB_SYSCALL_ENTRY))],
     // A `syscall` from 32-bit compatibility mode would enter at CSTAR at CPL0 (on VMX): point
     // it at the stub's int3 padding, so it faults at once instead of running anything.
-    [MSR_CSTAR, BigInt(mem.sysVa(SYS.STUB + STUB_SYSCALL_ENTRY + 5))],
+    [MSR_CSTAR, BigInt(mem.sysVa(SYS.STUB + STUB_SYSCALL_OUT + 5))],
     [MSR_SYSCALL_MASK, SYSCALL_MASK],
     [MSR_FS_BASE, 0n], [MSR_GS_BASE, 0n], [MSR_KERNEL_GS_BASE, 0n],
   ]);

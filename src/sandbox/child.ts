@@ -16,6 +16,8 @@ export interface ChildSpec {
   userNamespace: boolean;
   /** The launcher's listening gdb socket, passed to the child (fd number in the child). */
   gdbFd?: number;
+  /** The run uses the syscall channel: start its vCPU thread first thing (src/vmm/channel.ts). */
+  vcpuThread?: boolean;
 }
 
 /** In the child: tells the launcher that the sandbox is set up (fd 3), then closes it. */

@@ -33,13 +33,16 @@ export interface LaunchOptions {
   say: (line: string) => void;
   /** The GDB stub's listening socket, passed to the child as its fd 4. */
   gdbFd?: number;
+  /** The child will need the syscall channel's vCPU thread. */
+  vcpuThread?: boolean;
 }
 
 /** The outcome of a launch: the exit status to use. */
 export function launch(o: LaunchOptions): number {
   const root = (process.getuid?.() ?? 0) === 0;
   const dir = o.sandbox ? fs.mkdtempSync(path.join(os.tmpdir(), 'torov-jail-')) : '';
-  const spec: ChildSpec = { sandbox: o.sandbox, dir, userNamespace: o.sandbox && !root, ...(o.gdbFd !== undefined ? { gdbFd: 4 } : {}) };
+  const spec: ChildSpec = { sandbox: o.sandbox, dir, userNamespace: o.sandbox && !root, ...(o.gdbFd !== undefined ? { gdbFd: 4 } : {}),
+    ...(o.vcpuThread ? { vcpuThread: true } : {}) };
   let cmd = process.execPath;
   let args = [...o.argv];
   if (o.sandbox && !root) {

@@ -4,7 +4,7 @@
  * SIGXFSZ ignored so that a write past the file-size limit is EFBIG for the guest
  * instead of a signal that kills the VMM.
  */
-import { sys, addressOf } from '../host/libc';
+import { sys, addressOf, allThreads } from '../host/libc';
 import { SYS } from '../linux/syscalls';
 import { errnoName } from '../linux/errno';
 import { SandboxError } from './jail';
@@ -59,9 +59,13 @@ export function dropPrivileges(opts: { uid?: number; gid?: number; inUserNamespa
   let uid = process.getuid?.() ?? 0, gid = process.getgid?.() ?? 0;
   if (!opts.inUserNamespace && uid === 0) {
     const u = opts.uid ?? DEFAULT_UID, g = opts.gid ?? DEFAULT_GID;
-    check('setgroups', sys(SYS.setgroups, 0, 0));
-    check('setresgid', sys(SYS.setresgid, g, g, g));
-    check('setresuid', sys(SYS.setresuid, u, u, u));
+    // Credentials are per thread in Linux: Node's threads (V8's platform workers, libuv's
+    // pool, the syscall channel's vCPU thread) exist already, and all of them must change.
+    // glibc's wrappers do that; the raw syscalls would leave every other thread root, with
+    // its capabilities (leaving root clears the capabilities of each thread that changes).
+    check('setgroups', allThreads.clearGroups());
+    check('setresgid', allThreads.setresgid(g));
+    check('setresuid', allThreads.setresuid(u));
     uid = u; gid = g;
   }
   // Bounding and ambient sets first (dropping them needs CAP_SETPCAP, still held in a

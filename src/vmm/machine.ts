@@ -9,8 +9,11 @@ import { GuestMemory } from '../machine/memory';
 import { AddressSpace } from '../machine/mm';
 import { writeSystemTables, initVcpu, cpuFeatures, CpuFeatures } from '../machine/x86';
 import { FdTable } from '../syscalls/fdtable';
-import { windowSize, VDSO_VA } from '../machine/layout';
-import { setupVdso } from './vdso';
+import { windowSize, VDSO_VA, SYS, SYS_VA, PAGE_SIZE } from '../machine/layout';
+import { setupVdso, tscKhz } from './vdso';
+import { Channel, FAST_SYSCALLS } from './channel';
+import { SiteRewriter } from './rewrite';
+import { STUB_CHAN_CALL } from '../machine/stub';
 import { Args, GuestExit, Handler, Kernel, SigAction } from '../syscalls/api';
 import { HANDLERS } from '../syscalls/handlers';
 import { sys, NR, writeAll, addressOf } from '../host/libc';
@@ -24,6 +27,7 @@ import { GuestFault } from '../machine/memory';
 
 const ENOSYS = 38, EFAULT = 14, F_DUPFD_CLOEXEC = 1030;
 const NR_CLOCK_GETTIME = 228, NR_GETTIMEOFDAY = 96, NR_TIME = 201;
+const NO_ARGS: Args = { i: () => 0, u: () => 0, n: () => 0, ptr: () => 0, big: () => 0n };
 
 /** Everything needed to start a program. */
 export interface MachineConfig {
@@ -45,8 +49,14 @@ export interface MachineConfig {
   personality?: Personality;
   /** An entry point that overrides the program's (ToroV's Startaddr). */
   entry?: number;
-  /** False: no vDSO (--no-vdso); the clock calls then exit to the VMM as any syscall. */
+  /** False: no in-guest fast paths (--no-vdso): the clock calls, getpid and the uid calls then go to the VMM as any syscall. */
   vdso?: boolean;
+  /** How syscalls reach the VMM (src/vmm/channel.ts); default exit. */
+  syscallPath?: 'exit' | 'ring';
+  /** With the ring path: rewrite syscall instructions into calls where provably safe (src/vmm/rewrite.ts); default true. */
+  rewrite?: boolean;
+  /** With the ring path: the Machine may start the channel's vCPU thread itself when it pays off (not under the sandbox's filter). */
+  spawnThread?: boolean;
 }
 
 /**
@@ -111,6 +121,8 @@ export class Machine {
   private readonly log: (l: string) => void;
   /** The vCPU's special registers as KVM made them (the template for a reset on reuse). */
   private resetSregs!: Buffer;
+  /** Rewrites syscall sites into calls of the channel (ring path only). */
+  rewriter: SiteRewriter | undefined;
   /** True once the guest ended through an exit torov understood (exit, fault, policy kill). */
   cleanExit = false;
   /** Set when the vCPU stopped in a way that rules out reusing it (triple fault, KVM errors). */
@@ -171,6 +183,14 @@ export class Machine {
       initVcpu(vfd, this.kvm, this.mem, this.features, reuse ? this.resetSregs : undefined);
       this.vcpu = new Vcpu(this, vfd, 0);
       this.vcpu.setEntry(start.rip, start.rsp);  // every general register: zero but rip, rsp, rflags
+      this.mem.sys8.fill(0, SYS.CHAN, SYS.CHAN + PAGE_SIZE);
+      if (cfg.syscallPath === 'ring') {
+        const ch = this.vcpu.channel = this.openChannel(cfg, vfd);
+        if (cfg.rewrite !== false && start.bias !== undefined) {
+          const rw = this.rewriter = new SiteRewriter(this.mem, this.as, cfg.image, start.bias, SYS_VA + SYS.STUB + STUB_CHAN_CALL);
+          ch.onSite = (ret) => rw.consider(ret - 2);
+        }
+      }
     } catch (e) {
       if (reuse) reuse.vcpu.close();
       created?.close();
@@ -178,6 +198,21 @@ export class Machine {
       (this as { mem?: GuestMemory }).mem?.release();
       throw e;
     }
+  }
+
+  /**
+   * The syscall channel, with the values of the in-guest fast paths: each is what its
+   * handler answers, published only if the policy allows the call plainly.
+   */
+  private openChannel(cfg: MachineConfig, vfd: VcpuFd): Channel {
+    const fast = new Map<number, number>();
+    if (cfg.vdso !== false && this.personality.vdso === true) {
+      for (const [nr] of FAST_SYSCALLS) {
+        const h = this.handlers[nr];
+        if (h && verdict(this.policy, nr) === ALLOW) fast.set(nr, h(this.kernel, NO_ARGS));
+      }
+    }
+    return new Channel(this, this.vcpu, { tscKhz: tscKhz(vfd) || 1_000_000, fast, spawnThread: cfg.spawnThread === true });
   }
 
   /** Runs the program to its end; returns its exit status. */
@@ -188,6 +223,16 @@ export class Machine {
   /** Called by the vCPU loop with the program's end. */
   finish(e: GuestExit): number {
     this.cleanExit = true;
+    const ch = this.vcpu.channel;
+    if (ch) {
+      const s = ch.stats;
+      this.kernel.note('channel', `syscall channel: ${s.served} served, ${s.exits} exits after the handover${s.handedOver ? ` (at exit ${s.handoverAt})` : ' (no handover: the vCPU thread was not needed or not ready)'}, ${s.kicks} kicks, ${s.waits} waits, ${s.sleeps} sleeps, ${s.backoffs} back-offs to the exit path`);
+      const r = this.rewriter?.stats;
+      if (r) {
+        const why = [...r.reasons].map(([k, n]) => `${n}: ${k}`).join('; ');
+        this.kernel.note('rewrite', `syscall sites rewritten into calls: ${r.rewritten}, left as they are: ${r.refused}${why ? ` (${why})` : ''}`);
+      }
+    }
     if (e.reason) this.log(e.reason);
     return e.status;
   }

@@ -41,7 +41,12 @@ export interface LoadContext {
 }
 
 /** Where the program starts. */
-export interface EntryState { rip: number; rsp: number }
+export interface EntryState {
+  rip: number;
+  rsp: number;
+  /** Where a Linux program was loaded relative to its link addresses (0 unless PIE). */
+  bias?: number;
+}
 
 export interface Personality {
   readonly name: string;
@@ -83,7 +88,7 @@ export const linuxPersonality: Personality = {
     ];
     if (c.vdso !== undefined) auxv.push([AT.SYSINFO_EHDR, c.vdso]);
     const stack = buildStack(c.as, c.argv, c.env, c.path, auxv, c.random);
-    return { rip: entry, rsp: stack.rsp };
+    return { rip: entry, rsp: stack.rsp, bias: img.base };
   },
 };
 

@@ -5,11 +5,12 @@
  */
 import { VcpuFd, RUN, REGS, KVM_SYNC_X86_REGS, KVM_EXIT_IO, KVM_EXIT_SHUTDOWN, KVM_EXIT_HLT, KVM_EXIT_FAIL_ENTRY,
   KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_INTR, EXIT_NAMES, SREGS } from '../kvm/kvm';
-import { PORT_SYSCALL, PORT_FAULT, PORT_NOP, SYS, SYS_VA } from '../machine/layout';
-import { STUB_SYSCALL_ENTRY, STUB_FAULT_COMMON } from '../machine/stub';
+import { PORT_SYSCALL, PORT_FAULT, PORT_NOP, PORT_KICK, PORT_WAIT, SYS, SYS_VA } from '../machine/layout';
+import { STUB_SYSCALL_OUT, STUB_FAULT_COMMON } from '../machine/stub';
 import { Args, GuestExit } from '../syscalls/api';
 import { MSR_FS_BASE, MSR_GS_BASE } from '../machine/x86';
 import type { Machine } from './machine';
+import type { Channel } from './channel';
 import { FaultFrame } from './fault';
 
 const R = RUN.regs >> 2;                                 // kvm_run.s.regs, in 32-bit words
@@ -45,6 +46,8 @@ export class Vcpu {
    * The choice is made once per run, so the loop below has no debugger branch at all.
    */
   debugger: { run(): number } | undefined;
+  /** The syscall channel (src/vmm/channel.ts), with --syscall-path ring. */
+  channel: Channel | undefined;
   private readonly stubSyscallRip: number;
   private readonly stubFaultRip: number;
 
@@ -52,7 +55,7 @@ export class Vcpu {
     this.u32 = fd.runU32;
     this.args = new RegArgs(this.u32);
     // `out imm8` is 2 bytes: on an I/O exit rip already points past it.
-    this.stubSyscallRip = SYS_VA + SYS.STUB + STUB_SYSCALL_ENTRY + 2;
+    this.stubSyscallRip = SYS_VA + SYS.STUB + STUB_SYSCALL_OUT + 2;
     this.stubFaultRip = SYS_VA + SYS.STUB + STUB_FAULT_COMMON + 2;
   }
 
@@ -70,34 +73,51 @@ export class Vcpu {
   /** Runs until the program exits; returns its exit status. */
   run(): number {
     if (this.debugger) return this.debugger.run();
-    const u = this.u32, m = this.machine;
-    u[VALID] = KVM_SYNC_X86_REGS;
+    const m = this.machine;
+    this.u32[VALID] = KVM_SYNC_X86_REGS;
     try {
-      for (;;) {
-        if (m.stopRequested) throw new GuestExit(m.stopStatus, m.stopReason);
-        const rc = this.fd.runOnce();
-        if (rc < 0) {
-          if (rc === -EINTR || rc === -EAGAIN) continue;
-          throw new Error(`KVM_RUN failed: errno ${-rc}`);
-        }
-        const reason = u[REASON]!;
-        if (reason === KVM_EXIT_IO) {
-          const port = this.fd.run.getUint16(RUN.io_port, true);
-          // torov's ports are for `out` only: an `in` would read data torov never provides.
-          if (this.fd.runU8[RUN.io_direction] !== 1 /* KVM_EXIT_IO_OUT */) {
-            throw new GuestExit(139, `torov: SIGSEGV: in from port 0x${port.toString(16)} at rip=0x${this.reg(RIP).toString(16)}`);
-          }
-          if (port === PORT_SYSCALL) { this.syscall(); continue; }
-          if (port === PORT_FAULT) { this.fault(); continue; }
-          if (port === PORT_NOP) continue;
-          throw new GuestExit(139, `torov: SIGSEGV: I/O to port 0x${port.toString(16)} at rip=0x${this.reg(RIP).toString(16)}`);
-        }
-        this.otherExit(reason);
-      }
+      if (this.channel) this.channel.run(() => this.step());
+      else for (;;) this.step();
+      throw new Error('the run loop ended without an exit');
     } catch (e) {
       if (e instanceof GuestExit) return m.finish(e);
       throw e;
     }
+  }
+
+  /** One KVM_RUN on this thread, and its exit. */
+  private step(): void {
+    if (this.machine.stopRequested) this.stopNow();
+    const rc = this.fd.runOnce();
+    if (rc < 0) {
+      if (rc === -EINTR || rc === -EAGAIN) return;
+      throw new Error(`KVM_RUN failed: errno ${-rc}`);
+    }
+    this.handleExit();
+  }
+
+  /** Ends the run at a stop request (requestStop). */
+  stopNow(): never {
+    const m = this.machine;
+    throw new GuestExit(m.stopStatus, m.stopReason);
+  }
+
+  /** Handles the exit KVM reported in the kvm_run page (on whichever thread ran KVM_RUN). */
+  handleExit(): void {
+    const reason = this.u32[REASON]!;
+    if (reason === KVM_EXIT_IO) {
+      const port = this.fd.run.getUint16(RUN.io_port, true);
+      // torov's ports are for `out` only: an `in` would read data torov never provides.
+      if (this.fd.runU8[RUN.io_direction] !== 1 /* KVM_EXIT_IO_OUT */) {
+        throw new GuestExit(139, `torov: SIGSEGV: in from port 0x${port.toString(16)} at rip=0x${this.reg(RIP).toString(16)}`);
+      }
+      if (port === PORT_SYSCALL) { this.syscall(); return; }
+      if (port === PORT_FAULT) { this.fault(); return; }
+      if (port === PORT_NOP) return;
+      if ((port === PORT_KICK || port === PORT_WAIT) && this.channel) { this.channel.port(port); return; }
+      throw new GuestExit(139, `torov: SIGSEGV: I/O to port 0x${port.toString(16)} at rip=0x${this.reg(RIP).toString(16)}`);
+    }
+    this.otherExit(reason);
   }
 
   /** One syscall: the number is in rax, arguments in rdi, rsi, rdx, r10, r8, r9. */
@@ -114,7 +134,7 @@ export class Vcpu {
       u[RIP] = u[RCX]!; u[RIP + 1] = u[RCX + 1]!;
       u[RFLAGS] = (u[R11]! & USER_RFLAGS) | 2; u[RFLAGS + 1] = 0;
     }
-    if (this.machine.kernel.fsBaseDirty) this.applyBases();
+    if (this.machine.kernel.fsBaseDirty) this.applyBasesNow();
     u[DIRTY] = KVM_SYNC_X86_REGS;
   }
 
@@ -139,7 +159,8 @@ export class Vcpu {
     this.machine.kernel.note('entry-mode', `syscall entry runs at CPL${cpl} (${cpl === 3 ? 'kvm_pvm-style' : 'VMX/SVM-style'} host)`);
   }
 
-  private applyBases(): void {
+  /** Loads FS/GS bases set by arch_prctl into the vCPU (which must not be in KVM_RUN). */
+  applyBasesNow(): void {
     const k = this.machine.kernel;
     k.fsBaseDirty = false;
     try {

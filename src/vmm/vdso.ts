@@ -28,7 +28,7 @@ function hostNs(clock: number): bigint {
 }
 
 /** The guest TSC frequency in kHz: KVM_GET_TSC_KHZ, else a 20 ms calibration against CLOCK_MONOTONIC; 0 if neither works. */
-function tscKhz(vcpu: VcpuFd): number {
+export function tscKhz(vcpu: VcpuFd): number {
   if (cachedKhz !== undefined) return cachedKhz;
   let khz = vcpu.tscKhz();
   if (!(khz > 0)) {

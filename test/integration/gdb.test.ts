@@ -180,7 +180,7 @@ test('protocol: queries, registers, memory rules, malformed packets, Ctrl-C, kil
     assert.equal(await c.ask('m0,4'), 'E0e');
     assert.equal(await c.ask('M7fffffe08000,1:cc'), 'E0e');          // the stub page
     assert.equal(await c.ask('m7fffffe00000,8'), 'E0e');            // the page tables
-    assert.match(await c.ask('m7fffffe08000,2'), /^e610$/);         // the stub page reads (user-executable)
+    assert.match(await c.ask('m7fffffe0800d,2'), /^e610$/);         // the stub page reads (user-executable): its out %al,$0x10
     // Malformed and unknown requests.
     for (const [req, want] of [['m', 'E16'], ['mzz,4', 'E16'], ['M0,2:abc', 'E16'], ['Z9,0,1', 'E16'], ['p999', 'E16'],
       ['vFoo', ''], ['qFoo', ''], ['!', ''], ['\x7f', ''], ['Hg1', 'OK'], ['vCont;q', 'E16'], ['X40102b,2:a', 'E16']] as const) {

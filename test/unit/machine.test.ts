@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { RUN, REGS, SREGS, KVM_REGS_SIZE, KVM_SREGS_SIZE } from '../../src/kvm/kvm';
-import { STUB_CODE } from '../../src/machine/stub';
+import { STUB_CODE, STUB_SYSCALL_OUT } from '../../src/machine/stub';
 import { windowSize, MAX_WINDOW, PAGE_SIZE, STACK_SIZE } from '../../src/machine/layout';
 import { GuestMemory, GuestFault, PROT_R, PROT_W, PROT_X } from '../../src/machine/memory';
 import { AddressSpace, MAP } from '../../src/machine/mm';
@@ -35,8 +35,8 @@ test('the stub bytes are what stub.S assembles to', (t) => {
   assert.equal(spawnSync('objcopy', ['-O', 'binary', '-j', '.text', obj, bin]).status, 0);
   assert.deepEqual(fs.readFileSync(bin), STUB_CODE);
   fs.rmSync(dir, { recursive: true });
-  // syscall entry: out %al,$0x10; sysretq
-  assert.deepEqual([...STUB_CODE.subarray(0, 5)], [0xe6, 0x10, 0x48, 0x0f, 0x07]);
+  // the exit path: out %al,$0x10; sysretq
+  assert.deepEqual([...STUB_CODE.subarray(STUB_SYSCALL_OUT, STUB_SYSCALL_OUT + 5)], [0xe6, 0x10, 0x48, 0x0f, 0x07]);
 });
 
 test('the window is larger than memory, bounded, 2 MiB-aligned', () => {

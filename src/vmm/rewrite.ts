@@ -1,0 +1,205 @@
+/**
+ * Lazy syscall-site rewriting: the cheap entry into the syscall channel on kvm_pvm.
+ *
+ * Why: on kvm_pvm the `syscall` instruction itself traps (tens of µs) even when its target
+ * is the guest's own channel code; a plain jump costs nothing. So the first time a given
+ * `syscall` instruction runs, it arrives through the trap, and torov learns its exact
+ * address (the return address minus 2). If it can prove the rewrite safe, it replaces the
+ * instruction(s) *before* the syscall with a 5-byte `jmp` to a trampoline of that site:
+ *
+ *     site:  mov $0x6e,%eax ; syscall         ->   jmp tramp ; int3 int3 ... ; syscall
+ *     tramp: mov $0x6e,%eax                  (the moved instructions, as they were)
+ *            lea site+2(%rip),%rcx           (the return address, as `syscall` sets it)
+ *            jmp *chan_call                  (stub.S: the channel, on its own stack)
+ *
+ * The channel code returns to site+2 with every register as `syscall` leaves it.
+ *
+ * Correctness argument (what "provably safe" means here):
+ *  - No stack is touched: the trampoline jumps, it does not call; the channel runs on a
+ *    private stack. So the red zone below the program's rsp, which zpoline-style
+ *    `call *%rax` rewriting overwrites, stays intact, and so does a stack the program is
+ *    about to unmap.
+ *  - Nothing is mapped at NULL: trampolines live in a small executable mapping next to the
+ *    program (like the vDSO), so NULL-pointer reads still fault, unlike zpoline's nop sled
+ *    at address 0.
+ *  - Instruction boundaries are known, not guessed: a site is rewritten only inside a
+ *    function of the ELF's symbol table (.symtab), decoded from its first byte to its last
+ *    by src/machine/x86-decode.ts (checked against objdump on whole binaries). The
+ *    overwritten bytes are whole instructions ending at the syscall, none of them
+ *    rip-relative or a branch, so they run the same in the trampoline.
+ *  - Nothing jumps into the overwritten bytes: no direct branch of the function targets
+ *    them, no other symbol (a label) starts inside them, and a function with an indirect
+ *    jump (a jump table) is left alone. The syscall instruction itself is kept whenever
+ *    there are 5 bytes of movable instructions before it, so code that jumps straight to
+ *    it still works. Code outside the function jumps only to its symbol.
+ *  - Only when the vCPU is not executing those bytes: the site is rewritten while its own
+ *    syscall is being served (the guest spins in the channel code), and there is one vCPU.
+ * Anything else is left as it is and keeps working through the trap: a stripped binary
+ * (no .symtab), a JIT, code the decoder does not know. --no-rewrite turns it all off.
+ * A program that unmaps or overwrites the trampoline mapping breaks itself, as one that
+ * unmaps its vDSO does.
+ */
+import { GuestMemory, PROT_R, PROT_X } from '../machine/memory';
+import { AddressSpace } from '../machine/mm';
+import { decode } from '../machine/x86-decode';
+import { parseElf, parseSymbols, ElfSymbol, PF_X, PT_LOAD, STT_FUNC } from '../elf/elf';
+import { MMAP_MIN_ADDR } from '../machine/layout';
+
+/** Size of the trampoline mapping: 64 KiB, about 2000 sites. */
+const TRAMP_SIZE = 0x10000;
+const JMP_LEN = 5;
+const INT3 = 0xcc;
+
+/** What the decoder learned about one function. */
+interface FnInfo {
+  ok: boolean;
+  why?: string;
+  starts: Map<number, number>;     // instruction address -> index in `order`
+  order: number[];                 // instruction addresses, in order
+  lens: number[];
+  movable: boolean[];              // plain, not rip-relative
+  targets: Set<number>;
+}
+
+export interface RewriteStats { rewritten: number; refused: number; reasons: Map<string, number> }
+
+export class SiteRewriter {
+  private readonly tried = new Set<number>();
+  private readonly fns = new Map<number, FnInfo>();
+  private readonly funcs: ElfSymbol[];
+  private readonly labels: number[];
+  private readonly text: { start: number; end: number }[] = [];
+  private tramp: { base: number; next: number; end: number } | undefined;
+  private disabled: string | undefined;
+  readonly stats: RewriteStats = { rewritten: 0, refused: 0, reasons: new Map() };
+
+  /**
+   * `image` is the program's file, `bias` where it was loaded (0 unless PIE), `chanCall`
+   * the guest address of stub.S's chan_call.
+   */
+  constructor(private readonly mem: GuestMemory, private readonly as: AddressSpace, image: Uint8Array, bias: number,
+    private readonly chanCall: number) {
+    const syms = parseSymbols(image).map((s) => ({ ...s, value: s.value + bias }));
+    this.funcs = syms.filter((s) => s.type === STT_FUNC && s.size > 0);
+    this.labels = syms.map((s) => s.value);
+    for (const p of parseElf(image).phdrs) {
+      if (p.type === PT_LOAD && p.flags & PF_X) this.text.push({ start: p.vaddr + bias, end: p.vaddr + bias + p.filesz });
+    }
+    if (this.funcs.length === 0) this.disabled = 'no symbol table (stripped binary)';
+  }
+
+  /** A `syscall` at `site` was just served through the trap: rewrite it if that is provably safe. */
+  consider(site: number): void {
+    if (this.tried.has(site)) return;
+    this.tried.add(site);
+    const why = this.disabled ?? this.tryRewrite(site);
+    if (why === undefined) { this.stats.rewritten++; return; }
+    this.stats.refused++;
+    this.stats.reasons.set(why, (this.stats.reasons.get(why) ?? 0) + 1);
+  }
+
+  /** Returns undefined when rewritten, else why not. */
+  private tryRewrite(site: number): string | undefined {
+    const fn = this.functionAt(site);
+    if (!fn) return 'not inside a function of the symbol table';
+    const seg = this.text.find((t) => fn.value >= t.start && fn.value + fn.size <= t.end);
+    if (!seg) return 'not in the program\'s text';
+    const info = this.analyse(fn);
+    if (!info.ok) return info.why!;
+    const i = info.starts.get(site);
+    if (i === undefined || info.lens[i] !== 2 || this.mem.bytes(site, 2)[0] !== 0x0f) return 'not a syscall instruction start';
+    // The smallest run of whole movable instructions ending at the syscall that is 5 bytes
+    // long (keeps the syscall), else one that ends with it (replaces it too).
+    let j = i, keep = true;
+    while (j > 0 && site - info.order[j]! < JMP_LEN && info.movable[j - 1]) j--;
+    if (site - info.order[j]! < JMP_LEN) {
+      keep = false;
+      if (site + 2 - info.order[j]! < JMP_LEN) return 'fewer than 5 bytes of movable instructions before it';
+    }
+    const start = info.order[j]!, end = keep ? site : site + 2;
+    for (const t of info.targets) if (t > start && t < end) return 'a branch lands inside the bytes to overwrite';
+    if (!keep && info.targets.has(site)) return 'a branch lands on the syscall';
+    for (const l of this.labels) if (l > start && l < end) return 'a label lies inside the bytes to overwrite';
+    const moved = this.mem.bytes(start, site - start).slice();
+    const tramp = this.trampoline(moved, site + 2);
+    if (tramp === undefined) return this.disabled ?? 'no room for a trampoline';
+    const rel = tramp - (start + JMP_LEN);
+    if (rel < -(2 ** 31) || rel >= 2 ** 31) return 'the trampoline is out of reach of a 32-bit jump';
+    const patch = new Uint8Array(end - start).fill(INT3);
+    patch[0] = 0xe9;
+    new DataView(patch.buffer).setInt32(1, rel, true);
+    this.mem.bytes(start, patch.length).set(patch);
+    return undefined;
+  }
+
+  /** The function symbol that covers [addr, addr+2), if any. */
+  private functionAt(addr: number): ElfSymbol | undefined {
+    const f = this.funcs;
+    let lo = 0, hi = f.length - 1, last = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (f[mid]!.value <= addr) { last = mid; lo = mid + 1; } else hi = mid - 1;
+    }
+    // Aliases and nested symbols: any of the few that start at or before addr may cover it.
+    for (let k = last; k >= 0 && k > last - 8; k--) {
+      const s = f[k]!;
+      if (addr + 2 <= s.value + s.size) return s;
+    }
+    return undefined;
+  }
+
+  /** Decodes a whole function once. */
+  private analyse(fn: ElfSymbol): FnInfo {
+    const cached = this.fns.get(fn.value);
+    if (cached) return cached;
+    const info: FnInfo = { ok: true, starts: new Map(), order: [], lens: [], movable: [], targets: new Set() };
+    this.fns.set(fn.value, info);
+    let code: Uint8Array;
+    try { code = this.mem.bytes(fn.value, fn.size); } catch { info.ok = false; info.why = 'function not in guest memory'; return info; }
+    for (let off = 0; off < fn.size;) {
+      const insn = decode(code, off, fn.value + off);
+      if (!insn) { info.ok = false; info.why = 'an instruction the decoder does not know'; return info; }
+      if (insn.kind === 'ind-jmp') { info.ok = false; info.why = 'an indirect jump (a jump table?) in the function'; return info; }
+      info.starts.set(fn.value + off, info.order.length);
+      info.order.push(fn.value + off);
+      info.lens.push(insn.len);
+      info.movable.push(insn.kind === 'plain' && !insn.ripRel);
+      if (insn.target !== undefined) info.targets.add(insn.target);
+      off += insn.len;
+    }
+    return info;
+  }
+
+  /** Writes a trampoline: the moved bytes, rcx = return address, jump to the channel. Returns its address. */
+  private trampoline(moved: Uint8Array, ret: number): number | undefined {
+    if (!this.tramp) this.tramp = this.mapTrampolines();
+    const t = this.tramp;
+    if (!t) return undefined;
+    const len = moved.length + 7 + 6;
+    const at = t.next;
+    if (at + len > t.end) return undefined;
+    const code = new Uint8Array(len);
+    code.set(moved, 0);
+    const dv = new DataView(code.buffer);
+    let p = moved.length;
+    code.set([0x48, 0x8d, 0x0d], p); dv.setInt32(p + 3, ret - (at + p + 7), true); p += 7;      // lea ret(%rip),%rcx
+    code.set([0xff, 0x25], p); dv.setInt32(p + 2, t.base - (at + p + 6), true);                // jmp *slot(%rip)
+    this.mem.bytes(at, len).set(code);
+    t.next = (at + len + 15) & ~15;
+    return at;
+  }
+
+  /** The trampoline mapping: just below the program's text, or else the highest free range within reach. */
+  private mapTrampolines(): { base: number; next: number; end: number } | undefined {
+    const lo = Math.min(...this.text.map((t) => t.start));
+    let base = Math.floor((lo - TRAMP_SIZE) / TRAMP_SIZE) * TRAMP_SIZE;
+    if (!(base >= MMAP_MIN_ADDR && this.as.isFree(base, base + TRAMP_SIZE))) {
+      base = this.as.findFree(TRAMP_SIZE, Math.min(this.as.mmapTop, lo + 2 ** 31 - 2 * TRAMP_SIZE));
+      if (base < 0) { this.disabled = 'no free address range for the trampolines'; return undefined; }
+    }
+    this.as.map(base, TRAMP_SIZE, PROT_R | PROT_X, 'anon');
+    const slot = this.mem.bytes(base, 8);
+    new DataView(slot.buffer, slot.byteOffset, 8).setBigUint64(0, BigInt(this.chanCall), true);
+    return { base, next: base + 16, end: base + TRAMP_SIZE };
+  }
+}
