@@ -36,6 +36,7 @@
     .set    C_STATE, 0x000      /* u32: 0 idle, 1 request posted, 2 host busy, 3 result ready */
     .set    C_ENTRY, 0x040      /* u32: nonzero: syscall_entry uses the channel (--syscall-path ring) */
     .set    C_POLL, 0x044       /* u32: nonzero while a host thread polls C_STATE */
+    .set    C_TRAPFAST, 0x048   /* u32: nonzero: answer fast paths at a trapped syscall too */
     .set    C_NR, 0x080         /* u64 number, then six u64 arguments */
     .set    C_A0, 0x088
     .set    C_A1, 0x090
@@ -91,7 +92,9 @@ fault_common:                   /* offset 0x080 */
  *  - chan_call: from a rewritten syscall site (src/vmm/rewrite.ts), always at CPL3, flags live.
  *  - chan_trap: from syscall_entry (a `syscall` instruction), r11 = the caller's flags; at
  *    CPL3 on kvm_pvm, at CPL0 on VMX.
- * Numbers in C_FASTMASK are answered at once from C_FASTVAL (getpid and the uid calls).
+ * Numbers in C_FASTMASK are answered at once from C_FASTVAL (getpid and the uid calls);
+ * from a trapped syscall only with C_TRAPFAST (rewriting off), since otherwise the host
+ * must see the site once to rewrite it.
  * Others are posted in the page; the host thread that polls it performs the call and sets
  * C_STATE to 3. If no host thread polls (C_POLL = 0), `out` to PORT_KICK makes the VMM
  * serve it. After C_BUDGET TSC ticks of spinning, `out` to PORT_WAIT sleeps in the VMM
@@ -116,7 +119,11 @@ chan_body:
     ja      chan_post
     btq     %rax, CHAN+C_FASTMASK(%rip)
     jnc     chan_post
-    leaq    CHAN(%rip), %rcx
+    cmpq    $0, CHAN+C_SITE(%rip)       /* from a rewritten site: answer */
+    je      1f
+    cmpl    $0, CHAN+C_TRAPFAST(%rip)   /* a trapped syscall: post it instead while sites are */
+    je      chan_post                   /* rewritten, so the host learns the site */
+1:  leaq    CHAN(%rip), %rcx
     movq    C_FASTVAL(%rcx,%rax,8), %rax
     jmp     chan_return
 chan_post:

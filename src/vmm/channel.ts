@@ -166,8 +166,14 @@ export class Channel {
   private backoffChecks = 0;
   /** While nonzero, the vCPU runs on this thread until this time (hrtime ns). */
   private directUntil = 0n;
-  /** Called with the return address of a trapped `syscall` (site rewriting, src/vmm/rewrite.ts). */
-  onSite: ((retAddr: number, nr: number) => void) | undefined;
+  private siteHook: ((retAddr: number, nr: number) => void) | undefined;
+  /** Called with the return address of each trapped `syscall` served (site rewriting, src/vmm/rewrite.ts). */
+  get onSite(): ((retAddr: number, nr: number) => void) | undefined { return this.siteHook; }
+  set onSite(f: ((retAddr: number, nr: number) => void) | undefined) {
+    this.siteHook = f;
+    // With sites rewritten, fast-path calls must reach the host once per site to be rewritten.
+    Atomics.store(this.page, S(CHAN.TRAPFAST), f ? 0 : 1);
+  }
 
   /** True: this Machine may start the vCPU thread itself (no sandbox whose filter would forbid it). */
   private readonly spawn: boolean;
@@ -187,6 +193,7 @@ export class Channel {
       this.pageU32[S(CHAN.FASTVAL) + 2 * nr + 1] = Math.floor(value / 4294967296) >>> 0;
     }
     Atomics.store(this.page, S(CHAN.ENTRY), 1);
+    Atomics.store(this.page, S(CHAN.TRAPFAST), 1);
     this.thread = VcpuThread.started;
   }
 
@@ -200,7 +207,7 @@ export class Channel {
     const nr = r[1] === 0 ? r[0]! : -1;
     this.stats.served++;
     const site = r[14]! + r[15]! * 4294967296;
-    if (site !== 0 && this.onSite) this.onSite(site, nr);
+    if (site !== 0 && this.siteHook) this.siteHook(site, nr);
     const result = this.machine.dispatch(nr, this.args);
     w[S(CHAN.RESULT)] = result >>> 0;
     w[S(CHAN.RESULT) + 1] = Math.floor(result / 4294967296) >>> 0;
