@@ -126,3 +126,89 @@ export function parseSymbols(b: Uint8Array): ElfSymbol[] {
     return [];
   }
 }
+
+/**
+ * Function ranges from .eh_frame (the unwind tables, which `strip` keeps): one per FDE,
+ * at link addresses. What the syscall-site rewriter uses when there is no symbol table.
+ * Empty when absent or malformed (never throws). Handles the pointer encodings compilers
+ * emit (absolute or pc-relative; 2, 4 or 8 bytes, signed or not). Signal-frame FDEs are
+ * left out (they start one byte early on purpose).
+ */
+export function parseEhFrame(b: Uint8Array): { value: number; size: number }[] {
+  try {
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    const shoff = u64(dv, 40), shentsize = dv.getUint16(58, true), shnum = dv.getUint16(60, true), shstrndx = dv.getUint16(62, true);
+    if (shoff === 0 || shentsize !== 64 || shoff + shnum * 64 > b.length || shstrndx >= shnum) return [];
+    const strOff = u64(dv, shoff + shstrndx * 64 + 24);
+    let sec: { addr: number; off: number; size: number } | undefined;
+    for (let i = 0; i < shnum; i++) {
+      const o = shoff + i * 64, name = strOff + dv.getUint32(o, true);
+      if (name + 10 > b.length || Buffer.from(b.subarray(name, name + 10)).toString('latin1') !== '.eh_frame\0') continue;
+      sec = { addr: u64(dv, o + 16), off: u64(dv, o + 24), size: u64(dv, o + 32) };
+    }
+    if (!sec || sec.off + sec.size > b.length) return [];
+    const end = sec.off + sec.size, out: { value: number; size: number }[] = [];
+    const cies = new Map<number, number>();
+    const uleb = (p: { o: number }) => { let r = 0, shift = 0, byte; do { byte = b[p.o++]!; r += (byte & 0x7f) * 2 ** shift; shift += 7; } while (byte & 0x80 && shift < 64); return r; };
+    /** Reads an encoded pointer at p.o; undefined for an encoding it does not know. */
+    const ptr = (p: { o: number }, enc: number, valueOnly: boolean): number | undefined => {
+      const at = sec!.addr + (p.o - sec!.off);
+      let v: number;
+      switch (enc & 0x0f) {
+        case 0x00: case 0x04: v = Number(dv.getBigUint64(p.o, true)); p.o += 8; break;
+        case 0x0c: v = Number(dv.getBigInt64(p.o, true)); p.o += 8; break;
+        case 0x03: v = dv.getUint32(p.o, true); p.o += 4; break;
+        case 0x0b: v = dv.getInt32(p.o, true); p.o += 4; break;
+        case 0x02: v = dv.getUint16(p.o, true); p.o += 2; break;
+        case 0x0a: v = dv.getInt16(p.o, true); p.o += 2; break;
+        default: return undefined;
+      }
+      if (valueOnly) return v;
+      const app = enc & 0x70;
+      if (app === 0x10) return at + v;
+      return app === 0 ? v : undefined;
+    };
+    for (let off = sec.off; off + 4 <= end;) {
+      let len = dv.getUint32(off, true), hdr = 4;
+      if (len === 0) break;
+      if (len === 0xffffffff) { len = u64(dv, off + 4); hdr = 12; }
+      const rec = off + hdr, recEnd = rec + len;
+      if (recEnd > end) break;
+      const id = dv.getUint32(rec, true);
+      if (id === 0) {
+        // CIE: version, augmentation, alignments, return register, augmentation data.
+        const p = { o: rec + 5 };
+        let aug = '';
+        while (p.o < recEnd && b[p.o] !== 0) aug += String.fromCharCode(b[p.o++]!);
+        p.o++;
+        uleb(p); uleb(p);
+        if (b[rec + 4] === 1) p.o++; else uleb(p);
+        let fdeEnc = 0x00;
+        // 'S': a signal frame (glibc's __restore_rt). Its FDE starts one byte before the
+        // code on purpose, for unwinders, so it is no function boundary: left out.
+        if (aug.includes('S')) { off = recEnd; cies.set(rec - hdr, -1); continue; }
+        if (aug.startsWith('z')) {
+          uleb(p);
+          for (const c of aug.slice(1)) {
+            if (c === 'R') fdeEnc = b[p.o++]!;
+            else if (c === 'L') p.o++;
+            else if (c === 'P') { const e = b[p.o++]!; if (ptr(p, e, true) === undefined) break; }
+            else if (c !== 'S' && c !== 'B') break;
+          }
+        }
+        cies.set(off, fdeEnc);
+      } else {
+        const enc = cies.get(rec - id);
+        if (enc !== undefined && enc >= 0) {
+          const p = { o: rec + 4 };
+          const start = ptr(p, enc, false), size = ptr(p, enc, true);
+          if (start !== undefined && size !== undefined && start > 0 && size > 0) out.push({ value: start, size });
+        }
+      }
+      off = recEnd;
+    }
+    return out.sort((x, y) => x.value - y.value);
+  } catch {
+    return [];
+  }
+}

@@ -23,8 +23,10 @@
  *    program (like the vDSO), so NULL-pointer reads still fault, unlike zpoline's nop sled
  *    at address 0.
  *  - Instruction boundaries are known, not guessed: a site is rewritten only inside a
- *    function of the ELF's symbol table (.symtab), decoded from its first byte to its last
- *    by src/machine/x86-decode.ts (checked against objdump on whole binaries). The
+ *    function of the ELF's symbol table (.symtab), or for a stripped binary of its unwind
+ *    table (.eh_frame, which strip keeps; signal-frame entries, which start a byte early
+ *    on purpose, are left out), decoded from its first byte to exactly its last by
+ *    src/machine/x86-decode.ts (checked against objdump on whole binaries). The
  *    overwritten bytes are whole instructions ending at the syscall, none of them
  *    rip-relative or a branch, so they run the same in the trampoline.
  *  - Nothing jumps into the overwritten bytes: no direct branch of the function targets
@@ -42,7 +44,7 @@
 import { GuestMemory, PROT_R, PROT_X } from '../machine/memory';
 import { AddressSpace } from '../machine/mm';
 import { decode } from '../machine/x86-decode';
-import { parseElf, parseSymbols, ElfSymbol, PF_X, PT_LOAD, STT_FUNC } from '../elf/elf';
+import { parseElf, parseSymbols, parseEhFrame, ElfSymbol, PF_X, PT_LOAD, STT_FUNC } from '../elf/elf';
 import { MMAP_MIN_ADDR } from '../machine/layout';
 
 /** Size of the trampoline mapping: 64 KiB, about 2000 sites. */
@@ -71,6 +73,8 @@ export class SiteRewriter {
   private readonly text: { start: number; end: number }[] = [];
   private tramp: { base: number; next: number; end: number } | undefined;
   private disabled: string | undefined;
+  /** Where function boundaries come from. */
+  source: 'symtab' | 'eh_frame' = 'symtab';
   readonly stats: RewriteStats = { rewritten: 0, refused: 0, reasons: new Map() };
 
   /**
@@ -79,13 +83,18 @@ export class SiteRewriter {
    */
   constructor(private readonly mem: GuestMemory, private readonly as: AddressSpace, image: Uint8Array, bias: number,
     private readonly chanCall: number) {
+    // Function boundaries: the symbol table, else (a stripped binary) the unwind tables.
     const syms = parseSymbols(image).map((s) => ({ ...s, value: s.value + bias }));
     this.funcs = syms.filter((s) => s.type === STT_FUNC && s.size > 0);
-    this.labels = syms.map((s) => s.value);
+    if (this.funcs.length === 0) {
+      this.funcs = parseEhFrame(image).map((f) => ({ value: f.value + bias, size: f.size, type: STT_FUNC }));
+      this.source = 'eh_frame';
+    }
+    this.labels = this.source === 'symtab' ? syms.map((s) => s.value) : this.funcs.map((f) => f.value);
     for (const p of parseElf(image).phdrs) {
       if (p.type === PT_LOAD && p.flags & PF_X) this.text.push({ start: p.vaddr + bias, end: p.vaddr + bias + p.filesz });
     }
-    if (this.funcs.length === 0) this.disabled = 'no symbol table (stripped binary)';
+    if (this.funcs.length === 0) this.disabled = 'no symbol table and no unwind table';
   }
 
   /** A `syscall` at `site` was just served through the trap: rewrite it if that is provably safe. */
@@ -101,7 +110,7 @@ export class SiteRewriter {
   /** Returns undefined when rewritten, else why not. */
   private tryRewrite(site: number): string | undefined {
     const fn = this.functionAt(site);
-    if (!fn) return 'not inside a function of the symbol table';
+    if (!fn) return `not inside a function of the ${this.source === 'symtab' ? 'symbol table' : 'unwind table'}`;
     const seg = this.text.find((t) => fn.value >= t.start && fn.value + fn.size <= t.end);
     if (!seg) return 'not in the program\'s text';
     const info = this.analyse(fn);
@@ -166,6 +175,9 @@ export class SiteRewriter {
       info.movable.push(insn.kind === 'plain' && !insn.ripRel);
       if (insn.target !== undefined) info.targets.add(insn.target);
       off += insn.len;
+    }
+    if (info.order.length === 0 || fn.value + fn.size !== info.order[info.order.length - 1]! + info.lens[info.lens.length - 1]!) {
+      info.ok = false; info.why = 'the decoded instructions do not end at the function\'s end';
     }
     return info;
   }

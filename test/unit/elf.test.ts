@@ -67,3 +67,18 @@ test('the program header table is capped at 64 KiB, as Linux does', () => {
   const e = parseElf(b);
   assert.equal(e.phdrs.length, max);
 });
+
+test('.eh_frame gives the same function ranges as the symbol table, and survives strip', () => {
+  const { parseEhFrame, parseSymbols, STT_FUNC } = require('../../src/elf/elf') as typeof import('../../src/elf/elf');
+  const image = fs.readFileSync(path.join(__dirname, '..', '..', '..', 'test', 'guests', 'hello'));
+  const fdes = parseEhFrame(image);
+  const funcs = new Map(parseSymbols(image).filter((s) => s.type === STT_FUNC).map((s) => [s.value, s.size]));
+  // musl is built without unwind tables: only the program's own functions have FDEs.
+  assert.ok(fdes.length >= 1, `${fdes.length} FDEs`);
+  // Every FDE is a function of the symbol table, with its size.
+  for (const f of fdes) assert.equal(funcs.get(f.value), f.size, `FDE at 0x${f.value.toString(16)}`);
+  const stripped = fs.readFileSync(path.join(__dirname, '..', '..', '..', 'test', 'guests', 'hello_glibc'));
+  assert.deepEqual(parseSymbols(stripped), []);
+  assert.ok(parseEhFrame(stripped).length > 500);
+  assert.deepEqual(parseEhFrame(new Uint8Array(64)), []);
+});

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { decode } from '../../src/machine/x86-decode';
-import { parseElf } from '../../src/elf/elf';
+import { parseElf, parseEhFrame } from '../../src/elf/elf';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 const GUESTS = path.join(ROOT, 'test', 'guests');
@@ -86,4 +86,13 @@ test('decoder: lengths, branches and rip-relative operands of hand-picked instru
   assert.equal(d('0f'), undefined);                                                                 // truncated
   assert.equal(d('06'), undefined);                                                                 // push %es: invalid in 64-bit mode
   assert.equal(d('f7 05 00 00 00 00 01 00 00 00')?.len, 10);                                        // testl $1, 0(%rip)
+});
+
+test('.eh_frame function ranges of a stripped glibc binary start and end on instruction boundaries', { skip: !HAVE_OBJDUMP && 'objdump (binutils) is not installed' }, () => {
+  const file = path.join(GUESTS, 'hello_glibc');
+  const ref = objdump(file);
+  const fdes = parseEhFrame(fs.readFileSync(file));
+  assert.ok(fdes.length > 500, `${fdes.length} FDEs`);
+  const bad = fdes.filter((f) => !ref.has(f.value)).map((f) => f.value.toString(16));
+  assert.deepEqual(bad.slice(0, 10), []);
 });
