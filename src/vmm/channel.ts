@@ -39,7 +39,7 @@ import { RUN } from '../kvm/kvm';
 import { startVcpuWorker, VcpuWorker, S, GO, EXIT, RC, MAIN_SLEEPING, WORKER_WAITING, DONE_SEQ, READY, TID, VCPU_FD, RUN_LO, RUN_HI,
   CHAN_LO, CHAN_HI, WORKER_IDLE } from './vcpu-thread';
 
-const EINTR = 4, EAGAIN = 11, SIGUSR2 = 12, SYS_tgkill = 234;
+const EINTR = 4, EAGAIN = 11, SIGUSR2 = 12, SYS_tgkill = 234, SYS_sched_yield = 24;
 
 /** How a run reaches the VMM for syscalls (--syscall-path). */
 export type SyscallPath = 'exit' | 'ring' | 'auto';
@@ -51,7 +51,7 @@ export const SPIN_US = 100;
  * time in exits (30-90 µs each on kvm_pvm) as the thread takes to start, so that a short
  * run never pays for it.
  */
-const LAZY_EXITS = Number(process.env.TOROV_LAZY ?? 500);
+const LAZY_EXITS = 500;
 /** How long the main thread polls without a request before it sleeps. */
 const IDLE_NS = 200_000n;
 /** Requests per health check of the polling (see Channel.poll). */
@@ -300,7 +300,11 @@ export class Channel {
           idleSince = 0n;
           continue;
         }
-        if ((++n & 1023) === 0) {
+        if ((++n & 255) === 0) {
+          // Let another thread that wants this CPU run (the guest's peer, a client): a
+          // polling thread must not make the machine oversubscribed. Free when nothing waits.
+          sys(SYS_sched_yield);
+          if ((n & 1023) !== 0) continue;
           const now = process.hrtime.bigint();
           if (idleSince === 0n) idleSince = now;
           else if (now - idleSince > IDLE_NS) { this.sleep(ctl); idleSince = 0n; }
