@@ -10,8 +10,14 @@ import { say } from './main';
 import { DEFAULT_MEMORY, MIN_MEMORY, MAX_MEMORY } from '../machine/layout';
 import { CHILD_ENV, ChildSpec, signalReady } from '../sandbox/child';
 
-/** Runs `program` with `args`; returns the exit status. */
-export function runProgram(program: string, args: readonly string[], opts: Options, env: string[]): number {
+/** `torov policy learn`: where the learned policy goes. */
+export interface LearnRequest {
+  /** The policy file to write (by the launcher, outside the sandbox). */
+  readonly out: string;
+}
+
+/** Runs `program` with `args`; returns the exit status. With `learn`, records the run and writes its policy. */
+export function runProgram(program: string, args: readonly string[], opts: Options, env: string[], learn?: LearnRequest): number {
   // Only what this run needs is loaded: start-up time is part of every run.
   const { defaultPolicy } = require('../policy/default') as typeof import('../policy/default');
   const load = () => require('../policy/load') as typeof import('../policy/load');
@@ -22,7 +28,7 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   // --gdb [HOST:]PORT, or Debug.Allowed in a ToroV configuration: the GDB stub (src/gdb).
   let gdbSpec = typeof opts['gdb'] === 'string' ? opts['gdb'] : undefined;
   // `torov run app.json`: an original ToroV configuration names the binary and its policy.
-  if (/\.json$/i.test(program)) {
+  if (/\.json$/i.test(program) && !learn) {
     const loaded = load().loadPolicyFile(program);
     if (loaded.kind !== 'torov-config') throw new UsageError(`${program} is a torov policy, not a program: use torov run --policy ${program} PROGRAM`);
     file = loaded.binary;
@@ -32,9 +38,12 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     if (loaded.debug?.allowed) gdbSpec ??= `127.0.0.1:${loaded.debug.port}`;
   }
   if (typeof opts['policy'] === 'string') {
+    if (learn) throw new UsageError('policy learn: --policy has no meaning here (learn mode allows and records every call)');
     const loaded = load().loadPolicyFile(opts['policy']);
     policy = loaded.policy;
   }
+  const learning = learn ? require('../policy/learn') as typeof import('../policy/learn') : undefined;
+  if (learning) policy = learning.learningPolicy();
   let memory = policy.memory ?? DEFAULT_MEMORY;
   if (typeof opts['memory'] === 'string') {
     try { memory = (require('../policy/torov-format') as typeof import('../policy/torov-format')).parseSize(opts['memory']); } catch (e) { throw new UsageError(`--memory: ${(e as Error).message}`); }
@@ -84,7 +93,12 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
       const { launch } = require('../sandbox/launch') as typeof import('../sandbox/launch');
       // The stub listens here, on the host's network, and the VMM inherits the socket.
       const gdb = gdbSpec !== undefined ? listenGdb(gdbSpec, file) : undefined;
-      return launch({ sandbox, network: sb.network ?? 'none', newPid: sb.newPid ?? true, timeoutMs, argv: process.argv.slice(1), say, gdbFd: gdb?.fd });
+      // Learn mode: the sandboxed VMM sends what it learned back through a pipe (see
+      // launch.ts), and this process, outside the jail and with the user's rights, writes
+      // the file. The jail has no view of the output path, and giving the VMM a writable
+      // volume for it would widen the sandbox for the guest too.
+      return launch({ sandbox, network: sb.network ?? 'none', newPid: sb.newPid ?? true, timeoutMs, argv: process.argv.slice(1), say, gdbFd: gdb?.fd,
+        ...(learn ? { learn: (text: string) => writeLearned(learn, text) } : {}) });
     }
   }
   const child = childEnv ? JSON.parse(childEnv) as ChildSpec : undefined;
@@ -119,9 +133,10 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   }
   if (child) signalReady();
   let m: InstanceType<typeof Machine>;
+  const learner = learning ? new learning.Learner() : undefined;
   try {
     m = new Machine({ path: resolved, image, argv: [file, ...args], env, memory, policy, traceFd, verbose: !!opts['verbose'], log: say,
-      personality, vdso: !opts['no-vdso'], ...(startAddr !== undefined ? { entry: startAddr } : {}) });
+      personality, vdso: !opts['no-vdso'], ...(startAddr !== undefined ? { entry: startAddr } : {}), ...(learner ? { learner } : {}) });
   } catch (e) {
     if ((e as Error).name === 'ElfError') (e as Error).message = `${file}: ${(e as Error).message}`;
     throw e;
@@ -139,7 +154,34 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   } finally {
     m.close();
     if (traceFd !== undefined && traceFd !== 2) fs.closeSync(traceFd);
+    if (learner && learn) {
+      const { HANDLERS } = require('../syscalls/handlers') as typeof import('../syscalls/handlers');
+      const { SYS } = require('../linux/syscalls') as typeof import('../linux/syscalls');
+      const learned = learner.policy({
+        command: [file, ...args],
+        implemented: (n) => HANDLERS[SYS[n as keyof typeof SYS]] !== undefined,
+        ...(typeof opts['memory'] === 'string' ? { memory: opts['memory'] } : {}),
+        ...(opts['network'] === 'host' ? { network: 'host' as const } : {}),
+      });
+      const text = JSON.stringify(learned);
+      // In the sandbox: to the launcher's pipe. Without one: the file, from here.
+      if (child?.learnFd !== undefined) fs.writeSync(child.learnFd, text);
+      else writeLearned(learn, text);
+    }
   }
+}
+
+/** Writes a learned policy (LearnedPolicy as JSON text) to its file, with the notes and a summary on stderr. */
+function writeLearned(learn: LearnRequest, text: string): void {
+  if (text === '') { say(`torov: policy learn: the run did not finish, so nothing was learned; ${learn.out} is not written`); return; }
+  let l: import('../policy/learn').LearnedPolicy;
+  try { l = JSON.parse(text) as import('../policy/learn').LearnedPolicy; }
+  catch { say(`torov: policy learn: the run was cut short, so nothing was learned; ${learn.out} is not written`); return; }
+  for (const n of l.notes) say(`torov: policy learn: note: ${n}`);
+  const { formatPolicy } = require('../policy/learn') as typeof import('../policy/learn');
+  try { fs.writeFileSync(learn.out, formatPolicy(l.doc)); }
+  catch (e) { throw new UsageError(`policy learn: cannot write ${learn.out}: ${(e as Error).message}`); }
+  say(`torov: policy learn: wrote ${learn.out}: ${l.syscalls} syscalls, ${l.argRules} argument rules; run it with: torov run --policy ${learn.out} ...`);
 }
 
 /** Opens the GDB stub's socket and says how to connect. */

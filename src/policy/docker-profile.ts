@@ -54,14 +54,15 @@ import {
   ALWAYS_ALLOWED,
   EPERM,
   buildPolicy,
-  denyErrno,
-  verdict,
   ACTION_NAMES,
   DENY,
+  argumentRules,
+  plainVerdict,
   type Action,
   type Policy,
   type Rule,
 } from './policy';
+import { compareText, conditionsText, numericAlternatives, numericOnly, type CmpOp } from './args';
 import { linuxSyscalls, type SyscallTable } from './syscall-table';
 
 /** A Docker seccomp profile, translated. */
@@ -359,6 +360,11 @@ function dockerAction(a: Action): string {
   }
 }
 
+/** torov's comparison operators as libseccomp's (SCMP_CMP_MASKED_EQ: value is the mask, valueTwo the value). */
+const SCMP_OPS: Readonly<Record<CmpOp, string>> = {
+  '==': 'SCMP_CMP_EQ', '!=': 'SCMP_CMP_NE', '<': 'SCMP_CMP_LT', '<=': 'SCMP_CMP_LE', '>': 'SCMP_CMP_GT', '>=': 'SCMP_CMP_GE', '&==': 'SCMP_CMP_MASKED_EQ',
+};
+
 /**
  * A compiled policy as a Docker seccomp profile (x86-64 only): the default
  * action, then one entry per (action, errno) for every syscall of `table`
@@ -372,8 +378,9 @@ export function toDockerProfile(p: Policy, table: SyscallTable = linuxSyscalls()
   const groups = new Map<string, { action: Action; errno?: number; names: string[] }>();
   for (const name of table.names) {
     const nr = table.nrOf(name)!;
-    const code = verdict(p, nr);
-    const errno = code === DENY ? denyErrno(p, nr) : undefined;
+    const v = plainVerdict(p, nr);
+    const code = v.code;
+    const errno = code === DENY ? v.errno : undefined;
     if (code === p.defaultCode && (code !== DENY || errno === p.defaultErrno)) continue;
     const action = ACTION_NAMES[code] ?? 'deny';
     const key = `${action}:${errno ?? ''}`;
@@ -381,15 +388,41 @@ export function toDockerProfile(p: Policy, table: SyscallTable = linuxSyscalls()
     if (g === undefined) groups.set(key, (g = { action, ...(errno !== undefined ? { errno } : {}), names: [] }));
     g.names.push(name);
   }
+  // Argument rules: numeric ones become SCMP args (one entry per alternative: the entries
+  // of a profile are alternatives, the args of one entry all hold); paths and addresses
+  // have no seccomp form (seccomp sees pointers, not what they point to).
+  const conditional: Record<string, unknown>[] = [];
+  for (const { rule, names } of argumentRules(p)) {
+    const action = ACTION_NAMES[rule.code] ?? 'deny';
+    if (!numericOnly(rule.args)) {
+      const fb = names.map((n) => `${n}: ${ACTION_NAMES[plainVerdict(p, table.nrOf(n)!).code] ?? 'deny'}`).join(', ');
+      notes.push(`syscalls[${rule.index}] (${action} ${names.join(' ')} when ${conditionsText(rule.args)}) cannot be expressed in a Docker profile (seccomp cannot read paths or addresses): left out, so those calls get the action they have without it (${fb})`);
+      continue;
+    }
+    for (const alt of numericAlternatives(rule.args)) {
+      const args = alt.map((c) => {
+        const big = (v: bigint) => (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : undefined);
+        const value = big(c.op === '&==' ? c.mask! : c.value), valueTwo = c.op === '&==' ? big(c.value) : 0;
+        if (value === undefined || valueTwo === undefined) notes.push(`syscalls[${rule.index}]: ${compareText(c)} has a value above 2^53, which JSON numbers cannot carry exactly`);
+        return { index: c.arg, value: value ?? Number(c.op === '&==' ? c.mask! : c.value), valueTwo: valueTwo ?? Number(c.value), op: SCMP_OPS[c.op] };
+      });
+      conditional.push({ names, action: dockerAction(action), ...(rule.code === DENY ? { errnoRet: rule.errno } : {}), args,
+        ...(rule.why !== undefined ? { comment: rule.why } : {}) });
+    }
+    const plainToo = names.filter((n) => { const v = plainVerdict(p, table.nrOf(n)!); return v.code !== p.defaultCode; });
+    if (plainToo.length > 0) {
+      notes.push(`syscalls[${rule.index}]: ${plainToo.join(' ')} also have a plain action of their own; in torov the last matching rule wins, in libseccomp the precedence between an unconditional and a conditional entry differs: check the result`);
+    }
+  }
   const profile: Record<string, unknown> = {
     defaultAction: dockerAction(p.defaultAction),
     ...(p.defaultCode === DENY ? { defaultErrnoRet: p.defaultErrno } : {}),
     architectures: ['SCMP_ARCH_X86_64'],
-    syscalls: [...groups.values()].map((g) => ({
+    syscalls: [...[...groups.values()].map((g) => ({
       names: g.names,
       action: dockerAction(g.action),
       ...(g.errno !== undefined ? { errnoRet: g.errno } : {}),
-    })),
+    })), ...conditional],
   };
   return { profile, notes };
 }

@@ -16,6 +16,8 @@ export interface ChildSpec {
   userNamespace: boolean;
   /** The launcher's listening gdb socket, passed to the child (fd number in the child). */
   gdbFd?: number;
+  /** Learn mode: the pipe (fd number in the child) the learned policy goes back through. */
+  learnFd?: number;
 }
 
 /** In the child: tells the launcher that the sandbox is set up (fd 3), then closes it. */
