@@ -147,7 +147,8 @@ export function filterRules(policy: Policy, opts: FilterOptions = {}): { rules: 
     const checked = verdict(policy, nr) === CHECK;
     const code = widestVerdict(policy, nr);
     const action = ACTION_NAMES[code] ?? 'deny';
-    guest.push({ name, action, host: [...new Set(g.host.map((h) => (typeof h === 'string' ? h : h.syscall)))], why: g.why });
+    guest.push({ name, action, host: [...new Set([...g.host.map((h) => (typeof h === 'string' ? h : h.syscall)), ...(checked ? ARG_CHECK_HOST : [])])],
+      why: checked ? `${g.why}; ${ARG_CHECK_WHY}` : g.why });
     if (code !== ALLOW && code !== LOG) continue;
     for (const h of g.host) {
       const r: HostRule = typeof h === 'string' ? { syscall: h, why: g.why } : { syscall: h.syscall, args: h.args, why: g.why };

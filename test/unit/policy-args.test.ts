@@ -300,3 +300,42 @@ describe('argument rules: a deny rule refines an allow', () => {
     assert.deepEqual(rules.rules.map((r) => r.code), [LOG, DENY]);
   });
 });
+
+describe('argument rules: the host gets the copy that was checked (no time-of-check/time-of-use gap)', () => {
+  // A guest whose path changes between two reads of its memory (as another thread could
+  // change it): the first read says an allowed file, every later one the secret.
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'torov-toctou-')));
+  const ok = path.join(dir, 'ok'), secret = path.join(dir, 'secret');
+  fs.writeFileSync(ok, 'ok');
+  fs.writeFileSync(secret, 'secret');
+  const { HANDLERS } = require('../../src/syscalls/handlers') as typeof import('../../src/syscalls/handlers');
+  const { evaluate, unpin } = require('../../src/syscalls/argcheck') as typeof import('../../src/syscalls/argcheck');
+  const p = parseTorovPolicy({ defaultAction: 'deny', syscalls: [{ names: ['openat'], action: 'allow', args: { paths: [ok], access: 'read-only' } }] }, 'app.json');
+  const opened: number[] = [];
+  let reads = 0;
+  const k = {
+    mem: { readCString: () => Buffer.from(reads++ === 0 ? ok : secret) },
+    fds: { get: () => -1, add: (h: number) => { opened.push(h); return 3; } },
+    note: () => undefined, pid: process.pid, exe: '/prog',
+  } as unknown as Kernel;
+  const regs = [-100, 0x1000, 0, 0, 0, 0];
+  const a = { i: (n: number) => regs[n]!, u: (n: number) => regs[n]! >>> 0, n: (n: number) => regs[n]!, ptr: (n: number) => regs[n]!, big: (n: number) => BigInt.asUintN(64, BigInt(regs[n]!)) };
+  const nameOf = (fd: number) => fs.readlinkSync(`/proc/self/fd/${fd}`);
+
+  it('the handler opens the checked path, not what guest memory says now', () => {
+    const o = evaluate(k, nr('openat'), a, p.argRules[nr('openat')]!, 'app.json');
+    assert.equal(o.code, ALLOW);
+    assert.equal(reads, 1, 'the path was read once for the check');
+    try {
+      assert.equal(HANDLERS[nr('openat')]!(k, a), 3);
+    } finally { unpin(); }
+    assert.equal(reads, 1, 'the handler did not read guest memory again');
+    assert.equal(nameOf(opened[0]!), ok);
+    fs.closeSync(opened[0]!);
+  });
+  it('(without the pinned copy the handler would have opened the secret: the test can fail)', () => {
+    assert.equal(HANDLERS[nr('openat')]!(k, a), 3);
+    assert.equal(nameOf(opened[1]!), secret);
+    fs.closeSync(opened[1]!);
+  });
+});
