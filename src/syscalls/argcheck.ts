@@ -124,8 +124,14 @@ export function unpin(): void {
   PINNED_ADDR.pin = undefined;
 }
 
-/** Hands the checked copies to the handlers; returns a -errno the call must fail with, if any. */
+/** Hands the checked copies to the handlers; returns a -errno the call must fail with, if any (nothing stays pinned then). */
 function pinFacts(f: Facts): number | undefined {
+  const r = pinAll(f);
+  if (r !== undefined) unpin();
+  return r;
+}
+
+function pinAll(f: Facts): number | undefined {
   if (PATH_SYSCALLS[f.name] !== undefined) {
     const ps = f.paths();
     if (typeof ps === 'number') return ps;

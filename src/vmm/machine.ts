@@ -244,7 +244,7 @@ export class Machine {
    * (once per message; plain denials are silent too), a kill always.
    */
   private dispatchChecked(nr: number, a: Args, o: Outcome): number {
-    if (o.result !== undefined) return o.result;
+    if (o.result !== undefined) { this.argcheck!.unpin(); return o.result; }
     if (o.code === DENY) {
       // Each distinct refusal once, and at most REFUSALS_SHOWN of them: a guest must not
       // be able to grow the VMM's memory or flood the terminal through these messages.

@@ -339,3 +339,20 @@ describe('argument rules: the host gets the copy that was checked (no time-of-ch
     fs.closeSync(opened[1]!);
   });
 });
+
+describe('argument rules: a call that fails after its checks leaves nothing pinned', () => {
+  it('rename whose second path cannot be resolved', () => {
+    const { evaluate } = require('../../src/syscalls/argcheck') as typeof import('../../src/syscalls/argcheck');
+    const { PINNED_PATHS } = require('../../src/syscalls/fs') as typeof import('../../src/syscalls/fs');
+    const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'torov-pin-')));
+    fs.writeFileSync(path.join(dir, 'a'), 'a');
+    const p = parseTorovPolicy({ defaultAction: 'deny', syscalls: [{ names: ['rename'], action: 'allow', args: { paths: [`${dir}/`], access: 'read-write' } }] }, 'app.json');
+    const mem: Record<number, string> = { 0x1000: `${dir}/a`, 0x2000: `${dir}/missing/b` };
+    const k = { mem: { readCString: (ptr: number) => Buffer.from(mem[ptr]!) }, fds: { get: () => -1 } } as unknown as Kernel;
+    const regs = [0x1000, 0x2000, 0, 0, 0, 0];
+    const a = { i: (n: number) => regs[n]!, u: (n: number) => regs[n]!, n: (n: number) => regs[n]!, ptr: (n: number) => regs[n]!, big: (n: number) => BigInt(regs[n]!) };
+    const o = evaluate(k, nr('rename'), a, p.argRules[nr('rename')]!, 'app.json');
+    assert.equal(o.result, -2, 'ENOENT, without running the handler');
+    assert.deepEqual(PINNED_PATHS, [undefined, undefined]);
+  });
+});
