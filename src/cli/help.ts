@@ -118,6 +118,8 @@ pass, each rule with a "why" saying what it came from:
     directory as a prefix instead (said in the rule's "why" and on stderr);
   - socket domains, types and protocols; addresses bound, connected or sent to;
   - fd rules for calls that only used descriptors 0, 1 and 2.
+A program that does not end (a server): add --timeout; what it did until then is
+learned (observations are sent to torov as they happen).
 Then: torov run --policy FILE [the same options] PROGRAM [ARGS...]
 A run that does something new is refused; --verbose names the rule it lacked.
 

@@ -44,6 +44,17 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   }
   const learning = learn ? require('../policy/learn') as typeof import('../policy/learn') : undefined;
   if (learning) policy = learning.learningPolicy();
+  const learnOptions = (partial: boolean): import('../policy/learn').LearnOptions => {
+    const { HANDLERS } = require('../syscalls/handlers') as typeof import('../syscalls/handlers');
+    const { SYS } = require('../linux/syscalls') as typeof import('../linux/syscalls');
+    return {
+      command: [file, ...args],
+      implemented: (n) => HANDLERS[SYS[n as keyof typeof SYS]] !== undefined,
+      ...(typeof opts['memory'] === 'string' ? { memory: opts['memory'] } : {}),
+      ...(opts['network'] === 'host' ? { network: 'host' as const } : {}),
+      ...(partial ? { partial } : {}),
+    };
+  };
   let memory = policy.memory ?? DEFAULT_MEMORY;
   if (typeof opts['memory'] === 'string') {
     try { memory = (require('../policy/torov-format') as typeof import('../policy/torov-format')).parseSize(opts['memory']); } catch (e) { throw new UsageError(`--memory: ${(e as Error).message}`); }
@@ -98,7 +109,7 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
       // the file. The jail has no view of the output path, and giving the VMM a writable
       // volume for it would widen the sandbox for the guest too.
       return launch({ sandbox, network: sb.network ?? 'none', newPid: sb.newPid ?? true, timeoutMs, argv: process.argv.slice(1), say, gdbFd: gdb?.fd,
-        ...(learn ? { learn: (text: string) => writeLearned(learn, text) } : {}) });
+        ...(learn ? { learn: (text: string) => writeLearned(learn, text, learnOptions) } : {}) });
     }
   }
   const child = childEnv ? JSON.parse(childEnv) as ChildSpec : undefined;
@@ -133,7 +144,10 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   }
   if (child) signalReady();
   let m: InstanceType<typeof Machine>;
-  const learner = learning ? new learning.Learner() : undefined;
+  // In the sandbox, each first sighting also goes to the launcher at once ("L" lines), so
+  // that a run stopped by --timeout or a kill still gives a policy; "D" is the full result.
+  const learnFd = child?.learnFd;
+  const learner = learning ? new learning.Learner(learnFd !== undefined ? (l) => { fs.writeSync(learnFd, `L ${l}\n`); } : undefined) : undefined;
   try {
     m = new Machine({ path: resolved, image, argv: [file, ...args], env, memory, policy, traceFd, verbose: !!opts['verbose'], log: say,
       personality, vdso: !opts['no-vdso'], ...(startAddr !== undefined ? { entry: startAddr } : {}), ...(learner ? { learner } : {}) });
@@ -155,35 +169,39 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     m.close();
     if (traceFd !== undefined && traceFd !== 2) fs.closeSync(traceFd);
     if (learner && learn) {
-      const { HANDLERS } = require('../syscalls/handlers') as typeof import('../syscalls/handlers');
-      const { SYS } = require('../linux/syscalls') as typeof import('../linux/syscalls');
-      const learned = learner.policy({
-        command: [file, ...args],
-        implemented: (n) => HANDLERS[SYS[n as keyof typeof SYS]] !== undefined,
-        ...(typeof opts['memory'] === 'string' ? { memory: opts['memory'] } : {}),
-        ...(opts['network'] === 'host' ? { network: 'host' as const } : {}),
-      });
-      const text = JSON.stringify(learned);
+      const text = `D ${JSON.stringify(learner.policy(learnOptions(false)))}\n`;
       // In the sandbox: to the launcher's pipe. Without one: the file, from here.
-      if (child?.learnFd !== undefined) fs.writeSync(child.learnFd, text);
-      else writeLearned(learn, text);
+      if (learnFd !== undefined) fs.writeSync(learnFd, text);
+      else writeLearned(learn, text, learnOptions);
     }
   }
 }
 
-/** Writes a learned policy (LearnedPolicy as JSON text) to its file, with the notes and a summary on stderr. */
-function writeLearned(learn: LearnRequest, text: string): void {
-  if (text === '') { say(`torov: policy learn: the run did not finish, so nothing was learned; ${learn.out} is not written`); return; }
-  let l: import('../policy/learn').LearnedPolicy;
-  try { l = JSON.parse(text) as import('../policy/learn').LearnedPolicy; }
-  catch { say(`torov: policy learn: the run was cut short, so nothing was learned; ${learn.out} is not written`); return; }
-  for (const n of l.notes) say(`torov: policy learn: note: ${n}`);
-  const { formatPolicy } = require('../policy/learn') as typeof import('../policy/learn');
-  try { fs.writeFileSync(learn.out, formatPolicy(l.doc)); }
+/**
+ * Writes a learned policy to its file, with the notes and a summary on stderr. `text` is
+ * what the VMM sent: "L <observation>" lines as the run went, then "D <LearnedPolicy>"
+ * when it ended. Without "D" the run was cut short: the policy is rebuilt from the lines.
+ */
+function writeLearned(learn: LearnRequest, text: string, options: (partial: boolean) => import('../policy/learn').LearnOptions): void {
+  const learning = require('../policy/learn') as typeof import('../policy/learn');
+  const lines = text.split('\n');
+  const done = lines.find((l) => l.startsWith('D '));
+  let l: import('../policy/learn').LearnedPolicy | undefined;
+  if (done !== undefined) {
+    try { l = JSON.parse(done.slice(2)) as import('../policy/learn').LearnedPolicy; } catch { /* cut short */ }
+  }
+  if (l === undefined) {
+    const seen = lines.filter((x) => x.startsWith('L ')).map((x) => x.slice(2));
+    if (seen.length === 0) { say(`torov: policy learn: the run did not get far enough to learn anything; ${learn.out} is not written`); return; }
+    l = learning.Learner.replay(seen).policy(options(true));
+    l.notes.unshift('the run was cut short (--timeout or a kill): the policy covers what it did until then, and its counts are first sightings only');
+  }
+  // Notes quote paths the guest chose: control characters are shown, never sent to the terminal.
+  for (const n of l.notes) say(`torov: policy learn: note: ${n.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}`);
+  try { fs.writeFileSync(learn.out, learning.formatPolicy(l.doc)); }
   catch (e) { throw new UsageError(`policy learn: cannot write ${learn.out}: ${(e as Error).message}`); }
   say(`torov: policy learn: wrote ${learn.out}: ${l.syscalls} syscalls, ${l.argRules} argument rules; run it with: torov run --policy ${learn.out} ...`);
 }
-
 /** Opens the GDB stub's socket and says how to connect. */
 function listenGdb(spec: string, program: string): import('../gdb').GdbStub {
   const { GdbStub } = require('../gdb') as typeof import('../gdb');

@@ -15,6 +15,8 @@
  *   write, such as netlink, leaves the call unrestricted, with a note);
  * - calls on a descriptor that only ever used 0, 1 and 2 (write to stdout, ioctl on the
  *   terminal): an fd rule for those.
+ * In the sandbox the Learner lives in the VMM process; it streams first sightings to the
+ * launcher while the run goes on and its summary at the end (src/cli/run.ts).
  */
 import { ALLOW, ALWAYS_ALLOWED, CHECK, EPERM, POLICY_TABLE_SIZE, buildPolicy, type ArgRuleSet, type Policy } from './policy';
 import { domainName, typeName } from './args';
@@ -33,8 +35,9 @@ export function formatPolicy(doc: unknown): string {
 export const GENERALISE = 4;
 
 type Counts = Map<string, number>;
-const bump = (m: Counts, k: string, n = 1) => m.set(k, (m.get(k) ?? 0) + n);
-const times = (n: number) => (n === 1 ? 'once' : `${n} times`);
+/** Adds n to m[k]; true if k is new. */
+const bump = (m: Counts, k: string, n = 1): boolean => { const old = m.get(k); m.set(k, (old ?? 0) + n); return old === undefined; };
+const timesText = (n: number) => (n === 1 ? 'once' : `${n} times`);
 
 export interface LearnedPolicy {
   /** The torov-format document. */
@@ -53,9 +56,20 @@ export interface LearnOptions {
   readonly implemented: (name: string) => boolean;
   readonly memory?: string;
   readonly network?: 'none' | 'host';
+  /** The run was cut short and replayed: counts are first sightings only. */
+  readonly partial?: boolean;
 }
 
-/** Records a run's calls (the Observer of src/syscalls/argcheck.ts). */
+/** The observations a Learner takes, by method name (what a stream line names). */
+const METHODS = ['call', 'path', 'socket', 'address', 'fd'] as const;
+/** Most observations streamed while a run goes on (the final summary has them all). */
+export const STREAM_MAX = 100_000;
+
+/**
+ * Records a run's calls (the Observer of src/syscalls/argcheck.ts). With a `sink`, each
+ * observation seen for the first time is also written out at once, as one line, so that
+ * a run cut short (--timeout, a kill) still leaves what it did up to then (see replay).
+ */
 export class Learner {
   private readonly calls: Counts = new Map();
   /** path -> "name:r" / "name:w" -> count. */
@@ -68,29 +82,52 @@ export class Learner {
   private readonly addresses = new Map<string, Counts>();
   /** name -> fd -> count. */
   private readonly fds = new Map<string, Counts>();
+  private streamed = 0;
 
-  call(name: string): void { bump(this.calls, name); }
+  constructor(private readonly sink?: (line: string) => void) {}
+
+  /** A Learner fed with the lines a sink received (a run that did not finish). */
+  static replay(lines: readonly string[]): Learner {
+    const l = new Learner();
+    for (const line of lines) {
+      let v: unknown;
+      try { v = JSON.parse(line); } catch { continue; }   // a line cut by the kill
+      if (!Array.isArray(v) || !(METHODS as readonly unknown[]).includes(v[0])) continue;
+      const [m, ...a] = v as [typeof METHODS[number], ...unknown[]];
+      (l[m] as (...x: unknown[]) => void)(...a);
+    }
+    return l;
+  }
+
+  private seen(isNew: boolean, ...v: unknown[]): void {
+    if (isNew && this.sink && this.streamed < STREAM_MAX) { this.streamed++; this.sink(JSON.stringify(v)); }
+  }
+
+  call(name: string): void { this.seen(bump(this.calls, name), 'call', name); }
   path(name: string, path: string, write: boolean, fdOnly: boolean): void {
-    if (fdOnly) { bump(this.fdForm, name); return; }
+    if (fdOnly) { this.seen(bump(this.fdForm, name), 'path', name, path, write, fdOnly); return; }
     let m = this.paths.get(path);
     if (m === undefined) this.paths.set(path, (m = new Map()));
-    bump(m, `${name}:${write ? 'w' : 'r'}`);
+    this.seen(bump(m, `${name}:${write ? 'w' : 'r'}`), 'path', name, path, write, fdOnly);
   }
-  socket(name: string, domain: number, type: number, protocol: number): void { bump(this.sockets, `${name} ${domain} ${type} ${protocol}`); }
+  socket(name: string, domain: number, type: number, protocol: number): void {
+    this.seen(bump(this.sockets, `${name} ${domain} ${type} ${protocol}`), 'socket', name, domain, type, protocol);
+  }
   address(name: string, addr: string | null): void {
     let m = this.addresses.get(name);
     if (m === undefined) this.addresses.set(name, (m = new Map()));
-    bump(m, addr ?? '');
+    this.seen(bump(m, addr ?? ''), 'address', name, addr);
   }
   fd(name: string, fd: number): void {
     let m = this.fds.get(name);
     if (m === undefined) this.fds.set(name, (m = new Map()));
-    bump(m, String(fd));
+    this.seen(bump(m, String(fd)), 'fd', name, fd);
   }
 
   /** The policy that lets the recorded run pass. */
   policy(o: LearnOptions): LearnedPolicy {
     const notes: string[] = [];
+    const times = (n: number) => (o.partial ? 'at least once' : timesText(n));
     const rules: Record<string, unknown>[] = [];
     const covered = new Set<string>();   // names that got argument rules
     let argRules = 0;
@@ -194,7 +231,7 @@ export class Learner {
 
     const doc: Record<string, unknown> = {
       torov: 1,
-      description: `learned by torov policy learn from: ${o.command.join(' ')}`,
+      description: `learned by torov policy learn from: ${o.command.join(' ')}${o.partial ? ' (a run cut short: what it did until then)' : ''}`,
       defaultAction: 'deny',
       ...(o.memory !== undefined ? { memory: o.memory } : {}),
       ...(o.network === 'host' ? { network: 'host' } : {}),

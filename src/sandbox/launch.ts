@@ -74,6 +74,8 @@ export function launch(o: LaunchOptions): number {
     env,
     timeout: o.timeoutMs,
     killSignal: 'SIGKILL',
+    // A learned policy can exceed spawnSync's 1 MiB default (it covers every pipe).
+    ...(learnFd !== undefined ? { maxBuffer: 1 << 30 } : {}),
   });
   if (dir) try { fs.rmdirSync(dir); } catch { /* still mounted in a dying namespace */ }
   if (o.learn && learnFd !== undefined) o.learn(r.output?.[learnFd]?.toString() ?? '');

@@ -15,6 +15,7 @@
  *   bind ADDR | connect ADDR | sendto ADDR | sendmsg ADDR
  *                     ADDR: IPV4:PORT (TCP for bind/connect, UDP for send*), or unix:/path
  *   ioctl FD REQ      ioctl(FD, REQ, buf) (REQ in hex or decimal)
+ *   sleep S           nanosleep for S seconds (learn mode cut short by --timeout)
  */
 #include "common.h"
 #include <stddef.h>
@@ -26,6 +27,7 @@
 #include <sys/un.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <time.h>
 
 static void result2(const char *what, const char *a, const char *b, long r)
 {
@@ -133,6 +135,10 @@ int main(int argc, char **argv)
             char buf[64];
             result2(op, a, b, ioctl(atoi(a), strtoul(b, NULL, 0), buf));
             i += 2;
+        } else if (!strcmp(op, "sleep")) {
+            struct timespec ts = { atoi(a), 0 };
+            result(op, a, nanosleep(&ts, NULL));
+            i += 1;
         } else {
             fprintf(stderr, "policy_args: unknown operation %s\n", op);
             return 2;

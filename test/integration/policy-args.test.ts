@@ -249,3 +249,20 @@ test('torov policy learn generalises a crowded directory and says so; options ar
   assert.equal(help.status, 0);
   assert.match(help.stdout, /^Usage: torov policy learn \[--out FILE\]/);
 });
+
+test('torov policy learn: a run stopped by --timeout still leaves a policy of what it did until then', () => {
+  const work = path.join(tmp, 'cut');
+  fs.mkdirSync(work);
+  fs.writeFileSync(path.join(work, 'in.txt'), 'in\n');
+  const out = path.join(tmp, 'cut.json');
+  const l = torov(['policy', 'learn', '-o', out, '--timeout', '1500ms', ...testRunOptions(), PA, 'read', `${work}/in.txt`, 'sleep', '30']);
+  assert.equal(l.status, 124, l.stderr);
+  assert.match(l.stderr, /^torov: policy learn: note: the run was cut short \(--timeout or a kill\)/m);
+  assert.match(l.stderr, new RegExp(`^torov: policy learn: wrote ${out}: `, 'm'));
+  const doc = JSON.parse(fs.readFileSync(out, 'utf8')) as { description: string; syscalls: { why: string }[] };
+  assert.match(doc.description, /\(a run cut short: what it did until then\)$/);
+  assert.ok(doc.syscalls.some((r) => r.why === `open read-only of ${work}/in.txt, at least once`), JSON.stringify(doc.syscalls));
+  const again = torov(['run', '--policy', out, PA, 'read', `${work}/in.txt`, 'sleep', '0']);
+  assert.equal(again.status, 0, again.stderr);
+  assert.equal(again.stdout, `read ${work}/in.txt: ok 3\nsleep 0: ok 0\n`);
+});
