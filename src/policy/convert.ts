@@ -112,6 +112,10 @@ export function policyReport(loaded: LoadedPolicy, table: SyscallTable = linuxSy
     const r = RISKY_SYSCALLS[name];
     if (r !== undefined) risks.push({ severity: r[0], text: `allows ${name}: ${r[1]}` });
   }
+  // openat2 cannot have path rules: allowing it next to path rules opens any path.
+  if (argRules.some((r) => r.rule.args.paths !== undefined) && allowed.includes('openat2')) {
+    risks.push({ severity: 2, text: 'allows openat2, which cannot have path rules: it opens any path the path rules of open/openat would refuse (deny it; libcs fall back to openat)' });
+  }
   for (const { rule, names } of argRules) {
     if (rule.code !== ALLOW && rule.code !== LOG) continue;
     const risky = names.filter((n) => RISKY_SYSCALLS[n] !== undefined);

@@ -223,6 +223,7 @@ export class Learner {
     const always = rest.filter((n) => ALWAYS_ALLOWED.has(n));
     const missing = rest.filter((n) => !ALWAYS_ALLOWED.has(n) && !o.implemented(n));
     const plain = rest.filter((n) => !ALWAYS_ALLOWED.has(n) && o.implemented(n));
+    if (plain.includes('openat2')) notes.push('openat2 cannot have path rules: it is allowed for any path (deny it in the policy if the program falls back to openat)');
     const counted = (ns: string[]) => ns.map((n) => `${n} ${times(this.calls.get(n)!)}`).join(', ');
     const head: Record<string, unknown>[] = [];
     if (plain.length > 0) head.push({ names: plain, action: 'allow', why: `used by the run with arguments no rule restricts: ${counted(plain)}` });

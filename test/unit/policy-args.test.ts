@@ -112,6 +112,15 @@ describe('argument rules: compilation', () => {
     assert.ok(!entries.some((e) => e.names.includes('openat') && e.args), 'no path rule in the profile');
     assert.ok(d.notes.some((n) => /syscalls\[2\] \(allow openat when paths \/etc\/passwd \(read-only\)\) cannot be expressed in a Docker profile/.test(n)), d.notes.join('\n'));
   });
+  it('policy check flags openat2 allowed next to path rules', () => {
+    const { policyReport } = require('../../src/policy/convert') as typeof import('../../src/policy/convert');
+    const loaded = (q: unknown) => ({ kind: 'torov', policy: parseTorovPolicy(q, 'app.json'), warnings: [] }) as unknown as import('../../src/policy/load').LoadedPolicy;
+    const rules = [{ names: ['openat'], action: 'allow', args: { paths: ['/data/'], access: 'read-only' } }];
+    const risky = policyReport(loaded({ defaultAction: 'allow', syscalls: rules }));
+    assert.ok(risky.some((l) => /! allows openat2, which cannot have path rules/.test(l)), risky.join('\n'));
+    const safe = policyReport(loaded({ defaultAction: 'deny', syscalls: rules }));
+    assert.ok(!safe.some((l) => /openat2/.test(l)), safe.join('\n'));
+  });
   it('numericAlternatives: one alternative per value, types masked', () => {
     const alts = numericAlternatives({ domain: [2, 10], type: [1] });
     assert.equal(alts.length, 2);
