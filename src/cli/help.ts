@@ -114,8 +114,8 @@ pass, each rule with a "why" saying what it came from:
   - the syscalls used, by name (unimplemented ones: deny with ENOSYS, as the run got);
   - paths opened, read, created or removed, read-only unless the run wrote them,
     resolved as the checks resolve them (symlinks and ".." followed); when the run
-    touched 4 or more files directly under one directory, that
-    directory as a prefix instead (said in the rule's "why" and on stderr);
+    touched 4 or more files directly under one directory, that directory as a
+    prefix instead (said in the rule's "why" and on stderr);
   - socket domains, types and protocols; addresses bound, connected or sent to;
   - fd rules for calls that only used descriptors 0, 1 and 2.
 A program that does not end (a server): add --timeout; what it did until then is
