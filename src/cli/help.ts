@@ -8,8 +8,8 @@ program's policy by the torov VMM, which performs it on the host.
 
 Commands:
   run       Run a program in a new micro-VM
-  policy    Show, check or convert a policy (torov's format, a Docker seccomp profile
-            or an original ToroV configuration)
+  policy    Show, check, convert or learn a policy (torov's format, a Docker seccomp
+            profile or an original ToroV configuration)
   syscalls  List every Linux x86-64 system call and how torov supports it
   version   Print torov's version
 
@@ -78,24 +78,67 @@ PROGRAM cannot be executed (not ELF, wrong architecture, dynamically linked);
 export const POLICY_HELP = `Usage: torov policy show [FILE...]
        torov policy check FILE...
        torov policy convert IN --to torov|docker|toroV [-o OUT] [--binary PATH]
+       torov policy learn [--out FILE] [RUN OPTIONS] [--] PROGRAM [ARGS...]
 
   show     Print a policy's summary and its rules with their reasons
            (without FILE: the default policy).
   check    Validate policy files; print for each the riskiest grants first
            (default allow, host network, writable root, shared PIDs, mount,
            ptrace, bpf, exec, sockets...), the allowed syscalls by area, log
-           and kill counts, and a Docker profile's approximations and warnings.
+           and kill counts, the argument rules, and a Docker profile's
+           approximations and warnings.
            Errors are one line naming the field (status 125).
   convert  Write IN in another format, to stdout or OUT:
              --to torov    torov's format (policy.schema.json)
-             --to docker   a Docker/OCI seccomp profile (x86-64)
+             --to docker   a Docker/OCI seccomp profile (x86-64); numeric
+                           argument rules (fd, domain, type, protocol, compare)
+                           become SCMP args, path and address rules cannot:
+                           those rules are left out (the call falls back to
+                           the rule before them), each listed on stderr
              --to toroV    an original ToroV configuration; needs --binary PATH.
                            It only says allowed or not per hypercall: what is
-                           lost (kill, log, errnos, sandbox settings) is listed
-                           on stderr.
+                           lost (kill, log, errnos, argument rules, sandbox
+                           settings) is listed on stderr.
+  learn    Run PROGRAM with every syscall allowed and recorded (sandbox on),
+           then write the smallest torov policy that lets the same run pass
+           (torov policy learn --help).
+
+Argument rules (torov's format): a rule's "args" restricts it to calls whose
+arguments match, e.g.
+  { "names": ["openat"], "action": "allow",
+    "args": { "paths": ["/etc/passwd", "/data/"], "access": "read-only" } }
+Conditions: paths + access (read-only|read-write; "/dir/" is a prefix),
+fd, domain, type, protocol, addresses ("127.0.0.1:80", "[::1]:*",
+"10.0.0.0/8:443", "unix:/run/app.sock"), compare ({"arg": 1, "op": "==",
+"value": 5}; ops == != < <= > >= and &== with "mask"). See README, Policies.
 
 All accept torov's format, Docker/OCI seccomp profiles (a "defaultAction" of
 SCMP_ACT_*: see README, Policies) and original ToroV configurations.
+`;
+
+export const LEARN_HELP = `Usage: torov policy learn [--out FILE] [RUN OPTIONS] [--] PROGRAM [ARGS...]
+
+Run PROGRAM as torov run does (same sandbox), with every syscall allowed and
+recorded, then write the smallest torov-format policy that lets the same run
+pass, each rule with a "why" saying what it came from:
+  - the syscalls used, by name (unimplemented ones: deny with ENOSYS, as the run got);
+  - paths opened, read, created or removed, read-only unless the run wrote them,
+    resolved as the checks resolve them (symlinks and ".." followed); when the run
+    touched 4 or more files directly under one directory, that directory as a
+    prefix instead (said in the rule's "why" and on stderr);
+  - socket domains, types and protocols; addresses bound, connected or sent to;
+  - fd rules for calls that only used descriptors 0, 1 and 2.
+A program that does not end (a server): add --timeout; what it did until then is
+learned (observations are sent to torov as they happen).
+Then: torov run --policy FILE [the same options] PROGRAM [ARGS...]
+A run that does something new is refused; --verbose names the rule it lacked.
+
+Options:
+  -o, --out FILE         Where to write the policy (default: PROGRAM's name + .policy.json).
+  Run options: -m/--memory, -e/--env, --env-inherit, -v/--volume, -w/--workdir,
+  --network, -u/--user, --timeout, --no-sandbox, --no-vdso, --verbose (see torov run
+  --help). --memory and --network host are written into the policy; volumes and the
+  working directory must be given again when running under it.
 `;
 
 export const SYSCALLS_HELP = `Usage: torov syscalls [--markdown]

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseOptions, RUN_OPTIONS, UsageError, buildEnv, Options } from './args';
-import { RUN_HELP, MAIN_HELP, POLICY_HELP, SYSCALLS_HELP } from './help';
+import { RUN_HELP, MAIN_HELP, POLICY_HELP, SYSCALLS_HELP, LEARN_HELP } from './help';
 
 /** torov's version, from package.json (next to dist/, whether this runs bundled or not). */
 function version(): string {
@@ -110,6 +110,7 @@ function cmdRun(argv: readonly string[]): number {
 function cmdPolicy(argv: readonly string[]): number {
   const [sub, ...rest] = argv;
   if (!sub || sub === '--help' || sub === '-h') { writeStdout(POLICY_HELP); return sub ? 0 : 125; }
+  if (sub === 'learn') return cmdPolicyLearn(rest);
   const pol = require('../policy') as typeof import('../policy');
   const { opts, rest: files } = parseOptions(rest, [
     { name: 'help', short: 'h', value: false }, { name: 'seccomp', value: false },
@@ -151,6 +152,24 @@ function cmdPolicy(argv: readonly string[]): number {
     default:
       throw new UsageError(`policy: unknown subcommand "${sub}" (try: torov policy --help)`);
   }
+}
+
+/** `torov policy learn [RUN OPTIONS] [--out FILE] [--] PROGRAM [ARGS...]`: run with everything allowed and recorded, write the policy. */
+function cmdPolicyLearn(argv: readonly string[]): number {
+  const specs = [...RUN_OPTIONS.filter((o) => !['policy', 'trace', 'trace-file', 'gdb'].includes(o.name)), { name: 'out', short: 'o', value: true }];
+  let parsed;
+  try { parsed = parseOptions(argv, specs, true); }
+  catch (e) {
+    const m = /^unknown option (?:--)?-?(policy|trace|trace-file|gdb|p)$/.exec((e as Error).message);
+    if (m) throw new UsageError(`policy learn: --${m[1] === 'p' ? 'policy' : m[1]} has no meaning here (learn mode allows and records every call; try: torov policy learn --help)`);
+    throw e;
+  }
+  const { opts, rest } = parsed;
+  if (opts['help']) { writeStdout(LEARN_HELP); return 0; }
+  if (rest.length === 0) throw new UsageError('policy learn: missing the program to run (torov policy learn [--out FILE] [OPTIONS] [--] PROGRAM [ARGS...])');
+  const out = typeof opts['out'] === 'string' ? opts['out'] : `${path.basename(rest[0]!)}.policy.json`;
+  const { runProgram } = require('./run') as typeof import('./run');
+  return runProgram(rest[0]!, rest.slice(1), opts as Options, buildEnv(opts, process.env), { out });
 }
 
 /** `torov policy convert IN --to torov|docker|toroV [-o OUT] [--binary PATH]`. */

@@ -10,8 +10,14 @@ import { say } from './main';
 import { DEFAULT_MEMORY, MIN_MEMORY, MAX_MEMORY } from '../machine/layout';
 import { CHILD_ENV, ChildSpec, signalReady } from '../sandbox/child';
 
-/** Runs `program` with `args`; returns the exit status. */
-export function runProgram(program: string, args: readonly string[], opts: Options, env: string[]): number {
+/** `torov policy learn`: where the learned policy goes. */
+export interface LearnRequest {
+  /** The policy file to write (by the launcher, outside the sandbox). */
+  readonly out: string;
+}
+
+/** Runs `program` with `args`; returns the exit status. With `learn`, records the run and writes its policy. */
+export function runProgram(program: string, args: readonly string[], opts: Options, env: string[], learn?: LearnRequest): number {
   // Only what this run needs is loaded: start-up time is part of every run.
   const { defaultPolicy } = require('../policy/default') as typeof import('../policy/default');
   const load = () => require('../policy/load') as typeof import('../policy/load');
@@ -22,7 +28,7 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   // --gdb [HOST:]PORT, or Debug.Allowed in a ToroV configuration: the GDB stub (src/gdb).
   let gdbSpec = typeof opts['gdb'] === 'string' ? opts['gdb'] : undefined;
   // `torov run app.json`: an original ToroV configuration names the binary and its policy.
-  if (/\.json$/i.test(program)) {
+  if (/\.json$/i.test(program) && !learn) {
     const loaded = load().loadPolicyFile(program);
     if (loaded.kind !== 'torov-config') throw new UsageError(`${program} is a torov policy, not a program: use torov run --policy ${program} PROGRAM`);
     file = loaded.binary;
@@ -32,9 +38,23 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     if (loaded.debug?.allowed) gdbSpec ??= `127.0.0.1:${loaded.debug.port}`;
   }
   if (typeof opts['policy'] === 'string') {
+    if (learn) throw new UsageError('policy learn: --policy has no meaning here (learn mode allows and records every call)');
     const loaded = load().loadPolicyFile(opts['policy']);
     policy = loaded.policy;
   }
+  const learning = learn ? require('../policy/learn') as typeof import('../policy/learn') : undefined;
+  if (learning) policy = learning.learningPolicy();
+  const learnOptions = (partial: boolean): import('../policy/learn').LearnOptions => {
+    const { HANDLERS } = require('../syscalls/handlers') as typeof import('../syscalls/handlers');
+    const { SYS } = require('../linux/syscalls') as typeof import('../linux/syscalls');
+    return {
+      command: [file, ...args],
+      implemented: (n) => HANDLERS[SYS[n as keyof typeof SYS]] !== undefined,
+      ...(typeof opts['memory'] === 'string' ? { memory: opts['memory'] } : {}),
+      ...(opts['network'] === 'host' ? { network: 'host' as const } : {}),
+      ...(partial ? { partial } : {}),
+    };
+  };
   let memory = policy.memory ?? DEFAULT_MEMORY;
   if (typeof opts['memory'] === 'string') {
     try { memory = (require('../policy/torov-format') as typeof import('../policy/torov-format')).parseSize(opts['memory']); } catch (e) { throw new UsageError(`--memory: ${(e as Error).message}`); }
@@ -85,8 +105,13 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
       const { launch } = require('../sandbox/launch') as typeof import('../sandbox/launch');
       // The stub listens here, on the host's network, and the VMM inherits the socket.
       const gdb = gdbSpec !== undefined ? listenGdb(gdbSpec, file) : undefined;
+      // Learn mode: the sandboxed VMM sends what it learned back through a pipe (see
+      // launch.ts), and this process, outside the jail and with the user's rights, writes
+      // the file. The jail has no view of the output path, and giving the VMM a writable
+      // volume for it would widen the sandbox for the guest too.
       return launch({ sandbox, network: sb.network ?? 'none', newPid: sb.newPid ?? true, timeoutMs, argv: process.argv.slice(1), say, gdbFd: gdb?.fd,
-        vcpuThread: syscallPath === 'ring' && sandbox });
+        vcpuThread: syscallPath === 'ring' && sandbox,
+        ...(learn ? { learn: (text: string) => writeLearned(learn, text, learnOptions) } : {}) });
     }
   }
   const child = childEnv ? JSON.parse(childEnv) as ChildSpec : undefined;
@@ -129,9 +154,14 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   }
   if (child) signalReady();
   let m: InstanceType<typeof Machine>;
+  // In the sandbox, each first sighting also goes to the launcher at once ("L" lines), so
+  // that a run stopped by --timeout or a kill still gives a policy; "D" is the full result.
+  const learnFd = child?.learnFd;
+  const learner = learning ? new learning.Learner(learnFd !== undefined ? (l) => { fs.writeSync(learnFd, `L ${l}\n`); } : undefined) : undefined;
   try {
     m = new Machine({ path: resolved, image, argv: [file, ...args], env, memory, policy, traceFd, verbose: !!opts['verbose'], log: say,
-      personality, vdso: !opts['no-vdso'], syscallPath, rewrite: !opts['no-rewrite'], spawnThread: !child?.sandbox, ...(startAddr !== undefined ? { entry: startAddr } : {}) });
+      personality, vdso: !opts['no-vdso'], syscallPath, rewrite: !opts['no-rewrite'], spawnThread: !child?.sandbox,
+      ...(startAddr !== undefined ? { entry: startAddr } : {}), ...(learner ? { learner } : {}) });
   } catch (e) {
     if ((e as Error).name === 'ElfError') (e as Error).message = `${file}: ${(e as Error).message}`;
     throw e;
@@ -149,6 +179,12 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   } finally {
     m.close();
     if (traceFd !== undefined && traceFd !== 2) fs.closeSync(traceFd);
+    if (learner && learn) {
+      const text = `D ${JSON.stringify(learner.policy(learnOptions(false)))}\n`;
+      // In the sandbox: to the launcher's pipe. Without one: the file, from here.
+      if (learnFd !== undefined) fs.writeSync(learnFd, text);
+      else writeLearned(learn, text, learnOptions);
+    }
   }
 }
 
@@ -174,6 +210,31 @@ function chooseSyscallPath(opt: Options[string] | undefined, c: { gdb: boolean; 
   return require('node:os').availableParallelism() >= 2 ? 'ring' : 'exit';
 }
 
+/**
+ * Writes a learned policy to its file, with the notes and a summary on stderr. `text` is
+ * what the VMM sent: "L <observation>" lines as the run went, then "D <LearnedPolicy>"
+ * when it ended. Without "D" the run was cut short: the policy is rebuilt from the lines.
+ */
+function writeLearned(learn: LearnRequest, text: string, options: (partial: boolean) => import('../policy/learn').LearnOptions): void {
+  const learning = require('../policy/learn') as typeof import('../policy/learn');
+  const lines = text.split('\n');
+  const done = lines.find((l) => l.startsWith('D '));
+  let l: import('../policy/learn').LearnedPolicy | undefined;
+  if (done !== undefined) {
+    try { l = JSON.parse(done.slice(2)) as import('../policy/learn').LearnedPolicy; } catch { /* cut short */ }
+  }
+  if (l === undefined) {
+    const seen = lines.filter((x) => x.startsWith('L ')).map((x) => x.slice(2));
+    if (seen.length === 0) { say(`torov: policy learn: the run did not get far enough to learn anything; ${learn.out} is not written`); return; }
+    l = learning.Learner.replay(seen).policy(options(true));
+    l.notes.unshift('the run was cut short (--timeout or a kill): the policy covers what it did until then, and its counts are first sightings only');
+  }
+  // Notes quote paths the guest chose: control characters are shown, never sent to the terminal.
+  for (const n of l.notes) say(`torov: policy learn: note: ${n.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}`);
+  try { fs.writeFileSync(learn.out, learning.formatPolicy(l.doc)); }
+  catch (e) { throw new UsageError(`policy learn: cannot write ${learn.out}: ${(e as Error).message}`); }
+  say(`torov: policy learn: wrote ${learn.out}: ${l.syscalls} syscalls, ${l.argRules} argument rules; run it with: torov run --policy ${learn.out} ...`);
+}
 /** Opens the GDB stub's socket and says how to connect. */
 function listenGdb(spec: string, program: string): import('../gdb').GdbStub {
   const { GdbStub } = require('../gdb') as typeof import('../gdb');

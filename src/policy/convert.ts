@@ -7,7 +7,8 @@
 import * as path from 'node:path';
 import { oneLine } from './errors';
 import { errnoName } from './errno';
-import { ACTION_NAMES, ALLOW, ALWAYS_ALLOWED, DENY, KILL, LOG, denyErrno, verdict, type Policy } from './policy';
+import { ACTION_NAMES, ALLOW, ALWAYS_ALLOWED, CHECK, DENY, KILL, LOG, argumentRules, denyErrno, plainVerdict, verdict, type Policy } from './policy';
+import { conditionsText, conditionsToJson } from './args';
 import { AREAS, linuxSyscalls, syscallArea, type SyscallTable } from './syscall-table';
 import type { LoadedPolicy } from './load';
 import type { JsonObject } from './json';
@@ -93,6 +94,8 @@ export function policyReport(loaded: LoadedPolicy, table: SyscallTable = linuxSy
     l.push(name);
   }
   const allowed = [...(byCode.get(ALLOW) ?? []), ...(byCode.get(LOG) ?? [])];
+  const checked = byCode.get(CHECK) ?? [];
+  const argRules = argumentRules(p);
 
   // Risks, worst first.
   const risks: Risk[] = [];
@@ -108,6 +111,18 @@ export function policyReport(loaded: LoadedPolicy, table: SyscallTable = linuxSy
   for (const name of allowed) {
     const r = RISKY_SYSCALLS[name];
     if (r !== undefined) risks.push({ severity: r[0], text: `allows ${name}: ${r[1]}` });
+  }
+  // openat2 cannot have path rules: allowing it next to path rules opens any path.
+  if (argRules.some((r) => r.rule.args.paths !== undefined) && allowed.includes('openat2')) {
+    risks.push({ severity: 2, text: 'allows openat2, which cannot have path rules: it opens any path the path rules of open/openat would refuse (deny it; libcs fall back to openat)' });
+  }
+  for (const { rule, names } of argRules) {
+    if (rule.code !== ALLOW && rule.code !== LOG) continue;
+    const risky = names.filter((n) => RISKY_SYSCALLS[n] !== undefined);
+    if (risky.length > 0) risks.push({ severity: 5, text: `allows ${risky.join(' ')} under argument rules (syscalls[${rule.index}]: ${conditionsText(rule.args)})` });
+    if (rule.args.paths?.some((e) => e.path === '/')) {
+      risks.push({ severity: 2, text: `syscalls[${rule.index}] allows every path ("/") ${rule.args.access} for ${names.join(' ')}` });
+    }
   }
   risks.sort((a, b) => a.severity - b.severity);
   lines.push(`risks (${risks.length}, riskiest first):`);
@@ -127,6 +142,19 @@ export function policyReport(loaded: LoadedPolicy, table: SyscallTable = linuxSy
   lines.push(`log (${log.length})${log.length ? `: ${log.join(' ')}` : ''}`);
   lines.push(`kill (${kill.length})${kill.length ? `: ${kill.join(' ')}` : ''}`);
   lines.push(`deny (${deny.length})`);
+  lines.push(`decided by argument rules (${checked.length})${checked.length ? `: ${checked.join(' ')}` : ''}`);
+  lines.push(`argument rules (${argRules.length}):`);
+  for (const { rule, names } of argRules) {
+    const action = rule.code === DENY ? `deny with ${errnoText(rule.errno)}` : ACTION_NAMES[rule.code] ?? 'deny';
+    lines.push(`  syscalls[${rule.index}] ${action} ${names.join(' ')} when ${conditionsText(rule.args)}`);
+  }
+  const otherwise = new Map<string, string[]>();
+  for (const name of checked) {
+    const f = plainVerdict(p, table.nrOf(name)!);
+    const action = f.code === DENY ? `deny with ${errnoText(f.errno)}` : ACTION_NAMES[f.code] ?? 'deny';
+    otherwise.set(action, [...(otherwise.get(action) ?? []), name]);
+  }
+  for (const [action, names] of otherwise) lines.push(`  when none matches, ${action}: ${names.join(' ')}`);
 
   if (loaded.kind === 'docker') {
     lines.push(`approximations (${loaded.approximations.length}):`);
@@ -147,12 +175,14 @@ export function toTorovDocument(p: Policy, table: SyscallTable = linuxSyscalls()
   const groups = new Map<string, { action: string; errno?: number; why?: string; names: string[] }>();
   for (const name of table.names) {
     const nr = table.nrOf(name)!;
-    const code = verdict(p, nr);
-    const errno = code === DENY ? denyErrno(p, nr) : undefined;
+    // A syscall with argument rules: its fallback here, its rules after the plain ones.
+    const v = plainVerdict(p, nr);
+    const code = v.code;
+    const errno = code === DENY ? v.errno : undefined;
     if (ALWAYS_ALLOWED.has(name) && code === ALLOW) continue; // always allowed anyway
     if (code === p.defaultCode && (code !== DENY || errno === p.defaultErrno)) continue;
     const action = ACTION_NAMES[code] ?? 'deny';
-    const why = p.why[nr];
+    const why = v.why;
     const key = `${action}:${errno ?? ''}:${why ?? ''}`;
     let g = groups.get(key);
     if (g === undefined) groups.set(key, (g = { action, ...(errno !== undefined ? { errno } : {}), ...(why !== undefined ? { why } : {}), names: [] }));
@@ -165,12 +195,22 @@ export function toTorovDocument(p: Policy, table: SyscallTable = linuxSyscalls()
     defaultErrno: errnoName(p.defaultErrno) ?? p.defaultErrno,
     ...(p.memory !== undefined ? { memory: p.memory } : {}),
     ...(sb ?? {}),
-    syscalls: [...groups.values()].map((g) => ({
-      names: g.names,
-      action: g.action,
-      ...(g.errno !== undefined && g.errno !== p.defaultErrno ? { errno: errnoName(g.errno) ?? g.errno } : {}),
-      ...(g.why !== undefined ? { why: g.why } : {}),
-    })),
+    syscalls: [
+      ...[...groups.values()].map((g) => ({
+        names: g.names,
+        action: g.action,
+        ...(g.errno !== undefined && g.errno !== p.defaultErrno ? { errno: errnoName(g.errno) ?? g.errno } : {}),
+        ...(g.why !== undefined ? { why: g.why } : {}),
+      })),
+      // Argument rules keep their order, after every plain rule (which they refine).
+      ...argumentRules(p).map(({ rule, names }) => ({
+        names,
+        action: ACTION_NAMES[rule.code] ?? 'deny',
+        ...(rule.code === DENY && rule.errno !== p.defaultErrno ? { errno: errnoName(rule.errno) ?? rule.errno } : {}),
+        args: conditionsToJson(rule.args),
+        ...(rule.why !== undefined ? { why: rule.why } : {}),
+      })),
+    ],
   };
   return { doc, notes };
 }
@@ -189,15 +229,22 @@ export function toTorovConfigDocument(
   const rel = (f: string): string => (outDir === undefined ? path.resolve(f) : path.relative(outDir, path.resolve(f)) || '.');
   const hypercalls: { Name: string; Allowed: string }[] = [];
   let logs = 0, kills = 0, errnos = 0;
+  const conditional: string[] = [];
   for (const name of table.names) {
     const nr = table.nrOf(name)!;
-    const code = verdict(p, nr);
+    let code = verdict(p, nr);
+    if (code === CHECK) {
+      // Per hypercall only: a call with argument rules gets its fallback (never broader).
+      code = plainVerdict(p, nr).code;
+      conditional.push(name);
+    }
     if (code === LOG) logs++;
     if (code === KILL) kills++;
     if (code === DENY && denyErrno(p, nr) !== 1) errnos++;
     if (code === ALLOW || code === LOG) hypercalls.push({ Name: name.charAt(0).toUpperCase() + name.slice(1), Allowed: 'True' });
   }
   if (p.defaultCode === ALLOW || p.defaultCode === LOG) notes.push(`default action ${p.defaultAction} cannot be expressed: only the ${hypercalls.length} syscalls torov knows are listed as allowed`);
+  if (conditional.length > 0) notes.push(`argument rules cannot be expressed: ${conditional.join(' ')} get the action they have when no argument rule matches`);
   if (logs > 0) notes.push(`${logs} "log" syscall(s) become plainly allowed (no logging)`);
   if (kills > 0) notes.push(`${kills} "kill" syscall(s) become blocked (EPERM) instead of stopping the VM`);
   if (errnos > 0 || (p.defaultCode === DENY && p.defaultErrno !== 1)) notes.push('deny errnos other than EPERM are lost: every blocked call returns EPERM');

@@ -32,14 +32,16 @@
  *   "amd64" or "x86_64" (or is empty), and `excludes.arches` does not;
  * - `minKernel`: compared with the host kernel's release (uname -r).
  *
- * Argument conditions (`args`): torov's policies have no argument rules, so a
- * syscall that any applicable entry gives argument conditions to gets the MOST
- * RESTRICTIVE of: the profile's default action, the actions of its entries
- * with arguments, and the action of its entry without arguments (if any).
- * Restrictiveness: kill > deny > log > allow. The result is never more
- * permissive than the profile, and can be stricter (e.g. `personality` is
- * allowed by Docker's profile for a few argument values only: here it gets
- * the default, EPERM). Each such syscall is listed in `approximations`.
+ * Argument conditions (`args`) become torov argument rules (`compare`) when
+ * that is exact: every applicable entry with conditions for the syscall has
+ * the same action and no entry without conditions names it (Docker's own
+ * pattern: `personality` allowed for a few values, `clone` for flags without
+ * namespaces). The call then gets that action when one entry's conditions
+ * all hold, else the default. Otherwise the syscall gets the MOST RESTRICTIVE
+ * of: the profile's default action, the actions of its entries with
+ * arguments, and the action of its entry without arguments (kill > deny >
+ * log > allow), never more permissive than the profile, and is listed in
+ * `approximations`.
  *
  * Otherwise, as with torov's format, a later entry overrides an earlier one
  * for the same name. Unknown syscall names (profiles list names of every
@@ -54,14 +56,15 @@ import {
   ALWAYS_ALLOWED,
   EPERM,
   buildPolicy,
-  denyErrno,
-  verdict,
   ACTION_NAMES,
   DENY,
+  argumentRules,
+  plainVerdict,
   type Action,
   type Policy,
   type Rule,
 } from './policy';
+import { compareText, conditionsText, numericAlternatives, numericOnly, type CmpOp, type Compare } from './args';
 import { linuxSyscalls, type SyscallTable } from './syscall-table';
 
 /** A Docker seccomp profile, translated. */
@@ -174,7 +177,7 @@ export function parseDockerProfile(
 
   // Per syscall number: the last arg-less verdict, and the verdicts of entries with arguments.
   const plain = new Map<number, Verdict>();
-  const withArgs = new Map<number, { v: Verdict; entry: number; conds: string }[]>();
+  const withArgs = new Map<number, { v: Verdict; entry: number; conds: string; cmps: Compare[] }[]>();
   const unknown = new Set<string>();
 
   if (doc.syscalls !== undefined) {
@@ -211,7 +214,7 @@ export function parseDockerProfile(
         else {
           let l = withArgs.get(nr);
           if (l === undefined) withArgs.set(nr, (l = []));
-          l.push({ v, entry: i, conds: conds.join(' && ') });
+          l.push({ v, entry: i, conds: conds.map((c) => c.text).join(' && '), cmps: conds.map((c) => c.cmp) });
         }
       }
     });
@@ -223,13 +226,27 @@ export function parseDockerProfile(
   // Decide each syscall.
   const decided = new Map<number, { v: Verdict; why: string }>();
   for (const [nr, v] of plain) decided.set(nr, { v, why: 'from the Docker seccomp profile' });
+  // Entries with conditions: exact argument rules when they cannot conflict (every entry
+  // for the syscall has the same action, and no entry without conditions names it): the
+  // call gets that action when any entry's conditions all hold, else the default, as
+  // under libseccomp. Otherwise the most restrictive action, as an approximation.
+  const exact = new Map<number, { names: string[]; v: Verdict; conds: string; cmps: Compare[] }>();
   for (const [nr, list] of withArgs) {
+    const name = table.nameOf(nr) ?? String(nr);
+    const v0 = list[0]!.v;
+    if (plain.get(nr) === undefined && !ALWAYS_ALLOWED.has(name) && list.every((x) => x.v.action === v0.action && x.v.errno === v0.errno)) {
+      for (const x of list) {
+        let e = exact.get(x.entry);
+        if (e === undefined) exact.set(x.entry, (e = { names: [], v: x.v, conds: x.conds, cmps: x.cmps }));
+        e.names.push(name);
+      }
+      continue;
+    }
     let best: Verdict = def;
     const p = plain.get(nr);
     for (const c of [...list.map((x) => x.v), ...(p !== undefined ? [p] : [])]) {
       if (strictness(c.action) > strictness(best.action)) best = c;
     }
-    const name = table.nameOf(nr) ?? String(nr);
     const rules = list.map((x) => `syscalls[${x.entry}] ${actionText(x.v)} if ${x.conds}`).join('; ');
     approximations.push(`${name}: argument conditions are not supported (${rules}); the whole syscall gets ${actionText(best)}`);
     decided.set(nr, { v: best, why: 'argument conditions in the Docker profile: the most restrictive action applies' });
@@ -252,6 +269,10 @@ export function parseDockerProfile(
     ...(g.v.errno !== undefined ? { errno: g.v.errno } : {}),
     why: g.why,
   }));
+  for (const [entry, e] of [...exact].sort(([a], [b]) => a - b)) {
+    rules.push({ names: e.names, action: e.v.action, ...(e.v.errno !== undefined ? { errno: e.v.errno } : {}),
+      args: { compare: e.cmps }, why: `from the Docker seccomp profile's syscalls[${entry}]: ${e.conds}` });
+  }
 
   const policy = buildPolicy(
     {
@@ -275,8 +296,8 @@ function parseErrnoRet(source: string, at: readonly (string | number)[], v: unkn
   return mustBe(source, at, `an errno number from 1 to ${MAX_ERRNO}`, v);
 }
 
-/** Validates `args` and renders each condition for messages ("arg0 == 0x0"). */
-function parseArgs(source: string, at: readonly (string | number)[], v: unknown): string[] {
+/** Validates `args`: each condition as torov's comparison and rendered for messages ("arg0 == 0x0"). */
+function parseArgs(source: string, at: readonly (string | number)[], v: unknown): { text: string; cmp: Compare }[] {
   if (!Array.isArray(v)) mustBe(source, at, 'an array of {"index", "value", "op"}', v);
   return (v as unknown[]).map((a, k) => {
     const p = [...at, k];
@@ -293,14 +314,16 @@ function parseArgs(source: string, at: readonly (string | number)[], v: unknown)
     if (typeof a.op !== 'string' || !DOCKER_OPS.includes(a.op)) mustBe(source, [...p, 'op'], `one of ${DOCKER_OPS.join(', ')}`, a.op);
     const hex = (n: number): string => `0x${BigInt(n).toString(16)}`;
     const arg = `arg${a.index as number}`;
+    const index = a.index as number;
+    const c = (op: CmpOp, text: string): { text: string; cmp: Compare } => ({ text, cmp: { arg: index, op, value: BigInt(value) } });
     switch (a.op) {
-      case 'SCMP_CMP_MASKED_EQ': return `(${arg} & ${hex(value)}) == ${hex(valueTwo)}`;
-      case 'SCMP_CMP_NE': return `${arg} != ${hex(value)}`;
-      case 'SCMP_CMP_LT': return `${arg} < ${hex(value)}`;
-      case 'SCMP_CMP_LE': return `${arg} <= ${hex(value)}`;
-      case 'SCMP_CMP_GE': return `${arg} >= ${hex(value)}`;
-      case 'SCMP_CMP_GT': return `${arg} > ${hex(value)}`;
-      default: return `${arg} == ${hex(value)}`;
+      case 'SCMP_CMP_MASKED_EQ': return { text: `(${arg} & ${hex(value)}) == ${hex(valueTwo)}`, cmp: { arg: index, op: '&==', mask: BigInt(value), value: BigInt(valueTwo) } };
+      case 'SCMP_CMP_NE': return c('!=', `${arg} != ${hex(value)}`);
+      case 'SCMP_CMP_LT': return c('<', `${arg} < ${hex(value)}`);
+      case 'SCMP_CMP_LE': return c('<=', `${arg} <= ${hex(value)}`);
+      case 'SCMP_CMP_GE': return c('>=', `${arg} >= ${hex(value)}`);
+      case 'SCMP_CMP_GT': return c('>', `${arg} > ${hex(value)}`);
+      default: return c('==', `${arg} == ${hex(value)}`);
     }
   });
 }
@@ -359,6 +382,11 @@ function dockerAction(a: Action): string {
   }
 }
 
+/** torov's comparison operators as libseccomp's (SCMP_CMP_MASKED_EQ: value is the mask, valueTwo the value). */
+const SCMP_OPS: Readonly<Record<CmpOp, string>> = {
+  '==': 'SCMP_CMP_EQ', '!=': 'SCMP_CMP_NE', '<': 'SCMP_CMP_LT', '<=': 'SCMP_CMP_LE', '>': 'SCMP_CMP_GT', '>=': 'SCMP_CMP_GE', '&==': 'SCMP_CMP_MASKED_EQ',
+};
+
 /**
  * A compiled policy as a Docker seccomp profile (x86-64 only): the default
  * action, then one entry per (action, errno) for every syscall of `table`
@@ -372,8 +400,9 @@ export function toDockerProfile(p: Policy, table: SyscallTable = linuxSyscalls()
   const groups = new Map<string, { action: Action; errno?: number; names: string[] }>();
   for (const name of table.names) {
     const nr = table.nrOf(name)!;
-    const code = verdict(p, nr);
-    const errno = code === DENY ? denyErrno(p, nr) : undefined;
+    const v = plainVerdict(p, nr);
+    const code = v.code;
+    const errno = code === DENY ? v.errno : undefined;
     if (code === p.defaultCode && (code !== DENY || errno === p.defaultErrno)) continue;
     const action = ACTION_NAMES[code] ?? 'deny';
     const key = `${action}:${errno ?? ''}`;
@@ -381,15 +410,41 @@ export function toDockerProfile(p: Policy, table: SyscallTable = linuxSyscalls()
     if (g === undefined) groups.set(key, (g = { action, ...(errno !== undefined ? { errno } : {}), names: [] }));
     g.names.push(name);
   }
+  // Argument rules: numeric ones become SCMP args (one entry per alternative: the entries
+  // of a profile are alternatives, the args of one entry all hold); paths and addresses
+  // have no seccomp form (seccomp sees pointers, not what they point to).
+  const conditional: Record<string, unknown>[] = [];
+  for (const { rule, names } of argumentRules(p)) {
+    const action = ACTION_NAMES[rule.code] ?? 'deny';
+    if (!numericOnly(rule.args)) {
+      const fb = names.map((n) => `${n}: ${ACTION_NAMES[plainVerdict(p, table.nrOf(n)!).code] ?? 'deny'}`).join(', ');
+      notes.push(`syscalls[${rule.index}] (${action} ${names.join(' ')} when ${conditionsText(rule.args)}) cannot be expressed in a Docker profile (seccomp cannot read paths or addresses): left out, so those calls get the action they have without it (${fb})`);
+      continue;
+    }
+    for (const alt of numericAlternatives(rule.args)) {
+      const args = alt.map((c) => {
+        const big = (v: bigint) => (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : undefined);
+        const value = big(c.op === '&==' ? c.mask! : c.value), valueTwo = c.op === '&==' ? big(c.value) : 0;
+        if (value === undefined || valueTwo === undefined) notes.push(`syscalls[${rule.index}]: ${compareText(c)} has a value above 2^53, which JSON numbers cannot carry exactly`);
+        return { index: c.arg, value: value ?? Number(c.op === '&==' ? c.mask! : c.value), valueTwo: valueTwo ?? Number(c.value), op: SCMP_OPS[c.op] };
+      });
+      conditional.push({ names, action: dockerAction(action), ...(rule.code === DENY ? { errnoRet: rule.errno } : {}), args,
+        ...(rule.why !== undefined ? { comment: rule.why } : {}) });
+    }
+    const plainToo = names.filter((n) => { const v = plainVerdict(p, table.nrOf(n)!); return v.code !== p.defaultCode; });
+    if (plainToo.length > 0) {
+      notes.push(`syscalls[${rule.index}]: ${plainToo.join(' ')} also have a plain action of their own; in torov the last matching rule wins, in libseccomp the precedence between an unconditional and a conditional entry differs: check the result`);
+    }
+  }
   const profile: Record<string, unknown> = {
     defaultAction: dockerAction(p.defaultAction),
     ...(p.defaultCode === DENY ? { defaultErrnoRet: p.defaultErrno } : {}),
     architectures: ['SCMP_ARCH_X86_64'],
-    syscalls: [...groups.values()].map((g) => ({
+    syscalls: [...[...groups.values()].map((g) => ({
       names: g.names,
       action: dockerAction(g.action),
       ...(g.errno !== undefined ? { errnoRet: g.errno } : {}),
-    })),
+    })), ...conditional],
   };
   return { profile, notes };
 }

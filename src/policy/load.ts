@@ -5,7 +5,8 @@ import * as fs from 'node:fs';
 import { PolicyError, oneLine } from './errors';
 import { errnoName } from './errno';
 import { parseJsonText } from './json';
-import { ACTION_NAMES, ALLOW, DENY, KILL, LOG, denyErrno, verdict, type Policy } from './policy';
+import { ACTION_NAMES, ALLOW, CHECK, DENY, KILL, LOG, denyErrno, verdict, type Policy } from './policy';
+import { conditionsText } from './args';
 import { linuxSyscalls, type SyscallTable } from './syscall-table';
 import { isTorovConfig, parseTorovConfig, type TorovConfig } from './torov-config';
 import { parseTorovPolicy } from './torov-format';
@@ -85,7 +86,7 @@ export function describePolicy(p: Policy, table: SyscallTable = linuxSyscalls())
   const groups = new Map<string, string[]>();
   const keyOf = (nr: number): string => {
     const code = verdict(p, nr);
-    return code === DENY ? `deny:${denyErrno(p, nr)}` : (ACTION_NAMES[code] ?? String(code));
+    return code === DENY ? `deny:${denyErrno(p, nr)}` : code === CHECK ? 'check' : (ACTION_NAMES[code] ?? String(code));
   };
   for (let nr = 0; nr < 4096; nr++) {
     const name = table.nameOf(nr);
@@ -102,13 +103,13 @@ export function describePolicy(p: Policy, table: SyscallTable = linuxSyscalls())
       `${groups.get(defaultKey)?.length ?? 0} syscalls`,
   );
 
-  const order = [ALLOW, LOG, KILL, DENY];
+  const order = [ALLOW, LOG, KILL, DENY, CHECK];
   for (const code of order) {
-    const keys = [...groups.keys()].filter((k) => k === ACTION_NAMES[code] || (code === DENY && k.startsWith('deny:'))).sort();
+    const keys = [...groups.keys()].filter((k) => k === (code === CHECK ? 'check' : ACTION_NAMES[code]) || (code === DENY && k.startsWith('deny:'))).sort();
     for (const k of keys) {
       if (k === defaultKey && code !== ALLOW) continue;
       const names = [...(groups.get(k) ?? [])].sort();
-      const label = k.startsWith('deny:') ? `deny with ${errnoText(Number(k.slice(5)))}` : k;
+      const label = k.startsWith('deny:') ? `deny with ${errnoText(Number(k.slice(5)))}` : k === 'check' ? 'decided by argument rules' : k;
       lines.push(wrap(`${label} (${names.length}): `, names));
     }
   }
@@ -131,7 +132,7 @@ export function describeRules(p: Policy): string {
   return p.rules
     .map((r) => {
       const action = r.action === 'deny' && r.errno !== undefined ? `deny with ${errnoName(r.errno) ?? r.errno}` : r.action;
-      return `${action}${r.why !== undefined ? `: ${oneLine(r.why)}` : ''}\n${wrap('  ', r.names)}`;
+      return `${action}${r.why !== undefined ? `: ${oneLine(r.why)}` : ''}\n${wrap('  ', r.names)}${r.args !== undefined ? `\n  when ${conditionsText(r.args)}` : ''}`;
     })
     .join('\n');
 }

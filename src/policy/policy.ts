@@ -10,6 +10,7 @@ import { PolicyError } from './errors';
 import { MAX_ERRNO } from './errno';
 import { linuxSyscalls, type SyscallTable } from './syscall-table';
 import type { SandboxSettings } from './sandbox-settings';
+import type { ArgConditions } from './args';
 
 /**
  * What to do with a syscall:
@@ -29,6 +30,12 @@ export const DENY = 1;
 export const KILL = 2;
 /** Action code of `log` in `Policy.actions`. */
 export const LOG = 3;
+
+/**
+ * Code in `Policy.actions` of a syscall whose verdict depends on its arguments: the
+ * dispatcher then evaluates `Policy.argRules[nr]` (only these calls pay for it).
+ */
+export const CHECK = 4;
 
 /** One of ALLOW, DENY, KILL, LOG. */
 export type ActionCode = typeof ALLOW | typeof DENY | typeof KILL | typeof LOG;
@@ -92,6 +99,30 @@ export interface Rule {
   readonly errno?: number;
   /** Why the rule is there; shown by `torov policy show` and in denial messages. */
   readonly why?: string;
+  /** Argument conditions (src/policy/args.ts): the rule applies only to calls that meet them all. */
+  readonly args?: ArgConditions;
+}
+
+/** A rule with argument conditions, compiled for one syscall. */
+export interface ArgRule {
+  /** Index of the rule in the policy's rules (`syscalls[index]` in torov's format). */
+  readonly index: number;
+  readonly code: ActionCode;
+  readonly errno: number;
+  readonly why?: string;
+  readonly args: ArgConditions;
+}
+
+/**
+ * How a syscall with argument rules is decided: the last rule whose conditions all hold
+ * decides; if none does, the fallback (the last plain rule before them, or the default).
+ */
+export interface ArgRuleSet {
+  /** In policy order. */
+  readonly rules: readonly ArgRule[];
+  readonly fallbackCode: ActionCode;
+  readonly fallbackErrno: number;
+  readonly fallbackWhy?: string;
 }
 
 /** A compiled policy. Build one with `buildPolicy`. */
@@ -111,6 +142,8 @@ export interface Policy {
   readonly errnos: Uint16Array;
   /** Index = syscall number: the `why` of the rule that decided it, if any. */
   readonly why: readonly (string | undefined)[];
+  /** Index = syscall number: its argument rules, where `actions[nr]` is CHECK. */
+  readonly argRules: readonly (ArgRuleSet | undefined)[];
   /** Guest memory size in bytes, if the policy sets one ("memory": "256M"). */
   readonly memory?: number;
   /** Sandbox settings (root, network, ...), if the policy sets any. */
@@ -126,6 +159,49 @@ export interface Policy {
 export function verdict(p: Policy, nr: number): number {
   const a = p.actions[nr];
   return a === undefined ? p.defaultCode : a;
+}
+
+/**
+ * The verdict of `nr` without looking at arguments, as an ALLOW/DENY/KILL/LOG code: for a
+ * syscall with argument rules, the most permissive outcome any of its rules (or its
+ * fallback) can give (allow > log > deny > kill). What the VMM's seccomp filter and the
+ * converters use to ask "can this syscall ever run?".
+ */
+export function widestVerdict(p: Policy, nr: number): ActionCode {
+  const a = verdict(p, nr);
+  if (a !== CHECK) return a as ActionCode;
+  const set = p.argRules[nr]!;
+  const codes = [set.fallbackCode, ...set.rules.map((r) => r.code)];
+  for (const c of [ALLOW, LOG, DENY, KILL] as const) if (codes.includes(c)) return c;
+  return DENY;
+}
+
+/**
+ * The plain verdict of `nr`: its action code, or for a syscall with argument rules the
+ * fallback's (what applies when none of its rules matches), with errno and reason.
+ */
+export function plainVerdict(p: Policy, nr: number): { code: ActionCode; errno: number; why: string | undefined } {
+  const a = verdict(p, nr);
+  if (a === CHECK) {
+    const s = p.argRules[nr]!;
+    return { code: s.fallbackCode, errno: s.fallbackErrno, why: s.fallbackWhy };
+  }
+  return { code: a as ActionCode, errno: denyErrno(p, nr), why: p.why[nr] };
+}
+
+/** Every argument rule of a policy, once per rule (by its index), with the syscall names it applies to. */
+export function argumentRules(p: Policy): { rule: ArgRule; names: string[] }[] {
+  const byIndex = new Map<number, { rule: ArgRule; names: string[] }>();
+  p.argRules.forEach((set, nr) => {
+    if (set === undefined) return;
+    for (const r of set.rules) {
+      let e = byIndex.get(r.index);
+      if (e === undefined) byIndex.set(r.index, (e = { rule: r, names: [] }));
+      const name = p.rules[r.index]?.names.find((n) => linuxSyscalls().nrOf(n) === nr);
+      if (name !== undefined) e.names.push(name);
+    }
+  });
+  return [...byIndex.values()].sort((a, b) => a.rule.index - b.rule.index);
 }
 
 /** The errno (positive) that `deny` returns for syscall `nr`. */
@@ -166,6 +242,7 @@ export function buildPolicy(spec: PolicySpec, table: SyscallTable = linuxSyscall
   const errnos = new Uint16Array(POLICY_TABLE_SIZE).fill(defaultErrno);
   const why = new Array<string | undefined>(POLICY_TABLE_SIZE).fill(undefined);
   const named = new Uint8Array(POLICY_TABLE_SIZE); // 1 = some rule named this number
+  const pending = new Map<number, ArgRule[]>();       // argument rules since the last plain rule
 
   spec.rules.forEach((rule, i) => {
     if (!isAction(rule.action)) throw new PolicyError(spec.source, `rules[${i}].action`, `unknown action ${JSON.stringify(rule.action)}`);
@@ -177,12 +254,27 @@ export function buildPolicy(spec: PolicySpec, table: SyscallTable = linuxSyscall
       if (nr === undefined || nr < 0 || nr >= POLICY_TABLE_SIZE) {
         throw new PolicyError(spec.source, `rules[${i}].names[${j}]`, `unknown syscall ${JSON.stringify(name)}`);
       }
+      named[nr] = 1;
+      if (rule.args !== undefined) {
+        if (ALWAYS_ALLOWED.has(name)) throw new PolicyError(spec.source, `rules[${i}].names[${j}]`, `${name} is always allowed: it cannot have argument rules`);
+        let l = pending.get(nr);
+        if (l === undefined) pending.set(nr, (l = []));
+        l.push({ index: i, code, errno, ...(rule.why !== undefined ? { why: rule.why } : {}), args: rule.args });
+        return;
+      }
+      // A plain rule decides every call: argument rules before it no longer matter.
+      pending.delete(nr);
       actions[nr] = code;
       errnos[nr] = errno;
       why[nr] = rule.why;
-      named[nr] = 1;
     });
   });
+  const argRules = new Array<ArgRuleSet | undefined>(POLICY_TABLE_SIZE).fill(undefined);
+  for (const [nr, l] of pending) {
+    const fw = why[nr];
+    argRules[nr] = Object.freeze({ rules: Object.freeze(l), fallbackCode: actions[nr] as ActionCode, fallbackErrno: errnos[nr]!, ...(fw !== undefined ? { fallbackWhy: fw } : {}) });
+    actions[nr] = CHECK;
+  }
 
   for (const name of ALWAYS_ALLOWED) {
     const nr = table.nrOf(name);
@@ -201,6 +293,7 @@ export function buildPolicy(spec: PolicySpec, table: SyscallTable = linuxSyscall
     actions,
     errnos,
     why: Object.freeze(why),
+    argRules: Object.freeze(argRules),
     ...(spec.memory !== undefined ? { memory: spec.memory } : {}),
     ...(spec.sandbox !== undefined ? { sandbox: Object.freeze({ ...spec.sandbox }) } : {}),
     rules: Object.freeze(spec.rules.slice()),

@@ -33,6 +33,7 @@ import {
 } from './policy';
 import { linuxSyscalls, type SyscallTable } from './syscall-table';
 import { SANDBOX_FIELDS, parseSandboxSettings } from './sandbox-settings';
+import { parseArgConditions, type ArgConditions } from './args';
 
 /** The version marker this torov understands in `"torov": 1`. */
 export const TOROV_FORMAT_VERSION = 1;
@@ -42,7 +43,7 @@ export const TOP_LEVEL_FIELDS: readonly string[] = Object.freeze([
   '$schema', 'torov', 'description', 'defaultAction', 'defaultErrno', 'memory', 'syscalls', ...SANDBOX_FIELDS,
 ]);
 
-/** Fields of one entry of `syscalls`. `args` is reserved for argument rules. */
+/** Fields of one entry of `syscalls`; `args` holds argument conditions (src/policy/args.ts). */
 export const RULE_FIELDS: readonly string[] = Object.freeze(['names', 'action', 'errno', 'why', 'args']);
 
 /**
@@ -107,9 +108,6 @@ function parseRule(source: string, i: number, r: unknown, table: SyscallTable): 
   const at = ['syscalls', i] as const;
   if (!isJsonObject(r)) mustBe(source, at, 'an object with "names" and "action"', r);
   rejectUnknownKeys(source, at, r, RULE_FIELDS);
-  if (r.args !== undefined) {
-    throw new PolicyError(source, fieldPath(...at, 'args'), 'argument rules are not supported yet');
-  }
 
   if (r.names === undefined) throw new PolicyError(source, fieldPath(...at, 'names'), 'required (the syscalls this rule is about)');
   if (!Array.isArray(r.names) || r.names.length === 0) mustBe(source, [...at, 'names'], 'a non-empty array of syscall names', r.names);
@@ -150,9 +148,18 @@ function parseRule(source: string, i: number, r: unknown, table: SyscallTable): 
     why = r.why;
   }
 
+  let args: ArgConditions | undefined;
+  if (r.args !== undefined) {
+    names.forEach((n, j) => {
+      if (ALWAYS_ALLOWED.has(n)) throw new PolicyError(source, fieldPath(...at, 'names', j), `${n} is always allowed: it cannot have argument rules`);
+    });
+    args = parseArgConditions(source, [...at, 'args'], r.args, names);
+  }
+
   return {
     names,
     action,
+    ...(args !== undefined ? { args } : {}),
     ...(errno !== undefined ? { errno } : {}),
     ...(why !== undefined ? { why } : {}),
   };

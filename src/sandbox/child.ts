@@ -18,6 +18,8 @@ export interface ChildSpec {
   gdbFd?: number;
   /** The run uses the syscall channel: start its vCPU thread first thing (src/vmm/channel.ts). */
   vcpuThread?: boolean;
+  /** Learn mode: the pipe (fd number in the child) the learned policy goes back through. */
+  learnFd?: number;
 }
 
 /** In the child: tells the launcher that the sandbox is set up (fd 3), then closes it. */

@@ -35,14 +35,21 @@ export interface LaunchOptions {
   gdbFd?: number;
   /** The child will need the syscall channel's vCPU thread. */
   vcpuThread?: boolean;
+  /**
+   * Learn mode: the child writes the learned policy to a pipe (its fd 4, or 5 with gdb)
+   * at the end of the run; this gets the text ('' if the child wrote none) before the
+   * status is returned.
+   */
+  learn?: (text: string) => void;
 }
 
 /** The outcome of a launch: the exit status to use. */
 export function launch(o: LaunchOptions): number {
   const root = (process.getuid?.() ?? 0) === 0;
   const dir = o.sandbox ? fs.mkdtempSync(path.join(os.tmpdir(), 'torov-jail-')) : '';
+  const learnFd = o.learn ? (o.gdbFd !== undefined ? 5 : 4) : undefined;
   const spec: ChildSpec = { sandbox: o.sandbox, dir, userNamespace: o.sandbox && !root, ...(o.gdbFd !== undefined ? { gdbFd: 4 } : {}),
-    ...(o.vcpuThread ? { vcpuThread: true } : {}) };
+    ...(learnFd !== undefined ? { learnFd } : {}), ...(o.vcpuThread ? { vcpuThread: true } : {}) };
   let cmd = process.execPath;
   let args = [...o.argv];
   if (o.sandbox && !root) {
@@ -65,12 +72,15 @@ export function launch(o: LaunchOptions): number {
   }
   const env = { ...process.env, [CHILD_ENV]: JSON.stringify(spec) };
   const r = spawnSync(cmd, args, {
-    stdio: ['inherit', 'inherit', 'inherit', 'pipe', ...(o.gdbFd !== undefined ? [o.gdbFd] : [])],
+    stdio: ['inherit', 'inherit', 'inherit', 'pipe', ...(o.gdbFd !== undefined ? [o.gdbFd] : []), ...(learnFd !== undefined ? ['pipe' as const] : [])],
     env,
     timeout: o.timeoutMs,
     killSignal: 'SIGKILL',
+    // A learned policy can exceed spawnSync's 1 MiB default (it covers every pipe).
+    ...(learnFd !== undefined ? { maxBuffer: 1 << 30 } : {}),
   });
   if (dir) try { fs.rmdirSync(dir); } catch { /* still mounted in a dying namespace */ }
+  if (o.learn && learnFd !== undefined) o.learn(r.output?.[learnFd]?.toString() ?? '');
   const ready = r.output?.[3]?.toString() === 'ready';
   if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT') {
     o.say(`torov: timeout: the VM was stopped after ${formatMs(o.timeoutMs!)}`);

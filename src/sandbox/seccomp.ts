@@ -47,7 +47,7 @@
 import { sys, addressOf } from '../host/libc';
 import { SYS, syscallName } from '../linux/syscalls';
 import { errnoName } from '../linux/errno';
-import { Policy, verdict, ACTION_NAMES, ALLOW, LOG } from '../policy/policy';
+import { Policy, verdict, widestVerdict, ACTION_NAMES, ALLOW, LOG, CHECK } from '../policy/policy';
 import { RUNTIME_GROUPS, GDB_GROUP, GUEST_RULES, ArgEq, HostRule, RuleGroup } from './seccomp-rules';
 import { SandboxError } from './jail';
 
@@ -130,6 +130,10 @@ function resolve(r: HostRule, origin: ResolvedRule['origin'], group: string, pid
   return { syscall: r.syscall, nr: SYS[r.syscall], args: resolveArgs(r.args, pid), why: r.why, origin, group };
 }
 
+/** What the argument checks (src/syscalls/argcheck.ts) ask of the host to resolve a path. */
+const ARG_CHECK_HOST = ['openat2', 'readlinkat', 'close'] as const;
+const ARG_CHECK_WHY = 'argument rules: paths are resolved by O_PATH opens (openat2), named through /proc/self/fd (readlinkat), then closed';
+
 /** The rules of the filter for `policy`: runtime, [gdb,] then the guest's, in that order. */
 export function filterRules(policy: Policy, opts: FilterOptions = {}): { rules: ResolvedRule[]; guest: GuestEntry[]; groups: RuleGroup[] } {
   const pid = opts.pid ?? process.pid;
@@ -139,14 +143,18 @@ export function filterRules(policy: Policy, opts: FilterOptions = {}): { rules: 
   const guest: GuestEntry[] = [];
   for (const [name, g] of Object.entries(GUEST_RULES).sort(([a], [b]) => SYS[a as keyof typeof SYS] - SYS[b as keyof typeof SYS])) {
     const nr = SYS[name as keyof typeof SYS];
-    const code = verdict(policy, nr);
+    // A syscall with argument rules may run when any of its rules (or the fallback) allows.
+    const checked = verdict(policy, nr) === CHECK;
+    const code = widestVerdict(policy, nr);
     const action = ACTION_NAMES[code] ?? 'deny';
-    guest.push({ name, action, host: [...new Set(g.host.map((h) => (typeof h === 'string' ? h : h.syscall)))], why: g.why });
+    guest.push({ name, action, host: [...new Set([...g.host.map((h) => (typeof h === 'string' ? h : h.syscall)), ...(checked ? ARG_CHECK_HOST : [])])],
+      why: checked ? `${g.why}; ${ARG_CHECK_WHY}` : g.why });
     if (code !== ALLOW && code !== LOG) continue;
     for (const h of g.host) {
       const r: HostRule = typeof h === 'string' ? { syscall: h, why: g.why } : { syscall: h.syscall, args: h.args, why: g.why };
       rules.push(resolve(r, 'guest', name, pid));
     }
+    if (checked) for (const h of ARG_CHECK_HOST) rules.push(resolve({ syscall: h, why: ARG_CHECK_WHY }, 'guest', name, pid));
   }
   return { rules, guest, groups };
 }

@@ -27,7 +27,7 @@ const O_WRONLY = 0o1, O_CREAT = 0o100, O_NOCTTY = 0o400, O_TRUNC = 0o1000, O_DIR
 const VALID_OPEN_FLAGS = 0o37777703;
 const O_PATH_FLAGS = O_DIRECTORY | O_NOFOLLOW | O_PATH | O_CLOEXEC;
 /** openat2(2): sizeof(struct open_how) v0, and the resolve flag torov always adds. */
-const OPEN_HOW_SIZE = 24, RESOLVE_NO_MAGICLINKS = 0x02;
+const OPEN_HOW_SIZE = 24, RESOLVE_NO_MAGICLINKS = 0x02, RESOLVE_NO_SYMLINKS = 0x04;
 
 /** Sizes of what the host writes into guest memory (x86-64). */
 const STAT_SIZE = 144, STATX_SIZE = 256, STATFS_SIZE = 120;
@@ -62,16 +62,31 @@ const SLOTS = [new Slot(), new Slot()] as const;
 const OWN = new Slot();        // paths torov builds (/proc/self/fd/N)
 const TARGET = new Slot();     // readlink of a host fd
 
-/** A guest path, copied into a slot: `addr` is the host address of the copy. */
-interface Path { readonly addr: number; readonly text: Buffer; readonly absolute: boolean }
+/**
+ * A guest path, copied into a slot: `addr` is the host address of the copy. `checked`:
+ * the path was resolved and checked against the policy's path rules (argcheck.ts).
+ */
+interface Path { readonly addr: number; readonly text: Buffer; readonly absolute: boolean; readonly checked?: boolean }
+
+/**
+ * Paths the policy's argument rules checked for the current call (src/syscalls/argcheck.ts),
+ * by slot: the guest pointer they were read from and the resolved absolute path the check
+ * approved. The handler uses that copy instead of reading guest memory again, so what the
+ * host gets is what was checked (no time-of-check/time-of-use gap). Cleared after the call.
+ */
+export const PINNED_PATHS: [PinnedPath | undefined, PinnedPath | undefined] = [undefined, undefined];
+export interface PinnedPath { readonly ptr: number; readonly text: Buffer }
 
 /**
  * Path argument at guest address `ptr`: copied (EFAULT if unreadable, ENAMETOOLONG without
  * a NUL within PATH_MAX) and, unless `guard` is false, refused if it names the VMM's /proc.
+ * A path pinned by the argument check for this slot and pointer is used as it was checked.
  */
 function path(k: Kernel, ptr: number, slot: 0 | 1 = 0, guard = true): Path {
-  const text = k.mem.readCString(ptr, PATH_MAX) ?? fail(ENAMETOOLONG);
-  const p = { addr: SLOTS[slot].set(text), text, absolute: text[0] === SLASH };
+  const pin = PINNED_PATHS[slot];
+  const checked = pin !== undefined && pin.ptr === ptr;
+  const text = checked ? pin.text : k.mem.readCString(ptr, PATH_MAX) ?? fail(ENAMETOOLONG);
+  const p = { addr: SLOTS[slot].set(text), text, absolute: text[0] === SLASH, checked };
   if (guard) guardProc(k, p);
   return p;
 }
@@ -196,8 +211,14 @@ export function useProcDir(fd: number): void {
   procPrefix = '';
 }
 
+/** The host's name for the VMM's working directory (the guest's), or "". */
+export function cwdPath(): string {
+  const n = sys(HOST.readlinkat, procDir, OWN.set(Buffer.from(`${procPrefix}self/cwd`)), TARGET.addr, PATH_MAX);
+  return n > 0 ? TARGET.buf.toString('latin1', 0, n) : '';
+}
+
 /** The host's name for host fd h (its /proc/self/fd link), or "". */
-function hostFdPath(h: number): string {
+export function hostFdPath(h: number): string {
   const n = sys(HOST.readlinkat, procDir, OWN.set(Buffer.from(`${procPrefix}self/fd/${h}`)), TARGET.addr, PATH_MAX);
   return n > 0 ? TARGET.buf.toString('latin1', 0, n) : '';
 }
@@ -232,6 +253,10 @@ function openFile(k: Kernel, dfd: number, p: Path, flags: number, mode: number, 
     dir = dirfd(k, dfd, p);
     addr = p.addr;
     resolve |= RESOLVE_NO_MAGICLINKS;
+    // A checked path is absolute with every symlink already resolved (the last component
+    // only when it is not followed): a symlink appearing since the check fails the open
+    // (ELOOP) instead of leading elsewhere.
+    if (p.checked) resolve |= RESOLVE_NO_SYMLINKS;
   }
   // O_PATH takes only O_PATH_FLAGS (openat2 refuses others), and needs no O_NOCTTY.
   const hostFlags = (flags | O_CLOEXEC | (flags & O_PATH ? 0 : O_NOCTTY)) >>> 0;

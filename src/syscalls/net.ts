@@ -25,7 +25,7 @@ import { HOST } from './host-nr';
 
 /** send flag: no SIGPIPE on a broken connection (EPIPE only). */
 const MSG_NOSIGNAL = 0x4000;
-const EBADF = 9, EINVAL = 22, EMSGSIZE = 90, ENOPROTOOPT = 92, EPROTONOSUPPORT = 93, EAFNOSUPPORT = 97, ENOBUFS = 105;
+const EBADF = 9, EACCES = 13, EINVAL = 22, EMSGSIZE = 90, ENOPROTOOPT = 92, EPROTONOSUPPORT = 93, EAFNOSUPPORT = 97, ENOBUFS = 105;
 
 const AF_UNIX = 1, AF_INET = 2, AF_INET6 = 10, AF_NETLINK = 16;
 const SOCK_RAW = 3, SOCK_TYPE_MASK = 0xf;
@@ -97,9 +97,23 @@ function countArg(a: Args, n: number): number {
 function sockaddrIn(k: Kernel, addr: number, len: number, nullable: boolean): number {
   if (nullable && addr === 0) return 0;
   if (len < 0 || len > SOCKADDR_MAX) return -EINVAL;
+  const pin = PINNED_ADDR.pin;
+  if (pin !== undefined) {
+    // The policy's address rules checked this call's address: the host gets that copy. A
+    // different address (a msghdr changed since the check) is refused, never read again.
+    if (pin.ptr !== addr || pin.bytes.length !== len) return -EACCES;
+    scratch.set(pin.bytes, S_ADDR);
+    return scratchAddr + S_ADDR;
+  }
   scratch.set(k.mem.view(addr, len, false), S_ADDR);
   return scratchAddr + S_ADDR;
 }
+
+/**
+ * The socket address the policy's argument rules checked for the current call
+ * (src/syscalls/argcheck.ts): its guest pointer and the checked copy. Cleared after the call.
+ */
+export const PINNED_ADDR: { pin: { readonly ptr: number; readonly bytes: Uint8Array } | undefined } = { pin: undefined };
 
 /**
  * An output address with a value-result length (accept, recvfrom, getsockname,

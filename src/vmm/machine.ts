@@ -21,11 +21,14 @@ import { Vcpu } from './vcpu';
 import { Personality, linuxPersonality } from './personality';
 import { describeFault, FaultFrame } from './fault';
 import { SYSCALL_BY_NR, syscallName } from '../linux/syscalls';
-import { Policy, verdict, denyErrno, ALLOW, DENY, KILL, LOG } from '../policy/policy';
+import { Policy, verdict, denyErrno, ALLOW, DENY, KILL, LOG, CHECK } from '../policy/policy';
+import type { Outcome, Observer } from '../syscalls/argcheck';
 import type { TraceMemory, Verdict } from '../syscalls/trace';
 import { GuestFault } from '../machine/memory';
 
 const ENOSYS = 38, EFAULT = 14, F_DUPFD_CLOEXEC = 1030;
+/** How many distinct refusals by argument rules --verbose reports. */
+const REFUSALS_SHOWN = 100;
 const NR_CLOCK_GETTIME = 228, NR_GETTIMEOFDAY = 96, NR_TIME = 201;
 const NO_ARGS: Args = { i: () => 0, u: () => 0, n: () => 0, ptr: () => 0, big: () => 0n };
 
@@ -57,6 +60,8 @@ export interface MachineConfig {
   rewrite?: boolean;
   /** With the ring path: the Machine may start the channel's vCPU thread itself when it pays off (not under the sandbox's filter). */
   spawnThread?: boolean;
+  /** Learn mode (torov policy learn): every call is recorded here, and allowed. The policy must give every number CHECK. */
+  learner?: Observer;
 }
 
 /**
@@ -119,6 +124,12 @@ export class Machine {
   /** The trace formatter, loaded at boot only when tracing (it is large; and under the sandbox's seccomp filter a later require could not read its file). */
   private readonly formatTraceLine: typeof import('../syscalls/trace').formatTraceLine | undefined;
   private readonly log: (l: string) => void;
+  /** Argument checks (src/syscalls/argcheck.ts), loaded only when the policy has argument rules or learns. */
+  private readonly argcheck: typeof import('../syscalls/argcheck') | undefined;
+  private readonly learner: Observer | undefined;
+  private readonly verbose: boolean;
+  /** Refusals by argument rules reported so far (with --verbose). */
+  private readonly refused = new Set<string>();
   /** The vCPU's special registers as KVM made them (the template for a reset on reuse). */
   private resetSregs!: Buffer;
   /** Rewrites syscall sites into calls of the channel (ring path only). */
@@ -138,6 +149,10 @@ export class Machine {
     this.traceFd = cfg.traceFd;
     this.formatTraceLine = cfg.traceFd !== undefined ? (require('../syscalls/trace') as typeof import('../syscalls/trace')).formatTraceLine : undefined;
     this.personality = cfg.personality ?? linuxPersonality;
+    this.learner = cfg.learner;
+    this.verbose = !!cfg.verbose;
+    this.argcheck = cfg.learner !== undefined || cfg.policy.argRules.some((s) => s !== undefined)
+      ? require('../syscalls/argcheck') as typeof import('../syscalls/argcheck') : undefined;
     this.personality.validate(cfg.image);          // ElfError -> exit 126, before any VM exists
     this.kvm = kvmHandle();
     this.features = cpuFeatures(this.kvm);
@@ -258,7 +273,40 @@ export class Machine {
       this.log(`torov: policy log: ${syscallName(nr)} = ${r}`);
       return r;
     }
+    if (act === CHECK) return this.dispatchChecked(nr, a, this.checkArgs(nr, a));
     throw this.killed(nr);
+  }
+
+  /** The verdict of a call with argument rules (or in learn mode): src/syscalls/argcheck.ts. */
+  private checkArgs(nr: number, a: Args): Outcome {
+    const ac = this.argcheck!;
+    return this.learner ? ac.observe(this.kernel, nr, a, this.learner) : ac.evaluate(this.kernel, nr, a, this.policy.argRules[nr]!, this.policy.source);
+  }
+
+  /**
+   * Applies an argument check's outcome. The handler runs with the checked copies pinned
+   * (paths, addresses) and they are dropped after it. A denial is reported with --verbose
+   * (once per message; plain denials are silent too), a kill always.
+   */
+  private dispatchChecked(nr: number, a: Args, o: Outcome): number {
+    if (o.result !== undefined) { this.argcheck!.unpin(); return o.result; }
+    if (o.code === DENY) {
+      // Each distinct refusal once, and at most REFUSALS_SHOWN of them: a guest must not
+      // be able to grow the VMM's memory or flood the terminal through these messages.
+      if (this.verbose && o.message && this.refused.size <= REFUSALS_SHOWN && !this.refused.has(o.message)) {
+        this.refused.add(o.message);
+        this.log(this.refused.size > REFUSALS_SHOWN ? `torov: policy: more than ${REFUSALS_SHOWN} kinds of refused calls; no more are reported` : printable(o.message));
+      }
+      return nr >= 0 && SYSCALL_BY_NR[nr] !== undefined ? -o.errno : -ENOSYS;
+    }
+    if (o.code === KILL) throw new GuestExit(159, printable(o.message ?? `torov: SIGSYS: ${syscallName(nr)} (syscall ${nr}) is not allowed by the policy (${this.policy.source}): killed`));
+    try {
+      const r = this.call(nr, a);
+      if (o.code === LOG) this.log(`torov: policy log: ${syscallName(nr)} = ${r}`);
+      return r;
+    } finally {
+      this.argcheck!.unpin();
+    }
   }
 
   /** A denied call returns the policy's errno; a number that is no Linux syscall is ENOSYS, as in Linux. */
@@ -288,14 +336,16 @@ export class Machine {
     const info = nr >= 0 ? SYSCALL_BY_NR[nr] : undefined;
     const args = [0, 1, 2, 3, 4, 5].map((i) => a.big(i));
     const tm = this.traceMemory();
-    const v: Verdict = act === ALLOW ? 'allow' : act === DENY ? 'deny' : act === KILL ? 'kill' : 'log';
+    const o = act === CHECK ? this.checkArgs(nr, a) : undefined;
+    const code = o ? (o.result !== undefined ? ALLOW : o.code) : act;
+    const v: Verdict = code === ALLOW ? 'allow' : code === DENY ? 'deny' : code === KILL ? 'kill' : 'log';
     const formatTraceLine = this.formatTraceLine!;
     const out = (result: bigint) => writeAll(this.traceFd!, formatTraceLine(info, nr, args, tm, result, v) + '\n');
-    if (act === KILL) { out(0n); throw this.killed(nr); }
+    if (code === KILL) { out(0n); if (o) this.dispatchChecked(nr, a, o); throw this.killed(nr); }
     let r: number;
-    if (act === DENY) r = this.denied(nr);
+    if (code === DENY) r = o ? this.dispatchChecked(nr, a, o) : this.denied(nr);
     else {
-      try { r = this.call(nr, a); } catch (e) { if (e instanceof GuestExit) out(0n); throw e; }
+      try { r = o ? this.dispatchChecked(nr, a, o) : this.call(nr, a); } catch (e) { if (e instanceof GuestExit) out(0n); throw e; }
     }
     out(BigInt.asUintN(64, BigInt(r)));
     return r;

@@ -37,7 +37,8 @@ test('policy check summarises a Docker profile: risks, areas, approximations, wa
   assert.match(r.stdout, /^format: Docker seccomp profile$/m);
   assert.match(r.stdout, /^ {2}! allows ptrace: /m);
   assert.match(r.stdout, /^ {2}file \(\d+\): .*\bopenat\b/m);
-  assert.match(r.stdout, /^ {2}~ personality: argument conditions are not supported .* gets deny \(EPERM\)$/m);
+  assert.match(r.stdout, /^ {2}syscalls\[\d+\] allow personality when arg0 == 0$/m);
+  assert.match(r.stdout, /^ {2}when none matches, deny with EPERM: .*\bpersonality\b/m);
   assert.match(r.stdout, /^ {2}\? .*unknown on x86-64, ignored: .*_llseek/m);
 });
 

@@ -10,7 +10,7 @@ import { parseTorovPolicy } from '../../src/policy/torov-format';
 import { parseTorovConfig } from '../../src/policy/torov-config';
 import { defaultPolicy } from '../../src/policy/default';
 import { PolicyError } from '../../src/policy/errors';
-import { ALLOW, DENY, KILL, LOG, denyErrno, verdict, type Policy } from '../../src/policy/policy';
+import { ALLOW, CHECK, DENY, KILL, LOG, denyErrno, plainVerdict, verdict, type Policy } from '../../src/policy/policy';
 import { linuxSyscalls } from '../../src/policy/syscall-table';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -45,15 +45,16 @@ describe('Docker seccomp profiles', () => {
     assert.equal(verdict(p, nr('writev')), ALLOW);
     assert.equal(verdict(p, nr('mount')), DENY, 'includes.caps CAP_SYS_ADMIN is never granted');
     assert.equal(denyErrno(p, nr('mount')), 1);
-    assert.equal(verdict(p, nr('personality')), DENY, 'arg rules: the default applies');
-    assert.equal(verdict(p, nr('clone')), DENY);
+    assert.equal(verdict(p, nr('personality')), CHECK, 'allowed for a few values: exact argument rules');
+    assert.equal(plainVerdict(p, nr('personality')).code, DENY, 'other values: the default');
+    assert.equal(p.argRules[nr('personality')]!.rules.length, 4);
+    assert.equal(verdict(p, nr('clone')), CHECK);
     assert.equal(verdict(p, nr('clone3')), DENY);
     assert.equal(denyErrno(p, nr('clone3')), 38, 'errnoRet ENOSYS, excludes.caps satisfied');
     assert.equal(verdict(p, nr('modify_ldt')), ALLOW, 'includes.arches amd64 holds');
     assert.equal(verdict(p, nr('ptrace')), ALLOW, 'minKernel 4.8 holds on 6.8');
     assert.equal(verdict(p, nr('io_uring_setup')), DENY, 'excludes.minKernel 4.1 holds on 6.8');
-    assert.ok(r.approximations.some((a) => a.startsWith('personality:')));
-    assert.ok(r.approximations.some((a) => a.startsWith('clone:')));
+    assert.ok(!r.approximations.some((a) => a.startsWith('personality:') || a.startsWith('clone:')), r.approximations.join('\n'));
     assert.ok(r.warnings.some((w) => /unknown on x86-64.*\b_llseek\b/.test(w)), r.warnings.join('\n'));
     // An older kernel: ptrace's entry no longer applies, io_uring's does.
     const old = parseDockerProfile(JSON.parse(fs.readFileSync(FIXTURE, 'utf8')), FIXTURE, table, { kernelRelease: '4.0.9' });
@@ -93,10 +94,29 @@ describe('Docker seccomp profiles', () => {
     assert.equal(denyErrno(p, nr('mount')), 38);
   });
 
-  it('a restrictive argument rule makes the whole syscall restrictive', () => {
+  it('entries with conditions become exact argument rules when they cannot conflict', () => {
+    const r = docker({
+      defaultAction: 'SCMP_ACT_ERRNO',
+      syscalls: [
+        { names: ['personality'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 0, op: 'SCMP_CMP_EQ' }] },
+        { names: ['personality'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 8, op: 'SCMP_CMP_EQ' }] },
+        { names: ['clone'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 0x7e020000, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }] },
+      ],
+    });
+    assert.deepEqual(r.approximations, []);
+    const set = r.policy.argRules[nr('clone')]!;
+    assert.deepEqual(set.rules[0]!.args.compare, [{ arg: 0, op: '&==', mask: 0x7e020000n, value: 0n }]);
+    assert.equal(set.fallbackCode, DENY);
+    assert.deepEqual(r.policy.argRules[nr('personality')]!.rules.map((x) => x.args.compare![0]!.value), [0n, 8n]);
+  });
+
+  it('entries that could conflict (a plain entry too): the most restrictive action, as an approximation', () => {
     const r = docker({
       defaultAction: 'SCMP_ACT_ALLOW',
-      syscalls: [{ names: ['socket'], action: 'SCMP_ACT_ERRNO', errnoRet: 97, args: [{ index: 0, value: 40, op: 'SCMP_CMP_EQ' }] }],
+      syscalls: [
+        { names: ['socket'], action: 'SCMP_ACT_LOG' },
+        { names: ['socket'], action: 'SCMP_ACT_ERRNO', errnoRet: 97, args: [{ index: 0, value: 40, op: 'SCMP_CMP_EQ' }] },
+      ],
     });
     assert.equal(verdict(r.policy, nr('socket')), DENY);
     assert.equal(denyErrno(r.policy, nr('socket')), 97);
