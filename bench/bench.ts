@@ -20,6 +20,18 @@ const REPS = quick ? 3 : 7;
 const devnull = fs.openSync('/dev/null', 'r+');
 const policy = defaultPolicy();
 
+const PATH_LIST = ['native', 'exit', 'trap', 'cheap', 'fast'] as const;
+const PATH_NAMES: Record<string, string> = { native: 'native', exit: 'exit path', trap: 'channel, trap entry', cheap: 'channel, rewritten entry', fast: 'in-guest fast path' };
+
+// `--chart`: only draw bench/results/syscall-paths.svg again from latest.json.
+if (process.argv.includes('--chart')) {
+  const j = JSON.parse(fs.readFileSync(path.join(ROOT, 'bench', 'results', 'latest.json'), 'utf8')) as { syscallPaths: PathRow[] };
+  const ops = [...new Set(j.syscallPaths.map((r) => r.op))];
+  const cell = (op: string, p: string) => j.syscallPaths.find((r) => r.op === op && r.path === p);
+  fs.writeFileSync(path.join(ROOT, 'bench', 'results', 'syscall-paths.svg'), chart(ops, PATH_LIST.map((p) => ({ key: p, name: PATH_NAMES[p]! })), cell));
+  process.exit(0);
+}
+
 function median(v: number[]): number {
   const s = [...v].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -298,8 +310,7 @@ async function sectionTcp(): Promise<void> {
 function report(): void {
   const fmt = (v: number | undefined, unit = 'ns') => v === undefined || Number.isNaN(v) ? '' : unit !== 'ns' ? `${v.toFixed(2)} ${unit}`
     : v >= 1e6 ? `${(v / 1e6).toFixed(2)} ms` : v >= 1e3 ? `${(v / 1e3).toFixed(2)} µs` : `${v.toFixed(0)} ns`;
-  const PATHS = ['native', 'exit', 'trap', 'cheap', 'fast'] as const;
-  const PATH_NAMES: Record<string, string> = { native: 'native', exit: 'exit path', trap: 'channel, trap entry', cheap: 'channel, rewritten entry', fast: 'in-guest fast path' };
+  const PATHS = PATH_LIST;
   const ops = [...new Set(pathRows.map((r) => r.op))];
   const cell = (op: string, p: string) => pathRows.find((r) => r.op === op && r.path === p);
   const lines = [
@@ -352,7 +363,8 @@ function chart(ops: string[], paths: { key: string; name: string }[], cell: (op:
       const v = cell(op, p.key)!.ns, x = x0 + k * barW, yy = y(Math.max(v, lo));
       out.push(`<rect x="${x.toFixed(1)}" y="${yy.toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${(H - bottom - yy).toFixed(1)}" fill="${COLORS[p.key]}"><title>${esc(op)}, ${esc(p.name)}: ${label(v)}</title></rect>`);
     });
-    out.push(`<text x="${(left + i * groupW + groupW / 2).toFixed(1)}" y="${H - bottom + 16}" text-anchor="middle">${esc(op)}</text>`);
+    const lx = (left + i * groupW + groupW / 2).toFixed(1), ly = H - bottom + 14;
+    out.push(`<text x="${lx}" y="${ly}" text-anchor="end" transform="rotate(-20 ${lx} ${ly})">${esc(op)}</text>`);
   });
   paths.forEach((p, k) => {
     const x = left + k * 170;
