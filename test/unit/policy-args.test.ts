@@ -5,31 +5,18 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseTorovPolicy } from '../../src/policy/torov-format';
-import { PolicyError } from '../../src/policy/errors';
 import { ALLOW, CHECK, DENY, LOG, argumentRules, plainVerdict, verdict, widestVerdict } from '../../src/policy/policy';
 import {
   addressMatches, compareHolds, decodeSockaddr, numericAlternatives, parseAddress, parseIpv6, pathEntry, pathMatches, type Compare,
 } from '../../src/policy/args';
-import { linuxSyscalls } from '../../src/policy/syscall-table';
 import { toTorovDocument } from '../../src/policy/convert';
 import { toDockerProfile } from '../../src/policy/docker-profile';
 import { Learner, formatPolicy } from '../../src/policy/learn';
 import { foldPath, resolvePath } from '../../src/syscalls/argcheck';
 import type { Kernel } from '../../src/syscalls/api';
+import { errorOf, nr } from './policy-testing';
 
-const table = linuxSyscalls();
-const nr = (name: string): number => table.nrOf(name) as number;
 
-function errorOf(doc: unknown): string {
-  try {
-    parseTorovPolicy(doc, 'app.json');
-  } catch (e) {
-    assert.ok(e instanceof PolicyError, `expected a PolicyError, got ${String(e)}`);
-    assert.ok(!e.message.includes('\n'), `one line: ${e.message}`);
-    return e.message;
-  }
-  assert.fail('expected an error');
-}
 const rule = (names: string[], args: unknown, action = 'allow') => ({ syscalls: [{ names, action, args }] });
 
 describe('argument rules: parsing errors name the field', () => {

@@ -8,24 +8,9 @@ import { parsePolicyText } from '../../src/policy/load';
 import { PolicyError, closest, editDistance, fieldPath } from '../../src/policy/errors';
 import { lineColumn, locateJsonError } from '../../src/policy/json';
 import { ACTIONS_FOR_HUMANS, ALLOW, DENY, KILL, LOG, denyErrno, verdict } from '../../src/policy/policy';
-import { linuxSyscalls } from '../../src/policy/syscall-table';
+import { errorOf, nr } from './policy-testing';
 
-const table = linuxSyscalls();
-const nr = (name: string): number => table.nrOf(name) as number;
 
-/** Parses `doc` as app.json and returns the PolicyError message (failing if it parses). */
-function errorOf(doc: unknown): string {
-  try {
-    parseTorovPolicy(doc, 'app.json');
-  } catch (e) {
-    assert.ok(e instanceof PolicyError, `expected a PolicyError, got ${String(e)}`);
-    assert.equal(e.name, 'PolicyError');
-    assert.ok(!e.message.includes('\n'), `one line: ${e.message}`);
-    assert.ok(e.message.startsWith('app.json: '), e.message);
-    return e.message;
-  }
-  assert.fail('expected an error');
-}
 
 function textErrorOf(text: string): string {
   try {
