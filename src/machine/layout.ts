@@ -83,7 +83,6 @@ export const PORT_WAIT = 0x15;
 /** Byte offsets in the syscall channel page (SYS.CHAN); stub.S has the same list. */
 export const CHAN = {
   STATE: 0x000,      // u32: IDLE, REQUEST, BUSY, DONE
-  ENTRY: 0x040,      // u32: nonzero: syscall_entry goes to the channel
   POLL: 0x044,       // u32: nonzero while a host thread polls STATE
   TRAPFAST: 0x048,   // u32: nonzero: fast paths also answer trapped syscalls (no site rewriting)
   NR: 0x080,         // u64, then six u64 arguments

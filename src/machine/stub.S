@@ -34,7 +34,7 @@
  */
     .set    CHAN, syscall_entry + 0x5000
     .set    C_STATE, 0x000      /* u32: 0 idle, 1 request posted, 2 host busy, 3 result ready */
-    .set    C_ENTRY, 0x040      /* u32: nonzero: syscall_entry uses the channel (--syscall-path ring) */
+    .set    C_ENTRY, 0x040      /* (unused: the switch is stub_channel_on, in this page) */
     .set    C_POLL, 0x044       /* u32: nonzero while a host thread polls C_STATE */
     .set    C_TRAPFAST, 0x048   /* u32: nonzero: answer fast paths at a trapped syscall too */
     .set    C_NR, 0x080         /* u64 number, then six u64 arguments */
@@ -56,7 +56,7 @@
 
     .globl syscall_entry
 syscall_entry:                  /* offset 0x000: LSTAR */
-    cmpl    $0, CHAN+C_ENTRY(%rip)
+    cmpl    $0, stub_channel_on(%rip)
     jne     chan_trap           /* the channel is on */
 syscall_out:
     outb    %al, $0x10          /* PORT_SYSCALL */
@@ -176,4 +176,9 @@ chan_return:
 1:  movq    CHAN+C_RSP(%rip), %rsp      /* CPL0 (VMX): sysretq restores rip and rflags */
     sysretq
 
-    .org    0x500, 0xcc
+/* Nonzero when the channel is on (the VMM sets it; read-only to the guest). It lives in this
+   page, not the channel page, so that the exit path touches no page of its own: on kvm_pvm
+   the first touch of a page costs a shadow-paging fault. */
+    .org    0x4fc, 0xcc
+stub_channel_on:
+    .long   0

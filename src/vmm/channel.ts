@@ -34,6 +34,7 @@ import type { Vcpu } from './vcpu';
 import type { Machine } from './machine';
 import { Args } from '../syscalls/api';
 import { CHAN, CHAN_DONE, CHAN_REQUEST, CHAN_BUSY, PORT_KICK, SYS } from '../machine/layout';
+import { STUB_CHANNEL_ON } from '../machine/stub';
 import { viewOf, sys } from '../host/libc';
 import { RUN } from '../kvm/kvm';
 import { startVcpuWorker, VcpuWorker, S, GO, EXIT, RC, MAIN_SLEEPING, WORKER_WAITING, DONE_SEQ, READY, TID, VCPU_FD, RUN_LO, RUN_HI,
@@ -192,7 +193,7 @@ export class Channel {
       this.pageU32[S(CHAN.FASTVAL) + 2 * nr] = value >>> 0;
       this.pageU32[S(CHAN.FASTVAL) + 2 * nr + 1] = Math.floor(value / 4294967296) >>> 0;
     }
-    Atomics.store(this.page, S(CHAN.ENTRY), 1);
+    machine.mem.sysDv.setUint32(SYS.STUB + STUB_CHANNEL_ON, 1, true);
     Atomics.store(this.page, S(CHAN.TRAPFAST), 1);
     this.thread = VcpuThread.started;
   }

@@ -9,7 +9,7 @@ import { GuestMemory } from '../machine/memory';
 import { AddressSpace } from '../machine/mm';
 import { writeSystemTables, initVcpu, cpuFeatures, CpuFeatures } from '../machine/x86';
 import { FdTable } from '../syscalls/fdtable';
-import { windowSize, VDSO_VA, SYS, SYS_VA, PAGE_SIZE } from '../machine/layout';
+import { windowSize, VDSO_VA, SYS, SYS_VA } from '../machine/layout';
 import { setupVdso, tscKhz } from './vdso';
 import { Channel, FAST_SYSCALLS } from './channel';
 import { SiteRewriter } from './rewrite';
@@ -198,7 +198,7 @@ export class Machine {
       initVcpu(vfd, this.kvm, this.mem, this.features, reuse ? this.resetSregs : undefined);
       this.vcpu = new Vcpu(this, vfd, 0);
       this.vcpu.setEntry(start.rip, start.rsp);  // every general register: zero but rip, rsp, rflags
-      this.mem.sys8.fill(0, SYS.CHAN, SYS.CHAN + PAGE_SIZE);
+      // The channel page starts zeroed (GuestMemory maps the system slot afresh): the channel is off.
       if (cfg.syscallPath === 'ring') {
         const ch = this.vcpu.channel = this.openChannel(cfg, vfd);
         if (cfg.rewrite !== false && start.bias !== undefined) {

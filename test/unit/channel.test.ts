@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { K } from '../../src/vmm/vcpu-thread';
 import { KVM_RUN, KVM_EXIT_IO, RUN } from '../../src/kvm/kvm';
 import { CHAN, SYS } from '../../src/machine/layout';
-import { STUB_CODE, STUB_CHAN_CALL, STUB_CHAN_KICK, STUB_CHAN_WAIT, STUB_SYSCALL_OUT } from '../../src/machine/stub';
+import { STUB_CODE, STUB_CHAN_CALL, STUB_CHAN_KICK, STUB_CHAN_WAIT, STUB_CHANNEL_ON, STUB_SYSCALL_OUT } from '../../src/machine/stub';
 
 test('the vCPU thread uses the same KVM constants as src/kvm', () => {
   assert.deepEqual(K, { KVM_RUN, KVM_EXIT_IO, exit_reason: RUN.exit_reason, io_direction: RUN.io_direction, io_port: RUN.io_port, immediate_exit: RUN.immediate_exit });
@@ -12,9 +12,10 @@ test('the vCPU thread uses the same KVM constants as src/kvm', () => {
 
 test('the stub reaches the channel page at the offsets layout.ts names', () => {
   // syscall_entry: cmpl $0, disp32(%rip) (83 3d disp32 00): the displacement from the end of
-  // the instruction (offset 7) must land on SYS.CHAN + CHAN.ENTRY.
+  // the instruction (offset 7) must land on the switch in the stub page itself.
   assert.deepEqual([...STUB_CODE.subarray(0, 2)], [0x83, 0x3d]);
-  assert.equal(7 + STUB_CODE.readInt32LE(2), SYS.CHAN - SYS.STUB + CHAN.ENTRY);
+  assert.equal(7 + STUB_CODE.readInt32LE(2), STUB_CHANNEL_ON);
+  assert.equal(STUB_CODE.readUInt32LE(STUB_CHANNEL_ON), 0);
   // The channel's two ports and the exit path's out.
   assert.deepEqual([...STUB_CODE.subarray(STUB_CHAN_KICK, STUB_CHAN_KICK + 2)], [0xe6, 0x14]);
   assert.deepEqual([...STUB_CODE.subarray(STUB_CHAN_WAIT, STUB_CHAN_WAIT + 2)], [0xe6, 0x15]);
