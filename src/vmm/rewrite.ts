@@ -113,6 +113,11 @@ export class SiteRewriter {
     if (!fn) return `not inside a function of the ${this.source === 'symtab' ? 'symbol table' : 'unwind table'}`;
     const seg = this.text.find((t) => fn.value >= t.start && fn.value + fn.size <= t.end);
     if (!seg) return 'not in the program\'s text';
+    // The program may have mapped something else there since it was loaded. torov reads
+    // and writes only the loaded image's own (anonymous, private) memory: never a file
+    // mapping, whose pages past the end of the file would fault the VMM and whose shared
+    // pages are the file itself.
+    if (!this.covered(fn.value, fn.value + fn.size, 'elf')) return 'the function is no longer the loaded program\'s memory';
     const info = this.analyse(fn);
     if (!info.ok) return info.why!;
     const i = info.starts.get(site);
@@ -131,6 +136,7 @@ export class SiteRewriter {
     for (const l of this.labels) if (l > start && l < end) return 'a label lies inside the bytes to overwrite';
     const moved = this.mem.bytes(start, site - start).slice();
     const tramp = this.trampoline(moved, site + 2);
+    if (tramp === -1) return 'the trampoline mapping was replaced by the program';
     if (tramp === undefined) return this.disabled ?? 'no room for a trampoline';
     const rel = tramp - (start + JMP_LEN);
     if (rel < -(2 ** 31) || rel >= 2 ** 31) return 'the trampoline is out of reach of a 32-bit jump';
@@ -139,6 +145,16 @@ export class SiteRewriter {
     new DataView(patch.buffer).setInt32(1, rel, true);
     this.mem.bytes(start, patch.length).set(patch);
     return undefined;
+  }
+
+  /** True if [start, end) is entirely mapped by VMAs of this kind (private memory of torov's own loading or mapping). */
+  private covered(start: number, end: number, kind: 'elf' | 'anon'): boolean {
+    for (let a = start; a < end;) {
+      const v = this.as.find(a);
+      if (!v || v.kind !== kind || v.eof !== undefined) return false;
+      a = v.end;
+    }
+    return true;
   }
 
   /** The function symbol that covers [addr, addr+2), if any. */
@@ -190,6 +206,7 @@ export class SiteRewriter {
     const len = moved.length + 7 + 6;
     const at = t.next;
     if (at + len > t.end) return undefined;
+    if (!this.covered(t.base, at + len, 'anon')) return -1;
     const code = new Uint8Array(len);
     code.set(moved, 0);
     const dv = new DataView(code.buffer);

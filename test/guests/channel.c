@@ -11,6 +11,10 @@
  *                       kick it with `out` to port 0x14, as a hostile program could; print
  *                       the result
  *   channel forge-wait  `out` to port 0x15 (wait) with nothing posted; must return
+ *   channel sharedtext F  map file F (opened read-only; created by the test) MAP_SHARED over
+ *                       the page of this program's function victim(), call it 100 times
+ *                       (its code there now makes a getppid syscall), and say whether the
+ *                       file changed: torov must never rewrite a syscall site in a file
  * Prints what it saw; the tests compare with a native run where that makes sense. */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -19,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/syscall.h>
+#include <sys/mman.h>
+#include <fcntl.h>
 
 /* The red zone of this leaf function holds 16 words across the syscall. Returns the number
    of words that changed. */
@@ -71,7 +77,8 @@ __attribute__((noinline)) static long branch_once(long which)
 }
 
 /* A leaf wrapper like musl's __syscall_cp_c: a register move, the syscall, ret. */
-__attribute__((naked, noinline)) static long leaf_syscall(long nr, long a, long b, long c)
+__attribute__((naked, noinline)) static long leaf_syscall(long nr __attribute__((unused)), long a __attribute__((unused)),
+                                                          long b __attribute__((unused)), long c __attribute__((unused)))
 {
     __asm__ volatile(
         "mov %rdi, %rax\n\t"
@@ -83,6 +90,13 @@ __attribute__((naked, noinline)) static long leaf_syscall(long nr, long a, long 
 }
 
 #define CHAN_PAGE 0x7fffffe0d000UL
+
+/* A whole page of its own, so that a file can be mapped over exactly it: getppid, then nops
+   (the test's file holds the same bytes). */
+__attribute__((naked, noinline, aligned(4096))) long victim(void)
+{
+    __asm__ volatile("mov $110, %eax\n\tsyscall\n\tret\n\t.fill 4088, 1, 0x90\n");
+}
 
 int main(int argc, char **argv)
 {
@@ -132,6 +146,21 @@ int main(int argc, char **argv)
     if (!strcmp(mode, "forge-wait")) {
         __asm__ volatile("outb %%al, $0x15" ::: "memory");
         printf("forge-wait: returned\n");
+        return 0;
+    }
+    if (!strcmp(mode, "sharedtext")) {
+        if (argc < 3) return 2;
+        int fd = open(argv[2], O_RDONLY);
+        if (fd < 0) { perror("channel: open"); return 1; }
+        unsigned char before[4096], now[4096];
+        if (pread(fd, before, sizeof before, 0) != sizeof before) return 1;
+        void *p = mmap((void *)victim, 4096, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED, fd, 0);
+        if (p != (void *)victim) { perror("channel: mmap"); return 1; }
+        long sum = 0;
+        for (int i = 0; i < 100; i++) sum += victim();
+        if (pread(fd, now, sizeof now, 0) != sizeof now) return 1;
+        printf("sharedtext: %s, sum %s\n", memcmp(before, now, sizeof now) ? "the file changed" : "the file is unchanged",
+               sum == 100L * getppid() ? "right" : "wrong");
         return 0;
     }
     fprintf(stderr, "channel: unknown mode %s\n", mode);

@@ -90,6 +90,25 @@ test('a request a program forges in the channel page goes through the policy lik
   } finally { fs.rmSync(dir, { recursive: true }); }
 });
 
+test('a syscall site in a file the program mapped over its own code is never rewritten (the file is not written, the VMM does not crash)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'torov-chan-'));
+  try {
+    // The same bytes as the guest's victim(): mov $110,%eax; syscall; ret; nops.
+    const code = Buffer.alloc(4096, 0x90);
+    Buffer.from([0xb8, 0x6e, 0, 0, 0, 0x0f, 0x05, 0xc3]).copy(code);
+    for (const mode of [0o444, 0o644]) {
+      const f = path.join(dir, `text-${mode.toString(8)}`);
+      fs.writeFileSync(f, code);
+      fs.chmodSync(f, mode);
+      const r = torov(['run', '--verbose', '--syscall-path', 'ring', CH, 'sharedtext', f]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, 'sharedtext: the file is unchanged, sum right\n');
+      assert.match(r.stderr, /the function is no longer the loaded program's memory/);
+      assert.deepEqual(fs.readFileSync(f), code);
+    }
+  } finally { fs.rmSync(dir, { recursive: true }); }
+});
+
 test('a guest blocked on the host (a 2 s sleep) does not keep a CPU busy', () => {
   // CPU time of the whole torov run (launcher, VMM, its threads) from bash's `times` for
   // its children, with a 2 s sleep and with none. A spinning guest or poller would add
