@@ -115,10 +115,10 @@ export const RUNTIME_GROUPS: readonly RuleGroup[] = [
   },
   {
     name: 'threads',
-    why: 'Node\'s threads (V8 platform workers, libuv) keep running under the filter (SECCOMP_FILTER_FLAG_TSYNC); no new thread or process can be created',
+    why: 'Node\'s threads (V8 platform workers, libuv, the syscall channel\'s vCPU thread, started before the filter) keep running under it (SECCOMP_FILTER_FLAG_TSYNC); no new thread or process can be created',
     rules: [
-      { syscall: 'futex', why: 'every lock and condition variable: V8\'s platform workers wait for GC tasks, Node joins them at exit' },
-      { syscall: 'sched_yield', why: 'V8 and glibc spin locks (seen in a worker thread at exit)' },
+      { syscall: 'futex', why: 'every lock and condition variable: V8\'s platform workers wait for GC tasks, Node joins them at exit; the syscall channel\'s threads sleep and wake each other (Atomics.wait/notify)' },
+      { syscall: 'sched_yield', why: 'V8 and glibc spin locks (seen in a worker thread at exit); the syscall channel\'s polling thread gives its CPU away while idle' },
       { syscall: 'getpid', why: 'V8 and glibc ask for the process id (seen around the first KVM_RUN; glibc\'s raise())' },
       { syscall: 'gettid', why: 'V8 and glibc thread ids (a harmless query)' },
       { syscall: 'exit', why: 'a thread ends: Node stops its V8 platform workers at exit' },
@@ -134,7 +134,7 @@ export const RUNTIME_GROUPS: readonly RuleGroup[] = [
       { syscall: 'rt_sigreturn', why: 'returns from a signal handler (KVM_RUN then fails with EINTR and the loop goes on)' },
       {
         syscall: 'tgkill', args: [{ arg: 0, value: 'pid', name: 'this process' }],
-        why: 'Node\'s SIGINT/SIGTERM handler restores the terminal and raises the signal again, abort() raises SIGABRT: only at the VMM itself, so Ctrl-C ends it as Ctrl-C and not as a seccomp kill',
+        why: 'Node\'s SIGINT/SIGTERM handler restores the terminal and raises the signal again, abort() raises SIGABRT, the syscall channel kicks its vCPU thread out of KVM_RUN (SIGUSR2): only at the VMM itself, so Ctrl-C ends it as Ctrl-C and not as a seccomp kill',
       },
     ],
   },
