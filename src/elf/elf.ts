@@ -192,10 +192,12 @@ export function parseEhFrame(b: Uint8Array): { value: number; size: number }[] {
           for (const c of aug.slice(1)) {
             if (c === 'R') fdeEnc = b[p.o++]!;
             else if (c === 'L') p.o++;
-            else if (c === 'P') { const e = b[p.o++]!; if (ptr(p, e, true) === undefined) break; }
-            else if (c !== 'S' && c !== 'B') break;
+            else if (c === 'P') { const e = b[p.o++]!; if (ptr(p, e, true) === undefined) { fdeEnc = -1; break; } }
+            else if (c !== 'S' && c !== 'B') { fdeEnc = -1; break; }
           }
-        }
+        } else if (aug !== '') fdeEnc = -1;
+        // -1: an augmentation this parser does not know; its FDEs are left out rather than
+        // read with a guessed encoding.
         cies.set(off, fdeEnc);
       } else {
         const enc = cies.get(rec - id);

@@ -217,9 +217,14 @@ export class GuestMemory {
    * gigabytes: above 4 GiB koffi cannot make one): copy large ranges with copy() or load().
    */
   bytes(off: number, len: number): Uint8Array {
+    // Unchecked against the page tables, but never outside the window: a slip in a caller
+    // must throw, not make a view of host memory below or above it.
+    if (!(off >= 0 && len >= 0 && off + len <= this.memSize)) {
+      throw new Error(`no view of window bytes 0x${off.toString(16)}+${len}: outside the window`);
+    }
     const i = Math.floor(off / CHUNK), o = off - i * CHUNK;
     if (o + len <= CHUNK) return this.chunk(i).subarray(o, o + len);
-    if (!(len <= MAX_VIEW && off >= 0 && off + len <= this.memSize)) {
+    if (!(len <= MAX_VIEW)) {
       throw new Error(`no view of window bytes 0x${off.toString(16)}+${len}: longer than ${MAX_VIEW} bytes or outside the window`);
     }
     return new Uint8Array(viewOf(this.hostBase + off, len));

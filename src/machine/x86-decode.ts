@@ -92,11 +92,11 @@ const s8 = (b: number) => (b << 24) >> 24;
  * the bytes are not an instruction it knows (or run past the end of `code`).
  */
 export function decode(code: Uint8Array, off: number, addr: number): Insn | undefined {
-  let p = off, op16 = false, addr32 = false, rexW = false;
+  let p = off, op16 = false, addr32 = false, rexW = false, repne = false;
   for (let n = 0; ; n++) {
     if (p >= code.length || n > 14) return undefined;
     const b = code[p]!;
-    if (isLegacyPrefix(b)) { if (b === 0x66) op16 = true; if (b === 0x67) addr32 = true; rexW = false; p++; continue; }
+    if (isLegacyPrefix(b)) { if (b === 0x66) op16 = true; if (b === 0x67) addr32 = true; if (b === 0xf2) repne = true; rexW = false; p++; continue; }
     if ((b & 0xf0) === 0x40) { rexW = (b & 8) !== 0; p++; continue; }
     break;
   }
@@ -145,11 +145,15 @@ export function decode(code: Uint8Array, off: number, addr: number): Insn | unde
     }
     const mr = modrmLen(code, p);
     if (!mr) return undefined;
-    return done(p + mr.len + (TWO_IMM8.has(o) ? 1 : 0), 'plain', mr.ripRel);
+    // AMD SSE4a extrq/insertq (66/f2 0f 78) carry two imm8; plain 0f 78 is vmread.
+    const imm = TWO_IMM8.has(o) ? 1 : o === 0x78 && (op16 || repne) ? 2 : 0;
+    return done(p + mr.len + imm, 'plain', mr.ripRel);
   }
 
   const f = ONE[b]!;
   if (f & X) return undefined;
+  // 8f is pop r/m only with ModRM.reg = 0; otherwise it is AMD's XOP prefix: not known here.
+  if (b === 0x8f && (p >= code.length || ((code[p]! >> 3) & 7) !== 0)) return undefined;
   let ripRel = false, reg = 0, modrm = -1;
   if (f & M) {
     const mr = modrmLen(code, p);

@@ -57,6 +57,12 @@ function ignoreSignal(sig: number): void {
  */
 export function dropPrivileges(opts: { uid?: number; gid?: number; inUserNamespace: boolean }): { uid: number; gid: number } {
   let uid = process.getuid?.() ?? 0, gid = process.getgid?.() ?? 0;
+  // The bounding set first, while CAP_SETPCAP is still held (leaving root below clears it,
+  // and the drops would then fail with EPERM). It is per thread: this is the main thread's.
+  for (let cap = 0; cap < 64; cap++) {
+    const r = sys(SYS.prctl, PR_CAPBSET_DROP, cap);
+    if (r < 0 && r !== -22 /* EINVAL: no such capability */ && r !== -1 /* EPERM: already without CAP_SETPCAP */) check(`drop capability ${cap}`, r);
+  }
   if (!opts.inUserNamespace && uid === 0) {
     const u = opts.uid ?? DEFAULT_UID, g = opts.gid ?? DEFAULT_GID;
     // Credentials are per thread in Linux: Node's threads (V8's platform workers, libuv's
@@ -68,12 +74,10 @@ export function dropPrivileges(opts: { uid?: number; gid?: number; inUserNamespa
     check('setresuid', allThreads.setresuid(u));
     uid = u; gid = g;
   }
-  // Bounding and ambient sets first (dropping them needs CAP_SETPCAP, still held in a
-  // user namespace), then the permitted/effective/inheritable sets.
-  for (let cap = 0; cap < 64; cap++) {
-    const r = sys(SYS.prctl, PR_CAPBSET_DROP, cap);
-    if (r < 0 && r !== -22 /* EINVAL: no such capability */ && r !== -1 /* EPERM: already without CAP_SETPCAP */) check(`drop capability ${cap}`, r);
-  }
+  // Then the ambient and the permitted/effective/inheritable sets. In a user namespace
+  // (rootless) only this thread loses them: capset is per thread and uid 0 is the only id
+  // mapped, so Node's other threads keep their capabilities inside the namespace (over its
+  // own mounts and network only; the seccomp filter still covers every thread).
   sys(SYS.prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
   const hdr = Buffer.alloc(8), data = Buffer.alloc(24);
   hdr.writeUInt32LE(LINUX_CAPABILITY_VERSION_3, 0);

@@ -212,9 +212,16 @@ export class Channel {
     const result = this.machine.dispatch(nr, this.args);
     w[S(CHAN.RESULT)] = result >>> 0;
     w[S(CHAN.RESULT) + 1] = Math.floor(result / 4294967296) >>> 0;
-    if (this.machine.kernel.fsBaseDirty) this.vcpu.applyBasesNow();
+    let resume = false;
+    if (this.machine.kernel.fsBaseDirty) {
+      // arch_prctl: the FS/GS base is set with a vCPU ioctl, which would wait for a vCPU that
+      // runs on the other thread (forever, if the program does not spin): park it first.
+      if (this.running) { this.seenExit = this.thread!.stop(this.vcpu.fd.runU8, this.seenExit); this.running = false; resume = true; }
+      this.vcpu.applyBasesNow();
+    }
     Atomics.store(p, S(CHAN.STATE), CHAN_DONE);
     this.thread?.resultReady();
+    if (resume) this.go();
     return true;
   }
 
@@ -287,7 +294,7 @@ export class Channel {
           continue;
         }
         if (Atomics.load(ctl, EXIT) !== this.seenExit) {
-          this.seenExit++;
+          this.seenExit = (this.seenExit + 1) | 0;       // EXIT is an Int32 and wraps
           this.running = false;
           this.exit(ctl[RC]!);
           if (giveUp) {

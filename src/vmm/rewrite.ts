@@ -41,7 +41,7 @@
  * A program that unmaps or overwrites the trampoline mapping breaks itself, as one that
  * unmaps its vDSO does.
  */
-import { GuestMemory, PROT_R, PROT_X } from '../machine/memory';
+import { GuestMemory, PROT_R, PROT_W, PROT_X } from '../machine/memory';
 import { AddressSpace } from '../machine/mm';
 import { decode } from '../machine/x86-decode';
 import { parseElf, parseSymbols, parseEhFrame, ElfSymbol, PF_X, PT_LOAD, STT_FUNC } from '../elf/elf';
@@ -67,7 +67,8 @@ export interface RewriteStats { rewritten: number; refused: number; reasons: Map
 
 export class SiteRewriter {
   private readonly tried = new Set<number>();
-  private readonly fns = new Map<number, FnInfo>();
+  /** Set by tryRewrite once the site passed the cheap checks. */
+  private checked = false;
   private readonly funcs: ElfSymbol[];
   private readonly labels: number[];
   private readonly text: { start: number; end: number }[] = [];
@@ -100,8 +101,10 @@ export class SiteRewriter {
   /** A `syscall` at `site` was just served through the trap: rewrite it if that is provably safe. */
   consider(site: number): void {
     if (this.tried.has(site)) return;
-    this.tried.add(site);
     const why = this.disabled ?? this.tryRewrite(site);
+    // Remembered only once it passed the cheap checks (a real syscall instruction in the
+    // program's text), so a program forging sites cannot grow the set without bound.
+    if (why === undefined || this.checked) this.tried.add(site);
     if (why === undefined) { this.stats.rewritten++; return; }
     this.stats.refused++;
     this.stats.reasons.set(why, (this.stats.reasons.get(why) ?? 0) + 1);
@@ -109,6 +112,7 @@ export class SiteRewriter {
 
   /** Returns undefined when rewritten, else why not. */
   private tryRewrite(site: number): string | undefined {
+    this.checked = false;
     const fn = this.functionAt(site);
     if (!fn) return `not inside a function of the ${this.source === 'symtab' ? 'symbol table' : 'unwind table'}`;
     const seg = this.text.find((t) => fn.value >= t.start && fn.value + fn.size <= t.end);
@@ -117,11 +121,17 @@ export class SiteRewriter {
     // and writes only the loaded image's own (anonymous, private) memory: never a file
     // mapping, whose pages past the end of the file would fault the VMM and whose shared
     // pages are the file itself.
-    if (!this.covered(fn.value, fn.value + fn.size, 'elf')) return 'the function is no longer the loaded program\'s memory';
+    // Only executable, non-writable pages: bytes the program could not execute (or is
+    // writing) are never copied into a trampoline, which is executable.
+    if (!this.covered(fn.value, fn.value + fn.size, 'elf', PROT_X)) return 'the function is no longer the loaded program\'s memory';
+    const b = this.mem.bytes(site, 2);
+    if (b[0] !== 0x0f || b[1] !== 0x05) return 'not a syscall instruction';
+    this.checked = true;
+    // Decoded afresh each time (no cache): the program may have changed its text since.
     const info = this.analyse(fn);
     if (!info.ok) return info.why!;
     const i = info.starts.get(site);
-    if (i === undefined || info.lens[i] !== 2 || this.mem.bytes(site, 2)[0] !== 0x0f) return 'not a syscall instruction start';
+    if (i === undefined || info.lens[i] !== 2) return 'not a syscall instruction start';
     // The smallest run of whole movable instructions ending at the syscall that is 5 bytes
     // long (keeps the syscall), else one that ends with it (replaces it too).
     let j = i, keep = true;
@@ -147,12 +157,20 @@ export class SiteRewriter {
     return undefined;
   }
 
-  /** True if [start, end) is entirely mapped by VMAs of this kind (private memory of torov's own loading or mapping). */
-  private covered(start: number, end: number, kind: 'elf' | 'anon'): boolean {
+  /**
+   * True if [start, end) is entirely mapped by VMAs of this kind (private memory of torov's
+   * own loading or mapping), with exactly the protection `prot` (read and execute, never
+   * write) on every page.
+   */
+  private covered(start: number, end: number, kind: 'elf' | 'anon', prot: number): boolean {
+    if (!(start >= 0 && end <= this.mem.memSize && start < end)) return false;
     for (let a = start; a < end;) {
       const v = this.as.find(a);
-      if (!v || v.kind !== kind || v.eof !== undefined) return false;
+      if (!v || v.kind !== kind || v.eof !== undefined || (v.prot & (PROT_W | PROT_X)) !== (prot & (PROT_W | PROT_X))) return false;
       a = v.end;
+    }
+    for (let pg = Math.floor(start / 4096) * 4096; pg < end; pg += 4096) {
+      if ((this.mem.pageProt(pg) & (PROT_W | PROT_X)) !== (prot & (PROT_W | PROT_X))) return false;
     }
     return true;
   }
@@ -173,12 +191,9 @@ export class SiteRewriter {
     return undefined;
   }
 
-  /** Decodes a whole function once. */
+  /** Decodes a whole function. */
   private analyse(fn: ElfSymbol): FnInfo {
-    const cached = this.fns.get(fn.value);
-    if (cached) return cached;
     const info: FnInfo = { ok: true, starts: new Map(), order: [], lens: [], movable: [], targets: new Set() };
-    this.fns.set(fn.value, info);
     let code: Uint8Array;
     try { code = this.mem.bytes(fn.value, fn.size); } catch { info.ok = false; info.why = 'function not in guest memory'; return info; }
     for (let off = 0; off < fn.size;) {
@@ -205,8 +220,8 @@ export class SiteRewriter {
     if (!t) return undefined;
     const len = moved.length + 7 + 6;
     const at = t.next;
-    if (at + len > t.end) return undefined;
-    if (!this.covered(t.base, at + len, 'anon')) return -1;
+    if (!(at >= t.base && at + len <= t.end)) return undefined;
+    if (!this.covered(t.base, at + len, 'anon', PROT_R | PROT_X)) return -1;
     const code = new Uint8Array(len);
     code.set(moved, 0);
     const dv = new DataView(code.buffer);
@@ -214,7 +229,7 @@ export class SiteRewriter {
     code.set([0x48, 0x8d, 0x0d], p); dv.setInt32(p + 3, ret - (at + p + 7), true); p += 7;      // lea ret(%rip),%rcx
     code.set([0xff, 0x25], p); dv.setInt32(p + 2, t.base - (at + p + 6), true);                // jmp *slot(%rip)
     this.mem.bytes(at, len).set(code);
-    t.next = (at + len + 15) & ~15;
+    t.next = Math.ceil((at + len) / 16) * 16;     // not `& ~15`: addresses pass 2^31
     return at;
   }
 
@@ -226,6 +241,7 @@ export class SiteRewriter {
       base = this.as.findFree(TRAMP_SIZE, Math.min(this.as.mmapTop, lo + 2 ** 31 - 2 * TRAMP_SIZE));
       if (base < 0) { this.disabled = 'no free address range for the trampolines'; return undefined; }
     }
+    if (!this.as.fits(base, base + TRAMP_SIZE, PROT_R | PROT_X, 'anon')) { this.disabled = 'no memory left under --memory for the trampolines'; return undefined; }
     this.as.map(base, TRAMP_SIZE, PROT_R | PROT_X, 'anon');
     const slot = this.mem.bytes(base, 8);
     new DataView(slot.buffer, slot.byteOffset, 8).setBigUint64(0, BigInt(this.chanCall), true);

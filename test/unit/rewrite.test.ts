@@ -105,6 +105,6 @@ test('what is not a syscall instruction start, or outside any function, is left 
     assert.equal(rw.stats.rewritten, 0);
     assert.equal(rw.stats.refused, 4);
     assert.equal(hex(site - 5, 16), before);
-    assert.deepEqual([...rw.stats.reasons.keys()].sort(), ['not a syscall instruction start', 'not inside a function of the symbol table']);
+    assert.deepEqual([...rw.stats.reasons.keys()].sort(), ['not a syscall instruction', 'not inside a function of the symbol table']);
   } finally { mem.release(); }
 });
