@@ -96,7 +96,8 @@ export const CHAN = {
   FASTMASK: 0x140,   // 256 bits
   FASTVAL: 0x200,    // u64[256]
 } as const;
-export const CHAN_IDLE = 0, CHAN_REQUEST = 1, CHAN_BUSY = 2, CHAN_DONE = 3;
+/** C_STATE values; BLOCKING: being served, and expected to block (the guest sleeps at once). */
+export const CHAN_IDLE = 0, CHAN_REQUEST = 1, CHAN_BUSY = 2, CHAN_DONE = 3, CHAN_BLOCKING = 4;
 
 /** GDT selectors, Linux-like (see platform.md): STAR's layout depends on their order. */
 export const SEL = {

@@ -33,7 +33,7 @@
  * host's side of the protocol.
  */
     .set    CHAN, syscall_entry + 0x5000
-    .set    C_STATE, 0x000      /* u32: 0 idle, 1 request posted, 2 host busy, 3 result ready */
+    .set    C_STATE, 0x000      /* u32: 0 idle, 1 request posted, 2 host busy, 3 result ready, 4 host busy and the call will block */
     .set    C_ENTRY, 0x040      /* (unused: the switch is stub_channel_on, in this page) */
     .set    C_POLL, 0x044       /* u32: nonzero while a host thread polls C_STATE */
     .set    C_TRAPFAST, 0x048   /* u32: nonzero: answer fast paths at a trapped syscall too */
@@ -148,6 +148,8 @@ chan_spin:
     movq    %rax, %rcx          /* deadline */
 1:  cmpl    $3, CHAN+C_STATE(%rip)
     je      chan_done
+    cmpl    $4, CHAN+C_STATE(%rip)      /* the host expects this call to block: */
+    je      chan_wait                   /* sleep at once instead of spinning */
     pause
     rdtsc
     shlq    $32, %rdx

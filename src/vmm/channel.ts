@@ -33,7 +33,7 @@
 import type { Vcpu } from './vcpu';
 import type { Machine } from './machine';
 import { Args } from '../syscalls/api';
-import { CHAN, CHAN_DONE, CHAN_REQUEST, CHAN_BUSY, PORT_KICK, SYS } from '../machine/layout';
+import { CHAN, CHAN_DONE, CHAN_REQUEST, CHAN_BUSY, CHAN_BLOCKING, PORT_KICK, SYS } from '../machine/layout';
 import { STUB_CHANNEL_ON } from '../machine/stub';
 import { viewOf, sys } from '../host/libc';
 import { RUN } from '../kvm/kvm';
@@ -55,6 +55,14 @@ export const SPIN_US = 100;
 const LAZY_EXITS = 500;
 /** How long the main thread polls without a request before it sleeps. */
 const IDLE_NS = 200_000n;
+/** A call that took this long (ms) blocked: twice in a row, and the guest sleeps at once next time. */
+const SLOW_MS = 1;
+/** Syscalls that may block on the host (reads and writes of pipes and sockets, waits, sleeps, polls). */
+const MAY_BLOCK = (() => {
+  const t = new Uint8Array(512);
+  for (const nr of [0, 1, 7, 16, 17, 18, 19, 20, 23, 34, 35, 42, 43, 44, 45, 46, 47, 61, 202, 230, 232, 247, 270, 271, 281, 288, 295, 296, 299, 307, 441]) t[nr] = 1;
+  return t;
+})();
 /** Requests per health check of the polling (see Channel.poll). */
 const WINDOW = 256;
 
@@ -155,6 +163,8 @@ export class Channel {
   readonly page: Int32Array;
   private readonly pageU32: Uint32Array;
   private readonly req = new Uint32Array(16);
+  /** Per syscall number: how many of its last calls blocked long (0-2), for adaptive spinning. */
+  private readonly slow = new Uint8Array(512);
   private readonly args = new CopyArgs(this.req);
   private thread: VcpuThread | undefined;
   private seenExit = 0;
@@ -209,7 +219,20 @@ export class Channel {
     this.stats.served++;
     const site = r[14]! + r[15]! * 4294967296;
     if (site !== 0 && this.siteHook) this.siteHook(site, nr);
+    // Adaptive spinning: a call that may block and blocked long the last two times is
+    // expected to block again, and the guest is told to sleep at once instead of spending
+    // its spin budget; one quick return makes it spin again.
+    const timed = nr >= 0 && nr < MAY_BLOCK.length && MAY_BLOCK[nr] === 1;
+    let t0 = 0;
+    if (timed) {
+      if (this.slow[nr]! >= 2) Atomics.store(p, S(CHAN.STATE), CHAN_BLOCKING);
+      t0 = performance.now();
+    }
     const result = this.machine.dispatch(nr, this.args);
+    if (timed) {
+      const ms = performance.now() - t0;
+      this.slow[nr] = ms >= SLOW_MS ? Math.min(this.slow[nr]! + 1, 2) : 0;
+    }
     w[S(CHAN.RESULT)] = result >>> 0;
     w[S(CHAN.RESULT) + 1] = Math.floor(result / 4294967296) >>> 0;
     let resume = false;

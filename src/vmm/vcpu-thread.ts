@@ -4,7 +4,7 @@
  * before it loads the rest of torov (a Node worker takes about 50 ms to start here).
  */
 import { Worker } from 'node:worker_threads';
-import { CHAN, CHAN_BUSY, CHAN_REQUEST, PORT_WAIT } from '../machine/layout';
+import { CHAN, CHAN_BUSY, CHAN_BLOCKING, CHAN_REQUEST, PORT_WAIT } from '../machine/layout';
 
 /** From src/kvm/kvm.ts (not imported: it loads koffi); test/unit/channel.test.ts checks they agree. */
 export const K = { KVM_RUN: 0xae80, KVM_EXIT_IO: 2, exit_reason: 8, io_direction: 32, io_port: 34, immediate_exit: 1 } as const;
@@ -26,7 +26,7 @@ const ctl = new Int32Array(d.ctl);
 ctl[${TID}] = Number(sc(186 /* gettid */, 0, 0, 0, 0, 0, 0));
 Atomics.store(ctl, ${READY}, 1); Atomics.notify(ctl, ${READY});
 let runAddr = 0, chanAddr = 0, run8, run32, chan, go = 0;
-function pending() { const s = Atomics.load(chan, ${S(CHAN.STATE)}); return s === ${CHAN_REQUEST} || s === ${CHAN_BUSY}; }
+function pending() { const s = Atomics.load(chan, ${S(CHAN.STATE)}); return s === ${CHAN_REQUEST} || s === ${CHAN_BUSY} || s === ${CHAN_BLOCKING}; }
 /* The guest spun out its budget (PORT_WAIT): sleep until the result is there. False: the
    main thread sleeps and has not seen the request, so the exit must go to it. */
 function waitDone() {
