@@ -44,4 +44,26 @@ static const char *errname(int e)
 /* Check a condition; on failure report the expression and errno. */
 #define CHECK(cond) do { if (!(cond)) FAIL("check failed: %s", #cond); } while (0)
 
+/* Expect a call to fail with errno `want`; print "<label> <ERRNO>". */
+#define EXPECT_ERR(label, call, want) do { \
+        errno = 0; \
+        long r_ = (long)(call); \
+        if (r_ != -1 || errno != (want)) \
+            FAIL("%s: got %ld errno=%s, want -1 %s", label, r_, errname(errno), errname(want)); \
+        printf("%s %s\n", label, errname(errno)); \
+    } while (0)
+
+/* A pointer into the unmapped page at 0: every syscall must answer EFAULT. */
+#define BAD ((void *)8)
+
+/* Print "<label> <ERRNO>" for a failed call, else "<label> returned <r>". */
+static inline void show(const char *label, long r)
+{
+    if (r == -1)
+        printf("%s %s\n", label, errname(errno));
+    else
+        printf("%s returned %ld\n", label, r);
+    errno = 0;
+}
+
 #endif

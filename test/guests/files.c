@@ -40,14 +40,6 @@ static int cmpstr(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Expect a call to fail with errno `want`; print "<label> <ERRNO>". */
-#define EXPECT_ERR(label, call, want) do { \
-        errno = 0; \
-        long r_ = (long)(call); \
-        if (r_ != -1 || errno != (want)) \
-            FAIL("%s: got %ld errno=%s, want -1 %s", label, r_, errname(errno), errname(want)); \
-        printf("%s %s\n", label, errname(errno)); \
-    } while (0)
 
 static void print_ioctl(const char *label, int r)
 {

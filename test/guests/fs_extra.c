@@ -16,13 +16,6 @@
 #include <utime.h>
 #include "common.h"
 
-#define EXPECT_ERR(label, call, want) do { \
-        errno = 0; \
-        long r_ = (long)(call); \
-        if (r_ != -1 || errno != (want)) \
-            FAIL("%s: got %ld errno=%s, want -1 %s", label, r_, errname(errno), errname(want)); \
-        printf("%s %s\n", label, errname(errno)); \
-    } while (0)
 
 /* struct open_how (openat2), extended by 8 bytes to test the size rules */
 struct how { uint64_t flags, mode, resolve, extra; };

@@ -16,7 +16,6 @@
 #include <unistd.h>
 #include "common.h"
 
-#define BAD ((void *)8)
 
 /* linux/filter.h (musl has no kernel headers) */
 struct sock_filter { uint16_t code; uint8_t jt, jf; uint32_t k; };
@@ -26,14 +25,6 @@ struct sock_fprog { unsigned short len; struct sock_filter *filter; };
 #endif
 #define BPF_RET_K 0x06
 
-static void show(const char *label, long r)
-{
-    if (r == -1)
-        printf("%s %s\n", label, errname(errno));
-    else
-        printf("%s returned %ld\n", label, r);
-    errno = 0;
-}
 
 static struct sockaddr_in loopback(void)
 {

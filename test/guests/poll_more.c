@@ -19,16 +19,7 @@
 #include <unistd.h>
 #include "common.h"
 
-#define BAD ((void *)8)
 
-static void show(const char *label, long r)
-{
-    if (r == -1)
-        printf("%s %s\n", label, errname(errno));
-    else
-        printf("%s returned %ld\n", label, r);
-    errno = 0;
-}
 
 static long long now_ms(void)
 {
