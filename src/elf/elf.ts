@@ -93,6 +93,32 @@ function u64(dv: DataView, off: number): number {
   return hi * 2 ** 32 + lo;
 }
 
+/** One section header, with its name; every section lies inside the file. */
+interface SectionHeader { name: string; type: number; addr: number; off: number; size: number; entsize: number }
+
+/**
+ * The section headers (empty when there are none, or they are malformed). A section whose
+ * data would lie past the end of the file is left out. May throw ElfError (u64 range).
+ */
+function sectionHeaders(b: Uint8Array, dv: DataView): SectionHeader[] {
+  const shoff = u64(dv, 40), shentsize = dv.getUint16(58, true), shnum = dv.getUint16(60, true), shstrndx = dv.getUint16(62, true);
+  if (shoff === 0 || shnum === 0 || shentsize !== 64 || shoff + shnum * 64 > b.length) return [];
+  const strOff = shstrndx < shnum ? u64(dv, shoff + shstrndx * 64 + 24) : -1;
+  const out: SectionHeader[] = [];
+  for (let i = 0; i < shnum; i++) {
+    const o = shoff + i * 64;
+    const sh = { name: '', type: dv.getUint32(o + 4, true), addr: u64(dv, o + 16), off: u64(dv, o + 24), size: u64(dv, o + 32), entsize: u64(dv, o + 56) };
+    if (sh.type !== 8 /* SHT_NOBITS */ && sh.off + sh.size > b.length) continue;
+    const n = strOff + dv.getUint32(o, true);
+    if (strOff >= 0 && n < b.length) {
+      const end = b.indexOf(0, n);
+      sh.name = Buffer.from(b.subarray(n, end < 0 ? b.length : end)).toString('latin1');
+    }
+    out.push(sh);
+  }
+  return out;
+}
+
 /** One symbol of the static symbol table (.symtab). */
 export interface ElfSymbol { value: number; size: number; type: number }
 export const STT_NOTYPE = 0, STT_OBJECT = 1, STT_FUNC = 2;
@@ -106,14 +132,11 @@ export const STT_NOTYPE = 0, STT_OBJECT = 1, STT_FUNC = 2;
 export function parseSymbols(b: Uint8Array): ElfSymbol[] {
   try {
     const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    const shoff = u64(dv, 40), shentsize = dv.getUint16(58, true), shnum = dv.getUint16(60, true);
-    if (shoff === 0 || shnum === 0 || shentsize !== 64 || shoff + shnum * 64 > b.length) return [];
     const out: ElfSymbol[] = [];
-    for (let i = 0; i < shnum; i++) {
-      const o = shoff + i * 64;
-      if (dv.getUint32(o + 4, true) !== 2 /* SHT_SYMTAB */) continue;
-      const off = u64(dv, o + 24), size = u64(dv, o + 32), entsize = u64(dv, o + 56);
-      if (entsize !== 24 || off + size > b.length) return [];
+    for (const sh of sectionHeaders(b, dv)) {
+      if (sh.type !== 2 /* SHT_SYMTAB */) continue;
+      const { off, size, entsize } = sh;
+      if (entsize !== 24) return [];
       for (let s = off; s + 24 <= off + size; s += 24) {
         const info = b[s + 4]!, shndx = dv.getUint16(s + 6, true), value = u64(dv, s + 8), symSize = u64(dv, s + 16);
         const type = info & 0xf;
@@ -137,16 +160,8 @@ export function parseSymbols(b: Uint8Array): ElfSymbol[] {
 export function parseEhFrame(b: Uint8Array): { value: number; size: number }[] {
   try {
     const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    const shoff = u64(dv, 40), shentsize = dv.getUint16(58, true), shnum = dv.getUint16(60, true), shstrndx = dv.getUint16(62, true);
-    if (shoff === 0 || shentsize !== 64 || shoff + shnum * 64 > b.length || shstrndx >= shnum) return [];
-    const strOff = u64(dv, shoff + shstrndx * 64 + 24);
-    let sec: { addr: number; off: number; size: number } | undefined;
-    for (let i = 0; i < shnum; i++) {
-      const o = shoff + i * 64, name = strOff + dv.getUint32(o, true);
-      if (name + 10 > b.length || Buffer.from(b.subarray(name, name + 10)).toString('latin1') !== '.eh_frame\0') continue;
-      sec = { addr: u64(dv, o + 16), off: u64(dv, o + 24), size: u64(dv, o + 32) };
-    }
-    if (!sec || sec.off + sec.size > b.length) return [];
+    const sec = sectionHeaders(b, dv).find((sh) => sh.name === '.eh_frame');
+    if (!sec) return [];
     const end = sec.off + sec.size, out: { value: number; size: number }[] = [];
     const cies = new Map<number, number>();
     const uleb = (p: { o: number }) => { let r = 0, shift = 0, byte; do { byte = b[p.o++]!; r += (byte & 0x7f) * 2 ** shift; shift += 7; } while (byte & 0x80 && shift < 64); return r; };
