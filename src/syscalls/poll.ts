@@ -293,49 +293,50 @@ const sysEpollCtl: Handler = (k, a) => {
   return sys(HOST.epoll_ctl, ep, op, t, ev);
 };
 
-/** Checks maxevents and the events array (for writing); returns its host address or -errno. */
-function eventsArg(k: Kernel, a: Args): number {
+/**
+ * The epoll_wait family's first three arguments, checked in Linux's order: maxevents and
+ * the events array (for writing), then the epoll fd. Returns the host fd and the events
+ * array's host address, or -errno.
+ */
+function epollTarget(k: Kernel, a: Args): { h: number; ev: number } | number {
   const max = a.i(2);
   if (max <= 0 || max > EP_MAX_EVENTS) return -EINVAL;
-  return k.mem.host(a.ptr(1), max * EPOLL_EVENT, true);
+  const ev = k.mem.host(a.ptr(1), max * EPOLL_EVENT, true);
+  const h = k.fds.get(a.i(0));
+  if (h < 0) return -EBADF;
+  return { h, ev };
 }
 
 /** Implements epoll_wait(2). */
 const sysEpollWait: Handler = (k, a) => {
-  const ev = eventsArg(k, a);
-  if (ev < 0) return ev;
-  const h = k.fds.get(a.i(0));
-  if (h < 0) return -EBADF;
-  return sys(HOST.epoll_wait, h, ev, a.i(2), a.i(3));
+  const t = epollTarget(k, a);
+  if (typeof t === 'number') return t;
+  return sys(HOST.epoll_wait, t.h, t.ev, a.i(2), a.i(3));
 };
 
 /** Implements epoll_pwait(2): the signal mask is checked, not applied. */
 const sysEpollPwait: Handler = (k, a) => {
-  const ev = eventsArg(k, a);
-  if (ev < 0) return ev;
-  const h = k.fds.get(a.i(0));
-  if (h < 0) return -EBADF;
+  const t = epollTarget(k, a);
+  if (typeof t === 'number') return t;
   const m = checkSigmask(k, a.ptr(4), a.n(5));
   if (m < 0) return m;
-  return sys(HOST.epoll_wait, h, ev, a.i(2), a.i(3));
+  return sys(HOST.epoll_wait, t.h, t.ev, a.i(2), a.i(3));
 };
 
 /** Implements epoll_pwait2(2): the timespec timeout is staged; the signal mask is checked, not applied. */
 const sysEpollPwait2: Handler = (k, a) => {
-  const ev = eventsArg(k, a);
-  if (ev < 0) return ev;
-  const h = k.fds.get(a.i(0));
-  if (h < 0) return -EBADF;
+  const t = epollTarget(k, a);
+  if (typeof t === 'number') return t;
   let ts = 0;
   const tsp = a.ptr(3);
   if (tsp !== 0) {
-    const t = readTimespec(k, tsp);
-    if (typeof t === 'number') return t;
-    ts = stageTimespec(t);
+    const r = readTimespec(k, tsp);
+    if (typeof r === 'number') return r;
+    ts = stageTimespec(r);
   }
   const m = checkSigmask(k, a.ptr(4), a.n(5));
   if (m < 0) return m;
-  return sys(HOST.epoll_pwait2, h, ev, a.i(2), ts, 0, SIGSET_SIZE);
+  return sys(HOST.epoll_pwait2, t.h, t.ev, a.i(2), ts, 0, SIGSET_SIZE);
 };
 
 export const pollHandlers: HandlerTable = {
