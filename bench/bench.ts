@@ -42,11 +42,16 @@ function median(v: number[]): number {
 type SysPath = 'exit' | 'trap' | 'cheap';
 const pathOpts = (p: SysPath) => ({ syscallPath: p === 'exit' ? 'exit' as const : 'ring' as const, rewrite: p === 'cheap', spawnThread: true });
 
+/** An in-process VM for a test guest, its output to /dev/null. */
+function newMachine(guest: string, args: string[], opts: { image?: Uint8Array; vdso?: boolean; sysPath?: SysPath } = {}): Machine {
+  return new Machine({ path: guest, image: opts.image ?? fs.readFileSync(guest), argv: [guest, ...args], env: [], memory: 64 * 2 ** 20, policy,
+    stdio: [devnull, devnull, devnull], log: () => {}, vdso: opts.vdso ?? true, ...pathOpts(opts.sysPath ?? 'exit') });
+}
+
 /** Wall time (ns) of one in-process VM: create, run to exit, destroy. */
 function vmOnce(guest: string, args: string[], image = fs.readFileSync(guest), vdso = true, sysPath: SysPath = 'exit'): number {
   const t0 = process.hrtime.bigint();
-  const m = new Machine({ path: guest, image, argv: [guest, ...args], env: [], memory: 64 * 2 ** 20, policy,
-    stdio: [devnull, devnull, devnull], log: () => {}, vdso, ...pathOpts(sysPath) });
+  const m = newMachine(guest, args, { image, vdso, sysPath });
   const status = m.run();
   m.close();
   const t = Number(process.hrtime.bigint() - t0);
@@ -60,8 +65,7 @@ function vmOnce(guest: string, args: string[], image = fs.readFileSync(guest), v
  */
 function vmOnceGdb(guest: string, args: string[], image = fs.readFileSync(guest)): number {
   const { GdbStub } = require('../src/gdb') as typeof import('../src/gdb');
-  const m = new Machine({ path: guest, image, argv: [guest, ...args], env: [], memory: 64 * 2 ** 20, policy,
-    stdio: [devnull, devnull, devnull], log: () => {} });
+  const m = newMachine(guest, args, { image });
   const stub = GdbStub.listen('127.0.0.1:0');
   stub.attach(m, () => {});
   const port = /:(\d+);/.exec(stub.connectHint(''))![1];
@@ -87,10 +91,17 @@ function spawnOnce(cmd: string, args: string[]): number {
 
 /** Median per-call cost (ns) from runs with n calls and with 0 calls. */
 function perCall(run: (n: number) => number, n: number): number {
+  return perCallCores((k) => ({ wall: run(k), cpu: 0 }), n).ns;
+}
+
+/** Like perCall, with the CPU cores busy meanwhile: `run` returns wall and CPU time (ns) of a run. */
+function perCallCores(run: (n: number) => { wall: number; cpu: number }, n: number): { ns: number; cores: number } {
   run(Math.min(n, 1000));                       // warm up (JIT, page cache)
-  const full: number[] = [], empty: number[] = [];
+  const full: { wall: number; cpu: number }[] = [], empty: { wall: number; cpu: number }[] = [];
   for (let i = 0; i < REPS; i++) { empty.push(run(0)); full.push(run(n)); }
-  return (median(full) - median(empty)) / n;
+  const w = median(full.map((x) => x.wall)) - median(empty.map((x) => x.wall));
+  const c = median(full.map((x) => x.cpu)) - median(empty.map((x) => x.cpu));
+  return { ns: w / n, cores: w > 0 ? c / w : 0 };
 }
 
 interface Row { what: string; native?: number; torov?: number; unit: string; note?: string }
@@ -208,14 +219,6 @@ const cpuNs = () => { const u = process.cpuUsage(); return (u.user + u.system) *
 function measured(run: () => number, cpu: () => number): { wall: number; cpu: number } {
   const c0 = cpu(); const wall = run(); return { wall, cpu: cpu() - c0 };
 }
-function perCallCores(run: (n: number) => { wall: number; cpu: number }, n: number): { ns: number; cores: number } {
-  run(Math.min(n, 2000));
-  const full: { wall: number; cpu: number }[] = [], empty: { wall: number; cpu: number }[] = [];
-  for (let i = 0; i < REPS; i++) { empty.push(run(0)); full.push(run(n)); }
-  const w = median(full.map((x) => x.wall)) - median(empty.map((x) => x.wall));
-  const c = median(full.map((x) => x.cpu)) - median(empty.map((x) => x.cpu));
-  return { ns: w / n, cores: w > 0 ? c / w : 0 };
-}
 const readFile = path.join(require('node:os').tmpdir(), `torov-bench-4k-${process.pid}`);
 fs.writeFileSync(readFile, Buffer.alloc(4096, 7));
 const OPS: { op: string; args: (n: number) => string[] }[] = [
@@ -265,9 +268,7 @@ async function tcpEcho(server: 'native' | SysPath, n: number): Promise<{ median:
     const r = spawnSync(G('tcp_echo'), ['server', String(port)], { stdio: 'ignore' });
     if (r.status !== 0) throw new Error('native tcp_echo server failed');
   } else {
-    const guest = G('tcp_echo');
-    const m = new Machine({ path: guest, image: fs.readFileSync(guest), argv: [guest, 'server', String(port)], env: [], memory: 64 * 2 ** 20, policy,
-      stdio: [devnull, devnull, devnull], log: () => {}, ...pathOpts(server) });
+    const m = newMachine(G('tcp_echo'), ['server', String(port)], { sysPath: server });
     const st = m.run(); m.close();
     if (st !== 0) throw new Error(`tcp_echo server exited ${st} under torov`);
   }
@@ -283,9 +284,7 @@ async function blockedAccept(ms: number, p: SysPath): Promise<number> {
   const port = 20000 + Math.floor(Math.random() * 20000);
   const client = spawn('bash', ['-c', `sleep ${ms / 1000}; exec "$0" client ${port} 1 16`, G('tcp_echo')], { stdio: 'ignore' });
   const done = new Promise<void>((res) => client.on('close', () => res()));
-  const guest = G('tcp_echo');
-  const m = new Machine({ path: guest, image: fs.readFileSync(guest), argv: [guest, 'accept', String(port)], env: [], memory: 64 * 2 ** 20, policy,
-    stdio: [devnull, devnull, devnull], log: () => {}, ...pathOpts(p) });
+  const m = newMachine(G('tcp_echo'), ['accept', String(port)], { sysPath: p });
   const t0 = process.hrtime.bigint(), c0 = cpuNs();
   m.run(); m.close();
   const share = (cpuNs() - c0) / Number(process.hrtime.bigint() - t0);
