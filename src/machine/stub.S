@@ -10,7 +10,8 @@
  * jumps here:
  *  - on a VMX host, at CPL0 on the application's stack (syscall does not switch stacks);
  *  - on kvm_pvm, still at CPL3 (it expects PVM-aware guests).
- * Neither case touches memory, so the red zone below the application's rsp stays intact.
+ * Neither case writes memory (it reads only its own page), so the red zone below the
+ * application's rsp stays intact.
  * `out` leaves the VM (the TSS I/O bitmap opens PORT_SYSCALL to CPL3, since kvm_pvm
  * ignores IOPL). The VMM performs the syscall and writes rax. On VMX `sysretq` then
  * returns to the application; on kvm_pvm (found by a probe on the first syscall) the VMM
@@ -34,7 +35,6 @@
  */
     .set    CHAN, syscall_entry + 0x5000
     .set    C_STATE, 0x000      /* u32: 0 idle, 1 request posted, 2 host busy, 3 result ready, 4 host busy and the call will block */
-    .set    C_ENTRY, 0x040      /* (unused: the switch is stub_channel_on, in this page) */
     .set    C_POLL, 0x044       /* u32: nonzero while a host thread polls C_STATE */
     .set    C_TRAPFAST, 0x048   /* u32: nonzero: answer fast paths at a trapped syscall too */
     .set    C_NR, 0x080         /* u64 number, then six u64 arguments */

@@ -194,7 +194,7 @@ export class Channel {
     const ab = viewOf(machine.mem.sysHost + SYS.CHAN, 4096);
     this.page = new Int32Array(ab);
     this.pageU32 = new Uint32Array(ab);
-    this.page.fill(0);
+    // The page starts zeroed: GuestMemory maps the system slot afresh for every VM.
     const budget = Math.max(1, Math.round(opts.tscKhz * SPIN_US / 1000));
     this.pageU32[S(CHAN.BUDGET)] = budget % 4294967296;
     this.pageU32[S(CHAN.BUDGET) + 1] = Math.floor(budget / 4294967296);

@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { CHAN, CHAN_BUSY, CHAN_BLOCKING, CHAN_REQUEST, PORT_WAIT } from '../machine/layout';
 
 /** From src/kvm/kvm.ts (not imported: it loads koffi); test/unit/channel.test.ts checks they agree. */
-export const K = { KVM_RUN: 0xae80, KVM_EXIT_IO: 2, exit_reason: 8, io_direction: 32, io_port: 34, immediate_exit: 1 } as const;
+export const K = { KVM_RUN: 0xae80, KVM_EXIT_IO: 2, exit_reason: 8, io_direction: 32, io_port: 34 } as const;
 
 /** Words of the control block shared with the vCPU thread. */
 export const GO = 0, EXIT = 1, RC = 2, QUIT = 3, MAIN_SLEEPING = 4, WORKER_WAITING = 5, DONE_SEQ = 6, READY = 7, TID = 8,
