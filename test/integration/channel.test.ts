@@ -109,6 +109,21 @@ test('a syscall site in a file the program mapped over its own code is never rew
   } finally { fs.rmSync(dir, { recursive: true }); }
 });
 
+test('a TCP echo server in the guest serves a native client through the channel (the benchmark\'s guest)', async () => {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const server = spawn(process.execPath, [TOROV, 'run', ...testRunOptions(), '--network', 'host', '--syscall-path', 'ring', '--verbose',
+    guest('tcp_echo'), 'server', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  server.stderr!.on('data', (d) => { stderr += d; });
+  const status = new Promise<number | null>((res) => server.on('close', (c) => res(c)));
+  // The client retries its connect while the server starts; 2000 round trips of 16 bytes.
+  const client = spawnSync(guest('tcp_echo'), ['client', String(port), '2000', '16'], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(client.status, 0, client.stderr);
+  assert.match(client.stdout, /^median \d+ p90 \d+\n$/);
+  assert.equal(await status, 0, stderr);
+  assert.match(stderr, /syscall channel: \d+ served/);
+});
+
 test('a guest blocked on the host (a 2 s sleep) does not keep a CPU busy', () => {
   // CPU time of the whole torov run (launcher, VMM, its threads) from bash's `times` for
   // its children, with a 2 s sleep and with none. A spinning guest or poller would add
