@@ -53,7 +53,7 @@ export class GdbStub {
   attach(m: Machine, log: (line: string) => void): void {
     this.prepare();
     const trace = process.env['TOROV_GDB_TRACE'] ? log : undefined;
-    m.vcpu.debugger = new DebugSession(m.vcpu, this.listener, this.watcher, log, trace);
+    m.vcpu.debugger = new DebugSession(m, m.vcpu, this.listener, this.watcher, log, trace);
   }
 
   close(): void { this.listener.close(); }

@@ -32,9 +32,10 @@
  *    resuming or stepping from there needs nothing special.
  */
 import { GuestExit } from '../syscalls/api';
-import { KVM_EXIT_IO, KVM_EXIT_DEBUG, KVM_SYNC_X86_REGS, RUN, REGS, SREGS, KVM_GUESTDBG_ENABLE, KVM_GUESTDBG_USE_HW_BP,
+import { KVM_EXIT_DEBUG, KVM_SYNC_X86_REGS, RUN, REGS, SREGS, KVM_GUESTDBG_ENABLE, KVM_GUESTDBG_USE_HW_BP,
   KVM_GUESTDBG_USE_SW_BP, writeSegment } from '../kvm/kvm';
-import { PORT_SYSCALL, PORT_FAULT, PORT_NOP, SYS, SYS_VA, SEL, PAGE_SIZE } from '../machine/layout';
+import { PORT_NOP, SYS, SYS_VA, SEL, PAGE_SIZE } from '../machine/layout';
+import { classifyExit, EXIT_SYSCALL, EXIT_FAULT, EXIT_INTERRUPTED, EXIT_DEBUG } from '../vmm/exits';
 import { MSR_FS_BASE, MSR_GS_BASE } from '../machine/x86';
 import { sys, addressOf } from '../host/libc';
 import type { Vcpu } from '../vmm/vcpu';
@@ -85,16 +86,16 @@ export class DebugSession implements Target {
   private detached = false;
   private state: CpuState | undefined;
 
-  constructor(private readonly v: Vcpu, private readonly listener: Listener, private watcher: InterruptWatcher | undefined,
+  constructor(m: Machine, private readonly v: Vcpu, private readonly listener: Listener, private watcher: InterruptWatcher | undefined,
     private readonly log: (line: string) => void, private readonly trace?: (line: string) => void) {
-    this.m = v.machine;
+    this.m = m;
   }
 
   // ---- the run loop ------------------------------------------------------------------
 
   /** Runs the program under the debugger (Vcpu.run() calls this when one is attached). */
   run(): number {
-    const v = this.v, u = v.u32, m = this.m, fd = v.fd;
+    const v = this.v, m = this.m, fd = v.fd;
     fd.run.setBigUint64(VALID, BigInt(KVM_SYNC_X86_REGS), true);
     try {
       // The registers setEntry() gave KVM, into the kvm_run page: from here on they are
@@ -109,22 +110,15 @@ export class DebugSession implements Target {
       this.halt({ signal: GDB_SIGTRAP }, true);
       for (;;) {
         if (this.detached) { this.release(); v.debugger = undefined; return v.run(); }
-        if (m.stopRequested) throw new GuestExit(m.stopStatus, m.stopReason);
-        const rc = fd.runOnce();
-        if (rc < 0) {
-          if (rc === -EINTR || rc === -EAGAIN) { if (this.watcher?.kicked()) this.interrupted(); continue; }
-          throw new Error(`KVM_RUN failed: errno ${-rc}`);
+        if (m.stop.requested) throw new GuestExit(m.stop.status, m.stop.reason);
+        // The same map from exit to meaning as the vCPU loop (src/vmm/exits.ts).
+        switch (classifyExit(fd, fd.runOnce(), false)) {
+          case EXIT_SYSCALL: this.syscall(); break;
+          case EXIT_FAULT: this.fault(); break;
+          case EXIT_INTERRUPTED: if (this.watcher?.kicked()) this.interrupted(); break;
+          case EXIT_DEBUG: this.debugExit(); break;
+          default: break;                                   // EXIT_NOP
         }
-        const reason = u[RUN.exit_reason >> 2]!;
-        if (reason === KVM_EXIT_IO) {
-          const port = fd.run.getUint16(RUN.io_port, true);
-          if (port === PORT_SYSCALL) { this.syscall(); continue; }
-          if (port === PORT_FAULT) { this.fault(); continue; }
-          if (port === PORT_NOP) continue;
-          throw new GuestExit(139, `torov: SIGSEGV: I/O to port 0x${port.toString(16)} at rip=0x${this.rip().toString(16)}`);
-        }
-        if (reason === KVM_EXIT_DEBUG) { this.debugExit(); continue; }
-        v.otherExit(reason);
       }
     } catch (e) {
       if (e instanceof GuestExit) {
@@ -180,7 +174,7 @@ export class DebugSession implements Target {
       else this.halt({ signal: GDB_SIGTRAP });            // the program's own int3
       return;
     }
-    const verdict = this.m.onFault(f);
+    const verdict = this.m.onFault(this.v.task, f);
     if (verdict === 'resume') return;                     // the stub pops its words and iretq's
     this.enterProgram(f, false);
     const signal = verdict.status - 128;
@@ -326,7 +320,7 @@ export class DebugSession implements Target {
     const lo = this.v.u32[(RUN.regs + REGS.rax) >> 2]!, hi = this.v.u32[(RUN.regs + REGS.rax + 4) >> 2]!;
     const result = this.m.dispatch(hi === 0 ? lo : -1, this.v.args);
     this.setReg(REGS.rax, BigInt.asUintN(64, BigInt(result)));
-    const k = this.m.kernel;
+    const k = this.v.task;
     if (k.fsBaseDirty) {
       this.v.fd.setMsrs([[MSR_FS_BASE, BigInt(k.fsBase)], [MSR_GS_BASE, BigInt(k.gsBase)]]);
       k.fsBaseDirty = false;
@@ -487,7 +481,7 @@ export class DebugSession implements Target {
       this.markDirty();
     }
     if (what.has('sregs')) {
-      const k = this.m.kernel;
+      const k = this.v.task;
       k.fsBase = Number(s.sregs.readBigUInt64LE(SREGS.fs));
       k.gsBase = Number(s.sregs.readBigUInt64LE(SREGS.gs));
       fd.setMsrs([[MSR_FS_BASE, BigInt(k.fsBase)], [MSR_GS_BASE, BigInt(k.gsBase)]]);

@@ -25,7 +25,11 @@ export interface Args {
 /** Ends the program: thrown by exit/exit_group, fatal signals and policy kills. */
 export class GuestExit extends Error {
   override name = 'GuestExit';
-  constructor(readonly status: number, readonly reason?: string) {
+  /**
+   * `tainted`: the vCPU stopped in a state torov did not see through (a triple fault, a KVM
+   * internal error), so it must not be reused for another VM.
+   */
+  constructor(readonly status: number, readonly reason?: string, readonly tainted = false) {
     super(reason ?? `exit ${status}`);
   }
 }
@@ -33,13 +37,19 @@ export class GuestExit extends Error {
 /** A recorded rt_sigaction (signals are not delivered yet). */
 export interface SigAction { handler: bigint; flags: bigint; restorer: bigint; mask: bigint }
 
-/** Per-process (per-VM) state the handlers share. */
+/**
+ * What a handler acts on: the calling guest thread (its tid, signal mask, TLS) and,
+ * through it, its process (memory, fds, signal handlers, identity). Implemented by
+ * src/vmm/task.ts's Task.
+ */
 export interface Kernel {
   readonly mem: GuestMemory;
   readonly as: AddressSpace;
   readonly fds: FdTable;
   /** The program's path as the guest knows it (AT_EXECFN, readlink /proc/self/exe). */
   readonly exe: string;
+  /** The calling thread's id (gettid). */
+  readonly tid: number;
   /** Identity published to the guest (getpid & co, auxv). */
   readonly pid: number;
   readonly ppid: number;

@@ -30,17 +30,17 @@
  * it, so a guest that rewrites the page while its call is served changes nothing, and the
  * request goes through the same dispatch (policy, pointer checks, trace) as an exit.
  */
-import type { Vcpu } from './vcpu';
-import type { Machine } from './machine';
+import type { Vcpu, VcpuHost } from './vcpu';
 import { Args } from '../syscalls/api';
-import { CHAN, CHAN_DONE, CHAN_REQUEST, CHAN_BUSY, CHAN_BLOCKING, PORT_KICK, SYS } from '../machine/layout';
+import { CHAN, CHAN_DONE, CHAN_REQUEST, CHAN_BUSY, CHAN_BLOCKING, SYS } from '../machine/layout';
+import { EXIT_KICK } from './exits';
 import { STUB_CHANNEL_ON } from '../machine/stub';
 import { viewOf, sys } from '../host/libc';
 import { RUN } from '../kvm/kvm';
 import { startVcpuWorker, VcpuWorker, S, GO, EXIT, RC, MAIN_SLEEPING, WORKER_WAITING, DONE_SEQ, READY, TID, VCPU_FD, RUN_LO, RUN_HI,
   CHAN_LO, CHAN_HI, WORKER_IDLE } from './vcpu-thread';
 
-const EINTR = 4, EAGAIN = 11, SIGUSR2 = 12, SYS_tgkill = 234, SYS_sched_yield = 24;
+const SIGUSR2 = 12, SYS_tgkill = 234, SYS_sched_yield = 24;
 
 /** How a run reaches the VMM for syscalls (--syscall-path). */
 export type SyscallPath = 'exit' | 'ring' | 'auto';
@@ -189,9 +189,9 @@ export class Channel {
   /** True: this Machine may start the vCPU thread itself (no sandbox whose filter would forbid it). */
   private readonly spawn: boolean;
 
-  constructor(private readonly machine: Machine, private readonly vcpu: Vcpu, opts: { tscKhz: number; fast: ReadonlyMap<number, number>; spawnThread: boolean }) {
+  constructor(private readonly host: VcpuHost, private readonly vcpu: Vcpu, opts: { tscKhz: number; fast: ReadonlyMap<number, number>; spawnThread: boolean }) {
     this.spawn = opts.spawnThread;
-    const ab = viewOf(machine.mem.sysHost + SYS.CHAN, 4096);
+    const ab = viewOf(host.mem.sysHost + SYS.CHAN, 4096);
     this.page = new Int32Array(ab);
     this.pageU32 = new Uint32Array(ab);
     // The page starts zeroed: GuestMemory maps the system slot afresh for every VM.
@@ -203,7 +203,7 @@ export class Channel {
       this.pageU32[S(CHAN.FASTVAL) + 2 * nr] = value >>> 0;
       this.pageU32[S(CHAN.FASTVAL) + 2 * nr + 1] = Math.floor(value / 4294967296) >>> 0;
     }
-    machine.mem.sysDv.setUint32(SYS.STUB + STUB_CHANNEL_ON, 1, true);
+    host.mem.sysDv.setUint32(SYS.STUB + STUB_CHANNEL_ON, 1, true);
     Atomics.store(this.page, S(CHAN.TRAPFAST), 1);
     this.thread = VcpuThread.started;
   }
@@ -228,7 +228,7 @@ export class Channel {
       if (this.slow[nr]! >= 2) Atomics.store(p, S(CHAN.STATE), CHAN_BLOCKING);
       t0 = performance.now();
     }
-    const result = this.machine.dispatch(nr, this.args);
+    const result = this.host.dispatcher.dispatch(this.vcpu.task, nr, this.args);
     if (timed) {
       const ms = performance.now() - t0;
       this.slow[nr] = ms >= SLOW_MS ? Math.min(this.slow[nr]! + 1, 2) : 0;
@@ -236,7 +236,7 @@ export class Channel {
     w[S(CHAN.RESULT)] = result >>> 0;
     w[S(CHAN.RESULT) + 1] = Math.floor(result / 4294967296) >>> 0;
     let resume = false;
-    if (this.machine.kernel.fsBaseDirty) {
+    if (this.vcpu.task.fsBaseDirty) {
       // arch_prctl: the FS/GS base is set with a vCPU ioctl, which would wait for a vCPU that
       // runs on the other thread (forever, if the program does not spin): park it first.
       if (this.running) { this.seenExit = this.thread!.stop(this.vcpu.fd.runU8, this.seenExit); this.running = false; resume = true; }
@@ -248,9 +248,9 @@ export class Channel {
     return true;
   }
 
-  /** An I/O exit to one of the channel's ports, on whichever thread ran the vCPU. */
-  port(port: number): void {
-    if (port === PORT_KICK) { this.stats.kicks++; this.late++; } else this.stats.waits++;
+  /** An I/O exit to one of the channel's ports (EXIT_KICK or EXIT_WAIT), on whichever thread ran the vCPU. */
+  port(exit: number): void {
+    if (exit === EXIT_KICK) { this.stats.kicks++; this.late++; } else this.stats.waits++;
     this.serve();
   }
 
@@ -294,7 +294,7 @@ export class Channel {
    * while it keeps happening), the exit path's cost, before polling is tried again.
    */
   private poll(t: VcpuThread): void {
-    t.bind(this.vcpu.fd.fd, this.vcpu.fd.runAddr, this.machine.mem.sysHost + SYS.CHAN);
+    t.bind(this.vcpu.fd.fd, this.vcpu.fd.runAddr, this.host.mem.sysHost + SYS.CHAN);
     const ctl = t.ctl, p = this.page;
     this.seenExit = Atomics.load(ctl, EXIT);
     Atomics.store(p, S(CHAN.POLL), 1);
@@ -348,7 +348,7 @@ export class Channel {
   }
 
   private go(): void {
-    if (this.machine.stopRequested) this.vcpu.stopNow();
+    if (this.host.stop.requested) this.vcpu.stopNow();
     this.running = true;
     this.thread!.go();
   }
@@ -356,11 +356,7 @@ export class Channel {
   /** Handles an exit the vCPU thread reported (the vCPU stays parked until go()). */
   private exit(rc: number): void {
     this.stats.exits++;
-    if (rc < 0) {
-      if (rc !== -EINTR && rc !== -EAGAIN) throw new Error(`KVM_RUN failed: errno ${-rc}`);
-    } else {
-      this.vcpu.handleExit();
-    }
+    this.vcpu.handleExit(rc);
   }
 
   /** Nothing to do for a while: stop polling and sleep until the vCPU thread reports an exit. */

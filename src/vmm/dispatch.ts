@@ -1,0 +1,182 @@
+/**
+ * Syscall dispatch: the policy's verdict, then the handler, for one call of one guest
+ * thread. Every path a syscall takes into the VMM (a VM exit, the syscall channel, a
+ * debugger's step over `syscall`) ends here, so the policy, the argument rules, learn mode
+ * and --trace apply the same way to all of them.
+ *
+ * The policy is checked first: a denied call never reaches a handler or the host.
+ * Handlers return the result or -errno; a SysError they throw (a bad guest pointer is
+ * GuestFault, EFAULT) becomes -errno here and nowhere else.
+ */
+import { Args, GuestExit, Handler } from '../syscalls/api';
+import { HANDLERS } from '../syscalls/handlers';
+import { writeAll } from '../host/libc';
+import { SYSCALL_BY_NR, syscallName } from '../linux/syscalls';
+import { Policy, verdict, denyErrno, ALLOW, DENY, KILL, LOG, CHECK } from '../policy/policy';
+import { GuestFault } from '../machine/memory';
+import type { Outcome, Observer } from '../syscalls/argcheck';
+import type { TraceMemory, Verdict } from '../syscalls/trace';
+import type { Task } from './task';
+import { printable } from './task';
+
+const ENOSYS = 38, EFAULT = 14;
+/** How many distinct refusals by argument rules --verbose reports. */
+const REFUSALS_SHOWN = 100;
+/** Arguments that are all zero (for asking a handler what it would answer, e.g. the fast paths). */
+export const NO_ARGS: Args = { i: () => 0, u: () => 0, n: () => 0, ptr: () => 0, big: () => 0n };
+
+/** What the vCPU loop and the syscall channel need of dispatch. */
+export interface SyscallDispatcher {
+  /** Performs syscall `nr` for `task`; returns the value for rax. Throws GuestExit when the call ends the program. */
+  dispatch(task: Task, nr: number, a: Args): number;
+}
+
+/** What a Dispatcher is made from. */
+export interface DispatchOptions {
+  policy: Policy;
+  /** Where --trace lines go (a host fd), or undefined. */
+  traceFd?: number;
+  verbose: boolean;
+  log: (line: string) => void;
+  /** Learn mode: every call is recorded here, and allowed. The policy must give every number CHECK. */
+  learner?: Observer;
+}
+
+export class Dispatcher implements SyscallDispatcher {
+  private readonly policy: Policy;
+  private readonly handlers: readonly (Handler | undefined)[] = HANDLERS;
+  private readonly traceFd: number | undefined;
+  /** The trace formatter, loaded only when tracing (it is large; and under the sandbox's seccomp filter a later require could not read its file). */
+  private readonly formatTraceLine: typeof import('../syscalls/trace').formatTraceLine | undefined;
+  /** Argument checks (src/syscalls/argcheck.ts), loaded only when the policy has argument rules or learns. */
+  private readonly argcheck: typeof import('../syscalls/argcheck') | undefined;
+  private readonly learner: Observer | undefined;
+  private readonly verbose: boolean;
+  private readonly log: (l: string) => void;
+  /** Refusals by argument rules reported so far (with --verbose). */
+  private readonly refused = new Set<string>();
+
+  constructor(o: DispatchOptions) {
+    this.policy = o.policy;
+    this.traceFd = o.traceFd;
+    this.verbose = o.verbose;
+    this.log = o.log;
+    this.learner = o.learner;
+    this.formatTraceLine = o.traceFd !== undefined ? (require('../syscalls/trace') as typeof import('../syscalls/trace')).formatTraceLine : undefined;
+    this.argcheck = o.learner !== undefined || o.policy.argRules.some((s) => s !== undefined)
+      ? require('../syscalls/argcheck') as typeof import('../syscalls/argcheck') : undefined;
+  }
+
+  /**
+   * Dispatches one syscall: policy verdict, then the handler. Returns the value for rax.
+   * The policy is checked first, so a denied call never reaches a handler or the host.
+   */
+  dispatch(task: Task, nr: number, a: Args): number {
+    const act = verdict(this.policy, nr);
+    if (this.traceFd !== undefined) return this.dispatchTraced(task, nr, a, act);
+    if (act === ALLOW) return this.call(task, nr, a);
+    if (act === DENY) return this.denied(nr);
+    if (act === LOG) {
+      const r = this.call(task, nr, a);
+      this.log(`torov: policy log: ${syscallName(nr)} = ${r}`);
+      return r;
+    }
+    if (act === CHECK) return this.dispatchChecked(task, nr, a, this.checkArgs(task, nr, a));
+    throw this.killed(nr);
+  }
+
+  /** The verdict of a call with argument rules (or in learn mode): src/syscalls/argcheck.ts. */
+  private checkArgs(task: Task, nr: number, a: Args): Outcome {
+    const ac = this.argcheck!;
+    return this.learner ? ac.observe(task, nr, a, this.learner) : ac.evaluate(task, nr, a, this.policy.argRules[nr]!, this.policy.source);
+  }
+
+  /**
+   * Applies an argument check's outcome. The handler runs with the checked copies pinned
+   * (paths, addresses) and they are dropped after it. A denial is reported with --verbose
+   * (once per message; plain denials are silent too), a kill always.
+   */
+  private dispatchChecked(task: Task, nr: number, a: Args, o: Outcome): number {
+    if (o.result !== undefined) { this.argcheck!.unpin(); return o.result; }
+    if (o.code === DENY) {
+      // Each distinct refusal once, and at most REFUSALS_SHOWN of them: a guest must not
+      // be able to grow the VMM's memory or flood the terminal through these messages.
+      if (this.verbose && o.message && this.refused.size <= REFUSALS_SHOWN && !this.refused.has(o.message)) {
+        this.refused.add(o.message);
+        this.log(this.refused.size > REFUSALS_SHOWN ? `torov: policy: more than ${REFUSALS_SHOWN} kinds of refused calls; no more are reported` : printable(o.message));
+      }
+      return nr >= 0 && SYSCALL_BY_NR[nr] !== undefined ? -o.errno : -ENOSYS;
+    }
+    if (o.code === KILL) throw new GuestExit(159, printable(o.message ?? `torov: SIGSYS: ${syscallName(nr)} (syscall ${nr}) is not allowed by the policy (${this.policy.source}): killed`));
+    try {
+      const r = this.call(task, nr, a);
+      if (o.code === LOG) this.log(`torov: policy log: ${syscallName(nr)} = ${r}`);
+      return r;
+    } finally {
+      this.argcheck!.unpin();
+    }
+  }
+
+  /** A denied call returns the policy's errno; a number that is no Linux syscall is ENOSYS, as in Linux. */
+  private denied(nr: number): number {
+    return nr >= 0 && SYSCALL_BY_NR[nr] !== undefined ? -denyErrno(this.policy, nr) : -ENOSYS;
+  }
+
+  private killed(nr: number): GuestExit {
+    return new GuestExit(159, `torov: SIGSYS: ${syscallName(nr)} (syscall ${nr}) is not allowed by the policy (${this.policy.source}): killed`);
+  }
+
+  /** Runs the handler; the one place where a thrown guest-memory fault becomes -EFAULT. */
+  private call(task: Task, nr: number, a: Args): number {
+    const h = nr >= 0 ? this.handlers[nr] : undefined;
+    if (h === undefined) {
+      task.note(`enosys-${nr}`, `${syscallName(nr)} (syscall ${nr}) is not implemented: returned ENOSYS`);
+      return -ENOSYS;
+    }
+    try {
+      return h(task, a);
+    } catch (e) {
+      if (e instanceof GuestFault) return -EFAULT;
+      throw e;
+    }
+  }
+
+  private dispatchTraced(task: Task, nr: number, a: Args, act: number): number {
+    const info = nr >= 0 ? SYSCALL_BY_NR[nr] : undefined;
+    const args = [0, 1, 2, 3, 4, 5].map((i) => a.big(i));
+    const tm = traceMemory(task);
+    const o = act === CHECK ? this.checkArgs(task, nr, a) : undefined;
+    const code = o ? (o.result !== undefined ? ALLOW : o.code) : act;
+    const v: Verdict = code === ALLOW ? 'allow' : code === DENY ? 'deny' : code === KILL ? 'kill' : 'log';
+    const formatTraceLine = this.formatTraceLine!;
+    // As strace -f: once the program has more than one thread, each line names its thread.
+    const tag = task.group.tasks.length > 1 ? `[pid ${task.tid}] ` : '';
+    const out = (result: bigint) => writeAll(this.traceFd!, tag + formatTraceLine(info, nr, args, tm, result, v) + '\n');
+    if (code === KILL) { out(0n); if (o) this.dispatchChecked(task, nr, a, o); throw this.killed(nr); }
+    let r: number;
+    if (code === DENY) r = o ? this.dispatchChecked(task, nr, a, o) : this.denied(nr);
+    else {
+      try { r = o ? this.dispatchChecked(task, nr, a, o) : this.call(task, nr, a); } catch (e) { if (e instanceof GuestExit) out(0n); throw e; }
+    }
+    out(BigInt.asUintN(64, BigInt(r)));
+    return r;
+  }
+}
+
+/** Guest memory as the trace formatter reads it: never throws, never outside what the guest may read. */
+function traceMemory(task: Task): TraceMemory {
+  const mem = task.mem;
+  return {
+    readString(addr: number, max: number) {
+      try {
+        let n = 0;
+        const bytes: number[] = [];
+        while (n < max + 1) { const v = mem.view(addr + n, 1, false)[0]!; if (v === 0) return { s: Buffer.from(bytes).toString('latin1'), truncated: false }; bytes.push(v); n++; }
+        return { s: Buffer.from(bytes.slice(0, max)).toString('latin1'), truncated: true };
+      } catch { return null; }
+    },
+    readBytes(addr: number, len: number) {
+      try { return mem.read(addr, len); } catch { return null; }
+    },
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * The guest's kernel state, split as Linux splits it:
+ *  - a ThreadGroup is a guest process: its memory and address space, fd table, signal
+ *    handlers, identity, limits; shared by its threads;
+ *  - a Task is one guest thread: its vCPU, tid, signal mask and pending set, alternate
+ *    signal stack, clear_child_tid, robust list and TLS bases.
+ * Handlers see a Task through the Kernel interface (src/syscalls/api.ts); what the clone
+ * flags share (CLONE_VM, CLONE_FILES, CLONE_SIGHAND) is what a new Task takes by
+ * reference from its parent's group.
+ */
+import type { GuestMemory } from '../machine/memory';
+import type { AddressSpace } from '../machine/mm';
+import type { FdTable } from '../syscalls/fdtable';
+import type { Kernel, SigAction } from '../syscalls/api';
+
+/** Where a ThreadGroup's diagnostics go, and whether --verbose notes are shown. */
+export interface Diagnostics {
+  readonly verbose: boolean;
+  log(line: string): void;
+}
+
+/** A guest process: what its threads share. */
+export class ThreadGroup {
+  /** Signal dispositions (rt_sigaction), shared by every thread (CLONE_SIGHAND). */
+  readonly sigactions = new Map<number, SigAction>();
+  /** The group's threads, the first one (the leader, tid == pid) first. */
+  readonly tasks: Task[] = [];
+  /** Identity published to the guest (getpid & co, auxv). */
+  readonly pid: number;
+  readonly ppid: number;
+  readonly uid: number;
+  readonly gid: number;
+  private readonly noted = new Set<string>();
+
+  constructor(readonly exe: string, readonly mem: GuestMemory, readonly as: AddressSpace, readonly fds: FdTable,
+    private readonly diag: Diagnostics, ids: { pid: number; ppid: number; uid: number; gid: number }) {
+    this.pid = ids.pid;
+    this.ppid = ids.ppid;
+    this.uid = ids.uid;
+    this.gid = ids.gid;
+  }
+
+  /** Writes a line of the guest's debug console (ToroV's hypercall 499) to torov's stderr. */
+  console(text: Uint8Array): void {
+    this.diag.log(`torov: console: ${printable(Buffer.from(text).toString('utf8'))}`);
+  }
+
+  /** Warns once per key on stderr when --verbose. */
+  note(key: string, message: string): void {
+    if (!this.diag.verbose || this.noted.has(key)) return;
+    this.noted.add(key);
+    this.diag.log(`torov: ${printable(message)}`);
+  }
+}
+
+/** One guest thread. Implements what a syscall handler sees (Kernel). */
+export class Task implements Kernel {
+  /** Blocked signals (rt_sigprocmask). */
+  sigmask = 0n;
+  /** sigaltstack's stack_t (24 bytes). */
+  altstack: Uint8Array = new Uint8Array(24);
+  /** set_tid_address / CLONE_CHILD_CLEARTID: cleared and woken when the thread ends. */
+  clearTid = 0;
+  /** set_robust_list's head. */
+  robustList = 0;
+  /** FS and GS bases for TLS (arch_prctl); the vCPU applies a change when fsBaseDirty is set. */
+  fsBase = 0;
+  gsBase = 0;
+  fsBaseDirty = false;
+
+  constructor(readonly group: ThreadGroup, readonly tid: number) {}
+
+  get mem(): GuestMemory { return this.group.mem; }
+  get as(): AddressSpace { return this.group.as; }
+  get fds(): FdTable { return this.group.fds; }
+  get exe(): string { return this.group.exe; }
+  get pid(): number { return this.group.pid; }
+  get ppid(): number { return this.group.ppid; }
+  get uid(): number { return this.group.uid; }
+  get gid(): number { return this.group.gid; }
+  get sigactions(): Map<number, SigAction> { return this.group.sigactions; }
+  console(text: Uint8Array): void { this.group.console(text); }
+  note(key: string, message: string): void { this.group.note(key, message); }
+}
+
+/** Text from a guest, made safe for a terminal: control characters (escape sequences) as \xNN. */
+export function printable(s: string): string {
+  return s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
