@@ -45,7 +45,7 @@ export function writeStdout(text: string): void {
  * starting. torov's output is written synchronously, so nothing is left to flush.
  */
 export function exitNow(status: number): void {
-  if (!(require('../vmm/channel') as typeof import('../vmm/channel')).VcpuThread.started) return;
+  if (!(require('../vmm/channel') as typeof import('../vmm/channel')).HostThread.anyStarted()) return;
   (require('../host/libc') as typeof import('../host/libc')).sys(231 /* exit_group */, status);
 }
 

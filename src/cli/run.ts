@@ -120,7 +120,8 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   // bin/torov started it first thing (ChildSpec.vcpuThread), and the jail waits for it.
   // Without the sandbox, the channel starts it only once the guest has made enough
   // syscalls for it to pay off (Channel.run), so a short run never pays for it.
-  const vcpuThread = syscallPath === 'ring' && child?.sandbox ? (require('../vmm/channel') as typeof import('../vmm/channel')).VcpuThread.start() : undefined;
+  const vcpuThread = syscallPath === 'ring' && child?.sandbox ? (require('../vmm/channel') as typeof import('../vmm/channel')).HostThread : undefined;
+  vcpuThread?.prestart();
   const gdb = child?.gdbFd !== undefined ? (require('../gdb') as typeof import('../gdb')).GdbStub.adopt(child.gdbFd)
     : gdbSpec !== undefined && !child ? listenGdb(gdbSpec, file) : undefined;
   gdb?.prepare();

@@ -109,7 +109,7 @@ export class DebugSession implements Target {
       this.watcher?.bind(conn.fd, fd.runU8, fd.runAddr);
       this.halt({ signal: GDB_SIGTRAP }, true);
       for (;;) {
-        if (this.detached) { this.release(); v.debugger = undefined; return v.run(); }
+        if (this.detached) { this.release(); v.debugger = undefined; return m.run(); }
         if (m.stop.requested) throw new GuestExit(m.stop.status, m.stop.reason);
         // The same map from exit to meaning as the vCPU loop (src/vmm/exits.ts).
         switch (classifyExit(fd, fd.runOnce(), false)) {

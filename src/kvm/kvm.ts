@@ -24,6 +24,8 @@ export const KVM_GET_TSC_KHZ = 0xaea3;               // _IO(0xAE, 0xa3): the vCP
 export const KVM_SET_CPUID2 = 0x4008ae90;            // _IOW(0xAE, 0x90, struct kvm_cpuid2)
 export const KVM_SET_XCRS = 0x4188aea7;              // _IOW(0xAE, 0xa7, struct kvm_xcrs)
 export const KVM_SET_XSAVE = 0x5000aea5;             // _IOW(0xAE, 0xa5, struct kvm_xsave), 4096 bytes
+export const KVM_GET_XSAVE = 0x9000aea4;             // _IOR(0xAE, 0xa4, struct kvm_xsave)
+export const KVM_XSAVE_SIZE = 4096;
 export const KVM_SET_VCPU_EVENTS = 0x4040aea0;       // _IOW(0xAE, 0xa0, struct kvm_vcpu_events), 64 bytes
 export const KVM_SET_DEBUGREGS = 0x4080aea2;         // _IOW(0xAE, 0xa2, struct kvm_debugregs), 128 bytes
 export const KVM_GET_DEBUGREGS = 0x8080aea1;         // _IOR(0xAE, 0xa1, struct kvm_debugregs)
@@ -270,6 +272,11 @@ export class VcpuFd {
     b.writeBigUInt64LE(3n, 512);            // XSAVE header: XSTATE_BV = x87 | SSE (explicit init values above)
     check(ioctlPtrRetry(this.fd, KVM_SET_XSAVE, b), 'KVM_SET_XSAVE');
   }
+
+  /** KVM_GET_XSAVE: the x87/SSE/AVX state in XSAVE's standard format (struct kvm_xsave, 4096 bytes). */
+  getXsave(): Buffer { const b = Buffer.alloc(KVM_XSAVE_SIZE); check(ioctlPtrRetry(this.fd, KVM_GET_XSAVE, b), 'KVM_GET_XSAVE'); return b; }
+  /** KVM_SET_XSAVE: KVM refuses (EINVAL) a state with bits the vCPU's XCR0 does not allow. */
+  setXsave(b: Buffer): void { check(ioctlPtrRetry(this.fd, KVM_SET_XSAVE, b), 'KVM_SET_XSAVE'); }
 
   /** Clears pending exceptions, interrupts, NMIs and the interrupt shadow (KVM_SET_VCPU_EVENTS). */
   resetEvents(): void {

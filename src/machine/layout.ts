@@ -64,8 +64,36 @@ export const SYS = {
   VDSO: 0xc000,          // user read+execute: the vDSO image (AT_SYSINFO_EHDR); VDSO_VA
   CHAN: 0xd000,          // user read-write, no-execute: the syscall channel (stub.S, src/vmm/channel.ts)
   MAPPED_END: 0xe000,    // pages [0, MAPPED_END) are mapped at SYS_VA
-  PD_WINDOW: 0x10000,    // one PD page per GiB of window, then one PT page per 2 MiB
+  PD_WINDOW: 0x10000,    // one PD page per GiB of window, then one PT page per 2 MiB, then the vCPU blocks
 } as const;
+
+/**
+ * Each vCPU after the first has a block of its own system pages in the system slot, after
+ * the window's page tables: its page-table root (a PML4 whose entry 0 shares the window's
+ * tables and whose system-area branch is its own), a TSS and exception stack (so two
+ * vCPUs can take exceptions at once) and a syscall channel page. Its own page tables map
+ * those pages at the same virtual addresses as the first vCPU's (SYS_VA + SYS.TSS, .XSTACK,
+ * .CHAN), so the stub, the GDT and the IDT are the same code and tables for every vCPU.
+ * vCPU 0 uses the pages at the offsets of SYS.
+ */
+export const VCPU_BLOCK = {
+  PML4: 0x0000,
+  PDPT_SYS: 0x1000,
+  PD_SYS: 0x2000,
+  PT_SYS: 0x3000,
+  TSS: 0x4000,
+  XSTACK: 0x5000,        // 2 pages
+  CHAN: 0x7000,
+  SIZE: 0x8000,
+} as const;
+
+/** The most vCPUs (guest threads) a VM can have: KVM_CAP_MAX_VCPUS is 1024 on the hosts torov knows. */
+export const MAX_VCPUS = 1024;
+/** The default limit on guest threads (--threads). */
+export const DEFAULT_THREADS = 256;
+
+/** System-slot offsets of one vCPU's own pages. */
+export interface VcpuPages { pml4: number; pdptSys: number; pdSys: number; ptSys: number; tss: number; xstack: number; chan: number }
 
 /** Fixed guest addresses of the vDSO's clock page (vdso.c's VVAR_VA) and of the vDSO image. */
 export const VVAR_VA = SYS_VA + SYS.VVAR;
@@ -79,10 +107,12 @@ export const PORT_NOP = 0x12;
 /** The syscall channel (stub.S): serve the posted request now (no host thread polls), and sleep until its result is there. */
 export const PORT_KICK = 0x14;
 export const PORT_WAIT = 0x15;
+/** The syscall channel (stub.S): the VMM asked for the vCPU (C_STATE 5) to change the program's registers. */
+export const PORT_CTX = 0x16;
 
 /** Byte offsets in the syscall channel page (SYS.CHAN); stub.S has the same list. */
 export const CHAN = {
-  STATE: 0x000,      // u32: IDLE, REQUEST, BUSY, DONE
+  STATE: 0x000,      // u32: IDLE, REQUEST, BUSY, DONE, BLOCKING, EXIT
   POLL: 0x044,       // u32: nonzero while a host thread polls STATE
   TRAPFAST: 0x048,   // u32: nonzero: fast paths also answer trapped syscalls (no site rewriting)
   NR: 0x080,         // u64, then six u64 arguments
@@ -98,6 +128,8 @@ export const CHAN = {
 } as const;
 /** C_STATE values; BLOCKING: being served, and expected to block (the guest sleeps at once). */
 export const CHAN_IDLE = 0, CHAN_REQUEST = 1, CHAN_BUSY = 2, CHAN_DONE = 3, CHAN_BLOCKING = 4;
+/** C_STATE: the guest must leave the VM at PORT_CTX; the VMM then sets its registers itself. */
+export const CHAN_EXIT = 5;
 
 /** GDT selectors, Linux-like (see platform.md): STAR's layout depends on their order. */
 export const SEL = {
@@ -120,17 +152,31 @@ export interface SystemLayout {
   nPt: number;
   /** Offset of the first PT page inside the system slot. */
   ptOffset: number;
+  /** Offset of vCPU 1's block of system pages (VCPU_BLOCK); vCPU i's is at vcpuOffset + (i - 1) * VCPU_BLOCK.SIZE. */
+  vcpuOffset: number;
+  /** How many vCPUs the slot has pages for. */
+  maxVcpus: number;
   /** Size of the system slot. */
   sysSize: number;
 }
 
-/** Computes the system slot layout for a window of memSize bytes. */
-export function systemLayout(memSize: number): SystemLayout {
+/** Computes the system slot layout for a window of memSize bytes and up to maxVcpus vCPUs. */
+export function systemLayout(memSize: number, maxVcpus = 1): SystemLayout {
   const nPd = Math.ceil(memSize / 2 ** 30);
   const nPt = Math.ceil(memSize / 2 ** 21);
   const ptOffset = SYS.PD_WINDOW + nPd * PAGE_SIZE;
-  const sysSize = ptOffset + nPt * PAGE_SIZE;
+  const vcpuOffset = ptOffset + nPt * PAGE_SIZE;
+  const sysSize = vcpuOffset + Math.max(0, maxVcpus - 1) * VCPU_BLOCK.SIZE;
   // The system slot sits right after the window, aligned to 2 MiB.
   const sysGpa = Math.ceil(memSize / 2 ** 21) * 2 ** 21;
-  return { memSize, sysGpa, nPd, nPt, ptOffset, sysSize };
+  return { memSize, sysGpa, nPd, nPt, ptOffset, vcpuOffset, maxVcpus, sysSize };
+}
+
+/** The system-slot offsets of vCPU `i`'s own pages. */
+export function vcpuPages(L: SystemLayout, i: number): VcpuPages {
+  if (i === 0) return { pml4: SYS.PML4, pdptSys: SYS.PDPT_SYS, pdSys: SYS.PD_SYS, ptSys: SYS.PT_SYS, tss: SYS.TSS, xstack: SYS.XSTACK, chan: SYS.CHAN };
+  if (!(i > 0 && i < L.maxVcpus)) throw new RangeError(`vCPU ${i} is outside the ${L.maxVcpus} the system slot has pages for`);
+  const b = L.vcpuOffset + (i - 1) * VCPU_BLOCK.SIZE;
+  return { pml4: b + VCPU_BLOCK.PML4, pdptSys: b + VCPU_BLOCK.PDPT_SYS, pdSys: b + VCPU_BLOCK.PD_SYS, ptSys: b + VCPU_BLOCK.PT_SYS,
+    tss: b + VCPU_BLOCK.TSS, xstack: b + VCPU_BLOCK.XSTACK, chan: b + VCPU_BLOCK.CHAN };
 }

@@ -8,7 +8,7 @@
  * the same PTEs the CPU uses (the page tables are the single source of truth for access).
  */
 import { sys, NR, viewOf, PROT_READ, PROT_WRITE, MAP_PRIVATE, MAP_ANONYMOUS, MAP_NORESERVE, MAP_FIXED, MADV_DONTNEED } from '../host/libc';
-import { PAGE_SIZE, SYS, SYS_VA, systemLayout, SystemLayout } from './layout';
+import { PAGE_SIZE, SYS, SYS_VA, systemLayout, SystemLayout, vcpuPages, VcpuPages } from './layout';
 
 /** A guest virtual address (a number; distinct name so signatures say what they take). */
 export type GuestAddr = number;
@@ -61,17 +61,17 @@ export class GuestMemory {
    * host mapping and its ArrayBuffer views is the costly part of a VM start, and V8 counts
    * each new view as external memory, which triggers garbage collections), else a new one.
    */
-  static acquire(memSize: number): GuestMemory {
-    const i = GuestMemory.pool.findIndex((m) => m.memSize === memSize);
-    if (i < 0) return new GuestMemory(memSize);
+  static acquire(memSize: number, maxVcpus = 1): GuestMemory {
+    const i = GuestMemory.pool.findIndex((m) => m.memSize === memSize && m.layout.maxVcpus === maxVcpus);
+    if (i < 0) return new GuestMemory(memSize, maxVcpus);
     const m = GuestMemory.pool.splice(i, 1)[0]!;
     m.buildPageTables();
     return m;
   }
 
-  private constructor(memSize: number) {
+  private constructor(memSize: number, maxVcpus: number) {
     this.memSize = memSize;
-    this.layout = systemLayout(memSize);
+    this.layout = systemLayout(memSize, maxVcpus);
     this.hostBase = mmapAnon(memSize);
     this.sysHost = mmapAnon(this.layout.sysSize);
     const sysBuf = viewOf(this.sysHost, this.layout.sysSize);
@@ -113,6 +113,41 @@ export class GuestMemory {
       else if (off === SYS.XSTACK || off === SYS.XSTACK + PAGE_SIZE || off === SYS.TSS || off === SYS.GDT) flags |= PTE_RW;
       this.setEntry(SYS.PT_SYS, off / PAGE_SIZE, this.sysGpa(off) + flags, nx);
     }
+  }
+
+  /** The system-slot offsets of vCPU `i`'s own pages (layout.ts, VCPU_BLOCK). */
+  vcpuPages(i: number): VcpuPages { return vcpuPages(this.layout, i); }
+
+  /**
+   * Builds vCPU `i`'s own system pages (i >= 1; vCPU 0's are built with the window's):
+   * a PML4 sharing the window's tables, its own system-area branch that maps its TSS,
+   * exception stack and channel page where vCPU 0's are, and a copy of vCPU 0's TSS
+   * (the same stack pointers and I/O bitmap, which then point at its own pages).
+   * The channel page starts zeroed (the channel is off).
+   */
+  setupVcpuPages(i: number): void {
+    if (i === 0) return;
+    const P = this.vcpuPages(i), s = this.sys32, table = P_RW_US;
+    this.sys8.fill(0, P.pml4, P.chan + PAGE_SIZE);
+    // PML4[0] -> the shared window tables; PML4[255] -> this vCPU's system-area branch.
+    s[(P.pml4 >> 2)] = s[SYS.PML4 >> 2]!; s[(P.pml4 >> 2) + 1] = s[(SYS.PML4 >> 2) + 1]!;
+    const pml4i = Math.floor(SYS_VA / 2 ** 39) & 511, pdpti = Math.floor(SYS_VA / 2 ** 30) & 511, pdi = Math.floor(SYS_VA / 2 ** 21) & 511;
+    this.setEntry(P.pml4, pml4i, this.sysGpa(P.pdptSys) + table);
+    this.setEntry(P.pdptSys, pdpti, this.sysGpa(P.pdSys) + table);
+    this.setEntry(P.pdSys, pdi, this.sysGpa(P.ptSys) + table);
+    this.sys8.copyWithin(P.ptSys, SYS.PT_SYS, SYS.PT_SYS + PAGE_SIZE);
+    const own = (sysOff: number, mine: number) => {
+      const w = (P.ptSys >> 2) + (sysOff / PAGE_SIZE) * 2;
+      const lo = s[w]!, hi = s[w + 1]!;
+      const pa = this.sysGpa(mine);
+      s[w] = ((pa >>> 0) & ~0xfff) | (lo & 0xfff);
+      s[w + 1] = (Math.floor(pa / 2 ** 32) & 0x7fffffff) | (hi & PTE_NX_HI);
+    };
+    own(SYS.TSS, P.tss);
+    own(SYS.XSTACK, P.xstack);
+    own(SYS.XSTACK + PAGE_SIZE, P.xstack + PAGE_SIZE);
+    own(SYS.CHAN, P.chan);
+    this.sys8.copyWithin(P.tss, SYS.TSS, SYS.TSS + PAGE_SIZE);
   }
 
   private setEntry(tableOff: number, index: number, value: number, nx = false): void {

@@ -34,7 +34,7 @@
  * host's side of the protocol.
  */
     .set    CHAN, syscall_entry + 0x5000
-    .set    C_STATE, 0x000      /* u32: 0 idle, 1 request posted, 2 host busy, 3 result ready, 4 host busy and the call will block */
+    .set    C_STATE, 0x000      /* u32: 0 idle, 1 request posted, 2 host busy, 3 result ready, 4 host busy and the call will block, 5 leave to the VMM */
     .set    C_POLL, 0x044       /* u32: nonzero while a host thread polls C_STATE */
     .set    C_TRAPFAST, 0x048   /* u32: nonzero: answer fast paths at a trapped syscall too */
     .set    C_NR, 0x080         /* u64 number, then six u64 arguments */
@@ -150,6 +150,8 @@ chan_spin:
     je      chan_done
     cmpl    $4, CHAN+C_STATE(%rip)      /* the host expects this call to block: */
     je      chan_wait                   /* sleep at once instead of spinning */
+    cmpl    $5, CHAN+C_STATE(%rip)      /* the VMM needs the program's registers: */
+    je      chan_ctx                    /* leave the VM, it sets them all */
     pause
     rdtsc
     shlq    $32, %rdx
@@ -159,6 +161,16 @@ chan_spin:
 chan_wait:
     outb    %al, $0x15          /* PORT_WAIT */
     jmp     1b
+/*
+ * State 5: the call needs, or its return changes, registers the channel does not carry
+ * (clone copies them all, rt_sigreturn and signal delivery replace them). The VMM finds
+ * the program's state in the channel page (C_RET, C_FLAGS, C_RSP, C_A2) and in the other
+ * registers, which nothing above changed; it sets every register, rip and rsp included,
+ * so nothing after the `out` runs.
+ */
+chan_ctx:
+    outb    %al, $0x16          /* PORT_CTX */
+    ud2
 chan_done:
     movq    CHAN+C_RESULT(%rip), %rax
     movl    $0, CHAN+C_STATE(%rip)

@@ -4,7 +4,7 @@
  * Constants cite the Intel SDM Vol. 3A; the layout follows platform.md (verified on kvm_pvm).
  */
 import { GuestMemory } from './memory';
-import { SYS, SEL, PORT_SYSCALL, PORT_FAULT, PORT_NOP, PORT_KICK, PORT_WAIT } from './layout';
+import { SYS, SEL, PORT_SYSCALL, PORT_FAULT, PORT_NOP, PORT_KICK, PORT_WAIT, PORT_CTX } from './layout';
 import { STUB_CODE, STUB_SYSCALL_ENTRY, STUB_SYSCALL_OUT, STUB_VECTORS } from './stub';
 import { VcpuFd, Kvm, SREGS, writeSegment, KvmSegment } from '../kvm/kvm';
 
@@ -52,7 +52,7 @@ export function writeSystemTables(mem: GuestMemory): void {
   const iomap = new Uint8Array(IOMAP_BYTES).fill(0xff);
   // Port 0x13 too: ToroV guests use a 4-byte `out %eax, $0x10`, which needs 0x10-0x13 open
   // (an I/O exit to 0x13 itself is refused by the run loop like any unknown port).
-  for (const port of [PORT_SYSCALL, PORT_FAULT, PORT_NOP, PORT_SYSCALL + 3, PORT_KICK, PORT_WAIT]) iomap[port >> 3]! &= ~(1 << (port & 7));
+  for (const port of [PORT_SYSCALL, PORT_FAULT, PORT_NOP, PORT_SYSCALL + 3, PORT_KICK, PORT_WAIT, PORT_CTX]) iomap[port >> 3]! &= ~(1 << (port & 7));
   mem.sys8.set(iomap, tss + TSS_SIZE);
 
   // IDT (SDM 6.14.1): 32 interrupt gates, kernel CS, DPL0, IST1, to the stub's vector entries.
@@ -108,7 +108,7 @@ export function cpuFeatures(kvm: Kvm): CpuFeatures {
  * registers (paging with NX, SSE and XSAVE enabled), the system tables, the syscall MSRs,
  * CPUID and XCR0.
  */
-export function initVcpu(vcpu: VcpuFd, kvm: Kvm, mem: GuestMemory, feat: CpuFeatures, resetSregs?: Buffer): void {
+export function initVcpu(vcpu: VcpuFd, kvm: Kvm, mem: GuestMemory, feat: CpuFeatures, resetSregs?: Buffer, index = 0): void {
   // A reused vCPU keeps its CPUID (KVM refuses to change it after the first KVM_RUN) and
   // starts from the special registers it had when new, so nothing of the last guest stays.
   if (!resetSregs) vcpu.setCpuid(kvm.supportedCpuid());
@@ -122,7 +122,9 @@ export function initVcpu(vcpu: VcpuFd, kvm: Kvm, mem: GuestMemory, feat: CpuFeat
   s.writeBigUInt64LE(BigInt(mem.sysVa(SYS.IDT)), SREGS.idt);
   s.writeUInt16LE(32 * 16 - 1, SREGS.idt + 8);
   s.writeBigUInt64LE(BigInt(CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG) & 0xffffffffn, SREGS.cr0);
-  s.writeBigUInt64LE(BigInt(mem.sysGpa(SYS.PML4)), SREGS.cr3);
+  // Each vCPU has its own page-table root, which maps its own TSS, exception stack and
+  // channel page at the shared addresses (layout.ts, VCPU_BLOCK).
+  s.writeBigUInt64LE(BigInt(mem.sysGpa(mem.vcpuPages(index).pml4)), SREGS.cr3);
   let cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
   if (feat.xsave) cr4 |= CR4_OSXSAVE;
   if (feat.fsgsbase) cr4 |= CR4_FSGSBASE;

@@ -26,7 +26,7 @@ import {
   KVM_RUN, KVM_GET_SREGS, KVM_SET_SREGS, KVM_SET_REGS, KVM_GET_REGS, KVM_SET_MSRS, KVM_SET_CPUID2, KVM_SET_XCRS,
   KVM_SET_XSAVE, KVM_SET_VCPU_EVENTS, KVM_SET_DEBUGREGS, KVM_GET_DEBUGREGS, KVM_SET_USER_MEMORY_REGION,
   KVM_CREATE_VM, KVM_CREATE_VCPU, KVM_GET_SUPPORTED_CPUID, KVM_SET_GUEST_DEBUG, KVM_GET_FPU, KVM_SET_FPU,
-  KVM_GET_MSRS, KVM_GET_TSC_KHZ,
+  KVM_GET_MSRS, KVM_GET_TSC_KHZ, KVM_GET_XSAVE,
 } from '../kvm/kvm';
 
 /**
@@ -63,7 +63,7 @@ export const TTY_IOCTLS = {
 export const IOCTL_NAMES: ReadonlyMap<number, string> = new Map<number, string>([
   [KVM_RUN, 'KVM_RUN'], [KVM_GET_REGS, 'KVM_GET_REGS'], [KVM_SET_REGS, 'KVM_SET_REGS'],
   [KVM_GET_SREGS, 'KVM_GET_SREGS'], [KVM_SET_SREGS, 'KVM_SET_SREGS'], [KVM_SET_MSRS, 'KVM_SET_MSRS'],
-  [KVM_SET_CPUID2, 'KVM_SET_CPUID2'], [KVM_SET_XCRS, 'KVM_SET_XCRS'], [KVM_SET_XSAVE, 'KVM_SET_XSAVE'],
+  [KVM_SET_CPUID2, 'KVM_SET_CPUID2'], [KVM_SET_XCRS, 'KVM_SET_XCRS'], [KVM_SET_XSAVE, 'KVM_SET_XSAVE'], [KVM_GET_XSAVE, 'KVM_GET_XSAVE'],
   [KVM_SET_VCPU_EVENTS, 'KVM_SET_VCPU_EVENTS'], [KVM_SET_DEBUGREGS, 'KVM_SET_DEBUGREGS'],
   [KVM_GET_DEBUGREGS, 'KVM_GET_DEBUGREGS'], [KVM_SET_USER_MEMORY_REGION, 'KVM_SET_USER_MEMORY_REGION'],
   [KVM_CREATE_VM, 'KVM_CREATE_VM'], [KVM_CREATE_VCPU, 'KVM_CREATE_VCPU'], [KVM_GET_SUPPORTED_CPUID, 'KVM_GET_SUPPORTED_CPUID'],
@@ -89,12 +89,13 @@ export const RUNTIME_GROUPS: readonly RuleGroup[] = [
       ioctl(KVM_SET_SREGS, 'long mode, segments and CR3 of the next guest (a VM reused in the same process)'),
       ioctl(KVM_SET_REGS, 'entry registers of the next guest'),
       ioctl(KVM_SET_XCRS, 'XCR0 of the next guest'),
-      ioctl(KVM_SET_XSAVE, 'a reused vCPU starts with clean x87/SSE/AVX state'),
+      ioctl(KVM_SET_XSAVE, 'a reused vCPU starts with clean x87/SSE/AVX state; a new guest thread starts with its parent\'s'),
+      ioctl(KVM_GET_XSAVE, 'a new guest thread starts with a copy of its parent\'s x87/SSE/AVX state'),
       ioctl(KVM_SET_VCPU_EVENTS, 'a reused vCPU starts with no pending exception or interrupt'),
       ioctl(KVM_SET_DEBUGREGS, 'a reused vCPU starts with clean debug registers'),
       ioctl(KVM_SET_USER_MEMORY_REGION, 'registers the next guest\'s memory slots (on reuse, first deletes the old ones)'),
       ioctl(KVM_CREATE_VM, 'a new VM when the next guest\'s memory size differs from the kept VM\'s'),
-      ioctl(KVM_CREATE_VCPU, 'the vCPU of such a new VM'),
+      ioctl(KVM_CREATE_VCPU, 'the vCPU of such a new VM, and one per new guest thread'),
       ioctl(KVM_SET_CPUID2, 'CPUID of such a new vCPU'),
       ioctl(KVM_GET_SUPPORTED_CPUID, 'CPU features for a new VM (read once per process and cached; harmless query)'),
       ioctl(KVM_GET_TSC_KHZ, 'the guest TSC frequency for the vDSO clock page (once per process; harmless query)'),

@@ -34,6 +34,63 @@ export class GuestExit extends Error {
   }
 }
 
+/**
+ * Ends the calling thread only (exit(2) while other threads run): thrown by the handler,
+ * caught by the scheduler, which retires the thread.
+ */
+export class ThreadExit extends Error {
+  override name = 'ThreadExit';
+  constructor(readonly status: number) { super(`thread exit ${status}`); }
+}
+
+/**
+ * A handler's result meaning "the call waits": the calling thread's syscall is not
+ * finished; the scheduler finishes it later (a futex wake, a timer, the end of a host
+ * call its host thread performs). Never a Linux return value (those are >= -4095).
+ */
+export const BLOCKED = -(2 ** 40);
+
+/** What a new thread is made from (clone and clone3 with CLONE_THREAD). */
+export interface CloneSpec {
+  flags: number;
+  /** The child's stack pointer (0: the parent's). */
+  stack: number;
+  /** CLONE_PARENT_SETTID: where the child's tid goes in the parent; CLONE_CHILD_SETTID/CLEARTID: in the child. */
+  parentTid: number;
+  childTid: number;
+  /** CLONE_SETTLS: the child's FS base. */
+  tls: number;
+}
+
+/**
+ * The kernel's services to handlers: thread creation and ending, futexes, sleeping and
+ * waiting on host calls. Implemented by src/vmm/scheduler.ts; reached as `k.sched`.
+ */
+export interface TaskServices {
+  /** Starts a thread; returns its tid or -errno. The caller must run with its registers available (NEEDS_CONTEXT). */
+  cloneThread(k: Kernel, spec: CloneSpec): number;
+  /** Ends the calling thread (the whole program when it is the last one). */
+  exitThread(k: Kernel, status: number): never;
+  /** FUTEX_WAIT[_BITSET]: BLOCKED, or -errno. `deadline`: performance.now() ms, or Infinity. */
+  futexWait(k: Kernel, addr: number, val: number, bitset: number, deadline: number): number;
+  /** FUTEX_WAKE[_BITSET]: how many threads were woken. */
+  futexWake(k: Kernel, addr: number, n: number, bitset: number): number;
+  /** FUTEX_REQUEUE: wakes n, moves up to `move` of the rest to addr2; returns woken (+ moved when `countMoved`). */
+  futexRequeue(k: Kernel, addr: number, n: number, addr2: number, move: number, countMoved: boolean): number;
+  /** Sleeps until `deadline` (performance.now() ms): BLOCKED; `rem` is where nanosleep reports what is left if interrupted. */
+  sleep(k: Kernel, deadline: number, rem: number): number;
+  /**
+   * Performs a host syscall that may block. With one guest thread it runs here; with
+   * several it runs on the calling thread's own host thread (the call returns BLOCKED
+   * and `then` turns the host's result into the guest's when it ends).
+   */
+  blockingCall(k: Kernel, nr: number, args: readonly number[], then?: (r: number) => number): number;
+  /** True when blocking host calls must not run on the main thread (more than one guest thread). */
+  readonly concurrent: boolean;
+  /** How many CPUs the guest sees (--cpus). */
+  readonly cpus: number;
+}
+
 /** A recorded rt_sigaction (signals are not delivered yet). */
 export interface SigAction { handler: bigint; flags: bigint; restorer: bigint; mask: bigint }
 
@@ -50,6 +107,10 @@ export interface Kernel {
   readonly exe: string;
   /** The calling thread's id (gettid). */
   readonly tid: number;
+  /** The kernel's thread, futex and blocking services. */
+  readonly sched: TaskServices;
+  /** The calling thread's registers while its syscall runs with them available (clone), else undefined. */
+  readonly regs: UserRegs | undefined;
   /** Identity published to the guest (getpid & co, auxv). */
   readonly pid: number;
   readonly ppid: number;
@@ -71,6 +132,12 @@ export interface Kernel {
   console(text: Uint8Array): void;
   /** Warns once per name on stderr when --verbose (unimplemented syscalls and the like). */
   note(key: string, message: string): void;
+}
+
+/** The program's registers of the calling thread (sync registers of its parked vCPU). */
+export interface UserRegs {
+  /** All general registers, rip and rflags, as struct kvm_regs (144 bytes, a copy). */
+  snapshot(): Buffer;
 }
 
 /** A syscall handler: returns the result, or -errno. */

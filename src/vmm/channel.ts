@@ -1,27 +1,26 @@
 /**
- * The syscall channel (--syscall-path ring): syscalls without VM exits.
+ * The syscall channel (--syscall-path ring): syscalls without VM exits. This module is
+ * the host side of one vCPU's channel page (a Slot) and of the host threads that run
+ * vCPUs (HostThread); src/vmm/scheduler.ts runs them.
  *
  * On the exit path every syscall leaves the VM: about 65-90 µs on kvm_pvm, 1-2 µs on VMX.
- * The channel is a request/response page in guest memory (SYS.CHAN; stub.S has the guest's
- * side). The guest posts the number and arguments and spins; a host thread polling the
- * page performs the call and writes the result. Nothing leaves the VM.
+ * The channel is a request/response page in guest memory (SYS.CHAN, one per vCPU; stub.S
+ * has the guest's side). The guest posts the number and arguments and spins; a host
+ * thread polling the page performs the call and writes the result. Nothing leaves the VM.
  *
  * Threads. All VMM state (fds, memory map, policy) lives in JavaScript on Node's main
- * thread, so that thread serves requests, and the vCPU runs on a second thread: a worker
- * (worker_threads) that loops on KVM_RUN and hands every VM exit back to the main thread
- * through a shared control block. The worker needs its own koffi; it must start before
- * the sandbox takes the host's files away, and it takes about 50 ms to start here, so the
- * vCPU starts on the main thread (the exit path, with the channel's kick) and moves to the
- * worker once it is ready ("handover").
+ * thread, so that thread serves requests, and each vCPU runs on a host thread of its own
+ * (src/vmm/vcpu-thread.ts) that loops on KVM_RUN and hands every VM exit back to the main
+ * thread. A program with one thread may also run its vCPU on the main thread ("direct":
+ * the exit path plus the channel's kick), which it does until its host thread is ready
+ * (30-50 ms of Node worker start-up) and while polling does not pay (see Scheduler).
  *
  * Not burning CPU for nothing:
  *  - The main thread polls only while requests keep coming; after IDLE_NS without one it
- *    clears C_POLL and sleeps (Atomics.wait). The guest then posts and kicks (`out` to
- *    PORT_KICK), which reaches the sleeping main thread through the worker.
- *  - A call that blocks on the host (accept, read on a socket, poll, nanosleep) blocks the
- *    main thread; the guest spins for its budget (C_BUDGET, SPIN_US) and then sleeps in
- *    the VMM (`out` to PORT_WAIT): the worker waits on the control block until the result
- *    is written. A guest blocked for 10 s costs one spin budget of CPU.
+ *    clears C_POLL in every page and sleeps on the bell. A guest then posts and kicks
+ *    (`out` to PORT_KICK), which its host thread turns into a ring of the bell.
+ *  - A call that blocks makes its guest thread spin for its budget (C_BUDGET, SPIN_US) and
+ *    then sleep in its host thread (`out` to PORT_WAIT) until the result is written.
  * Races between "post and look at C_POLL" (guest) and "clear C_POLL and look at C_STATE"
  * (host) are decided as in Dekker's algorithm: both sides store, fence, then load (the
  * guest's xchg, the host's Atomics operations), so at least one of them sees the other.
@@ -30,117 +29,37 @@
  * it, so a guest that rewrites the page while its call is served changes nothing, and the
  * request goes through the same dispatch (policy, pointer checks, trace) as an exit.
  */
-import type { Vcpu, VcpuHost } from './vcpu';
 import { Args } from '../syscalls/api';
-import { CHAN, CHAN_DONE, CHAN_REQUEST, CHAN_BUSY, CHAN_BLOCKING, SYS } from '../machine/layout';
-import { EXIT_KICK } from './exits';
+import { CHAN, CHAN_DONE, CHAN_REQUEST, CHAN_BUSY, SYS } from '../machine/layout';
 import { STUB_CHANNEL_ON } from '../machine/stub';
+import type { GuestMemory } from '../machine/memory';
 import { viewOf, sys } from '../host/libc';
 import { RUN } from '../kvm/kvm';
-import { startVcpuWorker, VcpuWorker, S, GO, EXIT, RC, MAIN_SLEEPING, WORKER_WAITING, DONE_SEQ, READY, TID, VCPU_FD, RUN_LO, RUN_HI,
-  CHAN_LO, CHAN_HI, WORKER_IDLE } from './vcpu-thread';
-
-const SIGUSR2 = 12, SYS_tgkill = 234, SYS_sched_yield = 24;
+import { SYS as NRS } from '../linux/syscalls';
+import { startVcpuWorker, VcpuWorker, S, GO, EXIT, RC, QUIT, WAKE, WAITING, IDLE, READY, TID, VCPU_FD, RUN_LO, RUN_HI,
+  CHAN_LO, CHAN_HI, KICKS, STOP, HOST_REQ, HOST_DONE, HOST_NR, HOST_ARGS, HOST_RES_LO, HOST_RES_HI } from './vcpu-thread';
 
 /** How a run reaches the VMM for syscalls (--syscall-path). */
 export type SyscallPath = 'exit' | 'ring' | 'auto';
 
 /** How long the guest spins for a result before sleeping in the VMM (PORT_WAIT). */
 export const SPIN_US = 100;
-/**
- * Without a sandbox the vCPU thread is started only after this many exits: about as much
- * time in exits (30-90 µs each on kvm_pvm) as the thread takes to start, so that a short
- * run never pays for it.
- */
-const LAZY_EXITS = 500;
-/** How long the main thread polls without a request before it sleeps. */
-const IDLE_NS = 200_000n;
-/** A call that took this long (ms) blocked: twice in a row, and the guest sleeps at once next time. */
-const SLOW_MS = 1;
-/** Syscalls that may block on the host (reads and writes of pipes and sockets, waits, sleeps, polls). */
-const MAY_BLOCK = (() => {
-  const t = new Uint8Array(512);
-  for (const nr of [0, 1, 7, 16, 17, 18, 19, 20, 23, 34, 35, 42, 43, 44, 45, 46, 47, 61, 202, 230, 232, 247, 270, 271, 281, 288, 295, 296, 299, 307, 441]) t[nr] = 1;
-  return t;
-})();
-/** Requests per health check of the polling (see Channel.poll). */
-const WINDOW = 256;
 
-const noop = () => {};
+/** Syscalls answered in the guest from values published at start (stub.S's C_FASTVAL). */
+export const FAST_SYSCALLS: readonly (readonly [number, string])[] = [
+  [NRS.getpid, 'getpid'], [NRS.gettid, 'gettid'], [NRS.getuid, 'getuid'], [NRS.geteuid, 'geteuid'], [NRS.getgid, 'getgid'], [NRS.getegid, 'getegid'],
+];
 
 /**
- * The thread that runs KVM_RUN for the channel. One per process, started early (before
- * the sandbox's jail and seccomp filter) and kept for every Machine of the process.
+ * The signal that kicks a host thread out of KVM_RUN or out of a blocking host call
+ * (SIGRTMIN+4; glibc keeps 32 and 33 for itself). Its handler does nothing and is
+ * installed without SA_RESTART, so an interrupted host call returns EINTR instead of
+ * being restarted by the host kernel: the VMM decides what the guest sees.
  */
-export class VcpuThread {
-  readonly ctl: Int32Array;
-  private static instance: VcpuThread | undefined;
-
-  private constructor(w: VcpuWorker) {
-    this.ctl = w.ctl;
-    // The SIGUSR2 that stops a running KVM_RUN (stop()) must not kill the process.
-    process.on('SIGUSR2', noop);
-  }
-
-  /** Starts the process's vCPU thread if it is not running yet (or adopts the one bin/torov started); it becomes ready() later. */
-  static start(): VcpuThread {
-    if (!VcpuThread.instance) {
-      const early = (globalThis as { __torovEarlyWorker?: VcpuWorker }).__torovEarlyWorker;
-      VcpuThread.instance = new VcpuThread(early ?? startVcpuWorker());
-    }
-    return VcpuThread.instance;
-  }
-
-  static get started(): VcpuThread | undefined { return VcpuThread.instance; }
-
-  ready(): boolean { return Atomics.load(this.ctl, READY) === 1; }
-
-  /** Waits until the thread is ready (at most `ms`); true if it is. */
-  waitReady(ms: number): boolean {
-    for (let waited = 0; !this.ready() && waited < ms; waited += 10) Atomics.wait(this.ctl, READY, 0, 10);
-    return this.ready();
-  }
-
-  bind(vcpuFd: number, runAddr: number, chanAddr: number): void {
-    this.ctl[VCPU_FD] = vcpuFd;
-    this.ctl[RUN_LO] = runAddr % 4294967296; this.ctl[RUN_HI] = Math.floor(runAddr / 4294967296);
-    this.ctl[CHAN_LO] = chanAddr % 4294967296; this.ctl[CHAN_HI] = Math.floor(chanAddr / 4294967296);
-  }
-
-  /** Lets the thread run the vCPU once more (KVM_RUN until the next exit it does not handle itself). */
-  go(): void {
-    Atomics.add(this.ctl, GO, 1);
-    if (Atomics.load(this.ctl, WORKER_IDLE)) Atomics.notify(this.ctl, GO);
-  }
-
-  /** Wakes the thread if it sleeps waiting for a result (PORT_WAIT). */
-  resultReady(): void {
-    Atomics.add(this.ctl, DONE_SEQ, 1);
-    if (Atomics.load(this.ctl, WORKER_WAITING)) Atomics.notify(this.ctl, DONE_SEQ);
-  }
-
-  /**
-   * Takes the vCPU back from a thread still in KVM_RUN (the guest ended while the vCPU
-   * ran): immediate_exit plus a signal that kicks KVM_RUN out with EINTR, repeated until the
-   * thread reports the exit. Returns the exit count it reported.
-   */
-  stop(runU8: Uint8Array, seen: number): number {
-    runU8[RUN.immediate_exit] = 1;
-    for (let tries = 0; Atomics.load(this.ctl, EXIT) === seen; tries++) {
-      Atomics.add(this.ctl, DONE_SEQ, 1); Atomics.notify(this.ctl, DONE_SEQ);
-      sys(SYS_tgkill, process.pid, this.ctl[TID]!, SIGUSR2);
-      Atomics.store(this.ctl, MAIN_SLEEPING, 1);
-      Atomics.wait(this.ctl, EXIT, seen, tries < 10 ? 1 : 20);
-      Atomics.store(this.ctl, MAIN_SLEEPING, 0);
-      if (tries > 1000) throw new Error('the vCPU thread does not stop');
-    }
-    runU8[RUN.immediate_exit] = 0;
-    return Atomics.load(this.ctl, EXIT);
-  }
-}
+export const SIG_KICK = 38;
 
 /** Arguments of a posted request, from the host's private copy of it. */
-class CopyArgs implements Args {
+export class CopyArgs implements Args {
   constructor(private readonly w: Uint32Array) {}
   i(n: number): number { return this.w[2 + 2 * n]! | 0; }
   u(n: number): number { return this.w[2 + 2 * n]!; }
@@ -149,227 +68,253 @@ class CopyArgs implements Args {
   big(n: number): bigint { return (BigInt(this.w[3 + 2 * n]!) << 32n) | BigInt(this.w[2 + 2 * n]!); }
 }
 
-/** Syscalls answered in the guest from values published at start (stub.S's C_FASTVAL). */
-export const FAST_SYSCALLS: readonly (readonly [number, string])[] = [
-  [39, 'getpid'], [186, 'gettid'], [102, 'getuid'], [107, 'geteuid'], [104, 'getgid'], [108, 'getegid'],
-];
-
 /** Counters for -v and the benchmark. */
 export interface ChannelStats { served: number; kicks: number; waits: number; exits: number; sleeps: number; handedOver: boolean; handoverAt: number; backoffs: number }
 
-/** The host side of one Machine's channel. */
-export class Channel {
+/** The host side of one vCPU's channel page. */
+export class Slot {
   /** The channel page as 32-bit words (guest-writable: read with care). */
   readonly page: Int32Array;
-  private readonly pageU32: Uint32Array;
-  private readonly req = new Uint32Array(16);
+  readonly pageU32: Uint32Array;
+  /** Host address of the page (the vCPU's host thread watches it during PORT_WAIT). */
+  readonly addr: number;
+  /** The host's copy of the request being served: number, six arguments, site. */
+  readonly req = new Uint32Array(16);
+  readonly args = new CopyArgs(this.req);
   /** Per syscall number: how many of its last calls blocked long (0-2), for adaptive spinning. */
-  private readonly slow = new Uint8Array(512);
-  private readonly args = new CopyArgs(this.req);
-  private thread: VcpuThread | undefined;
-  private seenExit = 0;
-  private running = false;
-  readonly stats: ChannelStats = { served: 0, kicks: 0, waits: 0, exits: 0, sleeps: 0, handedOver: false, handoverAt: 0, backoffs: 0 };
-  /** Polling's health (see poll()): requests served in this window, and how many found the host late. */
-  private windowServed = 0;
-  private late = 0;
-  private backoffLevel = 0;
-  private backoffChecks = 0;
-  /** While nonzero, the vCPU runs on this thread until this time (hrtime ns). */
-  private directUntil = 0n;
-  private siteHook: ((retAddr: number, nr: number) => void) | undefined;
-  /** Called with the return address of each trapped `syscall` served (site rewriting, src/vmm/rewrite.ts). */
-  get onSite(): ((retAddr: number, nr: number) => void) | undefined { return this.siteHook; }
-  set onSite(f: ((retAddr: number, nr: number) => void) | undefined) {
-    this.siteHook = f;
-    // With sites rewritten, fast-path calls must reach the host once per site to be rewritten.
-    Atomics.store(this.page, S(CHAN.TRAPFAST), f ? 0 : 1);
-  }
+  readonly slow = new Uint8Array(512);
 
-  /** True: this Machine may start the vCPU thread itself (no sandbox whose filter would forbid it). */
-  private readonly spawn: boolean;
-
-  constructor(private readonly host: VcpuHost, private readonly vcpu: Vcpu, opts: { tscKhz: number; fast: ReadonlyMap<number, number>; spawnThread: boolean }) {
-    this.spawn = opts.spawnThread;
-    const ab = viewOf(host.mem.sysHost + SYS.CHAN, 4096);
+  constructor(mem: GuestMemory, chanOffset: number, opts: { tscKhz: number; fast: ReadonlyMap<number, number>; trapFast: boolean }) {
+    this.addr = mem.sysHost + chanOffset;
+    const ab = viewOf(this.addr, 4096);
     this.page = new Int32Array(ab);
     this.pageU32 = new Uint32Array(ab);
-    // The page starts zeroed: GuestMemory maps the system slot afresh for every VM.
+    // The page starts zeroed: GuestMemory maps the system slot afresh for every VM, and a
+    // vCPU's own pages are cleared when they are set up.
     const budget = Math.max(1, Math.round(opts.tscKhz * SPIN_US / 1000));
     this.pageU32[S(CHAN.BUDGET)] = budget % 4294967296;
     this.pageU32[S(CHAN.BUDGET) + 1] = Math.floor(budget / 4294967296);
-    for (const [nr, value] of opts.fast) {
-      this.pageU32[S(CHAN.FASTMASK) + (nr >> 5)]! |= 1 << (nr & 31);
-      this.pageU32[S(CHAN.FASTVAL) + 2 * nr] = value >>> 0;
-      this.pageU32[S(CHAN.FASTVAL) + 2 * nr + 1] = Math.floor(value / 4294967296) >>> 0;
-    }
-    host.mem.sysDv.setUint32(SYS.STUB + STUB_CHANNEL_ON, 1, true);
-    Atomics.store(this.page, S(CHAN.TRAPFAST), 1);
-    this.thread = VcpuThread.started;
+    for (const [nr, value] of opts.fast) this.publish(nr, value);
+    mem.sysDv.setUint32(SYS.STUB + STUB_CHANNEL_ON, 1, true);
+    Atomics.store(this.page, S(CHAN.TRAPFAST), opts.trapFast ? 1 : 0);
+    Atomics.store(this.page, S(CHAN.POLL), 0);
   }
 
-  /** Serves the posted request, if there is one (from the poll loop, a kick, or a wait). */
-  serve(): boolean {
+  /** Publishes the value a fast-path syscall answers in the guest (getpid, gettid, the uid calls). */
+  publish(nr: number, value: number): void {
+    this.pageU32[S(CHAN.FASTMASK) + (nr >> 5)]! |= 1 << (nr & 31);
+    this.pageU32[S(CHAN.FASTVAL) + 2 * nr] = value >>> 0;
+    this.pageU32[S(CHAN.FASTVAL) + 2 * nr + 1] = Math.floor(value / 4294967296) >>> 0;
+  }
+
+  /** True if a request is posted and not yet taken. */
+  posted(): boolean { return Atomics.load(this.page, S(CHAN.STATE)) === CHAN_REQUEST; }
+
+  /**
+   * Takes the posted request, if there is one: marks it busy and copies it once (the
+   * guest may rewrite the page while its call is served). Returns its number, or -2.
+   */
+  take(): number {
     const p = this.page;
-    if (Atomics.compareExchange(p, S(CHAN.STATE), CHAN_REQUEST, CHAN_BUSY) !== CHAN_REQUEST) return false;
-    // One copy of the request: the guest may rewrite the page while its call is served.
+    if (Atomics.compareExchange(p, S(CHAN.STATE), CHAN_REQUEST, CHAN_BUSY) !== CHAN_REQUEST) return -2;
     const w = this.pageU32, r = this.req, base = S(CHAN.NR);
     for (let i = 0; i < 16; i++) r[i] = w[base + i]!;
-    const nr = r[1] === 0 ? r[0]! : -1;
-    this.stats.served++;
-    const site = r[14]! + r[15]! * 4294967296;
-    if (site !== 0 && this.siteHook) this.siteHook(site, nr);
-    // Adaptive spinning: a call that may block and blocked long the last two times is
-    // expected to block again, and the guest is told to sleep at once instead of spending
-    // its spin budget; one quick return makes it spin again.
-    const timed = nr >= 0 && nr < MAY_BLOCK.length && MAY_BLOCK[nr] === 1;
-    let t0 = 0;
-    if (timed) {
-      if (this.slow[nr]! >= 2) Atomics.store(p, S(CHAN.STATE), CHAN_BLOCKING);
-      t0 = performance.now();
-    }
-    const result = this.host.dispatcher.dispatch(this.vcpu.task, nr, this.args);
-    if (timed) {
-      const ms = performance.now() - t0;
-      this.slow[nr] = ms >= SLOW_MS ? Math.min(this.slow[nr]! + 1, 2) : 0;
-    }
+    return r[1] === 0 ? r[0]! : -1;
+  }
+
+  /** Return address of a trapped `syscall` (for site rewriting), or 0 for a rewritten site. */
+  site(): number { return this.req[14]! + this.req[15]! * 4294967296; }
+
+  /** Writes the result and the new state (CHAN_DONE; CHAN_EXIT to make the guest leave to the VMM). */
+  post(result: number, state = CHAN_DONE): void {
+    const w = this.pageU32;
     w[S(CHAN.RESULT)] = result >>> 0;
     w[S(CHAN.RESULT) + 1] = Math.floor(result / 4294967296) >>> 0;
-    let resume = false;
-    if (this.vcpu.task.fsBaseDirty) {
-      // arch_prctl: the FS/GS base is set with a vCPU ioctl, which would wait for a vCPU that
-      // runs on the other thread (forever, if the program does not spin): park it first.
-      if (this.running) { this.seenExit = this.thread!.stop(this.vcpu.fd.runU8, this.seenExit); this.running = false; resume = true; }
-      this.vcpu.applyBasesNow();
-    }
-    Atomics.store(p, S(CHAN.STATE), CHAN_DONE);
-    this.thread?.resultReady();
-    if (resume) this.go();
-    return true;
+    Atomics.store(this.page, S(CHAN.STATE), state);
   }
 
-  /** An I/O exit to one of the channel's ports (EXIT_KICK or EXIT_WAIT), on whichever thread ran the vCPU. */
-  port(exit: number): void {
-    if (exit === EXIT_KICK) { this.stats.kicks++; this.late++; } else this.stats.waits++;
-    this.serve();
+  /** Sets the state alone (CHAN_BLOCKING: the guest should sleep at once). */
+  setState(state: number): void { Atomics.store(this.page, S(CHAN.STATE), state); }
+  state(): number { return Atomics.load(this.page, S(CHAN.STATE)); }
+
+  /** A u64 of the page (the program's rip, flags and rsp that the stub saved). */
+  u64(off: number): number { return this.pageU32[S(off)]! + this.pageU32[S(off) + 1]! * 4294967296; }
+
+  setPolling(on: boolean): void { Atomics.store(this.page, S(CHAN.POLL), on ? 1 : 0); }
+}
+
+/** A no-op handler for SIG_KICK: libc's abs(), which touches nothing; installed once per process. */
+let kickInstalled = false;
+function installKick(): void {
+  if (kickInstalled) return;
+  kickInstalled = true;
+  const koffi = require('koffi') as typeof import('koffi');
+  const libc = koffi.load('libc.so.6');
+  const dlsym = libc.func('void *dlsym(void *, const char *)') as (h: null, name: string) => unknown;
+  const sigaction = libc.func('int sigaction(int, void *, void *)') as (sig: number, act: Buffer, old: null) => number;
+  const abs = Number(koffi.address(dlsym(null, 'abs')));
+  // struct sigaction (glibc, x86-64): handler, sa_mask (128 bytes), sa_flags, restorer;
+  // glibc adds SA_RESTORER and its own restorer. No SA_RESTART: see SIG_KICK.
+  const act = Buffer.alloc(152);
+  act.writeBigUInt64LE(BigInt(abs), 0);
+  act.writeInt32LE(0, 136);
+  if (!abs || sigaction(SIG_KICK, act, null) !== 0) throw new Error('cannot install the vCPU threads\' kick signal handler');
+}
+
+/**
+ * A host thread that runs one vCPU (and its guest thread's blocking host calls). Threads
+ * are kept for the process: a finished guest thread's host thread and vCPU go back to a
+ * free list together (KVM_RUN on a vCPU from a thread other than its last costs an RCU
+ * grace period), and the next VM of the process reuses them.
+ */
+export class HostThread {
+  readonly ctl: Int32Array;
+  /** EXIT count already handled. */
+  seen = 0;
+  /** True between go() and the exit report. */
+  running = false;
+  private static readonly idle: HostThread[] = [];
+  private static starting: HostThread | undefined;
+
+  private constructor(w: VcpuWorker) {
+    this.ctl = w.ctl;
   }
 
-  /**
-   * Runs the guest until it ends. The vCPU runs on this thread (the exit path plus kicks)
-   * until the vCPU thread is ready, then on that thread while this one serves the channel.
-   */
-  run(step: () => void): void {
-    let t = this.thread;
-    let exits = 0;
-    for (;;) {
-      // Direct: this thread runs the vCPU (the exit path; the guest kicks), until the vCPU
-      // thread is ready and any back-off is over.
-      while (!t || !t.ready() || this.inBackoff()) {
-        if (!t && this.spawn && exits === LAZY_EXITS) t = this.thread = VcpuThread.start();
-        step();
-        exits++;
-      }
-      if (!this.stats.handedOver) { this.stats.handedOver = true; this.stats.handoverAt = exits; }
-      this.poll(t);
-    }
+  /** A started thread from bin/torov (the sandboxed VMM's first), if there is one. */
+  private static early(): HostThread | undefined {
+    const g = globalThis as { __torovEarlyWorker?: VcpuWorker };
+    const w = g.__torovEarlyWorker;
+    if (!w) return undefined;
+    g.__torovEarlyWorker = undefined;
+    return new HostThread(w);
   }
 
-  /** True while polling has been given up for a while (see poll()); checks the clock every 64 calls. */
-  private inBackoff(): boolean {
-    if (this.directUntil === 0n) return false;
-    if ((++this.backoffChecks & 63) !== 0) return true;
-    if (process.hrtime.bigint() < this.directUntil) return true;
-    this.directUntil = 0n;
-    return false;
+  /** Starts a thread if none is starting and none is idle, so one is ready soon (non-blocking). */
+  static prestart(): void {
+    installKick();
+    if (HostThread.idle.length > 0 || HostThread.starting) return;
+    HostThread.everStarted = true;
+    HostThread.starting = HostThread.early() ?? new HostThread(startVcpuWorker());
   }
 
-  /**
-   * Polling: the vCPU thread runs the guest, this thread serves the channel. Returns (with
-   * the vCPU thread parked) when polling does not pay: when, over a window of requests, a
-   * quarter or more found this thread asleep or late (the guest had to kick it, or had
-   * given up spinning before the request was picked up). That happens when the guest makes
-   * syscalls rarely (nothing to gain) or when the machine has no CPU to spare for a
-   * polling thread (its CPUs are oversubscribed, and spinning makes everything slower).
-   * The vCPU then runs on this thread for a back-off period (50 ms, doubling up to 1.6 s
-   * while it keeps happening), the exit path's cost, before polling is tried again.
-   */
-  private poll(t: VcpuThread): void {
-    t.bind(this.vcpu.fd.fd, this.vcpu.fd.runAddr, this.host.mem.sysHost + SYS.CHAN);
-    const ctl = t.ctl, p = this.page;
-    this.seenExit = Atomics.load(ctl, EXIT);
-    Atomics.store(p, S(CHAN.POLL), 1);
-    this.windowServed = 0; this.late = 0;
-    let giveUp = false;
-    try {
-      this.go();
-      let idleSince = process.hrtime.bigint(), n = 0;
-      for (;;) {
-        if (Atomics.load(p, S(CHAN.STATE)) === CHAN_REQUEST) {
-          if (Atomics.load(ctl, WORKER_WAITING)) this.late++;
-          this.serve();
-          if (++this.windowServed >= WINDOW) {
-            if (this.late * 4 >= WINDOW) { giveUp = true; Atomics.store(p, S(CHAN.POLL), 0); }
-            else this.backoffLevel = 0;
-            this.windowServed = 0; this.late = 0;
-          }
-          n = 0;
-          idleSince = 0n;
-          continue;
-        }
-        if (Atomics.load(ctl, EXIT) !== this.seenExit) {
-          this.seenExit = (this.seenExit + 1) | 0;       // EXIT is an Int32 and wraps
-          this.running = false;
-          this.exit(ctl[RC]!);
-          if (giveUp) {
-            this.stats.backoffs++;
-            this.directUntil = process.hrtime.bigint() + (50_000_000n << BigInt(this.backoffLevel));
-            this.backoffLevel = Math.min(this.backoffLevel + 1, 5);
-            return;
-          }
-          this.go();
-          n = 0;
-          idleSince = 0n;
-          continue;
-        }
-        if ((++n & 255) === 0) {
-          // Let another thread that wants this CPU run (the guest's peer, a client): a
-          // polling thread must not make the machine oversubscribed. Free when nothing waits.
-          sys(SYS_sched_yield);
-          if ((n & 1023) !== 0) continue;
-          const now = process.hrtime.bigint();
-          if (idleSince === 0n) idleSince = now;
-          else if (now - idleSince > IDLE_NS) { this.sleep(ctl); idleSince = 0n; }
-        }
-      }
-    } finally {
-      Atomics.store(p, S(CHAN.POLL), 0);
-      if (this.running) { this.seenExit = t.stop(this.vcpu.fd.runU8, this.seenExit); this.running = false; }
-    }
+  /** An idle, ready thread, or undefined (then one is being started: ask again later). */
+  static get(): HostThread | undefined {
+    const s = HostThread.starting;
+    if (s && s.ready()) { HostThread.starting = undefined; HostThread.idle.push(s); }
+    const t = HostThread.idle.pop();
+    if (!t) HostThread.prestart();
+    return t;
   }
 
-  private go(): void {
-    if (this.host.stop.requested) this.vcpu.stopNow();
+  /** True once this process started a vCPU thread (its exit must not wait for Node to join it). */
+  static anyStarted(): boolean { return HostThread.everStarted; }
+  private static everStarted = false;
+
+  /** True if a thread is idle and ready (get() would return one). */
+  static available(): boolean {
+    const s = HostThread.starting;
+    return HostThread.idle.length > 0 || (s !== undefined && s.ready());
+  }
+
+  /** Waits (at most `ms`) until a thread is ready; true if one is. */
+  static waitReady(ms: number): boolean {
+    HostThread.prestart();
+    const s = HostThread.starting;
+    if (!s) return true;
+    for (let waited = 0; !s.ready() && waited < ms; waited += 10) Atomics.wait(s.ctl, READY, 0, 10);
+    return s.ready();
+  }
+
+  /** Puts a thread whose vCPU is parked back on the idle list. */
+  static release(t: HostThread): void {
+    t.running = false;
+    HostThread.idle.push(t);
+  }
+
+  ready(): boolean { return Atomics.load(this.ctl, READY) === 1; }
+  get tid(): number { return this.ctl[TID]!; }
+
+  /** Points the thread at a vCPU (its fd and kvm_run page) and its channel page (0: none). */
+  bind(vcpuFd: number, runAddr: number, chanAddr: number): void {
+    this.ctl[VCPU_FD] = vcpuFd;
+    this.ctl[RUN_LO] = runAddr % 4294967296; this.ctl[RUN_HI] = Math.floor(runAddr / 4294967296);
+    this.ctl[CHAN_LO] = chanAddr % 4294967296; this.ctl[CHAN_HI] = Math.floor(chanAddr / 4294967296);
+    this.seen = Atomics.load(this.ctl, EXIT);
+  }
+
+  /** Lets the thread run the vCPU (KVM_RUN until the next exit it does not handle itself). */
+  go(): void {
+    Atomics.store(this.ctl, STOP, 0);
     this.running = true;
-    this.thread!.go();
+    Atomics.add(this.ctl, GO, 1);
+    this.wake();
   }
 
-  /** Handles an exit the vCPU thread reported (the vCPU stays parked until go()). */
-  private exit(rc: number): void {
-    this.stats.exits++;
-    this.vcpu.handleExit(rc);
+  /** Wakes the thread if it sleeps (a result posted, a host call or a stop asked for). */
+  wake(): void {
+    Atomics.add(this.ctl, WAKE, 1);
+    if (Atomics.load(this.ctl, WAITING) || Atomics.load(this.ctl, IDLE)) Atomics.notify(this.ctl, WAKE);
   }
 
-  /** Nothing to do for a while: stop polling and sleep until the vCPU thread reports an exit. */
-  private sleep(ctl: Int32Array): void {
-    const p = this.page;
-    Atomics.store(p, S(CHAN.POLL), 0);
-    Atomics.store(ctl, MAIN_SLEEPING, 1);
-    // Dekker: the guest posts then reads C_POLL; this side clears C_POLL then reads C_STATE.
-    if (Atomics.load(p, S(CHAN.STATE)) !== CHAN_REQUEST && Atomics.load(ctl, EXIT) === this.seenExit) {
-      this.stats.sleeps++;
-      Atomics.wait(ctl, EXIT, this.seenExit, 1000);
+  /** True if the thread reported an exit not yet handled (then its RC is in rc()). */
+  exited(): boolean { return Atomics.load(this.ctl, EXIT) !== this.seen; }
+  /** Takes the reported exit: KVM_RUN's return code. */
+  takeExit(): number {
+    this.seen = (this.seen + 1) | 0;             // EXIT is an Int32 and wraps
+    this.running = false;
+    return this.ctl[RC]!;
+  }
+  kicks(): number { return Atomics.load(this.ctl, KICKS); }
+  /** True while the guest sleeps in PORT_WAIT waiting for its result. */
+  waiting(): boolean { return Atomics.load(this.ctl, WAITING) === 1; }
+
+  /** Asks the thread to perform host syscall `nr` (it must have no other host call pending). */
+  hostCall(nr: number, a: readonly number[]): void {
+    this.ctl[HOST_NR] = nr;
+    for (let i = 0; i < 6; i++) {
+      const v = a[i] ?? 0;
+      this.ctl[HOST_ARGS + 2 * i] = v >>> 0;
+      this.ctl[HOST_ARGS + 2 * i + 1] = Math.floor(v / 4294967296) | 0;
     }
-    Atomics.store(ctl, MAIN_SLEEPING, 0);
-    Atomics.store(p, S(CHAN.POLL), 1);
+    Atomics.add(this.ctl, HOST_REQ, 1);
+    this.wake();
+  }
+  hostDone(): boolean { return Atomics.load(this.ctl, HOST_REQ) === Atomics.load(this.ctl, HOST_DONE); }
+  hostResult(): number { return (this.ctl[HOST_RES_HI]! | 0) * 4294967296 + (this.ctl[HOST_RES_LO]! >>> 0); }
+
+  /**
+   * Interrupts the thread without waiting: a running KVM_RUN returns EINTR (immediate_exit
+   * covers a kick that lands just before it), a blocking host call returns EINTR, a guest
+   * asleep in PORT_WAIT is reported. The caller repeats it until the exit or the host
+   * call's end shows (a kick that lands between two calls is lost).
+   */
+  kick(runU8: Uint8Array, stop: boolean): void {
+    if (stop) { Atomics.store(this.ctl, STOP, 1); runU8[RUN.immediate_exit] = 1; }
+    this.wake();
+    sys(NRS.tgkill, process.pid, this.tid, SIG_KICK);
+  }
+
+  /**
+   * Takes the vCPU back from a thread that may be in KVM_RUN, and waits for it (repeating
+   * the kick until the thread reports the exit). Returns KVM_RUN's return code, or
+   * undefined if the thread was not running.
+   */
+  stopSync(runU8: Uint8Array): number | undefined {
+    if (!this.running) return undefined;
+    for (let tries = 0; !this.exited(); tries++) {
+      this.kick(runU8, true);
+      Atomics.wait(this.ctl, EXIT, this.seen, tries < 10 ? 1 : 20);
+      if (tries > 1000) throw new Error('a vCPU thread does not stop');
+    }
+    runU8[RUN.immediate_exit] = 0;
+    Atomics.store(this.ctl, STOP, 0);
+    return this.takeExit();
+  }
+
+  /** Ends the thread (at the end of the process). */
+  quit(): void {
+    Atomics.store(this.ctl, QUIT, 1);
+    this.wake();
   }
 }
+

@@ -10,7 +10,7 @@
  */
 import { VcpuFd, RUN, REGS, KVM_EXIT_IO, KVM_EXIT_SHUTDOWN, KVM_EXIT_HLT, KVM_EXIT_FAIL_ENTRY, KVM_EXIT_INTERNAL_ERROR,
   KVM_EXIT_INTR, KVM_EXIT_DEBUG, EXIT_NAMES } from '../kvm/kvm';
-import { PORT_SYSCALL, PORT_FAULT, PORT_NOP, PORT_KICK, PORT_WAIT } from '../machine/layout';
+import { PORT_SYSCALL, PORT_FAULT, PORT_NOP, PORT_KICK, PORT_WAIT, PORT_CTX } from '../machine/layout';
 import { GuestExit } from '../syscalls/api';
 
 /** `out` to PORT_SYSCALL: a syscall (or a ToroV hypercall). */
@@ -23,6 +23,8 @@ export const EXIT_NOP = 3;
 export const EXIT_KICK = 4;
 /** `out` to PORT_WAIT: the guest spun out its budget waiting for a channel result. */
 export const EXIT_WAIT = 5;
+/** `out` to PORT_CTX: the channel's guest left the VM because the VMM asked (C_STATE 5). */
+export const EXIT_CTX = 8;
 /** KVM_RUN was interrupted (a signal, immediate_exit): nothing happened in the guest. */
 export const EXIT_INTERRUPTED = 6;
 /** KVM_EXIT_DEBUG: a breakpoint or single-step KVM intercepted (debugger only). */
@@ -56,6 +58,7 @@ export function classifyExit(fd: VcpuFd, rc: number, channel: boolean): number {
     if (port === PORT_NOP) return EXIT_NOP;
     if (channel && port === PORT_KICK) return EXIT_KICK;
     if (channel && port === PORT_WAIT) return EXIT_WAIT;
+    if (channel && port === PORT_CTX) return EXIT_CTX;
     throw new GuestExit(139, `torov: SIGSEGV: I/O to port 0x${port.toString(16)} at rip=0x${rip(fd).toString(16)}`);
   }
   switch (reason) {

@@ -9,15 +9,16 @@ import { GuestMemory } from '../machine/memory';
 import { AddressSpace } from '../machine/mm';
 import { writeSystemTables, initVcpu, cpuFeatures, CpuFeatures } from '../machine/x86';
 import { FdTable } from '../syscalls/fdtable';
-import { windowSize, VDSO_VA, SYS, SYS_VA } from '../machine/layout';
+import { windowSize, VDSO_VA, SYS, SYS_VA, DEFAULT_THREADS, MAX_VCPUS, VcpuPages } from '../machine/layout';
 import { setupVdso, tscKhz } from './vdso';
-import { Channel, FAST_SYSCALLS } from './channel';
+import { Slot, FAST_SYSCALLS } from './channel';
+import { Scheduler, SchedulerHost } from './scheduler';
 import { SiteRewriter } from './rewrite';
 import { STUB_CHAN_CALL } from '../machine/stub';
 import { GuestExit } from '../syscalls/api';
 import { HANDLERS } from '../syscalls/handlers';
 import { sys, NR, addressOf } from '../host/libc';
-import { Vcpu, VcpuHost, StopState } from './vcpu';
+import { Vcpu, StopState } from './vcpu';
 import { Personality, linuxPersonality } from './personality';
 import { describeFault, FaultFrame } from './fault';
 import { Policy, verdict, ALLOW } from '../policy/policy';
@@ -26,6 +27,8 @@ import { ThreadGroup, Task } from './task';
 import type { Observer } from '../syscalls/argcheck';
 
 const F_DUPFD_CLOEXEC = 1030;
+/** The host's CPUs (sched_getaffinity), read once when torov loads: the sandbox's filter may not allow it later. */
+const HOST_CPUS: number = require('node:os').availableParallelism();
 const NR_CLOCK_GETTIME = 228, NR_GETTIMEOFDAY = 96, NR_TIME = 201;
 
 /** Everything needed to start a program. */
@@ -58,6 +61,10 @@ export interface MachineConfig {
   spawnThread?: boolean;
   /** Learn mode (torov policy learn): every call is recorded here, and allowed. The policy must give every number CHECK. */
   learner?: Observer;
+  /** The most threads the program may have at once (--threads; clone fails with EAGAIN past it). */
+  threads?: number;
+  /** How many CPUs the guest sees (--cpus; default the host's). */
+  cpus?: number;
 }
 
 /**
@@ -66,7 +73,7 @@ export interface MachineConfig {
  * re-registration of its memory slots (which makes KVM drop every cached translation)
  * and a reset of every piece of vCPU state a guest can change.
  */
-interface WarmVm { vm: VmFd; vcpu: VcpuFd; memSize: number; resetSregs: Buffer }
+interface WarmVm { vm: VmFd; vcpu: VcpuFd; memSize: number; resetSregs: Buffer; maxVcpus: number }
 let warm: WarmVm | undefined;
 
 let sharedKvm: Kvm | undefined;
@@ -76,7 +83,7 @@ export function kvmHandle(): Kvm {
   return sharedKvm;
 }
 
-export class Machine implements VcpuHost {
+export class Machine implements SchedulerHost {
   readonly kvm: Kvm;
   readonly vm: VmFd;
   readonly mem: GuestMemory;
@@ -92,6 +99,16 @@ export class Machine implements VcpuHost {
   readonly personality: Personality;
   /** Policy, argument rules, learn mode, trace and handlers (src/vmm/dispatch.ts). */
   readonly dispatcher: Dispatcher;
+  /** Runs the guest's threads (src/vmm/scheduler.ts). */
+  readonly scheduler: Scheduler;
+  readonly maxThreads: number;
+  readonly cpus: number;
+  /** vCPU fds by index (0 is the first thread's); finished threads' indexes for reuse. */
+  private readonly vcpus: VcpuFd[] = [];
+  private readonly freeIndexes: number[] = [];
+  /** Fresh special registers of each vCPU (the template when it is reused). */
+  private readonly freshSregs: Buffer[] = [];
+  private readonly chanOpts: { tscKhz: number; fast: Map<number, number>; trapFast: boolean } | undefined;
   private readonly log: (l: string) => void;
   /** The vCPU's special registers as KVM made them (the template for a reset on reuse). */
   private resetSregs!: Buffer;
@@ -112,16 +129,18 @@ export class Machine implements VcpuHost {
     this.dispatcher = new Dispatcher({ policy: cfg.policy, traceFd: cfg.traceFd, verbose: !!cfg.verbose, log: cfg.log,
       ...(cfg.learner ? { learner: cfg.learner } : {}) });
     this.personality.validate(cfg.image);          // ElfError -> exit 126, before any VM exists
+    this.maxThreads = Math.max(1, Math.min(cfg.threads ?? DEFAULT_THREADS, MAX_VCPUS));
+    this.cpus = Math.max(1, cfg.cpus ?? HOST_CPUS);
     this.kvm = kvmHandle();
     this.features = cpuFeatures(this.kvm);
     const winSize = windowSize(cfg.memory);
-    const reuse = warm !== undefined && warm.memSize === winSize ? warm : undefined;
+    const reuse = warm !== undefined && warm.memSize === winSize && warm.maxVcpus === this.maxThreads ? warm : undefined;
     if (warm && !reuse) { warm.vcpu.close(); warm.vm.close(); }
     warm = undefined;
     this.vm = reuse ? reuse.vm : this.kvm.createVm();
     let created: VcpuFd | undefined;
     try {
-      this.mem = GuestMemory.acquire(winSize);
+      this.mem = GuestMemory.acquire(winSize, this.maxThreads);
       if (reuse) {
         // Deleting the slots makes KVM zap every shadow page and cached translation of the
         // last guest before the new memory is registered at the same addresses.
@@ -140,9 +159,11 @@ export class Machine implements VcpuHost {
       }
       this.group = new ThreadGroup(resolvePath(cfg.path), this.mem, this.as, this.fds, { verbose: !!cfg.verbose, log: cfg.log },
         { pid: process.pid, ppid: process.ppid, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 });
-      this.task = new Task(this.group, this.group.pid);
+      this.scheduler = new Scheduler(this, cfg.syscallPath === 'ring', cfg.spawnThread === true, this.group.pid);
+      this.task = new Task(this.group, this.group.pid, this.scheduler);
       this.group.tasks.push(this.task);
       const vfd = reuse ? reuse.vcpu : (created = this.vm.createVcpu(0));
+      this.vcpus.push(vfd);
       // The vDSO (in-guest clock_gettime/gettimeofday/time) only when the policy lets all
       // three through unlogged: a denied, killed or logged clock call must still exit.
       const vdso = cfg.vdso !== false && this.personality.vdso === true
@@ -155,16 +176,18 @@ export class Machine implements VcpuHost {
       // Everything of the last guest a program could observe: FPU/SSE/AVX registers,
       // pending events, debug registers; then special registers, MSRs and general registers.
       if (reuse) { vfd.run.setUint8(RUN.immediate_exit, 0); vfd.resetFpu(); vfd.resetEvents(); vfd.resetDebugRegs(); }
+      this.freshSregs.push(this.resetSregs);
       initVcpu(vfd, this.kvm, this.mem, this.features, reuse ? this.resetSregs : undefined);
-      this.vcpu = new Vcpu(this, vfd, 0, this.task);
+      this.vcpu = new Vcpu(this, vfd, 0, this.task, this.mem.vcpuPages(0));
       this.vcpu.setEntry(start.rip, start.rsp);  // every general register: zero but rip, rsp, rflags
+      this.vcpu.syncRegs();
       // The channel page starts zeroed (GuestMemory maps the system slot afresh): the channel is off.
-      if (cfg.syscallPath === 'ring') {
-        const ch = this.vcpu.channel = this.openChannel(cfg, vfd);
-        if (cfg.rewrite !== false && start.bias !== undefined) {
-          const rw = this.rewriter = new SiteRewriter(this.mem, this.as, cfg.image, start.bias, SYS_VA + SYS.STUB + STUB_CHAN_CALL);
-          ch.onSite = (ret) => rw.consider(ret - 2);
-        }
+      this.chanOpts = cfg.syscallPath === 'ring' ? this.channelOptions(cfg, vfd) : undefined;
+      this.scheduler.add(this.task, this.vcpu, this.newSlot(this.vcpu.pages, this.task));
+      if (this.chanOpts && cfg.rewrite !== false && start.bias !== undefined) {
+        const rw = this.rewriter = new SiteRewriter(this.mem, this.as, cfg.image, start.bias, SYS_VA + SYS.STUB + STUB_CHAN_CALL);
+        this.scheduler.onSite = (ret) => rw.consider(ret - 2);
+        this.chanOpts.trapFast = false;
       }
     } catch (e) {
       if (reuse) reuse.vcpu.close();
@@ -176,32 +199,73 @@ export class Machine implements VcpuHost {
   }
 
   /**
-   * The syscall channel, with the values of the in-guest fast paths: each is what its
-   * handler answers, published only if the policy allows the call plainly.
+   * The syscall channel's settings: the spin budget, and the in-guest fast paths (the
+   * syscalls whose handler's answer is published, only if the policy allows them plainly).
    */
-  private openChannel(cfg: MachineConfig, vfd: VcpuFd): Channel {
+  private channelOptions(cfg: MachineConfig, vfd: VcpuFd): { tscKhz: number; fast: Map<number, number>; trapFast: boolean } {
     const fast = new Map<number, number>();
     if (cfg.vdso !== false && this.personality.vdso === true) {
-      for (const [nr] of FAST_SYSCALLS) {
-        const h = HANDLERS[nr];
-        if (h && verdict(this.policy, nr) === ALLOW) fast.set(nr, h(this.task, NO_ARGS));
-      }
+      for (const [nr] of FAST_SYSCALLS) if (HANDLERS[nr] && verdict(this.policy, nr) === ALLOW) fast.set(nr, 0);
     }
-    return new Channel(this, this.vcpu, { tscKhz: tscKhz(vfd) || 1_000_000, fast, spawnThread: cfg.spawnThread === true });
+    return { tscKhz: tscKhz(vfd) || 1_000_000, fast, trapFast: true };
+  }
+
+  /** A vCPU's channel page, its fast paths answering for `task` (gettid differs per thread); undefined on the exit path. */
+  newSlot(pages: VcpuPages, task: Task): Slot | undefined {
+    const o = this.chanOpts;
+    if (!o) return undefined;
+    const fast = new Map<number, number>();
+    for (const nr of o.fast.keys()) fast.set(nr, HANDLERS[nr]!(task, NO_ARGS));
+    return new Slot(this.mem, pages.chan, { tscKhz: o.tscKhz, fast, trapFast: o.trapFast });
+  }
+
+  /**
+   * A vCPU for a new thread: a finished thread's (reset) or a new one, with its own
+   * system pages, the registers `regs` (struct kvm_regs), the FPU state `fpu` and the
+   * thread's FS/GS bases. Returns -EAGAIN when the VM has no vCPU left.
+   */
+  newVcpu(task: Task, regs: Buffer, fpu: Buffer | undefined): Vcpu | number {
+    const reused = this.freeIndexes.length > 0;
+    const index = reused ? this.freeIndexes.pop()! : this.vcpus.length;
+    if (index >= this.maxThreads) return -11;
+    let fd = this.vcpus[index];
+    if (!fd) {
+      fd = this.vm.createVcpu(index);
+      this.vcpus[index] = fd;
+      this.freshSregs[index] = fd.getSregs();
+    } else {
+      fd.run.setUint8(RUN.immediate_exit, 0);
+      fd.resetEvents();
+      fd.resetDebugRegs();
+    }
+    this.mem.setupVcpuPages(index);
+    initVcpu(fd, this.kvm, this.mem, this.features, reused ? this.freshSregs[index] : undefined, index);
+    fd.setRegs(regs);
+    if (fpu) fd.setXsave(fpu); else fd.resetFpu();
+    const v = new Vcpu(this, fd, index, task, this.mem.vcpuPages(index));
+    v.mode = this.vcpu.mode;
+    v.syncRegs();
+    if (task.fsBaseDirty) v.applyBasesNow();
+    return v;
+  }
+
+  /** Takes back a finished thread's vCPU (KVM cannot remove one: it is reused). */
+  freeVcpu(v: Vcpu): void {
+    if (v.id !== 0) this.freeIndexes.push(v.id);
   }
 
   /** Runs the program to its end; returns its exit status. */
   run(): number {
-    return this.vcpu.run();
+    if (this.vcpu.debugger) return this.vcpu.debugger.run();
+    return this.scheduler.run();
   }
 
   /** Called by the vCPU loop with the program's end. */
   finish(e: GuestExit): number {
     this.cleanExit = true;
     if (e.tainted) this.tainted = true;
-    const ch = this.vcpu.channel;
-    if (ch) {
-      const s = ch.stats;
+    if (this.chanOpts) {
+      const s = this.scheduler.stats;
       this.group.note('channel', `syscall channel: ${s.served} served, ${s.exits} exits after the handover${s.handedOver ? ` (at exit ${s.handoverAt})` : ' (no handover: the vCPU thread was not needed or not ready)'}, ${s.kicks} kicks, ${s.waits} waits, ${s.sleeps} sleeps, ${s.backoffs} back-offs to the exit path`);
       const r = this.rewriter?.stats;
       if (r) {
@@ -249,7 +313,9 @@ export class Machine implements VcpuHost {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    const reusable = this.cleanExit && !this.tainted && !warm;
+    // A VM whose program had more than one thread keeps its other vCPUs (KVM cannot remove
+    // them): it is not reused.
+    const reusable = this.cleanExit && !this.tainted && !warm && this.vcpus.length === 1;
     if (reusable) {
       // The guest ended on an I/O exit whose completion KVM still holds (it would apply it
       // to the next guest's first instruction, and a string IN writes guest memory): complete
@@ -267,10 +333,10 @@ export class Machine implements VcpuHost {
     if (reusable) {
       this.vcpu.fd.run.setBigUint64(RUN.kvm_valid_regs, 0n, true);
       this.vcpu.fd.run.setBigUint64(RUN.kvm_dirty_regs, 0n, true);
-      warm = { vm: this.vm, vcpu: this.vcpu.fd, memSize: this.mem.memSize, resetSregs: this.resetSregs };
+      warm = { vm: this.vm, vcpu: this.vcpu.fd, memSize: this.mem.memSize, resetSregs: this.resetSregs, maxVcpus: this.maxThreads };
       return;
     }
-    this.vcpu.fd.close();
+    for (const fd of this.vcpus) fd.close();
     this.vm.close();
   }
 }

@@ -11,7 +11,7 @@
 import type { GuestMemory } from '../machine/memory';
 import type { AddressSpace } from '../machine/mm';
 import type { FdTable } from '../syscalls/fdtable';
-import type { Kernel, SigAction } from '../syscalls/api';
+import type { Kernel, SigAction, TaskServices, UserRegs } from '../syscalls/api';
 
 /** Where a ThreadGroup's diagnostics go, and whether --verbose notes are shown. */
 export interface Diagnostics {
@@ -67,8 +67,10 @@ export class Task implements Kernel {
   fsBase = 0;
   gsBase = 0;
   fsBaseDirty = false;
+  /** The program's registers while a syscall that needs them is served (clone), else undefined. */
+  regs: UserRegs | undefined;
 
-  constructor(readonly group: ThreadGroup, readonly tid: number) {}
+  constructor(readonly group: ThreadGroup, readonly tid: number, readonly sched: TaskServices) {}
 
   get mem(): GuestMemory { return this.group.mem; }
   get as(): AddressSpace { return this.group.as; }

@@ -5,18 +5,18 @@
  * Task); what it needs of the VM (dispatch, memory, fault policy) comes through the
  * VcpuHost interface, so this module does not depend on the Machine that owns it.
  */
-import { VcpuFd, RUN, REGS, KVM_SYNC_X86_REGS, SREGS } from '../kvm/kvm';
-import { SYS, SYS_VA } from '../machine/layout';
+import { VcpuFd, RUN, REGS, KVM_SYNC_X86_REGS, SREGS, writeSegment } from '../kvm/kvm';
+import { SYS, SYS_VA, SEL, VcpuPages } from '../machine/layout';
 import { STUB_SYSCALL_OUT, STUB_FAULT_COMMON } from '../machine/stub';
-import { Args, GuestExit } from '../syscalls/api';
+import { Args, GuestExit, BLOCKED, UserRegs } from '../syscalls/api';
 import { MSR_FS_BASE, MSR_GS_BASE } from '../machine/x86';
 import type { GuestMemory } from '../machine/memory';
-import type { Channel } from './channel';
 import type { Personality } from './personality';
 import type { SyscallDispatcher } from './dispatch';
 import type { Task } from './task';
 import { FaultFrame } from './fault';
-import { classifyExit, EXIT_SYSCALL, EXIT_FAULT, EXIT_NOP, EXIT_KICK, EXIT_WAIT, EXIT_INTERRUPTED } from './exits';
+import { classifyExit, EXIT_SYSCALL, EXIT_FAULT, EXIT_NOP, EXIT_KICK, EXIT_WAIT, EXIT_INTERRUPTED, EXIT_CTX } from './exits';
+import { NEEDS_CONTEXT } from './needs-context';
 
 const R = RUN.regs >> 2;                                 // kvm_run.s.regs, in 32-bit words
 const W = (off: number) => R + (off >> 2);
@@ -46,6 +46,12 @@ export interface VcpuHost {
   finish(e: GuestExit): number;
 }
 
+/** Where the channel's exits go (the scheduler). */
+export interface ChannelSink {
+  /** EXIT_KICK, EXIT_WAIT (on the main thread) or EXIT_CTX. */
+  port(v: Vcpu, exit: number): void;
+}
+
 /** Arguments read straight out of the kvm_run page. */
 class RegArgs implements Args {
   constructor(private readonly w: Uint32Array) {}
@@ -65,12 +71,18 @@ export class Vcpu {
    * The choice is made once per run, so the loop below has no debugger branch at all.
    */
   debugger: { run(): number } | undefined;
-  /** The syscall channel (src/vmm/channel.ts), with --syscall-path ring. */
-  channel: Channel | undefined;
+  /** Where the syscall channel's exits go, with --syscall-path ring (src/vmm/scheduler.ts). */
+  sink: ChannelSink | undefined;
+  /** The syscall that waits (BLOCKED) came through the stub (not a ToroV direct hypercall). */
+  private pendingFromStub = false;
+  /** The registers are the program's (rip in its code, CPL3) while a syscall is served: do not return through the stub. */
+  private inUser = false;
   private readonly stubSyscallRip: number;
   private readonly stubFaultRip: number;
+  private readonly regsView: UserRegs;
 
-  constructor(readonly host: VcpuHost, readonly fd: VcpuFd, readonly id: number, readonly task: Task) {
+  constructor(readonly host: VcpuHost, readonly fd: VcpuFd, readonly id: number, readonly task: Task, readonly pages: VcpuPages) {
+    this.regsView = { snapshot: () => Buffer.from(this.fd.runU8.subarray(RUN.regs, RUN.regs + 144)) };
     this.u32 = fd.runU32;
     this.args = new RegArgs(this.u32);
     // `out imm8` is 2 bytes: on an I/O exit rip already points past it.
@@ -89,25 +101,8 @@ export class Vcpu {
 
   reg(w: number): number { return this.u32[w + 1]! * 4294967296 + this.u32[w]!; }
 
-  /** Runs until the program exits; returns its exit status. */
-  run(): number {
-    if (this.debugger) return this.debugger.run();
-    this.u32[VALID] = KVM_SYNC_X86_REGS;
-    try {
-      if (this.channel) this.channel.run(() => this.step());
-      else for (;;) this.step();
-      throw new Error('the run loop ended without an exit');
-    } catch (e) {
-      if (e instanceof GuestExit) return this.host.finish(e);
-      throw e;
-    }
-  }
-
-  /** One KVM_RUN on this thread, and its exit. */
-  private step(): void {
-    if (this.host.stop.requested) this.stopNow();
-    this.handleExit(this.fd.runOnce());
-  }
+  /** Makes KVM keep the general registers in the kvm_run page (sync regs) from now on. */
+  syncRegs(): void { this.u32[VALID] = KVM_SYNC_X86_REGS; }
 
   /** Ends the run at a stop request (requestStop). */
   stopNow(): never {
@@ -117,32 +112,99 @@ export class Vcpu {
 
   /** Handles KVM_RUN's return code `rc` and the exit in the kvm_run page (on whichever thread ran KVM_RUN). */
   handleExit(rc: number): void {
-    const exit = classifyExit(this.fd, rc, this.channel !== undefined);
+    const exit = classifyExit(this.fd, rc, this.sink !== undefined);
     switch (exit) {
       case EXIT_SYSCALL: this.syscall(); return;
       case EXIT_FAULT: this.fault(); return;
       case EXIT_NOP: case EXIT_INTERRUPTED: return;
-      case EXIT_KICK: case EXIT_WAIT: this.channel!.port(exit); return;
+      case EXIT_KICK: case EXIT_WAIT: case EXIT_CTX: this.sink!.port(this, exit); return;
       default: throw new Error(`unexpected VM exit (KVM_EXIT_DEBUG) at rip=0x${this.reg(RIP).toString(16)}`);
     }
   }
 
-  /** One syscall: the number is in rax, arguments in rdi, rsi, rdx, r10, r8, r9. */
-  syscall(): void {
+  /**
+   * One syscall on the exit path: the number is in rax, arguments in rdi, rsi, rdx, r10,
+   * r8, r9. Returns false if it waits (BLOCKED): completeSyscall() finishes it later.
+   */
+  syscall(): boolean {
     const u = this.u32;
     const fromStub = this.reg(RIP) === this.stubSyscallRip;
     if (this.mode === 'unknown' && fromStub) this.probe();
     const nr = u[RAX + 1] === 0 ? u[RAX]! : -1;
-    const result = fromStub ? this.host.dispatcher.dispatch(this.task, nr, this.args) : this.directHypercall(nr);
+    let result: number;
+    if (fromStub && nr < 512 && NEEDS_CONTEXT[nr]) {
+      // Served with the program's registers in place (clone copies them).
+      this.enterUser(this.reg(RCX), this.reg(R11), this.reg(RSP), this.reg(W(REGS.rdx)));
+      result = this.withRegs(() => this.host.dispatcher.dispatch(this.task, nr, this.args));
+    } else {
+      result = fromStub ? this.host.dispatcher.dispatch(this.task, nr, this.args) : this.directHypercall(nr);
+    }
+    if (result === BLOCKED) { this.pendingFromStub = fromStub; return false; }
+    this.finish(result, fromStub);
+    return true;
+  }
+
+  /** Finishes a syscall that waited, with its result. */
+  completeSyscall(result: number): void {
+    this.finish(result, this.pendingFromStub);
+  }
+
+  private finish(result: number, fromStub: boolean): void {
+    const u = this.u32;
     u[RAX] = result >>> 0;
     u[RAX + 1] = Math.floor(result / 4294967296) >>> 0;
-    if (fromStub && this.mode === 'cpl3') {
+    if (this.inUser) this.inUser = false;
+    else if (fromStub && this.mode === 'cpl3') {
       // kvm_pvm: the stub runs at CPL3 and cannot sysretq; return to the caller here.
       u[RIP] = u[RCX]!; u[RIP + 1] = u[RCX + 1]!;
       u[RFLAGS] = (u[R11]! & USER_RFLAGS) | 2; u[RFLAGS + 1] = 0;
     }
     if (this.task.fsBaseDirty) this.applyBasesNow();
     u[DIRTY] = KVM_SYNC_X86_REGS;
+  }
+
+  /** Writes a result into rax of a vCPU whose registers are the program's (after enterUser). */
+  setResult(result: number): void {
+    this.finish(result, false);
+  }
+
+  /**
+   * Makes the vCPU's registers the program's, as if the syscall instruction had returned:
+   * rip, rflags and rsp given, rcx = rip and r11 = rflags as `syscall` leaves them, rdx
+   * (the channel's spin clobbered it). Where the stub runs at CPL0 (VMX), the code and
+   * stack segments become the program's too (the sysretq that will not run would have).
+   */
+  enterUser(rip: number, rflags: number, rsp: number, rdx: number): void {
+    const flags = (rflags & USER_RFLAGS) | 2;
+    this.setReg(RIP, rip); this.setReg(RCX, rip);
+    this.setReg(RFLAGS, flags); this.setReg(R11, flags);
+    this.setReg(RSP, rsp); this.setReg(W(REGS.rdx), rdx);
+    this.u32[DIRTY] = KVM_SYNC_X86_REGS;
+    this.inUser = true;
+    if (this.mode === 'cpl0') {
+      const s = this.fd.getSregs();
+      if ((s.readUInt16LE(SREGS.cs + 12) & 3) !== 3) {
+        writeSegment(s, SREGS.cs, { base: 0n, limit: 0xffffffff, selector: SEL.USER_CS, type: 11, present: 1, dpl: 3, db: 0, s: 1, l: 1, g: 1 });
+        writeSegment(s, SREGS.ss, { base: 0n, limit: 0xffffffff, selector: SEL.USER_DS, type: 3, present: 1, dpl: 3, db: 1, s: 1, l: 0, g: 1 });
+        this.fd.setSregs(s);
+      }
+    }
+  }
+
+  /** Runs `f` (a handler) with the program's registers visible to it as task.regs. */
+  withRegs<T>(f: () => T): T {
+    this.task.regs = this.regsView;
+    try { return f(); } finally { this.task.regs = undefined; }
+  }
+
+  private setReg(w: number, v: number): void {
+    this.u32[w] = v >>> 0;
+    this.u32[w + 1] = Math.floor(v / 4294967296) >>> 0;
+  }
+
+  /** The vCPU's x87/SSE/AVX state (KVM_GET_XSAVE), for a thread that starts as a copy of this one. */
+  fpuState(): Buffer | undefined {
+    try { return this.fd.getXsave(); } catch { return undefined; }
   }
 
   /**
@@ -193,8 +255,10 @@ export class Vcpu {
       throw new GuestExit(139, `torov: SIGSEGV: forged fault report at rip=0x${this.reg(RIP).toString(16)}`);
     }
     const rsp = this.reg(RSP), d = this.host.mem.sysDv;
-    const off = rsp - SYS_VA;
-    if (!(off >= SYS.XSTACK && off + 56 <= SYS.XSTACK_TOP)) throw new GuestExit(139, 'torov: SIGSEGV: corrupt exception frame');
+    const va = rsp - SYS_VA;
+    if (!(va >= SYS.XSTACK && va + 56 <= SYS.XSTACK_TOP)) throw new GuestExit(139, 'torov: SIGSEGV: corrupt exception frame');
+    // This vCPU's own exception stack, mapped at the shared address (layout.ts, VCPU_BLOCK).
+    const off = this.pages.xstack + (va - SYS.XSTACK);
     const q = (i: number) => d.getUint32(off + i * 8, true) + d.getUint32(off + i * 8 + 4, true) * 4294967296;
     const frame = { vector: q(0), error: q(1), rip: q(2), cs: q(3), rflags: q(4), rsp: q(5), ss: q(6), cr2: 0 };
     if (frame.vector === 14) frame.cr2 = Number(this.fd.getSregs().readBigUInt64LE(SREGS.cr2));

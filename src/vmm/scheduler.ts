@@ -1,0 +1,692 @@
+/**
+ * The guest's threads, run: the kernel loop on Node's main thread.
+ *
+ * Every guest thread (a Task) has a vCPU. All VMM state is JavaScript on the main thread,
+ * so the main thread serves every thread's syscalls; each vCPU runs on a host thread of
+ * its own (src/vmm/vcpu-thread.ts, a HostThread) that loops on KVM_RUN and reports the
+ * exits the VMM must see. No guest thread blocks another:
+ *  - calls that may block on the host (a read on an empty pipe, accept, a poll with a
+ *    timeout) run on the calling guest thread's own host thread, which is idle anyway
+ *    while its guest thread waits (TaskServices.blockingCall);
+ *  - waits that are the kernel's own (futexes, sleeps) are queues and timers here;
+ *  - the main thread itself never blocks in a host call once there is more than one guest
+ *    thread: it polls the channel pages and exit reports, and sleeps on the bell that
+ *    every host thread rings, until the next timer at most.
+ * A program with one thread runs as before threads existed: its vCPU may run on the main
+ * thread ("direct": the exit path, and the channel until its host thread is ready or while
+ * polling does not pay), and its blocking calls run on the main thread.
+ *
+ * Memory is one address space: every vCPU's page tables share the window's, and a change
+ * that takes access away (munmap, mprotect) flips the host protection of the pages behind
+ * it, which makes KVM drop every vCPU's cached translations before the call returns
+ * (GuestMemory.invalidate: KVM's MMU notifier flushes all vCPUs' TLBs and waits for them).
+ */
+import { Args, BLOCKED, CloneSpec, GuestExit, Kernel, TaskServices, ThreadExit } from '../syscalls/api';
+import { CHAN, CHAN_BLOCKING, CHAN_DONE, CHAN_EXIT, VcpuPages } from '../machine/layout';
+import { GuestFault } from '../machine/memory';
+import { RUN, REGS } from '../kvm/kvm';
+import { sys } from '../host/libc';
+import { SYS as NR } from '../linux/syscalls';
+import { Slot, HostThread, ChannelStats } from './channel';
+import { Vcpu, VcpuHost } from './vcpu';
+import { Task } from './task';
+import { EXIT_KICK, EXIT_WAIT, EXIT_CTX } from './exits';
+import { NEEDS_CONTEXT } from './needs-context';
+
+const EAGAIN = 11, EFAULT = 14, EINVAL = 22, ETIMEDOUT = 110, ENOSYS = 38;
+const CLONE_VM = 0x100, CLONE_FS = 0x200, CLONE_FILES = 0x400, CLONE_SIGHAND = 0x800, CLONE_THREAD = 0x10000,
+  CLONE_SETTLS = 0x80000, CLONE_PARENT_SETTID = 0x100000, CLONE_CHILD_CLEARTID = 0x200000, CLONE_CHILD_SETTID = 0x1000000;
+/** FUTEX_OWNER_DIED (linux/futex.h): set in a robust futex whose owner ended. */
+const FUTEX_OWNER_DIED = 0x40000000, FUTEX_TID_MASK = 0x3fffffff, FUTEX_WAITERS = 0x80000000;
+/** The most robust-list entries walked at a thread's end (Linux: ROBUST_LIST_LIMIT). */
+const ROBUST_LIST_LIMIT = 2048;
+
+/**
+ * Without a sandbox a single-threaded program's vCPU thread is started only after this
+ * many exits: about as much time in exits (30-90 µs each on kvm_pvm) as the thread takes to
+ * start, so that a short run never pays for it.
+ */
+const LAZY_EXITS = 500;
+/** How long the main thread polls without work before it sleeps. */
+const IDLE_NS = 200_000n;
+/** A call that took this long (ms) blocked: twice in a row, and the guest sleeps at once next time. */
+const SLOW_MS = 1;
+/** Syscalls that may block on the host (reads and writes of pipes and sockets, waits, sleeps, polls). */
+const MAY_BLOCK = (() => {
+  const t = new Uint8Array(512);
+  for (const n of ['read', 'write', 'poll', 'readv', 'writev', 'select', 'pause', 'nanosleep', 'connect', 'accept', 'sendto', 'recvfrom',
+    'sendmsg', 'recvmsg', 'wait4', 'futex', 'clock_nanosleep', 'epoll_wait', 'pselect6', 'ppoll', 'epoll_pwait', 'accept4', 'recvmmsg',
+    'sendmmsg', 'rt_sigsuspend', 'rt_sigtimedwait', 'epoll_pwait2'] as const) t[NR[n]] = 1;
+  return t;
+})();
+/** Requests per health check of the polling (see poll()). */
+const WINDOW = 256;
+
+/** A thread's unfinished syscall: what it waits for. */
+interface Wait {
+  kind: 'host' | 'futex' | 'sleep';
+  /** performance.now() ms when it times out (Infinity: never). */
+  deadline: number;
+  /** futex: the address and bitset waited on. */
+  addr: number;
+  bitset: number;
+  /** host: what becomes of the host call's result. */
+  then: ((r: number) => number) | undefined;
+  /** sleep: nanosleep's remaining-time pointer (0: none). */
+  rem: number;
+}
+
+/** Runtime state of a thread on the scheduler (its vCPU, host thread, channel page). */
+export interface TaskRun {
+  vcpu: Vcpu;
+  slot: Slot | undefined;
+  thread: HostThread | undefined;
+  /** The unfinished syscall's wait, if the thread waits. */
+  wait: Wait | undefined;
+  /** A channel request that needs the thread's registers: served at its PORT_CTX exit. */
+  ctxPending: boolean;
+  /** The vCPU is out of KVM_RUN, parked until resume() (exit path, or after its exit). */
+  parked: boolean;
+  /** The syscall number being served (for adaptive spinning). */
+  nr: number;
+  t0: number;
+  dead: boolean;
+}
+
+/** What the scheduler needs of the VM. */
+export interface SchedulerHost extends VcpuHost {
+  /** A vCPU (new or reused) for a new thread, its registers a copy of `regs` (struct kvm_regs) and its FPU state `fpu`. */
+  newVcpu(task: Task, regs: Buffer, fpu: Buffer | undefined): Vcpu | number;
+  /** Gives a finished thread's vCPU back for reuse. */
+  freeVcpu(v: Vcpu): void;
+  /** A channel page for vCPU `index`, set up (fast paths published for `task`). */
+  newSlot(pages: VcpuPages, task: Task): Slot | undefined;
+  /** The thread limit (--threads). */
+  readonly maxThreads: number;
+  readonly cpus: number;
+}
+
+export class Scheduler implements TaskServices {
+  /** Live threads, in creation order; the first is the program's first thread. */
+  readonly tasks: Task[] = [];
+  private readonly runs = new Map<Task, TaskRun>();
+  private readonly futexes = new Map<number, Task[]>();
+  private readonly sleepers = new Set<Task>();
+  private nextTid: number;
+  readonly stats: ChannelStats = { served: 0, kicks: 0, waits: 0, exits: 0, sleeps: 0, handedOver: false, handoverAt: 0, backoffs: 0 };
+  /** Single-threaded channel runs: the exits so far on the main thread, and the polling's health. */
+  private directExits = 0;
+  private threadWanted: boolean;
+  private windowServed = 0;
+  private late = 0;
+  private lastKicks = 0;
+  private backoffLevel = 0;
+  private backoffChecks = 0;
+  private directUntil = 0n;
+  private siteHook: ((retAddr: number, nr: number) => void) | undefined;
+
+  constructor(private readonly host: SchedulerHost, private readonly ring: boolean, private readonly spawn: boolean, firstTid: number) {
+    this.nextTid = firstTid + 1;
+    // A sandboxed VMM's bin/torov started a vCPU thread early (before the jail): use it.
+    this.threadWanted = (globalThis as { __torovEarlyWorker?: unknown }).__torovEarlyWorker !== undefined;
+  }
+
+  get concurrent(): boolean { return this.tasks.length > 1; }
+  get cpus(): number { return this.host.cpus; }
+
+  /** Called with the return address of each trapped `syscall` served (site rewriting, src/vmm/rewrite.ts). */
+  set onSite(f: ((retAddr: number, nr: number) => void) | undefined) {
+    this.siteHook = f;
+    // With sites rewritten, fast-path calls must reach the host once per site to be rewritten.
+    for (const r of this.runs.values()) r.slot && Atomics.store(r.slot.page, CHAN.TRAPFAST >> 2, f ? 0 : 1);
+  }
+
+  /** Adds a thread with its vCPU (and channel page). */
+  add(task: Task, vcpu: Vcpu, slot: Slot | undefined): TaskRun {
+    const r: TaskRun = { vcpu, slot, thread: undefined, wait: undefined, ctxPending: false, parked: true, nr: -1, t0: 0, dead: false };
+    this.tasks.push(task);
+    this.runs.set(task, r);
+    if (slot) vcpu.sink = this;
+    return r;
+  }
+
+  run_(task: Task): TaskRun { return this.runs.get(task)!; }
+
+  // ---- the loop ----------------------------------------------------------------------------
+
+  /** Runs the program until it ends; returns its exit status. */
+  run(): number {
+    try {
+      for (;;) {
+        const first = this.runs.get(this.tasks[0]!)!;
+        if (this.tasks.length === 1 && this.direct(first)) {
+          if (this.host.stop.requested) first.vcpu.stopNow();
+          if (first.thread) { this.unbind(first); }
+          first.vcpu.handleExit(first.vcpu.fd.runOnce());
+          this.directExits++;
+          continue;
+        }
+        if (!this.bindAll()) { this.waitForThreads(); continue; }
+        if (!this.stats.handedOver) { this.stats.handedOver = true; this.stats.handoverAt = this.directExits; }
+        this.poll();
+      }
+    } catch (e) {
+      if (e instanceof GuestExit) {
+        this.stopAll();
+        return this.host.finish(e);
+      }
+      this.stopAll();
+      throw e;
+    }
+  }
+
+  /**
+   * True if the single thread's vCPU runs on the main thread now: always on the exit path
+   * (nothing to gain from a second thread), and with the channel until a host thread is
+   * ready and while a back-off (see poll()) lasts.
+   */
+  private direct(r: TaskRun): boolean {
+    if (r.wait) return false;
+    if (!this.ring) return true;
+    if (!this.threadWanted && this.spawn && this.directExits >= LAZY_EXITS) this.threadWanted = true;
+    if (!this.threadWanted) return true;
+    HostThread.prestart();
+    if (!r.thread && !HostThread.available()) return true;
+    return this.inBackoff();
+  }
+
+  /** True while polling has been given up for a while (see poll()); checks the clock every 64 calls. */
+  private inBackoff(): boolean {
+    if (this.directUntil === 0n) return false;
+    if ((++this.backoffChecks & 63) !== 0) return true;
+    if (process.hrtime.bigint() < this.directUntil) return true;
+    this.directUntil = 0n;
+    return false;
+  }
+
+  /** Gives every live thread a host thread; false if one is still starting. */
+  private bindAll(): boolean {
+    for (const t of this.tasks) {
+      const r = this.runs.get(t)!;
+      if (r.thread) continue;
+      const h = HostThread.get();
+      if (!h) return false;
+      r.thread = h;
+      h.bind(r.vcpu.fd.fd, r.vcpu.fd.runAddr, r.slot ? r.slot.addr : 0);
+    }
+    // Keep one spare starting, so the next clone finds a thread ready.
+    if (this.tasks.length > 1) HostThread.prestart();
+    return true;
+  }
+
+  private waitForThreads(): void {
+    if (!HostThread.waitReady(10)) {
+      // Nothing can run until a host thread is ready; timers and stops still count.
+      this.expireTimers();
+      if (this.host.stop.requested) this.tasks[0] && this.runs.get(this.tasks[0])!.vcpu.stopNow();
+    }
+  }
+
+  /** Takes a vCPU back onto the main thread (single-threaded direct runs). */
+  private unbind(r: TaskRun): void {
+    const h = r.thread!;
+    if (h.running) this.settle(r, h.stopSync(r.vcpu.fd.runU8));
+    r.thread = undefined;
+    HostThread.release(h);
+  }
+
+  /** A reported exit that arrived while the vCPU was being taken back: handle it now. */
+  private settle(r: TaskRun, rc: number | undefined): void {
+    if (rc === undefined) return;
+    r.vcpu.handleExit(rc);
+  }
+
+  /**
+   * Polling: host threads run the vCPUs, this thread serves the channel pages and the
+   * exits they report. Returns when a single-threaded program's polling does not pay:
+   * when, over a window of requests, a quarter or more found this thread asleep or late
+   * (the guest had to kick it, or had given up spinning before the request was picked
+   * up). That happens when the guest makes syscalls rarely (nothing to gain) or when the
+   * machine has no CPU to spare for a polling thread. The vCPU then runs on this thread
+   * for a back-off period (50 ms, doubling up to 1.6 s while it keeps happening).
+   */
+  private poll(): void {
+    for (const t of this.tasks) { const r = this.runs.get(t)!; r.slot?.setPolling(true); if (r.parked && !r.wait && !r.dead) this.resume(r); }
+    this.windowServed = 0; this.late = 0;
+    this.lastKicks = 0;
+    for (const t of this.tasks) this.lastKicks += this.runs.get(t)!.thread!.kicks();
+    let giveUp = false;
+    let idleSince = process.hrtime.bigint(), n = 0;
+    try {
+      for (;;) {
+        let work = false;
+        // A snapshot: clone adds to this.tasks, a thread's end removes from it.
+        const tasks = this.tasks.length === 1 ? this.tasks : this.tasks.slice();
+        for (let i = 0; i < tasks.length; i++) {
+          const t = tasks[i]!, r = this.runs.get(t)!;
+          if (r.dead) continue;
+          const h = r.thread;
+          if (!h) return;                        // a new thread without a host thread yet
+          if (r.slot && r.slot.posted()) {
+            if (h.waiting()) this.late++;
+            this.serve(t, r);
+            work = true;
+            if (this.tasks.length === 1 && ++this.windowServed >= WINDOW) {
+              const kicks = h.kicks();
+              this.late += kicks - this.lastKicks;
+              this.lastKicks = kicks;
+              if (this.late * 4 >= WINDOW) { giveUp = true; r.slot.setPolling(false); } else this.backoffLevel = 0;
+              this.windowServed = 0; this.late = 0;
+            }
+          }
+          if (h.exited()) {
+            this.stats.exits++;
+            const rc = h.takeExit();
+            r.parked = true;
+            this.exit(t, r, rc);
+            work = true;
+            if (giveUp && this.tasks.length === 1 && r.parked && !r.wait) {
+              this.stats.backoffs++;
+              this.directUntil = process.hrtime.bigint() + (50_000_000n << BigInt(this.backoffLevel));
+              this.backoffLevel = Math.min(this.backoffLevel + 1, 5);
+              return;
+            }
+          }
+          if (r.wait?.kind === 'host' && h.hostDone()) { this.hostDone(t, r); work = true; }
+        }
+        if (this.sleepers.size > 0 && this.expireTimers()) work = true;
+        if (this.host.stop.requested) this.runs.get(this.tasks[0]!)!.vcpu.stopNow();
+        if (this.tasks.length === 1 && this.runs.get(this.tasks[0]!)!.thread === undefined) return;
+        if (work) { n = 0; idleSince = 0n; continue; }
+        if ((++n & 255) === 0) {
+          // Let another thread that wants this CPU run (the guest's peer, a client): a
+          // polling thread must not make the machine oversubscribed. Free when nothing waits.
+          sys(NR.sched_yield);
+          if ((n & 1023) !== 0) continue;
+          const now = process.hrtime.bigint();
+          if (idleSince === 0n) idleSince = now;
+          else if (now - idleSince > IDLE_NS) { this.idleSleep(); idleSince = 0n; }
+        }
+      }
+    } finally {
+      for (const t of this.tasks) this.runs.get(t)!.slot?.setPolling(false);
+    }
+  }
+
+  /** Nothing to do for a while: stop polling and sleep on the bell until a host thread rings it or a timer is due. */
+  private idleSleep(): void {
+    const { bell, BELL, MAIN_SLEEPING } = require('./vcpu-thread') as typeof import('./vcpu-thread');
+    const seen = Atomics.load(bell, BELL);
+    for (const t of this.tasks) this.runs.get(t)!.slot?.setPolling(false);
+    Atomics.store(bell, MAIN_SLEEPING, 1);
+    // Dekker: a guest posts then reads C_POLL; this side clears C_POLL then reads C_STATE.
+    let work = false;
+    for (const t of this.tasks) {
+      const r = this.runs.get(t)!;
+      if ((r.slot && r.slot.posted()) || r.thread?.exited() || (r.wait?.kind === 'host' && r.thread?.hostDone())) { work = true; break; }
+    }
+    if (!work) {
+      this.stats.sleeps++;
+      const next = this.nextDeadline();
+      const ms = next === Infinity ? 1000 : Math.max(0, Math.min(1000, next - performance.now()));
+      if (ms > 0) Atomics.wait(bell, BELL, seen, ms);
+    }
+    Atomics.store(bell, MAIN_SLEEPING, 0);
+    for (const t of this.tasks) this.runs.get(t)!.slot?.setPolling(true);
+  }
+
+  // ---- serving a thread ----------------------------------------------------------------------
+
+  /** Serves a thread's posted channel request. */
+  private serve(t: Task, r: TaskRun): void {
+    const slot = r.slot!;
+    const nr = slot.take();
+    if (nr === -2) return;
+    this.stats.served++;
+    const site = slot.site();
+    if (site !== 0 && this.siteHook) this.siteHook(site, nr);
+    if (nr >= 0 && nr < 512 && NEEDS_CONTEXT[nr]) {
+      // Its registers are needed: the guest leaves to the VMM (PORT_CTX) and the call is served there.
+      r.ctxPending = true;
+      slot.post(0, CHAN_EXIT);
+      return;
+    }
+    // Adaptive spinning: a call that may block and blocked long the last two times is
+    // expected to block again, and the guest is told to sleep at once instead of spending
+    // its spin budget; one quick return makes it spin again.
+    const timed = nr >= 0 && nr < 512 && MAY_BLOCK[nr] === 1;
+    if (timed) {
+      if (slot.slow[nr]! >= 2) slot.setState(CHAN_BLOCKING);
+      r.t0 = performance.now();
+    }
+    r.nr = timed ? nr : -1;
+    const result = this.dispatch(t, r, nr, slot.args);
+    if (result === BLOCKED) { if (r.wait && r.wait.kind !== 'futex') slot.setState(CHAN_BLOCKING); return; }
+    this.finishChannel(t, r, result);
+  }
+
+  /** Dispatches for a thread, turning a thread's own end into its retirement. */
+  private dispatch(t: Task, r: TaskRun, nr: number, a: Args): number {
+    try {
+      return this.host.dispatcher.dispatch(t, nr, a);
+    } catch (e) {
+      if (e instanceof ThreadExit) { this.retire(t, r); return BLOCKED; }
+      throw e;
+    }
+  }
+
+  /** Writes a channel request's result, and lets its vCPU thread know. */
+  private finishChannel(t: Task, r: TaskRun, result: number): void {
+    const slot = r.slot!;
+    if (r.nr >= 0) {
+      const ms = performance.now() - r.t0;
+      slot.slow[r.nr] = ms >= SLOW_MS ? Math.min(slot.slow[r.nr]! + 1, 2) : 0;
+    }
+    slot.post(result, CHAN_DONE);
+    r.thread?.wake();
+    void t;
+  }
+
+  /** An exit a host thread reported (the vCPU is parked). */
+  private exit(t: Task, r: TaskRun, rc: number): void {
+    r.vcpu.handleExit(rc);
+    if (!r.dead && !r.wait && r.parked) this.resume(r);
+  }
+
+  /** Lets a parked vCPU run again. */
+  private resume(r: TaskRun): void {
+    if (r.dead || !r.thread) return;
+    if (this.host.stop.requested) r.vcpu.stopNow();
+    r.parked = false;
+    r.thread.go();
+  }
+
+  /** Called by a Vcpu for the channel's exits (KICK and WAIT on the main thread, CTX anywhere). */
+  port(v: Vcpu, exit: number): void {
+    const t = v.task, r = this.runs.get(t)!;
+    if (exit === EXIT_KICK || exit === EXIT_WAIT) {
+      if (exit === EXIT_KICK) { this.stats.kicks++; this.late++; } else this.stats.waits++;
+      if (r.slot && r.slot.posted()) this.serve(t, r);
+      return;
+    }
+    if (exit === EXIT_CTX) this.contextExit(t, r);
+  }
+
+  /**
+   * The guest left the VM at PORT_CTX: make the vCPU's registers the program's again (as the
+   * stub would on return), then serve the request that needed them.
+   */
+  private contextExit(t: Task, r: TaskRun): void {
+    const slot = r.slot!, v = r.vcpu;
+    if (slot.state() !== CHAN_EXIT) throw new GuestExit(139, `torov: SIGSEGV: channel exit without a request at rip=0x${v.reg(RIP_W).toString(16)}`);
+    v.enterUser(slot.u64(CHAN.RET), slot.u64(CHAN.FLAGS), slot.u64(CHAN.RSP), slot.u64(CHAN.ARGS + 16));
+    slot.setState(0);                            // idle: the stub will not look at it again for this call
+    if (r.ctxPending) {
+      r.ctxPending = false;
+      const nr = slot.req[1] === 0 ? slot.req[0]! : -1;
+      const result = v.withRegs(() => this.dispatch(t, r, nr, slot.args));
+      if (result === BLOCKED) return;
+      v.setResult(result);
+    }
+  }
+
+  // ---- waits -----------------------------------------------------------------------------------
+
+  /** Finishes a thread's waiting syscall with `result`. */
+  private complete(t: Task, r: TaskRun, result: number): void {
+    r.wait = undefined;
+    this.sleepers.delete(t);
+    if (r.slot && r.slot.state() !== 0 && !r.parked) {
+      this.finishChannel(t, r, result);
+      return;
+    }
+    r.vcpu.completeSyscall(result);
+    this.resume(r);
+  }
+
+  private hostDone(t: Task, r: TaskRun): void {
+    const w = r.wait!;
+    const res = r.thread!.hostResult();
+    r.wait = undefined;
+    let out: number;
+    try {
+      out = w.then ? w.then(res) : res;
+    } catch (e) {
+      if (e instanceof GuestFault) out = -EFAULT;
+      else throw e;
+    }
+    if (out === BLOCKED) return;                   // `then` waits again
+    this.complete(t, r, out);
+  }
+
+  private nextDeadline(): number {
+    let d = Infinity;
+    for (const t of this.sleepers) { const w = this.runs.get(t)?.wait; if (w && w.deadline < d) d = w.deadline; }
+    return d;
+  }
+
+  /** Finishes the waits whose time is up; true if any was. */
+  private expireTimers(): boolean {
+    if (this.sleepers.size === 0) return false;
+    const now = performance.now();
+    let any = false;
+    for (const t of [...this.sleepers]) {
+      const r = this.runs.get(t);
+      const w = r?.wait;
+      if (!r || !w || w.deadline > now) continue;
+      any = true;
+      if (w.kind === 'futex') { this.unqueue(t, w.addr); this.complete(t, r, -ETIMEDOUT); }
+      else this.complete(t, r, 0);
+    }
+    return any;
+  }
+
+  private newWait(kind: Wait['kind'], deadline: number): Wait {
+    return { kind, deadline, addr: 0, bitset: 0, then: undefined, rem: 0 };
+  }
+
+  // ---- TaskServices ------------------------------------------------------------------------------
+
+  blockingCall(k: Kernel, nr: number, args: readonly number[], then?: (r: number) => number): number {
+    const t = k as unknown as Task, r = this.runs.get(t);
+    if (!r || !this.concurrent || !r.thread) {
+      // One thread: the call runs here, as a single-threaded kernel would.
+      const res = sys(nr, args[0], args[1], args[2], args[3], args[4], args[5]);
+      return then ? then(res) : res;
+    }
+    const w = this.newWait('host', Infinity);
+    w.then = then;
+    r.wait = w;
+    r.thread.hostCall(nr, args);
+    return BLOCKED;
+  }
+
+  sleep(k: Kernel, deadline: number, rem: number): number {
+    const t = k as unknown as Task, r = this.runs.get(t);
+    if (!r || !this.concurrent) return -ENOSYS;    // the caller sleeps on the host itself
+    const w = this.newWait('sleep', deadline);
+    w.rem = rem;
+    r.wait = w;
+    this.sleepers.add(t);
+    return BLOCKED;
+  }
+
+  futexWait(k: Kernel, addr: number, val: number, bitset: number, deadline: number): number {
+    const t = k as unknown as Task, r = this.runs.get(t)!;
+    if ((addr & 3) !== 0) return -EINVAL;
+    if (bitset === 0) return -EINVAL;
+    const cur = k.mem.readU32(addr);             // GuestFault -> EFAULT
+    if (cur !== (val >>> 0)) return -EAGAIN;
+    if (!this.concurrent) {
+      // Nobody else could wake it: a wait with a timeout times out, one without would wait forever.
+      k.note('futex-wait', 'futex WAIT with no other thread to wake it: returned early');
+      return deadline === Infinity ? -EAGAIN : -ETIMEDOUT;
+    }
+    const w = this.newWait('futex', deadline);
+    w.addr = addr;
+    w.bitset = bitset >>> 0;
+    r.wait = w;
+    let q = this.futexes.get(addr);
+    if (!q) this.futexes.set(addr, q = []);
+    q.push(t);
+    if (deadline !== Infinity) this.sleepers.add(t);
+    return BLOCKED;
+  }
+
+  futexWake(k: Kernel, addr: number, n: number, bitset: number): number {
+    if ((addr & 3) !== 0 || bitset === 0) return -EINVAL;
+    k.mem.readU32(addr);                          // Linux faults on an unmapped futex word too
+    const q = this.futexes.get(addr);
+    if (!q) return 0;
+    let woken = 0;
+    for (let i = 0; i < q.length && woken < n;) {
+      const t = q[i]!, r = this.runs.get(t)!;
+      if ((r.wait!.bitset & (bitset >>> 0)) === 0) { i++; continue; }
+      q.splice(i, 1);
+      this.complete(t, r, 0);
+      woken++;
+    }
+    if (q.length === 0) this.futexes.delete(addr);
+    return woken;
+  }
+
+  futexRequeue(k: Kernel, addr: number, n: number, addr2: number, move: number, countMoved: boolean): number {
+    if ((addr & 3) !== 0 || (addr2 & 3) !== 0) return -EINVAL;
+    const woken = this.futexWake(k, addr, n, 0xffffffff);
+    if (woken < 0) return woken;
+    const q = this.futexes.get(addr);
+    let moved = 0;
+    if (q && addr2 !== addr) {
+      let q2 = this.futexes.get(addr2);
+      while (q.length > 0 && moved < move) {
+        const t = q.shift()!;
+        this.runs.get(t)!.wait!.addr = addr2;
+        if (!q2) this.futexes.set(addr2, q2 = []);
+        q2.push(t);
+        moved++;
+      }
+      if (q.length === 0) this.futexes.delete(addr);
+    }
+    return countMoved ? woken + moved : woken;
+  }
+
+  private unqueue(t: Task, addr: number): void {
+    const q = this.futexes.get(addr);
+    if (!q) return;
+    const i = q.indexOf(t);
+    if (i >= 0) q.splice(i, 1);
+    if (q.length === 0) this.futexes.delete(addr);
+  }
+
+  cloneThread(k: Kernel, spec: CloneSpec): number {
+    const parent = k as unknown as Task, pr = this.runs.get(parent);
+    const need = CLONE_VM | CLONE_SIGHAND | CLONE_THREAD;
+    if ((spec.flags & need) !== need) return -EINVAL;
+    if (!(spec.flags & CLONE_FS) || !(spec.flags & CLONE_FILES)) {
+      k.note('clone-unshared', 'clone: a thread without CLONE_FS or CLONE_FILES shares them anyway (one fd table and cwd per process)');
+    }
+    if (this.tasks.length >= this.host.maxThreads) {
+      k.note('threads-limit', `clone: the thread limit (${this.host.maxThreads}, --threads) is reached: EAGAIN`);
+      return -EAGAIN;
+    }
+    if (!pr || !parent.regs) return -ENOSYS;
+    const regs = parent.regs.snapshot();
+    regs.writeBigUInt64LE(0n, REGS.rax);
+    if (spec.stack !== 0) regs.writeBigUInt64LE(BigInt.asUintN(64, BigInt(spec.stack)), REGS.rsp);
+    const tid = this.nextTid++;
+    const child = new Task(parent.group, tid, this);
+    child.sigmask = parent.sigmask;
+    child.fsBase = spec.flags & CLONE_SETTLS ? spec.tls : parent.fsBase;
+    child.gsBase = parent.gsBase;
+    child.fsBaseDirty = true;
+    // The tid stores of CLONE_PARENT_SETTID / CHILD_SETTID are done before the child runs,
+    // as in Linux; a bad pointer there fails the clone (EFAULT) before anything exists.
+    if (spec.flags & CLONE_PARENT_SETTID) k.mem.writeU32(spec.parentTid, tid);
+    if (spec.flags & CLONE_CHILD_SETTID) k.mem.writeU32(spec.childTid, tid);
+    if (spec.flags & CLONE_CHILD_CLEARTID) child.clearTid = spec.childTid;
+    const v = this.host.newVcpu(child, regs, pr.vcpu.fpuState());
+    if (typeof v === 'number') return v;
+    const slot = this.host.newSlot(v.pages, child);
+    parent.group.tasks.push(child);
+    this.add(child, v, slot);
+    return tid;
+  }
+
+  exitThread(k: Kernel, status: number): never {
+    if (this.tasks.length <= 1) throw new GuestExit(status & 0xff);
+    throw new ThreadExit(status & 0xff);
+  }
+
+  /**
+   * A thread ended (exit(2) while others run): its clear_child_tid word is cleared and
+   * woken (pthread_join waits on it), its robust futexes are marked OWNER_DIED and woken,
+   * its vCPU and host thread go back for reuse.
+   */
+  private retire(t: Task, r: TaskRun): void {
+    r.dead = true;
+    if (t.clearTid) {
+      try { t.mem.writeU32(t.clearTid, 0); this.futexWake(t, t.clearTid, 1, 0xffffffff); } catch { /* unmapped: Linux ignores it too */ }
+    }
+    this.robustExit(t);
+    const i = this.tasks.indexOf(t);
+    if (i >= 0) this.tasks.splice(i, 1);
+    const g = t.group.tasks.indexOf(t);
+    if (g >= 0) t.group.tasks.splice(g, 1);
+    this.runs.delete(t);
+    this.sleepers.delete(t);
+    const h = r.thread;
+    if (h) {
+      if (h.running) h.stopSync(r.vcpu.fd.runU8);
+      r.thread = undefined;
+      HostThread.release(h);
+    }
+    this.host.freeVcpu(r.vcpu);
+  }
+
+  /** Walks a dead thread's robust list (struct robust_list_head: list, futex_offset, list_op_pending). */
+  private robustExit(t: Task): void {
+    const head = t.robustList;
+    if (!head) return;
+    try {
+      const mem = t.mem;
+      const offset = mem.readI64(head + 8);
+      const pending = mem.readU64(head + 16);
+      const mark = (entry: number) => {
+        const addr = entry + offset;
+        if (addr < 0 || (addr & 3)) return;
+        const v = mem.readU32(addr);
+        if ((v & FUTEX_TID_MASK) !== t.tid) return;
+        mem.writeU32(addr, ((v & FUTEX_WAITERS) | FUTEX_OWNER_DIED) >>> 0);
+        if (v & FUTEX_WAITERS) this.futexWake(t, addr, 1, 0xffffffff);
+      };
+      let entry = mem.readU64(head), n = 0;
+      while (entry !== head && entry !== 0 && n++ < ROBUST_LIST_LIMIT) {
+        const next = mem.readU64(entry);
+        if (entry !== pending) mark(entry);
+        entry = next;
+      }
+      if (pending) mark(pending);
+    } catch { /* a bad list is the program's problem; Linux stops walking too */ }
+  }
+
+  /** Parks every vCPU (the program ended). */
+  private stopAll(): void {
+    for (const t of this.tasks) {
+      const r = this.runs.get(t)!;
+      const h = r.thread;
+      if (!h) continue;
+      try { if (h.running) h.stopSync(r.vcpu.fd.runU8); } catch { /* reported by the caller's error */ }
+      if (r.wait?.kind === 'host' && !h.hostDone()) {
+        // A host call still blocks on that thread: interrupt it, so the thread is free.
+        for (let i = 0; i < 100 && !h.hostDone(); i++) { h.kick(r.vcpu.fd.runU8, false); Atomics.wait(h.ctl, 0, Atomics.load(h.ctl, 0), 2); }
+      }
+      r.thread = undefined;
+      HostThread.release(h);
+    }
+  }
+
+  /** The channel's counters for --verbose and the benchmark. */
+  channelStats(): ChannelStats { return this.stats; }
+}
+
+const RIP_W = (RUN.regs + REGS.rip) >> 2;
