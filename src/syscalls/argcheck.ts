@@ -33,12 +33,14 @@ import {
 } from '../policy/args';
 import { errnoName } from '../policy/errno';
 import { SYSCALL_BY_NR } from '../linux/syscalls';
+import { EBADF, EFAULT, EINVAL, ENAMETOOLONG, ENOENT } from '../linux/errno';
 
-const ENOENT = 2, EBADF = 9, EFAULT = 14, EINVAL = 22, ENAMETOOLONG = 36;
-const PATH_MAX = 4096, SOCKADDR_MAX = 128, MSGHDR = 56;
-const AT_FDCWD = -100, AT_EMPTY_PATH = 0x1000;
-const O_PATH = 0o10000000, O_DIRECTORY = 0o200000, O_NOFOLLOW = 0o400000, O_CLOEXEC = 0o2000000;
-const RESOLVE_NO_MAGICLINKS = 0x02;
+import {
+  AT_EMPTY_PATH, AT_FDCWD, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_PATH, OPEN_HOW_SIZE_VER0, PATH_MAX, RESOLVE_NO_MAGICLINKS,
+} from '../linux/fcntl';
+import { MSGHDR, OPEN_HOW, SOCKADDR_STORAGE } from '../linux/structs';
+
+const SOCKADDR_MAX = SOCKADDR_STORAGE.SIZE;
 
 /** A path of a call, as the rules see it. */
 export interface CallPath {
@@ -243,14 +245,14 @@ function follows(s: PathArg, a: Args): boolean {
   const flags = a.i(s.follow.flags);
   if (s.follow.followBit !== undefined) return (flags & s.follow.followBit) !== 0;
   // open(O_CREAT|O_EXCL) never follows a final symlink either.
-  if (s.write === 'open' && (flags & 0o300) === 0o300) return false;
+  if (s.write === 'open' && (flags & (O_CREAT | O_EXCL)) === (O_CREAT | O_EXCL)) return false;
   return (flags & s.follow.nofollow!) === 0;
 }
 
 /** VMM buffers for the resolution's host calls (one call at a time). */
 const PBUF = Buffer.alloc(PATH_MAX + 1);
 const PADDR = addressOf(PBUF);
-const HOW = Buffer.alloc(24);
+const HOW = Buffer.alloc(OPEN_HOW_SIZE_VER0);
 const HOW_ADDR = addressOf(HOW);
 
 /** An O_PATH fd for `p` relative to host dir fd `dir` (no magic links), or -errno. */
@@ -260,9 +262,9 @@ function opath(dir: number, p: string, flags: number): number {
   PBUF.write(p, 0, 'latin1');
   PBUF[n] = 0;
   HOW.fill(0);
-  HOW.writeUInt32LE((O_PATH | O_CLOEXEC | flags) >>> 0, 0);
-  HOW.writeUInt32LE(RESOLVE_NO_MAGICLINKS, 16);
-  return sys(HOST.openat2, dir, PADDR, HOW_ADDR, 24);
+  HOW.writeUInt32LE((O_PATH | O_CLOEXEC | flags) >>> 0, OPEN_HOW.flags);
+  HOW.writeUInt32LE(RESOLVE_NO_MAGICLINKS, OPEN_HOW.resolve);
+  return sys(HOST.openat2, dir, PADDR, HOW_ADDR, OPEN_HOW_SIZE_VER0);
 }
 
 /** The name of O_PATH fd `fd` (then closed). */
@@ -341,10 +343,10 @@ function callAddress(k: Kernel, name: string, a: Args): { addr: SockAddr; ptr: n
   let ptr: number, len: number;
   try {
     if (name === 'sendmsg') {
-      const m = k.mem.read(a.ptr(1), MSGHDR);
-      ptr = m.readUInt32LE(0) + m.readUInt32LE(4) * 2 ** 32;
+      const m = k.mem.read(a.ptr(1), MSGHDR.SIZE);
+      ptr = m.readUInt32LE(MSGHDR.msg_name) + m.readUInt32LE(MSGHDR.msg_name + 4) * 2 ** 32;
       if (ptr === 0) return null;
-      len = m.readInt32LE(8);
+      len = m.readInt32LE(MSGHDR.msg_namelen);
       if (len < 0) return -EINVAL;
       if (len > SOCKADDR_MAX) len = SOCKADDR_MAX;   // as the handler clamps it
     } else {
