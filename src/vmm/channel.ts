@@ -39,8 +39,11 @@ import { viewOf, sys } from '../host/libc';
 import { RUN } from '../kvm/kvm';
 import { startVcpuWorker, VcpuWorker, S, GO, EXIT, RC, MAIN_SLEEPING, WORKER_WAITING, DONE_SEQ, READY, TID, VCPU_FD, RUN_LO, RUN_HI,
   CHAN_LO, CHAN_HI, WORKER_IDLE } from './vcpu-thread';
+import { EAGAIN, EINTR } from '../linux/errno';
+import { SIGUSR2 } from '../linux/signal';
+import { HOST } from '../syscalls/host-nr';
 
-const EINTR = 4, EAGAIN = 11, SIGUSR2 = 12, SYS_tgkill = 234, SYS_sched_yield = 24;
+const SYS_tgkill = HOST.tgkill, SYS_sched_yield = HOST.sched_yield;
 
 /** How a run reaches the VMM for syscalls (--syscall-path). */
 export type SyscallPath = 'exit' | 'ring' | 'auto';
@@ -60,7 +63,9 @@ const SLOW_MS = 1;
 /** Syscalls that may block on the host (reads and writes of pipes and sockets, waits, sleeps, polls). */
 const MAY_BLOCK = (() => {
   const t = new Uint8Array(512);
-  for (const nr of [0, 1, 7, 16, 17, 18, 19, 20, 23, 34, 35, 42, 43, 44, 45, 46, 47, 61, 202, 230, 232, 247, 270, 271, 281, 288, 295, 296, 299, 307, 441]) t[nr] = 1;
+  for (const name of ['read', 'write', 'poll', 'ioctl', 'pread64', 'pwrite64', 'readv', 'writev', 'select', 'pause', 'nanosleep',
+    'connect', 'accept', 'sendto', 'recvfrom', 'sendmsg', 'recvmsg', 'wait4', 'futex', 'clock_nanosleep', 'epoll_wait', 'waitid',
+    'pselect6', 'ppoll', 'epoll_pwait', 'accept4', 'preadv', 'pwritev', 'recvmmsg', 'sendmmsg', 'epoll_pwait2'] as const) t[HOST[name]] = 1;
   return t;
 })();
 /** Requests per health check of the polling (see Channel.poll). */
@@ -150,9 +155,8 @@ class CopyArgs implements Args {
 }
 
 /** Syscalls answered in the guest from values published at start (stub.S's C_FASTVAL). */
-export const FAST_SYSCALLS: readonly (readonly [number, string])[] = [
-  [39, 'getpid'], [186, 'gettid'], [102, 'getuid'], [107, 'geteuid'], [104, 'getgid'], [108, 'getegid'],
-];
+export const FAST_SYSCALLS: readonly (readonly [number, string])[] =
+  (['getpid', 'gettid', 'getuid', 'geteuid', 'getgid', 'getegid'] as const).map((name) => [HOST[name], name] as const);
 
 /** Counters for -v and the benchmark. */
 export interface ChannelStats { served: number; kicks: number; waits: number; exits: number; sleeps: number; handedOver: boolean; handoverAt: number; backoffs: number }

@@ -8,6 +8,11 @@ import { CHAN, CHAN_BUSY, CHAN_BLOCKING, CHAN_REQUEST, PORT_WAIT } from '../mach
 
 /** From src/kvm/kvm.ts (not imported: it loads koffi); test/unit/channel.test.ts checks they agree. */
 export const K = { KVM_RUN: 0xae80, KVM_EXIT_IO: 2, exit_reason: 8, io_direction: 32, io_port: 34 } as const;
+/**
+ * Host syscall numbers the thread uses, from src/linux/syscalls.ts (not imported: loading the
+ * table would delay the thread's start by milliseconds); test/unit/channel.test.ts checks them.
+ */
+export const NR_WORKER = { gettid: 186 } as const;
 
 /** Words of the control block shared with the vCPU thread. */
 export const GO = 0, EXIT = 1, RC = 2, QUIT = 3, MAIN_SLEEPING = 4, WORKER_WAITING = 5, DONE_SEQ = 6, READY = 7, TID = 8,
@@ -23,7 +28,7 @@ const libc = koffi.load('libc.so.6');
 const ioctl = libc.func('int ioctl(int, unsigned long, unsigned long)');
 const sc = libc.func('long syscall(long, long, long, long, long, long, long)');
 const ctl = new Int32Array(d.ctl);
-ctl[${TID}] = Number(sc(186 /* gettid */, 0, 0, 0, 0, 0, 0));
+ctl[${TID}] = Number(sc(${NR_WORKER.gettid} /* gettid */, 0, 0, 0, 0, 0, 0));
 Atomics.store(ctl, ${READY}, 1); Atomics.notify(ctl, ${READY});
 let runAddr = 0, chanAddr = 0, run8, run32, chan, go = 0;
 function pending() { const s = Atomics.load(chan, ${S(CHAN.STATE)}); return s === ${CHAN_REQUEST} || s === ${CHAN_BUSY} || s === ${CHAN_BLOCKING}; }

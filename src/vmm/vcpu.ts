@@ -12,6 +12,7 @@ import { MSR_FS_BASE, MSR_GS_BASE } from '../machine/x86';
 import type { Machine } from './machine';
 import type { Channel } from './channel';
 import { FaultFrame } from './fault';
+import { EAGAIN, EINTR } from '../linux/errno';
 
 const R = RUN.regs >> 2;                                 // kvm_run.s.regs, in 32-bit words
 const W = (off: number) => R + (off >> 2);
@@ -19,7 +20,6 @@ const RAX = W(REGS.rax), RCX = W(REGS.rcx), R11 = W(REGS.r11), RIP = W(REGS.rip)
 /** Syscall argument registers in order: rdi, rsi, rdx, r10, r8, r9. */
 const ARG = [W(REGS.rdi), W(REGS.rsi), W(REGS.rdx), W(REGS.r10), W(REGS.r8), W(REGS.r9)];
 const VALID = RUN.kvm_valid_regs >> 2, DIRTY = RUN.kvm_dirty_regs >> 2, REASON = RUN.exit_reason >> 2;
-const EINTR = 4, EAGAIN = 11;
 
 /** RFLAGS bits a user program may hold (CF PF AF ZF SF TF IF DF OF AC ID), plus the fixed bit 1. */
 const USER_RFLAGS = 0x240fd5;
