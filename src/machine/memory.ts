@@ -8,6 +8,7 @@
  * the same PTEs the CPU uses (the page tables are the single source of truth for access).
  */
 import { sys, NR, viewOf } from '../host/libc';
+import { EFAULT, SysError } from '../linux/errno';
 import { MADV_DONTNEED, MAP_ANONYMOUS, MAP_FIXED, MAP_NORESERVE, MAP_PRIVATE, PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE } from '../linux/mman';
 import { PAGE_SIZE, SYS, SYS_VA, systemLayout, SystemLayout } from './layout';
 
@@ -22,11 +23,14 @@ const PTE_NX_HI = 0x80000000;
 /** Linux protection bits, as mmap/mprotect take them (short names for linux/mman's). */
 export const PROT_R = PROT_READ, PROT_W = PROT_WRITE, PROT_X = PROT_EXEC;
 
-/** A guest range that is not mapped with the needed access: the syscall gets EFAULT. */
-export class GuestFault extends Error {
+/**
+ * A guest range that is not mapped with the needed access: the EFAULT case of SysError, so
+ * the syscall gets EFAULT from dispatch like any other SysError.
+ */
+export class GuestFault extends SysError {
   override name = 'GuestFault';
   constructor(readonly addr: number, readonly len: number) {
-    super(`bad guest range 0x${addr.toString(16)}+${len}`);
+    super(EFAULT, `bad guest range 0x${addr.toString(16)}+${len}`);
   }
 }
 

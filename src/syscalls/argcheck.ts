@@ -25,7 +25,6 @@ import { PINNED_PATHS, cwdPath, hostFdPath } from './fs';
 import { PINNED_ADDR } from './net';
 import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
-import { GuestFault } from '../machine/memory';
 import { ALLOW, KILL, LOG, type ArgRule, type ArgRuleSet } from '../policy/policy';
 import {
   ADDRESS_SYSCALLS, OPEN_WRITE_FLAGS, PATH_SYSCALLS, SOCKET_SYSCALLS, SOCK_TYPE_MASK, addressMatches, addressText,
@@ -33,7 +32,7 @@ import {
 } from '../policy/args';
 import { errnoName } from '../policy/errno';
 import { SYSCALL_BY_NR } from '../linux/syscalls';
-import { EBADF, EFAULT, EINVAL, ENAMETOOLONG, ENOENT } from '../linux/errno';
+import { EBADF, EINVAL, ENAMETOOLONG, ENOENT, SysError } from '../linux/errno';
 
 import {
   AT_EMPTY_PATH, AT_FDCWD, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_PATH, OPEN_HOW_SIZE_VER0, PATH_MAX, RESOLVE_NO_MAGICLINKS,
@@ -58,7 +57,12 @@ export interface CallPath {
   readonly slot: 0 | 1;
 }
 
-/** The facts of one call the rules may ask about (computed on first use). */
+/**
+ * The facts of one call the rules may ask about (computed on first use). A fact that cannot
+ * be read (a SysError: EFAULT from guest memory) is kept as its -errno, like the others: the
+ * rules, learn mode and the trace ask for facts before any handler runs, so this is the one
+ * place in argcheck that turns a thrown SysError into a value.
+ */
 class Facts {
   private pathsV: CallPath[] | number | undefined;
   private addrV: { addr: SockAddr; ptr: number; bytes: Uint8Array } | null | number | undefined;
@@ -66,14 +70,19 @@ class Facts {
 
   /** The call's paths, or -errno (EFAULT, ENAMETOOLONG: the call fails as in Linux). */
   paths(): CallPath[] | number {
-    if (this.pathsV === undefined) this.pathsV = callPaths(this.k, this.name, this.a);
+    if (this.pathsV === undefined) this.pathsV = orErrno(() => callPaths(this.k, this.name, this.a));
     return this.pathsV;
   }
   /** The destination address, null without one, or -errno. */
   address(): { addr: SockAddr; ptr: number; bytes: Uint8Array } | null | number {
-    if (this.addrV === undefined) this.addrV = callAddress(this.k, this.name, this.a);
+    if (this.addrV === undefined) this.addrV = orErrno(() => callAddress(this.k, this.name, this.a));
     return this.addrV;
   }
+}
+
+/** `f()`, or -errno for a SysError it throws. */
+function orErrno<T>(f: () => T): T | number {
+  try { return f(); } catch (e) { if (e instanceof SysError) return -e.errno; throw e; }
 }
 
 /** What the dispatcher does with a checked call. */
@@ -211,16 +220,15 @@ function describeCall(f: Facts): string {
 // ---------------------------------------------------------------------------------------
 // Paths
 
-/** The paths of a path syscall, resolved; or -errno. */
-export function callPaths(k: Kernel, name: string, a: Args): CallPath[] | number {
+/** The paths of a path syscall, resolved; or -errno (a guest path that cannot be read throws GuestFault). */
+function callPaths(k: Kernel, name: string, a: Args): CallPath[] | number {
   const specs = PATH_SYSCALLS[name];
   if (specs === undefined) return [];
   const out: CallPath[] = [];
   for (const s of specs) {
     const ptr = a.ptr(s.ptr);
     if (s.nullable && ptr === 0) { out.push({ path: '', write: isWrite(s, a), fdOnly: true, ptr, slot: s.slot }); continue; }
-    let text: Buffer | null;
-    try { text = k.mem.readCString(ptr, PATH_MAX); } catch (e) { if (e instanceof GuestFault) return -EFAULT; throw e; }
+    const text = k.mem.readCString(ptr, PATH_MAX);
     if (text === null) return -ENAMETOOLONG;
     if (text.length === 0) {
       if (s.emptyFlags !== undefined && (a.i(s.emptyFlags) & AT_EMPTY_PATH)) { out.push({ path: '', write: isWrite(s, a), fdOnly: true, ptr, slot: s.slot }); continue; }
@@ -336,37 +344,32 @@ export function resolvePath(k: Kernel, dfd: number, raw: string, follow: boolean
 // ---------------------------------------------------------------------------------------
 // Socket addresses
 
-/** The destination/bound address of bind, connect, sendto, sendmsg: null without one, or -errno. */
+/** The destination/bound address of bind, connect, sendto, sendmsg: null without one, or -errno (unreadable memory throws GuestFault). */
 function callAddress(k: Kernel, name: string, a: Args): { addr: SockAddr; ptr: number; bytes: Uint8Array } | null | number {
   const where = ADDRESS_SYSCALLS[name];
   if (where === undefined) return null;
   let ptr: number, len: number;
-  try {
-    if (name === 'sendmsg') {
-      const m = k.mem.read(a.ptr(1), MSGHDR.SIZE);
-      ptr = m.readUInt32LE(MSGHDR.msg_name) + m.readUInt32LE(MSGHDR.msg_name + 4) * 2 ** 32;
-      if (ptr === 0) return null;
-      len = m.readInt32LE(MSGHDR.msg_namelen);
-      if (len < 0) return -EINVAL;
-      if (len > SOCKADDR_MAX) len = SOCKADDR_MAX;   // as the handler clamps it
-    } else {
-      ptr = a.ptr(where[0]);
-      len = a.i(where[1]);
-      if (where[2] && ptr === 0) return null;
-      if (len < 0 || len > SOCKADDR_MAX) return -EINVAL;
-    }
-    const bytes = k.mem.read(ptr, len);
-    let addr = decodeSockaddr(bytes, len);
-    if (addr.family === 'unix' && addr.path !== '' && !addr.path.startsWith('@')) {
-      // A socket file is a path: resolved like any other (bind creates it: not followed).
-      const r = resolvePath(k, AT_FDCWD, addr.path, name !== 'bind');
-      addr = { family: 'unix', path: r.check };
-    }
-    return { addr, ptr, bytes };
-  } catch (e) {
-    if (e instanceof GuestFault) return -EFAULT;
-    throw e;
+  if (name === 'sendmsg') {
+    const m = k.mem.read(a.ptr(1), MSGHDR.SIZE);
+    ptr = m.readUInt32LE(MSGHDR.msg_name) + m.readUInt32LE(MSGHDR.msg_name + 4) * 2 ** 32;
+    if (ptr === 0) return null;
+    len = m.readInt32LE(MSGHDR.msg_namelen);
+    if (len < 0) return -EINVAL;
+    if (len > SOCKADDR_MAX) len = SOCKADDR_MAX;   // as the handler clamps it
+  } else {
+    ptr = a.ptr(where[0]);
+    len = a.i(where[1]);
+    if (where[2] && ptr === 0) return null;
+    if (len < 0 || len > SOCKADDR_MAX) return -EINVAL;
   }
+  const bytes = k.mem.read(ptr, len);
+  let addr = decodeSockaddr(bytes, len);
+  if (addr.family === 'unix' && addr.path !== '' && !addr.path.startsWith('@')) {
+    // A socket file is a path: resolved like any other (bind creates it: not followed).
+    const r = resolvePath(k, AT_FDCWD, addr.path, name !== 'bind');
+    addr = { family: 'unix', path: r.check };
+  }
+  return { addr, ptr, bytes };
 }
 
 // ---------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { Handler, HandlerTable, Kernel, Args } from './api';
 import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
-import { E2BIG, EACCES, EBADF, EINVAL, ENAMETOOLONG, ENOENT, ENOSYS, EPERM } from '../linux/errno';
+import { E2BIG, EACCES, EBADF, EINVAL, ENAMETOOLONG, ENOENT, ENOSYS, EPERM, fail } from '../linux/errno';
 
 import {
   AT_EMPTY_PATH, AT_FDCWD, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_NOCTTY, O_NOFOLLOW, O_PATH, O_TRUNC, O_WRONLY, OPEN_HOW_SIZE_VER0 as OPEN_HOW_SIZE,
@@ -30,12 +30,6 @@ const O_PATH_FLAGS = O_DIRECTORY | O_NOFOLLOW | O_PATH | O_CLOEXEC;
 const STAT_SIZE = STAT.SIZE, STATX_SIZE = STATX.SIZE, STATFS_SIZE = STATFS.SIZE;
 /** utimensat's timespec[2] and utimes' timeval[2] (both 2 x 16 bytes); utime's struct utimbuf. */
 const TIMES_SIZE = 2 * TIMESPEC.SIZE, UTIMBUF_SIZE = UTIMBUF.SIZE;
-
-// ---------------------------------------------------------------------------------------
-// Errors: handlers here throw Errno from their helpers; the table wrapper turns it into -errno.
-
-class Errno { constructor(readonly errno: number) {} }
-const fail = (errno: number): never => { throw new Errno(errno); };
 
 // ---------------------------------------------------------------------------------------
 // Paths
@@ -336,9 +330,10 @@ function utimesAt(k: Kernel, nr: number, a: Args, withFlags: boolean): number {
 
 // ---------------------------------------------------------------------------------------
 // The table. Each entry implements the Linux syscall of its name on the host, with the
-// paths, fds and buffers translated as above.
+// paths, fds and buffers translated as above. The helpers throw SysError (fail(), and
+// GuestFault for guest memory); dispatch turns it into -errno (see api.ts).
 
-const table: Record<string, Handler> = {
+export const fsHandlers: HandlerTable = {
   /** Implements open(2). */
   open: (k, a) => openLegacy(k, AT_FDCWD, path(k, a.ptr(0)), a.i(1), a.u(2)),
   /** Implements openat(2). */
@@ -443,12 +438,3 @@ const table: Record<string, Handler> = {
   mknodat: (k, a) => mknod(k, a.i(0), a.ptr(1), a.u(2)),
 };
 
-/** Turns an Errno thrown by the helpers above into the handler's -errno. */
-function catching(t: Record<string, Handler>): HandlerTable {
-  const wrap = (h: Handler): Handler => (k, a) => {
-    try { return h(k, a); } catch (e) { if (e instanceof Errno) return -e.errno; throw e; }
-  };
-  return Object.fromEntries(Object.entries(t).map(([name, h]) => [name, wrap(h)]));
-}
-
-export const fsHandlers: HandlerTable = catching(table);

@@ -24,8 +24,7 @@ import { SYSCALL_BY_NR, syscallName } from '../linux/syscalls';
 import { Policy, verdict, denyErrno, ALLOW, DENY, KILL, LOG, CHECK } from '../policy/policy';
 import type { Outcome, Observer } from '../syscalls/argcheck';
 import type { TraceMemory, Verdict } from '../syscalls/trace';
-import { GuestFault } from '../machine/memory';
-import { EFAULT, ENOSYS } from '../linux/errno';
+import { ENOSYS, SysError } from '../linux/errno';
 import { F_DUPFD_CLOEXEC, F_GETFL, O_PATH } from '../linux/fcntl';
 import { S_IFDIR, S_IFMT } from '../linux/stat';
 import { STAT } from '../linux/structs';
@@ -331,7 +330,7 @@ export class Machine {
     try {
       return h(this.kernel, a);
     } catch (e) {
-      if (e instanceof GuestFault) return -EFAULT;
+      if (e instanceof SysError) return -e.errno;
       throw e;
     }
   }
