@@ -39,8 +39,6 @@ const SOCKADDR_MAX = SOCKADDR_STORAGE.SIZE;
 const CONTROL_MAX = 131072;
 /** Largest socket option value passed on. */
 const OPTLEN_MAX = 65536;
-/** struct msghdr and struct mmsghdr sizes; struct cmsghdr header size. */
-const MSGHDR = MSG.SIZE, MMSGHDR = MMSG.SIZE, CMSGHDR = CMSG.SIZE;
 
 /*
  * VMM scratch memory the host reads and writes instead of guest-controlled structures.
@@ -329,8 +327,8 @@ interface Msg { name: number; control: number; controlLen: number }
  * sendmsg, with SCM_RIGHTS fds translated to host fds). Returns the guest pointers, or -errno.
  */
 function buildMsg(k: Kernel, msgp: number, recv: boolean): Msg | number {
-  if (recv) k.mem.host(msgp, MSGHDR, true);
-  const m = k.mem.read(msgp, MSGHDR);
+  if (recv) k.mem.host(msgp, MSG.SIZE, true);
+  const m = k.mem.read(msgp, MSG.SIZE);
   const name = u64(m, MSG.msg_name), iov = u64(m, MSG.msg_iov), iovlen = u64(m, MSG.msg_iovlen);
   const ctl = u64(m, MSG.msg_control), ctlLen = u64(m, MSG.msg_controllen);
   let namelen = name === 0 ? 0 : m.readInt32LE(MSG.msg_namelen);
@@ -378,11 +376,11 @@ const cmsgAlign = (n: number) => (n + 7) & ~7;
  * a guest fd not in the table EBADF. Other messages pass through as they are.
  */
 function sendRights(k: Kernel, len: number): number {
-  for (let off = 0; off + CMSGHDR <= len;) {
+  for (let off = 0; off + CMSG.SIZE <= len;) {
     const clen = u64(control, off + CMSG.cmsg_len);
-    if (clen < CMSGHDR || clen > len - off) return -EINVAL;
+    if (clen < CMSG.SIZE || clen > len - off) return -EINVAL;
     if (control.readInt32LE(off + CMSG.cmsg_level) === SOL_SOCKET && control.readInt32LE(off + CMSG.cmsg_type) === SCM_RIGHTS) {
-      for (let p = off + CMSGHDR; p + 4 <= off + clen; p += 4) {
+      for (let p = off + CMSG.SIZE; p + 4 <= off + clen; p += 4) {
         const h = k.fds.get(control.readInt32LE(p));
         if (h < 0) return -EBADF;
         control.writeInt32LE(h, p);
@@ -402,18 +400,18 @@ function sendRights(k: Kernel, len: number): number {
  */
 function receiveRights(k: Kernel, len: number, cloexec: boolean): { len: number; cut: boolean } {
   let cut = false;
-  for (let off = 0; off + CMSGHDR <= len;) {
+  for (let off = 0; off + CMSG.SIZE <= len;) {
     const clen = u64(control, off + CMSG.cmsg_len);
-    if (clen < CMSGHDR || clen > len - off) break;
+    if (clen < CMSG.SIZE || clen > len - off) break;
     const type = control.readInt32LE(off + CMSG.cmsg_type);
     if (control.readInt32LE(off + CMSG.cmsg_level) !== SOL_SOCKET || (type !== SCM_RIGHTS && type !== SCM_PIDFD)) {
       off += cmsgAlign(clen);
       continue;
     }
-    const n = Math.floor((clen - CMSGHDR) / 4);
+    const n = Math.floor((clen - CMSG.SIZE) / 4);
     let installed = 0;
     for (let i = 0; i < n; i++) {
-      const p = off + CMSGHDR + i * 4;
+      const p = off + CMSG.SIZE + i * 4;
       const h = control.readInt32LE(p);
       const g = installed === i ? k.fds.add(h, cloexec) : -1;
       if (g < 0) { sys(HOST.close, h); continue; }
@@ -423,7 +421,7 @@ function receiveRights(k: Kernel, len: number, cloexec: boolean): { len: number;
     if (installed === n) { off += cmsgAlign(clen); continue; }
     // Shorten this message to the fds installed and close the gap.
     cut = true;
-    const newLen = CMSGHDR + installed * 4;
+    const newLen = CMSG.SIZE + installed * 4;
     const keep = installed > 0 ? cmsgAlign(newLen) : 0;
     if (installed > 0) putU64(control, off + CMSG.cmsg_len, newLen);
     const next = Math.min(len, off + cmsgAlign(clen));
@@ -484,7 +482,7 @@ const sysSendmmsg: Handler = (k, a) => {
   const vec = a.ptr(1), vlen = Math.min(a.u(2), IOV_MAX), flags = a.i(3);
   let i = 0;
   for (; i < vlen; i++) {
-    const p = vec + i * MMSGHDR;
+    const p = vec + i * MMSG.SIZE;
     k.mem.host(p + MMSG.msg_len, 4, true);
     const r = doSendmsg(k, h, p + MMSG.msg_hdr, flags);
     if (r < 0) { if (i === 0) return r; break; }
@@ -511,7 +509,7 @@ const sysRecvmmsg: Handler = (k, a) => {
   }
   let got = 0;
   while (got < vlen) {
-    const p = vec + got * MMSGHDR;
+    const p = vec + got * MMSG.SIZE;
     k.mem.host(p + MMSG.msg_len, 4, true);
     const r = doRecvmsg(k, h, p + MMSG.msg_hdr, flags);
     if (r < 0) { if (got === 0) return r; break; }

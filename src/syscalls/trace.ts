@@ -167,7 +167,7 @@ const FACCESS_FLAGS = flagTable(fcntl, ['AT_SYMLINK_NOFOLLOW', 'AT_EACCESS', 'AT
 const ACCESS_MODE = flagTable(fcntl, ['R_OK', 'W_OK', 'X_OK']);
 
 const PROT = flagTable(mman, ['PROT_READ', 'PROT_WRITE', 'PROT_EXEC', 'PROT_SEM', 'PROT_GROWSDOWN', 'PROT_GROWSUP']);
-const MAP_TYPE = nameTable(mman, ['MAP_SHARED', 'MAP_PRIVATE', 'MAP_SHARED_VALIDATE']);
+const MAP_TYPES = nameTable(mman, ['MAP_SHARED', 'MAP_PRIVATE', 'MAP_SHARED_VALIDATE']);
 const MAP_FLAGS = flagTable(mman, [
   'MAP_FIXED', 'MAP_ANONYMOUS', 'MAP_32BIT', 'MAP_GROWSDOWN', 'MAP_DENYWRITE', 'MAP_EXECUTABLE', 'MAP_LOCKED', 'MAP_NORESERVE',
   'MAP_POPULATE', 'MAP_NONBLOCK', 'MAP_STACK', 'MAP_HUGETLB', 'MAP_SYNC', 'MAP_FIXED_NOREPLACE', 'MAP_UNINITIALIZED',
@@ -175,7 +175,7 @@ const MAP_FLAGS = flagTable(mman, [
 
 function mmapFlags(v: bigint): string {
   const f = u32(v);
-  const type = MAP_TYPE[f & mman.MAP_TYPE];
+  const type = MAP_TYPES[f & mman.MAP_TYPE];
   const parts = type === undefined ? flagList(f, MAP_FLAGS) : [type, ...flagList(f & ~mman.MAP_TYPE, MAP_FLAGS)];
   return parts.length === 0 ? '0' : parts.join('|');
 }
