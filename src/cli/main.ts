@@ -46,7 +46,8 @@ export function writeStdout(text: string): void {
  */
 export function exitNow(status: number): void {
   if (!(require('../vmm/channel') as typeof import('../vmm/channel')).HostThread.anyStarted()) return;
-  (require('../host/libc') as typeof import('../host/libc')).sys(231 /* exit_group */, status);
+  const { sys, NR } = require('../host/libc') as typeof import('../host/libc');
+  sys(NR.exit_group, status);
 }
 
 /** Runs the CLI; returns the exit status. */

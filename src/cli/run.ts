@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { Options, UsageError, parseVolumes, parseUser } from './args';
 import { say } from './main';
 import { DEFAULT_MEMORY, MIN_MEMORY, MAX_MEMORY } from '../machine/layout';
+import { O_PATH } from '../linux/fcntl';
 import { CHILD_ENV, ChildSpec, signalReady } from '../sandbox/child';
 
 /** `torov policy learn`: where the learned policy goes. */
@@ -137,7 +138,7 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     kvmHandle();
     require('../syscalls/handlers');
     // The VMM's own /proc stays reachable to torov (not to the guest) through a dirfd.
-    (require('../syscalls/fs') as typeof import('../syscalls/fs')).useProcDir(fs.openSync('/proc', fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | 0o10000000 /* O_PATH */));
+    (require('../syscalls/fs') as typeof import('../syscalls/fs')).useProcDir(fs.openSync('/proc', fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | O_PATH));
     if (traceFd !== undefined) require('../syscalls/trace');
     // The vCPU thread loads koffi from the host's files and makes syscalls the filter does not allow while it starts.
     if (vcpuThread && !vcpuThread.waitReady(10_000)) throw new Error('the channel\'s vCPU thread did not start');

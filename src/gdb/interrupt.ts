@@ -23,12 +23,19 @@
  * Nothing of this exists when no debugger is attached.
  */
 import { Worker } from 'node:worker_threads';
-import { sys, addressOf } from '../host/libc';
+import { sys, addressOf, NR } from '../host/libc';
+import { EFD_CLOEXEC, EFD_NONBLOCK } from '../linux/fcntl';
+import { POLLIN } from '../linux/poll';
+import { SIGUSR2 } from '../linux/signal';
+import { POLLFD } from '../linux/structs';
+import { RUN } from '../kvm/kvm';
+
+/** The worker's two pollfds (the socket, the eventfd): byte offsets of their fields. */
+const P0 = 0, P1 = POLLFD.SIZE;
 
 const STOPPED = 0, RUNNING = 1, KICKED = 2, QUIT = 3;
 /** Words of the shared control block. */
 const STATE = 0, SOCK = 1, RUN_LO = 2, RUN_HI = 3, READY = 4, DONE = 5;
-const SYS_eventfd2 = 290, SYS_write = 1, SYS_close = 3, EFD_CLOEXEC = 0o2000000, EFD_NONBLOCK = 0o4000;
 
 /** The worker's code (plain JavaScript: it is evaluated, so it works from the bundle as from dist/). */
 const WORKER = `
@@ -36,7 +43,7 @@ const { workerData: d } = require('node:worker_threads');
 const koffi = require(d.koffi);
 const sc = koffi.load('libc.so.6').func('long syscall(long, long, long, long, long, long, long)');
 const ctl = new Int32Array(d.ctl);
-const pfd = Buffer.alloc(16), ev = Buffer.alloc(8);
+const pfd = Buffer.alloc(${2 * POLLFD.SIZE}), ev = Buffer.alloc(8);
 const pa = Number(koffi.address(pfd)), ea = Number(koffi.address(ev));
 let run, runAddr = 0;
 Atomics.store(ctl, ${READY}, 1); Atomics.notify(ctl, ${READY});
@@ -46,13 +53,13 @@ for (;;) {
   if (s !== ${RUNNING}) { Atomics.wait(ctl, ${STATE}, s); continue; }
   const addr = (ctl[${RUN_HI}] >>> 0) * 4294967296 + (ctl[${RUN_LO}] >>> 0);
   if (addr !== runAddr) { runAddr = addr; run = new Uint8Array(koffi.view(addr, 8)); }
-  pfd.writeInt32LE(ctl[${SOCK}], 0); pfd.writeInt16LE(1, 4); pfd.writeInt16LE(0, 6);
-  pfd.writeInt32LE(d.efd, 8); pfd.writeInt16LE(1, 12); pfd.writeInt16LE(0, 14);
-  if (sc(7 /* poll */, pa, 2, -1, 0, 0, 0) <= 0) continue;
-  if (pfd.readInt16LE(14) !== 0) { sc(0 /* read */, d.efd, ea, 8, 0, 0, 0); continue; }
-  if (pfd.readInt16LE(6) !== 0 && Atomics.compareExchange(ctl, ${STATE}, ${RUNNING}, ${KICKED}) === ${RUNNING}) {
-    run[1] = 1;                                            // kvm_run.immediate_exit
-    sc(234 /* tgkill */, process.pid, process.pid, 12 /* SIGUSR2 */, 0, 0, 0);
+  pfd.writeInt32LE(ctl[${SOCK}], ${P0 + POLLFD.fd}); pfd.writeInt16LE(${POLLIN}, ${P0 + POLLFD.events}); pfd.writeInt16LE(0, ${P0 + POLLFD.revents});
+  pfd.writeInt32LE(d.efd, ${P1 + POLLFD.fd}); pfd.writeInt16LE(${POLLIN}, ${P1 + POLLFD.events}); pfd.writeInt16LE(0, ${P1 + POLLFD.revents});
+  if (sc(${NR.poll}, pa, 2, -1, 0, 0, 0) <= 0) continue;
+  if (pfd.readInt16LE(${P1 + POLLFD.revents}) !== 0) { sc(${NR.read}, d.efd, ea, 8, 0, 0, 0); continue; }
+  if (pfd.readInt16LE(${P0 + POLLFD.revents}) !== 0 && Atomics.compareExchange(ctl, ${STATE}, ${RUNNING}, ${KICKED}) === ${RUNNING}) {
+    run[${RUN.immediate_exit}] = 1;
+    sc(${NR.tgkill}, process.pid, process.pid, ${SIGUSR2}, 0, 0, 0);
   }
 }
 Atomics.store(ctl, ${DONE}, 1); Atomics.notify(ctl, ${DONE});
@@ -72,7 +79,7 @@ export class InterruptWatcher {
    * can be started before a sandbox takes the host's files away.
    */
   constructor() {
-    this.efd = sys(SYS_eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK);
+    this.efd = sys(NR.eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (this.efd < 0) throw new Error(`eventfd failed (errno ${-this.efd})`);
     this.one.writeBigUInt64LE(1n, 0);
     process.on('SIGUSR2', noop);
@@ -101,18 +108,18 @@ export class InterruptWatcher {
    * either way (a kick that lost the race with a stop may have set it late).
    */
   kicked(): boolean {
-    this.runU8![1] = 0;
+    this.runU8![RUN.immediate_exit] = 0;
     return Atomics.load(this.ctl, STATE) === KICKED;
   }
 
   /** The guest stopped: stop watching (the stub reads the socket now). */
   stopped(): void {
     if (Atomics.compareExchange(this.ctl, STATE, RUNNING, STOPPED) === RUNNING) {
-      sys(SYS_write, this.efd, addressOf(this.one), 8);      // wake the worker's poll
+      sys(NR.write, this.efd, addressOf(this.one), 8);      // wake the worker's poll
     } else {
       Atomics.store(this.ctl, STATE, STOPPED);              // it had kicked: the stop wins
     }
-    if (this.runU8) this.runU8[1] = 0;
+    if (this.runU8) this.runU8[RUN.immediate_exit] = 0;
   }
 
   /**
@@ -123,11 +130,11 @@ export class InterruptWatcher {
   close(): void {
     Atomics.store(this.ctl, STATE, QUIT);
     Atomics.notify(this.ctl, STATE);
-    sys(SYS_write, this.efd, addressOf(this.one), 8);
+    sys(NR.write, this.efd, addressOf(this.one), 8);
     for (let waited = 0; Atomics.load(this.ctl, DONE) === 0 && waited < 5_000; waited += 50) Atomics.wait(this.ctl, DONE, 0, 50);
-    if (this.runU8) this.runU8[1] = 0;
+    if (this.runU8) this.runU8[RUN.immediate_exit] = 0;
     void this.worker.terminate();
     process.removeListener('SIGUSR2', noop);
-    sys(SYS_close, this.efd);
+    sys(NR.close, this.efd);
   }
 }

@@ -3,6 +3,7 @@
  * (include/gdb/signals.def): most match Linux x86-64, but not SIGBUS (gdb 10, Linux 7),
  * SIGUSR1/2 (30/31 against 10/12), SIGSYS (12 against 31) and the rest above 15.
  */
+import { SIGCHLD, SIGCONT, SIGURG, SIGWINCH } from '../linux/signal';
 
 /** Linux signal number -> gdb's. */
 const LINUX_TO_GDB: Readonly<Record<number, number>> = {
@@ -24,4 +25,4 @@ export function linuxSignal(gdb: number): number | undefined {
 }
 
 /** Linux signals whose default action is to ignore them (a `continue` with one changes nothing). */
-export const IGNORED_BY_DEFAULT: ReadonlySet<number> = new Set([17 /* CHLD */, 18 /* CONT */, 23 /* URG */, 28 /* WINCH */]);
+export const IGNORED_BY_DEFAULT: ReadonlySet<number> = new Set([SIGCHLD, SIGCONT, SIGURG, SIGWINCH]);

@@ -4,12 +4,10 @@
  * simply waits for the next packet. Node's net module cannot be used there (its events
  * need the event loop, which the run loop holds).
  */
-import { sys, addressOf } from '../host/libc';
-
-const SYS_socket = 41, SYS_accept4 = 288, SYS_sendto = 44, SYS_recvfrom = 45, SYS_bind = 49,
-  SYS_listen = 50, SYS_getsockname = 51, SYS_setsockopt = 54, SYS_close = 3;
-const AF_INET = 2, AF_INET6 = 10, SOCK_STREAM = 1, SOCK_CLOEXEC = 0o2000000, SOL_SOCKET = 1, SO_REUSEADDR = 2,
-  IPPROTO_TCP = 6, TCP_NODELAY = 1, MSG_NOSIGNAL = 0x4000, EINTR = 4;
+import { sys, addressOf, NR } from '../host/libc';
+import { EADDRINUSE, EADDRNOTAVAIL, EACCES, EINTR } from '../linux/errno';
+import { AF_INET, AF_INET6, IPPROTO_TCP, MSG_NOSIGNAL, SOCK_CLOEXEC, SOCK_STREAM, SOL_SOCKET, SO_REUSEADDR, TCP_NODELAY } from '../linux/socket';
+import { SOCKADDR_IN, SOCKADDR_IN6 } from '../linux/structs';
 
 /** Where the stub listens. */
 export interface ListenAddress { host: string; port: number; family: 4 | 6 }
@@ -61,37 +59,38 @@ export function formatAddress(a: ListenAddress): string {
 
 function sockaddr(a: ListenAddress): Buffer {
   if (a.family === 6) {
-    const b = Buffer.alloc(28);
-    b.writeUInt16LE(AF_INET6, 0);
-    b.writeUInt16BE(a.port, 2);
-    parseIpv6(a.host)!.copy(b, 8);
+    const b = Buffer.alloc(SOCKADDR_IN6.SIZE);
+    b.writeUInt16LE(AF_INET6, SOCKADDR_IN6.sin6_family);
+    b.writeUInt16BE(a.port, SOCKADDR_IN6.sin6_port);
+    parseIpv6(a.host)!.copy(b, SOCKADDR_IN6.sin6_addr);
     return b;
   }
-  const b = Buffer.alloc(16);
-  b.writeUInt16LE(AF_INET, 0);
-  b.writeUInt16BE(a.port, 2);
-  b.set(parseIpv4(a.host)!, 4);
+  const b = Buffer.alloc(SOCKADDR_IN.SIZE);
+  b.writeUInt16LE(AF_INET, SOCKADDR_IN.sin_family);
+  b.writeUInt16BE(a.port, SOCKADDR_IN.sin_port);
+  b.set(parseIpv4(a.host)!, SOCKADDR_IN.sin_addr);
   return b;
 }
 
 function setInt(fd: number, level: number, opt: number, v: number): void {
   const b = Buffer.alloc(4);
   b.writeInt32LE(v, 0);
-  sys(SYS_setsockopt, fd, level, opt, addressOf(b), 4);
+  sys(NR.setsockopt, fd, level, opt, addressOf(b), 4);
 }
 
 /** The address a socket is bound to. */
 function boundAddress(fd: number): ListenAddress {
-  const got = Buffer.alloc(28), len = Buffer.alloc(4);
-  len.writeUInt32LE(28, 0);
-  sys(SYS_getsockname, fd, addressOf(got), addressOf(len));
-  const port = got.readUInt16BE(2);
-  if (got.readUInt16LE(0) === AF_INET6) {
+  const got = Buffer.alloc(SOCKADDR_IN6.SIZE), len = Buffer.alloc(4);
+  len.writeUInt32LE(SOCKADDR_IN6.SIZE, 0);
+  sys(NR.getsockname, fd, addressOf(got), addressOf(len));
+  // sin_port and sin6_port are at the same offset, as are the families.
+  const port = got.readUInt16BE(SOCKADDR_IN.sin_port);
+  if (got.readUInt16LE(SOCKADDR_IN.sin_family) === AF_INET6) {
     const words: string[] = [];
-    for (let i = 0; i < 8; i++) words.push(got.readUInt16BE(8 + 2 * i).toString(16));
+    for (let i = 0; i < 8; i++) words.push(got.readUInt16BE(SOCKADDR_IN6.sin6_addr + 2 * i).toString(16));
     return { host: words.join(':').replace(/(^|:)0(:0)+(:|$)/, '::'), port, family: 6 };
   }
-  return { host: [...got.subarray(4, 8)].join('.'), port, family: 4 };
+  return { host: [...got.subarray(SOCKADDR_IN.sin_addr, SOCKADDR_IN.sin_addr + 4)].join('.'), port, family: 4 };
 }
 
 /** A listening socket. Throws Error (EADDRINUSE and the like) with a one-line message. */
@@ -111,17 +110,17 @@ export class Listener {
       this.address = boundAddress(inherited!);
       return;
     }
-    const fd = sys(SYS_socket, a.family === 6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const fd = sys(NR.socket, a.family === 6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) throw new Error(`cannot create a socket (errno ${-fd})`);
     setInt(fd, SOL_SOCKET, SO_REUSEADDR, 1);
     // Set here, before any sandbox filter: accepted sockets inherit it (no setsockopt later).
     setInt(fd, IPPROTO_TCP, TCP_NODELAY, 1);
     const sa = sockaddr(a);
-    let r = sys(SYS_bind, fd, addressOf(sa), sa.length);
-    if (r === 0) r = sys(SYS_listen, fd, 1);
+    let r = sys(NR.bind, fd, addressOf(sa), sa.length);
+    if (r === 0) r = sys(NR.listen, fd, 1);
     if (r < 0) {
-      sys(SYS_close, fd);
-      const why = r === -98 ? 'address already in use' : r === -99 ? 'address not available' : r === -13 ? 'permission denied' : `errno ${-r}`;
+      sys(NR.close, fd);
+      const why = r === -EADDRINUSE ? 'address already in use' : r === -EADDRNOTAVAIL ? 'address not available' : r === -EACCES ? 'permission denied' : `errno ${-r}`;
       throw new Error(`cannot listen on ${formatAddress(a)}: ${why}`);
     }
     this.fd = fd;
@@ -131,7 +130,7 @@ export class Listener {
   /** Waits for gdb to connect (blocking). */
   accept(): Connection {
     for (;;) {
-      const c = sys(SYS_accept4, this.fd, 0, 0, SOCK_CLOEXEC);
+      const c = sys(NR.accept4, this.fd, 0, 0, SOCK_CLOEXEC);
       if (c === -EINTR) continue;
       if (c < 0) throw new Error(`accept failed (errno ${-c})`);
       return new Connection(c);
@@ -142,7 +141,7 @@ export class Listener {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    sys(SYS_close, this.fd);
+    sys(NR.close, this.fd);
   }
 }
 
@@ -156,7 +155,7 @@ export class Connection {
   recv(): Buffer | undefined {
     if (this.closed) return undefined;
     for (;;) {
-      const n = sys(SYS_recvfrom, this.fd, addressOf(this.rbuf), this.rbuf.length, 0, 0, 0);
+      const n = sys(NR.recvfrom, this.fd, addressOf(this.rbuf), this.rbuf.length, 0, 0, 0);
       if (n === -EINTR) continue;
       if (n <= 0) return undefined;
       return Buffer.from(this.rbuf.subarray(0, n));
@@ -169,7 +168,7 @@ export class Connection {
     const b = Buffer.from(data.buffer, data.byteOffset, data.length);
     let off = 0;
     while (off < b.length) {
-      const n = sys(SYS_sendto, this.fd, addressOf(b) + off, b.length - off, MSG_NOSIGNAL, 0, 0);
+      const n = sys(NR.sendto, this.fd, addressOf(b) + off, b.length - off, MSG_NOSIGNAL, 0, 0);
       if (n === -EINTR) continue;
       if (n <= 0) return false;
       off += n;
@@ -180,6 +179,6 @@ export class Connection {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    sys(SYS_close, this.fd);
+    sys(NR.close, this.fd);
   }
 }

@@ -37,7 +37,7 @@ import { KVM_EXIT_DEBUG, KVM_SYNC_X86_REGS, RUN, REGS, SREGS, KVM_GUESTDBG_ENABL
 import { PORT_NOP, SYS, SYS_VA, SEL, PAGE_SIZE } from '../machine/layout';
 import { classifyExit, EXIT_SYSCALL, EXIT_FAULT, EXIT_INTERRUPTED, EXIT_DEBUG } from '../vmm/exits';
 import { MSR_FS_BASE, MSR_GS_BASE } from '../machine/x86';
-import { sys, addressOf } from '../host/libc';
+import { sys, addressOf, NR } from '../host/libc';
 import type { Vcpu } from '../vmm/vcpu';
 import type { Machine } from '../vmm/machine';
 import { CpuState, encodeAll, decodeAll, readReg, writeReg, REGISTERS } from './regs';
@@ -45,14 +45,14 @@ import { GdbServer, Target, Resume } from './server';
 import { Listener } from './socket';
 import { InterruptWatcher } from './interrupt';
 import { gdbSignal, linuxSignal, GDB_SIGINT, GDB_SIGTRAP, IGNORED_BY_DEFAULT } from './signals';
+import { EAGAIN, EINTR } from '../linux/errno';
+import { SIGKILL, signalName } from '../linux/signal';
+import { IOVEC } from '../linux/structs';
 
-const EINTR = 4, EAGAIN = 11;
-const SIGKILL = 9;
 const TF = 0x100;
 /** RFLAGS bits a program may change (as vcpu.ts): CF PF AF ZF SF TF IF DF OF AC ID, plus bit 1. */
 const USER_RFLAGS = 0x240fd5;
 const VALID = RUN.kvm_valid_regs, DIRTY = RUN.kvm_dirty_regs;
-const SYS_process_vm_readv = 310, SYS_process_vm_writev = 311;
 const STUB_START = SYS_VA + SYS.STUB, STUB_END = STUB_START + PAGE_SIZE;
 /** Where in the stub page (past the stub's code) the hardware-debugging probe runs. */
 const PROBE_OFFSET = 0xf00;
@@ -235,7 +235,7 @@ export class DebugSession implements Target {
   private release(): void {
     this.watcher?.close();
     this.watcher = undefined;
-    this.v.fd.runU8[1] = 0;                              // immediate_exit: the vCPU may be reused
+    this.v.fd.runU8[RUN.immediate_exit] = 0;             // the vCPU may be reused
     this.server?.close();
     try { this.listener.close(); } catch { /* closed */ }
     if (this.guestDebugControl > 0) { try { this.v.fd.setGuestDebug(0); } catch { /* the vCPU is going away */ } }
@@ -545,12 +545,13 @@ export class DebugSession implements Target {
       const a = va + done, n = Math.min(buf.length - done, PAGE_SIZE - (a % PAGE_SIZE));
       const h = this.hostOf(a, write);
       if (h === undefined) break;
-      const iov = Buffer.alloc(32);
-      iov.writeBigUInt64LE(BigInt(addressOf(buf) + done), 0);
-      iov.writeBigUInt64LE(BigInt(n), 8);
-      iov.writeBigUInt64LE(BigInt(h), 16);
-      iov.writeBigUInt64LE(BigInt(n), 24);
-      const r = sys(write ? SYS_process_vm_writev : SYS_process_vm_readv, process.pid, addressOf(iov), 1, addressOf(iov) + 16, 1, 0);
+      // Two struct iovec: the local buffer, then the remote (guest) range.
+      const iov = Buffer.alloc(2 * IOVEC.SIZE), remote = IOVEC.SIZE;
+      iov.writeBigUInt64LE(BigInt(addressOf(buf) + done), IOVEC.iov_base);
+      iov.writeBigUInt64LE(BigInt(n), IOVEC.iov_len);
+      iov.writeBigUInt64LE(BigInt(h), remote + IOVEC.iov_base);
+      iov.writeBigUInt64LE(BigInt(n), remote + IOVEC.iov_len);
+      const r = sys(write ? NR.process_vm_writev : NR.process_vm_readv, process.pid, addressOf(iov), 1, addressOf(iov) + remote, 1, 0);
       if (r <= 0) break;
       done += r;
       if (r < n) break;
@@ -644,7 +645,5 @@ const pageOf = (va: number) => Math.floor(va / PAGE_SIZE);
 const hex2 = (n: number) => (n & 0xff).toString(16).padStart(2, '0');
 
 function describeSignal(sig: number): string {
-  const names: Record<number, string> = { 1: 'SIGHUP', 3: 'SIGQUIT', 4: 'SIGILL', 6: 'SIGABRT', 7: 'SIGBUS', 8: 'SIGFPE', 9: 'SIGKILL',
-    10: 'SIGUSR1', 11: 'SIGSEGV', 12: 'SIGUSR2', 13: 'SIGPIPE', 14: 'SIGALRM', 15: 'SIGTERM', 31: 'SIGSYS' };
-  return `torov: ${names[sig] ?? `signal ${sig}`}: sent by the debugger`;
+  return `torov: ${signalName(sig)}: sent by the debugger`;
 }

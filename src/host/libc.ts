@@ -8,6 +8,8 @@
  * safe. Pointers are passed as plain numbers (host addresses fit in 47 bits).
  */
 import koffi from 'koffi';
+import { EINTR } from '../linux/errno';
+import { SYS as NR } from '../linux/syscalls';
 
 const libc = koffi.load('libc.so.6');
 
@@ -64,17 +66,8 @@ export function viewOf(addr: number, len: number): ArrayBuffer {
   return koffi.view(addr as unknown as object, len) as ArrayBuffer;
 }
 
-/** x86-64 host syscall numbers the VMM itself uses (from asm/unistd_64.h). */
-export const NR = {
-  read: 0, write: 1, open: 2, close: 3, mmap: 9, mprotect: 10, munmap: 11, madvise: 28,
-  getpid: 39, fcntl: 72, openat: 257, memfd_create: 319,
-} as const;
-
-/** Host constants the VMM itself uses (asm-generic/mman-common.h, fcntl.h). */
-export const PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
-export const MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20, MAP_NORESERVE = 0x4000;
-export const MADV_DONTNEED = 4;
-export const O_RDWR = 2, O_CLOEXEC = 0o2000000;
+/** Host syscall numbers by name: the host is x86-64 too, so they are the guest's (src/linux/syscalls.ts). */
+export { NR };
 
 /** Writes a whole string to a host fd (synchronously; for traces and messages). */
 export function writeAll(fd: number, text: string): void {
@@ -82,7 +75,7 @@ export function writeAll(fd: number, text: string): void {
   let off = 0;
   while (off < b.length) {
     const r = sys(NR.write, fd, addressOf(b) + off, b.length - off);
-    if (r === -4) continue;
+    if (r === -EINTR) continue;
     if (r <= 0) return;
     off += r;
   }

@@ -3,7 +3,10 @@
  * VM and vCPU file descriptors. Numbers and offsets come from <linux/kvm.h> and
  * <asm/kvm.h> for x86-64; each struct has a size test in test/unit/kvm-layout.test.ts.
  */
-import { ioctlInt, ioctlPtr, errno, sys, NR, viewOf, addressOf, PROT_READ, PROT_WRITE, MAP_SHARED, O_RDWR, O_CLOEXEC } from '../host/libc';
+import { ioctlInt, ioctlPtr, errno, sys, NR, viewOf, addressOf } from '../host/libc';
+import { MAP_SHARED, PROT_READ, PROT_WRITE } from '../linux/mman';
+import { O_CLOEXEC, O_RDWR } from '../linux/fcntl';
+import { EINTR } from '../linux/errno';
 
 // ioctl numbers: _IO(KVMIO=0xAE, n) and _IOR/_IOW/_IOWR with the struct size.
 export const KVM_GET_API_VERSION = 0xae00;
@@ -114,7 +117,6 @@ function check(rc: number, what: string): number {
   return rc;
 }
 
-const EINTR = 4;
 /** ioctl with an integer argument, retried when a signal interrupts it (KVM_CREATE_VM can be). */
 function ioctlIntRetry(fd: number, req: number, arg: number): number {
   for (;;) {

@@ -455,3 +455,27 @@ export function errnoByName(name: string): number | undefined {
 export function strerror(n: number): string {
   return MESSAGES[n] ?? `Unknown error ${n}`;
 }
+
+/**
+ * A syscall error found inside a handler's helpers, thrown up to dispatch, which returns
+ * `-errno` for it (src/vmm/machine.ts; the convention is in src/syscalls/api.ts). Throw
+ * the shared instance of an errno (`SysError.of`, or `fail`): a guest making a call fail
+ * is not exceptional, so no error object (and no stack trace) is made per failure.
+ */
+export class SysError extends Error {
+  override name = 'SysError';
+  constructor(readonly errno: number, message?: string) {
+    super(message ?? `${errnoName(errno)} (${strerror(errno)})`);
+  }
+
+  private static readonly shared: SysError[] = [];
+  /** The shared instance for `errno` (made on first use). */
+  static of(errno: number): SysError {
+    return SysError.shared[errno] ??= new SysError(errno);
+  }
+}
+
+/** Throws the shared SysError of `errno`: for helpers whose result type has no room for -errno. */
+export function fail(errno: number): never {
+  throw SysError.of(errno);
+}

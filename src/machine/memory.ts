@@ -7,7 +7,9 @@
  * word of the PT area, so changing a mapping is a store, and checking a guest range reads
  * the same PTEs the CPU uses (the page tables are the single source of truth for access).
  */
-import { sys, NR, viewOf, PROT_READ, PROT_WRITE, MAP_PRIVATE, MAP_ANONYMOUS, MAP_NORESERVE, MAP_FIXED, MADV_DONTNEED } from '../host/libc';
+import { sys, NR, viewOf } from '../host/libc';
+import { EFAULT, SysError } from '../linux/errno';
+import { MADV_DONTNEED, MAP_ANONYMOUS, MAP_FIXED, MAP_NORESERVE, MAP_PRIVATE, PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE } from '../linux/mman';
 import { PAGE_SIZE, SYS, SYS_VA, systemLayout, SystemLayout, vcpuPages, VcpuPages } from './layout';
 
 /** A guest virtual address (a number; distinct name so signatures say what they take). */
@@ -18,14 +20,17 @@ export const PTE_P = 1, PTE_RW = 2, PTE_US = 4, PTE_PS = 0x80;
 /** Bit 63 (execute-disable), as the high 32-bit word's top bit. */
 const PTE_NX_HI = 0x80000000;
 
-/** Linux protection bits, as mmap/mprotect take them. */
-export const PROT_R = 1, PROT_W = 2, PROT_X = 4;
+/** Linux protection bits, as mmap/mprotect take them (short names for linux/mman's). */
+export const PROT_R = PROT_READ, PROT_W = PROT_WRITE, PROT_X = PROT_EXEC;
 
-/** A guest range that is not mapped with the needed access: the syscall gets EFAULT. */
-export class GuestFault extends Error {
+/**
+ * A guest range that is not mapped with the needed access: the EFAULT case of SysError, so
+ * the syscall gets EFAULT from dispatch like any other SysError.
+ */
+export class GuestFault extends SysError {
   override name = 'GuestFault';
   constructor(readonly addr: number, readonly len: number) {
-    super(`bad guest range 0x${addr.toString(16)}+${len}`);
+    super(EFAULT, `bad guest range 0x${addr.toString(16)}+${len}`);
   }
 }
 
@@ -204,7 +209,7 @@ export class GuestMemory {
    */
   invalidate(va: number, len: number, hostProt = PROT_READ | PROT_WRITE): number {
     const addr = this.hostBase + va;
-    const r = sys(NR.mprotect, addr, len, hostProt & PROT_WRITE ? PROT_READ : 0 /* PROT_NONE */);
+    const r = sys(NR.mprotect, addr, len, hostProt & PROT_WRITE ? PROT_READ : PROT_NONE);
     const back = sys(NR.mprotect, addr, len, hostProt);
     if (back < 0) throw new Error(`cannot restore the host protection of guest pages 0x${va.toString(16)}+${len} (errno ${-back})`);
     return r < 0 ? r : 0;

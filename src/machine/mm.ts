@@ -7,13 +7,19 @@
  */
 import { GuestMemory, PROT_R, PROT_W, PROT_X } from './memory';
 import { PAGE_SIZE, MMAP_MIN_ADDR, STACK_SIZE, STACK_GUARD } from './layout';
-import { sys, NR, addressOf, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../host/libc';
+import { sys, NR, addressOf } from '../host/libc';
 import { SYS as HOST } from '../linux/syscalls';
+import {
+  MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE, MREMAP_DONTUNMAP, MREMAP_FIXED,
+  MREMAP_MAYMOVE, PROT_READ, PROT_WRITE,
+} from '../linux/mman';
+import { S_IFMT, S_IFREG } from '../linux/stat';
+import { STAT } from '../linux/structs';
+import { EACCES, EEXIST, EFAULT, EINVAL, ENOMEM } from '../linux/errno';
 
-/** struct stat (x86-64) for fstat of a file being mapped: st_mode at 24, st_size at 48. */
-const statBuf = Buffer.alloc(144);
+/** struct stat for fstat of a file being mapped. */
+const statBuf = Buffer.alloc(STAT.SIZE);
 const statAddr = addressOf(statBuf);
-const S_IFMT = 0o170000, S_IFREG = 0o100000;
 
 /** One mapping. */
 export interface Vma {
@@ -47,18 +53,10 @@ const presentEnd = (v: Vma) => (v.eof === undefined ? v.end : Math.min(v.end, Ma
 const charge = (v: { start: number; end: number; prot: number; kind: Vma['kind'] }) =>
   v.prot !== 0 && v.kind !== 'shared' ? v.end - v.start : 0;
 
-const ENOMEM = 12, EINVAL = 22, EFAULT = 14, EACCES = 13;
 
 export const pageUp = (n: number) => Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
 export const pageDown = (n: number) => Math.floor(n / PAGE_SIZE) * PAGE_SIZE;
 
-/** Linux mmap flags the VMM interprets (asm-generic/mman-common.h, mman.h). */
-export const MAP = {
-  SHARED: 0x01, PRIVATE: 0x02, SHARED_VALIDATE: 0x03, TYPE: 0x0f, FIXED: 0x10, ANONYMOUS: 0x20,
-  GROWSDOWN: 0x100, DENYWRITE: 0x800, EXECUTABLE: 0x1000, LOCKED: 0x2000, NORESERVE: 0x4000,
-  POPULATE: 0x8000, NONBLOCK: 0x10000, STACK: 0x20000, HUGETLB: 0x40000, FIXED_NOREPLACE: 0x100000,
-} as const;
-export const MREMAP_MAYMOVE = 1, MREMAP_FIXED = 2, MREMAP_DONTUNMAP = 4;
 
 /**
  * The guest's virtual address space is the window, which is larger than its memory (so
@@ -206,24 +204,24 @@ export class AddressSpace {
    */
   mmap(addr: number, len: number, prot: number, flags: number, hostFd: number, offset: number): number {
     if (len <= 0 || offset % PAGE_SIZE !== 0 || offset < 0) return -EINVAL;
-    const type = flags & MAP.TYPE;
-    if (type !== MAP.SHARED && type !== MAP.PRIVATE && type !== MAP.SHARED_VALIDATE) return -EINVAL;
+    const type = flags & MAP_TYPE;
+    if (type !== MAP_SHARED && type !== MAP_PRIVATE && type !== MAP_SHARED_VALIDATE) return -EINVAL;
     if (len > this.mem.memSize) return -ENOMEM;
     len = pageUp(len);
     prot &= PROT_R | PROT_W | PROT_X;
-    const anon = (flags & MAP.ANONYMOUS) !== 0;
+    const anon = (flags & MAP_ANONYMOUS) !== 0;
     let start: number;
-    if (flags & (MAP.FIXED | MAP.FIXED_NOREPLACE)) {
+    if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
       if (addr % PAGE_SIZE !== 0) return -EINVAL;
       if (addr < MMAP_MIN_ADDR || addr + len > this.mem.memSize) return -ENOMEM;
-      if ((flags & MAP.FIXED_NOREPLACE) && !this.isFree(addr, addr + len)) return -17; // EEXIST
+      if ((flags & MAP_FIXED_NOREPLACE) && !this.isFree(addr, addr + len)) return -EEXIST;
       start = addr;
     } else {
       const hint = pageDown(addr);
       start = hint && this.isFree(hint, hint + len) ? hint : this.findFree(len);
       if (start < 0) return -ENOMEM;
     }
-    const shared = type !== MAP.PRIVATE;
+    const shared = type !== MAP_PRIVATE;
     const kind: Vma['kind'] = anon ? (shared ? 'shmem' : 'anon') : (shared ? 'shared' : 'file');
     if (!this.fits(start, start + len, prot, kind)) return -ENOMEM;
     if (!anon) {
@@ -247,8 +245,8 @@ export class AddressSpace {
       const st = sys(HOST.fstat, hostFd, statAddr);
       if (st < 0) { this.mem.discard(start, len); return st; }
       let eof: number | undefined;
-      if ((statBuf.readUInt32LE(24) & S_IFMT) === S_IFREG) {
-        const size = Number(statBuf.readBigInt64LE(48));
+      if ((statBuf.readUInt32LE(STAT.st_mode) & S_IFMT) === S_IFREG) {
+        const size = Number(statBuf.readBigInt64LE(STAT.st_size));
         const present = Math.min(len, Math.max(0, pageUp(size) - offset));
         if (present < len) eof = start + present;
       }

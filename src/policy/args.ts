@@ -20,6 +20,10 @@
 import { PolicyError, didYouMean, fieldPath, showValue } from './errors';
 import { isJsonObject, mustBe, rejectUnknownKeys } from './json';
 import { SYSCALL_BY_NR, syscallByName } from '../linux/syscalls';
+import { AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, O_APPEND, O_CREAT, O_NOFOLLOW, O_RDWR, O_TRUNC, O_WRONLY, __O_TMPFILE } from '../linux/fcntl';
+import {
+  AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, AF_UNIX, AF_VSOCK, SOCK_DGRAM, SOCK_RAW, SOCK_RDM, SOCK_SEQPACKET, SOCK_STREAM, SOCK_TYPE_MASK,
+} from '../linux/socket';
 
 export type PathAccess = 'read-only' | 'read-write';
 /** A path entry: an exact absolute path, or (written with a trailing "/") a directory and everything under it. */
@@ -74,8 +78,6 @@ export interface PathArg {
   readonly nullable?: boolean;
 }
 
-const AT_SYMLINK_NOFOLLOW = 0x100, AT_SYMLINK_FOLLOW = 0x400;
-export const O_NOFOLLOW = 0o400000;
 const F = (flags: number): PathArg['follow'] => ({ flags, nofollow: AT_SYMLINK_NOFOLLOW });
 const RO = false, RW = true;
 
@@ -128,7 +130,7 @@ export const PATH_SYSCALLS: Readonly<Record<string, readonly PathArg[]>> = Objec
 });
 
 /** open flags that ask for writing, creating or truncating (O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND, O_TMPFILE). */
-export const OPEN_WRITE_FLAGS = 0o1 | 0o2 | 0o100 | 0o1000 | 0o2000 | 0o20000000;
+export const OPEN_WRITE_FLAGS = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND | __O_TMPFILE;
 
 /** The syscalls whose address argument `addresses` checks: [pointer index, length index, nullable]. */
 export const ADDRESS_SYSCALLS: Readonly<Record<string, readonly [number, number, boolean]>> = Object.freeze({
@@ -141,10 +143,14 @@ export function takesFd(name: string): boolean {
   return syscallByName(name)?.args[0]?.kind === 'fd';
 }
 
-export const DOMAINS: Readonly<Record<string, number>> = Object.freeze({ unix: 1, local: 1, inet: 2, inet6: 10, netlink: 16, packet: 17, vsock: 40 });
-export const SOCK_TYPES: Readonly<Record<string, number>> = Object.freeze({ stream: 1, dgram: 2, raw: 3, rdm: 4, seqpacket: 5 });
+export const DOMAINS: Readonly<Record<string, number>> = Object.freeze({
+  unix: AF_UNIX, local: AF_UNIX, inet: AF_INET, inet6: AF_INET6, netlink: AF_NETLINK, packet: AF_PACKET, vsock: AF_VSOCK,
+});
+export const SOCK_TYPES: Readonly<Record<string, number>> = Object.freeze({
+  stream: SOCK_STREAM, dgram: SOCK_DGRAM, raw: SOCK_RAW, rdm: SOCK_RDM, seqpacket: SOCK_SEQPACKET,
+});
 /** The low bits of socket(2)'s type: SOCK_NONBLOCK and SOCK_CLOEXEC are flags, not the type. */
-export const SOCK_TYPE_MASK = 0xf;
+export { SOCK_TYPE_MASK };
 export const domainName = (n: number): string => Object.entries(DOMAINS).find(([k, v]) => v === n && k !== 'local')?.[0] ?? String(n);
 export const typeName = (n: number): string => Object.entries(SOCK_TYPES).find(([, v]) => v === n)?.[0] ?? String(n);
 

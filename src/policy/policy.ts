@@ -11,6 +11,7 @@ import { MAX_ERRNO } from './errno';
 import { linuxSyscalls, type SyscallTable } from './syscall-table';
 import type { SandboxSettings } from './sandbox-settings';
 import type { ArgConditions } from './args';
+import { EPERM } from '../linux/errno';
 
 /**
  * What to do with a syscall:
@@ -69,7 +70,7 @@ export function isAction(s: unknown): s is Action {
 export const POLICY_TABLE_SIZE = 512;
 
 /** EPERM: what `deny` returns unless the policy says otherwise (seccomp and Docker's convention). */
-export const EPERM = 1;
+export { EPERM };
 
 /**
  * Syscalls every program needs, which bypass the policy: whatever the rules

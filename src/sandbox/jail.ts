@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import { sys, addressOf } from '../host/libc';
 import { SYS } from '../linux/syscalls';
 import { errnoName } from '../linux/errno';
+import { AF_INET, SOCK_CLOEXEC, SOCK_DGRAM } from '../linux/socket';
 
 /** A sandbox step failed; the message is one line for the user. */
 export class SandboxError extends Error {
@@ -197,7 +198,7 @@ export function enterJail(spec: JailSpec): void {
 
 /** Brings up "lo" in the new network namespace (SIOCGIFFLAGS / SIOCSIFFLAGS on a socket). */
 function loopbackUp(): void {
-  const s = call('socket for loopback', SYS.socket, 2 /* AF_INET */, 2 | 0o2000000 /* SOCK_DGRAM|CLOEXEC */, 0);
+  const s = call('socket for loopback', SYS.socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   try {
     const ifr = Buffer.alloc(40);
     ifr.write('lo', 0);

@@ -7,15 +7,16 @@
 import { sys, addressOf, allThreads } from '../host/libc';
 import { SYS } from '../linux/syscalls';
 import { errnoName } from '../linux/errno';
+import { PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG } from '../linux/prctl';
+import { RLIMIT_CORE, RLIMIT_CPU, RLIMIT_FSIZE, RLIMIT_NOFILE } from '../linux/resource';
+import { SIGKILL, SIGXFSZ, SIG_IGN } from '../linux/signal';
+import { KERNEL_SIGACTION, SIGSET } from '../linux/structs';
 import { SandboxError } from './jail';
 
 /** The user torov runs guests as when started as root: nobody/nogroup. */
 export const DEFAULT_UID = 65534, DEFAULT_GID = 65534;
 
-const PR_SET_PDEATHSIG = 1, SIGKILL = 9, PR_SET_NO_NEW_PRIVS = 38, PR_CAPBSET_DROP = 24, PR_CAP_AMBIENT = 47, PR_CAP_AMBIENT_CLEAR_ALL = 4;
 const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
-const RLIMIT_CPU = 0, RLIMIT_FSIZE = 1, RLIMIT_CORE = 4, RLIMIT_NOFILE = 7;
-const SIGXFSZ = 25;
 
 function check(step: string, r: number): number {
   if (r < 0) throw new SandboxError(`${step}: ${errnoName(-r)}`);
@@ -45,9 +46,9 @@ export function applyLimits(l: Limits): void {
 
 /** rt_sigaction(sig, SIG_IGN): a raw kernel sigaction (handler 1, no restorer needed). */
 function ignoreSignal(sig: number): void {
-  const act = Buffer.alloc(32);
-  act.writeBigUInt64LE(1n, 0);
-  check(`ignore signal ${sig}`, sys(SYS.rt_sigaction, sig, addressOf(act), 0, 8));
+  const act = Buffer.alloc(KERNEL_SIGACTION.SIZE);
+  act.writeBigUInt64LE(BigInt(SIG_IGN), KERNEL_SIGACTION.sa_handler);
+  check(`ignore signal ${sig}`, sys(SYS.rt_sigaction, sig, addressOf(act), 0, SIGSET.SIZE));
 }
 
 /**

@@ -28,6 +28,7 @@ import {
   KVM_CREATE_VM, KVM_CREATE_VCPU, KVM_GET_SUPPORTED_CPUID, KVM_SET_GUEST_DEBUG, KVM_GET_FPU, KVM_SET_FPU,
   KVM_GET_MSRS, KVM_GET_TSC_KHZ, KVM_GET_XSAVE,
 } from '../kvm/kvm';
+import { FIOASYNC, FIONBIO, FIONREAD, TCGETS, TCSETS, TCSETSF, TCSETSW, TIOCGPGRP, TIOCGSID, TIOCGWINSZ, TIOCSWINSZ } from '../linux/ioctl';
 
 /**
  * seccomp_data.args[arg] must equal `value` (all 64 bits). `'pid'` stands for the VMM's own
@@ -53,10 +54,9 @@ export interface RuleGroup {
   readonly rules: readonly HostRule[];
 }
 
-/** Terminal ioctl request numbers (asm-generic/ioctls.h). */
+/** Terminal ioctl request numbers (src/linux/ioctl.ts), by name. */
 export const TTY_IOCTLS = {
-  TCGETS: 0x5401, TCSETS: 0x5402, TCSETSW: 0x5403, TCSETSF: 0x5404, TIOCGPGRP: 0x540f, TIOCGWINSZ: 0x5413,
-  TIOCSWINSZ: 0x5414, FIONREAD: 0x541b, FIONBIO: 0x5421, TIOCGSID: 0x5429, FIOASYNC: 0x5452,
+  TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGPGRP, TIOCGWINSZ, TIOCSWINSZ, FIONREAD, FIONBIO, TIOCGSID, FIOASYNC,
 } as const;
 
 /** Ioctl request numbers by name, for display (KVM's and the terminal ones). */

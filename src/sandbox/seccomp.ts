@@ -46,7 +46,8 @@
  */
 import { sys, addressOf } from '../host/libc';
 import { SYS, syscallName } from '../linux/syscalls';
-import { errnoName } from '../linux/errno';
+import { EEXIST, EINVAL, errnoName } from '../linux/errno';
+import { PR_GET_NO_NEW_PRIVS, PR_SET_NO_NEW_PRIVS } from '../linux/prctl';
 import { Policy, verdict, widestVerdict, ACTION_NAMES, ALLOW, LOG, CHECK } from '../policy/policy';
 import { RUNTIME_GROUPS, GDB_GROUP, GUEST_RULES, ArgEq, HostRule, RuleGroup } from './seccomp-rules';
 import { SandboxError } from './jail';
@@ -59,7 +60,6 @@ export const X32_SYSCALL_BIT = 0x40000000;
 export const SECCOMP_RET_KILL_PROCESS = 0x80000000, SECCOMP_RET_ALLOW = 0x7fff0000;
 /** seccomp(2) operation and flag; prctl options. */
 const SECCOMP_SET_MODE_FILTER = 1, SECCOMP_FILTER_FLAG_TSYNC = 1;
-const PR_SET_NO_NEW_PRIVS = 38, PR_GET_NO_NEW_PRIVS = 39;
 /** BPF_MAXINSNS: the longest program the kernel accepts. */
 export const BPF_MAXINSNS = 4096;
 
@@ -364,8 +364,8 @@ export function filterInstalled(): boolean { return installed; }
  * call returns -EEXIST without asking the kernel (the installed filter forbids seccomp()).
  */
 export function installFilter(program: Buffer): number {
-  if (program.length === 0 || program.length % 8 !== 0 || program.length / 8 > BPF_MAXINSNS) return -22; // EINVAL
-  if (installed) return -17; // EEXIST
+  if (program.length === 0 || program.length % 8 !== 0 || program.length / 8 > BPF_MAXINSNS) return -EINVAL;
+  if (installed) return -EEXIST;
   const nnp = sys(SYS.prctl, PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
   if (nnp < 0) return nnp;
   if (nnp !== 1) {
@@ -393,7 +393,7 @@ const keep: { fprog?: Buffer; program?: Buffer } = {};
 export function enableSeccomp(policy: Policy, opts: FilterOptions = {}): SeccompFilter {
   const f = buildFilter(policy, opts);
   const r = installFilter(f.program);
-  if (r === -17 && installed) throw new SandboxError('seccomp: this process has its filter already (one per process; it cannot be changed)');
+  if (r === -EEXIST && installed) throw new SandboxError('seccomp: this process has its filter already (one per process; it cannot be changed)');
   if (r > 0) throw new SandboxError(`seccomp: thread ${r} could not take the filter (SECCOMP_FILTER_FLAG_TSYNC)`);
   if (r < 0) throw new SandboxError(`seccomp: ${errnoName(-r)}${-r === 22 ? ' (a kernel without seccomp filters?)' : ''}`);
   return f;

@@ -1,8 +1,22 @@
 /**
  * What a syscall handler sees: its arguments, and the guest process it acts for.
- * Every handler has the same signature, `(k: Kernel, a: Args) => number`, and returns the
- * result or -errno; only dispatch writes rax. Handlers reach guest memory only through
- * `k.mem` (checked), and guest fds only through `k.fds`.
+ * Every handler has the same signature, `(k: Kernel, a: Args) => number`; only dispatch
+ * writes rax. Handlers reach guest memory only through `k.mem` (checked), and guest fds
+ * only through `k.fds`. Linux's constants and struct layouts come from src/linux.
+ *
+ * Errors, one convention:
+ * - a handler returns its result, or `-errno` (an errno of src/linux/errno.ts);
+ * - an error found deep inside a helper, where the helper's result has no room for
+ *   -errno, is thrown as a `SysError` (src/linux/errno.ts): `fail(EBADF)` throws the
+ *   shared instance of an errno, and every checked guest-memory accessor throws
+ *   `GuestFault` (src/machine/memory.ts), the EFAULT case of SysError, with the range;
+ * - dispatch (Machine.call in src/vmm/machine.ts) is the one place that turns a thrown
+ *   SysError into `-errno`; handlers and helpers do not catch it to convert it.
+ *   (argcheck.ts keeps a fact it cannot read as -errno, since the policy's checks run
+ *   before the handler and must still decide.)
+ * Throwing costs no allocation: GuestFault is one preallocated instance, and SysError.of
+ * keeps one per errno. Anything else thrown (GuestExit ends the program; an Error is a
+ * VMM bug) passes through dispatch untouched.
  */
 import type { GuestMemory } from '../machine/memory';
 import type { AddressSpace } from '../machine/mm';
@@ -140,7 +154,7 @@ export interface UserRegs {
   snapshot(): Buffer;
 }
 
-/** A syscall handler: returns the result, or -errno. */
+/** A syscall handler: returns the result, or -errno; its helpers may throw SysError (see above). */
 export type Handler = (k: Kernel, a: Args) => number;
 
 /** Handlers by syscall name, as each area module exports them. */

@@ -25,7 +25,6 @@ import { PINNED_PATHS, cwdPath, hostFdPath } from './fs';
 import { PINNED_ADDR } from './net';
 import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
-import { GuestFault } from '../machine/memory';
 import { ALLOW, KILL, LOG, type ArgRule, type ArgRuleSet } from '../policy/policy';
 import {
   ADDRESS_SYSCALLS, OPEN_WRITE_FLAGS, PATH_SYSCALLS, SOCKET_SYSCALLS, SOCK_TYPE_MASK, addressMatches, addressText,
@@ -33,12 +32,14 @@ import {
 } from '../policy/args';
 import { errnoName } from '../policy/errno';
 import { SYSCALL_BY_NR } from '../linux/syscalls';
+import { EBADF, EINVAL, ENAMETOOLONG, ENOENT, SysError } from '../linux/errno';
 
-const ENOENT = 2, EBADF = 9, EFAULT = 14, EINVAL = 22, ENAMETOOLONG = 36;
-const PATH_MAX = 4096, SOCKADDR_MAX = 128, MSGHDR = 56;
-const AT_FDCWD = -100, AT_EMPTY_PATH = 0x1000;
-const O_PATH = 0o10000000, O_DIRECTORY = 0o200000, O_NOFOLLOW = 0o400000, O_CLOEXEC = 0o2000000;
-const RESOLVE_NO_MAGICLINKS = 0x02;
+import {
+  AT_EMPTY_PATH, AT_FDCWD, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_PATH, OPEN_HOW_SIZE_VER0, PATH_MAX, RESOLVE_NO_MAGICLINKS,
+} from '../linux/fcntl';
+import { MSGHDR, OPEN_HOW, SOCKADDR_STORAGE } from '../linux/structs';
+
+const SOCKADDR_MAX = SOCKADDR_STORAGE.SIZE;
 
 /** A path of a call, as the rules see it. */
 export interface CallPath {
@@ -56,7 +57,12 @@ export interface CallPath {
   readonly slot: 0 | 1;
 }
 
-/** The facts of one call the rules may ask about (computed on first use). */
+/**
+ * The facts of one call the rules may ask about (computed on first use). A fact that cannot
+ * be read (a SysError: EFAULT from guest memory) is kept as its -errno, like the others: the
+ * rules, learn mode and the trace ask for facts before any handler runs, so this is the one
+ * place in argcheck that turns a thrown SysError into a value.
+ */
 class Facts {
   private pathsV: CallPath[] | number | undefined;
   private addrV: { addr: SockAddr; ptr: number; bytes: Uint8Array } | null | number | undefined;
@@ -64,14 +70,19 @@ class Facts {
 
   /** The call's paths, or -errno (EFAULT, ENAMETOOLONG: the call fails as in Linux). */
   paths(): CallPath[] | number {
-    if (this.pathsV === undefined) this.pathsV = callPaths(this.k, this.name, this.a);
+    if (this.pathsV === undefined) this.pathsV = orErrno(() => callPaths(this.k, this.name, this.a));
     return this.pathsV;
   }
   /** The destination address, null without one, or -errno. */
   address(): { addr: SockAddr; ptr: number; bytes: Uint8Array } | null | number {
-    if (this.addrV === undefined) this.addrV = callAddress(this.k, this.name, this.a);
+    if (this.addrV === undefined) this.addrV = orErrno(() => callAddress(this.k, this.name, this.a));
     return this.addrV;
   }
+}
+
+/** `f()`, or -errno for a SysError it throws. */
+function orErrno<T>(f: () => T): T | number {
+  try { return f(); } catch (e) { if (e instanceof SysError) return -e.errno; throw e; }
 }
 
 /** What the dispatcher does with a checked call. */
@@ -209,16 +220,15 @@ function describeCall(f: Facts): string {
 // ---------------------------------------------------------------------------------------
 // Paths
 
-/** The paths of a path syscall, resolved; or -errno. */
-export function callPaths(k: Kernel, name: string, a: Args): CallPath[] | number {
+/** The paths of a path syscall, resolved; or -errno (a guest path that cannot be read throws GuestFault). */
+function callPaths(k: Kernel, name: string, a: Args): CallPath[] | number {
   const specs = PATH_SYSCALLS[name];
   if (specs === undefined) return [];
   const out: CallPath[] = [];
   for (const s of specs) {
     const ptr = a.ptr(s.ptr);
     if (s.nullable && ptr === 0) { out.push({ path: '', write: isWrite(s, a), fdOnly: true, ptr, slot: s.slot }); continue; }
-    let text: Buffer | null;
-    try { text = k.mem.readCString(ptr, PATH_MAX); } catch (e) { if (e instanceof GuestFault) return -EFAULT; throw e; }
+    const text = k.mem.readCString(ptr, PATH_MAX);
     if (text === null) return -ENAMETOOLONG;
     if (text.length === 0) {
       if (s.emptyFlags !== undefined && (a.i(s.emptyFlags) & AT_EMPTY_PATH)) { out.push({ path: '', write: isWrite(s, a), fdOnly: true, ptr, slot: s.slot }); continue; }
@@ -243,14 +253,14 @@ function follows(s: PathArg, a: Args): boolean {
   const flags = a.i(s.follow.flags);
   if (s.follow.followBit !== undefined) return (flags & s.follow.followBit) !== 0;
   // open(O_CREAT|O_EXCL) never follows a final symlink either.
-  if (s.write === 'open' && (flags & 0o300) === 0o300) return false;
+  if (s.write === 'open' && (flags & (O_CREAT | O_EXCL)) === (O_CREAT | O_EXCL)) return false;
   return (flags & s.follow.nofollow!) === 0;
 }
 
 /** VMM buffers for the resolution's host calls (one call at a time). */
 const PBUF = Buffer.alloc(PATH_MAX + 1);
 const PADDR = addressOf(PBUF);
-const HOW = Buffer.alloc(24);
+const HOW = Buffer.alloc(OPEN_HOW_SIZE_VER0);
 const HOW_ADDR = addressOf(HOW);
 
 /** An O_PATH fd for `p` relative to host dir fd `dir` (no magic links), or -errno. */
@@ -260,9 +270,9 @@ function opath(dir: number, p: string, flags: number): number {
   PBUF.write(p, 0, 'latin1');
   PBUF[n] = 0;
   HOW.fill(0);
-  HOW.writeUInt32LE((O_PATH | O_CLOEXEC | flags) >>> 0, 0);
-  HOW.writeUInt32LE(RESOLVE_NO_MAGICLINKS, 16);
-  return sys(HOST.openat2, dir, PADDR, HOW_ADDR, 24);
+  HOW.writeUInt32LE((O_PATH | O_CLOEXEC | flags) >>> 0, OPEN_HOW.flags);
+  HOW.writeUInt32LE(RESOLVE_NO_MAGICLINKS, OPEN_HOW.resolve);
+  return sys(HOST.openat2, dir, PADDR, HOW_ADDR, OPEN_HOW_SIZE_VER0);
 }
 
 /** The name of O_PATH fd `fd` (then closed). */
@@ -334,37 +344,32 @@ export function resolvePath(k: Kernel, dfd: number, raw: string, follow: boolean
 // ---------------------------------------------------------------------------------------
 // Socket addresses
 
-/** The destination/bound address of bind, connect, sendto, sendmsg: null without one, or -errno. */
+/** The destination/bound address of bind, connect, sendto, sendmsg: null without one, or -errno (unreadable memory throws GuestFault). */
 function callAddress(k: Kernel, name: string, a: Args): { addr: SockAddr; ptr: number; bytes: Uint8Array } | null | number {
   const where = ADDRESS_SYSCALLS[name];
   if (where === undefined) return null;
   let ptr: number, len: number;
-  try {
-    if (name === 'sendmsg') {
-      const m = k.mem.read(a.ptr(1), MSGHDR);
-      ptr = m.readUInt32LE(0) + m.readUInt32LE(4) * 2 ** 32;
-      if (ptr === 0) return null;
-      len = m.readInt32LE(8);
-      if (len < 0) return -EINVAL;
-      if (len > SOCKADDR_MAX) len = SOCKADDR_MAX;   // as the handler clamps it
-    } else {
-      ptr = a.ptr(where[0]);
-      len = a.i(where[1]);
-      if (where[2] && ptr === 0) return null;
-      if (len < 0 || len > SOCKADDR_MAX) return -EINVAL;
-    }
-    const bytes = k.mem.read(ptr, len);
-    let addr = decodeSockaddr(bytes, len);
-    if (addr.family === 'unix' && addr.path !== '' && !addr.path.startsWith('@')) {
-      // A socket file is a path: resolved like any other (bind creates it: not followed).
-      const r = resolvePath(k, AT_FDCWD, addr.path, name !== 'bind');
-      addr = { family: 'unix', path: r.check };
-    }
-    return { addr, ptr, bytes };
-  } catch (e) {
-    if (e instanceof GuestFault) return -EFAULT;
-    throw e;
+  if (name === 'sendmsg') {
+    const m = k.mem.read(a.ptr(1), MSGHDR.SIZE);
+    ptr = m.readUInt32LE(MSGHDR.msg_name) + m.readUInt32LE(MSGHDR.msg_name + 4) * 2 ** 32;
+    if (ptr === 0) return null;
+    len = m.readInt32LE(MSGHDR.msg_namelen);
+    if (len < 0) return -EINVAL;
+    if (len > SOCKADDR_MAX) len = SOCKADDR_MAX;   // as the handler clamps it
+  } else {
+    ptr = a.ptr(where[0]);
+    len = a.i(where[1]);
+    if (where[2] && ptr === 0) return null;
+    if (len < 0 || len > SOCKADDR_MAX) return -EINVAL;
   }
+  const bytes = k.mem.read(ptr, len);
+  let addr = decodeSockaddr(bytes, len);
+  if (addr.family === 'unix' && addr.path !== '' && !addr.path.startsWith('@')) {
+    // A socket file is a path: resolved like any other (bind creates it: not followed).
+    const r = resolvePath(k, AT_FDCWD, addr.path, name !== 'bind');
+    addr = { family: 'unix', path: r.check };
+  }
+  return { addr, ptr, bytes };
 }
 
 // ---------------------------------------------------------------------------------------

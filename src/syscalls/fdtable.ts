@@ -6,11 +6,8 @@
  * fd argument goes through get(); a guest fd that is not in the table is EBADF.
  */
 import { sys, NR } from '../host/libc';
-
-export const EBADF = 9, EMFILE = 24;
-
-/** Per-fd flags the guest sees that live in the table, not the host (FD_CLOEXEC). */
-export const FD_CLOEXEC = 1;
+import { EBADF, EINTR, EMFILE } from '../linux/errno';
+import { FD_CLOEXEC } from '../linux/fcntl';
 
 export class FdTable {
   private readonly host: Int32Array;
@@ -65,7 +62,7 @@ export class FdTable {
     this.sigio.delete(fd);
     const r = sys(NR.close, h);
     // close(2) always frees the descriptor; only EIO-like errors are worth reporting.
-    return r < 0 && r !== -4 /* EINTR */ ? r : 0;
+    return r < 0 && r !== -EINTR ? r : 0;
   }
 
   /** Guest fds in use, ascending. */

@@ -14,34 +14,22 @@ import { existsSync } from 'node:fs';
 import { Handler, HandlerTable, Kernel, Args } from './api';
 import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
+import { E2BIG, EACCES, EBADF, EINVAL, ENAMETOOLONG, ENOENT, ENOSYS, EPERM, fail } from '../linux/errno';
 
-const EPERM = 1, ENOENT = 2, E2BIG = 7, EBADF = 9, EACCES = 13, EINVAL = 22, ENAMETOOLONG = 36, ENOSYS = 38;
-const PATH_MAX = 4096;
-const AT_FDCWD = -100, AT_EMPTY_PATH = 0x1000;
+import {
+  AT_EMPTY_PATH, AT_FDCWD, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_NOCTTY, O_NOFOLLOW, O_PATH, O_TRUNC, O_WRONLY, OPEN_HOW_SIZE_VER0 as OPEN_HOW_SIZE,
+  PATH_MAX, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, VALID_OPEN_FLAGS, __O_TMPFILE,
+} from '../linux/fcntl';
+import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK } from '../linux/stat';
+import { OPEN_HOW, STAT, STATFS, STATX, TIMESPEC, UTIMBUF } from '../linux/structs';
+
 const SLASH = 0x2f;
-
-/** Open flags (asm-generic/fcntl.h, x86-64 values). */
-const O_WRONLY = 0o1, O_CREAT = 0o100, O_NOCTTY = 0o400, O_TRUNC = 0o1000, O_DIRECTORY = 0o200000,
-  O_NOFOLLOW = 0o400000, O_CLOEXEC = 0o2000000, O_PATH = 0o10000000, O_TMPFILE_BIT = 0o20000000;
-/** The flags open(2)/openat(2) keep (VALID_OPEN_FLAGS), and those O_PATH keeps. */
-const VALID_OPEN_FLAGS = 0o37777703;
+/** The flags O_PATH keeps (fs/open.c: O_PATH_FLAGS). */
 const O_PATH_FLAGS = O_DIRECTORY | O_NOFOLLOW | O_PATH | O_CLOEXEC;
-/** openat2(2): sizeof(struct open_how) v0, and the resolve flag torov always adds. */
-const OPEN_HOW_SIZE = 24, RESOLVE_NO_MAGICLINKS = 0x02, RESOLVE_NO_SYMLINKS = 0x04;
-
 /** Sizes of what the host writes into guest memory (x86-64). */
-const STAT_SIZE = 144, STATX_SIZE = 256, STATFS_SIZE = 120;
-/** utimensat's timespec[2] and utimes' timeval[2]; utime's struct utimbuf. */
-const TIMES_SIZE = 32, UTIMBUF_SIZE = 16;
-
-const S_IFMT = 0o170000, S_IFREG = 0o100000, S_IFIFO = 0o010000, S_IFDIR = 0o040000,
-  S_IFCHR = 0o020000, S_IFBLK = 0o060000, S_IFSOCK = 0o140000;
-
-// ---------------------------------------------------------------------------------------
-// Errors: handlers here throw Errno from their helpers; the table wrapper turns it into -errno.
-
-class Errno { constructor(readonly errno: number) {} }
-const fail = (errno: number): never => { throw new Errno(errno); };
+const STAT_SIZE = STAT.SIZE, STATX_SIZE = STATX.SIZE, STATFS_SIZE = STATFS.SIZE;
+/** utimensat's timespec[2] and utimes' timeval[2] (both 2 x 16 bytes); utime's struct utimbuf. */
+const TIMES_SIZE = 2 * TIMESPEC.SIZE, UTIMBUF_SIZE = UTIMBUF.SIZE;
 
 // ---------------------------------------------------------------------------------------
 // Paths
@@ -260,9 +248,9 @@ function openFile(k: Kernel, dfd: number, p: Path, flags: number, mode: number, 
   }
   // O_PATH takes only O_PATH_FLAGS (openat2 refuses others), and needs no O_NOCTTY.
   const hostFlags = (flags | O_CLOEXEC | (flags & O_PATH ? 0 : O_NOCTTY)) >>> 0;
-  setU64(HOW, 0, hostFlags);
-  setU64(HOW, 8, mode);
-  setU64(HOW, 16, resolve);
+  setU64(HOW, OPEN_HOW.flags, hostFlags);
+  setU64(HOW, OPEN_HOW.mode, mode);
+  setU64(HOW, OPEN_HOW.resolve, resolve);
   let h = sys(HOST.openat2, dir, addr, HOW_ADDR, OPEN_HOW_SIZE);
   if (h === -ENOSYS && (resolve & ~RESOLVE_NO_MAGICLINKS) === 0) {
     // A host older than Linux 5.6: plain openat (without the magic-link guard).
@@ -283,7 +271,7 @@ function openFile(k: Kernel, dfd: number, p: Path, flags: number, mode: number, 
 function openLegacy(k: Kernel, dfd: number, p: Path, flags: number, mode: number): number {
   flags &= VALID_OPEN_FLAGS;
   if (flags & O_PATH) flags &= O_PATH_FLAGS;
-  mode = flags & (O_CREAT | O_TMPFILE_BIT) ? mode & 0o7777 : 0;
+  mode = flags & (O_CREAT | __O_TMPFILE) ? mode & 0o7777 : 0;
   return openFile(k, dfd, p, flags, mode, 0);
 }
 
@@ -295,10 +283,10 @@ const sysOpenat2: Handler = (k, a) => {
   const how = k.mem.read(a.ptr(2), size);
   if (how.subarray(OPEN_HOW_SIZE).some((b) => b !== 0)) return -E2BIG;
   // Flags and resolve bits above 32 are unknown to Linux: EINVAL. A bad mode is the host's to refuse.
-  if (how.readUInt32LE(4) !== 0 || how.readUInt32LE(20) !== 0) return -EINVAL;
-  const mode = how.readUInt32LE(8) + how.readUInt32LE(12) * 2 ** 32;
+  if (how.readUInt32LE(OPEN_HOW.flags + 4) !== 0 || how.readUInt32LE(OPEN_HOW.resolve + 4) !== 0) return -EINVAL;
+  const mode = how.readUInt32LE(OPEN_HOW.mode) + how.readUInt32LE(OPEN_HOW.mode + 4) * 2 ** 32;
   const p = path(k, a.ptr(1));
-  return openFile(k, a.i(0), p, how.readUInt32LE(0), mode, how.readUInt32LE(16));
+  return openFile(k, a.i(0), p, how.readUInt32LE(OPEN_HOW.flags), mode, how.readUInt32LE(OPEN_HOW.resolve));
 };
 
 // ---------------------------------------------------------------------------------------
@@ -342,9 +330,10 @@ function utimesAt(k: Kernel, nr: number, a: Args, withFlags: boolean): number {
 
 // ---------------------------------------------------------------------------------------
 // The table. Each entry implements the Linux syscall of its name on the host, with the
-// paths, fds and buffers translated as above.
+// paths, fds and buffers translated as above. The helpers throw SysError (fail(), and
+// GuestFault for guest memory); dispatch turns it into -errno (see api.ts).
 
-const table: Record<string, Handler> = {
+export const fsHandlers: HandlerTable = {
   /** Implements open(2). */
   open: (k, a) => openLegacy(k, AT_FDCWD, path(k, a.ptr(0)), a.i(1), a.u(2)),
   /** Implements openat(2). */
@@ -449,12 +438,3 @@ const table: Record<string, Handler> = {
   mknodat: (k, a) => mknod(k, a.i(0), a.ptr(1), a.u(2)),
 };
 
-/** Turns an Errno thrown by the helpers above into the handler's -errno. */
-function catching(t: Record<string, Handler>): HandlerTable {
-  const wrap = (h: Handler): Handler => (k, a) => {
-    try { return h(k, a); } catch (e) { if (e instanceof Errno) return -e.errno; throw e; }
-  };
-  return Object.fromEntries(Object.entries(t).map(([name, h]) => [name, wrap(h)]));
-}
-
-export const fsHandlers: HandlerTable = catching(table);

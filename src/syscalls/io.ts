@@ -7,17 +7,23 @@
 import { Handler, HandlerTable, Kernel, Args } from './api';
 import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
-import { FD_CLOEXEC } from './fdtable';
 import { sigpipe } from './signal';
+import { EBADF, EINVAL, ENOTTY, EPERM } from '../linux/errno';
 
-const EPERM = 1, EBADF = 9, EINVAL = 22, ENOTTY = 25;
-const O_CLOEXEC = 0o2000000;
-/** Linux caps one read or write at MAX_RW_COUNT (INT_MAX rounded down to a page). */
-const MAX_RW = 0x7ffff000;
-const IOV_MAX = 1024;
+import {
+  CLOSE_RANGE_CLOEXEC, CLOSE_RANGE_UNSHARE, EFD_NONBLOCK, EFD_SEMAPHORE, F_ADD_SEALS, F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_GETFL,
+  F_GETLK, F_GETOWN, F_GETPIPE_SZ, F_GET_SEALS, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_SETFD, F_SETFL, F_SETLK, F_SETLKW,
+  F_SETOWN, F_SETPIPE_SZ, FD_CLOEXEC, IOV_MAX, MAX_RW_COUNT as MAX_RW, O_ASYNC, O_CLOEXEC, O_DIRECT, O_NONBLOCK,
+} from '../linux/fcntl';
+import {
+  FIOASYNC, FIOCLEX, FIONBIO, FIONCLEX, FIONREAD, TCGETS, TCSETS, TCSETSF, TCSETSW, TIOCGPGRP, TIOCGSID, TIOCGWINSZ, TIOCSPGRP,
+  TIOCSWINSZ,
+} from '../linux/ioctl';
+import { TFD_CLOEXEC, TFD_NONBLOCK } from '../linux/time';
+import { FLOCK, IOVEC, ITIMERSPEC, WINSIZE } from '../linux/structs';
 
-/** A reusable host buffer for translated iovec arrays (IOV_MAX entries of 16 bytes). */
-const iovScratch = Buffer.alloc(IOV_MAX * 16);
+/** A reusable host buffer for translated iovec arrays (IOV_MAX entries). */
+const iovScratch = Buffer.alloc(IOV_MAX * IOVEC.SIZE);
 const iovScratchAddr = addressOf(iovScratch);
 
 /** Host fd for guest fd argument n, or -1. */
@@ -32,21 +38,21 @@ export function fdArg(k: Kernel, a: Args, n: number): number {
 export function translateIov(k: Kernel, iov: number, cnt: number, write: boolean): number {
   if (cnt < 0 || cnt > IOV_MAX) return -EINVAL;
   if (cnt === 0) return 0;
-  const src = k.mem.view(iov, cnt * 16, false);
+  const src = k.mem.view(iov, cnt * IOVEC.SIZE, false);
   const dv = new DataView(src.buffer, src.byteOffset, src.byteLength);
   let total = 0;
-  for (let i = 0; i < cnt; i++) {
-    const base = dv.getUint32(i * 16, true) + dv.getUint32(i * 16 + 4, true) * 4294967296;
-    const lenHi = dv.getUint32(i * 16 + 12, true);
-    let len = dv.getUint32(i * 16 + 8, true);
+  for (let i = 0, e = 0; i < cnt; i++, e += IOVEC.SIZE) {
+    const base = dv.getUint32(e + IOVEC.iov_base, true) + dv.getUint32(e + IOVEC.iov_base + 4, true) * 4294967296;
+    const lenHi = dv.getUint32(e + IOVEC.iov_len + 4, true);
+    let len = dv.getUint32(e + IOVEC.iov_len, true);
     if (lenHi !== 0 || len > 0x7fffffff) return -EINVAL;
     if (total + len > MAX_RW) len = Math.max(0, MAX_RW - total);
     total += len;
     const host = k.mem.host(base, len, write);
-    iovScratch.writeUInt32LE(host >>> 0, i * 16);
-    iovScratch.writeUInt32LE(Math.floor(host / 4294967296), i * 16 + 4);
-    iovScratch.writeUInt32LE(len, i * 16 + 8);
-    iovScratch.writeUInt32LE(0, i * 16 + 12);
+    iovScratch.writeUInt32LE(host >>> 0, e + IOVEC.iov_base);
+    iovScratch.writeUInt32LE(Math.floor(host / 4294967296), e + IOVEC.iov_base + 4);
+    iovScratch.writeUInt32LE(len, e + IOVEC.iov_len);
+    iovScratch.writeUInt32LE(0, e + IOVEC.iov_len + 4);
   }
   return cnt;
 }
@@ -96,7 +102,7 @@ const sysClose: Handler = (k, a) => k.fds.close(a.i(0));
 const sysDup: Handler = (k, a) => {
   const h = fdArg(k, a, 0);
   if (h < 0) return -EBADF;
-  const n = sys(HOST.fcntl, h, 1030 /* F_DUPFD_CLOEXEC */, 3);
+  const n = sys(HOST.fcntl, h, F_DUPFD_CLOEXEC, 3);
   if (n < 0) return n;
   const g = k.fds.add(n);
   if (g < 0) sys(HOST.close, n);
@@ -108,7 +114,7 @@ function dupTo(k: Kernel, oldfd: number, newfd: number, flags: number): number {
   if (h < 0) return -EBADF;
   if (newfd < 0 || newfd >= k.fds.limit) return -EBADF;
   if (oldfd === newfd) return newfd;
-  const n = sys(HOST.fcntl, h, 1030, 3);
+  const n = sys(HOST.fcntl, h, F_DUPFD_CLOEXEC, 3);
   if (n < 0) return n;
   k.fds.set(newfd, n, (flags & O_CLOEXEC) !== 0);
   return newfd;
@@ -123,7 +129,7 @@ const pipeScratch = Buffer.alloc(8);
 const pipeScratchAddr = addressOf(pipeScratch);
 /** pipe(2)/pipe2(2): host pipe, two guest fds. */
 function pipe(k: Kernel, out: number, flags: number): number {
-  if (flags & ~(O_CLOEXEC | 0o4000 /* O_NONBLOCK */ | 0o40000 /* O_DIRECT */)) return -EINVAL;
+  if (flags & ~(O_CLOEXEC | O_NONBLOCK | O_DIRECT)) return -EINVAL;
   k.mem.host(out, 8, true);
   const r = sys(HOST.pipe2, pipeScratchAddr, flags | O_CLOEXEC);
   if (r < 0) return r;
@@ -152,11 +158,6 @@ const sysLseek: Handler = (k, a) => {
   const h = fdArg(k, a, 0);
   return h < 0 ? -EBADF : sys(HOST.lseek, h, a.n(1), a.i(2));
 };
-
-/** fcntl commands (asm-generic/fcntl.h). */
-const F_DUPFD = 0, F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, F_GETLK = 5, F_SETLK = 6, F_SETLKW = 7,
-  F_SETOWN = 8, F_GETOWN = 9, F_OFD_GETLK = 36, F_OFD_SETLK = 37, F_OFD_SETLKW = 38, F_DUPFD_CLOEXEC = 1030,
-  F_SETPIPE_SZ = 1031, F_GETPIPE_SZ = 1032, F_ADD_SEALS = 1033, F_GET_SEALS = 1034;
 
 /** Implements fcntl(2). fd flags live in the fd table; file flags and locks are the host's. */
 const sysFcntl: Handler = (k, a) => {
@@ -192,34 +193,32 @@ const sysFcntl: Handler = (k, a) => {
     case F_ADD_SEALS: case F_GET_SEALS:
       return sys(HOST.fcntl, h, cmd, a.n(2));
     case F_GETLK: case F_SETLK: case F_SETLKW: case F_OFD_GETLK: case F_OFD_SETLK: case F_OFD_SETLKW:
-      // struct flock is 32 bytes; GETLK writes it back.
-      return sys(HOST.fcntl, h, cmd, k.mem.host(a.ptr(2), 32, cmd === F_GETLK || cmd === F_OFD_GETLK));
+      // GETLK writes the struct flock back.
+      return sys(HOST.fcntl, h, cmd, k.mem.host(a.ptr(2), FLOCK.SIZE, cmd === F_GETLK || cmd === F_OFD_GETLK));
     default:
       return -EINVAL;
   }
 };
 
 /** Terminal and fd ioctls torov forwards, with the size of what the argument points to. */
+/** sizeof(struct termios) as libc declares it (60; the kernel's is smaller): the range checked for TCGETS and TCSETS*. */
+const TERMIOS_SIZE = 60;
 const IOCTLS: ReadonlyMap<number, { size: number; write: boolean }> = new Map([
-  [0x5401, { size: 60, write: true }],   // TCGETS (struct termios)
-  [0x5402, { size: 60, write: false }],  // TCSETS
-  [0x5403, { size: 60, write: false }],  // TCSETSW
-  [0x5404, { size: 60, write: false }],  // TCSETSF
-  [0x5413, { size: 8, write: true }],    // TIOCGWINSZ (struct winsize)
-  [0x5414, { size: 8, write: false }],   // TIOCSWINSZ
-  [0x541b, { size: 4, write: true }],    // FIONREAD
-  [0x5421, { size: 4, write: false }],   // FIONBIO
+  [TCGETS, { size: TERMIOS_SIZE, write: true }],
+  [TCSETS, { size: TERMIOS_SIZE, write: false }],
+  [TCSETSW, { size: TERMIOS_SIZE, write: false }],
+  [TCSETSF, { size: TERMIOS_SIZE, write: false }],
+  [TIOCGWINSZ, { size: WINSIZE.SIZE, write: true }],
+  [TIOCSWINSZ, { size: WINSIZE.SIZE, write: false }],
+  [FIONREAD, { size: 4, write: true }],    // int
+  [FIONBIO, { size: 4, write: false }],    // int
 ]);
-const FIONCLEX = 0x5450, FIOCLEX = 0x5451, FIOASYNC = 0x5452;
-/** O_ASYNC (fcntl.h): signal-driven I/O, recorded but never forwarded (see fcntl). */
-const O_ASYNC = 0o20000;
 /** The recorded signal-driven I/O state of guest fd `fd` (see FdTable.sigio). */
 function sigio(k: Kernel, fd: number): { owner: number; async: boolean } {
   let st = k.fds.sigio.get(fd);
   if (!st) { st = { owner: 0, async: false }; k.fds.sigio.set(fd, st); }
   return st;
 }
-const TIOCGPGRP = 0x540f, TIOCSPGRP = 0x5410, TIOCGSID = 0x5429;
 
 /** The VMM's own process group and session on the host, read once. */
 let hostPgrp = 0, hostSid = 0;
@@ -290,27 +289,27 @@ function install(k: Kernel, host: number, cloexec: boolean): number {
 
 /** Implements eventfd2(2) (and eventfd(2) with no flags). */
 function eventfd(k: Kernel, initval: number, flags: number): number {
-  if (flags & ~(O_CLOEXEC | 0o4000 /* EFD_NONBLOCK */ | 1 /* EFD_SEMAPHORE */)) return -EINVAL;
+  if (flags & ~(O_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE)) return -EINVAL;
   return install(k, sys(HOST.eventfd2, initval, flags | O_CLOEXEC), (flags & O_CLOEXEC) !== 0);
 }
 
 /** Implements timerfd_create(2). */
 const sysTimerfdCreate: Handler = (k, a) => {
   const flags = a.i(1);
-  if (flags & ~(O_CLOEXEC | 0o4000)) return -EINVAL;
+  if (flags & ~(TFD_CLOEXEC | TFD_NONBLOCK)) return -EINVAL;
   return install(k, sys(HOST.timerfd_create, a.i(0), flags | O_CLOEXEC), (flags & O_CLOEXEC) !== 0);
 };
 
-/** Implements timerfd_settime(2) (struct itimerspec: 32 bytes). */
+/** Implements timerfd_settime(2). */
 const sysTimerfdSettime: Handler = (k, a) => {
   const h = fdArg(k, a, 0);
   if (h < 0) return -EBADF;
-  return sys(HOST.timerfd_settime, h, a.i(1), k.mem.host(a.ptr(2), 32, false), a.ptr(3) ? k.mem.host(a.ptr(3), 32, true) : 0);
+  return sys(HOST.timerfd_settime, h, a.i(1), k.mem.host(a.ptr(2), ITIMERSPEC.SIZE, false), a.ptr(3) ? k.mem.host(a.ptr(3), ITIMERSPEC.SIZE, true) : 0);
 };
 
 const sysTimerfdGettime: Handler = (k, a) => {
   const h = fdArg(k, a, 0);
-  return h < 0 ? -EBADF : sys(HOST.timerfd_gettime, h, k.mem.host(a.ptr(1), 32, true));
+  return h < 0 ? -EBADF : sys(HOST.timerfd_gettime, h, k.mem.host(a.ptr(1), ITIMERSPEC.SIZE, true));
 };
 
 /**
@@ -333,7 +332,6 @@ function fdToFd(nr: number): Handler {
  * marks close-on-exec) every open guest fd in [first, last]. CLOSE_RANGE_UNSHARE is a
  * no-op: the table is never shared.
  */
-const CLOSE_RANGE_UNSHARE = 2, CLOSE_RANGE_CLOEXEC = 4;
 const sysCloseRange: Handler = (k, a) => {
   const first = a.u(0), last = a.u(1), flags = a.u(2);
   if (flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) || first > last) return -EINVAL;

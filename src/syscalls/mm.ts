@@ -4,21 +4,23 @@
  * into the guest window. memfd_create makes an anonymous host file for such mappings.
  */
 import { Handler, HandlerTable, Kernel } from './api';
-import { MAP, pageUp, pageDown } from '../machine/mm';
+import { pageUp, pageDown } from '../machine/mm';
 import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
+import { EBADF, EINVAL, ENODEV, ENOMEM } from '../linux/errno';
 
-const EBADF = 9, ENOMEM = 12, EINVAL = 22, ENODEV = 19;
-const MADV_DONTNEED = 4, MADV_FREE = 8, MADV_REMOVE = 9;
+import { MADV_DONTNEED, MADV_FREE, MADV_REMOVE, MAP_ANONYMOUS, MAP_HUGETLB, MLOCK_ONFAULT } from '../linux/mman';
+import { MFD_ALLOW_SEALING, MFD_CLOEXEC, MFD_EXEC, MFD_NOEXEC_SEAL, NAME_MAX } from '../linux/fcntl';
+import { PAGE_SIZE } from '../machine/layout';
 
 const sysBrk: Handler = (k, a) => k.as.brk(a.ptr(0));
 
 /** Implements mmap(2). A file mapping takes the host fd behind the guest fd. */
 const sysMmap: Handler = (k, a) => {
   const flags = a.i(3);
-  if (flags & MAP.HUGETLB) return -EINVAL;
+  if (flags & MAP_HUGETLB) return -EINVAL;
   let hostFd = -1;
-  if (!(flags & MAP.ANONYMOUS)) {
+  if (!(flags & MAP_ANONYMOUS)) {
     hostFd = k.fds.get(a.i(4));
     if (hostFd < 0) return -EBADF;
   }
@@ -55,15 +57,15 @@ function mapped(k: Kernel, addr: number, len: number): boolean {
  */
 const sysMsync: Handler = (k, a) => {
   const addr = a.ptr(0), len = a.n(1);
-  if (addr % 4096) return -EINVAL;
+  if (addr % PAGE_SIZE) return -EINVAL;
   if (!mapped(k, addr, len)) return -ENOMEM;
   return sys(HOST.msync, k.mem.host(addr, 0, false), len, a.i(2));
 };
 
 /** memfd_create flags: MFD_CLOEXEC, MFD_ALLOW_SEALING, MFD_NOEXEC_SEAL, MFD_EXEC (MFD_HUGETLB is refused). */
-const MFD_CLOEXEC = 1, MFD_KNOWN = 1 | 2 | 8 | 0x10;
+const MFD_KNOWN = MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL | MFD_EXEC;
 /** The name's longest length (NAME_MAX minus the "memfd:" prefix), and a VMM copy of it for the host. */
-const MFD_NAME_MAX = 249;
+const MFD_NAME_MAX = NAME_MAX - 'memfd:'.length;
 const mfdName = Buffer.alloc(MFD_NAME_MAX + 1);
 const mfdNameAddr = addressOf(mfdName);
 
@@ -103,7 +105,7 @@ export const mmHandlers: HandlerTable = {
   madvise: sysMadvise,
   msync: sysMsync,
   mlock: sysMlock,
-  mlock2: (k, a) => (a.u(2) & ~1 /* MLOCK_ONFAULT */ ? -EINVAL : sysMlock(k, a)),
+  mlock2: (k, a) => (a.u(2) & ~MLOCK_ONFAULT ? -EINVAL : sysMlock(k, a)),
   memfd_create: sysMemfdCreate,
   munlock: () => 0,
   mlockall: () => 0,

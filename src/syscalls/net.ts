@@ -22,33 +22,23 @@ import { installPair } from './io';
 import { Handler, HandlerTable, Kernel, Args } from './api';
 import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
+import { EACCES, EAFNOSUPPORT, EBADF, EINVAL, EMSGSIZE, ENOBUFS, ENOPROTOOPT, EPROTONOSUPPORT } from '../linux/errno';
 
-/** send flag: no SIGPIPE on a broken connection (EPIPE only). */
-const MSG_NOSIGNAL = 0x4000;
-const EBADF = 9, EACCES = 13, EINVAL = 22, EMSGSIZE = 90, ENOPROTOOPT = 92, EPROTONOSUPPORT = 93, EAFNOSUPPORT = 97, ENOBUFS = 105;
-
-const AF_UNIX = 1, AF_INET = 2, AF_INET6 = 10, AF_NETLINK = 16;
-const SOCK_RAW = 3, SOCK_TYPE_MASK = 0xf;
-const SOCK_CLOEXEC = 0o2000000;
-const IPPROTO_ICMP = 1, IPPROTO_TCP = 6, IPPROTO_UDP = 17, IPPROTO_ICMPV6 = 58;
-const NETLINK_ROUTE = 0;
-const SOL_SOCKET = 1, SCM_RIGHTS = 1, SCM_PIDFD = 4;
-const SO_ATTACH_FILTER = 26, SO_ATTACH_BPF = 50, SO_ATTACH_REUSEPORT_CBPF = 51, SO_ATTACH_REUSEPORT_EBPF = 52, SO_PEERPIDFD = 77;
-const TCP_ZEROCOPY_RECEIVE = 35;
-const MSG_DONTWAIT = 0x40, MSG_CTRUNC = 0x8, MSG_OOB = 0x1, MSG_WAITFORONE = 0x10000, MSG_CMSG_CLOEXEC = 0x40000000;
+import {
+  AF_INET, AF_INET6, AF_NETLINK, AF_UNIX, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, MSG_CMSG_CLOEXEC, MSG_CTRUNC,
+  MSG_DONTWAIT, MSG_NOSIGNAL, MSG_OOB, MSG_WAITFORONE, NETLINK_ROUTE, SCM_PIDFD, SCM_RIGHTS, SO_ATTACH_BPF, SO_ATTACH_FILTER,
+  SO_ATTACH_REUSEPORT_CBPF, SO_ATTACH_REUSEPORT_EBPF, SO_PEERPIDFD, SOCK_CLOEXEC, SOCK_RAW, SOCK_TYPE_MASK, SOL_SOCKET,
+  TCP_ZEROCOPY_RECEIVE,
+} from '../linux/socket';
+import { IOV_MAX, MAX_RW_COUNT as MAX_RW } from '../linux/fcntl';
+import { CMSGHDR as CMSG, IOVEC, MMSGHDR as MMSG, MSGHDR as MSG, SOCKADDR_STORAGE, TIMESPEC } from '../linux/structs';
 
 /** sizeof(struct sockaddr_storage): the largest address the kernel takes or gives. */
-const SOCKADDR_MAX = 128;
-/** Linux caps one transfer at MAX_RW_COUNT (INT_MAX rounded down to a page). */
-const MAX_RW = 0x7ffff000;
-/** UIO_MAXIOV. */
-const IOV_MAX = 1024;
+const SOCKADDR_MAX = SOCKADDR_STORAGE.SIZE;
 /** Largest control buffer passed on (the host's net.core.optmem_max default). */
 const CONTROL_MAX = 131072;
 /** Largest socket option value passed on. */
 const OPTLEN_MAX = 65536;
-/** struct msghdr and struct mmsghdr sizes; struct cmsghdr header size. */
-const MSGHDR = 56, MMSGHDR = 64, CMSGHDR = 16;
 
 /*
  * VMM scratch memory the host reads and writes instead of guest-controlled structures.
@@ -57,8 +47,8 @@ const MSGHDR = 56, MMSGHDR = 64, CMSGHDR = 16;
 const S_MSG = 0;          // struct msghdr (56 bytes)
 const S_LEN = 64;         // a socklen_t (value-result lengths)
 const S_PAIR = 72;        // int[2] (socketpair)
-const S_IOV = 128;        // IOV_MAX struct iovec (16 bytes each)
-const S_ADDR = S_IOV + IOV_MAX * 16; // an input address (128 bytes)
+const S_IOV = 128;        // IOV_MAX struct iovec
+const S_ADDR = S_IOV + IOV_MAX * IOVEC.SIZE; // an input address (128 bytes)
 const scratch = Buffer.alloc(S_ADDR + SOCKADDR_MAX);
 const scratchAddr = addressOf(scratch);
 const control = Buffer.alloc(CONTROL_MAX);
@@ -307,11 +297,6 @@ const sysGetsockopt: Handler = (k, a) => {
   return r;
 };
 
-/*
- * msghdr: struct msghdr { void *name; int namelen; struct iovec *iov; size_t iovlen;
- * void *control; size_t controllen; int flags; } at offsets 0, 8, 16, 24, 32, 40, 48.
- */
-
 /**
  * Checks a guest iovec array and writes the host equivalent at S_IOV (like readv's, with
  * the kernel's rules: a length with the sign bit set is EINVAL, the total is capped at
@@ -319,16 +304,16 @@ const sysGetsockopt: Handler = (k, a) => {
  */
 function translateIovec(k: Kernel, iov: number, cnt: number, write: boolean): number {
   if (cnt === 0) return 0;
-  const src = k.mem.read(iov, cnt * 16);
+  const src = k.mem.read(iov, cnt * IOVEC.SIZE);
   let total = 0;
-  for (let i = 0; i < cnt; i++) {
-    const base = u64(src, i * 16);
-    if (src.readUInt32LE(i * 16 + 12) !== 0 || src.readUInt32LE(i * 16 + 8) > 0x7fffffff) return -EINVAL;
-    let len = src.readUInt32LE(i * 16 + 8);
+  for (let i = 0, e = 0; i < cnt; i++, e += IOVEC.SIZE) {
+    const base = u64(src, e + IOVEC.iov_base);
+    if (src.readUInt32LE(e + IOVEC.iov_len + 4) !== 0 || src.readUInt32LE(e + IOVEC.iov_len) > 0x7fffffff) return -EINVAL;
+    let len = src.readUInt32LE(e + IOVEC.iov_len);
     if (total + len > MAX_RW) len = MAX_RW - total;
     total += len;
-    putU64(scratch, S_IOV + i * 16, k.mem.host(base, len, write));
-    putU64(scratch, S_IOV + i * 16 + 8, len);
+    putU64(scratch, S_IOV + e + IOVEC.iov_base, k.mem.host(base, len, write));
+    putU64(scratch, S_IOV + e + IOVEC.iov_len, len);
   }
   return 0;
 }
@@ -342,10 +327,11 @@ interface Msg { name: number; control: number; controlLen: number }
  * sendmsg, with SCM_RIGHTS fds translated to host fds). Returns the guest pointers, or -errno.
  */
 function buildMsg(k: Kernel, msgp: number, recv: boolean): Msg | number {
-  if (recv) k.mem.host(msgp, MSGHDR, true);
-  const m = k.mem.read(msgp, MSGHDR);
-  const name = u64(m, 0), iov = u64(m, 16), iovlen = u64(m, 24), ctl = u64(m, 32), ctlLen = u64(m, 40);
-  let namelen = name === 0 ? 0 : m.readInt32LE(8);
+  if (recv) k.mem.host(msgp, MSG.SIZE, true);
+  const m = k.mem.read(msgp, MSG.SIZE);
+  const name = u64(m, MSG.msg_name), iov = u64(m, MSG.msg_iov), iovlen = u64(m, MSG.msg_iovlen);
+  const ctl = u64(m, MSG.msg_control), ctlLen = u64(m, MSG.msg_controllen);
+  let namelen = name === 0 ? 0 : m.readInt32LE(MSG.msg_namelen);
   if (namelen < 0) return -EINVAL;
   if (namelen > SOCKADDR_MAX) namelen = SOCKADDR_MAX;
   if (iovlen > IOV_MAX) return -EMSGSIZE;
@@ -370,15 +356,15 @@ function buildMsg(k: Kernel, msgp: number, recv: boolean): Msg | number {
     hostCtl = controlAddr;
     hostCtlLen = ctlLen;
   }
-  putU64(scratch, S_MSG, hostName);
-  scratch.writeUInt32LE(namelen, S_MSG + 8);
-  scratch.writeUInt32LE(0, S_MSG + 12);
-  putU64(scratch, S_MSG + 16, iovlen === 0 ? 0 : scratchAddr + S_IOV);
-  putU64(scratch, S_MSG + 24, iovlen);
-  putU64(scratch, S_MSG + 32, hostCtl);
-  putU64(scratch, S_MSG + 40, hostCtlLen);
-  scratch.writeInt32LE(recv ? 0 : m.readInt32LE(48), S_MSG + 48);
-  scratch.writeUInt32LE(0, S_MSG + 52);
+  putU64(scratch, S_MSG + MSG.msg_name, hostName);
+  scratch.writeUInt32LE(namelen, S_MSG + MSG.msg_namelen);
+  scratch.writeUInt32LE(0, S_MSG + MSG.msg_namelen + 4);
+  putU64(scratch, S_MSG + MSG.msg_iov, iovlen === 0 ? 0 : scratchAddr + S_IOV);
+  putU64(scratch, S_MSG + MSG.msg_iovlen, iovlen);
+  putU64(scratch, S_MSG + MSG.msg_control, hostCtl);
+  putU64(scratch, S_MSG + MSG.msg_controllen, hostCtlLen);
+  scratch.writeInt32LE(recv ? 0 : m.readInt32LE(MSG.msg_flags), S_MSG + MSG.msg_flags);
+  scratch.writeUInt32LE(0, S_MSG + MSG.msg_flags + 4);
   return { name, control: ctl, controlLen: hostCtlLen };
 }
 
@@ -390,11 +376,11 @@ const cmsgAlign = (n: number) => (n + 7) & ~7;
  * a guest fd not in the table EBADF. Other messages pass through as they are.
  */
 function sendRights(k: Kernel, len: number): number {
-  for (let off = 0; off + CMSGHDR <= len;) {
-    const clen = u64(control, off);
-    if (clen < CMSGHDR || clen > len - off) return -EINVAL;
-    if (control.readInt32LE(off + 8) === SOL_SOCKET && control.readInt32LE(off + 12) === SCM_RIGHTS) {
-      for (let p = off + CMSGHDR; p + 4 <= off + clen; p += 4) {
+  for (let off = 0; off + CMSG.SIZE <= len;) {
+    const clen = u64(control, off + CMSG.cmsg_len);
+    if (clen < CMSG.SIZE || clen > len - off) return -EINVAL;
+    if (control.readInt32LE(off + CMSG.cmsg_level) === SOL_SOCKET && control.readInt32LE(off + CMSG.cmsg_type) === SCM_RIGHTS) {
+      for (let p = off + CMSG.SIZE; p + 4 <= off + clen; p += 4) {
         const h = k.fds.get(control.readInt32LE(p));
         if (h < 0) return -EBADF;
         control.writeInt32LE(h, p);
@@ -414,18 +400,18 @@ function sendRights(k: Kernel, len: number): number {
  */
 function receiveRights(k: Kernel, len: number, cloexec: boolean): { len: number; cut: boolean } {
   let cut = false;
-  for (let off = 0; off + CMSGHDR <= len;) {
-    const clen = u64(control, off);
-    if (clen < CMSGHDR || clen > len - off) break;
-    const type = control.readInt32LE(off + 12);
-    if (control.readInt32LE(off + 8) !== SOL_SOCKET || (type !== SCM_RIGHTS && type !== SCM_PIDFD)) {
+  for (let off = 0; off + CMSG.SIZE <= len;) {
+    const clen = u64(control, off + CMSG.cmsg_len);
+    if (clen < CMSG.SIZE || clen > len - off) break;
+    const type = control.readInt32LE(off + CMSG.cmsg_type);
+    if (control.readInt32LE(off + CMSG.cmsg_level) !== SOL_SOCKET || (type !== SCM_RIGHTS && type !== SCM_PIDFD)) {
       off += cmsgAlign(clen);
       continue;
     }
-    const n = Math.floor((clen - CMSGHDR) / 4);
+    const n = Math.floor((clen - CMSG.SIZE) / 4);
     let installed = 0;
     for (let i = 0; i < n; i++) {
-      const p = off + CMSGHDR + i * 4;
+      const p = off + CMSG.SIZE + i * 4;
       const h = control.readInt32LE(p);
       const g = installed === i ? k.fds.add(h, cloexec) : -1;
       if (g < 0) { sys(HOST.close, h); continue; }
@@ -435,9 +421,9 @@ function receiveRights(k: Kernel, len: number, cloexec: boolean): { len: number;
     if (installed === n) { off += cmsgAlign(clen); continue; }
     // Shorten this message to the fds installed and close the gap.
     cut = true;
-    const newLen = CMSGHDR + installed * 4;
+    const newLen = CMSG.SIZE + installed * 4;
     const keep = installed > 0 ? cmsgAlign(newLen) : 0;
-    if (installed > 0) putU64(control, off, newLen);
+    if (installed > 0) putU64(control, off + CMSG.cmsg_len, newLen);
     const next = Math.min(len, off + cmsgAlign(clen));
     control.copyWithin(off + keep, next, len);
     len -= next - (off + keep);
@@ -460,17 +446,17 @@ function doRecvmsg(k: Kernel, h: number, msgp: number, flags: number): number {
   if (typeof m === 'number') return m;
   const r = sys(HOST.recvmsg, h, scratchAddr + S_MSG, flags | MSG_CMSG_CLOEXEC);
   if (r < 0) return r;
-  let msgFlags = scratch.readInt32LE(S_MSG + 48);
+  let msgFlags = scratch.readInt32LE(S_MSG + MSG.msg_flags);
   let ctlLen = 0;
   if (m.control !== 0) {
-    const got = receiveRights(k, Math.min(u64(scratch, S_MSG + 40), m.controlLen), (flags & MSG_CMSG_CLOEXEC) !== 0);
+    const got = receiveRights(k, Math.min(u64(scratch, S_MSG + MSG.msg_controllen), m.controlLen), (flags & MSG_CMSG_CLOEXEC) !== 0);
     if (got.cut) msgFlags |= MSG_CTRUNC;
     ctlLen = got.len;
     k.mem.write(m.control, control.subarray(0, ctlLen));
   }
-  if (m.name !== 0) k.mem.writeU32(msgp + 8, scratch.readUInt32LE(S_MSG + 8));
-  k.mem.writeU64(msgp + 40, ctlLen);
-  k.mem.writeU32(msgp + 48, msgFlags);
+  if (m.name !== 0) k.mem.writeU32(msgp + MSG.msg_namelen, scratch.readUInt32LE(S_MSG + MSG.msg_namelen));
+  k.mem.writeU64(msgp + MSG.msg_controllen, ctlLen);
+  k.mem.writeU32(msgp + MSG.msg_flags, msgFlags);
   return r;
 }
 
@@ -496,11 +482,11 @@ const sysSendmmsg: Handler = (k, a) => {
   const vec = a.ptr(1), vlen = Math.min(a.u(2), IOV_MAX), flags = a.i(3);
   let i = 0;
   for (; i < vlen; i++) {
-    const p = vec + i * MMSGHDR;
-    k.mem.host(p + MSGHDR, 4, true);
-    const r = doSendmsg(k, h, p, flags);
+    const p = vec + i * MMSG.SIZE;
+    k.mem.host(p + MMSG.msg_len, 4, true);
+    const r = doSendmsg(k, h, p + MMSG.msg_hdr, flags);
     if (r < 0) { if (i === 0) return r; break; }
-    k.mem.writeU32(p + MSGHDR, r);
+    k.mem.writeU32(p + MMSG.msg_len, r);
   }
   return i;
 };
@@ -517,27 +503,27 @@ const sysRecvmmsg: Handler = (k, a) => {
   let flags = a.i(3) & ~MSG_WAITFORONE;
   let deadline = 0n;
   if (tsp !== 0) {
-    const sec = k.mem.readI64(tsp), nsec = k.mem.readI64(tsp + 8);
+    const sec = k.mem.readI64(tsp + TIMESPEC.tv_sec), nsec = k.mem.readI64(tsp + TIMESPEC.tv_nsec);
     if (sec < 0 || nsec < 0 || nsec >= 1e9) return -EINVAL;
     deadline = process.hrtime.bigint() + BigInt(sec) * 1000000000n + BigInt(nsec);
   }
   let got = 0;
   while (got < vlen) {
-    const p = vec + got * MMSGHDR;
-    k.mem.host(p + MSGHDR, 4, true);
-    const r = doRecvmsg(k, h, p, flags);
+    const p = vec + got * MMSG.SIZE;
+    k.mem.host(p + MMSG.msg_len, 4, true);
+    const r = doRecvmsg(k, h, p + MMSG.msg_hdr, flags);
     if (r < 0) { if (got === 0) return r; break; }
-    k.mem.writeU32(p + MSGHDR, r);
+    k.mem.writeU32(p + MMSG.msg_len, r);
     got++;
     if (a.i(3) & MSG_WAITFORONE) flags |= MSG_DONTWAIT;
     if (tsp !== 0 && process.hrtime.bigint() >= deadline) break;
-    if (k.mem.readI32(p + 48) & MSG_OOB) break;
+    if (k.mem.readI32(p + MMSG.msg_hdr + MSG.msg_flags) & MSG_OOB) break;
   }
   if (tsp !== 0) {
     let left = deadline - process.hrtime.bigint();
     if (left < 0n) left = 0n;
-    k.mem.writeU64(tsp, Number(left / 1000000000n));
-    k.mem.writeU64(tsp + 8, Number(left % 1000000000n));
+    k.mem.writeU64(tsp + TIMESPEC.tv_sec, Number(left / 1000000000n));
+    k.mem.writeU64(tsp + TIMESPEC.tv_nsec, Number(left % 1000000000n));
   }
   return got;
 };

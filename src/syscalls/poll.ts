@@ -13,11 +13,16 @@ import { Handler, HandlerTable, Kernel, Args } from './api';
 import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
 import { GuestFault } from '../machine/memory';
+import { EBADF, EINVAL } from '../linux/errno';
 
-const EBADF = 9, EINVAL = 22;
 
-const POLLIN = 0x1, POLLPRI = 0x2, POLLOUT = 0x4, POLLERR = 0x8, POLLHUP = 0x10;
-const POLLRDNORM = 0x40, POLLRDBAND = 0x80, POLLWRNORM = 0x100, POLLWRBAND = 0x200;
+import {
+  EPOLL_CLOEXEC, EPOLL_CTL_DEL, EP_MAX_EVENTS, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLPRI, POLLRDBAND, POLLRDNORM, POLLWRBAND,
+  POLLWRNORM,
+} from '../linux/poll';
+import { SIGSET_SIZE } from '../linux/signal';
+import { EPOLL_EVENT, POLLFD, TIMESPEC } from '../linux/structs';
+
 /** What select asks for and what counts as ready, per set (fs/select.c). */
 const IN_WANT = POLLIN | POLLRDNORM | POLLRDBAND, IN_READY = IN_WANT | POLLHUP | POLLERR;
 const OUT_WANT = POLLOUT | POLLWRNORM | POLLWRBAND, OUT_READY = OUT_WANT | POLLERR;
@@ -30,22 +35,17 @@ const EX_WANT = POLLPRI, EX_READY = POLLPRI;
  */
 const CLOSED_FD = 0x7fffffff;
 
-const EPOLL_CLOEXEC = 0o2000000, EPOLL_CTL_DEL = 2;
-/** sizeof(struct epoll_event) on x86-64 (packed); EP_MAX_EVENTS = INT_MAX / 12. */
-const EPOLL_EVENT = 12, EP_MAX_EVENTS = Math.floor(0x7fffffff / 12);
-/** sizeof(sigset_t) for the kernel. */
-const SIGSET_SIZE = 8;
-
 /** VMM scratch: a timespec the host reads and updates, an epoll_event. */
 const small = Buffer.alloc(128);
 const smallAddr = addressOf(small);
-const S_TS = 0, S_EV = 16;
+const S_TS = 0, S_EV = TIMESPEC.SIZE;
 
-/** The pollfd array the host sees (8 bytes per entry), grown to the largest fd limit seen. */
-let pfd = Buffer.alloc(1024 * 8);
+/** The pollfd array the host sees, grown to the largest fd limit seen. */
+const PFD = POLLFD.SIZE;
+let pfd = Buffer.alloc(1024 * PFD);
 let pfdAddr = addressOf(pfd);
 function pollfds(n: number): void {
-  if (n * 8 > pfd.length) { pfd = Buffer.alloc(n * 8); pfdAddr = addressOf(pfd); }
+  if (n * PFD > pfd.length) { pfd = Buffer.alloc(n * PFD); pfdAddr = addressOf(pfd); }
 }
 
 /** Checks an optional signal mask argument (pointer, size): EINVAL unless size is 8, EFAULT if unreadable. */
@@ -67,9 +67,9 @@ const clampNs = (ns: bigint) => (ns > MAX_TIMEOUT_NS ? MAX_TIMEOUT_NS : ns);
 
 /** Reads two 64-bit signed words (a timespec or timeval, checked) exactly. */
 function readPair(k: Kernel, p: number): [bigint, bigint] {
-  const v = k.mem.view(p, 16, false);
-  const dv = new DataView(v.buffer, v.byteOffset, 16);
-  return [dv.getBigInt64(0, true), dv.getBigInt64(8, true)];
+  const v = k.mem.view(p, TIMESPEC.SIZE, false);
+  const dv = new DataView(v.buffer, v.byteOffset, TIMESPEC.SIZE);
+  return [dv.getBigInt64(TIMESPEC.tv_sec, true), dv.getBigInt64(TIMESPEC.tv_nsec, true)];
 }
 
 /** Reads a struct timespec (checked) into nanoseconds (clamped); -EINVAL if it is not a valid one. */
@@ -82,8 +82,8 @@ function readTimespec(k: Kernel, p: number): bigint | number {
 /** Stages a timeout (ns, clamped again here) in the scratch timespec; returns its host address. */
 function stageTimespec(ns: bigint): number {
   ns = clampNs(ns < 0n ? 0n : ns);
-  small.writeBigInt64LE(ns / 1000000000n, S_TS);
-  small.writeBigInt64LE(ns % 1000000000n, S_TS + 8);
+  small.writeBigInt64LE(ns / 1000000000n, S_TS + TIMESPEC.tv_sec);
+  small.writeBigInt64LE(ns % 1000000000n, S_TS + TIMESPEC.tv_nsec);
   return smallAddr + S_TS;
 }
 
@@ -94,14 +94,14 @@ function stageTimespec(ns: bigint): number {
 function writeBack(k: Kernel, p: number, secs: bigint, sub: bigint): void {
   let v: Uint8Array;
   try {
-    v = k.mem.view(p, 16, true);
+    v = k.mem.view(p, TIMESPEC.SIZE, true);
   } catch (e) {
     if (e instanceof GuestFault) return;
     throw e;
   }
-  const dv = new DataView(v.buffer, v.byteOffset, 16);
-  dv.setBigInt64(0, secs, true);
-  dv.setBigInt64(8, sub, true);
+  const dv = new DataView(v.buffer, v.byteOffset, TIMESPEC.SIZE);
+  dv.setBigInt64(TIMESPEC.tv_sec, secs, true);
+  dv.setBigInt64(TIMESPEC.tv_nsec, sub, true);
 }
 
 /**
@@ -112,22 +112,22 @@ function writeBack(k: Kernel, p: number, secs: bigint, sub: bigint): void {
 function stagePollfds(k: Kernel, ufds: number, n: number): number {
   if (n > k.fds.limit) return -EINVAL;
   pollfds(n);
-  const src = k.mem.view(ufds, n * 8, true);
+  const src = k.mem.view(ufds, n * PFD, true);
   pfd.set(src);
   for (let i = 0; i < n; i++) {
-    const fd = pfd.readInt32LE(i * 8);
-    if (fd >= 0) { const h = k.fds.get(fd); pfd.writeInt32LE(h < 0 ? CLOSED_FD : h, i * 8); }
-    pfd.writeInt16LE(0, i * 8 + 6);
+    const fd = pfd.readInt32LE(i * PFD + POLLFD.fd);
+    if (fd >= 0) { const h = k.fds.get(fd); pfd.writeInt32LE(h < 0 ? CLOSED_FD : h, i * PFD + POLLFD.fd); }
+    pfd.writeInt16LE(0, i * PFD + POLLFD.revents);
   }
   return 0;
 }
 
 /** Copies revents back into the guest's array (only revents, like Linux). */
 function copyRevents(k: Kernel, ufds: number, n: number): void {
-  const dst = k.mem.view(ufds, n * 8, true);
+  const dst = k.mem.view(ufds, n * PFD, true);
   for (let i = 0; i < n; i++) {
-    dst[i * 8 + 6] = pfd[i * 8 + 6]!;
-    dst[i * 8 + 7] = pfd[i * 8 + 7]!;
+    dst[i * PFD + POLLFD.revents] = pfd[i * PFD + POLLFD.revents]!;
+    dst[i * PFD + POLLFD.revents + 1] = pfd[i * PFD + POLLFD.revents + 1]!;
   }
 }
 
@@ -158,7 +158,7 @@ const sysPpoll: Handler = (k, a) => {
   const r = sys(HOST.ppoll, pfdAddr, n, ts, 0, SIGSET_SIZE);
   copyRevents(k, ufds, n);
   // The host updated the staged timespec with the time left (not for a zero timeout).
-  if (timed) writeBack(k, tsp, small.readBigInt64LE(S_TS), small.readBigInt64LE(S_TS + 8));
+  if (timed) writeBack(k, tsp, small.readBigInt64LE(S_TS + TIMESPEC.tv_sec), small.readBigInt64LE(S_TS + TIMESPEC.tv_nsec));
   return r;
 };
 
@@ -186,8 +186,8 @@ function doSelect(k: Kernel, nfds: number, ptrs: readonly number[], timeout: big
     const h = k.fds.get(fd);
     if (h < 0) return -EBADF;
     const i = guestFd.length;
-    pfd.writeInt32LE(h, i * 8);
-    pfd.writeInt16LE(ev, i * 8 + 4);
+    pfd.writeInt32LE(h, i * PFD + POLLFD.fd);
+    pfd.writeInt16LE(ev, i * PFD + POLLFD.events);
     guestFd.push(fd);
   }
   const cnt = guestFd.length;
@@ -195,19 +195,19 @@ function doSelect(k: Kernel, nfds: number, ptrs: readonly number[], timeout: big
   const res = sets.map((s) => (s === null ? null : Buffer.alloc(s.length)));
   let total = 0;
   for (;;) {
-    for (let i = 0; i < cnt; i++) pfd.writeInt16LE(0, i * 8 + 6);
+    for (let i = 0; i < cnt; i++) pfd.writeInt16LE(0, i * PFD + POLLFD.revents);
     let rest = 0n;
     if (deadline !== null) { rest = deadline - process.hrtime.bigint(); if (rest < 0n) rest = 0n; }
     const r = sys(HOST.ppoll, pfdAddr, cnt, deadline === null ? 0 : stageTimespec(rest), 0, SIGSET_SIZE);
     if (r < 0) return r;
     for (let i = 0; i < cnt; i++) {
-      const rev = pfd.readUInt16LE(i * 8 + 6), want = pfd.readUInt16LE(i * 8 + 4), fd = guestFd[i]!;
+      const rev = pfd.readUInt16LE(i * PFD + POLLFD.revents), want = pfd.readUInt16LE(i * PFD + POLLFD.events), fd = guestFd[i]!;
       let hit = false;
       const mark = (s: Buffer | null | undefined) => { if (s) { s[fd >> 3]! |= 1 << (fd & 7); total++; hit = true; } };
       if ((want & IN_WANT) && (rev & IN_READY)) mark(res[0]);
       if ((want & OUT_WANT) && (rev & OUT_READY)) mark(res[1]);
       if ((want & EX_WANT) && (rev & EX_READY)) mark(res[2]);
-      if (!hit && rev !== 0) pfd.writeInt32LE(-1, i * 8);
+      if (!hit && rev !== 0) pfd.writeInt32LE(-1, i * PFD + POLLFD.fd);
     }
     if (total > 0 || r === 0) break;
   }
@@ -285,7 +285,7 @@ const sysEpollCtl: Handler = (k, a) => {
   const op = a.i(1);
   let ev = 0;
   if (op !== EPOLL_CTL_DEL) {
-    small.set(k.mem.view(a.ptr(3), EPOLL_EVENT, false), S_EV);
+    small.set(k.mem.view(a.ptr(3), EPOLL_EVENT.SIZE, false), S_EV);
     ev = smallAddr + S_EV;
   }
   const ep = k.fds.get(a.i(0)), t = k.fds.get(a.i(2));
@@ -301,7 +301,7 @@ const sysEpollCtl: Handler = (k, a) => {
 function epollTarget(k: Kernel, a: Args): { h: number; ev: number } | number {
   const max = a.i(2);
   if (max <= 0 || max > EP_MAX_EVENTS) return -EINVAL;
-  const ev = k.mem.host(a.ptr(1), max * EPOLL_EVENT, true);
+  const ev = k.mem.host(a.ptr(1), max * EPOLL_EVENT.SIZE, true);
   const h = k.fds.get(a.i(0));
   if (h < 0) return -EBADF;
   return { h, ev };

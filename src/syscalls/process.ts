@@ -7,9 +7,15 @@ import { release } from 'node:os';
 import { Handler, HandlerTable, GuestExit, Kernel } from './api';
 import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
-import { signalName } from '../vmm/fault';
+import { signalName, defaultAction } from '../linux/signal';
+import { EAGAIN, EINVAL, ENOSYS, EPERM, ESRCH, ETIMEDOUT } from '../linux/errno';
+import {
+  ARCH_GET_CPUID, ARCH_GET_FS, ARCH_GET_GS, ARCH_SET_FS, ARCH_SET_GS, PR_GET_DUMPABLE, PR_GET_NAME, PR_GET_NO_NEW_PRIVS,
+  PR_GET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NAME, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG,
+} from '../linux/prctl';
+import { RLIMIT_NOFILE, RLIM_NLIMITS } from '../linux/resource';
+import { FUTEX_WAIT, FUTEX_WAIT_BITSET, FUTEX_WAKE, FUTEX_WAKE_BITSET } from '../linux/futex';
 
-const EINVAL = 22, EPERM = 1, ESRCH = 3, EAGAIN = 11, ETIMEDOUT = 110, ENOSYS = 38;
 
 /** Implements exit(2) and exit_group(2): the status becomes torov's own. */
 const sysExit: Handler = (_k, a) => { throw new GuestExit(a.i(0) & 0xff); };
@@ -24,10 +30,8 @@ const sysUname: Handler = (k, a) => {
   return 0;
 };
 
-/** arch_prctl codes (asm/prctl.h). */
 /** The end of the user half of the address space on x86-64 (4-level paging). */
 const TASK_SIZE_MAX = 0x7ffffffff000;
-const ARCH_SET_GS = 0x1001, ARCH_SET_FS = 0x1002, ARCH_GET_FS = 0x1003, ARCH_GET_GS = 0x1004, ARCH_GET_CPUID = 0x1011;
 
 const sysArchPrctl: Handler = (k, a) => {
   const code = a.i(0), addr = a.ptr(1);
@@ -61,7 +65,6 @@ const sysGetRobustList: Handler = (k, a) => {
 
 const self = (k: { pid: number }, pid: number) => pid === 0 || pid === k.pid;
 
-const RLIMIT_NOFILE = 7, RLIM_NLIMITS = 16;
 
 /** Limits the program set, by resource (read back by getrlimit; not enforced yet). Per process. */
 const rlimits = new WeakMap<Kernel, Map<number, readonly [bigint, bigint]>>();
@@ -152,7 +155,7 @@ const sysGetcpu: Handler = (k, a) => {
 };
 
 /** Signals whose default action ends the process (signal(7)). */
-const FATAL = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 24, 25, 26, 27, 29, 30, 31]);
+const FATAL = new Set(Array.from({ length: 31 }, (_, i) => i + 1).filter((s) => defaultAction(s) === 'term' || defaultAction(s) === 'core'));
 
 /**
  * Implements kill(2), tkill(2) and tgkill(2) for the only process there is. Signals are not
@@ -180,8 +183,8 @@ const sysKill: Handler = (k, a) => {
 const sysTkill: Handler = (k, a) => (a.i(0) === k.pid ? sendSelf(k, a.i(1)) : -ESRCH);
 const sysTgkill: Handler = (k, a) => (a.i(0) === k.pid && a.i(1) === k.pid ? sendSelf(k, a.i(2)) : -ESRCH);
 
-/** futex ops (linux/futex.h). */
-const FUTEX_WAIT = 0, FUTEX_WAKE = 1, FUTEX_WAIT_BITSET = 9, FUTEX_WAKE_BITSET = 10, FUTEX_CMD_MASK = 0x7f & ~0x80;
+/** The bits of a futex op read as the command here (not linux/futex.h's FUTEX_CMD_MASK, which keeps unknown high bits). */
+const FUTEX_CMD_MASK = 0x7f;
 
 /**
  * Implements futex(2) for one thread: a WAIT whose value differs returns EAGAIN as Linux
@@ -238,9 +241,6 @@ function prctlState(k: Kernel): PrctlState {
   return st;
 }
 
-/** prctl options (linux/prctl.h). */
-const PR_SET_PDEATHSIG = 1, PR_GET_PDEATHSIG = 2, PR_GET_DUMPABLE = 3, PR_SET_DUMPABLE = 4,
-  PR_SET_NAME = 15, PR_GET_NAME = 16, PR_SET_NO_NEW_PRIVS = 38, PR_GET_NO_NEW_PRIVS = 39;
 
 /**
  * Implements prctl(2) for the options ordinary programs use on themselves: the process name

@@ -4,10 +4,9 @@
  * process.ts for what happens to fatal ones).
  */
 import { Handler, HandlerTable, GuestExit, Kernel } from './api';
+import { EINVAL, EPIPE } from '../linux/errno';
+import { SIGKILL, SIGPIPE, SIGSTOP, SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK } from '../linux/signal';
 
-const EINVAL = 22, EPIPE = 32;
-const SIGKILL = 9, SIGPIPE = 13, SIGSTOP = 19;
-const SIG_BLOCK = 0, SIG_UNBLOCK = 1, SIG_SETMASK = 2;
 const UNBLOCKABLE = (1n << BigInt(SIGKILL - 1)) | (1n << BigInt(SIGSTOP - 1));
 
 /** Implements rt_sigaction(2) (struct kernel_sigaction: handler, flags, restorer, mask; 32 bytes). */

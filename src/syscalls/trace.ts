@@ -21,6 +21,35 @@
 import { MAX_ERRNO, errnoName, strerror } from '../linux/errno';
 import { syscallName } from '../linux/syscalls';
 import type { ArgKind, ArgSpec, RetKind, SyscallInfo } from '../linux/syscalls';
+import * as fcntl from '../linux/fcntl';
+import * as futex from '../linux/futex';
+import * as ioctl from '../linux/ioctl';
+import * as mman from '../linux/mman';
+import * as poll from '../linux/poll';
+import * as prctl from '../linux/prctl';
+import * as resource from '../linux/resource';
+import * as signal from '../linux/signal';
+import * as socket from '../linux/socket';
+import * as stat from '../linux/stat';
+import * as time from '../linux/time';
+import { AF_INET, AF_INET6, AF_NETLINK, AF_UNIX, SOL_SOCKET, SO_ERROR } from '../linux/socket';
+import {
+  AT_FDCWD, F_ADD_SEALS, F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_GETFL, F_GETLEASE, F_GETLK, F_GETOWN, F_GETPIPE_SZ, F_GETSIG,
+  F_GET_SEALS, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_SETFD, F_SETFL, F_SETLEASE, F_SETLK, F_SETLKW, F_SETOWN, F_SETPIPE_SZ,
+  F_SETSIG, O_CREAT, __O_TMPFILE,
+} from '../linux/fcntl';
+import {
+  FIOASYNC, FIOCLEX, FIONBIO, FIONCLEX, FIONREAD, TCFLSH, TCSBRK, TCXONC, TIOCEXCL, TIOCGPGRP, TIOCGPTN, TIOCGSID, TIOCGWINSZ,
+  TIOCMGET, TIOCNOTTY, TIOCNXCL, TIOCOUTQ, TIOCSCTTY, TIOCSPGRP, TIOCSPTLCK, TIOCSWINSZ,
+} from '../linux/ioctl';
+import { FUTEX_BITSET_MATCH_ANY, FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET, FUTEX_WAKE_OP } from '../linux/futex';
+import { SA_RESTORER } from '../linux/signal';
+import { S_IFBLK, S_IFCHR, S_IFMT } from '../linux/stat';
+import {
+  EPOLL_EVENT, FLOCK, IOVEC, ITIMERSPEC, KERNEL_SIGACTION, LINUX_DIRENT64, MSGHDR, POLLFD, RLIMIT, RUSAGE, SIGSET, SOCKADDR,
+  SOCKADDR_IN, SOCKADDR_IN6, SOCKADDR_NL, SOCKADDR_STORAGE, SOCKADDR_UN, STACK_T, STAT, STATX, TIMESPEC, TIMEVAL, TMS, UTSNAME,
+  WINSIZE,
+} from '../linux/structs';
 
 /** Read access to guest memory, provided by the VMM. Both methods return null when the guest range is not readable. */
 export interface TraceMemory {
@@ -75,7 +104,7 @@ function errnoOf(result: bigint): number | undefined {
 }
 
 // ---------------------------------------------------------------------------
-// Flag and enum tables (x86-64 values)
+// Flag and enum tables, from the constants of src/linux
 
 type Flags = readonly (readonly [number, string])[];
 type Names = Readonly<Record<number, string>>;
@@ -106,252 +135,209 @@ function named(table: Names, n: number): string {
   return table[n] ?? String(n);
 }
 
-const O_CREAT = 0o100;
-const O_TMPFILE_BIT = 0o20000000;
-const OPEN_ACCMODE: Names = { 0: 'O_RDONLY', 1: 'O_WRONLY', 2: 'O_RDWR', 3: 'O_ACCMODE' };
-const OPEN_FLAGS: Flags = [
-  [O_CREAT, 'O_CREAT'], [0o200, 'O_EXCL'], [0o400, 'O_NOCTTY'], [0o1000, 'O_TRUNC'], [0o2000, 'O_APPEND'],
-  [0o4000, 'O_NONBLOCK'], [0o4010000, 'O_SYNC'], [0o10000, 'O_DSYNC'], [0o20000, 'O_ASYNC'], [0o40000, 'O_DIRECT'],
-  [0o100000, 'O_LARGEFILE'], [0o1000000, 'O_NOATIME'], [0o2000000, 'O_CLOEXEC'], [0o20200000, 'O_TMPFILE'],
-  [0o200000, 'O_DIRECTORY'], [0o400000, 'O_NOFOLLOW'], [0o10000000, 'O_PATH'],
-];
-const O_FLAGS: Flags = [[0o4000, 'O_NONBLOCK'], [0o40000, 'O_DIRECT'], [0o2000000, 'O_CLOEXEC']];
+/** [value, name] pairs of the named constants of `m`, in the order given (multi-bit entries first). */
+function flagTable<M extends object>(m: M, names: readonly (keyof M & string)[]): Flags {
+  return names.map((n) => [m[n] as unknown as number, n] as const);
+}
+
+/** The named constants of `m` by value. */
+function nameTable<M extends object>(m: M, names: readonly (keyof M & string)[]): Names {
+  const t: Record<number, string> = {};
+  for (const n of names) t[m[n] as unknown as number] = n;
+  return t;
+}
+
+const OPEN_ACCMODE = nameTable(fcntl, ['O_RDONLY', 'O_WRONLY', 'O_RDWR', 'O_ACCMODE']);
+const OPEN_FLAGS = flagTable(fcntl, [
+  'O_CREAT', 'O_EXCL', 'O_NOCTTY', 'O_TRUNC', 'O_APPEND', 'O_NONBLOCK', 'O_SYNC', 'O_DSYNC', 'O_ASYNC', 'O_DIRECT',
+  'O_LARGEFILE', 'O_NOATIME', 'O_CLOEXEC', 'O_TMPFILE', 'O_DIRECTORY', 'O_NOFOLLOW', 'O_PATH',
+]);
+const O_FLAGS = flagTable(fcntl, ['O_NONBLOCK', 'O_DIRECT', 'O_CLOEXEC']);
 
 function openFlags(v: bigint): string {
   const f = u32(v);
-  return [OPEN_ACCMODE[f & 3] ?? '', ...flagList(f & ~3, OPEN_FLAGS)].join('|');
+  return [OPEN_ACCMODE[f & fcntl.O_ACCMODE] ?? '', ...flagList(f & ~fcntl.O_ACCMODE, OPEN_FLAGS)].join('|');
 }
 
-const AT_FDCWD = -100;
-const AT_FLAGS: Flags = [
-  [0x100, 'AT_SYMLINK_NOFOLLOW'], [0x200, 'AT_REMOVEDIR'], [0x400, 'AT_SYMLINK_FOLLOW'], [0x800, 'AT_NO_AUTOMOUNT'],
-  [0x1000, 'AT_EMPTY_PATH'], [0x2000, 'AT_STATX_FORCE_SYNC'], [0x4000, 'AT_STATX_DONT_SYNC'], [0x8000, 'AT_RECURSIVE'],
-];
-const FACCESS_FLAGS: Flags = [[0x100, 'AT_SYMLINK_NOFOLLOW'], [0x200, 'AT_EACCESS'], [0x1000, 'AT_EMPTY_PATH']];
-const ACCESS_MODE: Flags = [[4, 'R_OK'], [2, 'W_OK'], [1, 'X_OK']];
+const AT_FLAGS = flagTable(fcntl, [
+  'AT_SYMLINK_NOFOLLOW', 'AT_REMOVEDIR', 'AT_SYMLINK_FOLLOW', 'AT_NO_AUTOMOUNT', 'AT_EMPTY_PATH', 'AT_STATX_FORCE_SYNC',
+  'AT_STATX_DONT_SYNC', 'AT_RECURSIVE',
+]);
+const FACCESS_FLAGS = flagTable(fcntl, ['AT_SYMLINK_NOFOLLOW', 'AT_EACCESS', 'AT_EMPTY_PATH']);
+const ACCESS_MODE = flagTable(fcntl, ['R_OK', 'W_OK', 'X_OK']);
 
-const PROT: Flags = [[1, 'PROT_READ'], [2, 'PROT_WRITE'], [4, 'PROT_EXEC'], [8, 'PROT_SEM'], [0x01000000, 'PROT_GROWSDOWN'], [0x02000000, 'PROT_GROWSUP']];
-const MAP_TYPE: Names = { 1: 'MAP_SHARED', 2: 'MAP_PRIVATE', 3: 'MAP_SHARED_VALIDATE' };
-const MAP_FLAGS: Flags = [
-  [0x10, 'MAP_FIXED'], [0x20, 'MAP_ANONYMOUS'], [0x40, 'MAP_32BIT'], [0x100, 'MAP_GROWSDOWN'], [0x800, 'MAP_DENYWRITE'],
-  [0x1000, 'MAP_EXECUTABLE'], [0x2000, 'MAP_LOCKED'], [0x4000, 'MAP_NORESERVE'], [0x8000, 'MAP_POPULATE'],
-  [0x10000, 'MAP_NONBLOCK'], [0x20000, 'MAP_STACK'], [0x40000, 'MAP_HUGETLB'], [0x80000, 'MAP_SYNC'],
-  [0x100000, 'MAP_FIXED_NOREPLACE'], [0x4000000, 'MAP_UNINITIALIZED'],
-];
+const PROT = flagTable(mman, ['PROT_READ', 'PROT_WRITE', 'PROT_EXEC', 'PROT_SEM', 'PROT_GROWSDOWN', 'PROT_GROWSUP']);
+const MAP_TYPES = nameTable(mman, ['MAP_SHARED', 'MAP_PRIVATE', 'MAP_SHARED_VALIDATE']);
+const MAP_FLAGS = flagTable(mman, [
+  'MAP_FIXED', 'MAP_ANONYMOUS', 'MAP_32BIT', 'MAP_GROWSDOWN', 'MAP_DENYWRITE', 'MAP_EXECUTABLE', 'MAP_LOCKED', 'MAP_NORESERVE',
+  'MAP_POPULATE', 'MAP_NONBLOCK', 'MAP_STACK', 'MAP_HUGETLB', 'MAP_SYNC', 'MAP_FIXED_NOREPLACE', 'MAP_UNINITIALIZED',
+]);
 
 function mmapFlags(v: bigint): string {
   const f = u32(v);
-  const type = MAP_TYPE[f & 0xf];
-  const parts = type === undefined ? flagList(f, MAP_FLAGS) : [type, ...flagList(f & ~0xf, MAP_FLAGS)];
+  const type = MAP_TYPES[f & mman.MAP_TYPE];
+  const parts = type === undefined ? flagList(f, MAP_FLAGS) : [type, ...flagList(f & ~mman.MAP_TYPE, MAP_FLAGS)];
   return parts.length === 0 ? '0' : parts.join('|');
 }
 
-const MREMAP: Flags = [[1, 'MREMAP_MAYMOVE'], [2, 'MREMAP_FIXED'], [4, 'MREMAP_DONTUNMAP']];
-const MSYNC: Flags = [[1, 'MS_ASYNC'], [2, 'MS_INVALIDATE'], [4, 'MS_SYNC']];
-const MADVISE: Names = {
-  0: 'MADV_NORMAL', 1: 'MADV_RANDOM', 2: 'MADV_SEQUENTIAL', 3: 'MADV_WILLNEED', 4: 'MADV_DONTNEED', 8: 'MADV_FREE',
-  9: 'MADV_REMOVE', 10: 'MADV_DONTFORK', 11: 'MADV_DOFORK', 12: 'MADV_MERGEABLE', 13: 'MADV_UNMERGEABLE',
-  14: 'MADV_HUGEPAGE', 15: 'MADV_NOHUGEPAGE', 16: 'MADV_DONTDUMP', 17: 'MADV_DODUMP', 18: 'MADV_WIPEONFORK',
-  19: 'MADV_KEEPONFORK', 20: 'MADV_COLD', 21: 'MADV_PAGEOUT', 22: 'MADV_POPULATE_READ', 23: 'MADV_POPULATE_WRITE',
-  24: 'MADV_DONTNEED_LOCKED', 25: 'MADV_COLLAPSE', 100: 'MADV_HWPOISON', 101: 'MADV_SOFT_OFFLINE',
-  102: 'MADV_GUARD_INSTALL', 103: 'MADV_GUARD_REMOVE',
-};
+const MREMAP = flagTable(mman, ['MREMAP_MAYMOVE', 'MREMAP_FIXED', 'MREMAP_DONTUNMAP']);
+const MSYNC = flagTable(mman, ['MS_ASYNC', 'MS_INVALIDATE', 'MS_SYNC']);
+const MADVISE = nameTable(mman, [
+  'MADV_NORMAL', 'MADV_RANDOM', 'MADV_SEQUENTIAL', 'MADV_WILLNEED', 'MADV_DONTNEED', 'MADV_FREE', 'MADV_REMOVE',
+  'MADV_DONTFORK', 'MADV_DOFORK', 'MADV_MERGEABLE', 'MADV_UNMERGEABLE', 'MADV_HUGEPAGE', 'MADV_NOHUGEPAGE',
+  'MADV_DONTDUMP', 'MADV_DODUMP', 'MADV_WIPEONFORK', 'MADV_KEEPONFORK', 'MADV_COLD', 'MADV_PAGEOUT',
+  'MADV_POPULATE_READ', 'MADV_POPULATE_WRITE', 'MADV_DONTNEED_LOCKED', 'MADV_COLLAPSE', 'MADV_HWPOISON',
+  'MADV_SOFT_OFFLINE', 'MADV_GUARD_INSTALL', 'MADV_GUARD_REMOVE',
+]);
 
-const CLOCKS: Names = {
-  0: 'CLOCK_REALTIME', 1: 'CLOCK_MONOTONIC', 2: 'CLOCK_PROCESS_CPUTIME_ID', 3: 'CLOCK_THREAD_CPUTIME_ID',
-  4: 'CLOCK_MONOTONIC_RAW', 5: 'CLOCK_REALTIME_COARSE', 6: 'CLOCK_MONOTONIC_COARSE', 7: 'CLOCK_BOOTTIME',
-  8: 'CLOCK_REALTIME_ALARM', 9: 'CLOCK_BOOTTIME_ALARM', 11: 'CLOCK_TAI',
-};
-const TIMER_FLAGS: Flags = [[1, 'TIMER_ABSTIME']];
-const TFD_FLAGS: Flags = [[0o4000, 'TFD_NONBLOCK'], [0o2000000, 'TFD_CLOEXEC']];
-const TFD_SETTIME: Flags = [[1, 'TFD_TIMER_ABSTIME'], [2, 'TFD_TIMER_CANCEL_ON_SET']];
-const EFD_FLAGS: Flags = [[1, 'EFD_SEMAPHORE'], [0o4000, 'EFD_NONBLOCK'], [0o2000000, 'EFD_CLOEXEC']];
-const EPOLL_CREATE: Flags = [[0o2000000, 'EPOLL_CLOEXEC']];
-const IN_FLAGS: Flags = [[0o4000, 'IN_NONBLOCK'], [0o2000000, 'IN_CLOEXEC']];
-const MFD_FLAGS: Flags = [[1, 'MFD_CLOEXEC'], [2, 'MFD_ALLOW_SEALING'], [4, 'MFD_HUGETLB'], [8, 'MFD_NOEXEC_SEAL'], [0x10, 'MFD_EXEC']];
-const SOCK_FLAGS: Flags = [[0o2000000, 'SOCK_CLOEXEC'], [0o4000, 'SOCK_NONBLOCK']];
-const GRND: Flags = [[1, 'GRND_NONBLOCK'], [2, 'GRND_RANDOM'], [4, 'GRND_INSECURE']];
-const RENAME: Flags = [[1, 'RENAME_NOREPLACE'], [2, 'RENAME_EXCHANGE'], [4, 'RENAME_WHITEOUT']];
-const LOCK_OPS: Flags = [[1, 'LOCK_SH'], [2, 'LOCK_EX'], [4, 'LOCK_NB'], [8, 'LOCK_UN']];
-const STATX_MASK: Flags = [
-  [0xfff, 'STATX_ALL'], [0x7ff, 'STATX_BASIC_STATS'], [1, 'STATX_TYPE'], [2, 'STATX_MODE'], [4, 'STATX_NLINK'],
-  [8, 'STATX_UID'], [0x10, 'STATX_GID'], [0x20, 'STATX_ATIME'], [0x40, 'STATX_MTIME'], [0x80, 'STATX_CTIME'],
-  [0x100, 'STATX_INO'], [0x200, 'STATX_SIZE'], [0x400, 'STATX_BLOCKS'], [0x800, 'STATX_BTIME'],
-  [0x1000, 'STATX_MNT_ID'], [0x2000, 'STATX_DIOALIGN'], [0x4000, 'STATX_MNT_ID_UNIQUE'], [0x8000, 'STATX_SUBVOL'],
-  [0x10000, 'STATX_WRITE_ATOMIC'], [0x20000, 'STATX_DIO_READ_ALIGN'],
-];
-
-const SIGNALS: Names = {
-  1: 'HUP', 2: 'INT', 3: 'QUIT', 4: 'ILL', 5: 'TRAP', 6: 'ABRT', 7: 'BUS', 8: 'FPE', 9: 'KILL', 10: 'USR1',
-  11: 'SEGV', 12: 'USR2', 13: 'PIPE', 14: 'ALRM', 15: 'TERM', 16: 'STKFLT', 17: 'CHLD', 18: 'CONT', 19: 'STOP',
-  20: 'TSTP', 21: 'TTIN', 22: 'TTOU', 23: 'URG', 24: 'XCPU', 25: 'XFSZ', 26: 'VTALRM', 27: 'PROF', 28: 'WINCH',
-  29: 'IO', 30: 'PWR', 31: 'SYS',
-};
+const CLOCKS = nameTable(time, [
+  'CLOCK_REALTIME', 'CLOCK_MONOTONIC', 'CLOCK_PROCESS_CPUTIME_ID', 'CLOCK_THREAD_CPUTIME_ID', 'CLOCK_MONOTONIC_RAW',
+  'CLOCK_REALTIME_COARSE', 'CLOCK_MONOTONIC_COARSE', 'CLOCK_BOOTTIME', 'CLOCK_REALTIME_ALARM', 'CLOCK_BOOTTIME_ALARM',
+  'CLOCK_TAI',
+]);
+const TIMER_FLAGS = flagTable(time, ['TIMER_ABSTIME']);
+const TFD_FLAGS = flagTable(time, ['TFD_NONBLOCK', 'TFD_CLOEXEC']);
+const TFD_SETTIME = flagTable(time, ['TFD_TIMER_ABSTIME', 'TFD_TIMER_CANCEL_ON_SET']);
+const EFD_FLAGS = flagTable(fcntl, ['EFD_SEMAPHORE', 'EFD_NONBLOCK', 'EFD_CLOEXEC']);
+const EPOLL_CREATE = flagTable(poll, ['EPOLL_CLOEXEC']);
+const IN_FLAGS = flagTable(fcntl, ['IN_NONBLOCK', 'IN_CLOEXEC']);
+const MFD_FLAGS = flagTable(fcntl, ['MFD_CLOEXEC', 'MFD_ALLOW_SEALING', 'MFD_HUGETLB', 'MFD_NOEXEC_SEAL', 'MFD_EXEC']);
+const SOCK_FLAGS = flagTable(socket, ['SOCK_CLOEXEC', 'SOCK_NONBLOCK']);
+const GRND = flagTable(fcntl, ['GRND_NONBLOCK', 'GRND_RANDOM', 'GRND_INSECURE']);
+const RENAME = flagTable(fcntl, ['RENAME_NOREPLACE', 'RENAME_EXCHANGE', 'RENAME_WHITEOUT']);
+const LOCK_OPS = flagTable(fcntl, ['LOCK_SH', 'LOCK_EX', 'LOCK_NB', 'LOCK_UN']);
+const STATX_MASK = flagTable(stat, [
+  'STATX_ALL', 'STATX_BASIC_STATS', 'STATX_TYPE', 'STATX_MODE', 'STATX_NLINK', 'STATX_UID', 'STATX_GID', 'STATX_ATIME',
+  'STATX_MTIME', 'STATX_CTIME', 'STATX_INO', 'STATX_SIZE', 'STATX_BLOCKS', 'STATX_BTIME', 'STATX_MNT_ID', 'STATX_DIOALIGN',
+  'STATX_MNT_ID_UNIQUE', 'STATX_SUBVOL', 'STATX_WRITE_ATOMIC', 'STATX_DIO_READ_ALIGN',
+]);
 
 /** A signal without the SIG prefix, as in sigset listings: `INT`, `RTMIN`, `RT_1`. */
 function sigShort(n: number): string {
-  if (n === 32) return 'RTMIN';
-  if (n > 32 && n <= 64) return `RT_${n - 32}`;
-  return SIGNALS[n] ?? String(n);
+  if (n === signal.SIGRTMIN) return 'RTMIN';
+  if (n > signal.SIGRTMIN && n <= signal.SIGRTMAX) return `RT_${n - signal.SIGRTMIN}`;
+  return signal.standardSignalName(n)?.slice(3) ?? String(n);
 }
 
 /** A signal number as an argument: `SIGINT`, `SIGRTMIN`, `SIGRT_2`, or decimal (0 stays `0`). */
 function sigName(n: number): string {
-  return n >= 1 && n <= 64 ? `SIG${sigShort(n)}` : String(n);
+  return n >= 1 && n <= signal._NSIG ? `SIG${sigShort(n)}` : String(n);
 }
 
-const SIGPROCMASK_HOW: Names = { 0: 'SIG_BLOCK', 1: 'SIG_UNBLOCK', 2: 'SIG_SETMASK' };
-const SA_FLAGS: Flags = [
-  [1, 'SA_NOCLDSTOP'], [2, 'SA_NOCLDWAIT'], [4, 'SA_SIGINFO'], [0x400, 'SA_UNSUPPORTED'], [0x800, 'SA_EXPOSE_TAGBITS'],
-  [0x04000000, 'SA_RESTORER'], [0x08000000, 'SA_ONSTACK'], [0x10000000, 'SA_RESTART'], [0x40000000, 'SA_NODEFER'],
-  [0x80000000, 'SA_RESETHAND'],
-];
-const SA_RESTORER = 0x04000000;
-const SS_FLAGS: Flags = [[1, 'SS_ONSTACK'], [2, 'SS_DISABLE'], [0x80000000, 'SS_AUTODISARM']];
+const SIGPROCMASK_HOW = nameTable(signal, ['SIG_BLOCK', 'SIG_UNBLOCK', 'SIG_SETMASK']);
+const SA_FLAGS = flagTable(signal, [
+  'SA_NOCLDSTOP', 'SA_NOCLDWAIT', 'SA_SIGINFO', 'SA_UNSUPPORTED', 'SA_EXPOSE_TAGBITS', 'SA_RESTORER', 'SA_ONSTACK',
+  'SA_RESTART', 'SA_NODEFER', 'SA_RESETHAND',
+]);
+const SS_FLAGS = flagTable(signal, ['SS_ONSTACK', 'SS_DISABLE', 'SS_AUTODISARM']);
 
-const AF_UNIX = 1;
-const AF_INET = 2;
-const AF_INET6 = 10;
-const AF_NETLINK = 16;
-const AF: Names = {
-  0: 'AF_UNSPEC', [AF_UNIX]: 'AF_UNIX', [AF_INET]: 'AF_INET', 4: 'AF_IPX', 5: 'AF_APPLETALK', 7: 'AF_BRIDGE',
-  [AF_INET6]: 'AF_INET6', 15: 'AF_KEY', [AF_NETLINK]: 'AF_NETLINK', 17: 'AF_PACKET', 29: 'AF_CAN', 31: 'AF_BLUETOOTH',
-  38: 'AF_ALG', 40: 'AF_VSOCK', 44: 'AF_XDP', 45: 'AF_MCTP',
-};
-const SOCK_TYPE: Names = { 1: 'SOCK_STREAM', 2: 'SOCK_DGRAM', 3: 'SOCK_RAW', 4: 'SOCK_RDM', 5: 'SOCK_SEQPACKET', 6: 'SOCK_DCCP', 10: 'SOCK_PACKET' };
-const IPPROTO: Names = {
-  0: 'IPPROTO_IP', 1: 'IPPROTO_ICMP', 6: 'IPPROTO_TCP', 17: 'IPPROTO_UDP', 41: 'IPPROTO_IPV6', 58: 'IPPROTO_ICMPV6',
-  132: 'IPPROTO_SCTP', 136: 'IPPROTO_UDPLITE', 255: 'IPPROTO_RAW', 262: 'IPPROTO_MPTCP',
-};
-const MSG_FLAGS: Flags = [
-  [1, 'MSG_OOB'], [2, 'MSG_PEEK'], [4, 'MSG_DONTROUTE'], [8, 'MSG_CTRUNC'], [0x10, 'MSG_PROXY'], [0x20, 'MSG_TRUNC'],
-  [0x40, 'MSG_DONTWAIT'], [0x80, 'MSG_EOR'], [0x100, 'MSG_WAITALL'], [0x200, 'MSG_FIN'], [0x400, 'MSG_SYN'],
-  [0x800, 'MSG_CONFIRM'], [0x1000, 'MSG_RST'], [0x2000, 'MSG_ERRQUEUE'], [0x4000, 'MSG_NOSIGNAL'], [0x8000, 'MSG_MORE'],
-  [0x10000, 'MSG_WAITFORONE'], [0x40000, 'MSG_BATCH'], [0x4000000, 'MSG_ZEROCOPY'], [0x20000000, 'MSG_FASTOPEN'],
-  [0x40000000, 'MSG_CMSG_CLOEXEC'],
-];
-const SHUT: Names = { 0: 'SHUT_RD', 1: 'SHUT_WR', 2: 'SHUT_RDWR' };
-const SOL_SOCKET = 1;
-const SO_ERROR = 4;
-const SOL: Names = { 0: 'SOL_IP', [SOL_SOCKET]: 'SOL_SOCKET', 6: 'SOL_TCP', 17: 'SOL_UDP', 41: 'SOL_IPV6', 255: 'SOL_RAW', 263: 'SOL_PACKET', 270: 'SOL_NETLINK' };
+const AF = nameTable(socket, [
+  'AF_UNSPEC', 'AF_UNIX', 'AF_INET', 'AF_IPX', 'AF_APPLETALK', 'AF_BRIDGE', 'AF_INET6', 'AF_KEY', 'AF_NETLINK', 'AF_PACKET',
+  'AF_CAN', 'AF_BLUETOOTH', 'AF_ALG', 'AF_VSOCK', 'AF_XDP', 'AF_MCTP',
+]);
+const SOCK_TYPE = nameTable(socket, ['SOCK_STREAM', 'SOCK_DGRAM', 'SOCK_RAW', 'SOCK_RDM', 'SOCK_SEQPACKET', 'SOCK_DCCP', 'SOCK_PACKET']);
+const IPPROTO = nameTable(socket, [
+  'IPPROTO_IP', 'IPPROTO_ICMP', 'IPPROTO_TCP', 'IPPROTO_UDP', 'IPPROTO_IPV6', 'IPPROTO_ICMPV6', 'IPPROTO_SCTP',
+  'IPPROTO_UDPLITE', 'IPPROTO_RAW', 'IPPROTO_MPTCP',
+]);
+const MSG_FLAGS = flagTable(socket, [
+  'MSG_OOB', 'MSG_PEEK', 'MSG_DONTROUTE', 'MSG_CTRUNC', 'MSG_PROXY', 'MSG_TRUNC', 'MSG_DONTWAIT', 'MSG_EOR', 'MSG_WAITALL',
+  'MSG_FIN', 'MSG_SYN', 'MSG_CONFIRM', 'MSG_RST', 'MSG_ERRQUEUE', 'MSG_NOSIGNAL', 'MSG_MORE', 'MSG_WAITFORONE', 'MSG_BATCH',
+  'MSG_ZEROCOPY', 'MSG_FASTOPEN', 'MSG_CMSG_CLOEXEC',
+]);
+const SHUT = nameTable(socket, ['SHUT_RD', 'SHUT_WR', 'SHUT_RDWR']);
+const SOL = nameTable(socket, ['SOL_IP', 'SOL_SOCKET', 'SOL_TCP', 'SOL_UDP', 'SOL_IPV6', 'SOL_RAW', 'SOL_PACKET', 'SOL_NETLINK']);
 const SOCKOPTS: Readonly<Record<number, Names>> = {
-  [SOL_SOCKET]: {
-    1: 'SO_DEBUG', 2: 'SO_REUSEADDR', 3: 'SO_TYPE', [SO_ERROR]: 'SO_ERROR', 5: 'SO_DONTROUTE', 6: 'SO_BROADCAST',
-    7: 'SO_SNDBUF', 8: 'SO_RCVBUF', 9: 'SO_KEEPALIVE', 10: 'SO_OOBINLINE', 11: 'SO_NO_CHECK', 12: 'SO_PRIORITY',
-    13: 'SO_LINGER', 14: 'SO_BSDCOMPAT', 15: 'SO_REUSEPORT', 16: 'SO_PASSCRED', 17: 'SO_PEERCRED', 18: 'SO_RCVLOWAT',
-    19: 'SO_SNDLOWAT', 20: 'SO_RCVTIMEO_OLD', 21: 'SO_SNDTIMEO_OLD', 25: 'SO_BINDTODEVICE', 29: 'SO_TIMESTAMP_OLD',
-    30: 'SO_ACCEPTCONN', 32: 'SO_SNDBUFFORCE', 33: 'SO_RCVBUFFORCE', 38: 'SO_PROTOCOL', 39: 'SO_DOMAIN',
-    66: 'SO_RCVTIMEO_NEW', 67: 'SO_SNDTIMEO_NEW',
-  },
-  6: {
-    1: 'TCP_NODELAY', 2: 'TCP_MAXSEG', 3: 'TCP_CORK', 4: 'TCP_KEEPIDLE', 5: 'TCP_KEEPINTVL', 6: 'TCP_KEEPCNT',
-    7: 'TCP_SYNCNT', 8: 'TCP_LINGER2', 9: 'TCP_DEFER_ACCEPT', 10: 'TCP_WINDOW_CLAMP', 11: 'TCP_INFO', 12: 'TCP_QUICKACK',
-    13: 'TCP_CONGESTION', 18: 'TCP_USER_TIMEOUT', 23: 'TCP_FASTOPEN',
-  },
-  0: { 1: 'IP_TOS', 2: 'IP_TTL', 3: 'IP_HDRINCL', 4: 'IP_OPTIONS', 10: 'IP_MTU_DISCOVER', 11: 'IP_RECVERR', 33: 'IP_MULTICAST_TTL', 35: 'IP_ADD_MEMBERSHIP' },
-  41: { 16: 'IPV6_UNICAST_HOPS', 18: 'IPV6_MULTICAST_HOPS', 25: 'IPV6_RECVERR', 26: 'IPV6_V6ONLY' },
+  [socket.SOL_SOCKET]: nameTable(socket, [
+    'SO_DEBUG', 'SO_REUSEADDR', 'SO_TYPE', 'SO_ERROR', 'SO_DONTROUTE', 'SO_BROADCAST', 'SO_SNDBUF', 'SO_RCVBUF',
+    'SO_KEEPALIVE', 'SO_OOBINLINE', 'SO_NO_CHECK', 'SO_PRIORITY', 'SO_LINGER', 'SO_BSDCOMPAT', 'SO_REUSEPORT',
+    'SO_PASSCRED', 'SO_PEERCRED', 'SO_RCVLOWAT', 'SO_SNDLOWAT', 'SO_RCVTIMEO_OLD', 'SO_SNDTIMEO_OLD', 'SO_BINDTODEVICE',
+    'SO_TIMESTAMP_OLD', 'SO_ACCEPTCONN', 'SO_SNDBUFFORCE', 'SO_RCVBUFFORCE', 'SO_PROTOCOL', 'SO_DOMAIN',
+    'SO_RCVTIMEO_NEW', 'SO_SNDTIMEO_NEW',
+  ]),
+  [socket.SOL_TCP]: nameTable(socket, [
+    'TCP_NODELAY', 'TCP_MAXSEG', 'TCP_CORK', 'TCP_KEEPIDLE', 'TCP_KEEPINTVL', 'TCP_KEEPCNT', 'TCP_SYNCNT', 'TCP_LINGER2',
+    'TCP_DEFER_ACCEPT', 'TCP_WINDOW_CLAMP', 'TCP_INFO', 'TCP_QUICKACK', 'TCP_CONGESTION', 'TCP_USER_TIMEOUT',
+    'TCP_FASTOPEN',
+  ]),
+  [socket.SOL_IP]: nameTable(socket, [
+    'IP_TOS', 'IP_TTL', 'IP_HDRINCL', 'IP_OPTIONS', 'IP_MTU_DISCOVER', 'IP_RECVERR', 'IP_MULTICAST_TTL', 'IP_ADD_MEMBERSHIP',
+  ]),
+  [socket.SOL_IPV6]: nameTable(socket, ['IPV6_UNICAST_HOPS', 'IPV6_MULTICAST_HOPS', 'IPV6_RECVERR', 'IPV6_V6ONLY']),
 };
 
-const F_DUPFD = 0, F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, F_GETLK = 5, F_SETLK = 6, F_SETLKW = 7;
-const F_SETOWN = 8, F_GETOWN = 9, F_SETSIG = 10, F_GETSIG = 11;
-const F_OFD_GETLK = 36, F_OFD_SETLK = 37, F_OFD_SETLKW = 38, F_SETLEASE = 1024, F_GETLEASE = 1025;
-const F_DUPFD_CLOEXEC = 1030, F_SETPIPE_SZ = 1031, F_GETPIPE_SZ = 1032, F_ADD_SEALS = 1033, F_GET_SEALS = 1034;
-const FCNTL_CMDS: Names = {
-  [F_DUPFD]: 'F_DUPFD', [F_GETFD]: 'F_GETFD', [F_SETFD]: 'F_SETFD', [F_GETFL]: 'F_GETFL', [F_SETFL]: 'F_SETFL',
-  [F_GETLK]: 'F_GETLK', [F_SETLK]: 'F_SETLK', [F_SETLKW]: 'F_SETLKW', [F_SETOWN]: 'F_SETOWN', [F_GETOWN]: 'F_GETOWN',
-  [F_SETSIG]: 'F_SETSIG', [F_GETSIG]: 'F_GETSIG', 15: 'F_SETOWN_EX', 16: 'F_GETOWN_EX', 17: 'F_GETOWNER_UIDS',
-  [F_OFD_GETLK]: 'F_OFD_GETLK', [F_OFD_SETLK]: 'F_OFD_SETLK', [F_OFD_SETLKW]: 'F_OFD_SETLKW',
-  [F_SETLEASE]: 'F_SETLEASE', [F_GETLEASE]: 'F_GETLEASE', 1026: 'F_NOTIFY', 1027: 'F_DUPFD_QUERY',
-  1028: 'F_CREATED_QUERY', [F_DUPFD_CLOEXEC]: 'F_DUPFD_CLOEXEC', [F_SETPIPE_SZ]: 'F_SETPIPE_SZ',
-  [F_GETPIPE_SZ]: 'F_GETPIPE_SZ', [F_ADD_SEALS]: 'F_ADD_SEALS', [F_GET_SEALS]: 'F_GET_SEALS',
-  1035: 'F_GET_RW_HINT', 1036: 'F_SET_RW_HINT', 1037: 'F_GET_FILE_RW_HINT', 1038: 'F_SET_FILE_RW_HINT',
-};
-const FD_FLAGS: Flags = [[1, 'FD_CLOEXEC']];
-const SEALS: Flags = [[1, 'F_SEAL_SEAL'], [2, 'F_SEAL_SHRINK'], [4, 'F_SEAL_GROW'], [8, 'F_SEAL_WRITE'], [0x10, 'F_SEAL_FUTURE_WRITE'], [0x20, 'F_SEAL_EXEC']];
-const LOCK_TYPES: Names = { 0: 'F_RDLCK', 1: 'F_WRLCK', 2: 'F_UNLCK' };
-const WHENCE: Names = { 0: 'SEEK_SET', 1: 'SEEK_CUR', 2: 'SEEK_END', 3: 'SEEK_DATA', 4: 'SEEK_HOLE' };
+const FCNTL_CMDS = nameTable(fcntl, [
+  'F_DUPFD', 'F_GETFD', 'F_SETFD', 'F_GETFL', 'F_SETFL', 'F_GETLK', 'F_SETLK', 'F_SETLKW', 'F_SETOWN', 'F_GETOWN',
+  'F_SETSIG', 'F_GETSIG', 'F_SETOWN_EX', 'F_GETOWN_EX', 'F_GETOWNER_UIDS', 'F_OFD_GETLK', 'F_OFD_SETLK', 'F_OFD_SETLKW',
+  'F_SETLEASE', 'F_GETLEASE', 'F_NOTIFY', 'F_DUPFD_QUERY', 'F_CREATED_QUERY', 'F_DUPFD_CLOEXEC', 'F_SETPIPE_SZ',
+  'F_GETPIPE_SZ', 'F_ADD_SEALS', 'F_GET_SEALS', 'F_GET_RW_HINT', 'F_SET_RW_HINT', 'F_GET_FILE_RW_HINT',
+  'F_SET_FILE_RW_HINT',
+]);
+const FD_FLAGS = flagTable(fcntl, ['FD_CLOEXEC']);
+const SEALS = flagTable(fcntl, ['F_SEAL_SEAL', 'F_SEAL_SHRINK', 'F_SEAL_GROW', 'F_SEAL_WRITE', 'F_SEAL_FUTURE_WRITE', 'F_SEAL_EXEC']);
+const LOCK_TYPES = nameTable(fcntl, ['F_RDLCK', 'F_WRLCK', 'F_UNLCK']);
+const WHENCE = nameTable(fcntl, ['SEEK_SET', 'SEEK_CUR', 'SEEK_END', 'SEEK_DATA', 'SEEK_HOLE']);
 
-const TCGETS = 0x5401, TIOCGPGRP = 0x540f, TIOCSPGRP = 0x5410, TIOCOUTQ = 0x5411, TIOCGWINSZ = 0x5413;
-const TIOCSWINSZ = 0x5414, TIOCMGET = 0x5415, FIONREAD = 0x541b, FIONBIO = 0x5421, TIOCNOTTY = 0x5422;
-const TIOCEXCL = 0x540c, TIOCNXCL = 0x540d, TIOCSCTTY = 0x540e, TCSBRK = 0x5409, TCXONC = 0x540a, TCFLSH = 0x540b;
-const TIOCGSID = 0x5429, FIONCLEX = 0x5450, FIOCLEX = 0x5451, FIOASYNC = 0x5452;
-const TIOCGPTN = 0x80045430, TIOCSPTLCK = 0x40045431;
-const IOCTLS: Names = {
-  [TCGETS]: 'TCGETS', 0x5402: 'TCSETS', 0x5403: 'TCSETSW', 0x5404: 'TCSETSF', 0x5405: 'TCGETA', 0x5406: 'TCSETA',
-  0x5407: 'TCSETAW', 0x5408: 'TCSETAF', [TCSBRK]: 'TCSBRK', [TCXONC]: 'TCXONC', [TCFLSH]: 'TCFLSH',
-  [TIOCEXCL]: 'TIOCEXCL', [TIOCNXCL]: 'TIOCNXCL', [TIOCSCTTY]: 'TIOCSCTTY', [TIOCGPGRP]: 'TIOCGPGRP',
-  [TIOCSPGRP]: 'TIOCSPGRP', [TIOCOUTQ]: 'TIOCOUTQ', 0x5412: 'TIOCSTI', [TIOCGWINSZ]: 'TIOCGWINSZ',
-  [TIOCSWINSZ]: 'TIOCSWINSZ', [TIOCMGET]: 'TIOCMGET', [FIONREAD]: 'FIONREAD', 0x541c: 'TIOCLINUX',
-  0x541d: 'TIOCCONS', [FIONBIO]: 'FIONBIO', [TIOCNOTTY]: 'TIOCNOTTY', [TIOCGSID]: 'TIOCGSID',
-  0x802c542a: 'TCGETS2', 0x402c542b: 'TCSETS2', 0x5441: 'TIOCGPTPEER', [FIONCLEX]: 'FIONCLEX',
-  [FIOCLEX]: 'FIOCLEX', [FIOASYNC]: 'FIOASYNC', 0x5460: 'FIOQSIZE', [TIOCGPTN]: 'TIOCGPTN',
-  [TIOCSPTLCK]: 'TIOCSPTLCK', 0x40049409: 'FICLONE',
-};
+const IOCTLS = nameTable(ioctl, [
+  'TCGETS', 'TCSETS', 'TCSETSW', 'TCSETSF', 'TCGETA', 'TCSETA', 'TCSETAW', 'TCSETAF', 'TCSBRK', 'TCXONC', 'TCFLSH',
+  'TIOCEXCL', 'TIOCNXCL', 'TIOCSCTTY', 'TIOCGPGRP', 'TIOCSPGRP', 'TIOCOUTQ', 'TIOCSTI', 'TIOCGWINSZ', 'TIOCSWINSZ',
+  'TIOCMGET', 'FIONREAD', 'TIOCLINUX', 'TIOCCONS', 'FIONBIO', 'TIOCNOTTY', 'TIOCGSID', 'TCGETS2', 'TCSETS2', 'TIOCGPTPEER',
+  'FIONCLEX', 'FIOCLEX', 'FIOASYNC', 'FIOQSIZE', 'TIOCGPTN', 'TIOCSPTLCK', 'FICLONE',
+]);
 
-const EPOLL_OPS: Names = { 1: 'EPOLL_CTL_ADD', 2: 'EPOLL_CTL_DEL', 3: 'EPOLL_CTL_MOD' };
-const EPOLL_EVENTS: Flags = [
-  [1, 'EPOLLIN'], [2, 'EPOLLPRI'], [4, 'EPOLLOUT'], [8, 'EPOLLERR'], [0x10, 'EPOLLHUP'], [0x20, 'EPOLLNVAL'],
-  [0x40, 'EPOLLRDNORM'], [0x80, 'EPOLLRDBAND'], [0x100, 'EPOLLWRNORM'], [0x200, 'EPOLLWRBAND'], [0x400, 'EPOLLMSG'],
-  [0x2000, 'EPOLLRDHUP'], [0x10000000, 'EPOLLEXCLUSIVE'], [0x20000000, 'EPOLLWAKEUP'], [0x40000000, 'EPOLLONESHOT'],
-  [0x80000000, 'EPOLLET'],
-];
-const POLL_EVENTS: Flags = [
-  [1, 'POLLIN'], [2, 'POLLPRI'], [4, 'POLLOUT'], [8, 'POLLERR'], [0x10, 'POLLHUP'], [0x20, 'POLLNVAL'],
-  [0x40, 'POLLRDNORM'], [0x80, 'POLLRDBAND'], [0x100, 'POLLWRNORM'], [0x200, 'POLLWRBAND'], [0x400, 'POLLMSG'],
-  [0x1000, 'POLLREMOVE'], [0x2000, 'POLLRDHUP'],
-];
+const EPOLL_OPS = nameTable(poll, ['EPOLL_CTL_ADD', 'EPOLL_CTL_DEL', 'EPOLL_CTL_MOD']);
+const EPOLL_EVENTS = flagTable(poll, [
+  'EPOLLIN', 'EPOLLPRI', 'EPOLLOUT', 'EPOLLERR', 'EPOLLHUP', 'EPOLLNVAL', 'EPOLLRDNORM', 'EPOLLRDBAND', 'EPOLLWRNORM',
+  'EPOLLWRBAND', 'EPOLLMSG', 'EPOLLRDHUP', 'EPOLLEXCLUSIVE', 'EPOLLWAKEUP', 'EPOLLONESHOT', 'EPOLLET',
+]);
+const POLL_EVENTS = flagTable(poll, [
+  'POLLIN', 'POLLPRI', 'POLLOUT', 'POLLERR', 'POLLHUP', 'POLLNVAL', 'POLLRDNORM', 'POLLRDBAND', 'POLLWRNORM', 'POLLWRBAND',
+  'POLLMSG', 'POLLREMOVE', 'POLLRDHUP',
+]);
 
-const FUTEX_PRIVATE = 128, FUTEX_CLOCK_REALTIME = 256;
-const FUTEX_WAIT = 0, FUTEX_CMP_REQUEUE = 4, FUTEX_WAKE_OP = 5, FUTEX_LOCK_PI = 6, FUTEX_WAIT_BITSET = 9;
-const FUTEX_WAKE_BITSET = 10, FUTEX_WAIT_REQUEUE_PI = 11, FUTEX_CMP_REQUEUE_PI = 12, FUTEX_LOCK_PI2 = 13;
-const FUTEX_CMDS: Names = {
-  [FUTEX_WAIT]: 'FUTEX_WAIT', 1: 'FUTEX_WAKE', 2: 'FUTEX_FD', 3: 'FUTEX_REQUEUE', [FUTEX_CMP_REQUEUE]: 'FUTEX_CMP_REQUEUE',
-  [FUTEX_WAKE_OP]: 'FUTEX_WAKE_OP', [FUTEX_LOCK_PI]: 'FUTEX_LOCK_PI', 7: 'FUTEX_UNLOCK_PI', 8: 'FUTEX_TRYLOCK_PI',
-  [FUTEX_WAIT_BITSET]: 'FUTEX_WAIT_BITSET', [FUTEX_WAKE_BITSET]: 'FUTEX_WAKE_BITSET',
-  [FUTEX_WAIT_REQUEUE_PI]: 'FUTEX_WAIT_REQUEUE_PI', [FUTEX_CMP_REQUEUE_PI]: 'FUTEX_CMP_REQUEUE_PI',
-  [FUTEX_LOCK_PI2]: 'FUTEX_LOCK_PI2',
-};
+/** The bits of a futex op that name its command here (the flags are shown apart). */
+const FUTEX_CMD_BITS = 0x7f;
+const FUTEX_CMDS = nameTable(futex, [
+  'FUTEX_WAIT', 'FUTEX_WAKE', 'FUTEX_FD', 'FUTEX_REQUEUE', 'FUTEX_CMP_REQUEUE', 'FUTEX_WAKE_OP', 'FUTEX_LOCK_PI',
+  'FUTEX_UNLOCK_PI', 'FUTEX_TRYLOCK_PI', 'FUTEX_WAIT_BITSET', 'FUTEX_WAKE_BITSET', 'FUTEX_WAIT_REQUEUE_PI',
+  'FUTEX_CMP_REQUEUE_PI', 'FUTEX_LOCK_PI2',
+]);
 /** How many futex arguments each command uses (index = command). */
 const FUTEX_ARITY: readonly number[] = [4, 3, 3, 5, 6, 6, 4, 2, 2, 6, 6, 5, 6, 4];
-const FUTEX_TIMED: ReadonlySet<number> = new Set([FUTEX_WAIT, FUTEX_LOCK_PI, FUTEX_LOCK_PI2, FUTEX_WAIT_BITSET, FUTEX_WAIT_REQUEUE_PI]);
+const FUTEX_TIMED: ReadonlySet<number> = new Set([
+  futex.FUTEX_WAIT, futex.FUTEX_LOCK_PI, futex.FUTEX_LOCK_PI2, futex.FUTEX_WAIT_BITSET, futex.FUTEX_WAIT_REQUEUE_PI,
+]);
 
 function futexOp(v: bigint): string {
   const op = u32(v);
-  const name = FUTEX_CMDS[op & 0x7f];
+  const name = FUTEX_CMDS[op & FUTEX_CMD_BITS];
   if (name === undefined) return hex(op);
-  const parts = [op & FUTEX_PRIVATE ? `${name}_PRIVATE` : name];
-  if (op & FUTEX_CLOCK_REALTIME) parts.push('FUTEX_CLOCK_REALTIME');
-  const rest = op & ~(0x7f | FUTEX_PRIVATE | FUTEX_CLOCK_REALTIME);
+  const parts = [op & futex.FUTEX_PRIVATE_FLAG ? `${name}_PRIVATE` : name];
+  if (op & futex.FUTEX_CLOCK_REALTIME) parts.push('FUTEX_CLOCK_REALTIME');
+  const rest = op & ~(FUTEX_CMD_BITS | futex.FUTEX_PRIVATE_FLAG | futex.FUTEX_CLOCK_REALTIME);
   if (rest !== 0) parts.push(hex(rest));
   return parts.join('|');
 }
 
-const ARCH_PRCTL: Names = {
-  0x1001: 'ARCH_SET_GS', 0x1002: 'ARCH_SET_FS', 0x1003: 'ARCH_GET_FS', 0x1004: 'ARCH_GET_GS',
-  0x1011: 'ARCH_GET_CPUID', 0x1012: 'ARCH_SET_CPUID', 0x1021: 'ARCH_GET_XCOMP_SUPP', 0x1022: 'ARCH_GET_XCOMP_PERM',
-  0x1023: 'ARCH_REQ_XCOMP_PERM', 0x1024: 'ARCH_GET_XCOMP_GUEST_PERM', 0x1025: 'ARCH_REQ_XCOMP_GUEST_PERM',
-  0x2001: 'ARCH_MAP_VDSO_X32', 0x2002: 'ARCH_MAP_VDSO_32', 0x2003: 'ARCH_MAP_VDSO_64',
-  0x4001: 'ARCH_GET_UNTAG_MASK', 0x4002: 'ARCH_ENABLE_TAGGED_ADDR', 0x4003: 'ARCH_GET_MAX_TAG_BITS',
-  0x4004: 'ARCH_FORCE_TAGGED_SVA', 0x5001: 'ARCH_SHSTK_ENABLE', 0x5002: 'ARCH_SHSTK_DISABLE',
-  0x5003: 'ARCH_SHSTK_LOCK', 0x5004: 'ARCH_SHSTK_UNLOCK', 0x5005: 'ARCH_SHSTK_STATUS',
-};
-const RLIMITS: Names = {
-  0: 'RLIMIT_CPU', 1: 'RLIMIT_FSIZE', 2: 'RLIMIT_DATA', 3: 'RLIMIT_STACK', 4: 'RLIMIT_CORE', 5: 'RLIMIT_RSS',
-  6: 'RLIMIT_NPROC', 7: 'RLIMIT_NOFILE', 8: 'RLIMIT_MEMLOCK', 9: 'RLIMIT_AS', 10: 'RLIMIT_LOCKS',
-  11: 'RLIMIT_SIGPENDING', 12: 'RLIMIT_MSGQUEUE', 13: 'RLIMIT_NICE', 14: 'RLIMIT_RTPRIO', 15: 'RLIMIT_RTTIME',
-};
-const RUSAGE_WHO: Names = { 0: 'RUSAGE_SELF', [-1]: 'RUSAGE_CHILDREN', 1: 'RUSAGE_THREAD' };
+const ARCH_PRCTL = nameTable(prctl, [
+  'ARCH_SET_GS', 'ARCH_SET_FS', 'ARCH_GET_FS', 'ARCH_GET_GS', 'ARCH_GET_CPUID', 'ARCH_SET_CPUID', 'ARCH_GET_XCOMP_SUPP',
+  'ARCH_GET_XCOMP_PERM', 'ARCH_REQ_XCOMP_PERM', 'ARCH_GET_XCOMP_GUEST_PERM', 'ARCH_REQ_XCOMP_GUEST_PERM',
+  'ARCH_MAP_VDSO_X32', 'ARCH_MAP_VDSO_32', 'ARCH_MAP_VDSO_64', 'ARCH_GET_UNTAG_MASK', 'ARCH_ENABLE_TAGGED_ADDR',
+  'ARCH_GET_MAX_TAG_BITS', 'ARCH_FORCE_TAGGED_SVA', 'ARCH_SHSTK_ENABLE', 'ARCH_SHSTK_DISABLE', 'ARCH_SHSTK_LOCK',
+  'ARCH_SHSTK_UNLOCK', 'ARCH_SHSTK_STATUS',
+]);
+const RLIMITS = nameTable(resource, [
+  'RLIMIT_CPU', 'RLIMIT_FSIZE', 'RLIMIT_DATA', 'RLIMIT_STACK', 'RLIMIT_CORE', 'RLIMIT_RSS', 'RLIMIT_NPROC', 'RLIMIT_NOFILE',
+  'RLIMIT_MEMLOCK', 'RLIMIT_AS', 'RLIMIT_LOCKS', 'RLIMIT_SIGPENDING', 'RLIMIT_MSGQUEUE', 'RLIMIT_NICE', 'RLIMIT_RTPRIO',
+  'RLIMIT_RTTIME',
+]);
+const RUSAGE_WHO = nameTable(resource, ['RUSAGE_SELF', 'RUSAGE_CHILDREN', 'RUSAGE_THREAD']);
 
-const S_IFMT = 0o170000;
-const S_IFCHR = 0o020000, S_IFBLK = 0o060000;
-const FILE_TYPES: Names = {
-  0o140000: 'S_IFSOCK', 0o120000: 'S_IFLNK', 0o100000: 'S_IFREG', [S_IFBLK]: 'S_IFBLK', 0o040000: 'S_IFDIR',
-  [S_IFCHR]: 'S_IFCHR', 0o010000: 'S_IFIFO',
-};
+const FILE_TYPES = nameTable(stat, ['S_IFSOCK', 'S_IFLNK', 'S_IFREG', 'S_IFBLK', 'S_IFDIR', 'S_IFCHR', 'S_IFIFO']);
 
 /** `S_IFREG|0644`. */
 function fileMode(m: number): string {
-  const type = m & S_IFMT;
+  const type = m & stat.S_IFMT;
   const perms = octal(m & 0o7777);
   if (type === 0) return perms;
   return `${FILE_TYPES[type] ?? octal(type)}|${perms}`;
@@ -364,9 +350,9 @@ function makedev(dev: bigint): string {
   return `makedev(${hex(major)}, ${hex(minor)})`;
 }
 
-const UTIME_NOW = (1n << 30n) - 1n;
-const UTIME_OMIT = (1n << 30n) - 2n;
-const RLIM_INFINITY = (1n << 64n) - 1n;
+const UTIME_NOW = BigInt(stat.UTIME_NOW);
+const UTIME_OMIT = BigInt(stat.UTIME_OMIT);
+const RLIM_INFINITY = resource.RLIM_INFINITY;
 
 // ---------------------------------------------------------------------------
 // Strings
@@ -496,11 +482,11 @@ function list(items: readonly string[], total: number): string {
 // Structures
 
 function timespecAt(dv: DataView, off: number): string {
-  return `{tv_sec=${dv.getBigInt64(off, true)}, tv_nsec=${dv.getBigInt64(off + 8, true)}}`;
+  return `{tv_sec=${dv.getBigInt64(off + TIMESPEC.tv_sec, true)}, tv_nsec=${dv.getBigInt64(off + TIMESPEC.tv_nsec, true)}}`;
 }
 
 function timevalAt(dv: DataView, off: number): string {
-  return `{tv_sec=${dv.getBigInt64(off, true)}, tv_usec=${dv.getBigInt64(off + 8, true)}}`;
+  return `{tv_sec=${dv.getBigInt64(off + TIMEVAL.tv_sec, true)}, tv_usec=${dv.getBigInt64(off + TIMEVAL.tv_usec, true)}}`;
 }
 
 /** Reads `size` bytes at `v` and formats them, or shows the pointer. */
@@ -517,27 +503,27 @@ function outStruct(ctx: Ctx, v: bigint, size: number, fmt: (dv: DataView) => str
 
 function utimens(dv: DataView): string {
   const one = (off: number): string => {
-    const nsec = dv.getBigInt64(off + 8, true);
+    const nsec = dv.getBigInt64(off + TIMESPEC.tv_nsec, true);
     if (nsec === UTIME_NOW) return 'UTIME_NOW';
     if (nsec === UTIME_OMIT) return 'UTIME_OMIT';
     return timespecAt(dv, off);
   };
-  return `[${one(0)}, ${one(16)}]`;
+  return `[${one(0)}, ${one(TIMESPEC.SIZE)}]`;
 }
 
 function statbuf(dv: DataView): string {
-  const mode = dv.getUint32(24, true);
+  const mode = dv.getUint32(STAT.st_mode, true);
   const type = mode & S_IFMT;
   const tail = type === S_IFCHR || type === S_IFBLK
-    ? `st_rdev=${makedev(dv.getBigUint64(40, true))}`
-    : `st_size=${dv.getBigInt64(48, true)}`;
+    ? `st_rdev=${makedev(dv.getBigUint64(STAT.st_rdev, true))}`
+    : `st_size=${dv.getBigInt64(STAT.st_size, true)}`;
   return `{st_mode=${fileMode(mode)}, ${tail}, ...}`;
 }
 
 function statxbuf(dv: DataView): string {
-  const attrs = dv.getBigUint64(8, true);
-  return `{stx_mask=${flags(dv.getUint32(0, true), STATX_MASK)}, stx_attributes=${hex(attrs)}, `
-    + `stx_mode=${fileMode(dv.getUint16(28, true))}, stx_size=${dv.getBigUint64(40, true)}, ...}`;
+  const attrs = dv.getBigUint64(STATX.stx_attributes, true);
+  return `{stx_mask=${flags(dv.getUint32(STATX.stx_mask, true), STATX_MASK)}, stx_attributes=${hex(attrs)}, `
+    + `stx_mode=${fileMode(dv.getUint16(STATX.stx_mode, true))}, stx_size=${dv.getBigUint64(STATX.stx_size, true)}, ...}`;
 }
 
 function rlim(v: bigint): string {
@@ -547,42 +533,46 @@ function rlim(v: bigint): string {
 }
 
 function rlimit(dv: DataView): string {
-  return `{rlim_cur=${rlim(dv.getBigUint64(0, true))}, rlim_max=${rlim(dv.getBigUint64(8, true))}}`;
+  return `{rlim_cur=${rlim(dv.getBigUint64(RLIMIT.rlim_cur, true))}, rlim_max=${rlim(dv.getBigUint64(RLIMIT.rlim_max, true))}}`;
 }
 
 function sigset(dv: DataView): string {
   const mask = dv.getBigUint64(0, true);
   const set: string[] = [];
   const unset: string[] = [];
-  for (let n = 1; n <= 64; n++) ((mask >> BigInt(n - 1)) & 1n ? set : unset).push(sigShort(n));
+  for (let n = 1; n <= signal._NSIG; n++) ((mask >> BigInt(n - 1)) & 1n ? set : unset).push(sigShort(n));
   return set.length > 32 ? `~[${unset.join(' ')}]` : `[${set.join(' ')}]`;
 }
 
 function sigaction(dv: DataView): string {
-  const handler = dv.getBigUint64(0, true);
-  const saFlags = dv.getBigUint64(8, true);
-  const h = handler === 0n ? 'SIG_DFL' : handler === 1n ? 'SIG_IGN' : hex(handler);
-  const mask = sigset(new DataView(dv.buffer, dv.byteOffset + 24, 8));
-  const restorer = saFlags & BigInt(SA_RESTORER) ? `, sa_restorer=${ptr(dv.getBigUint64(16, true))}` : '';
+  const handler = dv.getBigUint64(KERNEL_SIGACTION.sa_handler, true);
+  const saFlags = dv.getBigUint64(KERNEL_SIGACTION.sa_flags, true);
+  const h = handler === BigInt(signal.SIG_DFL) ? 'SIG_DFL' : handler === BigInt(signal.SIG_IGN) ? 'SIG_IGN' : hex(handler);
+  const mask = sigset(new DataView(dv.buffer, dv.byteOffset + KERNEL_SIGACTION.sa_mask, SIGSET.SIZE));
+  const restorer = saFlags & BigInt(SA_RESTORER) ? `, sa_restorer=${ptr(dv.getBigUint64(KERNEL_SIGACTION.sa_restorer, true))}` : '';
   return `{sa_handler=${h}, sa_mask=${mask}, sa_flags=${flags(saFlags, SA_FLAGS)}${restorer}}`;
 }
 
+function itimerspec(dv: DataView): string {
+  return `{it_interval=${timespecAt(dv, ITIMERSPEC.it_interval)}, it_value=${timespecAt(dv, ITIMERSPEC.it_value)}}`;
+}
+
 function stackT(dv: DataView): string {
-  return `{ss_sp=${ptr(dv.getBigUint64(0, true))}, ss_flags=${flags(dv.getUint32(8, true), SS_FLAGS)}, ss_size=${dv.getBigUint64(16, true)}}`;
+  return `{ss_sp=${ptr(dv.getBigUint64(STACK_T.ss_sp, true))}, ss_flags=${flags(dv.getUint32(STACK_T.ss_flags, true), SS_FLAGS)}, ss_size=${dv.getBigUint64(STACK_T.ss_size, true)}}`;
 }
 
 function epollEventAt(dv: DataView, off: number): string {
-  const data = dv.getBigUint64(off + 4, true);
-  return `{events=${flags(dv.getUint32(off, true), EPOLL_EVENTS)}, data={u32=${u32(data)}, u64=${data}}}`;
+  const data = dv.getBigUint64(off + EPOLL_EVENT.data, true);
+  return `{events=${flags(dv.getUint32(off + EPOLL_EVENT.events, true), EPOLL_EVENTS)}, data={u32=${u32(data)}, u64=${data}}}`;
 }
 
 function winsize(dv: DataView): string {
-  return `{ws_row=${dv.getUint16(0, true)}, ws_col=${dv.getUint16(2, true)}, ws_xpixel=${dv.getUint16(4, true)}, ws_ypixel=${dv.getUint16(6, true)}}`;
+  return `{ws_row=${dv.getUint16(WINSIZE.ws_row, true)}, ws_col=${dv.getUint16(WINSIZE.ws_col, true)}, ws_xpixel=${dv.getUint16(WINSIZE.ws_xpixel, true)}, ws_ypixel=${dv.getUint16(WINSIZE.ws_ypixel, true)}}`;
 }
 
 function flock(dv: DataView): string {
-  return `{l_type=${named(LOCK_TYPES, dv.getInt16(0, true))}, l_whence=${named(WHENCE, dv.getInt16(2, true))}, `
-    + `l_start=${dv.getBigInt64(8, true)}, l_len=${dv.getBigInt64(16, true)}}`;
+  return `{l_type=${named(LOCK_TYPES, dv.getInt16(FLOCK.l_type, true))}, l_whence=${named(WHENCE, dv.getInt16(FLOCK.l_whence, true))}, `
+    + `l_start=${dv.getBigInt64(FLOCK.l_start, true)}, l_len=${dv.getBigInt64(FLOCK.l_len, true)}}`;
 }
 
 /** An IPv6 address the way inet_ntop writes it (longest zero run as `::`, embedded IPv4 for v4-mapped/compatible). */
@@ -610,36 +600,36 @@ function ipv6(b: Uint8Array): string {
 /** A socket address of `len` bytes at `v`. */
 function sockaddr(ctx: Ctx, v: bigint, len: number): string {
   if (u64(v) === 0n) return 'NULL';
-  const n = Math.min(len, 128);
-  if (n < 2) return hex(v);
+  const n = Math.min(len, SOCKADDR_STORAGE.SIZE);
+  if (n < SOCKADDR.sa_data) return hex(v);
   const b = readRaw(ctx.mem, v, n);
   if (b === null) return hex(v);
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const family = dv.getUint16(0, true);
+  const family = dv.getUint16(SOCKADDR.sa_family, true);
   const fam = `sa_family=${named(AF, family)}`;
   switch (family) {
     case AF_UNIX: {
-      if (n === 2) return `{${fam}}`;
-      const path = b.subarray(2);
+      if (n === SOCKADDR_UN.sun_path) return `{${fam}}`;
+      const path = b.subarray(SOCKADDR_UN.sun_path);
       if (path[0] === 0) return `{${fam}, sun_path=@${quote(path.subarray(1), false)}}`;
       return `{${fam}, sun_path=${quote(untilNul(path), false)}}`;
     }
     case AF_INET:
-      if (n < 8) break;
-      return `{${fam}, sin_port=htons(${dv.getUint16(2, false)}), sin_addr=inet_addr("${b[4]}.${b[5]}.${b[6]}.${b[7]}")}`;
+      if (n < SOCKADDR_IN.sin_addr + 4) break;
+      return `{${fam}, sin_port=htons(${dv.getUint16(SOCKADDR_IN.sin_port, false)}), sin_addr=inet_addr("${[...b.subarray(SOCKADDR_IN.sin_addr, SOCKADDR_IN.sin_addr + 4)].join('.')}")}`;
     case AF_INET6: {
-      if (n < 24) break;
-      const scope = n >= 28 ? `, sin6_scope_id=${dv.getUint32(24, true)}` : '';
-      return `{${fam}, sin6_port=htons(${dv.getUint16(2, false)}), sin6_flowinfo=htonl(${dv.getUint32(4, false)}), `
-        + `inet_pton(AF_INET6, "${ipv6(b.subarray(8, 24))}", &sin6_addr)${scope}}`;
+      if (n < SOCKADDR_IN6.sin6_scope_id) break;
+      const scope = n >= SOCKADDR_IN6.SIZE ? `, sin6_scope_id=${dv.getUint32(SOCKADDR_IN6.sin6_scope_id, true)}` : '';
+      return `{${fam}, sin6_port=htons(${dv.getUint16(SOCKADDR_IN6.sin6_port, false)}), sin6_flowinfo=htonl(${dv.getUint32(SOCKADDR_IN6.sin6_flowinfo, false)}), `
+        + `inet_pton(AF_INET6, "${ipv6(b.subarray(SOCKADDR_IN6.sin6_addr, SOCKADDR_IN6.sin6_addr + 16))}", &sin6_addr)${scope}}`;
     }
     case AF_NETLINK:
-      if (n < 12) break;
-      return `{${fam}, nl_pid=${dv.getUint32(4, true)}, nl_groups=${dv.getUint32(8, true).toString(16).padStart(8, '0')}}`;
+      if (n < SOCKADDR_NL.SIZE) break;
+      return `{${fam}, nl_pid=${dv.getUint32(SOCKADDR_NL.nl_pid, true)}, nl_groups=${dv.getUint32(SOCKADDR_NL.nl_groups, true).toString(16).padStart(8, '0')}}`;
     default:
       break;
   }
-  const data = b.subarray(2);
+  const data = b.subarray(SOCKADDR.sa_data);
   return `{${fam}, sa_data=${quote(data.subarray(0, STRING_LIMIT), data.length > STRING_LIMIT)}}`;
 }
 
@@ -648,13 +638,13 @@ function iovec(ctx: Ctx, v: bigint, count: number, remaining?: bigint): string {
   if (u64(v) === 0n) return 'NULL';
   if (count <= 0) return '[]';
   const shown = Math.min(count, ARRAY_LIMIT);
-  const dv = readView(ctx.mem, v, shown * 16);
+  const dv = readView(ctx.mem, v, shown * IOVEC.SIZE);
   if (dv === null) return hex(v);
   const items: string[] = [];
   let left = remaining;
   for (let i = 0; i < shown; i++) {
-    const base = dv.getBigUint64(i * 16, true);
-    const len = dv.getBigUint64(i * 16 + 8, true);
+    const base = dv.getBigUint64(i * IOVEC.SIZE + IOVEC.iov_base, true);
+    const len = dv.getBigUint64(i * IOVEC.SIZE + IOVEC.iov_len, true);
     let n = len;
     if (left !== undefined) {
       n = left < len ? left : len;
@@ -668,33 +658,34 @@ function iovec(ctx: Ctx, v: bigint, count: number, remaining?: bigint): string {
 function pollfds(ctx: Ctx, v: bigint, count: number, revents: boolean): string {
   if (u64(v) === 0n) return 'NULL';
   const shown = Math.min(count, ARRAY_LIMIT);
-  const dv = readView(ctx.mem, v, shown * 8);
+  const dv = readView(ctx.mem, v, shown * POLLFD.SIZE);
   if (dv === null) return hex(v);
   const items: string[] = [];
   for (let i = 0; i < shown; i++) {
-    const fd = dv.getInt32(i * 8, true);
+    const e = i * POLLFD.SIZE;
+    const fd = dv.getInt32(e + POLLFD.fd, true);
     if (revents) {
-      const re = dv.getUint16(i * 8 + 6, true);
+      const re = dv.getUint16(e + POLLFD.revents, true);
       if (re !== 0) items.push(`{fd=${fd}, revents=${flags(re, POLL_EVENTS)}}`);
     } else {
-      items.push(`{fd=${fd}, events=${flags(dv.getUint16(i * 8 + 4, true), POLL_EVENTS)}}`);
+      items.push(`{fd=${fd}, events=${flags(dv.getUint16(e + POLLFD.events, true), POLL_EVENTS)}}`);
     }
   }
   return revents ? `[${items.join(', ')}]` : list(items, count);
 }
 
 function msghdr(ctx: Ctx, v: bigint, remaining?: bigint): string {
-  return struct(ctx, v, 56, (dv) => {
-    const name = dv.getBigUint64(0, true);
-    const namelen = dv.getUint32(8, true);
-    const iov = dv.getBigUint64(16, true);
-    const iovlen = dv.getBigUint64(24, true);
-    const control = dv.getBigUint64(32, true);
-    const controllen = dv.getBigUint64(40, true);
+  return struct(ctx, v, MSGHDR.SIZE, (dv) => {
+    const name = dv.getBigUint64(MSGHDR.msg_name, true);
+    const namelen = dv.getUint32(MSGHDR.msg_namelen, true);
+    const iov = dv.getBigUint64(MSGHDR.msg_iov, true);
+    const iovlen = dv.getBigUint64(MSGHDR.msg_iovlen, true);
+    const control = dv.getBigUint64(MSGHDR.msg_control, true);
+    const controllen = dv.getBigUint64(MSGHDR.msg_controllen, true);
     const count = iovlen > 1024n ? 1024 : Number(iovlen);
     const ctl = controllen > 0n ? `msg_control=${ptr(control)}, ` : '';
     return `{msg_name=${sockaddr(ctx, name, namelen)}, msg_namelen=${namelen}, msg_iov=${iovec(ctx, iov, count, remaining)}, `
-      + `msg_iovlen=${iovlen}, ${ctl}msg_controllen=${controllen}, msg_flags=${flags(dv.getUint32(48, true), MSG_FLAGS)}}`;
+      + `msg_iovlen=${iovlen}, ${ctl}msg_controllen=${controllen}, msg_flags=${flags(dv.getUint32(MSGHDR.msg_flags, true), MSG_FLAGS)}}`;
   });
 }
 
@@ -724,12 +715,12 @@ function envp(ctx: Ctx, v: bigint): string {
   return hex(v);
 }
 
-/** The number of directory entries in `len` bytes of getdents output (d_reclen at offset 16). */
+/** The number of directory entries in `len` bytes of getdents output. */
 function direntCount(b: Uint8Array): number {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   let count = 0;
-  for (let off = 0; off + 18 <= b.length;) {
-    const reclen = dv.getUint16(off + 16, true);
+  for (let off = 0; off + LINUX_DIRENT64.d_reclen + 2 <= b.length;) {
+    const reclen = dv.getUint16(off + LINUX_DIRENT64.d_reclen, true);
     if (reclen === 0) break;
     count++;
     off += reclen;
@@ -761,7 +752,7 @@ function formatArg(spec: ArgSpec, v: bigint, ctx: Ctx): string | null {
     case 'open_flags': return openFlags(v);
     case 'open_mode': {
       const f = u32(refv);
-      return f & O_CREAT || f & O_TMPFILE_BIT ? octal(u32(v)) : null;
+      return f & O_CREAT || f & __O_TMPFILE ? octal(u32(v)) : null;
     }
     case 'at_flags': return flags(u32(v), AT_FLAGS);
     case 'statx_flags': return flags(u32(v), AT_FLAGS, 'AT_STATX_SYNC_AS_STAT');
@@ -787,8 +778,8 @@ function formatArg(spec: ArgSpec, v: bigint, ctx: Ctx): string | null {
     case 'sockdomain': return named(AF, i32(v));
     case 'socktype': {
       const t = u32(v);
-      const name = SOCK_TYPE[t & 0xf];
-      const parts = name === undefined ? flagList(t, SOCK_FLAGS) : [name, ...flagList(t & ~0xf, SOCK_FLAGS)];
+      const name = SOCK_TYPE[t & socket.SOCK_TYPE_MASK];
+      const parts = name === undefined ? flagList(t, SOCK_FLAGS) : [name, ...flagList(t & ~socket.SOCK_TYPE_MASK, SOCK_FLAGS)];
       return parts.length === 0 ? '0' : parts.join('|');
     }
     case 'sockproto': {
@@ -862,39 +853,42 @@ function formatArg(spec: ArgSpec, v: bigint, ctx: Ctx): string | null {
     }
     case 'msghdr': return msghdr(ctx, v);
     case 'msghdr_out': return ctx.ok ? msghdr(ctx, v, ctx.result) : ptr(v);
-    case 'timespec': return struct(ctx, v, 16, (dv) => timespecAt(dv, 0));
-    case 'timespec_out': return outStruct(ctx, v, 16, (dv) => timespecAt(dv, 0));
-    case 'timeval': return struct(ctx, v, 16, (dv) => timevalAt(dv, 0));
-    case 'timeval_out': return outStruct(ctx, v, 16, (dv) => timevalAt(dv, 0));
-    case 'itimerspec': return struct(ctx, v, 32, (dv) => `{it_interval=${timespecAt(dv, 0)}, it_value=${timespecAt(dv, 16)}}`);
-    case 'itimerspec_out': return outStruct(ctx, v, 32, (dv) => `{it_interval=${timespecAt(dv, 0)}, it_value=${timespecAt(dv, 16)}}`);
-    case 'utimens': return struct(ctx, v, 32, utimens);
-    case 'utimes': return struct(ctx, v, 32, (dv) => `[${timevalAt(dv, 0)}, ${timevalAt(dv, 16)}]`);
-    case 'statbuf': return outStruct(ctx, v, 144, statbuf);
-    case 'statxbuf': return outStruct(ctx, v, 48, statxbuf);
-    case 'rlimit': return struct(ctx, v, 16, rlimit);
-    case 'rlimit_out': return outStruct(ctx, v, 16, rlimit);
-    case 'rusage_out': return outStruct(ctx, v, 32, (dv) => `{ru_utime=${timevalAt(dv, 0)}, ru_stime=${timevalAt(dv, 16)}, ...}`);
-    case 'tms_out': return outStruct(ctx, v, 32, (dv) =>
-      `{tms_utime=${dv.getBigInt64(0, true)}, tms_stime=${dv.getBigInt64(8, true)}, tms_cutime=${dv.getBigInt64(16, true)}, tms_cstime=${dv.getBigInt64(24, true)}}`);
-    case 'utsname_out': return outStruct(ctx, v, 130, (dv) => {
-      const b = new Uint8Array(dv.buffer, dv.byteOffset, 130);
-      return `{sysname=${quote(untilNul(b.subarray(0, 65)), false)}, nodename=${quote(untilNul(b.subarray(65, 130)), false)}, ...}`;
+    case 'timespec': return struct(ctx, v, TIMESPEC.SIZE, (dv) => timespecAt(dv, 0));
+    case 'timespec_out': return outStruct(ctx, v, TIMESPEC.SIZE, (dv) => timespecAt(dv, 0));
+    case 'timeval': return struct(ctx, v, TIMEVAL.SIZE, (dv) => timevalAt(dv, 0));
+    case 'timeval_out': return outStruct(ctx, v, TIMEVAL.SIZE, (dv) => timevalAt(dv, 0));
+    case 'itimerspec': return struct(ctx, v, ITIMERSPEC.SIZE, itimerspec);
+    case 'itimerspec_out': return outStruct(ctx, v, ITIMERSPEC.SIZE, itimerspec);
+    case 'utimens': return struct(ctx, v, 2 * TIMESPEC.SIZE, utimens);
+    case 'utimes': return struct(ctx, v, 2 * TIMEVAL.SIZE, (dv) => `[${timevalAt(dv, 0)}, ${timevalAt(dv, TIMEVAL.SIZE)}]`);
+    case 'statbuf': return outStruct(ctx, v, STAT.SIZE, statbuf);
+    // Only up to stx_size is shown, so only that much is read.
+    case 'statxbuf': return outStruct(ctx, v, STATX.stx_size + 8, statxbuf);
+    case 'rlimit': return struct(ctx, v, RLIMIT.SIZE, rlimit);
+    case 'rlimit_out': return outStruct(ctx, v, RLIMIT.SIZE, rlimit);
+    case 'rusage_out': return outStruct(ctx, v, RUSAGE.ru_stime + TIMEVAL.SIZE, (dv) =>
+      `{ru_utime=${timevalAt(dv, RUSAGE.ru_utime)}, ru_stime=${timevalAt(dv, RUSAGE.ru_stime)}, ...}`);
+    case 'tms_out': return outStruct(ctx, v, TMS.SIZE, (dv) =>
+      `{tms_utime=${dv.getBigInt64(TMS.tms_utime, true)}, tms_stime=${dv.getBigInt64(TMS.tms_stime, true)}, tms_cutime=${dv.getBigInt64(TMS.tms_cutime, true)}, tms_cstime=${dv.getBigInt64(TMS.tms_cstime, true)}}`);
+    case 'utsname_out': return outStruct(ctx, v, UTSNAME.nodename + UTSNAME.FIELD, (dv) => {
+      const b = new Uint8Array(dv.buffer, dv.byteOffset, UTSNAME.nodename + UTSNAME.FIELD);
+      const field = (off: number) => quote(untilNul(b.subarray(off, off + UTSNAME.FIELD)), false);
+      return `{sysname=${field(UTSNAME.sysname)}, nodename=${field(UTSNAME.nodename)}, ...}`;
     });
-    case 'sigset': return struct(ctx, v, 8, sigset);
-    case 'sigset_out': return outStruct(ctx, v, 8, sigset);
-    case 'sigaction': return struct(ctx, v, 32, sigaction);
-    case 'sigaction_out': return outStruct(ctx, v, 32, sigaction);
-    case 'stack_t': return struct(ctx, v, 24, stackT);
-    case 'stack_t_out': return outStruct(ctx, v, 24, stackT);
-    case 'epoll_event': return struct(ctx, v, 12, (dv) => epollEventAt(dv, 0));
+    case 'sigset': return struct(ctx, v, SIGSET.SIZE, sigset);
+    case 'sigset_out': return outStruct(ctx, v, SIGSET.SIZE, sigset);
+    case 'sigaction': return struct(ctx, v, KERNEL_SIGACTION.SIZE, sigaction);
+    case 'sigaction_out': return outStruct(ctx, v, KERNEL_SIGACTION.SIZE, sigaction);
+    case 'stack_t': return struct(ctx, v, STACK_T.SIZE, stackT);
+    case 'stack_t_out': return outStruct(ctx, v, STACK_T.SIZE, stackT);
+    case 'epoll_event': return struct(ctx, v, EPOLL_EVENT.SIZE, (dv) => epollEventAt(dv, 0));
     case 'epoll_events_out': {
       if (!ctx.ok) return ptr(v);
       const count = resultLen(1024n);
       const shown = Math.min(count, ARRAY_LIMIT);
-      return struct(ctx, v, shown * 12, (dv) => {
+      return struct(ctx, v, shown * EPOLL_EVENT.SIZE, (dv) => {
         const items: string[] = [];
-        for (let i = 0; i < shown; i++) items.push(epollEventAt(dv, i * 12));
+        for (let i = 0; i < shown; i++) items.push(epollEventAt(dv, i * EPOLL_EVENT.SIZE));
         return list(items, count);
       });
     }
@@ -925,7 +919,7 @@ function fcntlArg(ctx: Ctx, cmd: number, v: bigint): string | null {
     case F_SETFD: return flags(u32(v), FD_FLAGS);
     case F_SETFL: return openFlags(v);
     case F_GETLK: case F_SETLK: case F_SETLKW: case F_OFD_GETLK: case F_OFD_SETLK: case F_OFD_SETLKW:
-      return struct(ctx, v, 32, flock);
+      return struct(ctx, v, FLOCK.SIZE, flock);
     case F_SETSIG: return sigName(i32(v));
     case F_ADD_SEALS: return flags(u32(v), SEALS);
     case F_SETLEASE: return named(LOCK_TYPES, i32(v));
@@ -945,8 +939,8 @@ function ioctlArg(ctx: Ctx, req: number, v: bigint): string | null {
       return intIn();
     case FIONREAD: case TIOCOUTQ: case TIOCGPGRP: case TIOCGPTN: case TIOCMGET: case TIOCGSID:
       return intOut();
-    case TIOCGWINSZ: return outStruct(ctx, v, 8, winsize);
-    case TIOCSWINSZ: return struct(ctx, v, 8, winsize);
+    case TIOCGWINSZ: return outStruct(ctx, v, WINSIZE.SIZE, winsize);
+    case TIOCSWINSZ: return struct(ctx, v, WINSIZE.SIZE, winsize);
     case TCSBRK: case TCXONC: case TCFLSH: case TIOCSCTTY:
       return String(i32(v));
     default: return hex(v);
@@ -954,18 +948,18 @@ function ioctlArg(ctx: Ctx, req: number, v: bigint): string | null {
 }
 
 function futexArg(ctx: Ctx, kind: 'futex_val' | 'futex_timeout' | 'futex_uaddr2' | 'futex_val3', op: number, v: bigint): string | null {
-  const cmd = op & 0x7f;
+  const cmd = op & FUTEX_CMD_BITS;
   const arity = FUTEX_ARITY[cmd] ?? 6;
   switch (kind) {
     case 'futex_val': return arity > 2 ? String(u32(v)) : null;
     case 'futex_timeout':
       if (arity <= 3) return null;
-      return FUTEX_TIMED.has(cmd) ? struct(ctx, v, 16, (dv) => timespecAt(dv, 0)) : String(u32(v));
+      return FUTEX_TIMED.has(cmd) ? struct(ctx, v, TIMESPEC.SIZE, (dv) => timespecAt(dv, 0)) : String(u32(v));
     case 'futex_uaddr2': return arity > 4 ? ptr(v) : null;
     case 'futex_val3':
       if (arity <= 5) return null;
       if (cmd === FUTEX_WAIT_BITSET || cmd === FUTEX_WAKE_BITSET) {
-        return u32(v) === 0xffffffff ? 'FUTEX_BITSET_MATCH_ANY' : hex(u32(v));
+        return u32(v) === FUTEX_BITSET_MATCH_ANY ? 'FUTEX_BITSET_MATCH_ANY' : hex(u32(v));
       }
       return cmd === FUTEX_WAKE_OP ? hex(u32(v)) : String(u32(v));
   }

@@ -13,13 +13,12 @@ import { HANDLERS } from '../syscalls/handlers';
 import { writeAll } from '../host/libc';
 import { SYSCALL_BY_NR, syscallName } from '../linux/syscalls';
 import { Policy, verdict, denyErrno, ALLOW, DENY, KILL, LOG, CHECK } from '../policy/policy';
-import { GuestFault } from '../machine/memory';
+import { ENOSYS, SysError } from '../linux/errno';
 import type { Outcome, Observer } from '../syscalls/argcheck';
 import type { TraceMemory, Verdict } from '../syscalls/trace';
 import type { Task } from './task';
 import { printable } from './task';
 
-const ENOSYS = 38, EFAULT = 14;
 /** How many distinct refusals by argument rules --verbose reports. */
 const REFUSALS_SHOWN = 100;
 /** Arguments that are all zero (for asking a handler what it would answer, e.g. the fast paths). */
@@ -126,7 +125,7 @@ export class Dispatcher implements SyscallDispatcher {
     return new GuestExit(159, `torov: SIGSYS: ${syscallName(nr)} (syscall ${nr}) is not allowed by the policy (${this.policy.source}): killed`);
   }
 
-  /** Runs the handler; the one place where a thrown guest-memory fault becomes -EFAULT. */
+  /** Runs the handler; the one place where a thrown SysError (GuestFault: EFAULT) becomes -errno. */
   private call(task: Task, nr: number, a: Args): number {
     const h = nr >= 0 ? this.handlers[nr] : undefined;
     if (h === undefined) {
@@ -136,7 +135,7 @@ export class Dispatcher implements SyscallDispatcher {
     try {
       return h(task, a);
     } catch (e) {
-      if (e instanceof GuestFault) return -EFAULT;
+      if (e instanceof SysError) return -e.errno;
       throw e;
     }
   }

@@ -8,9 +8,7 @@ export interface FaultFrame {
   vector: number; error: number; rip: number; cs: number; rflags: number; rsp: number; cr2: number;
 }
 
-export const SIGILL = 4, SIGTRAP = 5, SIGBUS = 7, SIGFPE = 8, SIGSEGV = 11;
-
-const SIGNAL_NAMES: Readonly<Record<number, string>> = { 4: 'SIGILL', 5: 'SIGTRAP', 7: 'SIGBUS', 8: 'SIGFPE', 11: 'SIGSEGV' };
+import { SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGTRAP, signalName } from '../linux/signal';
 
 /** Vector -> [signal, description] (Intel SDM Vol. 3A, 6.15; signals as Linux sends them). */
 const VECTORS: Readonly<Record<number, readonly [number, string]>> = {
@@ -37,7 +35,7 @@ const VECTORS: Readonly<Record<number, readonly [number, string]>> = {
 /** The signal and message for a fault the program does not survive. */
 export function describeFault(f: FaultFrame): { signal: number; message: string } {
   const [signal, what] = VECTORS[f.vector] ?? [SIGSEGV, `exception ${f.vector}`];
-  let msg = `torov: ${SIGNAL_NAMES[signal]}: ${what} at rip=0x${f.rip.toString(16)}`;
+  let msg = `torov: ${signalName(signal)}: ${what} at rip=0x${f.rip.toString(16)}`;
   if (f.vector === 14) {
     const access = f.error & 16 ? 'exec' : f.error & 2 ? 'write' : 'read';
     const why = f.error & 1 ? 'protection' : 'not mapped';
@@ -46,9 +44,4 @@ export function describeFault(f: FaultFrame): { signal: number; message: string 
     msg += ` error=0x${f.error.toString(16)}`;
   }
   return { signal, message: msg };
-}
-
-/** Name of a signal number (the five faults torov reports, SIGKILL, SIGSYS and the like). */
-export function signalName(sig: number): string {
-  return SIGNAL_NAMES[sig] ?? ({ 1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 6: 'SIGABRT', 9: 'SIGKILL', 13: 'SIGPIPE', 14: 'SIGALRM', 15: 'SIGTERM', 31: 'SIGSYS' } as Record<number, string>)[sig] ?? `signal ${sig}`;
 }

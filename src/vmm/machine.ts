@@ -26,10 +26,14 @@ import { Dispatcher, NO_ARGS } from './dispatch';
 import { ThreadGroup, Task } from './task';
 import type { Observer } from '../syscalls/argcheck';
 
-const F_DUPFD_CLOEXEC = 1030;
+import { F_DUPFD_CLOEXEC, F_GETFL, O_PATH } from '../linux/fcntl';
+import { S_IFDIR, S_IFMT } from '../linux/stat';
+import { STAT } from '../linux/structs';
+import { HOST } from '../syscalls/host-nr';
+
 /** The host's CPUs (sched_getaffinity), read once when torov loads: the sandbox's filter may not allow it later. */
 const HOST_CPUS: number = require('node:os').availableParallelism();
-const NR_CLOCK_GETTIME = 228, NR_GETTIMEOFDAY = 96, NR_TIME = 201;
+const NR_CLOCK_GETTIME = HOST.clock_gettime, NR_GETTIMEOFDAY = HOST.gettimeofday, NR_TIME = HOST.time;
 
 /** Everything needed to start a program. */
 export interface MachineConfig {
@@ -345,7 +349,7 @@ export class Machine implements SchedulerHost {
 /** Random bytes from the host kernel (getrandom(2)); node:crypto costs milliseconds to load. */
 function hostRandom(n: number): Uint8Array {
   const b = new Uint8Array(n);
-  if (sys(318 /* getrandom */, addressOf(b), n, 0) !== n) throw new Error('getrandom failed');
+  if (sys(HOST.getrandom, addressOf(b), n, 0) !== n) throw new Error('getrandom failed');
   return b;
 }
 
@@ -360,10 +364,10 @@ function resolvePath(p: string): string {
  * (as if it had been closed). Returns the host fd, or -1.
  */
 function safeStdio(h: number): number {
-  const st = new Uint8Array(144);
-  const fl = sys(NR.fcntl, h, 3 /* F_GETFL */);
-  const isDir = sys(5 /* fstat */, h, addressOf(st)) === 0 && (new DataView(st.buffer).getUint32(24, true) & 0o170000) === 0o040000;
-  if (!isDir && !(fl >= 0 && fl & 0o10000000 /* O_PATH */)) return h;
+  const st = new Uint8Array(STAT.SIZE);
+  const fl = sys(NR.fcntl, h, F_GETFL);
+  const isDir = sys(HOST.fstat, h, addressOf(st)) === 0 && (new DataView(st.buffer).getUint32(STAT.st_mode, true) & S_IFMT) === S_IFDIR;
+  if (!isDir && !(fl >= 0 && fl & O_PATH)) return h;
   sys(NR.close, h);
   return -1;
 }

@@ -20,6 +20,7 @@ import { buildStack, loadSegments, AT } from '../machine/loader';
 import { PROT_R, PROT_W, PROT_X } from '../machine/memory';
 import { GuestExit, Kernel } from '../syscalls/api';
 import { FaultFrame } from './fault';
+import { EINVAL } from '../linux/errno';
 
 /** What a personality needs to load a program. */
 export interface LoadContext {
@@ -121,7 +122,7 @@ export const torovPersonality: Personality = {
   hypercall(nr, k, rcx) {
     if (nr !== TOROV.CONSOLE_HYPERCALL) return undefined;
     const s = k.mem.readCString(rcx, 4096);
-    if (s === null) return -22;
+    if (s === null) return -EINVAL;
     k.console(s);
     return 0;
   },

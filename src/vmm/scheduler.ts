@@ -23,7 +23,7 @@
  */
 import { Args, BLOCKED, CloneSpec, GuestExit, Kernel, TaskServices, ThreadExit } from '../syscalls/api';
 import { CHAN, CHAN_BLOCKING, CHAN_DONE, CHAN_EXIT, VcpuPages } from '../machine/layout';
-import { GuestFault } from '../machine/memory';
+import { EAGAIN, EFAULT, EINVAL, ETIMEDOUT, ENOSYS, SysError } from '../linux/errno';
 import { RUN, REGS } from '../kvm/kvm';
 import { sys } from '../host/libc';
 import { SYS as NR } from '../linux/syscalls';
@@ -33,7 +33,6 @@ import { Task } from './task';
 import { EXIT_KICK, EXIT_WAIT, EXIT_CTX } from './exits';
 import { NEEDS_CONTEXT } from './needs-context';
 
-const EAGAIN = 11, EFAULT = 14, EINVAL = 22, ETIMEDOUT = 110, ENOSYS = 38;
 const CLONE_VM = 0x100, CLONE_FS = 0x200, CLONE_FILES = 0x400, CLONE_SIGHAND = 0x800, CLONE_THREAD = 0x10000,
   CLONE_SETTLS = 0x80000, CLONE_PARENT_SETTID = 0x100000, CLONE_CHILD_CLEARTID = 0x200000, CLONE_CHILD_SETTID = 0x1000000;
 /** FUTEX_OWNER_DIED (linux/futex.h): set in a robust futex whose owner ended. */
@@ -54,9 +53,10 @@ const SLOW_MS = 1;
 /** Syscalls that may block on the host (reads and writes of pipes and sockets, waits, sleeps, polls). */
 const MAY_BLOCK = (() => {
   const t = new Uint8Array(512);
-  for (const n of ['read', 'write', 'poll', 'readv', 'writev', 'select', 'pause', 'nanosleep', 'connect', 'accept', 'sendto', 'recvfrom',
-    'sendmsg', 'recvmsg', 'wait4', 'futex', 'clock_nanosleep', 'epoll_wait', 'pselect6', 'ppoll', 'epoll_pwait', 'accept4', 'recvmmsg',
-    'sendmmsg', 'rt_sigsuspend', 'rt_sigtimedwait', 'epoll_pwait2'] as const) t[NR[n]] = 1;
+  for (const n of ['read', 'write', 'poll', 'ioctl', 'pread64', 'pwrite64', 'readv', 'writev', 'select', 'pause', 'nanosleep',
+    'connect', 'accept', 'sendto', 'recvfrom', 'sendmsg', 'recvmsg', 'wait4', 'futex', 'clock_nanosleep', 'epoll_wait', 'waitid',
+    'pselect6', 'ppoll', 'epoll_pwait', 'accept4', 'preadv', 'pwritev', 'recvmmsg', 'sendmmsg', 'rt_sigsuspend', 'rt_sigtimedwait',
+    'epoll_pwait2'] as const) t[NR[n]] = 1;
   return t;
 })();
 /** Requests per health check of the polling (see poll()). */
@@ -452,7 +452,7 @@ export class Scheduler implements TaskServices {
     try {
       out = w.then ? w.then(res) : res;
     } catch (e) {
-      if (e instanceof GuestFault) out = -EFAULT;
+      if (e instanceof SysError) out = -e.errno;
       else throw e;
     }
     if (out === BLOCKED) return;                   // `then` waits again

@@ -31,6 +31,11 @@ import { CHAN, CHAN_BUSY, CHAN_BLOCKING, CHAN_REQUEST, PORT_WAIT, PORT_KICK } fr
 
 /** From src/kvm/kvm.ts (not imported: it loads koffi); test/unit/channel.test.ts checks they agree. */
 export const K = { KVM_RUN: 0xae80, KVM_EXIT_IO: 2, exit_reason: 8, io_direction: 32, io_port: 34 } as const;
+/**
+ * Host syscall numbers the thread uses, from src/linux/syscalls.ts (not imported: loading the
+ * table would delay the thread's start by milliseconds); test/unit/channel.test.ts checks them.
+ */
+export const NR_WORKER = { gettid: 186 } as const;
 
 /** Words of a thread's control block. */
 export const GO = 0, EXIT = 1, RC = 2, QUIT = 3, WAKE = 4, WAITING = 5, IDLE = 6, READY = 7, TID = 8,
@@ -52,7 +57,7 @@ const libc = koffi.load('libc.so.6');
 const ioctl = libc.func('int ioctl(int, unsigned long, unsigned long)');
 const sc = libc.func('long syscall(long, long, long, long, long, long, long)');
 const ctl = new Int32Array(d.ctl), bell = new Int32Array(d.bell);
-ctl[${TID}] = Number(sc(186 /* gettid */, 0, 0, 0, 0, 0, 0));
+ctl[${TID}] = Number(sc(${NR_WORKER.gettid} /* gettid */, 0, 0, 0, 0, 0, 0));
 Atomics.store(ctl, ${READY}, 1); Atomics.notify(ctl, ${READY});
 let runAddr = 0, chanAddr = 0, run8, run32, chan, go = 0;
 function ring() { Atomics.add(bell, ${BELL}, 1); if (Atomics.load(bell, ${MAIN_SLEEPING})) Atomics.notify(bell, ${BELL}); }

@@ -13,9 +13,9 @@ import { SYS } from '../machine/layout';
 import { VDSO_IMAGE } from '../machine/vdso';
 import { sys, addressOf } from '../host/libc';
 import { HOST } from '../syscalls/host-nr';
+import { CLOCK_MONOTONIC, CLOCK_REALTIME } from '../linux/time';
 
 const MSR_IA32_TSC = 0x10;
-const CLOCK_REALTIME = 0, CLOCK_MONOTONIC = 1;
 const SHIFT = 32;
 
 let cachedKhz: number | undefined;

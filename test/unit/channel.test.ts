@@ -1,13 +1,18 @@
 /** The syscall channel's pure parts: constants shared by the stub, the VMM and the vCPU thread. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { K } from '../../src/vmm/vcpu-thread';
+import { K, NR_WORKER } from '../../src/vmm/vcpu-thread';
+import { SYS as NR } from '../../src/linux/syscalls';
 import { KVM_RUN, KVM_EXIT_IO, RUN } from '../../src/kvm/kvm';
 import { CHAN, SYS } from '../../src/machine/layout';
 import { STUB_CODE, STUB_CHAN_CALL, STUB_CHAN_KICK, STUB_CHAN_WAIT, STUB_CHANNEL_ON, STUB_SYSCALL_OUT } from '../../src/machine/stub';
 
 test('the vCPU thread uses the same KVM constants as src/kvm', () => {
   assert.deepEqual(K, { KVM_RUN, KVM_EXIT_IO, exit_reason: RUN.exit_reason, io_direction: RUN.io_direction, io_port: RUN.io_port });
+});
+
+test('the vCPU thread uses the syscall numbers of src/linux', () => {
+  assert.deepEqual(NR_WORKER, { gettid: NR.gettid });
 });
 
 test('the stub reaches the channel page at the offsets layout.ts names', () => {

@@ -9,7 +9,11 @@ import { RUN, REGS, SREGS, KVM_REGS_SIZE, KVM_SREGS_SIZE } from '../../src/kvm/k
 import { STUB_CODE, STUB_SYSCALL_OUT } from '../../src/machine/stub';
 import { windowSize, MAX_WINDOW, PAGE_SIZE, STACK_SIZE } from '../../src/machine/layout';
 import { GuestMemory, GuestFault, PROT_R, PROT_W, PROT_X } from '../../src/machine/memory';
-import { AddressSpace, MAP } from '../../src/machine/mm';
+import { AddressSpace } from '../../src/machine/mm';
+import * as MAP_FLAGS from '../../src/linux/mman';
+
+/** mmap flags by short name, as the tests write them. */
+const MAP = { PRIVATE: MAP_FLAGS.MAP_PRIVATE, SHARED: MAP_FLAGS.MAP_SHARED, ANONYMOUS: MAP_FLAGS.MAP_ANONYMOUS, FIXED: MAP_FLAGS.MAP_FIXED, NORESERVE: MAP_FLAGS.MAP_NORESERVE } as const;
 import { loadSegments } from '../../src/machine/loader';
 import { parseElf, ElfError, ET_EXEC, ET_DYN, PT_LOAD, PF_R, PF_W, PF_X } from '../../src/elf/elf';
 import { sys } from '../../src/host/libc';
