@@ -23,7 +23,7 @@
  */
 import { Args, BLOCKED, CloneSpec, GuestExit, Kernel, TaskServices, ThreadExit } from '../syscalls/api';
 import { CHAN, CHAN_BLOCKING, CHAN_DONE, CHAN_EXIT, VcpuPages } from '../machine/layout';
-import { EAGAIN, EFAULT, EINVAL, ETIMEDOUT, ENOSYS, SysError } from '../linux/errno';
+import { EAGAIN, EINVAL, ETIMEDOUT, ENOSYS, SysError } from '../linux/errno';
 import { RUN, REGS } from '../kvm/kvm';
 import { sys } from '../host/libc';
 import { SYS as NR } from '../linux/syscalls';
