@@ -136,13 +136,14 @@ function r(kind: ArgKind, ref: number): ArgSpec {
 }
 
 const H6: readonly ArgDef[] = ['hex', 'hex', 'hex', 'hex', 'hex', 'hex'];
-const N_PROC = 'processes and threads not yet supported';
+const N_PROC = 'new processes are not supported yet';
+const N_THREAD = 'threads (CLONE_THREAD): a vCPU each; new processes are not supported yet (ENOSYS)';
 const N_REFUSED = 'refused: not available to guests';
 const N_SIG = 'recorded; signals are not delivered yet';
 const N_KILL = 'only to self; terminates the VM for fatal signals';
 const N_IOCTL = 'terminal ioctls only: TCGETS, TIOCGWINSZ, FIONREAD, FIONBIO, FIOCLEX, FIONCLEX';
 const N_ID = 'only to the current id';
-const N_FUTEX = 'single-threaded: WAIT on unequal value returns EAGAIN, WAKE returns 0';
+const N_FUTEX = 'WAIT, WAKE, their BITSET forms, REQUEUE, CMP_REQUEUE, WAKE_OP; the PI operations are ENOSYS';
 const N_RSEQ = 'returns ENOSYS: glibc and musl fall back';
 const N_UNIMPL = 'not implemented by Linux';
 
@@ -203,7 +204,7 @@ const TABLE = [
   def(53, 'socketpair', 'net', 'full', ['sockdomain', 'socktype', r('sockproto', 0), 'fdpair_out']),
   def(54, 'setsockopt', 'net', 'full', ['fd', 'sockopt_level', r('sockopt_name', 1), r('sockopt_val', 4), 'uint']),
   def(55, 'getsockopt', 'net', 'full', ['fd', 'sockopt_level', r('sockopt_name', 1), r('sockopt_val_out', 4), 'socklen_ptr']),
-  def(56, 'clone', 'process', 'none', ['hex', 'ptr', 'ptr', 'ptr', 'hex'], 'int', N_PROC),
+  def(56, 'clone', 'process', 'partial', ['hex', 'ptr', 'ptr', 'ptr', 'hex'], 'int', N_THREAD),
   def(57, 'fork', 'process', 'none', [], 'int', N_PROC),
   def(58, 'vfork', 'process', 'none', [], 'int', N_PROC),
   def(59, 'execve', 'process', 'none', ['str', 'strv', 'envp'], 'int', N_PROC),
@@ -350,7 +351,7 @@ const TABLE = [
   def(200, 'tkill', 'signal', 'partial', ['int', 'signal'], 'int', N_KILL),
   def(201, 'time', 'time', 'full', ['ptr']),
   def(202, 'futex', 'process', 'partial', ['ptr', 'futex_op', r('futex_val', 1), r('futex_timeout', 1), r('futex_uaddr2', 1), r('futex_val3', 1)], 'int', N_FUTEX),
-  def(203, 'sched_setaffinity', 'process', 'none', ['int', 'len', 'ptr']),
+  def(203, 'sched_setaffinity', 'process', 'partial', ['int', 'len', 'ptr'], 'int', 'accepted for the guest\'s CPUs; vCPUs are not pinned'),
   def(204, 'sched_getaffinity', 'process', 'vmm', ['int', 'len', 'cpuset_out']),
   def(205, 'set_thread_area', 'process', 'none', ['ptr']),
   def(206, 'io_setup', 'io', 'none', ['uint', 'ptr']),
@@ -471,7 +472,7 @@ const TABLE = [
   def(321, 'bpf', 'sys', 'none', ['int', 'ptr', 'uint'], 'int', N_REFUSED),
   def(322, 'execveat', 'process', 'none', ['dirfd', 'str', 'strv', 'envp', 'at_flags'], 'int', N_PROC),
   def(323, 'userfaultfd', 'mm', 'none', ['o_flags'], 'fd'),
-  def(324, 'membarrier', 'process', 'none', ['int', 'hex', 'int']),
+  def(324, 'membarrier', 'process', 'partial', ['int', 'hex', 'int'], 'int', 'global and private expedited: every other vCPU leaves the guest once; no sync-core or rseq'),
   def(325, 'mlock2', 'mm', 'partial', ['ptr', 'len', 'hex'], 'int', 'accepted (checks the range); guest memory is never swapped by torov'),
   def(326, 'copy_file_range', 'io', 'partial', ['fd', 'ptr', 'fd', 'ptr', 'len', 'hex']),
   def(327, 'preadv2', 'io', 'full', ['fd', r('iovec_out', 2), 'int', 'long', 'hex']),
@@ -495,7 +496,7 @@ const TABLE = [
   def(432, 'fsmount', 'sys', 'none', ['fd', 'hex', 'hex'], 'fd'),
   def(433, 'fspick', 'sys', 'none', ['dirfd', 'str', 'hex'], 'fd'),
   def(434, 'pidfd_open', 'process', 'none', ['int', 'hex'], 'fd'),
-  def(435, 'clone3', 'process', 'none', ['ptr', 'len'], 'int', N_PROC),
+  def(435, 'clone3', 'process', 'partial', ['ptr', 'len'], 'int', N_THREAD),
   def(436, 'close_range', 'io', 'vmm', ['uint', 'uint', 'hex']),
   def(437, 'openat2', 'file', 'full', ['dirfd', 'str', 'ptr', 'len'], 'fd'),
   def(438, 'pidfd_getfd', 'process', 'none', ['fd', 'int', 'hex'], 'fd'),

@@ -45,6 +45,8 @@ export interface HostRule {
   readonly syscall: SyscallName;
   readonly args?: readonly ArgEq[];
   readonly why: string;
+  /** Refused with this errno instead of allowed (the caller has a fallback; the process is not killed). */
+  readonly errno?: number;
 }
 
 /** Runtime rules with a common purpose. */
@@ -198,7 +200,7 @@ export const GDB_GROUP: RuleGroup = {
 };
 
 /** A host call of a guest rule: a syscall name, or a rule with conditions (ioctl requests). */
-export type HostCall = SyscallName | { readonly syscall: SyscallName; readonly args: readonly ArgEq[] };
+export type HostCall = SyscallName | { readonly syscall: SyscallName; readonly args: readonly ArgEq[] } | { readonly syscall: SyscallName; readonly errno: number };
 
 /** What one guest syscall's handler asks of the host, and why. */
 export interface GuestRule {
@@ -225,6 +227,24 @@ const pathCall = (name: SyscallName, why = 'the same call on a VMM copy of the p
 const OPEN: GuestRule = {
   host: ['openat2', 'openat', 'readlinkat', 'access', 'close'],
   why: 'openat2 with RESOLVE_NO_MAGICLINKS (openat on hosts before Linux 5.6), readlinkat of the new fd\'s /proc/self/fd link and access() for the /proc guard, close when refused or the table is full',
+};
+/** glibc's pthread_create flags: CLONE_VM|FS|FILES|SIGHAND|THREAD|SYSVSEM|SETTLS|PARENT_SETTID|CHILD_CLEARTID. */
+export const PTHREAD_CLONE_FLAGS = 0x3d0f00;
+/**
+ * A guest thread runs on a vCPU thread of its own: a Node worker the VMM starts when the
+ * guest's first threads appear (src/vmm/vcpu-thread.ts). Starting one is glibc's
+ * pthread_create (clone with exactly the thread flags: never a process; clone3, whose
+ * flags a filter cannot read, is refused with ENOSYS so that glibc falls back to clone)
+ * and a Node environment's start-up (its thread registration, CPU count, event loop,
+ * signal mask, identity checks, and files under /proc it cannot open in the jail).
+ */
+const THREAD: GuestRule = {
+  host: [
+    { syscall: 'clone', args: [{ arg: 0, value: PTHREAD_CLONE_FLAGS, name: 'a thread, with pthread_create\'s flags' }] },
+    { syscall: 'clone3', errno: 38 /* ENOSYS */ },
+    'set_robust_list', 'rseq', 'sched_getaffinity', 'epoll_create1', 'eventfd2', 'pipe2', 'capget', 'readlink', 'openat', 'sigaltstack', 'geteuid', 'getegid',
+  ],
+  why: 'a new guest thread gets a vCPU thread (a Node worker) when no finished one can be reused: pthread_create and Node\'s worker start-up',
 };
 const WINDOW = 'guest memory is served in the VMM; the host memory behind the window is replaced (mmap MAP_FIXED) and given back (madvise)';
 
@@ -257,6 +277,11 @@ export const GUEST_RULES: Readonly<Record<string, GuestRule>> = {
   uname: none('built from the kernel release read at start-up'),
   arch_prctl: none('recorded; the vCPU applies the FS base with KVM_SET_MSRS (a runtime rule)'),
   set_tid_address: none('recorded'),
+  // thread.ts
+  clone: THREAD,
+  clone3: THREAD,
+  membarrier: none('the other vCPUs leave the guest and enter it again (KVM_RUN, a runtime rule)'),
+  sched_setaffinity: none('accepted, not applied'),
   set_robust_list: none('recorded'),
   get_robust_list: none('recorded'),
   rseq: none('ENOSYS'),
@@ -264,13 +289,13 @@ export const GUEST_RULES: Readonly<Record<string, GuestRule>> = {
   getrlimit: same('prlimit64', 'reads the VMM\'s own limits'),
   setrlimit: same('prlimit64', 'reads the VMM\'s limit to check the new one (recorded, not applied)'),
   getrandom: same('getrandom', 'the host\'s generator'),
-  sched_yield: none('nothing to yield to'),
-  sched_getaffinity: none('one CPU'),
-  getcpu: none('CPU 0'),
+  sched_yield: none('nothing to yield to: guest threads run on vCPUs of their own'),
+  sched_getaffinity: none('the --cpus CPUs'),
+  getcpu: none('the vCPU\'s index'),
   kill: none('served for the only process there is'),
   tkill: none('served for the only process there is'),
   tgkill: none('served for the only process there is'),
-  futex: none('single-threaded futex served in the VMM'),
+  futex: none('futexes are queues in the VMM'),
   getrusage: same('getrusage', 'the VMM\'s own usage'),
   times: same('times', 'the VMM\'s own times'),
   sysinfo: same('sysinfo', 'the host\'s figures'),

@@ -57,7 +57,7 @@ export const AUDIT_ARCH_X86_64 = 0xc000003e;
 /** __X32_SYSCALL_BIT: x32 syscalls are x86-64 numbers with this bit set. */
 export const X32_SYSCALL_BIT = 0x40000000;
 /** Filter return values (<linux/seccomp.h>). */
-export const SECCOMP_RET_KILL_PROCESS = 0x80000000, SECCOMP_RET_ALLOW = 0x7fff0000;
+export const SECCOMP_RET_KILL_PROCESS = 0x80000000, SECCOMP_RET_ALLOW = 0x7fff0000, SECCOMP_RET_ERRNO = 0x00050000;
 /** seccomp(2) operation and flag; prctl options. */
 const SECCOMP_SET_MODE_FILTER = 1, SECCOMP_FILTER_FLAG_TSYNC = 1;
 /** BPF_MAXINSNS: the longest program the kernel accepts. */
@@ -82,6 +82,8 @@ export interface ResolvedArg { readonly arg: number; readonly value: bigint; rea
 export interface ResolvedRule {
   readonly syscall: string;
   readonly nr: number;
+  /** Refused with this errno instead of allowed. */
+  readonly errno?: number;
   /** All must hold; empty: any arguments. */
   readonly args: readonly ResolvedArg[];
   readonly why: string;
@@ -127,7 +129,7 @@ function resolveArgs(args: readonly ArgEq[] | undefined, pid: number): ResolvedA
 }
 
 function resolve(r: HostRule, origin: ResolvedRule['origin'], group: string, pid: number): ResolvedRule {
-  return { syscall: r.syscall, nr: SYS[r.syscall], args: resolveArgs(r.args, pid), why: r.why, origin, group };
+  return { syscall: r.syscall, nr: SYS[r.syscall], args: resolveArgs(r.args, pid), why: r.why, origin, group, ...(r.errno !== undefined ? { errno: r.errno } : {}) };
 }
 
 /** What the argument checks (src/syscalls/argcheck.ts) ask of the host to resolve a path. */
@@ -151,7 +153,8 @@ export function filterRules(policy: Policy, opts: FilterOptions = {}): { rules: 
       why: checked ? `${g.why}; ${ARG_CHECK_WHY}` : g.why });
     if (code !== ALLOW && code !== LOG) continue;
     for (const h of g.host) {
-      const r: HostRule = typeof h === 'string' ? { syscall: h, why: g.why } : { syscall: h.syscall, args: h.args, why: g.why };
+      const r: HostRule = typeof h === 'string' ? { syscall: h, why: g.why }
+        : 'errno' in h ? { syscall: h.syscall, errno: h.errno, why: g.why } : { syscall: h.syscall, args: h.args, why: g.why };
       rules.push(resolve(r, 'guest', name, pid));
     }
     if (checked) for (const h of ARG_CHECK_HOST) rules.push(resolve({ syscall: h, why: ARG_CHECK_WHY }, 'guest', name, pid));
@@ -159,19 +162,26 @@ export function filterRules(policy: Policy, opts: FilterOptions = {}): { rules: 
   return { rules, guest, groups };
 }
 
-/** For one syscall number: unconditional, or allowed when one of the alternatives holds (each an AND of equalities). */
-interface Entry { nr: number; always: boolean; alternatives: ResolvedArg[][] }
+/**
+ * For one syscall number: unconditional, or allowed when one of the alternatives holds (each
+ * an AND of equalities), or refused with an errno (when no rule allows it).
+ */
+interface Entry { nr: number; always: boolean; alternatives: ResolvedArg[][]; errno?: number }
 
 function entries(rules: readonly ResolvedRule[]): Entry[] {
   const byNr = new Map<number, Entry>();
   for (const r of rules) {
     let e = byNr.get(r.nr);
     if (!e) byNr.set(r.nr, e = { nr: r.nr, always: false, alternatives: [] });
+    if (r.errno !== undefined) { e.errno = r.errno; continue; }
     if (r.args.length === 0) { e.always = true; continue; }
     const key = (a: readonly ResolvedArg[]) => a.map((x) => `${x.arg}=${x.value}`).sort().join(',');
     if (!e.alternatives.some((alt) => key(alt) === key(r.args))) e.alternatives.push([...r.args]);
   }
-  for (const e of byNr.values()) if (e.always) e.alternatives = [];
+  for (const e of byNr.values()) {
+    if (e.always) { e.alternatives = []; delete e.errno; }
+    else if (e.alternatives.length > 0) delete e.errno;
+  }
   return [...byNr.values()].sort((a, b) => a.nr - b.nr);
 }
 
@@ -260,6 +270,7 @@ const argHi = (i: number) => SECCOMP_DATA.args + 8 * i + 4;
 /** The checks after the number matched (A is free to clobber): ends in ALLOW or KILL. */
 function emitBody(a: Asm, e: Entry): void {
   if (e.always) { a.ret(SECCOMP_RET_ALLOW); return; }
+  if (e.errno !== undefined) { a.ret(SECCOMP_RET_ERRNO | e.errno); return; }
   const allow = a.label();
   const single = e.alternatives.every((alt) => alt.length === 1 && alt[0]!.arg === e.alternatives[0]![0]!.arg);
   if (single) {

@@ -99,6 +99,12 @@ export interface TaskServices {
    * and `then` turns the host's result into the guest's when it ends).
    */
   blockingCall(k: Kernel, nr: number, args: readonly number[], then?: (r: number) => number): number;
+  /** True if `tid` is a live thread of the program. */
+  hasThread(tid: number): boolean;
+  /** The CPU a thread is said to run on (getcpu). */
+  cpuOf(k: Kernel): number;
+  /** Makes every other thread of the program pass a full memory barrier (membarrier). */
+  barrier(k: Kernel): void;
   /** True when blocking host calls must not run on the main thread (more than one guest thread). */
   readonly concurrent: boolean;
   /** How many CPUs the guest sees (--cpus). */

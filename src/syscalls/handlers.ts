@@ -6,6 +6,7 @@
 import { Handler, HandlerTable } from './api';
 import { syscallByName } from '../linux/syscalls';
 import { processHandlers } from './process';
+import { threadHandlers } from './thread';
 import { signalHandlers } from './signal';
 import { mmHandlers } from './mm';
 import { ioHandlers } from './io';
@@ -14,7 +15,7 @@ import { fsHandlers } from './fs';
 import { netHandlers } from './net';
 import { pollHandlers } from './poll';
 
-const AREAS: readonly HandlerTable[] = [processHandlers, signalHandlers, mmHandlers, ioHandlers, timeHandlers, fsHandlers, netHandlers, pollHandlers];
+const AREAS: readonly HandlerTable[] = [processHandlers, threadHandlers, signalHandlers, mmHandlers, ioHandlers, timeHandlers, fsHandlers, netHandlers, pollHandlers];
 
 function build(): (Handler | undefined)[] {
   const table: (Handler | undefined)[] = new Array(512).fill(undefined);

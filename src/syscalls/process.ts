@@ -1,24 +1,20 @@
 /**
  * Process identity, limits and lifetime: exit, the get*id family, uname, arch_prctl,
- * set_tid_address, robust lists, rseq, rlimits, getrandom, scheduling and kill.
- * torov runs one single-threaded process per VM; identity is what was published at start.
+ * robust lists, rseq, rlimits, getrandom and kill (threads are in thread.ts).
+ * torov runs one process per VM; identity is what was published at start.
  */
 import { release } from 'node:os';
 import { Handler, HandlerTable, GuestExit, Kernel } from './api';
 import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
 import { signalName, defaultAction } from '../linux/signal';
-import { EAGAIN, EINVAL, ENOSYS, EPERM, ESRCH, ETIMEDOUT } from '../linux/errno';
+import { EINVAL, ENOSYS, EPERM, ESRCH } from '../linux/errno';
 import {
   ARCH_GET_CPUID, ARCH_GET_FS, ARCH_GET_GS, ARCH_SET_FS, ARCH_SET_GS, PR_GET_DUMPABLE, PR_GET_NAME, PR_GET_NO_NEW_PRIVS,
   PR_GET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NAME, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG,
 } from '../linux/prctl';
 import { RLIMIT_NOFILE, RLIM_NLIMITS } from '../linux/resource';
-import { FUTEX_WAIT, FUTEX_WAIT_BITSET, FUTEX_WAKE, FUTEX_WAKE_BITSET } from '../linux/futex';
 
-
-/** Implements exit(2) and exit_group(2): the status becomes torov's own. */
-const sysExit: Handler = (_k, a) => { throw new GuestExit(a.i(0) & 0xff); };
 
 /** struct utsname: six fields of 65 bytes (<sys/utsname.h>). */
 const UTS = ['Linux', 'torov', release(), '#1 torov', 'x86_64', '(none)'];
@@ -46,9 +42,6 @@ const sysArchPrctl: Handler = (k, a) => {
   }
 };
 
-/** Implements set_tid_address(2): recorded; returns the thread id. */
-const sysSetTidAddress: Handler = (k, a) => { k.clearTid = a.ptr(0); return k.pid; };
-
 /** Implements set_robust_list(2): recorded (sizeof(struct robust_list_head) is 24). */
 const sysSetRobustList: Handler = (k, a) => {
   if (a.n(1) !== 24) return -EINVAL;
@@ -57,7 +50,10 @@ const sysSetRobustList: Handler = (k, a) => {
 };
 
 const sysGetRobustList: Handler = (k, a) => {
-  if (a.i(0) !== 0 && a.i(0) !== k.pid) return -ESRCH;
+  if (a.i(0) !== 0 && a.i(0) !== k.tid) {
+    // Another thread's list: torov keeps each thread's, but reads only the caller's.
+    if (!k.sched.hasThread(a.i(0))) return -ESRCH;
+  }
   k.mem.writeU64(a.ptr(1), k.robustList);
   k.mem.writeU64(a.ptr(2), 24);
   return 0;
@@ -138,22 +134,6 @@ const sysGetrandom: Handler = (k, a) => {
   return sys(HOST.getrandom, k.mem.host(a.ptr(0), len, true), len, a.u(2));
 };
 
-/** Implements sched_getaffinity(2): one CPU, the vCPU. */
-const sysSchedGetaffinity: Handler = (k, a) => {
-  if (!self(k, a.i(0))) return -ESRCH;
-  const len = a.n(1);
-  if (len < 8 || len % 8) return -EINVAL;
-  const mask = Buffer.alloc(8); mask[0] = 1;
-  k.mem.write(a.ptr(2), mask);
-  return 8;
-};
-
-const sysGetcpu: Handler = (k, a) => {
-  if (a.ptr(0)) k.mem.writeU32(a.ptr(0), 0);
-  if (a.ptr(1)) k.mem.writeU32(a.ptr(1), 0);
-  return 0;
-};
-
 /** Signals whose default action ends the process (signal(7)). */
 const FATAL = new Set(Array.from({ length: 31 }, (_, i) => i + 1).filter((s) => defaultAction(s) === 'term' || defaultAction(s) === 'core'));
 
@@ -182,26 +162,6 @@ const sysKill: Handler = (k, a) => {
 };
 const sysTkill: Handler = (k, a) => (a.i(0) === k.pid ? sendSelf(k, a.i(1)) : -ESRCH);
 const sysTgkill: Handler = (k, a) => (a.i(0) === k.pid && a.i(1) === k.pid ? sendSelf(k, a.i(2)) : -ESRCH);
-
-/** The bits of a futex op read as the command here (not linux/futex.h's FUTEX_CMD_MASK, which keeps unknown high bits). */
-const FUTEX_CMD_MASK = 0x7f;
-
-/**
- * Implements futex(2) for one thread: a WAIT whose value differs returns EAGAIN as Linux
- * does; a WAIT that would sleep can never be woken (no other thread), so it times out at
- * once if it has a timeout and fails with EAGAIN otherwise; WAKE wakes nobody.
- */
-const sysFutex: Handler = (k, a) => {
-  const op = a.i(1) & FUTEX_CMD_MASK;
-  if (op === FUTEX_WAIT || op === FUTEX_WAIT_BITSET) {
-    const v = k.mem.readU32(a.ptr(0));
-    if (v !== a.u(2)) return -EAGAIN;
-    k.note('futex-wait', 'futex WAIT with no other thread to wake it: returned early');
-    return a.ptr(3) ? -ETIMEDOUT : -EAGAIN;
-  }
-  if (op === FUTEX_WAKE || op === FUTEX_WAKE_BITSET) { k.mem.readU32(a.ptr(0)); return 0; }
-  return -ENOSYS;
-};
 
 const sysGetrusage: Handler = (k, a) => sys(HOST.getrusage, a.i(0) === -1 ? -1 : 0, k.mem.host(a.ptr(1), 144, true));
 const sysTimes: Handler = (k, a) => sys(HOST.times, a.ptr(0) ? k.mem.host(a.ptr(0), 32, true) : 0);
@@ -286,10 +246,7 @@ const sysPrctl: Handler = (k, a) => {
 };
 
 export const processHandlers: HandlerTable = {
-  exit: sysExit,
-  exit_group: sysExit,
   getpid: (k) => k.pid,
-  gettid: (k) => k.pid,
   getppid: (k) => k.ppid,
   getuid: (k) => k.uid,
   geteuid: (k) => k.uid,
@@ -311,7 +268,6 @@ export const processHandlers: HandlerTable = {
   getgroups: sysGetgroups,
   uname: sysUname,
   arch_prctl: sysArchPrctl,
-  set_tid_address: sysSetTidAddress,
   set_robust_list: sysSetRobustList,
   get_robust_list: sysGetRobustList,
   rseq: () => -ENOSYS,
@@ -319,13 +275,9 @@ export const processHandlers: HandlerTable = {
   getrlimit: sysGetrlimit,
   setrlimit: sysSetrlimit,
   getrandom: sysGetrandom,
-  sched_yield: () => 0,
-  sched_getaffinity: sysSchedGetaffinity,
-  getcpu: sysGetcpu,
   kill: sysKill,
   tkill: sysTkill,
   tgkill: sysTgkill,
-  futex: sysFutex,
   getrusage: sysGetrusage,
   times: sysTimes,
   sysinfo: sysSysinfo,

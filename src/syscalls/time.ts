@@ -2,11 +2,11 @@
  * Time: clock_gettime, clock_getres, gettimeofday, time, nanosleep, clock_nanosleep.
  * Forwarded to the host with checked pointers.
  */
-import { Handler, HandlerTable } from './api';
+import { Handler, HandlerTable, Kernel } from './api';
 import { sys } from '../host/libc';
 import { HOST } from './host-nr';
 import { EINVAL } from '../linux/errno';
-import { CLOCK_REALTIME, CLOCK_TAI } from '../linux/time';
+import { CLOCK_REALTIME, CLOCK_TAI, CLOCK_MONOTONIC, CLOCK_REALTIME_ALARM, TIMER_ABSTIME, NSEC_PER_SEC } from '../linux/time';
 import { TIMESPEC, TIMEVAL, TIMEZONE } from '../linux/structs';
 
 
@@ -28,10 +28,31 @@ const sysTime: Handler = (k, a) => {
   if (a.ptr(0)) k.mem.writeU64(a.ptr(0), t);
   return t;
 };
-const sysNanosleep: Handler = (k, a) =>
-  sys(HOST.nanosleep, k.mem.host(a.ptr(0), TIMESPEC.SIZE, false), a.ptr(1) ? k.mem.host(a.ptr(1), TIMESPEC.SIZE, true) : 0);
+/**
+ * A sleep of the guest: with one thread, the host sleeps (the VMM has nothing else to do);
+ * with several, the scheduler's timer wakes the thread, and the others run meanwhile.
+ * `clock`/`abs`: clock_nanosleep's clock and TIMER_ABSTIME.
+ */
+function sleepFor(k: Kernel, clock: number, abs: boolean, req: number, rem: number): number {
+  const sec = k.mem.readI64(req), nsec = k.mem.readI64(req + 8);
+  if (sec < 0 || nsec < 0 || nsec >= NSEC_PER_SEC) return -EINVAL;
+  if (rem) k.mem.check(rem, TIMESPEC.SIZE, true);
+  const ms = sec * 1000 + nsec / 1e6;
+  let deadline = performance.now() + ms;
+  if (abs) {
+    const now = clock === CLOCK_REALTIME || clock === CLOCK_REALTIME_ALARM ? Date.now() : Number(process.hrtime.bigint()) / 1e6;
+    deadline = performance.now() + (ms - now);
+  }
+  return k.sched.sleep(k, deadline, abs ? 0 : rem);
+}
+
+const sysNanosleep: Handler = (k, a) => {
+  if (k.sched.concurrent) return sleepFor(k, CLOCK_MONOTONIC, false, a.ptr(0), a.ptr(1));
+  return sys(HOST.nanosleep, k.mem.host(a.ptr(0), TIMESPEC.SIZE, false), a.ptr(1) ? k.mem.host(a.ptr(1), TIMESPEC.SIZE, true) : 0);
+};
 const sysClockNanosleep: Handler = (k, a) => {
   if (!validClock(a.i(0))) return -EINVAL;
+  if (k.sched.concurrent && (a.i(1) & ~TIMER_ABSTIME) === 0) return sleepFor(k, a.i(0), (a.i(1) & TIMER_ABSTIME) !== 0, a.ptr(2), a.ptr(3));
   return sys(HOST.clock_nanosleep, a.i(0), a.i(1), k.mem.host(a.ptr(2), TIMESPEC.SIZE, false), a.ptr(3) ? k.mem.host(a.ptr(3), TIMESPEC.SIZE, true) : 0);
 };
 

@@ -59,6 +59,9 @@ const MAY_BLOCK = (() => {
     'epoll_pwait2'] as const) t[NR[n]] = 1;
   return t;
 })();
+/** The host's CPUs: guests that spin must leave one to the main thread and the threads that run. */
+const HOST_CPUS: number = require('node:os').availableParallelism();
+const DEBUG = process.env['TOROV_DEBUG_SCHED'] === '1';
 /** Requests per health check of the polling (see poll()). */
 const WINDOW = 256;
 
@@ -167,6 +170,7 @@ export class Scheduler implements TaskServices {
           continue;
         }
         if (!this.bindAll()) { this.waitForThreads(); continue; }
+        if (DEBUG) this.debugState('poll');
         if (!this.stats.handedOver) { this.stats.handedOver = true; this.stats.handoverAt = this.directExits; }
         this.poll();
       }
@@ -220,6 +224,7 @@ export class Scheduler implements TaskServices {
   }
 
   private waitForThreads(): void {
+    if (DEBUG) this.debugState('wait-threads');
     if (!HostThread.waitReady(10)) {
       // Nothing can run until a host thread is ready; timers and stops still count.
       this.expireTimers();
@@ -326,6 +331,7 @@ export class Scheduler implements TaskServices {
       if ((r.slot && r.slot.posted()) || r.thread?.exited() || (r.wait?.kind === 'host' && r.thread?.hostDone())) { work = true; break; }
     }
     if (!work) {
+      if (DEBUG) this.debugState('sleep');
       this.stats.sleeps++;
       const next = this.nextDeadline();
       const ms = next === Infinity ? 1000 : Math.max(0, Math.min(1000, next - performance.now()));
@@ -349,6 +355,7 @@ export class Scheduler implements TaskServices {
       // Its registers are needed: the guest leaves to the VMM (PORT_CTX) and the call is served there.
       r.ctxPending = true;
       slot.post(0, CHAN_EXIT);
+      r.thread?.wake();
       return;
     }
     // Adaptive spinning: a call that may block and blocked long the last two times is
@@ -361,8 +368,24 @@ export class Scheduler implements TaskServices {
     }
     r.nr = timed ? nr : -1;
     const result = this.dispatch(t, r, nr, slot.args);
-    if (result === BLOCKED) { if (r.wait && r.wait.kind !== 'futex') slot.setState(CHAN_BLOCKING); return; }
+    if (result === BLOCKED) {
+      // A host call needs the thread's host thread, so the guest must sleep (PORT_WAIT)
+      // at once. A kernel wait (futex, sleep) may end soon: the guest spins its budget, as
+      // long as spinning guests leave a CPU for the threads that do the work.
+      if (r.wait && (r.wait.kind === 'host' || this.spinners() >= HOST_CPUS - 1)) slot.setState(CHAN_BLOCKING);
+      return;
+    }
     this.finishChannel(t, r, result);
+  }
+
+  /** How many threads' vCPUs spin in the channel now (a request not answered, not asleep in PORT_WAIT). */
+  private spinners(): number {
+    let n = 0;
+    for (const t of this.tasks) {
+      const r = this.runs.get(t)!;
+      if (r.slot && r.slot.state() === 2 /* CHAN_BUSY */ && r.thread && !r.thread.waiting()) n++;
+    }
+    return n;
   }
 
   /** Dispatches for a thread, turning a thread's own end into its retirement. */
@@ -389,7 +412,13 @@ export class Scheduler implements TaskServices {
 
   /** An exit a host thread reported (the vCPU is parked). */
   private exit(t: Task, r: TaskRun, rc: number): void {
-    r.vcpu.handleExit(rc);
+    try {
+      r.vcpu.handleExit(rc);
+    } catch (e) {
+      if (!(e instanceof ThreadExit)) throw e;
+      this.retire(t, r);
+      return;
+    }
     if (!r.dead && !r.wait && r.parked) this.resume(r);
   }
 
@@ -612,6 +641,32 @@ export class Scheduler implements TaskServices {
     return tid;
   }
 
+  hasThread(tid: number): boolean {
+    return this.tasks.some((t) => t.tid === tid);
+  }
+
+  cpuOf(k: Kernel): number {
+    const r = this.runs.get(k as unknown as Task);
+    return r ? r.vcpu.id % this.host.cpus : 0;
+  }
+
+  /**
+   * Every other thread's vCPU leaves the guest and enters it again (a VM exit and entry
+   * serialise the CPU): membarrier. Threads parked or waiting are out of the guest already.
+   */
+  barrier(k: Kernel): void {
+    Atomics.add(new Int32Array(new SharedArrayBuffer(4)), 0, 0);   // this thread's own full fence
+    for (const t of this.tasks) {
+      if (t === (k as unknown as Task)) continue;
+      const r = this.runs.get(t)!;
+      const h = r.thread;
+      if (!h || !h.running) continue;
+      const rc = h.stopSync(r.vcpu.fd.runU8);
+      r.parked = true;
+      if (rc !== undefined) this.exit(t, r, rc);
+    }
+  }
+
   exitThread(k: Kernel, status: number): never {
     if (this.tasks.length <= 1) throw new GuestExit(status & 0xff);
     throw new ThreadExit(status & 0xff);
@@ -683,6 +738,15 @@ export class Scheduler implements TaskServices {
       r.thread = undefined;
       HostThread.release(h);
     }
+  }
+
+  private debugState(what: string): void {
+    const parts = this.tasks.map((t) => {
+      const r = this.runs.get(t)!;
+      const h = r.thread;
+      return `${t.tid}:${r.parked ? 'P' : 'R'}${r.wait ? r.wait.kind : ''} slot=${r.slot?.state()} thr=${h ? `${h.running ? 'run' : 'idle'}${h.waiting() ? ',W' : ''}${h.exited() ? ',X' : ''}` : '-'}`;
+    });
+    process.stderr.write(`sched ${what} ${performance.now().toFixed(1)}: ${parts.join(' | ')}\n`);
   }
 
   /** The channel's counters for --verbose and the benchmark. */
