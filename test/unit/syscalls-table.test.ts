@@ -111,8 +111,8 @@ test('planned support', () => {
   for (const n of ['mmap', 'munmap', 'brk', 'arch_prctl', 'set_tid_address', 'exit_group', 'getpid', 'gettid', 'uname', 'rseq']) {
     assert.equal(support(n), 'vmm', n);
   }
-  for (const n of ['ioctl', 'futex', 'rt_sigaction', 'kill', 'setuid', 'copy_file_range']) assert.equal(support(n), 'partial', n);
-  for (const n of ['clone', 'fork', 'vfork', 'execve', 'wait4']) {
+  for (const n of ['ioctl', 'futex', 'rt_sigaction', 'kill', 'setuid', 'copy_file_range', 'clone', 'clone3']) assert.equal(support(n), 'partial', n);
+  for (const n of ['fork', 'vfork', 'execve', 'wait4']) {
     assert.equal(support(n), 'none', n);
     assert.equal(syscallByName(n)?.note, 'processes and threads not yet supported');
   }
