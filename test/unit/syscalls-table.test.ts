@@ -114,7 +114,7 @@ test('planned support', () => {
   for (const n of ['ioctl', 'futex', 'rt_sigaction', 'kill', 'setuid', 'copy_file_range', 'clone', 'clone3']) assert.equal(support(n), 'partial', n);
   for (const n of ['fork', 'vfork', 'execve', 'wait4']) {
     assert.equal(support(n), 'none', n);
-    assert.equal(syscallByName(n)?.note, 'processes and threads not yet supported');
+    assert.equal(syscallByName(n)?.note, 'new processes are not supported yet');
   }
   for (const n of ['mount', 'umount2', 'ptrace', 'bpf', 'kexec_load', 'init_module', 'reboot', 'unshare', 'setns', 'swapon']) {
     assert.equal(support(n), 'none', n);
