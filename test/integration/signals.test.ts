@@ -148,6 +148,15 @@ class Proc {
     const t = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no exit within ${ms} ms; stdout:\n${this.stdout}\nstderr:\n${this.stderr}`)), ms); });
     try { return await Promise.race([this.exited, t]); } finally { clearTimeout(timer); }
   }
+  /** Whether every process of its group has ended, waiting up to `ms`. */
+  async groupGone(ms: number): Promise<boolean> {
+    const end = Date.now() + ms;
+    for (;;) {
+      try { process.kill(-this.child.pid!, 0); } catch { return true; }
+      if (Date.now() > end) return false;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
   /** Kills whatever of its process group is left. */
   kill(): void {
     try { process.kill(-this.child.pid!, 'SIGKILL'); } catch { /* all gone */ }
@@ -163,7 +172,8 @@ interface Step { send: NodeJS.Signals; then?: RegExp }
 /**
  * Starts the program (natively, then under torov), waits for `ready` on stdout, sends the
  * steps' signals from outside (to the program, or to the torov process), then waits for
- * the exit. Returns both outcomes.
+ * the exit, and for nothing of the run (torov's sandbox processes) to be left. Returns both
+ * outcomes.
  */
 async function signalled(name: string, args: readonly string[], ready: RegExp, steps: Step[], o: RunOpts = {}) {
   const results: { status: number | null; stdout: string }[] = [];
@@ -177,6 +187,8 @@ async function signalled(name: string, args: readonly string[], ready: RegExp, s
         else await new Promise((r) => setTimeout(r, 300));
       }
       results.push({ status: await p.status(10_000), stdout: p.stdout });
+      // "Nothing is left running on the host either way" (issue 10): torov's sandbox too.
+      assert.ok(await p.groupGone(3000), 'processes of the run are still there after its exit');
     } catch (e) {
       throw new Error(`${argv[0] === process.execPath ? 'under torov' : 'natively'}: ${(e as Error).message}`);
     } finally { p.kill(); }
