@@ -15,7 +15,9 @@ import {
   CLONE_VFORK, CLONE_PIDFD, CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET,
   CSIGNAL, CLONE_ARGS_SIZE_VER0,
 } from '../linux/sched';
-import { NSEC_PER_SEC } from '../linux/time';
+import { NSEC_PER_SEC, CLOCK_REALTIME, CLOCK_MONOTONIC } from '../linux/time';
+import { sys, addressOf } from '../host/libc';
+import { HOST } from './host-nr';
 
 /** Namespaces a program cannot make inside torov (it is in torov's own already). */
 const CLONE_NEW = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET;
@@ -89,8 +91,15 @@ export function deadlineOf(k: Kernel, ts: number, absolute: boolean, realtime: b
   const ms = sec * 1000 + nsec / 1e6;
   const now = performance.now();
   if (!absolute) return now + ms;
-  const clockNow = realtime ? Date.now() : Number(process.hrtime.bigint()) / 1e6;
-  return now + (ms - clockNow);
+  return now + (ms - clockMs(realtime ? CLOCK_REALTIME : CLOCK_MONOTONIC));
+}
+
+const tsBuf = Buffer.alloc(16);
+const tsAddr = addressOf(tsBuf);
+/** The host's clock `clock` now, in milliseconds (to the nanosecond). */
+export function clockMs(clock: number): number {
+  if (sys(HOST.clock_gettime, clock, tsAddr) < 0) return clock === CLOCK_REALTIME ? Date.now() : Number(process.hrtime.bigint()) / 1e6;
+  return Number(tsBuf.readBigInt64LE(0)) * 1000 + Number(tsBuf.readBigInt64LE(8)) / 1e6;
 }
 
 /** FUTEX_WAKE_OP: the operation on *uaddr2 and the comparison (linux/futex.h's FUTEX_OP encoding). */
