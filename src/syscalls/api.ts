@@ -100,13 +100,13 @@ export interface TaskServices {
    */
   blockingCall(k: Kernel, nr: number, args: readonly number[], then?: (r: number) => number, keep?: Buffer): number;
   /**
-   * Waits, on the calling thread's host thread, until one of the host fds is ready for its
-   * poll events (or `deadline`, performance.now() ms, passes), then serves the syscall again
+   * Makes the calling thread's host thread perform host call `nr` (a ppoll on the host fds
+   * it waits for, nonblock.ts's waitFds; `keep` holds its memory), then serves the syscall again
    * from the start, with retryDeadline() telling it so. Returns BLOCKED. Only with
    * `concurrent`: the handler first tried without blocking (MSG_DONTWAIT, RWF_NOWAIT, a
    * zero timeout) and would have blocked.
    */
-  waitReady(k: Kernel, fds: ReadonlyArray<readonly [number, number]>, deadline: number): number;
+  waitReady(k: Kernel, nr: number, args: readonly number[], keep: Buffer, deadline: number): number;
   /** The deadline of the wait a retried syscall was in (undefined on its first try). */
   retryDeadline(k: Kernel): number | undefined;
   /** True if `tid` is a live thread of the program. */

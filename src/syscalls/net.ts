@@ -19,7 +19,7 @@
  */
 import { sigpipe } from './signal';
 import { installPair } from './io';
-import { nonBlocking } from './nonblock';
+import { nonBlocking, waitFds } from './nonblock';
 import { Handler, HandlerTable, Kernel, Args } from './api';
 import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
@@ -196,7 +196,7 @@ const sysConnect: Handler = (k, a) => {
   if (!k.sched.concurrent || nonBlocking(h)) return sys(HOST.connect, h, addr, len);
   const r = withNonblock(h, () => sys(HOST.connect, h, addr, len));
   if (r !== -EINPROGRESS) return r;
-  return k.sched.waitReady(k, [[h, POLLOUT]], Infinity);
+  return waitFds(k, [[h, POLLOUT]], Infinity);
 };
 
 /** The pending error of a socket (SO_ERROR) as a result: 0 or -errno. */
@@ -237,7 +237,7 @@ function accept(k: Kernel, a: Args, flags: number): number {
   const call = () => sys(HOST.accept4, h, addr, addr ? scratchAddr + S_LEN : 0, flags | SOCK_CLOEXEC);
   // With threads, accept must not block the VMM: non-blocking, and a wait on the thread's own host thread.
   const r = k.sched.concurrent ? withNonblock(h, call) : call();
-  if (r === -EAGAIN && k.sched.concurrent && !nonBlocking(h)) return k.sched.waitReady(k, [[h, POLLIN]], Infinity);
+  if (r === -EAGAIN && k.sched.concurrent && !nonBlocking(h)) return waitFds(k, [[h, POLLIN]], Infinity);
   if (r < 0) return r;
   if (addr) writeLen(k, lenp);
   return install(k, r, (flags & SOCK_CLOEXEC) !== 0);
@@ -274,7 +274,7 @@ const sysSendto: Handler = (k, a) => {
   const addr = sockaddrIn(k, a.ptr(4), addrLen, true);
   if (addr < 0) return addr;
   const r = sys(HOST.sendto, h, buf, len, a.i(3) | dontWait(k), addr, addr ? addrLen : 0);
-  if (r === -EAGAIN && mustWait(k, h, a.i(3))) return k.sched.waitReady(k, [[h, POLLOUT]], Infinity);
+  if (r === -EAGAIN && mustWait(k, h, a.i(3))) return waitFds(k, [[h, POLLOUT]], Infinity);
   return a.i(3) & MSG_NOSIGNAL ? r : sigpipe(k, r);
 };
 
@@ -288,7 +288,7 @@ const sysRecvfrom: Handler = (k, a) => {
   const addr = sockaddrOut(k, a.ptr(4), lenp, true);
   if (addr < 0) return addr;
   const r = sys(HOST.recvfrom, h, buf, len, a.i(3) | dontWait(k), addr, addr ? scratchAddr + S_LEN : 0);
-  if (r === -EAGAIN && mustWait(k, h, a.i(3))) return k.sched.waitReady(k, [[h, POLLIN]], Infinity);
+  if (r === -EAGAIN && mustWait(k, h, a.i(3))) return waitFds(k, [[h, POLLIN]], Infinity);
   if (r >= 0 && addr) writeLen(k, lenp);
   return r;
 };
@@ -487,7 +487,7 @@ function doSendmsg(k: Kernel, h: number, msgp: number, flags: number): number {
   const m = buildMsg(k, msgp, false);
   if (typeof m === 'number') return m;
   const r = sys(HOST.sendmsg, h, scratchAddr + S_MSG, flags | dontWait(k));
-  if (r === -EAGAIN && mustWait(k, h, flags)) return k.sched.waitReady(k, [[h, POLLOUT]], Infinity);
+  if (r === -EAGAIN && mustWait(k, h, flags)) return waitFds(k, [[h, POLLOUT]], Infinity);
   return flags & MSG_NOSIGNAL ? r : sigpipe(k, r);
 }
 
@@ -496,7 +496,7 @@ function doRecvmsg(k: Kernel, h: number, msgp: number, flags: number): number {
   const m = buildMsg(k, msgp, true);
   if (typeof m === 'number') return m;
   const r = sys(HOST.recvmsg, h, scratchAddr + S_MSG, flags | MSG_CMSG_CLOEXEC | dontWait(k));
-  if (r === -EAGAIN && mustWait(k, h, flags)) return k.sched.waitReady(k, [[h, POLLIN]], Infinity);
+  if (r === -EAGAIN && mustWait(k, h, flags)) return waitFds(k, [[h, POLLIN]], Infinity);
   if (r < 0) return r;
   let msgFlags = scratch.readInt32LE(S_MSG + MSG.msg_flags);
   let ctlLen = 0;

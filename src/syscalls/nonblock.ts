@@ -24,11 +24,31 @@ import { EAGAIN, EOPNOTSUPP } from '../linux/errno';
 import { F_GETFL, O_NONBLOCK, RWF_NOWAIT } from '../linux/fcntl';
 import { POLLIN, POLLOUT } from '../linux/poll';
 import { S_IFREG, S_IFBLK, S_IFDIR } from '../linux/stat';
-import { IOVEC } from '../linux/structs';
+import { IOVEC, POLLFD, TIMESPEC } from '../linux/structs';
+import { SIGSET_SIZE } from '../linux/signal';
 
 /** One iovec for read(2)/write(2)'s single buffer (used synchronously only). */
 const one = Buffer.alloc(IOVEC.SIZE);
 const oneAddr = addressOf(one);
+
+/**
+ * Waits on the calling thread's own host thread until one of the host fds is ready for
+ * its poll events, or `deadline` (performance.now() ms) passes; then the syscall is served
+ * again from the start. Returns BLOCKED.
+ */
+export function waitFds(k: Kernel, fds: ReadonlyArray<readonly [number, number]>, deadline: number): number {
+  // struct pollfd[] (fd, events, revents), then a struct timespec for ppoll's timeout.
+  const n = fds.length, b = Buffer.alloc(n * POLLFD.SIZE + TIMESPEC.SIZE);
+  fds.forEach(([fd, ev], i) => { b.writeInt32LE(fd, i * POLLFD.SIZE + POLLFD.fd); b.writeInt16LE(ev, i * POLLFD.SIZE + POLLFD.events); });
+  let ts = 0;
+  if (deadline !== Infinity) {
+    const ms = Math.max(0, deadline - performance.now()), at = n * POLLFD.SIZE;
+    b.writeBigInt64LE(BigInt(Math.floor(ms / 1000)), at + TIMESPEC.tv_sec);
+    b.writeBigInt64LE(BigInt(Math.floor((ms % 1000) * 1e6)), at + TIMESPEC.tv_nsec);
+    ts = addressOf(b) + at;
+  }
+  return k.sched.waitReady(k, HOST.ppoll, [addressOf(b), n, ts, 0, SIGSET_SIZE], b, deadline);
+}
 
 /** True if the host file is in non-blocking mode (the guest set O_NONBLOCK): EAGAIN is the guest's answer then. */
 export function nonBlocking(h: number): boolean {
@@ -53,7 +73,7 @@ export function vectorIo(k: Kernel, fd: number, h: number, read: boolean, iov: n
   const r = sys(read ? HOST.preadv2 : HOST.pwritev2, h, iov, cnt, -1, -1, RWF_NOWAIT);
   if (r === -EAGAIN) {
     if (nonBlocking(h)) return r;
-    return k.sched.waitReady(k, [[h, read ? POLLIN : POLLOUT]], Infinity);
+    return waitFds(k, [[h, read ? POLLIN : POLLOUT]], Infinity);
   }
   if (r === -EOPNOTSUPP) {
     const b = copyIov();

@@ -12,6 +12,7 @@
 import { Handler, HandlerTable, Kernel, Args } from './api';
 import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
+import { waitFds } from './nonblock';
 import { GuestFault } from '../machine/memory';
 import { EBADF, EINVAL } from '../linux/errno';
 
@@ -164,7 +165,7 @@ function pollConcurrent(k: Kernel, ufds: number, n: number, deadline: number, ts
   }
   const fds: Array<[number, number]> = [];
   for (let i = 0; i < n; i++) fds.push([pfd.readInt32LE(i * PFD + POLLFD.fd), pfd.readInt16LE(i * PFD + POLLFD.events)]);
-  return k.sched.waitReady(k, fds, deadline);
+  return waitFds(k, fds, deadline);
 }
 
 /** Implements ppoll(2): the timeout is staged (and the time left written back); the signal mask is checked, not applied. */
@@ -347,7 +348,7 @@ function epollConcurrent(k: Kernel, t: { h: number; ev: number }, max: number, d
   deadline = k.sched.retryDeadline(k) ?? deadline;
   const r = sys(HOST.epoll_wait, t.h, t.ev, max, 0);
   if (r !== 0 || performance.now() >= deadline) return r;
-  return k.sched.waitReady(k, [[t.h, POLLIN]], deadline);
+  return waitFds(k, [[t.h, POLLIN]], deadline);
 }
 
 /** A timeout in milliseconds (negative: none) as a deadline. */

@@ -168,7 +168,7 @@ describe('the BPF program', () => {
     assert.equal(verdictOf(p, 'writev'), ALLOW);
     assert.equal(verdictOf(p, 'ioctl', [1, TTY_IOCTLS.TIOCGWINSZ, 0]), ALLOW);   // the guest's ioctl
     assert.equal(verdictOf(p, 'ioctl', [1, TTY_IOCTLS.FIONBIO, 0]), ALLOW);
-    for (const name of ['openat2', 'openat', 'readlinkat', 'socket', 'connect', 'pipe2', 'unlink', 'getdents64', 'access', 'ppoll', 'nanosleep'] as const) {
+    for (const name of ['openat2', 'openat', 'readlinkat', 'socket', 'connect', 'pipe2', 'unlink', 'getdents64', 'access', 'epoll_wait', 'nanosleep'] as const) {
       assert.equal(verdictOf(p, name), KILL, name);
     }
     const noIoctl = buildFilter(policy('deny', [{ names: ['writev'], action: 'allow' }]), { pid: PID }).program;
@@ -385,7 +385,7 @@ describe('describeFilter (torov policy show --seccomp)', () => {
     assert.match(text, /for <default>/);
     assert.match(text, /ioctl KVM_RUN \(0xae80\)\s+runs the vCPU/);
     assert.match(text, /^ {4}futex\s+every lock/m);
-    assert.match(text, /^ {2}openat\s+-> openat2, openat, readlinkat, access, close: /m);
+    assert.match(text, /^ {2}openat\s+-> openat2, openat, readlinkat, access, close, memfd_create, write, lseek, fcntl:/m);
     assert.match(text, /^ {2}ioctl\s+-> ioctl\(TCGETS .*TIOCGWINSZ/m);
     assert.match(text, /served inside the VMM, no host syscall: .*getpid/s);
     assert.match(text, new RegExp(`BPF program: ${f.instructions} instructions`));
