@@ -5,6 +5,7 @@
  * need the event loop, which the run loop holds).
  */
 import { sys, addressOf } from '../host/libc';
+import { endRunOnHostSignal } from '../vmm/host-signals';
 
 const SYS_socket = 41, SYS_accept4 = 288, SYS_sendto = 44, SYS_recvfrom = 45, SYS_bind = 49,
   SYS_listen = 50, SYS_getsockname = 51, SYS_setsockopt = 54, SYS_close = 3;
@@ -132,7 +133,7 @@ export class Listener {
   accept(): Connection {
     for (;;) {
       const c = sys(SYS_accept4, this.fd, 0, 0, SOCK_CLOEXEC);
-      if (c === -EINTR) continue;
+      if (c === -EINTR) { endRunOnHostSignal(); continue; }
       if (c < 0) throw new Error(`accept failed (errno ${-c})`);
       return new Connection(c);
     }
@@ -157,7 +158,7 @@ export class Connection {
     if (this.closed) return undefined;
     for (;;) {
       const n = sys(SYS_recvfrom, this.fd, addressOf(this.rbuf), this.rbuf.length, 0, 0, 0);
-      if (n === -EINTR) continue;
+      if (n === -EINTR) { endRunOnHostSignal(); continue; }
       if (n <= 0) return undefined;
       return Buffer.from(this.rbuf.subarray(0, n));
     }

@@ -44,6 +44,7 @@ import { GdbServer, Target, Resume } from './server';
 import { Listener } from './socket';
 import { InterruptWatcher } from './interrupt';
 import { gdbSignal, linuxSignal, GDB_SIGINT, GDB_SIGTRAP, IGNORED_BY_DEFAULT } from './signals';
+import { takeHostSignal, onHostSignal } from '../vmm/host-signals';
 
 const EINTR = 4, EAGAIN = 11;
 const SIGKILL = 9;
@@ -109,6 +110,8 @@ export class DebugSession implements Target {
       this.halt({ signal: GDB_SIGTRAP }, true);
       for (;;) {
         if (this.detached) { this.release(); v.debugger = undefined; return v.run(); }
+        const sig = takeHostSignal();
+        if (sig !== 0) onHostSignal(m, sig);
         if (m.stopRequested) throw new GuestExit(m.stopStatus, m.stopReason);
         const rc = fd.runOnce();
         if (rc < 0) {

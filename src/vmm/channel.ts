@@ -36,6 +36,7 @@ import { Args } from '../syscalls/api';
 import { CHAN, CHAN_DONE, CHAN_REQUEST, CHAN_BUSY, CHAN_BLOCKING, PORT_KICK, SYS } from '../machine/layout';
 import { STUB_CHANNEL_ON } from '../machine/stub';
 import { viewOf, sys } from '../host/libc';
+import { takeHostSignal, onHostSignal, hostSignalInstalled } from './host-signals';
 import { RUN } from '../kvm/kvm';
 import { startVcpuWorker, VcpuWorker, S, GO, EXIT, RC, MAIN_SLEEPING, WORKER_WAITING, DONE_SEQ, READY, TID, VCPU_FD, RUN_LO, RUN_HI,
   CHAN_LO, CHAN_HI, WORKER_IDLE } from './vcpu-thread';
@@ -79,7 +80,7 @@ export class VcpuThread {
   private constructor(w: VcpuWorker) {
     this.ctl = w.ctl;
     // The SIGUSR2 that stops a running KVM_RUN (stop()) must not kill the process.
-    process.on('SIGUSR2', noop);
+    if (!hostSignalInstalled(12)) process.on('SIGUSR2', noop);   // else the host-signal handler takes it (src/vmm/host-signals.ts)
   }
 
   /** Starts the process's vCPU thread if it is not running yet (or adopts the one bin/torov started); it becomes ready() later. */
@@ -229,6 +230,8 @@ export class Channel {
       t0 = performance.now();
     }
     const result = this.machine.dispatch(nr, this.args);
+    // A host call interrupted by a host signal that stops the run: the guest never sees the EINTR.
+    if (result === -EINTR) { const sig = takeHostSignal(); if (sig !== 0) onHostSignal(this.machine, sig); if (this.machine.stopRequested) this.vcpu.stopNow(); }
     if (timed) {
       const ms = performance.now() - t0;
       this.slow[nr] = ms >= SLOW_MS ? Math.min(this.slow[nr]! + 1, 2) : 0;
@@ -304,6 +307,8 @@ export class Channel {
       this.go();
       let idleSince = process.hrtime.bigint(), n = 0;
       for (;;) {
+        const sig = takeHostSignal();
+        if (sig !== 0) { onHostSignal(this.machine, sig); if (this.machine.stopRequested) this.vcpu.stopNow(); }
         if (Atomics.load(p, S(CHAN.STATE)) === CHAN_REQUEST) {
           if (Atomics.load(ctl, WORKER_WAITING)) this.late++;
           this.serve();

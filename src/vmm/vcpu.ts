@@ -12,6 +12,7 @@ import { MSR_FS_BASE, MSR_GS_BASE } from '../machine/x86';
 import type { Machine } from './machine';
 import type { Channel } from './channel';
 import { FaultFrame } from './fault';
+import { takeHostSignal, onHostSignal } from './host-signals';
 
 const R = RUN.regs >> 2;                                 // kvm_run.s.regs, in 32-bit words
 const W = (off: number) => R + (off >> 2);
@@ -87,6 +88,8 @@ export class Vcpu {
 
   /** One KVM_RUN on this thread, and its exit. */
   private step(): void {
+    const sig = takeHostSignal();
+    if (sig !== 0) onHostSignal(this.machine, sig);
     if (this.machine.stopRequested) this.stopNow();
     const rc = this.fd.runOnce();
     if (rc < 0) {
