@@ -257,7 +257,7 @@ test('torov policy learn: a run stopped by --timeout still leaves a policy of wh
   const out = path.join(tmp, 'cut.json');
   const l = torov(['policy', 'learn', '-o', out, '--timeout', '1500ms', ...testRunOptions(), PA, 'read', `${work}/in.txt`, 'sleep', '30']);
   assert.equal(l.status, 124, l.stderr);
-  assert.match(l.stderr, /^torov: policy learn: note: the run was cut short \(--timeout or a kill\)/m);
+  assert.match(l.stderr, /^torov: policy learn: note: the run was stopped \(--timeout or a signal\) before the program ended/m);
   assert.match(l.stderr, new RegExp(`^torov: policy learn: wrote ${out}: `, 'm'));
   const doc = JSON.parse(fs.readFileSync(out, 'utf8')) as { description: string; syscalls: { why: string }[] };
   assert.match(doc.description, /\(a run cut short: what it did until then\)$/);
