@@ -18,6 +18,7 @@ export interface LearnRequest {
 
 /** Runs `program` with `args`; returns the exit status. With `learn`, records the run and writes its policy. */
 export function runProgram(program: string, args: readonly string[], opts: Options, env: string[], learn?: LearnRequest): number {
+  const marks: Array<[string, number]> = [['torov loaded', performance.now()]];
   // Only what this run needs is loaded: start-up time is part of every run.
   const { defaultPolicy } = require('../policy/default') as typeof import('../policy/default');
   const load = () => require('../policy/load') as typeof import('../policy/load');
@@ -122,6 +123,7 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     }
     if (spec!.gdbErrno !== 0) throw new UsageError(`--gdb: cannot listen on ${gdbSpec}: ${errnoText(spec!.gdbErrno)}`);
   }
+  marks.push(['policy and program checked', performance.now()]);
   // --timeout: the launcher kills the VMM a grace period after the deadline should it still
   // run then (it covers the set-up too); the VMM's own timer stops the VM at the deadline.
   const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : 0;
@@ -167,12 +169,14 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     const priv = require('../sandbox/privileges') as typeof import('../sandbox/privileges');
     // Who the VMM is on the host's files: see privileges.ts, runIdentity().
     const id = spec!.idmap === 'self' ? undefined : priv.runIdentity({ user, volumes, root: sb.root, writable: sb.writable });
+    marks.push(['VMM ready for the jail', performance.now()]);
     (globalThis as { __torovJailed?: boolean }).__torovJailed = true;    // bin/torov.js: no code cache written from here
     enterJail({ root: sb.root, writable: sb.writable, tmp: sb.tmp, volumes, network,
       ...(typeof opts['workdir'] === 'string' ? { workdir: opts['workdir'] } : {}) });
     const ids = priv.dropPrivileges({ ...(id ? { uid: id.uid, gid: id.gid } : {}), idmap: spec!.idmap, alive: launcherAlive });
     // No core dump of the VMM's large mappings if the seccomp filter kills it.
     priv.applyLimits({ ...(sb.rlimits ?? {}), core: 0 });
+    marks.push(['jail and privileges', performance.now()]);
     if (opts['verbose']) {
       say(`torov: sandbox: uid=${ids.uid} gid=${ids.gid}${id ? ` (${id.why})` : ''} capabilities=0x${priv.effectiveCaps().toString(16)} no_new_privs=1 network=${network} root=${sb.root ?? '(minimal)'}`);
     }
@@ -197,6 +201,7 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   }
   // Forwarded signals now reach the run loop.
   tellLauncher('ready');
+  if (opts['verbose']) say(startupNote(marks));
   try {
     return m.run();
   } finally {
@@ -209,6 +214,18 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
       writeLearned(learn, l);
     }
   }
+}
+
+/**
+ * --verbose: where the start-up went, in ms since the process started (Node's own
+ * bootstrap, then each of torov's steps), as `npm run bench` reports it.
+ */
+function startupNote(marks: Array<[string, number]>): string {
+  marks.push(['VM built', performance.now()]);
+  let last = performance.nodeTiming.bootstrapComplete;
+  const parts = [`Node ${last.toFixed(1)}`];
+  for (const [what, t] of marks) { parts.push(`${what} +${(t - last).toFixed(1)}`); last = t; }
+  return `torov: start-up (ms): ${parts.join(', ')}; guest starts at ${last.toFixed(1)}`;
 }
 
 /**

@@ -21,6 +21,7 @@ import { Vcpu } from './vcpu';
 import { Personality, linuxPersonality } from './personality';
 import { describeFault, FaultFrame } from './fault';
 import { SYSCALL_BY_NR, syscallName } from '../linux/syscalls';
+import { errnoName } from '../linux/errno';
 import { Policy, verdict, denyErrno, ALLOW, DENY, KILL, LOG, CHECK } from '../policy/policy';
 import type { Outcome, Observer } from '../syscalls/argcheck';
 import type { TraceMemory, Verdict } from '../syscalls/trace';
@@ -311,7 +312,10 @@ export class Machine {
 
   /** A denied call returns the policy's errno; a number that is no Linux syscall is ENOSYS, as in Linux. */
   private denied(nr: number): number {
-    return nr >= 0 && SYSCALL_BY_NR[nr] !== undefined ? -denyErrno(this.policy, nr) : -ENOSYS;
+    const known = nr >= 0 && SYSCALL_BY_NR[nr] !== undefined;
+    // --verbose: each refused syscall once (kernel.note keeps one per key).
+    if (this.verbose) this.kernel.note(`deny-${nr}`, `policy: ${syscallName(nr)} (syscall ${nr}) is not allowed by the policy (${this.policy.source}): denied with ${known ? `${errnoName(denyErrno(this.policy, nr))}` : 'ENOSYS'}`);
+    return known ? -denyErrno(this.policy, nr) : -ENOSYS;
   }
 
   private killed(nr: number): GuestExit {

@@ -266,3 +266,21 @@ test('torov policy learn: a run stopped by --timeout still leaves a policy of wh
   assert.equal(again.status, 0, again.stderr);
   assert.equal(again.stdout, `read ${work}/in.txt: ok 3\nsleep 0: ok 0\n`);
 });
+
+test('torov policy learn: a learned policy lets the program\'s own error message through', { skip: fs.existsSync('/bin/busybox') ? false : 'busybox-static is not installed' }, () => {
+  const work = path.join(tmp, 'stderr');
+  fs.mkdirSync(work);
+  fs.writeFileSync(path.join(work, 'in.txt'), 'in\n');
+  const out = path.join(tmp, 'stderr.json');
+  // The learned run succeeds and writes only to stdout...
+  const l = torov(['policy', 'learn', '-o', out, ...testRunOptions(), '/bin/busybox', 'cat', `${work}/in.txt`]);
+  assert.equal(l.status, 0, l.stderr);
+  assert.equal(l.stdout, 'in\n');
+  // ...and a failing run under its policy still says why on stderr.
+  const r = torov(['run', '--policy', out, ...testRunOptions(), '/bin/busybox', 'cat', `${work}/in.txt`]);
+  assert.equal(r.stdout, 'in\n', r.stderr);
+  fs.rmSync(path.join(work, 'in.txt'));
+  const f = torov(['run', '--policy', out, ...testRunOptions(), '/bin/busybox', 'cat', `${work}/in.txt`]);
+  assert.equal(f.status, 1);
+  assert.match(f.stderr, /cat: can't open '.*in\.txt': No such file or directory/);
+});

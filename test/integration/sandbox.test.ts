@@ -129,6 +129,41 @@ test('rlimits: a write past the file-size limit is EFBIG for the guest, not a de
   assert.equal(fs.statSync(path.join(vol, 'big')).size, 8192);
 });
 
+test('started as root, a volume root can write is writable, and what the guest creates belongs to the volume\'s owner', { skip: NO_BUSYBOX }, (t) => {
+  if ((process.getuid?.() ?? 1) !== 0) { t.skip('needs root'); return; }
+  const tmpBefore = fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('torov-jail-'));
+  // A root-owned directory, 0755 (as /srv/data usually is): the guest acts as root, without capabilities.
+  const own = fs.mkdtempSync(path.join(os.tmpdir(), 'torov-vol-root-'));
+  t.after(() => fs.rmSync(own, { recursive: true, force: true }));
+  fs.chmodSync(own, 0o755);
+  const r = torov(['run', '--verbose', '-v', `${own}:/data`, BUSYBOX, 'sh', '-c', 'echo saved > /data/f && id -u'], { plain: true });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, '0\n');
+  assert.match(r.stderr, new RegExp(`^torov: sandbox: uid=0 gid=0 \\(the owner of ${own}\\) capabilities=0x0 no_new_privs=1 `, 'm'));
+  const st = fs.statSync(path.join(own, 'f'));
+  assert.deepEqual([st.uid, st.gid], [0, 0]);
+  // Another user's directory: the guest acts as that user, and its files are that user's.
+  const theirs = fs.mkdtempSync(path.join(os.tmpdir(), 'torov-vol-user-'));
+  t.after(() => fs.rmSync(theirs, { recursive: true, force: true }));
+  fs.chmodSync(theirs, 0o755);
+  fs.chownSync(theirs, 1234, 4321);
+  const u = torov(['run', '--verbose', '-v', `${theirs}:/data`, BUSYBOX, 'sh', '-c', 'echo saved > /data/f'], { plain: true });
+  assert.equal(u.status, 0, u.stderr);
+  assert.match(u.stderr, /^torov: sandbox: uid=1234 gid=4321 \(the owner of /m);
+  const su = fs.statSync(path.join(theirs, 'f'));
+  assert.deepEqual([su.uid, su.gid], [1234, 4321]);
+  // Still no capability: a file of another owner in that volume stays closed to it.
+  fs.writeFileSync(path.join(theirs, 'roots'), 'secret\n', { mode: 0o600 });
+  const deny = torov(['run', '-v', `${theirs}:/data`, BUSYBOX, 'cat', '/data/roots'], { plain: true });
+  assert.notEqual(deny.status, 0);
+  assert.match(deny.stderr, /Permission denied/);
+  // SQLite in a root-owned volume (it failed with EACCES as nobody).
+  const q = torov(['run', '-v', `${own}:${own}`, guest('sqlite_demo'), own], { plain: true });
+  assert.equal(q.status, 0, q.stderr);
+  // The jail is built over an existing directory: nothing is created on the host.
+  assert.deepEqual(fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('torov-jail-')), tmpBefore);
+});
+
 test('--no-sandbox warns on stderr', () => {
   const r = torov(['run', '--no-sandbox', guest('hello')]);
   assert.equal(r.status, 0);
