@@ -128,9 +128,10 @@ export class VcpuThread {
   stop(runU8: Uint8Array, seen: number): number {
     runU8[RUN.immediate_exit] = 1;
     for (let tries = 0; Atomics.load(this.ctl, EXIT) === seen; tries++) {
+      // MAIN_SLEEPING first: a vCPU thread woken in its PORT_WAIT wait must see it to hand the exit over.
+      Atomics.store(this.ctl, MAIN_SLEEPING, 1);
       Atomics.add(this.ctl, DONE_SEQ, 1); Atomics.notify(this.ctl, DONE_SEQ);
       sys(SYS_tgkill, process.pid, this.ctl[TID]!, SIGUSR2);
-      Atomics.store(this.ctl, MAIN_SLEEPING, 1);
       Atomics.wait(this.ctl, EXIT, seen, tries < 10 ? 1 : 20);
       Atomics.store(this.ctl, MAIN_SLEEPING, 0);
       if (tries > 1000) throw new Error('the vCPU thread does not stop');
