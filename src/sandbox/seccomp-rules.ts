@@ -132,6 +132,7 @@ export const RUNTIME_GROUPS: readonly RuleGroup[] = [
       { syscall: 'rt_sigaction', why: 'Node resets its signal handlers at exit (about 30 calls)' },
       { syscall: 'rt_sigprocmask', why: 'glibc blocks signals around thread exit and raise(); Node blocks SIGTTOU while it restores the terminal' },
       { syscall: 'rt_sigreturn', why: 'returns from a signal handler (KVM_RUN then fails with EINTR and the loop goes on)' },
+      { syscall: 'restart_syscall', why: 'the kernel restarts a call a stop interrupted (Ctrl-Z, SIGSTOP then SIGCONT) that has a timeout (poll, futex, nanosleep): only that same call, already allowed' },
       { syscall: 'timer_settime', why: 'host signals (src/vmm/host-signals.ts): a signal that ends the run arms a timer, made before the filter, that interrupts the main thread\'s host call until the run loop has taken it' },
       {
         syscall: 'tgkill', args: [{ arg: 0, value: 'pid', name: 'this process' }],

@@ -94,6 +94,24 @@ test('SIGWINCH reaches the VMM and, as its default action, changes nothing', { s
   assert.match(r.stderr(), /^torov: SIGWINCH from the host: ignored/m);
 });
 
+test('SIGTSTP (Ctrl-Z) stops torov and its VM, SIGCONT resumes both, and the run goes on', { skip: NO_BUSYBOX }, async () => {
+  for (const p of ['exit', 'ring']) {
+    const r = await start(['--syscall-path', p, BUSYBOX, ...WAIT_READ]);
+    const state = (pid: number) => /^State:\s+(\S)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1];
+    r.child.kill('SIGTSTP');
+    for (let waited = 0; state(r.vmm) !== 'T' || state(r.child.pid!) !== 'T'; waited += 10) {
+      if (waited > 5000) assert.fail(`not stopped: launcher ${state(r.child.pid!)}, VMM ${state(r.vmm)}`);
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    r.child.kill('SIGCONT');
+    await new Promise((res) => setTimeout(res, 300));
+    r.child.stdin!.end('line\n');
+    const { status } = await r.done;
+    assert.equal(status, 0, `${p}: ${r.stderr()}`);
+    assert.equal(r.stdout(), 'ready\ngot line\n');
+  }
+});
+
 test('kill -9 of torov ends the VMM within a second', { skip: NO_BUSYBOX }, async () => {
   for (const guestArgs of [WAIT_READ, WAIT_SPIN]) {
     const r = await start([BUSYBOX, ...guestArgs]);
