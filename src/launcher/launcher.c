@@ -270,8 +270,35 @@ static void launcher_signals(sigset_t *set)
 	sigaddset(set, SIGCONT);
 }
 
+/*
+ * A first seccomp filter, installed in the sandboxed child before Node starts: io_uring_setup
+ * fails with ENOSYS, so libuv (Node 22 and later) keeps to epoll and plain system calls. An
+ * io_uring made before the VMM's own filter would let io_uring_enter perform operations
+ * no seccomp filter sees; the VMM's filter forbids io_uring_enter, and a libuv that had a
+ * ring would be killed using it. struct sock_filter and the constants are from
+ * <linux/filter.h>, <linux/seccomp.h> and <linux/audit.h>.
+ */
+static int refuse_io_uring(void)
+{
+	struct bpf { unsigned short code; unsigned char jt, jf; unsigned k; };
+	struct prog { unsigned short len; struct bpf *filter; };
+	enum { LD_W_ABS = 0x20, JEQ_K = 0x15, RET_K = 0x06 };
+	const unsigned ARCH_X86_64 = 0xc000003e, RET_ALLOW = 0x7fff0000, RET_ERRNO = 0x00050000, NR_IO_URING_SETUP = 425;
+	struct bpf code[] = {
+		{ LD_W_ABS, 0, 0, 4 },                          /* seccomp_data.arch */
+		{ JEQ_K, 1, 0, ARCH_X86_64 },
+		{ RET_K, 0, 0, RET_ALLOW },                     /* (the VMM's own filter kills other ABIs) */
+		{ LD_W_ABS, 0, 0, 0 },                          /* seccomp_data.nr */
+		{ JEQ_K, 0, 1, NR_IO_URING_SETUP },
+		{ RET_K, 0, 0, RET_ERRNO | ENOSYS },
+		{ RET_K, 0, 0, RET_ALLOW },
+	};
+	struct prog p = { sizeof code / sizeof code[0], code };
+	return prctl(22 /* PR_SET_SECCOMP */, 2 /* SECCOMP_MODE_FILTER */, &p, 0, 0);
+}
+
 /* In the child, after clone: never returns. */
-static void child_exec(const char *node, char **args, int ctl, int gdb, int go)
+static void child_exec(const char *node, char **args, int ctl, int gdb, int go, int sandbox)
 {
 	/* Dies with the launcher; and if the launcher is already gone, stops here. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -280,6 +307,10 @@ static void child_exec(const char *node, char **args, int ctl, int gdb, int go)
 	do n = read(go, &byte, 1); while (n < 0 && errno == EINTR);
 	if (n != 1) _exit(ST_TOROV);           /* the launcher died, or could not set up the namespaces */
 	close(go);
+	if (sandbox && refuse_io_uring() < 0) {
+		say("%s: cannot install the sandbox's first seccomp filter: %s", self_name, strerror(errno));
+		_exit(ST_TOROV);
+	}
 	/* The VMM starts with no signal blocked, default actions (SIGPIPE too), and only its own fds. */
 	signal(SIGPIPE, SIG_DFL);
 	sigset_t none;
@@ -605,7 +636,7 @@ static int run(int argc, char **argv, const char *node, const char *entry, struc
 		if (pid == 0) {
 			close(sp[0]);
 			close(go[1]);
-			child_exec(node, args, sp[1], gdb, go[0]);
+			child_exec(node, args, sp[1], gdb, go[0], rq.sandbox);
 		}
 		int err = errno;
 		close(sp[1]);
