@@ -24,12 +24,20 @@ if (process.argv[2] === '--launcher=3' && wantsVcpuThread(process.argv.slice(3))
  * on the channel's default path with two or more CPUs. A wrong guess costs a thread.
  */
 function wantsVcpuThread(argv) {
-  for (let i = argv[0] === 'policy' ? 2 : 1; i < argv.length; i++) {
+  // The run options that take a value (src/cli/args.ts; test/unit/launcher.test.ts checks them).
+  const VALUE = /* value-options: */ ['memory', 'policy', 'env', 'trace-file', 'volume', 'user', 'timeout', 'syscall-path', 'network', 'workdir', 'gdb', 'out'];
+  const SHORT = /* value-short: */ 'mpevuwo';
+  let i = argv[0] === 'policy' ? 2 : 1;
+  for (; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--' || !a.startsWith('-')) break;
+    if (a === '--') { i++; break; }
+    if (!a.startsWith('-') || a === '-') break;
     if (a === '--no-sandbox' || a === '--gdb' || a.startsWith('--gdb=') || a === '--syscall-path=exit') return false;
     if (a === '--syscall-path' && argv[i + 1] === 'exit') return false;
+    if (a.startsWith('--') ? !a.includes('=') && VALUE.includes(a.slice(2)) : a.length === 2 && SHORT.includes(a[1])) i++;
   }
+  // A ToroV configuration (most name a ToroV binary, which makes its own hypercalls).
+  if (/\.json$/i.test(argv[i] || '')) return false;
   return require('node:os').availableParallelism() >= 2;
 }
 

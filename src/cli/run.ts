@@ -165,6 +165,14 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     require('../sandbox/seccomp');
     // The vCPU thread loads koffi from the host's files and makes syscalls the filter does not allow while it starts.
     if (vcpuThread && !vcpuThread.waitReady(10_000)) throw new Error('the channel\'s vCPU thread did not start');
+    // One bin/torov.js started for nothing (it guessed from the command line alone) must
+    // be past its start too, then it idles: else it would load koffi inside the jail,
+    // under the seccomp filter, which kills the VMM for the files it opens.
+    const early = (globalThis as { __torovEarlyWorker?: { ctl: Int32Array } }).__torovEarlyWorker;
+    if (!vcpuThread && early) {
+      const { READY } = require('../vmm/vcpu-thread') as typeof import('../vmm/vcpu-thread');
+      for (let waited = 0; Atomics.load(early.ctl, READY) === 0 && waited < 10_000; waited += 10) Atomics.wait(early.ctl, READY, 0, 10);
+    }
     const { enterJail } = require('../sandbox/jail') as typeof import('../sandbox/jail');
     const priv = require('../sandbox/privileges') as typeof import('../sandbox/privileges');
     // Who the VMM is on the host's files: see privileges.ts, runIdentity().

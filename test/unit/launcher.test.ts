@@ -41,6 +41,11 @@ test('the launcher knows which run options take a value (to find where the progr
   const all = [...RUN_OPTIONS, { name: 'out', short: 'o', value: true }];      // + policy learn's --out
   assert.deepEqual(long, all.filter((o) => o.value).map((o) => o.name).sort());
   assert.deepEqual(short, all.filter((o) => o.value && o.short).map((o) => o.short!).sort());
+  // bin/torov.js's guess whether a run needs the channel's thread reads the same table.
+  const js = fs.readFileSync(path.join(ROOT, 'bin', 'torov.js'), 'utf8');
+  const jsLong = JSON.parse(/value-options: \*\/ (\[[^\]]*\])/.exec(js)![1]!.replace(/'/g, '"')) as string[];
+  assert.deepEqual(jsLong.sort(), long);
+  assert.deepEqual(/value-short: \*\/ '([a-z]*)'/.exec(js)![1]!.split('').sort(), short);
 });
 
 test('bin/torov is built from src/launcher/launcher.c', (t) => {
