@@ -56,7 +56,8 @@ export const AUDIT_ARCH_X86_64 = 0xc000003e;
 /** __X32_SYSCALL_BIT: x32 syscalls are x86-64 numbers with this bit set. */
 export const X32_SYSCALL_BIT = 0x40000000;
 /** Filter return values (<linux/seccomp.h>). */
-export const SECCOMP_RET_KILL_PROCESS = 0x80000000, SECCOMP_RET_ALLOW = 0x7fff0000;
+export const SECCOMP_RET_KILL_PROCESS = 0x80000000, SECCOMP_RET_ALLOW = 0x7fff0000, SECCOMP_RET_ERRNO = 0x00050000;
+const EACCES = 13;
 /** seccomp(2) operation and flag; prctl options. */
 const SECCOMP_SET_MODE_FILTER = 1, SECCOMP_FILTER_FLAG_TSYNC = 1;
 const PR_SET_NO_NEW_PRIVS = 38, PR_GET_NO_NEW_PRIVS = 39;
@@ -335,6 +336,17 @@ export function compile(rules: readonly ResolvedRule[]): Buffer {
     emitBody(a, ioctl);
     a.place(other);
   }
+  // Without a guest rule that needs it, opening a file is refused with EACCES instead of
+  // killing: Node and the libraries in it probe files lazily (Node 24's V8 reads the TSC
+  // frequency from /sys the first time one of its locks is contended, at any time), and a
+  // failed probe is harmless. The open happens in neither case.
+  for (const nr of [SYS.open, SYS.openat]) {
+    if (all.some((e) => e.nr === nr)) continue;
+    const next = a.label();
+    a.jmp(BPF.JEQ_K, nr, null, next);
+    a.ret(SECCOMP_RET_ERRNO | EACCES);
+    a.place(next);
+  }
   emitTree(a, all.filter((e) => e !== ioctl));
   const program = a.assemble();
   if (program.length / 8 > BPF_MAXINSNS) throw new Error(`seccomp: the filter has ${program.length / 8} instructions (at most ${BPF_MAXINSNS})`);
@@ -427,7 +439,8 @@ export function describeFilter(f: SeccompFilter): string {
   const pad = (s: string, n: number) => (s.length >= n ? `${s} ` : s.padEnd(n));
   out.push(`seccomp filter of the torov VMM for ${f.policySource}`);
   out.push('Installed on every VMM thread (SECCOMP_FILTER_FLAG_TSYNC) right before the guest runs. Non-x86-64');
-  out.push('ABIs, x32 numbers and every host syscall not listed kill the VMM (SECCOMP_RET_KILL_PROCESS, SIGSYS).');
+  out.push('ABIs, x32 numbers and every host syscall not listed kill the VMM (SECCOMP_RET_KILL_PROCESS, SIGSYS),');
+  out.push('but for open and openat when no rule lists them: those fail with EACCES (Node probes files lazily).');
   out.push('');
   out.push('VMM runtime (Node.js, V8, libuv, glibc, koffi, the VM loop): always');
   for (const g of f.groups) {

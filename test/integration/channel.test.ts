@@ -147,9 +147,10 @@ test('every thread of the sandboxed VMM runs as the unprivileged user, without c
       for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
         try {
           const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-          // Found once it is fully set up: its own user, and the seccomp filter (installed last).
+          // Found once it is fully set up: its own user, and its seccomp filter (installed
+          // last; the second: bin/torov installs a first one before Node starts).
           const st = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-          if (cmd.includes('channel\x00sleep\x003000') && /^Uid:\t65534\t/m.test(st) && /^Seccomp:\t2$/m.test(st)) vmm = pid;
+          if (cmd.includes('channel\x00sleep\x003000') && /^Uid:\t65534\t/m.test(st) && /^Seccomp_filters:\t2$/m.test(st)) vmm = pid;
         } catch { /* gone */ }
       }
     }

@@ -131,12 +131,15 @@ test('rlimits: a write past the file-size limit is EFBIG for the guest, not a de
 
 test('started as root, a volume root can write is writable, and what the guest creates belongs to the volume\'s owner', { skip: NO_BUSYBOX }, (t) => {
   if ((process.getuid?.() ?? 1) !== 0) { t.skip('needs root'); return; }
-  const tmpBefore = fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('torov-jail-'));
+  // A temporary directory of this test's own (torov's earlier launcher made its jail there).
+  const tmpdir = fs.mkdtempSync(path.join(os.tmpdir(), 'torov-tmpdir-'));
+  t.after(() => fs.rmSync(tmpdir, { recursive: true, force: true }));
+  const env = { ...process.env, TMPDIR: tmpdir };
   // A root-owned directory, 0755 (as /srv/data usually is): the guest acts as root, without capabilities.
   const own = fs.mkdtempSync(path.join(os.tmpdir(), 'torov-vol-root-'));
   t.after(() => fs.rmSync(own, { recursive: true, force: true }));
   fs.chmodSync(own, 0o755);
-  const r = torov(['run', '--verbose', '-v', `${own}:/data`, BUSYBOX, 'sh', '-c', 'echo saved > /data/f && id -u'], { plain: true });
+  const r = torov(['run', '--verbose', '-v', `${own}:/data`, BUSYBOX, 'sh', '-c', 'echo saved > /data/f && id -u'], { plain: true, env });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, '0\n');
   assert.match(r.stderr, new RegExp(`^torov: sandbox: uid=0 gid=0 \\(the owner of ${own}\\) capabilities=0x0 no_new_privs=1 `, 'm'));
@@ -161,7 +164,7 @@ test('started as root, a volume root can write is writable, and what the guest c
   const q = torov(['run', '-v', `${own}:${own}`, guest('sqlite_demo'), own], { plain: true });
   assert.equal(q.status, 0, q.stderr);
   // The jail is built over an existing directory: nothing is created on the host.
-  assert.deepEqual(fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('torov-jail-')), tmpBefore);
+  assert.deepEqual(fs.readdirSync(tmpdir), []);
 });
 
 test('--no-sandbox warns on stderr', () => {
