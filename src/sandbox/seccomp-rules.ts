@@ -120,6 +120,8 @@ export const RUNTIME_GROUPS: readonly RuleGroup[] = [
       { syscall: 'futex', why: 'every lock and condition variable: V8\'s platform workers wait for GC tasks, Node joins them at exit; the syscall channel\'s threads sleep and wake each other (Atomics.wait/notify)' },
       { syscall: 'sched_yield', why: 'V8 and glibc spin locks (seen in a worker thread at exit); the syscall channel\'s polling thread gives its CPU away while idle' },
       { syscall: 'getpid', why: 'V8 and glibc ask for the process id (seen around the first KVM_RUN; glibc\'s raise())' },
+      { syscall: 'clock_nanosleep', why: 'Node 24\'s V8 (Abseil\'s locks) sleeps a little when a lock stays contended' },
+      { syscall: 'nanosleep', why: 'the same, through the older call' },
       { syscall: 'sched_getparam', why: 'Node 24\'s V8 reads its threads\' scheduling priority with pthread_getschedparam (a harmless query of this process)' },
       { syscall: 'sched_getscheduler', why: 'the other half of glibc\'s pthread_getschedparam (Node 24\'s V8; a harmless query)' },
       { syscall: 'sched_getaffinity', why: 'Node 24\'s V8 and libuv read which CPUs the process may use (a harmless query)' },
