@@ -292,6 +292,11 @@ export class Machine implements SchedulerHost {
     this.stop.reason = reason;
   }
 
+  /** A signal sent to torov from the host, for the program (src/vmm/host-signals.ts). */
+  hostSignal(sig: number): void {
+    this.scheduler.hostSignal(sig);
+  }
+
   /** Dispatches one syscall of the first thread (the debugger's step over `syscall`). */
   dispatch(nr: number, a: import('../syscalls/api').Args): number {
     return this.dispatcher.dispatch(this.task, nr, a);

@@ -39,6 +39,7 @@ import { Vcpu, VcpuHost } from './vcpu';
 import { Task } from './task';
 import { EXIT_KICK, EXIT_WAIT, EXIT_CTX, EXIT_SYSCALL, EXIT_INTERRUPTED, EXIT_FAULT } from './exits';
 import { NEEDS_CONTEXT } from './needs-context';
+import { takeHostSignal, onHostSignal, Stoppable } from './host-signals';
 
 const CLONE_VM = 0x100, CLONE_FS = 0x200, CLONE_FILES = 0x400, CLONE_SIGHAND = 0x800, CLONE_THREAD = 0x10000,
   CLONE_SETTLS = 0x80000, CLONE_PARENT_SETTID = 0x100000, CLONE_CHILD_CLEARTID = 0x200000, CLONE_CHILD_SETTID = 0x1000000;
@@ -178,7 +179,7 @@ export interface TaskRun {
 }
 
 /** What the scheduler needs of the VM. */
-export interface SchedulerHost extends VcpuHost {
+export interface SchedulerHost extends VcpuHost, Stoppable {
   /** A vCPU (new or reused) for a new thread, its registers a copy of `regs` (struct kvm_regs) and its FPU state `fpu`. */
   newVcpu(task: Task, regs: Buffer, fpu: Buffer | undefined): Vcpu | number;
   /** Gives a finished thread's vCPU back for reuse. */
@@ -258,6 +259,7 @@ export class Scheduler implements TaskServices {
       for (;;) {
         const first = this.runs.get(this.tasks[0]!)!;
         if (this.tasks.length === 1 && this.direct(first)) {
+          this.hostSignals();
           if (this.host.stop.requested) first.vcpu.stopNow();
           if (first.thread) { this.unbind(first); }
           if (!this.channelBusy(first)) first.viaChannel = false;
@@ -326,7 +328,14 @@ export class Scheduler implements TaskServices {
     return true;
   }
 
+  /** Hands signals sent to torov from the host to the program (src/vmm/host-signals.ts). */
+  private hostSignals(): void {
+    const sig = takeHostSignal();
+    if (sig !== 0) onHostSignal(this.host, sig);
+  }
+
   private waitForThreads(): void {
+    this.hostSignals();
     if (DEBUG) this.debugState('wait-threads');
     if (!HostThread.waitReady(10)) {
       // Nothing can run until a host thread is ready; timers and stops still count.
@@ -407,6 +416,7 @@ export class Scheduler implements TaskServices {
           if (r.wantKick && !r.parked && (++this.kickTick & 1023) === 0) { r.wantKick = false; if (t.sigFlag) this.kickVcpu(r); }
         }
         if ((this.sleepers.size > 0 || this.armed > 0) && this.expireTimers()) work = true;
+        this.hostSignals();
         if (this.host.stop.requested) this.runs.get(this.tasks[0]!)!.vcpu.stopNow();
         if (this.tasks.length === 1 && this.runs.get(this.tasks[0]!)!.thread === undefined) return;
         if (work) { n = 0; idleSince = 0n; continue; }
@@ -441,7 +451,8 @@ export class Scheduler implements TaskServices {
       if (DEBUG) this.debugState('sleep');
       this.stats.sleeps++;
       const next = this.nextDeadline();
-      const ms = next === Infinity ? 1000 : Math.max(0, Math.min(1000, next - performance.now()));
+      // At most 50 ms: a host signal (Atomics.wait does not wake for one) is taken then.
+      const ms = next === Infinity ? 50 : Math.max(0, Math.min(50, next - performance.now()));
       if (ms > 0) Atomics.wait(bell, BELL, seen, ms);
     }
     Atomics.store(bell, MAIN_SLEEPING, 0);
