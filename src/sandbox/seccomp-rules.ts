@@ -108,11 +108,11 @@ export const RUNTIME_GROUPS: readonly RuleGroup[] = [
     name: 'memory',
     why: 'V8\'s heap and garbage collector, glibc\'s malloc, and the guest memory torov maps (own memory only)',
     rules: [
-      { syscall: 'mmap', why: 'V8 reserves and commits heap pages, glibc maps large blocks; torov maps guest windows, file mappings into the window (MAP_FIXED) and a new vCPU\'s kvm_run page' },
+      { syscall: 'mmap', why: 'V8 reserves and commits heap pages, glibc maps large blocks; torov maps guest windows, file mappings into the window (MAP_FIXED) and a new vCPU\'s kvm_run page; the SIGBUS guard puts a zero page over a guest page that lost its backing (src/machine/bus-guard.ts)' },
       { syscall: 'munmap', why: 'V8 frees heap pages after a GC, glibc frees large blocks and thread stacks; torov unmaps released windows and a closed vCPU\'s kvm_run page' },
       { syscall: 'mprotect', why: 'V8 commits heap pages and toggles code-space permissions; torov flips the protection of guest pages so that KVM drops its cached translations' },
       { syscall: 'madvise', why: 'V8 decommits freed pages (MADV_DONTNEED, MADV_DONTFORK), glibc frees thread stacks at exit; torov gives guest pages back (MADV_DONTNEED)' },
-      { syscall: 'mremap', why: 'glibc\'s realloc of a block it mmap-ed' },
+      { syscall: 'mremap', why: 'glibc\'s realloc of a block it mmap-ed; the SIGBUS guard parks a guest page that lost its backing and moves it back (src/machine/bus-guard.ts)' },
       { syscall: 'brk', why: 'glibc malloc\'s main arena grows (seen while formatting --trace lines)' },
     ],
   },
@@ -138,9 +138,9 @@ export const RUNTIME_GROUPS: readonly RuleGroup[] = [
     name: 'signals',
     why: 'signal handling of Node and glibc (the guest\'s signal state lives in the VMM and never reaches here)',
     rules: [
-      { syscall: 'rt_sigaction', why: 'Node resets its signal handlers at exit (about 30 calls)' },
+      { syscall: 'rt_sigaction', why: 'Node resets its signal handlers at exit (about 30 calls); the SIGBUS guard gives an unexpected SIGBUS its default action back' },
       { syscall: 'rt_sigprocmask', why: 'glibc blocks signals around thread exit and raise(); Node blocks SIGTTOU while it restores the terminal' },
-      { syscall: 'rt_sigreturn', why: 'returns from a signal handler (KVM_RUN then fails with EINTR and the loop goes on)' },
+      { syscall: 'rt_sigreturn', why: 'returns from a signal handler (KVM_RUN then fails with EINTR and the loop goes on; the SIGBUS guard\'s handler)' },
       { syscall: 'restart_syscall', why: 'the kernel restarts a call a stop interrupted (Ctrl-Z, SIGSTOP then SIGCONT) that has a timeout (poll, futex, nanosleep): only that same call, already allowed' },
       { syscall: 'timer_settime', why: 'host signals (src/vmm/host-signals.ts): a signal that ends the run arms a timer, made before the filter, that interrupts the main thread\'s host call until the run loop has taken it' },
       {

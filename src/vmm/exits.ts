@@ -42,8 +42,9 @@ export function classifyExit(fd: VcpuFd, rc: number, channel: boolean): number {
   if (rc < 0) {
     if (rc === -EINTR || rc === -EAGAIN) return EXIT_INTERRUPTED;
     // EFAULT: the guest touched a page whose host memory cannot be faulted in (a file
-    // mapping truncated under it): the program's fault, as Linux would send it SIGBUS.
-    if (rc === -14) throw new GuestExit(135, `torov: SIGBUS: guest memory at rip=0x${rip(fd).toString(16)} is no longer backed (a mapped file was truncated)`, true);
+    // mapping truncated under it, a page of its full tmpfs): the program's fault, as Linux
+    // would send it SIGBUS.
+    if (rc === -14) throw new GuestExit(135, `torov: SIGBUS: guest memory at rip=0x${rip(fd).toString(16)} is no longer backed (a mapped file was truncated, or its file system is full)`, true);
     throw new Error(`KVM_RUN failed: errno ${-rc}`);
   }
   const reason = fd.runU32[REASON]!;
