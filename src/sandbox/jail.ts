@@ -188,7 +188,10 @@ export function enterJail(spec: JailSpec): void {
   if (dev !== undefined) {
     if (!rootItself) fs.mkdirSync(dev, { recursive: true });
     mount('mount /dev', 'tmpfs', dev, 'tmpfs', MS_NOSUID | MS_NOEXEC, 'mode=0755,size=64k');
-    for (const d of DEVICES) bind(`/dev/${d}`, path.join(dev, d), false, true);
+    // Read-only binds: the devices still read and write (a device node ignores a read-only
+    // mount), but their host inodes cannot be changed. The guest may run as root, the
+    // owner of /dev/null on the host, and chmod it there otherwise.
+    for (const d of DEVICES) bind(`/dev/${d}`, path.join(dev, d), true, true);
     mount('make /dev read-only', null, dev, null, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC);
   } else {
     noJailDev = true;

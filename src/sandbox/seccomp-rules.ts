@@ -232,6 +232,10 @@ const newFd = (name: SyscallName, why: string): GuestRule => ({ host: [name, 'cl
 const pathCall = (name: SyscallName, why = 'the same call on a VMM copy of the path'): GuestRule =>
   ({ host: [name, 'access'], why: `${why} (access: the /proc guard)` });
 
+/** After a rename, a set-id file at either name loses those bits (src/syscalls/fs.ts, dropSetId). */
+const SETID_DROP = ['newfstatat', 'fchmodat'] as const;
+const SETID_WHY = 'newfstatat and fchmodat take set-id bits off the file renamed';
+
 const OPEN: GuestRule = {
   host: ['openat2', 'openat', 'readlinkat', 'access', 'close', 'memfd_create', 'write', 'lseek', 'fcntl'],
   why: 'openat2 with RESOLVE_NO_MAGICLINKS (openat on hosts before Linux 5.6), readlinkat of the new fd\'s /proc/self/fd link and access() for the /proc guard, close when refused or the table is full; a synthetic file (/sys/devices/system/cpu/online) is a sealed memfd written here',
@@ -419,9 +423,9 @@ export const GUEST_RULES: Readonly<Record<string, GuestRule>> = {
   rmdir: pathCall('rmdir'),
   unlink: pathCall('unlink'),
   unlinkat: pathCall('unlinkat'),
-  rename: pathCall('rename'),
-  renameat: pathCall('renameat'),
-  renameat2: pathCall('renameat2'),
+  rename: { host: ['rename', 'access', ...SETID_DROP], why: `the same call on VMM copies of the paths (access: the /proc guard); ${SETID_WHY}` },
+  renameat: { host: ['renameat', 'access', ...SETID_DROP], why: `the same call on VMM copies of the paths (access: the /proc guard); ${SETID_WHY}` },
+  renameat2: { host: ['renameat2', 'access', ...SETID_DROP], why: `the same call on VMM copies of the paths (access: the /proc guard); ${SETID_WHY}` },
   link: pathCall('link'),
   linkat: pathCall('linkat'),
   symlink: pathCall('symlink'),

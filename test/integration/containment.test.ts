@@ -53,3 +53,54 @@ test('the program\'s own load from a truncated mapping is SIGBUS, as natively', 
   assert.match(r.stderr, /^torov: SIGBUS: guest memory at rip=0x[0-9a-f]+ is no longer backed \(a mapped file was truncated, or its file system is full\)$/m);
   assert.equal(native(guest('trunc'), ['touch', 'memfd']).signal, 'SIGBUS');
 });
+
+// ---- No set-id bits from a guest ------------------------------------------------------------
+
+const BUSYBOX = '/bin/busybox';
+const NO_BUSYBOX = fs.existsSync(BUSYBOX) ? false : 'busybox-static is not installed';
+const SETID = 0o6000;
+
+test('no set-id bits from a guest: creation modes, the chmod family and a rename (run as the volume\'s owner)', (t) => {
+  const dir = tmpdir(t);
+  // A set-id file put there from the host: a guest that renames it must not keep the bits.
+  const src = path.join(dir, 'planted');
+  fs.writeFileSync(src, '');
+  fs.chmodSync(src, 0o4755);
+  const r = torov(['run', '-v', `${dir}:/data`, guest('setid'), '/data', '/data/planted'], { plain: true });
+  assert.equal(r.status, 0, r.stderr);
+  for (const call of ['open O_CREAT 06755', 'creat 04755', 'openat O_CREAT 02755', 'fchmod 06755', 'mknod S_IFREG 06755', 'mkdir 02755',
+    'chmod 06755', 'fchmodat 06755', 'fchmodat2 06755', 'chmod dir 03777', 'rename of a set-id file']) {
+    assert.match(r.stdout, new RegExp(`^${call.replace(/[()]/g, '\\$&')} returned \\d+$`, 'm'), call);
+  }
+  const names = ['open', 'creat', 'openat', 'mknod', 'dir', 'chmod', 'fchmodat', 'renamed'];
+  for (const n of names) {
+    const mode = fs.statSync(path.join(dir, n)).mode;
+    assert.equal(mode & SETID, 0, `${n}: ${(mode & 0o7777).toString(8)}`);
+  }
+  // The rest of the mode is the guest's: the sticky bit of the directory stays.
+  assert.equal(fs.statSync(path.join(dir, 'dir')).mode & 0o7777, 0o1777);
+  assert.equal(fs.statSync(path.join(dir, 'chmod')).mode & 0o7777, 0o755);
+});
+
+test('busybox chmod 6755 in a volume leaves the file without set-id bits on the host', { skip: NO_BUSYBOX }, (t) => {
+  const dir = tmpdir(t);
+  fs.writeFileSync(path.join(dir, 'f'), '');
+  const r = torov(['run', '-v', `${dir}:/data`, BUSYBOX, 'chmod', '6755', '/data/f'], { plain: true });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(fs.statSync(path.join(dir, 'f')).mode & 0o7777, 0o755);
+});
+
+test('the device nodes a guest sees cannot be changed on the host (a root guest owns /dev/null)', { skip: NO_BUSYBOX }, (t) => {
+  const dir = tmpdir(t);
+  const before = fs.statSync('/dev/null');
+  // A root-owned writable volume makes the VMM act as root, the owner of /dev/null.
+  const r = torov(['run', '-v', `${dir}:/data`, BUSYBOX, 'chmod', '1711', '/dev/null'], { plain: true });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /Read-only file system/);
+  const after = fs.statSync('/dev/null');
+  assert.equal(after.mode, before.mode);
+  assert.equal(after.ctimeMs, before.ctimeMs);
+  // ...and they still work.
+  const w = torov(['run', '-v', `${dir}:/data`, BUSYBOX, 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=16', 'count=1'], { plain: true });
+  assert.equal(w.status, 0, w.stderr);
+});
