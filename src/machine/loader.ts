@@ -8,7 +8,7 @@
 import { ElfImage, ElfError, PT_LOAD, PT_PHDR, PF_R, PF_W, PF_X, ET_DYN } from '../elf/elf';
 import { AddressSpace, pageUp, pageDown } from './mm';
 import { PROT_R, PROT_W, PROT_X } from './memory';
-import { PIE_BASE, PAGE_SIZE, MMAP_MIN_ADDR, STACK_SIZE } from './layout';
+import { PIE_BASE, PAGE_SIZE, MMAP_MIN_ADDR, STACK_SIZE, MAX_MEMORY } from './layout';
 
 /** Auxiliary vector types (<linux/auxvec.h>, <elf.h>). */
 export const AT = {
@@ -57,7 +57,7 @@ export function loadSegments(as: AddressSpace, elf: ElfImage, file: Uint8Array):
   if (lo + base < MMAP_MIN_ADDR) throw new ElfError(`loads at 0x${(lo + base).toString(16)}, below the lowest allowed address 0x${MMAP_MIN_ADDR.toString(16)}`);
   if (hi + base > as.mmapTop) {
     const need = Math.ceil((hi + base) / 2 ** 20) + 16;
-    throw new ElfError(`the image ends at 0x${(hi + base).toString(16)}, beyond guest memory: run with --memory ${need}M or more`);
+    throw new ElfError(`the image ends at 0x${(hi + base).toString(16)}, beyond guest memory: ${memoryAdvice(need)}`);
   }
   const entry = elf.entry + base;
   if (entry < MMAP_MIN_ADDR || entry >= as.mmapTop) {
@@ -96,7 +96,7 @@ export function loadSegments(as: AddressSpace, elf: ElfImage, file: Uint8Array):
   const image = runs.reduce((n, r) => n + (r.prot ? r.end - r.start : 0), 0);
   if (as.committed + image + STACK_SIZE > as.limit) {
     const need = Math.ceil((as.committed + image + STACK_SIZE) / 2 ** 20);
-    throw new ElfError(`needs more memory than --memory ${Math.floor(as.limit / 2 ** 20)}M allows (${Math.ceil(image / 2 ** 20)} MiB of program image and ${STACK_SIZE / 2 ** 20} MiB of stack): run with --memory ${need}M or more`);
+    throw new ElfError(`needs more memory than --memory ${Math.floor(as.limit / 2 ** 20)}M allows (${Math.ceil(image / 2 ** 20)} MiB of program image and ${STACK_SIZE / 2 ** 20} MiB of stack): ${memoryAdvice(need)}`);
   }
   for (const r of runs) as.map(r.start, r.end - r.start, r.prot, 'elf');
   // Copy file bytes; the rest (bss) is fresh zero memory.
@@ -142,4 +142,9 @@ export function buildStack(as: AddressSpace, argv: readonly string[], envp: read
   envAddrs.forEach(w); w(0);
   for (const [k, v] of aux) { w(k); w(v); }
   return { rsp: sp, strings: { execfn: execfnAddr, random: randomAddr, platform: platformAddr } };
+}
+
+/** "run with --memory NM or more", or that no --memory torov accepts is enough. */
+function memoryAdvice(needMiB: number): string {
+  return needMiB * 2 ** 20 <= MAX_MEMORY ? `run with --memory ${needMiB}M or more` : `more than torov's largest guest memory (${MAX_MEMORY / 2 ** 30}G)`;
 }

@@ -290,11 +290,15 @@ export class Vcpu {
     const rsp = this.reg(RSP), d = this.host.mem.sysDv;
     const va = rsp - SYS_VA;
     if (!(va >= SYS.XSTACK && va + 56 <= SYS.XSTACK_TOP)) throw new GuestExit(139, 'torov: SIGSEGV: corrupt exception frame');
+    // A real report comes from an exception entry, at CPL0; the program jumping to the
+    // stub's `out` itself (at CPL3, rsp aimed at the exception stack) would replay a stale frame.
+    const sregs = this.fd.getSregs();
+    if ((sregs.readUInt16LE(SREGS.cs + 12) & 3) !== 0) throw new GuestExit(139, `torov: SIGSEGV: forged fault report at rip=0x${this.reg(RIP).toString(16)} (from user mode)`);
     // This vCPU's own exception stack, mapped at the shared address (layout.ts, VCPU_BLOCK).
     const off = this.pages.xstack + (va - SYS.XSTACK);
     const q = (i: number) => d.getUint32(off + i * 8, true) + d.getUint32(off + i * 8 + 4, true) * 4294967296;
     const frame = { vector: q(0), error: q(1), rip: q(2), cs: q(3), rflags: q(4), rsp: q(5), ss: q(6), cr2: 0 };
-    if (frame.vector === 14) frame.cr2 = Number(this.fd.getSregs().readBigUInt64LE(SREGS.cr2));
+    if (frame.vector === 14) frame.cr2 = Number(sregs.readBigUInt64LE(SREGS.cr2));
     return frame;
   }
 }

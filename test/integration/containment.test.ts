@@ -104,3 +104,44 @@ test('the device nodes a guest sees cannot be changed on the host (a root guest 
   const w = torov(['run', '-v', `${dir}:/data`, BUSYBOX, 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=16', 'count=1'], { plain: true });
   assert.equal(w.status, 0, w.stderr);
 });
+
+// ---- Faults reported by the CPU only ----------------------------------------------------------
+
+test('a fault report the program forges is refused as such, not printed as a real fault', () => {
+  const port = torov(['run', guest('forge'), 'port']);
+  assert.equal(port.status, 139);
+  assert.match(port.stderr, /^torov: SIGSEGV: forged fault report at rip=0x[0-9a-f]+$/m);
+  const stale = torov(['run', guest('forge'), 'stale']);
+  assert.equal(stale.status, 139, stale.stderr);
+  assert.match(stale.stdout, /a real fault was handled/);
+  assert.doesNotMatch(stale.stdout, /still here/);
+  assert.match(stale.stderr, /^torov: SIGSEGV: forged fault report at rip=0x[0-9a-f]+ \(from user mode\)$/m);
+  assert.doesNotMatch(stale.stderr, /page fault/);
+});
+
+/** A static x86-64 executable of one PT_LOAD segment at `vaddr` (exit(0) at its start). */
+function elfAt(vaddr: bigint, memsz = 0x1000n): Buffer {
+  const code = Buffer.from([0xb8, 0x3c, 0, 0, 0, 0x31, 0xff, 0x0f, 0x05]);
+  const b = Buffer.alloc(0x1000 + code.length);
+  b.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1], 0);
+  b.writeUInt16LE(2, 16); b.writeUInt16LE(62, 18); b.writeUInt32LE(1, 20);
+  b.writeBigUInt64LE(vaddr, 24); b.writeBigUInt64LE(64n, 32);
+  b.writeUInt16LE(64, 52); b.writeUInt16LE(56, 54); b.writeUInt16LE(1, 56);
+  b.writeUInt32LE(1, 64); b.writeUInt32LE(5, 68); b.writeBigUInt64LE(0x1000n, 72);
+  b.writeBigUInt64LE(vaddr, 80); b.writeBigUInt64LE(vaddr, 88);
+  b.writeBigUInt64LE(BigInt(code.length), 96); b.writeBigUInt64LE(memsz, 104); b.writeBigUInt64LE(0x1000n, 112);
+  code.copy(b, 0x1000);
+  return b;
+}
+
+test('a program that cannot fit is told so, never to use a --memory above the largest', (t) => {
+  const dir = tmpdir(t);
+  const high = path.join(dir, 'high');
+  fs.writeFileSync(high, elfAt(0x7fff00000000n), { mode: 0o755 });
+  const r = torov(['run', high]);
+  assert.equal(r.status, 126);
+  assert.match(r.stderr, /^torov: .*high: the image ends at 0x7fff00001000, beyond guest memory: more than torov's largest guest memory \(32G\)\n$/);
+  const fits = path.join(dir, 'fits');
+  fs.writeFileSync(fits, elfAt(0x40000000n), { mode: 0o755 });
+  assert.match(torov(['run', '--memory', '64M', fits]).stderr, /run with --memory \d+M or more/);
+});
