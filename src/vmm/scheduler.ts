@@ -1157,9 +1157,10 @@ export class Scheduler implements TaskServices {
     const act = task.group.sigactions.get(sig);
     if (!r || !act || act.handler <= 1n || (task.sigmask & sigmaskBit(sig))) return false;
     const regs = r.vcpu.regs();
-    regs.writeBigUInt64LE(BigInt(f.rip), REGS.rip);
-    regs.writeBigUInt64LE(BigInt(f.rsp), REGS.rsp);
-    regs.writeBigUInt64LE(BigInt(f.rflags), REGS.rflags);
+    // (The frame's words are numbers: one above 2^53, a garbage rsp, may round up to 2^64.)
+    regs.writeBigUInt64LE(BigInt.asUintN(64, BigInt(f.rip)), REGS.rip);
+    regs.writeBigUInt64LE(BigInt.asUintN(64, BigInt(f.rsp)), REGS.rsp);
+    regs.writeBigUInt64LE(BigInt.asUintN(64, BigInt(f.rflags)), REGS.rflags);
     r.sysNr = -1;
     this.runHandler(task, r, info, act, { trapno: f.vector, err: f.error, cr2: f.cr2, regs });
     return true;

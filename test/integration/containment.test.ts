@@ -145,3 +145,12 @@ test('a program that cannot fit is told so, never to use a --memory above the la
   fs.writeFileSync(fits, elfAt(0x40000000n), { mode: 0o755 });
   assert.match(torov(['run', '--memory', '64M', fits]).stderr, /run with --memory \d+M or more/);
 });
+
+test('faults at addresses that need all 64 bits reach the program\'s handler, as natively (no VMM error)', () => {
+  const r = torov(['run', guest('forge'), 'bigaddr']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stderr, '');
+  const n = native(guest('forge'), ['bigaddr']);
+  assert.equal(r.stdout, n.stdout);
+  assert.match(r.stdout, /caught the ret with rsp near 2\^64/);
+});
