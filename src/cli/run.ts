@@ -5,11 +5,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Options, UsageError, parseVolumes, parseUser, parseDuration, formatDuration } from './args';
+import { Options, UsageError, parseVolumes, parseUser, parseDuration, formatDuration, VolumeSpec } from './args';
 import { say } from './main';
 import { DEFAULT_MEMORY, MIN_MEMORY, MAX_MEMORY, MAX_VCPUS } from '../machine/layout';
 import { O_PATH } from '../linux/fcntl';
 import { launcher, tellLauncher, requestRestart, sendLearned, launcherAlive } from '../sandbox/launch';
+import { readInputFile, InputError, MAX_PROGRAM_BYTES } from './input';
+import { printable } from '../policy/errors';
 
 /** `torov policy learn`: where the learned policy goes. */
 export interface LearnRequest {
@@ -20,9 +22,11 @@ export interface LearnRequest {
 /** Runs `program` with `args`; returns the exit status. With `learn`, records the run and writes its policy. */
 export function runProgram(program: string, args: readonly string[], opts: Options, env: string[], learn?: LearnRequest): number {
   const marks: Array<[string, number]> = [['torov loaded', performance.now()]];
+  const allowHostRoot = !!opts['allow-host-root'];
   // Only what this run needs is loaded: start-up time is part of every run.
   const { defaultPolicy } = require('../policy/default') as typeof import('../policy/default');
   const load = () => require('../policy/load') as typeof import('../policy/load');
+  const validate = () => require('../policy/validate') as typeof import('../policy/validate');
   let policy = defaultPolicy();
   let file = program;
   let torovConfig = false;
@@ -33,6 +37,7 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   if (/\.json$/i.test(program) && !learn) {
     const loaded = load().loadPolicyFile(program);
     if (loaded.kind !== 'torov-config') throw new UsageError(`${program} is a torov policy, not a program: use torov run --policy ${program} PROGRAM`);
+    validate().validateForRun(loaded, { allowHostRoot });
     file = loaded.binary;
     policy = loaded.policy;
     torovConfig = true;
@@ -42,6 +47,7 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   if (typeof opts['policy'] === 'string') {
     if (learn) throw new UsageError('policy learn: --policy has no meaning here (learn mode allows and records every call)');
     const loaded = load().loadPolicyFile(opts['policy']);
+    validate().validateForRun(loaded, { allowHostRoot });
     policy = loaded.policy;
   }
   const learning = learn ? require('../policy/learn') as typeof import('../policy/learn') : undefined;
@@ -73,11 +79,12 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
 
   const resolved = resolveProgram(file);
   let image: Buffer;
-  try { image = fs.readFileSync(resolved); }
+  // Bounded, and only a regular file: a FIFO, a device or a /proc file is refused before it is read.
+  try { image = readInputFile(resolved, MAX_PROGRAM_BYTES); }
   catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    say(`torov: ${file}: ${code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}`);
-    return 126;
+    if (!(e instanceof InputError)) throw e;
+    say(`torov: ${printable(file)}: ${e.message}`);
+    return e.code === 'ENOENT' ? 127 : 126;
   }
   // A script: torov runs ELF programs and has no exec yet, so say which interpreter it names.
   if (image.length >= 2 && image[0] === 0x23 && image[1] === 0x21 && !torovConfig) {
@@ -98,6 +105,7 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   }
 
   const volumes = parseVolumes((opts['volume'] as string[] | undefined) ?? [], process.cwd());
+  checkVolumes(volumes, policy.sandbox ?? {}, allowHostRoot);
   const user = typeof opts['user'] === 'string' ? parseUser(opts['user']) : undefined;
   let timeoutMs = 0;
   if (typeof opts['timeout'] === 'string') {
@@ -187,11 +195,13 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     const id = spec!.idmap === 'self' ? undefined : priv.runIdentity({ user, volumes, root: sb.root, writable: sb.writable });
     marks.push(['VMM ready for the jail', performance.now()]);
     (globalThis as { __torovJailed?: boolean }).__torovJailed = true;    // bin/torov.js: no code cache written from here
-    enterJail({ root: sb.root, writable: sb.writable, tmp: sb.tmp, volumes, network,
+    enterJail({ root: sb.root, writable: sb.writable, tmp: sb.tmp !== undefined && sb.tmp !== false, volumes, network,
       ...(typeof opts['workdir'] === 'string' ? { workdir: opts['workdir'] } : {}) });
     const ids = priv.dropPrivileges({ ...(id ? { uid: id.uid, gid: id.gid } : {}), idmap: spec!.idmap, alive: launcherAlive });
     // No core dump of the VMM's large mappings if the seccomp filter kills it.
-    priv.applyLimits({ ...(sb.rlimits ?? {}), core: 0 });
+    const { pids: _pids, ...rlimits } = sb.rlimits ?? {};
+    void _pids;
+    priv.applyLimits({ ...rlimits, core: 0 });
     marks.push(['jail and privileges', performance.now()]);
     if (opts['verbose']) {
       say(`torov: sandbox: uid=${ids.uid} gid=${ids.gid}${id ? ` (${id.why})` : ''} capabilities=0x${priv.effectiveCaps().toString(16)} no_new_privs=1 network=${network} root=${sb.root ?? '(minimal)'}`);
@@ -203,6 +213,7 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     m = new Machine({ path: resolved, image, argv: [file, ...args], env, memory, policy, traceFd, verbose: !!opts['verbose'], log: say,
       personality, vdso: !opts['no-vdso'], syscallPath, rewrite: !opts['no-rewrite'], spawnThread: !sandbox,
       ...(cpus !== undefined ? { cpus } : {}), ...(threads !== undefined ? { threads } : {}),
+      ...(sb.rlimits?.openFiles !== undefined ? { openFiles: sb.rlimits.openFiles } : {}),
       ...(startAddr !== undefined ? { entry: startAddr } : {}), ...(learner ? { learner } : {}) });
   } catch (e) {
     if ((e as Error).name === 'ElfError') (e as Error).message = `${file}: ${(e as Error).message}`;
@@ -313,6 +324,24 @@ function listenGdb(spec: string, program: string): import('../gdb').GdbStub {
   try { stub = GdbStub.listen(spec); } catch (e) { throw new UsageError(`--gdb: ${(e as Error).message}`); }
   say(stub.connectHint(program));
   return stub;
+}
+
+/**
+ * --volume checks that need the host: the host's / needs --allow-host-root, and in a root
+ * that is writable as a whole (the guest's / is the user's directory) the guest path must
+ * resolve inside that root, as the guest would resolve it.
+ */
+function checkVolumes(volumes: readonly VolumeSpec[], sb: import('../policy/sandbox-settings').SandboxSettings, allowHostRoot: boolean): void {
+  const { resolveInRoot, ALLOW_HOST_ROOT } = require('../policy/validate') as typeof import('../policy/validate');
+  for (const v of volumes) {
+    let real: string;
+    try { real = fs.realpathSync(v.host); } catch { continue; }    // the jail reports a missing volume
+    if (real === '/' && !allowHostRoot) throw new UsageError(`--volume ${v.host}:${v.guest}: the host's / as a volume gives the guest every host file: add ${ALLOW_HOST_ROOT} to mean it`);
+    if (sb.root !== undefined && sb.writable === true) {
+      try { resolveInRoot(fs.realpathSync(sb.root), v.guest); }
+      catch (e) { throw new UsageError(`--volume ${v.host}:${v.guest}: ${(e as Error).message} (torov does not create it in your directory)`); }
+    }
+  }
 }
 
 /** Finds the program like a shell does: a path with a slash as is, otherwise on $PATH. */

@@ -20,6 +20,8 @@ import { sys, addressOf } from '../host/libc';
 import { SYS } from '../linux/syscalls';
 import { errnoName } from '../linux/errno';
 import { AF_INET, SOCK_CLOEXEC, SOCK_DGRAM } from '../linux/socket';
+import { AT_FDCWD, O_CLOEXEC, O_DIRECTORY, O_PATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS } from '../linux/fcntl';
+import { OPEN_HOW } from '../linux/structs';
 
 /** A sandbox step failed; the message is one line for the user. */
 export class SandboxError extends Error {
@@ -100,15 +102,48 @@ function mountFlags(p: string): number {
 }
 
 /**
+ * Opens guest path `p` inside host directory `rootFd` as the guest would resolve it: ".."
+ * and symbolic links (absolute ones too) stay inside that directory (openat2's
+ * RESOLVE_IN_ROOT, as a chroot). Returns an O_PATH fd, which pins what was found: binding
+ * from it cannot be redirected by a link swapped in afterwards.
+ */
+function openInRoot(step: string, rootFd: number, p: string): number {
+  const how = Buffer.alloc(OPEN_HOW.SIZE);
+  how.writeBigUInt64LE(BigInt(O_PATH | O_CLOEXEC), OPEN_HOW.flags);
+  how.writeBigUInt64LE(BigInt(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), OPEN_HOW.resolve);
+  const rel = Buffer.from((p.replace(/^\/+/, '') || '.') + '\0');
+  const fd = sys(SYS.openat2, rootFd, addressOf(rel), addressOf(how), OPEN_HOW.SIZE);
+  if (fd < 0) throw new SandboxError(`${step}: ${p}: ${errnoName(-fd)}`);
+  return fd;
+}
+
+/** An O_PATH fd of a host directory (the root a policy names). */
+function openDir(step: string, p: string): number {
+  return call(step, SYS.openat, AT_FDCWD, p, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+}
+
+/** The path through which the object behind an fd can be named (mount takes paths). */
+const fdPath = (fd: number) => `/proc/self/fd/${fd}`;
+
+/**
  * Bind-mounts host path `src` onto `dst` (created as a dir or an empty file), read-only
  * if asked. Device nodes need a mount without nodev; everything else gets nosuid, nodev.
+ * `src` may be an fd's path (fdPath): it is then what that fd refers to.
  */
-function bind(src: string, dst: string, readOnly: boolean, device = false): void {
+function bind(src: string, dst: string, readOnly: boolean, device = false, name = src): void {
   const st = fs.statSync(src);
   if (st.isDirectory()) fs.mkdirSync(dst, { recursive: true });
   else if (!fs.existsSync(dst)) fs.writeFileSync(dst, '');
-  // Not recursive: mounts below a bound host directory stay out of the guest's view.
-  mount(`bind ${src}`, src, dst, null, MS_BIND);
+  // Not recursive: mounts below a bound host directory stay out of the guest's view. Linux
+  // refuses that for a directory whose submounts are locked in this user namespace, such
+  // as the host's / (--allow-host-root lets the checks pass, this still refuses).
+  const srcC = cstr(src), dstC = cstr(dst);
+  const r = sys(SYS.mount, addressOf(srcC), addressOf(dstC), 0, MS_BIND, 0);
+  void srcC; void dstC;
+  if (r === -22 /* EINVAL */ && fs.realpathSync(src) === '/') {
+    throw new SandboxError('the host\'s / cannot be bound into the jail: Linux binds it only with the file systems mounted below it (/proc, /sys, /dev), which the guest must not see');
+  }
+  if (r < 0) throw new SandboxError(`bind ${name}: ${errnoName(-r)}`);
   // A bind mount keeps the source's flags; read-only needs a remount of the bind itself,
   // and the remount must repeat the flags the source mount has.
   const flags = MS_REMOUNT | MS_BIND | (mountFlags(src) & KEEP_FLAGS) | MS_NOSUID | (device ? 0 : MS_NODEV) | (readOnly ? MS_RDONLY : 0);
@@ -142,20 +177,34 @@ export function enterJail(spec: JailSpec): void {
   // at its top land in it, as under the original ToroV's chroot), else a small tmpfs.
   const writableAll = spec.writable === true;
   const rootItself = spec.root !== undefined && writableAll;
+  // The policy's root, opened once: every path of it is resolved from this fd, inside it.
+  const rootFd = spec.root !== undefined ? openDir(`root ${spec.root}`, spec.root) : -1;
   if (rootItself) {
     try { if (!fs.statSync(spec.root!).isDirectory()) throw new Error('ENOTDIR'); }
     catch (e) { throw new SandboxError(`root ${spec.root}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
-    bind(spec.root!, dir, false);
+    bind(fdPath(rootFd), dir, false, false, spec.root!);
   } else {
     mount('mount the new root', 'tmpfs', dir, 'tmpfs', MS_NOSUID | MS_NODEV, 'mode=0755,size=4m');
   }
   // In a root that is the user's own directory, torov creates nothing: its /dev, /tmp and
   // volumes go over directories that exist there, or are left out (and said so).
+  // In the user's own root, a guest path is resolved inside it (a symbolic link planted
+  // there cannot send a mount elsewhere) and must exist.
+  const jailFd = rootItself ? openDir('open the new root', dir) : -1;
   const inRoot = (guest: string, what: string): string | undefined => {
-    const p = path.join(dir, guest);
-    if (!rootItself || fs.existsSync(p)) return p;
-    if (what) throw new SandboxError(`${what}: ${guest} does not exist in the root ${spec.root} (torov does not create it in your directory)`);
-    return undefined;
+    if (!rootItself) return path.join(dir, guest);
+    let fd: number;
+    try { fd = openInRoot(what || guest, jailFd, guest); }
+    catch (e) {
+      if (what) throw new SandboxError(`${what}: ${guest} does not exist in the root ${spec.root} (torov does not create it in your directory)`);
+      void e;
+      return undefined;
+    }
+    try {
+      const real = fs.readlinkSync(fdPath(fd));
+      if (real !== dir && !real.startsWith(dir + '/')) throw new SandboxError(`${what || guest}: ${guest} resolves outside the root ${spec.root}`);
+      return real;
+    } finally { sys(SYS.close, fd); }
   };
   // 3a. A read-only policy root, entry by entry (so /dev and /tmp can be torov's own).
   if (spec.root && !rootItself) {
@@ -166,13 +215,21 @@ export function enterJail(spec: JailSpec): void {
       if (e.name === 'dev' || e.name === 'proc' || e.name === 'sys' || (e.name === 'tmp' && spec.tmp)) continue;
       const src = path.join(spec.root, e.name), dst = path.join(dir, e.name);
       if (e.isSymbolicLink()) { fs.symlinkSync(fs.readlinkSync(src), dst); continue; }
-      bind(src, dst, true);
+      withFd(openInRoot(`root ${spec.root}`, rootFd, e.name), (fd) => bind(fdPath(fd), dst, true));
     }
     if (Array.isArray(spec.writable)) {
       for (const g of spec.writable as readonly string[]) {
-        const src = path.join(spec.root, g);
-        if (!fs.existsSync(src)) throw new SandboxError(`writable ${g}: no such path in the root ${spec.root}`);
-        bind(src, path.join(dir, g), false);
+        // The source inside the root as the guest resolves it; the target is the same path
+        // in the jail, resolved there too (the entries above are read-only binds of the root).
+        const src = (() => { try { return openInRoot(`writable ${g}`, rootFd, g); } catch { throw new SandboxError(`writable ${g}: no such path in the root ${spec.root}`); } })();
+        withFd(src, (fd) => {
+          const jail = openDir('open the new root', dir);
+          let dst: string;
+          try { dst = withFd(openInRoot(`writable ${g}`, jail, g), (t) => fs.readlinkSync(fdPath(t))); }
+          finally { sys(SYS.close, jail); }
+          if (dst !== dir && !dst.startsWith(dir + '/')) throw new SandboxError(`writable ${g}: resolves outside the root ${spec.root}`);
+          bind(fdPath(fd), dst, false);
+        });
       }
     }
   }
@@ -212,6 +269,8 @@ export function enterJail(spec: JailSpec): void {
       throw new SandboxError(`volume ${v.host}:${v.guest}: cannot create ${v.guest} in the guest's root (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
   }
+  if (jailFd >= 0) sys(SYS.close, jailFd);
+  if (rootFd >= 0) sys(SYS.close, rootFd);
   const hostCwd = process.cwd();
   // 4. Enter it: pivot_root with the new root as both arguments stacks the old root on
   // top of it, and detaching that leaves the new one (no directory for the old root needed).
@@ -230,6 +289,11 @@ export function enterJail(spec: JailSpec): void {
 
 /** True when the last jail's root (the user's own writable directory) had no dev/ for torov's /dev. */
 export let noJailDev = false;
+
+/** Runs f(fd), then closes fd. */
+function withFd<T>(fd: number, f: (fd: number) => T): T {
+  try { return f(fd); } finally { sys(SYS.close, fd); }
+}
 
 /** Brings up "lo" in the new network namespace (SIOCGIFFLAGS / SIOCSIFFLAGS on a socket). */
 function loopbackUp(): void {

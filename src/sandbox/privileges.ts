@@ -28,15 +28,23 @@ function check(step: string, r: number): number {
 /** Resource limits to apply (absent: unchanged). */
 export interface Limits { openFiles?: number; fileSize?: number; cpuSeconds?: number; core?: number }
 
-/** Applies resource limits to the VMM process (soft = hard, so the guest cannot raise them). */
+/**
+ * Applies resource limits to the VMM process. The guest never reaches setrlimit on the
+ * host (torov answers its prlimit itself), and without capabilities the VMM can only lower
+ * them, never above the limits it was started with: a wish above those is capped there.
+ */
 export function applyLimits(l: Limits): void {
-  const set = (res: number, v: number, what: string) => {
+  const set = (res: number, soft: number, what: string, hard = soft) => {
     const b = Buffer.alloc(16);
-    b.writeBigUInt64LE(BigInt(v), 0);
-    b.writeBigUInt64LE(BigInt(v), 8);
+    check(`rlimit ${what}`, sys(SYS.prlimit64, 0, res, 0, addressOf(b)));
+    const max = b.readBigUInt64LE(8);
+    const cap = (v: number) => (BigInt(v) > max ? max : BigInt(v));
+    b.writeBigUInt64LE(cap(soft), 0);
+    b.writeBigUInt64LE(cap(hard), 8);
     check(`rlimit ${what}`, sys(SYS.prlimit64, 0, res, addressOf(b), 0));
   };
-  // The VMM itself holds a few dozen fds (Node, KVM); the guest's own table is limited separately.
+  // The VMM itself holds a few dozen fds (Node, KVM); the guest's own table is limited
+  // separately, to exactly openFiles (src/syscalls/fdtable.ts).
   if (l.openFiles !== undefined) set(RLIMIT_NOFILE, l.openFiles + 64, 'openFiles');
   if (l.fileSize !== undefined) {
     ignoreSignal(SIGXFSZ);

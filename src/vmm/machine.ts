@@ -70,6 +70,8 @@ export interface MachineConfig {
   threads?: number;
   /** How many CPUs the guest sees (--cpus; default the host's). */
   cpus?: number;
+  /** The size of the guest's fd table, its RLIMIT_NOFILE (the policy's rlimits.openFiles; default 1024). */
+  openFiles?: number;
 }
 
 /**
@@ -159,7 +161,7 @@ export class Machine implements SchedulerHost {
       this.vm.setMemoryRegion(1, this.mem.layout.sysGpa, this.mem.layout.sysSize, this.mem.sysHost);
       writeSystemTables(this.mem);
       this.as = new AddressSpace(this.mem, cfg.memory);
-      this.fds = new FdTable();
+      this.fds = new FdTable(cfg.openFiles);
       for (let fd = 0; fd <= 2; fd++) {
         const h = sys(NR.fcntl, cfg.stdio?.[fd] ?? fd, F_DUPFD_CLOEXEC, 3);
         const safe = h >= 0 ? safeStdio(h) : -1;

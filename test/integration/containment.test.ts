@@ -154,3 +154,121 @@ test('faults at addresses that need all 64 bits reach the program\'s handler, as
   assert.equal(r.stdout, n.stdout);
   assert.match(r.stdout, /caught the ret with rsp near 2\^64/);
 });
+
+// ---- Inputs are checked before they are read ------------------------------------------------
+
+/** stderr is one line, with no control byte in it. */
+function oneCleanLine(stderr: string): void {
+  assert.match(stderr, /^[^\n]*\n$/, JSON.stringify(stderr));
+  assert.doesNotMatch(stderr.slice(0, -1), /[\x00-\x1f\x7f-\x9f]/, JSON.stringify(stderr));
+}
+
+test('a FIFO, a device or a /proc file is refused as the program, the policy or a ToroV Binary, at once', (t) => {
+  const dir = tmpdir(t);
+  const fifo = path.join(dir, 'fifo');
+  assert.equal(require('node:child_process').spawnSync('mkfifo', [fifo]).status, 0);
+  const cfg = path.join(dir, 'zero.json');
+  fs.writeFileSync(cfg, JSON.stringify({ Binary: '/dev/zero', Hypercalls: [] }));
+  const cases: Array<[string[], number, RegExp]> = [
+    [['run', fifo], 126, /^torov: .*fifo: not a regular file \(a FIFO\)$/],
+    [['run', '/dev/zero'], 126, /^torov: \/dev\/zero: not a regular file \(a character device\)$/],
+    [['run', '/proc/self/status'], 126, /^torov: \/proc\/self\/status: not a regular file \(a file of \/proc\)$/],
+    [['run', '--policy', fifo, guest('hello')], 125, /^torov: policy: .*fifo: cannot read the policy file: not a regular file \(a FIFO\)$/],
+    [['run', '--policy', '/dev/zero', guest('hello')], 125, /^torov: policy: \/dev\/zero: cannot read the policy file: not a regular file \(a character device\)$/],
+    [['run', cfg], 125, /^torov: policy: .*zero\.json: Binary: \/dev\/zero: not a regular file \(a character device\)$/],
+    [['policy', 'check', fifo], 125, /^torov: policy: .*fifo: cannot read the policy file: not a regular file \(a FIFO\)$/],
+    [['policy', 'check', cfg], 125, /^torov: policy: .*zero\.json: Binary: \/dev\/zero: not a regular file \(a character device\)$/],
+  ];
+  for (const [args, status, message] of cases) {
+    const t0 = Date.now();
+    const r = torov(args, { timeout: 20_000 });
+    assert.equal(r.status, status, `${args.join(' ')}: ${r.stderr}`);
+    oneCleanLine(r.stderr);
+    assert.match(r.stderr.trim(), message);
+    assert.ok(Date.now() - t0 < 15_000, `${args.join(' ')} took ${Date.now() - t0} ms`);
+  }
+});
+
+test('errors quote names and files without their control bytes, in one line', (t) => {
+  const dir = tmpdir(t);
+  const cases: Array<[string, Buffer]> = [
+    ['binary.json', Buffer.from([0, 1, 2, 0x7b, 0x1b, 0x5b, 0x33, 0x31, 0x6d])],
+    ['utf16.json', Buffer.from('\ufeff{"memory": "64M"}', 'utf16le')],
+    ['latin1.json', Buffer.from([0x7b, 0x22, 0xe9, 0x22, 0x3a, 0x31, 0x7d])],
+    ['escape.json', Buffer.from('{"\\u001b[31mred": 1}')],
+    ['newline.json', Buffer.from('{\n"syscalls": [{"names": ["write\\n\\rnext"], "action": "allow"}]}')],
+  ];
+  for (const [name, bytes] of cases) {
+    const f = path.join(dir, name);
+    fs.writeFileSync(f, bytes);
+    for (const args of [['policy', 'check', f], ['run', '--policy', f, guest('hello')]]) {
+      const r = torov(args);
+      assert.equal(r.status, 125, `${name}: ${r.stderr}`);
+      oneCleanLine(r.stderr);
+    }
+  }
+  const weird = torov(['run', path.join(dir, 'no\x1b[31mthere\rreally')]);
+  assert.equal(weird.status, 127);
+  oneCleanLine(weird.stderr);
+  assert.match(weird.stderr, /no\\x1b\[31mthere really/);
+});
+
+// ---- Policies: what run refuses, policy check refuses ------------------------------------------
+
+test('policy check refuses exactly what run refuses, with the same line', (t) => {
+  const dir = tmpdir(t);
+  const root = path.join(dir, 'root');
+  fs.mkdirSync(path.join(root, 'data'), { recursive: true });
+  fs.symlinkSync('/etc', path.join(root, 'etc'));             // an absolute link: /etc of the root, which loops here
+  fs.symlinkSync('../../../../../../tmp', path.join(root, 'up'));
+  fs.writeFileSync(path.join(dir, 'afile'), 'x');
+  const cases: Array<[string, unknown, RegExp]> = [
+    ['1-byte memory', { memory: 1 }, /memory: must be from 16M to 32G \(got 1\)$/],
+    ['0.5K memory', { memory: '0.5K' }, /memory: must be from 16M to 32G \(got "0\.5K"\)$/],
+    ['missing root', { root: './nope' }, /root: .*\/nope: no such directory$/],
+    ['a file as root', { root: './afile' }, /root: .*\/afile: not a directory \(a regular file\)$/],
+    ['writable ..', { root: './root', writable: ['/../../'] }, /writable\[0\]: must not contain "\.\."/],
+    ['writable missing', { root: './root', writable: ['/nothing'] }, /writable\[0\]: \/nothing does not exist in the root/],
+    ['writable through a link out', { root: './root', writable: ['/up/x'] }, /writable\[0\]: \/tmp does not exist in the root|writable\[0\]: \/tmp\/x does not exist in the root/],
+    ['openFiles 1e20', { rlimits: { openFiles: 1e20 } }, /rlimits\.openFiles: must be a whole number from 3 to 1048576/],
+    ['missing Binary', { Binary: './nobinary', Hypercalls: [] }, /Binary: .*\/nobinary: no such file$/],
+    ['a MountPoint of /', { Binary: guest('hello'), MountPoint: '/', Hypercalls: [] }, /MountPoint: the host's \/ as a writable root .* add --allow-host-root to mean it$/],
+    ['a writable root of /', { root: '/', writable: true }, /root: the host's \/ as a writable root .* add --allow-host-root to mean it$/],
+  ];
+  for (const [what, doc, message] of cases) {
+    const f = path.join(dir, `${what.replace(/\W+/g, '-')}.json`);
+    fs.writeFileSync(f, JSON.stringify(doc));
+    const check = torov(['policy', 'check', f]);
+    assert.equal(check.status, 125, `${what}: policy check: ${check.stdout}${check.stderr}`);
+    oneCleanLine(check.stderr);
+    assert.match(check.stderr.trim(), message, what);
+    const isConfig = (doc as { Binary?: string }).Binary !== undefined;
+    const run = torov(isConfig ? ['run', f] : ['run', '--policy', f, guest('hello')]);
+    assert.equal(run.status, 125, `${what}: run: ${run.stderr}`);
+    assert.equal(run.stderr, check.stderr, what);
+  }
+  // What check accepts, run accepts: a writable path inside the root, through a link inside it.
+  fs.symlinkSync('data', path.join(root, 'link'));
+  const ok = path.join(dir, 'ok.json');
+  fs.writeFileSync(ok, JSON.stringify({ defaultAction: 'allow', root, writable: ['/link'], memory: '16M' }));
+  const check = torov(['policy', 'check', ok]);
+  assert.equal(check.status, 0, check.stderr);
+  const run = torov(['run', '--policy', ok, guest('hello')], { plain: true });
+  assert.equal(run.status, 0, run.stderr);
+});
+
+test('the host\'s / as a writable root, a MountPoint or a volume needs --allow-host-root', { skip: NO_BUSYBOX }, (t) => {
+  const dir = tmpdir(t);
+  const r = torov(['run', '-v', '/:/host:ro', BUSYBOX, 'true'], { plain: true });
+  assert.equal(r.status, 125);
+  assert.match(r.stderr, /^torov: --volume \/:\/host: the host's \/ as a volume gives the guest every host file: add --allow-host-root to mean it\n$/);
+  // With the flag the checks pass; the jail still cannot bind / without the host's /proc,
+  // /sys and /dev below it, and says so.
+  const flagged = torov(['run', '--allow-host-root', '-v', '/:/host:ro', BUSYBOX, 'true'], { plain: true });
+  assert.equal(flagged.status, 125);
+  assert.match(flagged.stderr, /^torov: sandbox: the host's \/ cannot be bound into the jail: Linux binds it only with the file systems mounted below it/);
+  const f = path.join(dir, 'p.json');
+  fs.writeFileSync(f, JSON.stringify({ Binary: guest('hello'), MountPoint: '/', Hypercalls: [] }));
+  assert.equal(torov(['policy', 'check', f]).status, 125);
+  assert.equal(torov(['policy', 'check', '--allow-host-root', f]).status, 0);
+});
