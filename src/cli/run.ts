@@ -22,6 +22,17 @@ export interface LearnRequest {
 /** Runs `program` with `args`; returns the exit status. With `learn`, records the run and writes its policy. */
 export function runProgram(program: string, args: readonly string[], opts: Options, env: string[], learn?: LearnRequest): number {
   const marks: Array<[string, number]> = [['torov loaded', performance.now()]];
+  // --timeout counts from the start of `torov run` (the launcher's start, or this process's
+  // without one): it is parsed and handed to the launcher before any input is read, so a
+  // slow or stuck input cannot delay it. The launcher kills the VMM a grace period after
+  // the deadline should it still run then; the VMM's own timer stops the VM at the deadline.
+  let timeoutMs = 0;
+  if (typeof opts['timeout'] === 'string') {
+    try { timeoutMs = parseDuration(opts['timeout']); } catch (e) { throw new UsageError(`--timeout: ${(e as Error).message}`); }
+  }
+  const startMs = launcher()?.t0 ?? monotonicMs() - performance.now();
+  const timeoutText = `torov: timeout: the VM was stopped after ${formatDuration(timeoutMs)}`;
+  if (timeoutMs > 0) tellLauncher(`timeout ${timeoutMs} ${timeoutText}`);
   const allowHostRoot = !!opts['allow-host-root'];
   // Only what this run needs is loaded: start-up time is part of every run.
   const { defaultPolicy } = require('../policy/default') as typeof import('../policy/default');
@@ -107,10 +118,6 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   const volumes = parseVolumes((opts['volume'] as string[] | undefined) ?? [], process.cwd());
   checkVolumes(volumes, policy.sandbox ?? {}, allowHostRoot);
   const user = typeof opts['user'] === 'string' ? parseUser(opts['user']) : undefined;
-  let timeoutMs = 0;
-  if (typeof opts['timeout'] === 'string') {
-    try { timeoutMs = parseDuration(opts['timeout']); } catch (e) { throw new UsageError(`--timeout: ${(e as Error).message}`); }
-  }
   const sb = { ...(policy.sandbox ?? {}) };
   if (opts['network'] !== undefined) {
     if (opts['network'] !== 'none' && opts['network'] !== 'host') throw new UsageError(`--network must be none or host (got ${JSON.stringify(opts['network'])})`);
@@ -140,11 +147,6 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     if (spec!.gdbErrno !== 0) throw new UsageError(`--gdb: cannot listen on ${gdbSpec}: ${errnoText(spec!.gdbErrno)}`);
   }
   marks.push(['policy and program checked', performance.now()]);
-  // --timeout: the launcher kills the VMM a grace period after the deadline should it still
-  // run then (it covers the set-up too); the VMM's own timer stops the VM at the deadline.
-  const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : 0;
-  const timeoutText = `torov: timeout: the VM was stopped after ${formatDuration(timeoutMs)}`;
-  if (timeoutMs > 0) tellLauncher(`timeout ${timeoutMs} ${timeoutText}`);
 
   // The channel's vCPU thread takes tens of milliseconds to start. Under the sandbox it must
   // be up before the jail hides koffi's files and the seccomp filter forbids new threads:
@@ -162,7 +164,7 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   // counted from here on and taken by the run loop (src/vmm/host-signals.ts).
   const hostSignals = require('../vmm/host-signals') as typeof import('../vmm/host-signals');
   hostSignals.installHostSignals(hostSignals.FORWARDED_SIGNALS);
-  if (deadline > 0) hostSignals.armTimeout(Math.max(1, deadline - Date.now()), timeoutText);
+  if (timeoutMs > 0) hostSignals.armTimeout(Math.max(1, Math.ceil(startMs + timeoutMs - monotonicMs())), timeoutText);
 
   let traceFd: number | undefined;
   if (opts['trace-file']) traceFd = fs.openSync(opts['trace-file'] as string, 'w');
@@ -214,6 +216,8 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
       personality, vdso: !opts['no-vdso'], syscallPath, rewrite: !opts['no-rewrite'], spawnThread: !sandbox,
       ...(cpus !== undefined ? { cpus } : {}), ...(threads !== undefined ? { threads } : {}),
       ...(sb.rlimits?.openFiles !== undefined ? { openFiles: sb.rlimits.openFiles } : {}),
+      // Standard fds the user closed stay closed for the guest (EBADF, as natively).
+      ...(spec?.closedStdio ? { stdio: [0, 1, 2].map((fd) => (spec.closedStdio & (1 << fd) ? -1 : fd)) as [number, number, number] } : {}),
       ...(startAddr !== undefined ? { entry: startAddr } : {}), ...(learner ? { learner } : {}) });
   } catch (e) {
     if ((e as Error).name === 'ElfError') (e as Error).message = `${file}: ${(e as Error).message}`;
@@ -342,6 +346,11 @@ function checkVolumes(volumes: readonly VolumeSpec[], sb: import('../policy/sand
       catch (e) { throw new UsageError(`--volume ${v.host}:${v.guest}: ${(e as Error).message} (torov does not create it in your directory)`); }
     }
   }
+}
+
+/** CLOCK_MONOTONIC in milliseconds (the launcher's clock for --timeout). */
+function monotonicMs(): number {
+  return Number(process.hrtime.bigint() / 1000n) / 1000;
 }
 
 /** Finds the program like a shell does: a path with a slash as is, otherwise on $PATH. */

@@ -69,6 +69,9 @@ enum { FD_CTL = 3, FD_GDB = 4 };
 
 static const char *self_name = "torov";
 
+/* Standard fds closed when torov started (see hold_closed_stdio). */
+static int closed_stdio;
+
 static void say(const char *fmt, ...)
 {
 	char buf[1024];
@@ -138,7 +141,7 @@ static int find_node(char *out, size_t size)
 static const char *const VALUE_LONG[] = {
 	/* launcher-options: begin */
 	"memory", "policy", "env", "trace-file", "volume", "user", "timeout", "syscall-path",
-	"network", "workdir", "gdb", "out",
+	"network", "workdir", "gdb", "out", "cpus", "threads", "pids",
 	/* launcher-options: end */
 	NULL,
 };
@@ -402,6 +405,7 @@ struct state {
 	int learned_done;
 	int ready;                 /* the VMM handles forwarded signals */
 	unsigned pending;          /* forwarded signals that came before it did (bit per FORWARDED index) */
+	long long start_ms;        /* when torov started (CLOCK_MONOTONIC): --timeout counts from here */
 	long long deadline_ms;     /* kill the VMM at this monotonic time (0: none) */
 	char timeout_text[256];
 	int timed_out;
@@ -473,7 +477,7 @@ static void on_message(struct state *s, char *m, ssize_t n)
 		char *text;
 		long long ms = strtoll(m + 8, &text, 10);
 		if (ms > 0) {
-			s->deadline_ms = now_ms() + ms + TIMEOUT_GRACE_MS;
+			s->deadline_ms = s->start_ms + ms + TIMEOUT_GRACE_MS;
 			snprintf(s->timeout_text, sizeof s->timeout_text, "%s", *text == ' ' ? text + 1 : "torov: timeout");
 		}
 	} else if (strcmp(m, "learn-begin") == 0 && s->rq->learn) {
@@ -580,7 +584,7 @@ static int supervise(struct state *s, int sfd, int ctl)
 	}
 }
 
-static int run(int argc, char **argv, const char *node, const char *entry, struct request rq)
+static int run(int argc, char **argv, const char *node, const char *entry, struct request rq, long long start_ms)
 {
 	int root = geteuid() == 0;
 	sigset_t set;
@@ -593,6 +597,7 @@ static int run(int argc, char **argv, const char *node, const char *entry, struc
 	struct state s;
 	memset(&s, 0, sizeof s);
 	s.rq = &rq;
+	s.start_ms = start_ms;
 	int userns = rq.sandbox;
 	for (int attempt = 0;; attempt++) {
 		int sp[2], go[2];
@@ -614,14 +619,15 @@ static int run(int argc, char **argv, const char *node, const char *entry, struc
 		   fail to open it (in a user namespace, unmapped owners read as nobody). */
 		struct stat kvm;
 		if (stat("/dev/kvm", &kvm) < 0) { kvm.st_uid = kvm.st_gid = (unsigned)-1; kvm.st_mode = 0; }
-		char spec[320];
+		char spec[400];
 		int n = snprintf(spec, sizeof spec,
 			"{\"v\":1,\"namespaces\":%s,\"userns\":%s,\"idmap\":\"%s\",\"net\":%s,\"pid\":%s,\"gdbFd\":%d,\"gdbErrno\":%d,\"attempt\":%d,"
-			"\"kvmUid\":%d,\"kvmGid\":%d,\"kvmMode\":%d}",
+			"\"kvmUid\":%d,\"kvmGid\":%d,\"kvmMode\":%d,\"t0\":%lld,\"launcherPid\":%d,\"closedStdio\":%d}",
 			rq.sandbox ? "true" : "false", (flags & CLONE_NEWUSER) ? "true" : "false",
 			!(flags & CLONE_NEWUSER) ? "none" : root ? "identity" : "self",
 			(flags & CLONE_NEWNET) ? "true" : "false", (flags & CLONE_NEWPID) ? "true" : "false",
-			gdb >= 0 ? FD_GDB : -1, gdb_err, attempt, (int)kvm.st_uid, (int)kvm.st_gid, (int)(kvm.st_mode & 07777));
+			gdb >= 0 ? FD_GDB : -1, gdb_err, attempt, (int)kvm.st_uid, (int)kvm.st_gid, (int)(kvm.st_mode & 07777),
+			start_ms, (int)getpid(), closed_stdio);
 		send(sp[0], spec, n, 0);
 
 		char *args[argc + 8];
@@ -702,8 +708,28 @@ static int run(int argc, char **argv, const char *node, const char *entry, struc
 	}
 }
 
+/*
+ * Standard fds the user closed (torov run prog >&-): the program must find them closed too
+ * (EBADF, as natively), yet Node reopens closed stdio on /dev/null, and the launcher's own
+ * first fds would land there. So they are held on /dev/null here and named to the VMM,
+ * which leaves them out of the guest's fd table. Returns the mask of closed fds (bit n: fd n).
+ */
+static int hold_closed_stdio(void)
+{
+	int closed = 0;
+	for (int fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+		closed |= 1 << fd;
+		int n = open("/dev/null", O_RDWR);
+		if (n >= 0 && n != fd) { dup2(n, fd); close(n); }
+	}
+	return closed;
+}
+
 int main(int argc, char **argv)
 {
+	long long start_ms = now_ms();
+	closed_stdio = hold_closed_stdio();
 	char pkg[PATH_MAX], node[PATH_MAX], entry[PATH_MAX + 32];
 	if (package_dir(pkg, sizeof pkg) < 0) { say("%s: cannot find torov's own directory (/proc/self/exe)", self_name); return ST_TOROV; }
 	if (find_node(node, sizeof node) < 0) {
@@ -727,5 +753,5 @@ int main(int argc, char **argv)
 		say("%s: cannot run %s: %s", self_name, node, strerror(errno));
 		return ST_TOROV;
 	}
-	return run(argc, argv, node, entry, rq);
+	return run(argc, argv, node, entry, rq, start_ms);
 }

@@ -213,6 +213,14 @@ test('errors quote names and files without their control bytes, in one line', (t
   assert.match(weird.stderr, /no\\x1b\[31mthere really/);
 });
 
+test('--timeout counts from the start of torov run: a deadline before the guest starts stops it before its first instruction', () => {
+  // Node alone takes longer than 1 ms to start: the program never runs.
+  const r = torov(['run', '--timeout', '1ms', guest('hello')]);
+  assert.equal(r.status, 124, r.stderr);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /^torov: timeout: the VM was stopped after 1ms$/m);
+});
+
 // ---- Policies: what run refuses, policy check refuses ------------------------------------------
 
 test('policy check refuses exactly what run refuses, with the same line', (t) => {
@@ -271,4 +279,12 @@ test('the host\'s / as a writable root, a MountPoint or a volume needs --allow-h
   fs.writeFileSync(f, JSON.stringify({ Binary: guest('hello'), MountPoint: '/', Hypercalls: [] }));
   assert.equal(torov(['policy', 'check', f]).status, 125);
   assert.equal(torov(['policy', 'check', '--allow-host-root', f]).status, 0);
+});
+
+test('a standard fd closed when torov starts is closed for the program too (EBADF, as natively)', { skip: NO_BUSYBOX }, () => {
+  const sh = (prefix: string[]) => require('node:child_process').spawnSync('sh', ['-c', `"$@" >&-; echo "status $?" >&2`, 'sh', ...prefix, BUSYBOX, 'echo', 'hi'], { encoding: 'utf8' });
+  const vm = sh([require('../helpers').TOROV, 'run']);
+  const host = sh([]);
+  assert.match(host.stderr, /Bad file descriptor/);
+  assert.equal(vm.stderr, host.stderr);
 });
