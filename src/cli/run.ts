@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Options, UsageError, parseVolumes, parseUser, parseDuration, formatDuration, VolumeSpec } from './args';
 import { say } from './main';
-import { DEFAULT_MEMORY, MIN_MEMORY, MAX_MEMORY, MAX_VCPUS } from '../machine/layout';
+import { DEFAULT_MEMORY, MIN_MEMORY, MAX_MEMORY, MAX_VCPUS, DEFAULT_THREADS } from '../machine/layout';
+import { RANGES } from '../policy/sandbox-settings';
 import { O_PATH } from '../linux/fcntl';
 import { launcher, tellLauncher, requestRestart, sendLearned, launcherAlive } from '../sandbox/launch';
 import { readInputFile, InputError, MAX_PROGRAM_BYTES } from './input';
@@ -33,6 +34,11 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   const startMs = launcher()?.t0 ?? monotonicMs() - performance.now();
   const timeoutText = `torov: timeout: the VM was stopped after ${formatDuration(timeoutMs)}`;
   if (timeoutMs > 0) tellLauncher(`timeout ${timeoutMs} ${timeoutText}`);
+  // The run's cgroup (src/sandbox/cgroup.ts): made and entered before any input is read;
+  // its limits are written below, once the memory and threads are known.
+  const cgroups = require('../sandbox/cgroup') as typeof import('../sandbox/cgroup');
+  const launched = launcher();
+  const cg = launched !== undefined ? cgroups.makeRunCgroup(launched.launcherPid, (dirs) => tellLauncher(`cgroup ${dirs.join(' ')}`)) : undefined;
   const allowHostRoot = !!opts['allow-host-root'];
   // Only what this run needs is loaded: start-up time is part of every run.
   const { defaultPolicy } = require('../policy/default') as typeof import('../policy/default');
@@ -87,6 +93,22 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     return +v;
   };
   const cpus = count('cpus', 1024), threads = count('threads', MAX_VCPUS);
+  const pidsLimit = count('pids', RANGES.pids[1]) ?? policy.sandbox?.rlimits?.pids;
+  // The guest's in-memory files (its /tmp and its memfds share one tmpfs): bounded.
+  const tmpOpt = policy.sandbox?.tmp;
+  const shm = cgroups.shmBudget(memory, typeof tmpOpt === 'number' ? tmpOpt : undefined);
+  const limits = cgroups.runLimits({ guestMemory: memory, shm, threads: threads ?? DEFAULT_THREADS, ...(pidsLimit !== undefined ? { pids: pidsLimit } : {}), ...(cpus !== undefined ? { cpus } : {}) });
+  if (pidsLimit !== undefined && pidsLimit < cgroups.VMM_TASKS / 2) throw new UsageError(`--pids ${pidsLimit} is too small: torov's own threads need about ${cgroups.VMM_TASKS / 2}`);
+  let cgroupNote: string | undefined;
+  if (cg !== undefined) {
+    const failed = cgroups.applyCgroupLimits(cg, limits);
+    for (const [c, why] of cg.missing) if (!failed.has(c)) failed.set(c, why);
+    const mem = failed.get('memory') ?? failed.get('pids');
+    if (mem !== undefined) cgroupNote = `torov: note: the run has no cgroup of its own (${mem}): host memory beyond the guest's and its files is not bounded, and threads are limited by RLIMIT_NPROC`;
+    const cpuSeconds = policy.sandbox?.rlimits?.cpuSeconds;
+    if (cpuSeconds !== undefined) tellLauncher(`limits cpu=${cpuSeconds}`);
+  }
+  if (cgroupNote !== undefined) say(cgroupNote);
 
   const resolved = resolveProgram(file);
   let image: Buffer;
@@ -197,13 +219,13 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     const id = spec!.idmap === 'self' ? undefined : priv.runIdentity({ user, volumes, root: sb.root, writable: sb.writable });
     marks.push(['VMM ready for the jail', performance.now()]);
     (globalThis as { __torovJailed?: boolean }).__torovJailed = true;    // bin/torov.js: no code cache written from here
-    enterJail({ root: sb.root, writable: sb.writable, tmp: sb.tmp !== undefined && sb.tmp !== false, volumes, network,
+    enterJail({ root: sb.root, writable: sb.writable, tmp: sb.tmp !== undefined && sb.tmp !== false, shmSize: shm, volumes, network,
       ...(typeof opts['workdir'] === 'string' ? { workdir: opts['workdir'] } : {}) });
     const ids = priv.dropPrivileges({ ...(id ? { uid: id.uid, gid: id.gid } : {}), idmap: spec!.idmap, alive: launcherAlive });
     // No core dump of the VMM's large mappings if the seccomp filter kills it.
     const { pids: _pids, ...rlimits } = sb.rlimits ?? {};
     void _pids;
-    priv.applyLimits({ ...rlimits, core: 0 });
+    priv.applyLimits({ ...rlimits, core: 0, ...(cg === undefined || cg.missing.has('pids') ? { processes: limits.pids } : {}) });
     marks.push(['jail and privileges', performance.now()]);
     if (opts['verbose']) {
       say(`torov: sandbox: uid=${ids.uid} gid=${ids.gid}${id ? ` (${id.why})` : ''} capabilities=0x${priv.effectiveCaps().toString(16)} no_new_privs=1 network=${network} root=${sb.root ?? '(minimal)'}`);

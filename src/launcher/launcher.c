@@ -44,9 +44,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
@@ -407,10 +409,14 @@ struct state {
 	unsigned pending;          /* forwarded signals that came before it did (bit per FORWARDED index) */
 	long long start_ms;        /* when torov started (CLOCK_MONOTONIC): --timeout counts from here */
 	long long deadline_ms;     /* kill the VMM at this monotonic time (0: none) */
+	char cgroups[4][PATH_MAX]; /* the run's cgroups (src/sandbox/cgroup.ts), removed at the end */
+	int ncgroups;
+	long cpu_limit;            /* rlimits.cpuSeconds of the run, 0 if none */
 	char timeout_text[256];
 	int timed_out;
 	int restart;
 	struct request next;
+	struct rusage usage;       /* the VMM's, when it ended */
 };
 
 static long long now_ms(void)
@@ -459,6 +465,84 @@ static int parse_restart(const char *m, struct request *rq)
 	return 0;
 }
 
+/* A cgroup directory the VMM made for this run: on a cgroup filesystem, named torov-<our pid>. */
+static int our_cgroup(const char *d)
+{
+	char name[32];
+	snprintf(name, sizeof name, "/torov-%d", (int)getpid());
+	size_t n = strlen(d), k = strlen(name);
+	if (d[0] != '/' || n >= PATH_MAX || n <= k || strcmp(d + n - k, name) != 0) return 0;
+	if (strstr(d, "/../") || strstr(d, "/./") || strstr(d, "//")) return 0;
+	struct statfs sf;
+	if (statfs(d, &sf) < 0) return 0;
+	return sf.f_type == 0x27e0eb /* CGROUP_SUPER_MAGIC */ || sf.f_type == 0x63677270 /* CGROUP2_SUPER_MAGIC */;
+}
+
+/* The value of `key` in a cgroup file of "key value" lines (memory.events, memory.oom_control), or -1. */
+static long cgroup_counter(const char *dir, const char *file, const char *key)
+{
+	char path[PATH_MAX + 64], buf[4096];
+	snprintf(path, sizeof path, "%s/%s", dir, file);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0) return -1;
+	buf[n] = 0;
+	size_t k = strlen(key);
+	for (char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (strncmp(l, key, k) == 0 && l[k] == ' ') return strtol(l + k + 1, NULL, 10);
+	return -1;
+}
+
+/* True if the memory cgroup of the run killed a process for being over its limit. */
+static int cgroup_oom_killed(const struct state *s)
+{
+	for (int i = 0; i < s->ncgroups; i++) {
+		if (cgroup_counter(s->cgroups[i], "memory.events", "oom_kill") > 0) return 1;          /* v2 */
+		if (cgroup_counter(s->cgroups[i], "memory.oom_control", "oom_kill") > 0) return 1;     /* v1 */
+	}
+	return 0;
+}
+
+/* Removes the run's cgroups (empty once the VMM is gone; a moment after its last thread). */
+static void remove_cgroups(struct state *s)
+{
+	for (int i = 0; i < s->ncgroups; i++)
+		for (int tries = 0; rmdir(s->cgroups[i]) < 0 && errno == EBUSY && tries < 50; tries++) {
+			struct timespec ts = { 0, 10 * 1000 * 1000 };
+			nanosleep(&ts, NULL);
+		}
+	s->ncgroups = 0;
+}
+
+/* The host's count of OOM kills (/proc/vmstat oom_kill), or -1. */
+static long host_oom_kills(void)
+{
+	char buf[16384];
+	int fd = open("/proc/vmstat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0) return -1;
+	buf[n] = 0;
+	char *p = strstr(buf, "\noom_kill ");
+	return p ? strtol(p + 10, NULL, 10) : -1;
+}
+
+/* SIGKILL, SIGSEGV...: the name of a signal (musl has no sigabbrev_np). */
+static const char *signame(int sig)
+{
+	static const char *const names[] = { "0", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS",
+		"SIGFPE", "SIGKILL", "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT", "SIGCHLD",
+		"SIGCONT", "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF",
+		"SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS" };
+	static char buf[16];
+	if (sig > 0 && sig < (int)(sizeof names / sizeof names[0])) return names[sig];
+	snprintf(buf, sizeof buf, "signal %d", sig);
+	return buf;
+}
+
 static void forward(struct state *s, int i)
 {
 	if (s->ready) kill(s->child, FORWARDED[i]);
@@ -501,6 +585,14 @@ static void on_message(struct state *s, char *m, ssize_t n)
 		size_t len = strnlen(m + 10, sizeof s->learned_summary - 1);
 		memcpy(s->learned_summary, m + 10, len);
 		s->learned_summary[len] = 0;
+	} else if (strncmp(m, "cgroup ", 7) == 0 && !s->ready && s->ncgroups == 0) {
+		/* Before the guest runs (so still torov's own code): the cgroups the VMM made for
+		   the run. Each is checked to be one of ours all the same, as the launcher removes it. */
+		char *save = NULL;
+		for (char *d = strtok_r(m + 7, " ", &save); d && s->ncgroups < 4; d = strtok_r(NULL, " ", &save))
+			if (our_cgroup(d)) snprintf(s->cgroups[s->ncgroups++], PATH_MAX, "%s", d);
+	} else if (strncmp(m, "limits cpu=", 11) == 0 && !s->ready) {
+		s->cpu_limit = strtol(m + 11, NULL, 10);
 	} else if (strncmp(m, "restart", 7) == 0) {
 		struct request rq = s->next;
 		if (parse_restart(m, &rq) == 0) { s->next = rq; s->restart = 1; }
@@ -562,7 +654,7 @@ static int supervise(struct state *s, int sfd, int ctl)
 			int sig = (int)si.ssi_signo;
 			if (sig == SIGCHLD) {
 				int status;
-				pid_t w = waitpid(s->child, &status, WNOHANG);
+				pid_t w = wait4(s->child, &status, WNOHANG, &s->usage);
 				if (w == s->child) return status;
 				continue;
 			}
@@ -598,6 +690,7 @@ static int run(int argc, char **argv, const char *node, const char *entry, struc
 	memset(&s, 0, sizeof s);
 	s.rq = &rq;
 	s.start_ms = start_ms;
+	long oom_at_start = host_oom_kills();
 	int userns = rq.sandbox;
 	for (int attempt = 0;; attempt++) {
 		int sp[2], go[2];
@@ -682,6 +775,7 @@ static int run(int argc, char **argv, const char *node, const char *entry, struc
 		if (status < 0) {
 			kill(pid, SIGKILL);
 			waitpid(pid, NULL, 0);
+			remove_cgroups(&s);
 			return ST_TOROV;
 		}
 		if (s.restart && attempt == 0 && WIFEXITED(status)) {
@@ -689,19 +783,35 @@ static int run(int argc, char **argv, const char *node, const char *entry, struc
 			continue;
 		}
 		if (s.learned_done) write_learned(&s);
+		int oom = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && cgroup_oom_killed(&s);
+		int had_cgroups = s.ncgroups > 0;
+		remove_cgroups(&s);
 		if (s.timed_out) {
 			say("%s", s.timeout_text);
 			return ST_TIMEOUT;
 		}
 		if (WIFEXITED(status)) return WEXITSTATUS(status);
 		if (WIFSIGNALED(status)) {
+			/* Whoever killed the VMM, say so truthfully, and why when it can be known:
+			   the run's memory cgroup counts its OOM kills, and the kernel kills a process
+			   at its CPU-time limit (SIGXCPU, then SIGKILL at the hard limit). */
 			int sig = WTERMSIG(status);
-			if (sig == SIGSYS)
+			/* CPU time in ms; the kernel counts it in ticks and threads, rusage a little less. */
+			long long cpu_ms = (long long)(s.usage.ru_utime.tv_sec + s.usage.ru_stime.tv_sec) * 1000
+				+ (s.usage.ru_utime.tv_usec + s.usage.ru_stime.tv_usec) / 1000;
+			if (sig == SIGSYS) {
 				say("%s: the VMM was killed by its seccomp filter (a host syscall outside the filter): this is a bug in torov, please report it", self_name);
-			else if (sig == SIGXCPU)
-				say("%s: the CPU-time limit (rlimits.cpuSeconds) was reached", self_name);
-			else if (sig != SIGINT && sig != SIGTERM && sig != SIGHUP && sig != SIGPIPE)
-				say("%s: the VMM was killed by %s", self_name, strsignal(sig));
+			} else if (sig == SIGXCPU || (sig == SIGKILL && !oom && s.cpu_limit > 0 && cpu_ms >= s.cpu_limit * 950LL)) {
+				say("%s: the VMM was killed by %s (CPU-time limit reached: rlimits.cpuSeconds is %ld)", self_name, signame(sig), s.cpu_limit);
+				return 128 + SIGXCPU;
+			} else if (oom) {
+				say("%s: the VMM was killed by SIGKILL (out of memory: the run's cgroup limit)", self_name);
+			} else if (sig == SIGKILL && !had_cgroups && oom_at_start >= 0 && host_oom_kills() > oom_at_start) {
+				/* Without a cgroup of its own, the host's OOM killer is what stops a run that grows. */
+				say("%s: the VMM was killed by SIGKILL (the kernel's OOM killer ran meanwhile: probably out of memory)", self_name);
+			} else if (sig != SIGINT && sig != SIGTERM && sig != SIGHUP && sig != SIGPIPE) {
+				say("%s: the VMM was killed by %s", self_name, signame(sig));
+			}
 			return 128 + sig;
 		}
 		return ST_TOROV;

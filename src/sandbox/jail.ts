@@ -43,6 +43,12 @@ export interface JailSpec {
   writable?: boolean | readonly string[];
   /** An empty tmpfs at /tmp. */
   tmp?: boolean;
+  /**
+   * The size of the guest's in-memory files, bytes: its /tmp (when `tmp`) and its memfds
+   * share one tmpfs of this size (see shmDirFd), so that they end in ENOSPC, not in the
+   * host's memory.
+   */
+  shmSize?: number;
   volumes: readonly Volume[];
   /** "none": loopback only, in the new network namespace. */
   network: 'none' | 'host';
@@ -173,6 +179,15 @@ export function enterJail(spec: JailSpec): void {
   mount('make mounts private', null, '/', null, MS_REC | MS_PRIVATE);
   const sources = [...spec.volumes.map((v) => v.host), ...(spec.root !== undefined ? [spec.root] : []), ...DEVICES.map((d) => `/dev/${d}`)];
   const dir = jailMountPoint(sources);
+  // The guest's in-memory files (memfds, and /tmp when asked: see 3c) live in one tmpfs of
+  // a bounded size. Without /tmp it is mounted here for a moment, kept by an fd and
+  // detached: only the VMM reaches it (memfd_create makes unnamed files in it), no path.
+  shmDirFd = -1;
+  if (!spec.tmp && spec.shmSize !== undefined) {
+    mount('mount the guest\'s in-memory files', 'tmpfs', dir, 'tmpfs', MS_NOSUID | MS_NODEV | MS_NOEXEC, `mode=1777,size=${spec.shmSize}`);
+    shmDirFd = openDir('open the guest\'s in-memory files', dir);
+    call('detach the guest\'s in-memory files', SYS.umount2, dir, MNT_DETACH);
+  }
   // 2. The new root: the policy's root itself when it is writable as a whole (new files
   // at its top land in it, as under the original ToroV's chroot), else a small tmpfs.
   const writableAll = spec.writable === true;
@@ -257,7 +272,9 @@ export function enterJail(spec: JailSpec): void {
   if (spec.tmp) {
     const tmp = inRoot('/tmp', 'tmp')!;
     if (!rootItself) fs.mkdirSync(tmp, { recursive: true });
-    mount('mount /tmp', 'tmpfs', tmp, 'tmpfs', MS_NOSUID | MS_NODEV, 'mode=1777');
+    mount('mount /tmp', 'tmpfs', tmp, 'tmpfs', MS_NOSUID | MS_NODEV, `mode=1777${spec.shmSize !== undefined ? `,size=${spec.shmSize}` : ''}`);
+    // The guest's memfds go here too, unnamed (O_TMPFILE): one budget for both.
+    if (spec.shmSize !== undefined) shmDirFd = openDir('open /tmp', tmp);
   }
   // 3d. Volumes, in order (a later one may sit inside an earlier one).
   for (const v of spec.volumes) {
@@ -289,6 +306,12 @@ export function enterJail(spec: JailSpec): void {
 
 /** True when the last jail's root (the user's own writable directory) had no dev/ for torov's /dev. */
 export let noJailDev = false;
+
+/**
+ * An O_PATH fd of the tmpfs that holds the guest's in-memory files (its /tmp, or a detached
+ * one), or -1: memfd_create makes its files there (src/syscalls/mm.ts), within its size.
+ */
+export let shmDirFd = -1;
 
 /** Runs f(fd), then closes fd. */
 function withFd<T>(fd: number, f: (fd: number) => T): T {

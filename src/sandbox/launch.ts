@@ -7,7 +7,10 @@
  *  - the launcher's first message says what it created (LauncherSpec, JSON);
  *  - the VMM tells the launcher: "ready" (it handles forwarded signals: see
  *    src/vmm/host-signals.ts), "timeout MS TEXT" (kill me if I am still running MS ms
- *    after torov started, plus a grace period, and say TEXT), "restart ..." (the namespaces do not
+ *    after torov started, plus a grace period, and say TEXT), "cgroup DIR..." (the run's
+ *    cgroups, src/sandbox/cgroup.ts: the launcher reads why the VMM died there and removes
+ *    them at the end), "limits cpu=SECONDS" (the CPU-time limit, to name it should the VMM
+ *    be killed for it), "restart ..." (the namespaces do not
  *    fit the run: start me again with these), and a learned policy for the launcher to
  *    write (policy learn);
  *  - when the launcher dies, the socket reads end-of-file (and the parent-death signal

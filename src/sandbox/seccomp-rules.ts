@@ -354,7 +354,7 @@ export const GUEST_RULES: Readonly<Record<string, GuestRule>> = {
   munlock: none('nothing to do'),
   mlockall: none('nothing to do'),
   munlockall: none('nothing to do'),
-  memfd_create: newFd('memfd_create', 'an anonymous host file in the guest\'s table'),
+  memfd_create: { host: ['memfd_create', 'openat', 'close'], why: 'an anonymous host file in the guest\'s table: an unnamed file (openat O_TMPFILE) in the run\'s bounded tmpfs, or a real memfd when it must take seals; close when the table is full' },
   // io.ts
   read: { host: ['read', ...NONBLOCK_IO], why: `the same call on the host fd; ${NONBLOCK_WHY}` },
   write: { host: ['write', ...NONBLOCK_IO], why: `the same call on the host fd; ${NONBLOCK_WHY}` },

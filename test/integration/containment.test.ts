@@ -288,3 +288,134 @@ test('a standard fd closed when torov starts is closed for the program too (EBAD
   assert.match(host.stderr, /Bad file descriptor/);
   assert.equal(vm.stderr, host.stderr);
 });
+
+// ---- Every resource of a run is bounded and charged to it ------------------------------------
+
+/** The run's cgroup directories (torov-<launcher pid>) in every hierarchy, found from outside. */
+function runCgroups(launcher: number): string[] {
+  const out: string[] = [];
+  const walk = (d: string, depth: number) => {
+    let names: string[];
+    try { names = fs.readdirSync(d); } catch { return; }
+    for (const n of names) {
+      const p = path.join(d, n);
+      if (n === `torov-${launcher}`) out.push(p);
+      else if (depth < 4 && !n.includes('.') && fs.statSync(p, { throwIfNoEntry: false })?.isDirectory()) walk(p, depth + 1);
+    }
+  };
+  walk('/sys/fs/cgroup', 0);
+  return out;
+}
+const ROOT_CGROUPS = (process.getuid?.() ?? 1) === 0 && fs.existsSync('/sys/fs/cgroup') ? false : 'needs root and cgroupfs';
+
+test('each run has a cgroup of its own, limited from --memory, --threads and --pids, removed at the end', { skip: ROOT_CGROUPS || NO_BUSYBOX }, async () => {
+  const { spawn } = require('node:child_process') as typeof import('node:child_process');
+  const child = spawn(require('../helpers').TOROV, ['run', '--memory', '64M', '--threads', '4', '--pids', '50', BUSYBOX, 'sleep', '3'], { stdio: 'ignore' });
+  const done = new Promise((r) => child.on('exit', r));
+  let dirs: string[] = [];
+  for (let i = 0; i < 100 && dirs.length === 0; i++) { await new Promise((r) => setTimeout(r, 50)); dirs = runCgroups(child.pid!); }
+  assert.ok(dirs.length > 0, 'no torov-<pid> cgroup during the run');
+  const read = (f: string) => { for (const d of dirs) { try { return fs.readFileSync(path.join(d, f), 'utf8').trim(); } catch { /* next */ } } return undefined; };
+  const limit = read('memory.limit_in_bytes') ?? read('memory.max');
+  // 64 MiB of guest memory + 32 MiB of in-memory files + the VMM's 256 MiB + 4 threads x 12 MiB + 256 MiB of kernel buffers.
+  assert.equal(Number(limit), (64 + 32 + 256 + 48 + 256) * 2 ** 20);
+  assert.equal(read('pids.max'), '50');
+  // The VMM (the launcher's child) is in it.
+  const vmm = fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim();
+  assert.ok(dirs.some((d) => fs.readFileSync(path.join(d, 'cgroup.procs'), 'utf8').split('\n').includes(vmm)), `VMM ${vmm} in ${dirs.join(' ')}`);
+  await done;
+  assert.deepEqual(dirs.filter((d) => fs.existsSync(d)), [], 'the cgroups are removed at the end');
+});
+
+/** Shmem of /proc/meminfo, bytes. */
+function hostShmem(): number {
+  const m = /^Shmem:\s+(\d+) kB$/m.exec(fs.readFileSync('/proc/meminfo', 'utf8'));
+  return Number(m![1]) * 1024;
+}
+
+test('a guest that tries memfd, tmpfs, pipes, sockets and threads to exceed --memory gets ENOSPC, ENOMEM, EMFILE, EAGAIN', (t) => {
+  const dir = tmpdir(t);
+  const policy = path.join(dir, 'p.json');
+  fs.writeFileSync(policy, JSON.stringify({ defaultAction: 'allow', tmp: true }));
+  const before = hostShmem();
+  const probe = (mode: string) => {
+    const r = torov(['run', '--memory', '64M', '--threads', '8', '--policy', policy, guest('hog'), mode], { plain: true, timeout: 120_000 });
+    assert.equal(r.status, 0, `${mode}: ${r.stderr}`);
+    assert.equal(r.stderr, '', mode);
+    return r.stdout;
+  };
+  // In-memory files share one tmpfs of half the guest's memory.
+  assert.match(probe('memfd'), /^memfd: held 32 MiB, stopped by ENOSPC$/m);
+  assert.match(probe('memfd-write'), /^memfd-write: held 3[12] MiB, stopped by ENOSPC$/m);
+  assert.match(probe('tmp'), /^tmp: held 3[12] MiB, stopped by ENOSPC$/m);
+  assert.match(probe('mmap'), /^mmap: held [4-6]\d MiB, stopped by ENOMEM$/m);
+  // Kernel buffers: bounded by the fd table (and the kernel's per-user pipe limit).
+  const pipes = /^pipes: \d+ pipes, pipes: held (\d+) MiB, stopped by (\w+)$/m.exec(probe('pipes'));
+  assert.ok(pipes && Number(pipes[1]) <= 256 && pipes[2] === 'EMFILE', String(pipes));
+  const sockets = /^sockets: \d+ pairs, sockets: held (\d+) MiB, stopped by (\w+)$/m.exec(probe('sockets'));
+  assert.ok(sockets && Number(sockets[1]) <= 256 && sockets[2] === 'EMFILE', String(sockets));
+  assert.match(probe('threads'), /^threads: 7 threads, stopped by EAGAIN$/m);
+  // Nothing of it stays on the host (other users of the machine move Shmem a little).
+  assert.ok(hostShmem() - before < 64 * 2 ** 20, `Shmem grew by ${(hostShmem() - before) >> 20} MiB`);
+});
+
+test('a store into a memfd past the tmpfs size is SIGBUS for the program, as on a full tmpfs', () => {
+  const r = torov(['run', '--memory', '64M', guest('hog'), 'memfd-map']);
+  assert.equal(r.status, 135, r.stderr);
+  assert.match(r.stderr, /^torov: SIGBUS: guest memory at rip=0x[0-9a-f]+ is no longer backed/m);
+});
+
+test('"tmp": "8M" sizes the guest\'s /tmp (and its memfds with it)', (t) => {
+  const dir = tmpdir(t);
+  const policy = path.join(dir, 'p.json');
+  fs.writeFileSync(policy, JSON.stringify({ defaultAction: 'allow', tmp: '8M' }));
+  const r = torov(['run', '--policy', policy, guest('hog'), 'tmp'], { plain: true });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^tmp: held [78] MiB, stopped by ENOSPC$/m);
+});
+
+test('rlimits.openFiles is the guest\'s number of open files, exactly', (t) => {
+  const dir = tmpdir(t);
+  const f = path.join(dir, 'p.json');
+  fs.writeFileSync(f, JSON.stringify({ defaultAction: 'allow', rlimits: { openFiles: 100 } }));
+  const r = torov(['run', '--policy', f, guest('hog'), 'fds'], { plain: true });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^fds: 97 opened, stopped by EMFILE$/m);   // 0, 1 and 2 are open
+});
+
+// ---- A killed VMM is reported truthfully ------------------------------------------------------
+
+test('a run past its cgroup\'s memory is killed there, and torov says so (status 137)', { skip: ROOT_CGROUPS }, () => {
+  // A memfd that takes seals is a real one, outside the tmpfs: only the cgroup bounds it.
+  const before = hostShmem();
+  const r = torov(['run', '--memory', '16M', '--threads', '1', guest('hog'), 'memfd-sealed'], { timeout: 120_000 });
+  assert.equal(r.status, 137, r.stderr);
+  assert.equal(r.stderr, 'torov: the VMM was killed by SIGKILL (out of memory: the run\'s cgroup limit)\n');
+  assert.ok(hostShmem() - before < 64 * 2 ** 20, 'the memfd went with the run');
+});
+
+test('the CPU-time limit: "CPU-time limit reached", status 152 (as SIGXCPU natively)', (t) => {
+  const dir = tmpdir(t);
+  const f = path.join(dir, 'p.json');
+  fs.writeFileSync(f, JSON.stringify({ defaultAction: 'allow', rlimits: { cpuSeconds: 1 } }));
+  const r = torov(['run', '--policy', f, guest('hog'), 'spin'], { plain: true, timeout: 60_000 });
+  assert.equal(r.status, 152, r.stderr);
+  assert.match(r.stderr, /^torov: the VMM was killed by SIG(KILL|XCPU) \(CPU-time limit reached: rlimits\.cpuSeconds is 1\)\n$/);
+});
+
+test('a VMM killed from outside is named with its signal, in one line (status 128+N)', { skip: NO_BUSYBOX }, async () => {
+  const { spawn } = require('node:child_process') as typeof import('node:child_process');
+  const child = spawn(require('../helpers').TOROV, ['run', BUSYBOX, 'sleep', '30'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  const done = new Promise<number | null>((r) => child.on('exit', (s) => r(s)));
+  let vmm = '';
+  for (let i = 0; i < 200 && !vmm; i++) {
+    await new Promise((r) => setTimeout(r, 25));
+    try { vmm = fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim(); } catch { /* not yet */ }
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  process.kill(Number(vmm), 'SIGKILL');
+  assert.equal(await done, 137);
+  assert.equal(err, 'torov: the VMM was killed by SIGKILL\n');
+});
