@@ -194,6 +194,7 @@ export class Machine implements SchedulerHost {
       this.scheduler.add(this.task, this.vcpu, this.newSlot(this.vcpu.pages, this.task));
       if (this.chanOpts && cfg.rewrite !== false && start.bias !== undefined) {
         const rw = this.rewriter = new SiteRewriter(this.mem, this.as, cfg.image, start.bias, SYS_VA + SYS.STUB + STUB_CHAN_CALL);
+        rw.guard = (s, e, write) => this.scheduler.patchGuard(s, e, write);
         this.scheduler.onSite = (ret) => rw.consider(ret - 2);
         this.chanOpts.trapFast = false;
       }
@@ -290,6 +291,10 @@ export class Machine implements SchedulerHost {
     this.stop.requested = true;
     this.stop.status = status;
     this.stop.reason = reason;
+  }
+
+  restartEintr(task: Task): boolean {
+    return this.scheduler.restartEintr(task);
   }
 
   /** A signal sent to torov from the host, for the program (src/vmm/host-signals.ts). */

@@ -34,8 +34,13 @@
  *    jump (a jump table) is left alone. The syscall instruction itself is kept whenever
  *    there are 5 bytes of movable instructions before it, so code that jumps straight to
  *    it still works. Code outside the function jumps only to its symbol.
- *  - Only when the vCPU is not executing those bytes: the site is rewritten while its own
- *    syscall is being served (the guest spins in the channel code), and there is one vCPU.
+ *  - Only when no vCPU is executing those bytes: the site is rewritten while its own
+ *    syscall is being served (that vCPU spins in the channel code); with more than one
+ *    vCPU, every other one is taken out of the guest first and the patch is refused if one
+ *    stopped inside the overwritten bytes. Re-entering the guest (VM entry) serialises each
+ *    vCPU, so none runs stale instructions (the SDM's rule for cross-modifying code). A
+ *    thread interrupted by a signal inside those bytes, whose frame saved a rip there, is
+ *    not detected (the moved instructions are at most a few bytes before a syscall).
  * Anything else is left as it is and keeps working through the trap: a stripped binary
  * (no .symtab), a JIT, code the decoder does not know. --no-rewrite turns it all off.
  * A program that unmaps or overwrites the trampoline mapping breaks itself, as one that
@@ -77,6 +82,11 @@ export class SiteRewriter {
   /** Where function boundaries come from. */
   source: 'symtab' | 'eh_frame' = 'symtab';
   readonly stats: RewriteStats = { rewritten: 0, refused: 0, reasons: new Map() };
+  /**
+   * With several vCPUs: writes the patch with every other vCPU out of the guest, unless
+   * one of them stopped inside (start, end); false then (src/vmm/scheduler.ts).
+   */
+  guard: ((start: number, end: number, write: () => void) => boolean) | undefined;
 
   /**
    * `image` is the program's file, `bias` where it was loaded (0 unless PIE), `chanCall`
@@ -153,7 +163,12 @@ export class SiteRewriter {
     const patch = new Uint8Array(end - start).fill(INT3);
     patch[0] = 0xe9;
     new DataView(patch.buffer).setInt32(1, rel, true);
-    this.mem.bytes(start, patch.length).set(patch);
+    const write = () => { this.mem.bytes(start, patch.length).set(patch); };
+    if (this.guard) {
+      if (!this.guard(start, end, write)) return 'another thread was executing the bytes to overwrite';
+    } else {
+      write();
+    }
     return undefined;
   }
 
