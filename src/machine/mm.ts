@@ -10,7 +10,7 @@ import { PAGE_SIZE, MMAP_MIN_ADDR, STACK_SIZE, STACK_GUARD } from './layout';
 import { sys, NR, addressOf } from '../host/libc';
 import { SYS as HOST } from '../linux/syscalls';
 import {
-  MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE, MREMAP_DONTUNMAP, MREMAP_FIXED,
+  MADV_DONTNEED, MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE, MREMAP_DONTUNMAP, MREMAP_FIXED,
   MREMAP_MAYMOVE, PROT_READ, PROT_WRITE,
 } from '../linux/mman';
 import { S_IFMT, S_IFREG } from '../linux/stat';
@@ -68,6 +68,12 @@ export class AddressSpace {
   readonly vmas: Vma[] = [];
   /** Bytes currently charged, and the limit (the guest's --memory). */
   committed = 0;
+  /**
+   * What went into the window from files: bytes mapped from a host file (the host's page
+   * cache, copied only where written) and bytes torov copied itself (a segment it could
+   * not map, mremap of a file mapping). For --verbose and the benchmark.
+   */
+  readonly fileStats = { mapped: 0, copied: 0 };
   brkStart = 0;
   brkEnd = 0;             // current program break (not page-aligned)
   readonly stackTop: number;
@@ -230,9 +236,8 @@ export class AddressSpace {
       // guest see them. MAP_PRIVATE gets copy-on-write, MAP_SHARED the page cache.
       this.removeRange(start, start + len, true);
       const hostRO = shared && !(prot & PROT_W);
-      const hostProt = hostRO ? PROT_READ : PROT_READ | PROT_WRITE;
-      const r = sys(NR.mmap, this.mem.hostBase + start, len, hostProt, (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED, hostFd, offset);
-      if (r < 0) { this.mem.discard(start, len); return r === -EACCES ? -EACCES : r; }
+      const r = this.hostMapFile(start, len, hostFd, offset, shared, hostRO);
+      if (r < 0) return r === -EACCES ? -EACCES : r;
       // Host pages of a file mapping past the end of the file raise SIGBUS when touched,
       // and a SIGBUS in the VMM's own loads and stores (a syscall's buffer there) kills it.
       // So only the pages up to the end of a regular file (rounded up to a page) are made
@@ -259,6 +264,23 @@ export class AddressSpace {
     }
     this.map(start, len, prot, kind);
     return start;
+  }
+
+  /**
+   * Puts host file `hostFd` (from `offset`, page-aligned) behind window pages [start,
+   * start+len) (page-aligned), MAP_FIXED on the host side, and marks them PTE_FILE; the
+   * VMAs and the PTEs' protection are the caller's. Private mappings are read-write on the
+   * host (copy-on-write: the VMM may write them, the guest only through its PTEs); shared
+   * ones read-write unless `hostRO`. On failure the range gets fresh memory back and
+   * -errno is returned.
+   */
+  hostMapFile(start: number, len: number, hostFd: number, offset: number, shared: boolean, hostRO: boolean): number {
+    const r = sys(NR.mmap, this.mem.hostBase + start, len, hostRO ? PROT_READ : PROT_READ | PROT_WRITE,
+      (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED, hostFd, offset);
+    if (r < 0) { this.mem.discard(start, len); return r; }
+    this.mem.markFile(start, len, true);
+    this.fileStats.mapped += len;
+    return 0;
   }
 
   /** Implements munmap(2). */
@@ -360,20 +382,35 @@ export class AddressSpace {
     // The ranges never overlap. A file mapping's pages past the end of its file are not
     // copied (touching them would SIGBUS the VMM): they read as zero at the new place.
     const n = Math.min(oldLen, newLen, presentEnd(vma) - old);
-    if (n > 0) this.mem.copy(dest, old, n);
+    if (n > 0) {
+      if (this.mem.isFile(old, n)) {
+        // File pages are read through the kernel (never a fault in the VMM); a page that
+        // cannot be read any more (its file was truncated) reads as zero at the new place.
+        for (let o = 0; o < n; o += PAGE_SIZE) {
+          const k = Math.min(PAGE_SIZE, n - o), page = Buffer.alloc(k);
+          this.mem.tryRead(old + o, page);
+          this.mem.load(dest + o, page);
+        }
+        this.fileStats.copied += n;
+      } else this.mem.copy(dest, old, n);
+    }
     if (!(vma.prot & PROT_W)) this.mprotect(dest, newLen, vma.prot);
     this.removeRange(old, old + oldLen, true);
     return dest;
   }
 
-  /** madvise(MADV_DONTNEED) on private anonymous memory: the pages read as zero afterwards. */
+  /**
+   * madvise(MADV_DONTNEED) on private memory: anonymous pages read as zero afterwards, pages
+   * of a private file mapping read the file again (the host's own MADV_DONTNEED on the
+   * range does both, and KVM's MMU notifier drops the guest's translations).
+   */
   dontneed(addr: number, len: number): number {
     if (addr % PAGE_SIZE !== 0) return -EINVAL;
     const end = Math.min(pageUp(addr + len), this.mem.memSize);
     for (const m of this.vmas) {
       if (m.end <= addr || m.start >= end || m.kind === 'shared' || m.kind === 'shmem') continue;
       const s = Math.max(m.start, addr), e = Math.min(m.end, end);
-      this.mem.discard(s, e - s);
+      sys(NR.madvise, this.mem.hostBase + s, e - s, MADV_DONTNEED);
     }
     return 0;
   }

@@ -114,6 +114,8 @@ export const RUNTIME_GROUPS: readonly RuleGroup[] = [
       { syscall: 'madvise', why: 'V8 decommits freed pages (MADV_DONTNEED, MADV_DONTFORK), glibc frees thread stacks at exit; torov gives guest pages back (MADV_DONTNEED)' },
       { syscall: 'mremap', why: 'glibc\'s realloc of a block it mmap-ed' },
       { syscall: 'brk', why: 'glibc malloc\'s main arena grows (seen while formatting --trace lines)' },
+      { syscall: 'process_vm_readv', args: [{ arg: 0, value: 'pid', name: 'this process' }], why: 'torov reads guest pages backed by a file (a library\'s strings, a syscall\'s arguments there) through the kernel: a file truncated under its mapping then gives EFAULT instead of killing the VMM with SIGBUS' },
+      { syscall: 'process_vm_writev', args: [{ arg: 0, value: 'pid', name: 'this process' }], why: 'torov writes guest pages backed by a file (results into a library\'s data, the loader\'s zeroed bss tail) through the kernel, for the same reason' },
     ],
   },
   {
