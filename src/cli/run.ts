@@ -63,10 +63,18 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   if (memory < MIN_MEMORY || memory > MAX_MEMORY) throw new UsageError(`--memory must be between ${MIN_MEMORY >> 20}M and ${MAX_MEMORY / 2 ** 30}G`);
   memory = Math.ceil(memory / 2 ** 21) * 2 ** 21;
 
-  const resolved = resolveProgram(file);
+  const volumes = parseVolumes((opts['volume'] as string[] | undefined) ?? [], process.cwd());
+  // --rootfs DIR: the guest's root (read-only unless the policy says otherwise); PROGRAM is
+  // found in it as the guest sees it (src/sandbox/jail.ts: openInRoot).
+  const rootfs = typeof opts['rootfs'] === 'string' ? path.resolve(opts['rootfs']) : undefined;
+  if (rootfs !== undefined && opts['no-sandbox']) throw new UsageError('--rootfs needs the sandbox (it has no meaning with --no-sandbox)');
+  let prog: { fd: number; guestPath: string };
   let image: Buffer;
-  try { image = fs.readFileSync(resolved); }
-  catch (e) {
+  try {
+    prog = openProgram(file, rootfs, volumes, typeof opts['workdir'] === 'string' ? opts['workdir'] : undefined, env, policy.sandbox?.root);
+    image = fs.readFileSync(prog.fd);
+  } catch (e) {
+    if ((e as Error).name === 'UsageError') throw e;
     const code = (e as NodeJS.ErrnoException).code;
     say(`torov: ${file}: ${code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}`);
     return 126;
@@ -82,14 +90,13 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     throw e;
   }
 
-  const volumes = parseVolumes((opts['volume'] as string[] | undefined) ?? [], process.cwd());
   const user = typeof opts['user'] === 'string' ? parseUser(opts['user']) : undefined;
   let timeoutMs: number | undefined;
   if (typeof opts['timeout'] === 'string') {
     const { parseDuration } = require('../sandbox/launch') as typeof import('../sandbox/launch');
     try { timeoutMs = parseDuration(opts['timeout']); } catch (e) { throw new UsageError(`--timeout: ${(e as Error).message}`); }
   }
-  const sb = { ...(policy.sandbox ?? {}) };
+  const sb = { ...(policy.sandbox ?? {}), ...(rootfs !== undefined ? { root: rootfs } : {}) };
   if (opts['network'] !== undefined) {
     if (opts['network'] !== 'none' && opts['network'] !== 'host') throw new UsageError(`--network must be none or host (got ${JSON.stringify(opts['network'])})`);
     sb.network = opts['network'];
@@ -161,8 +168,9 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   const learnFd = child?.learnFd;
   const learner = learning ? new learning.Learner(learnFd !== undefined ? (l) => { fs.writeSync(learnFd, `L ${l}\n`); } : undefined) : undefined;
   try {
-    m = new Machine({ path: resolved, image, argv: [file, ...args], env, memory, policy, traceFd, verbose: !!opts['verbose'], log: say,
-      personality, vdso: !opts['no-vdso'], syscallPath, rewrite: !opts['no-rewrite'], spawnThread: !child?.sandbox,
+    const root = sb.root !== undefined ? `the guest's root ${sb.root}` : child?.sandbox ? 'the guest\'s minimal root (no --rootfs; try --rootfs /)' : 'the host\'s root (--no-sandbox)';
+    m = new Machine({ path: prog.guestPath, image, argv: [file, ...args], env, memory, policy, traceFd, verbose: !!opts['verbose'], log: say,
+      personality, vdso: !opts['no-vdso'], syscallPath, rewrite: !opts['no-rewrite'], spawnThread: !child?.sandbox, loader: { fd: prog.fd, root },
       ...(startAddr !== undefined ? { entry: startAddr } : {}), ...(learner ? { learner } : {}) });
   } catch (e) {
     if ((e as Error).name === 'ElfError') (e as Error).message = `${file}: ${(e as Error).message}`;
@@ -244,6 +252,26 @@ function listenGdb(spec: string, program: string): import('../gdb').GdbStub {
   try { stub = GdbStub.listen(spec); } catch (e) { throw new UsageError(`--gdb: ${(e as Error).message}`); }
   say(stub.connectHint(program));
   return stub;
+}
+
+/**
+ * Opens the program (kept open: the VMM maps its segments from the fd after the jail) and
+ * names it as the guest will see it (AT_EXECFN, /proc/self/exe). With --rootfs it is found
+ * inside the root (src/sandbox/jail.ts); otherwise on the host, and its guest path is its
+ * host path as a volume or the policy's root shows it, or the host path itself.
+ */
+function openProgram(file: string, rootfs: string | undefined, volumes: readonly import('../sandbox/jail').Volume[], workdir: string | undefined,
+  env: readonly string[], policyRoot: string | undefined): { fd: number; guestPath: string } {
+  const jail = require('../sandbox/jail') as typeof import('../sandbox/jail');
+  if (rootfs !== undefined) {
+    const pathVar = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/bin:/usr/bin:/bin';
+    const cwd = jail.guestCwdCandidates({ ...(workdir !== undefined ? { workdir } : {}), volumes, root: rootfs }, process.cwd())[0]!;
+    try { return jail.openInRoot(file, { root: rootfs, volumes, cwd, pathVar }); }
+    catch (e) { throw Object.assign(new UsageError((e as Error).message), { status: (e as { status?: number }).status ?? 126 }); }
+  }
+  const resolved = path.resolve(resolveProgram(file));
+  const fd = fs.openSync(resolved, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  return { fd, guestPath: jail.guestPathOfHost(resolved, volumes, policyRoot) ?? resolved };
 }
 
 /** Finds the program like a shell does: a path with a slash as is, otherwise on $PATH. */

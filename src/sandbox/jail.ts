@@ -18,6 +18,9 @@ import { sys, addressOf } from '../host/libc';
 import { SYS } from '../linux/syscalls';
 import { errnoName } from '../linux/errno';
 import { AF_INET, SOCK_CLOEXEC, SOCK_DGRAM } from '../linux/socket';
+import { AT_FDCWD as AT_FDCWD_, O_CLOEXEC as O_CLOEXEC_, O_DIRECTORY as O_DIRECTORY_, O_NONBLOCK as O_NONBLOCK_, O_PATH as O_PATH_, O_RDONLY as O_RDONLY_,
+  RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS } from '../linux/fcntl';
+import { OPEN_HOW } from '../linux/structs';
 
 /** A sandbox step failed; the message is one line for the user. */
 export class SandboxError extends Error {
@@ -57,6 +60,90 @@ export function guestPathOf(p: string, volumes: readonly Volume[]): string | und
     if (p.startsWith(host + '/')) return path.posix.join(v.guest, p.slice(host.length));
   }
   return undefined;
+}
+
+/** The guest path of host path `p` inside a root directory `root` (every path, for "/"), or undefined. */
+function insideRoot(p: string, root: string | undefined): string | undefined {
+  if (root === undefined) return undefined;
+  const r = root.replace(/\/+$/, '');
+  if (r === '') return p;
+  if (p === r) return '/';
+  return p.startsWith(r + '/') ? p.slice(r.length) : undefined;
+}
+
+/**
+ * The guest's path of host path `p` (absolute): through the volumes (the last matching
+ * one wins), else inside the jail's root directory, else undefined (the guest cannot see it).
+ */
+export function guestPathOfHost(p: string, volumes: readonly Volume[], root?: string): string | undefined {
+  return guestPathOf(p, volumes) ?? insideRoot(p, root);
+}
+
+/**
+ * The guest's working directories to try, in order: --workdir alone when given; else the
+ * host's working directory as the guest sees it (through a volume, or inside the root,
+ * as with --rootfs /), then "/".
+ */
+export function guestCwdCandidates(spec: Pick<JailSpec, 'workdir' | 'volumes' | 'root'>, hostCwd: string): string[] {
+  if (spec.workdir !== undefined) return [spec.workdir];
+  const seen = guestPathOfHost(hostCwd, spec.volumes, spec.root);
+  return seen !== undefined && seen !== '/' ? [seen, '/'] : ['/'];
+}
+
+/** A program named on the command line, opened as the guest's root shows it (see openInRoot). */
+export interface ProgramFile { fd: number; guestPath: string }
+
+/**
+ * Opens PROGRAM for `torov run --rootfs ROOT`: as the guest will find it, before the jail
+ * exists. A name without a slash is looked up on the guest's PATH; a relative path is
+ * taken from the guest's working directory; then a path under a volume is the volume's
+ * host file, and any other is resolved inside ROOT by the host kernel (openat2 with
+ * RESOLVE_IN_ROOT: `..` stops at ROOT and absolute symlinks, as /bin -> usr/bin in a
+ * merged-/usr image, point inside it). Throws SandboxError with `status` 127 when there is
+ * no such file, 126 when it is not a regular file or cannot be opened.
+ */
+export function openInRoot(file: string, o: { root: string; volumes: readonly Volume[]; cwd: string; pathVar: string }): ProgramFile {
+  const rootFd = call(`root ${o.root}`, SYS.openat, AT_FDCWD_, o.root, O_PATH_ | O_DIRECTORY_ | O_CLOEXEC_);
+  try {
+    const candidates = file.includes('/') ? [path.posix.resolve(o.cwd, file)]
+      : o.pathVar.split(':').map((d) => path.posix.resolve(o.cwd, d || '.', file));
+    let lastErr = -2;
+    for (const guest of candidates) {
+      const fd = openGuestPath(guest, rootFd, o.volumes);
+      if (fd >= 0) {
+        const st = fs.fstatSync(fd);
+        if (st.isFile()) return { fd, guestPath: guest };
+        fs.closeSync(fd);
+        lastErr = -13;
+        if (file.includes('/')) break;
+        continue;
+      }
+      lastErr = fd;
+    }
+    const where = `the guest's root ${o.root}`;
+    if (lastErr === -2 || lastErr === -20) {
+      throw Object.assign(new SandboxError(file.includes('/') ? `${file}: no such file in ${where}` : `${file}: not found on the guest's PATH (${o.pathVar}) in ${where}`), { status: 127 });
+    }
+    throw Object.assign(new SandboxError(`${file}: ${lastErr === -13 ? 'not a regular file, or permission denied' : errnoName(-lastErr)} in ${where}`), { status: 126 });
+  } finally {
+    fs.closeSync(rootFd);
+  }
+}
+
+/** Opens guest path `guest` (absolute) read-only: through a volume, else inside the root (rootFd). Returns an fd or -errno. */
+function openGuestPath(guest: string, rootFd: number, volumes: readonly Volume[]): number {
+  for (let i = volumes.length - 1; i >= 0; i--) {
+    const v = volumes[i]!, g = v.guest.replace(/\/+$/, '');
+    if (guest === g || guest.startsWith(g + '/')) {
+      try { return fs.openSync(path.join(v.host, guest.slice(g.length)), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK); }
+      catch (e) { const n = (e as NodeJS.ErrnoException).errno; return typeof n === 'number' && n < 0 ? n : -2; }
+    }
+  }
+  const how = Buffer.alloc(OPEN_HOW.SIZE);
+  how.writeBigUInt64LE(BigInt(O_RDONLY_ | O_CLOEXEC_ | O_NONBLOCK_), OPEN_HOW.flags);
+  how.writeBigUInt64LE(BigInt(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), OPEN_HOW.resolve);
+  const name = cstr(guest);
+  return sys(SYS.openat2, rootFd, addressOf(name), addressOf(how), OPEN_HOW.SIZE);
 }
 
 /** The files of the default root's /etc (no host file is copied). */
@@ -191,9 +278,13 @@ export function enterJail(spec: JailSpec): void {
   if (!rootItself) mount('make / read-only', null, '/', null, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV);
   call('sethostname', SYS.sethostname, 'torov', 5);
   if (spec.network === 'none') loopbackUp();
-  const cwd = spec.workdir ?? guestPathOf(hostCwd, spec.volumes) ?? '/';
-  try { process.chdir(cwd); }
-  catch { throw new SandboxError(`working directory ${cwd}: no such directory in the guest's root`); }
+  // The working directory: --workdir, else the host's as the guest sees it when it can
+  // (through a volume or inside the root), else "/".
+  const cwds = guestCwdCandidates(spec, hostCwd);
+  for (const [i, cwd] of cwds.entries()) {
+    try { process.chdir(cwd); break; }
+    catch { if (i === cwds.length - 1) throw new SandboxError(`working directory ${cwd}: no such directory in the guest's root`); }
+  }
 }
 
 /** Brings up "lo" in the new network namespace (SIOCGIFFLAGS / SIOCSIFFLAGS on a socket). */
