@@ -40,14 +40,15 @@ export interface LoadedProgram {
 
 /**
  * Where an ET_DYN image goes (an ET_EXEC one always goes at its own addresses):
- *  - 'pie': at PIE_BASE, or where it asks if that is higher (a dynamically linked PIE;
- *    and static PIEs loaded directly through loadSegments);
+ *  - { at }: its lowest address at `at` (aligned as its segments ask), or where it asks
+ *    if that is higher: never a negative bias. A PIE with an interpreter goes at
+ *    elfDynBase (layout.ts), as Linux puts it at ELF_ET_DYN_BASE;
+ *  - 'pie': { at: PIE_BASE } (static PIEs given to loadSegments directly);
  *  - 'high': in the mmap area, top-down, as Linux places an ELF interpreter and a
  *    program without PT_INTERP (a loader run directly, or a static PIE): away from the
- *    low addresses where the program a loader loads may want to be;
- *  - a number: that load bias.
+ *    low addresses where the program a loader loads may want to be.
  */
-export type Placement = 'pie' | 'high' | number;
+export type Placement = 'pie' | 'high' | { readonly at: number };
 
 /** How loadSegments gets the file's bytes and places the image. */
 export interface LoadOptions {
@@ -67,8 +68,12 @@ export interface LoadOptions {
   what?: string;
 }
 
-/** The largest segment alignment honoured (larger powers of two are placed at this one). */
-const MAX_ALIGN = 2 ** 30;
+/**
+ * The largest segment alignment honoured when torov chooses the address (2 MiB, a huge
+ * page): larger powers of two are placed at this one, so that a hostile p_align cannot
+ * make a small image need a huge free range.
+ */
+const MAX_ALIGN = 2 * 1024 * 1024;
 
 /**
  * Maps the PT_LOAD segments of `elf` with their permissions, after checking that they,
@@ -81,22 +86,21 @@ const MAX_ALIGN = 2 ** 30;
 export function loadSegments(as: AddressSpace, elf: ElfImage, file: Uint8Array | undefined, opts: LoadOptions = {}): { base: number; end: number; phdrAddr: number } {
   const what = opts.what ?? 'the image';
   const loads = elf.phdrs.filter((p) => p.type === PT_LOAD);
-  let lo = Infinity, hi = 0, align = PAGE_SIZE, anyAlign = PAGE_SIZE;
+  let lo = Infinity, hi = 0, align = PAGE_SIZE;
   for (const p of loads) {
     lo = Math.min(lo, p.vaddr);
     hi = Math.max(hi, p.vaddr + p.memsz);
-    anyAlign = Math.max(anyAlign, p.align || PAGE_SIZE);
     // Only powers of two are alignments (Linux's maximum_alignment() ignores the rest).
-    if (p.align > align && (p.align & (p.align - 1)) === 0) align = Math.min(p.align, MAX_ALIGN);
+    if (p.align > align && Number.isInteger(Math.log2(p.align))) align = Math.min(p.align, MAX_ALIGN);
   }
   lo = pageDown(lo); hi = pageUp(hi);
   let base = 0;
   if (elf.type === ET_DYN) {
     const place = opts.place ?? 'pie';
-    if (typeof place === 'number') base = place;
-    else if (place === 'pie') {
-      // A PIE goes at PIE_BASE, or where it asks if that is higher (never a negative bias).
-      base = Math.max(0, Math.ceil(PIE_BASE / anyAlign) * anyAlign - lo);
+    if (place !== 'high') {
+      // At `at`, or where it asks if that is higher (never a negative bias).
+      const at = place === 'pie' ? PIE_BASE : place.at;
+      base = Math.max(0, Math.ceil(at / align) * align - lo);
     } else {
       // Top-down in the mmap area, aligned as the segments ask.
       const size = hi - lo;
@@ -275,3 +279,8 @@ export function openExec(path: string, what: string, where: string): ExecFile {
   }
 }
 const EMPTY = new Uint8Array(1);
+
+/** A path as messages show it: as it is when plain, else quoted (JSON), so a hostile one stays on one line. */
+export function shownPath(p: string): string {
+  return /^[\x21-\x7e]+$/.test(p) ? p : JSON.stringify(p);
+}

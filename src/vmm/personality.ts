@@ -18,8 +18,8 @@
  */
 import { ElfError, parseElf, ET_DYN } from '../elf/elf';
 import { AddressSpace } from '../machine/mm';
-import { buildStack, loadSegments, openExec, AT } from '../machine/loader';
-import { loaderBrk, PAGE_SIZE } from '../machine/layout';
+import { buildStack, loadSegments, openExec, shownPath, AT } from '../machine/loader';
+import { elfDynBase } from '../machine/layout';
 import { sys, NR } from '../host/libc';
 import { PROT_R, PROT_W, PROT_X } from '../machine/memory';
 import { GuestExit, Kernel } from '../syscalls/api';
@@ -101,10 +101,10 @@ export interface Personality {
 /**
  * Unmodified Linux x86-64 programs: static (ET_EXEC and static-PIE) and dynamically linked
  * (PT_INTERP). Placement follows Linux's load_elf_binary: an ET_EXEC program at its own
- * addresses; a PIE with an interpreter at PIE_BASE; an ET_DYN program without one (a
- * static PIE, or an ELF interpreter run directly as in `ld.so ./prog`) high in the mmap
- * area with its break well below (loaderBrk), so that what it loads can have the low
- * addresses; the interpreter of a dynamic program high in the mmap area too. The program
+ * addresses; a PIE with an interpreter at elfDynBase (ELF_ET_DYN_BASE); an ET_DYN program
+ * without one (a static PIE, or an ELF interpreter run directly as in `ld.so ./prog`)
+ * high in the mmap area with its break at elfDynBase, so that what it loads can have the
+ * low addresses; the interpreter of a dynamic program high in the mmap area too. The program
  * starts at the interpreter's entry, with AT_BASE, AT_PHDR, AT_ENTRY and the rest of the
  * auxiliary vector as Linux gives them.
  */
@@ -119,15 +119,16 @@ export const linuxPersonality: Personality = {
     const elf = parseElf(c.image);
     const as = c.as;
     const dynamic = elf.interp !== undefined;
-    const img = loadSegments(as, elf, c.image, { ...(c.loader?.fd !== undefined ? { fd: c.loader.fd } : {}), place: dynamic ? 'pie' : 'high' });
+    const dynBase = elfDynBase(as.mmapTop);
+    const img = loadSegments(as, elf, c.image, { ...(c.loader?.fd !== undefined ? { fd: c.loader.fd } : {}), place: dynamic ? { at: dynBase } : 'high' });
     // The break: after the program, except for a program loaded high (see above).
-    as.brkStart = as.brkEnd = elf.type === ET_DYN && !dynamic ? Math.max(loaderBrk(as.mmapTop), PAGE_SIZE) : img.end;
+    as.brkStart = as.brkEnd = elf.type === ET_DYN && !dynamic ? dynBase : img.end;
     as.mapStack();
     const k = c.kernel;
     const progEntry = c.entry ?? elf.entry + img.base;
     let rip = progEntry, interp: DynamicInfo | undefined;
     if (dynamic) {
-      const what = `the interpreter ${elf.interp}`;
+      const what = `the interpreter ${shownPath(elf.interp!)}`;
       const f = openExec(elf.interp!, what, c.loader?.root ?? 'the host\'s root');
       try {
         const ii = loadSegments(as, f.elf, undefined, { fd: f.fd, size: f.size, place: 'high', withStack: false, what });
