@@ -254,3 +254,54 @@ test('static programs and static PIEs run as before, with --rootfs or without', 
     }
   }
 });
+
+// ---- trace, policy path rules, learn mode ------------------------------------------------------
+
+test('--trace shows the loader\'s openat and mmap of libraries as strace shows them', { skip: fs.existsSync('/usr/bin/strace') ? false : 'strace is not installed' }, (t) => {
+  const d = scratch(t);
+  const st = path.join(d, 'strace.txt'), tv = path.join(d, 'torov.txt');
+  assert.equal(spawnSync('/usr/bin/strace', ['-o', st, guest('hello_dyn')], { env: ENV }).status, 0);
+  const r = torov(['run', ...ROOT, '--trace-file', tv, guest('hello_dyn')]);
+  assert.equal(r.status, 0, r.stderr);
+  // The loader's file work, line by line: the same calls with the same arguments and
+  // results; only addresses (another layout) and strace's column padding differ.
+  const norm = (f: string) => fs.readFileSync(f, 'utf8').split('\n').filter((l) => /^(openat|mmap|close|read|pread64|newfstatat|access)\(/.test(l))
+    .map((l) => l.replace(/\s+= /, ' = ').replace(/0x[0-9a-f]+/g, 'ADDR'));
+  const lines = norm(tv);
+  assert.deepEqual(lines, norm(st));
+  assert.ok(lines.includes('openat(AT_FDCWD, "/lib/x86_64-linux-gnu/libc.so.6", O_RDONLY|O_CLOEXEC) = 3'), lines.join('\n'));
+  assert.ok(lines.some((l) => /^mmap\(ADDR, \d+, PROT_READ\|PROT_EXEC, MAP_PRIVATE\|MAP_FIXED\|MAP_DENYWRITE, 3, ADDR\) = ADDR$/.test(l)), lines.join('\n'));
+});
+
+test('policy path rules apply to the loader\'s opens: a library the policy refuses is the loader\'s error', (t) => {
+  const d = scratch(t), pol = path.join(d, 'nolibc.json');
+  fs.writeFileSync(pol, JSON.stringify({
+    defaultAction: 'allow',
+    syscalls: [
+      { names: ['openat'], action: 'deny', why: 'no file but these' },
+      { names: ['openat'], action: 'allow', args: { paths: ['/etc/ld.so.cache', '/etc/ld.so.preload'], access: 'read-only' }, why: 'the loader\'s cache, no library' },
+    ],
+  }));
+  const r = torov(['run', ...ROOT, '--policy', pol, guest('hello_dyn')]);
+  assert.equal(r.status, 127);
+  assert.match(r.stderr, /hello_dyn: error while loading shared libraries: libc\.so\.6: cannot open shared object file: Operation not permitted/);
+});
+
+test('policy learn on a dynamic program: the learned policy runs it again and refuses anything new', (t) => {
+  const d = scratch(t), out = path.join(d, 'py.json');
+  const script = 'import json, hashlib; print(json.dumps({"h": hashlib.sha1(b"x").hexdigest()[:6]}))';
+  const l = torov(['policy', 'learn', '--out', out, ...ROOT, '--', '/usr/bin/python3', '-c', script]);
+  assert.equal(l.status, 0, l.stderr);
+  assert.equal(l.stdout, '{"h": "11f6ad"}\n');
+  const doc = JSON.parse(fs.readFileSync(out, 'utf8')) as { syscalls: Array<{ names: string[]; args?: { paths?: string[] } }> };
+  const paths = doc.syscalls.flatMap((s) => s.args?.paths ?? []);
+  assert.ok(paths.some((p) => p.includes('/lib/x86_64-linux-gnu/')), paths.join(' '));
+  assert.ok(doc.syscalls.some((s) => s.names.includes('mmap')));
+  const again = torov(['run', '--policy', out, ...ROOT, '/usr/bin/python3', '-c', script]);
+  assert.equal(again.status, 0, again.stderr);
+  assert.equal(again.stdout, l.stdout);
+  // (Its traceback goes nowhere: the learned policy lets the program write to fd 1 only.)
+  const other = torov(['run', '--policy', out, '--verbose', ...ROOT, '/usr/bin/python3', '-c', 'print(open("/etc/hostname").read())']);
+  assert.equal(other.status, 120);   // Python: an exception, and stderr could not be written either
+  assert.match(other.stderr, /^torov: policy: openat: path "\/etc\/hostname" \(read-only\) is allowed by no rule of /m);
+});
