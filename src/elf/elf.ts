@@ -189,6 +189,22 @@ export function parseEhFrame(b: Uint8Array): { value: number; size: number }[] {
     const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
     const sec = sectionHeaders(b, dv).find((sh) => sh.name === '.eh_frame');
     if (!sec) return [];
+    return ehFrameFunctions(b.subarray(sec.off, sec.off + sec.size), sec.addr);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The function ranges of the .eh_frame bytes `b`, which sit at address `addr` (a link
+ * address in a file, or where a library's .eh_frame is loaded in memory: the ranges are
+ * then where the functions are). Parses until the zero terminator or the end of `b`.
+ * Empty when malformed (never throws).
+ */
+export function ehFrameFunctions(b: Uint8Array, addr: number): { value: number; size: number }[] {
+  try {
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    const sec = { off: 0, size: b.length, addr };
     const end = sec.off + sec.size, out: { value: number; size: number }[] = [];
     const cies = new Map<number, number>();
     const uleb = (p: { o: number }) => { let r = 0, shift = 0, byte; do { byte = b[p.o++]!; r += (byte & 0x7f) * 2 ** shift; shift += 7; } while (byte & 0x80 && shift < 64); return r; };

@@ -187,6 +187,8 @@ export function loadSegments(as: AddressSpace, elf: ElfImage, file: Uint8Array |
       as.fileStats.copied += p.filesz;
     } else throw new Error('loadSegments: neither the file nor an fd');
   }
+  const first = loads.find((p) => p.offset === 0);
+  if (first) as.loadedImages.push({ header: first.vaddr + base, lo: lo + base, hi: hi + base });
   const phdrSeg = elf.phdrs.find((p) => p.type === PT_PHDR);
   let phdrAddr: number;
   if (phdrSeg) phdrAddr = phdrSeg.vaddr + base;

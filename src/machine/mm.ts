@@ -44,6 +44,11 @@ export interface Vma {
    * of the file (a host SIGBUS would kill the VMM). See AddressSpace.mmap.
    */
   eof?: number;
+  /**
+   * A file mapping's file (host st_dev:st_ino) and the file offset of `start`: how the
+   * syscall-site rewriter finds the ELF header of a library around one of its pages.
+   */
+  file?: { readonly id: string; readonly offset: number };
 }
 
 /** End of the part of a VMA (or a piece of one) whose pages may be present. */
@@ -74,6 +79,12 @@ export class AddressSpace {
    * not map, mremap of a file mapping). For --verbose and the benchmark.
    */
   readonly fileStats = { mapped: 0, copied: 0 };
+  /**
+   * The ELF images torov's loader mapped (the program, its interpreter): where each one's
+   * ELF header is in memory and the range it spans. The syscall-site rewriter reads the
+   * interpreter's unwind tables from there.
+   */
+  readonly loadedImages: { header: number; lo: number; hi: number }[] = [];
   brkStart = 0;
   brkEnd = 0;             // current program break (not page-aligned)
   readonly stackTop: number;
@@ -139,11 +150,13 @@ export class AddressSpace {
   private removeRange(start: number, end: number, release: boolean): Vma[] {
     const removed: Vma[] = [];
     const out: Vma[] = [];
+    // A piece of a file mapping keeps the file offset of its own start.
+    const at = (m: Vma, a: number): Vma => (m.file && a !== m.start ? { ...m, start: a, file: { id: m.file.id, offset: m.file.offset + (a - m.start) } } : { ...m, start: a });
     for (const m of this.vmas) {
       if (m.end <= start || m.start >= end) { out.push(m); continue; }
       if (m.start < start) out.push({ ...m, end: start });
-      if (m.end > end) out.push({ ...m, start: end });
-      removed.push({ ...m, start: Math.max(m.start, start), end: Math.min(m.end, end) });
+      if (m.end > end) out.push(at(m, end));
+      removed.push({ ...at(m, Math.max(m.start, start)), end: Math.min(m.end, end) });
     }
     if (removed.length === 0) return removed;
     for (const r of removed) this.committed -= charge(r);
@@ -255,7 +268,8 @@ export class AddressSpace {
         const present = Math.min(len, Math.max(0, pageUp(size) - offset));
         if (present < len) eof = start + present;
       }
-      const v: Vma = { start, end: start + len, prot, kind };
+      const v: Vma = { start, end: start + len, prot, kind,
+        file: { id: `${statBuf.readBigUInt64LE(STAT.st_dev)}:${statBuf.readBigUInt64LE(STAT.st_ino)}`, offset } };
       if (hostRO) v.hostRO = true;
       if (eof !== undefined) v.eof = eof;
       this.insert(v);
