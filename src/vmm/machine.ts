@@ -195,7 +195,8 @@ export class Machine implements SchedulerHost {
       this.scheduler.add(this.task, this.vcpu, this.newSlot(this.vcpu.pages, this.task));
       if (this.chanOpts && cfg.rewrite !== false && start.bias !== undefined) {
         const rw = this.rewriter = new SiteRewriter(this.mem, this.as, cfg.image, start.bias, SYS_VA + SYS.STUB + STUB_CHAN_CALL);
-        this.scheduler.onSite = (ret) => rw.consider(ret - 2);
+        // Only while the program has one thread: another vCPU could be executing the bytes being replaced.
+        this.scheduler.onSite = (ret) => { if (!this.scheduler.concurrent) rw.consider(ret - 2); };
         this.chanOpts.trapFast = false;
       }
     } catch (e) {
