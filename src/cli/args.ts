@@ -70,6 +70,8 @@ export function parseOptions(argv: readonly string[], specs: readonly OptSpec[],
 /** The options of `torov run`. */
 export const RUN_OPTIONS: readonly OptSpec[] = [
   { name: 'memory', short: 'm', value: true },
+  { name: 'cpus', value: true },
+  { name: 'threads', value: true },
   { name: 'policy', short: 'p', value: true },
   { name: 'env', short: 'e', value: true, repeat: true },
   { name: 'env-inherit', value: false },

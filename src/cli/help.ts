@@ -29,6 +29,10 @@ An original ToroV configuration file names the program and its policy itself.
 Options:
   -m, --memory SIZE      Guest memory, e.g. 64M, 1G (default 256M, or the policy's "memory").
                          Host memory is used only for the pages the program touches.
+      --cpus N           CPUs the program sees (sched_getaffinity, /proc): default the host's.
+                         Every thread gets a vCPU of its own however many there are.
+      --threads N        Most threads the program may have at once (default 256, at most 1024);
+                         creating one more fails with EAGAIN, as at a thread limit on Linux.
   -p, --policy FILE      Policy file: torov's format (see policy.schema.json), a Docker/OCI
                          seccomp profile, or a ToroV configuration. Without it the default policy applies
                          (torov policy show prints it).

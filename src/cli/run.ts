@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Options, UsageError, parseVolumes, parseUser } from './args';
 import { say } from './main';
-import { DEFAULT_MEMORY, MIN_MEMORY, MAX_MEMORY } from '../machine/layout';
+import { DEFAULT_MEMORY, MIN_MEMORY, MAX_MEMORY, MAX_VCPUS } from '../machine/layout';
 import { O_PATH } from '../linux/fcntl';
 import { CHILD_ENV, ChildSpec, signalReady } from '../sandbox/child';
 
@@ -62,6 +62,13 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   }
   if (memory < MIN_MEMORY || memory > MAX_MEMORY) throw new UsageError(`--memory must be between ${MIN_MEMORY >> 20}M and ${MAX_MEMORY / 2 ** 30}G`);
   memory = Math.ceil(memory / 2 ** 21) * 2 ** 21;
+  const count = (name: string, max: number): number | undefined => {
+    const v = opts[name];
+    if (typeof v !== 'string') return undefined;
+    if (!/^[0-9]+$/.test(v) || +v < 1 || +v > max) throw new UsageError(`--${name} must be a whole number from 1 to ${max} (got ${JSON.stringify(v)})`);
+    return +v;
+  };
+  const cpus = count('cpus', 1024), threads = count('threads', MAX_VCPUS);
 
   const volumes = parseVolumes((opts['volume'] as string[] | undefined) ?? [], process.cwd());
   // --rootfs DIR: the guest's root (read-only unless the policy says otherwise); PROGRAM is
@@ -171,6 +178,7 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     const root = sb.root !== undefined ? `the guest's root ${sb.root}` : child?.sandbox ? 'the guest\'s minimal root (no --rootfs; try --rootfs /)' : 'the host\'s root (--no-sandbox)';
     m = new Machine({ path: prog.guestPath, image, argv: [file, ...args], env, memory, policy, traceFd, verbose: !!opts['verbose'], log: say,
       personality, vdso: !opts['no-vdso'], syscallPath, rewrite: !opts['no-rewrite'], spawnThread: !child?.sandbox, loader: { fd: prog.fd, root },
+      ...(cpus !== undefined ? { cpus } : {}), ...(threads !== undefined ? { threads } : {}),
       ...(startAddr !== undefined ? { entry: startAddr } : {}), ...(learner ? { learner } : {}) });
   } catch (e) {
     if ((e as Error).name === 'ElfError') (e as Error).message = `${file}: ${(e as Error).message}`;

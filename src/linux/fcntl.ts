@@ -122,3 +122,6 @@ export const NAME_MAX = 255;
 export const IOV_MAX = 1024;
 /** The most bytes one read or write moves: INT_MAX rounded down to a page (include/linux/fs.h: MAX_RW_COUNT). */
 export const MAX_RW_COUNT = 0x7ffff000;
+
+/** preadv2/pwritev2 flags (linux/fs.h). RWF_NOWAIT: fail with EAGAIN instead of waiting. */
+export const RWF_HIPRI = 0x1, RWF_DSYNC = 0x2, RWF_SYNC = 0x4, RWF_NOWAIT = 0x8, RWF_APPEND = 0x10;

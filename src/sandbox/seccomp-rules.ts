@@ -227,9 +227,16 @@ const pathCall = (name: SyscallName, why = 'the same call on a VMM copy of the p
   ({ host: [name, 'access'], why: `${why} (access: the /proc guard)` });
 
 const OPEN: GuestRule = {
-  host: ['openat2', 'openat', 'readlinkat', 'access', 'close'],
-  why: 'openat2 with RESOLVE_NO_MAGICLINKS (openat on hosts before Linux 5.6), readlinkat of the new fd\'s /proc/self/fd link and access() for the /proc guard, close when refused or the table is full',
+  host: ['openat2', 'openat', 'readlinkat', 'access', 'close', 'memfd_create', 'write', 'lseek', 'fcntl'],
+  why: 'openat2 with RESOLVE_NO_MAGICLINKS (openat on hosts before Linux 5.6), readlinkat of the new fd\'s /proc/self/fd link and access() for the /proc guard, close when refused or the table is full; a synthetic file (/sys/devices/system/cpu/online) is a sealed memfd written here',
 };
+/**
+ * With more than one guest thread, a call that may wait for a peer is tried without
+ * blocking, and otherwise waits on the calling thread's own host thread (src/syscalls/nonblock.ts).
+ */
+const NONBLOCK_WHY = 'with threads, tried without blocking (RWF_NOWAIT, MSG_DONTWAIT, O_NONBLOCK, a zero timeout: fcntl reads the file\'s mode) and otherwise waited for on the thread\'s own host thread (ppoll), or made there (a terminal)';
+const NONBLOCK_IO = ['preadv2', 'pwritev2', 'readv', 'writev', 'fcntl', 'ppoll'] as const;
+const NONBLOCK_NET = ['fcntl', 'ppoll'] as const;
 /** glibc's pthread_create flags: CLONE_VM|FS|FILES|SIGHAND|THREAD|SYSVSEM|SETTLS|PARENT_SETTID|CHILD_CLEARTID. */
 export const PTHREAD_CLONE_FLAGS = 0x3d0f00;
 /**
@@ -297,7 +304,7 @@ export const GUEST_RULES: Readonly<Record<string, GuestRule>> = {
   kill: none('served for the only process there is'),
   tkill: none('served for the only process there is'),
   tgkill: none('served for the only process there is'),
-  futex: none('futexes are queues in the VMM'),
+  futex: { host: ['nanosleep'], why: 'futexes are queues in the VMM; a program with one thread sleeps out a timed wait nobody can end (nanosleep)' },
   getrusage: same('getrusage', 'the VMM\'s own usage'),
   times: same('times', 'the VMM\'s own times'),
   sysinfo: same('sysinfo', 'the host\'s figures'),
@@ -326,12 +333,12 @@ export const GUEST_RULES: Readonly<Record<string, GuestRule>> = {
   munlockall: none('nothing to do'),
   memfd_create: newFd('memfd_create', 'an anonymous host file in the guest\'s table'),
   // io.ts
-  read: same('read'),
-  write: same('write'),
+  read: { host: ['read', ...NONBLOCK_IO], why: `the same call on the host fd; ${NONBLOCK_WHY}` },
+  write: { host: ['write', ...NONBLOCK_IO], why: `the same call on the host fd; ${NONBLOCK_WHY}` },
   pread64: same('pread64'),
   pwrite64: same('pwrite64'),
-  readv: same('readv', 'the host call on translated iovecs'),
-  writev: same('writev', 'the host call on translated iovecs'),
+  readv: { host: ['readv', ...NONBLOCK_IO], why: `the host call on translated iovecs; ${NONBLOCK_WHY}` },
+  writev: { host: ['writev', ...NONBLOCK_IO], why: `the host call on translated iovecs; ${NONBLOCK_WHY}` },
   preadv: same('preadv', 'the host call on translated iovecs'),
   pwritev: same('pwritev', 'the host call on translated iovecs'),
   preadv2: same('preadv2', 'the host call on translated iovecs'),
@@ -428,13 +435,13 @@ export const GUEST_RULES: Readonly<Record<string, GuestRule>> = {
   socketpair: newFd('socketpair', 'two connected host sockets'),
   bind: same('bind', 'the address is copied into VMM memory'),
   listen: same('listen'),
-  accept: newFd('accept4', 'accept4 (always SOCK_CLOEXEC on the host)'),
-  accept4: newFd('accept4', 'always SOCK_CLOEXEC on the host'),
-  connect: same('connect', 'the address is copied into VMM memory'),
-  sendto: same('sendto'),
-  recvfrom: same('recvfrom'),
-  sendmsg: same('sendmsg', 'a msghdr rebuilt in VMM memory'),
-  recvmsg: newFd('recvmsg', 'a msghdr rebuilt in VMM memory; received fds that do not fit the table are closed'),
+  accept: { host: ['accept4', 'close', ...NONBLOCK_NET], why: `accept4 (always SOCK_CLOEXEC on the host); ${NONBLOCK_WHY}` },
+  accept4: { host: ['accept4', 'close', ...NONBLOCK_NET], why: `always SOCK_CLOEXEC on the host; ${NONBLOCK_WHY}` },
+  connect: { host: ['connect', 'getsockopt', ...NONBLOCK_NET], why: `the address is copied into VMM memory; ${NONBLOCK_WHY} (the outcome through SO_ERROR)` },
+  sendto: { host: ['sendto', ...NONBLOCK_NET], why: `the same call; ${NONBLOCK_WHY}` },
+  recvfrom: { host: ['recvfrom', ...NONBLOCK_NET], why: `the same call; ${NONBLOCK_WHY}` },
+  sendmsg: { host: ['sendmsg', ...NONBLOCK_NET], why: `a msghdr rebuilt in VMM memory; ${NONBLOCK_WHY}` },
+  recvmsg: { host: ['recvmsg', 'close', ...NONBLOCK_NET], why: `a msghdr rebuilt in VMM memory; received fds that do not fit the table are closed; ${NONBLOCK_WHY}` },
   sendmmsg: same('sendmsg', 'a loop of sendmsg'),
   recvmmsg: { host: ['recvmsg', 'close', 'clock_gettime'], why: 'a loop of recvmsg; the timeout is measured with process.hrtime()' },
   shutdown: same('shutdown'),
@@ -443,16 +450,16 @@ export const GUEST_RULES: Readonly<Record<string, GuestRule>> = {
   getsockname: same('getsockname'),
   getpeername: same('getpeername'),
   // poll.ts
-  poll: same('poll', 'on a pollfd array of host fds'),
+  poll: { host: ['poll', 'ppoll'], why: `on a pollfd array of host fds; ${NONBLOCK_WHY}` },
   ppoll: same('ppoll', 'on a pollfd array of host fds'),
   select: { host: ['ppoll', 'clock_gettime'], why: 'built on the host\'s ppoll; the timeout is measured with process.hrtime()' },
   pselect6: { host: ['ppoll', 'clock_gettime'], why: 'built on the host\'s ppoll; the timeout is measured with process.hrtime()' },
   epoll_create: newFd('epoll_create1', 'a host epoll fd'),
   epoll_create1: newFd('epoll_create1', 'a host epoll fd'),
   epoll_ctl: same('epoll_ctl', 'both fds translated; the event copied into VMM memory'),
-  epoll_wait: same('epoll_wait'),
-  epoll_pwait: same('epoll_wait', 'epoll_wait (the signal mask is checked, not applied)'),
-  epoll_pwait2: same('epoll_pwait2'),
+  epoll_wait: { host: ['epoll_wait', 'ppoll'], why: `the same call; ${NONBLOCK_WHY}` },
+  epoll_pwait: { host: ['epoll_wait', 'ppoll'], why: `epoll_wait (the signal mask is checked, not applied); ${NONBLOCK_WHY}` },
+  epoll_pwait2: { host: ['epoll_pwait2', 'epoll_wait', 'ppoll'], why: `the same call; ${NONBLOCK_WHY}` },
   // time.ts
   clock_gettime: same('clock_gettime', 'the host clock (when the vDSO cannot answer in the VMM)'),
   clock_getres: same('clock_getres', 'the host clock'),

@@ -98,7 +98,17 @@ export interface TaskServices {
    * several it runs on the calling thread's own host thread (the call returns BLOCKED
    * and `then` turns the host's result into the guest's when it ends).
    */
-  blockingCall(k: Kernel, nr: number, args: readonly number[], then?: (r: number) => number): number;
+  blockingCall(k: Kernel, nr: number, args: readonly number[], then?: (r: number) => number, keep?: Buffer): number;
+  /**
+   * Makes the calling thread's host thread perform host call `nr` (a ppoll on the host fds
+   * it waits for, nonblock.ts's waitFds; `keep` holds its memory), then serves the syscall again
+   * from the start, with retryDeadline() telling it so. Returns BLOCKED. Only with
+   * `concurrent`: the handler first tried without blocking (MSG_DONTWAIT, RWF_NOWAIT, a
+   * zero timeout) and would have blocked.
+   */
+  waitReady(k: Kernel, nr: number, args: readonly number[], keep: Buffer, deadline: number): number;
+  /** The deadline of the wait a retried syscall was in (undefined on its first try). */
+  retryDeadline(k: Kernel): number | undefined;
   /** True if `tid` is a live thread of the program. */
   hasThread(tid: number): boolean;
   /** The CPU a thread is said to run on (getcpu). */

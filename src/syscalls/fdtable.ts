@@ -5,19 +5,27 @@
  * Node's event loop), and a guest must never be able to read, write or close those. Every
  * fd argument goes through get(); a guest fd that is not in the table is EBADF.
  */
-import { sys, NR } from '../host/libc';
+import { sys, NR, addressOf } from '../host/libc';
+import { STAT } from '../linux/structs';
+import { S_IFMT } from '../linux/stat';
 import { EBADF, EINTR, EMFILE } from '../linux/errno';
 import { FD_CLOEXEC } from '../linux/fcntl';
+
+const statBuf = Buffer.alloc(STAT.SIZE);
+const statAddr = addressOf(statBuf);
 
 export class FdTable {
   private readonly host: Int32Array;
   private readonly flags: Uint8Array;
+  /** File type (S_IFMT >> 12) of each guest fd's host file, 0 until asked (kindOf). */
+  private readonly kinds: Uint8Array;
   /** Highest guest fd in use + 1 (for scans). */
   private top = 0;
 
   constructor(readonly limit = 1024) {
     this.host = new Int32Array(limit).fill(-1);
     this.flags = new Uint8Array(limit);
+    this.kinds = new Uint8Array(limit);
   }
 
   /** Host fd behind guest fd `fd`, or -1. */
@@ -38,6 +46,7 @@ export class FdTable {
     const old = this.host[fd]!;
     this.host[fd] = hostFd;
     this.flags[fd] = cloexec ? FD_CLOEXEC : 0;
+    this.kinds[fd] = 0;
     this.sigio.delete(fd);
     if (fd >= this.top) this.top = fd + 1;
     if (old >= 0 && old !== hostFd) sys(NR.close, old);
@@ -51,6 +60,18 @@ export class FdTable {
   readonly sigio = new Map<number, { owner: number; async: boolean }>();
 
   getFlags(fd: number): number { return this.flags[fd] ?? 0; }
+
+  /** The file type (S_IFMT bits) of guest fd `fd`'s host file (fstat once, then remembered), or 0. */
+  kindOf(fd: number): number {
+    const k = this.kinds[fd];
+    if (k === undefined) return 0;
+    if (k !== 0) return k << 12;
+    const h = this.get(fd);
+    if (h < 0 || sys(NR.fstat, h, statAddr) < 0) return 0;
+    const mode = statBuf.readUInt32LE(STAT.st_mode) & S_IFMT;
+    this.kinds[fd] = mode >> 12;
+    return mode;
+  }
   setFlags(fd: number, f: number): void { this.flags[fd] = f; }
 
   /** Removes guest fd `fd`, closing the host fd unless another guest fd shares it. Returns 0 or -EBADF. */
@@ -59,6 +80,7 @@ export class FdTable {
     if (h < 0) return -EBADF;
     this.host[fd] = -1;
     this.flags[fd] = 0;
+    this.kinds[fd] = 0;
     this.sigio.delete(fd);
     const r = sys(NR.close, h);
     // close(2) always frees the descriptor; only EIO-like errors are worth reporting.
@@ -75,6 +97,7 @@ export class FdTable {
   /** Closes every host fd the guest holds. */
   closeAll(): void {
     this.sigio.clear();
+    this.kinds.fill(0);
     for (let i = 0; i < this.top; i++) {
       const h = this.host[i]!;
       if (h >= 0) sys(NR.close, h);

@@ -11,6 +11,7 @@
  * dirfd and fd arguments go through the fd table; results that are fds are installed in it.
  */
 import { existsSync } from 'node:fs';
+import { openSynthetic } from './synthetic';
 import { Handler, HandlerTable, Kernel, Args } from './api';
 import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
@@ -229,6 +230,15 @@ function setU64(b: Buffer, off: number, v: number): void {
  * guest fd. `resolve` holds the guest's openat2 RESOLVE_* flags (0 for open/openat).
  */
 function openFile(k: Kernel, dfd: number, p: Path, flags: number, mode: number, resolve: number): number {
+  if (p.absolute && p.text.length > 4 && p.text[1] === 0x73 /* s: only /sys for now */) {
+    const syn = openSynthetic(k, p.text.toString('latin1'), flags);
+    if (syn !== undefined) {
+      if (syn < 0) return syn;
+      const fd = k.fds.add(syn, (flags & O_CLOEXEC) !== 0);
+      if (fd < 0) sys(HOST.close, syn);
+      return fd;
+    }
+  }
   let dir: number, addr: number;
   const g = devFd(p);
   if (g >= 0) {

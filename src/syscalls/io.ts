@@ -8,6 +8,7 @@ import { Handler, HandlerTable, Kernel, Args } from './api';
 import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
 import { sigpipe } from './signal';
+import { bufferIo, vectorIo } from './nonblock';
 import { EBADF, EINVAL, ENOTTY, EPERM } from '../linux/errno';
 
 import {
@@ -63,13 +64,17 @@ const sysRead: Handler = (k, a) => {
   const h = fdArg(k, a, 0), c = count(a, 2);
   if (h < 0) return -EBADF;
   if (c < 0) return -EINVAL;
-  return sys(HOST.read, h, k.mem.host(a.ptr(1), c, true), c);
+  const buf = k.mem.host(a.ptr(1), c, true);
+  if (k.sched.concurrent) return bufferIo(k, a.i(0), h, true, buf, c);
+  return sys(HOST.read, h, buf, c);
 };
 const sysWrite: Handler = (k, a) => {
   const h = fdArg(k, a, 0), c = count(a, 2);
   if (h < 0) return -EBADF;
   if (c < 0) return -EINVAL;
-  return sigpipe(k, sys(HOST.write, h, k.mem.host(a.ptr(1), c, false), c));
+  const buf = k.mem.host(a.ptr(1), c, false);
+  if (k.sched.concurrent) return sigpipe(k, bufferIo(k, a.i(0), h, false, buf, c));
+  return sigpipe(k, sys(HOST.write, h, buf, c));
 };
 const sysPread: Handler = (k, a) => {
   const h = fdArg(k, a, 0), c = count(a, 2);
@@ -91,9 +96,21 @@ function vectored(nr: number, write: boolean, extra: number): Handler {
     if (h < 0) return -EBADF;
     const n = translateIov(k, a.ptr(1), a.i(2), write);
     if (n < 0) return n;
+    // readv/writev in a program with threads: without blocking the VMM (nonblock.ts).
+    if (extra === 0 && k.sched.concurrent) {
+      const r = vectorIo(k, a.i(0), h, write, iovScratchAddr, n, iovTotal(n), () => Buffer.from(iovScratch.subarray(0, n * IOVEC.SIZE)));
+      return write ? r : sigpipe(k, r);
+    }
     const r = sys(nr, h, iovScratchAddr, n, extra > 0 ? a.n(3) : 0, extra > 1 ? a.n(4) : 0, extra > 2 ? a.i(5) : 0);
     return write ? r : sigpipe(k, r);
   };
+}
+
+/** The bytes of the first n translated iovecs. */
+function iovTotal(n: number): number {
+  let t = 0;
+  for (let i = 0; i < n; i++) t += Number(iovScratch.readBigUInt64LE(i * IOVEC.SIZE + IOVEC.iov_len));
+  return t;
 }
 
 const sysClose: Handler = (k, a) => k.fds.close(a.i(0));

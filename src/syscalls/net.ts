@@ -19,18 +19,20 @@
  */
 import { sigpipe } from './signal';
 import { installPair } from './io';
+import { nonBlocking, waitFds } from './nonblock';
 import { Handler, HandlerTable, Kernel, Args } from './api';
 import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
-import { EACCES, EAFNOSUPPORT, EBADF, EINVAL, EMSGSIZE, ENOBUFS, ENOPROTOOPT, EPROTONOSUPPORT } from '../linux/errno';
+import { EACCES, EAFNOSUPPORT, EAGAIN, EBADF, EINPROGRESS, EINVAL, EMSGSIZE, ENOBUFS, ENOPROTOOPT, EPROTONOSUPPORT } from '../linux/errno';
+import { POLLIN, POLLOUT } from '../linux/poll';
 
 import {
   AF_INET, AF_INET6, AF_NETLINK, AF_UNIX, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, MSG_CMSG_CLOEXEC, MSG_CTRUNC,
-  MSG_DONTWAIT, MSG_NOSIGNAL, MSG_OOB, MSG_WAITFORONE, NETLINK_ROUTE, SCM_PIDFD, SCM_RIGHTS, SO_ATTACH_BPF, SO_ATTACH_FILTER,
+  MSG_DONTWAIT, MSG_NOSIGNAL, MSG_OOB, MSG_WAITFORONE, NETLINK_ROUTE, SCM_PIDFD, SCM_RIGHTS, SO_ATTACH_BPF, SO_ATTACH_FILTER, SO_ERROR,
   SO_ATTACH_REUSEPORT_CBPF, SO_ATTACH_REUSEPORT_EBPF, SO_PEERPIDFD, SOCK_CLOEXEC, SOCK_RAW, SOCK_TYPE_MASK, SOL_SOCKET,
   TCP_ZEROCOPY_RECEIVE,
 } from '../linux/socket';
-import { IOV_MAX, MAX_RW_COUNT as MAX_RW } from '../linux/fcntl';
+import { F_GETFL, F_SETFL, IOV_MAX, MAX_RW_COUNT as MAX_RW, O_NONBLOCK } from '../linux/fcntl';
 import { CMSGHDR as CMSG, IOVEC, MMSGHDR as MMSG, MSGHDR as MSG, SOCKADDR_STORAGE, TIMESPEC } from '../linux/structs';
 
 /** sizeof(struct sockaddr_storage): the largest address the kernel takes or gives. */
@@ -178,8 +180,46 @@ function addrCall(nr: number): Handler {
 }
 /** Implements bind(2). */
 const sysBind: Handler = addrCall(HOST.bind);
-/** Implements connect(2). Blocking connects block the VMM thread. */
-const sysConnect: Handler = addrCall(HOST.connect);
+/**
+ * Implements connect(2). In a program with threads, a blocking connect that cannot finish
+ * at once waits on the thread's own host thread (nonblock.ts): it is started non-blocking,
+ * the thread waits for the socket to become writable, and the second try reports the
+ * outcome (SO_ERROR), as a blocking connect would.
+ */
+const sysConnect: Handler = (k, a) => {
+  const h = fdArg(k, a, 0);
+  if (h < 0) return -EBADF;
+  if (k.sched.concurrent && k.sched.retryDeadline(k) !== undefined) return socketError(h);
+  const len = a.i(2);
+  const addr = sockaddrIn(k, a.ptr(1), len, false);
+  if (addr < 0) return addr;
+  if (!k.sched.concurrent || nonBlocking(h)) return sys(HOST.connect, h, addr, len);
+  const r = withNonblock(h, () => sys(HOST.connect, h, addr, len));
+  if (r !== -EINPROGRESS) return r;
+  return waitFds(k, [[h, POLLOUT]], Infinity);
+};
+
+/** The pending error of a socket (SO_ERROR) as a result: 0 or -errno. */
+function socketError(h: number): number {
+  scratch.writeInt32LE(4, S_LEN);
+  const r = sys(HOST.getsockopt, h, SOL_SOCKET, SO_ERROR, scratchAddr, scratchAddr + S_LEN);
+  if (r < 0) return r;
+  const e = scratch.readInt32LE(0);
+  return e === 0 ? 0 : -e;
+}
+
+/**
+ * Runs `f` with host fd `h` in non-blocking mode, then puts its mode back: the call cannot
+ * block the VMM. Used for calls with no per-call non-blocking flag (accept, connect) on
+ * sockets, which are the guest's own (no other process shares their open file).
+ */
+function withNonblock(h: number, f: () => number): number {
+  const fl = sys(HOST.fcntl, h, F_GETFL);
+  if (fl < 0) return fl;
+  if (fl & O_NONBLOCK) return f();
+  sys(HOST.fcntl, h, F_SETFL, fl | O_NONBLOCK);
+  try { return f(); } finally { sys(HOST.fcntl, h, F_SETFL, fl); }
+}
 
 /** Implements listen(2). */
 const sysListen: Handler = (k, a) => {
@@ -194,7 +234,10 @@ function accept(k: Kernel, a: Args, flags: number): number {
   const addrp = a.ptr(1), lenp = a.ptr(2);
   const addr = sockaddrOut(k, addrp, lenp, true);
   if (addr < 0) return addr;
-  const r = sys(HOST.accept4, h, addr, addr ? scratchAddr + S_LEN : 0, flags | SOCK_CLOEXEC);
+  const call = () => sys(HOST.accept4, h, addr, addr ? scratchAddr + S_LEN : 0, flags | SOCK_CLOEXEC);
+  // With threads, accept must not block the VMM: non-blocking, and a wait on the thread's own host thread.
+  const r = k.sched.concurrent ? withNonblock(h, call) : call();
+  if (r === -EAGAIN && k.sched.concurrent && !nonBlocking(h)) return waitFds(k, [[h, POLLIN]], Infinity);
   if (r < 0) return r;
   if (addr) writeLen(k, lenp);
   return install(k, r, (flags & SOCK_CLOEXEC) !== 0);
@@ -230,7 +273,8 @@ const sysSendto: Handler = (k, a) => {
   const addrLen = a.i(5);
   const addr = sockaddrIn(k, a.ptr(4), addrLen, true);
   if (addr < 0) return addr;
-  const r = sys(HOST.sendto, h, buf, len, a.i(3), addr, addr ? addrLen : 0);
+  const r = sys(HOST.sendto, h, buf, len, a.i(3) | dontWait(k), addr, addr ? addrLen : 0);
+  if (r === -EAGAIN && mustWait(k, h, a.i(3))) return waitFds(k, [[h, POLLOUT]], Infinity);
   return a.i(3) & MSG_NOSIGNAL ? r : sigpipe(k, r);
 };
 
@@ -243,7 +287,8 @@ const sysRecvfrom: Handler = (k, a) => {
   const lenp = a.ptr(5);
   const addr = sockaddrOut(k, a.ptr(4), lenp, true);
   if (addr < 0) return addr;
-  const r = sys(HOST.recvfrom, h, buf, len, a.i(3), addr, addr ? scratchAddr + S_LEN : 0);
+  const r = sys(HOST.recvfrom, h, buf, len, a.i(3) | dontWait(k), addr, addr ? scratchAddr + S_LEN : 0);
+  if (r === -EAGAIN && mustWait(k, h, a.i(3))) return waitFds(k, [[h, POLLIN]], Infinity);
   if (r >= 0 && addr) writeLen(k, lenp);
   return r;
 };
@@ -432,11 +477,17 @@ function receiveRights(k: Kernel, len: number, cloexec: boolean): { len: number;
   return { len, cut };
 }
 
+/** MSG_DONTWAIT in a program with threads: socket calls are tried without blocking first (nonblock.ts). */
+const dontWait = (k: Kernel) => (k.sched.concurrent ? MSG_DONTWAIT : 0);
+/** True if a socket call that would block must wait (threads, and neither the call nor the socket is non-blocking). */
+const mustWait = (k: Kernel, h: number, flags: number) => k.sched.concurrent && !(flags & MSG_DONTWAIT) && !nonBlocking(h);
+
 /** sendmsg on host fd h with the guest msghdr at msgp. */
 function doSendmsg(k: Kernel, h: number, msgp: number, flags: number): number {
   const m = buildMsg(k, msgp, false);
   if (typeof m === 'number') return m;
-  const r = sys(HOST.sendmsg, h, scratchAddr + S_MSG, flags);
+  const r = sys(HOST.sendmsg, h, scratchAddr + S_MSG, flags | dontWait(k));
+  if (r === -EAGAIN && mustWait(k, h, flags)) return waitFds(k, [[h, POLLOUT]], Infinity);
   return flags & MSG_NOSIGNAL ? r : sigpipe(k, r);
 }
 
@@ -444,7 +495,8 @@ function doSendmsg(k: Kernel, h: number, msgp: number, flags: number): number {
 function doRecvmsg(k: Kernel, h: number, msgp: number, flags: number): number {
   const m = buildMsg(k, msgp, true);
   if (typeof m === 'number') return m;
-  const r = sys(HOST.recvmsg, h, scratchAddr + S_MSG, flags | MSG_CMSG_CLOEXEC);
+  const r = sys(HOST.recvmsg, h, scratchAddr + S_MSG, flags | MSG_CMSG_CLOEXEC | dontWait(k));
+  if (r === -EAGAIN && mustWait(k, h, flags)) return waitFds(k, [[h, POLLIN]], Infinity);
   if (r < 0) return r;
   let msgFlags = scratch.readInt32LE(S_MSG + MSG.msg_flags);
   let ctlLen = 0;

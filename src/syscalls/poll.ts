@@ -12,6 +12,7 @@
 import { Handler, HandlerTable, Kernel, Args } from './api';
 import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
+import { waitFds } from './nonblock';
 import { GuestFault } from '../machine/memory';
 import { EBADF, EINVAL } from '../linux/errno';
 
@@ -136,10 +137,36 @@ const sysPoll: Handler = (k, a) => {
   const ufds = a.ptr(0), n = a.u(1);
   const s = stagePollfds(k, ufds, n);
   if (s < 0) return s;
+  if (k.sched.concurrent && a.i(2) !== 0) {
+    const deadline = a.i(2) < 0 ? Infinity : performance.now() + a.i(2);
+    return pollConcurrent(k, ufds, n, deadline, 0);
+  }
   const r = sys(HOST.poll, pfdAddr, n, a.i(2));
   copyRevents(k, ufds, n);
   return r;
 };
+
+/**
+ * poll and ppoll in a program with threads: a poll that returns at once, and if nothing
+ * is ready before `deadline` (performance.now() ms), a wait on the thread's own host
+ * thread, after which the call is tried again (src/syscalls/nonblock.ts). `tsp`: ppoll's
+ * timespec, which gets the time left.
+ */
+function pollConcurrent(k: Kernel, ufds: number, n: number, deadline: number, tsp: number): number {
+  deadline = k.sched.retryDeadline(k) ?? deadline;
+  const r = sys(HOST.ppoll, pfdAddr, n, stageTimespec(0n), 0, SIGSET_SIZE);
+  if (r !== 0 || performance.now() >= deadline) {
+    copyRevents(k, ufds, n);
+    if (tsp !== 0) {
+      const left = deadline === Infinity ? 0 : Math.max(0, deadline - performance.now());
+      writeBack(k, tsp, BigInt(Math.floor(left / 1000)), BigInt(Math.floor((left % 1000) * 1e6)));
+    }
+    return r;
+  }
+  const fds: Array<[number, number]> = [];
+  for (let i = 0; i < n; i++) fds.push([pfd.readInt32LE(i * PFD + POLLFD.fd), pfd.readInt16LE(i * PFD + POLLFD.events)]);
+  return waitFds(k, fds, deadline);
+}
 
 /** Implements ppoll(2): the timeout is staged (and the time left written back); the signal mask is checked, not applied. */
 const sysPpoll: Handler = (k, a) => {
@@ -155,6 +182,11 @@ const sysPpoll: Handler = (k, a) => {
   if (m < 0) return m;
   const s = stagePollfds(k, ufds, n);
   if (s < 0) return s;
+  if (k.sched.concurrent && (tsp === 0 || timed)) {
+    const deadline = tsp === 0 ? Infinity : performance.now() + Number(small.readBigInt64LE(S_TS + TIMESPEC.tv_sec)) * 1000
+      + Number(small.readBigInt64LE(S_TS + TIMESPEC.tv_nsec)) / 1e6;
+    return pollConcurrent(k, ufds, n, deadline, tsp);
+  }
   const r = sys(HOST.ppoll, pfdAddr, n, ts, 0, SIGSET_SIZE);
   copyRevents(k, ufds, n);
   // The host updated the staged timespec with the time left (not for a zero timeout).
@@ -307,10 +339,26 @@ function epollTarget(k: Kernel, a: Args): { h: number; ev: number } | number {
   return { h, ev };
 }
 
+/**
+ * epoll_wait and its forms in a program with threads: a wait that returns at once, and if
+ * nothing is ready before `deadline`, a wait for the epoll fd itself to become readable on
+ * the thread's own host thread, after which the call is tried again (nonblock.ts).
+ */
+function epollConcurrent(k: Kernel, t: { h: number; ev: number }, max: number, deadline: number): number {
+  deadline = k.sched.retryDeadline(k) ?? deadline;
+  const r = sys(HOST.epoll_wait, t.h, t.ev, max, 0);
+  if (r !== 0 || performance.now() >= deadline) return r;
+  return waitFds(k, [[t.h, POLLIN]], deadline);
+}
+
+/** A timeout in milliseconds (negative: none) as a deadline. */
+const msDeadline = (ms: number) => (ms < 0 ? Infinity : performance.now() + ms);
+
 /** Implements epoll_wait(2). */
 const sysEpollWait: Handler = (k, a) => {
   const t = epollTarget(k, a);
   if (typeof t === 'number') return t;
+  if (k.sched.concurrent && a.i(3) !== 0) return epollConcurrent(k, t, a.i(2), msDeadline(a.i(3)));
   return sys(HOST.epoll_wait, t.h, t.ev, a.i(2), a.i(3));
 };
 
@@ -320,6 +368,7 @@ const sysEpollPwait: Handler = (k, a) => {
   if (typeof t === 'number') return t;
   const m = checkSigmask(k, a.ptr(4), a.n(5));
   if (m < 0) return m;
+  if (k.sched.concurrent && a.i(3) !== 0) return epollConcurrent(k, t, a.i(2), msDeadline(a.i(3)));
   return sys(HOST.epoll_wait, t.h, t.ev, a.i(2), a.i(3));
 };
 
@@ -327,15 +376,17 @@ const sysEpollPwait: Handler = (k, a) => {
 const sysEpollPwait2: Handler = (k, a) => {
   const t = epollTarget(k, a);
   if (typeof t === 'number') return t;
-  let ts = 0;
+  let ts = 0, ns: bigint | null = null;
   const tsp = a.ptr(3);
   if (tsp !== 0) {
     const r = readTimespec(k, tsp);
     if (typeof r === 'number') return r;
+    ns = r;
     ts = stageTimespec(r);
   }
   const m = checkSigmask(k, a.ptr(4), a.n(5));
   if (m < 0) return m;
+  if (k.sched.concurrent && ns !== 0n) return epollConcurrent(k, t, a.i(2), ns === null ? Infinity : performance.now() + Number(ns) / 1e6);
   return sys(HOST.epoll_pwait2, t.h, t.ev, a.i(2), ts, 0, SIGSET_SIZE);
 };
 

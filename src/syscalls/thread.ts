@@ -5,7 +5,7 @@
  * the timers) is the scheduler's (src/vmm/scheduler.ts), reached through k.sched.
  */
 import { Handler, HandlerTable, GuestExit, Kernel, CloneSpec } from './api';
-import { EAGAIN, EINVAL, ENOSYS, ESRCH, E2BIG } from '../linux/errno';
+import { EAGAIN, EINVAL, ENOSYS, EPERM, ESRCH, E2BIG, ETIMEDOUT } from '../linux/errno';
 import {
   FUTEX_WAIT, FUTEX_WAKE, FUTEX_REQUEUE, FUTEX_CMP_REQUEUE, FUTEX_WAKE_OP, FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET,
   FUTEX_CLOCK_REALTIME, FUTEX_PRIVATE_FLAG, FUTEX_BITSET_MATCH_ANY,
@@ -13,9 +13,14 @@ import {
 import {
   CLONE_VM, CLONE_SIGHAND, CLONE_THREAD, CLONE_SETTLS, CLONE_PARENT_SETTID, CLONE_CHILD_SETTID, CLONE_CHILD_CLEARTID,
   CLONE_VFORK, CLONE_PIDFD, CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET,
-  CSIGNAL, CLONE_ARGS_SIZE_VER0,
+  CSIGNAL, CLONE_ARGS_SIZE_VER0, CLONE_FS,
 } from '../linux/sched';
-import { NSEC_PER_SEC } from '../linux/time';
+import { NSEC_PER_SEC, CLOCK_REALTIME, CLOCK_MONOTONIC } from '../linux/time';
+import { sys, addressOf } from '../host/libc';
+import { HOST } from './host-nr';
+
+/** The end of the user half of the address space on x86-64 (4-level paging). */
+const TASK_SIZE_MAX = 0x7ffffffff000;
 
 /** Namespaces a program cannot make inside torov (it is in torov's own already). */
 const CLONE_NEW = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET;
@@ -23,17 +28,23 @@ const CLONE_NEW = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | 
 /** Checks clone's flags as Linux does (kernel/fork.c, copy_process) and starts the thread. */
 function cloneWith(k: Kernel, spec: CloneSpec, exitSignal: number): number {
   const f = spec.flags;
+  // copy_process()'s checks, in its order.
+  if ((f & (CLONE_NEWNS | CLONE_FS)) === (CLONE_NEWNS | CLONE_FS)) return -EINVAL;
+  if ((f & (CLONE_NEWUSER | CLONE_FS)) === (CLONE_NEWUSER | CLONE_FS)) return -EINVAL;
   if ((f & CLONE_THREAD) && !(f & CLONE_SIGHAND)) return -EINVAL;
   if ((f & CLONE_SIGHAND) && !(f & CLONE_VM)) return -EINVAL;
+  if ((f & (CLONE_NEWUSER | CLONE_NEWPID)) && (f & CLONE_THREAD)) return -EINVAL;
   if (f & CLONE_NEW) {
     k.note('clone-ns', 'clone: new namespaces are not available inside torov: EPERM');
-    return -1;                                     // EPERM, as for an unprivileged caller
+    return -EPERM;                                 // as for an unprivileged caller
   }
   if (!(f & CLONE_THREAD)) {
     k.note('clone-process', 'clone without CLONE_THREAD (a new process: fork, vfork, posix_spawn) is not supported yet: ENOSYS');
     return -ENOSYS;
   }
   if (exitSignal !== 0 || (f & (CLONE_VFORK | CLONE_PIDFD))) return -EINVAL;
+  // Like Linux (arch/x86 copy_thread): a TLS base must be a user address.
+  if ((f & CLONE_SETTLS) && !(spec.tls < TASK_SIZE_MAX)) return -EPERM;
   return k.sched.cloneThread(k, spec);
 }
 
@@ -89,8 +100,29 @@ export function deadlineOf(k: Kernel, ts: number, absolute: boolean, realtime: b
   const ms = sec * 1000 + nsec / 1e6;
   const now = performance.now();
   if (!absolute) return now + ms;
-  const clockNow = realtime ? Date.now() : Number(process.hrtime.bigint()) / 1e6;
-  return now + (ms - clockNow);
+  return now + (ms - clockMs(realtime ? CLOCK_REALTIME : CLOCK_MONOTONIC));
+}
+
+const tsBuf = Buffer.alloc(16);
+const tsAddr = addressOf(tsBuf);
+/** The host's clock `clock` now, in milliseconds (to the nanosecond). */
+export function clockMs(clock: number): number {
+  if (sys(HOST.clock_gettime, clock, tsAddr) < 0) return clock === CLOCK_REALTIME ? Date.now() : Number(process.hrtime.bigint()) / 1e6;
+  return Number(tsBuf.readBigInt64LE(0)) * 1000 + Number(tsBuf.readBigInt64LE(8)) / 1e6;
+}
+
+/** How late a timer may fire (ms): as the scheduler's (src/vmm/scheduler.ts), never early for the guest's vDSO clock. */
+const TIMER_SLACK_MS = 0.25;
+
+/** Sleeps on the host until performance.now() reaches `deadline` (a single-threaded program's timed wait). */
+function sleepUntil(deadline: number): void {
+  for (;;) {
+    const ms = deadline - performance.now();
+    if (ms <= 0) return;
+    tsBuf.writeBigInt64LE(BigInt(Math.floor(ms / 1000)), 0);
+    tsBuf.writeBigInt64LE(BigInt(Math.floor((ms % 1000) * 1e6)), 8);
+    sys(HOST.nanosleep, tsAddr, 0);
+  }
 }
 
 /** FUTEX_WAKE_OP: the operation on *uaddr2 and the comparison (linux/futex.h's FUTEX_OP encoding). */
@@ -146,7 +178,10 @@ const sysFutex: Handler = (k, a) => {
       const bitset = cmd === FUTEX_WAIT ? FUTEX_BITSET_MATCH_ANY : a.u(5);
       const deadline = deadlineOf(k, a.ptr(3), cmd === FUTEX_WAIT_BITSET, realtime);
       if (deadline < 0) return deadline;
-      return k.sched.futexWait(k, addr, val, bitset, deadline);
+      const r = k.sched.futexWait(k, addr, val, bitset, deadline);
+      // Alone, a timed wait that nobody can end times out: sleep until then, as Linux would.
+      if (r === -ETIMEDOUT && !k.sched.concurrent) sleepUntil(deadline + TIMER_SLACK_MS);
+      return r;
     }
     case FUTEX_WAKE: case FUTEX_WAKE_BITSET:
       return k.sched.futexWake(k, addr, Math.min(val, 0x7fffffff), cmd === FUTEX_WAKE ? FUTEX_BITSET_MATCH_ANY : a.u(5));

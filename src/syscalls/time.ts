@@ -6,7 +6,8 @@ import { Handler, HandlerTable, Kernel } from './api';
 import { sys } from '../host/libc';
 import { HOST } from './host-nr';
 import { EINVAL } from '../linux/errno';
-import { CLOCK_REALTIME, CLOCK_TAI, CLOCK_MONOTONIC, CLOCK_REALTIME_ALARM, TIMER_ABSTIME, NSEC_PER_SEC } from '../linux/time';
+import { CLOCK_REALTIME, CLOCK_TAI, CLOCK_MONOTONIC, CLOCK_REALTIME_ALARM, CLOCK_BOOTTIME, CLOCK_BOOTTIME_ALARM, TIMER_ABSTIME, NSEC_PER_SEC } from '../linux/time';
+import { clockMs } from './thread';
 import { TIMESPEC, TIMEVAL, TIMEZONE } from '../linux/structs';
 
 
@@ -39,10 +40,7 @@ function sleepFor(k: Kernel, clock: number, abs: boolean, req: number, rem: numb
   if (rem) k.mem.check(rem, TIMESPEC.SIZE, true);
   const ms = sec * 1000 + nsec / 1e6;
   let deadline = performance.now() + ms;
-  if (abs) {
-    const now = clock === CLOCK_REALTIME || clock === CLOCK_REALTIME_ALARM ? Date.now() : Number(process.hrtime.bigint()) / 1e6;
-    deadline = performance.now() + (ms - now);
-  }
+  if (abs) deadline = performance.now() + (ms - clockMs(clock === CLOCK_REALTIME_ALARM ? CLOCK_REALTIME : clock === CLOCK_BOOTTIME_ALARM ? CLOCK_BOOTTIME : clock));
   return k.sched.sleep(k, deadline, abs ? 0 : rem);
 }
 

@@ -62,12 +62,19 @@ const MAY_BLOCK = (() => {
 /** The host's CPUs: guests that spin must leave one to the main thread and the threads that run. */
 const HOST_CPUS: number = require('node:os').availableParallelism();
 const DEBUG = process.env['TOROV_DEBUG_SCHED'] === '1';
+/** How late a timer may fire (ms), so that it is never early for the guest's own clocks. */
+export const TIMER_SLACK_MS = 0.25;
 /** Requests per health check of the polling (see poll()). */
 const WINDOW = 256;
 
 /** A thread's unfinished syscall: what it waits for. */
 interface Wait {
-  kind: 'host' | 'futex' | 'sleep';
+  /**
+   * host: a host call the thread's host thread performs for it; ready: its host thread
+   * waits (ppoll) until host fds are ready, then the syscall is served again; futex, sleep:
+   * the kernel's own queues and timers.
+   */
+  kind: 'host' | 'ready' | 'futex' | 'sleep';
   /** performance.now() ms when it times out (Infinity: never). */
   deadline: number;
   /** futex: the address and bitset waited on. */
@@ -77,6 +84,8 @@ interface Wait {
   then: ((r: number) => number) | undefined;
   /** sleep: nanosleep's remaining-time pointer (0: none). */
   rem: number;
+  /** host, ready: memory the host call uses (pollfds, a copied iovec array), kept alive until it ends. */
+  keep: Buffer | undefined;
 }
 
 /** Runtime state of a thread on the scheduler (its vCPU, host thread, channel page). */
@@ -88,6 +97,8 @@ export interface TaskRun {
   wait: Wait | undefined;
   /** A channel request that needs the thread's registers: served at its PORT_CTX exit. */
   ctxPending: boolean;
+  /** The syscall being served came through the channel (else through a VM exit). */
+  viaChannel: boolean;
   /** The vCPU is out of KVM_RUN, parked until resume() (exit path, or after its exit). */
   parked: boolean;
   /** The syscall number being served (for adaptive spinning). */
@@ -146,7 +157,7 @@ export class Scheduler implements TaskServices {
 
   /** Adds a thread with its vCPU (and channel page). */
   add(task: Task, vcpu: Vcpu, slot: Slot | undefined): TaskRun {
-    const r: TaskRun = { vcpu, slot, thread: undefined, wait: undefined, ctxPending: false, parked: true, nr: -1, t0: 0, dead: false };
+    const r: TaskRun = { vcpu, slot, thread: undefined, wait: undefined, ctxPending: false, viaChannel: false, parked: true, nr: -1, t0: 0, dead: false };
     this.tasks.push(task);
     this.runs.set(task, r);
     if (slot) vcpu.sink = this;
@@ -297,7 +308,7 @@ export class Scheduler implements TaskServices {
               return;
             }
           }
-          if (r.wait?.kind === 'host' && h.hostDone()) { this.hostDone(t, r); work = true; }
+          if ((r.wait?.kind === 'host' || r.wait?.kind === 'ready') && h.hostDone()) { this.hostDone(t, r); work = true; }
         }
         if (this.sleepers.size > 0 && this.expireTimers()) work = true;
         if (this.host.stop.requested) this.runs.get(this.tasks[0]!)!.vcpu.stopNow();
@@ -328,7 +339,7 @@ export class Scheduler implements TaskServices {
     let work = false;
     for (const t of this.tasks) {
       const r = this.runs.get(t)!;
-      if ((r.slot && r.slot.posted()) || r.thread?.exited() || (r.wait?.kind === 'host' && r.thread?.hostDone())) { work = true; break; }
+      if ((r.slot && r.slot.posted()) || r.thread?.exited() || ((r.wait?.kind === 'host' || r.wait?.kind === 'ready') && r.thread?.hostDone())) { work = true; break; }
     }
     if (!work) {
       if (DEBUG) this.debugState('sleep');
@@ -367,12 +378,13 @@ export class Scheduler implements TaskServices {
       r.t0 = performance.now();
     }
     r.nr = timed ? nr : -1;
+    r.viaChannel = true;
     const result = this.dispatch(t, r, nr, slot.args);
     if (result === BLOCKED) {
       // A host call needs the thread's host thread, so the guest must sleep (PORT_WAIT)
       // at once. A kernel wait (futex, sleep) may end soon: the guest spins its budget, as
       // long as spinning guests leave a CPU for the threads that do the work.
-      if (r.wait && (r.wait.kind === 'host' || this.spinners() >= HOST_CPUS - 1)) slot.setState(CHAN_BLOCKING);
+      if (r.wait && (r.wait.kind === 'host' || r.wait.kind === 'ready' || this.spinners() >= HOST_CPUS - 1)) slot.setState(CHAN_BLOCKING);
       return;
     }
     this.finishChannel(t, r, result);
@@ -412,6 +424,7 @@ export class Scheduler implements TaskServices {
 
   /** An exit a host thread reported (the vCPU is parked). */
   private exit(t: Task, r: TaskRun, rc: number): void {
+    r.viaChannel = false;
     try {
       r.vcpu.handleExit(rc);
     } catch (e) {
@@ -465,7 +478,7 @@ export class Scheduler implements TaskServices {
   private complete(t: Task, r: TaskRun, result: number): void {
     r.wait = undefined;
     this.sleepers.delete(t);
-    if (r.slot && r.slot.state() !== 0 && !r.parked) {
+    if (r.viaChannel) {
       this.finishChannel(t, r, result);
       return;
     }
@@ -477,6 +490,7 @@ export class Scheduler implements TaskServices {
     const w = r.wait!;
     const res = r.thread!.hostResult();
     r.wait = undefined;
+    if (w.kind === 'ready') { this.retry(t, r, w.deadline); return; }
     let out: number;
     try {
       out = w.then ? w.then(res) : res;
@@ -488,6 +502,29 @@ export class Scheduler implements TaskServices {
     this.complete(t, r, out);
   }
 
+  /**
+   * Serves a waiting syscall again, from the start (its host fds are ready, or its time
+   * is up): handlers that wait for readiness are written to be tried again.
+   */
+  private retry(t: Task, r: TaskRun, deadline: number): void {
+    t.retryDeadline = deadline;
+    try {
+      if (r.viaChannel) {
+        const slot = r.slot!;
+        const nr = slot.req[1] === 0 ? slot.req[0]! : -1;
+        const result = this.dispatch(t, r, nr, slot.args);
+        if (result === BLOCKED) return;
+        this.finishChannel(t, r, result);
+      } else {
+        let done: boolean;
+        try { done = r.vcpu.syscall(); } catch (e) { if (e instanceof ThreadExit) { this.retire(t, r); return; } throw e; }
+        if (done) this.resume(r);
+      }
+    } finally {
+      t.retryDeadline = undefined;
+    }
+  }
+
   private nextDeadline(): number {
     let d = Infinity;
     for (const t of this.sleepers) { const w = this.runs.get(t)?.wait; if (w && w.deadline < d) d = w.deadline; }
@@ -497,7 +534,9 @@ export class Scheduler implements TaskServices {
   /** Finishes the waits whose time is up; true if any was. */
   private expireTimers(): boolean {
     if (this.sleepers.size === 0) return false;
-    const now = performance.now();
+    // A little late rather than early: the guest reads its clocks through the vDSO (the
+    // TSC), which was measured here to lag the host's clocks by 30-80 µs on kvm_pvm.
+    const now = performance.now() - TIMER_SLACK_MS;
     let any = false;
     for (const t of [...this.sleepers]) {
       const r = this.runs.get(t);
@@ -511,12 +550,12 @@ export class Scheduler implements TaskServices {
   }
 
   private newWait(kind: Wait['kind'], deadline: number): Wait {
-    return { kind, deadline, addr: 0, bitset: 0, then: undefined, rem: 0 };
+    return { kind, deadline, addr: 0, bitset: 0, then: undefined, rem: 0, keep: undefined };
   }
 
   // ---- TaskServices ------------------------------------------------------------------------------
 
-  blockingCall(k: Kernel, nr: number, args: readonly number[], then?: (r: number) => number): number {
+  blockingCall(k: Kernel, nr: number, args: readonly number[], then?: (r: number) => number, keep?: Buffer): number {
     const t = k as unknown as Task, r = this.runs.get(t);
     if (!r || !this.concurrent || !r.thread) {
       // One thread: the call runs here, as a single-threaded kernel would.
@@ -525,9 +564,25 @@ export class Scheduler implements TaskServices {
     }
     const w = this.newWait('host', Infinity);
     w.then = then;
+    w.keep = keep;
     r.wait = w;
     r.thread.hostCall(nr, args);
     return BLOCKED;
+  }
+
+  waitReady(k: Kernel, nr: number, args: readonly number[], keep: Buffer, deadline: number): number {
+    const t = k as unknown as Task, r = this.runs.get(t);
+    if (!r || !r.thread) return -EAGAIN;
+    const w = this.newWait('ready', deadline);
+    w.keep = keep;
+    r.wait = w;
+    r.thread.hostCall(nr, args);
+    return BLOCKED;
+  }
+
+  /** The deadline of the wait a retried syscall is in (undefined on its first try). */
+  retryDeadline(k: Kernel): number | undefined {
+    return (k as unknown as Task).retryDeadline;
   }
 
   sleep(k: Kernel, deadline: number, rem: number): number {
@@ -547,8 +602,9 @@ export class Scheduler implements TaskServices {
     const cur = k.mem.readU32(addr);             // GuestFault -> EFAULT
     if (cur !== (val >>> 0)) return -EAGAIN;
     if (!this.concurrent) {
-      // Nobody else could wake it: a wait with a timeout times out, one without would wait forever.
-      k.note('futex-wait', 'futex WAIT with no other thread to wake it: returned early');
+      // Nobody else could wake it: a wait with a timeout times out (the handler sleeps
+      // until then); one without would wait forever, and returns instead (with a note).
+      if (deadline === Infinity) k.note('futex-wait', 'futex WAIT with no other thread to wake it and no timeout: returned EAGAIN instead of waiting forever');
       return deadline === Infinity ? -EAGAIN : -ETIMEDOUT;
     }
     const w = this.newWait('futex', deadline);
@@ -628,10 +684,11 @@ export class Scheduler implements TaskServices {
     child.fsBase = spec.flags & CLONE_SETTLS ? spec.tls : parent.fsBase;
     child.gsBase = parent.gsBase;
     child.fsBaseDirty = true;
-    // The tid stores of CLONE_PARENT_SETTID / CHILD_SETTID are done before the child runs,
-    // as in Linux; a bad pointer there fails the clone (EFAULT) before anything exists.
-    if (spec.flags & CLONE_PARENT_SETTID) k.mem.writeU32(spec.parentTid, tid);
-    if (spec.flags & CLONE_CHILD_SETTID) k.mem.writeU32(spec.childTid, tid);
+    // The tid stores of CLONE_PARENT_SETTID / CHILD_SETTID are done before the child runs;
+    // like Linux (which ignores put_user's failure there), a bad pointer is not an error.
+    const store = (p: number) => { try { k.mem.writeU32(p, tid); } catch (e) { if (!(e instanceof SysError)) throw e; } };
+    if (spec.flags & CLONE_PARENT_SETTID) store(spec.parentTid);
+    if (spec.flags & CLONE_CHILD_SETTID) store(spec.childTid);
     if (spec.flags & CLONE_CHILD_CLEARTID) child.clearTid = spec.childTid;
     const v = this.host.newVcpu(child, regs, pr.vcpu.fpuState());
     if (typeof v === 'number') return v;
@@ -731,7 +788,7 @@ export class Scheduler implements TaskServices {
       const h = r.thread;
       if (!h) continue;
       try { if (h.running) h.stopSync(r.vcpu.fd.runU8); } catch { /* reported by the caller's error */ }
-      if (r.wait?.kind === 'host' && !h.hostDone()) {
+      if ((r.wait?.kind === 'host' || r.wait?.kind === 'ready') && !h.hostDone()) {
         // A host call still blocks on that thread: interrupt it, so the thread is free.
         for (let i = 0; i < 100 && !h.hostDone(); i++) { h.kick(r.vcpu.fd.runU8, false); Atomics.wait(h.ctl, 0, Atomics.load(h.ctl, 0), 2); }
       }

@@ -69,6 +69,8 @@ export class Task implements Kernel {
   fsBaseDirty = false;
   /** The program's registers while a syscall that needs them is served (clone), else undefined. */
   regs: UserRegs | undefined;
+  /** While a syscall that waited for host fds is served again: the deadline of that wait. */
+  retryDeadline: number | undefined;
 
   constructor(readonly group: ThreadGroup, readonly tid: number, readonly sched: TaskServices) {}
 

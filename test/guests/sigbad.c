@@ -23,7 +23,7 @@
  *   stack-unmapped-signal    a handler, rsp in an unmapped page, tgkill itself   -> 139
  *   clone-bad-stack          a thread (raw clone) whose stack is an unmapped address: it
  *                            faults at its first push and the whole process dies -> 139
- *   clone-noncanonical-stack ... a non-canonical stack                           -> 139
+ *   clone-noncanonical-stack ... a non-canonical stack                           -> 135 (#SS: Linux sends SIGBUS)
  *   clone-kernel-stack       ... a kernel-half stack                             -> 139
  *   clone-readonly-stack     ... a stack in read-only memory                     -> 139
  *   clone-bad-tid-pointers   CLONE_PARENT_SETTID, CHILD_SETTID and CHILD_CLEARTID at unmapped
