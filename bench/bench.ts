@@ -173,16 +173,35 @@ rows.push({ what: 'create + run hello + destroy, in process (median)', torov: me
 // VMM in its namespaces and jail) and --no-sandbox, against Node's own start-up.
 log('end to end: torov run hello (sandbox on and off), native hello, node -e ""...');
 const e2e = (cmd: string, args: string[]) => { spawnOnce(cmd, args); const v: number[] = []; for (let i = 0; i < (quick ? 5 : 20); i++) v.push(spawnOnce(cmd, args)); return median(v); };
+// bin/torov is the launcher (src/launcher/launcher.c): it runs the node found on PATH, this one.
 const torovCli = path.join(ROOT, 'bin', 'torov');
+process.env['PATH'] = `${path.dirname(process.execPath)}:${process.env['PATH'] ?? ''}`;
 const tNode = e2e(process.execPath, ['-e', '']);
-const tTorov = e2e(process.execPath, [torovCli, 'run', G('hello')]);
-const tBare = e2e(process.execPath, [torovCli, 'run', '--no-sandbox', G('hello')]);
+const tTorov = e2e(torovCli, ['run', G('hello')]);
+const tBare = e2e(torovCli, ['run', '--no-sandbox', G('hello')]);
+const tExitPath = e2e(torovCli, ['run', '--syscall-path', 'exit', G('hello')]);
+// Where a sandboxed start-up goes: `torov run --verbose` prints its steps (src/cli/run.ts).
+const split = new Map<string, number[]>();
+for (let i = 0; i < (quick ? 5 : 20); i++) {
+  const r = spawnSync(torovCli, ['run', '--verbose', G('hello')], { encoding: 'utf8' });
+  const m = /^torov: start-up \(ms\): (.*); guest starts at ([\d.]+)$/m.exec(r.stderr);
+  if (!m) throw new Error(`no start-up line from torov run --verbose: ${r.stderr}`);
+  for (const part of m[1]!.split(', ')) {
+    const mm = /^(.*?) \+?([\d.]+)$/.exec(part)!;
+    const key = mm[1]!;
+    if (!split.has(key)) split.set(key, []);
+    split.get(key)!.push(Number(mm[2]) * 1e6);
+  }
+}
 const tNative = e2e(G('hello'), []);
 rows.push({ what: 'torov run hello, end to end (sandbox on: the default)', native: tNative, torov: tTorov, unit: 'ns' });
 rows.push({ what: 'torov run --no-sandbox hello, end to end', native: tNative, torov: tBare, unit: 'ns' });
 rows.push({ what: "node -e '' (Node's own start-up)", native: tNode, unit: 'ns' });
 rows.push({ what: "torov run --no-sandbox hello - node -e ''", torov: tBare - tNode, unit: 'ns', note: 'target <= 25 ms' });
-rows.push({ what: 'what the sandbox adds to a start (on - off)', torov: tTorov - tBare, unit: 'ns', note: 'a second Node start-up, namespaces, jail' });
+rows.push({ what: "torov run hello (sandbox on) - node -e ''", torov: tTorov - tNode, unit: 'ns', note: 'target <= 40 ms (one Node start-up: the launcher makes the namespaces first)' });
+rows.push({ what: 'torov run --syscall-path exit hello (sandbox on), end to end', native: tNative, torov: tExitPath, unit: 'ns', note: 'without the syscall channel\'s thread' });
+rows.push({ what: 'what the sandbox adds to a start (on - off)', torov: tTorov - tBare, unit: 'ns', note: 'namespaces, jail, privileges, seccomp filter, the channel\'s thread' });
+for (const [what, v] of split) rows.push({ what: `  start-up split (torov run --verbose, median): ${what}`, torov: median(v), unit: 'ns', note: what === 'Node' ? 'Node\'s own bootstrap, from the process start' : 'after the step before' });
 
 // 3a. Dynamically linked programs (issue 16): the machine's own Python and ls, natively
 // and in torov with --rootfs / (the host's files, read-only), end to end as a user runs
@@ -263,7 +282,7 @@ log('sandbox cost per syscall: torov run getppid_loop, sandbox on and off...');
 const N_CLI = quick ? 2_000 : 10_000;
 // On the exit path, where every call makes host syscalls (KVM_RUN) that the filter sees; a
 // call through the channel makes none, and its few µs would drown in start-up noise here.
-const cliCall = (extra: string[], mode: string[]) => perCall((n) => spawnOnce(process.execPath, [torovCli, 'run', '--syscall-path', 'exit', ...extra, G('getppid_loop'), String(n), ...mode]), N_CLI);
+const cliCall = (extra: string[], mode: string[]) => perCall((n) => spawnOnce(torovCli, ['run', '--syscall-path', 'exit', ...extra, G('getppid_loop'), String(n), ...mode]), N_CLI);
 const sOn = cliCall([], []), sOff = cliCall(['--no-sandbox'], []);
 const wOn = cliCall([], ['write']), wOff = cliCall(['--no-sandbox'], ['write']);
 rows.push({ what: 'getppid round trip, sandbox on / off (exit path)', native: sOff, torov: sOn, unit: 'ns', note: 'native column: --no-sandbox' });

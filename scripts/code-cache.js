@@ -9,5 +9,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const root = path.join(__dirname, '..');
 fs.rmSync(path.join(root, 'dist', 'torov.cache'), { force: true });
-spawnSync(process.execPath, [path.join(root, 'bin', 'torov'), 'run', '--no-sandbox', path.join(root, 'examples', 'hello', 'hello')],
-  { stdio: 'ignore', timeout: 60_000 });
+// bin/torov (the launcher) runs the node found on PATH: this one.
+const env = { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}` };
+spawnSync(path.join(root, 'bin', 'torov'), ['run', '--no-sandbox', path.join(root, 'examples', 'hello', 'hello')],
+  { stdio: 'ignore', timeout: 60_000, env });

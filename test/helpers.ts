@@ -5,7 +5,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
+/** The torov command: the launcher (src/launcher/launcher.c), which runs the `node` found on PATH. */
 export const TOROV = path.join(ROOT, 'bin', 'torov');
+
+// The launcher must run the Node that runs the tests (CI runs them on several versions).
+process.env['PATH'] = `${path.dirname(process.execPath)}:${process.env['PATH'] ?? ''}`;
 export const GUESTS = path.join(ROOT, 'test', 'guests');
 
 /** A guest binary's path. */
@@ -29,8 +33,9 @@ export function torov(args: readonly string[], opts: { input?: string; cwd?: str
   if (args[0] === 'run' && !opts.plain && !args.includes('--no-sandbox') && !args.includes('--help')) {
     args = ['run', ...testRunOptions(), ...args.slice(1)];
   }
-  const r: SpawnSyncReturns<string> = spawnSync(process.execPath, [TOROV, ...args], {
-    encoding: 'utf8', input: opts.input ?? '', cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env, timeout: opts.timeout ?? 60_000,
+  const env = opts.env ? { ...opts.env, PATH: process.env['PATH'] } : process.env;
+  const r: SpawnSyncReturns<string> = spawnSync(TOROV, args, {
+    encoding: 'utf8', input: opts.input ?? '', cwd: opts.cwd ?? ROOT, env, timeout: opts.timeout ?? 60_000,
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, signal: r.signal };
 }

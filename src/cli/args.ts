@@ -39,10 +39,10 @@ export function parseOptions(argv: readonly string[], specs: readonly OptSpec[],
       const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
       if (eq >= 0) inline = arg.slice(eq + 1);
       spec = byLong.get(name);
-      if (!spec) throw new UsageError(`unknown option --${name}`);
+      if (!spec) throw new UsageError(`unknown option --${name}${suggest(name, specs)}`);
     } else {
       spec = byShort.get(arg.slice(1, 2));
-      if (!spec) throw new UsageError(`unknown option ${arg}`);
+      if (!spec) throw new UsageError(`unknown option ${arg}${arg.length > 2 ? suggest(arg.slice(1), specs) : ''}`);
       if (arg.length > 2) inline = arg.slice(2);
     }
     i++;
@@ -65,6 +65,69 @@ export function parseOptions(argv: readonly string[], specs: readonly OptSpec[],
     }
   }
   return { opts, rest: [...positional, ...argv.slice(i)] };
+}
+
+/** " (did you mean --x?)" for the option closest to a mistyped one, or "". */
+export function suggest(name: string, specs: readonly OptSpec[]): string {
+  if (specs.some((s) => s.name === `no-${name}`)) return ` (did you mean --no-${name}?)`;
+  let best: string | undefined, bestD = Infinity;
+  for (const s of specs) {
+    const d = editDistance(name, s.name);
+    if (d < bestD) { best = s.name; bestD = d; }
+  }
+  return best !== undefined && bestD <= Math.max(1, Math.floor(name.length / 3)) ? ` (did you mean --${best}?)` : '';
+}
+
+/** Levenshtein distance, with a swap of two neighbours counted as one edit. */
+export function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/**
+ * Parses a duration: a number of seconds ("30", "1.5"), or amounts with units in
+ * decreasing order ("500ms", "30s", "2m", "1h30m", "1h30m15s"). Returns milliseconds;
+ * 0 ("0", "0s") means no limit. Throws RangeError with a one-line message.
+ */
+export function parseDuration(s: string): number {
+  const t = s.trim();
+  const bad = () => new RangeError(`invalid duration ${JSON.stringify(s)}: expected seconds or e.g. 500ms, 30s, 2m, 1h30m (0: no limit)`);
+  let ms: number;
+  if (/^\d+(\.\d+)?$/.test(t)) ms = Number(t) * 1000;
+  else {
+    const units: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+    const order = ['h', 'm', 's', 'ms'];
+    const re = /(\d+(?:\.\d+)?)(ms|h|m|s)/y;
+    ms = 0;
+    let last = -1, m: RegExpExecArray | null;
+    re.lastIndex = 0;
+    while (re.lastIndex < t.length && (m = re.exec(t)) !== null) {
+      const k = order.indexOf(m[2]!);
+      if (k <= last) throw bad();
+      last = k;
+      ms += Number(m[1]) * units[m[2]!]!;
+    }
+    if (last < 0 || re.lastIndex !== t.length) throw bad();
+  }
+  if (!Number.isFinite(ms) || ms > 2 ** 31 * 1000) throw bad();
+  if (ms === 0) return 0;
+  return Math.max(1, Math.round(ms));
+}
+
+/** Formats milliseconds as parseDuration reads them (90000 -> "1m30s", 1500 -> "1.5s"). */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  const h = Math.floor(ms / 3_600_000), m = Math.floor((ms % 3_600_000) / 60_000), s = (ms % 60_000) / 1000;
+  return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${s}s` : ''}`;
 }
 
 /** The options of `torov run`. */
@@ -102,11 +165,12 @@ export function buildEnv(opts: Options, hostEnv: NodeJS.ProcessEnv): string[] {
   if (opts['env-inherit']) for (const [k, v] of Object.entries(hostEnv)) if (v !== undefined) env.set(k, v);
   for (const kv of (opts['env'] as string[] | undefined) ?? []) {
     const eq = kv.indexOf('=');
-    if (eq <= 0) {
-      // docker's `-e NAME` copies NAME from the host environment.
-      if (eq < 0 && kv && hostEnv[kv] !== undefined) { env.set(kv, hostEnv[kv]!); continue; }
-      throw new UsageError(`--env ${JSON.stringify(kv)}: expected NAME=VALUE`);
+    if (eq < 0 && kv !== '' && !kv.includes('\0')) {
+      // docker's `-e NAME`: the host's value, and nothing when the host has none.
+      if (hostEnv[kv] !== undefined) env.set(kv, hostEnv[kv]!);
+      continue;
     }
+    if (eq <= 0 || kv.includes('\0')) throw new UsageError(`--env ${JSON.stringify(kv)}: expected NAME=VALUE or NAME`);
     env.set(kv.slice(0, eq), kv.slice(eq + 1));
   }
   return [...env].map(([k, v]) => `${k}=${v}`);

@@ -3,8 +3,12 @@
 export const MAIN_HELP = `Usage: torov COMMAND [OPTIONS]
 
 Run unmodified Linux x86-64 programs as KVM micro-VMs. The guest has no
-operating system: every system call leaves the VM and is checked against the
-program's policy by the torov VMM, which performs it on the host.
+operating system: its system calls reach the torov VMM, which checks each one
+against the program's policy and performs it on the host. They get there either
+by leaving the VM (a VM exit), or through a shared-memory channel that a VMM
+thread polls, without leaving it (the default with 2 or more CPUs).
+
+torov with no command prints this help.
 
 Commands:
   run       Run a program in a new micro-VM
@@ -36,7 +40,8 @@ Options:
   -p, --policy FILE      Policy file: torov's format (see policy.schema.json), a Docker/OCI
                          seccomp profile, or a ToroV configuration. Without it the default policy applies
                          (torov policy show prints it).
-  -e, --env NAME=VALUE   Add a variable to the guest's environment (repeatable).
+  -e, --env NAME=VALUE   Add a variable to the guest's environment (repeatable); -e NAME
+                         takes the host's value (nothing when the host has none).
                          The default environment is only PATH, HOME and TERM.
       --env-inherit      Start from the host's whole environment instead.
       --trace            Print every syscall, strace-style, with the policy's verdict, to stderr.
@@ -78,19 +83,25 @@ Sandbox (on by default: namespaces, a pivot_root jail, no privileges, a seccomp 
       --network none|host
                          Loopback only, in a network namespace of its own (default), or
                          the host's network.
-  -u, --user UID[:GID]   Run the VMM as these ids when torov is started as root
-                         (default 65534, nobody).
-      --timeout DURATION Stop the VM after e.g. 30s, 500ms, 2m (exit status 124).
+  -u, --user UID[:GID]   Started as root: the ids the guest acts as on the host's files
+                         (default: the owner of the first writable volume, else
+                         65534, nobody). The VMM holds no capability either way.
+      --timeout DURATION Stop the VM after e.g. 30s, 500ms, 2m, 1h30m (exit status 124);
+                         0 means no limit.
       --no-sandbox       Run the VMM without its sandbox (debugging only; warns).
 
       --verbose          Report unimplemented syscalls, the sandbox's identity and other
                          notes (once each).
   -h, --help             Show this help.
 
+Signals: SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH sent to
+torov reach the program (until its own handlers are run, those that end a process
+end it, with 128+N; SIGWINCH changes nothing). Killing torov kills the VM.
+
 Exit status: the program's own; 128+N when it died of signal N (139 for a
-segfault, 159 when the policy killed it); 124 at --timeout; 125 when torov itself failed; 126 when
-PROGRAM or its ELF interpreter cannot be executed (not ELF, wrong architecture);
-127 when PROGRAM or its interpreter was not found.
+segfault, 159 when the policy killed it); 124 at --timeout; 125 when torov itself
+failed; 126 when PROGRAM or its ELF interpreter cannot be executed (not ELF,
+wrong architecture, a script); 127 when PROGRAM or its interpreter was not found.
 `;
 
 export const POLICY_HELP = `Usage: torov policy show [FILE...]

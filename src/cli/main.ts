@@ -7,7 +7,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseOptions, RUN_OPTIONS, UsageError, buildEnv, Options } from './args';
+import { parseOptions, RUN_OPTIONS, UsageError, buildEnv, Options, editDistance } from './args';
+import { fromLauncher, launcher } from '../sandbox/launch';
 import { RUN_HELP, MAIN_HELP, POLICY_HELP, SYSCALLS_HELP, LEARN_HELP } from './help';
 
 /** torov's version, from package.json (next to dist/, whether this runs bundled or not). */
@@ -50,23 +51,37 @@ export function exitNow(status: number): void {
   sys(NR.exit_group, status);
 }
 
-/** Runs the CLI; returns the exit status. */
+/**
+ * Runs the CLI; returns the exit status. `argv` starts with the launcher's own argument
+ * (`--launcher=...`, see src/sandbox/launch.ts) when bin/torov started this process.
+ */
 export function main(argv: readonly string[]): number {
-  const [cmd, ...rest] = argv;
+  try {
+    const [cmd, ...rest] = fromLauncher(argv);
+    return command(cmd, rest);
+  } catch (e) {
+    return reportError(e);
+  }
+}
+
+function command(cmd: string | undefined, rest: readonly string[]): number {
   try {
     switch (cmd) {
       case undefined: case '-h': case '--help': case 'help':
-        if (cmd === 'help' && rest[0]) return main([rest[0], '--help']);
+        if (cmd === 'help' && rest[0]) return command(rest[0], ['--help']);
         writeStdout(MAIN_HELP);
-        return cmd === undefined ? 125 : 0;
+        return 0;
       case '-V': case '--version': case 'version':
         writeStdout(`torov ${version()}\n`);
         return 0;
       case 'run': return cmdRun(rest);
       case 'policy': return cmdPolicy(rest);
       case 'syscalls': return cmdSyscalls(rest);
-      default:
-        throw new UsageError(`unknown command "${cmd}" (try: torov --help)`);
+      default: {
+        const known = ['run', 'policy', 'syscalls', 'version', 'help'];
+        const near = known.map((k) => [k, editDistance(cmd, k)] as const).sort((a, b) => a[1] - b[1])[0]!;
+        throw new UsageError(`unknown command "${cmd}"${near[1] <= 2 ? ` (did you mean "${near[0]}"?)` : ''} (try: torov --help)`);
+      }
     }
   } catch (e) {
     return reportError(e);
@@ -94,10 +109,35 @@ function kvmAdvice(e: { errno?: number; what?: string; message: string }): strin
   if (e.what?.startsWith('open')) {
     const dev = e.what.slice(5);
     if (e.errno === 2) return `cannot use KVM: ${dev} does not exist (enable virtualization in the firmware or the VM, or load the module: modprobe kvm_intel or kvm_amd)`;
-    if (e.errno === 13 || e.errno === 1) return `cannot use KVM: no permission on ${dev} (add yourself to its group: sudo usermod -aG kvm $USER, then log in again)`;
+    if (e.errno === 13 || e.errno === 1) {
+      // In the sandbox's user namespace, owners that are not mapped read as nobody: the launcher looked from outside.
+      const l = launcher();
+      const stat = l !== undefined && dev === '/dev/kvm' && l.kvmUid >= 0 ? () => ({ uid: l.kvmUid, gid: l.kvmGid, mode: l.kvmMode }) : fs.statSync;
+      return `cannot use KVM: no permission on ${dev} (${kvmAccessHint(dev, stat)})`;
+    }
     return `cannot use KVM: cannot open ${dev} (errno ${e.errno})`;
   }
   return `KVM: ${e.message}`;
+}
+
+/** What to do about /dev/kvm's permissions, from its real owner and mode. */
+export function kvmAccessHint(dev: string, stat: (p: string) => { uid: number; gid: number; mode: number } = fs.statSync,
+  groupFile = '/etc/group', passwdFile = '/etc/passwd'): string {
+  let st: { uid: number; gid: number; mode: number };
+  try { st = stat(dev); } catch { return 'it cannot be read: ask your administrator'; }
+  const name = (file: string, id: number) => {
+    try {
+      for (const l of fs.readFileSync(file, 'utf8').split('\n')) { const f = l.split(':'); if (f[2] === String(id)) return f[0]!; }
+    } catch { /* no such file */ }
+    return String(id);
+  };
+  const group = name(groupFile, st.gid), owner = name(passwdFile, st.uid);
+  const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
+  const what = `it is ${owner}:${group}, mode ${mode}`;
+  if ((st.mode & 0o060) === 0o060 && st.gid !== 0) {
+    return `${what}: add yourself to the ${group} group (sudo usermod -aG ${group} $USER), then log in again`;
+  }
+  return `${what}, so only ${owner} may use it: give your user access (e.g. sudo setfacl -m u:$USER:rw ${dev}, or a udev rule with a group), or run torov as root`;
 }
 
 function cmdRun(argv: readonly string[]): number {

@@ -5,11 +5,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Options, UsageError, parseVolumes, parseUser } from './args';
+import { Options, UsageError, parseVolumes, parseUser, parseDuration, formatDuration } from './args';
 import { say } from './main';
 import { DEFAULT_MEMORY, MIN_MEMORY, MAX_MEMORY, MAX_VCPUS } from '../machine/layout';
 import { O_PATH } from '../linux/fcntl';
-import { CHILD_ENV, ChildSpec, signalReady } from '../sandbox/child';
+import { launcher, tellLauncher, requestRestart, sendLearned, launcherAlive } from '../sandbox/launch';
 
 /** `torov policy learn`: where the learned policy goes. */
 export interface LearnRequest {
@@ -19,6 +19,7 @@ export interface LearnRequest {
 
 /** Runs `program` with `args`; returns the exit status. With `learn`, records the run and writes its policy. */
 export function runProgram(program: string, args: readonly string[], opts: Options, env: string[], learn?: LearnRequest): number {
+  const marks: Array<[string, number]> = [['torov loaded', performance.now()]];
   // Only what this run needs is loaded: start-up time is part of every run.
   const { defaultPolicy } = require('../policy/default') as typeof import('../policy/default');
   const load = () => require('../policy/load') as typeof import('../policy/load');
@@ -86,6 +87,13 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     say(`torov: ${file}: ${code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}`);
     return 126;
   }
+  // A script: torov runs ELF programs and has no exec yet, so say which interpreter it names.
+  if (image.length >= 2 && image[0] === 0x23 && image[1] === 0x21 && !torovConfig) {
+    const line = image.subarray(2, Math.min(image.length, 258)).toString('latin1').split('\n')[0]!.trim();
+    const interp = line.split(/\s+/)[0] || '(none)';
+    say(`torov: ${file}: a script for ${/^[\x20-\x7e]+$/.test(interp) ? interp : JSON.stringify(interp)} (its #! line); torov runs ELF programs and cannot start a script interpreter yet: run a static build of the interpreter with the script as its argument (e.g. torov run -v "$PWD:$PWD" /bin/busybox sh ${file})`);
+    return 126;
+  }
   // The guest ABI: a ToroV configuration may name a flat ToroV binary (not ELF).
   const personalities = require('../vmm/personality') as typeof import('../vmm/personality');
   const personality = torovConfig && !personalities.isElf(image) ? personalities.torovPersonality : personalities.linuxPersonality;
@@ -98,9 +106,8 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   }
 
   const user = typeof opts['user'] === 'string' ? parseUser(opts['user']) : undefined;
-  let timeoutMs: number | undefined;
+  let timeoutMs = 0;
   if (typeof opts['timeout'] === 'string') {
-    const { parseDuration } = require('../sandbox/launch') as typeof import('../sandbox/launch');
     try { timeoutMs = parseDuration(opts['timeout']); } catch (e) { throw new UsageError(`--timeout: ${(e as Error).message}`); }
   }
   const sb = { ...(policy.sandbox ?? {}), ...(rootfs !== undefined ? { root: rootfs } : {}) };
@@ -109,44 +116,59 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     sb.network = opts['network'];
   }
   const syscallPath = chooseSyscallPath(opts['syscall-path'], { gdb: gdbSpec !== undefined, linux: personality === personalities.linuxPersonality });
-  const childEnv = process.env[CHILD_ENV];
   const sandbox = !opts['no-sandbox'];
-  if (!childEnv) {
-    if (!sandbox) {
-      if (volumes.length) throw new UsageError('--volume needs the sandbox (it has no meaning with --no-sandbox)');
-      say('torov: warning: --no-sandbox: the VMM runs without its namespaces, jail, privilege drop and seccomp filter (for debugging only)');
-    }
-    if (sandbox || timeoutMs !== undefined) {
-      const { launch } = require('../sandbox/launch') as typeof import('../sandbox/launch');
-      // The stub listens here, on the host's network, and the VMM inherits the socket.
-      const gdb = gdbSpec !== undefined ? listenGdb(gdbSpec, file) : undefined;
-      // Learn mode: the sandboxed VMM sends what it learned back through a pipe (see
-      // launch.ts), and this process, outside the jail and with the user's rights, writes
-      // the file. The jail has no view of the output path, and giving the VMM a writable
-      // volume for it would widen the sandbox for the guest too.
-      return launch({ sandbox, network: sb.network ?? 'none', newPid: sb.newPid ?? true, timeoutMs, argv: process.argv.slice(1), say, gdbFd: gdb?.fd,
-        vcpuThread: syscallPath === 'ring' && sandbox,
-        ...(learn ? { learn: (text: string) => writeLearned(learn, text, learnOptions) } : {}) });
-    }
+  const spec = launcher();
+  if (sandbox && spec === undefined) throw new UsageError('the sandbox needs torov\'s launcher: run bin/torov, not node bin/torov.js (or add --no-sandbox to debug)');
+  if (sandbox && !spec!.namespaces) throw new Error('the launcher created no namespaces for a sandboxed run');
+  if (!sandbox) {
+    if (volumes.length) throw new UsageError('--volume needs the sandbox (it has no meaning with --no-sandbox)');
+    say('torov: warning: --no-sandbox: the VMM runs without its namespaces, jail, privilege drop and seccomp filter (for debugging only)');
   }
-  const child = childEnv ? JSON.parse(childEnv) as ChildSpec : undefined;
+  const network = sb.network ?? 'none';
+  if (sandbox) {
+    // The launcher made the namespaces before this process started, from the command line
+    // alone. When the policy (or a ToroV configuration) needs others, or gdb needs a socket
+    // on the host's network, it starts this process again with them, once.
+    const net = network === 'none', pid = sb.newPid ?? true;
+    const gdb = gdbSpec !== undefined && net && spec!.gdbFd < 0 && spec!.gdbErrno === 0 ? gdbSocketAddress(gdbSpec) : undefined;
+    if (net !== spec!.net || pid !== spec!.pid || gdb !== undefined) {
+      if (spec!.attempt > 0) throw new Error(`the launcher did not provide the namespaces this run needs (network ${net ? 'own' : 'host'}, PID namespace ${pid ? 'own' : 'host'})`);
+      requestRestart({ net, pid, ...(gdb ? { gdb } : {}) });
+      return 0;
+    }
+    if (spec!.gdbErrno !== 0) throw new UsageError(`--gdb: cannot listen on ${gdbSpec}: ${errnoText(spec!.gdbErrno)}`);
+  }
+  marks.push(['policy and program checked', performance.now()]);
+  // --timeout: the launcher kills the VMM a grace period after the deadline should it still
+  // run then (it covers the set-up too); the VMM's own timer stops the VM at the deadline.
+  const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : 0;
+  const timeoutText = `torov: timeout: the VM was stopped after ${formatDuration(timeoutMs)}`;
+  if (timeoutMs > 0) tellLauncher(`timeout ${timeoutMs} ${timeoutText}`);
+
   // The channel's vCPU thread takes tens of milliseconds to start. Under the sandbox it must
   // be up before the jail hides koffi's files and the seccomp filter forbids new threads:
-  // bin/torov started it first thing (ChildSpec.vcpuThread), and the jail waits for it.
-  // Without the sandbox, the channel starts it only once the guest has made enough
-  // syscalls for it to pay off (Channel.run), so a short run never pays for it.
-  const vcpuThread = syscallPath === 'ring' && child?.sandbox ? (require('../vmm/channel') as typeof import('../vmm/channel')).HostThread : undefined;
+  // bin/torov.js started it first thing, and the jail waits for it. Without the sandbox,
+  // the scheduler starts one in the background (src/vmm/scheduler.ts).
+  const vcpuThread = syscallPath === 'ring' && sandbox ? (require('../vmm/channel') as typeof import('../vmm/channel')).HostThread : undefined;
   vcpuThread?.prestart();
-  const gdb = child?.gdbFd !== undefined ? (require('../gdb') as typeof import('../gdb')).GdbStub.adopt(child.gdbFd)
-    : gdbSpec !== undefined && !child ? listenGdb(gdbSpec, file) : undefined;
+  let gdb: import('../gdb').GdbStub | undefined;
+  if (spec !== undefined && spec.gdbFd >= 0) {
+    gdb = (require('../gdb') as typeof import('../gdb')).GdbStub.adopt(spec.gdbFd);
+    say(gdb.connectHint(file));
+  } else if (gdbSpec !== undefined) gdb = listenGdb(gdbSpec, file);
   gdb?.prepare();
+  // Host signals (forwarded by the launcher, from the terminal, the --timeout timer) are
+  // counted from here on and taken by the run loop (src/vmm/host-signals.ts).
+  const hostSignals = require('../vmm/host-signals') as typeof import('../vmm/host-signals');
+  hostSignals.installHostSignals(hostSignals.FORWARDED_SIGNALS);
+  if (deadline > 0) hostSignals.armTimeout(Math.max(1, deadline - Date.now()), timeoutText);
 
   let traceFd: number | undefined;
   if (opts['trace-file']) traceFd = fs.openSync(opts['trace-file'] as string, 'w');
   else if (opts['trace']) traceFd = 2;
 
   const { Machine, kvmHandle } = require('../vmm/machine') as typeof import('../vmm/machine');
-  if (child?.sandbox) {
+  if (sandbox) {
     // Everything the VMM needs from the host is opened or loaded before the host's files
     // disappear: /dev/kvm, the program (read above), the trace file, every module.
     kvmHandle();
@@ -154,30 +176,40 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     // The VMM's own /proc stays reachable to torov (not to the guest) through a dirfd.
     (require('../syscalls/fs') as typeof import('../syscalls/fs')).useProcDir(fs.openSync('/proc', fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | O_PATH));
     if (traceFd !== undefined) require('../syscalls/trace');
+    // Loaded now: the filter is installed after the jail, when no module file can be read.
+    require('../sandbox/seccomp');
     // The vCPU thread loads koffi from the host's files and makes syscalls the filter does not allow while it starts.
     if (vcpuThread && !vcpuThread.waitReady(10_000)) throw new Error('the channel\'s vCPU thread did not start');
+    // One bin/torov.js started for nothing (it guessed from the command line alone) must
+    // be past its start too, then it idles: else it would load koffi inside the jail,
+    // under the seccomp filter, which kills the VMM for the files it opens.
+    const early = (globalThis as { __torovEarlyWorker?: { ctl: Int32Array } }).__torovEarlyWorker;
+    if (!vcpuThread && early) {
+      const { READY } = require('../vmm/vcpu-thread') as typeof import('../vmm/vcpu-thread');
+      for (let waited = 0; Atomics.load(early.ctl, READY) === 0 && waited < 10_000; waited += 10) Atomics.wait(early.ctl, READY, 0, 10);
+    }
     const { enterJail } = require('../sandbox/jail') as typeof import('../sandbox/jail');
-    const { dropPrivileges, applyLimits } = require('../sandbox/privileges') as typeof import('../sandbox/privileges');
-    enterJail({ dir: child.dir, root: sb.root, writable: sb.writable, tmp: sb.tmp, volumes, network: sb.network ?? 'none',
+    const priv = require('../sandbox/privileges') as typeof import('../sandbox/privileges');
+    // Who the VMM is on the host's files: see privileges.ts, runIdentity().
+    const id = spec!.idmap === 'self' ? undefined : priv.runIdentity({ user, volumes, root: sb.root, writable: sb.writable });
+    marks.push(['VMM ready for the jail', performance.now()]);
+    (globalThis as { __torovJailed?: boolean }).__torovJailed = true;    // bin/torov.js: no code cache written from here
+    enterJail({ root: sb.root, writable: sb.writable, tmp: sb.tmp, volumes, network,
       ...(typeof opts['workdir'] === 'string' ? { workdir: opts['workdir'] } : {}) });
-    const ids = dropPrivileges({ uid: user?.uid, gid: user?.gid, inUserNamespace: child.userNamespace });
+    const ids = priv.dropPrivileges({ ...(id ? { uid: id.uid, gid: id.gid } : {}), idmap: spec!.idmap, alive: launcherAlive });
     // No core dump of the VMM's large mappings if the seccomp filter kills it.
-    applyLimits({ ...(sb.rlimits ?? {}), core: 0 });
+    priv.applyLimits({ ...(sb.rlimits ?? {}), core: 0 });
+    marks.push(['jail and privileges', performance.now()]);
     if (opts['verbose']) {
-      const { effectiveCaps } = require('../sandbox/privileges') as typeof import('../sandbox/privileges');
-      say(`torov: sandbox: uid=${ids.uid} gid=${ids.gid} capabilities=0x${effectiveCaps().toString(16)} no_new_privs=1 network=${sb.network ?? 'none'} root=${sb.root ?? '(minimal)'}`);
+      say(`torov: sandbox: uid=${ids.uid} gid=${ids.gid}${id ? ` (${id.why})` : ''} capabilities=0x${priv.effectiveCaps().toString(16)} no_new_privs=1 network=${network} root=${sb.root ?? '(minimal)'}`);
     }
   }
-  if (child) signalReady();
   let m: InstanceType<typeof Machine>;
-  // In the sandbox, each first sighting also goes to the launcher at once ("L" lines), so
-  // that a run stopped by --timeout or a kill still gives a policy; "D" is the full result.
-  const learnFd = child?.learnFd;
-  const learner = learning ? new learning.Learner(learnFd !== undefined ? (l) => { fs.writeSync(learnFd, `L ${l}\n`); } : undefined) : undefined;
+  const learner = learning ? new learning.Learner() : undefined;
   try {
-    const root = sb.root !== undefined ? `the guest's root ${sb.root}` : child?.sandbox ? 'the guest\'s minimal root (no --rootfs; try --rootfs /)' : 'the host\'s root (--no-sandbox)';
+    const root = sb.root !== undefined ? `the guest's root ${sb.root}` : sandbox ? 'the guest\'s minimal root (no --rootfs; try --rootfs /)' : 'the host\'s root (--no-sandbox)';
     m = new Machine({ path: prog.guestPath, image, argv: [file, ...args], env, memory, policy, traceFd, verbose: !!opts['verbose'], log: say,
-      personality, vdso: !opts['no-vdso'], syscallPath, rewrite: !opts['no-rewrite'], spawnThread: !child?.sandbox, loader: { fd: prog.fd, root },
+      personality, vdso: !opts['no-vdso'], syscallPath, rewrite: !opts['no-rewrite'], spawnThread: !sandbox, loader: { fd: prog.fd, root },
       ...(cpus !== undefined ? { cpus } : {}), ...(threads !== undefined ? { threads } : {}),
       ...(startAddr !== undefined ? { entry: startAddr } : {}), ...(learner ? { learner } : {}) });
   } catch (e) {
@@ -185,25 +217,40 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     throw e;
   }
   gdb?.attach(m, say);
-  if (child?.sandbox) {
+  if (sandbox) {
     // Last: the VMM's own seccomp filter, on every thread. From here the VMM can make only
     // the host syscalls its runtime needs and those behind the guest syscalls the policy
     // allows (torov policy show --seccomp prints them); anything else kills it.
     const { enableSeccomp } = require('../sandbox/seccomp') as typeof import('../sandbox/seccomp');
     enableSeccomp(policy, { gdb: gdb !== undefined, pid: process.pid });
   }
+  // Forwarded signals now reach the run loop.
+  tellLauncher('ready');
+  if (opts['verbose']) say(startupNote(marks));
   try {
     return m.run();
   } finally {
     m.close();
     if (traceFd !== undefined && traceFd !== 2) fs.closeSync(traceFd);
     if (learner && learn) {
-      const text = `D ${JSON.stringify(learner.policy(learnOptions(false)))}\n`;
-      // In the sandbox: to the launcher's pipe. Without one: the file, from here.
-      if (learnFd !== undefined) fs.writeSync(learnFd, text);
-      else writeLearned(learn, text, learnOptions);
+      const stopped = m.stop.requested;
+      const l = learner.policy(learnOptions(stopped));
+      if (stopped) l.notes.unshift('the run was stopped (--timeout or a signal) before the program ended: the policy covers what it did until then');
+      writeLearned(learn, l);
     }
   }
+}
+
+/**
+ * --verbose: where the start-up went, in ms since the process started (Node's own
+ * bootstrap, then each of torov's steps), as `npm run bench` reports it.
+ */
+function startupNote(marks: Array<[string, number]>): string {
+  marks.push(['VM built', performance.now()]);
+  let last = performance.nodeTiming.bootstrapComplete;
+  const parts = [`Node ${last.toFixed(1)}`];
+  for (const [what, t] of marks) { parts.push(`${what} +${(t - last).toFixed(1)}`); last = t; }
+  return `torov: start-up (ms): ${parts.join(', ')}; guest starts at ${last.toFixed(1)}`;
 }
 
 /**
@@ -229,30 +276,44 @@ function chooseSyscallPath(opt: Options[string] | undefined, c: { gdb: boolean; 
 }
 
 /**
- * Writes a learned policy to its file, with the notes and a summary on stderr. `text` is
- * what the VMM sent: "L <observation>" lines as the run went, then "D <LearnedPolicy>"
- * when it ended. Without "D" the run was cut short: the policy is rebuilt from the lines.
+ * Writes a learned policy: its notes on stderr, then the file. Under the launcher, the
+ * launcher writes the file (outside the sandbox, with the user's rights: the jail has no
+ * view of the output path, and the VMM may run as another user), then prints the summary.
  */
-function writeLearned(learn: LearnRequest, text: string, options: (partial: boolean) => import('../policy/learn').LearnOptions): void {
+function writeLearned(learn: LearnRequest, l: import('../policy/learn').LearnedPolicy): void {
   const learning = require('../policy/learn') as typeof import('../policy/learn');
-  const lines = text.split('\n');
-  const done = lines.find((l) => l.startsWith('D '));
-  let l: import('../policy/learn').LearnedPolicy | undefined;
-  if (done !== undefined) {
-    try { l = JSON.parse(done.slice(2)) as import('../policy/learn').LearnedPolicy; } catch { /* cut short */ }
-  }
-  if (l === undefined) {
-    const seen = lines.filter((x) => x.startsWith('L ')).map((x) => x.slice(2));
-    if (seen.length === 0) { say(`torov: policy learn: the run did not get far enough to learn anything; ${learn.out} is not written`); return; }
-    l = learning.Learner.replay(seen).policy(options(true));
-    l.notes.unshift('the run was cut short (--timeout or a kill): the policy covers what it did until then, and its counts are first sightings only');
-  }
   // Notes quote paths the guest chose: control characters are shown, never sent to the terminal.
   for (const n of l.notes) say(`torov: policy learn: note: ${n.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}`);
-  try { fs.writeFileSync(learn.out, learning.formatPolicy(l.doc)); }
+  const text = learning.formatPolicy(l.doc);
+  const summary = `torov: policy learn: wrote ${learn.out}: ${l.syscalls} syscalls, ${l.argRules} argument rules; run it with: torov run --policy ${learn.out} ...`;
+  if (launcher() !== undefined) { sendLearned(text, summary); return; }
+  try { fs.writeFileSync(learn.out, text); }
   catch (e) { throw new UsageError(`policy learn: cannot write ${learn.out}: ${(e as Error).message}`); }
-  say(`torov: policy learn: wrote ${learn.out}: ${l.syscalls} syscalls, ${l.argRules} argument rules; run it with: torov run --policy ${learn.out} ...`);
+  say(summary);
 }
+
+/** The address `--gdb SPEC` listens on, as the launcher needs it (family, raw address, port). */
+function gdbSocketAddress(spec: string): { family: 4 | 6; address: Buffer; port: number } {
+  const { parseListenAddress } = require('../gdb/socket') as typeof import('../gdb/socket');
+  let a: import('../gdb/socket').ListenAddress;
+  try { a = parseListenAddress(spec); } catch (e) { throw new UsageError(`--gdb: ${(e as Error).message}`); }
+  return { family: a.family, address: a.family === 4 ? Buffer.from(a.host.split('.').map(Number)) : ipv6Bytes(a.host), port: a.port };
+}
+
+/** The 16 bytes of an IPv6 address (already checked by parseListenAddress). */
+function ipv6Bytes(s: string): Buffer {
+  const [head = '', tail] = s.split('::');
+  const h = head ? head.split(':') : [], t = tail ? tail.split(':') : [];
+  const words = [...h, ...Array<string>(tail === undefined ? 0 : 8 - h.length - t.length).fill('0'), ...t];
+  const b = Buffer.alloc(16);
+  words.forEach((w, i) => b.writeUInt16BE(parseInt(w, 16), i * 2));
+  return b;
+}
+
+function errnoText(e: number): string {
+  return e === 98 ? 'address already in use' : e === 99 ? 'address not available' : e === 13 ? 'permission denied' : `errno ${e}`;
+}
+
 /** Opens the GDB stub's socket and says how to connect. */
 function listenGdb(spec: string, program: string): import('../gdb').GdbStub {
   const { GdbStub } = require('../gdb') as typeof import('../gdb');

@@ -32,6 +32,7 @@ import { RUN } from '../kvm/kvm';
 
 /** The worker's two pollfds (the socket, the eventfd): byte offsets of their fields. */
 const P0 = 0, P1 = POLLFD.SIZE;
+import { hostSignalInstalled } from '../vmm/host-signals';
 
 const STOPPED = 0, RUNNING = 1, KICKED = 2, QUIT = 3;
 /** Words of the shared control block. */
@@ -82,7 +83,7 @@ export class InterruptWatcher {
     this.efd = sys(NR.eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (this.efd < 0) throw new Error(`eventfd failed (errno ${-this.efd})`);
     this.one.writeBigUInt64LE(1n, 0);
-    process.on('SIGUSR2', noop);
+    if (!hostSignalInstalled(12)) process.on('SIGUSR2', noop);   // else the host-signal handler takes it (src/vmm/host-signals.ts)
     this.worker = new Worker(WORKER, { eval: true, stdout: true, stderr: true, workerData: { koffi: require.resolve('koffi'), ctl: this.ctl.buffer, efd: this.efd } });
     this.worker.unref();
     for (let waited = 0; Atomics.load(this.ctl, READY) === 0 && waited < 10_000; waited += 50) Atomics.wait(this.ctl, READY, 0, 50);

@@ -8,6 +8,7 @@ import { sys, addressOf, NR } from '../host/libc';
 import { EADDRINUSE, EADDRNOTAVAIL, EACCES, EINTR } from '../linux/errno';
 import { AF_INET, AF_INET6, IPPROTO_TCP, MSG_NOSIGNAL, SOCK_CLOEXEC, SOCK_STREAM, SOL_SOCKET, SO_REUSEADDR, TCP_NODELAY } from '../linux/socket';
 import { SOCKADDR_IN, SOCKADDR_IN6 } from '../linux/structs';
+import { endRunOnHostSignal } from '../vmm/host-signals';
 
 /** Where the stub listens. */
 export interface ListenAddress { host: string; port: number; family: 4 | 6 }
@@ -131,7 +132,7 @@ export class Listener {
   accept(): Connection {
     for (;;) {
       const c = sys(NR.accept4, this.fd, 0, 0, SOCK_CLOEXEC);
-      if (c === -EINTR) continue;
+      if (c === -EINTR) { endRunOnHostSignal(); continue; }
       if (c < 0) throw new Error(`accept failed (errno ${-c})`);
       return new Connection(c);
     }
@@ -156,7 +157,7 @@ export class Connection {
     if (this.closed) return undefined;
     for (;;) {
       const n = sys(NR.recvfrom, this.fd, addressOf(this.rbuf), this.rbuf.length, 0, 0, 0);
-      if (n === -EINTR) continue;
+      if (n === -EINTR) { endRunOnHostSignal(); continue; }
       if (n <= 0) return undefined;
       return Buffer.from(this.rbuf.subarray(0, n));
     }

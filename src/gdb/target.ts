@@ -49,6 +49,7 @@ import { gdbSignal, linuxSignal, GDB_SIGINT, GDB_SIGTRAP, IGNORED_BY_DEFAULT } f
 import { EAGAIN, EINTR } from '../linux/errno';
 import { SIGKILL, signalName } from '../linux/signal';
 import { IOVEC } from '../linux/structs';
+import { takeHostSignal, onHostSignal } from '../vmm/host-signals';
 
 const TF = 0x100;
 /** RFLAGS bits a program may change (as vcpu.ts): CF PF AF ZF SF TF IF DF OF AC ID, plus bit 1. */
@@ -111,6 +112,8 @@ export class DebugSession implements Target {
       this.halt({ signal: GDB_SIGTRAP }, true);
       for (;;) {
         if (this.detached) { this.release(); v.debugger = undefined; return m.run(); }
+        const sig = takeHostSignal();
+        if (sig !== 0) onHostSignal(m, sig);
         if (m.stop.requested) throw new GuestExit(m.stop.status, m.stop.reason);
         // The same map from exit to meaning as the vCPU loop (src/vmm/exits.ts).
         switch (classifyExit(fd, fd.runOnce(), false)) {

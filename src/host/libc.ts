@@ -48,6 +48,15 @@ export const allThreads = {
   clearGroups: () => (setgroupsFn(0, null) === 0 ? 0 : -koffi.errno()),
 };
 
+const sigactionFn = libc.func('int sigaction(int, const void *, void *)') as (sig: number, act: Buffer, old: null) => number;
+/**
+ * glibc's sigaction(2) wrapper (it adds SA_RESTORER and its own restorer): `act` is glibc's
+ * struct sigaction (152 bytes). Returns 0, or -errno. For src/vmm/host-signals.ts.
+ */
+export function sigaction(sig: number, act: Buffer): number {
+  return sigactionFn(sig, act, null) === 0 ? 0 : -koffi.errno();
+}
+
 /** The calling thread's errno after a failed libc call. */
 export function errno(): number {
   return koffi.errno();

@@ -139,10 +139,11 @@ const H6: readonly ArgDef[] = ['hex', 'hex', 'hex', 'hex', 'hex', 'hex'];
 const N_PROC = 'new processes are not supported yet';
 const N_THREAD = 'threads (CLONE_THREAD): a vCPU each; new processes are not supported yet (ENOSYS)';
 const N_REFUSED = 'refused: not available to guests';
-const N_SIG = 'recorded; signals are not delivered yet';
-const N_KILL = 'only to self; terminates the VM for fatal signals';
+const N_SIG = 'delivered to handlers with Linux\'s rt_sigframe (SA_SIGINFO, SA_RESTART, SA_ONSTACK, SA_NODEFER, SA_RESETHAND)';
+const N_KILL = 'to the program\'s own process and threads; other pids are ESRCH';
 const N_IOCTL = 'terminal ioctls only: TCGETS, TIOCGWINSZ, FIONREAD, FIONBIO, FIOCLEX, FIONCLEX';
 const N_ID = 'only to the current id';
+const N_ITIMER = 'VIRTUAL and PROF count wall time while the program runs, not CPU time';
 const N_FUTEX = 'WAIT, WAKE, their BITSET forms, REQUEUE, CMP_REQUEUE, WAKE_OP; the PI operations are ENOSYS';
 const N_RSEQ = 'returns ENOSYS: glibc and musl fall back';
 const N_UNIMPL = 'not implemented by Linux';
@@ -182,11 +183,11 @@ const TABLE = [
   def(31, 'shmctl', 'other', 'none', ['int', 'int', 'ptr']),
   def(32, 'dup', 'io', 'full', ['fd'], 'fd'),
   def(33, 'dup2', 'io', 'full', ['fd', 'fd'], 'fd'),
-  def(34, 'pause', 'signal', 'none', []),
+  def(34, 'pause', 'signal', 'vmm', [], 'int'),
   def(35, 'nanosleep', 'time', 'full', ['timespec', 'ptr']),
-  def(36, 'getitimer', 'time', 'none', ['int', 'ptr']),
-  def(37, 'alarm', 'time', 'none', ['uint']),
-  def(38, 'setitimer', 'time', 'none', ['int', 'ptr', 'ptr']),
+  def(36, 'getitimer', 'time', 'partial', ['int', 'ptr'], 'int', N_ITIMER),
+  def(37, 'alarm', 'time', 'vmm', ['uint']),
+  def(38, 'setitimer', 'time', 'partial', ['int', 'ptr', 'ptr'], 'int', N_ITIMER),
   def(39, 'getpid', 'ident', 'vmm', []),
   def(40, 'sendfile', 'io', 'full', ['fd', 'fd', 'ptr', 'len']),
   def(41, 'socket', 'net', 'full', ['sockdomain', 'socktype', r('sockproto', 0)], 'fd'),
@@ -275,10 +276,10 @@ const TABLE = [
   def(124, 'getsid', 'ident', 'vmm', ['int']),
   def(125, 'capget', 'ident', 'none', ['ptr', 'ptr']),
   def(126, 'capset', 'ident', 'none', ['ptr', 'ptr']),
-  def(127, 'rt_sigpending', 'signal', 'partial', ['sigset_out', 'len'], 'int', 'nothing is ever pending: signals are not delivered yet'),
-  def(128, 'rt_sigtimedwait', 'signal', 'none', ['sigset', 'ptr', 'timespec', 'len']),
-  def(129, 'rt_sigqueueinfo', 'signal', 'none', ['int', 'signal', 'ptr']),
-  def(130, 'rt_sigsuspend', 'signal', 'none', ['sigset', 'len']),
+  def(127, 'rt_sigpending', 'signal', 'vmm', ['sigset_out', 'len']),
+  def(128, 'rt_sigtimedwait', 'signal', 'vmm', ['sigset', 'ptr', 'timespec', 'len']),
+  def(129, 'rt_sigqueueinfo', 'signal', 'partial', ['int', 'signal', 'ptr'], 'int', N_KILL),
+  def(130, 'rt_sigsuspend', 'signal', 'vmm', ['sigset', 'len']),
   def(131, 'sigaltstack', 'signal', 'partial', ['stack_t', 'stack_t_out'], 'int', N_SIG),
   def(132, 'utime', 'file', 'full', ['str', 'ptr']),
   def(133, 'mknod', 'file', 'full', ['str', 'mode', 'hex']),
@@ -370,11 +371,11 @@ const TABLE = [
   def(219, 'restart_syscall', 'signal', 'none', []),
   def(220, 'semtimedop', 'other', 'none', ['int', 'ptr', 'uint', 'timespec']),
   def(221, 'fadvise64', 'io', 'full', ['fd', 'long', 'long', 'int']),
-  def(222, 'timer_create', 'time', 'none', ['clockid', 'ptr', 'ptr']),
-  def(223, 'timer_settime', 'time', 'none', ['int', 'timer_flags', 'itimerspec', 'itimerspec_out']),
-  def(224, 'timer_gettime', 'time', 'none', ['int', 'itimerspec_out']),
-  def(225, 'timer_getoverrun', 'time', 'none', ['int']),
-  def(226, 'timer_delete', 'time', 'none', ['int']),
+  def(222, 'timer_create', 'time', 'partial', ['clockid', 'ptr', 'ptr'], 'int', 'SIGEV_SIGNAL, SIGEV_THREAD_ID, SIGEV_NONE on REALTIME, MONOTONIC, BOOTTIME, TAI'),
+  def(223, 'timer_settime', 'time', 'vmm', ['int', 'timer_flags', 'itimerspec', 'itimerspec_out']),
+  def(224, 'timer_gettime', 'time', 'vmm', ['int', 'itimerspec_out']),
+  def(225, 'timer_getoverrun', 'time', 'vmm', ['int']),
+  def(226, 'timer_delete', 'time', 'vmm', ['int']),
   def(227, 'clock_settime', 'time', 'none', ['clockid', 'timespec']),
   def(228, 'clock_gettime', 'time', 'full', ['clockid', 'timespec_out']),
   def(229, 'clock_getres', 'time', 'full', ['clockid', 'timespec_out']),
@@ -445,7 +446,7 @@ const TABLE = [
   def(294, 'inotify_init1', 'file', 'none', ['in_flags'], 'fd'),
   def(295, 'preadv', 'io', 'full', ['fd', r('iovec_out', 2), 'int', 'long']),
   def(296, 'pwritev', 'io', 'full', ['fd', r('iovec_in', 2), 'int', 'long']),
-  def(297, 'rt_tgsigqueueinfo', 'signal', 'none', ['int', 'int', 'signal', 'ptr']),
+  def(297, 'rt_tgsigqueueinfo', 'signal', 'partial', ['int', 'int', 'signal', 'ptr'], 'int', N_KILL),
   def(298, 'perf_event_open', 'sys', 'none', ['ptr', 'int', 'int', 'fd', 'hex'], 'fd'),
   def(299, 'recvmmsg', 'net', 'full', ['fd', 'ptr', 'uint', 'msg_flags', 'timespec']),
   def(300, 'fanotify_init', 'file', 'none', ['hex', 'hex'], 'fd'),

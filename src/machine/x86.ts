@@ -86,6 +86,25 @@ export interface CpuFeatures {
   fsgsbase: boolean;
   /** XCR0 bits KVM supports (CPUID.(EAX=0DH,ECX=0):EAX/EDX). */
   xcr0: bigint;
+  /** XSAVE state components' size and offset in the standard format (CPUID.(EAX=0DH,ECX=i):EAX/EBX), by component. */
+  xcomponents: ReadonlyMap<number, { size: number; offset: number }>;
+}
+
+/** The XCR0 torov gives guests: x87, SSE, AVX and AVX-512 state (no MPX, bits 3-4), as far as the CPU has them. */
+export function guestXcr0(feat: CpuFeatures): bigint {
+  return feat.xsave ? feat.xcr0 & 0xe7n : 3n;
+}
+
+/** The size of the XSAVE area (standard format) for the guest's XCR0: what a signal frame saves. */
+export function xsaveSize(feat: CpuFeatures): number {
+  let size = 512 + 64;                            // legacy region + XSAVE header
+  const x = guestXcr0(feat);
+  for (let i = 2; i < 64; i++) {
+    if (!(x & (1n << BigInt(i)))) continue;
+    const c = feat.xcomponents.get(i);
+    if (c) size = Math.max(size, c.offset + c.size);
+  }
+  return size;
 }
 
 /** Reads the features the guest will see out of KVM's supported CPUID. */
@@ -93,14 +112,16 @@ export function cpuFeatures(kvm: Kvm): CpuFeatures {
   const c = kvm.supportedCpuid();
   const n = c.readUInt32LE(0);
   let hwcap = 0, xsave = false, fsgsbase = false, xcr0 = 3n;
+  const xcomponents = new Map<number, { size: number; offset: number }>();
   for (let i = 0; i < n; i++) {
     const e = 8 + i * 40, fn = c.readUInt32LE(e), idx = c.readUInt32LE(e + 4);
     const ebx = c.readUInt32LE(e + 16), ecx = c.readUInt32LE(e + 20), edx = c.readUInt32LE(e + 24), eax = c.readUInt32LE(e + 12);
     if (fn === 1) { hwcap = edx; xsave = (ecx & (1 << 26)) !== 0; }
     if (fn === 7 && idx === 0) fsgsbase = (ebx & 1) !== 0;
     if (fn === 0xd && idx === 0) xcr0 = BigInt(eax) | (BigInt(edx) << 32n);
+    if (fn === 0xd && idx >= 2 && eax > 0) xcomponents.set(idx, { size: eax, offset: ebx });
   }
-  return { hwcap: hwcap >>> 0, xsave, fsgsbase, xcr0 };
+  return { hwcap: hwcap >>> 0, xsave, fsgsbase, xcr0, xcomponents };
 }
 
 /**
@@ -131,7 +152,7 @@ export function initVcpu(vcpu: VcpuFd, kvm: Kvm, mem: GuestMemory, feat: CpuFeat
   s.writeBigUInt64LE(BigInt(cr4), SREGS.cr4);
   s.writeBigUInt64LE(BigInt(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE), SREGS.efer);
   vcpu.setSregs(s);
-  if (feat.xsave) vcpu.setXcr0(feat.xcr0 & 0xe7n /* x87, SSE, AVX, AVX-512 state; no MPX (bits 3-4) */);
+  if (feat.xsave) vcpu.setXcr0(guestXcr0(feat));
   vcpu.setMsrs([
     // STAR (SDM 5.8.8): SYSCALL loads CS=0x10/SS=0x18; SYSRET loads CS=0x23+16, SS=0x23+8.
     [MSR_STAR, (0x23n << 48n) | (BigInt(SEL.KERNEL_CS) << 32n)],

@@ -208,13 +208,22 @@ export class Learner {
       argRules++;
     }
 
-    // Descriptors: only where the run used nothing but the standard ones.
+    // Descriptors: only where the run used nothing but the standard ones. Writes to stderr
+    // stay allowed whatever the run did: a failing program's own error message must show.
+    const STDERR_WRITES = ['write', 'writev'];
     for (const [name, m] of [...this.fds].sort(([a], [b]) => a.localeCompare(b))) {
       if (covered.has(name) || ALWAYS_ALLOWED.has(name) || !o.implemented(name)) continue;
       const fds = [...m.keys()].map(Number).sort((a, b) => a - b);
       if (!fds.every((fd) => fd >= 0 && fd <= 2)) continue;
-      rules.push({ names: [name], action: 'allow', args: { fd: fds }, why: `${name} on fd ${fds.map((fd) => `${fd} (${times(m.get(String(fd))!)})`).join(', ')} only` });
+      const why = `${name} on fd ${fds.map((fd) => `${fd} (${times(m.get(String(fd))!)})`).join(', ')} only`;
+      const stderr = STDERR_WRITES.includes(name) && !fds.includes(2);
+      rules.push({ names: [name], action: 'allow', args: { fd: stderr ? [...fds, 2] : fds }, why: stderr ? `${why}, and fd 2 for the program's error messages` : why });
       covered.add(name);
+      argRules++;
+    }
+    const unused = STDERR_WRITES.filter((n) => !covered.has(n) && !this.calls.has(n) && o.implemented(n));
+    if (unused.length > 0) {
+      rules.push({ names: unused, action: 'allow', args: { fd: [2] }, why: 'not used by the run: fd 2 only, for the program\'s error messages' });
       argRules++;
     }
 

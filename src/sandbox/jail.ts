@@ -1,7 +1,7 @@
 /**
  * The jail: the guest's filesystem view and the VMM's namespaces, set up inside the
- * sandboxed VMM process (which util-linux unshare(1) started in new mount, PID, IPC, UTS,
- * network and, for users who are not root, user namespaces; see launch.ts).
+ * sandboxed VMM process, which torov's launcher (src/launcher/launcher.c) started in new
+ * user, mount, PID, IPC, UTS and network namespaces.
  *
  * Steps, in the order a jailer must take them:
  *  1. make every mount private, so nothing below propagates to the host;
@@ -9,6 +9,8 @@
  *  3. bind the policy's root directory entry by entry (read-only unless writable), the
  *     four safe device nodes, a tmpfs at /tmp when asked, and the --volume mounts;
  *  4. pivot_root into it and detach the old root, so no host path is reachable;
+ * It is built over an existing directory (jailMountPoint) of the private mount namespace:
+ * nothing is created on the host, and nothing is left there whatever ends the VMM.
  *  5. remount the new root read-only, set the hostname, bring up loopback.
  * Every step that fails throws a SandboxError naming the step and the path.
  */
@@ -36,8 +38,6 @@ export interface Volume { host: string; guest: string; readOnly: boolean }
 
 /** What the jail is made of. */
 export interface JailSpec {
-  /** An empty host directory to build the new root on (created by the launcher). */
-  dir: string;
   /** Host directory whose entries become the guest's "/" (none: the minimal default). */
   root?: string;
   /** true: the root is writable; a list: these guest paths are. */
@@ -202,11 +202,29 @@ function bind(src: string, dst: string, readOnly: boolean, device = false): void
   mount(`make ${dst} ${readOnly ? 'read-only' : 'writable'}`, null, dst, null, flags);
 }
 
+/**
+ * Where the new root is built: an existing directory of the host (in this process's own
+ * mount namespace, so mounting over it changes nothing outside) that holds none of the
+ * paths bound into the jail. Nothing is created on the host.
+ */
+export function jailMountPoint(sources: readonly string[]): string {
+  const real = sources.map((p) => { try { return fs.realpathSync(p); } catch { return p; } });
+  for (const c of ['/mnt', '/media', '/srv', '/opt', '/boot', '/var', '/usr', '/run', '/tmp', '/home', '/etc']) {
+    let st: fs.Stats;
+    try { st = fs.lstatSync(c); } catch { continue; }
+    if (!st.isDirectory()) continue;
+    if (real.some((r) => r === c || r.startsWith(c + '/'))) continue;
+    return c;
+  }
+  throw new SandboxError('no directory to build the root on (every candidate holds a volume)');
+}
+
 /** Sets up the jail and enters it. After this, "/" is the guest's root and the host's is gone. */
 export function enterJail(spec: JailSpec): void {
-  const dir = spec.dir;
   // 1. Nothing we mount may propagate back to the host's mount namespace.
   mount('make mounts private', null, '/', null, MS_REC | MS_PRIVATE);
+  const sources = [...spec.volumes.map((v) => v.host), ...(spec.root !== undefined ? [spec.root] : []), ...DEVICES.map((d) => `/dev/${d}`)];
+  const dir = jailMountPoint(sources);
   // 2. The new root: the policy's root itself when it is writable as a whole (new files
   // at its top land in it, as under the original ToroV's chroot), else a small tmpfs.
   const writableAll = spec.writable === true;
@@ -218,6 +236,14 @@ export function enterJail(spec: JailSpec): void {
   } else {
     mount('mount the new root', 'tmpfs', dir, 'tmpfs', MS_NOSUID | MS_NODEV, 'mode=0755,size=4m');
   }
+  // In a root that is the user's own directory, torov creates nothing: its /dev, /tmp and
+  // volumes go over directories that exist there, or are left out (and said so).
+  const inRoot = (guest: string, what: string): string | undefined => {
+    const p = path.join(dir, guest);
+    if (!rootItself || fs.existsSync(p)) return p;
+    if (what) throw new SandboxError(`${what}: ${guest} does not exist in the root ${spec.root} (torov does not create it in your directory)`);
+    return undefined;
+  };
   // 3a. A read-only policy root, entry by entry (so /dev and /tmp can be torov's own).
   if (spec.root && !rootItself) {
     let entries: fs.Dirent[];
@@ -245,21 +271,25 @@ export function enterJail(spec: JailSpec): void {
     for (const [name, text] of Object.entries(MINIMAL_ETC)) fs.writeFileSync(path.join(etc, name), text, { mode: 0o644 });
   }
   // 3b. /dev: a tmpfs with the harmless device nodes bound from the host.
-  const dev = path.join(dir, 'dev');
-  fs.mkdirSync(dev, { recursive: true });
-  mount('mount /dev', 'tmpfs', dev, 'tmpfs', MS_NOSUID | MS_NOEXEC, 'mode=0755,size=64k');
-  for (const d of DEVICES) bind(`/dev/${d}`, path.join(dev, d), false, true);
-  mount('make /dev read-only', null, dev, null, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC);
+  const dev = inRoot('/dev', '');
+  if (dev !== undefined) {
+    if (!rootItself) fs.mkdirSync(dev, { recursive: true });
+    mount('mount /dev', 'tmpfs', dev, 'tmpfs', MS_NOSUID | MS_NOEXEC, 'mode=0755,size=64k');
+    for (const d of DEVICES) bind(`/dev/${d}`, path.join(dev, d), false, true);
+    mount('make /dev read-only', null, dev, null, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC);
+  } else {
+    noJailDev = true;
+  }
   // 3c. /tmp.
   if (spec.tmp) {
-    const tmp = path.join(dir, 'tmp');
-    fs.mkdirSync(tmp, { recursive: true });
+    const tmp = inRoot('/tmp', 'tmp')!;
+    if (!rootItself) fs.mkdirSync(tmp, { recursive: true });
     mount('mount /tmp', 'tmpfs', tmp, 'tmpfs', MS_NOSUID | MS_NODEV, 'mode=1777');
   }
   // 3d. Volumes, in order (a later one may sit inside an earlier one).
   for (const v of spec.volumes) {
     if (!fs.existsSync(v.host)) throw new SandboxError(`volume ${v.host}: no such file or directory on the host`);
-    const dst = path.join(dir, v.guest);
+    const dst = inRoot(v.guest, `volume ${v.host}:${v.guest}`)!;
     try { bind(v.host, dst, v.readOnly); }
     catch (e) {
       if (e instanceof SandboxError) throw e;
@@ -267,13 +297,12 @@ export function enterJail(spec: JailSpec): void {
     }
   }
   const hostCwd = process.cwd();
-  // 4. Enter it; the old root is detached and its mount point removed.
-  const old = path.join(dir, '.oldroot');
-  fs.mkdirSync(old);
-  call('pivot_root', SYS.pivot_root, dir, old);
+  // 4. Enter it: pivot_root with the new root as both arguments stacks the old root on
+  // top of it, and detaching that leaves the new one (no directory for the old root needed).
+  process.chdir(dir);
+  call('pivot_root', SYS.pivot_root, '.', '.');
+  call('detach the old root', SYS.umount2, '.', MNT_DETACH);
   process.chdir('/');
-  call('detach the old root', SYS.umount2, '/.oldroot', MNT_DETACH);
-  fs.rmdirSync('/.oldroot');
   // 5. A tmpfs root's own directory is read-only; the guest writes only where allowed.
   if (!rootItself) mount('make / read-only', null, '/', null, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV);
   call('sethostname', SYS.sethostname, 'torov', 5);
@@ -286,6 +315,9 @@ export function enterJail(spec: JailSpec): void {
     catch { if (i === cwds.length - 1) throw new SandboxError(`working directory ${cwd}: no such directory in the guest's root`); }
   }
 }
+
+/** True when the last jail's root (the user's own writable directory) had no dev/ for torov's /dev. */
+export let noJailDev = false;
 
 /** Brings up "lo" in the new network namespace (SIOCGIFFLAGS / SIOCSIFFLAGS on a socket). */
 function loopbackUp(): void {

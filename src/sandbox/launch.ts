@@ -1,136 +1,146 @@
 /**
- * Starting the sandboxed VMM. Linux only lets a single-threaded process enter a new user
- * namespace or mount namespace, and Node.js always runs several threads, so torov cannot
- * unshare itself. Instead the torov process you start (the *launcher*) checks the command
- * line, the policy and the program, then runs the VMM as a child through util-linux
- * unshare(1), which creates the namespaces in a fresh single-threaded process before it
- * executes Node again:
+ * The VMM's side of the launcher (bin/torov, built from src/launcher/launcher.c).
  *
- *   torov run ...  ──spawn──►  unshare --mount --ipc --uts [--net] [--pid --fork]
- *   (launcher: waits,                  [--user --map-root-user] -- node torov run ...
- *    enforces --timeout,                 (the VMM: jail, privileges, seccomp, then the VM)
- *    relays the status)
- *
- * The cost is a second Node.js start-up (measured by `npm run bench`). The launcher
- * enforces --timeout by killing the child, which works whatever the guest is blocked in.
+ * The launcher creates the sandbox's namespaces before Node starts (Node is threaded and
+ * cannot enter a user or mount namespace itself), then runs Node once, inside them, with
+ * `--launcher=3` before the user's arguments. Fd 3 is one end of a socket pair:
+ *  - the launcher's first message says what it created (LauncherSpec, JSON);
+ *  - the VMM tells the launcher: "ready" (it handles forwarded signals: see
+ *    src/vmm/host-signals.ts), "timeout MS TEXT" (kill me if I am still running MS ms
+ *    from now, plus a grace period, and say TEXT), "restart ..." (the namespaces do not
+ *    fit the run: start me again with these), and a learned policy for the launcher to
+ *    write (policy learn);
+ *  - when the launcher dies, the socket reads end-of-file (and the parent-death signal
+ *    kills the VMM).
+ * Nothing of this goes through the environment: an environment variable could be set by
+ * anyone up the process tree, and would reach the guest with --env-inherit.
+ * `--launcher=none` (or nothing): Node runs torov directly, without namespaces (every
+ * command but `run` and `policy learn`, and their --help).
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 
-import { CHILD_ENV, ChildSpec } from './child';
-export { CHILD_ENV, ChildSpec };
-
-/** How to run the child. */
-export interface LaunchOptions {
-  sandbox: boolean;
-  network: 'none' | 'host';
-  newPid: boolean;
-  timeoutMs?: number;
-  /** The launcher's own argv after `node` (bin/torov and its arguments). */
-  argv: readonly string[];
-  say: (line: string) => void;
-  /** The GDB stub's listening socket, passed to the child as its fd 4. */
-  gdbFd?: number;
-  /** The child will need the syscall channel's vCPU thread. */
-  vcpuThread?: boolean;
-  /**
-   * Learn mode: the child writes the learned policy to a pipe (its fd 4, or 5 with gdb)
-   * at the end of the run; this gets the text ('' if the child wrote none) before the
-   * status is returned.
-   */
-  learn?: (text: string) => void;
+/** What the launcher created around this process (its first message on fd 3). */
+export interface LauncherSpec {
+  /** Mount, IPC and UTS namespaces (and the user, network and PID ones below). */
+  readonly namespaces: boolean;
+  /** A user namespace... */
+  readonly userns: boolean;
+  /** ...whose id map is the identity (torov started by root), or root inside = the user outside ("self"). */
+  readonly idmap: 'none' | 'identity' | 'self';
+  /** A network namespace of its own (only loopback). */
+  readonly net: boolean;
+  /** A PID namespace of its own (this process is its PID 1). */
+  readonly pid: boolean;
+  /** The gdb stub's listening socket on the host's network (fd number), or -1. */
+  readonly gdbFd: number;
+  /** Why the launcher could not listen for gdb (an errno), or 0. */
+  readonly gdbErrno: number;
+  /** 0, or 1 after a restart. */
+  readonly attempt: number;
+  /** /dev/kvm's owner, group and mode as the host sees them (-1: no such file), for advice. */
+  readonly kvmUid: number;
+  readonly kvmGid: number;
+  readonly kvmMode: number;
 }
 
-/** The outcome of a launch: the exit status to use. */
-export function launch(o: LaunchOptions): number {
-  const root = (process.getuid?.() ?? 0) === 0;
-  const dir = o.sandbox ? fs.mkdtempSync(path.join(os.tmpdir(), 'torov-jail-')) : '';
-  const learnFd = o.learn ? (o.gdbFd !== undefined ? 5 : 4) : undefined;
-  const spec: ChildSpec = { sandbox: o.sandbox, dir, userNamespace: o.sandbox && !root, ...(o.gdbFd !== undefined ? { gdbFd: 4 } : {}),
-    ...(learnFd !== undefined ? { learnFd } : {}), ...(o.vcpuThread ? { vcpuThread: true } : {}) };
-  let cmd = process.execPath;
-  let args = [...o.argv];
-  if (o.sandbox && !root) {
-    // Rootless: find out first whether a user namespace can be had at all (a few ms), so a
-    // missing one is one line of advice instead of unshare's error and a failed child.
-    const probe = spawnSync(unsharePath(), ['--user', '--map-root-user', 'true'], { stdio: 'ignore' });
-    if (probe.status !== 0) {
-      if (dir) try { fs.rmdirSync(dir); } catch { /* nothing */ }
-      o.say(`torov: cannot create the sandbox's namespaces (no user namespace for this user). ${advice(root)}`);
-      return 125;
-    }
-  }
-  if (o.sandbox) {
-    const flags = ['--mount', '--ipc', '--uts', '--propagation', 'private'];
-    if (o.network === 'none') flags.push('--net');
-    if (o.newPid) flags.push('--pid', '--fork', '--kill-child');
-    if (!root) flags.push('--user', '--map-root-user');
-    args = [...flags, '--', process.execPath, ...o.argv];
-    cmd = unsharePath();
-  }
-  const env = { ...process.env, [CHILD_ENV]: JSON.stringify(spec) };
-  const r = spawnSync(cmd, args, {
-    stdio: ['inherit', 'inherit', 'inherit', 'pipe', ...(o.gdbFd !== undefined ? [o.gdbFd] : []), ...(learnFd !== undefined ? ['pipe' as const] : [])],
-    env,
-    timeout: o.timeoutMs,
-    killSignal: 'SIGKILL',
-    // A learned policy can exceed spawnSync's 1 MiB default (it covers every pipe).
-    ...(learnFd !== undefined ? { maxBuffer: 1 << 30 } : {}),
-  });
-  if (dir) try { fs.rmdirSync(dir); } catch { /* still mounted in a dying namespace */ }
-  if (o.learn && learnFd !== undefined) o.learn(r.output?.[learnFd]?.toString() ?? '');
-  const ready = r.output?.[3]?.toString() === 'ready';
-  if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT') {
-    o.say(`torov: timeout: the VM was stopped after ${formatMs(o.timeoutMs!)}`);
-    return 124;
-  }
-  if (r.error) {
-    o.say(`torov: cannot start the sandbox: ${(r.error as Error).message}`);
-    return 125;
-  }
-  if (!ready && o.sandbox && r.status !== null && r.status !== 0 && r.status !== 125) {
-    // unshare itself failed (it printed why); say what to do about it.
-    o.say(`torov: cannot create the sandbox's namespaces. ${advice(root)}`);
-    return 125;
-  }
-  if (r.signal) {
-    const sig = os.constants.signals[r.signal as keyof typeof os.constants.signals] ?? 0;
-    if (r.signal === 'SIGSYS') o.say('torov: the VMM was killed by its seccomp filter (a host syscall outside the filter): this is a bug in torov, please report it');
-    else if (r.signal === 'SIGXCPU') o.say('torov: the CPU-time limit (rlimits.cpuSeconds) was reached');
-    else o.say(`torov: the VMM was killed by ${r.signal}`);
-    return 128 + sig;
-  }
-  return r.status ?? 125;
+/** The control socket's fd in the VMM. */
+export const CTL_FD = 3;
+
+/** A malformed hand-off: torov was not started as its launcher starts it. */
+export class LauncherError extends Error {
+  override name = 'UsageError';
 }
 
-function unsharePath(): string {
-  for (const p of ['/usr/bin/unshare', '/bin/unshare']) if (fs.existsSync(p)) return p;
-  return 'unshare';
+let current: LauncherSpec | undefined;
+
+/**
+ * Takes torov's own first argument off `argv` (`--launcher=3` or `--launcher=none`, put
+ * there by bin/torov) and reads the launcher's spec. Returns the user's arguments.
+ */
+export function fromLauncher(argv: readonly string[]): string[] {
+  const first = argv[0];
+  if (first === undefined || !first.startsWith('--launcher=')) return [...argv];
+  const v = first.slice('--launcher='.length);
+  if (v === 'none') return argv.slice(1);
+  if (v !== String(CTL_FD)) throw new LauncherError(`internal: bad launcher argument ${JSON.stringify(first)}`);
+  current = readSpec(CTL_FD);
+  return argv.slice(1);
 }
 
-function advice(root: boolean): string {
-  if (root) return 'Is torov running inside a container that forbids namespaces? Run it with --no-sandbox to debug only.';
-  let why = '';
-  try {
-    if (fs.readFileSync('/proc/sys/kernel/unprivileged_userns_clone', 'utf8').trim() === '0') why = ' (sysctl kernel.unprivileged_userns_clone=1)';
-  } catch { /* not a Debian-patched kernel */ }
-  try {
-    if (fs.readFileSync('/proc/sys/user/max_user_namespaces', 'utf8').trim() === '0') why = ' (sysctl user.max_user_namespaces=10000)';
-  } catch { /* no such file */ }
-  return `Unprivileged user namespaces must be enabled${why}, or run torov as root; --no-sandbox turns the sandbox off (debugging only).`;
+/** The spec this VMM was started with, or undefined (no launcher, or not `run`). */
+export function launcher(): LauncherSpec | undefined {
+  return current;
 }
 
-/** Parses --timeout: "30", "30s", "500ms", "2m", "1h". */
-export function parseDuration(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(s.trim());
-  if (!m) throw new RangeError(`invalid duration "${s}": expected a number of seconds or e.g. 500ms, 30s, 2m, 1h`);
-  const v = Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as Record<string, number>)[m[2] ?? 's']!;
-  if (!(v > 0)) throw new RangeError(`invalid duration "${s}": must be more than 0`);
-  return Math.round(v);
+/** Reads and checks the launcher's first message. */
+export function readSpec(fd: number): LauncherSpec {
+  const buf = Buffer.alloc(1024);
+  let n: number;
+  try { n = fs.readSync(fd, buf, 0, buf.length, null); }
+  catch (e) { throw new LauncherError(`internal: cannot read the launcher's socket (${(e as Error).message})`); }
+  return parseSpec(buf.subarray(0, n).toString('utf8'));
 }
 
-function formatMs(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+/** Parses a spec strictly: every field, of the right type, and nothing else. */
+export function parseSpec(text: string): LauncherSpec {
+  const bad = (why: string): never => { throw new LauncherError(`internal: bad message from the launcher (${why})`); };
+  let o: unknown;
+  try { o = JSON.parse(text); } catch { return bad('not JSON'); }
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) return bad('not an object');
+  const r = o as Record<string, unknown>;
+  const bools = ['namespaces', 'userns', 'net', 'pid'] as const, ints = ['gdbFd', 'gdbErrno', 'attempt', 'kvmUid', 'kvmGid', 'kvmMode'] as const;
+  for (const k of Object.keys(r)) if (k !== 'v' && k !== 'idmap' && !(bools as readonly string[]).includes(k) && !(ints as readonly string[]).includes(k)) bad(`unknown field ${k}`);
+  if (r['v'] !== 1) bad('version');
+  for (const k of bools) if (typeof r[k] !== 'boolean') bad(k);
+  for (const k of ints) if (!Number.isInteger(r[k])) bad(k);
+  if (r['idmap'] !== 'none' && r['idmap'] !== 'identity' && r['idmap'] !== 'self') bad('idmap');
+  const s = r as unknown as LauncherSpec;
+  if (!s.namespaces && (s.userns || s.net || s.pid)) bad('namespaces');
+  if (s.userns !== (s.idmap !== 'none')) bad('idmap');
+  if (s.pid && process.pid !== 1) bad('not PID 1 of a new PID namespace');
+  return s;
+}
+
+/** Sends one message to the launcher (nothing without one). */
+export function tellLauncher(message: string): void {
+  if (current === undefined) return;
+  try { fs.writeSync(CTL_FD, message); } catch { /* the launcher is gone: its death kills this process */ }
+}
+
+/** What the run needs that this VMM was not started with. */
+export interface RestartRequest { net: boolean; pid: boolean; gdb?: { family: 4 | 6; address: Buffer; port: number } }
+
+/** Asks the launcher to start the VMM again with other namespaces (it does so once). */
+export function requestRestart(r: RestartRequest): void {
+  let m = `restart net=${r.net ? 1 : 0} pid=${r.pid ? 1 : 0}`;
+  if (r.gdb) m += ` gdb=${r.gdb.family},${r.gdb.address.toString('hex')},${r.gdb.port}`;
+  tellLauncher(m);
+}
+
+/**
+ * Hands a learned policy to the launcher, which writes it (with the user's rights, outside
+ * the sandbox) to the file it was asked for on the command line, then prints `summary`.
+ */
+export function sendLearned(text: string, summary: string): void {
+  const data = Buffer.from(text);
+  tellLauncher('learn-begin');
+  const CHUNK = 32 * 1024;
+  for (let off = 0; off < data.length; off += CHUNK) {
+    try { fs.writeSync(CTL_FD, Buffer.concat([Buffer.from('learn-data:'), data.subarray(off, off + CHUNK)])); } catch { return; }
+  }
+  tellLauncher(`learn-end ${summary}`);
+}
+
+/**
+ * Checks that the launcher is still alive (its socket not hung up): after a change of
+ * credentials re-arms the parent-death signal, the launcher may have died in between.
+ */
+export function launcherAlive(): boolean {
+  if (current === undefined) return true;
+  const { sys, addressOf } = require('../host/libc') as typeof import('../host/libc');
+  const pfd = Buffer.alloc(8);
+  pfd.writeInt32LE(CTL_FD, 0);
+  pfd.writeInt16LE(0x2000 /* POLLRDHUP */, 4);
+  const r = sys(7 /* poll */, addressOf(pfd), 1, 0);
+  return !(r > 0 && (pfd.readInt16LE(6) & (0x2000 | 0x10 /* POLLHUP */ | 0x8 /* POLLERR */)) !== 0);
 }

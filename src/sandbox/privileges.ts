@@ -4,6 +4,8 @@
  * SIGXFSZ ignored so that a write past the file-size limit is EFBIG for the guest
  * instead of a signal that kills the VMM.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { sys, addressOf, allThreads } from '../host/libc';
 import { SYS } from '../linux/syscalls';
 import { errnoName } from '../linux/errno';
@@ -13,7 +15,7 @@ import { SIGKILL, SIGXFSZ, SIG_IGN } from '../linux/signal';
 import { KERNEL_SIGACTION, SIGSET } from '../linux/structs';
 import { SandboxError } from './jail';
 
-/** The user torov runs guests as when started as root: nobody/nogroup. */
+/** The user torov runs guests as when started as root with no writable volume: nobody/nogroup. */
 export const DEFAULT_UID = 65534, DEFAULT_GID = 65534;
 
 const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
@@ -51,12 +53,48 @@ function ignoreSignal(sig: number): void {
   check(`ignore signal ${sig}`, sys(SYS.rt_sigaction, sig, addressOf(act), 0, SIGSET.SIZE));
 }
 
+/** Who the VMM is on the host's files when torov was started by root, and why. */
+export interface RunIdentity { uid: number; gid: number; why: string }
+
 /**
- * Becomes `uid`/`gid` when the process is really root (no user namespace), then drops
- * every capability from every set, and sets no_new_privs. In a user namespace the process
- * keeps its mapped id (nothing else is mapped) and loses its capabilities the same way.
+ * The identity of a run started by root: --user when given; else the owner of the first
+ * writable place the run exposes (a writable policy root or ToroV MountPoint, then the
+ * writable volumes, in order), so that the guest can write there and what it creates
+ * belongs to that owner (for a root-owned directory: root, as with `docker run -v`);
+ * else nobody. The VMM holds no capability in any case (dropPrivileges).
  */
-export function dropPrivileges(opts: { uid?: number; gid?: number; inUserNamespace: boolean }): { uid: number; gid: number } {
+export function runIdentity(o: { user?: { uid: number; gid: number }; volumes: readonly { host: string; readOnly: boolean }[];
+  root?: string; writable?: boolean | readonly string[] }): RunIdentity {
+  if (o.user) return { ...o.user, why: '--user' };
+  const places: string[] = [];
+  if (o.root !== undefined && o.writable === true) places.push(o.root);
+  if (o.root !== undefined && Array.isArray(o.writable)) for (const w of o.writable as readonly string[]) places.push(path.join(o.root, w));
+  for (const v of o.volumes) if (!v.readOnly) places.push(v.host);
+  for (const p of places) {
+    try {
+      const st = fs.statSync(p);
+      return { uid: st.uid, gid: st.gid, why: `the owner of ${p}` };
+    } catch { /* the jail reports it */ }
+  }
+  return { uid: DEFAULT_UID, gid: DEFAULT_GID, why: 'nobody: no writable volume' };
+}
+
+/**
+ * Takes the run's identity and drops every capability from every set, then sets
+ * no_new_privs. `idmap` is the launcher's user namespace (src/sandbox/launch.ts):
+ *  - "self" (torov started by a user): root inside is that user outside, the only id
+ *    mapped; the VMM keeps it.
+ *  - "identity" (started by root): ids mean what they mean on the host, and the VMM
+ *    becomes `uid`/`gid`; its capabilities were only ever over its own namespaces.
+ *  - "none" (started by root on a host without user namespaces): the VMM is really root
+ *    and becomes `uid`/`gid`, which may not be 0 (see below).
+ * Leaving root (to a non-zero uid) clears the capabilities of every thread, as glibc's
+ * set*id wrappers change all of Node's threads. Staying uid 0 (a root-owned volume) drops
+ * them from the thread that runs the guest; Node's other threads (V8's workers, the vCPU
+ * thread) keep theirs inside the user namespace, over its own mounts and network and over
+ * files of mapped ids, as in the rootless case; the seccomp filter covers every thread.
+ */
+export function dropPrivileges(opts: { uid?: number; gid?: number; idmap: 'none' | 'identity' | 'self'; alive?: () => boolean }): { uid: number; gid: number } {
   let uid = process.getuid?.() ?? 0, gid = process.getgid?.() ?? 0;
   // The bounding set first, while CAP_SETPCAP is still held (leaving root below clears it,
   // and the drops would then fail with EPERM). It is per thread: this is the main thread's.
@@ -64,31 +102,29 @@ export function dropPrivileges(opts: { uid?: number; gid?: number; inUserNamespa
     const r = sys(SYS.prctl, PR_CAPBSET_DROP, cap);
     if (r < 0 && r !== -22 /* EINVAL: no such capability */ && r !== -1 /* EPERM: already without CAP_SETPCAP */) check(`drop capability ${cap}`, r);
   }
-  if (!opts.inUserNamespace && uid === 0) {
+  if (opts.idmap !== 'self') {
     const u = opts.uid ?? DEFAULT_UID, g = opts.gid ?? DEFAULT_GID;
+    if (opts.idmap === 'none' && u === 0) {
+      throw new SandboxError('this host gives no user namespace, and the run would stay root (a root-owned volume, or --user 0): give another owner with --user UID:GID');
+    }
     // Credentials are per thread in Linux: Node's threads (V8's platform workers, libuv's
     // pool, the syscall channel's vCPU thread) exist already, and all of them must change.
-    // glibc's wrappers do that; the raw syscalls would leave every other thread root, with
-    // its capabilities (leaving root clears the capabilities of each thread that changes).
+    // glibc's wrappers do that; the raw syscalls would leave every other thread as it was.
     check('setgroups', allThreads.clearGroups());
     check('setresgid', allThreads.setresgid(g));
     check('setresuid', allThreads.setresuid(u));
     uid = u; gid = g;
   }
-  // Then the ambient and the permitted/effective/inheritable sets. In a user namespace
-  // (rootless) only this thread loses them: capset is per thread and uid 0 is the only id
-  // mapped, so Node's other threads keep their capabilities inside the namespace (over its
-  // own mounts and network only; the seccomp filter still covers every thread).
+  // Then the ambient and the permitted/effective/inheritable sets of this thread.
   sys(SYS.prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
   const hdr = Buffer.alloc(8), data = Buffer.alloc(24);
   hdr.writeUInt32LE(LINUX_CAPABILITY_VERSION_3, 0);
   check('capset', sys(SYS.capset, addressOf(hdr), addressOf(data)));
   check('no_new_privs', sys(SYS.prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
-  // Changing credentials clears the parent-death signal that unshare --kill-child set:
-  // set it again, so that the VMM dies with its launcher (a --timeout, a killed torov).
-  const parent = process.ppid;
+  // Changing credentials clears the parent-death signal the launcher set: set it again, so
+  // that the VMM dies with its launcher; and if the launcher died in between, end here.
   check('parent-death signal', sys(SYS.prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0));
-  if (sys(SYS.getppid) !== parent) process.exit(137);   // the parent is already gone
+  if (opts.alive && !opts.alive()) process.exit(137);
   return { uid, gid };
 }
 

@@ -46,7 +46,7 @@
  */
 import { sys, addressOf } from '../host/libc';
 import { SYS, syscallName } from '../linux/syscalls';
-import { EEXIST, EINVAL, errnoName } from '../linux/errno';
+import { EACCES, EEXIST, EINVAL, errnoName } from '../linux/errno';
 import { PR_GET_NO_NEW_PRIVS, PR_SET_NO_NEW_PRIVS } from '../linux/prctl';
 import { Policy, verdict, widestVerdict, ACTION_NAMES, ALLOW, LOG, CHECK } from '../policy/policy';
 import { RUNTIME_GROUPS, GDB_GROUP, GUEST_RULES, ArgEq, HostRule, RuleGroup } from './seccomp-rules';
@@ -346,6 +346,17 @@ export function compile(rules: readonly ResolvedRule[]): Buffer {
     emitBody(a, ioctl);
     a.place(other);
   }
+  // Without a guest rule that needs it, opening a file is refused with EACCES instead of
+  // killing: Node and the libraries in it probe files lazily (Node 24's V8 reads the TSC
+  // frequency from /sys the first time one of its locks is contended, at any time), and a
+  // failed probe is harmless. The open happens in neither case.
+  for (const nr of [SYS.open, SYS.openat]) {
+    if (all.some((e) => e.nr === nr)) continue;
+    const next = a.label();
+    a.jmp(BPF.JEQ_K, nr, null, next);
+    a.ret(SECCOMP_RET_ERRNO | EACCES);
+    a.place(next);
+  }
   emitTree(a, all.filter((e) => e !== ioctl));
   const program = a.assemble();
   if (program.length / 8 > BPF_MAXINSNS) throw new Error(`seccomp: the filter has ${program.length / 8} instructions (at most ${BPF_MAXINSNS})`);
@@ -438,7 +449,8 @@ export function describeFilter(f: SeccompFilter): string {
   const pad = (s: string, n: number) => (s.length >= n ? `${s} ` : s.padEnd(n));
   out.push(`seccomp filter of the torov VMM for ${f.policySource}`);
   out.push('Installed on every VMM thread (SECCOMP_FILTER_FLAG_TSYNC) right before the guest runs. Non-x86-64');
-  out.push('ABIs, x32 numbers and every host syscall not listed kill the VMM (SECCOMP_RET_KILL_PROCESS, SIGSYS).');
+  out.push('ABIs, x32 numbers and every host syscall not listed kill the VMM (SECCOMP_RET_KILL_PROCESS, SIGSYS),');
+  out.push('but for open and openat when no rule lists them: those fail with EACCES (Node probes files lazily).');
   out.push('');
   out.push('VMM runtime (Node.js, V8, libuv, glibc, koffi, the VM loop): always');
   for (const g of f.groups) {

@@ -115,13 +115,50 @@ export interface TaskServices {
   cpuOf(k: Kernel): number;
   /** Makes every other thread of the program pass a full memory barrier (membarrier). */
   barrier(k: Kernel): void;
+  /**
+   * Sends a signal: to thread `tid` of the program (tkill, tgkill), or to the program when
+   * `tid` is 0 (kill; a thread that does not block it takes it). Returns 0 or -errno
+   * (ESRCH: no such thread; EAGAIN: the real-time queue is full).
+   */
+  sendSignal(k: Kernel, tid: number, info: SignalInfo): number;
+  /** The calling thread's mask or the dispositions changed: pending signals may now be deliverable, or dropped. */
+  signalsChanged(k: Kernel): void;
+  /** rt_sigreturn: restores the frame at the caller's stack (needs its registers); returns the restored rax. */
+  sigreturn(k: Kernel): number;
+  /** rt_sigsuspend and pause: waits for a signal with `mask` (undefined: the current one) as the mask meanwhile. */
+  suspend(k: Kernel, mask: bigint | undefined): number;
+  /**
+   * rt_sigtimedwait: takes a pending signal of `set` (its number; its siginfo to `infop`),
+   * or waits for one until `deadline` (-EAGAIN then); -EINTR for another signal.
+   */
+  sigwait(k: Kernel, set: bigint, infop: number, deadline: number): number;
+  /** alarm/setitimer: sets process timer `which` (ms; 0 disarms) and returns the old value and interval (ms). */
+  itimer(k: Kernel, which: number, value: number | undefined, interval: number): { value: number; interval: number };
+  /** timer_create: a POSIX timer sending `signo` (notify: SIGEV_*), to thread `tid` for SIGEV_THREAD_ID. Returns its id or -errno. */
+  timerCreate(k: Kernel, clock: number, notify: number, signo: number, value: bigint, tid: number): number;
+  /** timer_settime/timer_gettime: `value` undefined only reads. Values in ms, relative unless `abs` (then on the timer's clock). */
+  timerSet(k: Kernel, id: number, value: number | undefined, interval: number, abs: boolean): { value: number; interval: number } | number;
+  timerOverrun(k: Kernel, id: number): number;
+  timerDelete(k: Kernel, id: number): number;
   /** True when blocking host calls must not run on the main thread (more than one guest thread). */
   readonly concurrent: boolean;
   /** How many CPUs the guest sees (--cpus). */
   readonly cpus: number;
 }
 
-/** A recorded rt_sigaction (signals are not delivered yet). */
+/** A signal being sent (struct siginfo's fields torov fills; src/vmm/sigstate.ts). */
+export interface SignalInfo {
+  signo: number;
+  code: number;
+  pid?: number;
+  uid?: number;
+  addr?: number;
+  value?: bigint;
+  timerid?: number;
+  overrun?: number;
+}
+
+/** A recorded rt_sigaction (struct kernel_sigaction). */
 export interface SigAction { handler: bigint; flags: bigint; restorer: bigint; mask: bigint }
 
 /**
@@ -146,9 +183,11 @@ export interface Kernel {
   readonly ppid: number;
   readonly uid: number;
   readonly gid: number;
-  /** Signal dispositions and mask, recorded. */
+  /** Signal dispositions (the process's) and the thread's mask. */
   readonly sigactions: Map<number, SigAction>;
   sigmask: bigint;
+  /** The signals pending for this thread and for the process (their masks). */
+  readonly pendingMask: bigint;
   /** sigaltstack's stack_t (24 bytes), recorded. */
   altstack: Uint8Array;
   /** set_tid_address pointer, robust list head (recorded). */

@@ -4,10 +4,9 @@
  * torov runs one process per VM; identity is what was published at start.
  */
 import { release } from 'node:os';
-import { Handler, HandlerTable, GuestExit, Kernel } from './api';
+import { Handler, HandlerTable, Kernel } from './api';
 import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
-import { signalName, defaultAction } from '../linux/signal';
 import { EINVAL, ENOSYS, EPERM, ESRCH } from '../linux/errno';
 import {
   ARCH_GET_CPUID, ARCH_GET_FS, ARCH_GET_GS, ARCH_SET_FS, ARCH_SET_GS, PR_GET_DUMPABLE, PR_GET_NAME, PR_GET_NO_NEW_PRIVS,
@@ -134,35 +133,6 @@ const sysGetrandom: Handler = (k, a) => {
   return sys(HOST.getrandom, k.mem.host(a.ptr(0), len, true), len, a.u(2));
 };
 
-/** Signals whose default action ends the process (signal(7)). */
-const FATAL = new Set(Array.from({ length: 31 }, (_, i) => i + 1).filter((s) => defaultAction(s) === 'term' || defaultAction(s) === 'core'));
-
-/**
- * Implements kill(2), tkill(2) and tgkill(2) for the only process there is. Signals are not
- * delivered to handlers yet: a signal whose default action is fatal, sent to itself with
- * no handler installed (abort(), raise(SIGTERM)), ends the VM with status 128+signal.
- */
-function sendSelf(k: Parameters<Handler>[0], sig: number): number {
-  if (sig < 0 || sig > 64) return -EINVAL;
-  if (sig === 0) return 0;
-  const act = k.sigactions.get(sig);
-  const handled = act !== undefined && act.handler > 1n;    // not SIG_DFL (0) or SIG_IGN (1)
-  const ignored = act !== undefined && act.handler === 1n;
-  if (sig === 9 || (!handled && !ignored && FATAL.has(sig))) {
-    throw new GuestExit(128 + sig, `torov: ${signalName(sig)}: the program sent itself a fatal signal`);
-  }
-  if (handled) k.note(`sig-${sig}`, `${signalName(sig)} not delivered to the program's handler (signal delivery is not supported yet)`);
-  return 0;
-}
-
-const sysKill: Handler = (k, a) => {
-  const pid = a.i(0);
-  if (pid === k.pid || pid === 0) return sendSelf(k, a.i(1));
-  return pid === -1 ? -EPERM : -ESRCH;
-};
-const sysTkill: Handler = (k, a) => (a.i(0) === k.pid ? sendSelf(k, a.i(1)) : -ESRCH);
-const sysTgkill: Handler = (k, a) => (a.i(0) === k.pid && a.i(1) === k.pid ? sendSelf(k, a.i(2)) : -ESRCH);
-
 const sysGetrusage: Handler = (k, a) => sys(HOST.getrusage, a.i(0) === -1 ? -1 : 0, k.mem.host(a.ptr(1), 144, true));
 const sysTimes: Handler = (k, a) => sys(HOST.times, a.ptr(0) ? k.mem.host(a.ptr(0), 32, true) : 0);
 const sysSysinfo: Handler = (k, a) => sys(HOST.sysinfo, k.mem.host(a.ptr(0), 112, true));
@@ -275,9 +245,6 @@ export const processHandlers: HandlerTable = {
   getrlimit: sysGetrlimit,
   setrlimit: sysSetrlimit,
   getrandom: sysGetrandom,
-  kill: sysKill,
-  tkill: sysTkill,
-  tgkill: sysTgkill,
   getrusage: sysGetrusage,
   times: sysTimes,
   sysinfo: sysSysinfo,

@@ -133,6 +133,9 @@ export class Slot {
     Atomics.store(this.page, S(CHAN.STATE), state);
   }
 
+  /** The result posted last. */
+  result(): number { return (this.page[S(CHAN.RESULT) + 1]! | 0) * 4294967296 + this.pageU32[S(CHAN.RESULT)]!; }
+
   /** Sets the state alone (CHAN_BLOCKING: the guest should sleep at once). */
   setState(state: number): void { Atomics.store(this.page, S(CHAN.STATE), state); }
   state(): number { return Atomics.load(this.page, S(CHAN.STATE)); }

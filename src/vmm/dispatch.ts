@@ -13,7 +13,7 @@ import { HANDLERS } from '../syscalls/handlers';
 import { writeAll } from '../host/libc';
 import { SYSCALL_BY_NR, syscallName } from '../linux/syscalls';
 import { Policy, verdict, denyErrno, ALLOW, DENY, KILL, LOG, CHECK } from '../policy/policy';
-import { ENOSYS, SysError } from '../linux/errno';
+import { ENOSYS, SysError, errnoName } from '../linux/errno';
 import type { Outcome, Observer } from '../syscalls/argcheck';
 import type { TraceMemory, Verdict } from '../syscalls/trace';
 import type { Task } from './task';
@@ -74,7 +74,7 @@ export class Dispatcher implements SyscallDispatcher {
     const act = verdict(this.policy, nr);
     if (this.traceFd !== undefined) return this.dispatchTraced(task, nr, a, act);
     if (act === ALLOW) return this.call(task, nr, a);
-    if (act === DENY) return this.denied(nr);
+    if (act === DENY) return this.denied(task, nr);
     if (act === LOG) {
       const r = this.call(task, nr, a);
       this.log(`torov: policy log: ${syscallName(nr)} = ${r}`);
@@ -117,8 +117,11 @@ export class Dispatcher implements SyscallDispatcher {
   }
 
   /** A denied call returns the policy's errno; a number that is no Linux syscall is ENOSYS, as in Linux. */
-  private denied(nr: number): number {
-    return nr >= 0 && SYSCALL_BY_NR[nr] !== undefined ? -denyErrno(this.policy, nr) : -ENOSYS;
+  private denied(task: Task, nr: number): number {
+    const known = nr >= 0 && SYSCALL_BY_NR[nr] !== undefined;
+    // --verbose: each refused syscall once (note() keeps one per key).
+    if (this.verbose) task.note(`deny-${nr}`, `policy: ${syscallName(nr)} (syscall ${nr}) is not allowed by the policy (${this.policy.source}): denied with ${known ? errnoName(denyErrno(this.policy, nr)) : 'ENOSYS'}`);
+    return known ? -denyErrno(this.policy, nr) : -ENOSYS;
   }
 
   private killed(nr: number): GuestExit {
@@ -153,7 +156,7 @@ export class Dispatcher implements SyscallDispatcher {
     const out = (result: bigint) => writeAll(this.traceFd!, tag + formatTraceLine(info, nr, args, tm, result, v) + '\n');
     if (code === KILL) { out(0n); if (o) this.dispatchChecked(task, nr, a, o); throw this.killed(nr); }
     let r: number;
-    if (code === DENY) r = o ? this.dispatchChecked(task, nr, a, o) : this.denied(nr);
+    if (code === DENY) r = o ? this.dispatchChecked(task, nr, a, o) : this.denied(task, nr);
     else {
       try { r = o ? this.dispatchChecked(task, nr, a, o) : this.call(task, nr, a); } catch (e) { if (e instanceof GuestExit) out(0n); throw e; }
     }

@@ -7,7 +7,7 @@
 import { Kvm, VmFd, VcpuFd, RUN } from '../kvm/kvm';
 import { GuestMemory } from '../machine/memory';
 import { AddressSpace } from '../machine/mm';
-import { writeSystemTables, initVcpu, cpuFeatures, CpuFeatures } from '../machine/x86';
+import { writeSystemTables, initVcpu, cpuFeatures, CpuFeatures, guestXcr0, xsaveSize } from '../machine/x86';
 import { FdTable } from '../syscalls/fdtable';
 import { windowSize, VDSO_VA, SYS, SYS_VA, DEFAULT_THREADS, MAX_VCPUS, VcpuPages } from '../machine/layout';
 import { setupVdso, tscKhz } from './vdso';
@@ -15,7 +15,8 @@ import { Slot, FAST_SYSCALLS } from './channel';
 import { Scheduler, SchedulerHost } from './scheduler';
 import { SiteRewriter } from './rewrite';
 import { STUB_CHAN_CALL } from '../machine/stub';
-import { GuestExit } from '../syscalls/api';
+import { GuestExit, SignalInfo } from '../syscalls/api';
+import { SEGV_ACCERR, SEGV_MAPERR, FPE_INTDIV, FPE_FLTDIV, ILL_ILLOPN, BUS_ADRALN, SI_KERNEL } from './sigstate';
 import { HANDLERS } from '../syscalls/handlers';
 import { sys, NR, addressOf } from '../host/libc';
 import { Vcpu, StopState } from './vcpu';
@@ -109,6 +110,8 @@ export class Machine implements SchedulerHost {
   readonly scheduler: Scheduler;
   readonly maxThreads: number;
   readonly cpus: number;
+  /** The XSAVE area signal frames save: its size and the features in it. */
+  readonly xsave: { size: number; features: bigint };
   /** vCPU fds by index (0 is the first thread's); finished threads' indexes for reuse. */
   private readonly vcpus: VcpuFd[] = [];
   private readonly freeIndexes: number[] = [];
@@ -141,6 +144,7 @@ export class Machine implements SchedulerHost {
     this.cpus = Math.max(1, cfg.cpus ?? HOST_CPUS);
     this.kvm = kvmHandle();
     this.features = cpuFeatures(this.kvm);
+    this.xsave = { size: xsaveSize(this.features), features: guestXcr0(this.features) };
     const winSize = windowSize(cfg.memory);
     const reuse = warm !== undefined && warm.memSize === winSize && warm.maxVcpus === this.maxThreads ? warm : undefined;
     if (warm && !reuse) { warm.vcpu.close(); warm.vm.close(); }
@@ -294,6 +298,11 @@ export class Machine implements SchedulerHost {
     this.stop.reason = reason;
   }
 
+  /** A signal sent to torov from the host, for the program (src/vmm/host-signals.ts). */
+  hostSignal(sig: number): void {
+    this.scheduler.hostSignal(sig);
+  }
+
   /** Dispatches one syscall of the first thread (the debugger's step over `syscall`). */
   dispatch(nr: number, a: import('../syscalls/api').Args): number {
     return this.dispatcher.dispatch(this.task, nr, a);
@@ -315,6 +324,12 @@ export class Machine implements SchedulerHost {
       }
     }
     const { signal, message } = describeFault(f);
+    // The program's own handler, if it has one it does not block (Linux forces the
+    // default action otherwise: the report below).
+    const info = faultInfo(f, signal);
+    // Linux tells SEGV_ACCERR from SEGV_MAPERR by whether a mapping holds the address.
+    if (f.vector === 14) info.code = f.cr2 < this.mem.memSize && this.as.find(f.cr2) ? SEGV_ACCERR : SEGV_MAPERR;
+    if (this.scheduler.deliverFault(task, f, signal, info)) return 'resume';
     return { status: 128 + signal, message };
   }
   private spurious = 0;
@@ -351,6 +366,18 @@ export class Machine implements SchedulerHost {
   }
 }
 
+
+/** The siginfo Linux gives a CPU exception's signal (arch/x86/kernel/traps.c, fault.c). */
+function faultInfo(f: FaultFrame, signal: number): SignalInfo {
+  switch (f.vector) {
+    case 14: return { signo: signal, code: f.error & 1 ? SEGV_ACCERR : SEGV_MAPERR, addr: f.cr2 };
+    case 0: return { signo: signal, code: FPE_INTDIV, addr: f.rip };
+    case 6: return { signo: signal, code: ILL_ILLOPN, addr: f.rip };
+    case 16: case 19: return { signo: signal, code: FPE_FLTDIV, addr: f.rip };
+    case 17: return { signo: signal, code: BUS_ADRALN, addr: 0 };
+    default: return { signo: signal, code: SI_KERNEL, addr: 0 };
+  }
+}
 
 /** Random bytes from the host kernel (getrandom(2)); node:crypto costs milliseconds to load. */
 function hostRandom(n: number): Uint8Array {

@@ -21,17 +21,25 @@
  * it, which makes KVM drop every vCPU's cached translations before the call returns
  * (GuestMemory.invalidate: KVM's MMU notifier flushes all vCPUs' TLBs and waits for them).
  */
-import { Args, BLOCKED, CloneSpec, GuestExit, Kernel, TaskServices, ThreadExit } from '../syscalls/api';
+import { Args, BLOCKED, CloneSpec, GuestExit, Kernel, SigAction, SignalInfo, TaskServices, ThreadExit } from '../syscalls/api';
 import { CHAN, CHAN_BLOCKING, CHAN_DONE, CHAN_EXIT, VcpuPages } from '../machine/layout';
-import { EAGAIN, EINVAL, ETIMEDOUT, ENOSYS, SysError } from '../linux/errno';
+import { EAGAIN, EINTR, EINVAL, ESRCH, ETIMEDOUT, ENOSYS, SysError } from '../linux/errno';
+import { SIGKILL, SIGSTOP, SIGALRM, SIGVTALRM, SIGPROF, SA_RESTART, SA_RESTORER, SA_ONSTACK, SA_NODEFER, SA_RESETHAND,
+  SS_DISABLE, MINSIGSTKSZ, sigmaskBit, defaultAction, signalName } from '../linux/signal';
+import { encodeSiginfo, SI_USER, SI_KERNEL, SI_TIMER } from './sigstate';
+import { writeFrame, readFrame, belowRedZone } from './sigframe';
+import { clockMs } from '../syscalls/thread';
+import type { FaultFrame } from './fault';
+import type { ThreadGroup } from './task';
 import { RUN, REGS } from '../kvm/kvm';
 import { sys } from '../host/libc';
 import { SYS as NR } from '../linux/syscalls';
 import { Slot, HostThread, ChannelStats } from './channel';
 import { Vcpu, VcpuHost } from './vcpu';
 import { Task } from './task';
-import { EXIT_KICK, EXIT_WAIT, EXIT_CTX } from './exits';
+import { EXIT_KICK, EXIT_WAIT, EXIT_CTX, EXIT_SYSCALL, EXIT_INTERRUPTED, EXIT_FAULT } from './exits';
 import { NEEDS_CONTEXT } from './needs-context';
+import { takeHostSignal, onHostSignal, Stoppable } from './host-signals';
 
 const CLONE_VM = 0x100, CLONE_FS = 0x200, CLONE_FILES = 0x400, CLONE_SIGHAND = 0x800, CLONE_THREAD = 0x10000,
   CLONE_SETTLS = 0x80000, CLONE_PARENT_SETTID = 0x100000, CLONE_CHILD_CLEARTID = 0x200000, CLONE_CHILD_SETTID = 0x1000000;
@@ -74,7 +82,7 @@ interface Wait {
    * waits (ppoll) until host fds are ready, then the syscall is served again; futex, sleep:
    * the kernel's own queues and timers.
    */
-  kind: 'host' | 'ready' | 'futex' | 'sleep';
+  kind: 'host' | 'ready' | 'futex' | 'sleep' | 'signal' | 'sigwait';
   /** performance.now() ms when it times out (Infinity: never). */
   deadline: number;
   /** futex: the address and bitset waited on. */
@@ -86,6 +94,61 @@ interface Wait {
   rem: number;
   /** host, ready: memory the host call uses (pollfds, a copied iovec array), kept alive until it ends. */
   keep: Buffer | undefined;
+  /** sigwait: the signals waited for, and where their siginfo goes (0: nowhere). */
+  set: bigint;
+  infop: number;
+}
+
+/** Signals no mask can block. */
+const UNBLOCKABLE = sigmaskBit(SIGKILL) | sigmaskBit(SIGSTOP);
+/** The end of the user half of the address space (a sigreturn may not go above it). */
+const USER_TOP = 0x7ffffffff000;
+/** Syscalls Linux restarts after a handler with SA_RESTART (they return ERESTARTSYS when interrupted). */
+const RESTARTABLE = (() => {
+  const t = new Uint8Array(512);
+  for (const n of ['read', 'write', 'readv', 'writev', 'pread64', 'pwrite64', 'preadv', 'pwritev', 'recvfrom', 'sendto', 'recvmsg',
+    'sendmsg', 'accept', 'accept4', 'connect', 'wait4', 'waitid', 'flock', 'fcntl', 'ioctl', 'open', 'openat', 'futex', 'splice',
+    'sendfile', 'tee', 'recvmmsg', 'sendmmsg'] as const) t[NR[n]] = 1;
+  return t;
+})();
+
+/** True if signal `sig` is ignored by the process (SIG_IGN, or SIG_DFL for one ignored by default). */
+function ignored(g: ThreadGroup, sig: number): boolean {
+  const h = g.sigactions.get(sig)?.handler ?? 0n;
+  if (h === 1n) return true;
+  if (h !== 0n) return false;
+  const d = defaultAction(sig);
+  return d === 'ign' || d === 'cont';
+}
+
+/** True if `sig`'s action ends the program (SIG_DFL of a signal that terminates or dumps core). */
+function isFatal(g: ThreadGroup, sig: number): boolean {
+  if ((g.sigactions.get(sig)?.handler ?? 0n) !== 0n) return false;
+  const d = defaultAction(sig);
+  return d === 'term' || d === 'core';
+}
+
+/** A thread's alternate signal stack, if it has one enabled. */
+function altstackOf(t: Task): { sp: number; size: number } | undefined {
+  const a = Buffer.from(t.altstack);
+  const size = Number(a.readBigUInt64LE(16));
+  if (size === 0 || (a.readInt32LE(8) & SS_DISABLE)) return undefined;
+  return { sp: Number(a.readBigUInt64LE(0)), size };
+}
+
+/** A process timer: setitimer's and POSIX timers. */
+interface Timer {
+  /** performance.now() ms of the next expiry (Infinity: disarmed). */
+  deadline: number;
+  interval: number;
+  /** CLOCK_REALTIME timers set with an absolute time convert on that clock. */
+  clock: number;
+  notify: number;
+  signo: number;
+  value: bigint;
+  /** SIGEV_THREAD_ID: the thread. */
+  tid: number;
+  overrun: number;
 }
 
 /** Runtime state of a thread on the scheduler (its vCPU, host thread, channel page). */
@@ -99,6 +162,14 @@ export interface TaskRun {
   ctxPending: boolean;
   /** The syscall being served came through the channel (else through a VM exit). */
   viaChannel: boolean;
+  /** The number of the syscall being served (for restarting it after a handler, SA_RESTART). */
+  sysNr: number;
+  /** A signal interrupts its host call: the host thread is kicked until the call ends. */
+  interrupted: boolean;
+  /** A result to write when the guest leaves the VM at PORT_CTX so that a signal is delivered first. */
+  ctxResult: number | undefined;
+  /** The vCPU was kicked for a signal but stopped inside torov's stub: kick it again. */
+  wantKick: boolean;
   /** The vCPU is out of KVM_RUN, parked until resume() (exit path, or after its exit). */
   parked: boolean;
   /** The syscall number being served (for adaptive spinning). */
@@ -108,7 +179,7 @@ export interface TaskRun {
 }
 
 /** What the scheduler needs of the VM. */
-export interface SchedulerHost extends VcpuHost {
+export interface SchedulerHost extends VcpuHost, Stoppable {
   /** A vCPU (new or reused) for a new thread, its registers a copy of `regs` (struct kvm_regs) and its FPU state `fpu`. */
   newVcpu(task: Task, regs: Buffer, fpu: Buffer | undefined): Vcpu | number;
   /** Gives a finished thread's vCPU back for reuse. */
@@ -117,6 +188,8 @@ export interface SchedulerHost extends VcpuHost {
   newSlot(pages: VcpuPages, task: Task): Slot | undefined;
   /** The thread limit (--threads). */
   readonly maxThreads: number;
+  /** The XSAVE area's size and features for the guest's XCR0 (signal frames). */
+  readonly xsave: { size: number; features: bigint };
   readonly cpus: number;
 }
 
@@ -138,14 +211,25 @@ export class Scheduler implements TaskServices {
   private backoffChecks = 0;
   private directUntil = 0n;
   private siteHook: ((retAddr: number, nr: number) => void) | undefined;
+  /** Process timers (alarm, setitimer, timer_create) by id; ITIMER_REAL/VIRTUAL/PROF are ids -1, -2, -3. */
+  private readonly timers = new Map<number, Timer>();
+  private nextTimerId = 0;
+  /** How many timers are armed. */
+  private armed = 0;
+  private kickTick = 0;
 
   constructor(private readonly host: SchedulerHost, private readonly ring: boolean, private readonly spawn: boolean, firstTid: number) {
     this.nextTid = firstTid + 1;
     // A sandboxed VMM's bin/torov started a vCPU thread early (before the jail): use it.
     this.threadWanted = (globalThis as { __torovEarlyWorker?: unknown }).__torovEarlyWorker !== undefined;
+    // A host thread warms up in the background (30-50 ms of Node worker start-up), so that
+    // the first clone or timer finds it ready: threads and timers take the vCPU off the main
+    // thread. Costs no wall time: the process does not wait for it.
+    if (spawn) HostThread.prestart();
   }
 
-  get concurrent(): boolean { return this.tasks.length > 1; }
+  /** True when the main thread must never block for a thread: more than one, or timers that must fire on time. */
+  get concurrent(): boolean { return this.tasks.length > 1 || this.armed > 0; }
   get cpus(): number { return this.host.cpus; }
 
   /** Called with the return address of each trapped `syscall` served (site rewriting, src/vmm/rewrite.ts). */
@@ -157,7 +241,8 @@ export class Scheduler implements TaskServices {
 
   /** Adds a thread with its vCPU (and channel page). */
   add(task: Task, vcpu: Vcpu, slot: Slot | undefined): TaskRun {
-    const r: TaskRun = { vcpu, slot, thread: undefined, wait: undefined, ctxPending: false, viaChannel: false, parked: true, nr: -1, t0: 0, dead: false };
+    const r: TaskRun = { vcpu, slot, thread: undefined, wait: undefined, ctxPending: false, viaChannel: false, sysNr: -1, interrupted: false,
+      ctxResult: undefined, wantKick: false, parked: true, nr: -1, t0: 0, dead: false };
     this.tasks.push(task);
     this.runs.set(task, r);
     if (slot) vcpu.sink = this;
@@ -174,10 +259,19 @@ export class Scheduler implements TaskServices {
       for (;;) {
         const first = this.runs.get(this.tasks[0]!)!;
         if (this.tasks.length === 1 && this.direct(first)) {
+          this.hostSignals();
           if (this.host.stop.requested) first.vcpu.stopNow();
           if (first.thread) { this.unbind(first); }
-          first.vcpu.handleExit(first.vcpu.fd.runOnce());
+          if (!this.channelBusy(first)) first.viaChannel = false;
+          const rc = first.vcpu.fd.runOnce();
+          const kind = first.vcpu.handleExit(rc);
           this.directExits++;
+          // A signal is delivered where the vCPU holds the program's registers: after an
+          // exit-path syscall, or at an interruption in its code (the channel's exits go
+          // through PORT_CTX for that).
+          if (!first.wait && this.tasks[0]!.sigFlag && (kind === EXIT_SYSCALL || (kind === EXIT_INTERRUPTED && !first.vcpu.inStub()))) {
+            this.userReturn(this.tasks[0]!, first);
+          }
           continue;
         }
         if (!this.bindAll()) { this.waitForThreads(); continue; }
@@ -201,7 +295,7 @@ export class Scheduler implements TaskServices {
    * ready and while a back-off (see poll()) lasts.
    */
   private direct(r: TaskRun): boolean {
-    if (r.wait) return false;
+    if (r.wait || this.armed > 0) return false;
     if (!this.ring) return true;
     if (!this.threadWanted && this.spawn && this.directExits >= LAZY_EXITS) this.threadWanted = true;
     if (!this.threadWanted) return true;
@@ -234,7 +328,14 @@ export class Scheduler implements TaskServices {
     return true;
   }
 
+  /** Hands signals sent to torov from the host to the program (src/vmm/host-signals.ts). */
+  private hostSignals(): void {
+    const sig = takeHostSignal();
+    if (sig !== 0) onHostSignal(this.host, sig);
+  }
+
   private waitForThreads(): void {
+    this.hostSignals();
     if (DEBUG) this.debugState('wait-threads');
     if (!HostThread.waitReady(10)) {
       // Nothing can run until a host thread is ready; timers and stops still count.
@@ -298,6 +399,8 @@ export class Scheduler implements TaskServices {
           if (h.exited()) {
             this.stats.exits++;
             const rc = h.takeExit();
+            // A kick's immediate_exit has done its work: this exit is the VMM's chance.
+            r.vcpu.fd.runU8[RUN.immediate_exit] = 0;
             r.parked = true;
             this.exit(t, r, rc);
             work = true;
@@ -309,8 +412,11 @@ export class Scheduler implements TaskServices {
             }
           }
           if ((r.wait?.kind === 'host' || r.wait?.kind === 'ready') && h.hostDone()) { this.hostDone(t, r); work = true; }
+          else if (r.interrupted && (++this.kickTick & 1023) === 0) h.kick(r.vcpu.fd.runU8, false);
+          if (r.wantKick && !r.parked && (++this.kickTick & 1023) === 0) { r.wantKick = false; if (t.sigFlag) this.kickVcpu(r); }
         }
-        if (this.sleepers.size > 0 && this.expireTimers()) work = true;
+        if ((this.sleepers.size > 0 || this.armed > 0) && this.expireTimers()) work = true;
+        this.hostSignals();
         if (this.host.stop.requested) this.runs.get(this.tasks[0]!)!.vcpu.stopNow();
         if (this.tasks.length === 1 && this.runs.get(this.tasks[0]!)!.thread === undefined) return;
         if (work) { n = 0; idleSince = 0n; continue; }
@@ -345,7 +451,8 @@ export class Scheduler implements TaskServices {
       if (DEBUG) this.debugState('sleep');
       this.stats.sleeps++;
       const next = this.nextDeadline();
-      const ms = next === Infinity ? 1000 : Math.max(0, Math.min(1000, next - performance.now()));
+      // At most 50 ms: a host signal (Atomics.wait does not wake for one) is taken then.
+      const ms = next === Infinity ? 50 : Math.max(0, Math.min(50, next - performance.now()));
       if (ms > 0) Atomics.wait(bell, BELL, seen, ms);
     }
     Atomics.store(bell, MAIN_SLEEPING, 0);
@@ -379,6 +486,7 @@ export class Scheduler implements TaskServices {
     }
     r.nr = timed ? nr : -1;
     r.viaChannel = true;
+    r.sysNr = nr;
     const result = this.dispatch(t, r, nr, slot.args);
     if (result === BLOCKED) {
       // A host call needs the thread's host thread, so the guest must sleep (PORT_WAIT)
@@ -417,22 +525,49 @@ export class Scheduler implements TaskServices {
       const ms = performance.now() - r.t0;
       slot.slow[r.nr] = ms >= SLOW_MS ? Math.min(slot.slow[r.nr]! + 1, 2) : 0;
     }
-    slot.post(result, CHAN_DONE);
-    r.thread?.wake();
-    void t;
+    if (t.sigFlag) {
+      // A signal to deliver: the guest leaves the VM at PORT_CTX, where the VMM writes the
+      // result into its registers and builds the signal frame.
+      r.ctxResult = result;
+      slot.post(result, CHAN_EXIT);
+    } else {
+      slot.post(result, CHAN_DONE);
+    }
+    if (r.parked) this.resume(r); else r.thread?.wake();
   }
 
   /** An exit a host thread reported (the vCPU is parked). */
   private exit(t: Task, r: TaskRun, rc: number): void {
-    r.viaChannel = false;
+    // An exit while a channel request is in flight (PORT_WAIT reported for a stop) is not a
+    // syscall of the exit path: the request's answer still goes through the channel.
+    if (!this.channelBusy(r)) r.viaChannel = false;
+    const v = r.vcpu;
+    let kind: number;
     try {
-      r.vcpu.handleExit(rc);
+      kind = v.handleExit(rc);
     } catch (e) {
       if (!(e instanceof ThreadExit)) throw e;
       this.retire(t, r);
       return;
     }
-    if (!r.dead && !r.wait && r.parked) this.resume(r);
+    if (r.dead || r.wait || !r.parked) return;
+    if (t.sigFlag && kind !== EXIT_FAULT && kind !== EXIT_CTX) {
+      if (kind === EXIT_SYSCALL || !v.inStub()) this.userReturn(t, r);
+      else if (r.slot && r.slot.state() === CHAN_DONE) {
+        // Kicked while its syscall's result waits to be read: make the guest leave at
+        // PORT_CTX instead of returning, so the signal is delivered then.
+        r.ctxResult = r.slot.result();
+        r.slot.setState(CHAN_EXIT);
+      } else if (!r.slot || r.slot.state() === 0) r.wantKick = true;
+    }
+    this.resume(r);
+  }
+
+  /** True while a channel request of the thread is posted or being served (not yet answered). */
+  private channelBusy(r: TaskRun): boolean {
+    if (!r.slot) return false;
+    const st = r.slot.state();
+    return st !== 0 && st !== CHAN_DONE;
   }
 
   /** Lets a parked vCPU run again. */
@@ -466,10 +601,15 @@ export class Scheduler implements TaskServices {
     if (r.ctxPending) {
       r.ctxPending = false;
       const nr = slot.req[1] === 0 ? slot.req[0]! : -1;
+      r.sysNr = nr;
       const result = v.withRegs(() => this.dispatch(t, r, nr, slot.args));
       if (result === BLOCKED) return;
       v.setResult(result);
+    } else if (r.ctxResult !== undefined) {
+      v.setResult(r.ctxResult);
     }
+    r.ctxResult = undefined;
+    if (t.sigFlag && !r.dead) this.userReturn(t, r);
   }
 
   // ---- waits -----------------------------------------------------------------------------------
@@ -483,6 +623,7 @@ export class Scheduler implements TaskServices {
       return;
     }
     r.vcpu.completeSyscall(result);
+    if (t.sigFlag) this.userReturn(t, r);
     this.resume(r);
   }
 
@@ -490,6 +631,11 @@ export class Scheduler implements TaskServices {
     const w = r.wait!;
     const res = r.thread!.hostResult();
     r.wait = undefined;
+    if (r.interrupted) {
+      // A signal ended the wait: EINTR (restarted after the handler when SA_RESTART allows).
+      r.interrupted = false;
+      if (w.kind === 'ready' || res === -EINTR) { this.complete(t, r, -EINTR); return; }
+    }
     if (w.kind === 'ready') { this.retry(t, r, w.deadline); return; }
     let out: number;
     try {
@@ -518,7 +664,7 @@ export class Scheduler implements TaskServices {
       } else {
         let done: boolean;
         try { done = r.vcpu.syscall(); } catch (e) { if (e instanceof ThreadExit) { this.retire(t, r); return; } throw e; }
-        if (done) this.resume(r);
+        if (done) { if (t.sigFlag) this.userReturn(t, r); this.resume(r); }
       }
     } finally {
       t.retryDeadline = undefined;
@@ -528,29 +674,32 @@ export class Scheduler implements TaskServices {
   private nextDeadline(): number {
     let d = Infinity;
     for (const t of this.sleepers) { const w = this.runs.get(t)?.wait; if (w && w.deadline < d) d = w.deadline; }
+    for (const tm of this.timers.values()) if (tm.deadline < d) d = tm.deadline;
     return d;
   }
 
   /** Finishes the waits whose time is up; true if any was. */
   private expireTimers(): boolean {
-    if (this.sleepers.size === 0) return false;
+    if (this.sleepers.size === 0 && this.armed === 0) return false;
     // A little late rather than early: the guest reads its clocks through the vDSO (the
     // TSC), which was measured here to lag the host's clocks by 30-80 µs on kvm_pvm.
     const now = performance.now() - TIMER_SLACK_MS;
     let any = false;
+    if (this.armed > 0) any = this.fireTimers(now);
     for (const t of [...this.sleepers]) {
       const r = this.runs.get(t);
       const w = r?.wait;
       if (!r || !w || w.deadline > now) continue;
       any = true;
       if (w.kind === 'futex') { this.unqueue(t, w.addr); this.complete(t, r, -ETIMEDOUT); }
+      else if (w.kind === 'sigwait') this.complete(t, r, -EAGAIN);
       else this.complete(t, r, 0);
     }
     return any;
   }
 
   private newWait(kind: Wait['kind'], deadline: number): Wait {
-    return { kind, deadline, addr: 0, bitset: 0, then: undefined, rem: 0, keep: undefined };
+    return { kind, deadline, addr: 0, bitset: 0, then: undefined, rem: 0, keep: undefined, set: 0n, infop: 0 };
   }
 
   // ---- TaskServices ------------------------------------------------------------------------------
@@ -637,6 +786,7 @@ export class Scheduler implements TaskServices {
 
   futexRequeue(k: Kernel, addr: number, n: number, addr2: number, move: number, countMoved: boolean): number {
     if ((addr & 3) !== 0 || (addr2 & 3) !== 0) return -EINVAL;
+    k.mem.readU32(addr2);                         // both words must be mapped (EFAULT)
     const woken = this.futexWake(k, addr, n, 0xffffffff);
     if (woken < 0) return woken;
     const q = this.futexes.get(addr);
@@ -800,10 +950,348 @@ export class Scheduler implements TaskServices {
   private debugState(what: string): void {
     const parts = this.tasks.map((t) => {
       const r = this.runs.get(t)!;
+      if (what === 'sleep' && r.thread?.running && process.env['TOROV_DEBUG_RIP']) {
+        const rc = r.thread.stopSync(r.vcpu.fd.runU8);
+        process.stderr.write(`  rip=0x${r.vcpu.reg(RIP_W).toString(16)} rc=${rc} imm=${r.vcpu.fd.runU8[1]}\n`);
+        r.parked = true;
+        if (rc !== undefined) this.exit(t, r, rc);
+      }
       const h = r.thread;
       return `${t.tid}:${r.parked ? 'P' : 'R'}${r.wait ? r.wait.kind : ''} slot=${r.slot?.state()} thr=${h ? `${h.running ? 'run' : 'idle'}${h.waiting() ? ',W' : ''}${h.exited() ? ',X' : ''}` : '-'}`;
     });
     process.stderr.write(`sched ${what} ${performance.now().toFixed(1)}: ${parts.join(' | ')}\n`);
+  }
+
+  // ---- signals ----------------------------------------------------------------------------------
+
+  /** Recomputes whether thread `t` has a signal to deliver (pending and not blocked). */
+  private recalc(t: Task): void {
+    t.sigFlag = ((t.pending.mask | t.group.shared.mask) & ~t.sigmask) !== 0n;
+  }
+
+  signalsChanged(k: Kernel): void {
+    const t = k as unknown as Task;
+    // Signals that became ignored are dropped (Linux: sigaction to SIG_IGN discards them).
+    for (let sig = 1; sig <= 64; sig++) {
+      if (!(t.pendingMask & sigmaskBit(sig)) || !ignored(t.group, sig)) continue;
+      t.group.shared.drop(sig);
+      for (const u of this.tasks) u.pending.drop(sig);
+    }
+    for (const u of this.tasks) this.recalc(u);
+  }
+
+  sendSignal(k: Kernel, tid: number, info: SignalInfo): number {
+    const g = (k as unknown as Task).group;
+    const target = tid === 0 ? undefined : this.tasks.find((t) => t.tid === tid);
+    if (tid !== 0 && !target) return -ESRCH;
+    if (info.signo === 0) return 0;
+    return this.post(g, target, info);
+  }
+
+  /** A signal from outside the program (torov was sent it): to the process, from "the kernel". */
+  hostSignal(sig: number): void {
+    const first = this.tasks[0];
+    if (first) this.post(first.group, undefined, { signo: sig, code: SI_USER, pid: 0, uid: 0 });
+  }
+
+  /**
+   * Queues a signal for thread `target` or, undefined, for the process; ends the program
+   * when its action is to (the default action of a fatal signal nobody blocks, SIGKILL),
+   * and otherwise gets a thread that will take it to the VMM: its wait is interrupted, or
+   * its running vCPU kicked.
+   */
+  private post(g: ThreadGroup, target: Task | undefined, info: SignalInfo): number {
+    const sig = info.signo, bit = sigmaskBit(sig);
+    const takers = target ? [target] : this.tasks;
+    const blockedByAll = takers.every((t) => (t.sigmask & bit) !== 0n);
+    if (sig !== SIGKILL && ignored(g, sig) && !blockedByAll) return 0;
+    if (sig === SIGKILL || (!blockedByAll && isFatal(g, sig))) {
+      throw new GuestExit(128 + sig, sig === SIGKILL || defaultAction(sig) === 'term' ? undefined : `torov: ${signalName(sig)}: ${info.code === SI_USER && info.pid === 0 ? 'sent to torov' : 'sent by the program'}, no handler: killed`);
+    }
+    if (!(target ? target.pending : g.shared).add(info)) return -EAGAIN;
+    // Who takes it: the target, or a thread that does not block it (the first one free).
+    const taker = target ?? this.tasks.find((t) => !(t.sigmask & bit));
+    for (const t of this.tasks) this.recalc(t);
+    if (taker) this.wake(taker, sig);
+    return 0;
+  }
+
+  /** Gets thread `t` to the VMM to take signal `sig`: ends an interruptible wait, or kicks its vCPU out of the guest. */
+  private wake(t: Task, sig: number): void {
+    const r = this.runs.get(t);
+    if (DEBUG) this.debugState(`wake ${sig} flag=${t.sigFlag}`);
+    if (!r || r.dead) return;
+    const w = r.wait;
+    if (w) {
+      if (w.kind === 'sigwait' && (w.set & sigmaskBit(sig))) {
+        const got = this.takeFrom(t, w.set);
+        if (got) { this.writeInfo(t, w.infop, got); this.complete(t, r, got.signo); }
+        return;
+      }
+      if (!t.sigFlag) return;
+      if (w.kind === 'host' || w.kind === 'ready') { r.interrupted = true; r.thread?.kick(r.vcpu.fd.runU8, false); return; }
+      if (w.kind === 'futex') this.unqueue(t, w.addr);
+      if (w.kind === 'sleep' && w.rem) this.writeRem(t, w);
+      this.complete(t, r, -EINTR);
+      return;
+    }
+    if (t.sigFlag && !r.parked && r.thread) this.kickVcpu(r);
+  }
+
+  /** Kicks a running vCPU out of the guest (its exit is then a chance to deliver a signal). */
+  private kickVcpu(r: TaskRun): void {
+    if (!r.thread || !r.thread.running) return;
+    // Not while a syscall is in flight through the channel: its return delivers.
+    if (r.slot) { const st = r.slot.state(); if (st !== 0 && st !== CHAN_DONE) return; }
+    r.thread.kick(r.vcpu.fd.runU8, true);
+  }
+
+  private writeRem(t: Task, w: Wait): void {
+    const left = Math.max(0, w.deadline - performance.now());
+    try {
+      t.mem.writeU64(w.rem, Math.floor(left / 1000));
+      t.mem.writeU64(w.rem + 8, Math.floor((left % 1000) * 1e6));
+    } catch { /* Linux ignores a rem it cannot write too */ }
+  }
+
+  private takeFrom(t: Task, allowed: bigint): SignalInfo | undefined {
+    const info = t.pending.take(allowed) ?? t.group.shared.take(allowed);
+    if (info) for (const u of this.tasks) this.recalc(u);
+    return info;
+  }
+
+  private writeInfo(t: Task, p: number, info: SignalInfo): void {
+    if (p) { try { t.mem.write(p, encodeSiginfo(info)); } catch { /* the caller's bad pointer */ } }
+  }
+
+  /**
+   * Delivers the first signal thread `t` does not block, at a point where its vCPU holds
+   * the program's registers (after a syscall, at a kick in its code): the default action,
+   * or a frame on its stack and its handler's entry in the registers.
+   */
+  private userReturn(t: Task, r: TaskRun): void {
+    const v = r.vcpu;
+    if (v.inStub()) {
+      // The exit path on a host where the stub runs at CPL0: return to the program first.
+      const u = v.syscallReturn();
+      v.enterUser(u.rip, u.rflags, u.rsp, u.rdx);
+    }
+    for (;;) {
+      const info = this.takeFrom(t, ~t.sigmask);
+      if (!info) return;
+      const sig = info.signo;
+      const act = t.group.sigactions.get(sig);
+      const handler = act?.handler ?? 0n;
+      if (handler === 1n) continue;                              // SIG_IGN
+      if (handler === 0n) {
+        const d = defaultAction(sig);
+        if (d === 'ign' || d === 'cont') continue;
+        if (d === 'stop') { t.note(`stop-${sig}`, `${signalName(sig)}: stopping is not supported (no job control): ignored`); continue; }
+        throw new GuestExit(128 + sig, d === 'core' ? `torov: ${signalName(sig)}: killed (default action)` : undefined);
+      }
+      this.runHandler(t, r, info, act!, undefined);
+      // Like Linux, every other deliverable signal gets its frame too before the thread
+      // runs (the handlers run last-delivered first).
+    }
+  }
+
+  /** Builds the frame and enters the handler (the vCPU holds the program's registers `regs`). */
+  private runHandler(t: Task, r: TaskRun, info: SignalInfo, act: SigAction, trap: { trapno: number; err: number; cr2: number; regs: Buffer } | undefined): void {
+    const v = r.vcpu, sig = info.signo;
+    const flags = Number(act.flags & 0xffffffffn);
+    const regs = trap ? trap.regs : v.regs();
+    // A syscall that a signal interrupted is restarted after the handler with SA_RESTART,
+    // as Linux does: rip back on the `syscall` instruction, rax its number again.
+    if (!trap && regs.readBigInt64LE(REGS.rax) === -BigInt(EINTR) && (flags & SA_RESTART) && r.sysNr >= 0 && RESTARTABLE[r.sysNr]) {
+      const rip = Number(regs.readBigUInt64LE(REGS.rip));
+      try {
+        const b = t.mem.read(rip - 2, 2);
+        if (b[0] === 0x0f && b[1] === 0x05) { regs.writeBigUInt64LE(BigInt(rip - 2), REGS.rip); regs.writeBigUInt64LE(BigInt(r.sysNr), REGS.rax); }
+      } catch { /* not readable: EINTR */ }
+    }
+    r.sysNr = -1;
+    if (!(flags & SA_RESTORER)) throw new GuestExit(139, `torov: SIGSEGV: ${signalName(sig)}'s handler has no SA_RESTORER: no way back from it`);
+    const rsp = Number(regs.readBigUInt64LE(REGS.rsp));
+    const alt = altstackOf(t);
+    let top = belowRedZone(rsp);
+    const onAlt = alt !== undefined && rsp > alt.sp && rsp <= alt.sp + alt.size;
+    if ((flags & SA_ONSTACK) && alt !== undefined && !onAlt) top = alt.sp + alt.size;
+    const ucStack = Buffer.alloc(24);
+    // Linux saves the thread's alternate stack as it was set (sas_ss_flags: 0 or SS_AUTODISARM).
+    if (alt) { ucStack.writeBigUInt64LE(BigInt(alt.sp), 0); ucStack.writeBigUInt64LE(BigInt(alt.size), 16); }
+    const fpu = v.fpuState();
+    const x = this.host.xsave;
+    let out;
+    try {
+      out = writeFrame(t.mem, { regs, xsave: fpu, xsaveSize: x.size, xfeatures: x.features, info: encodeSiginfo(info), mask: t.savedMask ?? t.sigmask,
+        ucStack, top, restorer: Number(act.restorer), ...(trap ? { trap } : {}) });
+    } catch (e) {
+      if (!(e instanceof SysError)) throw e;
+      throw new GuestExit(139, `torov: SIGSEGV: no room for ${signalName(sig)}'s signal frame on the stack at 0x${top.toString(16)}`);
+    }
+    t.savedMask = undefined;
+    // The handler starts with the FPU in its initial state (Linux: fpu__clear_user_states).
+    if (fpu) v.fd.resetFpu();
+    const next = Buffer.from(regs);
+    next.writeBigUInt64LE(act.handler, REGS.rip);
+    next.writeBigUInt64LE(BigInt(out.rsp), REGS.rsp);
+    next.writeBigUInt64LE(BigInt(sig), REGS.rdi);
+    next.writeBigUInt64LE(BigInt(out.info), REGS.rsi);
+    next.writeBigUInt64LE(BigInt(out.uc), REGS.rdx);
+    next.writeBigUInt64LE(0n, REGS.rax);
+    next.writeBigUInt64LE(next.readBigUInt64LE(REGS.rflags) & ~0x10500n, REGS.rflags);   // TF, DF, RF clear
+    v.setRegs(next);
+    if (trap) v.toUserSegments();
+    t.sigmask = (t.sigmask | act.mask | (flags & SA_NODEFER ? 0n : sigmaskBit(sig))) & ~UNBLOCKABLE;
+    if (flags & SA_RESETHAND) t.group.sigactions.set(sig, { handler: 0n, flags: 0n, restorer: 0n, mask: 0n });
+    this.recalc(t);
+  }
+
+  /**
+   * A CPU exception in thread `task`: its signal goes to the program's handler when there
+   * is one it does not block; true if so (the vCPU then enters the handler). Otherwise
+   * the caller reports the fault and ends the program (Linux forces the default action).
+   */
+  deliverFault(task: Task, f: FaultFrame, sig: number, info: SignalInfo): boolean {
+    const r = this.runs.get(task);
+    const act = task.group.sigactions.get(sig);
+    if (!r || !act || act.handler <= 1n || (task.sigmask & sigmaskBit(sig))) return false;
+    const regs = r.vcpu.regs();
+    regs.writeBigUInt64LE(BigInt(f.rip), REGS.rip);
+    regs.writeBigUInt64LE(BigInt(f.rsp), REGS.rsp);
+    regs.writeBigUInt64LE(BigInt(f.rflags), REGS.rflags);
+    r.sysNr = -1;
+    this.runHandler(task, r, info, act, { trapno: f.vector, err: f.error, cr2: f.cr2, regs });
+    return true;
+  }
+
+  sigreturn(k: Kernel): number {
+    const t = k as unknown as Task, r = this.runs.get(t)!, v = r.vcpu;
+    const rsp = Number(v.regs().readBigUInt64LE(REGS.rsp));
+    let f;
+    try { f = readFrame(t.mem, rsp, this.host.xsave.size); } catch (e) {
+      if (!(e instanceof SysError)) throw e;
+      throw new GuestExit(139, `torov: SIGSEGV: rt_sigreturn with no readable signal frame at 0x${rsp.toString(16)}`);
+    }
+    const rip = Number(f.regs.readBigUInt64LE(REGS.rip));
+    if (!(rip < USER_TOP) || !(Number(f.regs.readBigUInt64LE(REGS.rsp)) < 2 ** 64)) {
+      throw new GuestExit(139, `torov: SIGSEGV: rt_sigreturn to a non-user address 0x${rip.toString(16)}`);
+    }
+    if (f.xsave) {
+      try { v.fd.setXsave(f.xsave); } catch { throw new GuestExit(139, 'torov: SIGSEGV: rt_sigreturn with a bad FPU state in the signal frame'); }
+    } else {
+      v.fd.resetFpu();
+    }
+    t.sigmask = f.mask & ~UNBLOCKABLE;
+    const ss = f.ucStack;
+    const sp = Number(ss.readBigUInt64LE(0)), size = Number(ss.readBigUInt64LE(16)), fl = ss.readInt32LE(8);
+    if (!(fl & SS_DISABLE) && size >= MINSIGSTKSZ) { const a = Buffer.alloc(24); a.writeBigUInt64LE(BigInt(sp), 0); a.writeBigUInt64LE(BigInt(size), 16); t.altstack = a; }
+    v.setRegs(f.regs);
+    this.recalc(t);
+    return Number(f.regs.readBigInt64LE(REGS.rax));
+  }
+
+  suspend(k: Kernel, mask: bigint | undefined): number {
+    const t = k as unknown as Task, r = this.runs.get(t)!;
+    if (mask !== undefined) { t.savedMask = t.sigmask; t.sigmask = mask & ~UNBLOCKABLE; }
+    this.recalc(t);
+    if (t.sigFlag) return -EINTR;
+    r.wait = this.newWait('signal', Infinity);
+    return BLOCKED;
+  }
+
+  sigwait(k: Kernel, set: bigint, infop: number, deadline: number): number {
+    const t = k as unknown as Task, r = this.runs.get(t)!;
+    const got = this.takeFrom(t, set);
+    if (got) { this.writeInfo(t, infop, got); return got.signo; }
+    if (deadline <= performance.now()) return -EAGAIN;
+    const w = this.newWait('sigwait', deadline);
+    w.set = set;
+    w.infop = infop;
+    r.wait = w;
+    if (deadline !== Infinity) this.sleepers.add(t);
+    return BLOCKED;
+  }
+
+  // ---- timers ---------------------------------------------------------------------------------------
+
+  itimer(k: Kernel, which: number, value: number | undefined, interval: number): { value: number; interval: number } {
+    const id = -1 - which;
+    const tm = this.timers.get(id);
+    const old = tm && tm.deadline !== Infinity ? { value: Math.max(0, tm.deadline - performance.now()), interval: tm.interval } : { value: 0, interval: 0 };
+    if (value === undefined) return old;
+    const signo = which === 0 ? SIGALRM : which === 1 ? SIGVTALRM : SIGPROF;
+    this.arm(id, { deadline: value > 0 ? performance.now() + value : Infinity, interval: value > 0 ? interval : 0, clock: 1, notify: 0, signo, value: 0n, tid: 0, overrun: 0 });
+    void k;
+    return old;
+  }
+
+  timerCreate(k: Kernel, clock: number, notify: number, signo: number, value: bigint, tid: number): number {
+    if (notify === 4 /* SIGEV_THREAD_ID */ && !this.hasThread(tid)) return -EINVAL;
+    if (this.timers.size >= 4096) return -EAGAIN;
+    const id = this.nextTimerId++;
+    this.timers.set(id, { deadline: Infinity, interval: 0, clock, notify, signo, value, tid, overrun: 0 });
+    void k;
+    return id;
+  }
+
+  timerSet(k: Kernel, id: number, value: number | undefined, interval: number, abs: boolean): { value: number; interval: number } | number {
+    const tm = this.timers.get(id);
+    if (!tm || id < 0) return -EINVAL;
+    const old = { value: tm.deadline === Infinity ? 0 : Math.max(0, tm.deadline - performance.now()), interval: tm.interval };
+    if (value === undefined) return old;
+    let deadline = Infinity;
+    if (value > 0) deadline = abs ? performance.now() + (value - clockMs(tm.clock)) : performance.now() + value;
+    this.arm(id, { ...tm, deadline: value > 0 ? deadline : Infinity, interval: value > 0 ? interval : 0, overrun: 0 });
+    void k;
+    return old;
+  }
+
+  timerOverrun(k: Kernel, id: number): number {
+    const tm = this.timers.get(id);
+    void k;
+    return tm && id >= 0 ? Math.min(tm.overrun, 0x7fffffff) : -EINVAL;
+  }
+
+  timerDelete(k: Kernel, id: number): number {
+    if (id < 0 || !this.timers.has(id)) return -EINVAL;
+    this.arm(id, undefined);
+    void k;
+    return 0;
+  }
+
+  /** Sets (or deletes, undefined) timer `id`, keeping the count of armed timers. */
+  private arm(id: number, tm: Timer | undefined): void {
+    const old = this.timers.get(id);
+    if (old && old.deadline !== Infinity) this.armed--;
+    if (tm) this.timers.set(id, tm); else this.timers.delete(id);
+    if (tm && tm.deadline !== Infinity) this.armed++;
+  }
+
+  /** Sends the signals of the timers that expired (`now`, slack included); true if any did. */
+  private fireTimers(now: number): boolean {
+    let any = false;
+    for (const [id, tm] of this.timers) {
+      if (tm.deadline > now) continue;
+      any = true;
+      let missed = 0;
+      if (tm.interval > 0) {
+        missed = Math.floor((now - tm.deadline) / tm.interval);
+        tm.deadline += (missed + 1) * tm.interval;
+      } else {
+        this.armed--;
+        tm.deadline = Infinity;
+      }
+      if (tm.notify === 1 /* SIGEV_NONE */ || !this.tasks[0]) continue;
+      const target = tm.notify === 4 ? this.tasks.find((t) => t.tid === tm.tid) : undefined;
+      const g = this.tasks[0].group;
+      const q = target ? target.pending : g.shared;
+      if (q.mask & sigmaskBit(tm.signo)) { tm.overrun += missed + 1; continue; }     // still pending: an overrun
+      tm.overrun = missed;
+      const info: SignalInfo = id < 0 ? { signo: tm.signo, code: SI_KERNEL } : { signo: tm.signo, code: SI_TIMER, timerid: id, overrun: missed, value: tm.value };
+      this.post(g, target, info);
+    }
+    return any;
   }
 
   /** The channel's counters for --verbose and the benchmark. */

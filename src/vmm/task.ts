@@ -12,6 +12,7 @@ import type { GuestMemory } from '../machine/memory';
 import type { AddressSpace } from '../machine/mm';
 import type { FdTable } from '../syscalls/fdtable';
 import type { Kernel, SigAction, TaskServices, UserRegs } from '../syscalls/api';
+import { SigQueue } from './sigstate';
 
 /** Where a ThreadGroup's diagnostics go, and whether --verbose notes are shown. */
 export interface Diagnostics {
@@ -23,6 +24,8 @@ export interface Diagnostics {
 export class ThreadGroup {
   /** Signal dispositions (rt_sigaction), shared by every thread (CLONE_SIGHAND). */
   readonly sigactions = new Map<number, SigAction>();
+  /** Signals sent to the process (kill), for whichever thread does not block them. */
+  readonly shared = new SigQueue();
   /** The group's threads, the first one (the leader, tid == pid) first. */
   readonly tasks: Task[] = [];
   /** Identity published to the guest (getpid & co, auxv). */
@@ -57,6 +60,12 @@ export class ThreadGroup {
 export class Task implements Kernel {
   /** Blocked signals (rt_sigprocmask). */
   sigmask = 0n;
+  /** Signals sent to this thread (tkill, tgkill, its own faults and timers). */
+  readonly pending = new SigQueue();
+  /** The mask to restore after a handler that interrupted rt_sigsuspend (it ran with the temporary one). */
+  savedMask: bigint | undefined;
+  /** True when a signal is pending that this thread does not block (kept by the scheduler). */
+  sigFlag = false;
   /** sigaltstack's stack_t (24 bytes). */
   altstack: Uint8Array = new Uint8Array(24);
   /** set_tid_address / CLONE_CHILD_CLEARTID: cleared and woken when the thread ends. */
@@ -83,6 +92,7 @@ export class Task implements Kernel {
   get uid(): number { return this.group.uid; }
   get gid(): number { return this.group.gid; }
   get sigactions(): Map<number, SigAction> { return this.group.sigactions; }
+  get pendingMask(): bigint { return this.pending.mask | this.group.shared.mask; }
   console(text: Uint8Array): void { this.group.console(text); }
   note(key: string, message: string): void { this.group.note(key, message); }
 }

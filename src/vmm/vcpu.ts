@@ -110,14 +110,17 @@ export class Vcpu {
     throw new GuestExit(s.status, s.reason);
   }
 
-  /** Handles KVM_RUN's return code `rc` and the exit in the kvm_run page (on whichever thread ran KVM_RUN). */
-  handleExit(rc: number): void {
+  /**
+   * Handles KVM_RUN's return code `rc` and the exit in the kvm_run page (on whichever thread
+   * ran KVM_RUN); returns the exit's kind (src/vmm/exits.ts).
+   */
+  handleExit(rc: number): number {
     const exit = classifyExit(this.fd, rc, this.sink !== undefined);
     switch (exit) {
-      case EXIT_SYSCALL: this.syscall(); return;
-      case EXIT_FAULT: this.fault(); return;
-      case EXIT_NOP: case EXIT_INTERRUPTED: return;
-      case EXIT_KICK: case EXIT_WAIT: case EXIT_CTX: this.sink!.port(this, exit); return;
+      case EXIT_SYSCALL: this.syscall(); return exit;
+      case EXIT_FAULT: this.fault(); return exit;
+      case EXIT_NOP: case EXIT_INTERRUPTED: return exit;
+      case EXIT_KICK: case EXIT_WAIT: case EXIT_CTX: this.sink!.port(this, exit); return exit;
       default: throw new Error(`unexpected VM exit (KVM_EXIT_DEBUG) at rip=0x${this.reg(RIP).toString(16)}`);
     }
   }
@@ -191,6 +194,14 @@ export class Vcpu {
     }
   }
 
+  /** Makes the code and stack segments the program's (CPL3): after an exception entry, which runs at CPL0 on every host. */
+  toUserSegments(): void {
+    const s = this.fd.getSregs();
+    writeSegment(s, SREGS.cs, { base: 0n, limit: 0xffffffff, selector: SEL.USER_CS, type: 11, present: 1, dpl: 3, db: 0, s: 1, l: 1, g: 1 });
+    writeSegment(s, SREGS.ss, { base: 0n, limit: 0xffffffff, selector: SEL.USER_DS, type: 3, present: 1, dpl: 3, db: 1, s: 1, l: 0, g: 1 });
+    this.fd.setSregs(s);
+  }
+
   /** Runs `f` (a handler) with the program's registers visible to it as task.regs. */
   withRegs<T>(f: () => T): T {
     this.task.regs = this.regsView;
@@ -200,6 +211,28 @@ export class Vcpu {
   private setReg(w: number, v: number): void {
     this.u32[w] = v >>> 0;
     this.u32[w + 1] = Math.floor(v / 4294967296) >>> 0;
+  }
+
+  /** The general registers, rip and rflags (struct kvm_regs, a copy of the sync registers). */
+  regs(): Buffer { return Buffer.from(this.fd.runU8.subarray(RUN.regs, RUN.regs + 144)); }
+
+  /** Replaces the general registers, rip and rflags (struct kvm_regs) of a parked vCPU; rflags keeps only what a program may set. */
+  setRegs(b: Buffer): void {
+    const fl = (Number(b.readBigUInt64LE(REGS.rflags) & 0xffffffffn) & USER_RFLAGS) | 2;
+    this.fd.runU8.set(b, RUN.regs);
+    this.setReg(RFLAGS, fl);
+    this.u32[DIRTY] = KVM_SYNC_X86_REGS;
+  }
+
+  /** True if the vCPU stopped inside torov's stub page (a syscall or exception entry), not in the program's code. */
+  inStub(): boolean {
+    const rip = this.reg(RIP);
+    return rip >= SYS_VA + SYS.STUB && rip < SYS_VA + SYS.STUB + 4096;
+  }
+
+  /** Where the exit path's syscall returns to (rcx), when the vCPU stopped at the stub's `out`. */
+  syscallReturn(): { rip: number; rflags: number; rsp: number; rdx: number } {
+    return { rip: this.reg(RCX), rflags: this.reg(R11), rsp: this.reg(RSP), rdx: this.reg(W(REGS.rdx)) };
   }
 
   /** The vCPU's x87/SSE/AVX state (KVM_GET_XSAVE), for a thread that starts as a copy of this one. */

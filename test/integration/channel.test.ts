@@ -111,7 +111,7 @@ test('a syscall site in a file the program mapped over its own code is never rew
 
 test('a TCP echo server in the guest serves a native client through the channel (the benchmark\'s guest)', async () => {
   const port = 20000 + Math.floor(Math.random() * 20000);
-  const server = spawn(process.execPath, [TOROV, 'run', ...testRunOptions(), '--network', 'host', '--syscall-path', 'ring', '--verbose',
+  const server = spawn(TOROV, ['run', ...testRunOptions(), '--network', 'host', '--syscall-path', 'ring', '--verbose',
     guest('tcp_echo'), 'server', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   server.stderr!.on('data', (d) => { stderr += d; });
@@ -129,7 +129,7 @@ test('a guest blocked on the host (a 2 s sleep) does not keep a CPU busy', () =>
   // its children, with a 2 s sleep and with none. A spinning guest or poller would add
   // close to 2 s per spinning thread; the bound leaves room for start-up noise.
   const cpu = (ms: number) => {
-    const r = spawnSync('bash', ['-c', `"$@" >/dev/null; times | tail -1`, 'sh', process.execPath, TOROV, 'run', ...testRunOptions(), '--syscall-path', 'ring', CH, 'sleep', String(ms)], { encoding: 'utf8' });
+    const r = spawnSync('bash', ['-c', `"$@" >/dev/null; times | tail -1`, 'sh', TOROV, 'run', ...testRunOptions(), '--syscall-path', 'ring', CH, 'sleep', String(ms)], { encoding: 'utf8' });
     const m = /^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$/.exec(r.stdout.trim());
     assert.ok(m, r.stdout + r.stderr);
     return Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4]);
@@ -139,7 +139,7 @@ test('a guest blocked on the host (a 2 s sleep) does not keep a CPU busy', () =>
 });
 
 test('every thread of the sandboxed VMM runs as the unprivileged user, without capabilities', { skip: (process.getuid?.() ?? 0) !== 0 && 'needs root (the VMM changes user only when started as root)' }, async () => {
-  const child = spawn(process.execPath, [TOROV, 'run', '--user', '65534:65534', '--syscall-path', 'ring', CH, 'sleep', '3000'], { stdio: 'ignore' });
+  const child = spawn(TOROV, ['run', '--user', '65534:65534', '--syscall-path', 'ring', CH, 'sleep', '3000'], { stdio: 'ignore' });
   try {
     let vmm: string | undefined;
     for (let i = 0; i < 100 && !vmm; i++) {
@@ -147,9 +147,10 @@ test('every thread of the sandboxed VMM runs as the unprivileged user, without c
       for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
         try {
           const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-          // Found once it is fully set up: its own user, and the seccomp filter (installed last).
+          // Found once it is fully set up: its own user, and its seccomp filter (installed
+          // last; the second: bin/torov installs a first one before Node starts).
           const st = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-          if (cmd.includes('channel\x00sleep\x003000') && /^Uid:\t65534\t/m.test(st) && /^Seccomp:\t2$/m.test(st)) vmm = pid;
+          if (cmd.includes('channel\x00sleep\x003000') && /^Uid:\t65534\t/m.test(st) && /^Seccomp_filters:\t2$/m.test(st)) vmm = pid;
         } catch { /* gone */ }
       }
     }

@@ -81,7 +81,7 @@ test("find /usr/share -name '*.txt' | head", () => {
   const sh = (prefix: string) => spawnSync('bash', ['-c', `${prefix} /usr/bin/find /usr/share -name '*.txt' | head; echo "status \${PIPESTATUS[0]}" >&2`],
     { encoding: 'utf8', env: { ...ENV, PATH: process.env['PATH'] ?? ENV.PATH } });
   const n = sh('');
-  const v = sh(`'${process.execPath}' '${TOROV}' run ${testRunOptions().join(' ')} --rootfs /`);
+  const v = sh(`'${TOROV}' run ${testRunOptions().join(' ')} --rootfs /`);
   assert.equal(v.stdout, n.stdout);
   assert.equal(v.stdout.split('\n').length, 11, v.stdout);
   assert.match(v.stderr, /^status (0|141)\n$/, v.stderr);
@@ -118,7 +118,7 @@ test('python3: a socketserver echo server on loopback answers a native client', 
     'print("served", flush=True)',
   ].join('\n');
   // The host's network, so that a client outside the VM reaches it.
-  const child = spawn(process.execPath, [TOROV, 'run', ...testRunOptions(), ...ROOT, '--network', 'host', '/usr/bin/python3', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(TOROV, ['run', ...testRunOptions(), ...ROOT, '--network', 'host', '/usr/bin/python3', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '', err = '';
   child.stdout.on('data', (b) => { out += b; });
   child.stderr.on('data', (b) => { err += b; });

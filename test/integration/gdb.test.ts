@@ -22,7 +22,7 @@ interface Stub { child: ChildProcess; port: number; stdout: () => string; stderr
 
 /** Starts `torov run ARGS` (which must include --gdb or a config that enables it) and waits for its "waiting for gdb" line. */
 async function startStub(args: readonly string[], timeoutMs = 20_000): Promise<Stub> {
-  const child = spawn(process.execPath, [TOROV, 'run', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(TOROV, ['run', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '', err = '';
   child.stdout!.on('data', (d) => { out += d; });
   const status = new Promise<number | null>((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : null))));
@@ -329,14 +329,14 @@ test('after a gdb session the same process reuses the vCPU for a program without
 });
 
 test('--gdb refuses a bad address and a port in use, in one line', () => {
-  const bad = spawnSync(process.execPath, [TOROV, 'run', '--gdb', 'nowhere:x', DEMO], { encoding: 'utf8', timeout: 20_000 });
+  const bad = spawnSync(TOROV, ['run', '--gdb', 'nowhere:x', DEMO], { encoding: 'utf8', timeout: 20_000 });
   assert.equal(bad.status, 125);
   assert.equal(bad.stderr, 'torov: --gdb: "nowhere:x": the host must be an IPv4 address, localhost or [IPv6]\n');
   const srv = net.createServer();
   return new Promise<void>((resolve, reject) => {
     srv.listen(0, '127.0.0.1', () => {
       const port = (srv.address() as net.AddressInfo).port;
-      const r = spawnSync(process.execPath, [TOROV, 'run', '--gdb', `127.0.0.1:${port}`, DEMO], { encoding: 'utf8', timeout: 20_000 });
+      const r = spawnSync(TOROV, ['run', '--gdb', `127.0.0.1:${port}`, DEMO], { encoding: 'utf8', timeout: 20_000 });
       srv.close();
       try {
         assert.equal(r.status, 125);

@@ -25,7 +25,7 @@ test('signal-driven I/O never reaches the host: no SIGIO to a host process, nor 
 });
 
 test('a host directory as stdin gives the guest no handle outside its root', () => {
-  const r = spawnSync(process.execPath, [TOROV, 'run', guest('hardening'), 'stdin-dir'], { encoding: 'utf8', stdio: [fs.openSync(os.tmpdir(), 'r'), 'pipe', 'pipe'] });
+  const r = spawnSync(TOROV, ['run', guest('hardening'), 'stdin-dir'], { encoding: 'utf8', stdio: [fs.openSync(os.tmpdir(), 'r'), 'pipe', 'pipe'] });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, 'openat(0) EBADF\nfchdir(0) EBADF\n');
 });

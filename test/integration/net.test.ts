@@ -99,7 +99,7 @@ function exited(child: ChildProcess): Promise<number | null> {
 
 /** Starts examples/echo/echo on a free port for `clients` clients, with extra torov options. */
 async function echoServer(clients: number, opts: string[] = []): Promise<{ child: ChildProcess; port: number; out: { text: string }; err: { text: string } }> {
-  const child = spawn(process.execPath, [TOROV, 'run', ...opts, path.join(ROOT, 'examples', 'echo', 'echo'), '0', String(clients)], {
+  const child = spawn(TOROV, ['run', ...opts, path.join(ROOT, 'examples', 'echo', 'echo'), '0', String(clients)], {
     cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
   });
   const out = { text: '' }, err = { text: '' };

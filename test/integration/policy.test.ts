@@ -57,11 +57,14 @@ test('the bundled examples run under their own policies', () => {
   assert.ok(fs.existsSync(w));
 });
 
-test('an original ToroV configuration runs as it is', () => {
-  const r = torov(['run', path.join(ROOT, 'test/fixtures/torov-hello.json')]);
+test('an original ToroV configuration runs as it is, and torov leaves nothing in its MountPoint', () => {
+  const before = fs.readdirSync(path.join(ROOT, 'test/fixtures')).sort();
+  // No test volume: the MountPoint is the guest's root, and it has no directory for one.
+  const r = torov(['run', path.join(ROOT, 'test/fixtures/torov-hello.json')], { plain: true });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, 'hello from torov\n');
-  const off = torov(['run', '--trace', path.join(ROOT, 'test/fixtures/torov-hello-nowrite.json')]);
+  assert.deepEqual(fs.readdirSync(path.join(ROOT, 'test/fixtures')).sort(), before, 'no dev/ or tmp/ made in the MountPoint');
+  const off = torov(['run', '--trace', path.join(ROOT, 'test/fixtures/torov-hello-nowrite.json')], { plain: true });
   assert.equal(off.stdout, '');
   assert.match(off.stderr, /^writev\(.*<denied by policy>$/m);
 });

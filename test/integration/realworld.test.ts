@@ -78,7 +78,7 @@ function spawn(argv: readonly string[], cwd: string, input: string | Buffer = ''
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr.toString('utf8') };
 }
 
-const viaTorov = (args: readonly string[]) => [process.execPath, TOROV, 'run', ...testRunOptions(), BUSYBOX, ...args];
+const viaTorov = (args: readonly string[]) => [TOROV, 'run', ...testRunOptions(), BUSYBOX, ...args];
 const viaHost = (args: readonly string[]) => [BUSYBOX, ...args];
 
 interface Case {
@@ -311,7 +311,7 @@ test('busybox file operations leave the same tree as natively: cp, mv, rm, mkdir
 test('busybox yes | head: yes dies of SIGPIPE (141) under torov as natively', { skip: SKIP }, () => {
   const sh = (yes: string) => spawnSync('bash', ['-c', `${yes} | head -3; echo "status=\${PIPESTATUS[0]}"`], { encoding: 'utf8', env: ENV });
   const n = sh(`${BUSYBOX} yes`);
-  const v = sh(`'${process.execPath}' '${TOROV}' run ${BUSYBOX} yes`);
+  const v = sh(`'${TOROV}' run ${BUSYBOX} yes`);
   assert.equal(n.stdout, 'y\ny\ny\nstatus=141\n');
   assert.equal(v.stdout, n.stdout);
   assert.equal(v.stderr, n.stderr);
@@ -324,7 +324,7 @@ test('busybox sh -i on a terminal: job control set-up, then commands, as nativel
   const d = scratch(t);
   const run = (cmd: string) => spawnSync('script', ['-qec', cmd, '/dev/null'], { input, cwd: d, env: ENV, encoding: 'utf8', timeout: 20_000 });
   const n = run(`${BUSYBOX} sh -i`);
-  const v = run(`'${process.execPath}' '${TOROV}' run ${testRunOptions().join(' ')} ${BUSYBOX} sh -i`);
+  const v = run(`'${TOROV}' run ${testRunOptions().join(' ')} ${BUSYBOX} sh -i`);
   assert.equal(n.status, 3, n.stderr);
   assert.equal(v.status, 3, `torov: ${v.stdout}${v.stderr}`);
   assert.equal(v.stdout, n.stdout);

@@ -49,7 +49,7 @@ test('a guest that tries every way out stays in (even under an allow-everything 
   t.after(() => fs.closeSync(fd));
 
   const allowAll = policyFile(t, { defaultAction: 'allow' });
-  const r = spawnSync(process.execPath, [TOROV, 'run', '--policy', allowAll, '-v', `${vol}:/data`, guest('escape'), String(port), '/data'],
+  const r = spawnSync(TOROV, ['run', '--policy', allowAll, '-v', `${vol}:/data`, guest('escape'), String(port), '/data'],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe', fd], timeout: 60_000 });
   assert.equal(r.status, 0, r.stderr);
   const lines = r.stdout.trim().split('\n');
@@ -72,13 +72,13 @@ test('a guest that tries every way out stays in (even under an allow-everything 
   assert.ok(!lines.some((l) => / OK/.test(l)), r.stdout);
 });
 
-test('the VMM runs as nobody, without capabilities, with no_new_privs', () => {
+test('without a writable volume the VMM runs as nobody, without capabilities, with no_new_privs', () => {
   const r = torov(['run', '--verbose', guest('hello')], { plain: true });
   assert.equal(r.status, 0, r.stderr);
-  if ((process.getuid?.() ?? 0) === 0) assert.match(r.stderr, /^torov: sandbox: uid=65534 gid=65534 capabilities=0x0 no_new_privs=1 network=none root=\(minimal\)$/m);
+  if ((process.getuid?.() ?? 0) === 0) assert.match(r.stderr, /^torov: sandbox: uid=65534 gid=65534 \(nobody: no writable volume\) capabilities=0x0 no_new_privs=1 network=none root=\(minimal\)$/m);
   else assert.match(r.stderr, /^torov: sandbox: uid=\d+ gid=\d+ capabilities=0x0 no_new_privs=1 /m);
   const u = torov(['run', '--verbose', '--user', '1234:4321', guest('hello')], { plain: true });
-  if ((process.getuid?.() ?? 0) === 0) assert.match(u.stderr, /uid=1234 gid=4321 capabilities=0x0/);
+  if ((process.getuid?.() ?? 0) === 0) assert.match(u.stderr, /uid=1234 gid=4321 \(--user\) capabilities=0x0/);
 });
 
 test('the default root is minimal: /dev with five device nodes, a synthetic /etc, nothing of the host', { skip: NO_BUSYBOX }, () => {
@@ -129,6 +129,44 @@ test('rlimits: a write past the file-size limit is EFBIG for the guest, not a de
   assert.equal(fs.statSync(path.join(vol, 'big')).size, 8192);
 });
 
+test('started as root, a volume root can write is writable, and what the guest creates belongs to the volume\'s owner', { skip: NO_BUSYBOX }, (t) => {
+  if ((process.getuid?.() ?? 1) !== 0) { t.skip('needs root'); return; }
+  // A temporary directory of this test's own (torov's earlier launcher made its jail there).
+  const tmpdir = fs.mkdtempSync(path.join(os.tmpdir(), 'torov-tmpdir-'));
+  t.after(() => fs.rmSync(tmpdir, { recursive: true, force: true }));
+  const env = { ...process.env, TMPDIR: tmpdir };
+  // A root-owned directory, 0755 (as /srv/data usually is): the guest acts as root, without capabilities.
+  const own = fs.mkdtempSync(path.join(os.tmpdir(), 'torov-vol-root-'));
+  t.after(() => fs.rmSync(own, { recursive: true, force: true }));
+  fs.chmodSync(own, 0o755);
+  const r = torov(['run', '--verbose', '-v', `${own}:/data`, BUSYBOX, 'sh', '-c', 'echo saved > /data/f && id -u'], { plain: true, env });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, '0\n');
+  assert.match(r.stderr, new RegExp(`^torov: sandbox: uid=0 gid=0 \\(the owner of ${own}\\) capabilities=0x0 no_new_privs=1 `, 'm'));
+  const st = fs.statSync(path.join(own, 'f'));
+  assert.deepEqual([st.uid, st.gid], [0, 0]);
+  // Another user's directory: the guest acts as that user, and its files are that user's.
+  const theirs = fs.mkdtempSync(path.join(os.tmpdir(), 'torov-vol-user-'));
+  t.after(() => fs.rmSync(theirs, { recursive: true, force: true }));
+  fs.chmodSync(theirs, 0o755);
+  fs.chownSync(theirs, 1234, 4321);
+  const u = torov(['run', '--verbose', '-v', `${theirs}:/data`, BUSYBOX, 'sh', '-c', 'echo saved > /data/f'], { plain: true });
+  assert.equal(u.status, 0, u.stderr);
+  assert.match(u.stderr, /^torov: sandbox: uid=1234 gid=4321 \(the owner of /m);
+  const su = fs.statSync(path.join(theirs, 'f'));
+  assert.deepEqual([su.uid, su.gid], [1234, 4321]);
+  // Still no capability: a file of another owner in that volume stays closed to it.
+  fs.writeFileSync(path.join(theirs, 'roots'), 'secret\n', { mode: 0o600 });
+  const deny = torov(['run', '-v', `${theirs}:/data`, BUSYBOX, 'cat', '/data/roots'], { plain: true });
+  assert.notEqual(deny.status, 0);
+  assert.match(deny.stderr, /Permission denied/);
+  // SQLite in a root-owned volume (it failed with EACCES as nobody).
+  const q = torov(['run', '-v', `${own}:${own}`, guest('sqlite_demo'), own], { plain: true });
+  assert.equal(q.status, 0, q.stderr);
+  // The jail is built over an existing directory: nothing is created on the host.
+  assert.deepEqual(fs.readdirSync(tmpdir), []);
+});
+
 test('--no-sandbox warns on stderr', () => {
   const r = torov(['run', '--no-sandbox', guest('hello')]);
   assert.equal(r.status, 0);
@@ -144,7 +182,7 @@ test('rootless: a user who may open /dev/kvm gets the sandbox through a user nam
   // Give the user /dev/kvm for the length of the test, as the kvm group would.
   assert.equal(spawnSync('setfacl', ['-m', `u:${user}:rw`, '/dev/kvm']).status, 0);
   t.after(() => spawnSync('setfacl', ['-x', `u:${user}`, '/dev/kvm']));
-  const r = spawnSync('runuser', ['-u', user, '--', process.execPath, TOROV, 'run', '--verbose', guest('hello')], { encoding: 'utf8', cwd: '/', timeout: 60_000 });
+  const r = spawnSync('runuser', ['-u', user, '--', TOROV, 'run', '--verbose', guest('hello')], { encoding: 'utf8', cwd: '/', timeout: 60_000 });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, 'hello from torov\n');
   // Root inside its own user namespace, without any capability.
@@ -156,7 +194,7 @@ test('without user namespaces, a rootless run says what is missing in one line',
   // A user namespace whose limit allows exactly one more: the non-root user inside it
   // (mapped to root outside, so /dev/kvm opens) cannot create the sandbox's own.
   const script = 'echo 1 > /proc/sys/user/max_user_namespaces && exec unshare --user --map-user=1000 --map-group=1000 "$@"';
-  const r = spawnSync('unshare', ['--user', '--map-root-user', 'sh', '-c', script, 'sh', process.execPath, TOROV, 'run', guest('hello')],
+  const r = spawnSync('unshare', ['--user', '--map-root-user', 'sh', '-c', script, 'sh', TOROV, 'run', guest('hello')],
     { encoding: 'utf8', cwd: '/', timeout: 60_000 });
   if (/unshare failed|cannot/.test(r.stderr) && !r.stderr.includes('torov:')) { t.skip(`nested user namespaces unavailable here: ${r.stderr.trim()}`); return; }
   assert.equal(r.status, 125, r.stderr);

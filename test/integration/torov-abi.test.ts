@@ -32,6 +32,18 @@ test('a ToroV-ABI guest writes a message, creates a file in its MountPoint, and 
   assert.equal(fs.readFileSync(path.join(d, 'mountpoint', 'out.txt'), 'utf8'), 'written through ToroV hypercalls\n');
 });
 
+test('a root-owned MountPoint (0755) is writable when torov runs as root, and gets no dev/ from torov', (t) => {
+  if ((process.getuid?.() ?? 1) !== 0) { t.skip('needs root'); return; }
+  const d = fixture(t);
+  const mp = path.join(d, 'mountpoint');
+  fs.chmodSync(mp, 0o755);
+  const r = torov(['run', path.join(d, 'config.json')], { plain: true });
+  assert.equal(r.status, 0, r.stderr);
+  const st = fs.statSync(path.join(mp, 'out.txt'));
+  assert.deepEqual([st.uid, st.gid], [0, 0]);
+  assert.deepEqual(fs.readdirSync(mp), ['out.txt'], 'torov left nothing of its own in the MountPoint');
+});
+
 test('its Hypercalls list is its policy: a hypercall marked "False" returns EPERM', (t) => {
   const d = fixture(t, [{ Name: 'Write', Allowed: 'True' }, { Name: 'Open', Allowed: 'False' }]);
   const r = torov(['run', '--trace', path.join(d, 'config.json')], { plain: true });

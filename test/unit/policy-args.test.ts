@@ -272,7 +272,9 @@ describe('learn mode: the learned policy', () => {
     assert.deepEqual(find((x) => x.names.includes('newfstatat'))?.args, { paths: [], access: 'read-only' });
     assert.deepEqual(find((x) => x.names.includes('socket'))?.args, { domain: ['inet'], type: ['stream'], protocol: [0] });
     assert.deepEqual(find((x) => x.names.includes('connect'))?.args, { addresses: ['127.0.0.1:8080'] });
-    assert.deepEqual(find((x) => x.names.includes('write'))?.args, { fd: [1] });
+    // fd 2 too: a failing program's own error messages must still reach stderr.
+    assert.deepEqual(find((x) => x.names.includes('write'))?.args, { fd: [1, 2] });
+    assert.match(find((x) => x.names.includes('write'))!.why, /and fd 2 for the program's error messages/);
     const wv = find((x) => x.names.includes('writev'));
     assert.equal(wv?.args, undefined, 'fd 4 is not a standard fd: no fd rule');
     assert.deepEqual(find((x) => x.names.includes('rseq')), { names: ['rseq'], action: 'deny', errno: 'ENOSYS', why: 'not implemented by torov: the run got ENOSYS (rseq once)' });
