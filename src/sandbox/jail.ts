@@ -219,6 +219,61 @@ export function jailMountPoint(sources: readonly string[]): string {
   throw new SandboxError('no directory to build the root on (every candidate holds a volume)');
 }
 
+/**
+ * The top-level entry of `root` that is the jail's mount point `dir` (--rootfs /: every
+ * candidate is one), which the tmpfs about to cover it would hide: cloned now, while it is
+ * still visible, as a detached bind mount (open_tree OPEN_TREE_CLONE, Linux 5.2) to be
+ * attached in the new root later (attachClone). In a user namespace the mounts below it
+ * are locked to it: then only the whole tree can be cloned (AT_RECURSIVE), and it is made
+ * read-only as a whole. Undefined when no entry is in the way.
+ */
+function shadowedEntry(root: string | undefined, dir: string): { name: string; tree: number; whole: boolean } | undefined {
+  if (root === undefined) return undefined;
+  let real: string;
+  try { real = fs.realpathSync(root); } catch { return undefined; }
+  const rel = path.relative(real, dir);
+  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel) || rel.includes('/')) return undefined;
+  const OPEN_TREE_CLONE = 1;
+  const name = cstr(dir);
+  let tree = sys(SYS.open_tree, AT_FDCWD_, addressOf(name), OPEN_TREE_CLONE | O_CLOEXEC_);
+  const whole = tree === -EINVAL_;
+  if (whole) tree = sys(SYS.open_tree, AT_FDCWD_, addressOf(name), OPEN_TREE_CLONE | O_CLOEXEC_ | AT_RECURSIVE);
+  if (tree < 0) throw new SandboxError(`bind ${dir}: ${errnoName(-tree)}`);
+  return { name: rel, tree, whole };
+}
+
+/** Attaches a clone made by shadowedEntry at `dst`, read-only. `src` names it in errors. */
+function attachClone(c: { tree: number; whole: boolean }, src: string, dst: string): void {
+  fs.mkdirSync(dst, { recursive: true });
+  const MOVE_MOUNT_F_EMPTY_PATH = 4;
+  call(`bind ${src}`, SYS.move_mount, c.tree, '', AT_FDCWD_, dst, MOVE_MOUNT_F_EMPTY_PATH);
+  if (c.whole) { readOnlyTree(dst); return; }
+  const flags = MS_REMOUNT | MS_BIND | (mountFlags(dst) & KEEP_FLAGS) | MS_NOSUID | MS_NODEV | MS_RDONLY;
+  mount(`make ${dst} read-only`, null, dst, null, flags);
+}
+
+/** AT_RECURSIVE (open_tree, mount_setattr) and MOUNT_ATTR_* (linux/mount.h). */
+const AT_RECURSIVE = 0x8000, MOUNT_ATTR_RDONLY = 1, MOUNT_ATTR_NOSUID = 2, MOUNT_ATTR_NODEV = 4;
+const EINVAL_ = 22;
+
+/** Makes the mount at `dst` and every mount below it read-only, nosuid, nodev (mount_setattr, Linux 5.12). */
+function readOnlyTree(dst: string): void {
+  const attr = Buffer.alloc(32);            // struct mount_attr: attr_set, attr_clr, propagation, userns_fd
+  attr.writeBigUInt64LE(BigInt(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV), 0);
+  call(`make ${dst} read-only`, SYS.mount_setattr, AT_FDCWD_, dst, AT_RECURSIVE, addressOf(attr), 32);
+}
+
+/**
+ * Binds a root entry read-only. Where mounts below it are locked to the user namespace
+ * (a non-recursive bind is then EINVAL), the whole tree is bound, made read-only as a whole.
+ */
+function bindRootEntry(src: string, dst: string): void {
+  try { bind(src, dst, true); return; }
+  catch (e) { if (!(e instanceof SandboxError) || !/EINVAL/.test(e.message)) throw e; }
+  mount(`bind ${src}`, src, dst, null, MS_BIND | MS_REC);
+  readOnlyTree(dst);
+}
+
 /** Sets up the jail and enters it. After this, "/" is the guest's root and the host's is gone. */
 export function enterJail(spec: JailSpec): void {
   // 1. Nothing we mount may propagate back to the host's mount namespace.
@@ -229,11 +284,15 @@ export function enterJail(spec: JailSpec): void {
   // at its top land in it, as under the original ToroV's chroot), else a small tmpfs.
   const writableAll = spec.writable === true;
   const rootItself = spec.root !== undefined && writableAll;
+  let shadowed: { name: string; tree: number; whole: boolean } | undefined;
   if (rootItself) {
     try { if (!fs.statSync(spec.root!).isDirectory()) throw new Error('ENOTDIR'); }
     catch (e) { throw new SandboxError(`root ${spec.root}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
     bind(spec.root!, dir, false);
   } else {
+    // The root's own entry the new root is built on (--rootfs /: every candidate is one)
+    // would show the new root itself once the tmpfs covers it: cloned first.
+    shadowed = shadowedEntry(spec.root, dir);
     mount('mount the new root', 'tmpfs', dir, 'tmpfs', MS_NOSUID | MS_NODEV, 'mode=0755,size=4m');
   }
   // In a root that is the user's own directory, torov creates nothing: its /dev, /tmp and
@@ -253,8 +312,10 @@ export function enterJail(spec: JailSpec): void {
       if (e.name === 'dev' || e.name === 'proc' || e.name === 'sys' || (e.name === 'tmp' && spec.tmp)) continue;
       const src = path.join(spec.root, e.name), dst = path.join(dir, e.name);
       if (e.isSymbolicLink()) { fs.symlinkSync(fs.readlinkSync(src), dst); continue; }
-      bind(src, dst, true);
+      if (shadowed?.name === e.name) { attachClone(shadowed, src, dst); continue; }
+      bindRootEntry(src, dst);
     }
+    if (shadowed) fs.closeSync(shadowed.tree);
     if (Array.isArray(spec.writable)) {
       for (const g of spec.writable as readonly string[]) {
         const src = path.join(spec.root, g);

