@@ -257,9 +257,10 @@ export class AddressSpace {
       // present; the rest of the VMA stays not present: every VMM check of it is EFAULT and
       // a guest access is a page fault, reported as SIGSEGV where Linux raises SIGBUS.
       // Limits: the end is taken now, so a file that grows later does not make more pages
-      // present (those accesses fault, where Linux would see the new data), and a file
-      // truncated after the mmap leaves present pages past its new end, which can still
-      // SIGBUS the VMM (as any host mapping of a file another process truncates).
+      // present (those accesses fault, where Linux would see the new data). A file
+      // truncated after the mmap leaves present pages past its new end: the guest touching
+      // one gets SIGBUS (KVM cannot fault it in), and the VMM never loads or stores there
+      // itself (the pages are marked PTE_FILE: see GuestMemory's accessors).
       const st = sys(HOST.fstat, hostFd, statAddr);
       if (st < 0) { this.mem.discard(start, len); return st; }
       let eof: number | undefined;
