@@ -216,10 +216,10 @@ function sectionDynamic(): void {
   const PY = '/usr/bin/python3', LS = '/bin/ls';
   if (!fs.existsSync(PY) || !fs.existsSync(LS)) { log('dynamic programs: /usr/bin/python3 or /bin/ls missing, skipped'); return; }
   log('dynamic programs: python3 -c pass, ls -la /usr/bin, natively and in torov --rootfs /...');
-  const nPy = e2e(PY, ['-c', 'pass']), vPy = e2e(process.execPath, [torovCli, 'run', '--rootfs', '/', PY, '-c', 'pass']);
+  const nPy = e2e(PY, ['-c', 'pass']), vPy = e2e(torovCli, ['run', '--rootfs', '/', PY, '-c', 'pass']);
   rows.push({ what: 'python3 -c pass, end to end (--rootfs /)', native: nPy, torov: vPy, unit: 'ns',
     note: `minus torov run hello: ${((vPy - tTorov) / 1e6).toFixed(1)} ms, ${((vPy - tTorov) / nPy).toFixed(2)}x native (goal <= 2x)` });
-  const nLs = e2e(LS, ['-la', '/usr/bin']), vLs = e2e(process.execPath, [torovCli, 'run', '--rootfs', '/', LS, '-la', '/usr/bin']);
+  const nLs = e2e(LS, ['-la', '/usr/bin']), vLs = e2e(torovCli, ['run', '--rootfs', '/', LS, '-la', '/usr/bin']);
   rows.push({ what: 'ls -la /usr/bin, end to end (--rootfs /)', native: nLs, torov: vLs, unit: 'ns', note: 'goal <= 2x' });
   for (const [what, prog, args] of [['python3 -c pass', PY, ['-c', 'pass']], ['ls -la /usr/bin', LS, ['-la', '/usr/bin']]] as const) {
     for (const p of ['exit', 'cheap'] as const) {
