@@ -71,10 +71,18 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   };
   const cpus = count('cpus', 1024), threads = count('threads', MAX_VCPUS);
 
-  const resolved = resolveProgram(file);
+  const volumes = parseVolumes((opts['volume'] as string[] | undefined) ?? [], process.cwd());
+  // --rootfs DIR: the guest's root (read-only unless the policy says otherwise); PROGRAM is
+  // found in it as the guest sees it (src/sandbox/jail.ts: openInRoot).
+  const rootfs = typeof opts['rootfs'] === 'string' ? path.resolve(opts['rootfs']) : undefined;
+  if (rootfs !== undefined && opts['no-sandbox']) throw new UsageError('--rootfs needs the sandbox (it has no meaning with --no-sandbox)');
+  let prog: { fd: number; guestPath: string };
   let image: Buffer;
-  try { image = fs.readFileSync(resolved); }
-  catch (e) {
+  try {
+    prog = openProgram(file, rootfs, volumes, typeof opts['workdir'] === 'string' ? opts['workdir'] : undefined, env, policy.sandbox?.root);
+    image = fs.readFileSync(prog.fd);
+  } catch (e) {
+    if ((e as Error).name === 'UsageError') throw e;
     const code = (e as NodeJS.ErrnoException).code;
     say(`torov: ${file}: ${code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}`);
     return 126;
@@ -83,7 +91,7 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   if (image.length >= 2 && image[0] === 0x23 && image[1] === 0x21 && !torovConfig) {
     const line = image.subarray(2, Math.min(image.length, 258)).toString('latin1').split('\n')[0]!.trim();
     const interp = line.split(/\s+/)[0] || '(none)';
-    say(`torov: ${file}: a script for ${/^[\x20-\x7e]+$/.test(interp) ? interp : JSON.stringify(interp)} (its #! line); torov runs static ELF programs and cannot start an interpreter yet: run a static build of the interpreter with the script as its argument (e.g. torov run -v "$PWD:$PWD" /bin/busybox sh ${file})`);
+    say(`torov: ${file}: a script for ${/^[\x20-\x7e]+$/.test(interp) ? interp : JSON.stringify(interp)} (its #! line); torov runs ELF programs and cannot start a script interpreter yet: run a static build of the interpreter with the script as its argument (e.g. torov run -v "$PWD:$PWD" /bin/busybox sh ${file})`);
     return 126;
   }
   // The guest ABI: a ToroV configuration may name a flat ToroV binary (not ELF).
@@ -97,13 +105,12 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     throw e;
   }
 
-  const volumes = parseVolumes((opts['volume'] as string[] | undefined) ?? [], process.cwd());
   const user = typeof opts['user'] === 'string' ? parseUser(opts['user']) : undefined;
   let timeoutMs = 0;
   if (typeof opts['timeout'] === 'string') {
     try { timeoutMs = parseDuration(opts['timeout']); } catch (e) { throw new UsageError(`--timeout: ${(e as Error).message}`); }
   }
-  const sb = { ...(policy.sandbox ?? {}) };
+  const sb = { ...(policy.sandbox ?? {}), ...(rootfs !== undefined ? { root: rootfs } : {}) };
   if (opts['network'] !== undefined) {
     if (opts['network'] !== 'none' && opts['network'] !== 'host') throw new UsageError(`--network must be none or host (got ${JSON.stringify(opts['network'])})`);
     sb.network = opts['network'];
@@ -200,8 +207,9 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   let m: InstanceType<typeof Machine>;
   const learner = learning ? new learning.Learner() : undefined;
   try {
-    m = new Machine({ path: resolved, image, argv: [file, ...args], env, memory, policy, traceFd, verbose: !!opts['verbose'], log: say,
-      personality, vdso: !opts['no-vdso'], syscallPath, rewrite: !opts['no-rewrite'], spawnThread: !sandbox,
+    const root = sb.root !== undefined ? `the guest's root ${sb.root}` : sandbox ? 'the guest\'s minimal root (no --rootfs; try --rootfs /)' : 'the host\'s root (--no-sandbox)';
+    m = new Machine({ path: prog.guestPath, image, argv: [file, ...args], env, memory, policy, traceFd, verbose: !!opts['verbose'], log: say,
+      personality, vdso: !opts['no-vdso'], syscallPath, rewrite: !opts['no-rewrite'], spawnThread: !sandbox, loader: { fd: prog.fd, root },
       ...(cpus !== undefined ? { cpus } : {}), ...(threads !== undefined ? { threads } : {}),
       ...(startAddr !== undefined ? { entry: startAddr } : {}), ...(learner ? { learner } : {}) });
   } catch (e) {
@@ -313,6 +321,26 @@ function listenGdb(spec: string, program: string): import('../gdb').GdbStub {
   try { stub = GdbStub.listen(spec); } catch (e) { throw new UsageError(`--gdb: ${(e as Error).message}`); }
   say(stub.connectHint(program));
   return stub;
+}
+
+/**
+ * Opens the program (kept open: the VMM maps its segments from the fd after the jail) and
+ * names it as the guest will see it (AT_EXECFN, /proc/self/exe). With --rootfs it is found
+ * inside the root (src/sandbox/jail.ts); otherwise on the host, and its guest path is its
+ * host path as a volume or the policy's root shows it, or the host path itself.
+ */
+function openProgram(file: string, rootfs: string | undefined, volumes: readonly import('../sandbox/jail').Volume[], workdir: string | undefined,
+  env: readonly string[], policyRoot: string | undefined): { fd: number; guestPath: string } {
+  const jail = require('../sandbox/jail') as typeof import('../sandbox/jail');
+  if (rootfs !== undefined) {
+    const pathVar = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/bin:/usr/bin:/bin';
+    const cwd = jail.guestCwdCandidates({ ...(workdir !== undefined ? { workdir } : {}), volumes, root: rootfs }, process.cwd())[0]!;
+    try { return jail.openInRoot(file, { root: rootfs, volumes, cwd, pathVar }); }
+    catch (e) { throw Object.assign(new UsageError((e as Error).message), { status: (e as { status?: number }).status ?? 126 }); }
+  }
+  const resolved = path.resolve(resolveProgram(file));
+  const fd = fs.openSync(resolved, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  return { fd, guestPath: jail.guestPathOfHost(resolved, volumes, policyRoot) ?? resolved };
 }
 
 /** Finds the program like a shell does: a path with a slash as is, otherwise on $PATH. */

@@ -138,7 +138,7 @@ static int find_node(char *out, size_t size)
 static const char *const VALUE_LONG[] = {
 	/* launcher-options: begin */
 	"memory", "policy", "env", "trace-file", "volume", "user", "timeout", "syscall-path",
-	"network", "workdir", "gdb", "out",
+	"network", "workdir", "rootfs", "gdb", "out", "cpus", "threads",
 	/* launcher-options: end */
 	NULL,
 };

@@ -20,7 +20,7 @@ import { SEGV_ACCERR, SEGV_MAPERR, FPE_INTDIV, FPE_FLTDIV, ILL_ILLOPN, BUS_ADRAL
 import { HANDLERS } from '../syscalls/handlers';
 import { sys, NR, addressOf } from '../host/libc';
 import { Vcpu, StopState } from './vcpu';
-import { Personality, linuxPersonality } from './personality';
+import { Personality, linuxPersonality, LoaderOptions, EntryState } from './personality';
 import { describeFault, FaultFrame } from './fault';
 import { Policy, verdict, ALLOW } from '../policy/policy';
 import { Dispatcher, NO_ARGS } from './dispatch';
@@ -70,6 +70,8 @@ export interface MachineConfig {
   threads?: number;
   /** How many CPUs the guest sees (--cpus; default the host's). */
   cpus?: number;
+  /** The program's file and the guest's root, for the Linux loader (src/vmm/personality.ts). */
+  loader?: LoaderOptions;
 }
 
 /**
@@ -119,6 +121,8 @@ export class Machine implements SchedulerHost {
   private readonly log: (l: string) => void;
   /** The vCPU's special registers as KVM made them (the template for a reset on reuse). */
   private resetSregs!: Buffer;
+  /** How the program was loaded: entry, auxv, its interpreter (the debugger's qXfer:auxv and libraries-svr4). */
+  loaded!: EntryState;
   /** Rewrites syscall sites into calls of the channel (ring path only). */
   rewriter: SiteRewriter | undefined;
   /** True once the guest ended through an exit torov understood (exit, fault, policy kill). */
@@ -179,7 +183,8 @@ export class Machine implements SchedulerHost {
         && setupVdso(this.mem, vfd);
       const start = this.personality.load({ as: this.as, image: cfg.image, path: cfg.path, argv: cfg.argv, env: cfg.env,
         kernel: this.task, hwcap: this.features.hwcap, random: hostRandom(16), ...(cfg.entry !== undefined ? { entry: cfg.entry } : {}),
-        ...(vdso ? { vdso: VDSO_VA } : {}) });
+        ...(vdso ? { vdso: VDSO_VA } : {}), ...(cfg.loader ? { loader: cfg.loader } : {}) });
+      this.loaded = start;
       this.resetSregs = reuse ? reuse.resetSregs : vfd.getSregs();
       // Everything of the last guest a program could observe: FPU/SSE/AVX registers,
       // pending events, debug registers; then special registers, MSRs and general registers.
