@@ -203,6 +203,79 @@ rows.push({ what: 'torov run --syscall-path exit hello (sandbox on), end to end'
 rows.push({ what: 'what the sandbox adds to a start (on - off)', torov: tTorov - tBare, unit: 'ns', note: 'namespaces, jail, privileges, seccomp filter, the channel\'s thread' });
 for (const [what, v] of split) rows.push({ what: `  start-up split (torov run --verbose, median): ${what}`, torov: median(v), unit: 'ns', note: what === 'Node' ? 'Node\'s own bootstrap, from the process start' : 'after the step before' });
 
+// 3a. Dynamically linked programs (issue 16): the machine's own Python and ls, natively
+// and in torov with --rootfs / (the host's files, read-only), end to end as a user runs
+// them. Goals: python3 -c pass within 2x native plus torov's own start-up (torov run
+// hello above), ls -la /usr/bin within 2x native. Then, in this process (no sandbox, no
+// second Node start-up), the run alone, and what the program's memory is made of: pages
+// mapped from files (the host's page cache, shared with every other process mapping
+// them), pages copied (written copy-on-write, or copied by torov), anonymous pages.
+sectionDynamic();
+
+function sectionDynamic(): void {
+  const PY = '/usr/bin/python3', LS = '/bin/ls';
+  if (!fs.existsSync(PY) || !fs.existsSync(LS)) { log('dynamic programs: /usr/bin/python3 or /bin/ls missing, skipped'); return; }
+  log('dynamic programs: python3 -c pass, ls -la /usr/bin, natively and in torov --rootfs /...');
+  const nPy = e2e(PY, ['-c', 'pass']), vPy = e2e(torovCli, ['run', '--rootfs', '/', PY, '-c', 'pass']);
+  rows.push({ what: 'python3 -c pass, end to end (--rootfs /)', native: nPy, torov: vPy, unit: 'ns',
+    note: `minus torov run hello: ${((vPy - tTorov) / 1e6).toFixed(1)} ms, ${((vPy - tTorov) / nPy).toFixed(2)}x native (goal <= 2x)` });
+  const nLs = e2e(LS, ['-la', '/usr/bin']), vLs = e2e(torovCli, ['run', '--rootfs', '/', LS, '-la', '/usr/bin']);
+  rows.push({ what: 'ls -la /usr/bin, end to end (--rootfs /)', native: nLs, torov: vLs, unit: 'ns', note: 'goal <= 2x' });
+  for (const [what, prog, args] of [['python3 -c pass', PY, ['-c', 'pass']], ['ls -la /usr/bin', LS, ['-la', '/usr/bin']]] as const) {
+    for (const p of ['exit', 'cheap'] as const) {
+      const runs: number[] = [];
+      let pages: WindowPages | undefined;
+      for (let i = 0; i < REPS; i++) {
+        const fd = fs.openSync(prog, 'r');
+        const m = new Machine({ path: prog, image: fs.readFileSync(fd), argv: [prog, ...args], env: ['PATH=/usr/local/bin:/usr/bin:/bin'], memory: 256 * 2 ** 20,
+          policy, stdio: [devnull, devnull, devnull], log: () => {}, loader: { fd }, ...pathOpts(p) });
+        const t0 = process.hrtime.bigint();
+        const status = m.run();
+        runs.push(Number(process.hrtime.bigint() - t0));
+        pages ??= windowPages(m);
+        const served = m.scheduler.stats.served;
+        m.close();
+        fs.closeSync(fd);
+        if (status !== 0) throw new Error(`${what} exited ${status} in process`);
+        if (i === 0) log(`  ${what}, ${PATH_NAMES[p]}: ${served} syscalls through the channel, sites rewritten: ${pages.rewritten}`);
+      }
+      rows.push({ what: `${what}, the run in process (${PATH_NAMES[p]})`, torov: median(runs), unit: 'ns', note: 'no start-up: Machine.run()' });
+      if (p === 'exit') {
+        const k = (n: number) => `${Math.round(n / 1024)} KiB`;
+        rows.push({ what: `${what}: memory from files, mapped / copied`, torov: pages!.fileMapped / 4096, unit: 'pages',
+          note: `${k(pages!.fileMapped)} mapped from files and resident (${k(pages!.fileShared)} of it shared with other mappings), ${k(pages!.fileCopied)} copied on write, ${k(pages!.torovCopied)} copied by torov's loader, ${k(pages!.anon)} anonymous` });
+      }
+    }
+  }
+}
+
+interface WindowPages { fileMapped: number; fileShared: number; fileCopied: number; torovCopied: number; anon: number; rewritten: number }
+
+/** What the guest's window is made of on the host, from /proc/self/smaps (bytes), before the VM is closed. */
+function windowPages(m: Machine): WindowPages {
+  const lo = m.mem.hostBase, hi = lo + m.mem.memSize;
+  const out: WindowPages = { fileMapped: 0, fileShared: 0, fileCopied: 0, torovCopied: m.as.fileStats.copied, anon: 0, rewritten: m.rewriter?.stats.rewritten ?? 0 };
+  let inside = false, file = false;
+  for (const line of fs.readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+    const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ (\d+)\s*(.*)$/.exec(line);
+    if (head) {
+      const a = parseInt(head[1]!, 16), b = parseInt(head[2]!, 16);
+      inside = a >= lo && b <= hi;
+      file = head[3] !== '0' && head[4] !== '';
+      continue;
+    }
+    if (!inside) continue;
+    const f = /^(Rss|Shared_Clean|Shared_Dirty|Private_Clean|Private_Dirty):\s+(\d+) kB/.exec(line);
+    if (!f) continue;
+    const v = Number(f[2]) * 1024;
+    if (!file) { if (f[1] === 'Rss') out.anon += v; continue; }
+    if (f[1] === 'Shared_Clean' || f[1] === 'Shared_Dirty') { out.fileShared += v; out.fileMapped += v; }
+    if (f[1] === 'Private_Clean') out.fileMapped += v;
+    if (f[1] === 'Private_Dirty') out.fileCopied += v;
+  }
+  return out;
+}
+
 // 3b. What the sandbox adds to a forwarded syscall: the same getppid and write loops run
 // through the CLI with the sandbox (namespaces, jail, seccomp filter) on and off.
 log('sandbox cost per syscall: torov run getppid_loop, sandbox on and off...');

@@ -152,6 +152,7 @@ export const RUN_OPTIONS: readonly OptSpec[] = [
   { name: 'no-rewrite', value: false },
   { name: 'network', value: true },
   { name: 'workdir', short: 'w', value: true },
+  { name: 'rootfs', value: true },
   { name: 'gdb', value: true },
   { name: 'help', short: 'h', value: false },
 ];

@@ -2,7 +2,7 @@
 
 export const MAIN_HELP = `Usage: torov COMMAND [OPTIONS]
 
-Run unmodified static Linux x86-64 programs as KVM micro-VMs. The guest has no
+Run unmodified Linux x86-64 programs as KVM micro-VMs. The guest has no
 operating system: its system calls reach the torov VMM, which checks each one
 against the program's policy and performs it on the host. They get there either
 by leaving the VM (a VM exit), or through a shared-memory channel that a VMM
@@ -23,8 +23,10 @@ Run 'torov COMMAND --help' for more on a command.
 export const RUN_HELP = `Usage: torov run [OPTIONS] PROGRAM [ARGS...]
        torov run [OPTIONS] TOROV-CONFIG.json
 
-Run PROGRAM (a static x86-64 ELF executable: ET_EXEC or static-PIE) in a new
-micro-VM. Everything after PROGRAM is passed to it, as with docker run:
+Run PROGRAM (an x86-64 Linux ELF executable: static, static-PIE, or dynamically
+linked, whose ELF interpreter and libraries come from the guest's root: see
+--rootfs) in a new micro-VM. Everything after PROGRAM is passed to it, as with
+docker run:
   torov run --memory 64M ./prog -v --flag     # prog gets "-v --flag"
 An original ToroV configuration file names the program and its policy itself.
 
@@ -62,6 +64,18 @@ Options:
                          torov prints the gdb command to connect.
 
 Sandbox (on by default: namespaces, a pivot_root jail, no privileges, a seccomp filter):
+      --rootfs DIR       Make DIR the guest's root directory, read-only (the policy's
+                         "writable" and "tmp" and -v add writable places on top), e.g. an
+                         unpacked container image. PROGRAM, its ELF interpreter and its
+                         libraries are found in DIR. Without it the guest's root is a
+                         minimal one (no libraries: static programs only).
+                         --rootfs / shows the guest the host's own files, read-only:
+                         everything under / that the VMM's user (nobody, or --user) may
+                         read, e.g. /etc (passwd, hosts, configuration), /home, /root
+                         when readable, /usr, /var, /tmp; a Unix socket under it (in /run
+                         or /tmp) accepts connections when the policy allows connect.
+                         Never /dev (torov's minimal one), /proc or /sys, nor what is
+                         mounted below DIR's top-level directories.
   -v, --volume HOST:GUEST[:ro]
                          Expose a host file or directory in the guest's root (repeatable).
   -w, --workdir DIR      The guest's working directory (default: the host's, when a
@@ -86,8 +100,8 @@ end it, with 128+N; SIGWINCH changes nothing). Killing torov kills the VM.
 
 Exit status: the program's own; 128+N when it died of signal N (139 for a
 segfault, 159 when the policy killed it); 124 at --timeout; 125 when torov itself
-failed; 126 when PROGRAM cannot be executed (not ELF, wrong architecture,
-dynamically linked, a script); 127 when PROGRAM was not found.
+failed; 126 when PROGRAM or its ELF interpreter cannot be executed (not ELF,
+wrong architecture, a script); 127 when PROGRAM or its interpreter was not found.
 `;
 
 export const POLICY_HELP = `Usage: torov policy show [FILE...]
@@ -151,9 +165,9 @@ A run that does something new is refused; --verbose names the rule it lacked.
 Options:
   -o, --out FILE         Where to write the policy (default: PROGRAM's name + .policy.json).
   Run options: -m/--memory, -e/--env, --env-inherit, -v/--volume, -w/--workdir,
-  --network, -u/--user, --timeout, --no-sandbox, --no-vdso, --verbose (see torov run
-  --help). --memory and --network host are written into the policy; volumes and the
-  working directory must be given again when running under it.
+  --rootfs, --network, -u/--user, --timeout, --no-sandbox, --no-vdso, --verbose (see
+  torov run --help). --memory and --network host are written into the policy; volumes,
+  --rootfs and the working directory must be given again when running under it.
 `;
 
 export const SYSCALLS_HELP = `Usage: torov syscalls [--markdown]

@@ -56,7 +56,7 @@ function fsError(e: unknown): InputError {
   }
 }
 
-/** Checks that `st` is a regular file on a real filesystem of at most `max` bytes. */
+/** Checks that `st` is a regular file on a real filesystem of at most `max` bytes (`file`: its path for statfs). */
 function checkKind(file: string, st: fs.Stats, max: number): void {
   if (st.isDirectory()) throw new InputError('it is a directory', 'EISDIR');
   if (!st.isFile()) throw new InputError(`not a regular file (${fileKind(st)})`, 'KIND');
@@ -65,6 +65,34 @@ function checkKind(file: string, st: fs.Stats, max: number): void {
   const pseudo = type === undefined ? undefined : PSEUDO_FS.get(type);
   if (pseudo !== undefined) throw new InputError(`not a regular file (a file of ${pseudo})`, 'KIND');
   if (st.size > max) throw new InputError(`too large (${st.size} bytes; at most ${max})`, 'SIZE');
+}
+
+/**
+ * Checks, without opening it, that `file` is a regular file of at most `max` bytes; throws
+ * InputError otherwise (a missing file, a FIFO, a device, a directory, /proc, too large).
+ */
+export function checkInputPath(file: string, max: number): void {
+  let st: fs.Stats;
+  try { st = fs.statSync(file); } catch (e) { throw fsError(e); }
+  checkKind(file, st, max);
+}
+
+/**
+ * Reads the whole regular file open at `fd` (opened O_NONBLOCK), at most `max` bytes and no
+ * more than its size when checked. Throws InputError for anything else.
+ */
+export function readInputFd(fd: number, max: number): Buffer {
+  const fst = fs.fstatSync(fd);
+  checkKind(`/proc/self/fd/${fd}`, fst, max);
+  const buf = Buffer.allocUnsafe(fst.size);
+  let n = 0;
+  while (n < buf.length) {
+    let k: number;
+    try { k = fs.readSync(fd, buf, n, buf.length - n, n); } catch (e) { throw fsError(e); }
+    if (k === 0) break;
+    n += k;
+  }
+  return n === buf.length ? buf : buf.subarray(0, n);
 }
 
 /**
@@ -81,16 +109,7 @@ export function readInputFile(file: string, max: number): Buffer {
   try {
     const fst = fs.fstatSync(fd);
     if (fst.dev !== st.dev || fst.ino !== st.ino) throw new InputError('it changed while torov opened it', 'IO');
-    checkKind(file, fst, max);
-    const buf = Buffer.allocUnsafe(fst.size);
-    let n = 0;
-    while (n < buf.length) {
-      let k: number;
-      try { k = fs.readSync(fd, buf, n, buf.length - n, n); } catch (e) { throw fsError(e); }
-      if (k === 0) break;
-      n += k;
-    }
-    return n === buf.length ? buf : buf.subarray(0, n);
+    return readInputFd(fd, max);
   } finally {
     fs.closeSync(fd);
   }

@@ -102,7 +102,7 @@ function reportError(e: unknown): number {
   switch (err?.name) {
     case 'UsageError': say(`torov: ${err.message}`); return (err as Error & { status?: number }).status ?? 125;
     case 'PolicyError': say(`torov: policy: ${err.message}`); return 125;
-    case 'ElfError': say(`torov: ${err.message}`); return 126;
+    case 'ElfError': say(`torov: ${err.message}`); return (err as Error & { status?: number }).status ?? 126;
     case 'SandboxError': say(`torov: sandbox: ${err.message}`); return 125;
     case 'KvmError': say(`torov: ${kvmAdvice(err as Error & { errno?: number; what?: string })}`); return 125;
     default:

@@ -11,7 +11,7 @@ import { DEFAULT_MEMORY, MIN_MEMORY, MAX_MEMORY, MAX_VCPUS, DEFAULT_THREADS } fr
 import { RANGES } from '../policy/sandbox-settings';
 import { O_PATH } from '../linux/fcntl';
 import { launcher, tellLauncher, requestRestart, sendLearned, launcherAlive } from '../sandbox/launch';
-import { readInputFile, InputError, MAX_PROGRAM_BYTES } from './input';
+import { checkInputPath, readInputFd, InputError, MAX_PROGRAM_BYTES } from './input';
 import { printable } from '../policy/errors';
 
 /** `torov policy learn`: where the learned policy goes. */
@@ -99,31 +99,41 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   const shm = cgroups.shmBudget(memory, typeof tmpOpt === 'number' ? tmpOpt : undefined);
   const limits = cgroups.runLimits({ guestMemory: memory, shm, threads: threads ?? DEFAULT_THREADS, ...(pidsLimit !== undefined ? { pids: pidsLimit } : {}), ...(cpus !== undefined ? { cpus } : {}) });
   if (pidsLimit !== undefined && pidsLimit < cgroups.VMM_TASKS / 2) throw new UsageError(`--pids ${pidsLimit} is too small: torov's own threads need about ${cgroups.VMM_TASKS / 2}`);
+  // Said once, when the run starts (not before an error that ends it anyway).
   let cgroupNote: string | undefined;
   if (cg !== undefined) {
     const failed = cgroups.applyCgroupLimits(cg, limits);
     for (const [c, why] of cg.missing) if (!failed.has(c)) failed.set(c, why);
     const mem = failed.get('memory') ?? failed.get('pids');
-    if (mem !== undefined) cgroupNote = `torov: note: the run has no cgroup of its own (${mem}): host memory beyond the guest's and its files is not bounded, and threads are limited by RLIMIT_NPROC`;
+    if (mem !== undefined) cgroupNote = `torov: note: no cgroup for this run (${mem}): only the guest's memory and in-memory files are bounded, threads by RLIMIT_NPROC`;
     const cpuSeconds = policy.sandbox?.rlimits?.cpuSeconds;
     if (cpuSeconds !== undefined) tellLauncher(`limits cpu=${cpuSeconds}`);
   }
-  if (cgroupNote !== undefined) say(cgroupNote);
 
-  const resolved = resolveProgram(file);
+  const volumes = parseVolumes((opts['volume'] as string[] | undefined) ?? [], process.cwd());
+  checkVolumes(volumes, policy.sandbox ?? {}, allowHostRoot);
+  // --rootfs DIR: the guest's root (read-only unless the policy says otherwise); PROGRAM is
+  // found in it as the guest sees it (src/sandbox/jail.ts: openInRoot).
+  const rootfs = typeof opts['rootfs'] === 'string' ? path.resolve(opts['rootfs']) : undefined;
+  if (rootfs !== undefined && opts['no-sandbox']) throw new UsageError('--rootfs needs the sandbox (it has no meaning with --no-sandbox)');
+  let prog: { fd: number; guestPath: string };
   let image: Buffer;
-  // Bounded, and only a regular file: a FIFO, a device or a /proc file is refused before it is read.
-  try { image = readInputFile(resolved, MAX_PROGRAM_BYTES); }
-  catch (e) {
-    if (!(e instanceof InputError)) throw e;
-    say(`torov: ${printable(file)}: ${e.message}`);
-    return e.code === 'ENOENT' ? 127 : 126;
+  try {
+    prog = openProgram(file, rootfs, volumes, typeof opts['workdir'] === 'string' ? opts['workdir'] : undefined, env, policy.sandbox?.root);
+    // Bounded, and only a regular file: a FIFO, a device or a /proc file is refused unread.
+    image = readInputFd(prog.fd, MAX_PROGRAM_BYTES);
+  } catch (e) {
+    if ((e as Error).name === 'UsageError') throw e;
+    if (e instanceof InputError) { say(`torov: ${printable(file)}: ${e.message}`); return e.code === 'ENOENT' ? 127 : 126; }
+    const code = (e as NodeJS.ErrnoException).code;
+    say(`torov: ${printable(file)}: ${code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}`);
+    return 126;
   }
   // A script: torov runs ELF programs and has no exec yet, so say which interpreter it names.
   if (image.length >= 2 && image[0] === 0x23 && image[1] === 0x21 && !torovConfig) {
     const line = image.subarray(2, Math.min(image.length, 258)).toString('latin1').split('\n')[0]!.trim();
     const interp = line.split(/\s+/)[0] || '(none)';
-    say(`torov: ${file}: a script for ${/^[\x20-\x7e]+$/.test(interp) ? interp : JSON.stringify(interp)} (its #! line); torov runs static ELF programs and cannot start an interpreter yet: run a static build of the interpreter with the script as its argument (e.g. torov run -v "$PWD:$PWD" /bin/busybox sh ${file})`);
+    say(`torov: ${file}: a script for ${/^[\x20-\x7e]+$/.test(interp) ? interp : JSON.stringify(interp)} (its #! line); torov runs ELF programs and cannot start a script interpreter yet: run a static build of the interpreter with the script as its argument (e.g. torov run -v "$PWD:$PWD" /bin/busybox sh ${file})`);
     return 126;
   }
   // The guest ABI: a ToroV configuration may name a flat ToroV binary (not ELF).
@@ -137,10 +147,11 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     throw e;
   }
 
-  const volumes = parseVolumes((opts['volume'] as string[] | undefined) ?? [], process.cwd());
-  checkVolumes(volumes, policy.sandbox ?? {}, allowHostRoot);
   const user = typeof opts['user'] === 'string' ? parseUser(opts['user']) : undefined;
-  const sb = { ...(policy.sandbox ?? {}) };
+  const sb = { ...(policy.sandbox ?? {}), ...(rootfs !== undefined ? { root: rootfs } : {}) };
+  if (rootfs !== undefined && sb.writable === true && !allowHostRoot && fs.realpathSync(rootfs) === '/') {
+    throw new UsageError('--rootfs /: the policy makes the root writable ("writable": true), which gives the guest every host file: add --allow-host-root to mean it');
+  }
   if (opts['network'] !== undefined) {
     if (opts['network'] !== 'none' && opts['network'] !== 'host') throw new UsageError(`--network must be none or host (got ${JSON.stringify(opts['network'])})`);
     sb.network = opts['network'];
@@ -234,8 +245,9 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   let m: InstanceType<typeof Machine>;
   const learner = learning ? new learning.Learner() : undefined;
   try {
-    m = new Machine({ path: resolved, image, argv: [file, ...args], env, memory, policy, traceFd, verbose: !!opts['verbose'], log: say,
-      personality, vdso: !opts['no-vdso'], syscallPath, rewrite: !opts['no-rewrite'], spawnThread: !sandbox,
+    const root = sb.root !== undefined ? `the guest's root ${sb.root}` : sandbox ? 'the guest\'s minimal root (no --rootfs; try --rootfs /)' : 'the host\'s root (--no-sandbox)';
+    m = new Machine({ path: prog.guestPath, image, argv: [file, ...args], env, memory, policy, traceFd, verbose: !!opts['verbose'], log: say,
+      personality, vdso: !opts['no-vdso'], syscallPath, rewrite: !opts['no-rewrite'], spawnThread: !sandbox, loader: { fd: prog.fd, root },
       ...(cpus !== undefined ? { cpus } : {}), ...(threads !== undefined ? { threads } : {}),
       ...(sb.rlimits?.openFiles !== undefined ? { openFiles: sb.rlimits.openFiles } : {}),
       // Standard fds the user closed stay closed for the guest (EBADF, as natively).
@@ -253,6 +265,7 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     const { enableSeccomp } = require('../sandbox/seccomp') as typeof import('../sandbox/seccomp');
     enableSeccomp(policy, { gdb: gdb !== undefined, pid: process.pid });
   }
+  if (cgroupNote !== undefined) say(cgroupNote);
   // Forwarded signals now reach the run loop.
   tellLauncher('ready');
   if (opts['verbose']) say(startupNote(marks));
@@ -373,6 +386,27 @@ function checkVolumes(volumes: readonly VolumeSpec[], sb: import('../policy/sand
 /** CLOCK_MONOTONIC in milliseconds (the launcher's clock for --timeout). */
 function monotonicMs(): number {
   return Number(process.hrtime.bigint() / 1000n) / 1000;
+}
+
+/**
+ * Opens the program (kept open: the VMM maps its segments from the fd after the jail) and
+ * names it as the guest will see it (AT_EXECFN, /proc/self/exe). With --rootfs it is found
+ * inside the root (src/sandbox/jail.ts); otherwise on the host, and its guest path is its
+ * host path as a volume or the policy's root shows it, or the host path itself.
+ */
+function openProgram(file: string, rootfs: string | undefined, volumes: readonly import('../sandbox/jail').Volume[], workdir: string | undefined,
+  env: readonly string[], policyRoot: string | undefined): { fd: number; guestPath: string } {
+  const jail = require('../sandbox/jail') as typeof import('../sandbox/jail');
+  if (rootfs !== undefined) {
+    const pathVar = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/bin:/usr/bin:/bin';
+    const cwd = jail.guestCwdCandidates({ ...(workdir !== undefined ? { workdir } : {}), volumes, root: rootfs }, process.cwd())[0]!;
+    try { return jail.openInRoot(file, { root: rootfs, volumes, cwd, pathVar }); }
+    catch (e) { throw Object.assign(new UsageError((e as Error).message), { status: (e as { status?: number }).status ?? 126 }); }
+  }
+  const resolved = path.resolve(resolveProgram(file));
+  checkInputPath(resolved, MAX_PROGRAM_BYTES);          // a FIFO or a device is refused before any open
+  const fd = fs.openSync(resolved, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  return { fd, guestPath: jail.guestPathOfHost(resolved, volumes, policyRoot) ?? resolved };
 }
 
 /** Finds the program like a shell does: a path with a slash as is, otherwise on $PATH. */

@@ -17,9 +17,14 @@ const MACHINES: Readonly<Record<number, string>> = {
   3: 'i386', 8: 'MIPS', 20: 'PowerPC', 21: 'PowerPC64', 22: 'S/390', 40: 'ARM', 62: 'x86-64', 183: 'AArch64', 243: 'RISC-V',
 };
 
-/** A malformed or unsupported ELF file. The message is one line for the user. */
+/**
+ * A malformed or unsupported ELF file. The message is one line for the user. `status` is
+ * the exit status torov gives (126, "cannot execute", unless said otherwise: 127 for an
+ * interpreter that does not exist, as a shell gives for ENOENT from execve).
+ */
 export class ElfError extends Error {
   override name = 'ElfError';
+  constructor(message: string, readonly status = 126) { super(message); }
 }
 
 /** One Elf64_Phdr. */
@@ -35,18 +40,33 @@ export interface ElfImage {
   phentsize: number;
   phnum: number;
   phdrs: ProgramHeader[];
-  interp?: string;              // PT_INTERP, if any
+  interp?: string;              // PT_INTERP, if any (the first one, as Linux takes)
 }
 
-/** Parses and validates an x86-64 ELF executable. */
+/** The longest PT_INTERP accepted, NUL included (Linux: PATH_MAX). */
+export const MAX_INTERP = 4096;
+
+/** Parses and validates an x86-64 ELF executable held whole in memory. */
 export function parseElf(b: Uint8Array): ElfImage {
-  if (b.length < 4 || b[0] !== 0x7f || b[1] !== 0x45 || b[2] !== 0x4c || b[3] !== 0x46) {
+  return readElf((off, len) => b.subarray(off, off + len), b.length);
+}
+
+/**
+ * Parses and validates an x86-64 ELF executable of `size` bytes, reading only its header,
+ * its program header table and its PT_INTERP through `read(offset, length)` (which returns
+ * fewer bytes at the end of the file): what the loader needs of an interpreter or a
+ * library, without reading the whole file. Every offset and size is checked against `size`.
+ * `interp: false` leaves PT_INTERP alone (an interpreter's own is never used).
+ */
+export function readElf(read: (off: number, len: number) => Uint8Array, size: number, opts: { interp?: boolean } = {}): ElfImage {
+  const h = read(0, 64);
+  if (h.length < 4 || h[0] !== 0x7f || h[1] !== 0x45 || h[2] !== 0x4c || h[3] !== 0x46) {
     throw new ElfError('not an ELF executable (bad magic)');
   }
-  if (b.length < 64) throw new ElfError(`truncated ELF file (${b.length} bytes, the header alone is 64)`);
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  if (b[4] !== 2) throw new ElfError(b[4] === 1 ? 'a 32-bit ELF file: torov runs x86-64 programs only' : `bad ELF class ${b[4]}`);
-  if (b[5] !== 1) throw new ElfError('a big-endian ELF file: torov runs x86-64 programs only');
+  if (h.length < 64) throw new ElfError(`truncated ELF file (${size} bytes, the header alone is 64)`);
+  const dv = new DataView(h.buffer, h.byteOffset, 64);
+  if (h[4] !== 2) throw new ElfError(h[4] === 1 ? 'a 32-bit ELF file: torov runs x86-64 programs only' : `bad ELF class ${h[4]}`);
+  if (h[5] !== 1) throw new ElfError('a big-endian ELF file: torov runs x86-64 programs only');
   const type = dv.getUint16(16, true), machine = dv.getUint16(18, true);
   if (machine !== EM_X86_64) {
     throw new ElfError(`built for ${MACHINES[machine] ?? `machine ${machine}`}, not x86-64`);
@@ -62,23 +82,30 @@ export function parseElf(b: Uint8Array): ElfImage {
   if (phnum * phentsize > MAX_PHDRS_SIZE) {
     throw new ElfError(`too many program headers (${phnum}; at most ${Math.floor(MAX_PHDRS_SIZE / phentsize)}, ${MAX_PHDRS_SIZE / 1024} KiB of them)`);
   }
-  if (phoff + phnum * phentsize > b.length) throw new ElfError('truncated ELF file (program headers past the end)');
+  if (phoff + phnum * phentsize > size) throw new ElfError('truncated ELF file (program headers past the end)');
+  const table = read(phoff, phnum * phentsize);
+  if (table.length < phnum * phentsize) throw new ElfError('truncated ELF file (program headers past the end)');
+  const tv = new DataView(table.buffer, table.byteOffset, table.length);
   const phdrs: ProgramHeader[] = [];
   let interp: string | undefined;
   for (let i = 0; i < phnum; i++) {
-    const o = phoff + i * phentsize;
+    const o = i * phentsize;
     const ph: ProgramHeader = {
-      type: dv.getUint32(o, true), flags: dv.getUint32(o + 4, true), offset: u64(dv, o + 8), vaddr: u64(dv, o + 16),
-      filesz: u64(dv, o + 32), memsz: u64(dv, o + 40), align: u64(dv, o + 48),
+      type: tv.getUint32(o, true), flags: tv.getUint32(o + 4, true), offset: u64(tv, o + 8), vaddr: u64(tv, o + 16),
+      filesz: u64(tv, o + 32), memsz: u64(tv, o + 40), align: u64(tv, o + 48),
     };
-    if (ph.type === PT_LOAD || ph.type === PT_INTERP) {
-      if (ph.offset + ph.filesz > b.length) throw new ElfError(`truncated ELF file (segment ${i} past the end)`);
+    if (ph.type === PT_LOAD || (ph.type === PT_INTERP && opts.interp !== false)) {
+      if (ph.offset + ph.filesz > size) throw new ElfError(`truncated ELF file (segment ${i} past the end)`);
       if (ph.type === PT_LOAD && ph.filesz > ph.memsz) throw new ElfError(`segment ${i}: file size larger than memory size`);
     }
-    if (ph.type === PT_INTERP) {
-      const raw = b.subarray(ph.offset, ph.offset + ph.filesz);
-      const nul = raw.indexOf(0);
-      interp = Buffer.from(raw.subarray(0, nul >= 0 ? nul : raw.length)).toString('latin1');
+    // An interpreter's own PT_INTERP is ignored, as Linux's load_elf_interp does (interp: false).
+    if (ph.type === PT_INTERP && interp === undefined && opts.interp !== false) {
+      // As Linux (load_elf_binary): 2 to PATH_MAX bytes, the last one NUL (else ENOEXEC).
+      if (ph.filesz < 2 || ph.filesz > MAX_INTERP) throw new ElfError(`bad PT_INTERP (segment ${i}): ${ph.filesz} bytes, not 2 to ${MAX_INTERP}`);
+      const raw = read(ph.offset, ph.filesz);
+      if (raw.length < ph.filesz) throw new ElfError(`truncated ELF file (segment ${i} past the end)`);
+      if (raw[ph.filesz - 1] !== 0) throw new ElfError(`bad PT_INTERP (segment ${i}): the interpreter's path does not end with a NUL byte`);
+      interp = Buffer.from(raw.subarray(0, raw.indexOf(0))).toString('latin1');
     }
     phdrs.push(ph);
   }
@@ -162,6 +189,22 @@ export function parseEhFrame(b: Uint8Array): { value: number; size: number }[] {
     const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
     const sec = sectionHeaders(b, dv).find((sh) => sh.name === '.eh_frame');
     if (!sec) return [];
+    return ehFrameFunctions(b.subarray(sec.off, sec.off + sec.size), sec.addr);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The function ranges of the .eh_frame bytes `b`, which sit at address `addr` (a link
+ * address in a file, or where a library's .eh_frame is loaded in memory: the ranges are
+ * then where the functions are). Parses until the zero terminator or the end of `b`.
+ * Empty when malformed (never throws).
+ */
+export function ehFrameFunctions(b: Uint8Array, addr: number): { value: number; size: number }[] {
+  try {
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    const sec = { off: 0, size: b.length, addr };
     const end = sec.off + sec.size, out: { value: number; size: number }[] = [];
     const cies = new Map<number, number>();
     const uleb = (p: { o: number }) => { let r = 0, shift = 0, byte; do { byte = b[p.o++]!; r += (byte & 0x7f) * 2 ** shift; shift += 7; } while (byte & 0x80 && shift < 64); return r; };

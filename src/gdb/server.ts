@@ -31,6 +31,10 @@ export interface Target {
   removePoint(type: number, addr: number, kind: number): 'ok' | 'error' | 'unsupported';
   /** Sets rip (c ADDR, s ADDR). */
   setPc(addr: number): void;
+  /** The program's auxiliary vector as the kernel lays it out (qXfer:auxv:read), if it has one. */
+  auxv?(): Buffer | undefined;
+  /** The loaded shared objects, gdb's library-list-svr4 XML (qXfer:libraries-svr4:read), if the program can have any. */
+  librariesSvr4?(): string | undefined;
 }
 
 /** How gdb wants the program to go on. `signal` is gdb's number (0: none). */
@@ -47,6 +51,8 @@ export class GdbServer {
   private noAck = false;
   private lastStop = 'S05';
   private xml: Buffer | undefined;
+  /** The object a qXfer read is going through, as it was at its offset 0. */
+  private xfer: { object: string; data: Buffer } | undefined;
 
   constructor(private conn: Connection, private readonly target: Target, private readonly trace?: (line: string) => void) {}
 
@@ -229,7 +235,25 @@ export class GdbServer {
 
   private handleQuery(s: string): string {
     if (s.startsWith('qSupported')) {
-      return `PacketSize=${MAX_PACKET.toString(16)};QStartNoAckMode+;qXfer:features:read+;swbreak+;hwbreak+`;
+      const xfer = (this.target.auxv?.() !== undefined ? ';qXfer:auxv:read+' : '') + (this.target.librariesSvr4 ? ';qXfer:libraries-svr4:read+' : '');
+      return `PacketSize=${MAX_PACKET.toString(16)};QStartNoAckMode+;qXfer:features:read+${xfer};swbreak+;hwbreak+`;
+    }
+    // The auxiliary vector and the shared-library list: read afresh when gdb asks from
+    // offset 0 (the list changes as the program loads libraries), in pieces after that.
+    const xfer = /^qXfer:(auxv|libraries-svr4):read:([^:]*):([0-9a-fA-F]+),([0-9a-fA-F]+)$/.exec(s);
+    if (xfer) {
+      const off = parseHexNumber(xfer[3]!), len = parseHexNumber(xfer[4]!);
+      if (off === undefined || len === undefined) return E_BAD;
+      let cur = this.xfer;
+      if (cur === undefined || off === 0 || cur.object !== xfer[1]) {
+        const text = xfer[1] === 'libraries-svr4' ? this.target.librariesSvr4?.() : undefined;
+        const data = xfer[1] === 'auxv' ? this.target.auxv?.() : text === undefined ? undefined : Buffer.from(text, 'latin1');
+        if (data === undefined) return 'E00';
+        cur = this.xfer = { object: xfer[1]!, data };
+      }
+      const chunk = cur.data.subarray(off, off + Math.min(len, (MAX_PACKET - 64) >> 1));
+      // Binary (auxv): framePacket escapes it; half a packet leaves room for that.
+      return (off + chunk.length >= cur.data.length ? 'l' : 'm') + chunk.toString('latin1');
     }
     if (s === 'QStartNoAckMode') { this.send(OK); this.noAck = true; return OK_SENT; }
     if (s.startsWith('qXfer:features:read:')) {
@@ -262,3 +286,4 @@ function addrLen(s: string): { addr: number; len: number } | undefined {
   const addr = parseHexNumber(m[1]!), len = parseHexNumber(m[2]!);
   return addr === undefined || len === undefined ? undefined : { addr, len };
 }
+

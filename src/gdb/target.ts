@@ -31,6 +31,7 @@
  *    cs, ss; what the entry's iretq would do), so the registers are the program's and
  *    resuming or stepping from there needs nothing special.
  */
+import { auxvBytes, librariesSvr4Xml } from './svr4';
 import { GuestExit } from '../syscalls/api';
 import { KVM_EXIT_DEBUG, KVM_SYNC_X86_REGS, RUN, REGS, SREGS, KVM_GUESTDBG_ENABLE, KVM_GUESTDBG_USE_HW_BP,
   KVM_GUESTDBG_USE_SW_BP, writeSegment } from '../kvm/kvm';
@@ -580,6 +581,20 @@ export class DebugSession implements Target {
       if (a >= addr && a < addr + d.length) { this.breakpoints.set(a, d[a - addr]!); d[a - addr] = 0xcc; }
     }
     return this.copy(addr, d, true) === d.length;
+  }
+
+  // ---- Target: what gdb needs for shared libraries ------------------------------------------
+
+  /** The auxiliary vector the program started with (a Linux program; none for a ToroV binary). */
+  auxv(): Buffer | undefined {
+    const a = this.m.loaded?.auxv;
+    return a ? auxvBytes(a) : undefined;
+  }
+
+  /** The loaded shared objects, from the dynamic loader's r_debug (src/gdb/svr4.ts). */
+  librariesSvr4(): string | undefined {
+    const a = this.m.loaded?.auxv;
+    return a ? librariesSvr4Xml((addr, len) => this.readRaw(addr, len), a, this.m.loaded.bias ?? 0) : undefined;
   }
 
   // ---- Target: breakpoints and watchpoints ---------------------------------------------------

@@ -19,3 +19,6 @@ export const STATX_TYPE = 0x1, STATX_MODE = 0x2, STATX_NLINK = 0x4, STATX_UID = 
 
 /** utimensat(2) tv_nsec values: set to now, leave unchanged (include/linux/time.h). */
 export const UTIME_NOW = (1 << 30) - 1, UTIME_OMIT = (1 << 30) - 2;
+
+/** statfs(2) f_flags bits (include/linux/statfs.h): how the file system holding a file is mounted. */
+export const ST_RDONLY = 0x0001, ST_NOSUID = 0x0002, ST_NODEV = 0x0004, ST_NOEXEC = 0x0008;

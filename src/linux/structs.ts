@@ -35,7 +35,7 @@ export const STATX = {
   stx_mtime: 112,
 } as const;
 /** struct statfs (asm-generic/statfs.h, 64-bit). */
-export const STATFS = { SIZE: 120, f_type: 0, f_bsize: 8, f_blocks: 16, f_bfree: 24, f_bavail: 32, f_files: 40, f_ffree: 48 } as const;
+export const STATFS = { SIZE: 120, f_type: 0, f_bsize: 8, f_blocks: 16, f_bfree: 24, f_bavail: 32, f_files: 40, f_ffree: 48, f_flags: 80 } as const;
 /** struct linux_dirent64, the fixed part before d_name (include/linux/dirent.h). */
 export const LINUX_DIRENT64 = { d_ino: 0, d_off: 8, d_reclen: 16, d_type: 18, d_name: 19 } as const;
 /** struct open_how (linux/openat2.h), version 0. */

@@ -19,8 +19,20 @@ export const PAGE_SHIFT = 12;
 /** Lowest address the guest may map (Linux's default vm.mmap_min_addr): NULL stays a fault. */
 export const MMAP_MIN_ADDR = 0x10000;
 
-/** Where a static-PIE (ET_DYN) program is loaded. */
+/** Where a static PIE given to the loader directly (loadSegments' 'pie') is loaded. */
 export const PIE_BASE = 0x400000;
+
+/**
+ * torov's ELF_ET_DYN_BASE: a third of the way up to the top of the mmap area. A PIE with
+ * an interpreter is loaded here, and a program loaded high in the mmap area (an ET_DYN
+ * program without PT_INTERP: a static PIE, or an ELF interpreter run directly) gets its
+ * break here, as Linux does with both. Below it stays free for ET_EXEC images, which are
+ * linked low (from 0x400000): an ET_EXEC interpreter, or the program `ld.so PROGRAM`
+ * loads; above it the break has room before mmap's top-down allocations.
+ */
+export function elfDynBase(mmapTop: number): number {
+  return Math.ceil(mmapTop / 3 / PAGE_SIZE) * PAGE_SIZE;
+}
 
 /** Default, smallest and largest guest memory (--memory: the commit limit). */
 export const DEFAULT_MEMORY = 256 * 1024 * 1024;

@@ -7,9 +7,10 @@
  * word of the PT area, so changing a mapping is a store, and checking a guest range reads
  * the same PTEs the CPU uses (the page tables are the single source of truth for access).
  */
-import { sys, NR, viewOf } from '../host/libc';
+import { sys, NR, viewOf, addressOf } from '../host/libc';
 import { EFAULT, SysError } from '../linux/errno';
-import { MADV_DONTNEED, MAP_ANONYMOUS, MAP_FIXED, MAP_NORESERVE, MAP_PRIVATE, PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE } from '../linux/mman';
+import { MADV_DONTNEED, MADV_POPULATE_WRITE, MAP_ANONYMOUS, MAP_FIXED, MAP_NORESERVE, MAP_PRIVATE, PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE } from '../linux/mman';
+import { IOVEC } from '../linux/structs';
 import { PAGE_SIZE, SYS, SYS_VA, systemLayout, SystemLayout, vcpuPages, VcpuPages } from './layout';
 import { guardWindow, unguardWindow } from './bus-guard';
 
@@ -18,6 +19,13 @@ export type GuestAddr = number;
 
 /** Page-table entry bits (Intel SDM Vol. 3A, 4.5: "4-Level Paging"). */
 export const PTE_P = 1, PTE_RW = 2, PTE_US = 4, PTE_PS = 0x80;
+/**
+ * torov's own mark in a window PTE: the host memory behind the page is a file mapping.
+ * Bits 11:9 of a PTE are ignored by the processor (SDM Vol. 3A, table 4-20), and every
+ * bit but P of a not-present entry is; the mark is kept whatever the page's protection
+ * (setPages) and dropped when the page gets fresh memory (discard). See fileSafe below.
+ */
+export const PTE_FILE = 0x200;
 /** Bit 63 (execute-disable), as the high 32-bit word's top bit. */
 const PTE_NX_HI = 0x80000000;
 
@@ -174,16 +182,34 @@ export class GuestMemory {
     const s = this.sys32;
     let w = this.pteBase + first * 2;
     if (prot === 0) {
-      for (let i = 0; i < n; i++, w += 2) { s[w] = 0; s[w + 1] = 0; }
+      for (let i = 0; i < n; i++, w += 2) { s[w] = s[w]! & PTE_FILE; s[w + 1] = 0; }
       return;
     }
     const lo = PTE_P | PTE_US | ((prot & PROT_W) ? PTE_RW : 0);
     const nx = (prot & PROT_X) ? 0 : PTE_NX_HI;
     let pa = va;
     for (let i = 0; i < n; i++, w += 2, pa += PAGE_SIZE) {
-      s[w] = (pa >>> 0) | lo;
+      s[w] = (pa >>> 0) | lo | (s[w]! & PTE_FILE);
       s[w + 1] = Math.floor(pa / 2 ** 32) | nx;
     }
+  }
+
+  /**
+   * Marks window pages [va, va+len) (page-aligned) as backed by a host file mapping, or
+   * not. The mark tells the VMM's own accessors to copy through the kernel (fileSafe).
+   */
+  markFile(va: number, len: number, file: boolean): void {
+    const s = this.sys32;
+    const end = this.pteBase + ((va + len) / PAGE_SIZE) * 2;
+    for (let w = this.pteBase + (va / PAGE_SIZE) * 2; w < end; w += 2) s[w] = file ? (s[w]! | PTE_FILE) : (s[w]! & ~PTE_FILE);
+  }
+
+  /** True if any page of [va, va+len) is backed by a host file mapping (len > 0, inside the window). */
+  isFile(va: number, len: number): boolean {
+    const s = this.sys32;
+    const last = this.pteBase + Math.floor((va + len - 1) / PAGE_SIZE) * 2;
+    for (let w = this.pteBase + Math.floor(va / PAGE_SIZE) * 2; w <= last; w += 2) if (s[w]! & PTE_FILE) return true;
+    return false;
   }
 
   /** Linux protection of window page containing va (0 if not present), read from its PTE. */
@@ -223,6 +249,7 @@ export class GuestMemory {
     // A file mapping may sit there: put fresh anonymous memory back first.
     sys(NR.mmap, this.hostBase + va, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
     sys(NR.madvise, this.hostBase + va, len, MADV_DONTNEED);
+    this.markFile(va, len, false);
   }
 
   /**
@@ -236,11 +263,18 @@ export class GuestMemory {
     const need = write ? (PTE_P | PTE_US | PTE_RW) : (PTE_P | PTE_US);
     const s = this.sys32;
     const last = Math.floor((va + len - 1) / PAGE_SIZE);
+    let any = 0;
     for (let p = Math.floor(va / PAGE_SIZE), w = this.pteBase + p * 2; p <= last; p++, w += 2) {
-      if ((s[w]! & need) !== need) throw FAULT;
+      const e = s[w]!;
+      if ((e & need) !== need) throw FAULT;
+      any |= e;
     }
+    this.lastFile = (any & PTE_FILE) !== 0;
     return this.hostBase + va;
   }
+
+  /** Set by host(): the range it last accepted has a page backed by a host file mapping. */
+  private lastFile = false;
 
   /** The view of chunk i. */
   private chunk(i: number): Uint8Array {
@@ -305,41 +339,114 @@ export class GuestMemory {
     return this.host(va, len, write) - this.hostBase;
   }
 
+  /*
+   * The VMM's own loads and stores into guest memory. Pages backed by a host file mapping
+   * (PTE_FILE) are never touched through a view: if the file shrinks under the mapping
+   * (another process truncates a library, or the guest truncates a file it mapped), a load
+   * or store there raises SIGBUS in the VMM, which would kill it. Even private pages the
+   * guest already wrote are dropped by a truncation (Linux unmaps copy-on-write pages
+   * past the new end too). So those ranges are copied through the kernel instead
+   * (process_vm_readv/writev on the VMM itself), which fails with EFAULT where a load
+   * would fault: the guest's syscall then gets EFAULT, as it does on Linux.
+   */
+
   /** Copies guest bytes out (checked). */
   read(va: number, len: number): Buffer {
     const off = this.check(va, len, false);
+    if (this.lastFile) return this.copyOut(va, len);
     return Buffer.from(this.bytes(off, len));
   }
 
-  /** A view of guest bytes without copying (checked); valid until the mapping changes. */
+  /**
+   * Guest bytes without copying (checked), valid until the mapping changes. For a range
+   * backed by a file: a copy when reading; when writing, the pages are first made present
+   * and private (MADV_POPULATE_WRITE, which fails instead of faulting), so only a
+   * truncation by another process at that very moment could still fault the VMM.
+   */
   view(va: number, len: number, write: boolean): Uint8Array {
     const off = this.check(va, len, write);
+    if (this.lastFile) {
+      if (!write) return this.copyOut(va, len);
+      const a = Math.floor(va / PAGE_SIZE) * PAGE_SIZE;
+      if (sys(NR.madvise, this.hostBase + a, Math.ceil((va + len) / PAGE_SIZE) * PAGE_SIZE - a, MADV_POPULATE_WRITE) < 0) throw FAULT;
+    }
     return this.bytes(off, len);
   }
 
   /** Copies bytes into the guest (checked for write). */
   write(va: number, data: Uint8Array): void {
     const off = this.check(va, data.length, true);
+    if (this.lastFile) { this.copyIn(va, data); return; }
     this.bytes(off, data.length).set(data);
   }
 
-  readU32(va: number): number { return this.dvAt(this.check(va, 4, false), 4).getUint32(0, true); }
-  readI32(va: number): number { return this.dvAt(this.check(va, 4, false), 4).getInt32(0, true); }
+  /** A DataView of `len` (<= 8) guest bytes at va for reading (checked): the window, or a copy of a file-backed range. */
+  private small(va: number, len: number): DataView {
+    const off = this.check(va, len, false);
+    if (this.lastFile) { const c = this.copyOut(va, len); return new DataView(c.buffer, c.byteOffset, len); }
+    return this.dvAt(off, len);
+  }
+
+  readU32(va: number): number { return this.small(va, 4).getUint32(0, true); }
+  readI32(va: number): number { return this.small(va, 4).getInt32(0, true); }
   /** Reads a u64 as a number (exact below 2^53; callers use it for addresses, sizes, times). */
   readU64(va: number): number {
-    const d = this.dvAt(this.check(va, 8, false), 8);
+    const d = this.small(va, 8);
     return d.getUint32(0, true) + d.getUint32(4, true) * 2 ** 32;
   }
   readI64(va: number): number {
-    const d = this.dvAt(this.check(va, 8, false), 8);
+    const d = this.small(va, 8);
     return d.getUint32(0, true) + d.getInt32(4, true) * 2 ** 32;
   }
-  writeU32(va: number, v: number): void { this.dvAt(this.check(va, 4, true), 4).setUint32(0, v >>> 0, true); }
+  writeU32(va: number, v: number): void {
+    const off = this.check(va, 4, true);
+    if (this.lastFile) { const b = Buffer.alloc(4); b.writeUInt32LE(v >>> 0); this.copyIn(va, b); return; }
+    this.dvAt(off, 4).setUint32(0, v >>> 0, true);
+  }
   writeU64(va: number, v: number): void {
-    const d = this.dvAt(this.check(va, 8, true), 8);
+    const off = this.check(va, 8, true);
+    const d = this.lastFile ? new DataView(new ArrayBuffer(8)) : this.dvAt(off, 8);
     d.setUint32(0, v >>> 0, true);
     d.setUint32(4, Math.floor(v / 2 ** 32) >>> 0, true);
+    if (this.lastFile) this.copyIn(va, new Uint8Array(d.buffer));
   }
+
+  /**
+   * Copies [va, va+len) of the window out through the kernel (unchecked against the page
+   * tables; never faults the VMM). Returns the bytes, or throws GuestFault if the host
+   * could not read them all (a file mapping past its file's end).
+   */
+  copyOut(va: number, len: number): Buffer {
+    const b = Buffer.alloc(len);
+    if (this.kernelCopy(va, b, false) !== len) throw FAULT;
+    return b;
+  }
+
+  /** Copies `data` into the window at va through the kernel (unchecked); GuestFault if it could not write it all. */
+  copyIn(va: number, data: Uint8Array): void {
+    if (this.kernelCopy(va, data, true) !== data.length) throw FAULT;
+  }
+
+  /** Like copyOut, returning how many bytes could be read (0 for none); for the VMM's own best-effort reads. */
+  tryRead(va: number, buf: Uint8Array): number {
+    return this.kernelCopy(va, buf, false);
+  }
+
+  /** process_vm_readv/writev of the VMM's own memory: window bytes <-> `buf`. Returns the bytes copied. */
+  private kernelCopy(va: number, buf: Uint8Array, toGuest: boolean): number {
+    if (buf.length === 0) return 0;
+    if (!(va >= 0 && va + buf.length <= this.memSize)) return 0;
+    const iov = this.iov;
+    iov.setBigUint64(IOVEC.iov_base, BigInt(addressOf(buf)), true);
+    iov.setBigUint64(IOVEC.iov_len, BigInt(buf.length), true);
+    iov.setBigUint64(IOVEC.SIZE + IOVEC.iov_base, BigInt(this.hostBase + va), true);
+    iov.setBigUint64(IOVEC.SIZE + IOVEC.iov_len, BigInt(buf.length), true);
+    const a = addressOf(this.iovBytes);
+    const r = sys(toGuest ? NR.process_vm_writev : NR.process_vm_readv, process.pid, a, 1, a + IOVEC.SIZE, 1, 0);
+    return r < 0 ? 0 : r;
+  }
+  private readonly iovBytes = new Uint8Array(2 * IOVEC.SIZE);
+  private readonly iov = new DataView(this.iovBytes.buffer);
 
   /**
    * Reads a NUL-terminated string of at most `max` bytes (checked page by page).
@@ -351,8 +458,24 @@ export class GuestMemory {
     while (end < limit) {
       const pageEnd = Math.min(limit, (Math.floor(end / PAGE_SIZE) + 1) * PAGE_SIZE);
       const off = this.check(end, pageEnd - end, false);
+      if (this.lastFile) return this.readCStringCopied(va, max);
       const idx = this.bytes(off, pageEnd - end).indexOf(0);
       if (idx >= 0) return Buffer.from(this.bytes(va, end + idx - va));
+      end = pageEnd;
+    }
+    return null;
+  }
+
+  /** readCString for a string that reaches a file-backed page: page by page, through copies. */
+  private readCStringCopied(va: number, max: number): Buffer | null {
+    const parts: Buffer[] = [];
+    for (let end = va, limit = va + max; end < limit;) {
+      const pageEnd = Math.min(limit, (Math.floor(end / PAGE_SIZE) + 1) * PAGE_SIZE);
+      const off = this.check(end, pageEnd - end, false);
+      const piece = this.lastFile ? this.copyOut(end, pageEnd - end) : this.bytes(off, pageEnd - end);
+      const idx = piece.indexOf(0);
+      if (idx >= 0) { parts.push(Buffer.from(piece.subarray(0, idx))); return Buffer.concat(parts); }
+      parts.push(Buffer.from(piece));
       end = pageEnd;
     }
     return null;

@@ -10,7 +10,7 @@ import { PAGE_SIZE, MMAP_MIN_ADDR, STACK_SIZE, STACK_GUARD } from './layout';
 import { sys, NR, addressOf } from '../host/libc';
 import { SYS as HOST } from '../linux/syscalls';
 import {
-  MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE, MREMAP_DONTUNMAP, MREMAP_FIXED,
+  MADV_DONTNEED, MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE, MREMAP_DONTUNMAP, MREMAP_FIXED,
   MREMAP_MAYMOVE, PROT_READ, PROT_WRITE,
 } from '../linux/mman';
 import { S_IFMT, S_IFREG } from '../linux/stat';
@@ -44,6 +44,11 @@ export interface Vma {
    * of the file (a host SIGBUS would kill the VMM). See AddressSpace.mmap.
    */
   eof?: number;
+  /**
+   * A file mapping's file (host st_dev:st_ino) and the file offset of `start`: how the
+   * syscall-site rewriter finds the ELF header of a library around one of its pages.
+   */
+  file?: { readonly id: string; readonly offset: number };
 }
 
 /** End of the part of a VMA (or a piece of one) whose pages may be present. */
@@ -68,6 +73,18 @@ export class AddressSpace {
   readonly vmas: Vma[] = [];
   /** Bytes currently charged, and the limit (the guest's --memory). */
   committed = 0;
+  /**
+   * What went into the window from files: bytes mapped from a host file (the host's page
+   * cache, copied only where written) and bytes torov copied itself (a segment it could
+   * not map, mremap of a file mapping). For --verbose and the benchmark.
+   */
+  readonly fileStats = { mapped: 0, copied: 0 };
+  /**
+   * The ELF images torov's loader mapped (the program, its interpreter): where each one's
+   * ELF header is in memory and the range it spans. The syscall-site rewriter reads the
+   * interpreter's unwind tables from there.
+   */
+  readonly loadedImages: { header: number; lo: number; hi: number }[] = [];
   brkStart = 0;
   brkEnd = 0;             // current program break (not page-aligned)
   readonly stackTop: number;
@@ -133,11 +150,13 @@ export class AddressSpace {
   private removeRange(start: number, end: number, release: boolean): Vma[] {
     const removed: Vma[] = [];
     const out: Vma[] = [];
+    // A piece of a file mapping keeps the file offset of its own start.
+    const at = (m: Vma, a: number): Vma => (m.file && a !== m.start ? { ...m, start: a, file: { id: m.file.id, offset: m.file.offset + (a - m.start) } } : { ...m, start: a });
     for (const m of this.vmas) {
       if (m.end <= start || m.start >= end) { out.push(m); continue; }
       if (m.start < start) out.push({ ...m, end: start });
-      if (m.end > end) out.push({ ...m, start: end });
-      removed.push({ ...m, start: Math.max(m.start, start), end: Math.min(m.end, end) });
+      if (m.end > end) out.push(at(m, end));
+      removed.push({ ...at(m, Math.max(m.start, start)), end: Math.min(m.end, end) });
     }
     if (removed.length === 0) return removed;
     for (const r of removed) this.committed -= charge(r);
@@ -230,18 +249,18 @@ export class AddressSpace {
       // guest see them. MAP_PRIVATE gets copy-on-write, MAP_SHARED the page cache.
       this.removeRange(start, start + len, true);
       const hostRO = shared && !(prot & PROT_W);
-      const hostProt = hostRO ? PROT_READ : PROT_READ | PROT_WRITE;
-      const r = sys(NR.mmap, this.mem.hostBase + start, len, hostProt, (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED, hostFd, offset);
-      if (r < 0) { this.mem.discard(start, len); return r === -EACCES ? -EACCES : r; }
+      const r = this.hostMapFile(start, len, hostFd, offset, shared, hostRO);
+      if (r < 0) return r === -EACCES ? -EACCES : r;
       // Host pages of a file mapping past the end of the file raise SIGBUS when touched,
       // and a SIGBUS in the VMM's own loads and stores (a syscall's buffer there) kills it.
       // So only the pages up to the end of a regular file (rounded up to a page) are made
       // present; the rest of the VMA stays not present: every VMM check of it is EFAULT and
       // a guest access is a page fault, reported as SIGSEGV where Linux raises SIGBUS.
       // Limits: the end is taken now, so a file that grows later does not make more pages
-      // present (those accesses fault, where Linux would see the new data), and a file
-      // truncated after the mmap leaves present pages past its new end, which can still
-      // SIGBUS the VMM (as any host mapping of a file another process truncates).
+      // present (those accesses fault, where Linux would see the new data). A file
+      // truncated after the mmap leaves present pages past its new end: the guest touching
+      // one gets SIGBUS (KVM cannot fault it in), and the VMM never loads or stores there
+      // itself (the pages are marked PTE_FILE: see GuestMemory's accessors).
       const st = sys(HOST.fstat, hostFd, statAddr);
       if (st < 0) { this.mem.discard(start, len); return st; }
       let eof: number | undefined;
@@ -250,7 +269,8 @@ export class AddressSpace {
         const present = Math.min(len, Math.max(0, pageUp(size) - offset));
         if (present < len) eof = start + present;
       }
-      const v: Vma = { start, end: start + len, prot, kind };
+      const v: Vma = { start, end: start + len, prot, kind,
+        file: { id: `${statBuf.readBigUInt64LE(STAT.st_dev)}:${statBuf.readBigUInt64LE(STAT.st_ino)}`, offset } };
       if (hostRO) v.hostRO = true;
       if (eof !== undefined) v.eof = eof;
       this.insert(v);
@@ -259,6 +279,23 @@ export class AddressSpace {
     }
     this.map(start, len, prot, kind);
     return start;
+  }
+
+  /**
+   * Puts host file `hostFd` (from `offset`, page-aligned) behind window pages [start,
+   * start+len) (page-aligned), MAP_FIXED on the host side, and marks them PTE_FILE; the
+   * VMAs and the PTEs' protection are the caller's. Private mappings are read-write on the
+   * host (copy-on-write: the VMM may write them, the guest only through its PTEs); shared
+   * ones read-write unless `hostRO`. On failure the range gets fresh memory back and
+   * -errno is returned.
+   */
+  hostMapFile(start: number, len: number, hostFd: number, offset: number, shared: boolean, hostRO: boolean): number {
+    const r = sys(NR.mmap, this.mem.hostBase + start, len, hostRO ? PROT_READ : PROT_READ | PROT_WRITE,
+      (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED, hostFd, offset);
+    if (r < 0) { this.mem.discard(start, len); return r; }
+    this.mem.markFile(start, len, true);
+    this.fileStats.mapped += len;
+    return 0;
   }
 
   /** Implements munmap(2). */
@@ -360,20 +397,35 @@ export class AddressSpace {
     // The ranges never overlap. A file mapping's pages past the end of its file are not
     // copied (touching them would SIGBUS the VMM): they read as zero at the new place.
     const n = Math.min(oldLen, newLen, presentEnd(vma) - old);
-    if (n > 0) this.mem.copy(dest, old, n);
+    if (n > 0) {
+      if (this.mem.isFile(old, n)) {
+        // File pages are read through the kernel (never a fault in the VMM); a page that
+        // cannot be read any more (its file was truncated) reads as zero at the new place.
+        for (let o = 0; o < n; o += PAGE_SIZE) {
+          const k = Math.min(PAGE_SIZE, n - o), page = Buffer.alloc(k);
+          this.mem.tryRead(old + o, page);
+          this.mem.load(dest + o, page);
+        }
+        this.fileStats.copied += n;
+      } else this.mem.copy(dest, old, n);
+    }
     if (!(vma.prot & PROT_W)) this.mprotect(dest, newLen, vma.prot);
     this.removeRange(old, old + oldLen, true);
     return dest;
   }
 
-  /** madvise(MADV_DONTNEED) on private anonymous memory: the pages read as zero afterwards. */
+  /**
+   * madvise(MADV_DONTNEED) on private memory: anonymous pages read as zero afterwards, pages
+   * of a private file mapping read the file again (the host's own MADV_DONTNEED on the
+   * range does both, and KVM's MMU notifier drops the guest's translations).
+   */
   dontneed(addr: number, len: number): number {
     if (addr % PAGE_SIZE !== 0) return -EINVAL;
     const end = Math.min(pageUp(addr + len), this.mem.memSize);
     for (const m of this.vmas) {
       if (m.end <= addr || m.start >= end || m.kind === 'shared' || m.kind === 'shmem') continue;
       const s = Math.max(m.start, addr), e = Math.min(m.end, end);
-      this.mem.discard(s, e - s);
+      sys(NR.madvise, this.mem.hostBase + s, e - s, MADV_DONTNEED);
     }
     return 0;
   }

@@ -155,7 +155,7 @@ export function makeRunCgroup(launcherPid: number, tell: (dirs: readonly string[
     catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code !== 'EEXIST') {
-        for (const c of controllers) missing.set(c, `cannot create ${d.dir} (${code === 'EACCES' || code === 'EROFS' || code === 'EPERM' ? 'permission denied: cgroups are not delegated to this user' : code})`);
+        for (const c of controllers) missing.set(c, code === 'EACCES' || code === 'EROFS' || code === 'EPERM' ? `cgroups are not delegated to this user: cannot create ${d.dir}` : `cannot create ${d.dir}: ${code}`);
         continue;
       }
     }

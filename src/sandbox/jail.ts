@@ -20,7 +20,8 @@ import { sys, addressOf } from '../host/libc';
 import { SYS } from '../linux/syscalls';
 import { errnoName } from '../linux/errno';
 import { AF_INET, SOCK_CLOEXEC, SOCK_DGRAM } from '../linux/socket';
-import { AT_FDCWD, O_CLOEXEC, O_DIRECTORY, O_PATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS } from '../linux/fcntl';
+import { AT_FDCWD as AT_FDCWD_, O_CLOEXEC as O_CLOEXEC_, O_DIRECTORY as O_DIRECTORY_, O_NONBLOCK as O_NONBLOCK_, O_PATH as O_PATH_, O_RDONLY as O_RDONLY_,
+  RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS } from '../linux/fcntl';
 import { OPEN_HOW } from '../linux/structs';
 
 /** A sandbox step failed; the message is one line for the user. */
@@ -65,6 +66,90 @@ export function guestPathOf(p: string, volumes: readonly Volume[]): string | und
     if (p.startsWith(host + '/')) return path.posix.join(v.guest, p.slice(host.length));
   }
   return undefined;
+}
+
+/** The guest path of host path `p` inside a root directory `root` (every path, for "/"), or undefined. */
+function insideRoot(p: string, root: string | undefined): string | undefined {
+  if (root === undefined) return undefined;
+  const r = root.replace(/\/+$/, '');
+  if (r === '') return p;
+  if (p === r) return '/';
+  return p.startsWith(r + '/') ? p.slice(r.length) : undefined;
+}
+
+/**
+ * The guest's path of host path `p` (absolute): through the volumes (the last matching
+ * one wins), else inside the jail's root directory, else undefined (the guest cannot see it).
+ */
+export function guestPathOfHost(p: string, volumes: readonly Volume[], root?: string): string | undefined {
+  return guestPathOf(p, volumes) ?? insideRoot(p, root);
+}
+
+/**
+ * The guest's working directories to try, in order: --workdir alone when given; else the
+ * host's working directory as the guest sees it (through a volume, or inside the root,
+ * as with --rootfs /), then "/".
+ */
+export function guestCwdCandidates(spec: Pick<JailSpec, 'workdir' | 'volumes' | 'root'>, hostCwd: string): string[] {
+  if (spec.workdir !== undefined) return [spec.workdir];
+  const seen = guestPathOfHost(hostCwd, spec.volumes, spec.root);
+  return seen !== undefined && seen !== '/' ? [seen, '/'] : ['/'];
+}
+
+/** A program named on the command line, opened as the guest's root shows it (see openInRoot). */
+export interface ProgramFile { fd: number; guestPath: string }
+
+/**
+ * Opens PROGRAM for `torov run --rootfs ROOT`: as the guest will find it, before the jail
+ * exists. A name without a slash is looked up on the guest's PATH; a relative path is
+ * taken from the guest's working directory; then a path under a volume is the volume's
+ * host file, and any other is resolved inside ROOT by the host kernel (openat2 with
+ * RESOLVE_IN_ROOT: `..` stops at ROOT and absolute symlinks, as /bin -> usr/bin in a
+ * merged-/usr image, point inside it). Throws SandboxError with `status` 127 when there is
+ * no such file, 126 when it is not a regular file or cannot be opened.
+ */
+export function openInRoot(file: string, o: { root: string; volumes: readonly Volume[]; cwd: string; pathVar: string }): ProgramFile {
+  const rootFd = call(`root ${o.root}`, SYS.openat, AT_FDCWD_, o.root, O_PATH_ | O_DIRECTORY_ | O_CLOEXEC_);
+  try {
+    const candidates = file.includes('/') ? [path.posix.resolve(o.cwd, file)]
+      : o.pathVar.split(':').map((d) => path.posix.resolve(o.cwd, d || '.', file));
+    let lastErr = -2;
+    for (const guest of candidates) {
+      const fd = openGuestPath(guest, rootFd, o.volumes);
+      if (fd >= 0) {
+        const st = fs.fstatSync(fd);
+        if (st.isFile()) return { fd, guestPath: guest };
+        fs.closeSync(fd);
+        lastErr = -13;
+        if (file.includes('/')) break;
+        continue;
+      }
+      lastErr = fd;
+    }
+    const where = `the guest's root ${o.root}`;
+    if (lastErr === -2 || lastErr === -20) {
+      throw Object.assign(new SandboxError(file.includes('/') ? `${file}: no such file in ${where}` : `${file}: not found on the guest's PATH (${o.pathVar}) in ${where}`), { status: 127 });
+    }
+    throw Object.assign(new SandboxError(`${file}: ${lastErr === -13 ? 'not a regular file, or permission denied' : errnoName(-lastErr)} in ${where}`), { status: 126 });
+  } finally {
+    fs.closeSync(rootFd);
+  }
+}
+
+/** Opens guest path `guest` (absolute) read-only: through a volume, else inside the root (rootFd). Returns an fd or -errno. */
+function openGuestPath(guest: string, rootFd: number, volumes: readonly Volume[]): number {
+  for (let i = volumes.length - 1; i >= 0; i--) {
+    const v = volumes[i]!, g = v.guest.replace(/\/+$/, '');
+    if (guest === g || guest.startsWith(g + '/')) {
+      try { return fs.openSync(path.join(v.host, guest.slice(g.length)), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK); }
+      catch (e) { const n = (e as NodeJS.ErrnoException).errno; return typeof n === 'number' && n < 0 ? n : -2; }
+    }
+  }
+  const how = Buffer.alloc(OPEN_HOW.SIZE);
+  how.writeBigUInt64LE(BigInt(O_RDONLY_ | O_CLOEXEC_ | O_NONBLOCK_), OPEN_HOW.flags);
+  how.writeBigUInt64LE(BigInt(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), OPEN_HOW.resolve);
+  const name = cstr(guest);
+  return sys(SYS.openat2, rootFd, addressOf(name), addressOf(how), OPEN_HOW.SIZE);
 }
 
 /** The files of the default root's /etc (no host file is copied). */
@@ -113,9 +198,9 @@ function mountFlags(p: string): number {
  * RESOLVE_IN_ROOT, as a chroot). Returns an O_PATH fd, which pins what was found: binding
  * from it cannot be redirected by a link swapped in afterwards.
  */
-function openInRoot(step: string, rootFd: number, p: string): number {
+function openBeneath(step: string, rootFd: number, p: string): number {
   const how = Buffer.alloc(OPEN_HOW.SIZE);
-  how.writeBigUInt64LE(BigInt(O_PATH | O_CLOEXEC), OPEN_HOW.flags);
+  how.writeBigUInt64LE(BigInt(O_PATH_ | O_CLOEXEC_), OPEN_HOW.flags);
   how.writeBigUInt64LE(BigInt(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), OPEN_HOW.resolve);
   const rel = Buffer.from((p.replace(/^\/+/, '') || '.') + '\0');
   const fd = sys(SYS.openat2, rootFd, addressOf(rel), addressOf(how), OPEN_HOW.SIZE);
@@ -125,7 +210,7 @@ function openInRoot(step: string, rootFd: number, p: string): number {
 
 /** An O_PATH fd of a host directory (the root a policy names). */
 function openDir(step: string, p: string): number {
-  return call(step, SYS.openat, AT_FDCWD, p, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+  return call(step, SYS.openat, AT_FDCWD_, p, O_PATH_ | O_DIRECTORY_ | O_CLOEXEC_, 0);
 }
 
 /** The path through which the object behind an fd can be named (mount takes paths). */
@@ -173,6 +258,61 @@ export function jailMountPoint(sources: readonly string[]): string {
   throw new SandboxError('no directory to build the root on (every candidate holds a volume)');
 }
 
+/**
+ * The top-level entry of `root` that is the jail's mount point `dir` (--rootfs /: every
+ * candidate is one), which the tmpfs about to cover it would hide: cloned now, while it is
+ * still visible, as a detached bind mount (open_tree OPEN_TREE_CLONE, Linux 5.2) to be
+ * attached in the new root later (attachClone). In a user namespace the mounts below it
+ * are locked to it: then only the whole tree can be cloned (AT_RECURSIVE), and it is made
+ * read-only as a whole. Undefined when no entry is in the way.
+ */
+function shadowedEntry(root: string | undefined, dir: string): { name: string; tree: number; whole: boolean } | undefined {
+  if (root === undefined) return undefined;
+  let real: string;
+  try { real = fs.realpathSync(root); } catch { return undefined; }
+  const rel = path.relative(real, dir);
+  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel) || rel.includes('/')) return undefined;
+  const OPEN_TREE_CLONE = 1;
+  const name = cstr(dir);
+  let tree = sys(SYS.open_tree, AT_FDCWD_, addressOf(name), OPEN_TREE_CLONE | O_CLOEXEC_);
+  const whole = tree === -EINVAL_;
+  if (whole) tree = sys(SYS.open_tree, AT_FDCWD_, addressOf(name), OPEN_TREE_CLONE | O_CLOEXEC_ | AT_RECURSIVE);
+  if (tree < 0) throw new SandboxError(`bind ${dir}: ${errnoName(-tree)}`);
+  return { name: rel, tree, whole };
+}
+
+/** Attaches a clone made by shadowedEntry at `dst`, read-only. `src` names it in errors. */
+function attachClone(c: { tree: number; whole: boolean }, src: string, dst: string): void {
+  fs.mkdirSync(dst, { recursive: true });
+  const MOVE_MOUNT_F_EMPTY_PATH = 4;
+  call(`bind ${src}`, SYS.move_mount, c.tree, '', AT_FDCWD_, dst, MOVE_MOUNT_F_EMPTY_PATH);
+  if (c.whole) { readOnlyTree(dst); return; }
+  const flags = MS_REMOUNT | MS_BIND | (mountFlags(dst) & KEEP_FLAGS) | MS_NOSUID | MS_NODEV | MS_RDONLY;
+  mount(`make ${dst} read-only`, null, dst, null, flags);
+}
+
+/** AT_RECURSIVE (open_tree, mount_setattr) and MOUNT_ATTR_* (linux/mount.h). */
+const AT_RECURSIVE = 0x8000, MOUNT_ATTR_RDONLY = 1, MOUNT_ATTR_NOSUID = 2, MOUNT_ATTR_NODEV = 4;
+const EINVAL_ = 22;
+
+/** Makes the mount at `dst` and every mount below it read-only, nosuid, nodev (mount_setattr, Linux 5.12). */
+function readOnlyTree(dst: string): void {
+  const attr = Buffer.alloc(32);            // struct mount_attr: attr_set, attr_clr, propagation, userns_fd
+  attr.writeBigUInt64LE(BigInt(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV), 0);
+  call(`make ${dst} read-only`, SYS.mount_setattr, AT_FDCWD_, dst, AT_RECURSIVE, addressOf(attr), 32);
+}
+
+/**
+ * Binds a root entry read-only. Where mounts below it are locked to the user namespace
+ * (a non-recursive bind is then EINVAL), the whole tree is bound, made read-only as a whole.
+ */
+function bindRootEntry(src: string, dst: string, name = src): void {
+  try { bind(src, dst, true, false, name); return; }
+  catch (e) { if (!(e instanceof SandboxError) || !/EINVAL/.test(e.message)) throw e; }
+  mount(`bind ${name}`, src, dst, null, MS_BIND | MS_REC);
+  readOnlyTree(dst);
+}
+
 /** Sets up the jail and enters it. After this, "/" is the guest's root and the host's is gone. */
 export function enterJail(spec: JailSpec): void {
   // 1. Nothing we mount may propagate back to the host's mount namespace.
@@ -194,11 +334,15 @@ export function enterJail(spec: JailSpec): void {
   const rootItself = spec.root !== undefined && writableAll;
   // The policy's root, opened once: every path of it is resolved from this fd, inside it.
   const rootFd = spec.root !== undefined ? openDir(`root ${spec.root}`, spec.root) : -1;
+  let shadowed: { name: string; tree: number; whole: boolean } | undefined;
   if (rootItself) {
     try { if (!fs.statSync(spec.root!).isDirectory()) throw new Error('ENOTDIR'); }
     catch (e) { throw new SandboxError(`root ${spec.root}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
     bind(fdPath(rootFd), dir, false, false, spec.root!);
   } else {
+    // The root's own entry the new root is built on (--rootfs /: every candidate is one)
+    // would show the new root itself once the tmpfs covers it: cloned first.
+    shadowed = shadowedEntry(spec.root, dir);
     mount('mount the new root', 'tmpfs', dir, 'tmpfs', MS_NOSUID | MS_NODEV, 'mode=0755,size=4m');
   }
   // In a root that is the user's own directory, torov creates nothing: its /dev, /tmp and
@@ -209,7 +353,7 @@ export function enterJail(spec: JailSpec): void {
   const inRoot = (guest: string, what: string): string | undefined => {
     if (!rootItself) return path.join(dir, guest);
     let fd: number;
-    try { fd = openInRoot(what || guest, jailFd, guest); }
+    try { fd = openBeneath(what || guest, jailFd, guest); }
     catch (e) {
       if (what) throw new SandboxError(`${what}: ${guest} does not exist in the root ${spec.root} (torov does not create it in your directory)`);
       void e;
@@ -230,17 +374,19 @@ export function enterJail(spec: JailSpec): void {
       if (e.name === 'dev' || e.name === 'proc' || e.name === 'sys' || (e.name === 'tmp' && spec.tmp)) continue;
       const src = path.join(spec.root, e.name), dst = path.join(dir, e.name);
       if (e.isSymbolicLink()) { fs.symlinkSync(fs.readlinkSync(src), dst); continue; }
-      withFd(openInRoot(`root ${spec.root}`, rootFd, e.name), (fd) => bind(fdPath(fd), dst, true));
+      if (shadowed?.name === e.name) { attachClone(shadowed, src, dst); continue; }
+      withFd(openBeneath(`root ${spec.root}`, rootFd, e.name), (fd) => bindRootEntry(fdPath(fd), dst, src));
     }
+    if (shadowed) fs.closeSync(shadowed.tree);
     if (Array.isArray(spec.writable)) {
       for (const g of spec.writable as readonly string[]) {
         // The source inside the root as the guest resolves it; the target is the same path
         // in the jail, resolved there too (the entries above are read-only binds of the root).
-        const src = (() => { try { return openInRoot(`writable ${g}`, rootFd, g); } catch { throw new SandboxError(`writable ${g}: no such path in the root ${spec.root}`); } })();
+        const src = (() => { try { return openBeneath(`writable ${g}`, rootFd, g); } catch { throw new SandboxError(`writable ${g}: no such path in the root ${spec.root}`); } })();
         withFd(src, (fd) => {
           const jail = openDir('open the new root', dir);
           let dst: string;
-          try { dst = withFd(openInRoot(`writable ${g}`, jail, g), (t) => fs.readlinkSync(fdPath(t))); }
+          try { dst = withFd(openBeneath(`writable ${g}`, jail, g), (t) => fs.readlinkSync(fdPath(t))); }
           finally { sys(SYS.close, jail); }
           if (dst !== dir && !dst.startsWith(dir + '/')) throw new SandboxError(`writable ${g}: resolves outside the root ${spec.root}`);
           bind(fdPath(fd), dst, false);
@@ -299,9 +445,13 @@ export function enterJail(spec: JailSpec): void {
   if (!rootItself) mount('make / read-only', null, '/', null, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV);
   call('sethostname', SYS.sethostname, 'torov', 5);
   if (spec.network === 'none') loopbackUp();
-  const cwd = spec.workdir ?? guestPathOf(hostCwd, spec.volumes) ?? '/';
-  try { process.chdir(cwd); }
-  catch { throw new SandboxError(`working directory ${cwd}: no such directory in the guest's root`); }
+  // The working directory: --workdir, else the host's as the guest sees it when it can
+  // (through a volume or inside the root), else "/".
+  const cwds = guestCwdCandidates(spec, hostCwd);
+  for (const [i, cwd] of cwds.entries()) {
+    try { process.chdir(cwd); break; }
+    catch { if (i === cwds.length - 1) throw new SandboxError(`working directory ${cwd}: no such directory in the guest's root`); }
+  }
 }
 
 /** True when the last jail's root (the user's own writable directory) had no dev/ for torov's /dev. */

@@ -1,7 +1,7 @@
 /**
  * Paths, files and directories: open and its variants, stat/statx, access, directory
  * listings, the working directory, creating, renaming, linking and removing entries,
- * permissions, owners, times, truncate, statfs, mknod.
+ * permissions, owners, times, truncate, statfs, mknod, reading extended attributes.
  *
  * Paths are copied out of guest memory (at most PATH_MAX, with their NUL) into VMM
  * buffers before anything looks at them, and the host reads only those copies: the guest
@@ -15,7 +15,7 @@ import { openSynthetic } from './synthetic';
 import { Handler, HandlerTable, Kernel, Args } from './api';
 import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
-import { E2BIG, EACCES, EBADF, EINVAL, ENAMETOOLONG, ENOENT, ENOSYS, EPERM, fail } from '../linux/errno';
+import { E2BIG, EACCES, EBADF, EINVAL, ENAMETOOLONG, ENOENT, ENOSYS, EPERM, ERANGE, fail } from '../linux/errno';
 
 import {
   AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_NOCTTY, O_NOFOLLOW, O_PATH, O_TRUNC, O_WRONLY, OPEN_HOW_SIZE_VER0 as OPEN_HOW_SIZE,
@@ -349,6 +349,34 @@ function readlink(k: Kernel, dfd: number, ptr: number, buf: number, size: number
   return sys(HOST.readlinkat, dirfd(k, dfd, p), p.addr, out(k, buf, n), n);
 }
 
+/** The longest extended attribute name, and the largest value or list (linux/limits.h: XATTR_NAME_MAX, XATTR_SIZE_MAX, XATTR_LIST_MAX). */
+const XATTR_NAME_MAX = 255, XATTR_SIZE_MAX = 65536;
+
+/** An extended attribute's name, copied into path slot 1 (ERANGE when longer than XATTR_NAME_MAX, as Linux). */
+function xattrName(k: Kernel, ptr: number): number {
+  const name = k.mem.readCString(ptr, XATTR_NAME_MAX + 1) ?? fail(ERANGE);
+  if (name.length === 0) fail(ERANGE);
+  return SLOTS[1].set(name);
+}
+
+/** A value or list buffer of `size` bytes (size 0 asks for the size: no buffer), checked writable. */
+const xattrOut = (k: Kernel, ptr: number, size: number) => (size === 0 ? 0 : out(k, ptr, Math.min(size, XATTR_SIZE_MAX)));
+
+/**
+ * getxattr(2), lgetxattr(2), listxattr(2), llistxattr(2): reading extended attributes (ls
+ * asks for SELinux labels and ACLs). Setting and removing them is not supported (ENOSYS).
+ */
+function xattrGet(k: Kernel, a: Args, nr: number): number {
+  const p = path(k, a.ptr(0));
+  const size = a.n(3);
+  return sys(nr, p.addr, xattrName(k, a.ptr(1)), xattrOut(k, a.ptr(2), size), Math.min(size, XATTR_SIZE_MAX));
+}
+function xattrList(k: Kernel, a: Args, nr: number): number {
+  const p = path(k, a.ptr(0));
+  const size = a.n(2);
+  return sys(nr, p.addr, xattrOut(k, a.ptr(1), size), Math.min(size, XATTR_SIZE_MAX));
+}
+
 /** mknod(2)/mknodat(2): regular files and FIFOs only; devices and sockets are EPERM. */
 function mknod(k: Kernel, dfd: number, ptr: number, mode: number): number {
   const p = path(k, ptr);
@@ -399,6 +427,13 @@ export const fsHandlers: HandlerTable = {
   /** Implements statfs(2) and fstatfs(2). */
   statfs: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.statfs, p.addr, out(k, a.ptr(1), STATFS_SIZE)); },
   fstatfs: (k, a) => sys(HOST.fstatfs, fdArg(k, a, 0), out(k, a.ptr(1), STATFS_SIZE)),
+  /** Implements getxattr(2), lgetxattr(2), fgetxattr(2), listxattr(2), llistxattr(2) and flistxattr(2). */
+  getxattr: (k, a) => xattrGet(k, a, HOST.getxattr),
+  lgetxattr: (k, a) => xattrGet(k, a, HOST.lgetxattr),
+  fgetxattr: (k, a) => { const size = a.n(3); return sys(HOST.fgetxattr, fdArg(k, a, 0), xattrName(k, a.ptr(1)), xattrOut(k, a.ptr(2), size), Math.min(size, XATTR_SIZE_MAX)); },
+  listxattr: (k, a) => xattrList(k, a, HOST.listxattr),
+  llistxattr: (k, a) => xattrList(k, a, HOST.llistxattr),
+  flistxattr: (k, a) => { const size = a.n(2); return sys(HOST.flistxattr, fdArg(k, a, 0), xattrOut(k, a.ptr(1), size), Math.min(size, XATTR_SIZE_MAX)); },
 
   /** Implements access(2), faccessat(2) and faccessat2(2). */
   access: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.access, p.addr, a.i(1)); },

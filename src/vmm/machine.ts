@@ -20,7 +20,7 @@ import { SEGV_ACCERR, SEGV_MAPERR, FPE_INTDIV, FPE_FLTDIV, ILL_ILLOPN, BUS_ADRAL
 import { HANDLERS } from '../syscalls/handlers';
 import { sys, NR, addressOf } from '../host/libc';
 import { Vcpu, StopState } from './vcpu';
-import { Personality, linuxPersonality } from './personality';
+import { Personality, linuxPersonality, LoaderOptions, EntryState } from './personality';
 import { describeFault, FaultFrame } from './fault';
 import { Policy, verdict, ALLOW } from '../policy/policy';
 import { Dispatcher, NO_ARGS } from './dispatch';
@@ -72,6 +72,8 @@ export interface MachineConfig {
   cpus?: number;
   /** The size of the guest's fd table, its RLIMIT_NOFILE (the policy's rlimits.openFiles; default 1024). */
   openFiles?: number;
+  /** The program's file and the guest's root, for the Linux loader (src/vmm/personality.ts). */
+  loader?: LoaderOptions;
 }
 
 /**
@@ -121,6 +123,8 @@ export class Machine implements SchedulerHost {
   private readonly log: (l: string) => void;
   /** The vCPU's special registers as KVM made them (the template for a reset on reuse). */
   private resetSregs!: Buffer;
+  /** How the program was loaded: entry, auxv, its interpreter (the debugger's qXfer:auxv and libraries-svr4). */
+  loaded!: EntryState;
   /** Rewrites syscall sites into calls of the channel (ring path only). */
   rewriter: SiteRewriter | undefined;
   /** True once the guest ended through an exit torov understood (exit, fault, policy kill). */
@@ -181,7 +185,8 @@ export class Machine implements SchedulerHost {
         && setupVdso(this.mem, vfd);
       const start = this.personality.load({ as: this.as, image: cfg.image, path: cfg.path, argv: cfg.argv, env: cfg.env,
         kernel: this.task, hwcap: this.features.hwcap, random: hostRandom(16), ...(cfg.entry !== undefined ? { entry: cfg.entry } : {}),
-        ...(vdso ? { vdso: VDSO_VA } : {}) });
+        ...(vdso ? { vdso: VDSO_VA } : {}), ...(cfg.loader ? { loader: cfg.loader } : {}) });
+      this.loaded = start;
       this.resetSregs = reuse ? reuse.resetSregs : vfd.getSregs();
       // Everything of the last guest a program could observe: FPU/SSE/AVX registers,
       // pending events, debug registers; then special registers, MSRs and general registers.
@@ -196,6 +201,7 @@ export class Machine implements SchedulerHost {
       this.scheduler.add(this.task, this.vcpu, this.newSlot(this.vcpu.pages, this.task));
       if (this.chanOpts && cfg.rewrite !== false && start.bias !== undefined) {
         const rw = this.rewriter = new SiteRewriter(this.mem, this.as, cfg.image, start.bias, SYS_VA + SYS.STUB + STUB_CHAN_CALL);
+        rw.guard = (s, e, write) => this.scheduler.patchGuard(s, e, write);
         this.scheduler.onSite = (ret) => rw.consider(ret - 2);
         this.chanOpts.trapFast = false;
       }
@@ -292,6 +298,10 @@ export class Machine implements SchedulerHost {
     this.stop.requested = true;
     this.stop.status = status;
     this.stop.reason = reason;
+  }
+
+  restartEintr(task: Task): boolean {
+    return this.scheduler.restartEintr(task);
   }
 
   /** A signal sent to torov from the host, for the program (src/vmm/host-signals.ts). */

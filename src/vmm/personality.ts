@@ -5,7 +5,9 @@
  * call, and may add hypercalls or turn a CPU exception into something else. A third
  * personality plugs in here without touching the others or the VMM's run loop.
  *
- * - `linux`: unmodified static Linux x86-64 ELF programs; system calls through `syscall`.
+ * - `linux`: unmodified Linux x86-64 ELF programs, static or dynamically linked (their ELF
+ *   interpreter is loaded from the guest's root, as execve does); system calls through
+ *   `syscall`.
  * - `torov`: programs built for the original ToroV (FOSDEM 2022): a flat binary copied to
  *   0x400200 in 8 MiB of identity-mapped memory, system calls as `out %eax, $0x10` with the
  *   Linux number in eax and arguments in rdi, rsi, rdx, r10, r8, r9, the result in rax;
@@ -14,9 +16,11 @@
  *   where `out` goes through the TSS I/O bitmap and `hlt` raises #GP, which this
  *   personality turns into the program's exit.
  */
-import { ElfError, parseElf } from '../elf/elf';
+import { ElfError, parseElf, ET_DYN } from '../elf/elf';
 import { AddressSpace } from '../machine/mm';
-import { buildStack, loadSegments, AT } from '../machine/loader';
+import { buildStack, loadSegments, openExec, shownPath, AT } from '../machine/loader';
+import { elfDynBase } from '../machine/layout';
+import { sys, NR } from '../host/libc';
 import { PROT_R, PROT_W, PROT_X } from '../machine/memory';
 import { GuestExit, Kernel } from '../syscalls/api';
 import { FaultFrame } from './fault';
@@ -39,6 +43,31 @@ export interface LoadContext {
   readonly entry?: number;
   /** Guest address of the vDSO image (AT_SYSINFO_EHDR), when the VMM provides one. */
   readonly vdso?: number;
+  /** How the program's file is reached and where its interpreter is looked up (LoaderOptions). */
+  readonly loader?: LoaderOptions;
+}
+
+/** What the Linux loader needs beyond the image's bytes (MachineConfig.loader). */
+export interface LoaderOptions {
+  /**
+   * A host fd of the program's file, opened before the jail: its segments are then mapped
+   * from it (lazily, sharing the host's page cache) instead of copied. The Machine does
+   * not close it.
+   */
+  readonly fd?: number;
+  /**
+   * The guest's root in words, for "interpreter not found" messages: "the guest's root
+   * /srv/rootfs", "the minimal root (no --rootfs)". The interpreter itself is always
+   * opened through the VMM's own root, which in the sandbox is the guest's.
+   */
+  readonly root?: string;
+}
+
+/** What a dynamically linked program was loaded with (for the debugger: AT_BASE, the auxv). */
+export interface DynamicInfo {
+  /** The interpreter's path (PT_INTERP) and load bias (AT_BASE). */
+  interp: string;
+  interpBase: number;
 }
 
 /** Where the program starts. */
@@ -47,6 +76,10 @@ export interface EntryState {
   rsp: number;
   /** Where a Linux program was loaded relative to its link addresses (0 unless PIE). */
   bias?: number;
+  /** The auxiliary vector the program got (type, value pairs, AT_NULL excluded). */
+  auxv?: ReadonlyArray<readonly [number, number]>;
+  /** Set for a program with an ELF interpreter. */
+  dynamic?: DynamicInfo;
 }
 
 export interface Personality {
@@ -65,31 +98,55 @@ export interface Personality {
   fault?(f: FaultFrame, k: Kernel): GuestExit | undefined;
 }
 
-/** Unmodified static Linux x86-64 programs (ET_EXEC and static-PIE). */
+/**
+ * Unmodified Linux x86-64 programs: static (ET_EXEC and static-PIE) and dynamically linked
+ * (PT_INTERP). Placement follows Linux's load_elf_binary: an ET_EXEC program at its own
+ * addresses; a PIE with an interpreter at elfDynBase (ELF_ET_DYN_BASE); an ET_DYN program
+ * without one (a static PIE, or an ELF interpreter run directly as in `ld.so ./prog`)
+ * high in the mmap area with its break at elfDynBase, so that what it loads can have the
+ * low addresses; the interpreter of a dynamic program high in the mmap area too. The program
+ * starts at the interpreter's entry, with AT_BASE, AT_PHDR, AT_ENTRY and the rest of the
+ * auxiliary vector as Linux gives them.
+ */
 export const linuxPersonality: Personality = {
   name: 'linux',
   directHypercalls: false,
   vdso: true,
   validate(image) {
-    const elf = parseElf(image);
-    if (elf.interp) throw new ElfError(`dynamically linked (interpreter ${elf.interp}): torov runs static executables only; link with -static or -static-pie`);
+    parseElf(image);
   },
   load(c) {
     const elf = parseElf(c.image);
-    const img = loadSegments(c.as, elf, c.image);
-    c.as.brkStart = c.as.brkEnd = img.end;
-    c.as.mapStack();
+    const as = c.as;
+    const dynamic = elf.interp !== undefined;
+    const dynBase = elfDynBase(as.mmapTop);
+    const img = loadSegments(as, elf, c.image, { ...(c.loader?.fd !== undefined ? { fd: c.loader.fd } : {}), place: dynamic ? { at: dynBase } : 'high' });
+    // The break: after the program, except for a program loaded high (see above).
+    as.brkStart = as.brkEnd = elf.type === ET_DYN && !dynamic ? dynBase : img.end;
+    as.mapStack();
     const k = c.kernel;
-    const entry = c.entry ?? elf.entry + img.base;
+    const progEntry = c.entry ?? elf.entry + img.base;
+    let rip = progEntry, interp: DynamicInfo | undefined;
+    if (dynamic) {
+      const what = `the interpreter ${shownPath(elf.interp!)}`;
+      const f = openExec(elf.interp!, what, c.loader?.root ?? 'the host\'s root');
+      try {
+        const ii = loadSegments(as, f.elf, undefined, { fd: f.fd, size: f.size, place: 'high', withStack: false, what });
+        interp = { interp: elf.interp!, interpBase: ii.base };
+        rip = f.elf.entry + ii.base;
+      } finally {
+        sys(NR.close, f.fd);      // its mappings keep the file
+      }
+    }
     const auxv: Array<readonly [number, number]> = [
       [AT.PHDR, img.phdrAddr], [AT.PHENT, elf.phentsize], [AT.PHNUM, elf.phnum], [AT.PAGESZ, 4096],
-      [AT.BASE, 0], [AT.FLAGS, 0], [AT.ENTRY, entry],
+      [AT.BASE, interp?.interpBase ?? 0], [AT.FLAGS, 0], [AT.ENTRY, progEntry],
       [AT.UID, k.uid], [AT.EUID, k.uid], [AT.GID, k.gid], [AT.EGID, k.gid], [AT.SECURE, 0],
       [AT.HWCAP, c.hwcap], [AT.CLKTCK, 100], [AT.HWCAP2, 0], [AT.MINSIGSTKSZ, 2048],
     ];
     if (c.vdso !== undefined) auxv.push([AT.SYSINFO_EHDR, c.vdso]);
     const stack = buildStack(c.as, c.argv, c.env, c.path, auxv, c.random);
-    return { rip: entry, rsp: stack.rsp, bias: img.base };
+    return { rip, rsp: stack.rsp, bias: img.base, auxv: stack.auxv, ...(interp ? { dynamic: interp } : {}) };
   },
 };
 

@@ -221,7 +221,7 @@ export class Scheduler implements TaskServices {
   constructor(private readonly host: SchedulerHost, private readonly ring: boolean, private readonly spawn: boolean, firstTid: number) {
     this.nextTid = firstTid + 1;
     // A sandboxed VMM's bin/torov started a vCPU thread early (before the jail): use it.
-    this.threadWanted = (globalThis as { __torovEarlyWorker?: unknown }).__torovEarlyWorker !== undefined;
+    this.threadWanted = (globalThis as { __torovEarlyWorker?: unknown }).__torovEarlyWorker !== undefined || HostThread.anyStarted();
     // A host thread warms up in the background (30-50 ms of Node worker start-up), so that
     // the first clone or timer finds it ready: threads and timers take the vCPU off the main
     // thread. Costs no wall time: the process does not wait for it.
@@ -266,6 +266,7 @@ export class Scheduler implements TaskServices {
           const rc = first.vcpu.fd.runOnce();
           const kind = first.vcpu.handleExit(rc);
           this.directExits++;
+          if (kind === EXIT_INTERRUPTED) this.hostSignals();
           // A signal is delivered where the vCPU holds the program's registers: after an
           // exit-path syscall, or at an interruption in its code (the channel's exits go
           // through PORT_CTX for that).
@@ -299,7 +300,9 @@ export class Scheduler implements TaskServices {
     if (!this.ring) return true;
     if (!this.threadWanted && this.spawn && this.directExits >= LAZY_EXITS) this.threadWanted = true;
     if (!this.threadWanted) return true;
-    HostThread.prestart();
+    // Only a thread not bound yet needs one started: after a back-off the bound one is
+    // still there, and under the sandbox's filter no new thread may be made (SIGSYS).
+    if (!r.thread) HostThread.prestart();
     if (!r.thread && !HostThread.available()) return true;
     return this.inBackoff();
   }
@@ -326,6 +329,45 @@ export class Scheduler implements TaskServices {
     // Keep one spare starting, so the next clone finds a thread ready.
     if (this.tasks.length > 1) HostThread.prestart();
     return true;
+  }
+
+  /**
+   * Runs `write` (a patch of the program's code, src/vmm/rewrite.ts) with every other
+   * vCPU out of the guest; false (nothing written) if one of them stopped inside
+   * (start, end). They run on afterwards.
+   */
+  patchGuard(start: number, end: number, write: () => void): boolean {
+    if (this.tasks.length <= 1) { write(); return true; }
+    const stopped: Array<[Task, TaskRun, number | undefined]> = [];
+    for (const t of this.tasks) {
+      const r = this.runs.get(t)!;
+      if (!r.thread?.running || this.channelBusy(r)) continue;     // parked, or spinning in the stub
+      stopped.push([t, r, r.thread.stopSync(r.vcpu.fd.runU8)]);
+      r.parked = true;
+    }
+    let inside = false;
+    for (const t of this.tasks) {
+      const r = this.runs.get(t)!;
+      if (!r.parked) continue;
+      const rip = r.vcpu.reg(RIP_W);
+      if (rip > start && rip < end) inside = true;
+    }
+    if (!inside) write();
+    for (const [t, r, rc] of stopped) {
+      if (rc !== undefined) this.exit(t, r, rc); else this.resume(r);
+    }
+    return !inside;
+  }
+
+  /**
+   * A host call made on the main thread returned EINTR: a host signal interrupted it (the
+   * handlers are installed without SA_RESTART). The signal goes to the program now; true if
+   * the program has nothing to take from it (ignored, blocked): the call is made again.
+   */
+  restartEintr(task: Task): boolean {
+    const before = task.sigFlag;
+    this.hostSignals();
+    return !before && !task.sigFlag;
   }
 
   /** Hands signals sent to torov from the host to the program (src/vmm/host-signals.ts). */
@@ -394,6 +436,9 @@ export class Scheduler implements TaskServices {
               this.lastKicks = kicks;
               if (this.late * 4 >= WINDOW) { giveUp = true; r.slot.setPolling(false); } else this.backoffLevel = 0;
               this.windowServed = 0; this.late = 0;
+              // The guest's waits (PORT_WAIT) stay on its host thread, so no exit may come
+              // soon: take the vCPU back now, once the result is posted and it runs on.
+              if (giveUp && !r.wait && h.running && !h.exited()) { h.kick(r.vcpu.fd.runU8, true); }
             }
           }
           if (h.exited()) {
@@ -402,9 +447,10 @@ export class Scheduler implements TaskServices {
             // A kick's immediate_exit has done its work: this exit is the VMM's chance.
             r.vcpu.fd.runU8[RUN.immediate_exit] = 0;
             r.parked = true;
-            this.exit(t, r, rc);
+            const backoff = giveUp && this.tasks.length === 1;
+            this.exit(t, r, rc, !backoff);
             work = true;
-            if (giveUp && this.tasks.length === 1 && r.parked && !r.wait) {
+            if (backoff && r.parked && !r.wait) {
               this.stats.backoffs++;
               this.directUntil = process.hrtime.bigint() + (50_000_000n << BigInt(this.backoffLevel));
               this.backoffLevel = Math.min(this.backoffLevel + 1, 5);
@@ -487,7 +533,8 @@ export class Scheduler implements TaskServices {
     r.nr = timed ? nr : -1;
     r.viaChannel = true;
     r.sysNr = nr;
-    const result = this.dispatch(t, r, nr, slot.args);
+    let result = this.dispatch(t, r, nr, slot.args);
+    while (result === -EINTR && !this.concurrent && this.restartEintr(t)) result = this.dispatch(t, r, nr, slot.args);
     if (result === BLOCKED) {
       // A host call needs the thread's host thread, so the guest must sleep (PORT_WAIT)
       // at once. A kernel wait (futex, sleep) may end soon: the guest spins its budget, as
@@ -537,7 +584,7 @@ export class Scheduler implements TaskServices {
   }
 
   /** An exit a host thread reported (the vCPU is parked). */
-  private exit(t: Task, r: TaskRun, rc: number): void {
+  private exit(t: Task, r: TaskRun, rc: number, resume = true): void {
     // An exit while a channel request is in flight (PORT_WAIT reported for a stop) is not a
     // syscall of the exit path: the request's answer still goes through the channel.
     if (!this.channelBusy(r)) r.viaChannel = false;
@@ -560,7 +607,7 @@ export class Scheduler implements TaskServices {
         r.slot.setState(CHAN_EXIT);
       } else if (!r.slot || r.slot.state() === 0) r.wantKick = true;
     }
-    this.resume(r);
+    if (resume) this.resume(r);
   }
 
   /** True while a channel request of the thread is posted or being served (not yet answered). */
@@ -991,7 +1038,12 @@ export class Scheduler implements TaskServices {
   /** A signal from outside the program (torov was sent it): to the process, from "the kernel". */
   hostSignal(sig: number): void {
     const first = this.tasks[0];
-    if (first) this.post(first.group, undefined, { signo: sig, code: SI_USER, pid: 0, uid: 0 });
+    if (!first) return;
+    const h = first.group.sigactions.get(sig)?.handler ?? 0n;
+    const what = h > 1n ? 'to the program\'s handler' : ignored(first.group, sig) ? 'ignored by the program' + (h === 0n ? ' (its default action)' : '')
+      : isFatal(first.group, sig) ? `the program ends with status ${128 + sig} (its default action)` : 'pending for the program';
+    first.note(`host-signal-${sig}`, `${signalName(sig)} from the host: ${what}`);
+    this.post(first.group, undefined, { signo: sig, code: SI_USER, pid: 0, uid: 0 });
   }
 
   /**

@@ -25,6 +25,8 @@ const RAX = W(REGS.rax), RCX = W(REGS.rcx), R11 = W(REGS.r11), RIP = W(REGS.rip)
 const ARG = [W(REGS.rdi), W(REGS.rsi), W(REGS.rdx), W(REGS.r10), W(REGS.r8), W(REGS.r9)];
 const VALID = RUN.kvm_valid_regs >> 2, DIRTY = RUN.kvm_dirty_regs >> 2;
 
+const EINTR_ = 4;
+
 /** RFLAGS bits a user program may hold (CF PF AF ZF SF TF IF DF OF AC ID), plus the fixed bit 1. */
 export const USER_RFLAGS = 0x240fd5;
 
@@ -44,6 +46,12 @@ export interface VcpuHost {
   onFault(task: Task, f: FaultFrame): 'resume' | { status: number; message: string };
   /** Called with the program's end; returns its exit status. */
   finish(e: GuestExit): number;
+  /**
+   * A host call returned EINTR: takes the host signals that caused it; true if the program
+   * has no signal to take (the call is then made again, as Linux restarts a call no signal
+   * interrupted for the program).
+   */
+  restartEintr(task: Task): boolean;
 }
 
 /** Where the channel's exits go (the scheduler). */
@@ -141,6 +149,7 @@ export class Vcpu {
       result = this.withRegs(() => this.host.dispatcher.dispatch(this.task, nr, this.args));
     } else {
       result = fromStub ? this.host.dispatcher.dispatch(this.task, nr, this.args) : this.directHypercall(nr);
+      while (result === -EINTR_ && fromStub && this.host.restartEintr(this.task)) result = this.host.dispatcher.dispatch(this.task, nr, this.args);
     }
     if (result === BLOCKED) { this.pendingFromStub = fromStub; return false; }
     this.finish(result, fromStub);

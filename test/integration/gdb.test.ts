@@ -44,11 +44,12 @@ async function exitOf(s: Stub, ms = 20_000): Promise<number | null> {
 }
 
 /** Runs gdb in batch mode with `commands` against a stub; returns gdb's output and torov's status. */
-async function gdbSession(programArgs: readonly string[], commands: readonly string[]) {
-  const s = await startStub(['--gdb', '127.0.0.1:0', DEMO, ...programArgs]);
+async function gdbSession(programArgs: readonly string[], commands: readonly string[], o: { program?: string; torovArgs?: readonly string[] } = {}) {
+  const program = o.program ?? DEMO;
+  const s = await startStub([...(o.torovArgs ?? []), '--gdb', '127.0.0.1:0', program, ...programArgs]);
   try {
     const args = ['-batch', '-nx', '-ex', 'set pagination off', '-ex', 'set confirm off', '-ex', `target remote 127.0.0.1:${s.port}`,
-      ...commands.flatMap((c) => ['-ex', c]), DEMO];
+      ...commands.flatMap((c) => ['-ex', c]), program];
     const g = spawn('gdb', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     g.stdout!.on('data', (d) => { out += d; });
@@ -88,6 +89,29 @@ test('gdb: break main, registers, next, print, x on the stack, backtrace, finish
   assert.match(r.out, /\[Inferior 1 \(Remote target\) exited with code 022\]/);
   assert.equal(r.stdout, 'gdb_demo: counter=30 result=18\n');
   assert.equal(r.status, 18);
+});
+
+test('gdb: a dynamically linked program: info sharedlibrary, breakpoints in its library and in libc (qXfer:libraries-svr4, auxv)', { skip }, async () => {
+  const r = await gdbSession(['linked'], [
+    'set breakpoint pending on',
+    'info sharedlibrary',                 // stopped at the loader's entry: only the loader
+    'break torov_demo_add',               // pending until libtorovdemo.so is loaded
+    'continue', 'info sharedlibrary', 'backtrace',
+    'break write', 'continue', 'backtrace 1',
+    'delete', 'continue',
+  ], { program: guest('dl_demo'), torovArgs: ['--rootfs', '/'] });
+  // AT_BASE from the auxv: gdb finds the loader, reads its symbols and stops at its entry.
+  assert.match(r.out, /in _start \(\) from \/lib64\/ld-linux-x86-64\.so\.2/);
+  assert.match(r.out, /Breakpoint 1, 0x[0-9a-f]+ in torov_demo_add \(\) from \S+\/test\/guests\/dynlib\/libtorovdemo\.so/);
+  // The list, from the loader's r_debug: the loader, the test library and libc, with their addresses.
+  assert.match(r.out, /^0x[0-9a-f]+\s+0x[0-9a-f]+\s+Yes( \(\*\))?\s+\S+\/test\/guests\/dynlib\/libtorovdemo\.so$/m);
+  assert.match(r.out, /^0x[0-9a-f]+\s+0x[0-9a-f]+\s+Yes( \(\*\))?\s+\/lib\/x86_64-linux-gnu\/libc\.so\.6$/m);
+  assert.match(r.out, /#0 +0x[0-9a-f]+ in torov_demo_add \(\) from \S+libtorovdemo\.so\n#1 +0x[0-9a-f]+ in main \(\)/);
+  // A breakpoint in libc (its text is a private file mapping: the int3 is written copy-on-write).
+  assert.match(r.out, /Breakpoint 2, \S*\s*(0x[0-9a-f]+ in )?(__GI___libc_write|write|__libc_write)/);
+  assert.match(r.out, /\[Inferior 1 \(Remote target\) exited normally\]/);
+  assert.equal(r.stdout, 'add 5\nname one three\nconstructed 1\ntls 41 42\ncallback 42\nbss 0 1\n');
+  assert.equal(r.status, 0);
 });
 
 test('gdb: step into a function, finish; watch a global; stepi', { skip }, async () => {

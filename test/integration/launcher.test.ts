@@ -56,10 +56,12 @@ async function gone(pid: number, ms: number): Promise<number> {
   return Date.now() - t0;
 }
 
-const SIGNALS: Array<[NodeJS.Signals, number]> = [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1], ['SIGQUIT', 3], ['SIGUSR1', 10], ['SIGUSR2', 12]];
+// Not SIGQUIT: the program (BusyBox sh -c) ignores it itself, as it does natively: signals
+// reach the program's own dispositions now (test/integration/signals.test.ts).
+const SIGNALS: Array<[NodeJS.Signals, number]> = [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1], ['SIGUSR1', 10], ['SIGUSR2', 12]];
 
 for (const p of ['exit', 'ring'] as const) {
-  test(`each signal sent to torov ends the program with 128+N (--syscall-path ${p}, guest blocked in a host call)`, { skip: NO_BUSYBOX }, async () => {
+  test(`each signal sent to torov ends a program without handlers for it with 128+N (--syscall-path ${p}, guest blocked in a host call)`, { skip: NO_BUSYBOX }, async () => {
     for (const [sig, n] of SIGNALS) {
       const r = await start(['--syscall-path', p, BUSYBOX, ...WAIT_READ]);
       r.child.kill(sig);

@@ -17,7 +17,7 @@ const EXPECTED: Readonly<Record<string, Readonly<Record<string, number>>>> = {
   TMS: { SIZE: 32, tms_utime: 0, tms_stime: 8, tms_cutime: 16, tms_cstime: 24 },
   STAT: { SIZE: 144, st_dev: 0, st_ino: 8, st_nlink: 16, st_mode: 24, st_uid: 28, st_gid: 32, st_rdev: 40, st_size: 48, st_blksize: 56, st_blocks: 64, st_atime: 72, st_atime_nsec: 80, st_mtime: 88, st_mtime_nsec: 96, st_ctime: 104, st_ctime_nsec: 112 },
   STATX: { SIZE: 256, stx_mask: 0, stx_blksize: 4, stx_attributes: 8, stx_nlink: 16, stx_uid: 20, stx_gid: 24, stx_mode: 28, stx_ino: 32, stx_size: 40, stx_blocks: 48, stx_attributes_mask: 56, stx_atime: 64, stx_btime: 80, stx_ctime: 96, stx_mtime: 112 },
-  STATFS: { SIZE: 120, f_type: 0, f_bsize: 8, f_blocks: 16, f_bfree: 24, f_bavail: 32, f_files: 40, f_ffree: 48 },
+  STATFS: { SIZE: 120, f_type: 0, f_bsize: 8, f_blocks: 16, f_bfree: 24, f_bavail: 32, f_files: 40, f_ffree: 48, f_flags: 80 },
   LINUX_DIRENT64: { d_ino: 0, d_off: 8, d_reclen: 16, d_type: 18, d_name: 19 },
   OPEN_HOW: { SIZE: 24, flags: 0, mode: 8, resolve: 16 },
   FLOCK: { SIZE: 32, l_type: 0, l_whence: 2, l_start: 8, l_len: 16, l_pid: 24 },

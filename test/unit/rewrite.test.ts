@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { GuestMemory } from '../../src/machine/memory';
+import { GuestMemory, PROT_R, PROT_W, PROT_X } from '../../src/machine/memory';
+import { MAP_PRIVATE, MAP_SHARED, MAP_FIXED } from '../../src/linux/mman';
 import { AddressSpace } from '../../src/machine/mm';
 import { loadSegments } from '../../src/machine/loader';
 import { parseElf, PT_LOAD } from '../../src/elf/elf';
@@ -106,5 +107,68 @@ test('what is not a syscall instruction start, or outside any function, is left 
     assert.equal(rw.stats.refused, 4);
     assert.equal(hex(site - 5, 16), before);
     assert.deepEqual([...rw.stats.reasons.keys()].sort(), ['not a syscall instruction', 'not inside a function of the symbol table']);
+  } finally { mem.release(); }
+});
+
+/**
+ * A shared library the program mapped itself, as ld.so maps one: the whole file read-only,
+ * then its segments over it (MAP_FIXED), text read+execute. Debian's glibc libc.so.6
+ * (stripped: function boundaries from its .eh_frame, read from guest memory).
+ */
+const LIBC = '/lib/x86_64-linux-gnu/libc.so.6';
+const MAP = { PRIVATE: MAP_PRIVATE, SHARED: MAP_SHARED, FIXED: MAP_FIXED } as const;
+function mapLibrary(as: AddressSpace, shared = false): { base: number; site: number } {
+  const file = fs.readFileSync(LIBC), fd = fs.openSync(LIBC, 'r');
+  try {
+    const elf = parseElf(file);
+    const loads = elf.phdrs.filter((p) => p.type === PT_LOAD);
+    const span = Math.ceil(Math.max(...loads.map((p) => p.vaddr + p.memsz)) / 4096) * 4096;
+    const base = as.mmap(0, span, PROT_R, shared ? MAP.SHARED : MAP.PRIVATE, fd, 0);
+    assert.ok(base > 0, `mmap ${base}`);
+    for (const p of loads) {
+      const start = base + Math.floor(p.vaddr / 4096) * 4096, off = Math.floor(p.offset / 4096) * 4096;
+      const len = Math.ceil((p.vaddr + p.filesz) / 4096) * 4096 - Math.floor(p.vaddr / 4096) * 4096;
+      // (Shared: the file is open read-only, so nothing is writable.)
+      const prot = (p.flags & 4 ? PROT_R : 0) | (p.flags & 2 && !shared ? PROT_W : 0) | (p.flags & 1 ? PROT_X : 0);
+      assert.equal(as.mmap(start, len, prot, (shared ? MAP.SHARED : MAP.PRIVATE) | MAP.FIXED, fd, off), start);
+    }
+    // getpid: mov $39,%eax; syscall
+    const at = file.indexOf(Buffer.from('b8270000000f05', 'hex'));
+    assert.ok(at > 0);
+    const seg = loads.find((p) => at >= p.offset && at < p.offset + p.filesz)!;
+    return { base, site: base + seg.vaddr + (at - seg.offset) + 5 };
+  } finally { fs.closeSync(fd); }
+}
+
+test('a site in a shared library the program mapped (glibc\'s getpid): rewritten, its file pages copied on write', { skip: fs.existsSync(LIBC) ? false : `${LIBC} is missing` }, () => {
+  const { mem, rw, hex } = setup();
+  const as = (rw as unknown as { as: AddressSpace }).as;
+  try {
+    const { site } = mapLibrary(as);
+    assert.equal(hex(site - 5, 7), 'b8270000000f05');
+    rw.consider(site);
+    assert.equal(rw.stats.rewritten, 1, [...rw.stats.reasons].join());
+    assert.equal(hex(site, 2), '0f05');
+    checkTrampoline(mem, site - 5, 'b827000000', site + 2);
+    // The file is unchanged (the page was copied on write).
+    const file = fs.readFileSync(LIBC);
+    assert.ok(file.indexOf(Buffer.from('b8270000000f05', 'hex')) > 0);
+  } finally { mem.release(); }
+});
+
+test('a shared library mapped MAP_SHARED, or made writable, is left alone', { skip: fs.existsSync(LIBC) ? false : `${LIBC} is missing` }, () => {
+  const { mem, rw, hex } = setup();
+  const as = (rw as unknown as { as: AddressSpace }).as;
+  try {
+    const shared = mapLibrary(as, true);
+    rw.consider(shared.site);
+    assert.equal(rw.stats.rewritten, 0);
+    assert.equal(hex(shared.site - 5, 7), 'b8270000000f05');
+    const priv = mapLibrary(as);
+    assert.equal(as.mprotect(Math.floor(priv.site / 4096) * 4096, 4096, PROT_R | PROT_W | PROT_X), 0);
+    rw.consider(priv.site);
+    assert.equal(rw.stats.rewritten, 0);
+    assert.equal(hex(priv.site - 5, 7), 'b8270000000f05');
+    assert.equal(rw.stats.refused, 2);
   } finally { mem.release(); }
 });

@@ -323,11 +323,14 @@ describe('the rules', () => {
 
   it('list every host syscall the VMM itself makes (src/vmm, src/machine, src/kvm, src/host)', () => {
     const missing: string[] = [];
+    // The ELF loader opens and reads the interpreter while the Machine is built, which is
+    // before the filter (src/cli/run.ts); no guest call loads a program yet.
+    const beforeFilter: Record<string, readonly string[]> = { 'src/machine/loader.ts': ['openat', 'pread64', 'fstatfs', 'faccessat2'] };
     for (const f of [...sourceFiles('src/vmm'), ...sourceFiles('src/machine'), ...sourceFiles('src/kvm'), ...sourceFiles('src/host')]) {
       const text = read(f);
       for (const m of text.matchAll(/\bNR\.([a-z0-9_]+)/g)) {
         // NR.open: Kvm.open, before the filter; the rest happen while guests run.
-        if (m[1] !== 'open' && !runtimeNames.has(m[1]!)) missing.push(`${f}: NR.${m[1]}`);
+        if (m[1] !== 'open' && !runtimeNames.has(m[1]!) && !beforeFilter[f]?.includes(m[1]!)) missing.push(`${f}: NR.${m[1]}`);
       }
       for (const m of text.matchAll(/\bsys\(\s*(\d+)/g)) {
         const info = Object.entries(SYS).find(([, nr]) => nr === Number(m[1]));
