@@ -46,7 +46,11 @@ export function writeStdout(text: string): void {
  * starting. torov's output is written synchronously, so nothing is left to flush.
  */
 export function exitNow(status: number): void {
-  if (!(require('../vmm/channel') as typeof import('../vmm/channel')).HostThread.anyStarted()) return;
+  // bin/torov's early thread, unused when the run ended before the VM (a bad program or
+  // policy), counts too: Node's exit would stop it in the middle of loading koffi, which
+  // aborts the process with a fatal error instead of the run's status.
+  const early = (globalThis as { __torovEarlyWorker?: unknown }).__torovEarlyWorker !== undefined;
+  if (!early && !(require('../vmm/channel') as typeof import('../vmm/channel')).HostThread.anyStarted()) return;
   const { sys, NR } = require('../host/libc') as typeof import('../host/libc');
   sys(NR.exit_group, status);
 }
