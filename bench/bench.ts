@@ -400,6 +400,88 @@ async function sectionTcp(): Promise<void> {
   rows.push({ what: `guest blocked in accept() for ${ms / 1000} s, channel: CPU used`, torov: share * 100, unit: '%', note: 'target < 1% of one CPU' });
 }
 
+// 6. Threads and signals (issue 10): thread create + join, a futex round trip between two
+// threads, a signal round trip (tgkill, handler, rt_sigreturn), natively and in torov (in
+// process, the default channel path with rewritten sites), per call, with the CPU cores
+// busy; then a Go net/http server's throughput and p99 under a native load generator
+// (bench/httpload.ts), natively and under `torov run --network host` (sandbox on). Goals on
+// these 2-CPU kvm_pvm machines: create + join <= 10x native, futex round trip <= 5x, signal
+// round trip <= 10x, Go HTTP throughput >= 50% of native.
+async function sectionThreads(): Promise<void> {
+  const MODES = [
+    { mode: 'create', what: 'thread create + join', goal: 'goal <= 10x', n: quick ? 300 : 1500 },
+    { mode: 'futex', what: 'futex round trip between 2 threads', goal: 'goal <= 5x', n: quick ? 3000 : 20_000 },
+    { mode: 'signal', what: 'signal round trip (tgkill, handler, sigreturn)', goal: 'goal <= 10x', n: quick ? 3000 : 20_000 },
+  ];
+  const c = (x: number) => `${x.toFixed(2)}c`;
+  for (const { mode, what, goal, n } of MODES) {
+    log(`threads: ${what}...`);
+    const nat = perCallCores((k) => measured(() => spawnOnce(G('thread_bench'), [mode, String(k)]), ticks), n * 10);
+    const vm = perCallCores((k) => measured(() => vmOnce(G('thread_bench'), [mode, String(k)], undefined, true, 'cheap'), cpuNs), n);
+    rows.push({ what, native: nat.ns, torov: vm.ns, unit: 'ns', note: `${goal}; cores busy: native ${c(nat.cores)}, torov ${c(vm.cores)}` });
+  }
+  if (!fs.existsSync(G('gothreads'))) { log('Go HTTP: test/guests/gothreads missing, skipped'); return; }
+  log('Go net/http server, 16 keep-alive connections from a native load generator: native, then torov run --network host...');
+  const nat = await goHttp(false), vm = await goHttp(true);
+  rows.push({ what: 'Go net/http: requests per second', native: nat.rps, torov: vm.rps, unit: 'req/s',
+    note: `goal >= 50% of native; errors: native ${nat.errors}, torov ${vm.errors}; server cores busy: native ${c(nat.cores)}, torov ${c(vm.cores)}` });
+  rows.push({ what: 'Go net/http: p99 latency', native: nat.p99 * 1000, torov: vm.p99 * 1000, unit: 'ns', note: `median: native ${(nat.p50 / 1000).toFixed(2)} ms, torov ${(vm.p50 / 1000).toFixed(2)} ms` });
+}
+
+interface HttpLoad { requests: number; errors: number; rps: number; p50: number; p99: number; cores: number }
+
+/** The Go HTTP server natively or under torov, loaded for a while by bench/httpload.ts; its figures and the server's CPU cores. */
+async function goHttp(underTorov: boolean): Promise<HttpLoad> {
+  const argv = underTorov ? [torovCli, 'run', '--network', 'host', G('gothreads'), 'http'] : [G('gothreads'), 'http'];
+  const server = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+  const exited = new Promise<number | null>((res) => server.on('close', (code) => res(code)));
+  try {
+    const port = await new Promise<number>((res, rej) => {
+      let err = '';
+      server.stderr!.on('data', (d) => { err += d; const m = /listening on 127\.0\.0\.1:(\d+)/.exec(err); if (m) res(Number(m[1])); });
+      server.on('close', () => rej(new Error(`gothreads http ended before listening: ${err}`)));
+    });
+    await httpLoad(port, 1000);                               // warm up
+    const c0 = treeCpuNs(server.pid!), t0 = process.hrtime.bigint();
+    const r = await httpLoad(port, quick ? 3000 : 10_000);
+    const cores = (treeCpuNs(server.pid!) - c0) / Number(process.hrtime.bigint() - t0);
+    await httpLoad(port, 1, '/quit');
+    const code = await Promise.race([exited, new Promise<null>((res) => setTimeout(() => res(null), 10_000))]);
+    if (code !== 0) throw new Error(`gothreads http ${underTorov ? 'under torov' : 'natively'} ended with ${code}`);
+    return { ...r, cores };
+  } finally {
+    if (server.exitCode === null) server.kill('SIGKILL');
+  }
+}
+
+/** Runs bench/httpload.ts (16 connections) against the port for `ms`. */
+function httpLoad(port: number, ms: number, urlPath?: string): Promise<Omit<HttpLoad, 'cores'>> {
+  return new Promise((res, rej) => {
+    const c = spawn(process.execPath, [path.join(__dirname, 'httpload.js'), String(port), urlPath ? '1' : '16', String(ms), ...(urlPath ? [urlPath] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    c.stdout!.on('data', (d) => { out += d; });
+    c.on('close', (code) => (code === 0 ? res(JSON.parse(out) as Omit<HttpLoad, 'cores'>) : rej(new Error(`httpload exited ${code}`))));
+  });
+}
+
+/** User + system CPU time (ns) of process `pid` and all its descendants alive now (100 Hz ticks). */
+function treeCpuNs(pid: number): number {
+  const procs: { pid: number; ppid: number; cpu: number }[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const f = fs.readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      procs.push({ pid: Number(d), ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12])) * 1e7 });
+    } catch { /* gone */ }
+  }
+  const inTree = new Set([pid]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const p of procs) if (!inTree.has(p.pid) && inTree.has(p.ppid)) { inTree.add(p.pid); grew = true; }
+  }
+  return procs.filter((p) => inTree.has(p.pid)).reduce((a, p) => a + p.cpu, 0);
+}
+
 function report(): void {
   const fmt = (v: number | undefined, unit = 'ns') => v === undefined || Number.isNaN(v) ? '' : unit !== 'ns' ? `${v.toFixed(2)} ${unit}`
     : v >= 1e6 ? `${(v / 1e6).toFixed(2)} ms` : v >= 1e3 ? `${(v / 1e3).toFixed(2)} µs` : `${v.toFixed(0)} ns`;
@@ -471,4 +553,4 @@ function kvmKind(): string {
   try { return fs.readdirSync('/sys/module').includes('kvm_pvm') ? 'nested KVM (kvm_pvm)' : 'KVM'; } catch { return 'KVM'; }
 }
 
-void sectionTcp().then(report, (e) => { log(String(e && e.stack || e)); process.exit(1); });
+void sectionTcp().then(sectionThreads).then(report, (e) => { log(String(e && e.stack || e)); process.exit(1); });

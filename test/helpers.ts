@@ -36,13 +36,16 @@ export function torov(args: readonly string[], opts: { input?: string; cwd?: str
   const env = opts.env ? { ...opts.env, PATH: process.env['PATH'] } : process.env;
   const r: SpawnSyncReturns<string> = spawnSync(TOROV, args, {
     encoding: 'utf8', input: opts.input ?? '', cwd: opts.cwd ?? ROOT, env, timeout: opts.timeout ?? 60_000,
+    // SIGKILL: a guest may handle SIGTERM (signals reach its handlers), and a run that
+    // outlives its time must not hold the test's pipes open for ever.
+    killSignal: 'SIGKILL',
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, signal: r.signal };
 }
 
 /** Runs a guest natively (for side-by-side comparisons). */
 export function native(file: string, args: readonly string[] = [], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): RunResult {
-  const r = spawnSync(file, args, { encoding: 'utf8', input: '', cwd: opts.cwd ?? ROOT, env: opts.env ?? {}, timeout: 60_000 });
+  const r = spawnSync(file, args, { encoding: 'utf8', input: '', cwd: opts.cwd ?? ROOT, env: opts.env ?? {}, timeout: 60_000, killSignal: 'SIGKILL' });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, signal: r.signal };
 }
 

@@ -49,8 +49,9 @@ export function writeStdout(text: string): void {
  * starting. torov's output is written synchronously, so nothing is left to flush.
  */
 export function exitNow(status: number): void {
-  // bin/torov.js's early vCPU thread too: a run refused at once (a bad policy) ends while it
-  // still loads koffi, and Node's teardown of a worker in that state is a fatal error.
+  // bin/torov's early thread, unused when the run ended before the VM (a bad program or
+  // policy), counts too: Node's exit would stop it in the middle of loading koffi, which
+  // aborts the process with a fatal error instead of the run's status.
   const early = (globalThis as { __torovEarlyWorker?: unknown }).__torovEarlyWorker !== undefined;
   if (!early && !(require('../vmm/channel') as typeof import('../vmm/channel')).HostThread.anyStarted()) return;
   const { sys, NR } = require('../host/libc') as typeof import('../host/libc');

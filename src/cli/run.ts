@@ -263,7 +263,12 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     // the host syscalls its runtime needs and those behind the guest syscalls the policy
     // allows (torov policy show --seccomp prints them); anything else kills it.
     const { enableSeccomp } = require('../sandbox/seccomp') as typeof import('../sandbox/seccomp');
-    enableSeccomp(policy, { gdb: gdb !== undefined, pid: process.pid });
+    const filter = enableSeccomp(policy, { gdb: gdb !== undefined, pid: process.pid });
+    // Without guest threads in the policy the filter forbids new host threads too: the VMM
+    // must not try to start one (the early thread, if any, is all it gets).
+    if (!filter.rules.some((r) => r.syscall === 'clone' && r.errno === undefined)) {
+      (require('../vmm/channel') as typeof import('../vmm/channel')).HostThread.forbidNew();
+    }
   }
   if (cgroupNote !== undefined) say(cgroupNote);
   // Forwarded signals now reach the run loop.

@@ -140,6 +140,7 @@ export class DebugSession implements Target {
     if (prot) this.unprotectPages();
     this.v.syscall();
     if (prot) this.protectPages();
+    if (this.m.scheduler.tasks.length > 1) { this.threadsStarted(); return; }
     if (this.pendingInterrupt) {
       this.leaveStub();
       this.halt({ signal: GDB_SIGINT });
@@ -235,6 +236,19 @@ export class DebugSession implements Target {
     this.release();
   }
   private killedByGdb = false;
+
+  /**
+   * The program started a second thread: the stub debugs one thread only (its run loop is
+   * the first vCPU's), so gdb is detached and the scheduler runs every thread from here.
+   * Its connection closes with one line on torov's stderr saying why.
+   */
+  private threadsStarted(): void {
+    this.removeAllPoints();
+    this.setReg(REGS.rflags, this.reg(REGS.rflags) & ~TF);
+    this.detached = true;
+    this.server?.close();
+    this.log('torov: gdb: the program started a thread, and the gdb stub does not debug threads yet: gdb is detached, the program runs on');
+  }
 
   private release(): void {
     this.watcher?.close();

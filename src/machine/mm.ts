@@ -91,6 +91,9 @@ export class AddressSpace {
   /** mmap allocates top-down below this. */
   readonly mmapTop: number;
 
+  /** True once the program has more than one thread (vCPUs that run while a call changes the mappings). */
+  shared = false;
+
   constructor(readonly mem: GuestMemory, readonly limit: number) {
     this.stackTop = mem.memSize;
     this.mmapTop = this.stackTop - STACK_SIZE - STACK_GUARD;
@@ -335,26 +338,31 @@ export class AddressSpace {
     }
     if (this.committed + delta > this.limit) return -ENOMEM;
     // Where access is reduced, KVM must drop its cached translations (see invalidate()):
-    // done first, so that a host refusal (ENOMEM) leaves the mapping as it was. The vCPU
-    // is stopped meanwhile, so nothing is cached again before the new PTEs are in.
+    // done first, so that a host refusal (ENOMEM) leaves the mapping as it was, and again
+    // once the new PTEs are in: another thread's vCPU, running meanwhile, may have cached
+    // the old translation again in between (a write to a page just made read-only would
+    // then still work for it).
     // Each piece gets its own host protection back; adjacent pieces with the same one are
     // flipped together.
+    const runs: Array<[number, number, number]> = [];
     let runStart = 0, runEnd = 0, runProt = 0;
     for (const m of this.vmas) {
       if (m.end <= addr || m.start >= end || (m.prot & ~prot) === 0) continue;
       const s = Math.max(m.start, addr), e = Math.min(m.end, end);
       const hp = m.hostRO ? PROT_READ : PROT_READ | PROT_WRITE;
       if (s === runEnd && hp === runProt) { runEnd = e; continue; }
-      if (runEnd > runStart) { const r = this.mem.invalidate(runStart, runEnd - runStart, runProt); if (r < 0) return r; }
+      if (runEnd > runStart) runs.push([runStart, runEnd - runStart, runProt]);
       runStart = s; runEnd = e; runProt = hp;
     }
-    if (runEnd > runStart) { const r = this.mem.invalidate(runStart, runEnd - runStart, runProt); if (r < 0) return r; }
+    if (runEnd > runStart) runs.push([runStart, runEnd - runStart, runProt]);
+    for (const [s, l, hp] of runs) { const r = this.mem.invalidate(s, l, hp); if (r < 0) return r; }
     const pieces = this.removeRange(addr, end, false);
     for (const p of pieces) {
       const v = { ...p, prot };
       this.insert(v);
       this.mem.setPages(v.start, presentEnd(v) - v.start, prot);
     }
+    if (this.shared) for (const [s, l, hp] of runs) { const r = this.mem.invalidate(s, l, hp); if (r < 0) return r; }
     return 0;
   }
 

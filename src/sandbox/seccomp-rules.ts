@@ -267,6 +267,14 @@ const THREAD: GuestRule = {
   ],
   why: 'a new guest thread gets a vCPU thread (a Node worker) when no finished one can be reused: pthread_create and Node\'s worker start-up',
 };
+/**
+ * A call that can leave a single-threaded program waiting in the VMM (a signal wait) or
+ * with a timer armed: its vCPU then runs on a vCPU thread while the main thread keeps the
+ * time, so that thread may have to be started.
+ */
+function waits(rule: GuestRule): GuestRule {
+  return { host: [...rule.host, ...THREAD.host], why: `${rule.why}; the program's vCPU moves to a vCPU thread meanwhile (started as for a guest thread)` };
+}
 const WINDOW = 'guest memory is served in the VMM; the host memory behind the window is replaced (mmap MAP_FIXED) and given back (madvise)';
 
 /** Guest syscall name -> the host syscalls its handler makes. Every handler has an entry. */
@@ -332,13 +340,15 @@ export const GUEST_RULES: Readonly<Record<string, GuestRule>> = {
   rt_sigreturn: none('the frame is read from guest memory; the FPU state goes back with KVM_SET_XSAVE (a runtime rule)'),
   rt_sigqueueinfo: none('queued in the VMM'),
   rt_tgsigqueueinfo: none('queued in the VMM'),
-  pause: none('a wait in the VMM'),
-  rt_sigsuspend: none('a wait in the VMM'),
-  rt_sigtimedwait: none('a wait in the VMM'),
-  alarm: none('a timer of the VMM\'s scheduler'),
-  setitimer: none('a timer of the VMM\'s scheduler'),
+  pause: waits(none('a wait in the VMM')),
+  rt_sigsuspend: waits(none('a wait in the VMM')),
+  rt_sigtimedwait: waits(none('a wait in the VMM')),
+  alarm: waits(none('a timer of the VMM\'s scheduler')),
+  setitimer: waits(none('a timer of the VMM\'s scheduler')),
   getitimer: none('a timer of the VMM\'s scheduler'),
-  timer_create: none('a timer of the VMM\'s scheduler'),
+  timer_create: waits(none('a timer of the VMM\'s scheduler')),
+  signalfd: waits({ host: ['eventfd2', 'fcntl', 'read', 'write'], why: 'an eventfd the VMM keeps readable while a signal of the set is pending (written and drained by the VMM); reads are served from the VMM\'s queues' }),
+  signalfd4: waits({ host: ['eventfd2', 'fcntl', 'read', 'write'], why: 'an eventfd the VMM keeps readable while a signal of the set is pending (written and drained by the VMM); reads are served from the VMM\'s queues' }),
   timer_settime: { host: ['clock_gettime'], why: 'a timer of the VMM\'s scheduler; an absolute time is read against the timer\'s clock' },
   timer_gettime: none('a timer of the VMM\'s scheduler'),
   timer_getoverrun: none('a timer of the VMM\'s scheduler'),

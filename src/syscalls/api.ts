@@ -20,7 +20,7 @@
  */
 import type { GuestMemory } from '../machine/memory';
 import type { AddressSpace } from '../machine/mm';
-import type { FdTable } from './fdtable';
+import type { FdTable, SignalFd } from './fdtable';
 
 /** Syscall arguments in the Linux x86-64 order (rdi, rsi, rdx, r10, r8, r9), read lazily from the vCPU's registers. */
 export interface Args {
@@ -132,6 +132,13 @@ export interface TaskServices {
    * or waits for one until `deadline` (-EAGAIN then); -EINTR for another signal.
    */
   sigwait(k: Kernel, set: bigint, infop: number, deadline: number): number;
+  /**
+   * read(2) on a signalfd: takes pending signals of its set as struct signalfd_siginfo
+   * (bytes written), or waits for one unless the fd (host fd `host`) is non-blocking.
+   */
+  signalfdRead(k: Kernel, sfd: SignalFd, host: number, buf: number, count: number): number;
+  /** signalfd4 created or changed a signalfd: its readiness follows the signals pending now. */
+  signalfdChanged(): void;
   /** alarm/setitimer: sets process timer `which` (ms; 0 disarms) and returns the old value and interval (ms). */
   itimer(k: Kernel, which: number, value: number | undefined, interval: number): { value: number; interval: number };
   /** timer_create: a POSIX timer sending `signo` (notify: SIGEV_*), to thread `tid` for SIGEV_THREAD_ID. Returns its id or -errno. */

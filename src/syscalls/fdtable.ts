@@ -14,6 +14,17 @@ import { FD_CLOEXEC } from '../linux/fcntl';
 const statBuf = Buffer.alloc(STAT.SIZE);
 const statAddr = addressOf(statBuf);
 
+/**
+ * A signalfd: the signals it reports. Its host fd is an eventfd that torov keeps readable
+ * exactly while one of those signals is pending, so poll and epoll see it as Linux would;
+ * reads are served by torov from the pending queues.
+ */
+export interface SignalFd {
+  mask: bigint;
+  /** Whether the eventfd is readable now. */
+  ready: boolean;
+}
+
 export class FdTable {
   private readonly host: Int32Array;
   private readonly flags: Uint8Array;
@@ -48,6 +59,7 @@ export class FdTable {
     this.flags[fd] = cloexec ? FD_CLOEXEC : 0;
     this.kinds[fd] = 0;
     this.sigio.delete(fd);
+    this.signalfds.delete(fd);
     if (fd >= this.top) this.top = fd + 1;
     if (old >= 0 && old !== hostFd) sys(NR.close, old);
   }
@@ -58,6 +70,15 @@ export class FdTable {
    * Cleared with the fd.
    */
   readonly sigio = new Map<number, { owner: number; async: boolean }>();
+
+  /** Guest fds that are signalfds (a dup shares the object). Cleared with the fd. */
+  readonly signalfds = new Map<number, SignalFd>();
+
+  /** Guest fd `to` was made a duplicate of `from`: what torov keeps per open file follows. */
+  duplicated(from: number, to: number): void {
+    const s = this.signalfds.get(from);
+    if (s) this.signalfds.set(to, s);
+  }
 
   getFlags(fd: number): number { return this.flags[fd] ?? 0; }
 
@@ -82,6 +103,7 @@ export class FdTable {
     this.flags[fd] = 0;
     this.kinds[fd] = 0;
     this.sigio.delete(fd);
+    this.signalfds.delete(fd);
     const r = sys(NR.close, h);
     // close(2) always frees the descriptor; only EIO-like errors are worth reporting.
     return r < 0 && r !== -EINTR ? r : 0;
@@ -97,6 +119,7 @@ export class FdTable {
   /** Closes every host fd the guest holds. */
   closeAll(): void {
     this.sigio.clear();
+    this.signalfds.clear();
     this.kinds.fill(0);
     for (let i = 0; i < this.top; i++) {
       const h = this.host[i]!;

@@ -230,7 +230,9 @@ function setU64(b: Buffer, off: number, v: number): void {
  * guest fd. `resolve` holds the guest's openat2 RESOLVE_* flags (0 for open/openat).
  */
 function openFile(k: Kernel, dfd: number, p: Path, flags: number, mode: number, resolve: number): number {
-  if (p.absolute && p.text.length > 4 && p.text[1] === 0x73 /* s: only /sys for now */) {
+  // Synthetic files first (/sys/devices/system/cpu, the guest's own /proc/self/maps), then
+  // the guard on the VMM's /proc (the callers' path() skipped it for this).
+  if (p.absolute && p.text.length > 4 && (p.text[1] === 0x73 /* s */ || p.text[1] === 0x70 /* p */)) {
     const syn = openSynthetic(k, p.text.toString('latin1'), flags);
     if (syn !== undefined) {
       if (syn < 0) return syn;
@@ -239,6 +241,7 @@ function openFile(k: Kernel, dfd: number, p: Path, flags: number, mode: number, 
       return fd;
     }
   }
+  guardProc(k, p);
   let dir: number, addr: number;
   const g = devFd(p);
   if (g >= 0) {
@@ -327,7 +330,7 @@ const sysOpenat2: Handler = (k, a) => {
   // Flags and resolve bits above 32 are unknown to Linux: EINVAL. A bad mode is the host's to refuse.
   if (how.readUInt32LE(OPEN_HOW.flags + 4) !== 0 || how.readUInt32LE(OPEN_HOW.resolve + 4) !== 0) return -EINVAL;
   const mode = how.readUInt32LE(OPEN_HOW.mode) + how.readUInt32LE(OPEN_HOW.mode + 4) * 2 ** 32;
-  const p = path(k, a.ptr(1));
+  const p = path(k, a.ptr(1), 0, false);
   return openFile(k, a.i(0), p, how.readUInt32LE(OPEN_HOW.flags), mode, how.readUInt32LE(OPEN_HOW.resolve));
 };
 
@@ -405,12 +408,12 @@ function utimesAt(k: Kernel, nr: number, a: Args, withFlags: boolean): number {
 
 export const fsHandlers: HandlerTable = {
   /** Implements open(2). */
-  open: (k, a) => openLegacy(k, AT_FDCWD, path(k, a.ptr(0)), a.i(1), a.u(2)),
+  open: (k, a) => openLegacy(k, AT_FDCWD, path(k, a.ptr(0), 0, false), a.i(1), a.u(2)),
   /** Implements openat(2). */
-  openat: (k, a) => openLegacy(k, a.i(0), path(k, a.ptr(1)), a.i(2), a.u(3)),
+  openat: (k, a) => openLegacy(k, a.i(0), path(k, a.ptr(1), 0, false), a.i(2), a.u(3)),
   openat2: sysOpenat2,
   /** Implements creat(2): open(O_CREAT | O_WRONLY | O_TRUNC). */
-  creat: (k, a) => openLegacy(k, AT_FDCWD, path(k, a.ptr(0)), O_CREAT | O_WRONLY | O_TRUNC, a.u(1)),
+  creat: (k, a) => openLegacy(k, AT_FDCWD, path(k, a.ptr(0), 0, false), O_CREAT | O_WRONLY | O_TRUNC, a.u(1)),
 
   /** Implements stat(2), lstat(2), fstat(2), newfstatat(2) and statx(2). */
   stat: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.stat, p.addr, out(k, a.ptr(1), STAT_SIZE)); },

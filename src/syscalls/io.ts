@@ -64,6 +64,8 @@ const sysRead: Handler = (k, a) => {
   const h = fdArg(k, a, 0), c = count(a, 2);
   if (h < 0) return -EBADF;
   if (c < 0) return -EINVAL;
+  const sfd = k.fds.signalfds.get(a.i(0));
+  if (sfd) return k.sched.signalfdRead(k, sfd, h, a.ptr(1), c);
   const buf = k.mem.host(a.ptr(1), c, true);
   if (k.sched.concurrent) return bufferIo(k, a.i(0), h, true, buf, c);
   return sys(HOST.read, h, buf, c);
@@ -122,7 +124,7 @@ const sysDup: Handler = (k, a) => {
   const n = sys(HOST.fcntl, h, F_DUPFD_CLOEXEC, 3);
   if (n < 0) return n;
   const g = k.fds.add(n);
-  if (g < 0) sys(HOST.close, n);
+  if (g < 0) sys(HOST.close, n); else k.fds.duplicated(a.i(0), g);
   return g;
 };
 
@@ -134,6 +136,7 @@ function dupTo(k: Kernel, oldfd: number, newfd: number, flags: number): number {
   const n = sys(HOST.fcntl, h, F_DUPFD_CLOEXEC, 3);
   if (n < 0) return n;
   k.fds.set(newfd, n, (flags & O_CLOEXEC) !== 0);
+  k.fds.duplicated(oldfd, newfd);
   return newfd;
 }
 const sysDup2: Handler = (k, a) => (a.i(0) === a.i(1) ? (k.fds.get(a.i(0)) < 0 ? -EBADF : a.i(1)) : dupTo(k, a.i(0), a.i(1), 0));
@@ -187,7 +190,7 @@ const sysFcntl: Handler = (k, a) => {
       const n = sys(HOST.fcntl, h, F_DUPFD_CLOEXEC, 3);
       if (n < 0) return n;
       const g = k.fds.add(n, cmd === F_DUPFD_CLOEXEC, min);
-      if (g < 0) sys(HOST.close, n);
+      if (g < 0) sys(HOST.close, n); else k.fds.duplicated(fd, g);
       return g;
     }
     case F_GETFD: return k.fds.getFlags(fd);

@@ -1,7 +1,7 @@
 /**
  * Signals: dispositions (rt_sigaction), masks (rt_sigprocmask), the alternate stack,
  * sending (kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo), waiting (pause,
- * rt_sigsuspend, rt_sigtimedwait), returning from a handler (rt_sigreturn) and the timers
+ * rt_sigsuspend, rt_sigtimedwait, signalfd4), returning from a handler (rt_sigreturn) and the timers
  * that send them (alarm, setitimer, getitimer, timer_create and its calls).
  *
  * Delivery is the scheduler's (src/vmm/scheduler.ts): a signal is queued for a thread or
@@ -10,7 +10,10 @@
  * (src/vmm/sigframe.ts) and the handler's entry, or the default action.
  */
 import { Handler, HandlerTable, Kernel, SignalInfo } from './api';
-import { EINVAL, ENOMEM, EPERM, EPIPE, ESRCH } from '../linux/errno';
+import { EBADF, EINVAL, ENOMEM, EPERM, EPIPE, ESRCH } from '../linux/errno';
+import { O_CLOEXEC, O_NONBLOCK } from '../linux/fcntl';
+import { sys } from '../host/libc';
+import { HOST } from './host-nr';
 import {
   SIGKILL, SIGPIPE, SIGSTOP, SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK, SS_DISABLE, SS_ONSTACK, SS_AUTODISARM, MINSIGSTKSZ,
   sigmaskBit, SIGEV_SIGNAL, SIGEV_NONE, SIGEV_THREAD_ID,
@@ -133,13 +136,15 @@ function checkSig(sig: number): number {
 }
 
 /**
- * Implements kill(2) for the program's own process: pid 0, -1 (no other process is
- * visible) and its own pid. Other pids: ESRCH (no host process is reachable).
+ * Implements kill(2) for the program's own process: pid 0, its own pid and its process
+ * group. pid -1 is every process but the caller (Linux skips the sender), and no other is
+ * visible: ESRCH. Other pids: ESRCH too (no host process is reachable).
  */
 const sysKill: Handler = (k, a) => {
   const pid = a.i(0), sig = a.i(1);
   if (checkSig(sig) < 0) return -EINVAL;
-  if (pid !== k.pid && pid !== 0 && pid !== -1 && pid !== -k.pid) return -ESRCH;
+  // -1 first: in its own PID namespace the program is pid 1, and -1 is not its group.
+  if (pid === -1 || (pid !== k.pid && pid !== 0 && pid !== -k.pid)) return -ESRCH;
   return k.sched.sendSignal(k, 0, { signo: sig, code: SI_USER, pid: k.pid, uid: k.uid });
 };
 
@@ -193,6 +198,30 @@ const sysRtSigtimedwait: Handler = (k, a) => {
   if (deadline < 0) return deadline;
   return k.sched.sigwait(k, set, infop, deadline);
 };
+
+/**
+ * Implements signalfd4(2) (and signalfd(2), no flags): a new signalfd for the set, or a new
+ * set for an existing one. Its host fd is an eventfd torov keeps readable while one of the
+ * set's signals is pending; reads take them (src/vmm/scheduler.ts).
+ */
+function signalfd(k: Kernel, fd: number, maskp: number, size: number, flags: number): number {
+  if (size !== 8 || (flags & ~(O_CLOEXEC | O_NONBLOCK))) return -EINVAL;
+  const mask = k.mem.read(maskp, 8).readBigUInt64LE(0) & ~UNBLOCKABLE;
+  if (fd !== -1) {
+    const s = k.fds.signalfds.get(fd);
+    if (!s) return k.fds.get(fd) < 0 ? -EBADF : -EINVAL;
+    s.mask = mask;
+    k.sched.signalfdChanged();
+    return fd;
+  }
+  const h = sys(HOST.eventfd2, 0, O_CLOEXEC | (flags & O_NONBLOCK));
+  if (h < 0) return h;
+  const g = k.fds.add(h, (flags & O_CLOEXEC) !== 0);
+  if (g < 0) { sys(HOST.close, h); return g; }
+  k.fds.signalfds.set(g, { mask, ready: false });
+  k.sched.signalfdChanged();
+  return g;
+}
 
 /** Milliseconds of a struct timeval or timespec (`nsec`: the second word is nanoseconds); -EINVAL if bad. */
 function msOf(k: Kernel, p: number, nsec: boolean): number {
@@ -317,6 +346,8 @@ export const signalHandlers: HandlerTable = {
   alarm: sysAlarm,
   setitimer: sysSetitimer,
   getitimer: sysGetitimer,
+  signalfd: (k, a) => signalfd(k, a.i(0), a.ptr(1), a.n(2), 0),
+  signalfd4: (k, a) => signalfd(k, a.i(0), a.ptr(1), a.n(2), a.i(3)),
   timer_create: sysTimerCreate,
   timer_settime: sysTimerSettime,
   timer_gettime: sysTimerGettime,

@@ -148,7 +148,7 @@ export class Slot {
 
 /** A no-op handler for SIG_KICK: libc's abs(), which touches nothing; installed once per process. */
 let kickInstalled = false;
-function installKick(): void {
+export function installKick(): void {
   if (kickInstalled) return;
   kickInstalled = true;
   const koffi = require('koffi') as typeof import('koffi');
@@ -196,9 +196,24 @@ export class HostThread {
   static prestart(): void {
     installKick();
     if (HostThread.idle.length > 0 || HostThread.starting) return;
+    const t = HostThread.early() ?? (HostThread.noNew ? undefined : new HostThread(startVcpuWorker()));
+    if (!t) return;
     HostThread.everStarted = true;
-    HostThread.starting = HostThread.early() ?? new HostThread(startVcpuWorker());
+    HostThread.starting = t;
   }
+
+  /**
+   * The seccomp filter forbids new host threads (the policy allows no guest threads): from
+   * now on only bin/torov's early thread may be taken; a single-threaded program whose
+   * thread is gone runs its vCPU on the main thread.
+   */
+  static forbidNew(): void { HostThread.noNew = true; }
+  /** False if no thread is idle or starting and none may be started. */
+  static canStart(): boolean {
+    return !HostThread.noNew || HostThread.idle.length > 0 || HostThread.starting !== undefined
+      || (globalThis as { __torovEarlyWorker?: unknown }).__torovEarlyWorker !== undefined;
+  }
+  private static noNew = false;
 
   /** An idle, ready thread, or undefined (then one is being started: ask again later). */
   static get(): HostThread | undefined {
@@ -224,7 +239,7 @@ export class HostThread {
     HostThread.prestart();
     const s = HostThread.starting;
     if (!s) return true;
-    for (let waited = 0; !s.ready() && waited < ms; waited += 10) Atomics.wait(s.ctl, READY, 0, 10);
+    for (let waited = 0; !s.ready() && waited < ms; waited += 10) Atomics.wait(s.ctl, READY, 0, Math.min(10, ms - waited));
     return s.ready();
   }
 

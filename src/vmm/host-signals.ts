@@ -46,7 +46,7 @@ const IGNORED_BY_DEFAULT = new Set([17 /* SIGCHLD */, 18 /* SIGCONT */, 23 /* SI
 
 /**
  * The data page, in 32-bit words: the total count, the VMM's pid, the kick timer's id, the
- * mask of signals that end the run (bits 0-63, words 4-5), the kick timer's itimerspec
+ * mask of signals that arm the kick timer (bits 0-63, words 4-5; all of those installed), the kick timer's itimerspec
  * (bytes 32-63), then one counter per signal (words 64-128).
  */
 const TOTAL = 0, OWN_PID = 1, KICK_TIMER = 2, ENDS_RUN = 4, KICK_SPEC = 8, COUNTS = 64;
@@ -67,7 +67,7 @@ const TOTAL = 0, OWN_PID = 1, KICK_TIMER = 2, ENDS_RUN = 4, KICK_SPEC = 8, COUNT
  *     lock inc dword [rcx+rdi*4+256]      ; this signal's counter
  *     lock inc dword [rcx]                ; the total, which the run loop reads first
  *     mov    r8d, edi
- *     bt     dword [rcx+16], edi          ; a signal that ends the run?
+ *     bt     dword [rcx+16], edi          ; one that arms the kick timer?
  *     jnc    2f
  *     mov    edi, [rcx+8]                 ; timer_settime(kick timer, 0, &spec, NULL):
  *     xor    esi, esi                     ; kick the main thread every few ms until
@@ -164,8 +164,12 @@ export function installHostSignals(signals: readonly number[]): void {
     installed.add(sig);
   };
   for (const sig of [...signals, TIMEOUT_SIGNAL]) {
+    // Every one kicks the main thread until the run loop takes it: even a signal ignored by
+    // default may have a handler in the program (SIGWINCH in a terminal program), which
+    // must not wait for the main thread's blocking call to end. Those are restarted by the
+    // kernel (SA_RESTART): only the kick interrupts the call.
     const endsRun = !IGNORED_BY_DEFAULT.has(sig);
-    if (endsRun) words[ENDS_RUN + (sig >> 5)]! |= 1 << (sig & 31);
+    words[ENDS_RUN + (sig >> 5)]! |= 1 << (sig & 31);
     install(sig, code, SA_SIGINFO | (endsRun ? 0 : SA_RESTART));
   }
   install(KICK_SIGNAL, code + RET, 0);

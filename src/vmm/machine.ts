@@ -304,6 +304,10 @@ export class Machine implements SchedulerHost {
     return this.scheduler.restartEintr(task);
   }
 
+  signalFirst(task: Task, nr: number): boolean {
+    return this.scheduler.signalFirst(task, nr);
+  }
+
   /** A signal sent to torov from the host, for the program (src/vmm/host-signals.ts). */
   hostSignal(sig: number): void {
     this.scheduler.hostSignal(sig);

@@ -26,15 +26,17 @@ import { CHAN, CHAN_BLOCKING, CHAN_DONE, CHAN_EXIT, VcpuPages } from '../machine
 import { EAGAIN, EINTR, EINVAL, ESRCH, ETIMEDOUT, ENOSYS, SysError } from '../linux/errno';
 import { SIGKILL, SIGSTOP, SIGALRM, SIGVTALRM, SIGPROF, SA_RESTART, SA_RESTORER, SA_ONSTACK, SA_NODEFER, SA_RESETHAND,
   SS_DISABLE, MINSIGSTKSZ, sigmaskBit, defaultAction, signalName } from '../linux/signal';
-import { encodeSiginfo, SI_USER, SI_KERNEL, SI_TIMER } from './sigstate';
+import { encodeSiginfo, encodeSignalfdInfo, SIGNALFD_SIGINFO_SIZE, SI_USER, SI_KERNEL, SI_TIMER } from './sigstate';
+import type { SignalFd } from '../syscalls/fdtable';
 import { writeFrame, readFrame, belowRedZone } from './sigframe';
 import { clockMs } from '../syscalls/thread';
 import type { FaultFrame } from './fault';
 import type { ThreadGroup } from './task';
 import { RUN, REGS } from '../kvm/kvm';
-import { sys } from '../host/libc';
+import { sys, addressOf } from '../host/libc';
+import { F_GETFL, O_NONBLOCK } from '../linux/fcntl';
 import { SYS as NR } from '../linux/syscalls';
-import { Slot, HostThread, ChannelStats } from './channel';
+import { Slot, HostThread, ChannelStats, SIG_KICK, installKick } from './channel';
 import { Vcpu, VcpuHost } from './vcpu';
 import { Task } from './task';
 import { EXIT_KICK, EXIT_WAIT, EXIT_CTX, EXIT_SYSCALL, EXIT_INTERRUPTED, EXIT_FAULT } from './exits';
@@ -67,6 +69,17 @@ const MAY_BLOCK = (() => {
     'epoll_pwait2'] as const) t[NR[n]] = 1;
   return t;
 })();
+/**
+ * The calls of MAY_BLOCK that a signal already pending for a lone thread on the main thread
+ * interrupts before they start (they return EINTR at once, restarted after the handler
+ * under SA_RESTART): there, nothing could interrupt them once blocked. Not the signal
+ * waits (they take the signal), futex (WAKE must not be lost) or ioctl.
+ */
+const SIGNAL_FIRST = (() => {
+  const t = MAY_BLOCK.slice();
+  for (const n of ['futex', 'ioctl', 'pause', 'rt_sigsuspend', 'rt_sigtimedwait'] as const) t[NR[n]] = 0;
+  return t;
+})();
 /** The host's CPUs: guests that spin must leave one to the main thread and the threads that run. */
 const HOST_CPUS: number = require('node:os').availableParallelism();
 const DEBUG = process.env['TOROV_DEBUG_SCHED'] === '1';
@@ -97,7 +110,39 @@ interface Wait {
   /** sigwait: the signals waited for, and where their siginfo goes (0: nowhere). */
   set: bigint;
   infop: number;
+  /** sigwait on a signalfd read: how many struct signalfd_siginfo fit at infop (0: rt_sigtimedwait). */
+  sfdMax: number;
 }
+
+/** The main-thread tick's period (ms) once due. */
+const TICK_MS = 2;
+const tickSpec = Buffer.alloc(32);               // struct itimerspec: interval, value
+const tickAddr = addressOf(tickSpec);
+
+/** A one-shot CLOCK_MONOTONIC timer sending SIG_KICK to the calling (main) thread; undefined if the host refuses. */
+function createMainTick(): number | undefined {
+  installKick();
+  const ev = Buffer.alloc(64);                   // struct sigevent: value, signo, notify, tid
+  ev.writeInt32LE(SIG_KICK, 8);
+  ev.writeInt32LE(4 /* SIGEV_THREAD_ID */, 12);
+  ev.writeInt32LE(sys(NR.gettid), 16);
+  const id = Buffer.alloc(4);
+  return sys(NR.timer_create, 1 /* CLOCK_MONOTONIC */, addressOf(ev), addressOf(id)) < 0 ? undefined : id.readInt32LE(0);
+}
+
+/**
+ * The main-thread tick, made once per process when this module loads on the main thread:
+ * that is before the seccomp filter (src/cli/run.ts loads the VMM first), which allows
+ * timer_settime but not timer_create.
+ */
+const MAIN_TICK = require('node:worker_threads').isMainThread ? createMainTick() : undefined;
+
+/** Something for the main thread to sleep on (Atomics.wait) when it waits alone. */
+const mainSleep = new Int32Array(new SharedArrayBuffer(4));
+
+/** The 8-byte counter written to and read from signalfds' eventfds. */
+const eventfdBuf = Buffer.alloc(8);
+const eventfdAddr = addressOf(eventfdBuf);
 
 /** Signals no mask can block. */
 const UNBLOCKABLE = sigmaskBit(SIGKILL) | sigmaskBit(SIGSTOP);
@@ -228,8 +273,44 @@ export class Scheduler implements TaskServices {
     if (spawn) HostThread.prestart();
   }
 
+  /** A host timer that interrupts the main thread's KVM_RUN (SIG_KICK), for timers while a lone vCPU runs there. */
+  private readonly tick: number | undefined = MAIN_TICK;
+
+  /**
+   * Arms the main-thread tick for the next timer, at most `cap` ms away (KVM_RUN: a host
+   * thread may be ready by then). A host call the tick interrupts is restarted unless a
+   * signal became deliverable (restartEintr).
+   */
+  private armTick(cap = Infinity): void {
+    if (this.tick === undefined) return;
+    const next = this.nextDeadline();
+    if (next === Infinity && cap === Infinity) return;
+    const ms = Math.max(0.05, Math.min(cap, next - performance.now()));
+    // Then every TICK_MS: a tick that came while the main thread was not blocked in a host
+    // call (it interrupts nothing then) is followed by another.
+    tickSpec.writeBigInt64LE(BigInt(TICK_MS * 1e6), 8);
+    tickSpec.writeBigInt64LE(0n, 16);
+    tickSpec.writeBigInt64LE(BigInt(Math.round(ms * 1e6)), 24);
+    if (sys(NR.timer_settime, this.tick, 0, tickAddr, 0) === 0) this.ticking = true;
+  }
+
+  private ticking = false;
+
+  /** Stops the main-thread tick (no timer armed, or the vCPU went to a host thread). */
+  private stopTick(): void {
+    if (!this.ticking || this.tick === undefined) return;
+    this.ticking = false;
+    tickSpec.fill(0);
+    sys(NR.timer_settime, this.tick, 0, tickAddr, 0);
+  }
+
   /** True when the main thread must never block for a thread: more than one, or timers that must fire on time. */
-  get concurrent(): boolean { return this.tasks.length > 1 || this.armed > 0; }
+  get concurrent(): boolean {
+    if (this.tasks.length > 1) return true;
+    // A lone thread with timers whose vCPU runs on the main thread (no host thread yet)
+    // makes its host calls here: the main-thread tick interrupts them for the timers.
+    return this.armed > 0 && this.tasks.length === 1 && this.runs.get(this.tasks[0]!)?.thread !== undefined;
+  }
   get cpus(): number { return this.host.cpus; }
 
   /** Called with the return address of each trapped `syscall` served (site rewriting, src/vmm/rewrite.ts). */
@@ -263,9 +344,13 @@ export class Scheduler implements TaskServices {
           if (this.host.stop.requested) first.vcpu.stopNow();
           if (first.thread) { this.unbind(first); }
           if (!this.channelBusy(first)) first.viaChannel = false;
+          if (this.armed > 0) this.armTick(10); else this.stopTick();
           const rc = first.vcpu.fd.runOnce();
+          // The syscall's host calls made here are interrupted when the next timer is due.
+          if (this.armed > 0) this.armTick();
           const kind = first.vcpu.handleExit(rc);
           this.directExits++;
+          if (this.armed > 0) this.expireTimers();
           if (kind === EXIT_INTERRUPTED) this.hostSignals();
           // A signal is delivered where the vCPU holds the program's registers: after an
           // exit-path syscall, or at an interruption in its code (the channel's exits go
@@ -276,6 +361,7 @@ export class Scheduler implements TaskServices {
           continue;
         }
         if (!this.bindAll()) { this.waitForThreads(); continue; }
+        this.stopTick();
         if (DEBUG) this.debugState('poll');
         if (!this.stats.handedOver) { this.stats.handedOver = true; this.stats.handoverAt = this.directExits; }
         this.poll();
@@ -296,7 +382,14 @@ export class Scheduler implements TaskServices {
    * ready and while a back-off (see poll()) lasts.
    */
   private direct(r: TaskRun): boolean {
-    if (r.wait || this.armed > 0) return false;
+    if (r.wait) return false;
+    if (this.armed > 0) {
+      // Timers need the main thread free to keep time, so the vCPU goes to a host thread;
+      // until one is ready it runs here, and the timers are checked at each of its exits.
+      if (r.thread || HostThread.available()) return false;
+      HostThread.prestart();
+      return true;
+    }
     if (!this.ring) return true;
     if (!this.threadWanted && this.spawn && this.directExits >= LAZY_EXITS) this.threadWanted = true;
     if (!this.threadWanted) return true;
@@ -364,9 +457,23 @@ export class Scheduler implements TaskServices {
    * handlers are installed without SA_RESTART). The signal goes to the program now; true if
    * the program has nothing to take from it (ignored, blocked): the call is made again.
    */
+  /**
+   * True if syscall `nr` of a lone thread served on the main thread must return EINTR
+   * before it starts: a signal is already deliverable (a timer fired while its vCPU was
+   * in the stub), and a blocking host call here would not be interrupted for it.
+   */
+  signalFirst(task: Task, nr: number): boolean {
+    if (this.concurrent) return false;
+    if (this.armed > 0) this.expireTimers();
+    return task.sigFlag && nr >= 0 && nr < 512 && SIGNAL_FIRST[nr] === 1;
+  }
+
   restartEintr(task: Task): boolean {
     const before = task.sigFlag;
     this.hostSignals();
+    if (this.armed > 0) { this.expireTimers(); this.armTick(); }
+    // --timeout (or a stop) ends the run here: the call must not be made again.
+    if (this.host.stop.requested) this.runs.get(task)!.vcpu.stopNow();
     return !before && !task.sigFlag;
   }
 
@@ -379,7 +486,19 @@ export class Scheduler implements TaskServices {
   private waitForThreads(): void {
     this.hostSignals();
     if (DEBUG) this.debugState('wait-threads');
-    if (!HostThread.waitReady(10)) {
+    if (!HostThread.canStart()) {
+      // No host thread can come (the seccomp filter forbids new ones): a lone thread's wait
+      // is kept here, on the main thread, until a timer or a host signal ends it.
+      if (this.tasks.length > 1) throw new Error('the program\'s threads need vCPU threads, which the VMM\'s seccomp filter forbids');
+      const next = this.nextDeadline();
+      const ms = next === Infinity ? 50 : Math.max(0, Math.min(50, next - performance.now()));
+      if (ms > 0) Atomics.wait(mainSleep, 0, 0, ms);
+      this.expireTimers();
+      if (this.host.stop.requested) this.tasks[0] && this.runs.get(this.tasks[0])!.vcpu.stopNow();
+      return;
+    }
+    const next = this.nextDeadline();
+    if (!HostThread.waitReady(Math.max(1, Math.min(10, next - performance.now())))) {
       // Nothing can run until a host thread is ready; timers and stops still count.
       this.expireTimers();
       if (this.host.stop.requested) this.tasks[0] && this.runs.get(this.tasks[0])!.vcpu.stopNow();
@@ -533,7 +652,7 @@ export class Scheduler implements TaskServices {
     r.nr = timed ? nr : -1;
     r.viaChannel = true;
     r.sysNr = nr;
-    let result = this.dispatch(t, r, nr, slot.args);
+    let result = this.signalFirst(t, nr) ? -EINTR : this.dispatch(t, r, nr, slot.args);
     while (result === -EINTR && !this.concurrent && this.restartEintr(t)) result = this.dispatch(t, r, nr, slot.args);
     if (result === BLOCKED) {
       // A host call needs the thread's host thread, so the guest must sleep (PORT_WAIT)
@@ -623,6 +742,9 @@ export class Scheduler implements TaskServices {
     if (this.host.stop.requested) r.vcpu.stopNow();
     r.parked = false;
     r.thread.go();
+    // A signal became deliverable while it was parked (a timer fired while the vCPU moved
+    // to its host thread): the program must not run on without it.
+    if (r.vcpu.task.sigFlag) this.kickVcpu(r);
   }
 
   /** Called by a Vcpu for the channel's exits (KICK and WAIT on the main thread, CTX anywhere). */
@@ -746,7 +868,7 @@ export class Scheduler implements TaskServices {
   }
 
   private newWait(kind: Wait['kind'], deadline: number): Wait {
-    return { kind, deadline, addr: 0, bitset: 0, then: undefined, rem: 0, keep: undefined, set: 0n, infop: 0 };
+    return { kind, deadline, addr: 0, bitset: 0, then: undefined, rem: 0, keep: undefined, set: 0n, infop: 0, sfdMax: 0 };
   }
 
   // ---- TaskServices ------------------------------------------------------------------------------
@@ -867,6 +989,8 @@ export class Scheduler implements TaskServices {
     if (!(spec.flags & CLONE_FS) || !(spec.flags & CLONE_FILES)) {
       k.note('clone-unshared', 'clone: a thread without CLONE_FS or CLONE_FILES shares them anyway (one fd table and cwd per process)');
     }
+    // From now on a change to the mappings must assume other vCPUs run meanwhile.
+    k.as.shared = true;
     if (this.tasks.length >= this.host.maxThreads) {
       k.note('threads-limit', `clone: the thread limit (${this.host.maxThreads}, --threads) is reached: EAGAIN`);
       return -EAGAIN;
@@ -1025,6 +1149,7 @@ export class Scheduler implements TaskServices {
       for (const u of this.tasks) u.pending.drop(sig);
     }
     for (const u of this.tasks) this.recalc(u);
+    this.syncSignalfds();
   }
 
   sendSignal(k: Kernel, tid: number, info: SignalInfo): number {
@@ -1061,9 +1186,15 @@ export class Scheduler implements TaskServices {
       throw new GuestExit(128 + sig, sig === SIGKILL || defaultAction(sig) === 'term' ? undefined : `torov: ${signalName(sig)}: ${info.code === SI_USER && info.pid === 0 ? 'sent to torov' : 'sent by the program'}, no handler: killed`);
     }
     if (!(target ? target.pending : g.shared).add(info)) return -EAGAIN;
-    // Who takes it: the target, or a thread that does not block it (the first one free).
-    const taker = target ?? this.tasks.find((t) => !(t.sigmask & bit));
+    // Who takes it: a thread waiting for it (sigtimedwait, a signalfd read), else the target,
+    // or a thread that does not block it (the first one free).
+    const waiter = (target ? [target] : this.tasks).find((t) => {
+      const w = this.runs.get(t)?.wait;
+      return w !== undefined && w.kind === 'sigwait' && (w.set & bit) !== 0n;
+    });
+    const taker = waiter ?? target ?? this.tasks.find((t) => !(t.sigmask & bit));
     for (const t of this.tasks) this.recalc(t);
+    this.syncSignalfds();
     if (taker) this.wake(taker, sig);
     return 0;
   }
@@ -1076,6 +1207,11 @@ export class Scheduler implements TaskServices {
     const w = r.wait;
     if (w) {
       if (w.kind === 'sigwait' && (w.set & sigmaskBit(sig))) {
+        if (w.sfdMax) {
+          const n = this.drainSignalfd(t, w.set, w.infop, w.sfdMax);
+          if (n) this.complete(t, r, n);
+          return;
+        }
         const got = this.takeFrom(t, w.set);
         if (got) { this.writeInfo(t, w.infop, got); this.complete(t, r, got.signo); }
         return;
@@ -1108,7 +1244,10 @@ export class Scheduler implements TaskServices {
 
   private takeFrom(t: Task, allowed: bigint): SignalInfo | undefined {
     const info = t.pending.take(allowed) ?? t.group.shared.take(allowed);
-    if (info) for (const u of this.tasks) this.recalc(u);
+    if (info) {
+      for (const u of this.tasks) this.recalc(u);
+      this.syncSignalfds();
+    }
     return info;
   }
 
@@ -1214,7 +1353,10 @@ export class Scheduler implements TaskServices {
     regs.writeBigUInt64LE(BigInt.asUintN(64, BigInt(f.rsp)), REGS.rsp);
     regs.writeBigUInt64LE(BigInt.asUintN(64, BigInt(f.rflags)), REGS.rflags);
     r.sysNr = -1;
-    this.runHandler(task, r, info, act, { trapno: f.vector, err: f.error, cr2: f.cr2, regs });
+    // The kernel half is mapped (supervisor-only) under Linux, so a user access there is a
+    // protection fault: the present bit is set in the error code the program sees.
+    const err = f.vector === 14 && f.cr2 >= 0xffff800000000000 ? f.error | 1 : f.error;
+    this.runHandler(task, r, info, act, { trapno: f.vector, err, cr2: f.cr2, regs });
     return true;
   }
 
@@ -1239,6 +1381,9 @@ export class Scheduler implements TaskServices {
     const ss = f.ucStack;
     const sp = Number(ss.readBigUInt64LE(0)), size = Number(ss.readBigUInt64LE(16)), fl = ss.readInt32LE(8);
     if (!(fl & SS_DISABLE) && size >= MINSIGSTKSZ) { const a = Buffer.alloc(24); a.writeBigUInt64LE(BigInt(sp), 0); a.writeBigUInt64LE(BigInt(size), 16); t.altstack = a; }
+    // Linux takes only the arithmetic flags, TF, DF and AC from the frame (FIX_EFLAGS):
+    // never IOPL, NT, VM, VIF, VIP or ID.
+    f.regs.writeBigUInt64LE((f.regs.readBigUInt64LE(REGS.rflags) & 0x40dd5n) | 0x202n, REGS.rflags);
     v.setRegs(f.regs);
     this.recalc(t);
     return Number(f.regs.readBigInt64LE(REGS.rax));
@@ -1251,6 +1396,62 @@ export class Scheduler implements TaskServices {
     if (t.sigFlag) return -EINTR;
     r.wait = this.newWait('signal', Infinity);
     return BLOCKED;
+  }
+
+  signalfdRead(k: Kernel, sfd: SignalFd, host: number, buf: number, count: number): number {
+    const t = k as unknown as Task, r = this.runs.get(t)!;
+    if (count < SIGNALFD_SIGINFO_SIZE) return -EINVAL;
+    const max = Math.min(Math.floor(count / SIGNALFD_SIGINFO_SIZE), 64);
+    t.mem.check(buf, max * SIGNALFD_SIGINFO_SIZE, true);
+    const n = this.drainSignalfd(t, sfd.mask, buf, max);
+    if (n) return n;
+    const fl = sys(NR.fcntl, host, F_GETFL);
+    if (fl < 0) return fl;
+    if (fl & O_NONBLOCK) return -EAGAIN;
+    const w = this.newWait('sigwait', Infinity);
+    w.set = sfd.mask;
+    w.infop = buf;
+    w.sfdMax = max;
+    r.wait = w;
+    return BLOCKED;
+  }
+
+  /** Takes up to `max` pending signals of `mask` for thread `t` into struct signalfd_siginfo at `buf`; the bytes written. */
+  private drainSignalfd(t: Task, mask: bigint, buf: number, max: number): number {
+    let n = 0;
+    for (; n < max; n++) {
+      const info = this.takeFrom(t, mask);
+      if (!info) break;
+      try { t.mem.write(buf + n * SIGNALFD_SIGINFO_SIZE, encodeSignalfdInfo(info)); } catch { break; }
+    }
+    return n * SIGNALFD_SIGINFO_SIZE;
+  }
+
+  /**
+   * Keeps each signalfd's eventfd readable exactly while one of its signals is pending (for
+   * any thread: Linux looks at the reader's own queue too, which torov approximates by all).
+   */
+  private syncSignalfds(): void {
+    const fds = this.tasks[0]?.fds;
+    if (!fds || fds.signalfds.size === 0) return;
+    let pending = this.tasks[0]!.group.shared.mask;
+    for (const t of this.tasks) pending |= t.pending.mask;
+    const done = new Set<SignalFd>();
+    for (const [fd, s] of fds.signalfds) {
+      if (done.has(s)) continue;
+      done.add(s);
+      const want = (pending & s.mask) !== 0n;
+      const h = fds.get(fd);
+      if (want === s.ready || h < 0) continue;
+      eventfdBuf.writeBigUInt64LE(1n, 0);
+      const rc = want ? sys(NR.write, h, eventfdAddr, 8) : sys(NR.read, h, eventfdAddr, 8);
+      if (rc === 8) s.ready = want;
+    }
+  }
+
+  /** signalfd4 created or changed a signalfd: its readiness follows the signals pending now. */
+  signalfdChanged(): void {
+    this.syncSignalfds();
   }
 
   sigwait(k: Kernel, set: bigint, infop: number, deadline: number): number {

@@ -83,3 +83,25 @@ export function encodeSiginfo(i: SigInfo): Buffer {
   }
   return b;
 }
+
+/** struct signalfd_siginfo's size: what one read of a signalfd returns per signal. */
+export const SIGNALFD_SIGINFO_SIZE = 128;
+
+/** struct signalfd_siginfo (linux/signalfd.h) for `i`. */
+export function encodeSignalfdInfo(i: SigInfo): Buffer {
+  const b = Buffer.alloc(SIGNALFD_SIGINFO_SIZE);
+  b.writeUInt32LE(i.signo, 0);                       // ssi_signo
+  b.writeInt32LE(i.code, 8);                         // ssi_code (ssi_errno at 4 stays 0)
+  b.writeUInt32LE((i.pid ?? 0) >>> 0, 12);           // ssi_pid
+  b.writeUInt32LE((i.uid ?? 0) >>> 0, 16);           // ssi_uid
+  if (i.timerid !== undefined) {
+    b.writeUInt32LE(i.timerid >>> 0, 24);            // ssi_tid
+    b.writeUInt32LE((i.overrun ?? 0) >>> 0, 32);     // ssi_overrun
+  }
+  if (i.value !== undefined) {
+    b.writeInt32LE(Number(BigInt.asIntN(32, i.value)), 44); // ssi_int
+    b.writeBigUInt64LE(i.value, 48);                 // ssi_ptr
+  }
+  if (i.addr !== undefined) b.writeBigUInt64LE(BigInt(i.addr), 72); // ssi_addr
+  return b;
+}

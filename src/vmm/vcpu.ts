@@ -52,6 +52,8 @@ export interface VcpuHost {
    * interrupted for the program).
    */
   restartEintr(task: Task): boolean;
+  /** True if the syscall must return EINTR before it starts: a signal is already deliverable (see Scheduler.signalFirst). */
+  signalFirst(task: Task, nr: number): boolean;
 }
 
 /** Where the channel's exits go (the scheduler). */
@@ -148,7 +150,7 @@ export class Vcpu {
       this.enterUser(this.reg(RCX), this.reg(R11), this.reg(RSP), this.reg(W(REGS.rdx)));
       result = this.withRegs(() => this.host.dispatcher.dispatch(this.task, nr, this.args));
     } else {
-      result = fromStub ? this.host.dispatcher.dispatch(this.task, nr, this.args) : this.directHypercall(nr);
+      result = !fromStub ? this.directHypercall(nr) : this.host.signalFirst(this.task, nr) ? -EINTR_ : this.host.dispatcher.dispatch(this.task, nr, this.args);
       while (result === -EINTR_ && fromStub && this.host.restartEintr(this.task)) result = this.host.dispatcher.dispatch(this.task, nr, this.args);
     }
     if (result === BLOCKED) { this.pendingFromStub = fromStub; return false; }

@@ -31,7 +31,7 @@ function nativeArgv(file: string, args: readonly string[]): string[] { return [f
 
 function torovArgv(file: string, args: readonly string[], o: RunOpts = {}): string[] {
   const env = Object.entries(o.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
-  return [process.execPath, TOROV, 'run', ...(o.sandbox ? testRunOptions() : ['--no-sandbox']), '--timeout', LIMIT,
+  return [TOROV, 'run', ...(o.sandbox ? testRunOptions() : ['--no-sandbox']), '--timeout', LIMIT,
     ...env, ...(o.extra ?? []), file, ...args];
 }
 

@@ -121,7 +121,8 @@ test('planned support', () => {
     assert.equal(syscallByName(n)?.note, 'refused: not available to guests', n);
   }
   assert.match(syscallByName('rseq')?.note ?? '', /ENOSYS/);
-  for (const n of ['signalfd4', 'mincore', 'setxattr', 'io_uring_setup', 'mseal']) assert.equal(support(n), 'none', n);
+  for (const n of ['signalfd', 'signalfd4', 'rt_sigtimedwait']) assert.equal(support(n), 'vmm', n);
+  for (const n of ['mincore', 'setxattr', 'io_uring_setup', 'mseal']) assert.equal(support(n), 'none', n);
 });
 
 test('return kinds', () => {
