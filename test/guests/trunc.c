@@ -7,7 +7,8 @@
  *
  *   trunc syscalls memfd|DIR    the calls above (DIR: a file created there)
  *   trunc touch memfd|DIR       the program's own load past the end: SIGBUS
- *   trunc handler memfd|DIR     the same with a SIGBUS handler: it runs, with si_addr
+ *   trunc handler memfd|DIR     loads, stores, string and locked accesses with a SIGBUS
+ *                               handler: it runs each time, with si_addr
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -110,17 +111,47 @@ int main(int argc, char **argv)
         return 1;
     }
     if (strcmp(argv[1], "handler") == 0) {
+        /* Each kind of access to the truncated second page: the handler runs with si_addr
+         * the first byte that faulted (for the access that starts on the first page, the
+         * second page's first byte), as natively. */
         struct sigaction sa = { 0 };
         sa.sa_sigaction = on_bus;
         sa.sa_flags = SA_SIGINFO;
         CHECK(sigaction(SIGBUS, &sa, NULL) == 0);
-        if (sigsetjmp(jb, 1) == 0) {
-            volatile char c = p[PAGE + 5];
-            printf("no fault: %d\n", c);
-            return 1;
+        char *q = p + PAGE;
+        static char buf[PAGE];
+        const char *kinds[] = { "load", "store", "rep movsb from it", "rep stosb into it", "8-byte load across the page boundary", "read-modify-write (lock add)" };
+        for (int k = 0; k < 6; k++) {
+            bus_addr = 0; bus_code = 0;
+            if (sigsetjmp(jb, 1) == 0) {
+                switch (k) {
+                case 0: { volatile char c = q[5]; (void)c; break; }
+                case 1: *(volatile char *)(q + 17) = 1; break;
+                case 2: { void *d = buf, *s2 = q + 64; size_t n = 128; __asm__ volatile("rep movsb" : "+D"(d), "+S"(s2), "+c"(n) :: "memory"); break; }
+                case 3: { void *d = q + 300; size_t n = 100; __asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(0) : "memory"); break; }
+                case 4: { uint64_t v; __asm__ volatile("movq (%1), %0" : "=r"(v) : "r"(q - 4)); (void)v; break; }
+                case 5: __asm__ volatile("lock addl $1, (%0)" :: "r"(q + 40) : "memory"); break;
+                }
+                printf("%s: no fault\n", kinds[k]);
+                continue;
+            }
+            long off = (long)((char *)bus_addr - p);
+            printf("%s: SIGBUS, %s, si_addr at mapping+%ld\n", kinds[k], bus_code == BUS_ADRERR ? "BUS_ADRERR" : "other code", off);
         }
-        printf("SIGBUS caught: si_addr %s, code %s\n", bus_addr == (uintptr_t)(p + PAGE + 5) ? "is the address touched" : "is elsewhere",
-               bus_code == BUS_ADRERR ? "BUS_ADRERR" : "other");
+        /* A mapping longer than its file: the pages past the end are SIGBUS too. */
+        int fd2 = make_file(argv[2]);
+        CHECK(fd2 >= 0 && ftruncate(fd2, 100) == 0);
+        char *r = mmap(NULL, 3 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd2, 0);
+        CHECK(r != MAP_FAILED);
+        r[99] = 'x';
+        bus_addr = 0; bus_code = 0;
+        if (sigsetjmp(jb, 1) == 0) {
+            volatile char c = r[2 * PAGE + 7];
+            printf("a page past the end of the file: no fault: %d\n", c);
+        } else {
+            printf("a page past the end of the file: SIGBUS, %s, si_addr at mapping+%ld\n", bus_code == BUS_ADRERR ? "BUS_ADRERR" : "other code",
+                   (long)((char *)bus_addr - r));
+        }
         return 0;
     }
     fprintf(stderr, "unknown mode %s\n", argv[1]);
