@@ -2,8 +2,10 @@
 import assert from 'node:assert/strict';
 import * as cp from 'node:child_process';
 import { SpawnSyncReturns, ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { after } from 'node:test';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 /** The torov command: the launcher (src/launcher/launcher.c), which runs the `node` found on PATH. */
@@ -12,6 +14,27 @@ export const TOROV = path.join(ROOT, 'bin', 'torov');
 // The launcher must run the Node that runs the tests (CI runs them on several versions).
 process.env['PATH'] = `${path.dirname(process.execPath)}:${process.env['PATH'] ?? ''}`;
 export const GUESTS = path.join(ROOT, 'test', 'guests');
+
+/** The processes this test process started that still run (its children, from every thread). */
+function childrenLeft(): number[] {
+  const pids: number[] = [];
+  for (const t of fs.readdirSync('/proc/self/task')) {
+    try { pids.push(...fs.readFileSync(`/proc/self/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)); } catch { /* ended */ }
+  }
+  return pids;
+}
+
+// After a file's last test, nothing it started may still run: a test that failed half-way
+// (or forgot a server) would keep this process alive, and the test runner waits for it for
+// ever. Such leftovers are killed and named, so the file ends and the culprit shows.
+after(() => {
+  for (const pid of childrenLeft()) {
+    let cmd = '?';
+    try { cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim(); } catch { /* gone */ }
+    try { process.kill(pid, 'SIGKILL'); } catch { continue; }
+    process.stderr.write(`test/helpers: killed process ${pid} left running by this file's tests: ${cmd}\n`);
+  }
+});
 
 /** A guest binary's path. */
 export const guest = (name: string) => path.join(GUESTS, name);

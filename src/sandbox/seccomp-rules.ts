@@ -28,6 +28,7 @@ import {
   KVM_CREATE_VM, KVM_CREATE_VCPU, KVM_GET_SUPPORTED_CPUID, KVM_SET_GUEST_DEBUG, KVM_GET_FPU, KVM_SET_FPU,
   KVM_GET_MSRS, KVM_GET_TSC_KHZ, KVM_GET_XSAVE,
 } from '../kvm/kvm';
+import { PR_SET_NAME } from '../linux/prctl';
 import { FIOASYNC, FIONBIO, FIONREAD, TCGETS, TCSETS, TCSETSF, TCSETSW, TIOCGPGRP, TIOCGSID, TIOCGWINSZ, TIOCSWINSZ } from '../linux/ioctl';
 
 /**
@@ -264,6 +265,10 @@ const THREAD: GuestRule = {
     { syscall: 'clone', args: [{ arg: 0, value: PTHREAD_CLONE_FLAGS, name: 'a thread, with pthread_create\'s flags' }] },
     { syscall: 'clone3', errno: 38 /* ENOSYS */ },
     'set_robust_list', 'rseq', 'sched_getaffinity', 'epoll_create1', 'eventfd2', 'pipe2', 'capget', 'readlink', 'openat', 'sigaltstack', 'geteuid', 'getegid',
+    // Node 24 (libuv 1.50) names each new thread ("WorkerThread") from the thread itself.
+    { syscall: 'prctl', args: [{ arg: 0, value: PR_SET_NAME, name: 'PR_SET_NAME' }] },
+    // Node 24's libuv tries io_uring for each new event loop and falls back to epoll.
+    { syscall: 'io_uring_setup', errno: 38 /* ENOSYS */ },
   ],
   why: 'a new guest thread gets a vCPU thread (a Node worker) when no finished one can be reused: pthread_create and Node\'s worker start-up',
 };

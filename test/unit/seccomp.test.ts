@@ -17,6 +17,7 @@ import { RUNTIME_GROUPS, GDB_GROUP, GUEST_RULES, GUEST_IOCTL_REQUESTS, TTY_IOCTL
 import * as kvm from '../../src/kvm/kvm';
 import * as linuxIoctl from '../../src/linux/ioctl';
 import { SYS, syscallByName } from '../../src/linux/syscalls';
+import { PR_SET_NAME } from '../../src/linux/prctl';
 import { implementedNames } from '../../src/syscalls/handlers';
 import { buildPolicy, defaultPolicy, Policy, Rule } from '../../src/policy';
 
@@ -387,10 +388,15 @@ describe('the rules', () => {
     const threadOnly = Object.values(GUEST_RULES).flatMap((g) => g.host).filter((h) => typeof h !== 'string' && (h.syscall === 'clone' || h.syscall === 'clone3'));
     assert.ok(threadOnly.every((h) => typeof h !== 'string' && ('errno' in h || h.args.every((a) => a.arg === 0 && a.value === PTHREAD_CLONE_FLAGS))));
     assert.ok(![...runtimeNames].includes('clone') && ![...runtimeNames].includes('clone3'));
-    for (const n of ['fork', 'vfork', 'execve', 'execveat', 'seccomp', 'prctl', 'ptrace', 'mount', 'umount2', 'pivot_root',
-      'chroot', 'unshare', 'setns', 'setuid', 'setresuid', 'setgroups', 'capset', 'bpf', 'kill', 'open_by_handle_at', 'io_uring_setup', 'userfaultfd']) {
+    for (const n of ['fork', 'vfork', 'execve', 'execveat', 'seccomp', 'ptrace', 'mount', 'umount2', 'pivot_root',
+      'chroot', 'unshare', 'setns', 'setuid', 'setresuid', 'setgroups', 'capset', 'bpf', 'kill', 'open_by_handle_at', 'userfaultfd']) {
       assert.ok(!names.has(n), n);
     }
+    // prctl only to name a new thread (Node 24); io_uring_setup only refused (libuv falls back).
+    const rulesOf = (n: string) => [...RUNTIME_GROUPS.flatMap((g) => g.rules), ...Object.values(GUEST_RULES).flatMap((g) => g.host)]
+      .filter((h) => (typeof h === 'string' ? h : h.syscall) === n);
+    assert.ok(rulesOf('prctl').length > 0 && rulesOf('prctl').every((h) => typeof h !== 'string' && 'args' in h && h.args?.length === 1 && h.args[0]!.arg === 0 && h.args[0]!.value === PR_SET_NAME));
+    assert.ok(rulesOf('io_uring_setup').every((h) => typeof h !== 'string' && 'errno' in h && h.errno !== undefined));
   });
 });
 
