@@ -15,8 +15,12 @@
  *   hog threads          threads that sleep, until clone fails
  *   hog spin             a CPU loop that never ends
  *   hog fds              /dev/null opened until no fd is left (the fd limit)
+ *   hog all              memfd, tmp, mmap, then pipes and sockets (half the free fds
+ *                        each), everything held at once
  *
- * Prints one "<mode>: ... stopped by <ERRNO>" line with the total held.
+ * Prints one "<mode>: ... stopped by <ERRNO>" line with the total held. Everything stays
+ * held for HOLD_MS (the environment; default 0) before the program exits, so a test can
+ * measure the host while it is.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -93,12 +97,15 @@ static int tmp_fill(void)
     return 0;
 }
 
+static int max_pairs = 1 << 30;
+
 static int pipes_fill(void)
 {
     long total = 0;
     int n = 0;
     for (;;) {
         int p[2];
+        if (n >= max_pairs) { printf("pipes: %d pipes, ", n); report("pipes", total, 0); return 0; }
         if (pipe2(p, O_NONBLOCK) < 0) { printf("pipes: %d pipes, ", n); report("pipes", total, errno); return 0; }
         n++;
         fcntl(p[1], F_SETPIPE_SZ, (int)MiB);
@@ -116,6 +123,7 @@ static int sockets_fill(void)
     int n = 0;
     for (;;) {
         int sv[2];
+        if (n >= max_pairs) { printf("sockets: %d pairs, ", n); report("sockets", total, 0); return 0; }
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) < 0) { printf("sockets: %d pairs, ", n); report("sockets", total, errno); return 0; }
         n++;
         int big = 64 * (int)MiB;
@@ -161,11 +169,39 @@ static int threads_fill(void)
     }
 }
 
+static int all(void)
+{
+    memfd_fill(0, 0);
+    tmp_fill();
+    /* The fds left, shared by pipes and socket pairs (two fds each). */
+    int used = 0;
+    for (int fd = 0; fd < 4096; fd++) if (fcntl(fd, F_GETFD) >= 0) used++;
+    max_pairs = (1024 - used - 8) / 4;
+    pipes_fill();
+    sockets_fill();
+    mmap_fill();
+    return 0;
+}
+
+static int hold(int status)
+{
+    const char *h = getenv("HOLD_MS");
+    if (h && atoi(h) > 0) usleep(atoi(h) * 1000);
+    return status;
+}
+
+static int run(const char *m);
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
     memset(buf, 'h', sizeof buf);
-    const char *m = argc > 1 ? argv[1] : "";
+    return hold(run(argc > 1 ? argv[1] : ""));
+}
+
+static int run(const char *m)
+{
+    if (!strcmp(m, "all")) return all();
     if (!strcmp(m, "memfd")) return memfd_fill(0, 0);
     if (!strcmp(m, "memfd-write")) return memfd_fill(1, 0);
     if (!strcmp(m, "memfd-sealed")) return memfd_fill(0, MFD_ALLOW_SEALING);
@@ -182,6 +218,6 @@ int main(int argc, char **argv)
         printf("fds: %d opened, stopped by %s\n", n, errname(errno));
         return 0;
     }
-    fprintf(stderr, "usage: hog memfd|memfd-write|memfd-map|memfd-sealed|tmp|pipes|sockets|mmap|threads|spin|fds\n");
+    fprintf(stderr, "usage: hog memfd|memfd-write|memfd-map|memfd-sealed|tmp|pipes|sockets|mmap|threads|spin|fds|all\n");
     return 2;
 }

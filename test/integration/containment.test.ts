@@ -344,30 +344,98 @@ function hostShmem(): number {
   return Number(m![1]) * 1024;
 }
 
-test('a guest that tries memfd, tmpfs, pipes, sockets and threads to exceed --memory gets ENOSPC, ENOMEM, EMFILE, EAGAIN', (t) => {
+/** The host's OOM kills so far (/proc/vmstat oom_kill, Linux 4.13). */
+function oomKills(): number {
+  return Number(/^oom_kill (\d+)$/m.exec(fs.readFileSync('/proc/vmstat', 'utf8'))?.[1] ?? 0);
+}
+
+/** `pid` and every process below it. */
+function processTree(pid: number): number[] {
+  const out = [pid];
+  try {
+    for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+      for (const c of fs.readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) out.push(...processTree(Number(c)));
+    }
+  } catch { /* ended */ }
+  return out;
+}
+
+/** Resident memory of a process tree (VmRSS, which counts the shared memory it maps), bytes. */
+function treeRss(pid: number): number {
+  let n = 0;
+  for (const p of processTree(pid)) {
+    try { n += Number(/^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))![1]) * 1024; } catch { /* ended */ }
+  }
+  return n;
+}
+
+/**
+ * Runs `torov ARGS` while sampling, every 20 ms, the host's Shmem (growth from before the
+ * run), the run's resident memory (launcher and VMM), and the memory its cgroup is charged
+ * (where there is one: kernel buffers of pipes and sockets show there only).
+ */
+async function sampled(args: string[], timeoutMs = 60_000) {
+  const base = hostShmem();
+  const child = spawn(TOROV, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
+  let stdout = '', stderr = '';
+  child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const peak = { shmem: 0, rss: 0, cgroup: 0 };
+  let cg: string | undefined;
+  const tick = setInterval(() => {
+    peak.shmem = Math.max(peak.shmem, hostShmem() - base);
+    peak.rss = Math.max(peak.rss, treeRss(child.pid!));
+    cg ??= runCgroups(child.pid!).find((d) => fs.existsSync(path.join(d, 'memory.usage_in_bytes')) || fs.existsSync(path.join(d, 'memory.current')));
+    if (cg) {
+      try { peak.cgroup = Math.max(peak.cgroup, Number(fs.readFileSync(path.join(cg, fs.existsSync(path.join(cg, 'memory.current')) ? 'memory.current' : 'memory.usage_in_bytes'), 'utf8'))); } catch { /* removed */ }
+    }
+  }, 20);
+  const status = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+  clearInterval(tick);
+  return { status, stdout, stderr, peak };
+}
+
+test('a guest that tries memfd, tmpfs, pipes, sockets and mmap to exceed --memory gets ENOSPC, ENOMEM, EMFILE; the host\'s Shmem and the run\'s RSS stay bounded', async (t) => {
   const dir = tmpdir(t);
   const policy = path.join(dir, 'p.json');
   fs.writeFileSync(policy, JSON.stringify({ defaultAction: 'allow', tmp: true }));
-  const before = hostShmem();
-  const probe = (mode: string) => {
-    const r = torov(['run', '--memory', '64M', '--threads', '8', '--policy', policy, guest('hog'), mode], { plain: true, timeout: 120_000 });
+  const oom0 = oomKills();
+  const MiB = 2 ** 20;
+  // --memory 64M: at most 32 MiB of in-memory files (the tmpfs), 64 MiB of guest memory.
+  const SHMEM_BOUND = 32 * MiB + 16 * MiB;                     // + what others on the machine do meanwhile
+  const RSS_BOUND = 64 * MiB + 256 * MiB;                      // + the VMM itself (Node), src/sandbox/cgroup.ts
+  const probe = async (mode: string) => {
+    // Each probe holds what it got for 300 ms before it exits, so the samples see it.
+    const r = await sampled(['run', '--memory', '64M', '--threads', '8', '-e', 'HOLD_MS=300', '--policy', policy, guest('hog'), mode]);
     assert.equal(r.status, 0, `${mode}: ${r.stderr}`);
     assert.equal(r.stderr, '', mode);
-    return r.stdout;
+    assert.ok(r.peak.shmem < SHMEM_BOUND, `${mode}: the host's Shmem grew by ${r.peak.shmem >> 20} MiB`);
+    assert.ok(r.peak.rss < RSS_BOUND, `${mode}: the run's RSS reached ${r.peak.rss >> 20} MiB`);
+    return r;
   };
   // In-memory files share one tmpfs of half the guest's memory.
-  assert.match(probe('memfd'), /^memfd: held 32 MiB, stopped by ENOSPC$/m);
-  assert.match(probe('memfd-write'), /^memfd-write: held 3[12] MiB, stopped by ENOSPC$/m);
-  assert.match(probe('tmp'), /^tmp: held 3[12] MiB, stopped by ENOSPC$/m);
-  assert.match(probe('mmap'), /^mmap: held [4-6]\d MiB, stopped by ENOMEM$/m);
+  assert.match((await probe('memfd')).stdout, /^memfd: held 32 MiB, stopped by ENOSPC$/m);
+  assert.match((await probe('memfd-write')).stdout, /^memfd-write: held 3[12] MiB, stopped by ENOSPC$/m);
+  const tmp = await probe('tmp');
+  assert.match(tmp.stdout, /^tmp: held 3[12] MiB, stopped by ENOSPC$/m);
+  assert.ok(tmp.peak.shmem > 16 * MiB, `the samples saw the tmpfs (${tmp.peak.shmem >> 20} MiB): the bound above means something`);
+  assert.match((await probe('mmap')).stdout, /^mmap: held [4-6]\d MiB, stopped by ENOMEM$/m);
   // Kernel buffers: bounded by the fd table (and the kernel's per-user pipe limit).
-  const pipes = /^pipes: \d+ pipes, pipes: held (\d+) MiB, stopped by (\w+)$/m.exec(probe('pipes'));
+  const pipes = /^pipes: \d+ pipes, pipes: held (\d+) MiB, stopped by (\w+)$/m.exec((await probe('pipes')).stdout);
   assert.ok(pipes && Number(pipes[1]) <= 256 && pipes[2] === 'EMFILE', String(pipes));
-  const sockets = /^sockets: \d+ pairs, sockets: held (\d+) MiB, stopped by (\w+)$/m.exec(probe('sockets'));
+  const sockets = /^sockets: \d+ pairs, sockets: held (\d+) MiB, stopped by (\w+)$/m.exec((await probe('sockets')).stdout);
   assert.ok(sockets && Number(sockets[1]) <= 256 && sockets[2] === 'EMFILE', String(sockets));
-  assert.match(probe('threads'), /^threads: 7 threads, stopped by EAGAIN$/m);
-  // Nothing of it stays on the host (other users of the machine move Shmem a little).
-  assert.ok(hostShmem() - before < 64 * 2 ** 20, `Shmem grew by ${(hostShmem() - before) >> 20} MiB`);
+  // Everything at once: each way stops at its own bound, and the kernel buffers are charged
+  // to the run's cgroup (where it has one), not to the host at large.
+  const all = await probe('all');
+  assert.match(all.stdout, /^memfd: held 32 MiB, stopped by ENOSPC$/m);
+  assert.match(all.stdout, /^tmp: held 0 MiB, stopped by ENOSPC$/m);          // the memfds took the tmpfs
+  assert.match(all.stdout, /^mmap: held [4-6]\d MiB, stopped by ENOMEM$/m);
+  if (!ROOT_CGROUPS) assert.ok(all.peak.cgroup > 128 * MiB, `the run's cgroup was charged ${all.peak.cgroup >> 20} MiB`);
+  const threads = torov(['run', '--memory', '64M', '--threads', '8', '--policy', policy, guest('hog'), 'threads'], { plain: true });
+  assert.match(threads.stdout, /^threads: 7 threads, stopped by EAGAIN$/m, threads.stderr);
+  // The host never reached its OOM killer.
+  assert.equal(oomKills(), oom0, 'the OOM killer ran during the probes');
 });
 
 test('a store into a memfd past the tmpfs size is SIGBUS for the program, as on a full tmpfs', () => {
