@@ -114,6 +114,24 @@ test('the device nodes a guest sees cannot be changed on the host (a root guest 
   assert.equal(w.status, 0, w.stderr);
 });
 
+test('volumes are mounted nosuid,nodev and the guest\'s device nodes read-only, in the VMM\'s mount namespace', { skip: NO_BUSYBOX }, async (t) => {
+  const dir = tmpdir(t);
+  const child = spawn(TOROV, ['run', '-v', `${dir}:/data`, BUSYBOX, 'sleep', '3'], { stdio: 'ignore', timeout: 30_000 });
+  const done = new Promise((r) => child.on('exit', r));
+  let mounts = '';
+  for (let i = 0; i < 100 && !/ \/data /.test(mounts); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    try {
+      const vmm = fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim();
+      if (vmm) mounts = fs.readFileSync(`/proc/${vmm}/mountinfo`, 'utf8');
+    } catch { /* not yet */ }
+  }
+  const opts = (at: string) => mounts.split('\n').find((l) => l.split(' ')[4] === at)?.split(' ')[5]?.split(',') ?? [];
+  assert.ok(opts('/data').includes('nosuid') && opts('/data').includes('nodev'), `/data: ${opts('/data').join(',')}`);
+  assert.ok(opts('/dev/null').includes('ro') && opts('/dev/null').includes('nosuid'), `/dev/null: ${opts('/dev/null').join(',')}`);
+  await done;
+});
+
 // ---- Faults reported by the CPU only ----------------------------------------------------------
 
 test('a fault report the program forges is refused as such, not printed as a real fault', () => {
