@@ -186,6 +186,19 @@ test('rootless: a user who may open /dev/kvm gets the sandbox through a user nam
   assert.equal(r.stdout, 'hello from torov\n');
   // Root inside its own user namespace, without any capability.
   assert.match(r.stderr, /^torov: sandbox: uid=0 gid=0 capabilities=0x0 no_new_privs=1 /m);
+  // No cgroup for a user who was not delegated one: said once, in one line, and the run goes on.
+  const notes = r.stderr.match(/^torov: note: no cgroup for this run \(.*\): only the guest's memory and in-memory files are bounded, threads by RLIMIT_NPROC$/gm) ?? [];
+  const delegated = ((): boolean => {
+    for (const l of fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
+      const [, ctrl, p] = l.split(':');
+      if (ctrl !== 'memory' && ctrl !== '') continue;
+      const d = path.join('/sys/fs/cgroup', ctrl === '' ? 'unified' : 'memory', p ?? '');
+      try { if (fs.statSync(d).uid !== 0 || (fs.statSync(d).mode & 0o002)) return true; } catch { /* no such hierarchy */ }
+    }
+    return false;
+  })();
+  if (!delegated) assert.equal(notes.length, 1, r.stderr);
+  else assert.ok(notes.length <= 1, r.stderr);
 });
 
 test('without user namespaces, a rootless run says what is missing in one line', (t) => {
