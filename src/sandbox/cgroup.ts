@@ -146,10 +146,32 @@ export function makeRunCgroup(launcherPid: number, tell: (dirs: readonly string[
       const delegated = (): string[] => { try { return fs.readFileSync(path.join(parent, 'cgroup.subtree_control'), 'utf8').trim().split(/\s+/); } catch { return []; } };
       let have = delegated();
       const want = controllers.filter((c) => !have.includes(c));
-      if (want.length) { put(parent, 'cgroup.subtree_control', want.map((c) => `+${c}`).join(' ')); have = delegated(); }
-      for (const c of controllers) if (!have.includes(c)) missing.set(c, `cgroup v2: ${parent} does not delegate the ${c} controller (run torov in a cgroup that does, e.g. systemd-run --scope -p Delegate=yes)`);
+      let busy = false, movedIn = false;
+      if (want.length) {
+        const enable = () => put(parent, 'cgroup.subtree_control', want.map((c) => `+${c}`).join(' '));
+        let err = enable();
+        // cgroup v2 enables controllers only below a cgroup without processes of its own (the
+        // root excepted). Where the only processes in it are this run's (torov started in a
+        // scope of its own: systemd-run --scope -p Delegate=yes), they move into leaves: the
+        // VMM into the run's cgroup, the launcher into torov-<pid>.launcher, emptied when it
+        // exits (and removed by a later run, or with the scope).
+        if (err === 'EBUSY' && onlyRunIn(parent, launcherPid)) {
+          const leaf = path.join(parent, `torov-${launcherPid}.launcher`);
+          for (const dir of [leaf, d.dir]) { try { fs.mkdirSync(dir); } catch { /* exists, or fails below */ } }
+          if (!put(leaf, 'cgroup.procs', String(launcherPid)) && !put(d.dir, 'cgroup.procs', '0')) { movedIn = true; err = enable(); }
+        }
+        busy = err === 'EBUSY';
+        have = delegated();
+      }
+      for (const c of controllers) {
+        if (have.includes(c)) continue;
+        missing.set(c, busy
+          ? `cgroup v2: ${parent} holds other processes, and v2 gives controllers only below a cgroup without processes of its own (start torov in a scope of its own that delegates them: systemd-run --scope -p Delegate=yes torov run ...)`
+          : `cgroup v2: ${parent} does not delegate the ${c} controller (start torov in a cgroup that does: systemd-run --scope -p Delegate=yes torov run ...)`);
+      }
       controllers = controllers.filter((c) => have.includes(c));
-      if (controllers.length === 0) continue;
+      // (The VMM already in the run's cgroup: the launcher must remove it all the same.)
+      if (controllers.length === 0 && !movedIn) continue;
     }
     try { fs.mkdirSync(d.dir); }
     catch (e) {
@@ -172,12 +194,19 @@ export function makeRunCgroup(launcherPid: number, tell: (dirs: readonly string[
   return { dirs: joined, missing };
 }
 
-/** Removes empty `torov-<pid>` cgroups in `parent` whose launcher no longer exists. */
+/** True if every process in cgroup `dir` is this run's: its launcher, or this VMM. */
+function onlyRunIn(dir: string, launcherPid: number): boolean {
+  let procs: string[];
+  try { procs = fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter((l) => l); } catch { return false; }
+  return procs.every((p) => Number(p) === launcherPid || Number(p) === process.pid);
+}
+
+/** Removes empty `torov-<pid>` (and `torov-<pid>.launcher`) cgroups in `parent` whose launcher no longer exists. */
 function removeStale(parent: string): void {
   let names: string[];
   try { names = fs.readdirSync(parent); } catch { return; }
   for (const n of names) {
-    const m = /^torov-(\d+)$/.exec(n);
+    const m = /^torov-(\d+)(\.launcher)?$/.exec(n);
     if (!m || fs.existsSync(`/proc/${m[1]}`)) continue;
     try { fs.rmdirSync(path.join(parent, n)); } catch { /* in use, or not ours */ }
   }
