@@ -116,11 +116,11 @@ test('the device nodes a guest sees cannot be changed on the host (a root guest 
 
 test('volumes are mounted nosuid,nodev and the guest\'s device nodes read-only, in the VMM\'s mount namespace', { skip: NO_BUSYBOX }, async (t) => {
   const dir = tmpdir(t);
-  const child = spawn(TOROV, ['run', '-v', `${dir}:/data`, BUSYBOX, 'sleep', '3'], { stdio: 'ignore', timeout: 30_000 });
+  const child = spawn(TOROV, ['run', '-v', `${dir}:/data`, BUSYBOX, 'sleep', '2'], { stdio: 'ignore', timeout: 30_000 });
   const done = new Promise((r) => child.on('exit', r));
   let mounts = '';
-  for (let i = 0; i < 100 && !/ \/data /.test(mounts); i++) {
-    await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 200 && !/ \/data /.test(mounts); i++) {
+    await new Promise((r) => setTimeout(r, 20));
     try {
       const vmm = fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim();
       if (vmm) mounts = fs.readFileSync(`/proc/${vmm}/mountinfo`, 'utf8');
@@ -345,6 +345,9 @@ test('each run has a cgroup of its own, limited from --memory, --threads and --p
   for (let i = 0; i < 100 && dirs.length === 0; i++) { await new Promise((r) => setTimeout(r, 50)); dirs = runCgroups(child.pid!); }
   assert.ok(dirs.length > 0, 'no torov-<pid> cgroup during the run');
   const read = (f: string) => { for (const d of dirs) { try { return fs.readFileSync(path.join(d, f), 'utf8').trim(); } catch { /* next */ } } return undefined; };
+  // The VMM makes the cgroup and enters it first, and writes the limits once it has read
+  // the policy and the options: wait for them.
+  for (let i = 0; i < 100 && read('pids.max') !== '50'; i++) await new Promise((r) => setTimeout(r, 50));
   const limit = read('memory.limit_in_bytes') ?? read('memory.max');
   // 64 MiB of guest memory + 32 MiB of in-memory files + the VMM's 256 MiB + 4 threads x 12 MiB + 256 MiB of kernel buffers.
   assert.equal(Number(limit), (64 + 32 + 256 + 48 + 256) * 2 ** 20);

@@ -52,14 +52,14 @@ function checkAll(results: FileResult[]): void {
 }
 
 test('crafted ELF files: a one-line refusal (126, 127) or a run inside torov, never a torov failure', () => {
-  const results = Array.from({ length: 30 }, (_, i) => runElf(SEED * 1000 + i));
+  const results = Array.from({ length: 24 }, (_, i) => runElf(SEED * 1000 + i));
   checkAll(results);
   // Most are refused, with a line naming what is wrong; a few still run.
-  assert.ok(results.filter((r) => r.why.startsWith('torov: ')).length >= 15, results.map((r) => r.why).join('\n'));
+  assert.ok(results.filter((r) => r.why.startsWith('torov: ')).length >= 12, results.map((r) => r.why).join('\n'));
 });
 
 test('hostile policies: policy check and run refuse the same way in one line, or both accept; never a torov failure', () => {
-  const results = Array.from({ length: 30 }, (_, i) => runPolicy(SEED * 1000 + i));
+  const results = Array.from({ length: 24 }, (_, i) => runPolicy(SEED * 1000 + i));
   checkAll(results);
   assert.ok(results.some((r) => r.why.startsWith('torov: policy: ')), 'some were refused');
   assert.ok(results.some((r) => r.why === ''), 'some were accepted and ran');
