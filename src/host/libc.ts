@@ -7,9 +7,11 @@
  * glibc's implementation (assembly) never reads %al, so the cheaper non-variadic call is
  * safe. Pointers are passed as plain numbers (host addresses fit in 47 bits).
  */
+import { restoreStdioFlags } from './stdio-flags';        // first: before koffi (see there)
 import koffi from 'koffi';
 import { EINTR } from '../linux/errno';
 import { SYS as NR } from '../linux/syscalls';
+import { F_GETFL, F_SETFL } from '../linux/fcntl';
 
 const libc = koffi.load('libc.so.6');
 
@@ -24,6 +26,8 @@ export function sys(nr: number, a = 0, b = 0, c = 0, d = 0, e = 0, f = 0): numbe
   const r = rawSyscall(nr, a, b, c, d, e, f);
   return r === -1 ? -koffi.errno() : r;
 }
+
+restoreStdioFlags((fd) => sys(NR.fcntl, fd, F_GETFL), (fd, flags) => sys(NR.fcntl, fd, F_SETFL, flags));
 
 /** ioctl(2) with a pointer argument (a Buffer or ArrayBuffer-backed view). */
 export const ioctlPtr = libc.func('int ioctl(int fd, unsigned long req, void *arg)') as (

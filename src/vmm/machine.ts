@@ -306,8 +306,8 @@ export class Machine implements SchedulerHost {
     return this.scheduler.restartEintr(task);
   }
 
-  signalFirst(task: Task, nr: number): boolean {
-    return this.scheduler.signalFirst(task, nr);
+  beforeBlocking(task: Task, nr: number): void {
+    this.scheduler.beforeBlocking(task, nr);
   }
 
   /** A signal sent to torov from the host, for the program (src/vmm/host-signals.ts). */

@@ -71,9 +71,8 @@ const MAY_BLOCK = (() => {
 })();
 /**
  * The calls of MAY_BLOCK that a signal already pending for a lone thread on the main thread
- * interrupts before they start (they return EINTR at once, restarted after the handler
- * under SA_RESTART): there, nothing could interrupt them once blocked. Not the signal
- * waits (they take the signal), futex (WAKE must not be lost) or ioctl.
+ * must be able to interrupt once they block (see beforeBlocking): there, nothing else
+ * would. Not the signal waits (they take the signal), futex (a VMM wait) or ioctl.
  */
 const SIGNAL_FIRST = (() => {
   const t = MAY_BLOCK.slice();
@@ -345,6 +344,7 @@ export class Scheduler implements TaskServices {
           if (first.thread) { this.unbind(first); }
           if (!this.channelBusy(first)) first.viaChannel = false;
           if (this.armed > 0) this.armTick(10); else this.stopTick();
+          this.tickForSignal = false;
           const rc = first.vcpu.fd.runOnce();
           // The syscall's host calls made here are interrupted when the next timer is due.
           if (this.armed > 0) this.armTick();
@@ -458,15 +458,25 @@ export class Scheduler implements TaskServices {
    * the program has nothing to take from it (ignored, blocked): the call is made again.
    */
   /**
-   * True if syscall `nr` of a lone thread served on the main thread must return EINTR
-   * before it starts: a signal is already deliverable (a timer fired while its vCPU was
-   * in the stub), and a blocking host call here would not be interrupted for it.
+   * Called before syscall `nr` of a lone thread served on the main thread. When a signal is
+   * already deliverable (a timer fired while its vCPU was in the stub) and the call may
+   * block, the main-thread tick is armed: if the host call blocks, the tick interrupts it
+   * within TICK_MS and it returns EINTR (restartEintr sees the signal was there before);
+   * if it does not block, it completes, as on Linux where the signal could as well have
+   * come just after it, and the handler runs at its return. (Returning EINTR at once would
+   * make a write to a pipe with room fail, and stdio lose the line.)
    */
-  signalFirst(task: Task, nr: number): boolean {
-    if (this.concurrent) return false;
+  beforeBlocking(task: Task, nr: number): void {
+    if (this.concurrent) return;
     if (this.armed > 0) this.expireTimers();
-    return task.sigFlag && nr >= 0 && nr < 512 && SIGNAL_FIRST[nr] === 1;
+    if (task.sigFlag && nr >= 0 && nr < 512 && SIGNAL_FIRST[nr] === 1) {
+      this.armTick(TICK_MS);
+      this.tickForSignal = true;
+    }
   }
+
+  /** The tick was armed by beforeBlocking for a pending signal (stopped after the call). */
+  private tickForSignal = false;
 
   restartEintr(task: Task): boolean {
     const before = task.sigFlag;
@@ -652,8 +662,10 @@ export class Scheduler implements TaskServices {
     r.nr = timed ? nr : -1;
     r.viaChannel = true;
     r.sysNr = nr;
-    let result = this.signalFirst(t, nr) ? -EINTR : this.dispatch(t, r, nr, slot.args);
+    this.beforeBlocking(t, nr);
+    let result = this.dispatch(t, r, nr, slot.args);
     while (result === -EINTR && !this.concurrent && this.restartEintr(t)) result = this.dispatch(t, r, nr, slot.args);
+    if (this.tickForSignal) { this.tickForSignal = false; if (this.armed === 0) this.stopTick(); }
     if (result === BLOCKED) {
       // A host call needs the thread's host thread, so the guest must sleep (PORT_WAIT)
       // at once. A kernel wait (futex, sleep) may end soon: the guest spins its budget, as

@@ -54,8 +54,8 @@ export interface VcpuHost {
    * interrupted for the program).
    */
   restartEintr(task: Task): boolean;
-  /** True if the syscall must return EINTR before it starts: a signal is already deliverable (see Scheduler.signalFirst). */
-  signalFirst(task: Task, nr: number): boolean;
+  /** Before a syscall that may block: lets a signal already deliverable interrupt it (see Scheduler.beforeBlocking). */
+  beforeBlocking(task: Task, nr: number): void;
 }
 
 /** Where the channel's exits go (the scheduler). */
@@ -158,7 +158,8 @@ export class Vcpu {
       this.enterUser(this.reg(RCX), this.reg(R11), this.reg(RSP), this.reg(W(REGS.rdx)));
       result = this.withRegs(() => this.host.dispatcher.dispatch(this.task, nr, this.args));
     } else {
-      result = !fromStub ? this.directHypercall(nr) : this.host.signalFirst(this.task, nr) ? -EINTR_ : this.host.dispatcher.dispatch(this.task, nr, this.args);
+      if (fromStub) this.host.beforeBlocking(this.task, nr);
+      result = !fromStub ? this.directHypercall(nr) : this.host.dispatcher.dispatch(this.task, nr, this.args);
       while (result === -EINTR_ && fromStub && this.host.restartEintr(this.task)) result = this.host.dispatcher.dispatch(this.task, nr, this.args);
     }
     if (result === BLOCKED) { this.pendingFromStub = fromStub; return false; }

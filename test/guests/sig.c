@@ -23,6 +23,8 @@
  *                getitimer, alarm's return values
  *   itimer-spin  ITIMER_REAL, ITIMER_VIRTUAL and ITIMER_PROF ticks reach a loop that makes
  *                no system calls
+ *   itimer-io    a 1 ms timer without SA_RESTART never makes a write or read of a pipe
+ *                with room (or data) fail with EINTR
  *   eintr        alarm(1) interrupts a read on an empty pipe: -1 EINTR
  *   interrupt    with SA_RESTART: a read restarts (the handler writes the byte on its 3rd
  *                tick), accept restarts (the handler connects), a futex wait restarts;
@@ -542,14 +544,14 @@ static void mode_itimer(void)
     printf("itimer: getitimer: interval %ld us, value within it: %s\n", (long)(g.it_interval.tv_sec * 1000000 + g.it_interval.tv_usec),
            YN(g.it_value.tv_sec == 0 && g.it_value.tv_usec > 0 && g.it_value.tv_usec <= 10000));
     long t0 = now_ns();
-    int eintr = 0;
-    while (t_alrm < 10) if (pause() == -1 && errno == EINTR) eintr++;
+    int eintr = 0, calls = 0;
+    while (t_alrm < 10) { calls++; if (pause() == -1 && errno == EINTR) eintr++; }
     long ms = (now_ns() - t0) / 1000000;
     set_itimer(ITIMER_REAL, 0, 0);
-    /* A tick may land between two pause() calls (then it interrupts none): natively the
-     * window is a few instructions; in torov the VMM's first runs of its signal paths (its
-     * JIT warming up) widen it, so one or two such ticks are allowed. */
-    printf("itimer: %d ticks, pause returned EINTR for at least 8 of them: %s, not early: %s\n", (int)t_alrm, YN(eintr >= 8 && eintr <= 10), YN(ms >= 90));
+    /* A tick may land between two pause() calls (then it interrupts none), and two ticks
+     * may end one pause under load, natively too: so not a count of pauses, but each one
+     * returned -1 EINTR. */
+    printf("itimer: 10 ticks or more: %s, every pause returned EINTR: %s, not early: %s\n", YN(t_alrm >= 10), YN(calls >= 1 && eintr == calls), YN(ms >= 90));
     CHECK(getitimer(ITIMER_REAL, &g) == 0);
     printf("itimer: disarmed: %s\n", YN(g.it_value.tv_sec == 0 && g.it_value.tv_usec == 0));
     unsigned a5 = alarm(5), a0 = alarm(0);
@@ -582,6 +584,33 @@ static void mode_itimer_spin(void)
     printf("itimer-spin: ITIMER_PROF: 3 ticks: %s\n", YN(t_prof >= 3));
 }
 
+/* ---------------- itimer-io ---------------- */
+static volatile int io_ticks;
+static void io_on_alrm(int s) { (void)s; io_ticks++; }
+
+/* A 1 ms timer whose handler has no SA_RESTART, while the program writes and reads a
+ * pipe that always has room and data: such calls never block, so Linux never fails them
+ * with EINTR, however often the timer fires (stdio would lose output otherwise). */
+static void mode_itimer_io(void)
+{
+    struct sigaction sa = { 0 };
+    sa.sa_handler = io_on_alrm;
+    CHECK(sigaction(SIGALRM, &sa, NULL) == 0);
+    int p[2];
+    CHECK(pipe(p) == 0);
+    struct itimerval it = { { 0, 1000 }, { 0, 1000 } };
+    CHECK(setitimer(ITIMER_REAL, &it, NULL) == 0);
+    char buf[64] = { 0 };
+    int bad = 0;
+    for (int i = 0; i < 3000 && !(i >= 300 && io_ticks >= 20); i++) {
+        if (write(p[1], buf, sizeof buf) != (ssize_t)sizeof buf) bad++;
+        if (read(p[0], buf, sizeof buf) != (ssize_t)sizeof buf) bad++;
+    }
+    struct itimerval off = { { 0, 0 }, { 0, 0 } };
+    CHECK(setitimer(ITIMER_REAL, &off, NULL) == 0);
+    printf("itimer-io: ticks came: %s, writes and reads of a pipe with room never EINTR: %s\n", YN(io_ticks > 0), YN(bad == 0));
+}
+
 /* ---------------- eintr ---------------- */
 static void mode_eintr(void)
 {
@@ -603,8 +632,9 @@ static void n_handler(int s)
 {
     (void)s;
     int saved = errno;
-    n_ticks++;
-    if (n_ticks < n_ticks_wanted) return;
+    /* Acts on exactly the wanted tick: under load one more tick may have come (pending,
+     * blocked in here) before the handler disarms the timer, natively too. */
+    if (++n_ticks != n_ticks_wanted) return;
     struct itimerval off = { { 0, 0 }, { 0, 0 } };
     setitimer(ITIMER_REAL, &off, NULL);
     if (n_action == 1) {
@@ -617,6 +647,14 @@ static void n_handler(int s)
         n_futex = 1;
     }
     errno = saved;
+}
+
+/* "3" when the wanted tick came; more than that only under load (see n_handler). */
+static const char *ticks_seen(void)
+{
+    static char b[16];
+    snprintf(b, sizeof b, "%d", n_ticks >= n_ticks_wanted ? n_ticks_wanted : n_ticks);
+    return b;
 }
 
 static void arm(int action, int ticks)
@@ -636,7 +674,7 @@ static void mode_interrupt(void)
     arm(1, 3);
     errno = 0;
     long r = read(n_pipe[0], &c, 1);
-    printf("interrupt: SA_RESTART read: %ld '%c' %s after %d handler runs (restarted each time)\n", r, c, errname(errno), n_ticks);
+    printf("interrupt: SA_RESTART read: %ld '%c' %s after %s handler runs (restarted each time)\n", r, c, errname(errno), ticks_seen());
 
     int ls = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = 0, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -647,32 +685,32 @@ static void mode_interrupt(void)
     arm(2, 3);
     errno = 0;
     int cs = accept(ls, NULL, NULL);
-    printf("interrupt: SA_RESTART accept: %s %s after %d handler runs\n", cs >= 0 ? "a connection" : "-1", errname(errno), n_ticks);
+    printf("interrupt: SA_RESTART accept: %s %s after %s handler runs\n", cs >= 0 ? "a connection" : "-1", errname(errno), ticks_seen());
 
     n_futex = 0;
     arm(3, 3);
     errno = 0;
     r = syscall(SYS_futex, &n_futex, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
-    printf("interrupt: SA_RESTART futex wait: %ld %s after %d handler runs (restarted, then the word had changed)\n", r, errname(errno), n_ticks);
+    printf("interrupt: SA_RESTART futex wait: %ld %s after %s handler runs (restarted, then the word had changed)\n", r, errname(errno), ticks_seen());
 
     arm(0, 1);
     struct timespec ts = { 5, 0 }, left = { 0, 0 };
     errno = 0;
     r = nanosleep(&ts, &left);
-    printf("interrupt: SA_RESTART nanosleep(5 s): %ld %s after %d handler run, time left written: %s\n", r, errname(errno), n_ticks,
+    printf("interrupt: SA_RESTART nanosleep(5 s): %ld %s after %s handler run, time left written: %s\n", r, errname(errno), ticks_seen(),
            YN(left.tv_sec >= 3 && left.tv_sec <= 5));
     arm(0, 1);
     struct pollfd pfd = { .fd = n_pipe[0], .events = POLLIN };
     errno = 0;
     r = poll(&pfd, 1, 5000);
-    printf("interrupt: SA_RESTART poll(5 s): %ld %s after %d handler run\n", r, errname(errno), n_ticks);
+    printf("interrupt: SA_RESTART poll(5 s): %ld %s after %s handler run\n", r, errname(errno), ticks_seen());
     int ep = epoll_create1(0);
     struct epoll_event ev = { .events = EPOLLIN }, out;
     CHECK(ep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, n_pipe[0], &ev) == 0);
     arm(0, 1);
     errno = 0;
     r = epoll_wait(ep, &out, 1, 5000);
-    printf("interrupt: SA_RESTART epoll_wait(5 s): %ld %s after %d handler run\n", r, errname(errno), n_ticks);
+    printf("interrupt: SA_RESTART epoll_wait(5 s): %ld %s after %s handler run\n", r, errname(errno), ticks_seen());
     fd_set rset;
     FD_ZERO(&rset);
     FD_SET(n_pipe[0], &rset);
@@ -680,23 +718,23 @@ static void mode_interrupt(void)
     arm(0, 1);
     errno = 0;
     r = select(n_pipe[0] + 1, &rset, NULL, NULL, &tv);
-    printf("interrupt: SA_RESTART select(5 s): %ld %s after %d handler run\n", r, errname(errno), n_ticks);
+    printf("interrupt: SA_RESTART select(5 s): %ld %s after %s handler run\n", r, errname(errno), ticks_seen());
     struct timespec pts = { 5, 0 };
     arm(0, 1);
     errno = 0;
     r = pselect(0, NULL, NULL, NULL, &pts, NULL);
-    printf("interrupt: SA_RESTART pselect(5 s, no fds): %ld %s after %d handler run\n", r, errname(errno), n_ticks);
+    printf("interrupt: SA_RESTART pselect(5 s, no fds): %ld %s after %s handler run\n", r, errname(errno), ticks_seen());
 
     on(SIGALRM, n_handler, 0);
     n_futex = 0;
     arm(3, 1);
     errno = 0;
     r = syscall(SYS_futex, &n_futex, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
-    printf("interrupt: futex wait without SA_RESTART: %ld %s after %d handler run\n", r, errname(errno), n_ticks);
+    printf("interrupt: futex wait without SA_RESTART: %ld %s after %s handler run\n", r, errname(errno), ticks_seen());
     arm(0, 1);
     errno = 0;
     r = read(n_pipe[0], &c, 1);
-    printf("interrupt: read without SA_RESTART: %ld %s after %d handler run\n", r, errname(errno), n_ticks);
+    printf("interrupt: read without SA_RESTART: %ld %s after %s handler run\n", r, errname(errno), ticks_seen());
     set_itimer(ITIMER_REAL, 0, 0);
 }
 
@@ -1496,6 +1534,7 @@ int main(int argc, char **argv)
     else if (!strcmp(mode, "altstack")) mode_altstack();
     else if (!strcmp(mode, "itimer")) mode_itimer();
     else if (!strcmp(mode, "itimer-spin")) mode_itimer_spin();
+    else if (!strcmp(mode, "itimer-io")) mode_itimer_io();
     else if (!strcmp(mode, "eintr")) mode_eintr();
     else if (!strcmp(mode, "interrupt")) mode_interrupt();
     else if (!strcmp(mode, "restart-thread")) mode_restart_thread();

@@ -82,6 +82,19 @@ for (const p of ['exit', 'ring'] as const) {
   });
 }
 
+test('torov leaves its standard streams blocking, as its parent gave them (Node makes piped stdio non-blocking)', { skip: NO_BUSYBOX }, async () => {
+  const r = await start([BUSYBOX, ...WAIT_READ]);
+  try {
+    for (const fd of [0, 1, 2]) {
+      const flags = parseInt(/^flags:\s+([0-7]+)$/m.exec(fs.readFileSync(`/proc/${r.vmm}/fdinfo/${fd}`, 'utf8'))![1]!, 8);
+      assert.equal(flags & 0o4000, 0, `fd ${fd} is O_NONBLOCK in the VMM (the guest shares it)`);
+    }
+  } finally {
+    r.child.stdin!.end('x\n');
+    await r.done;
+  }
+});
+
 test('SIGWINCH reaches the VMM and, as its default action, changes nothing', { skip: NO_BUSYBOX }, async () => {
   const r = await start(['--verbose', BUSYBOX, ...WAIT_READ]);
   r.child.kill('SIGWINCH');

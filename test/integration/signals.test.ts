@@ -75,6 +75,7 @@ const CASES: { args: string[]; status?: number; what: string }[] = [
   { args: ['altstack'], what: 'a stack overflow caught on a sigaltstack (SA_ONSTACK), in main and in a thread' },
   { args: ['itimer'], what: 'setitimer(ITIMER_REAL) ticks counted with pause, getitimer, alarm' },
   { args: ['itimer-spin'], what: 'ITIMER_REAL, ITIMER_VIRTUAL and ITIMER_PROF reach a loop without syscalls' },
+  { args: ['itimer-io'], what: 'a 1 ms timer without SA_RESTART never fails a write or read of a pipe with room (EINTR)' },
   { args: ['eintr'], what: 'alarm interrupts a blocked read on a pipe: EINTR' },
   { args: ['interrupt'], what: 'SA_RESTART restarts read, accept and a futex wait; nanosleep, poll, epoll_wait give EINTR' },
   { args: ['restart-thread'], what: 'a read restarted under SA_RESTART completes when another thread writes' },
