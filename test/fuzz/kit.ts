@@ -88,10 +88,10 @@ export function judge(status: number | null, stderr: string, o: { done?: boolean
     return /^torov: timeout: the VM was stopped after /m.test(stderr) ? { outcome: 'timeout', why: '--timeout' } : { outcome: 'torov-failure', why: `status 124 without the timeout line: ${firstLine(stderr)}` };
   }
   if (status > 128 && status < 128 + 65) {
-    // Killed by a signal: torov says which and why, in one line.
-    if (/^torov: SIG[A-Z0-9]+: /m.test(stderr) || status === 159) return { outcome: 'guest-death', why: firstLine(stderr) || `status ${status}` };
-    if (o.torovLines === false) return { outcome: 'guest-death', why: `status ${status}` };     // the program's own exit status
-    return { outcome: 'torov-failure', why: `status ${status} without torov's report: ${firstLine(stderr)}` };
+    // The program died of a signal: a fault, reported by torov in one line, or a signal's
+    // default action (it sent itself one), silent as natively. (The VMM dying would have
+    // made the launcher say "the VMM was killed by", a failure above.)
+    return { outcome: 'guest-death', why: firstLine(stderr) || `status ${status}: the program's signal ${status - 128}` };
   }
   if (status === 0 && o.done !== false) return { outcome: 'ok', why: '' };
   return { outcome: 'guest-death', why: status === 0 ? 'ended before its last call' : `exit status ${status}` };

@@ -57,12 +57,13 @@ function main(): number {
   const t0 = Date.now();
   const canary = new HostCanary();
   const count = { runs: 0, calls: 0, ok: 0, 'guest-death': 0, timeout: 0, 'torov-failure': 0, leftovers: 0 } as Record<Outcome | 'runs' | 'calls' | 'leftovers', number>;
-  const failures: string[] = [];
+  const failures: string[] = [], timeouts: string[] = [];
   const say = (s: string) => process.stdout.write(s + '\n');
   const tally = (kind: string, r: { outcome: Outcome; why: string; leftovers: string[]; command: string }) => {
     count.runs++;
     count[r.outcome]++;
     if (r.outcome === 'torov-failure') failures.push(`${kind}: ${r.why}\n    repeat: ${r.command}`);
+    if (r.outcome === 'timeout') timeouts.push(`${kind}: ${r.why}`);
     if (r.leftovers.length) { count.leftovers += r.leftovers.length; failures.push(`${kind}: left on the host: ${r.leftovers.join('; ')}\n    repeat: ${r.command}`); }
   };
   say(`soak: seed ${o.seed}; ${o.calls} syscall-fuzzer calls in runs of ${o.perRun}, ${o.elfs} ELF files, ${o.policies} policies, ${o.probes} round(s) of probes`);
@@ -74,7 +75,7 @@ function main(): number {
     const r = runFuzz(plan);
     count.calls += r.callsMade;
     if (r.outcome === 'guest-death') deaths++;
-    tally(`fuzz seed ${plan.seed} (${plan.classes}, ${plan.policy}, ${plan.path}${plan.trace ? ', --trace' : ''})`, { ...r, why: `${r.why} [last: ${r.last}]` });
+    tally(`fuzz seed ${plan.seed} (${plan.classes}, ${plan.policy}, ${plan.path}${plan.trace ? ', --trace' : ''}, ${r.callsMade} calls)`, { ...r, why: `${r.why} [last: ${r.last}]` });
     if (i % 20 === 19) say(`soak: ${count.runs} runs, ${count.calls} calls, ${deaths} guest deaths, ${count.timeout} timeouts, ${count['torov-failure']} torov failures (${Math.round((Date.now() - t0) / 1000)} s)`);
   }
   const fuzzRuns = count.runs;
@@ -98,6 +99,7 @@ function main(): number {
   say(`  timeouts:        ${count.timeout}`);
   say(`  torov failures:  ${count['torov-failure']}`);
   say(`  host leftovers:  ${count.leftovers}${changes.length ? `, host changes: ${changes.length}` : ''}`);
+  for (const t of timeouts) say(`  timeout ${t}`);
   for (const f of failures) say(`  FAIL ${f}`);
   return failures.length ? 1 : 0;
 }
