@@ -279,6 +279,13 @@ static void one_syscall(void)
     case SYS_process_madvise: a[0] = (uint64_t)-1; break;
     case SYS_shmat: a[1] = 0; break;
     case SYS_brk: if (a[0] < (uintptr_t)_end) a[0] = 0; break;
+    case SYS_rt_sigsuspend: {
+        /* A mask that blocks SIGALRM too would wait for ever, natively as well. */
+        static uint64_t mask;
+        int own = (a[0] >= (uintptr_t)__executable_start && a[0] + 8 <= (uintptr_t)_end) || (a[0] >= stack_lo && a[0] + 8 <= stack_hi);
+        if (own) { memcpy(&mask, (void *)a[0], 8); mask &= ~(1ULL << (SIGALRM - 1)); a[0] = (uintptr_t)&mask; }
+        break;
+    }
     }
     prog->nr = nr;
     for (int i = 0; i < 6; i++) prog->args[i] = a[i];
