@@ -32,7 +32,7 @@ import { writeFrame, readFrame, belowRedZone } from './sigframe';
 import { clockMs } from '../syscalls/thread';
 import type { FaultFrame } from './fault';
 import type { ThreadGroup } from './task';
-import { RUN, REGS } from '../kvm/kvm';
+import { RUN, REGS, KVM_EXIT_INTR } from '../kvm/kvm';
 import { sys, addressOf } from '../host/libc';
 import { F_GETFL, O_NONBLOCK } from '../linux/fcntl';
 import { SYS as NR } from '../linux/syscalls';
@@ -219,6 +219,8 @@ export interface TaskRun {
   parked: boolean;
   /** The syscall number being served (for adaptive spinning). */
   nr: number;
+  /** An exit reported while a debugger stopped every vCPU (stopWorld), handled when the thread may run again. */
+  held: number | undefined;
   t0: number;
   dead: boolean;
 }
@@ -238,7 +240,26 @@ export interface SchedulerHost extends VcpuHost, Stoppable {
   readonly cpus: number;
 }
 
+/**
+ * A debugger attached to a program with threads (src/gdb/target.ts): the scheduler asks it
+ * at the points where it may stop the program (all-stop: every vCPU parked).
+ */
+export interface DebugHook {
+  /** True when the debugger wants the program stopped (Ctrl-C): checked in the run loops. */
+  wantsStop(): boolean;
+  /** Stop now (the hook parks every vCPU with stopWorld() and resumes them with startWorld()). */
+  stop(): void;
+  /** Thread `t` is about to run on (its syscall done): true if the debugger took the stop instead (a step over a syscall). */
+  beforeResume(t: Task): boolean;
+  /** The program ended. */
+  exited(e: GuestExit): void;
+}
+
 export class Scheduler implements TaskServices {
+  /** The debugger, when gdb debugs a program with threads. */
+  debug: DebugHook | undefined;
+  /** Threads a debugger keeps stopped while it resumes others (vCont;s:TID): resume() leaves them parked. */
+  readonly frozen = new Set<Task>();
   /** Live threads, in creation order; the first is the program's first thread. */
   readonly tasks: Task[] = [];
   private readonly runs = new Map<Task, TaskRun>();
@@ -323,7 +344,7 @@ export class Scheduler implements TaskServices {
   /** Adds a thread with its vCPU (and channel page). */
   add(task: Task, vcpu: Vcpu, slot: Slot | undefined): TaskRun {
     const r: TaskRun = { vcpu, slot, thread: undefined, wait: undefined, ctxPending: false, viaChannel: false, sysNr: -1, interrupted: false,
-      ctxResult: undefined, wantKick: false, parked: true, nr: -1, t0: 0, dead: false };
+      ctxResult: undefined, wantKick: false, parked: true, nr: -1, t0: 0, dead: false, held: undefined };
     this.tasks.push(task);
     this.runs.set(task, r);
     if (slot) vcpu.sink = this;
@@ -345,13 +366,16 @@ export class Scheduler implements TaskServices {
           if (first.thread) { this.unbind(first); }
           if (!this.channelBusy(first)) first.viaChannel = false;
           if (this.armed > 0) this.armTick(10); else this.stopTick();
-          const rc = first.vcpu.fd.runOnce();
+          const held = first.held;
+          first.held = undefined;
+          const rc = held ?? first.vcpu.fd.runOnce();
           // The syscall's host calls made here are interrupted when the next timer is due.
           if (this.armed > 0) this.armTick();
           const kind = first.vcpu.handleExit(rc);
           this.directExits++;
           if (this.armed > 0) this.expireTimers();
           if (kind === EXIT_INTERRUPTED) this.hostSignals();
+          if (this.debug && (kind === EXIT_INTERRUPTED || kind === EXIT_SYSCALL) && !first.vcpu.inStub() && this.debug.wantsStop()) this.debug.stop();
           // A signal is delivered where the vCPU holds the program's registers: after an
           // exit-path syscall, or at an interruption in its code (the channel's exits go
           // through PORT_CTX for that).
@@ -369,11 +393,48 @@ export class Scheduler implements TaskServices {
     } catch (e) {
       if (e instanceof GuestExit) {
         this.stopAll();
+        this.debug?.exited(e);
         return this.host.finish(e);
       }
       this.stopAll();
       throw e;
     }
+  }
+
+  /**
+   * A debugger stops the program: every vCPU leaves the guest and is parked. One that
+   * stopped inside torov's stub (a syscall or exception entry, a few instructions) runs
+   * on to the stub's report, so that every thread shows the program's state; an exit
+   * reported meanwhile is kept (held) and handled when the thread may run again.
+   */
+  stopWorld(): void {
+    for (const t of this.tasks) {
+      const r = this.runs.get(t)!;
+      const h = r.thread;
+      if (!h?.running) continue;
+      let rc = h.stopSync(r.vcpu.fd.runU8);
+      for (let i = 0; i < 10 && rc !== undefined && interrupted(r.vcpu, rc) && r.vcpu.inStub(); i++) {
+        h.go();
+        Atomics.wait(h.ctl, 1 /* EXIT */, h.seen, 5);
+        rc = h.exited() ? h.takeExit() : h.stopSync(r.vcpu.fd.runU8);
+      }
+      r.parked = true;
+      if (rc !== undefined && !interrupted(r.vcpu, rc)) r.held = rc;
+    }
+  }
+
+  /** The debugger lets the program run again: every parked thread that is not waiting, held or frozen. */
+  startWorld(): void {
+    for (const t of this.tasks) {
+      const r = this.runs.get(t)!;
+      if (r.parked && !r.wait && !r.dead && r.held === undefined && r.thread) this.resume(r);
+    }
+  }
+
+  /** The thread `t`'s vCPU, and whether it waits in a syscall (for the debugger's thread list). */
+  threadState(t: Task): { vcpu: Vcpu; waiting: string | undefined } | undefined {
+    const r = this.runs.get(t);
+    return r ? { vcpu: r.vcpu, waiting: r.wait?.kind } : undefined;
   }
 
   /**
@@ -527,7 +588,7 @@ export class Scheduler implements TaskServices {
    * for a back-off period (50 ms, doubling up to 1.6 s while it keeps happening).
    */
   private poll(): void {
-    for (const t of this.tasks) { const r = this.runs.get(t)!; r.slot?.setPolling(true); if (r.parked && !r.wait && !r.dead) this.resume(r); }
+    for (const t of this.tasks) { const r = this.runs.get(t)!; r.slot?.setPolling(true); if (r.parked && !r.wait && !r.dead && r.held === undefined) this.resume(r); }
     this.windowServed = 0; this.late = 0;
     this.lastKicks = 0;
     for (const t of this.tasks) this.lastKicks += this.runs.get(t)!.thread!.kicks();
@@ -543,6 +604,13 @@ export class Scheduler implements TaskServices {
           if (r.dead) continue;
           const h = r.thread;
           if (!h) return;                        // a new thread without a host thread yet
+          if (r.held !== undefined && !this.frozen.has(t)) {
+            const rc = r.held;
+            r.held = undefined;
+            this.exit(t, r, rc);
+            work = true;
+            if (r.dead) continue;
+          }
           if (r.slot && r.slot.posted()) {
             if (h.waiting()) this.late++;
             this.serve(t, r);
@@ -580,6 +648,7 @@ export class Scheduler implements TaskServices {
         }
         if ((this.sleepers.size > 0 || this.armed > 0) && this.expireTimers()) work = true;
         this.hostSignals();
+        if (this.debug?.wantsStop()) { this.debug.stop(); work = true; }
         if (this.host.stop.requested) this.runs.get(this.tasks[0]!)!.vcpu.stopNow();
         if (this.tasks.length === 1 && this.runs.get(this.tasks[0]!)!.thread === undefined) return;
         if (work) { n = 0; idleSince = 0n; continue; }
@@ -737,6 +806,7 @@ export class Scheduler implements TaskServices {
   /** Lets a parked vCPU run again. */
   private resume(r: TaskRun): void {
     if (r.dead || !r.thread) return;
+    if (this.debug && (this.frozen.has(r.vcpu.task) || r.held !== undefined || this.debug.beforeResume(r.vcpu.task))) return;
     if (this.host.stop.requested) r.vcpu.stopNow();
     r.parked = false;
     r.thread.go();
@@ -1550,3 +1620,9 @@ export class Scheduler implements TaskServices {
 }
 
 const RIP_W = (RUN.regs + REGS.rip) >> 2;
+
+/** True if KVM_RUN's return `rc` for `v` was an interruption (a kick), not an exit to handle. */
+function interrupted(v: Vcpu, rc: number): boolean {
+  if (rc < 0) return rc === -EINTR || rc === -EAGAIN;
+  return v.fd.runU32[RUN.exit_reason >> 2] === KVM_EXIT_INTR;
+}

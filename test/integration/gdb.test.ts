@@ -14,6 +14,7 @@ import { TOROV, ROOT, guest } from '../helpers';
 import { framePacket, PacketReader } from '../../src/gdb/packet';
 
 const DEMO = guest('gdb_demo');
+const THREADS = guest('gdb_threads');
 const haveGdb = spawnSync('gdb', ['--version'], { encoding: 'utf8' }).status === 0;
 const skip = haveGdb ? false : 'gdb is not installed (apt-get install gdb)';
 
@@ -25,7 +26,8 @@ async function startStub(args: readonly string[], timeoutMs = 20_000): Promise<S
   const child = spawn(TOROV, ['run', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '', err = '';
   child.stdout!.on('data', (d) => { out += d; });
-  const status = new Promise<number | null>((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : null))));
+  // 'close': the exit, and its output read to the end (a run that goes on after gdb detached prints after gdb is gone).
+  const status = new Promise<number | null>((resolve) => child.on('close', (code, sig) => resolve(code ?? (sig ? 128 : null))));
   const port = await new Promise<number>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`no "waiting for gdb" line: ${err}`)), timeoutMs);
     child.stderr!.on('data', (d) => {
@@ -272,6 +274,103 @@ test('protocol: a step over `syscall` performs it and stops at the next instruct
     assert.equal(await c.ask('c'), 'W12');
     assert.equal(await exitOf(s), 18);
     assert.equal(s.stdout(), 'gdb_demo: counter=30 result=18\n');
+  } finally {
+    c?.close();
+    s.child.kill('SIGKILL');
+  }
+});
+
+// ---- threads (test/guests/gdb_threads: main starts two workers that run work(), meet at a
+// barrier with main, and end; main joins them and exits 7) ------------------------------
+
+test('gdb threads: a breakpoint in a second thread stops it, info threads, thread N, bt, new and exited threads, exit status', { skip }, async () => {
+  const r = await gdbSession([], [
+    'break work', 'continue', 'info threads', 'bt 2', 'thread 1', 'info registers rip',
+    'continue', 'print id', 'delete', 'break 63', 'continue', 'info threads', 'continue',
+  ], { program: THREADS });
+  // Each worker hits the breakpoint in its own thread (guest tids 2 and 3 in torov's pid namespace), in either order.
+  const hits = [...r.out.matchAll(/Thread (\d+) hit Breakpoint 1, work \(id=(\d)\) at gdb_threads\.c:30/g)].map((m) => [Number(m[1]), Number(m[2])]);
+  assert.equal(hits.length, 2, r.out);
+  assert.deepEqual(hits.map(([tid]) => tid).sort(), [2, 3]);
+  for (const [tid, id] of hits) assert.equal(tid, id! + 1, 'worker id N runs in thread N+1');
+  assert.match(r.out, /\[New Thread 2\]/);
+  // info threads at the first stop: the main thread and the stopped worker, marked current.
+  assert.match(r.out, /^ +1 +Thread 1\b.*$/m);
+  assert.match(r.out, new RegExp(`^\\* ${hits[0]![0]} +Thread ${hits[0]![0]}(?: \\(.*\\))? +work \\(id=${hits[0]![1]}\\) at gdb_threads\\.c:30$`, 'm'));
+  assert.match(r.out, /#0 +work \(id=\d\) at gdb_threads\.c:30\n#1 +0x[0-9a-f]+ in worker \(arg=0x\d\) at gdb_threads\.c:37/);
+  // thread 1 has registers of its own (Hg): somewhere in main's thread, not in work().
+  assert.match(r.out, /\[Switching to thread 1 \(Thread 1\)\]/);
+  const rip = /^rip +0x([0-9a-f]+) +0x[0-9a-f]+ <([^>+]+)/m.exec(r.out);
+  assert.ok(rip && rip[2] !== 'work', `thread 1's rip: ${rip?.[0]}`);
+  assert.match(r.out, /^\$1 = \d$/m);
+  // After the joins the workers are gone: info threads lists the main thread only.
+  assert.match(r.out, /Thread 1 hit Breakpoint 2, main \(argc=1, argv=0x[0-9a-f]+\) at gdb_threads\.c:63/);
+  const last = r.out.slice(r.out.lastIndexOf('Id   Target Id'));
+  assert.match(last, /^\* 1 +Thread 1 +main \(/m);                 // no extra info: a thread in its code
+  assert.doesNotMatch(last, /Thread [23]/);
+  assert.match(r.out, /\[Inferior 1 \(Remote target\) exited with code 07\]/);
+  assert.equal(r.stdout, 'gdb_threads: sum=3 done\n');
+  assert.equal(r.status, 7);
+});
+
+test('gdb threads: next and stepi in a second thread; detach lets every thread run to the end', { skip }, async () => {
+  const r = await gdbSession([], ['break work', 'continue', 'next', 'stepi', 'info registers rip', 'detach'], { program: THREADS });
+  assert.match(r.out, /Thread \d hit Breakpoint 1, work \(id=\d\) at gdb_threads\.c:30/);
+  assert.match(r.out, /^31\s+return mine;$/m);
+  assert.match(r.out, /^rip +0x[0-9a-f]+ +0x[0-9a-f]+ <work\+\d+>$/m);
+  assert.match(r.out, /\[Inferior 1 \(Remote target\) detached\]/);
+  assert.equal(r.stdout, 'gdb_threads: sum=3 done\n');
+  assert.equal(r.status, 7);
+});
+
+test('protocol threads: Ctrl-C stops every thread, thread list and liveness, Hg, a step of one thread, kill', async () => {
+  const s = await startStub(['--gdb', '127.0.0.1:0', THREADS, 'spin']);
+  const nm = spawnSync('nm', [THREADS], { encoding: 'utf8' }).stdout;
+  const sym = (name: string) => parseInt(new RegExp(`^([0-9a-f]+) [TtBbDd] ${name}$`, 'm').exec(nm)![1]!, 16);
+  const spins = sym('spins'), worker = sym('worker');
+  let c: RawClient | undefined;
+  try {
+    c = await RawClient.connect(s.port);
+    assert.equal(await c.ask('qfThreadInfo'), 'm1');
+    assert.equal(await c.ask('qsThreadInfo'), 'l');
+    assert.equal(await c.ask('qC'), 'QC1');
+    assert.equal(await c.ask('T2'), 'E01');                         // no thread 2 yet
+    c.send('vCont;c');
+    await new Promise((r) => setTimeout(r, 1500));                  // the workers spin by now
+    c.raw(Buffer.from([3]));
+    assert.match(await c.reply(), /^T02thread:[123];$/);
+    assert.equal(await c.ask('qfThreadInfo'), 'm1,2,3');
+    for (const t of ['1', '2', '3', '-1']) assert.equal(await c.ask(`T${t}`), 'OK', `T${t}`);
+    assert.equal(await c.ask('T4'), 'E01');
+    assert.equal(await c.ask('Hg4'), 'E01');
+    assert.match(await c.ask('qThreadExtraInfo,1'), /^[0-9a-f]+$/); // main waits in pthread_join: "in a syscall (futex wait)"
+    const count = async () => Buffer.from(await c!.ask(`m${spins.toString(16)},8`), 'hex').readBigUInt64LE();
+    // All-stop: while stopped, the workers do not count.
+    const n0 = await count();
+    assert.ok(n0 > 0n);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await count(), n0);
+    // Each worker's registers (Hg): both in worker()'s loop.
+    const ripOf = async (tid: number) => {
+      assert.equal(await c!.ask(`Hg${tid}`), 'OK');
+      return Number(Buffer.from(await c!.ask('p10'), 'hex').readBigUInt64LE());
+    };
+    const rip2 = await ripOf(2), rip3 = await ripOf(3);
+    for (const rip of [rip2, rip3]) assert.ok(rip > worker && rip < worker + 0x100, `in worker(): ${rip.toString(16)}`);
+    // One instruction of thread 3 only: thread 2 stays where it was, the count grows by at most one.
+    assert.equal(await c.ask('vCont;s:3'), 'T05thread:3;');
+    assert.equal(await ripOf(2), rip2);
+    assert.notEqual(await ripOf(3), rip3);
+    assert.ok((await count()) - n0 <= 1n);
+    // Everything runs again, and stops again at Ctrl-C.
+    c.send('vCont;c');
+    await new Promise((r) => setTimeout(r, 300));
+    c.raw(Buffer.from([3]));
+    assert.match(await c.reply(), /^T02thread:[123];$/);
+    assert.ok((await count()) > n0 + 1000n);
+    c.send('k');
+    assert.equal(await exitOf(s), 137);
+    assert.match(s.stderr(), /torov: SIGKILL: killed by the debugger/);
   } finally {
     c?.close();
     s.child.kill('SIGKILL');
