@@ -42,6 +42,8 @@ export interface Target {
   currentThread(): number;
   /** Makes `tid` the thread whose registers g/G/p/P read and write (Hg); false if it is not alive. */
   selectThread(tid: number): boolean;
+  /** gdb's signal numbers to give the program without stopping (QPassSignals). */
+  passSignals?(gdbSignals: number[]): void;
   /** A short description of a thread (qThreadExtraInfo), or undefined. */
   threadInfo?(tid: number): string | undefined;
 }
@@ -283,7 +285,7 @@ export class GdbServer {
   private handleQuery(s: string): string {
     if (s.startsWith('qSupported')) {
       const xfer = (this.target.auxv?.() !== undefined ? ';qXfer:auxv:read+' : '') + (this.target.librariesSvr4 ? ';qXfer:libraries-svr4:read+' : '');
-      return `PacketSize=${MAX_PACKET.toString(16)};QStartNoAckMode+;qXfer:features:read+${xfer};swbreak+;hwbreak+`;
+      return `PacketSize=${MAX_PACKET.toString(16)};QStartNoAckMode+;qXfer:features:read+${xfer};swbreak+;hwbreak+;QPassSignals+`;
     }
     // The auxiliary vector and the shared-library list: read afresh when gdb asks from
     // offset 0 (the list changes as the program loads libraries), in pieces after that.
@@ -301,6 +303,12 @@ export class GdbServer {
       const chunk = cur.data.subarray(off, off + Math.min(len, (MAX_PACKET - 64) >> 1));
       // Binary (auxv): framePacket escapes it; half a packet leaves room for that.
       return (off + chunk.length >= cur.data.length ? 'l' : 'm') + chunk.toString('latin1');
+    }
+    if (s.startsWith('QPassSignals:')) {
+      const list = s.slice(13) === '' ? [] : s.slice(13).split(';').map((x) => parseHexNumber(x));
+      if (list.some((n) => n === undefined) || !this.target.passSignals) return list.some((n) => n === undefined) ? E_BAD : EMPTY;
+      this.target.passSignals(list as number[]);
+      return OK;
     }
     if (s === 'QStartNoAckMode') { this.send(OK); this.noAck = true; return OK_SENT; }
     if (s.startsWith('qXfer:features:read:')) {

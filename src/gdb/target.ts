@@ -51,7 +51,10 @@ import { Listener } from './socket';
 import { InterruptWatcher } from './interrupt';
 import { gdbSignal, linuxSignal, GDB_SIGINT, GDB_SIGTRAP, IGNORED_BY_DEFAULT } from './signals';
 import { EAGAIN, EINTR } from '../linux/errno';
-import { SIGKILL, signalName } from '../linux/signal';
+import { SIGKILL, signalName, sigmaskBit } from '../linux/signal';
+import { SI_USER } from '../vmm/sigstate';
+import { describeFault } from '../vmm/fault';
+import type { SignalInfo } from '../syscalls/api';
 import { IOVEC } from '../linux/structs';
 import { takeHostSignal, onHostSignal } from '../vmm/host-signals';
 
@@ -106,6 +109,12 @@ export class DebugSession implements Target, DebugHook {
   private stepTask: Task | undefined;
   /** With threads: a step over a syscall: the thread, and its rip when resumed (it stops once its rip moved on, out of the stub). */
   private stepOver: { task: Task; from: number } | undefined;
+  /** gdb's signal numbers it lets the program have without a stop (QPassSignals). */
+  private passed = new Set<number>();
+  /** A Linux signal gdb sent (`signal SIG`): delivered without another stop. */
+  private passOnce: number | undefined;
+  /** The stop being reported is for this Linux signal (about to be delivered, or a handled fault). */
+  private signalStop: number | undefined;
 
   constructor(m: Machine, private v: Vcpu, private readonly listener: Listener, private watcher: InterruptWatcher | undefined,
     private readonly log: (line: string) => void, private readonly trace?: (line: string) => void) {
@@ -128,11 +137,13 @@ export class DebugSession implements Target, DebugHook {
       const conn = this.listener.accept();
       this.listener.close();
       this.server = new GdbServer(conn, this, this.trace);
+      m.scheduler.debug = this;
       this.watcher?.bind(conn.fd, fd.runU8, fd.runAddr);
       this.halt({ signal: GDB_SIGTRAP }, true);
       for (;;) {
         if (this.detached) { this.release(); v.debugger = undefined; return m.run(); }
-        if (m.scheduler.tasks.length > 1) return this.runThreads();
+        // Threads, or a syscall that waits (pause, sigsuspend): the scheduler runs the program from here.
+        if (m.scheduler.tasks.length > 1 || m.scheduler.threadState(this.first.task)?.waiting) return this.runThreads();
         const sig = takeHostSignal();
         if (sig !== 0) onHostSignal(m, sig);
         if (m.stop.requested) throw new GuestExit(m.stop.status, m.stop.reason);
@@ -161,7 +172,9 @@ export class DebugSession implements Target, DebugHook {
     if (prot) this.unprotectPages();
     this.v.syscall();
     if (prot) this.protectPages();
-    if (this.m.scheduler.tasks.length > 1) return;              // run() goes on with every thread
+    const s = this.m.scheduler;
+    if (s.tasks.length > 1 || s.threadState(this.first.task)?.waiting) return;   // run() goes on in the scheduler
+    s.deliverSignals(this.first.task);
     if (this.pendingInterrupt) {
       this.leaveStub();
       this.halt({ signal: GDB_SIGINT });
@@ -200,6 +213,7 @@ export class DebugSession implements Target, DebugHook {
       else this.halt({ signal: GDB_SIGTRAP });            // the program's own int3
       return;
     }
+    if (this.handledFault(this.first.task, f)) return;
     const verdict = this.m.onFault(this.v.task, f);
     if (verdict === 'resume') return;                     // the stub pops its words and iretq's
     this.enterProgram(f, false);
@@ -308,14 +322,13 @@ export class DebugSession implements Target, DebugHook {
   }
 
   /** DebugHook: thread `t` is about to run on; a step over a syscall stops once the call is done. */
-  beforeResume(t: Task): boolean {
+  beforeResume(t: Task): void {
     const o = this.stepOver;
-    if (!o || o.task !== t) return false;
+    if (!o || o.task !== t) return;
     const v = this.vcpuOf(t);
-    if (!v || v.inStub() || v.reg(RIP_W) === o.from) return false;
+    if (!v || v.inStub() || v.reg(RIP_W) === o.from) return;
     this.stepOver = undefined;
-    this.allStop(t, { signal: GDB_SIGTRAP });
-    return true;
+    this.allStop(t, { signal: GDB_SIGTRAP }, t);
   }
 
   private vcpuOf(t: Task): Vcpu | undefined { return this.m.scheduler.threadState(t)?.vcpu; }
@@ -346,40 +359,44 @@ export class DebugSession implements Target, DebugHook {
         const hit = this.watchHit(w);
         if (hit >= 0) {
           if (this.stepTask === task) this.stepTask = undefined;
-          this.allStop(task, { signal: GDB_SIGTRAP, extra: `watch:${this.hw[hit]!.addr.toString(16)};` });
+          this.allStop(task, { signal: GDB_SIGTRAP, extra: `watch:${this.hw[hit]!.addr.toString(16)};` }, task);
           return 'resume';
         }
       }
-      if (this.stepTask === task) { this.stepTask = undefined; this.allStop(task, { signal: GDB_SIGTRAP }); }
+      if (this.stepTask === task) { this.stepTask = undefined; this.allStop(task, { signal: GDB_SIGTRAP }, task); }
       return 'resume';                                    // a trap flag left over: run on
     }
     if (f.vector === 3) {
       this.enterProgram(f, false);
       const at = f.rip - 1;
-      if (this.breakpoints.has(at)) { this.setReg(REGS.rip, at); this.allStop(task, { signal: GDB_SIGTRAP, extra: 'swbreak:;' }); }
-      else this.allStop(task, { signal: GDB_SIGTRAP });
+      if (this.breakpoints.has(at)) { this.setReg(REGS.rip, at); this.allStop(task, { signal: GDB_SIGTRAP, extra: 'swbreak:;' }, task); }
+      else this.allStop(task, { signal: GDB_SIGTRAP }, task);
       return 'resume';
     }
+    if (this.handledFault(task, f)) return 'resume';
     const verdict = this.m.faultVerdict(task, f);
     if (verdict === 'resume') return 'resume';
     this.v = v;
     this.enterProgram(f, false);
     const signal = verdict.status - 128;
     this.pendingFault = { signal, status: verdict.status, message: verdict.message };
-    this.allStop(task, { signal: gdbSignal(signal) });
+    this.allStop(task, { signal: gdbSignal(signal) }, task);
     return 'resume';
   }
 
   /** Stops every thread and hands the program to gdb, the stop being thread `task`'s. */
-  private allStop(task: Task, stop: Stop): void {
+  private allStop(task: Task, stop: Stop, except?: Task): number {
     this.m.scheduler.stopWorld();
     this.event = task;
     this.v = this.vcpuOf(task) ?? this.v;
-    this.halt(stop);
+    this.exceptTask = except;
+    return this.halt(stop);
   }
+  /** The thread the resume after this stop must leave parked (its exit is being handled; its handler resumes it). */
+  private exceptTask: Task | undefined;
 
   /** gdb resumes a program with threads: which thread steps, which stay stopped; then every other vCPU runs. */
-  private resumeThreads(r: { kind: 'continue' | 'step'; tid?: number | undefined; others: boolean }): void {
+  private resumeThreads(r: { kind: 'continue' | 'step'; tid?: number | undefined; others: boolean }, inject: number): void {
     const s = this.m.scheduler;
     const target = s.tasks.find((t) => t.tid === r.tid) ?? (this.event && s.tasks.includes(this.event) ? this.event : s.tasks[0]!);
     if (this.stepTask) {
@@ -401,10 +418,13 @@ export class DebugSession implements Target, DebugHook {
     s.frozen.clear();
     if (!r.others) for (const t of s.tasks) if (t !== target) s.frozen.add(t);
     this.v = this.first;
+    if (inject) this.inject(target, inject);
     this.protectPages();
     this.rebindWatcher();
     this.watcher?.running();
-    s.startWorld();
+    const except = this.exceptTask;
+    this.exceptTask = undefined;
+    s.startWorld(except);
   }
 
   /** gdb detached from a program with threads: no point, no trap flag, no hook; every thread runs on. */
@@ -430,6 +450,70 @@ export class DebugSession implements Target, DebugHook {
     v.fd.run.setBigUint64(RUN.regs + REGS.rflags, BigInt(x), true);
     v.fd.run.setBigUint64(DIRTY, BigInt(KVM_SYNC_X86_REGS), true);
   }
+
+  // ---- signals ------------------------------------------------------------------------------
+
+  /** True if the program has a handler for Linux signal `sig`. */
+  private hasHandler(sig: number): boolean {
+    return (this.m.group.sigactions.get(sig)?.handler ?? 0n) > 1n;
+  }
+
+  /** Stops for thread `t` and hands the program to gdb: the thread stays parked (its exit is being handled). */
+  private stopFor(t: Task, stop: Stop): number {
+    if (!this.multi) return this.halt(stop);
+    return this.allStop(t, stop, t);
+  }
+
+  /**
+   * DebugHook: signal `info` is about to be delivered to thread `t`. The program stops
+   * first, as under ptrace (gdb: "Program received signal ..."), unless gdb passes it
+   * silently (QPassSignals) or gdb itself sent it; what gdb resumes with is delivered.
+   */
+  signal(t: Task, info: SignalInfo): SignalInfo | undefined {
+    const sig = info.signo;
+    if (this.passOnce === sig) { this.passOnce = undefined; return info; }
+    if (this.passed.has(gdbSignal(sig)) || !this.server?.connected) return info;
+    if (!this.vcpuOf(t)) return info;
+    this.signalStop = sig;
+    const got = this.stopFor(t, { signal: gdbSignal(sig) });
+    if (got === 0) return undefined;
+    return got === sig ? info : { signo: got, code: SI_USER, pid: 0, uid: 0 };
+  }
+
+  /**
+   * A CPU exception the program has a handler for (and does not block): stop first with
+   * its signal; continuing with it runs the handler, without it (`signal 0`) the
+   * instruction runs again. False if the fault is not such (the caller goes on).
+   */
+  private handledFault(task: Task, f: FaultFrame): boolean {
+    const { signal } = describeFault(f);
+    if (f.vector === 1 || f.vector === 3 || !this.hasHandler(signal) || (task.sigmask & sigmaskBit(signal))) return false;
+    if (this.passed.has(gdbSignal(signal)) || !this.server?.connected) return false;
+    const v = this.vcpuOf(task);
+    if (!v) return false;
+    this.v = v;
+    this.enterProgram(f, false);
+    this.signalStop = signal;
+    const got = this.stopFor(task, { signal: gdbSignal(signal) });
+    if (got !== signal) return true;                      // re-executed (or gdb's other signal runs first)
+    this.v = v;
+    // The handler's frame, from the registers as they are now (gdb may have changed them).
+    const now = { ...f, rip: this.regOf(v, REGS.rip), rsp: this.regOf(v, REGS.rsp), rflags: this.regOf(v, REGS.rflags) };
+    const verdict = this.m.faultVerdict(task, now);
+    if (verdict !== 'resume') throw new GuestExit(verdict.status, verdict.message);
+    return true;
+  }
+
+  /** gdb resumes with signal `sig` the program was not stopped for: a handler gets it before the program runs on. */
+  private inject(t: Task, sig: number): void {
+    this.passOnce = sig;
+    const s = this.m.scheduler;
+    s.queueSignal(t, { signo: sig, code: SI_USER, pid: 0, uid: 0 });
+    const v = this.vcpuOf(t);
+    if (v && !v.inStub()) s.deliverSignals(t);
+  }
+
+  passSignals(gdbSignals: number[]): void { this.passed = new Set(gdbSignals); }
 
   // ---- Target: threads -------------------------------------------------------------------------
 
@@ -473,7 +557,7 @@ export class DebugSession implements Target, DebugHook {
    * run (TF, debug registers and watched pages set up); throws GuestExit when gdb kills it
    * or continues it into a fatal signal.
    */
-  private halt(stop: Stop, initial = false): void {
+  private halt(stop: Stop, initial = false): number {
     this.watcher?.stopped();
     this.pendingInterrupt = false;
     this.watchStep = undefined;
@@ -493,28 +577,33 @@ export class DebugSession implements Target, DebugHook {
       if (r.kind === 'detach' && this.multi) {
         this.detachThreads();
         this.log('torov: gdb detached; the program runs on');
-        return;
+        return 0;
       }
       if (r.kind === 'detach') {
         this.v = this.first;
         this.removeAllPoints();
         this.setReg(REGS.rflags, this.reg(REGS.rflags) & ~TF);
         this.detached = true;
+        this.m.scheduler.debug = undefined;
         this.server!.close();
         this.log('torov: gdb detached; the program runs on');
-        return;
+        return 0;
       }
-      const fault = this.pendingFault;
+      const fault = this.pendingFault, sigStop = this.signalStop;
       this.pendingFault = undefined;
-      if (r.signal !== 0 && r.signal !== GDB_SIGTRAP && r.signal !== GDB_SIGINT) {
-        // The program gets a signal: torov delivers none yet, so it has its default action.
+      this.signalStop = undefined;
+      // The signal gdb resumes with: the one the program stopped for is delivered by the
+      // caller; another goes to the program's handler (inject), or has its default action.
+      let deliver = 0, inject = 0;
+      const sig = r.signal !== 0 ? linuxSignal(r.signal) : undefined;
+      if (sig !== undefined && sig === sigStop) deliver = sig;
+      else if (r.signal !== 0 && r.signal !== GDB_SIGTRAP && r.signal !== GDB_SIGINT) {
         if (fault && r.signal === gdbSignal(fault.signal)) throw new GuestExit(fault.status, fault.message);
-        const sig = linuxSignal(r.signal);
-        if (sig !== undefined && !IGNORED_BY_DEFAULT.has(sig)) {
-          throw new GuestExit(128 + sig, describeSignal(sig));
-        }
+        const h = sig === undefined ? 0n : this.m.group.sigactions.get(sig)?.handler ?? 0n;
+        if (sig !== undefined && h > 1n) inject = sig;
+        else if (sig !== undefined && h === 0n && !IGNORED_BY_DEFAULT.has(sig)) throw new GuestExit(128 + sig, describeSignal(sig));
       }
-      if (this.multi) { this.resumeThreads(r); return; }
+      if (this.multi) { this.resumeThreads(r, inject); return deliver; }
       this.v = this.first;
       this.state = undefined;
       if (r.kind === 'step') {
@@ -530,9 +619,10 @@ export class DebugSession implements Target, DebugHook {
         this.setReg(REGS.rflags, this.reg(REGS.rflags) & ~TF);
       }
       this.applyGuestDebug();
+      if (inject) this.inject(this.first.task, inject);
       this.protectPages();
       this.watcher?.running();
-      return;
+      return deliver;
     }
   }
 

@@ -249,8 +249,14 @@ export interface DebugHook {
   wantsStop(): boolean;
   /** Stop now (the hook parks every vCPU with stopWorld() and resumes them with startWorld()). */
   stop(): void;
-  /** Thread `t` is about to run on (its syscall done): true if the debugger took the stop instead (a step over a syscall). */
-  beforeResume(t: Task): boolean;
+  /** Thread `t` is about to run on (its syscall done): the debugger may stop first (a step over a syscall). */
+  beforeResume(t: Task): void;
+  /**
+   * Signal `info` is about to be delivered to thread `t` (its handler run, or its default
+   * action taken): the debugger may stop first. Returns what to deliver instead (the same,
+   * another signal, or undefined: nothing).
+   */
+  signal(t: Task, info: SignalInfo): SignalInfo | undefined;
   /** The program ended. */
   exited(e: GuestExit): void;
 }
@@ -423,12 +429,29 @@ export class Scheduler implements TaskServices {
     }
   }
 
-  /** The debugger lets the program run again: every parked thread that is not waiting, held or frozen. */
-  startWorld(): void {
+  /**
+   * The debugger lets the program run again: every parked thread that is not waiting, held
+   * or frozen, but `except` (the thread whose exit is being handled: its handler resumes it).
+   */
+  startWorld(except?: Task): void {
     for (const t of this.tasks) {
       const r = this.runs.get(t)!;
-      if (r.parked && !r.wait && !r.dead && r.held === undefined && r.thread) this.resume(r);
+      if (t !== except && r.parked && !r.wait && !r.dead && r.held === undefined && r.thread) this.resume(r);
     }
+  }
+
+  /**
+   * Delivers thread `t`'s deliverable signals now (a debugger's loop, after a syscall or at
+   * a stop, where the vCPU holds the program's registers and is not running).
+   */
+  deliverSignals(t: Task): void {
+    const r = this.runs.get(t);
+    if (r && !r.wait && !r.dead && t.sigFlag) this.userReturn(t, r);
+  }
+
+  /** Queues signal `info` for thread `t` (a debugger's `signal SIG`); GuestExit if its action ends the program. */
+  queueSignal(t: Task, info: SignalInfo): void {
+    this.post(t.group, t, info);
   }
 
   /** The thread `t`'s vCPU, and whether it waits in a syscall (for the debugger's thread list). */
@@ -806,7 +829,10 @@ export class Scheduler implements TaskServices {
   /** Lets a parked vCPU run again. */
   private resume(r: TaskRun): void {
     if (r.dead || !r.thread) return;
-    if (this.debug && (this.frozen.has(r.vcpu.task) || r.held !== undefined || this.debug.beforeResume(r.vcpu.task))) return;
+    if (this.debug) {
+      this.debug.beforeResume(r.vcpu.task);
+      if (r.dead || this.frozen.has(r.vcpu.task) || r.held !== undefined) return;
+    }
     if (this.host.stop.requested) r.vcpu.stopNow();
     r.parked = false;
     r.thread.go();
@@ -1336,8 +1362,13 @@ export class Scheduler implements TaskServices {
       v.enterUser(u.rip, u.rflags, u.rsp, u.rdx);
     }
     for (;;) {
-      const info = this.takeFrom(t, ~t.sigmask);
+      let info = this.takeFrom(t, ~t.sigmask);
       if (!info) return;
+      if (this.debug) {
+        // A debugger sees the signal first (gdb: "Program received signal ..."), and says what to deliver.
+        info = this.debug.signal(t, info);
+        if (!info) continue;
+      }
       const sig = info.signo;
       const act = t.group.sigactions.get(sig);
       const handler = act?.handler ?? 0n;

@@ -323,6 +323,38 @@ test('gdb threads: next and stepi in a second thread; detach lets every thread r
   assert.equal(r.status, 7);
 });
 
+test('gdb signals: a raised signal with a handler stops first (Program received signal SIGUSR1); continue runs the handler', { skip }, async () => {
+  const SIG = guest('sig');
+  const plain = spawnSync(TOROV, ['run', SIG, 'raise'], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(plain.status, 0);
+  // raise, kill, tgkill, tkill and sigqueue each send SIGUSR1 once.
+  const r = await gdbSession(['raise'], [...Array(5).fill('continue'), 'continue'], { program: SIG });
+  assert.equal([...r.out.matchAll(/Program received signal SIGUSR1, User defined signal 1\./g)].length, 5, r.out);
+  assert.match(r.out, /\[Inferior 1 \(Remote target\) exited normally\]/);
+  assert.equal(r.stdout, plain.stdout);
+  assert.equal(r.status, 0);
+});
+
+test('gdb signals: a fault with a handler stops first; continue delivers it; handle SIGSEGV nostop lets the rest through', { skip }, async () => {
+  const SIG = guest('sig');
+  const plain = spawnSync(TOROV, ['run', SIG, 'segv'], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(plain.status, 0);
+  const r = await gdbSession(['segv'], ['continue', 'continue', 'handle SIGSEGV nostop noprint', 'continue'], { program: SIG });
+  assert.equal([...r.out.matchAll(/Program received signal SIGSEGV, Segmentation fault\./g)].length, 2, r.out);
+  assert.match(r.out, /Program received signal SIGSEGV, Segmentation fault\.\n0x[0-9a-f]+ in g_load_insn \(\)/);
+  assert.match(r.out, /\[Inferior 1 \(Remote target\) exited normally\]/);
+  assert.equal(r.stdout, plain.stdout);                             // every handler ran, si_addr and rip right
+  assert.equal(r.status, 0);
+});
+
+test('gdb threads signals: SIGUSR1 raised after the threads ended stops first, continue runs the handler', { skip }, async () => {
+  const r = await gdbSession(['usr1'], ['break work', 'continue', 'delete', 'continue', 'continue'], { program: THREADS });
+  assert.match(r.out, /Thread \d hit Breakpoint 1, work/);
+  assert.match(r.out, /received signal SIGUSR1, User defined signal 1\./);
+  assert.equal(r.stdout, 'gdb_threads: handler ran 1 time(s)\ngdb_threads: sum=3 done\n');
+  assert.equal(r.status, 7);
+});
+
 test('protocol threads: Ctrl-C stops every thread, thread list and liveness, Hg, a step of one thread, kill', async () => {
   const s = await startStub(['--gdb', '127.0.0.1:0', THREADS, 'spin']);
   const nm = spawnSync('nm', [THREADS], { encoding: 'utf8' }).stdout;
