@@ -142,8 +142,9 @@ export class DebugSession implements Target, DebugHook {
       this.halt({ signal: GDB_SIGTRAP }, true);
       for (;;) {
         if (this.detached) { this.release(); v.debugger = undefined; return m.run(); }
-        // Threads, or a syscall that waits (pause, sigsuspend): the scheduler runs the program from here.
-        if (m.scheduler.tasks.length > 1 || m.scheduler.threadState(this.first.task)?.waiting) return this.runThreads();
+        // Threads, a syscall that waits (pause, sigsuspend) or a timer: the scheduler runs the
+        // program from here (this loop has no tick to fire timers with, nor a host thread to wait on).
+        if (this.needsScheduler()) return this.runThreads();
         const sig = takeHostSignal();
         if (sig !== 0) onHostSignal(m, sig);
         if (m.stop.requested) throw new GuestExit(m.stop.status, m.stop.reason);
@@ -173,12 +174,18 @@ export class DebugSession implements Target, DebugHook {
     this.v.syscall();
     if (prot) this.protectPages();
     const s = this.m.scheduler;
-    if (s.tasks.length > 1 || s.threadState(this.first.task)?.waiting) return;   // run() goes on in the scheduler
+    if (this.needsScheduler()) return;                     // run() goes on in the scheduler
     s.deliverSignals(this.first.task);
     if (this.pendingInterrupt) {
       this.leaveStub();
       this.halt({ signal: GDB_SIGINT });
     }
+  }
+
+  /** True when the program needs more than this loop: threads, a wait in the scheduler, a timer. */
+  private needsScheduler(): boolean {
+    const s = this.m.scheduler;
+    return s.tasks.length > 1 || s.timersArmed || s.threadState(this.first.task)?.waiting !== undefined;
   }
 
   /** KVM_RUN was kicked by the Ctrl-C watcher. */

@@ -449,6 +449,9 @@ export class Scheduler implements TaskServices {
     if (r && !r.wait && !r.dead && t.sigFlag) this.userReturn(t, r);
   }
 
+  /** True while a timer (alarm, setitimer, timer_create) is armed. */
+  get timersArmed(): boolean { return this.armed > 0; }
+
   /** Queues signal `info` for thread `t` (a debugger's `signal SIG`); GuestExit if its action ends the program. */
   queueSignal(t: Task, info: SignalInfo): void {
     this.post(t.group, t, info);

@@ -347,6 +347,18 @@ test('gdb signals: a fault with a handler stops first; continue delivers it; han
   assert.equal(r.status, 0);
 });
 
+test('gdb signals: timers run under gdb (alarm interrupts a blocked read; gdb passes SIGALRM without a stop)', { skip }, async () => {
+  const SIG = guest('sig');
+  const plain = spawnSync(TOROV, ['run', SIG, 'eintr'], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(plain.status, 0);
+  const r = await gdbSession(['eintr'], ['continue'], { program: SIG });
+  assert.doesNotMatch(r.out, /received signal/);
+  assert.match(r.out, /\[Inferior 1 \(Remote target\) exited normally\]/);
+  assert.equal(r.stdout, plain.stdout);
+  assert.match(r.stdout, /read on an empty pipe: -1 EINTR, after the alarm's handler ran 1 time/);
+  assert.equal(r.status, 0);
+});
+
 test('gdb threads signals: SIGUSR1 raised after the threads ended stops first, continue runs the handler', { skip }, async () => {
   const r = await gdbSession(['usr1'], ['break work', 'continue', 'delete', 'continue', 'continue'], { program: THREADS });
   assert.match(r.out, /Thread \d hit Breakpoint 1, work/);
