@@ -89,7 +89,7 @@ export class DebugSession implements Target, DebugHook {
   /** A gdb single-step is in progress. */
   private stepping = false;
   /** A write to a watched page is being single-stepped: its page and the watched bytes before it. */
-  private watchStep: { page: number; before: Buffer[]; cr2: number; task?: Task } | undefined;
+  private watchStep: { page: number; before: Buffer[]; cr2: number; task?: Task; frozen?: Set<Task> } | undefined;
   /** The fault the program is stopped at: a continue with its signal ends the program with it. */
   private pendingFault: { signal: number; status: number; message: string } | undefined;
   /** Ctrl-C arrived while the vCPU was inside torov's stub: stop at the next exit. */
@@ -307,6 +307,12 @@ export class DebugSession implements Target, DebugHook {
     this.event ??= this.first.task;
     s.debug = this;
     m.debugFault = (t, f) => this.threadFault(t, f);
+    // Watched pages are writable for the VMM while it serves a syscall (a read into a watched buffer).
+    m.dispatcher.wrap = (call) => {
+      if (this.protectedPages.size === 0) return call();
+      this.unprotectPages();
+      try { return call(); } finally { this.protectPages(); }
+    };
     this.rebindWatcher();
     return s.run();
   }
@@ -316,6 +322,19 @@ export class DebugSession implements Target, DebugHook {
     const t = this.m.scheduler.tasks[0];
     const v = t ? this.m.scheduler.threadState(t)?.vcpu : undefined;
     if (v && this.server) this.watcher?.bind(this.server.fd, v.fd.runU8, v.fd.runAddr);
+  }
+
+  /**
+   * DebugHook: a thread ended. If gdb was stepping it (the others held stopped), nothing
+   * would ever stop again: the others run on, and the next stop or the exit is reported.
+   */
+  threadExited(t: Task): void {
+    if (this.event === t) this.event = undefined;
+    if (this.stepTask !== t && this.stepOver?.task !== t) return;
+    if (this.stepTask === t) this.stepTask = undefined;
+    if (this.stepOver?.task === t) this.stepOver = undefined;
+    this.m.scheduler.frozen.clear();
+    this.m.scheduler.startWorld();
   }
 
   /** DebugHook: Ctrl-C arrived while the program ran. */
@@ -351,9 +370,15 @@ export class DebugSession implements Target, DebugHook {
     this.v = v;
     this.state = undefined;
     if (f.vector === 14 && (f.error & 2) && this.protectedPages.has(pageOf(f.cr2))) {
-      const page = pageOf(f.cr2);
+      // A write to a watched page: this thread alone runs while it makes the write (one
+      // step with the page writable), so that no other thread's write goes unseen or is
+      // taken for its.
+      const page = pageOf(f.cr2), s = this.m.scheduler;
+      s.stopWorld();
+      const frozen = new Set(s.frozen);
+      for (const t of s.tasks) if (t !== task) s.frozen.add(t);
       this.setPageWritable(page, true);
-      this.watchStep = { page, before: this.watchedBytes(), cr2: f.cr2, task };
+      this.watchStep = { page, before: this.watchedBytes(), cr2: f.cr2, task, frozen };
       this.enterProgram(f, true);
       return 'resume';
     }
@@ -363,6 +388,10 @@ export class DebugSession implements Target, DebugHook {
       if (w && w.task === task) {
         this.watchStep = undefined;
         this.setPageWritable(w.page, false);
+        const s = this.m.scheduler;
+        s.frozen.clear();
+        for (const t of w.frozen ?? []) s.frozen.add(t);
+        s.startWorld(task);
         const hit = this.watchHit(w);
         if (hit >= 0) {
           if (this.stepTask === task) this.stepTask = undefined;
@@ -447,6 +476,7 @@ export class DebugSession implements Target, DebugHook {
     s.frozen.clear();
     s.debug = undefined;
     m.debugFault = undefined;
+    m.dispatcher.wrap = undefined;
     this.first.debugger = undefined;
     this.release();
     s.startWorld();
@@ -764,6 +794,7 @@ export class DebugSession implements Target, DebugHook {
       const prot = mem.pageProt(va);
       if (!(prot & 2)) continue;
       this.savedProt.set(pg, prot);
+      (mem.debugWatched ??= new Set()).add(pg);
       mem.setPages(va, PAGE_SIZE, prot & ~2);
       mem.invalidate(va, PAGE_SIZE);
       this.protectedPages.add(pg);
@@ -780,6 +811,7 @@ export class DebugSession implements Target, DebugHook {
     const prot = this.savedProt.get(pg);
     if (prot === undefined) return;
     const va = pg * PAGE_SIZE;
+    if (writable) this.m.mem.debugWatched?.delete(pg); else (this.m.mem.debugWatched ??= new Set()).add(pg);
     this.m.mem.setPages(va, PAGE_SIZE, writable ? prot : prot & ~2);
     if (!writable) this.m.mem.invalidate(va, PAGE_SIZE);
   }

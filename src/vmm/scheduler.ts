@@ -257,6 +257,8 @@ export interface DebugHook {
    * another signal, or undefined: nothing).
    */
   signal(t: Task, info: SignalInfo): SignalInfo | undefined;
+  /** Thread `t` ended (exit while others run). */
+  threadExited(t: Task): void;
   /** The program ended. */
   exited(e: GuestExit): void;
 }
@@ -1171,6 +1173,8 @@ export class Scheduler implements TaskServices {
       HostThread.release(h);
     }
     this.host.freeVcpu(r.vcpu);
+    this.frozen.delete(t);
+    this.debug?.threadExited(t);
   }
 
   /** Walks a dead thread's robust list (struct robust_list_head: list, futex_offset, list_op_pending). */
