@@ -277,7 +277,7 @@ export class DebugSession implements Target, DebugHook {
   exited(e: GuestExit): void {
     const s = this.server;
     if (s?.connected && !this.killedByGdb) {
-      const sig = e.reason?.startsWith('torov: SIG') && e.status > 128 ? e.status - 128 : 0;
+      const sig = e.signal ?? (e.reason?.startsWith('torov: SIG') && e.status > 128 ? e.status - 128 : 0);
       s.finish(sig ? `X${hex2(gdbSignal(sig))}` : `W${hex2(e.status & 0xff)}`);
     }
     this.release();
@@ -302,6 +302,10 @@ export class DebugSession implements Target, DebugHook {
       try { this.first.fd.setGuestDebug(0); } catch { /* not set */ }
       this.hwDebug = false;
       this.guestDebugControl = 0;
+      // Hardware breakpoints become int3 bytes; write watchpoints page protection (in
+      // protectPages from now on); read/access watchpoints have no such form and go.
+      for (const p of this.hw) if (p.type === 1) this.insertSoftware(p.addr);
+      for (let i = this.hw.length - 1; i >= 0; i--) if (this.hw[i]!.type !== 2) this.hw.splice(i, 1);
     }
     if (this.stepping) { this.stepTask = this.first.task; this.stepping = false; }
     this.event ??= this.first.task;

@@ -1284,7 +1284,7 @@ export class Scheduler implements TaskServices {
     const blockedByAll = takers.every((t) => (t.sigmask & bit) !== 0n);
     if (sig !== SIGKILL && ignored(g, sig) && !blockedByAll) return 0;
     if (sig === SIGKILL || (!blockedByAll && isFatal(g, sig))) {
-      throw new GuestExit(128 + sig, sig === SIGKILL || defaultAction(sig) === 'term' ? undefined : `torov: ${signalName(sig)}: ${info.code === SI_USER && info.pid === 0 ? 'sent to torov' : 'sent by the program'}, no handler: killed`);
+      throw GuestExit.bySignal(sig, sig === SIGKILL || defaultAction(sig) === 'term' ? undefined : `torov: ${signalName(sig)}: ${info.code === SI_USER && info.pid === 0 ? 'sent to torov' : 'sent by the program'}, no handler: killed`);
     }
     if (!(target ? target.pending : g.shared).add(info)) return -EAGAIN;
     // Who takes it: a thread waiting for it (sigtimedwait, a signalfd read), else the target,
@@ -1384,7 +1384,7 @@ export class Scheduler implements TaskServices {
         const d = defaultAction(sig);
         if (d === 'ign' || d === 'cont') continue;
         if (d === 'stop') { t.note(`stop-${sig}`, `${signalName(sig)}: stopping is not supported (no job control): ignored`); continue; }
-        throw new GuestExit(128 + sig, d === 'core' ? `torov: ${signalName(sig)}: killed (default action)` : undefined);
+        throw GuestExit.bySignal(sig, d === 'core' ? `torov: ${signalName(sig)}: killed (default action)` : undefined);
       }
       this.runHandler(t, r, info, act!, undefined);
       // Like Linux, every other deliverable signal gets its frame too before the thread

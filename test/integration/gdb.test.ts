@@ -372,11 +372,12 @@ test('gdb signals: timers run under gdb (alarm interrupts a blocked read; gdb pa
   assert.equal(r.status, 0);
 });
 
-test('gdb threads signals: SIGUSR1 raised after the threads ended stops first, continue runs the handler', { skip }, async () => {
-  const r = await gdbSession(['usr1'], ['break work', 'continue', 'delete', 'continue', 'continue'], { program: THREADS });
+test('gdb threads signals: `signal SIGUSR1` runs the handler; SIGUSR1 raised after the threads ended stops first, continue runs it', { skip }, async () => {
+  const r = await gdbSession(['usr1'], ['break work', 'continue', 'delete', 'break 60', 'continue', 'signal SIGUSR1', 'continue', 'continue'], { program: THREADS });
   assert.match(r.out, /Thread \d hit Breakpoint 1, work/);
-  assert.match(r.out, /received signal SIGUSR1, User defined signal 1\./);
-  assert.equal(r.stdout, 'gdb_threads: handler ran 1 time(s)\ngdb_threads: sum=3 done\n');
+  assert.match(r.out, /Breakpoint 2, main \(argc=2, argv=0x[0-9a-f]+\) at gdb_threads\.c:60/);
+  assert.equal([...r.out.matchAll(/received signal SIGUSR1, User defined signal 1\./g)].length, 1, r.out);   // raise's, not gdb's own
+  assert.equal(r.stdout, 'gdb_threads: handler ran 2 time(s)\ngdb_threads: sum=3 done\n');
   assert.equal(r.status, 7);
 });
 
