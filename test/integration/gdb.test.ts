@@ -360,6 +360,18 @@ test('gdb signals: a fault with a handler stops first; continue delivers it; han
   assert.equal(r.status, 0);
 });
 
+test('gdb threads signals: a fault in a second thread stops there; continuing ends the program with it; raise(SIGTERM) stops first', { skip }, async () => {
+  const SIG = guest('sig');
+  const r = await gdbSession(['default', 'thread-segv'], ['continue', 'info threads', 'continue'], { program: SIG });
+  assert.match(r.out, /Thread 2 received signal SIGSEGV, Segmentation fault\.\n\[Switching to Thread 2\]\n0x[0-9a-f]+ in g_load_insn \(\)|\[Switching to Thread 2\]\n\nThread 2 received signal SIGSEGV, Segmentation fault\.\n0x[0-9a-f]+ in g_load_insn \(\)/);
+  assert.match(r.out, /^\* 2 +Thread 2 +0x[0-9a-f]+ in g_load_insn \(\)$/m);
+  assert.match(r.out, /Program terminated with signal SIGSEGV, Segmentation fault\./);
+  assert.equal(r.status, 139);
+  const t = await gdbSession(['default', 'term'], ['continue', 'continue'], { program: SIG });
+  assert.match(t.out, /Program received signal SIGTERM, Terminated\.[\s\S]*Program terminated with signal SIGTERM, Terminated\./);
+  assert.equal(t.status, 143);
+});
+
 test('gdb signals: timers run under gdb (alarm interrupts a blocked read; gdb passes SIGALRM without a stop)', { skip }, async () => {
   const SIG = guest('sig');
   const plain = spawnSync(TOROV, ['run', SIG, 'eintr'], { encoding: 'utf8', timeout: 20_000 });
