@@ -1,6 +1,15 @@
 /**
  * The debugged program: the vCPU's run loop with a debugger attached, its registers and
- * memory as gdb sees them, breakpoints, single-stepping and watchpoints.
+ * memory as gdb sees them, breakpoints, single-stepping and watchpoints, threads and
+ * signals.
+ *
+ * While the program has one thread, its vCPU runs in this module's own loop on Node's
+ * main thread. From its second thread on (or a timer, or a syscall that waits in the
+ * scheduler) the scheduler runs it, and this session is the scheduler's DebugHook:
+ * all-stop, every vCPU parked (Scheduler.stopWorld) while gdb has the program; the
+ * registers gdb sees are those of the thread Hg chose; vCont says which thread steps
+ * and whether the others run meanwhile (Scheduler.frozen). A signal stops the program
+ * before it is delivered, as under ptrace (DebugHook.signal).
  *
  * How each mechanism works, and what was verified on kvm_pvm (see also docs in README):
  *  - Software breakpoints: 0xCC in guest memory (the original byte kept, and shown to gdb
