@@ -419,7 +419,8 @@ export class DebugSession implements Target, DebugHook {
       this.enterProgram(f, false);
       const at = f.rip - 1;
       if (this.breakpoints.has(at)) { this.setReg(REGS.rip, at); this.allStop(task, { signal: GDB_SIGTRAP, extra: 'swbreak:;' }, task); }
-      else this.allStop(task, { signal: GDB_SIGTRAP }, task);
+      else if (this.readRaw(at, 1)[0] !== 0xcc) this.setReg(REGS.rip, at);   // a breakpoint gdb removed since (the hit was held): run on
+      else this.allStop(task, { signal: GDB_SIGTRAP }, task);               // the program's own int3
       return 'resume';
     }
     if (this.handledFault(task, f)) return 'resume';

@@ -447,6 +447,44 @@ test('protocol threads: Ctrl-C stops every thread, thread list and liveness, Hg,
   }
 });
 
+test('protocol threads: a step of one thread over `syscall` is the syscall, then the next instruction', async () => {
+  const dis = spawnSync('objdump', ['-d', THREADS], { encoding: 'utf8' }).stdout;
+  const sites = [...dis.matchAll(/^ +([0-9a-f]+):\t0f 05 +\tsyscall/gm)].map((m) => parseInt(m[1]!, 16));
+  const s = await startStub(['--gdb', '127.0.0.1:0', THREADS]);
+  let c: RawClient | undefined;
+  try {
+    c = await RawClient.connect(s.port);
+    const reg = async (n: string) => Number(Buffer.from(await c!.ask(`p${n}`), 'hex').readBigUInt64LE());
+    for (const a of sites) assert.equal(await c.ask(`Z0,${a.toString(16)},1`), 'OK');
+    // Run from syscall to syscall until a thread stops at an rt_sigprocmask (it returns at
+    // once) while the program has threads; every other site passed is removed.
+    let tid = 0, at = 0;
+    for (let i = 0; i < 300 && !tid; i++) {
+      const stop = await c.ask('vCont;c');
+      const m = /^T05thread:([0-9a-f]+);swbreak:;$/.exec(stop);
+      assert.ok(m, stop);
+      assert.equal(await c.ask(`Hg${m[1]}`), 'OK');
+      const rip = await reg('10');
+      assert.ok(sites.includes(rip), rip.toString(16));
+      if ((await c.ask('qfThreadInfo')).includes(',') && (await reg('0')) === 14) { tid = parseInt(m[1]!, 16); at = rip; }
+      else assert.equal(await c.ask(`z0,${rip.toString(16)},1`), 'OK');
+    }
+    assert.ok(tid, 'a thread stopped at rt_sigprocmask');
+    for (const a of sites) assert.equal(await c.ask(`z0,${a.toString(16)},1`), 'OK');
+    assert.equal(await c.ask(`vCont;s:${tid.toString(16)}`), `T05thread:${tid.toString(16)};`);
+    assert.equal(await c.ask(`Hg${tid.toString(16)}`), 'OK');
+    assert.equal(await reg('10'), at + 2);                          // the instruction after `syscall`, never torov's stub
+    assert.equal(await reg('2'), at + 2);                           // rcx, as a real syscall leaves it
+    assert.equal(await reg('0'), 0);                                // rt_sigprocmask's result
+    assert.equal(await c.ask('vCont;c'), 'W07');
+    assert.equal(await exitOf(s), 7);
+    assert.equal(s.stdout(), 'gdb_threads: sum=3 done\n');
+  } finally {
+    c?.close();
+    s.child.kill('SIGKILL');
+  }
+});
+
 test('a ToroV configuration with Debug.Allowed starts the stub on Debug.Port', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'torov-gdb-'));
   const port = 20000 + (process.pid % 20000);
