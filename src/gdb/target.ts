@@ -395,6 +395,11 @@ export class DebugSession implements Target, DebugHook {
       this.enterProgram(f, true);
       return 'resume';
     }
+    if (f.vector === 14 && (f.error & 2) && this.savedProt.has(pageOf(f.cr2)) && (this.m.mem.pageProt(f.cr2) & 2)) {
+      // A write to a page a watchpoint protected, handled after the watchpoint went (the
+      // exit was held while the program was stopped): the page is writable again, retry.
+      return 'resume';
+    }
     if (f.vector === 1) {
       this.enterProgram(f, false);
       const w = this.watchStep;
