@@ -305,7 +305,8 @@ export class GdbServer {
       return (off + chunk.length >= cur.data.length ? 'l' : 'm') + chunk.toString('latin1');
     }
     if (s.startsWith('QPassSignals:')) {
-      const list = s.slice(13) === '' ? [] : s.slice(13).split(';').map((x) => parseHexNumber(x));
+      // gdb ends the list with a ';'.
+      const list = s.slice(13).split(';').filter((x) => x !== '').map((x) => parseHexNumber(x));
       if (list.some((n) => n === undefined) || !this.target.passSignals) return list.some((n) => n === undefined) ? E_BAD : EMPTY;
       this.target.passSignals(list as number[]);
       return OK;

@@ -268,6 +268,12 @@ export class Scheduler implements TaskServices {
   debug: DebugHook | undefined;
   /** Threads a debugger keeps stopped while it resumes others (vCont;s:TID): resume() leaves them parked. */
   readonly frozen = new Set<Task>();
+  /**
+   * Threads parked for a debugger (stopWorld, or a resume refused while frozen or held):
+   * startWorld() resumes these only. A thread parked because its exit is being handled
+   * further up the stack (its syscall, its signal) is resumed by that handling, never here.
+   */
+  private readonly debugParked = new Set<Task>();
   /** Live threads, in creation order; the first is the program's first thread. */
   readonly tasks: Task[] = [];
   private readonly runs = new Map<Task, TaskRun>();
@@ -427,6 +433,7 @@ export class Scheduler implements TaskServices {
         rc = h.exited() ? h.takeExit() : h.stopSync(r.vcpu.fd.runU8);
       }
       r.parked = true;
+      this.debugParked.add(t);
       if (rc !== undefined && !interrupted(r.vcpu, rc)) r.held = rc;
     }
   }
@@ -436,9 +443,10 @@ export class Scheduler implements TaskServices {
    * or frozen, but `except` (the thread whose exit is being handled: its handler resumes it).
    */
   startWorld(except?: Task): void {
-    for (const t of this.tasks) {
-      const r = this.runs.get(t)!;
-      if (t !== except && r.parked && !r.wait && !r.dead && r.held === undefined && r.thread) this.resume(r);
+    for (const t of [...this.debugParked]) {
+      const r = this.runs.get(t);
+      if (!r || r.dead) { this.debugParked.delete(t); continue; }
+      if (t !== except && r.parked && !r.wait && r.held === undefined && r.thread) this.resume(r);
     }
   }
 
@@ -635,6 +643,7 @@ export class Scheduler implements TaskServices {
           if (r.held !== undefined && !this.frozen.has(t)) {
             const rc = r.held;
             r.held = undefined;
+            this.debugParked.delete(t);                  // handled now: resumed by exit(), as any exit
             this.exit(t, r, rc);
             work = true;
             if (r.dead) continue;
@@ -835,8 +844,11 @@ export class Scheduler implements TaskServices {
   private resume(r: TaskRun): void {
     if (r.dead || !r.thread) return;
     if (this.debug) {
-      this.debug.beforeResume(r.vcpu.task);
-      if (r.dead || this.frozen.has(r.vcpu.task) || r.held !== undefined) return;
+      const t = r.vcpu.task;
+      this.debug.beforeResume(t);
+      if (r.dead) return;
+      if (this.frozen.has(t) || r.held !== undefined) { this.debugParked.add(t); return; }
+      this.debugParked.delete(t);
     }
     if (this.host.stop.requested) r.vcpu.stopNow();
     r.parked = false;
@@ -1174,6 +1186,7 @@ export class Scheduler implements TaskServices {
     }
     this.host.freeVcpu(r.vcpu);
     this.frozen.delete(t);
+    this.debugParked.delete(t);
     this.debug?.threadExited(t);
   }
 

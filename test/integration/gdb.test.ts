@@ -393,6 +393,19 @@ test('gdb threads signals: `signal SIGUSR1` runs the handler; SIGUSR1 raised aft
   assert.equal(r.status, 7);
 });
 
+test('gdb threads signals: a Go program stopping at every SIGURG (handle SIGURG stop) still runs to its end with its output', { skip }, async () => {
+  // Go preempts its goroutines with SIGURG between threads (tgkill): each one stops the
+  // program here (all-stop) while other threads are in the middle of their syscalls.
+  const GO = guest('gothreads');
+  const plain = spawnSync(TOROV, ['run', GO, 'chan'], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(plain.status, 0);
+  const r = await gdbSession(['chan'], ['handle SIGURG stop print', ...Array(300).fill('continue')], { program: GO });
+  assert.ok(/received signal SIGURG/.test(r.out), 'at least one SIGURG stop');
+  assert.match(r.out, /\[Inferior 1 \(Remote target\) exited normally\]/);
+  assert.equal(r.stdout.split('\n').sort().join('\n'), plain.stdout.split('\n').sort().join('\n'));
+  assert.equal(r.status, 0);
+});
+
 test('protocol threads: Ctrl-C stops every thread, thread list and liveness, Hg, a step of one thread, kill', async () => {
   const s = await startStub(['--gdb', '127.0.0.1:0', THREADS, 'spin']);
   const nm = spawnSync('nm', [THREADS], { encoding: 'utf8' }).stdout;

@@ -76,8 +76,10 @@ test('c and s follow Hc: s steps that thread alone, c lets every thread run', ()
 
 test('QPassSignals: the list reaches the target; malformed is E16; qSupported offers it', () => {
   const t = fakeTarget();
-  const { replies } = serve(['QPassSignals:e;14;1e', 'QPassSignals:', 'QPassSignals:zz', 'qSupported:swbreak+', 'c'], t);
-  assert.deepEqual(replies.slice(0, 3), ['OK', 'OK', 'E16']);
-  assert.match(replies[3]!, /;QPassSignals\+/);
+  const { replies } = serve(['QPassSignals:e;14;1e;', 'QPassSignals:zz', 'qSupported:swbreak+', 'c'], t);   // gdb's own form: a trailing ';'
+  assert.deepEqual(replies.slice(0, 2), ['OK', 'E16']);
+  assert.match(replies[2]!, /;QPassSignals\+/);
+  assert.deepEqual(t.passed, [0xe, 0x14, 0x1e]);
+  serve(['QPassSignals:', 'c'], t);
   assert.deepEqual(t.passed, []);
 });
