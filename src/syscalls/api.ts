@@ -160,6 +160,8 @@ export interface TaskServices {
   readonly concurrent: boolean;
   /** How many CPUs the guest sees (--cpus). */
   readonly cpus: number;
+  /** How many threads the program has now. */
+  readonly threadCount: number;
 }
 
 /** A signal being sent (struct siginfo's fields torov fills; src/vmm/sigstate.ts). */

@@ -346,6 +346,7 @@ export class Scheduler implements TaskServices {
     return this.armed > 0 && this.tasks.length === 1 && this.runs.get(this.tasks[0]!)?.thread !== undefined;
   }
   get cpus(): number { return this.host.cpus; }
+  get threadCount(): number { return this.tasks.length; }
 
   /** Called with the return address of each trapped `syscall` served (site rewriting, src/vmm/rewrite.ts). */
   set onSite(f: ((retAddr: number, nr: number) => void) | undefined) {
