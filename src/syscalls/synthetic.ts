@@ -128,9 +128,15 @@ function statm(k: Kernel): string {
   return `${pages} ${pages} 0 0 0 ${pages} 0\n`;
 }
 
+/** The bytes of the program's argument or environment strings, as they are in its memory now. */
+function area(k: Kernel, a: { start: number; end: number }): string {
+  try { return Buffer.from(k.mem.read(a.start, a.end - a.start)).toString('latin1'); } catch { return ''; }
+}
+
 /** The program's own files, under /proc/self, /proc/thread-self and /proc/PID. */
 const OWN: ReadonlyMap<string, (k: Kernel) => string> = new Map([
   ['maps', maps], ['status', status], ['stat', stat], ['statm', statm],
+  ['cmdline', (k: Kernel) => area(k, k.as.argArea)], ['environ', (k: Kernel) => area(k, k.as.envArea)],
 ]);
 
 /** Guest path -> its contents. */
@@ -181,7 +187,7 @@ export function openSynthetic(k: Kernel, p: string, flags: number): number | und
   const f = generator(k, path);
   if (!f) return undefined;
   if ((flags & O_ACCMODE) !== O_RDONLY && !(flags & O_PATH)) return -EACCES;
-  const text = Buffer.from(f(k));
+  const text = Buffer.from(f(k), 'latin1');
   const h = sys(HOST.memfd_create, addressOf(name), MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (h < 0) return h;
   const w = sys(HOST.write, h, addressOf(text), text.length);
@@ -202,7 +208,7 @@ const PROC_DEV = 0x17;
 export function statSynthetic(k: Kernel, p: string, statx = false): Buffer | undefined {
   const f = generator(k, fold(p));
   if (!f) return undefined;
-  const size = Buffer.byteLength(f(k));
+  const size = Buffer.byteLength(f(k), 'latin1');
   const now = Date.now(), sec = BigInt(Math.floor(now / 1000)), nsec = (now % 1000) * 1e6;
   if (!statx) {
     const b = Buffer.alloc(STAT.SIZE);

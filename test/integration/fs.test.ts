@@ -45,7 +45,7 @@ test('readlink of /proc/self/exe is the guest program, /proc/self/maps its own, 
     'open /proc/self/fd/0 EACCES',
     'open /proc/self/mem EACCES',
     'open //proc/./self/../self/mem EACCES',
-    'open /proc/thread-self/environ EACCES',
+    'open /proc/thread-self/auxv EACCES',
     // The guest's own maps, made up by torov (src/syscalls/synthetic.ts):
     'own maps: [stack] yes, a host path no',
     'stat /proc/self/mem EACCES',
@@ -104,6 +104,10 @@ test('synthetic /proc and /sys show the guest\'s machine (its memory, CPUs, thre
   // Writing one is refused; the host's own /proc stays out of reach.
   const w = torov(['run', '/bin/busybox', 'sh', '-c', 'echo 1 > /proc/sys/kernel/pid_max']);
   assert.notEqual(w.status, 0);
-  const host = torov(['run', '/bin/busybox', 'cat', '/proc/self/environ']);
-  assert.notEqual(host.status, 0);
+  // cmdline and environ are the program's own strings, in order, as in its memory.
+  assert.equal(bb(['cat', '/proc/self/cmdline']), '/bin/busybox\0cat\0/proc/self/cmdline\0');
+  const env = bb(['cat', '/proc/self/environ'], ['-e', 'TOROV_TEST=a b']).split('\0');
+  assert.ok(env.includes('TOROV_TEST=a b') && !env.some((e) => e.startsWith('TOROV_SANDBOX')), env.join(' | '));
+  // The host's /proc stays out of reach (the VMM's own fds, here).
+  assert.notEqual(torov(['run', '/bin/busybox', 'ls', '/proc/self/fd/']).status, 0);
 });
