@@ -7,8 +7,9 @@
  *   signals.ts   gdb's signal numbers (pure)
  *   socket.ts    the listening socket and the connection (blocking host calls)
  *   server.ts    the protocol: requests -> Target calls, stop replies, resume requests
- *   target.ts    the debugged program: run loop with a debugger, registers, memory,
- *                breakpoints, steps, watchpoints
+ *   target.ts    the debugged program: run loop with a debugger (one thread), the
+ *                scheduler's DebugHook (threads, all-stop), registers, memory,
+ *                breakpoints, steps, watchpoints, signals
  *   interrupt.ts Ctrl-C while the guest runs (a watcher thread kicks KVM_RUN)
  *
  * When no debugger is attached none of this is loaded and the vCPU's run loop is the

@@ -113,6 +113,9 @@ export class InterruptWatcher {
     return Atomics.load(this.ctl, STATE) === KICKED;
   }
 
+  /** True if Ctrl-C kicked since the guest was last let run (no side effect). */
+  pending(): boolean { return Atomics.load(this.ctl, STATE) === KICKED; }
+
   /** The guest stopped: stop watching (the stub reads the socket now). */
   stopped(): void {
     if (Atomics.compareExchange(this.ctl, STATE, RUNNING, STOPPED) === RUNNING) {

@@ -1,7 +1,8 @@
 /**
  * The GDB remote protocol server: reads packets from one gdb connection, answers them
  * against a Target, and tells the caller how gdb wants the program resumed. All-stop
- * mode, one thread (thread id 1), acknowledgements until gdb asks for QStartNoAckMode.
+ * mode: every guest thread is a gdb thread whose id is its guest tid (in hex on the wire),
+ * acknowledgements until gdb asks for QStartNoAckMode.
  *
  * The server only runs while the program is stopped: stopped() sends the stop reply and
  * serves packets until gdb resumes, detaches or kills. Every request gets a reply; an
@@ -35,11 +36,25 @@ export interface Target {
   auxv?(): Buffer | undefined;
   /** The loaded shared objects, gdb's library-list-svr4 XML (qXfer:libraries-svr4:read), if the program can have any. */
   librariesSvr4?(): string | undefined;
+  /** The program's live threads (guest tids), the first thread first. */
+  threads(): number[];
+  /** The thread the last stop is about (qC). */
+  currentThread(): number;
+  /** Makes `tid` the thread whose registers g/G/p/P read and write (Hg); false if it is not alive. */
+  selectThread(tid: number): boolean;
+  /** gdb's signal numbers to give the program without stopping (QPassSignals). */
+  passSignals?(gdbSignals: number[]): void;
+  /** A short description of a thread (qThreadExtraInfo), or undefined. */
+  threadInfo?(tid: number): string | undefined;
 }
 
-/** How gdb wants the program to go on. `signal` is gdb's number (0: none). */
+/**
+ * How gdb wants the program to go on. `signal` is gdb's number (0: none). `tid`: the thread
+ * the action is for (undefined: the current one, Hc or the last stop's); `others`: whether
+ * the other threads run too (false: they stay stopped, as `vCont;s:TID` asks).
+ */
 export type Resume =
-  | { kind: 'continue' | 'step'; signal: number }
+  | { kind: 'continue' | 'step'; signal: number; tid?: number | undefined; others: boolean }
   | { kind: 'detach' }
   | { kind: 'kill' };
 
@@ -53,8 +68,13 @@ export class GdbServer {
   private xml: Buffer | undefined;
   /** The object a qXfer read is going through, as it was at its offset 0. */
   private xfer: { object: string; data: Buffer } | undefined;
+  /** The thread Hc chose for c/s/C/S (undefined: any, -1 or 0). */
+  private cThread: number | undefined;
 
   constructor(private conn: Connection, private readonly target: Target, private readonly trace?: (line: string) => void) {}
+
+  /** The connection's socket (for the Ctrl-C watcher). */
+  get fd(): number { return this.conn.fd; }
 
   /** True while gdb is connected. */
   get connected(): boolean { return !this.conn.closed; }
@@ -182,18 +202,30 @@ export class GdbServer {
           if (addr === undefined) return E_BAD;
           t.setPc(addr);
         }
-        return { kind: s[0] === 'c' ? 'continue' : 'step', signal: 0 };
+        return this.legacy(s[0] === 'c' ? 'continue' : 'step', 0);
       }
       case 'C': case 'S': {
         const m = /^[CS]([0-9a-fA-F]{1,2})(?:;([0-9a-fA-F]+))?$/.exec(s);
         if (!m) return E_BAD;
         if (m[2] !== undefined) t.setPc(parseHexNumber(m[2])!);
-        return { kind: s[0] === 'C' ? 'continue' : 'step', signal: parseInt(m[1]!, 16) };
+        return this.legacy(s[0] === 'C' ? 'continue' : 'step', parseInt(m[1]!, 16));
       }
       case 'D': return s === 'D' || /^D;[0-9a-fA-F]+$/.test(s) ? this.reply(OK, { kind: 'detach' }) : E_BAD;
       case 'k': return { kind: 'kill' };
-      case 'H': return /^H[gcs](-1|0|[0-9a-fA-F]+|p[^;]*)$/.test(s) ? OK : E_BAD;
-      case 'T': return /^T(-1|0*1|p1\.0*1|p1\.-1)$/.test(s) ? OK : E_ERR;
+      case 'H': {
+        const m = /^H([gcs])(.+)$/.exec(s);
+        const tid = m ? parseThreadId(m[2]!) : undefined;
+        if (!m || tid === undefined) return E_BAD;
+        if (tid <= 0) { if (m[1] === 'c') this.cThread = undefined; return OK; }      // any thread, all threads
+        if (!t.threads().includes(tid)) return E_ERR;
+        if (m[1] === 'g') return t.selectThread(tid) ? OK : E_ERR;
+        if (m[1] === 'c') this.cThread = tid;
+        return OK;
+      }
+      case 'T': {
+        const tid = parseThreadId(s.slice(1));
+        return tid !== undefined && (tid === -1 || t.threads().includes(tid)) ? OK : E_ERR;
+      }
       case 'Z': case 'z': {
         const m = /^[Zz]([0-4]),([0-9a-fA-F]{1,16}),([0-9a-fA-F]{1,8})(;.*)?$/.exec(s);
         if (!m) return E_BAD;
@@ -208,6 +240,12 @@ export class GdbServer {
     }
   }
 
+  /** c, s, C, S: the Hc thread (or the current one); `c` lets every thread run, `s` steps one and the others stay stopped. */
+  private legacy(kind: 'continue' | 'step', signal: number): Resume {
+    const tid = this.cThread !== undefined && this.target.threads().includes(this.cThread) ? this.cThread : undefined;
+    return { kind, signal, tid, others: kind === 'continue' };
+  }
+
   /** Sends `reply` now and resumes with `r` (D: gdb waits for the OK before closing). */
   private reply(reply: string, r: Resume): Resume {
     this.send(reply);
@@ -217,16 +255,27 @@ export class GdbServer {
   private handleV(s: string): string | Resume {
     if (s === 'vCont?') return 'vCont;c;C;s;S';
     if (s.startsWith('vCont;')) {
-      // Actions in order; the first that names our thread (1), all threads (-1) or no thread applies.
+      // For each thread the first action that names it (or names no thread) applies; a
+      // thread no action names stays stopped. The stub resumes at most one thread in a
+      // particular way (the one named), and the others all alike.
+      let named: { act: string; tid: number } | undefined, wildcard: string | undefined;
+      const live = this.target.threads();
       for (const action of s.slice(6).split(';')) {
-        const [act, tid] = action.split(':');
-        if (tid !== undefined && !/^(-1|0*1|p1\.(-1|0*1)|p-1\.-1)$/.test(tid)) continue;
-        const m = /^([cs])$|^([CS])([0-9a-fA-F]{1,2})$/.exec(act ?? '');
-        if (!m) return E_BAD;
-        if (m[1]) return { kind: m[1] === 'c' ? 'continue' : 'step', signal: 0 };
-        return { kind: m[2] === 'C' ? 'continue' : 'step', signal: parseInt(m[3]!, 16) };
+        const [act, id] = action.split(':');
+        if (!/^([cs]|[CS][0-9a-fA-F]{1,2})$/.test(act ?? '')) return E_BAD;
+        const tid = id === undefined ? -1 : parseThreadId(id);
+        if (tid === undefined) return E_BAD;
+        if (tid <= 0) { wildcard ??= act!; continue; }
+        if (!live.includes(tid)) continue;                    // gone: nothing to do for it
+        named ??= { act: act!, tid };
       }
-      return E_BAD;
+      const a = named?.act ?? wildcard;
+      if (a === undefined) return E_BAD;
+      const kind = a[0] === 'c' || a[0] === 'C' ? 'continue' : 'step';
+      const signal = a.length > 1 ? parseInt(a.slice(1), 16) : 0;
+      // A wildcard step ("vCont;s") steps the current thread only.
+      const others = named ? wildcard !== undefined && (wildcard[0] === 'c' || wildcard[0] === 'C') : kind === 'continue';
+      return { kind, signal, tid: named?.tid, others };
     }
     if (s === 'vCtrlC') return OK;                           // already stopped
     if (/^vKill(;[0-9a-fA-F]+)?$/.test(s)) return this.reply(OK, { kind: 'kill' });
@@ -236,7 +285,7 @@ export class GdbServer {
   private handleQuery(s: string): string {
     if (s.startsWith('qSupported')) {
       const xfer = (this.target.auxv?.() !== undefined ? ';qXfer:auxv:read+' : '') + (this.target.librariesSvr4 ? ';qXfer:libraries-svr4:read+' : '');
-      return `PacketSize=${MAX_PACKET.toString(16)};QStartNoAckMode+;qXfer:features:read+${xfer};swbreak+;hwbreak+`;
+      return `PacketSize=${MAX_PACKET.toString(16)};QStartNoAckMode+;qXfer:features:read+${xfer};swbreak+;hwbreak+;QPassSignals+`;
     }
     // The auxiliary vector and the shared-library list: read afresh when gdb asks from
     // offset 0 (the list changes as the program loads libraries), in pieces after that.
@@ -255,6 +304,13 @@ export class GdbServer {
       // Binary (auxv): framePacket escapes it; half a packet leaves room for that.
       return (off + chunk.length >= cur.data.length ? 'l' : 'm') + chunk.toString('latin1');
     }
+    if (s.startsWith('QPassSignals:')) {
+      // gdb ends the list with a ';'.
+      const list = s.slice(13).split(';').filter((x) => x !== '').map((x) => parseHexNumber(x));
+      if (list.some((n) => n === undefined) || !this.target.passSignals) return list.some((n) => n === undefined) ? E_BAD : EMPTY;
+      this.target.passSignals(list as number[]);
+      return OK;
+    }
     if (s === 'QStartNoAckMode') { this.send(OK); this.noAck = true; return OK_SENT; }
     if (s.startsWith('qXfer:features:read:')) {
       const m = /^qXfer:features:read:([^:]*):([0-9a-fA-F]+),([0-9a-fA-F]+)$/.exec(s);
@@ -266,10 +322,15 @@ export class GdbServer {
       const chunk = this.xml.subarray(off, off + Math.min(len, MAX_PACKET - 64));
       return (off + chunk.length >= this.xml.length ? 'l' : 'm') + chunk.toString('latin1');
     }
+    if (s.startsWith('qThreadExtraInfo,')) {
+      const tid = parseThreadId(s.slice(17));
+      const info = tid === undefined ? undefined : this.target.threadInfo?.(tid);
+      return info === undefined ? EMPTY : toHex(Buffer.from(info, 'latin1'));    // empty: gdb shows nothing
+    }
     switch (s) {
       case 'qAttached': return '0';                         // torov started it: quitting gdb kills it
-      case 'qC': return 'QC1';
-      case 'qfThreadInfo': return 'm1';
+      case 'qC': return `QC${this.target.currentThread().toString(16)}`;
+      case 'qfThreadInfo': return `m${this.target.threads().map((t) => t.toString(16)).join(',')}`;
       case 'qsThreadInfo': return 'l';
       case 'qSymbol::': return OK;
       default: return EMPTY;                                 // qOffsets, qTStatus, qRcmd, ...: not supported
@@ -279,6 +340,13 @@ export class GdbServer {
 
 /** A marker: the reply was already sent (QStartNoAckMode's OK must go out with acks on). */
 const OK_SENT = '\u0000sent';
+
+/** A thread id as gdb writes it: hex, -1 (all), 0 (any), or pPID.TID (multiprocess form); undefined if malformed. */
+export function parseThreadId(s: string): number | undefined {
+  const m = /^(?:p(?:-1|[0-9a-fA-F]+)\.)?(-1|[0-9a-fA-F]{1,8})$/.exec(s);
+  if (!m) return undefined;
+  return m[1] === '-1' ? -1 : parseInt(m[1]!, 16);
+}
 
 function addrLen(s: string): { addr: number; len: number } | undefined {
   const m = /^([0-9a-fA-F]{1,16}),([0-9a-fA-F]{1,8})$/.exec(s);

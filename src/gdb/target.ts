@@ -1,6 +1,15 @@
 /**
  * The debugged program: the vCPU's run loop with a debugger attached, its registers and
- * memory as gdb sees them, breakpoints, single-stepping and watchpoints.
+ * memory as gdb sees them, breakpoints, single-stepping and watchpoints, threads and
+ * signals.
+ *
+ * While the program has one thread, its vCPU runs in this module's own loop on Node's
+ * main thread. From its second thread on (or a timer, or a syscall that waits in the
+ * scheduler) the scheduler runs it, and this session is the scheduler's DebugHook:
+ * all-stop, every vCPU parked (Scheduler.stopWorld) while gdb has the program; the
+ * registers gdb sees are those of the thread Hg chose; vCont says which thread steps
+ * and whether the others run meanwhile (Scheduler.frozen). A signal stops the program
+ * before it is delivered, as under ptrace (DebugHook.signal).
  *
  * How each mechanism works, and what was verified on kvm_pvm (see also docs in README):
  *  - Software breakpoints: 0xCC in guest memory (the original byte kept, and shown to gdb
@@ -43,11 +52,18 @@ import type { Vcpu } from '../vmm/vcpu';
 import type { Machine } from '../vmm/machine';
 import { CpuState, encodeAll, decodeAll, readReg, writeReg, REGISTERS } from './regs';
 import { GdbServer, Target, Resume } from './server';
+import { STUB_SYSCALL_OUT, STUB_FAULT_COMMON } from '../machine/stub';
+import type { Task } from '../vmm/task';
+import type { DebugHook } from '../vmm/scheduler';
+import type { FaultFrame } from '../vmm/fault';
 import { Listener } from './socket';
 import { InterruptWatcher } from './interrupt';
 import { gdbSignal, linuxSignal, GDB_SIGINT, GDB_SIGTRAP, IGNORED_BY_DEFAULT } from './signals';
 import { EAGAIN, EINTR } from '../linux/errno';
-import { SIGKILL, signalName } from '../linux/signal';
+import { SIGKILL, signalName, sigmaskBit } from '../linux/signal';
+import { SI_USER } from '../vmm/sigstate';
+import { describeFault } from '../vmm/fault';
+import type { SignalInfo } from '../syscalls/api';
 import { IOVEC } from '../linux/structs';
 import { takeHostSignal, onHostSignal } from '../vmm/host-signals';
 
@@ -56,6 +72,8 @@ const TF = 0x100;
 const USER_RFLAGS = 0x240fd5;
 const VALID = RUN.kvm_valid_regs, DIRTY = RUN.kvm_dirty_regs;
 const STUB_START = SYS_VA + SYS.STUB, STUB_END = STUB_START + PAGE_SIZE;
+/** Where a vCPU stands after the exit path's syscall report, and after a fault report (`out` is 2 bytes). */
+const AT_SYSCALL = STUB_START + STUB_SYSCALL_OUT + 2, AT_FAULT = STUB_START + STUB_FAULT_COMMON + 2;
 /** Where in the stub page (past the stub's code) the hardware-debugging probe runs. */
 const PROBE_OFFSET = 0xf00;
 
@@ -65,7 +83,7 @@ interface HwPoint { type: number; addr: number; len: number }
 /** The stop being reported. */
 interface Stop { signal: number; extra?: string }
 
-export class DebugSession implements Target {
+export class DebugSession implements Target, DebugHook {
   private readonly m: Machine;
   private server: GdbServer | undefined;
   /** Software breakpoints: address -> the original byte. */
@@ -80,17 +98,37 @@ export class DebugSession implements Target {
   /** A gdb single-step is in progress. */
   private stepping = false;
   /** A write to a watched page is being single-stepped: its page and the watched bytes before it. */
-  private watchStep: { page: number; before: Buffer[]; cr2: number } | undefined;
+  private watchStep: { page: number; before: Buffer[]; cr2: number; task?: Task; frozen?: Set<Task> } | undefined;
   /** The fault the program is stopped at: a continue with its signal ends the program with it. */
   private pendingFault: { signal: number; status: number; message: string } | undefined;
   /** Ctrl-C arrived while the vCPU was inside torov's stub: stop at the next exit. */
   private pendingInterrupt = false;
   private detached = false;
   private state: CpuState | undefined;
+  /**
+   * The program has more than one thread (or had): the scheduler runs every vCPU and this
+   * session is its DebugHook; stops are all-stop (every vCPU parked).
+   */
+  private multi = false;
+  /** The first thread's vCPU, whose loop run() is while the program has one thread. */
+  private readonly first: Vcpu;
+  /** The thread the last stop is about. */
+  private event: Task | undefined;
+  /** With threads: the thread being single-stepped with TF. */
+  private stepTask: Task | undefined;
+  /** With threads: a step over a syscall: the thread, and its rip when resumed (it stops once its rip moved on, out of the stub). */
+  private stepOver: { task: Task; from: number } | undefined;
+  /** gdb's signal numbers it lets the program have without a stop (QPassSignals). */
+  private passed = new Set<number>();
+  /** A Linux signal gdb sent (`signal SIG`): delivered without another stop. */
+  private passOnce: number | undefined;
+  /** The stop being reported is for this Linux signal (about to be delivered, or a handled fault). */
+  private signalStop: number | undefined;
 
-  constructor(m: Machine, private readonly v: Vcpu, private readonly listener: Listener, private watcher: InterruptWatcher | undefined,
+  constructor(m: Machine, private v: Vcpu, private readonly listener: Listener, private watcher: InterruptWatcher | undefined,
     private readonly log: (line: string) => void, private readonly trace?: (line: string) => void) {
     this.m = m;
+    this.first = v;
   }
 
   // ---- the run loop ------------------------------------------------------------------
@@ -108,10 +146,14 @@ export class DebugSession implements Target {
       const conn = this.listener.accept();
       this.listener.close();
       this.server = new GdbServer(conn, this, this.trace);
+      m.scheduler.debug = this;
       this.watcher?.bind(conn.fd, fd.runU8, fd.runAddr);
       this.halt({ signal: GDB_SIGTRAP }, true);
       for (;;) {
         if (this.detached) { this.release(); v.debugger = undefined; return m.run(); }
+        // Threads, a syscall that waits (pause, sigsuspend) or a timer: the scheduler runs the
+        // program from here (this loop has no tick to fire timers with, nor a host thread to wait on).
+        if (this.needsScheduler()) return this.runThreads();
         const sig = takeHostSignal();
         if (sig !== 0) onHostSignal(m, sig);
         if (m.stop.requested) throw new GuestExit(m.stop.status, m.stop.reason);
@@ -141,11 +183,19 @@ export class DebugSession implements Target {
     if (prot) this.unprotectPages();
     this.v.syscall();
     if (prot) this.protectPages();
-    if (this.m.scheduler.tasks.length > 1) { this.threadsStarted(); return; }
+    const s = this.m.scheduler;
+    if (this.needsScheduler()) return;                     // run() goes on in the scheduler
+    s.deliverSignals(this.first.task);
     if (this.pendingInterrupt) {
       this.leaveStub();
       this.halt({ signal: GDB_SIGINT });
     }
+  }
+
+  /** True when the program needs more than this loop: threads, a wait in the scheduler, a timer. */
+  private needsScheduler(): boolean {
+    const s = this.m.scheduler;
+    return s.tasks.length > 1 || s.timersArmed || s.threadState(this.first.task)?.waiting !== undefined;
   }
 
   /** KVM_RUN was kicked by the Ctrl-C watcher. */
@@ -180,6 +230,7 @@ export class DebugSession implements Target {
       else this.halt({ signal: GDB_SIGTRAP });            // the program's own int3
       return;
     }
+    if (this.handledFault(this.first.task, f)) return;
     const verdict = this.m.onFault(this.v.task, f);
     if (verdict === 'resume') return;                     // the stub pops its words and iretq's
     this.enterProgram(f, false);
@@ -226,9 +277,7 @@ export class DebugSession implements Target {
     if (w) {
       this.watchStep = undefined;
       this.setPageWritable(w.page, false);
-      const after = this.watchedBytes();
-      const hit = this.hw.findIndex((p, i) => p.type === 2 && pageOf(p.addr) <= w.page && pageOf(p.addr + p.len - 1) >= w.page &&
-        ((w.cr2 >= p.addr && w.cr2 < p.addr + p.len) || !w.before[i]!.equals(after[i]!)));
+      const hit = this.watchHit(w);
       if (hit >= 0) { this.stepping = false; this.halt({ signal: GDB_SIGTRAP, extra: `watch:${this.hw[hit]!.addr.toString(16)};` }); return; }
       if (!this.stepping) return;                         // not ours to report: run on
     }
@@ -236,28 +285,325 @@ export class DebugSession implements Target {
     this.halt({ signal: GDB_SIGTRAP });
   }
 
+  /** The watchpoint the single-stepped write to a watched page hit (-1: none). */
+  private watchHit(w: { page: number; before: Buffer[]; cr2: number }): number {
+    const after = this.watchedBytes();
+    return this.hw.findIndex((p, i) => p.type === 2 && pageOf(p.addr) <= w.page && pageOf(p.addr + p.len - 1) >= w.page &&
+      ((w.cr2 >= p.addr && w.cr2 < p.addr + p.len) || !w.before[i]!.equals(after[i]!)));
+  }
+
   /** The program ended: tell gdb (W or X), unless it is gone or asked for the kill. */
-  private exited(e: GuestExit): void {
+  exited(e: GuestExit): void {
     const s = this.server;
     if (s?.connected && !this.killedByGdb) {
-      const sig = e.reason?.startsWith('torov: SIG') && e.status > 128 ? e.status - 128 : 0;
+      const sig = e.signal ?? (e.reason?.startsWith('torov: SIG') && e.status > 128 ? e.status - 128 : 0);
       s.finish(sig ? `X${hex2(gdbSignal(sig))}` : `W${hex2(e.status & 0xff)}`);
     }
     this.release();
   }
   private killedByGdb = false;
 
+  // ---- with threads: the scheduler runs every vCPU, this session is its DebugHook ------
+
   /**
-   * The program started a second thread: the stub debugs one thread only (its run loop is
-   * the first vCPU's), so gdb is detached and the scheduler runs every thread from here.
-   * Its connection closes with one line on torov's stderr saying why.
+   * The program started a second thread: from here on the scheduler runs every thread's
+   * vCPU (each on a host thread, or the last one left on the main thread) and calls this
+   * session where a stop may happen: CPU exceptions of any thread (Machine.debugFault),
+   * Ctrl-C (wantsStop), a thread's syscall end (beforeResume). A stop parks every vCPU
+   * (Scheduler.stopWorld) until gdb resumes. Returns the program's exit status.
    */
-  private threadsStarted(): void {
+  private runThreads(): number {
+    const m = this.m, s = m.scheduler;
+    this.multi = true;
+    if (this.hwDebug) {
+      // KVM's guest debugging is per vCPU and its exits are the debugger loop's alone:
+      // with threads, breakpoints are int3 bytes and watchpoints page protection.
+      try { this.first.fd.setGuestDebug(0); } catch { /* not set */ }
+      this.hwDebug = false;
+      this.guestDebugControl = 0;
+      // Hardware breakpoints become int3 bytes; write watchpoints page protection (in
+      // protectPages from now on); read/access watchpoints have no such form and go.
+      for (const p of this.hw) if (p.type === 1) this.insertSoftware(p.addr);
+      for (let i = this.hw.length - 1; i >= 0; i--) if (this.hw[i]!.type !== 2) this.hw.splice(i, 1);
+    }
+    if (this.stepping) { this.stepTask = this.first.task; this.stepping = false; }
+    this.event ??= this.first.task;
+    s.debug = this;
+    m.debugFault = (t, f) => this.threadFault(t, f);
+    // Watched pages are writable for the VMM while it serves a syscall (a read into a watched buffer).
+    m.dispatcher.wrap = (call) => {
+      if (this.protectedPages.size === 0) return call();
+      this.unprotectPages();
+      try { return call(); } finally { this.protectPages(); }
+    };
+    this.rebindWatcher();
+    return s.run();
+  }
+
+  /** The Ctrl-C watcher kicks the vCPU that may run on the main thread (the first live thread's). */
+  private rebindWatcher(): void {
+    const t = this.m.scheduler.tasks[0];
+    const v = t ? this.m.scheduler.threadState(t)?.vcpu : undefined;
+    if (v && this.server) this.watcher?.bind(this.server.fd, v.fd.runU8, v.fd.runAddr);
+  }
+
+  /**
+   * DebugHook: a thread ended. If gdb was stepping it (the others held stopped), nothing
+   * would ever stop again: the others run on, and the next stop or the exit is reported.
+   */
+  threadExited(t: Task): void {
+    if (this.event === t) this.event = undefined;
+    if (this.stepTask !== t && this.stepOver?.task !== t) return;
+    if (this.stepTask === t) this.stepTask = undefined;
+    if (this.stepOver?.task === t) this.stepOver = undefined;
+    this.m.scheduler.frozen.clear();
+    this.m.scheduler.startWorld();
+  }
+
+  /** DebugHook: Ctrl-C arrived while the program ran. */
+  wantsStop(): boolean { return this.watcher?.pending() ?? false; }
+
+  /** DebugHook: stop every thread for Ctrl-C; the stop is reported for the last stop's thread (or the first). */
+  stop(): void {
+    const s = this.m.scheduler;
+    const t = this.event && s.tasks.includes(this.event) ? this.event : s.tasks[0]!;
+    this.allStop(t, { signal: GDB_SIGINT });
+  }
+
+  /** DebugHook: thread `t` is about to run on; a step over a syscall stops once the call is done. */
+  beforeResume(t: Task): void {
+    const o = this.stepOver;
+    if (!o || o.task !== t) return;
+    const v = this.vcpuOf(t);
+    if (!v || v.inStub() || v.reg(RIP_W) === o.from) return;
+    this.stepOver = undefined;
+    this.allStop(t, { signal: GDB_SIGTRAP }, t);
+  }
+
+  private vcpuOf(t: Task): Vcpu | undefined { return this.m.scheduler.threadState(t)?.vcpu; }
+
+  /**
+   * A CPU exception of thread `task` (its vCPU parked at the fault report): breakpoints,
+   * steps and watchpoints are the debugger's; a real fault goes to the program's handler,
+   * or stops the program with its signal. Undefined: not the debugger's (never, today).
+   */
+  private threadFault(task: Task, f: FaultFrame): 'resume' | { status: number; message: string } | undefined {
+    const v = this.vcpuOf(task);
+    if (!v) return undefined;
+    this.v = v;
+    this.state = undefined;
+    if (f.vector === 14 && (f.error & 2) && this.protectedPages.has(pageOf(f.cr2))) {
+      // A write to a watched page: this thread alone runs while it makes the write (one
+      // step with the page writable), so that no other thread's write goes unseen or is
+      // taken for its.
+      const page = pageOf(f.cr2), s = this.m.scheduler;
+      s.stopWorld();
+      const frozen = new Set(s.frozen);
+      for (const t of s.tasks) if (t !== task) s.frozen.add(t);
+      this.setPageWritable(page, true);
+      this.watchStep = { page, before: this.watchedBytes(), cr2: f.cr2, task, frozen };
+      this.enterProgram(f, true);
+      return 'resume';
+    }
+    if (f.vector === 14 && (f.error & 2) && this.savedProt.has(pageOf(f.cr2)) && (this.m.mem.pageProt(f.cr2) & 2)) {
+      // A write to a page a watchpoint protected, handled after the watchpoint went (the
+      // exit was held while the program was stopped): the page is writable again, retry.
+      return 'resume';
+    }
+    if (f.vector === 1) {
+      this.enterProgram(f, false);
+      const w = this.watchStep;
+      if (w && w.task === task) {
+        this.watchStep = undefined;
+        this.setPageWritable(w.page, false);
+        const s = this.m.scheduler;
+        s.frozen.clear();
+        for (const t of w.frozen ?? []) s.frozen.add(t);
+        s.startWorld(task);
+        const hit = this.watchHit(w);
+        if (hit >= 0) {
+          if (this.stepTask === task) this.stepTask = undefined;
+          this.allStop(task, { signal: GDB_SIGTRAP, extra: `watch:${this.hw[hit]!.addr.toString(16)};` }, task);
+          return 'resume';
+        }
+      }
+      if (this.stepTask === task) { this.stepTask = undefined; this.allStop(task, { signal: GDB_SIGTRAP }, task); }
+      return 'resume';                                    // a trap flag left over: run on
+    }
+    if (f.vector === 3) {
+      this.enterProgram(f, false);
+      const at = f.rip - 1;
+      if (this.breakpoints.has(at)) { this.setReg(REGS.rip, at); this.allStop(task, { signal: GDB_SIGTRAP, extra: 'swbreak:;' }, task); }
+      else if (this.readRaw(at, 1)[0] !== 0xcc) this.setReg(REGS.rip, at);   // a breakpoint gdb removed since (the hit was held): run on
+      else this.allStop(task, { signal: GDB_SIGTRAP }, task);               // the program's own int3
+      return 'resume';
+    }
+    if (this.handledFault(task, f)) return 'resume';
+    const verdict = this.m.faultVerdict(task, f);
+    if (verdict === 'resume') return 'resume';
+    this.v = v;
+    this.enterProgram(f, false);
+    const signal = verdict.status - 128;
+    this.pendingFault = { signal, status: verdict.status, message: verdict.message };
+    this.allStop(task, { signal: gdbSignal(signal) }, task);
+    return 'resume';
+  }
+
+  /** Stops every thread and hands the program to gdb, the stop being thread `task`'s. */
+  private allStop(task: Task, stop: Stop, except?: Task): number {
+    this.m.scheduler.stopWorld();
+    this.event = task;
+    this.v = this.vcpuOf(task) ?? this.v;
+    this.exceptTask = except;
+    return this.halt(stop);
+  }
+  /** The thread the resume after this stop must leave parked (its exit is being handled; its handler resumes it). */
+  private exceptTask: Task | undefined;
+
+  /** gdb resumes a program with threads: which thread steps, which stay stopped; then every other vCPU runs. */
+  private resumeThreads(r: { kind: 'continue' | 'step'; tid?: number | undefined; others: boolean }, inject: number): void {
+    const s = this.m.scheduler;
+    const target = s.tasks.find((t) => t.tid === r.tid) ?? (this.event && s.tasks.includes(this.event) ? this.event : s.tasks[0]!);
+    if (this.stepTask) {
+      const v = this.vcpuOf(this.stepTask);
+      if (v && !v.inStub()) this.setRflagsOf(v, this.regOf(v, REGS.rflags) & ~TF);
+      this.stepTask = undefined;
+    }
+    this.stepOver = undefined;
+    if (r.kind === 'step') {
+      const v = this.vcpuOf(target)!;
+      if (v.inStub() || this.atSyscallInstruction(v)) {
+        // The syscall is made by the scheduler as any other; the stop comes when it is done.
+        this.stepOver = { task: target, from: v.reg(RIP_W) };
+      } else {
+        this.setRflagsOf(v, this.regOf(v, REGS.rflags) | TF);
+        this.stepTask = target;
+      }
+    }
+    s.frozen.clear();
+    if (!r.others) for (const t of s.tasks) if (t !== target) s.frozen.add(t);
+    this.v = this.first;
+    if (inject) this.inject(target, inject);
+    this.protectPages();
+    this.rebindWatcher();
+    this.watcher?.running();
+    const except = this.exceptTask;
+    this.exceptTask = undefined;
+    s.startWorld(except);
+  }
+
+  /** gdb detached from a program with threads: no point, no trap flag, no hook; every thread runs on. */
+  private detachThreads(): void {
+    const m = this.m, s = m.scheduler;
     this.removeAllPoints();
-    this.setReg(REGS.rflags, this.reg(REGS.rflags) & ~TF);
-    this.detached = true;
-    this.server?.close();
-    this.log('torov: gdb: the program started a thread, and the gdb stub does not debug threads yet: gdb is detached, the program runs on');
+    for (const t of s.tasks) {
+      const v = this.vcpuOf(t);
+      if (v && !v.inStub()) this.setRflagsOf(v, this.regOf(v, REGS.rflags) & ~TF);
+    }
+    this.stepTask = undefined;
+    this.stepOver = undefined;
+    s.frozen.clear();
+    s.debug = undefined;
+    m.debugFault = undefined;
+    m.dispatcher.wrap = undefined;
+    this.first.debugger = undefined;
+    this.release();
+    s.startWorld();
+  }
+
+  private regOf(v: Vcpu, off: number): number { return Number(v.fd.run.getBigUint64(RUN.regs + off, true)); }
+  private setRflagsOf(v: Vcpu, x: number): void {
+    v.fd.run.setBigUint64(RUN.regs + REGS.rflags, BigInt(x), true);
+    v.fd.run.setBigUint64(DIRTY, BigInt(KVM_SYNC_X86_REGS), true);
+  }
+
+  // ---- signals ------------------------------------------------------------------------------
+
+  /** True if the program has a handler for Linux signal `sig`. */
+  private hasHandler(sig: number): boolean {
+    return (this.m.group.sigactions.get(sig)?.handler ?? 0n) > 1n;
+  }
+
+  /** Stops for thread `t` and hands the program to gdb: the thread stays parked (its exit is being handled). */
+  private stopFor(t: Task, stop: Stop): number {
+    if (!this.multi) return this.halt(stop);
+    return this.allStop(t, stop, t);
+  }
+
+  /**
+   * DebugHook: signal `info` is about to be delivered to thread `t`. The program stops
+   * first, as under ptrace (gdb: "Program received signal ..."), unless gdb passes it
+   * silently (QPassSignals) or gdb itself sent it; what gdb resumes with is delivered.
+   */
+  signal(t: Task, info: SignalInfo): SignalInfo | undefined {
+    const sig = info.signo;
+    if (this.passOnce === sig) { this.passOnce = undefined; return info; }
+    if (this.passed.has(gdbSignal(sig)) || !this.server?.connected) return info;
+    if (!this.vcpuOf(t)) return info;
+    this.signalStop = sig;
+    const got = this.stopFor(t, { signal: gdbSignal(sig) });
+    if (got === 0) return undefined;
+    return got === sig ? info : { signo: got, code: SI_USER, pid: 0, uid: 0 };
+  }
+
+  /**
+   * A CPU exception the program has a handler for (and does not block): stop first with
+   * its signal; continuing with it runs the handler, without it (`signal 0`) the
+   * instruction runs again. False if the fault is not such (the caller goes on).
+   */
+  private handledFault(task: Task, f: FaultFrame): boolean {
+    const { signal } = describeFault(f);
+    if (f.vector === 1 || f.vector === 3 || !this.hasHandler(signal) || (task.sigmask & sigmaskBit(signal))) return false;
+    if (this.passed.has(gdbSignal(signal)) || !this.server?.connected) return false;
+    const v = this.vcpuOf(task);
+    if (!v) return false;
+    this.v = v;
+    this.enterProgram(f, false);
+    this.signalStop = signal;
+    const got = this.stopFor(task, { signal: gdbSignal(signal) });
+    if (got !== signal) return true;                      // re-executed (or gdb's other signal runs first)
+    this.v = v;
+    // The handler's frame, from the registers as they are now (gdb may have changed them).
+    const now = { ...f, rip: this.regOf(v, REGS.rip), rsp: this.regOf(v, REGS.rsp), rflags: this.regOf(v, REGS.rflags) };
+    const verdict = this.m.faultVerdict(task, now);
+    if (verdict !== 'resume') throw new GuestExit(verdict.status, verdict.message);
+    return true;
+  }
+
+  /** gdb resumes with signal `sig` the program was not stopped for: a handler gets it before the program runs on. */
+  private inject(t: Task, sig: number): void {
+    this.passOnce = sig;
+    const s = this.m.scheduler;
+    s.queueSignal(t, { signo: sig, code: SI_USER, pid: 0, uid: 0 });
+    const v = this.vcpuOf(t);
+    if (v && !v.inStub()) s.deliverSignals(t);
+  }
+
+  passSignals(gdbSignals: number[]): void { this.passed = new Set(gdbSignals); }
+
+  // ---- Target: threads -------------------------------------------------------------------------
+
+  threads(): number[] { return this.m.scheduler.tasks.map((t) => t.tid); }
+
+  currentThread(): number {
+    const s = this.m.scheduler;
+    return (this.event && s.tasks.includes(this.event) ? this.event : s.tasks[0] ?? this.first.task).tid;
+  }
+
+  selectThread(tid: number): boolean {
+    const t = this.m.scheduler.tasks.find((x) => x.tid === tid);
+    const v = t ? this.vcpuOf(t) : undefined;
+    if (!v) return false;
+    this.v = v;
+    this.state = undefined;
+    return true;
+  }
+
+  threadInfo(tid: number): string | undefined {
+    const t = this.m.scheduler.tasks.find((x) => x.tid === tid);
+    const st = t ? this.m.scheduler.threadState(t) : undefined;
+    if (!st) return undefined;
+    return st.waiting ? `in a syscall (${st.waiting} wait)` : st.vcpu.reg(RIP_W) === AT_SYSCALL ? 'in a syscall' : undefined;
   }
 
   private release(): void {
@@ -277,12 +623,13 @@ export class DebugSession implements Target {
    * run (TF, debug registers and watched pages set up); throws GuestExit when gdb kills it
    * or continues it into a fatal signal.
    */
-  private halt(stop: Stop, initial = false): void {
+  private halt(stop: Stop, initial = false): number {
     this.watcher?.stopped();
     this.pendingInterrupt = false;
     this.watchStep = undefined;
     this.unprotectPages();
-    let reply = `T${hex2(stop.signal)}thread:1;${stop.extra ?? ''}`;
+    const tid = (this.multi ? this.event ?? this.first.task : this.first.task).tid.toString(16);
+    let reply = `T${hex2(stop.signal)}thread:${tid};${stop.extra ?? ''}`;
     for (;;) {
       this.state = undefined;
       const r: Resume = this.server!.stopped(reply, initial);
@@ -293,28 +640,42 @@ export class DebugSession implements Target {
         // A lost connection ends the program too, as with gdbserver: nobody could stop it.
         throw new GuestExit(128 + SIGKILL, `torov: SIGKILL: ${this.server!.connected ? 'killed by the debugger' : 'the debugger disconnected'}`);
       }
+      if (r.kind === 'detach' && this.multi) {
+        this.detachThreads();
+        this.log('torov: gdb detached; the program runs on');
+        return 0;
+      }
       if (r.kind === 'detach') {
+        this.v = this.first;
         this.removeAllPoints();
         this.setReg(REGS.rflags, this.reg(REGS.rflags) & ~TF);
         this.detached = true;
+        this.m.scheduler.debug = undefined;
         this.server!.close();
         this.log('torov: gdb detached; the program runs on');
-        return;
+        return 0;
       }
-      const fault = this.pendingFault;
+      const fault = this.pendingFault, sigStop = this.signalStop;
       this.pendingFault = undefined;
-      if (r.signal !== 0 && r.signal !== GDB_SIGTRAP && r.signal !== GDB_SIGINT) {
-        // The program gets a signal: torov delivers none yet, so it has its default action.
+      this.signalStop = undefined;
+      // The signal gdb resumes with: the one the program stopped for is delivered by the
+      // caller; another goes to the program's handler (inject), or has its default action.
+      let deliver = 0, inject = 0;
+      const sig = r.signal !== 0 ? linuxSignal(r.signal) : undefined;
+      if (sig !== undefined && sig === sigStop) deliver = sig;
+      else if (r.signal !== 0 && r.signal !== GDB_SIGTRAP && r.signal !== GDB_SIGINT) {
         if (fault && r.signal === gdbSignal(fault.signal)) throw new GuestExit(fault.status, fault.message);
-        const sig = linuxSignal(r.signal);
-        if (sig !== undefined && !IGNORED_BY_DEFAULT.has(sig)) {
-          throw new GuestExit(128 + sig, describeSignal(sig));
-        }
+        const h = sig === undefined ? 0n : this.m.group.sigactions.get(sig)?.handler ?? 0n;
+        if (sig !== undefined && h > 1n) inject = sig;
+        else if (sig !== undefined && h === 0n && !IGNORED_BY_DEFAULT.has(sig)) throw new GuestExit(128 + sig, describeSignal(sig));
       }
+      if (this.multi) { this.resumeThreads(r, inject); return deliver; }
+      this.v = this.first;
+      this.state = undefined;
       if (r.kind === 'step') {
-        if (this.atSyscallInstruction()) {
+        if (this.atSyscallInstruction(this.v)) {
           this.stepSyscall();                             // may end the program (exit)
-          reply = `T${hex2(GDB_SIGTRAP)}thread:1;`;
+          reply = `T${hex2(GDB_SIGTRAP)}thread:${tid};`;
           continue;
         }
         this.stepping = true;
@@ -324,15 +685,16 @@ export class DebugSession implements Target {
         this.setReg(REGS.rflags, this.reg(REGS.rflags) & ~TF);
       }
       this.applyGuestDebug();
+      if (inject) this.inject(this.first.task, inject);
       this.protectPages();
       this.watcher?.running();
-      return;
+      return deliver;
     }
   }
 
   /** True if the program's next instruction is `syscall` (0f 05). */
-  private atSyscallInstruction(): boolean {
-    const b = this.readMemory(this.rip(), 2);
+  private atSyscallInstruction(v: Vcpu): boolean {
+    const b = this.readMemory(this.regOf(v, REGS.rip), 2);
     return b.length === 2 && b[0] === 0x0f && b[1] === 0x05;
   }
 
@@ -461,6 +823,7 @@ export class DebugSession implements Target {
       const prot = mem.pageProt(va);
       if (!(prot & 2)) continue;
       this.savedProt.set(pg, prot);
+      (mem.debugWatched ??= new Set()).add(pg);
       mem.setPages(va, PAGE_SIZE, prot & ~2);
       mem.invalidate(va, PAGE_SIZE);
       this.protectedPages.add(pg);
@@ -477,6 +840,7 @@ export class DebugSession implements Target {
     const prot = this.savedProt.get(pg);
     if (prot === undefined) return;
     const va = pg * PAGE_SIZE;
+    if (writable) this.m.mem.debugWatched?.delete(pg); else (this.m.mem.debugWatched ??= new Set()).add(pg);
     this.m.mem.setPages(va, PAGE_SIZE, writable ? prot : prot & ~2);
     if (!writable) this.m.mem.invalidate(va, PAGE_SIZE);
   }
@@ -493,15 +857,52 @@ export class DebugSession implements Target {
       const fd = this.v.fd;
       let fpu: Buffer | undefined;
       try { fpu = fd.getFpu(); } catch { fpu = undefined; }
-      this.state = { regs: Buffer.from(fd.runU8.subarray(RUN.regs, RUN.regs + 144)), sregs: fd.getSregs(), fpu };
+      const regs = Buffer.from(fd.runU8.subarray(RUN.regs, RUN.regs + 144));
+      this.programView(regs);
+      this.state = { regs, sregs: fd.getSregs(), fpu };
     }
     return this.state;
+  }
+
+  /**
+   * A thread stopped inside torov's stub (with threads: in a syscall, or with a fault report
+   * not yet handled) is shown as the program sees it: where the syscall returns to (rcx,
+   * r11), or where the fault happened (the exception frame). True if `regs` was changed.
+   */
+  private programView(regs: Buffer): boolean {
+    const rip = Number(regs.readBigUInt64LE(REGS.rip));
+    if (rip === AT_SYSCALL && this.v.mode === 'cpl3') {
+      regs.writeBigUInt64LE(regs.readBigUInt64LE(REGS.rcx), REGS.rip);
+      regs.writeBigUInt64LE((regs.readBigUInt64LE(REGS.r11) & BigInt(USER_RFLAGS)) | 2n, REGS.rflags);
+      return true;
+    }
+    if (rip === AT_FAULT) {
+      try {
+        const f = this.v.faultFrame();
+        regs.writeBigUInt64LE(BigInt(f.rip), REGS.rip);
+        regs.writeBigUInt64LE(BigInt(f.rsp), REGS.rsp);
+        regs.writeBigUInt64LE(BigInt(f.rflags), REGS.rflags);
+        return true;
+      } catch { return false; }
+    }
+    return false;
   }
 
   /** Writes what gdb changed back to the vCPU. */
   private commit(s: CpuState, what: Set<string>): void {
     const fd = this.v.fd;
     if (what.has('regs')) {
+      const real = Buffer.from(fd.runU8.subarray(RUN.regs, RUN.regs + 144));
+      if (this.programView(Buffer.from(real))) {
+        // In the stub: what gdb wrote as rip and rflags is where the syscall returns (rcx,
+        // r11); the stub's own rip, rsp and rflags stay (a fault report: the frame's).
+        const rip = Number(real.readBigUInt64LE(REGS.rip));
+        if (rip === AT_SYSCALL) {
+          s.regs.writeBigUInt64LE(s.regs.readBigUInt64LE(REGS.rip), REGS.rcx);
+          s.regs.writeBigUInt64LE(s.regs.readBigUInt64LE(REGS.rflags), REGS.r11);
+        }
+        for (const off of [REGS.rip, REGS.rflags, ...(rip === AT_FAULT ? [REGS.rsp] : [])]) s.regs.writeBigUInt64LE(real.readBigUInt64LE(off), off);
+      }
       const fl = s.regs.readBigUInt64LE(REGS.rflags);
       const cur = this.reg(REGS.rflags);
       s.regs.writeBigUInt64LE((fl & BigInt(USER_RFLAGS)) | 2n | BigInt(cur & 0x200), REGS.rflags);
@@ -684,6 +1085,7 @@ export class DebugSession implements Target {
 }
 
 const pageOf = (va: number) => Math.floor(va / PAGE_SIZE);
+const RIP_W = (RUN.regs + REGS.rip) >> 2;
 const hex2 = (n: number) => (n & 0xff).toString(16).padStart(2, '0');
 
 function describeSignal(sig: number): string {

@@ -78,7 +78,7 @@ export const RLIMIT = { SIZE: 16, rlim_cur: 0, rlim_max: 8 } as const;
 /** struct rusage (linux/resource.h). */
 export const RUSAGE = { SIZE: 144, ru_utime: 0, ru_stime: 16, ru_maxrss: 32 } as const;
 /** struct sysinfo (linux/sysinfo.h). */
-export const SYSINFO = { SIZE: 112, uptime: 0, loads: 8, totalram: 32 } as const;
+export const SYSINFO = { SIZE: 112, uptime: 0, loads: 8, totalram: 32, freeram: 40, procs: 80, mem_unit: 104 } as const;
 /** struct new_utsname (linux/utsname.h): six strings of __NEW_UTS_LEN + 1 bytes. */
 export const UTSNAME = {
   SIZE: 390, FIELD: 65, sysname: 0, nodename: 65, release: 130, version: 195, machine: 260, domainname: 325,

@@ -248,7 +248,7 @@ const TABLE = [
   def(96, 'gettimeofday', 'time', 'full', ['timeval_out', 'ptr']),
   def(97, 'getrlimit', 'process', 'full', ['prlimit_res', 'rlimit_out']),
   def(98, 'getrusage', 'process', 'full', ['rusage_who', 'rusage_out']),
-  def(99, 'sysinfo', 'sys', 'full', ['ptr']),
+  def(99, 'sysinfo', 'sys', 'vmm', ['ptr']),
   def(100, 'times', 'process', 'full', ['tms_out']),
   def(101, 'ptrace', 'process', 'none', ['hex', 'int', 'ptr', 'ptr'], 'int', N_REFUSED),
   def(102, 'getuid', 'ident', 'full', []),

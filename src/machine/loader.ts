@@ -209,8 +209,20 @@ export function buildStack(as: AddressSpace, argv: readonly string[], envp: read
   // A 16-byte guard at the very top (Linux leaves the end marker there).
   sp -= 16;
   const execfnAddr = str(execfn);
-  const envAddrs = envp.map(str);
-  const argAddrs = argv.map(str);
+  // The environment's strings, then the arguments' below them, each block in order and
+  // contiguous as Linux lays them out: /proc/self/cmdline and environ are these ranges.
+  const block = (strs: readonly string[]): { addrs: number[]; start: number; end: number } => {
+    const bufs = strs.map((x) => Buffer.from(x + '\0', 'utf8'));
+    const end = sp;
+    sp -= bufs.reduce((n, b) => n + b.length, 0);
+    let at = sp;
+    const addrs = bufs.map((b) => { mem.bytes(at, b.length).set(b); at += b.length; return at - b.length; });
+    return { addrs, start: sp, end };
+  };
+  const env = block(envp), args = block(argv);
+  const envAddrs = env.addrs, argAddrs = args.addrs;
+  as.argArea = { start: args.start, end: args.end };
+  as.envArea = { start: env.start, end: env.end };
   const platformAddr = str('x86_64');
   sp = Math.floor(sp / 16) * 16;
   const randomAddr = put(random);

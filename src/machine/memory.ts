@@ -266,12 +266,19 @@ export class GuestMemory {
     let any = 0;
     for (let p = Math.floor(va / PAGE_SIZE), w = this.pteBase + p * 2; p <= last; p++, w += 2) {
       const e = s[w]!;
-      if ((e & need) !== need) throw FAULT;
+      if ((e & need) !== need && !(write && (e & (PTE_P | PTE_US)) === (PTE_P | PTE_US) && this.debugWatched?.has(p))) throw FAULT;
       any |= e;
     }
     this.lastFile = (any & PTE_FILE) !== 0;
     return this.hostBase + va;
   }
+
+  /**
+   * Pages whose write bit a debugger took for a watchpoint (src/gdb/target.ts): the
+   * program may write them (it only faults to the debugger), so the VMM's own writes for
+   * it (a signal frame, clear_child_tid, a syscall's result) are allowed there.
+   */
+  debugWatched: Set<number> | undefined;
 
   /** Set by host(): the range it last accepted has a page backed by a host file mapping. */
   private lastFile = false;

@@ -86,6 +86,9 @@ export class AddressSpace {
    */
   readonly loadedImages: { header: number; lo: number; hi: number }[] = [];
   brkStart = 0;
+  /** Where the program's argument and environment strings are ([start, end), for /proc/self/cmdline and environ). */
+  argArea = { start: 0, end: 0 };
+  envArea = { start: 0, end: 0 };
   brkEnd = 0;             // current program break (not page-aligned)
   readonly stackTop: number;
   /** mmap allocates top-down below this. */

@@ -46,6 +46,15 @@ export class GuestExit extends Error {
   constructor(readonly status: number, readonly reason?: string, readonly tainted = false) {
     super(reason ?? `exit ${status}`);
   }
+  /** The signal that ended the program (a debugger reports it: gdb's "Program terminated with signal ..."). */
+  signal: number | undefined;
+
+  /** The end of a program killed by signal `sig` (status 128+sig). */
+  static bySignal(sig: number, reason?: string): GuestExit {
+    const e = new GuestExit(128 + sig, reason);
+    e.signal = sig;
+    return e;
+  }
 }
 
 /**
@@ -151,6 +160,8 @@ export interface TaskServices {
   readonly concurrent: boolean;
   /** How many CPUs the guest sees (--cpus). */
   readonly cpus: number;
+  /** How many threads the program has now. */
+  readonly threadCount: number;
 }
 
 /** A signal being sent (struct siginfo's fields torov fills; src/vmm/sigstate.ts). */

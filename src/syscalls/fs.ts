@@ -11,7 +11,7 @@
  * dirfd and fd arguments go through the fd table; results that are fds are installed in it.
  */
 import { existsSync } from 'node:fs';
-import { openSynthetic } from './synthetic';
+import { openSynthetic, statSynthetic } from './synthetic';
 import { Handler, HandlerTable, Kernel, Args } from './api';
 import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
@@ -81,8 +81,8 @@ function path(k: Kernel, ptr: number, slot: 0 | 1 = 0, guard = true): Path {
 }
 
 /** A path argument that may be NULL when `flags` has AT_EMPTY_PATH (statx, fstatat since Linux 6.11): NULL reads as "". */
-function pathOrEmpty(k: Kernel, ptr: number, flags: number): Path {
-  return ptr === 0 && (flags & AT_EMPTY_PATH) ? EMPTY : path(k, ptr);
+function pathOrEmpty(k: Kernel, ptr: number, flags: number, guard = true): Path {
+  return ptr === 0 && (flags & AT_EMPTY_PATH) ? EMPTY : path(k, ptr, 0, guard);
 }
 /** "" for the host. `text` views the same memory: a buffer only known by its address would be garbage-collected. */
 const EMPTY: Path = (() => { const b = Buffer.alloc(1); return { addr: addressOf(b), text: b.subarray(0, 0), absolute: false }; })();
@@ -164,6 +164,24 @@ function guardProc(k: Kernel, p: Path): void {
   if (!p.absolute || !has(p.text, 'proc')) return;
   const f = fold(p.text.toString('latin1'));
   if (inVmmProc(f)) refuse(k, f);
+}
+
+/** A synthetic file's stat written to guest `buf` (0), or undefined when `p` names none (src/syscalls/synthetic.ts). */
+function synStat(k: Kernel, p: Path, buf: number, statx = false): number | undefined {
+  if (!p.absolute) return undefined;
+  const st = statSynthetic(k, p.text.toString('latin1'), statx);
+  if (!st) return undefined;
+  k.mem.write(buf, st);
+  return 0;
+}
+
+/** access(2) of a synthetic file: readable, never writable or executable; undefined when `p` names none. */
+function synAccess(k: Kernel, p: Path, mode: number): number | undefined {
+  if (!p.absolute || !statSynthetic(k, p.text.toString('latin1'))) return undefined;
+  if (mode & ~7) return -EINVAL;
+  // Mode 0444: X_OK never (no x bit, even for root); W_OK for root only, as Linux's
+  // access() answers root (an open for writing then fails).
+  return mode & 1 || (mode & 2 && k.uid !== 0) ? -EACCES : 0;
 }
 
 /** Whether absolute path `p` is the exe link of the guest's process. */
@@ -416,15 +434,21 @@ export const fsHandlers: HandlerTable = {
   creat: (k, a) => openLegacy(k, AT_FDCWD, path(k, a.ptr(0), 0, false), O_CREAT | O_WRONLY | O_TRUNC, a.u(1)),
 
   /** Implements stat(2), lstat(2), fstat(2), newfstatat(2) and statx(2). */
-  stat: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.stat, p.addr, out(k, a.ptr(1), STAT_SIZE)); },
-  lstat: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.lstat, p.addr, out(k, a.ptr(1), STAT_SIZE)); },
+  stat: (k, a) => { const p = path(k, a.ptr(0), 0, false); return synStat(k, p, a.ptr(1)) ?? (guardProc(k, p), sys(HOST.stat, p.addr, out(k, a.ptr(1), STAT_SIZE))); },
+  lstat: (k, a) => { const p = path(k, a.ptr(0), 0, false); return synStat(k, p, a.ptr(1)) ?? (guardProc(k, p), sys(HOST.lstat, p.addr, out(k, a.ptr(1), STAT_SIZE))); },
   fstat: (k, a) => sys(HOST.fstat, fdArg(k, a, 0), out(k, a.ptr(1), STAT_SIZE)),
   newfstatat: (k, a) => {
-    const p = pathOrEmpty(k, a.ptr(1), a.i(3));
+    const p = pathOrEmpty(k, a.ptr(1), a.i(3), false);
+    const syn = synStat(k, p, a.ptr(2));
+    if (syn !== undefined) return syn;
+    guardProc(k, p);
     return sys(HOST.newfstatat, dirfd(k, a.i(0), p), p.addr, out(k, a.ptr(2), STAT_SIZE), a.i(3));
   },
   statx: (k, a) => {
-    const p = pathOrEmpty(k, a.ptr(1), a.i(2));
+    const p = pathOrEmpty(k, a.ptr(1), a.i(2), false);
+    const syn = synStat(k, p, a.ptr(4), true);
+    if (syn !== undefined) return syn;
+    guardProc(k, p);
     return sys(HOST.statx, dirfd(k, a.i(0), p), p.addr, a.i(2), a.u(3), out(k, a.ptr(4), STATX_SIZE));
   },
   /** Implements statfs(2) and fstatfs(2). */
@@ -439,9 +463,9 @@ export const fsHandlers: HandlerTable = {
   flistxattr: (k, a) => { const size = a.n(2); return sys(HOST.flistxattr, fdArg(k, a, 0), xattrOut(k, a.ptr(1), size), Math.min(size, XATTR_SIZE_MAX)); },
 
   /** Implements access(2), faccessat(2) and faccessat2(2). */
-  access: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.access, p.addr, a.i(1)); },
-  faccessat: (k, a) => { const p = path(k, a.ptr(1)); return sys(HOST.faccessat, dirfd(k, a.i(0), p), p.addr, a.i(2)); },
-  faccessat2: (k, a) => { const p = path(k, a.ptr(1)); return sys(HOST.faccessat2, dirfd(k, a.i(0), p), p.addr, a.i(2), a.i(3)); },
+  access: (k, a) => { const p = path(k, a.ptr(0), 0, false); return synAccess(k, p, a.i(1)) ?? (guardProc(k, p), sys(HOST.access, p.addr, a.i(1))); },
+  faccessat: (k, a) => { const p = path(k, a.ptr(1), 0, false); return synAccess(k, p, a.i(2)) ?? (guardProc(k, p), sys(HOST.faccessat, dirfd(k, a.i(0), p), p.addr, a.i(2))); },
+  faccessat2: (k, a) => { const p = path(k, a.ptr(1), 0, false); return synAccess(k, p, a.i(2)) ?? (guardProc(k, p), sys(HOST.faccessat2, dirfd(k, a.i(0), p), p.addr, a.i(2), a.i(3))); },
 
   /** Implements getdents64(2) and getdents(2): the host fills up to `count` bytes of the guest's buffer. */
   getdents64: (k, a) => sys(HOST.getdents64, fdArg(k, a, 0), out(k, a.ptr(1), a.u(2)), a.u(2)),

@@ -5,6 +5,7 @@
  */
 import { release } from 'node:os';
 import { Handler, HandlerTable, Kernel } from './api';
+import { SYSINFO } from '../linux/structs';
 import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
 import { EINVAL, ENOSYS, EPERM, ESRCH } from '../linux/errno';
@@ -16,7 +17,12 @@ import { RLIMIT_NOFILE, RLIM_NLIMITS } from '../linux/resource';
 
 
 /** struct utsname: six fields of 65 bytes (<sys/utsname.h>). */
-const UTS = ['Linux', 'torov', release(), '#1 torov', 'x86_64', '(none)'];
+/** When this VMM started: the guest's boot, for sysinfo and /proc/uptime. */
+const BOOT_MS = performance.timeOrigin + performance.now();
+/** Milliseconds since the guest's boot. */
+export const uptimeMs = () => Date.now() - BOOT_MS;
+
+export const UTS = ['Linux', 'torov', release(), '#1 torov', 'x86_64', '(none)'];
 
 const sysUname: Handler = (k, a) => {
   const b = Buffer.alloc(6 * 65);
@@ -135,7 +141,20 @@ const sysGetrandom: Handler = (k, a) => {
 
 const sysGetrusage: Handler = (k, a) => sys(HOST.getrusage, a.i(0) === -1 ? -1 : 0, k.mem.host(a.ptr(1), 144, true));
 const sysTimes: Handler = (k, a) => sys(HOST.times, a.ptr(0) ? k.mem.host(a.ptr(0), 32, true) : 0);
-const sysSysinfo: Handler = (k, a) => sys(HOST.sysinfo, k.mem.host(a.ptr(0), 112, true));
+/**
+ * sysinfo(2) about the guest's machine, never the host's: the time since the VM started,
+ * no load, its memory limit (--memory) and what is not mapped of it, no swap, its threads.
+ */
+const sysSysinfo: Handler = (k, a) => {
+  const b = Buffer.alloc(SYSINFO.SIZE);
+  b.writeBigInt64LE(BigInt(Math.floor(uptimeMs() / 1000)), SYSINFO.uptime);
+  b.writeBigUInt64LE(BigInt(k.as.limit), SYSINFO.totalram);
+  b.writeBigUInt64LE(BigInt(Math.max(0, k.as.limit - k.as.committed)), SYSINFO.freeram);
+  b.writeUInt16LE(Math.min(0xffff, k.sched.threadCount), SYSINFO.procs);
+  b.writeUInt32LE(1, SYSINFO.mem_unit);
+  k.mem.write(a.ptr(0), b);
+  return 0;
+};
 const sysUmask: Handler = (_k, a) => sys(HOST.umask, a.u(0) & 0o777);
 
 /** setuid and friends: only to the ids the program already has. */
@@ -159,6 +178,13 @@ const sysGetgroups: Handler = (k, a) => {
 /** prctl(2) state of one process: its name (comm: 16 bytes with the NUL) and the flags torov keeps. */
 interface PrctlState { comm: Buffer; pdeathsig: number; dumpable: number; noNewPrivs: number }
 const prctlStates = new WeakMap<Kernel, PrctlState>();
+/** The thread's name (comm), as prctl(PR_SET_NAME) set it: the executable's name at first. */
+export function commOf(k: Kernel): string {
+  const c = prctlState(k).comm;
+  const end = c.indexOf(0);
+  return c.subarray(0, end < 0 ? c.length : end).toString('latin1');
+}
+
 function prctlState(k: Kernel): PrctlState {
   let st = prctlStates.get(k);
   if (!st) {

@@ -56,6 +56,9 @@ export class Dispatcher implements SyscallDispatcher {
   /** Refusals by argument rules reported so far (with --verbose). */
   private readonly refused = new Set<string>();
 
+  /** A debugger's wrapper around every call (it lifts its watchpoints' page protection meanwhile), or undefined. */
+  wrap: ((call: () => number) => number) | undefined;
+
   constructor(o: DispatchOptions) {
     this.policy = o.policy;
     this.traceFd = o.traceFd;
@@ -72,6 +75,11 @@ export class Dispatcher implements SyscallDispatcher {
    * The policy is checked first, so a denied call never reaches a handler or the host.
    */
   dispatch(task: Task, nr: number, a: Args): number {
+    const w = this.wrap;
+    if (w !== undefined) {
+      this.wrap = undefined;
+      try { return w(() => this.dispatch(task, nr, a)); } finally { this.wrap = w; }
+    }
     const act = verdict(this.policy, nr);
     if (this.traceFd !== undefined) return this.dispatchTraced(task, nr, a, act);
     if (act === ALLOW) return this.call(task, nr, a);

@@ -4,7 +4,7 @@
  * open KVM -> parse the ELF -> create the VM and its memory -> system tables -> load the
  * program -> build the stack -> vCPU state -> run -> exit status.
  */
-import { Kvm, VmFd, VcpuFd, RUN, REGS } from '../kvm/kvm';
+import { Kvm, VmFd, VcpuFd, RUN, REGS, KVM_SYNC_X86_REGS } from '../kvm/kvm';
 import { GuestMemory } from '../machine/memory';
 import { AddressSpace } from '../machine/mm';
 import { writeSystemTables, initVcpu, cpuFeatures, CpuFeatures, guestXcr0, xsaveSize } from '../machine/x86';
@@ -263,6 +263,10 @@ export class Machine implements SchedulerHost {
     const v = new Vcpu(this, fd, index, task, this.mem.vcpuPages(index));
     v.mode = this.vcpu.mode;
     v.syncRegs();
+    // The registers in the kvm_run page too: a thread that has not run yet is read there
+    // (a signal frame, a debugger), and a write marks them dirty for its first KVM_RUN.
+    fd.runU8.set(regs.subarray(0, 144), RUN.regs);
+    fd.run.setBigUint64(RUN.kvm_dirty_regs, BigInt(KVM_SYNC_X86_REGS), true);
     if (task.fsBaseDirty) v.applyBasesNow();
     return v;
   }
@@ -315,13 +319,26 @@ export class Machine implements SchedulerHost {
     this.scheduler.hostSignal(sig);
   }
 
-  /** Dispatches one syscall of the first thread (the debugger's step over `syscall`). */
+  /** Dispatches one syscall of the first thread (the debugger's step over `syscall`, one thread). */
   dispatch(nr: number, a: import('../syscalls/api').Args): number {
     return this.dispatcher.dispatch(this.task, nr, a);
   }
 
+  /**
+   * A debugger of a program with threads (src/gdb/target.ts) sees every CPU exception
+   * first (breakpoints, steps, watchpoints, faults); undefined from it: as without one.
+   */
+  debugFault: ((task: Task, f: FaultFrame) => 'resume' | { status: number; message: string } | undefined) | undefined;
+
   /** Decides what a CPU exception does: resume (spurious) or end the program with a signal. */
   onFault(task: Task, f: FaultFrame): 'resume' | { status: number; message: string } {
+    const d = this.debugFault?.(task, f);
+    if (d !== undefined) return d;
+    return this.faultVerdict(task, f);
+  }
+
+  /** What a CPU exception does without a debugger: the program's handler runs ('resume'), or it ends with a signal. */
+  faultVerdict(task: Task, f: FaultFrame): 'resume' | { status: number; message: string } {
     const own = this.personality.fault?.(f, task);
     if (own) return { status: own.status, message: own.reason ?? '' };
     if (f.vector === 14) {

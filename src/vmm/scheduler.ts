@@ -32,7 +32,7 @@ import { writeFrame, readFrame, belowRedZone } from './sigframe';
 import { clockMs } from '../syscalls/thread';
 import type { FaultFrame } from './fault';
 import type { ThreadGroup } from './task';
-import { RUN, REGS } from '../kvm/kvm';
+import { RUN, REGS, KVM_EXIT_INTR } from '../kvm/kvm';
 import { sys, addressOf } from '../host/libc';
 import { F_GETFL, O_NONBLOCK } from '../linux/fcntl';
 import { SYS as NR } from '../linux/syscalls';
@@ -218,6 +218,8 @@ export interface TaskRun {
   parked: boolean;
   /** The syscall number being served (for adaptive spinning). */
   nr: number;
+  /** An exit reported while a debugger stopped every vCPU (stopWorld), handled when the thread may run again. */
+  held: number | undefined;
   t0: number;
   dead: boolean;
 }
@@ -237,7 +239,40 @@ export interface SchedulerHost extends VcpuHost, Stoppable {
   readonly cpus: number;
 }
 
+/**
+ * A debugger attached to a program with threads (src/gdb/target.ts): the scheduler asks it
+ * at the points where it may stop the program (all-stop: every vCPU parked).
+ */
+export interface DebugHook {
+  /** True when the debugger wants the program stopped (Ctrl-C): checked in the run loops. */
+  wantsStop(): boolean;
+  /** Stop now (the hook parks every vCPU with stopWorld() and resumes them with startWorld()). */
+  stop(): void;
+  /** Thread `t` is about to run on (its syscall done): the debugger may stop first (a step over a syscall). */
+  beforeResume(t: Task): void;
+  /**
+   * Signal `info` is about to be delivered to thread `t` (its handler run, or its default
+   * action taken): the debugger may stop first. Returns what to deliver instead (the same,
+   * another signal, or undefined: nothing).
+   */
+  signal(t: Task, info: SignalInfo): SignalInfo | undefined;
+  /** Thread `t` ended (exit while others run). */
+  threadExited(t: Task): void;
+  /** The program ended. */
+  exited(e: GuestExit): void;
+}
+
 export class Scheduler implements TaskServices {
+  /** The debugger, when gdb debugs a program with threads. */
+  debug: DebugHook | undefined;
+  /** Threads a debugger keeps stopped while it resumes others (vCont;s:TID): resume() leaves them parked. */
+  readonly frozen = new Set<Task>();
+  /**
+   * Threads parked for a debugger (stopWorld, or a resume refused while frozen or held):
+   * startWorld() resumes these only. A thread parked because its exit is being handled
+   * further up the stack (its syscall, its signal) is resumed by that handling, never here.
+   */
+  private readonly debugParked = new Set<Task>();
   /** Live threads, in creation order; the first is the program's first thread. */
   readonly tasks: Task[] = [];
   private readonly runs = new Map<Task, TaskRun>();
@@ -311,6 +346,7 @@ export class Scheduler implements TaskServices {
     return this.armed > 0 && this.tasks.length === 1 && this.runs.get(this.tasks[0]!)?.thread !== undefined;
   }
   get cpus(): number { return this.host.cpus; }
+  get threadCount(): number { return this.tasks.length; }
 
   /** Called with the return address of each trapped `syscall` served (site rewriting, src/vmm/rewrite.ts). */
   set onSite(f: ((retAddr: number, nr: number) => void) | undefined) {
@@ -322,7 +358,7 @@ export class Scheduler implements TaskServices {
   /** Adds a thread with its vCPU (and channel page). */
   add(task: Task, vcpu: Vcpu, slot: Slot | undefined): TaskRun {
     const r: TaskRun = { vcpu, slot, thread: undefined, wait: undefined, ctxPending: false, viaChannel: false, sysNr: -1, interrupted: false,
-      ctxResult: undefined, wantKick: false, parked: true, nr: -1, t0: 0, dead: false };
+      ctxResult: undefined, wantKick: false, parked: true, nr: -1, t0: 0, dead: false, held: undefined };
     this.tasks.push(task);
     this.runs.set(task, r);
     if (slot) vcpu.sink = this;
@@ -345,13 +381,16 @@ export class Scheduler implements TaskServices {
           if (!this.channelBusy(first)) first.viaChannel = false;
           if (this.armed > 0) this.armTick(10); else this.stopTick();
           this.tickForSignal = false;
-          const rc = first.vcpu.fd.runOnce();
+          const held = first.held;
+          first.held = undefined;
+          const rc = held ?? first.vcpu.fd.runOnce();
           // The syscall's host calls made here are interrupted when the next timer is due.
           if (this.armed > 0) this.armTick();
           const kind = first.vcpu.handleExit(rc);
           this.directExits++;
           if (this.armed > 0) this.expireTimers();
           if (kind === EXIT_INTERRUPTED) this.hostSignals();
+          if (this.debug && (kind === EXIT_INTERRUPTED || kind === EXIT_SYSCALL) && !first.vcpu.inStub() && this.debug.wantsStop()) this.debug.stop();
           // A signal is delivered where the vCPU holds the program's registers: after an
           // exit-path syscall, or at an interruption in its code (the channel's exits go
           // through PORT_CTX for that).
@@ -369,11 +408,70 @@ export class Scheduler implements TaskServices {
     } catch (e) {
       if (e instanceof GuestExit) {
         this.stopAll();
+        this.debug?.exited(e);
         return this.host.finish(e);
       }
       this.stopAll();
       throw e;
     }
+  }
+
+  /**
+   * A debugger stops the program: every vCPU leaves the guest and is parked. One that
+   * stopped inside torov's stub (a syscall or exception entry, a few instructions) runs
+   * on to the stub's report, so that every thread shows the program's state; an exit
+   * reported meanwhile is kept (held) and handled when the thread may run again.
+   */
+  stopWorld(): void {
+    for (const t of this.tasks) {
+      const r = this.runs.get(t)!;
+      const h = r.thread;
+      if (!h?.running) continue;
+      let rc = h.stopSync(r.vcpu.fd.runU8);
+      for (let i = 0; i < 10 && rc !== undefined && interrupted(r.vcpu, rc) && r.vcpu.inStub(); i++) {
+        h.go();
+        Atomics.wait(h.ctl, 1 /* EXIT */, h.seen, 5);
+        rc = h.exited() ? h.takeExit() : h.stopSync(r.vcpu.fd.runU8);
+      }
+      r.parked = true;
+      this.debugParked.add(t);
+      if (rc !== undefined && !interrupted(r.vcpu, rc)) r.held = rc;
+    }
+  }
+
+  /**
+   * The debugger lets the program run again: every parked thread that is not waiting, held
+   * or frozen, but `except` (the thread whose exit is being handled: its handler resumes it).
+   */
+  startWorld(except?: Task): void {
+    for (const t of [...this.debugParked]) {
+      const r = this.runs.get(t);
+      if (!r || r.dead) { this.debugParked.delete(t); continue; }
+      if (t !== except && r.parked && !r.wait && r.held === undefined && r.thread) this.resume(r);
+    }
+  }
+
+  /**
+   * Delivers thread `t`'s deliverable signals now (a debugger's loop, after a syscall or at
+   * a stop, where the vCPU holds the program's registers and is not running).
+   */
+  deliverSignals(t: Task): void {
+    const r = this.runs.get(t);
+    if (r && !r.wait && !r.dead && t.sigFlag) this.userReturn(t, r);
+  }
+
+  /** True while a timer (alarm, setitimer, timer_create) is armed. */
+  get timersArmed(): boolean { return this.armed > 0; }
+
+  /** Queues signal `info` for thread `t` (a debugger's `signal SIG`); GuestExit if its action ends the program. */
+  queueSignal(t: Task, info: SignalInfo): void {
+    this.post(t.group, t, info);
+  }
+
+  /** The thread `t`'s vCPU, and whether it waits in a syscall (for the debugger's thread list). */
+  threadState(t: Task): { vcpu: Vcpu; waiting: string | undefined } | undefined {
+    const r = this.runs.get(t);
+    return r ? { vcpu: r.vcpu, waiting: r.wait?.kind } : undefined;
   }
 
   /**
@@ -539,7 +637,7 @@ export class Scheduler implements TaskServices {
    * for a back-off period (50 ms, doubling up to 1.6 s while it keeps happening).
    */
   private poll(): void {
-    for (const t of this.tasks) { const r = this.runs.get(t)!; r.slot?.setPolling(true); if (r.parked && !r.wait && !r.dead) this.resume(r); }
+    for (const t of this.tasks) { const r = this.runs.get(t)!; r.slot?.setPolling(true); if (r.parked && !r.wait && !r.dead && r.held === undefined) this.resume(r); }
     this.windowServed = 0; this.late = 0;
     this.lastKicks = 0;
     for (const t of this.tasks) this.lastKicks += this.runs.get(t)!.thread!.kicks();
@@ -555,6 +653,14 @@ export class Scheduler implements TaskServices {
           if (r.dead) continue;
           const h = r.thread;
           if (!h) return;                        // a new thread without a host thread yet
+          if (r.held !== undefined && !this.frozen.has(t)) {
+            const rc = r.held;
+            r.held = undefined;
+            this.debugParked.delete(t);                  // handled now: resumed by exit(), as any exit
+            this.exit(t, r, rc);
+            work = true;
+            if (r.dead) continue;
+          }
           if (r.slot && r.slot.posted()) {
             if (h.waiting()) this.late++;
             this.serve(t, r);
@@ -592,6 +698,7 @@ export class Scheduler implements TaskServices {
         }
         if ((this.sleepers.size > 0 || this.armed > 0) && this.expireTimers()) work = true;
         this.hostSignals();
+        if (this.debug?.wantsStop()) { this.debug.stop(); work = true; }
         if (this.host.stop.requested) this.runs.get(this.tasks[0]!)!.vcpu.stopNow();
         if (this.tasks.length === 1 && this.runs.get(this.tasks[0]!)!.thread === undefined) return;
         if (work) { n = 0; idleSince = 0n; continue; }
@@ -751,6 +858,13 @@ export class Scheduler implements TaskServices {
   /** Lets a parked vCPU run again. */
   private resume(r: TaskRun): void {
     if (r.dead || !r.thread) return;
+    if (this.debug) {
+      const t = r.vcpu.task;
+      this.debug.beforeResume(t);
+      if (r.dead) return;
+      if (this.frozen.has(t) || r.held !== undefined) { this.debugParked.add(t); return; }
+      this.debugParked.delete(t);
+    }
     if (this.host.stop.requested) r.vcpu.stopNow();
     r.parked = false;
     r.thread.go();
@@ -1086,6 +1200,9 @@ export class Scheduler implements TaskServices {
       HostThread.release(h);
     }
     this.host.freeVcpu(r.vcpu);
+    this.frozen.delete(t);
+    this.debugParked.delete(t);
+    this.debug?.threadExited(t);
   }
 
   /** Walks a dead thread's robust list (struct robust_list_head: list, futex_offset, list_op_pending). */
@@ -1195,7 +1312,7 @@ export class Scheduler implements TaskServices {
     const blockedByAll = takers.every((t) => (t.sigmask & bit) !== 0n);
     if (sig !== SIGKILL && ignored(g, sig) && !blockedByAll) return 0;
     if (sig === SIGKILL || (!blockedByAll && isFatal(g, sig))) {
-      throw new GuestExit(128 + sig, sig === SIGKILL || defaultAction(sig) === 'term' ? undefined : `torov: ${signalName(sig)}: ${info.code === SI_USER && info.pid === 0 ? 'sent to torov' : 'sent by the program'}, no handler: killed`);
+      throw GuestExit.bySignal(sig, sig === SIGKILL || defaultAction(sig) === 'term' ? undefined : `torov: ${signalName(sig)}: ${info.code === SI_USER && info.pid === 0 ? 'sent to torov' : 'sent by the program'}, no handler: killed`);
     }
     if (!(target ? target.pending : g.shared).add(info)) return -EAGAIN;
     // Who takes it: a thread waiting for it (sigtimedwait, a signalfd read), else the target,
@@ -1280,8 +1397,13 @@ export class Scheduler implements TaskServices {
       v.enterUser(u.rip, u.rflags, u.rsp, u.rdx);
     }
     for (;;) {
-      const info = this.takeFrom(t, ~t.sigmask);
+      let info = this.takeFrom(t, ~t.sigmask);
       if (!info) return;
+      if (this.debug) {
+        // A debugger sees the signal first (gdb: "Program received signal ..."), and says what to deliver.
+        info = this.debug.signal(t, info);
+        if (!info) continue;
+      }
       const sig = info.signo;
       const act = t.group.sigactions.get(sig);
       const handler = act?.handler ?? 0n;
@@ -1290,7 +1412,7 @@ export class Scheduler implements TaskServices {
         const d = defaultAction(sig);
         if (d === 'ign' || d === 'cont') continue;
         if (d === 'stop') { t.note(`stop-${sig}`, `${signalName(sig)}: stopping is not supported (no job control): ignored`); continue; }
-        throw new GuestExit(128 + sig, d === 'core' ? `torov: ${signalName(sig)}: killed (default action)` : undefined);
+        throw GuestExit.bySignal(sig, d === 'core' ? `torov: ${signalName(sig)}: killed (default action)` : undefined);
       }
       this.runHandler(t, r, info, act!, undefined);
       // Like Linux, every other deliverable signal gets its frame too before the thread
@@ -1565,3 +1687,9 @@ export class Scheduler implements TaskServices {
 }
 
 const RIP_W = (RUN.regs + REGS.rip) >> 2;
+
+/** True if KVM_RUN's return `rc` for `v` was an interruption (a kick), not an exit to handle. */
+function interrupted(v: Vcpu, rc: number): boolean {
+  if (rc < 0) return rc === -EINTR || rc === -EAGAIN;
+  return v.fd.runU32[RUN.exit_reason >> 2] === KVM_EXIT_INTR;
+}

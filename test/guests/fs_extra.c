@@ -276,7 +276,7 @@ static void proc(void)
     EXPECT_ERR("open /proc/self/fd/0", open("/proc/self/fd/0", O_RDONLY), EACCES);
     EXPECT_ERR("open /proc/self/mem", open("/proc/self/mem", O_RDWR), EACCES);
     EXPECT_ERR("open //proc/./self/../self/mem", open("//proc/./self/../self/mem", O_RDONLY), EACCES);
-    EXPECT_ERR("open /proc/thread-self/environ", open("/proc/thread-self/environ", O_RDONLY), EACCES);
+    EXPECT_ERR("open /proc/thread-self/auxv", open("/proc/thread-self/auxv", O_RDONLY), EACCES);
     /* /proc/self/maps (and /proc/<pid>/maps) is the guest's own, made up by torov: its
      * stack is there, nothing of the VMM's (no "/" path: Node, koffi, libc). */
     snprintf(want, sizeof want, "/proc/%d/maps", (int)getpid());

@@ -45,7 +45,7 @@ test('readlink of /proc/self/exe is the guest program, /proc/self/maps its own, 
     'open /proc/self/fd/0 EACCES',
     'open /proc/self/mem EACCES',
     'open //proc/./self/../self/mem EACCES',
-    'open /proc/thread-self/environ EACCES',
+    'open /proc/thread-self/auxv EACCES',
     // The guest's own maps, made up by torov (src/syscalls/synthetic.ts):
     'own maps: [stack] yes, a host path no',
     'stat /proc/self/mem EACCES',
@@ -78,4 +78,36 @@ test('a bad path pointer is EFAULT for open and openat', () => {
   const r = torov(['run', guest('badptr')]);
   const lines = r.stdout.split('\n').filter((l) => /^open(at)? /.test(l));
   assert.deepEqual(lines, ['open EFAULT', 'openat EFAULT'], r.stderr);
+});
+
+test('synthetic /proc and /sys show the guest\'s machine (its memory, CPUs, threads, uptime), never the host\'s', { skip: fs.existsSync('/bin/busybox') ? false : 'busybox-static is not installed' }, () => {
+  const bb = (args: string[], opts: string[] = []) => {
+    const r = torov(['run', '--memory', '64M', '--cpus', '3', ...opts, '/bin/busybox', ...args]);
+    assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  assert.match(bb(['cat', '/proc/meminfo']), /^MemTotal:\s+65536 kB\nMemFree:\s+\d+ kB\n/);
+  assert.equal(bb(['grep', '-c', '^processor', '/proc/cpuinfo']), '3\n');
+  assert.equal(bb(['nproc']), '3\n');
+  // sysinfo(2): free's total is the guest's memory, uptime starts at the VM's start, no load.
+  assert.match(bb(['free']), /^Mem:\s+65536\s/m);
+  assert.match(bb(['uptime']), /up 0 min,.*load average: 0\.00, 0\.00, 0\.00/);
+  const st = bb(['cat', '/proc/self/status']);
+  for (const line of ['Name:\tbusybox', 'Pid:\t1', 'PPid:\t0', 'Threads:\t1', 'Cpus_allowed_list:\t0-2']) assert.ok(st.includes(`${line}\n`), `${line} in:\n${st}`);
+  assert.match(bb(['cat', '/proc/1/stat']), /^1 \(busybox\) R 0 /);
+  assert.equal(bb(['cat', '/proc/sys/kernel/osrelease']), `${os.release()}\n`);
+  assert.equal(bb(['cat', '/proc/loadavg']), '0.00 0.00 0.00 1/1 1\n');
+  // stat and access: read-only regular files, whose size is what a read gives.
+  const meminfo = bb(['cat', '/proc/meminfo']);
+  assert.match(bb(['stat', '-c', '%a %F %s', '/proc/meminfo']), new RegExp(`^444 regular file ${meminfo.length}\n$`));
+  assert.equal(bb(['sh', '-c', '[ -r /proc/self/status ] && echo r; [ -x /proc/cpuinfo ] || echo not-x; [ -w /proc/meminfo ] || echo not-w'], ['--user', '1000:1000']), 'r\nnot-x\nnot-w\n');
+  // Writing one is refused; the host's own /proc stays out of reach.
+  const w = torov(['run', '/bin/busybox', 'sh', '-c', 'echo 1 > /proc/sys/kernel/pid_max']);
+  assert.notEqual(w.status, 0);
+  // cmdline and environ are the program's own strings, in order, as in its memory.
+  assert.equal(bb(['cat', '/proc/self/cmdline']), '/bin/busybox\0cat\0/proc/self/cmdline\0');
+  const env = bb(['cat', '/proc/self/environ'], ['-e', 'TOROV_TEST=a b']).split('\0');
+  assert.ok(env.includes('TOROV_TEST=a b') && !env.some((e) => e.startsWith('TOROV_SANDBOX')), env.join(' | '));
+  // The host's /proc stays out of reach (the VMM's own fds, here).
+  assert.notEqual(torov(['run', '/bin/busybox', 'ls', '/proc/self/fd/']).status, 0);
 });

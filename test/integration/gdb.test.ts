@@ -14,6 +14,7 @@ import { TOROV, ROOT, guest, spawn, spawnSync } from '../helpers';
 import { framePacket, PacketReader } from '../../src/gdb/packet';
 
 const DEMO = guest('gdb_demo');
+const THREADS = guest('gdb_threads');
 const haveGdb = spawnSync('gdb', ['--version'], { encoding: 'utf8' }).status === 0;
 const skip = haveGdb ? false : 'gdb is not installed (apt-get install gdb)';
 
@@ -25,7 +26,8 @@ async function startStub(args: readonly string[], timeoutMs = 20_000): Promise<S
   const child = spawn(TOROV, ['run', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '', err = '';
   child.stdout!.on('data', (d) => { out += d; });
-  const status = new Promise<number | null>((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : null))));
+  // 'close': the exit, and its output read to the end (a run that goes on after gdb detached prints after gdb is gone).
+  const status = new Promise<number | null>((resolve) => child.on('close', (code, sig) => resolve(code ?? (sig ? 128 : null))));
   const port = await new Promise<number>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`no "waiting for gdb" line: ${err}`)), timeoutMs);
     child.stderr!.on('data', (d) => {
@@ -272,6 +274,224 @@ test('protocol: a step over `syscall` performs it and stops at the next instruct
     assert.equal(await c.ask('c'), 'W12');
     assert.equal(await exitOf(s), 18);
     assert.equal(s.stdout(), 'gdb_demo: counter=30 result=18\n');
+  } finally {
+    c?.close();
+    s.child.kill('SIGKILL');
+  }
+});
+
+// ---- threads (test/guests/gdb_threads: main starts two workers that run work(), meet at a
+// barrier with main, and end; main joins them and exits 7) ------------------------------
+
+test('gdb threads: a breakpoint in a second thread stops it, info threads, thread N, bt, new and exited threads, exit status', { skip }, async () => {
+  const r = await gdbSession([], [
+    'break work', 'continue', 'info threads', 'bt 2', 'thread 1', 'info registers rip',
+    'continue', 'print id', 'delete', 'break 63', 'continue', 'info threads', 'continue',
+  ], { program: THREADS });
+  // Each worker hits the breakpoint in its own thread (guest tids 2 and 3 in torov's pid namespace), in either order.
+  const hits = [...r.out.matchAll(/Thread (\d+) hit Breakpoint 1, work \(id=(\d)\) at gdb_threads\.c:30/g)].map((m) => [Number(m[1]), Number(m[2])]);
+  assert.equal(hits.length, 2, r.out);
+  assert.deepEqual(hits.map(([tid]) => tid).sort(), [2, 3]);
+  for (const [tid, id] of hits) assert.equal(tid, id! + 1, 'worker id N runs in thread N+1');
+  assert.match(r.out, /\[New Thread 2\]/);
+  // info threads at the first stop: the main thread and the stopped worker, marked current.
+  assert.match(r.out, /^ +1 +Thread 1\b.*$/m);
+  assert.match(r.out, new RegExp(`^\\* ${hits[0]![0]} +Thread ${hits[0]![0]}(?: \\(.*\\))? +work \\(id=${hits[0]![1]}\\) at gdb_threads\\.c:30$`, 'm'));
+  assert.match(r.out, /#0 +work \(id=\d\) at gdb_threads\.c:30\n#1 +0x[0-9a-f]+ in worker \(arg=0x\d\) at gdb_threads\.c:37/);
+  // thread 1 has registers of its own (Hg): somewhere in main's thread, not in work().
+  assert.match(r.out, /\[Switching to thread 1 \(Thread 1\)\]/);
+  const rip = /^rip +0x([0-9a-f]+) +0x[0-9a-f]+ <([^>+]+)/m.exec(r.out);
+  assert.ok(rip && rip[2] !== 'work', `thread 1's rip: ${rip?.[0]}`);
+  assert.match(r.out, /^\$1 = \d$/m);
+  // After the joins the workers are gone: info threads lists the main thread only.
+  assert.match(r.out, /Thread 1 hit Breakpoint 2, main \(argc=1, argv=0x[0-9a-f]+\) at gdb_threads\.c:63/);
+  const last = r.out.slice(r.out.lastIndexOf('Id   Target Id'));
+  assert.match(last, /^\* 1 +Thread 1 +main \(/m);                 // no extra info: a thread in its code
+  assert.doesNotMatch(last, /Thread [23]/);
+  assert.match(r.out, /\[Inferior 1 \(Remote target\) exited with code 07\]/);
+  assert.equal(r.stdout, 'gdb_threads: sum=3 done\n');
+  assert.equal(r.status, 7);
+});
+
+test('gdb threads: a watchpoint on a global the workers write reports the writing thread; the program still ends', { skip }, async () => {
+  // total shares its page with the mutex, the barrier and musl's thread-list lock, which
+  // torov itself clears at a thread's end (CLONE_CHILD_CLEARTID): all of it must go on.
+  const r = await gdbSession([], ['break main', 'continue', 'watch total', 'continue', 'continue', 'continue'], { program: THREADS });
+  const hits = [...r.out.matchAll(/Thread (\d+) hit Hardware watchpoint 2: total\n\nOld value = (\d+)\nNew value = (\d+)\nworker \(arg=0x(\d)\) at gdb_threads\.c:40/g)];
+  assert.equal(hits.length, 2, r.out);
+  for (const m of hits) assert.equal(Number(m[1]), Number(m[4]) + 1, 'the thread that wrote');
+  assert.deepEqual(hits.map((m) => [Number(m[2]), Number(m[3])]), [[0, hits[0]![4] === '1' ? 1 : 2], [hits[0]![4] === '1' ? 1 : 2, 3]]);
+  assert.match(r.out, /\[Inferior 1 \(Remote target\) exited with code 07\]/);
+  assert.equal(r.stdout, 'gdb_threads: sum=3 done\n');
+  assert.equal(r.status, 7);
+});
+
+test('gdb threads: next and stepi in a second thread; detach lets every thread run to the end', { skip }, async () => {
+  const r = await gdbSession([], ['break work', 'continue', 'next', 'stepi', 'info registers rip', 'detach'], { program: THREADS });
+  assert.match(r.out, /Thread \d hit Breakpoint 1, work \(id=\d\) at gdb_threads\.c:30/);
+  assert.match(r.out, /^31\s+return mine;$/m);
+  assert.match(r.out, /^rip +0x[0-9a-f]+ +0x[0-9a-f]+ <work\+\d+>$/m);
+  assert.match(r.out, /\[Inferior 1 \(Remote target\) detached\]/);
+  assert.equal(r.stdout, 'gdb_threads: sum=3 done\n');
+  assert.equal(r.status, 7);
+});
+
+test('gdb signals: a raised signal with a handler stops first (Program received signal SIGUSR1); continue runs the handler', { skip }, async () => {
+  const SIG = guest('sig');
+  const plain = spawnSync(TOROV, ['run', SIG, 'raise'], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(plain.status, 0);
+  // raise, kill, tgkill, tkill and sigqueue each send SIGUSR1 once.
+  const r = await gdbSession(['raise'], [...Array(5).fill('continue'), 'continue'], { program: SIG });
+  assert.equal([...r.out.matchAll(/Program received signal SIGUSR1, User defined signal 1\./g)].length, 5, r.out);
+  assert.match(r.out, /\[Inferior 1 \(Remote target\) exited normally\]/);
+  assert.equal(r.stdout, plain.stdout);
+  assert.equal(r.status, 0);
+});
+
+test('gdb signals: a fault with a handler stops first; continue delivers it; handle SIGSEGV nostop lets the rest through', { skip }, async () => {
+  const SIG = guest('sig');
+  const plain = spawnSync(TOROV, ['run', SIG, 'segv'], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(plain.status, 0);
+  const r = await gdbSession(['segv'], ['continue', 'continue', 'handle SIGSEGV nostop noprint', 'continue'], { program: SIG });
+  assert.equal([...r.out.matchAll(/Program received signal SIGSEGV, Segmentation fault\./g)].length, 2, r.out);
+  assert.match(r.out, /Program received signal SIGSEGV, Segmentation fault\.\n0x[0-9a-f]+ in g_load_insn \(\)/);
+  assert.match(r.out, /\[Inferior 1 \(Remote target\) exited normally\]/);
+  assert.equal(r.stdout, plain.stdout);                             // every handler ran, si_addr and rip right
+  assert.equal(r.status, 0);
+});
+
+test('gdb threads signals: a fault in a second thread stops there; continuing ends the program with it; raise(SIGTERM) stops first', { skip }, async () => {
+  const SIG = guest('sig');
+  const r = await gdbSession(['default', 'thread-segv'], ['continue', 'info threads', 'continue'], { program: SIG });
+  assert.match(r.out, /Thread 2 received signal SIGSEGV, Segmentation fault\.\n\[Switching to Thread 2\]\n0x[0-9a-f]+ in g_load_insn \(\)|\[Switching to Thread 2\]\n\nThread 2 received signal SIGSEGV, Segmentation fault\.\n0x[0-9a-f]+ in g_load_insn \(\)/);
+  assert.match(r.out, /^\* 2 +Thread 2 +0x[0-9a-f]+ in g_load_insn \(\)$/m);
+  assert.match(r.out, /Program terminated with signal SIGSEGV, Segmentation fault\./);
+  assert.equal(r.status, 139);
+  const t = await gdbSession(['default', 'term'], ['continue', 'continue'], { program: SIG });
+  assert.match(t.out, /Program received signal SIGTERM, Terminated\.[\s\S]*Program terminated with signal SIGTERM, Terminated\./);
+  assert.equal(t.status, 143);
+});
+
+test('gdb signals: timers run under gdb (alarm interrupts a blocked read; gdb passes SIGALRM without a stop)', { skip }, async () => {
+  const SIG = guest('sig');
+  const plain = spawnSync(TOROV, ['run', SIG, 'eintr'], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(plain.status, 0);
+  const r = await gdbSession(['eintr'], ['continue'], { program: SIG });
+  assert.doesNotMatch(r.out, /received signal/);
+  assert.match(r.out, /\[Inferior 1 \(Remote target\) exited normally\]/);
+  assert.equal(r.stdout, plain.stdout);
+  assert.match(r.stdout, /read on an empty pipe: -1 EINTR, after the alarm's handler ran 1 time/);
+  assert.equal(r.status, 0);
+});
+
+test('gdb threads signals: `signal SIGUSR1` runs the handler; SIGUSR1 raised after the threads ended stops first, continue runs it', { skip }, async () => {
+  const r = await gdbSession(['usr1'], ['break work', 'continue', 'delete', 'break 60', 'continue', 'signal SIGUSR1', 'continue', 'continue'], { program: THREADS });
+  assert.match(r.out, /Thread \d hit Breakpoint 1, work/);
+  assert.match(r.out, /Breakpoint 2, main \(argc=2, argv=0x[0-9a-f]+\) at gdb_threads\.c:60/);
+  assert.equal([...r.out.matchAll(/received signal SIGUSR1, User defined signal 1\./g)].length, 1, r.out);   // raise's, not gdb's own
+  assert.equal(r.stdout, 'gdb_threads: handler ran 2 time(s)\ngdb_threads: sum=3 done\n');
+  assert.equal(r.status, 7);
+});
+
+test('gdb threads signals: a Go program stopping at every SIGURG (handle SIGURG stop) still runs to its end with its output', { skip }, async () => {
+  // Go preempts its goroutines with SIGURG between threads (tgkill): each one stops the
+  // program here (all-stop) while other threads are in the middle of their syscalls.
+  const GO = guest('gothreads');
+  const plain = spawnSync(TOROV, ['run', GO, 'chan'], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(plain.status, 0);
+  const r = await gdbSession(['chan'], ['handle SIGURG stop print', ...Array(300).fill('continue')], { program: GO });
+  assert.ok(/received signal SIGURG/.test(r.out), 'at least one SIGURG stop');
+  assert.match(r.out, /\[Inferior 1 \(Remote target\) exited normally\]/);
+  assert.equal(r.stdout.split('\n').sort().join('\n'), plain.stdout.split('\n').sort().join('\n'));
+  assert.equal(r.status, 0);
+});
+
+test('protocol threads: Ctrl-C stops every thread, thread list and liveness, Hg, a step of one thread, kill', async () => {
+  const s = await startStub(['--gdb', '127.0.0.1:0', THREADS, 'spin']);
+  const nm = spawnSync('nm', [THREADS], { encoding: 'utf8' }).stdout;
+  const sym = (name: string) => parseInt(new RegExp(`^([0-9a-f]+) [TtBbDd] ${name}$`, 'm').exec(nm)![1]!, 16);
+  const spins = sym('spins'), worker = sym('worker');
+  let c: RawClient | undefined;
+  try {
+    c = await RawClient.connect(s.port);
+    assert.equal(await c.ask('qfThreadInfo'), 'm1');
+    assert.equal(await c.ask('qsThreadInfo'), 'l');
+    assert.equal(await c.ask('qC'), 'QC1');
+    assert.equal(await c.ask('T2'), 'E01');                         // no thread 2 yet
+    c.send('vCont;c');
+    await new Promise((r) => setTimeout(r, 1500));                  // the workers spin by now
+    c.raw(Buffer.from([3]));
+    assert.match(await c.reply(), /^T02thread:[123];$/);
+    assert.equal(await c.ask('qfThreadInfo'), 'm1,2,3');
+    for (const t of ['1', '2', '3', '-1']) assert.equal(await c.ask(`T${t}`), 'OK', `T${t}`);
+    assert.equal(await c.ask('T4'), 'E01');
+    assert.equal(await c.ask('Hg4'), 'E01');
+    assert.match(await c.ask('qThreadExtraInfo,1'), /^[0-9a-f]+$/); // main waits in pthread_join: "in a syscall (futex wait)"
+    const count = async () => Buffer.from(await c!.ask(`m${spins.toString(16)},8`), 'hex').readBigUInt64LE();
+    // All-stop: while stopped, the workers do not count.
+    const n0 = await count();
+    assert.ok(n0 > 0n);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await count(), n0);
+    // Each worker's registers (Hg): both in worker()'s loop.
+    const ripOf = async (tid: number) => {
+      assert.equal(await c!.ask(`Hg${tid}`), 'OK');
+      return Number(Buffer.from(await c!.ask('p10'), 'hex').readBigUInt64LE());
+    };
+    const rip2 = await ripOf(2), rip3 = await ripOf(3);
+    for (const rip of [rip2, rip3]) assert.ok(rip > worker && rip < worker + 0x100, `in worker(): ${rip.toString(16)}`);
+    // One instruction of thread 3 only: thread 2 stays where it was, the count grows by at most one.
+    assert.equal(await c.ask('vCont;s:3'), 'T05thread:3;');
+    assert.equal(await ripOf(2), rip2);
+    assert.notEqual(await ripOf(3), rip3);
+    assert.ok((await count()) - n0 <= 1n);
+    // Everything runs again, and stops again at Ctrl-C.
+    c.send('vCont;c');
+    await new Promise((r) => setTimeout(r, 300));
+    c.raw(Buffer.from([3]));
+    assert.match(await c.reply(), /^T02thread:[123];$/);
+    assert.ok((await count()) > n0 + 1000n);
+    c.send('k');
+    assert.equal(await exitOf(s), 137);
+    assert.match(s.stderr(), /torov: SIGKILL: killed by the debugger/);
+  } finally {
+    c?.close();
+    s.child.kill('SIGKILL');
+  }
+});
+
+test('protocol threads: a step of one thread over `syscall` is the syscall, then the next instruction', async () => {
+  const dis = spawnSync('objdump', ['-d', THREADS], { encoding: 'utf8' }).stdout;
+  const sites = [...dis.matchAll(/^ +([0-9a-f]+):\t0f 05 +\tsyscall/gm)].map((m) => parseInt(m[1]!, 16));
+  const s = await startStub(['--gdb', '127.0.0.1:0', THREADS]);
+  let c: RawClient | undefined;
+  try {
+    c = await RawClient.connect(s.port);
+    const reg = async (n: string) => Number(Buffer.from(await c!.ask(`p${n}`), 'hex').readBigUInt64LE());
+    for (const a of sites) assert.equal(await c.ask(`Z0,${a.toString(16)},1`), 'OK');
+    // Run from syscall to syscall until a thread stops at an rt_sigprocmask (it returns at
+    // once) while the program has threads; every other site passed is removed.
+    let tid = 0, at = 0;
+    for (let i = 0; i < 300 && !tid; i++) {
+      const stop = await c.ask('vCont;c');
+      const m = /^T05thread:([0-9a-f]+);swbreak:;$/.exec(stop);
+      assert.ok(m, stop);
+      assert.equal(await c.ask(`Hg${m[1]}`), 'OK');
+      const rip = await reg('10');
+      assert.ok(sites.includes(rip), rip.toString(16));
+      if ((await c.ask('qfThreadInfo')).includes(',') && (await reg('0')) === 14) { tid = parseInt(m[1]!, 16); at = rip; }
+      else assert.equal(await c.ask(`z0,${rip.toString(16)},1`), 'OK');
+    }
+    assert.ok(tid, 'a thread stopped at rt_sigprocmask');
+    for (const a of sites) assert.equal(await c.ask(`z0,${a.toString(16)},1`), 'OK');
+    assert.equal(await c.ask(`vCont;s:${tid.toString(16)}`), `T05thread:${tid.toString(16)};`);
+    assert.equal(await c.ask(`Hg${tid.toString(16)}`), 'OK');
+    assert.equal(await reg('10'), at + 2);                          // the instruction after `syscall`, never torov's stub
+    assert.equal(await reg('2'), at + 2);                           // rcx, as a real syscall leaves it
+    assert.equal(await reg('0'), 0);                                // rt_sigprocmask's result
+    assert.equal(await c.ask('vCont;c'), 'W07');
+    assert.equal(await exitOf(s), 7);
+    assert.equal(s.stdout(), 'gdb_threads: sum=3 done\n');
   } finally {
     c?.close();
     s.child.kill('SIGKILL');

@@ -35,7 +35,7 @@ const EXPECTED: Readonly<Record<string, Readonly<Record<string, number>>>> = {
   EPOLL_EVENT: { SIZE: 12, events: 0, data: 4 },
   RLIMIT: { SIZE: 16, rlim_cur: 0, rlim_max: 8 },
   RUSAGE: { SIZE: 144, ru_utime: 0, ru_stime: 16, ru_maxrss: 32 },
-  SYSINFO: { SIZE: 112, uptime: 0, loads: 8, totalram: 32 },
+  SYSINFO: { SIZE: 112, uptime: 0, loads: 8, totalram: 32, freeram: 40, procs: 80, mem_unit: 104 },
   UTSNAME: { SIZE: 390, FIELD: 65, sysname: 0, nodename: 65, release: 130, version: 195, machine: 260, domainname: 325 },
   ROBUST_LIST_HEAD: { SIZE: 24, list: 0, futex_offset: 8, list_op_pending: 16 },
   CLONE_ARGS: { SIZE: 88, flags: 0, pidfd: 8, child_tid: 16, parent_tid: 24, exit_signal: 32, stack: 40, stack_size: 48, tls: 56, set_tid: 64, set_tid_size: 72, cgroup: 80 },
