@@ -1,6 +1,7 @@
 /** Helpers for integration tests: run bin/torov on real guests, on real KVM. */
 import assert from 'node:assert/strict';
-import { spawnSync, SpawnSyncReturns } from 'node:child_process';
+import * as cp from 'node:child_process';
+import { SpawnSyncReturns, ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -57,7 +58,7 @@ export function torov(args: readonly string[], opts: { input?: string; cwd?: str
     args = ['run', ...testRunOptions(), ...args.slice(1)];
   }
   const env = opts.env ? { ...opts.env, PATH: process.env['PATH'] } : process.env;
-  const r: SpawnSyncReturns<string> = spawnSync(TOROV, args, {
+  const r: SpawnSyncReturns<string> = cp.spawnSync(TOROV, args, {
     encoding: 'utf8', input: opts.input ?? '', cwd: opts.cwd ?? ROOT, env, timeout: opts.timeout ?? 60_000,
     // SIGKILL: a guest may handle SIGTERM (signals reach its handlers), and a run that
     // outlives its time must not hold the test's pipes open for ever.
@@ -68,7 +69,7 @@ export function torov(args: readonly string[], opts: { input?: string; cwd?: str
 
 /** Runs a guest natively (for side-by-side comparisons). */
 export function native(file: string, args: readonly string[] = [], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): RunResult {
-  const r = spawnSync(file, args, { encoding: 'utf8', input: '', cwd: opts.cwd ?? ROOT, env: opts.env ?? {}, timeout: 60_000, killSignal: 'SIGKILL' });
+  const r = cp.spawnSync(file, args, { encoding: 'utf8', input: '', cwd: opts.cwd ?? ROOT, env: opts.env ?? {}, timeout: 60_000, killSignal: 'SIGKILL' });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, signal: r.signal };
 }
 
@@ -84,3 +85,64 @@ export function vmAndNative(name: string, args: readonly string[] = []): { vm: s
   assert.equal(n.status, 0, `${name} natively: ${n.stderr}`);
   return { vm: r.stdout.split('\n'), host: n.stdout.split('\n') };
 }
+
+// ---- Every process a test starts ends with it -------------------------------------------
+//
+// A test that hangs holds CI until its budget runs out, and a process left behind that
+// holds the test runner's pipes keeps the runner waiting after the test file ended. So
+// every spawn in a test has a time limit at which it is killed with SIGKILL (a guest may
+// handle SIGTERM: signals reach its handlers), and a command that starts others (a shell,
+// runuser, script) is run in a process group of its own that is killed whole.
+
+/** spawnSync options every synchronous spawn in a test takes: a time limit, SIGKILL at it. */
+export const LIMIT = { timeout: 60_000, killSignal: 'SIGKILL' } as const;
+
+/**
+ * `argv` run by timeout(1) in a process group of its own, all of which gets SIGKILL after
+ * `seconds` (for commands that start others: killing only the first would leave the rest
+ * holding the pipes). Exit statuses and signals pass through as the command's own.
+ */
+export function inGroup(seconds: number, argv: readonly string[]): string[] {
+  return ['timeout', '-s', 'KILL', `${seconds}s`, ...argv];
+}
+
+const started = new Set<{ child: ChildProcess; group: boolean }>();
+
+function killHard(e: { child: ChildProcess; group: boolean }): void {
+  const pid = e.child.pid;
+  if (pid === undefined) return;
+  if (e.group) { try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ } }
+  try { e.child.kill('SIGKILL'); } catch { /* gone */ }
+}
+
+// Whatever a test file started is killed when it ends, however it ends.
+process.on('exit', () => { for (const e of started) killHard(e); });
+
+/**
+ * Registers an asynchronously spawned child: it is killed with SIGKILL (its process group
+ * too when it was spawned `detached`) after `ms`, and when the test file ends.
+ */
+export function limited<T extends ChildProcess>(child: T, ms = 60_000, o: { group?: boolean } = {}): T {
+  const e = { child, group: o.group ?? false };
+  started.add(e);
+  const timer = setTimeout(() => killHard(e), ms);
+  timer.unref();
+  child.once('exit', () => { clearTimeout(timer); if (!e.group) started.delete(e); });
+  return child;
+}
+
+/**
+ * child_process.spawnSync for tests: 60 s unless the call says otherwise, and always
+ * SIGKILL at the limit. (For a command that starts others, wrap it in inGroup().)
+ */
+export const spawnSync = ((cmd: string, args: readonly string[], opts?: cp.SpawnSyncOptions) =>
+  cp.spawnSync(cmd, args, { timeout: 60_000, ...opts, killSignal: 'SIGKILL' })) as unknown as typeof cp.spawnSync;
+
+/**
+ * child_process.spawn for tests: killed with SIGKILL (its process group when `detached`)
+ * after `timeout` (default 120 s) and when the test file ends.
+ */
+export const spawn = ((cmd: string, args: readonly string[], opts: cp.SpawnOptions = {}) => {
+  const { timeout, ...rest } = opts;
+  return limited(cp.spawn(cmd, args, rest), timeout ?? 120_000, { group: rest.detached === true });
+}) as unknown as typeof cp.spawn;

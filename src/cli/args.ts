@@ -135,6 +135,8 @@ export const RUN_OPTIONS: readonly OptSpec[] = [
   { name: 'memory', short: 'm', value: true },
   { name: 'cpus', value: true },
   { name: 'threads', value: true },
+  { name: 'pids', value: true },
+  { name: 'allow-host-root', value: false },
   { name: 'policy', short: 'p', value: true },
   { name: 'env', short: 'e', value: true, repeat: true },
   { name: 'env-inherit', value: false },

@@ -86,9 +86,18 @@ Sandbox (on by default: namespaces, a pivot_root jail, no privileges, a seccomp 
   -u, --user UID[:GID]   Started as root: the ids the guest acts as on the host's files
                          (default: the owner of the first writable volume, else
                          65534, nobody). The VMM holds no capability either way.
-      --timeout DURATION Stop the VM after e.g. 30s, 500ms, 2m, 1h30m (exit status 124);
-                         0 means no limit.
+      --timeout DURATION Stop the VM after e.g. 30s, 500ms, 2m, 1h30m (exit status 124),
+                         counted from the start of torov run; 0 means no limit.
+      --pids N           Most processes and threads of the run, torov's own included (its
+                         cgroup's pids.max; default 64 + --threads).
+      --allow-host-root  Allow the host's / as a volume, a writable root or a ToroV
+                         MountPoint (it gives the guest every host file).
       --no-sandbox       Run the VMM without its sandbox (debugging only; warns).
+
+Each run has a cgroup of its own (memory, pids, cpu; cgroup v2 or v1) whose limits come
+from --memory, --threads, --pids and --cpus: the guest's memory, its in-memory files (its
+/tmp and memfds share one tmpfs of half its memory), kernel buffers and the VMM itself
+are bounded there. Where no cgroup can be made (rootless, not delegated) torov says so.
 
       --verbose          Report unimplemented syscalls, the sandbox's identity and other
                          notes (once each).
@@ -99,9 +108,11 @@ torov reach the program (until its own handlers are run, those that end a proces
 end it, with 128+N; SIGWINCH changes nothing). Killing torov kills the VM.
 
 Exit status: the program's own; 128+N when it died of signal N (139 for a
-segfault, 159 when the policy killed it); 124 at --timeout; 125 when torov itself
-failed; 126 when PROGRAM or its ELF interpreter cannot be executed (not ELF,
-wrong architecture, a script); 127 when PROGRAM or its interpreter was not found.
+segfault, 159 when the policy killed it; 137 when the run's cgroup ran out of
+memory, 152 at the policy's CPU-time limit, each said in one line); 124 at
+--timeout; 125 when torov itself failed; 126 when PROGRAM or its ELF interpreter
+cannot be executed (not ELF, wrong architecture, a script); 127 when PROGRAM or
+its interpreter was not found.
 `;
 
 export const POLICY_HELP = `Usage: torov policy show [FILE...]

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { parseOptions, RUN_OPTIONS, UsageError, buildEnv, Options, editDistance } from './args';
 import { fromLauncher, launcher } from '../sandbox/launch';
 import { RUN_HELP, MAIN_HELP, POLICY_HELP, SYSCALLS_HELP, LEARN_HELP } from './help';
+import { oneLine } from '../policy/errors';
 
 /** torov's version, from package.json (next to dist/, whether this runs bundled or not). */
 function version(): string {
@@ -23,7 +24,9 @@ function version(): string {
 }
 
 /** Writes a line to stderr synchronously (stderr may be a pipe; process.exit must not lose it). */
-export function say(line: string): void {
+export function say(line: string): void { sayLine(line); }
+
+function sayLine(line: string): void {
   try { fs.writeSync(2, line.endsWith('\n') ? line : line + '\n'); } catch { /* stderr closed */ }
 }
 
@@ -95,6 +98,8 @@ function command(cmd: string | undefined, rest: readonly string[]): number {
 /** Maps an error to its one-line message and exit status. */
 function reportError(e: unknown): number {
   const err = e as Error;
+  // One line, whatever the message quotes (a file name, bytes of a file): no control characters.
+  const say = (line: string) => sayLine(oneLine(line));
   switch (err?.name) {
     case 'UsageError': say(`torov: ${err.message}`); return (err as Error & { status?: number }).status ?? 125;
     case 'PolicyError': say(`torov: policy: ${err.message}`); return 125;
@@ -103,7 +108,7 @@ function reportError(e: unknown): number {
     case 'KvmError': say(`torov: ${kvmAdvice(err as Error & { errno?: number; what?: string })}`); return 125;
     default:
       say(`torov: internal error: ${err?.message ?? String(e)}`);
-      if (process.env['TOROV_DEBUG']) say(String(err?.stack));
+      if (process.env['TOROV_DEBUG']) sayLine(String(err?.stack));
       return 125;
   }
 }
@@ -160,9 +165,11 @@ function cmdPolicy(argv: readonly string[]): number {
   const { opts, rest: files } = parseOptions(rest, [
     { name: 'help', short: 'h', value: false }, { name: 'seccomp', value: false },
     { name: 'to', value: true }, { name: 'output', short: 'o', value: true }, { name: 'binary', value: true },
+    { name: 'allow-host-root', value: false },
   ], false);
   if (opts['help']) { writeStdout(POLICY_HELP); return 0; }
   if (opts['seccomp'] && sub !== 'show') throw new UsageError('policy: --seccomp goes with show (torov policy show --seccomp [FILE...])');
+  if (opts['allow-host-root'] && sub !== 'check') throw new UsageError('policy: --allow-host-root goes with check (torov policy check --allow-host-root FILE)');
   if (sub !== 'convert') {
     for (const o of ['to', 'output', 'binary']) if (opts[o] !== undefined) throw new UsageError(`policy: --${o} goes with convert (torov policy convert IN --to FORMAT)`);
   }
@@ -184,8 +191,10 @@ function cmdPolicy(argv: readonly string[]): number {
       for (const f of files) {
         const loaded = pol.loadPolicyFile(f);
         if (sub === 'check') {
-          // Validation, then a risk-first summary (src/policy/convert.ts).
-          writeStdout(`${f}: ok\n` + pol.policyReport(loaded).join('\n') + '\n');
+          // Exactly the validation `torov run` makes (src/policy/validate.ts), then a
+          // risk-first summary (src/policy/convert.ts).
+          pol.validateForRun(loaded, { allowHostRoot: !!opts['allow-host-root'] });
+          writeStdout(`${oneLine(f)}: ok\n` + pol.policyReport(loaded).join('\n') + '\n');
           continue;
         }
         writeStdout(pol.describePolicy(loaded.policy) + '\n');

@@ -5,11 +5,14 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Options, UsageError, parseVolumes, parseUser, parseDuration, formatDuration } from './args';
+import { Options, UsageError, parseVolumes, parseUser, parseDuration, formatDuration, VolumeSpec } from './args';
 import { say } from './main';
-import { DEFAULT_MEMORY, MIN_MEMORY, MAX_MEMORY, MAX_VCPUS } from '../machine/layout';
+import { DEFAULT_MEMORY, MIN_MEMORY, MAX_MEMORY, MAX_VCPUS, DEFAULT_THREADS } from '../machine/layout';
+import { RANGES } from '../policy/sandbox-settings';
 import { O_PATH } from '../linux/fcntl';
 import { launcher, tellLauncher, requestRestart, sendLearned, launcherAlive } from '../sandbox/launch';
+import { checkInputPath, readInputFd, InputError, MAX_PROGRAM_BYTES } from './input';
+import { printable } from '../policy/errors';
 
 /** `torov policy learn`: where the learned policy goes. */
 export interface LearnRequest {
@@ -20,9 +23,27 @@ export interface LearnRequest {
 /** Runs `program` with `args`; returns the exit status. With `learn`, records the run and writes its policy. */
 export function runProgram(program: string, args: readonly string[], opts: Options, env: string[], learn?: LearnRequest): number {
   const marks: Array<[string, number]> = [['torov loaded', performance.now()]];
+  // --timeout counts from the start of `torov run` (the launcher's start, or this process's
+  // without one): it is parsed and handed to the launcher before any input is read, so a
+  // slow or stuck input cannot delay it. The launcher kills the VMM a grace period after
+  // the deadline should it still run then; the VMM's own timer stops the VM at the deadline.
+  let timeoutMs = 0;
+  if (typeof opts['timeout'] === 'string') {
+    try { timeoutMs = parseDuration(opts['timeout']); } catch (e) { throw new UsageError(`--timeout: ${(e as Error).message}`); }
+  }
+  const startMs = launcher()?.t0 ?? monotonicMs() - performance.now();
+  const timeoutText = `torov: timeout: the VM was stopped after ${formatDuration(timeoutMs)}`;
+  if (timeoutMs > 0) tellLauncher(`timeout ${timeoutMs} ${timeoutText}`);
+  // The run's cgroup (src/sandbox/cgroup.ts): made and entered before any input is read;
+  // its limits are written below, once the memory and threads are known.
+  const cgroups = require('../sandbox/cgroup') as typeof import('../sandbox/cgroup');
+  const launched = launcher();
+  const cg = launched !== undefined ? cgroups.makeRunCgroup(launched.launcherPid, (dirs) => tellLauncher(`cgroup ${dirs.join(' ')}`)) : undefined;
+  const allowHostRoot = !!opts['allow-host-root'];
   // Only what this run needs is loaded: start-up time is part of every run.
   const { defaultPolicy } = require('../policy/default') as typeof import('../policy/default');
   const load = () => require('../policy/load') as typeof import('../policy/load');
+  const validate = () => require('../policy/validate') as typeof import('../policy/validate');
   let policy = defaultPolicy();
   let file = program;
   let torovConfig = false;
@@ -33,6 +54,7 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   if (/\.json$/i.test(program) && !learn) {
     const loaded = load().loadPolicyFile(program);
     if (loaded.kind !== 'torov-config') throw new UsageError(`${program} is a torov policy, not a program: use torov run --policy ${program} PROGRAM`);
+    validate().validateForRun(loaded, { allowHostRoot });
     file = loaded.binary;
     policy = loaded.policy;
     torovConfig = true;
@@ -42,6 +64,7 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   if (typeof opts['policy'] === 'string') {
     if (learn) throw new UsageError('policy learn: --policy has no meaning here (learn mode allows and records every call)');
     const loaded = load().loadPolicyFile(opts['policy']);
+    validate().validateForRun(loaded, { allowHostRoot });
     policy = loaded.policy;
   }
   const learning = learn ? require('../policy/learn') as typeof import('../policy/learn') : undefined;
@@ -70,8 +93,25 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     return +v;
   };
   const cpus = count('cpus', 1024), threads = count('threads', MAX_VCPUS);
+  const pidsLimit = count('pids', RANGES.pids[1]) ?? policy.sandbox?.rlimits?.pids;
+  // The guest's in-memory files (its /tmp and its memfds share one tmpfs): bounded.
+  const tmpOpt = policy.sandbox?.tmp;
+  const shm = cgroups.shmBudget(memory, typeof tmpOpt === 'number' ? tmpOpt : undefined);
+  const limits = cgroups.runLimits({ guestMemory: memory, shm, threads: threads ?? DEFAULT_THREADS, ...(pidsLimit !== undefined ? { pids: pidsLimit } : {}), ...(cpus !== undefined ? { cpus } : {}) });
+  if (pidsLimit !== undefined && pidsLimit < cgroups.VMM_TASKS / 2) throw new UsageError(`--pids ${pidsLimit} is too small: torov's own threads need about ${cgroups.VMM_TASKS / 2}`);
+  // Said once, when the run starts (not before an error that ends it anyway).
+  let cgroupNote: string | undefined;
+  if (cg !== undefined) {
+    const failed = cgroups.applyCgroupLimits(cg, limits);
+    for (const [c, why] of cg.missing) if (!failed.has(c)) failed.set(c, why);
+    const mem = failed.get('memory') ?? failed.get('pids');
+    if (mem !== undefined) cgroupNote = `torov: note: no cgroup for this run (${mem}): only the guest's memory and in-memory files are bounded, threads by RLIMIT_NPROC`;
+    const cpuSeconds = policy.sandbox?.rlimits?.cpuSeconds;
+    if (cpuSeconds !== undefined) tellLauncher(`limits cpu=${cpuSeconds}`);
+  }
 
   const volumes = parseVolumes((opts['volume'] as string[] | undefined) ?? [], process.cwd());
+  checkVolumes(volumes, policy.sandbox ?? {}, allowHostRoot);
   // --rootfs DIR: the guest's root (read-only unless the policy says otherwise); PROGRAM is
   // found in it as the guest sees it (src/sandbox/jail.ts: openInRoot).
   const rootfs = typeof opts['rootfs'] === 'string' ? path.resolve(opts['rootfs']) : undefined;
@@ -80,11 +120,13 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   let image: Buffer;
   try {
     prog = openProgram(file, rootfs, volumes, typeof opts['workdir'] === 'string' ? opts['workdir'] : undefined, env, policy.sandbox?.root);
-    image = fs.readFileSync(prog.fd);
+    // Bounded, and only a regular file: a FIFO, a device or a /proc file is refused unread.
+    image = readInputFd(prog.fd, MAX_PROGRAM_BYTES);
   } catch (e) {
     if ((e as Error).name === 'UsageError') throw e;
+    if (e instanceof InputError) { say(`torov: ${printable(file)}: ${e.message}`); return e.code === 'ENOENT' ? 127 : 126; }
     const code = (e as NodeJS.ErrnoException).code;
-    say(`torov: ${file}: ${code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}`);
+    say(`torov: ${printable(file)}: ${code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}`);
     return 126;
   }
   // A script: torov runs ELF programs and has no exec yet, so say which interpreter it names.
@@ -106,11 +148,10 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   }
 
   const user = typeof opts['user'] === 'string' ? parseUser(opts['user']) : undefined;
-  let timeoutMs = 0;
-  if (typeof opts['timeout'] === 'string') {
-    try { timeoutMs = parseDuration(opts['timeout']); } catch (e) { throw new UsageError(`--timeout: ${(e as Error).message}`); }
-  }
   const sb = { ...(policy.sandbox ?? {}), ...(rootfs !== undefined ? { root: rootfs } : {}) };
+  if (rootfs !== undefined && sb.writable === true && !allowHostRoot && fs.realpathSync(rootfs) === '/') {
+    throw new UsageError('--rootfs /: the policy makes the root writable ("writable": true), which gives the guest every host file: add --allow-host-root to mean it');
+  }
   if (opts['network'] !== undefined) {
     if (opts['network'] !== 'none' && opts['network'] !== 'host') throw new UsageError(`--network must be none or host (got ${JSON.stringify(opts['network'])})`);
     sb.network = opts['network'];
@@ -139,11 +180,6 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     if (spec!.gdbErrno !== 0) throw new UsageError(`--gdb: cannot listen on ${gdbSpec}: ${errnoText(spec!.gdbErrno)}`);
   }
   marks.push(['policy and program checked', performance.now()]);
-  // --timeout: the launcher kills the VMM a grace period after the deadline should it still
-  // run then (it covers the set-up too); the VMM's own timer stops the VM at the deadline.
-  const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : 0;
-  const timeoutText = `torov: timeout: the VM was stopped after ${formatDuration(timeoutMs)}`;
-  if (timeoutMs > 0) tellLauncher(`timeout ${timeoutMs} ${timeoutText}`);
 
   // The channel's vCPU thread takes tens of milliseconds to start. Under the sandbox it must
   // be up before the jail hides koffi's files and the seccomp filter forbids new threads:
@@ -161,7 +197,7 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   // counted from here on and taken by the run loop (src/vmm/host-signals.ts).
   const hostSignals = require('../vmm/host-signals') as typeof import('../vmm/host-signals');
   hostSignals.installHostSignals(hostSignals.FORWARDED_SIGNALS);
-  if (deadline > 0) hostSignals.armTimeout(Math.max(1, deadline - Date.now()), timeoutText);
+  if (timeoutMs > 0) hostSignals.armTimeout(Math.max(1, Math.ceil(startMs + timeoutMs - monotonicMs())), timeoutText);
 
   let traceFd: number | undefined;
   if (opts['trace-file']) traceFd = fs.openSync(opts['trace-file'] as string, 'w');
@@ -194,11 +230,13 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     const id = spec!.idmap === 'self' ? undefined : priv.runIdentity({ user, volumes, root: sb.root, writable: sb.writable });
     marks.push(['VMM ready for the jail', performance.now()]);
     (globalThis as { __torovJailed?: boolean }).__torovJailed = true;    // bin/torov.js: no code cache written from here
-    enterJail({ root: sb.root, writable: sb.writable, tmp: sb.tmp, volumes, network,
+    enterJail({ root: sb.root, writable: sb.writable, tmp: sb.tmp !== undefined && sb.tmp !== false, shmSize: shm, volumes, network,
       ...(typeof opts['workdir'] === 'string' ? { workdir: opts['workdir'] } : {}) });
     const ids = priv.dropPrivileges({ ...(id ? { uid: id.uid, gid: id.gid } : {}), idmap: spec!.idmap, alive: launcherAlive });
     // No core dump of the VMM's large mappings if the seccomp filter kills it.
-    priv.applyLimits({ ...(sb.rlimits ?? {}), core: 0 });
+    const { pids: _pids, ...rlimits } = sb.rlimits ?? {};
+    void _pids;
+    priv.applyLimits({ ...rlimits, core: 0, ...(cg === undefined || cg.missing.has('pids') ? { processes: limits.pids } : {}) });
     marks.push(['jail and privileges', performance.now()]);
     if (opts['verbose']) {
       say(`torov: sandbox: uid=${ids.uid} gid=${ids.gid}${id ? ` (${id.why})` : ''} capabilities=0x${priv.effectiveCaps().toString(16)} no_new_privs=1 network=${network} root=${sb.root ?? '(minimal)'}`);
@@ -211,6 +249,9 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     m = new Machine({ path: prog.guestPath, image, argv: [file, ...args], env, memory, policy, traceFd, verbose: !!opts['verbose'], log: say,
       personality, vdso: !opts['no-vdso'], syscallPath, rewrite: !opts['no-rewrite'], spawnThread: !sandbox, loader: { fd: prog.fd, root },
       ...(cpus !== undefined ? { cpus } : {}), ...(threads !== undefined ? { threads } : {}),
+      ...(sb.rlimits?.openFiles !== undefined ? { openFiles: sb.rlimits.openFiles } : {}),
+      // Standard fds the user closed stay closed for the guest (EBADF, as natively).
+      ...(spec?.closedStdio ? { stdio: [0, 1, 2].map((fd) => (spec.closedStdio & (1 << fd) ? -1 : fd)) as [number, number, number] } : {}),
       ...(startAddr !== undefined ? { entry: startAddr } : {}), ...(learner ? { learner } : {}) });
   } catch (e) {
     if ((e as Error).name === 'ElfError') (e as Error).message = `${file}: ${(e as Error).message}`;
@@ -229,6 +270,7 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
       (require('../vmm/channel') as typeof import('../vmm/channel')).HostThread.forbidNew();
     }
   }
+  if (cgroupNote !== undefined) say(cgroupNote);
   // Forwarded signals now reach the run loop.
   tellLauncher('ready');
   if (opts['verbose']) say(startupNote(marks));
@@ -329,6 +371,29 @@ function listenGdb(spec: string, program: string): import('../gdb').GdbStub {
 }
 
 /**
+ * --volume checks that need the host: the host's / needs --allow-host-root, and in a root
+ * that is writable as a whole (the guest's / is the user's directory) the guest path must
+ * resolve inside that root, as the guest would resolve it.
+ */
+function checkVolumes(volumes: readonly VolumeSpec[], sb: import('../policy/sandbox-settings').SandboxSettings, allowHostRoot: boolean): void {
+  const { resolveInRoot, ALLOW_HOST_ROOT } = require('../policy/validate') as typeof import('../policy/validate');
+  for (const v of volumes) {
+    let real: string;
+    try { real = fs.realpathSync(v.host); } catch { continue; }    // the jail reports a missing volume
+    if (real === '/' && !allowHostRoot) throw new UsageError(`--volume ${v.host}:${v.guest}: the host's / as a volume gives the guest every host file: add ${ALLOW_HOST_ROOT} to mean it`);
+    if (sb.root !== undefined && sb.writable === true) {
+      try { resolveInRoot(fs.realpathSync(sb.root), v.guest); }
+      catch (e) { throw new UsageError(`--volume ${v.host}:${v.guest}: ${(e as Error).message} (torov does not create it in your directory)`); }
+    }
+  }
+}
+
+/** CLOCK_MONOTONIC in milliseconds (the launcher's clock for --timeout). */
+function monotonicMs(): number {
+  return Number(process.hrtime.bigint() / 1000n) / 1000;
+}
+
+/**
  * Opens the program (kept open: the VMM maps its segments from the fd after the jail) and
  * names it as the guest will see it (AT_EXECFN, /proc/self/exe). With --rootfs it is found
  * inside the root (src/sandbox/jail.ts); otherwise on the host, and its guest path is its
@@ -344,6 +409,7 @@ function openProgram(file: string, rootfs: string | undefined, volumes: readonly
     catch (e) { throw Object.assign(new UsageError((e as Error).message), { status: (e as { status?: number }).status ?? 126 }); }
   }
   const resolved = path.resolve(resolveProgram(file));
+  checkInputPath(resolved, MAX_PROGRAM_BYTES);          // a FIFO or a device is refused before any open
   const fd = fs.openSync(resolved, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   return { fd, guestPath: jail.guestPathOfHost(resolved, volumes, policyRoot) ?? resolved };
 }

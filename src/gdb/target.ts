@@ -45,7 +45,7 @@ import { GuestExit } from '../syscalls/api';
 import { KVM_EXIT_DEBUG, KVM_SYNC_X86_REGS, RUN, REGS, SREGS, KVM_GUESTDBG_ENABLE, KVM_GUESTDBG_USE_HW_BP,
   KVM_GUESTDBG_USE_SW_BP, writeSegment } from '../kvm/kvm';
 import { PORT_NOP, SYS, SYS_VA, SEL, PAGE_SIZE } from '../machine/layout';
-import { classifyExit, EXIT_SYSCALL, EXIT_FAULT, EXIT_INTERRUPTED, EXIT_DEBUG } from '../vmm/exits';
+import { classifyExit, EXIT_SYSCALL, EXIT_FAULT, EXIT_INTERRUPTED, EXIT_DEBUG, EXIT_BUS } from '../vmm/exits';
 import { MSR_FS_BASE, MSR_GS_BASE } from '../machine/x86';
 import { sys, addressOf, NR } from '../host/libc';
 import type { Vcpu } from '../vmm/vcpu';
@@ -161,6 +161,7 @@ export class DebugSession implements Target, DebugHook {
         switch (classifyExit(fd, fd.runOnce(), false)) {
           case EXIT_SYSCALL: this.syscall(); break;
           case EXIT_FAULT: this.fault(); break;
+          case EXIT_BUS: this.busFault(); break;
           case EXIT_INTERRUPTED: if (this.watcher?.kicked()) this.interrupted(); break;
           case EXIT_DEBUG: this.debugExit(); break;
           default: break;                                   // EXIT_NOP
@@ -233,6 +234,15 @@ export class DebugSession implements Target, DebugHook {
     const verdict = this.m.onFault(this.v.task, f);
     if (verdict === 'resume') return;                     // the stub pops its words and iretq's
     this.enterProgram(f, false);
+    const signal = verdict.status - 128;
+    this.pendingFault = { signal, status: verdict.status, message: verdict.message };
+    this.halt({ signal: gdbSignal(signal) });
+  }
+
+  /** The program touched memory that lost its backing: its SIGBUS handler, or a stop with SIGBUS. */
+  private busFault(): void {
+    const verdict = this.m.onBusFault(this.v.task, this.v);
+    if (verdict === 'resume') return;
     const signal = verdict.status - 128;
     this.pendingFault = { signal, status: verdict.status, message: verdict.message };
     this.halt({ signal: gdbSignal(signal) });

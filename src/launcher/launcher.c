@@ -44,9 +44,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
@@ -68,6 +70,9 @@ enum { FD_CTL = 3, FD_GDB = 4 };
 #define TIMEOUT_GRACE_MS 2000
 
 static const char *self_name = "torov";
+
+/* Standard fds closed when torov started (see hold_closed_stdio). */
+static int closed_stdio;
 
 static void say(const char *fmt, ...)
 {
@@ -138,7 +143,7 @@ static int find_node(char *out, size_t size)
 static const char *const VALUE_LONG[] = {
 	/* launcher-options: begin */
 	"memory", "policy", "env", "trace-file", "volume", "user", "timeout", "syscall-path",
-	"network", "workdir", "rootfs", "gdb", "out", "cpus", "threads",
+	"network", "workdir", "rootfs", "gdb", "out", "cpus", "threads", "pids",
 	/* launcher-options: end */
 	NULL,
 };
@@ -402,11 +407,16 @@ struct state {
 	int learned_done;
 	int ready;                 /* the VMM handles forwarded signals */
 	unsigned pending;          /* forwarded signals that came before it did (bit per FORWARDED index) */
+	long long start_ms;        /* when torov started (CLOCK_MONOTONIC): --timeout counts from here */
 	long long deadline_ms;     /* kill the VMM at this monotonic time (0: none) */
+	char cgroups[4][PATH_MAX]; /* the run's cgroups (src/sandbox/cgroup.ts), removed at the end */
+	int ncgroups;
+	long cpu_limit;            /* rlimits.cpuSeconds of the run, 0 if none */
 	char timeout_text[256];
 	int timed_out;
 	int restart;
 	struct request next;
+	struct rusage usage;       /* the VMM's, when it ended */
 };
 
 static long long now_ms(void)
@@ -455,6 +465,84 @@ static int parse_restart(const char *m, struct request *rq)
 	return 0;
 }
 
+/* A cgroup directory the VMM made for this run: on a cgroup filesystem, named torov-<our pid>. */
+static int our_cgroup(const char *d)
+{
+	char name[32];
+	snprintf(name, sizeof name, "/torov-%d", (int)getpid());
+	size_t n = strlen(d), k = strlen(name);
+	if (d[0] != '/' || n >= PATH_MAX || n <= k || strcmp(d + n - k, name) != 0) return 0;
+	if (strstr(d, "/../") || strstr(d, "/./") || strstr(d, "//")) return 0;
+	struct statfs sf;
+	if (statfs(d, &sf) < 0) return 0;
+	return sf.f_type == 0x27e0eb /* CGROUP_SUPER_MAGIC */ || sf.f_type == 0x63677270 /* CGROUP2_SUPER_MAGIC */;
+}
+
+/* The value of `key` in a cgroup file of "key value" lines (memory.events, memory.oom_control), or -1. */
+static long cgroup_counter(const char *dir, const char *file, const char *key)
+{
+	char path[PATH_MAX + 64], buf[4096];
+	snprintf(path, sizeof path, "%s/%s", dir, file);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0) return -1;
+	buf[n] = 0;
+	size_t k = strlen(key);
+	for (char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (strncmp(l, key, k) == 0 && l[k] == ' ') return strtol(l + k + 1, NULL, 10);
+	return -1;
+}
+
+/* True if the memory cgroup of the run killed a process for being over its limit. */
+static int cgroup_oom_killed(const struct state *s)
+{
+	for (int i = 0; i < s->ncgroups; i++) {
+		if (cgroup_counter(s->cgroups[i], "memory.events", "oom_kill") > 0) return 1;          /* v2 */
+		if (cgroup_counter(s->cgroups[i], "memory.oom_control", "oom_kill") > 0) return 1;     /* v1 */
+	}
+	return 0;
+}
+
+/* Removes the run's cgroups (empty once the VMM is gone; a moment after its last thread). */
+static void remove_cgroups(struct state *s)
+{
+	for (int i = 0; i < s->ncgroups; i++)
+		for (int tries = 0; rmdir(s->cgroups[i]) < 0 && errno == EBUSY && tries < 50; tries++) {
+			struct timespec ts = { 0, 10 * 1000 * 1000 };
+			nanosleep(&ts, NULL);
+		}
+	s->ncgroups = 0;
+}
+
+/* The host's count of OOM kills (/proc/vmstat oom_kill), or -1. */
+static long host_oom_kills(void)
+{
+	char buf[16384];
+	int fd = open("/proc/vmstat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0) return -1;
+	buf[n] = 0;
+	char *p = strstr(buf, "\noom_kill ");
+	return p ? strtol(p + 10, NULL, 10) : -1;
+}
+
+/* SIGKILL, SIGSEGV...: the name of a signal (musl has no sigabbrev_np). */
+static const char *signame(int sig)
+{
+	static const char *const names[] = { "0", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS",
+		"SIGFPE", "SIGKILL", "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT", "SIGCHLD",
+		"SIGCONT", "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF",
+		"SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS" };
+	static char buf[16];
+	if (sig > 0 && sig < (int)(sizeof names / sizeof names[0])) return names[sig];
+	snprintf(buf, sizeof buf, "signal %d", sig);
+	return buf;
+}
+
 static void forward(struct state *s, int i)
 {
 	if (s->ready) kill(s->child, FORWARDED[i]);
@@ -473,7 +561,7 @@ static void on_message(struct state *s, char *m, ssize_t n)
 		char *text;
 		long long ms = strtoll(m + 8, &text, 10);
 		if (ms > 0) {
-			s->deadline_ms = now_ms() + ms + TIMEOUT_GRACE_MS;
+			s->deadline_ms = s->start_ms + ms + TIMEOUT_GRACE_MS;
 			snprintf(s->timeout_text, sizeof s->timeout_text, "%s", *text == ' ' ? text + 1 : "torov: timeout");
 		}
 	} else if (strcmp(m, "learn-begin") == 0 && s->rq->learn) {
@@ -497,6 +585,14 @@ static void on_message(struct state *s, char *m, ssize_t n)
 		size_t len = strnlen(m + 10, sizeof s->learned_summary - 1);
 		memcpy(s->learned_summary, m + 10, len);
 		s->learned_summary[len] = 0;
+	} else if (strncmp(m, "cgroup ", 7) == 0 && !s->ready && s->ncgroups == 0) {
+		/* Before the guest runs (so still torov's own code): the cgroups the VMM made for
+		   the run. Each is checked to be one of ours all the same, as the launcher removes it. */
+		char *save = NULL;
+		for (char *d = strtok_r(m + 7, " ", &save); d && s->ncgroups < 4; d = strtok_r(NULL, " ", &save))
+			if (our_cgroup(d)) snprintf(s->cgroups[s->ncgroups++], PATH_MAX, "%s", d);
+	} else if (strncmp(m, "limits cpu=", 11) == 0 && !s->ready) {
+		s->cpu_limit = strtol(m + 11, NULL, 10);
 	} else if (strncmp(m, "restart", 7) == 0) {
 		struct request rq = s->next;
 		if (parse_restart(m, &rq) == 0) { s->next = rq; s->restart = 1; }
@@ -558,7 +654,7 @@ static int supervise(struct state *s, int sfd, int ctl)
 			int sig = (int)si.ssi_signo;
 			if (sig == SIGCHLD) {
 				int status;
-				pid_t w = waitpid(s->child, &status, WNOHANG);
+				pid_t w = wait4(s->child, &status, WNOHANG, &s->usage);
 				if (w == s->child) return status;
 				continue;
 			}
@@ -580,7 +676,7 @@ static int supervise(struct state *s, int sfd, int ctl)
 	}
 }
 
-static int run(int argc, char **argv, const char *node, const char *entry, struct request rq)
+static int run(int argc, char **argv, const char *node, const char *entry, struct request rq, long long start_ms)
 {
 	int root = geteuid() == 0;
 	sigset_t set;
@@ -593,6 +689,8 @@ static int run(int argc, char **argv, const char *node, const char *entry, struc
 	struct state s;
 	memset(&s, 0, sizeof s);
 	s.rq = &rq;
+	s.start_ms = start_ms;
+	long oom_at_start = host_oom_kills();
 	int userns = rq.sandbox;
 	for (int attempt = 0;; attempt++) {
 		int sp[2], go[2];
@@ -614,14 +712,15 @@ static int run(int argc, char **argv, const char *node, const char *entry, struc
 		   fail to open it (in a user namespace, unmapped owners read as nobody). */
 		struct stat kvm;
 		if (stat("/dev/kvm", &kvm) < 0) { kvm.st_uid = kvm.st_gid = (unsigned)-1; kvm.st_mode = 0; }
-		char spec[320];
+		char spec[400];
 		int n = snprintf(spec, sizeof spec,
 			"{\"v\":1,\"namespaces\":%s,\"userns\":%s,\"idmap\":\"%s\",\"net\":%s,\"pid\":%s,\"gdbFd\":%d,\"gdbErrno\":%d,\"attempt\":%d,"
-			"\"kvmUid\":%d,\"kvmGid\":%d,\"kvmMode\":%d}",
+			"\"kvmUid\":%d,\"kvmGid\":%d,\"kvmMode\":%d,\"t0\":%lld,\"launcherPid\":%d,\"closedStdio\":%d}",
 			rq.sandbox ? "true" : "false", (flags & CLONE_NEWUSER) ? "true" : "false",
 			!(flags & CLONE_NEWUSER) ? "none" : root ? "identity" : "self",
 			(flags & CLONE_NEWNET) ? "true" : "false", (flags & CLONE_NEWPID) ? "true" : "false",
-			gdb >= 0 ? FD_GDB : -1, gdb_err, attempt, (int)kvm.st_uid, (int)kvm.st_gid, (int)(kvm.st_mode & 07777));
+			gdb >= 0 ? FD_GDB : -1, gdb_err, attempt, (int)kvm.st_uid, (int)kvm.st_gid, (int)(kvm.st_mode & 07777),
+			start_ms, (int)getpid(), closed_stdio);
 		send(sp[0], spec, n, 0);
 
 		char *args[argc + 8];
@@ -676,6 +775,7 @@ static int run(int argc, char **argv, const char *node, const char *entry, struc
 		if (status < 0) {
 			kill(pid, SIGKILL);
 			waitpid(pid, NULL, 0);
+			remove_cgroups(&s);
 			return ST_TOROV;
 		}
 		if (s.restart && attempt == 0 && WIFEXITED(status)) {
@@ -683,27 +783,63 @@ static int run(int argc, char **argv, const char *node, const char *entry, struc
 			continue;
 		}
 		if (s.learned_done) write_learned(&s);
+		int oom = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && cgroup_oom_killed(&s);
+		int had_cgroups = s.ncgroups > 0;
+		remove_cgroups(&s);
 		if (s.timed_out) {
 			say("%s", s.timeout_text);
 			return ST_TIMEOUT;
 		}
 		if (WIFEXITED(status)) return WEXITSTATUS(status);
 		if (WIFSIGNALED(status)) {
+			/* Whoever killed the VMM, say so truthfully, and why when it can be known:
+			   the run's memory cgroup counts its OOM kills, and the kernel kills a process
+			   at its CPU-time limit (SIGXCPU, then SIGKILL at the hard limit). */
 			int sig = WTERMSIG(status);
-			if (sig == SIGSYS)
+			/* CPU time in ms; the kernel counts it in ticks and threads, rusage a little less. */
+			long long cpu_ms = (long long)(s.usage.ru_utime.tv_sec + s.usage.ru_stime.tv_sec) * 1000
+				+ (s.usage.ru_utime.tv_usec + s.usage.ru_stime.tv_usec) / 1000;
+			if (sig == SIGSYS) {
 				say("%s: the VMM was killed by its seccomp filter (a host syscall outside the filter): this is a bug in torov, please report it", self_name);
-			else if (sig == SIGXCPU)
-				say("%s: the CPU-time limit (rlimits.cpuSeconds) was reached", self_name);
-			else if (sig != SIGINT && sig != SIGTERM && sig != SIGHUP && sig != SIGPIPE)
-				say("%s: the VMM was killed by %s", self_name, strsignal(sig));
+			} else if (sig == SIGXCPU || (sig == SIGKILL && !oom && s.cpu_limit > 0 && cpu_ms >= s.cpu_limit * 950LL)) {
+				say("%s: the VMM was killed by %s (CPU-time limit reached: rlimits.cpuSeconds is %ld)", self_name, signame(sig), s.cpu_limit);
+				return 128 + SIGXCPU;
+			} else if (oom) {
+				say("%s: the VMM was killed by SIGKILL (out of memory: the run's cgroup limit)", self_name);
+			} else if (sig == SIGKILL && !had_cgroups && oom_at_start >= 0 && host_oom_kills() > oom_at_start) {
+				/* Without a cgroup of its own, the host's OOM killer is what stops a run that grows. */
+				say("%s: the VMM was killed by SIGKILL (the kernel's OOM killer ran meanwhile: probably out of memory)", self_name);
+			} else if (sig != SIGINT && sig != SIGTERM && sig != SIGHUP && sig != SIGPIPE) {
+				say("%s: the VMM was killed by %s", self_name, signame(sig));
+			}
 			return 128 + sig;
 		}
 		return ST_TOROV;
 	}
 }
 
+/*
+ * Standard fds the user closed (torov run prog >&-): the program must find them closed too
+ * (EBADF, as natively), yet Node reopens closed stdio on /dev/null, and the launcher's own
+ * first fds would land there. So they are held on /dev/null here and named to the VMM,
+ * which leaves them out of the guest's fd table. Returns the mask of closed fds (bit n: fd n).
+ */
+static int hold_closed_stdio(void)
+{
+	int closed = 0;
+	for (int fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+		closed |= 1 << fd;
+		int n = open("/dev/null", O_RDWR);
+		if (n >= 0 && n != fd) { dup2(n, fd); close(n); }
+	}
+	return closed;
+}
+
 int main(int argc, char **argv)
 {
+	long long start_ms = now_ms();
+	closed_stdio = hold_closed_stdio();
 	char pkg[PATH_MAX], node[PATH_MAX], entry[PATH_MAX + 32];
 	if (package_dir(pkg, sizeof pkg) < 0) { say("%s: cannot find torov's own directory (/proc/self/exe)", self_name); return ST_TOROV; }
 	if (find_node(node, sizeof node) < 0) {
@@ -727,5 +863,5 @@ int main(int argc, char **argv)
 		say("%s: cannot run %s: %s", self_name, node, strerror(errno));
 		return ST_TOROV;
 	}
-	return run(argc, argv, node, entry, rq);
+	return run(argc, argv, node, entry, rq, start_ms);
 }

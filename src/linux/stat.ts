@@ -7,6 +7,9 @@
 export const S_IFMT = 0o170000, S_IFSOCK = 0o140000, S_IFLNK = 0o120000, S_IFREG = 0o100000, S_IFBLK = 0o060000,
   S_IFDIR = 0o040000, S_IFCHR = 0o020000, S_IFIFO = 0o010000;
 
+/** The set-user-ID, set-group-ID and sticky bits of a mode (linux/stat.h). */
+export const S_ISUID = 0o4000, S_ISGID = 0o2000, S_ISVTX = 0o1000;
+
 /** statx(2) mask bits (linux/stat.h). */
 export const STATX_TYPE = 0x1, STATX_MODE = 0x2, STATX_NLINK = 0x4, STATX_UID = 0x8, STATX_GID = 0x10,
   STATX_ATIME = 0x20, STATX_MTIME = 0x40, STATX_CTIME = 0x80, STATX_INO = 0x100, STATX_SIZE = 0x200,

@@ -13,7 +13,7 @@ import { S_IFMT, S_IFREG, ST_NOEXEC } from '../linux/stat';
 import { STAT, STATFS } from '../linux/structs';
 import { EACCES, ENOENT, errnoName, strerror } from '../linux/errno';
 import { PROT_R, PROT_W, PROT_X } from './memory';
-import { PIE_BASE, PAGE_SIZE, MMAP_MIN_ADDR, STACK_SIZE } from './layout';
+import { PIE_BASE, PAGE_SIZE, MMAP_MIN_ADDR, STACK_SIZE, MAX_MEMORY } from './layout';
 
 /** Auxiliary vector types (<linux/auxvec.h>, <elf.h>). */
 export const AT = {
@@ -113,7 +113,7 @@ export function loadSegments(as: AddressSpace, elf: ElfImage, file: Uint8Array |
   if (lo + base < MMAP_MIN_ADDR) throw new ElfError(`${what === 'the image' ? 'loads' : `${what} loads`} at 0x${(lo + base).toString(16)}, below the lowest allowed address 0x${MMAP_MIN_ADDR.toString(16)}`);
   if (hi + base > as.mmapTop) {
     const need = Math.ceil((hi + base) / 2 ** 20) + 16;
-    throw new ElfError(`${what} ends at 0x${(hi + base).toString(16)}, beyond guest memory: run with --memory ${need}M or more`);
+    throw new ElfError(`${what} ends at 0x${(hi + base).toString(16)}, beyond guest memory: ${memoryAdvice(need)}`);
   }
   const entry = elf.entry + base;
   if (entry < MMAP_MIN_ADDR || entry >= as.mmapTop) {
@@ -156,7 +156,7 @@ export function loadSegments(as: AddressSpace, elf: ElfImage, file: Uint8Array |
   const stack = opts.withStack === false ? 0 : STACK_SIZE;
   if (as.committed + image + stack > as.limit) {
     const need = Math.ceil((as.committed + image + stack) / 2 ** 20);
-    throw new ElfError(`${what === 'the image' ? '' : `${what}: `}needs more memory than --memory ${Math.floor(as.limit / 2 ** 20)}M allows (${Math.ceil(image / 2 ** 20)} MiB of program image${stack ? ` and ${STACK_SIZE / 2 ** 20} MiB of stack` : ''}): run with --memory ${need}M or more`);
+    throw new ElfError(`${what === 'the image' ? '' : `${what}: `}needs more memory than --memory ${Math.floor(as.limit / 2 ** 20)}M allows (${Math.ceil(image / 2 ** 20)} MiB of program image${stack ? ` and ${STACK_SIZE / 2 ** 20} MiB of stack` : ''}): ${memoryAdvice(need)}`);
   }
   for (const r of runs) as.map(r.start, r.end - r.start, r.prot, 'elf');
   // The file's bytes; the rest (bss) is fresh zero memory.
@@ -297,4 +297,9 @@ const EMPTY = new Uint8Array(1);
 /** A path as messages show it: as it is when plain, else quoted (JSON), so a hostile one stays on one line. */
 export function shownPath(p: string): string {
   return /^[\x21-\x7e]+$/.test(p) ? p : JSON.stringify(p);
+}
+
+/** "run with --memory NM or more", or that no --memory torov accepts is enough. */
+function memoryAdvice(needMiB: number): string {
+  return needMiB * 2 ** 20 <= MAX_MEMORY ? `run with --memory ${needMiB}M or more` : `more than torov's largest guest memory (${MAX_MEMORY / 2 ** 30}G)`;
 }

@@ -12,6 +12,7 @@ import { EFAULT, SysError } from '../linux/errno';
 import { MADV_DONTNEED, MADV_POPULATE_WRITE, MAP_ANONYMOUS, MAP_FIXED, MAP_NORESERVE, MAP_PRIVATE, PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE } from '../linux/mman';
 import { IOVEC } from '../linux/structs';
 import { PAGE_SIZE, SYS, SYS_VA, systemLayout, SystemLayout, vcpuPages, VcpuPages } from './layout';
+import { guardWindow, unguardWindow } from './bus-guard';
 
 /** A guest virtual address (a number; distinct name so signatures say what they take). */
 export type GuestAddr = number;
@@ -86,6 +87,8 @@ export class GuestMemory {
     this.memSize = memSize;
     this.layout = systemLayout(memSize, maxVcpus);
     this.hostBase = mmapAnon(memSize);
+    // A guest file mapping can lose its backing under the VMM's loads and stores (bus-guard.ts).
+    guardWindow(this.hostBase, memSize);
     this.sysHost = mmapAnon(this.layout.sysSize);
     const sysBuf = viewOf(this.sysHost, this.layout.sysSize);
     this.sys8 = new Uint8Array(sysBuf);
@@ -495,6 +498,7 @@ export class GuestMemory {
     sys(NR.mmap, this.hostBase, this.memSize, PROT_READ | PROT_WRITE, flags, -1, 0);
     sys(NR.mmap, this.sysHost, this.layout.sysSize, PROT_READ | PROT_WRITE, flags, -1, 0);
     if (GuestMemory.pool.length < 2) { GuestMemory.pool.push(this); return; }
+    unguardWindow(this.hostBase);
     sys(NR.munmap, this.hostBase, this.memSize);
     sys(NR.munmap, this.sysHost, this.layout.sysSize);
   }

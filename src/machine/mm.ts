@@ -261,7 +261,7 @@ export class AddressSpace {
       // and a SIGBUS in the VMM's own loads and stores (a syscall's buffer there) kills it.
       // So only the pages up to the end of a regular file (rounded up to a page) are made
       // present; the rest of the VMA stays not present: every VMM check of it is EFAULT and
-      // a guest access is a page fault, reported as SIGSEGV where Linux raises SIGBUS.
+      // a guest access is a page fault, which becomes SIGBUS as on Linux (Machine.onFault).
       // Limits: the end is taken now, so a file that grows later does not make more pages
       // present (those accesses fault, where Linux would see the new data). A file
       // truncated after the mmap leaves present pages past its new end: the guest touching

@@ -184,3 +184,89 @@ export function decode(code: Uint8Array, off: number, addr: number): Insn | unde
   if (b === 0xff && (reg === 4 || reg === 5)) return done(p, 'ind-jmp', ripRel);
   return done(p, 'plain', ripRel);
 }
+
+/**
+ * The addresses an instruction may touch in memory, for a fault that KVM reports without
+ * its address: a guest page whose host backing is gone makes KVM_RUN fail with EFAULT and
+ * no address (src/vmm/machine.ts: onBusFault). `reg(n)` reads general register n in the
+ * instruction encoding's numbering (0 rax, 1 rcx, 2 rdx, 3 rbx, 4 rsp, 5 rbp, 6 rsi, 7 rdi,
+ * 8-15 r8-r15); `fsBase`/`gsBase` apply to fs:/gs: operands. Candidates, most likely first:
+ * the ModRM/SIB operand (an EVEX disp8 in each of its possible scales), a moffs operand,
+ * the string instructions' rsi and rdi, and the stack's top (push, pop, call, ret). The
+ * caller checks which of them is really unbacked; this never claims to be exact.
+ */
+export function memoryCandidates(code: Uint8Array, rip: number, reg: (n: number) => bigint, fsBase: bigint, gsBase: bigint): bigint[] {
+  const out: bigint[] = [], first: bigint[] = [];
+  const M64 = (1n << 64n) - 1n;
+  let p = 0, seg = 0n, addr32 = false, rex = 0;
+  for (let n = 0; n < 15 && p < code.length; n++) {
+    const b = code[p]!;
+    if (isLegacyPrefix(b)) { if (b === 0x64) seg = fsBase; if (b === 0x65) seg = gsBase; if (b === 0x67) addr32 = true; rex = 0; p++; continue; }
+    if ((b & 0xf0) === 0x40) { rex = b; p++; continue; }
+    break;
+  }
+  if (p >= code.length) return out;
+  let X = (rex >> 1) & 1, B = rex & 1, hasModrm = false, evex = false;
+  const b = code[p++]!;
+  if (b === 0xc5 && p < code.length) { p += 1; X = 0; B = 0; hasModrm = !(code[p] === 0x77); p++; }
+  else if (b === 0xc4 && p + 1 < code.length) {
+    const p1 = code[p]!; X = (~p1 >> 6) & 1; B = (~p1 >> 5) & 1; p += 2;
+    hasModrm = !((p1 & 0x1f) === 1 && code[p] === 0x77); p++;
+  } else if (b === 0x62 && p + 2 < code.length) {
+    const p0 = code[p]!; X = (~p0 >> 6) & 1; B = (~p0 >> 5) & 1; p += 3; evex = true; hasModrm = true; p++;
+  } else if (b === 0x0f) {
+    const o = code[p++];
+    if (o === 0x38 || o === 0x3a) { p++; hasModrm = true; }
+    else if (o !== undefined) hasModrm = !TWO_NO_MODRM.has(o) && !(o >= 0x80 && o <= 0x8f);
+  } else {
+    hasModrm = (ONE[b]! & M) !== 0;
+    const rsi = reg(6), rdi = reg(7);
+    const mask = (v: bigint) => (addr32 ? v & 0xffffffffn : v);
+    if ((b >= 0xa4 && b <= 0xa7) || b === 0xac || b === 0xad) out.push(mask(rsi) + seg);        // movs, cmps, lods: [rsi]
+    if ((b >= 0xa4 && b <= 0xa7) || (b >= 0xaa && b <= 0xaf && b !== 0xac && b !== 0xad)) out.push(mask(rdi)); // movs, cmps, stos, scas: [rdi]
+    if (b >= 0xa0 && b <= 0xa3 && p + (addr32 ? 4 : 8) <= code.length) {                          // mov al/eax, moffs
+      let a = 0n;
+      for (let i = (addr32 ? 4 : 8) - 1; i >= 0; i--) a = (a << 8n) | BigInt(code[p + i]!);
+      out.push(a + seg);
+    }
+    if (b === 0xd7) out.push(mask(reg(3) + (reg(0) & 0xffn)) + seg);                               // xlat
+  }
+  if (hasModrm && p < code.length) {
+    const m = code[p]!, mod = m >> 6, rm = m & 7;
+    if (mod !== 3) {
+      let q = p + 1, base: bigint | undefined, index = 0n, scale = 1n, disp = 0n, ripRel = false;
+      if (rm === 4 && q < code.length) {
+        const s = code[q++]!;
+        scale = 1n << BigInt(s >> 6);
+        const idx = ((s >> 3) & 7) | (X << 3);
+        if (idx !== 4) index = reg(idx);
+        if ((s & 7) === 5 && mod === 0) { base = 0n; disp = BigInt(readS32(code, q)); q += 4; }
+        else base = reg((s & 7) | (B << 3));
+      } else if (rm === 5 && mod === 0) { ripRel = true; disp = BigInt(readS32(code, q)); q += 4; }
+      else base = reg(rm | (B << 3));
+      let disps = [0n];
+      if (mod === 1 && q < code.length) {
+        const d8 = BigInt(s8(code[q]!));
+        disps = evex ? [1n, 2n, 4n, 8n, 16n, 32n, 64n].map((n) => d8 * n) : [d8];
+      } else if (mod === 2) disps = [BigInt(readS32(code, q))];
+      if (ripRel) {
+        const insn = decode(code, 0, rip);
+        if (insn) first.push((BigInt(rip + insn.len) + disp + seg) & M64);
+      } else {
+        for (const d of disps) {
+          let a = (base ?? 0n) + index * scale + disp + d;
+          if (addr32) a &= 0xffffffffn;
+          first.push((a + seg) & M64);
+        }
+      }
+    }
+  }
+  const rsp = reg(4);
+  out.push(rsp, (rsp - 8n) & M64);                                                               // push, pop, call, ret
+  return [...first, ...out].map((a) => a & M64);
+}
+
+function readS32(code: Uint8Array, q: number): number {
+  if (q + 4 > code.length) return 0;
+  return code[q]! | (code[q + 1]! << 8) | (code[q + 2]! << 16) | (code[q + 3]! << 24);
+}

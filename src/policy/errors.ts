@@ -25,9 +25,21 @@ export class PolicyError extends Error {
   }
 }
 
-/** Collapses line breaks so that a message always fits on one line. */
+/** Collapses line breaks so that a message always fits on one line, and shows control characters as escapes. */
 export function oneLine(s: string): string {
-  return s.replace(/\s*[\r\n\u2028\u2029]+\s*/g, ' ');
+  return printable(s.replace(/\s*[\r\n\u2028\u2029]+\s*/g, ' '));
+}
+
+/**
+ * Text safe to print on a terminal: control characters (C0, DEL, C1) and line separators
+ * become `\xNN` / `\uNNNN` escapes, so that a file name or a file's bytes quoted in a
+ * message can neither break the one-line form nor send escape sequences.
+ */
+export function printable(s: string): string {
+  return s.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, (c) => {
+    const n = c.charCodeAt(0);
+    return n > 0xff ? `\\u${n.toString(16)}` : `\\x${n.toString(16).padStart(2, '0')}`;
+  });
 }
 
 /**

@@ -14,3 +14,4 @@ export { policyReport, toTorovDocument, toTorovConfigDocument } from './convert'
 export { loadPolicyFile, parsePolicyText, describePolicy, describeRules, formatSize, type LoadedPolicy, type TorovPolicyFile } from './load';
 export { makeSyscallTable, linuxSyscalls, type SyscallTable } from './syscall-table';
 export { ERRNO_NAMES, errnoByName, errnoName } from './errno';
+export { validateForRun, resolveInRoot, ALLOW_HOST_ROOT, type RunChecks } from './validate';

@@ -1,8 +1,8 @@
 /**
  * Loading a policy file (either format) and describing a policy for humans.
  */
-import * as fs from 'node:fs';
 import { PolicyError, oneLine } from './errors';
+import { readInputFile, InputError, MAX_POLICY_BYTES } from '../cli/input';
 import { errnoName } from './errno';
 import { parseJsonText } from './json';
 import { ACTION_NAMES, ALLOW, CHECK, DENY, KILL, LOG, denyErrno, verdict, type Policy } from './policy';
@@ -35,13 +35,36 @@ export type LoadedPolicy = TorovPolicyFile | DockerProfileFile | TorovConfig;
  * (`app.json: ...`) for an unreadable file, bad JSON or a bad policy.
  */
 export function loadPolicyFile(file: string, table: SyscallTable = linuxSyscalls()): LoadedPolicy {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    // Only a regular file, of bounded size: a FIFO, a device or a /proc file is refused unread.
+    bytes = readInputFile(file, MAX_POLICY_BYTES);
   } catch (e) {
+    if (e instanceof InputError) throw new PolicyError(file, undefined, `cannot read the policy file: ${e.message}`);
     throw new PolicyError(file, undefined, `cannot read the policy file: ${describeFsError(e)}`);
   }
-  return parsePolicyText(text, file, table);
+  return parsePolicyText(decodeText(bytes, file), file, table);
+}
+
+/**
+ * A policy file's bytes as text: UTF-8 (a byte-order mark is allowed). Anything else gets
+ * one line that says what the file looks like, never its bytes: UTF-16, binary data.
+ */
+export function decodeText(bytes: Uint8Array, source: string): string {
+  const b = bytes;
+  // A byte-order mark, or ASCII text in UTF-16 (every other byte NUL, little or big endian).
+  const le = b.length >= 4 && b[0] !== 0 && b[1] === 0 && b[2] !== 0 && b[3] === 0;
+  const be = b.length >= 4 && b[0] === 0 && b[1] !== 0 && b[2] === 0 && b[3] !== 0;
+  if ((b[0] === 0xff && b[1] === 0xfe) || (b[0] === 0xfe && b[1] === 0xff) || le || be) {
+    throw new PolicyError(source, undefined, 'not valid JSON: the file is UTF-16 text; save it as UTF-8');
+  }
+  const nul = b.indexOf(0);
+  if (nul >= 0) throw new PolicyError(source, undefined, `not valid JSON: the file is binary (a NUL byte at offset ${nul}), not JSON text`);
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(b);
+  } catch {
+    throw new PolicyError(source, undefined, 'not valid JSON: the file is not UTF-8 text');
+  }
 }
 
 /** Like `loadPolicyFile`, for text already in hand; `source` names it in errors and anchors relative paths. */

@@ -32,7 +32,11 @@ import {
   type Rule,
 } from './policy';
 import { linuxSyscalls, type SyscallTable } from './syscall-table';
-import { SANDBOX_FIELDS, parseSandboxSettings } from './sandbox-settings';
+import { SANDBOX_FIELDS, parseSandboxSettings, sizeText } from './sandbox-settings';
+import { parseSize } from './size';
+
+export { parseSize };
+import { MIN_MEMORY, MAX_MEMORY } from '../machine/layout';
 import { parseArgConditions, type ArgConditions } from './args';
 
 /** The version marker this torov understands in `"torov": 1`. */
@@ -80,6 +84,10 @@ export function parseTorovPolicy(doc: unknown, source: string, table: SyscallTab
       memory = parseSize(doc.memory);
     } catch (e) {
       throw new PolicyError(source, 'memory', e instanceof Error ? e.message : String(e));
+    }
+    // What a run accepts (the same range as --memory).
+    if (memory < MIN_MEMORY || memory > MAX_MEMORY) {
+      throw new PolicyError(source, 'memory', `must be from ${sizeText(MIN_MEMORY)} to ${sizeText(MAX_MEMORY)} (got ${showValue(doc.memory)})`);
     }
   }
 
@@ -180,37 +188,4 @@ function parseErrno(source: string, path: readonly (string | number)[], v: unkno
   }
   if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_ERRNO) return v;
   return mustBe(source, path, `an errno name such as "EPERM" or a number from 1 to ${MAX_ERRNO}`, v);
-}
-
-const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
-
-/**
- * Parses a memory size: a number of bytes, or a string such as "512K",
- * "256M", "1G", "64MiB", "2gb", "1.5G", "4096". Suffixes K, M and G are
- * case-insensitive, may be followed by "i" and/or "B", and are all binary
- * (1M = 1 MiB = 1048576 bytes, as in Docker's --memory). A bare "B" means
- * bytes. The result must be a whole number of bytes, more than 0 and at most
- * Number.MAX_SAFE_INTEGER. Throws a RangeError with a one-line message
- * otherwise (also used by the CLI's --memory).
- */
-export function parseSize(s: string | number): number {
-  const shown = typeof s === 'string' ? JSON.stringify(s.length > 40 ? s.slice(0, 40) + '…' : s) : String(s);
-  let bytes: number;
-  if (typeof s === 'number') {
-    bytes = s;
-  } else if (typeof s === 'string') {
-    const m = /^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*(?:([kmg])(i?))?(b?)\s*$/i.exec(s);
-    if (m === null) {
-      throw new RangeError(`invalid size ${shown}: expected a number of bytes with an optional K, M or G suffix (e.g. 512K, 64M, 1G)`);
-    }
-    const unit = SIZE_UNITS[(m[2] ?? '').toLowerCase()] ?? 1;
-    bytes = Number(m[1]) * unit;
-  } else {
-    throw new RangeError(`invalid size ${showValue(s)}: expected a string such as "64M" or a number of bytes`);
-  }
-  if (!Number.isFinite(bytes)) throw new RangeError(`invalid size ${shown}: not a finite number`);
-  if (bytes <= 0) throw new RangeError(`invalid size ${shown}: must be more than 0 bytes`);
-  if (!Number.isInteger(bytes)) throw new RangeError(`invalid size ${shown}: not a whole number of bytes`);
-  if (bytes > Number.MAX_SAFE_INTEGER) throw new RangeError(`invalid size ${shown}: too large`);
-  return bytes;
 }

@@ -44,6 +44,12 @@ export interface JailSpec {
   writable?: boolean | readonly string[];
   /** An empty tmpfs at /tmp. */
   tmp?: boolean;
+  /**
+   * The size of the guest's in-memory files, bytes: its /tmp (when `tmp`) and its memfds
+   * share one tmpfs of this size (see shmDirFd), so that they end in ENOSPC, not in the
+   * host's memory.
+   */
+  shmSize?: number;
   volumes: readonly Volume[];
   /** "none": loopback only, in the new network namespace. */
   network: 'none' | 'host';
@@ -187,15 +193,48 @@ function mountFlags(p: string): number {
 }
 
 /**
+ * Opens guest path `p` inside host directory `rootFd` as the guest would resolve it: ".."
+ * and symbolic links (absolute ones too) stay inside that directory (openat2's
+ * RESOLVE_IN_ROOT, as a chroot). Returns an O_PATH fd, which pins what was found: binding
+ * from it cannot be redirected by a link swapped in afterwards.
+ */
+function openBeneath(step: string, rootFd: number, p: string): number {
+  const how = Buffer.alloc(OPEN_HOW.SIZE);
+  how.writeBigUInt64LE(BigInt(O_PATH_ | O_CLOEXEC_), OPEN_HOW.flags);
+  how.writeBigUInt64LE(BigInt(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), OPEN_HOW.resolve);
+  const rel = Buffer.from((p.replace(/^\/+/, '') || '.') + '\0');
+  const fd = sys(SYS.openat2, rootFd, addressOf(rel), addressOf(how), OPEN_HOW.SIZE);
+  if (fd < 0) throw new SandboxError(`${step}: ${p}: ${errnoName(-fd)}`);
+  return fd;
+}
+
+/** An O_PATH fd of a host directory (the root a policy names). */
+function openDir(step: string, p: string): number {
+  return call(step, SYS.openat, AT_FDCWD_, p, O_PATH_ | O_DIRECTORY_ | O_CLOEXEC_, 0);
+}
+
+/** The path through which the object behind an fd can be named (mount takes paths). */
+const fdPath = (fd: number) => `/proc/self/fd/${fd}`;
+
+/**
  * Bind-mounts host path `src` onto `dst` (created as a dir or an empty file), read-only
  * if asked. Device nodes need a mount without nodev; everything else gets nosuid, nodev.
+ * `src` may be an fd's path (fdPath): it is then what that fd refers to.
  */
-function bind(src: string, dst: string, readOnly: boolean, device = false): void {
+function bind(src: string, dst: string, readOnly: boolean, device = false, name = src): void {
   const st = fs.statSync(src);
   if (st.isDirectory()) fs.mkdirSync(dst, { recursive: true });
   else if (!fs.existsSync(dst)) fs.writeFileSync(dst, '');
-  // Not recursive: mounts below a bound host directory stay out of the guest's view.
-  mount(`bind ${src}`, src, dst, null, MS_BIND);
+  // Not recursive: mounts below a bound host directory stay out of the guest's view. Linux
+  // refuses that for a directory whose submounts are locked in this user namespace, such
+  // as the host's / (--allow-host-root lets the checks pass, this still refuses).
+  const srcC = cstr(src), dstC = cstr(dst);
+  const r = sys(SYS.mount, addressOf(srcC), addressOf(dstC), 0, MS_BIND, 0);
+  void srcC; void dstC;
+  if (r === -22 /* EINVAL */ && fs.realpathSync(src) === '/') {
+    throw new SandboxError('the host\'s / cannot be bound into the jail: Linux binds it only with the file systems mounted below it (/proc, /sys, /dev), which the guest must not see');
+  }
+  if (r < 0) throw new SandboxError(`bind ${name}: ${errnoName(-r)}`);
   // A bind mount keeps the source's flags; read-only needs a remount of the bind itself,
   // and the remount must repeat the flags the source mount has.
   const flags = MS_REMOUNT | MS_BIND | (mountFlags(src) & KEEP_FLAGS) | MS_NOSUID | (device ? 0 : MS_NODEV) | (readOnly ? MS_RDONLY : 0);
@@ -267,10 +306,10 @@ function readOnlyTree(dst: string): void {
  * Binds a root entry read-only. Where mounts below it are locked to the user namespace
  * (a non-recursive bind is then EINVAL), the whole tree is bound, made read-only as a whole.
  */
-function bindRootEntry(src: string, dst: string): void {
-  try { bind(src, dst, true); return; }
+function bindRootEntry(src: string, dst: string, name = src): void {
+  try { bind(src, dst, true, false, name); return; }
   catch (e) { if (!(e instanceof SandboxError) || !/EINVAL/.test(e.message)) throw e; }
-  mount(`bind ${src}`, src, dst, null, MS_BIND | MS_REC);
+  mount(`bind ${name}`, src, dst, null, MS_BIND | MS_REC);
   readOnlyTree(dst);
 }
 
@@ -280,15 +319,26 @@ export function enterJail(spec: JailSpec): void {
   mount('make mounts private', null, '/', null, MS_REC | MS_PRIVATE);
   const sources = [...spec.volumes.map((v) => v.host), ...(spec.root !== undefined ? [spec.root] : []), ...DEVICES.map((d) => `/dev/${d}`)];
   const dir = jailMountPoint(sources);
+  // The guest's in-memory files (memfds, and /tmp when asked: see 3c) live in one tmpfs of
+  // a bounded size. Without /tmp it is mounted here for a moment, kept by an fd and
+  // detached: only the VMM reaches it (memfd_create makes unnamed files in it), no path.
+  shmDirFd = -1;
+  if (!spec.tmp && spec.shmSize !== undefined) {
+    mount('mount the guest\'s in-memory files', 'tmpfs', dir, 'tmpfs', MS_NOSUID | MS_NODEV | MS_NOEXEC, `mode=1777,size=${spec.shmSize}`);
+    shmDirFd = openDir('open the guest\'s in-memory files', dir);
+    call('detach the guest\'s in-memory files', SYS.umount2, dir, MNT_DETACH);
+  }
   // 2. The new root: the policy's root itself when it is writable as a whole (new files
   // at its top land in it, as under the original ToroV's chroot), else a small tmpfs.
   const writableAll = spec.writable === true;
   const rootItself = spec.root !== undefined && writableAll;
+  // The policy's root, opened once: every path of it is resolved from this fd, inside it.
+  const rootFd = spec.root !== undefined ? openDir(`root ${spec.root}`, spec.root) : -1;
   let shadowed: { name: string; tree: number; whole: boolean } | undefined;
   if (rootItself) {
     try { if (!fs.statSync(spec.root!).isDirectory()) throw new Error('ENOTDIR'); }
     catch (e) { throw new SandboxError(`root ${spec.root}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
-    bind(spec.root!, dir, false);
+    bind(fdPath(rootFd), dir, false, false, spec.root!);
   } else {
     // The root's own entry the new root is built on (--rootfs /: every candidate is one)
     // would show the new root itself once the tmpfs covers it: cloned first.
@@ -297,11 +347,23 @@ export function enterJail(spec: JailSpec): void {
   }
   // In a root that is the user's own directory, torov creates nothing: its /dev, /tmp and
   // volumes go over directories that exist there, or are left out (and said so).
+  // In the user's own root, a guest path is resolved inside it (a symbolic link planted
+  // there cannot send a mount elsewhere) and must exist.
+  const jailFd = rootItself ? openDir('open the new root', dir) : -1;
   const inRoot = (guest: string, what: string): string | undefined => {
-    const p = path.join(dir, guest);
-    if (!rootItself || fs.existsSync(p)) return p;
-    if (what) throw new SandboxError(`${what}: ${guest} does not exist in the root ${spec.root} (torov does not create it in your directory)`);
-    return undefined;
+    if (!rootItself) return path.join(dir, guest);
+    let fd: number;
+    try { fd = openBeneath(what || guest, jailFd, guest); }
+    catch (e) {
+      if (what) throw new SandboxError(`${what}: ${guest} does not exist in the root ${spec.root} (torov does not create it in your directory)`);
+      void e;
+      return undefined;
+    }
+    try {
+      const real = fs.readlinkSync(fdPath(fd));
+      if (real !== dir && !real.startsWith(dir + '/')) throw new SandboxError(`${what || guest}: ${guest} resolves outside the root ${spec.root}`);
+      return real;
+    } finally { sys(SYS.close, fd); }
   };
   // 3a. A read-only policy root, entry by entry (so /dev and /tmp can be torov's own).
   if (spec.root && !rootItself) {
@@ -313,14 +375,22 @@ export function enterJail(spec: JailSpec): void {
       const src = path.join(spec.root, e.name), dst = path.join(dir, e.name);
       if (e.isSymbolicLink()) { fs.symlinkSync(fs.readlinkSync(src), dst); continue; }
       if (shadowed?.name === e.name) { attachClone(shadowed, src, dst); continue; }
-      bindRootEntry(src, dst);
+      withFd(openBeneath(`root ${spec.root}`, rootFd, e.name), (fd) => bindRootEntry(fdPath(fd), dst, src));
     }
     if (shadowed) fs.closeSync(shadowed.tree);
     if (Array.isArray(spec.writable)) {
       for (const g of spec.writable as readonly string[]) {
-        const src = path.join(spec.root, g);
-        if (!fs.existsSync(src)) throw new SandboxError(`writable ${g}: no such path in the root ${spec.root}`);
-        bind(src, path.join(dir, g), false);
+        // The source inside the root as the guest resolves it; the target is the same path
+        // in the jail, resolved there too (the entries above are read-only binds of the root).
+        const src = (() => { try { return openBeneath(`writable ${g}`, rootFd, g); } catch { throw new SandboxError(`writable ${g}: no such path in the root ${spec.root}`); } })();
+        withFd(src, (fd) => {
+          const jail = openDir('open the new root', dir);
+          let dst: string;
+          try { dst = withFd(openBeneath(`writable ${g}`, jail, g), (t) => fs.readlinkSync(fdPath(t))); }
+          finally { sys(SYS.close, jail); }
+          if (dst !== dir && !dst.startsWith(dir + '/')) throw new SandboxError(`writable ${g}: resolves outside the root ${spec.root}`);
+          bind(fdPath(fd), dst, false);
+        });
       }
     }
   }
@@ -336,7 +406,10 @@ export function enterJail(spec: JailSpec): void {
   if (dev !== undefined) {
     if (!rootItself) fs.mkdirSync(dev, { recursive: true });
     mount('mount /dev', 'tmpfs', dev, 'tmpfs', MS_NOSUID | MS_NOEXEC, 'mode=0755,size=64k');
-    for (const d of DEVICES) bind(`/dev/${d}`, path.join(dev, d), false, true);
+    // Read-only binds: the devices still read and write (a device node ignores a read-only
+    // mount), but their host inodes cannot be changed. The guest may run as root, the
+    // owner of /dev/null on the host, and chmod it there otherwise.
+    for (const d of DEVICES) bind(`/dev/${d}`, path.join(dev, d), true, true);
     mount('make /dev read-only', null, dev, null, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC);
   } else {
     noJailDev = true;
@@ -345,7 +418,9 @@ export function enterJail(spec: JailSpec): void {
   if (spec.tmp) {
     const tmp = inRoot('/tmp', 'tmp')!;
     if (!rootItself) fs.mkdirSync(tmp, { recursive: true });
-    mount('mount /tmp', 'tmpfs', tmp, 'tmpfs', MS_NOSUID | MS_NODEV, 'mode=1777');
+    mount('mount /tmp', 'tmpfs', tmp, 'tmpfs', MS_NOSUID | MS_NODEV, `mode=1777${spec.shmSize !== undefined ? `,size=${spec.shmSize}` : ''}`);
+    // The guest's memfds go here too, unnamed (O_TMPFILE): one budget for both.
+    if (spec.shmSize !== undefined) shmDirFd = openDir('open /tmp', tmp);
   }
   // 3d. Volumes, in order (a later one may sit inside an earlier one).
   for (const v of spec.volumes) {
@@ -357,6 +432,8 @@ export function enterJail(spec: JailSpec): void {
       throw new SandboxError(`volume ${v.host}:${v.guest}: cannot create ${v.guest} in the guest's root (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
   }
+  if (jailFd >= 0) sys(SYS.close, jailFd);
+  if (rootFd >= 0) sys(SYS.close, rootFd);
   const hostCwd = process.cwd();
   // 4. Enter it: pivot_root with the new root as both arguments stacks the old root on
   // top of it, and detaching that leaves the new one (no directory for the old root needed).
@@ -379,6 +456,17 @@ export function enterJail(spec: JailSpec): void {
 
 /** True when the last jail's root (the user's own writable directory) had no dev/ for torov's /dev. */
 export let noJailDev = false;
+
+/**
+ * An O_PATH fd of the tmpfs that holds the guest's in-memory files (its /tmp, or a detached
+ * one), or -1: memfd_create makes its files there (src/syscalls/mm.ts), within its size.
+ */
+export let shmDirFd = -1;
+
+/** Runs f(fd), then closes fd. */
+function withFd<T>(fd: number, f: (fd: number) => T): T {
+  try { return f(fd); } finally { sys(SYS.close, fd); }
+}
 
 /** Brings up "lo" in the new network namespace (SIOCGIFFLAGS / SIOCSIFFLAGS on a socket). */
 function loopbackUp(): void {

@@ -7,7 +7,10 @@
  *  - the launcher's first message says what it created (LauncherSpec, JSON);
  *  - the VMM tells the launcher: "ready" (it handles forwarded signals: see
  *    src/vmm/host-signals.ts), "timeout MS TEXT" (kill me if I am still running MS ms
- *    from now, plus a grace period, and say TEXT), "restart ..." (the namespaces do not
+ *    after torov started, plus a grace period, and say TEXT), "cgroup DIR..." (the run's
+ *    cgroups, src/sandbox/cgroup.ts: the launcher reads why the VMM died there and removes
+ *    them at the end), "limits cpu=SECONDS" (the CPU-time limit, to name it should the VMM
+ *    be killed for it), "restart ..." (the namespaces do not
  *    fit the run: start me again with these), and a learned policy for the launcher to
  *    write (policy learn);
  *  - when the launcher dies, the socket reads end-of-file (and the parent-death signal
@@ -41,6 +44,12 @@ export interface LauncherSpec {
   readonly kvmUid: number;
   readonly kvmGid: number;
   readonly kvmMode: number;
+  /** When `torov run` started: the launcher's CLOCK_MONOTONIC in ms (--timeout counts from it). */
+  readonly t0: number;
+  /** The launcher's pid on the host (it names the run's cgroup, src/sandbox/cgroup.ts). */
+  readonly launcherPid: number;
+  /** Standard fds closed when torov started (bit n: fd n): the guest finds them closed too. */
+  readonly closedStdio: number;
 }
 
 /** The control socket's fd in the VMM. */
@@ -88,7 +97,7 @@ export function parseSpec(text: string): LauncherSpec {
   try { o = JSON.parse(text); } catch { return bad('not JSON'); }
   if (typeof o !== 'object' || o === null || Array.isArray(o)) return bad('not an object');
   const r = o as Record<string, unknown>;
-  const bools = ['namespaces', 'userns', 'net', 'pid'] as const, ints = ['gdbFd', 'gdbErrno', 'attempt', 'kvmUid', 'kvmGid', 'kvmMode'] as const;
+  const bools = ['namespaces', 'userns', 'net', 'pid'] as const, ints = ['gdbFd', 'gdbErrno', 'attempt', 'kvmUid', 'kvmGid', 'kvmMode', 't0', 'launcherPid', 'closedStdio'] as const;
   for (const k of Object.keys(r)) if (k !== 'v' && k !== 'idmap' && !(bools as readonly string[]).includes(k) && !(ints as readonly string[]).includes(k)) bad(`unknown field ${k}`);
   if (r['v'] !== 1) bad('version');
   for (const k of bools) if (typeof r[k] !== 'boolean') bad(k);
@@ -98,6 +107,8 @@ export function parseSpec(text: string): LauncherSpec {
   if (!s.namespaces && (s.userns || s.net || s.pid)) bad('namespaces');
   if (s.userns !== (s.idmap !== 'none')) bad('idmap');
   if (s.pid && process.pid !== 1) bad('not PID 1 of a new PID namespace');
+  if (s.t0 < 0 || s.launcherPid < 1) bad('t0 or launcherPid');
+  if (s.closedStdio < 0 || s.closedStdio > 7) bad('closedStdio');
   return s;
 }
 

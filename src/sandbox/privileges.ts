@@ -10,7 +10,7 @@ import { sys, addressOf, allThreads } from '../host/libc';
 import { SYS } from '../linux/syscalls';
 import { errnoName } from '../linux/errno';
 import { PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG } from '../linux/prctl';
-import { RLIMIT_CORE, RLIMIT_CPU, RLIMIT_FSIZE, RLIMIT_NOFILE } from '../linux/resource';
+import { RLIMIT_CORE, RLIMIT_CPU, RLIMIT_FSIZE, RLIMIT_NOFILE, RLIMIT_NPROC } from '../linux/resource';
 import { SIGKILL, SIGXFSZ, SIG_IGN } from '../linux/signal';
 import { KERNEL_SIGACTION, SIGSET } from '../linux/structs';
 import { SandboxError } from './jail';
@@ -26,24 +26,37 @@ function check(step: string, r: number): number {
 }
 
 /** Resource limits to apply (absent: unchanged). */
-export interface Limits { openFiles?: number; fileSize?: number; cpuSeconds?: number; core?: number }
+export interface Limits { openFiles?: number; fileSize?: number; cpuSeconds?: number; core?: number; processes?: number }
 
-/** Applies resource limits to the VMM process (soft = hard, so the guest cannot raise them). */
+/**
+ * Applies resource limits to the VMM process. The guest never reaches setrlimit on the
+ * host (torov answers its prlimit itself), and without capabilities the VMM can only lower
+ * them, never above the limits it was started with: a wish above those is capped there.
+ */
 export function applyLimits(l: Limits): void {
-  const set = (res: number, v: number, what: string) => {
+  const set = (res: number, soft: number, what: string, hard = soft) => {
     const b = Buffer.alloc(16);
-    b.writeBigUInt64LE(BigInt(v), 0);
-    b.writeBigUInt64LE(BigInt(v), 8);
+    check(`rlimit ${what}`, sys(SYS.prlimit64, 0, res, 0, addressOf(b)));
+    const max = b.readBigUInt64LE(8);
+    const cap = (v: number) => (BigInt(v) > max ? max : BigInt(v));
+    b.writeBigUInt64LE(cap(soft), 0);
+    b.writeBigUInt64LE(cap(hard), 8);
     check(`rlimit ${what}`, sys(SYS.prlimit64, 0, res, addressOf(b), 0));
   };
-  // The VMM itself holds a few dozen fds (Node, KVM); the guest's own table is limited separately.
+  // The VMM itself holds a few dozen fds (Node, KVM); the guest's own table is limited
+  // separately, to exactly openFiles (src/syscalls/fdtable.ts).
   if (l.openFiles !== undefined) set(RLIMIT_NOFILE, l.openFiles + 64, 'openFiles');
   if (l.fileSize !== undefined) {
     ignoreSignal(SIGXFSZ);
     set(RLIMIT_FSIZE, l.fileSize, 'fileSize');
   }
+  // Soft = hard: at the limit the kernel kills the VMM (SIGKILL), and the launcher, which
+  // was told the limit, reports "CPU-time limit reached" (src/launcher/launcher.c).
   if (l.cpuSeconds !== undefined) set(RLIMIT_CPU, l.cpuSeconds, 'cpuSeconds');
   if (l.core !== undefined) set(RLIMIT_CORE, l.core, 'core');
+  // Without a pids cgroup (src/sandbox/cgroup.ts): the run's threads. In the VMM's own user
+  // namespace this counts the tasks of that namespace only.
+  if (l.processes !== undefined) set(RLIMIT_NPROC, l.processes, 'processes');
 }
 
 /** rt_sigaction(sig, SIG_IGN): a raw kernel sigaction (handler 1, no restorer needed). */

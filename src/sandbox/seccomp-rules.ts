@@ -109,11 +109,11 @@ export const RUNTIME_GROUPS: readonly RuleGroup[] = [
     name: 'memory',
     why: 'V8\'s heap and garbage collector, glibc\'s malloc, and the guest memory torov maps (own memory only)',
     rules: [
-      { syscall: 'mmap', why: 'V8 reserves and commits heap pages, glibc maps large blocks; torov maps guest windows, file mappings into the window (MAP_FIXED) and a new vCPU\'s kvm_run page' },
+      { syscall: 'mmap', why: 'V8 reserves and commits heap pages, glibc maps large blocks; torov maps guest windows, file mappings into the window (MAP_FIXED) and a new vCPU\'s kvm_run page; the SIGBUS guard puts a zero page over a guest page that lost its backing (src/machine/bus-guard.ts)' },
       { syscall: 'munmap', why: 'V8 frees heap pages after a GC, glibc frees large blocks and thread stacks; torov unmaps released windows and a closed vCPU\'s kvm_run page' },
       { syscall: 'mprotect', why: 'V8 commits heap pages and toggles code-space permissions; torov flips the protection of guest pages so that KVM drops its cached translations' },
       { syscall: 'madvise', why: 'V8 decommits freed pages (MADV_DONTNEED, MADV_DONTFORK), glibc frees thread stacks at exit; torov gives guest pages back (MADV_DONTNEED)' },
-      { syscall: 'mremap', why: 'glibc\'s realloc of a block it mmap-ed' },
+      { syscall: 'mremap', why: 'glibc\'s realloc of a block it mmap-ed; the SIGBUS guard parks a guest page that lost its backing and moves it back (src/machine/bus-guard.ts)' },
       { syscall: 'brk', why: 'glibc malloc\'s main arena grows (seen while formatting --trace lines)' },
       { syscall: 'sysinfo', why: 'V8 sizes its heap from the machine\'s memory (glibc\'s sysconf(_SC_PHYS_PAGES)), at times during a run (a harmless query; the guest\'s sysinfo is torov\'s own)' },
       { syscall: 'process_vm_readv', args: [{ arg: 0, value: 'pid', name: 'this process' }], why: 'torov reads guest pages backed by a file (a library\'s strings, a syscall\'s arguments there) through the kernel: a file truncated under its mapping then gives EFAULT instead of killing the VMM with SIGBUS' },
@@ -142,9 +142,9 @@ export const RUNTIME_GROUPS: readonly RuleGroup[] = [
     name: 'signals',
     why: 'signal handling of Node and glibc (the guest\'s signal state lives in the VMM and never reaches here)',
     rules: [
-      { syscall: 'rt_sigaction', why: 'Node resets its signal handlers at exit (about 30 calls)' },
+      { syscall: 'rt_sigaction', why: 'Node resets its signal handlers at exit (about 30 calls); the SIGBUS guard gives an unexpected SIGBUS its default action back' },
       { syscall: 'rt_sigprocmask', why: 'glibc blocks signals around thread exit and raise(); Node blocks SIGTTOU while it restores the terminal' },
-      { syscall: 'rt_sigreturn', why: 'returns from a signal handler (KVM_RUN then fails with EINTR and the loop goes on)' },
+      { syscall: 'rt_sigreturn', why: 'returns from a signal handler (KVM_RUN then fails with EINTR and the loop goes on; the SIGBUS guard\'s handler)' },
       { syscall: 'restart_syscall', why: 'the kernel restarts a call a stop interrupted (Ctrl-Z, SIGSTOP then SIGCONT) that has a timeout (poll, futex, nanosleep): only that same call, already allowed' },
       { syscall: 'timer_settime', why: 'host signals (src/vmm/host-signals.ts): a signal that ends the run arms a timer, made before the filter, that interrupts the main thread\'s host call until the run loop has taken it' },
       {
@@ -235,6 +235,10 @@ const newFd = (name: SyscallName, why: string): GuestRule => ({ host: [name, 'cl
  */
 const pathCall = (name: SyscallName, why = 'the same call on a VMM copy of the path'): GuestRule =>
   ({ host: [name, 'access'], why: `${why} (access: the /proc guard)` });
+
+/** After a rename, a set-id file at either name loses those bits (src/syscalls/fs.ts, dropSetId). */
+const SETID_DROP = ['newfstatat', 'fchmodat'] as const;
+const SETID_WHY = 'newfstatat and fchmodat take set-id bits off the file renamed';
 
 const OPEN: GuestRule = {
   host: ['openat2', 'openat', 'readlinkat', 'access', 'close', 'memfd_create', 'write', 'lseek', 'fcntl'],
@@ -368,7 +372,7 @@ export const GUEST_RULES: Readonly<Record<string, GuestRule>> = {
   munlock: none('nothing to do'),
   mlockall: none('nothing to do'),
   munlockall: none('nothing to do'),
-  memfd_create: newFd('memfd_create', 'an anonymous host file in the guest\'s table'),
+  memfd_create: { host: ['memfd_create', 'openat', 'close'], why: 'an anonymous host file in the guest\'s table: an unnamed file (openat O_TMPFILE) in the run\'s bounded tmpfs, or a real memfd when it must take seals; close when the table is full' },
   // io.ts
   read: { host: ['read', ...NONBLOCK_IO], why: `the same call on the host fd; ${NONBLOCK_WHY}` },
   write: { host: ['write', ...NONBLOCK_IO], why: `the same call on the host fd; ${NONBLOCK_WHY}` },
@@ -443,9 +447,9 @@ export const GUEST_RULES: Readonly<Record<string, GuestRule>> = {
   rmdir: pathCall('rmdir'),
   unlink: pathCall('unlink'),
   unlinkat: pathCall('unlinkat'),
-  rename: pathCall('rename'),
-  renameat: pathCall('renameat'),
-  renameat2: pathCall('renameat2'),
+  rename: { host: ['rename', 'access', ...SETID_DROP], why: `the same call on VMM copies of the paths (access: the /proc guard); ${SETID_WHY}` },
+  renameat: { host: ['renameat', 'access', ...SETID_DROP], why: `the same call on VMM copies of the paths (access: the /proc guard); ${SETID_WHY}` },
+  renameat2: { host: ['renameat2', 'access', ...SETID_DROP], why: `the same call on VMM copies of the paths (access: the /proc guard); ${SETID_WHY}` },
   link: pathCall('link'),
   linkat: pathCall('linkat'),
   symlink: pathCall('symlink'),

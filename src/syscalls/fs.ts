@@ -18,10 +18,10 @@ import { HOST } from './host-nr';
 import { E2BIG, EACCES, EBADF, EINVAL, ENAMETOOLONG, ENOENT, ENOSYS, EPERM, ERANGE, fail } from '../linux/errno';
 
 import {
-  AT_EMPTY_PATH, AT_FDCWD, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_NOCTTY, O_NOFOLLOW, O_PATH, O_TRUNC, O_WRONLY, OPEN_HOW_SIZE_VER0 as OPEN_HOW_SIZE,
+  AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_NOCTTY, O_NOFOLLOW, O_PATH, O_TRUNC, O_WRONLY, OPEN_HOW_SIZE_VER0 as OPEN_HOW_SIZE,
   PATH_MAX, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, VALID_OPEN_FLAGS, __O_TMPFILE,
 } from '../linux/fcntl';
-import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK } from '../linux/stat';
+import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK, S_ISGID, S_ISUID } from '../linux/stat';
 import { OPEN_HOW, STAT, STATFS, STATX, TIMESPEC, UTIMBUF } from '../linux/structs';
 
 const SLASH = 0x2f;
@@ -280,12 +280,12 @@ function openFile(k: Kernel, dfd: number, p: Path, flags: number, mode: number, 
   // O_PATH takes only O_PATH_FLAGS (openat2 refuses others), and needs no O_NOCTTY.
   const hostFlags = (flags | O_CLOEXEC | (flags & O_PATH ? 0 : O_NOCTTY)) >>> 0;
   setU64(HOW, OPEN_HOW.flags, hostFlags);
-  setU64(HOW, OPEN_HOW.mode, mode);
+  setU64(HOW, OPEN_HOW.mode, noSetId(mode));
   setU64(HOW, OPEN_HOW.resolve, resolve);
   let h = sys(HOST.openat2, dir, addr, HOW_ADDR, OPEN_HOW_SIZE);
   if (h === -ENOSYS && (resolve & ~RESOLVE_NO_MAGICLINKS) === 0) {
     // A host older than Linux 5.6: plain openat (without the magic-link guard).
-    h = sys(HOST.openat, dir, addr, hostFlags, mode);
+    h = sys(HOST.openat, dir, addr, hostFlags, noSetId(mode));
   }
   if (h < 0) return h;
   const where = hostFdPath(h);
@@ -296,6 +296,38 @@ function openFile(k: Kernel, dfd: number, p: Path, flags: number, mode: number, 
   const fd = k.fds.add(h, (flags & O_CLOEXEC) !== 0);
   if (fd < 0) sys(HOST.close, h);
   return fd;
+}
+
+/**
+ * No set-id bits from a guest on host files. The VMM acts on the host as a real user
+ * (root, when a root-owned volume is writable), so a set-user-ID or set-group-ID file the
+ * guest leaves in a volume would run with that user's rights for whoever runs it on the
+ * host later. Every mode the guest gives (chmod family, open and mknod's creation modes,
+ * mkdir's) loses S_ISUID and S_ISGID, silently, as Linux's chmod drops S_ISGID for a caller
+ * outside the file's group; a file a rename moves keeps neither (dropSetId). The volumes
+ * are also mounted nosuid (src/sandbox/jail.ts), so no set-id bit takes effect through them.
+ */
+const SETID = S_ISUID | S_ISGID;
+const noSetId = (mode: number) => mode & ~SETID;
+
+/** struct stat for dropSetId. */
+const setIdStat = Buffer.alloc(STAT_SIZE);
+const setIdStatAddr = addressOf(setIdStat);
+
+/**
+ * After a rename: the regular file now at host path `addr` (relative to host dirfd `dir`)
+ * loses its set-id bits, should it have any (one planted in a volume from the host side).
+ */
+function dropSetId(dir: number, addr: number): void {
+  if (sys(HOST.newfstatat, dir, addr, setIdStatAddr, AT_SYMLINK_NOFOLLOW) < 0) return;
+  const mode = setIdStat.readUInt32LE(STAT.st_mode);
+  if ((mode & S_IFMT) === S_IFREG && (mode & SETID)) sys(HOST.fchmodat, dir, addr, noSetId(mode & 0o7777));
+}
+
+/** A rename's result: on success, neither name holds a set-id file afterwards (RENAME_EXCHANGE swaps both). */
+function renamed(r: number, od: number, o: Path, nd: number, n: Path): number {
+  if (r === 0) { dropSetId(nd, n.addr); dropSetId(od, o.addr); }
+  return r;
 }
 
 /** open(2)/openat(2)/creat(2): flags and mode as the kernel's build_open_how keeps them. */
@@ -371,7 +403,7 @@ function mknod(k: Kernel, dfd: number, ptr: number, mode: number): number {
   const p = path(k, ptr);
   switch (mode & S_IFMT) {
     case 0: case S_IFREG: case S_IFIFO:
-      return sys(HOST.mknodat, dirfd(k, dfd, p), p.addr, mode, 0);
+      return sys(HOST.mknodat, dirfd(k, dfd, p), p.addr, noSetId(mode), 0);
     case S_IFDIR: case S_IFCHR: case S_IFBLK: case S_IFSOCK:
       return -EPERM;
     default:
@@ -450,21 +482,24 @@ export const fsHandlers: HandlerTable = {
   fchdir: (k, a) => sys(HOST.fchdir, fdArg(k, a, 0)),
 
   /** Implements mkdir(2), mkdirat(2), rmdir(2), unlink(2) and unlinkat(2). */
-  mkdir: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.mkdir, p.addr, a.u(1)); },
-  mkdirat: (k, a) => { const p = path(k, a.ptr(1)); return sys(HOST.mkdirat, dirfd(k, a.i(0), p), p.addr, a.u(2)); },
+  mkdir: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.mkdir, p.addr, noSetId(a.u(1))); },
+  mkdirat: (k, a) => { const p = path(k, a.ptr(1)); return sys(HOST.mkdirat, dirfd(k, a.i(0), p), p.addr, noSetId(a.u(2))); },
   rmdir: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.rmdir, p.addr); },
   unlink: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.unlink, p.addr); },
   unlinkat: (k, a) => { const p = path(k, a.ptr(1)); return sys(HOST.unlinkat, dirfd(k, a.i(0), p), p.addr, a.i(2)); },
 
-  /** Implements rename(2), renameat(2) and renameat2(2). */
-  rename: (k, a) => { const o = path(k, a.ptr(0), 0), n = path(k, a.ptr(1), 1); return sys(HOST.rename, o.addr, n.addr); },
+  /** Implements rename(2), renameat(2) and renameat2(2); the file moved keeps no set-id bit. */
+  rename: (k, a) => {
+    const o = path(k, a.ptr(0), 0), n = path(k, a.ptr(1), 1);
+    return renamed(sys(HOST.rename, o.addr, n.addr), AT_FDCWD, o, AT_FDCWD, n);
+  },
   renameat: (k, a) => {
-    const o = path(k, a.ptr(1), 0), n = path(k, a.ptr(3), 1);
-    return sys(HOST.renameat, dirfd(k, a.i(0), o), o.addr, dirfd(k, a.i(2), n), n.addr);
+    const o = path(k, a.ptr(1), 0), n = path(k, a.ptr(3), 1), od = dirfd(k, a.i(0), o), nd = dirfd(k, a.i(2), n);
+    return renamed(sys(HOST.renameat, od, o.addr, nd, n.addr), od, o, nd, n);
   },
   renameat2: (k, a) => {
-    const o = path(k, a.ptr(1), 0), n = path(k, a.ptr(3), 1);
-    return sys(HOST.renameat2, dirfd(k, a.i(0), o), o.addr, dirfd(k, a.i(2), n), n.addr, a.u(4));
+    const o = path(k, a.ptr(1), 0), n = path(k, a.ptr(3), 1), od = dirfd(k, a.i(0), o), nd = dirfd(k, a.i(2), n);
+    return renamed(sys(HOST.renameat2, od, o.addr, nd, n.addr, a.u(4)), od, o, nd, n);
   },
 
   /** Implements link(2), linkat(2), symlink(2) and symlinkat(2). A symlink's target is text: not checked. */
@@ -482,11 +517,11 @@ export const fsHandlers: HandlerTable = {
   readlink: (k, a) => readlink(k, AT_FDCWD, a.ptr(0), a.ptr(1), a.i(2)),
   readlinkat: (k, a) => readlink(k, a.i(0), a.ptr(1), a.ptr(2), a.i(3)),
 
-  /** Implements chmod(2), fchmod(2), fchmodat(2) and fchmodat2(2). */
-  chmod: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.chmod, p.addr, a.u(1)); },
-  fchmod: (k, a) => sys(HOST.fchmod, fdArg(k, a, 0), a.u(1)),
-  fchmodat: (k, a) => { const p = path(k, a.ptr(1)); return sys(HOST.fchmodat, dirfd(k, a.i(0), p), p.addr, a.u(2)); },
-  fchmodat2: (k, a) => { const p = path(k, a.ptr(1)); return sys(HOST.fchmodat2, dirfd(k, a.i(0), p), p.addr, a.u(2), a.i(3)); },
+  /** Implements chmod(2), fchmod(2), fchmodat(2) and fchmodat2(2), without set-id bits (noSetId). */
+  chmod: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.chmod, p.addr, noSetId(a.u(1))); },
+  fchmod: (k, a) => sys(HOST.fchmod, fdArg(k, a, 0), noSetId(a.u(1))),
+  fchmodat: (k, a) => { const p = path(k, a.ptr(1)); return sys(HOST.fchmodat, dirfd(k, a.i(0), p), p.addr, noSetId(a.u(2))); },
+  fchmodat2: (k, a) => { const p = path(k, a.ptr(1)); return sys(HOST.fchmodat2, dirfd(k, a.i(0), p), p.addr, noSetId(a.u(2)), a.i(3)); },
 
   /** Implements chown(2), fchown(2), lchown(2) and fchownat(2) (-1 keeps an id). */
   chown: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.chown, p.addr, a.u(1), a.u(2)); },

@@ -10,7 +10,8 @@ import { HOST } from './host-nr';
 import { EBADF, EINVAL, ENODEV, ENOMEM } from '../linux/errno';
 
 import { MADV_DONTNEED, MADV_FREE, MADV_REMOVE, MAP_ANONYMOUS, MAP_HUGETLB, MLOCK_ONFAULT } from '../linux/mman';
-import { MFD_ALLOW_SEALING, MFD_CLOEXEC, MFD_EXEC, MFD_NOEXEC_SEAL, NAME_MAX } from '../linux/fcntl';
+import { MFD_ALLOW_SEALING, MFD_CLOEXEC, MFD_EXEC, MFD_NOEXEC_SEAL, NAME_MAX, O_CLOEXEC, O_RDWR, O_TMPFILE } from '../linux/fcntl';
+import { shmDirFd } from '../sandbox/jail';
 import { PAGE_SIZE } from '../machine/layout';
 
 const sysBrk: Handler = (k, a) => k.as.brk(a.ptr(0));
@@ -69,9 +70,21 @@ const MFD_NAME_MAX = NAME_MAX - 'memfd:'.length;
 const mfdName = Buffer.alloc(MFD_NAME_MAX + 1);
 const mfdNameAddr = addressOf(mfdName);
 
+/** "." for openat(shmDirFd, ".", O_TMPFILE). */
+const dot = Buffer.from('.\0');
+const dotAddr = addressOf(dot);
+
 /**
  * Implements memfd_create(2): an anonymous host file (the name is copied into a VMM buffer
  * first) installed in the guest's fd table; mmap of it is an ordinary file mapping.
+ *
+ * Its pages are host memory the guest's --memory does not count, so under the sandbox it is
+ * an unnamed file (O_TMPFILE) in the run's tmpfs (src/sandbox/jail.ts, shmDirFd), which the
+ * guest's /tmp shares and whose size bounds them: past it, writes and fallocate are ENOSPC
+ * (and a store into a mapping past it SIGBUS, as Linux does on a full tmpfs). A tmpfs file
+ * behaves as a memfd (unlinked, shared, truncatable) except that it takes no seals, so a
+ * memfd made with MFD_ALLOW_SEALING is a real one: its pages are bounded by the run's
+ * cgroup only (src/sandbox/cgroup.ts).
  */
 const sysMemfdCreate: Handler = (k, a) => {
   const flags = a.u(1);
@@ -79,7 +92,10 @@ const sysMemfdCreate: Handler = (k, a) => {
   const name = k.mem.readCString(a.ptr(0), MFD_NAME_MAX + 1);
   if (name === null) return -EINVAL;
   mfdName.set(name); mfdName[name.length] = 0;
-  const h = sys(HOST.memfd_create, mfdNameAddr, flags | MFD_CLOEXEC);
+  const shm = shmDirFd;
+  const h = shm >= 0 && !(flags & MFD_ALLOW_SEALING)
+    ? sys(HOST.openat, shm, dotAddr, O_TMPFILE | O_RDWR | O_CLOEXEC, 0o600)
+    : sys(HOST.memfd_create, mfdNameAddr, flags | MFD_CLOEXEC);
   if (h < 0) return h;
   const g = k.fds.add(h, (flags & MFD_CLOEXEC) !== 0);
   if (g < 0) sys(HOST.close, h);

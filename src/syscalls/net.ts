@@ -29,7 +29,7 @@ import { POLLIN, POLLOUT } from '../linux/poll';
 import {
   AF_INET, AF_INET6, AF_NETLINK, AF_UNIX, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, MSG_CMSG_CLOEXEC, MSG_CTRUNC,
   MSG_DONTWAIT, MSG_NOSIGNAL, MSG_OOB, MSG_WAITFORONE, NETLINK_ROUTE, SCM_PIDFD, SCM_RIGHTS, SO_ATTACH_BPF, SO_ATTACH_FILTER, SO_ERROR,
-  SO_ATTACH_REUSEPORT_CBPF, SO_ATTACH_REUSEPORT_EBPF, SO_PEERPIDFD, SOCK_CLOEXEC, SOCK_RAW, SOCK_TYPE_MASK, SOL_SOCKET,
+  SO_ATTACH_REUSEPORT_CBPF, SO_ATTACH_REUSEPORT_EBPF, SO_PEERPIDFD, SO_RCVBUF, SO_SNDBUF, SOCK_CLOEXEC, SOCK_RAW, SOCK_TYPE_MASK, SOL_SOCKET,
   TCP_ZEROCOPY_RECEIVE,
 } from '../linux/socket';
 import { F_GETFL, F_SETFL, IOV_MAX, MAX_RW_COUNT as MAX_RW, O_NONBLOCK } from '../linux/fcntl';
@@ -311,6 +311,15 @@ function refusedOption(k: Kernel, level: number, name: number): boolean {
   return bad;
 }
 
+/**
+ * The largest socket buffer a guest may ask for (SO_SNDBUF, SO_RCVBUF): Linux's own default
+ * ceiling (net.core.wmem_max and rmem_max). Socket buffers are host kernel memory the guest's
+ * --memory does not count; a host tuned for more (several MiB per socket) would let a guest
+ * with a thousand sockets hold gigabytes. Within this, they fit the run's cgroup allowance
+ * for kernel buffers (src/sandbox/cgroup.ts).
+ */
+export const SOCKET_BUFFER_MAX = 212992;
+
 /** Implements setsockopt(2): optval is checked for optlen bytes (0 <= optlen <= 64 KiB). */
 const sysSetsockopt: Handler = (k, a) => {
   const h = fdArg(k, a, 0);
@@ -319,7 +328,14 @@ const sysSetsockopt: Handler = (k, a) => {
   if (refusedOption(k, level, name)) return -ENOPROTOOPT;
   if (optlen < 0 || optlen > OPTLEN_MAX) return -EINVAL;
   const optval = a.ptr(3);
-  return sys(HOST.setsockopt, h, level, name, optval || optlen ? k.mem.host(optval, optlen, false) : 0, optlen);
+  const host = optval || optlen ? k.mem.host(optval, optlen, false) : 0;
+  if (level === SOL_SOCKET && (name === SO_SNDBUF || name === SO_RCVBUF) && optlen >= 4) {
+    // The value capped (SOCKET_BUFFER_MAX), as the kernel caps it at its wmem_max/rmem_max.
+    const v = k.mem.readI32(optval);
+    scratch.writeInt32LE(v > SOCKET_BUFFER_MAX ? SOCKET_BUFFER_MAX : v, S_LEN);
+    return sys(HOST.setsockopt, h, level, name, scratchAddr + S_LEN, 4);
+  }
+  return sys(HOST.setsockopt, h, level, name, host, optlen);
 };
 
 /**

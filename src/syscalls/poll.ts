@@ -223,6 +223,7 @@ function doSelect(k: Kernel, nfds: number, ptrs: readonly number[], timeout: big
     guestFd.push(fd);
   }
   const cnt = guestFd.length;
+  if (k.sched.concurrent && timeout !== 0n) return selectConcurrent(k, ptrs, sets, guestFd, timeout, left);
   const deadline = timeout === null ? null : process.hrtime.bigint() + timeout;
   const res = sets.map((s) => (s === null ? null : Buffer.alloc(s.length)));
   let total = 0;
@@ -232,20 +233,59 @@ function doSelect(k: Kernel, nfds: number, ptrs: readonly number[], timeout: big
     if (deadline !== null) { rest = deadline - process.hrtime.bigint(); if (rest < 0n) rest = 0n; }
     const r = sys(HOST.ppoll, pfdAddr, cnt, deadline === null ? 0 : stageTimespec(rest), 0, SIGSET_SIZE);
     if (r < 0) return r;
-    for (let i = 0; i < cnt; i++) {
-      const rev = pfd.readUInt16LE(i * PFD + POLLFD.revents), want = pfd.readUInt16LE(i * PFD + POLLFD.events), fd = guestFd[i]!;
-      let hit = false;
-      const mark = (s: Buffer | null | undefined) => { if (s) { s[fd >> 3]! |= 1 << (fd & 7); total++; hit = true; } };
-      if ((want & IN_WANT) && (rev & IN_READY)) mark(res[0]);
-      if ((want & OUT_WANT) && (rev & OUT_READY)) mark(res[1]);
-      if ((want & EX_WANT) && (rev & EX_READY)) mark(res[2]);
-      if (!hit && rev !== 0) pfd.writeInt32LE(-1, i * PFD + POLLFD.fd);
-    }
+    total += markReady(cnt, guestFd, res);
     if (total > 0 || r === 0) break;
   }
   if (deadline !== null) { const l = deadline - process.hrtime.bigint(); left.ns = l < 0n ? 0n : l; }
   res.forEach((s, j) => { if (s) k.mem.write(ptrs[j]!, s); });
   return total;
+}
+
+/** Marks the staged pollfds' ready fds in select's result sets; returns how many bits it set. */
+function markReady(cnt: number, guestFd: readonly number[], res: ReadonlyArray<Buffer | null>): number {
+  let total = 0;
+  for (let i = 0; i < cnt; i++) {
+    const rev = pfd.readUInt16LE(i * PFD + POLLFD.revents), want = pfd.readUInt16LE(i * PFD + POLLFD.events), fd = guestFd[i]!;
+    let hit = false;
+    const mark = (s: Buffer | null | undefined) => { if (s) { s[fd >> 3]! |= 1 << (fd & 7); total++; hit = true; } };
+    if ((want & IN_WANT) && (rev & IN_READY)) mark(res[0]);
+    if ((want & OUT_WANT) && (rev & OUT_READY)) mark(res[1]);
+    if ((want & EX_WANT) && (rev & EX_READY)) mark(res[2]);
+    if (!hit && rev !== 0) pfd.writeInt32LE(-1, i * PFD + POLLFD.fd);
+  }
+  return total;
+}
+
+/**
+ * select and pselect6 in a program with threads (or whose vCPU runs on a host thread, as
+ * on the syscall channel): as poll (pollConcurrent), a look that returns at once, then a
+ * wait on the thread's own host thread until a fd is ready or the deadline passes, after
+ * which the call is served again from the start. A blocking ppoll here would hold the
+ * VMM's main thread: no other thread's syscall, and no timer signal, until it returned.
+ */
+function selectConcurrent(k: Kernel, ptrs: readonly number[], sets: ReadonlyArray<Buffer | null>, guestFd: readonly number[],
+  timeout: bigint | null, left: { ns: bigint }): number {
+  const deadline = k.sched.retryDeadline(k) ?? (timeout === null ? Infinity : performance.now() + Number(timeout) / 1e6);
+  const cnt = guestFd.length;
+  const res = sets.map((s) => (s === null ? null : Buffer.alloc(s.length)));
+  for (let i = 0; i < cnt; i++) pfd.writeInt16LE(0, i * PFD + POLLFD.revents);
+  const r = sys(HOST.ppoll, pfdAddr, cnt, stageTimespec(0n), 0, SIGSET_SIZE);
+  if (r < 0) return r;
+  const total = markReady(cnt, guestFd, res);
+  if (total > 0 || performance.now() >= deadline) {
+    const l = deadline === Infinity ? 0 : Math.max(0, deadline - performance.now());
+    left.ns = BigInt(Math.floor(l * 1e6));
+    res.forEach((s, j) => { if (s) k.mem.write(ptrs[j]!, s); });
+    return total;
+  }
+  // Wait for the fds whose readiness select reports (one ready for nothing it asked about
+  // would end every wait at once).
+  const fds: Array<[number, number]> = [];
+  for (let i = 0; i < cnt; i++) {
+    const h = pfd.readInt32LE(i * PFD + POLLFD.fd);
+    if (h >= 0) fds.push([h, pfd.readInt16LE(i * PFD + POLLFD.events)]);
+  }
+  return waitFds(k, fds, deadline);
 }
 
 /** Implements select(2): the timeval is validated, and the time left written back as Linux does. */

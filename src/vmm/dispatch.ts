@@ -8,12 +8,13 @@
  * Handlers return the result or -errno; a SysError they throw (a bad guest pointer is
  * GuestFault, EFAULT) becomes -errno here and nowhere else.
  */
-import { Args, GuestExit, Handler } from '../syscalls/api';
+import { Args, BLOCKED, GuestExit, Handler } from '../syscalls/api';
 import { HANDLERS } from '../syscalls/handlers';
 import { writeAll } from '../host/libc';
 import { SYSCALL_BY_NR, syscallName } from '../linux/syscalls';
 import { Policy, verdict, denyErrno, ALLOW, DENY, KILL, LOG, CHECK } from '../policy/policy';
-import { ENOSYS, SysError, errnoName } from '../linux/errno';
+import { EFAULT, ENOSYS, SysError, errnoName } from '../linux/errno';
+import { busFaults, restoreParked } from '../machine/bus-guard';
 import type { Outcome, Observer } from '../syscalls/argcheck';
 import type { TraceMemory, Verdict } from '../syscalls/trace';
 import type { Task } from './task';
@@ -143,12 +144,24 @@ export class Dispatcher implements SyscallDispatcher {
       task.note(`enosys-${nr}`, `${syscallName(nr)} (syscall ${nr}) is not implemented: returned ENOSYS`);
       return -ENOSYS;
     }
+    // A guest page that lost its backing (a truncated file mapping) and faulted under the
+    // VMM's own loads or stores was recovered by the SIGBUS guard (src/machine/bus-guard.ts):
+    // the syscall during which it happened gets EFAULT, as Linux gives for such a pointer,
+    // and the page is given back to the guest. One read of a shared word when nothing did.
+    if (busFaults() !== 0) restoreBus(task);          // from outside a syscall (a signal frame, gdb)
+    let r: number;
     try {
-      return h(task, a);
+      r = h(task, a);
     } catch (e) {
+      if (busFaults() !== 0) restoreBus(task);
       if (e instanceof SysError) return -e.errno;
       throw e;
     }
+    if (busFaults() !== 0) {
+      restoreBus(task);
+      if (r !== BLOCKED) return -EFAULT;
+    }
+    return r;
   }
 
   private dispatchTraced(task: Task, nr: number, a: Args, act: number): number {
@@ -169,11 +182,27 @@ export class Dispatcher implements SyscallDispatcher {
       try { r = o ? this.dispatchChecked(task, nr, a, o) : this.call(task, nr, a); } catch (e) { if (e instanceof GuestExit) out(0n); throw e; }
     }
     out(BigInt.asUintN(64, BigInt(r)));
+    if (busFaults() !== 0) restoreBus(task);          // the trace read a page that lost its backing
     return r;
   }
 }
 
-/** Guest memory as the trace formatter reads it: never throws, never outside what the guest may read. */
+/** Gives the guest's pages back after a recovered SIGBUS (src/machine/bus-guard.ts). */
+function restoreBus(task: Task): void {
+  const mem = task.mem, as = task.as;
+  restoreParked((host) => {
+    const va = host - mem.hostBase;
+    if (!(va >= 0 && va < mem.memSize)) return false;
+    const v = as.find(va);
+    return v !== undefined && (v.kind === 'file' || v.kind === 'shared');
+  });
+}
+
+/**
+ * Guest memory as the trace formatter reads it: never throws, never outside what the guest
+ * may read. Memory that lost its backing (the SIGBUS guard recovered a read of it) is shown
+ * as the pointer, as strace shows memory it cannot read.
+ */
 function traceMemory(task: Task): TraceMemory {
   const mem = task.mem;
   return {
@@ -181,12 +210,17 @@ function traceMemory(task: Task): TraceMemory {
       try {
         let n = 0;
         const bytes: number[] = [];
-        while (n < max + 1) { const v = mem.view(addr + n, 1, false)[0]!; if (v === 0) return { s: Buffer.from(bytes).toString('latin1'), truncated: false }; bytes.push(v); n++; }
+        while (n < max + 1) {
+          const v = mem.view(addr + n, 1, false)[0]!;
+          if (busFaults() !== 0) return null;
+          if (v === 0) return { s: Buffer.from(bytes).toString('latin1'), truncated: false };
+          bytes.push(v); n++;
+        }
         return { s: Buffer.from(bytes.slice(0, max)).toString('latin1'), truncated: true };
       } catch { return null; }
     },
     readBytes(addr: number, len: number) {
-      try { return mem.read(addr, len); } catch { return null; }
+      try { const b = mem.read(addr, len); return busFaults() !== 0 ? null : b; } catch { return null; }
     },
   };
 }

@@ -29,6 +29,8 @@ export const EXIT_CTX = 8;
 export const EXIT_INTERRUPTED = 6;
 /** KVM_EXIT_DEBUG: a breakpoint or single-step KVM intercepted (debugger only). */
 export const EXIT_DEBUG = 7;
+/** KVM_RUN failed with EFAULT: the program touched guest memory that lost its host backing (SIGBUS). */
+export const EXIT_BUS = 9;
 
 const EINTR = 4, EAGAIN = 11;
 const REASON = RUN.exit_reason >> 2;
@@ -42,8 +44,9 @@ export function classifyExit(fd: VcpuFd, rc: number, channel: boolean): number {
   if (rc < 0) {
     if (rc === -EINTR || rc === -EAGAIN) return EXIT_INTERRUPTED;
     // EFAULT: the guest touched a page whose host memory cannot be faulted in (a file
-    // mapping truncated under it): the program's fault, as Linux would send it SIGBUS.
-    if (rc === -14) throw new GuestExit(135, `torov: SIGBUS: guest memory at rip=0x${rip(fd).toString(16)} is no longer backed (a mapped file was truncated)`, true);
+    // mapping truncated under it, a page of its full tmpfs): the program's fault, for
+    // which Linux sends it SIGBUS (src/vmm/machine.ts: onBusFault).
+    if (rc === -14) return EXIT_BUS;
     throw new Error(`KVM_RUN failed: errno ${-rc}`);
   }
   const reason = fd.runU32[REASON]!;

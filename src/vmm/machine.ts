@@ -4,7 +4,7 @@
  * open KVM -> parse the ELF -> create the VM and its memory -> system tables -> load the
  * program -> build the stack -> vCPU state -> run -> exit status.
  */
-import { Kvm, VmFd, VcpuFd, RUN, KVM_SYNC_X86_REGS } from '../kvm/kvm';
+import { Kvm, VmFd, VcpuFd, RUN, REGS, KVM_SYNC_X86_REGS } from '../kvm/kvm';
 import { GuestMemory } from '../machine/memory';
 import { AddressSpace } from '../machine/mm';
 import { writeSystemTables, initVcpu, cpuFeatures, CpuFeatures, guestXcr0, xsaveSize } from '../machine/x86';
@@ -16,7 +16,9 @@ import { Scheduler, SchedulerHost } from './scheduler';
 import { SiteRewriter } from './rewrite';
 import { STUB_CHAN_CALL } from '../machine/stub';
 import { GuestExit, SignalInfo } from '../syscalls/api';
-import { SEGV_ACCERR, SEGV_MAPERR, FPE_INTDIV, FPE_FLTDIV, ILL_ILLOPN, BUS_ADRALN, SI_KERNEL } from './sigstate';
+import { SEGV_ACCERR, SEGV_MAPERR, FPE_INTDIV, FPE_FLTDIV, ILL_ILLOPN, BUS_ADRALN, BUS_ADRERR, SI_KERNEL } from './sigstate';
+import { SIGBUS } from '../linux/signal';
+import { memoryCandidates } from '../machine/x86-decode';
 import { HANDLERS } from '../syscalls/handlers';
 import { sys, NR, addressOf } from '../host/libc';
 import { Vcpu, StopState } from './vcpu';
@@ -70,6 +72,8 @@ export interface MachineConfig {
   threads?: number;
   /** How many CPUs the guest sees (--cpus; default the host's). */
   cpus?: number;
+  /** The size of the guest's fd table, its RLIMIT_NOFILE (the policy's rlimits.openFiles; default 1024). */
+  openFiles?: number;
   /** The program's file and the guest's root, for the Linux loader (src/vmm/personality.ts). */
   loader?: LoaderOptions;
 }
@@ -163,7 +167,7 @@ export class Machine implements SchedulerHost {
       this.vm.setMemoryRegion(1, this.mem.layout.sysGpa, this.mem.layout.sysSize, this.mem.sysHost);
       writeSystemTables(this.mem);
       this.as = new AddressSpace(this.mem, cfg.memory);
-      this.fds = new FdTable();
+      this.fds = new FdTable(cfg.openFiles);
       for (let fd = 0; fd <= 2; fd++) {
         const h = sys(NR.fcntl, cfg.stdio?.[fd] ?? fd, F_DUPFD_CLOEXEC, 3);
         const safe = h >= 0 ? safeStdio(h) : -1;
@@ -348,6 +352,15 @@ export class Machine implements SchedulerHost {
         }
       }
     }
+    if (f.vector === 14 && !(f.error & 1) && f.cr2 < this.mem.memSize) {
+      // A file mapping's page past the end of its file (never made present: src/machine/mm.ts):
+      // Linux sends SIGBUS there, not SIGSEGV.
+      const v = this.as.find(f.cr2);
+      if (v?.eof !== undefined && f.cr2 >= v.eof) {
+        if (this.scheduler.deliverFault(task, f, SIGBUS, { signo: SIGBUS, code: BUS_ADRERR, addr: f.cr2 })) return 'resume';
+        return { status: 128 + SIGBUS, message: `torov: SIGBUS: bus error at rip=0x${f.rip.toString(16)} addr=0x${f.cr2.toString(16)} (past the end of a mapped file)` };
+      }
+    }
     const { signal, message } = describeFault(f);
     // The program's own handler, if it has one it does not block (Linux forces the
     // default action otherwise: the report below).
@@ -358,6 +371,54 @@ export class Machine implements SchedulerHost {
     return { status: 128 + signal, message };
   }
   private spurious = 0;
+
+  /**
+   * KVM_RUN failed with EFAULT: the program's own access reached a guest page whose host
+   * memory cannot be faulted in (a file or memfd it mapped, then truncated; a page of its
+   * full tmpfs). Linux sends SIGBUS (BUS_ADRERR) with the address, so the program's
+   * handler runs or it dies with 135. KVM says neither the address nor the access, so it
+   * is found here: the candidates of the instruction at rip (its fetch, its memory
+   * operands: src/machine/x86-decode.ts) are probed through the kernel
+   * (process_vm_readv, which fails where a load would fault), and the first one that
+   * cannot be read is it. Unknown (an instruction the decoder does not know): si_addr 0.
+   */
+  onBusFault(task: Task, v: Vcpu): 'resume' | { status: number; message: string } {
+    const regs = v.regs();
+    const rip = Number(regs.readBigUInt64LE(REGS.rip));
+    const addr = v.inStub() ? undefined : this.unbackedAddress(task, regs);
+    const at = addr === undefined ? '' : ` addr=0x${addr.toString(16)}`;
+    const message = `torov: SIGBUS: bus error at rip=0x${rip.toString(16)}${at} (guest memory no longer backed: a mapped file was truncated, or its file system is full)`;
+    if (v.inStub()) return { status: 128 + SIGBUS, message };
+    const frame: FaultFrame = { vector: 14, error: 4, rip, cs: 0, rflags: Number(regs.readBigUInt64LE(REGS.rflags)),
+      rsp: Number(regs.readBigUInt64LE(REGS.rsp)), cr2: addr ?? 0 };
+    if (this.scheduler.deliverFault(task, frame, SIGBUS, { signo: SIGBUS, code: BUS_ADRERR, addr: addr ?? 0 })) return 'resume';
+    return { status: 128 + SIGBUS, message };
+  }
+
+  /** The guest address the instruction at rip could not reach (see onBusFault), if found. */
+  private unbackedAddress(task: Task, regs: Buffer): number | undefined {
+    const mem = this.mem;
+    const rip = Number(regs.readBigUInt64LE(REGS.rip));
+    const one = new Uint8Array(1);
+    const unbacked = (va: number) => va >= 0 && va < mem.memSize && mem.tryRead(va, one) === 0 && this.as.find(va) !== undefined;
+    const code = new Uint8Array(15);
+    const n = rip >= 0 && rip < mem.memSize ? mem.tryRead(rip, code.subarray(0, Math.min(15, mem.memSize - rip))) : 0;
+    if (n === 0) return unbacked(rip) ? rip : undefined;
+    // (A fetch that runs into the next page: that page is the fault, if the operands are not.)
+    const GPR = [REGS.rax, REGS.rcx, REGS.rdx, REGS.rbx, REGS.rsp, REGS.rbp, REGS.rsi, REGS.rdi,
+      REGS.r8, REGS.r9, REGS.r10, REGS.r11, REGS.r12, REGS.r13, REGS.r14, REGS.r15];
+    const reg = (i: number) => regs.readBigUInt64LE(GPR[i]!);
+    for (const c of memoryCandidates(code.subarray(0, n), rip, reg, BigInt(task.fsBase), BigInt(task.gsBase))) {
+      if (c >= BigInt(mem.memSize)) continue;
+      const va = Number(c);
+      if (unbacked(va)) return va;
+      // An access of up to 64 bytes may run into the next page.
+      const next = Math.floor(va / 4096) * 4096 + 4096;
+      if (next - va < 64 && unbacked(next)) return next;
+    }
+    if (n < 15 && unbacked(rip + n)) return rip + n;
+    return undefined;
+  }
 
   /** Releases the VM, its memory and the guest's host fds. Idempotent. */
   close(): void {

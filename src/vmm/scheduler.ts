@@ -491,7 +491,9 @@ export class Scheduler implements TaskServices {
     if (!this.ring) return true;
     if (!this.threadWanted && this.spawn && this.directExits >= LAZY_EXITS) this.threadWanted = true;
     if (!this.threadWanted) return true;
-    HostThread.prestart();
+    // Only a thread not bound yet needs one started: after a back-off the bound one is
+    // still there, and under the sandbox's filter no new thread may be made (SIGSYS).
+    if (!r.thread) HostThread.prestart();
     if (!r.thread && !HostThread.available()) return true;
     return this.inBackoff();
   }
@@ -1480,9 +1482,10 @@ export class Scheduler implements TaskServices {
     const act = task.group.sigactions.get(sig);
     if (!r || !act || act.handler <= 1n || (task.sigmask & sigmaskBit(sig))) return false;
     const regs = r.vcpu.regs();
-    regs.writeBigUInt64LE(BigInt(f.rip), REGS.rip);
-    regs.writeBigUInt64LE(BigInt(f.rsp), REGS.rsp);
-    regs.writeBigUInt64LE(BigInt(f.rflags), REGS.rflags);
+    // (The frame's words are numbers: one above 2^53, a garbage rsp, may round up to 2^64.)
+    regs.writeBigUInt64LE(BigInt.asUintN(64, BigInt(f.rip)), REGS.rip);
+    regs.writeBigUInt64LE(BigInt.asUintN(64, BigInt(f.rsp)), REGS.rsp);
+    regs.writeBigUInt64LE(BigInt.asUintN(64, BigInt(f.rflags)), REGS.rflags);
     r.sysNr = -1;
     // The kernel half is mapped (supervisor-only) under Linux, so a user access there is a
     // protection fault: the present bit is set in the error code the program sees.

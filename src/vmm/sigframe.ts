@@ -109,7 +109,7 @@ export function writeFrame(mem: GuestMemory, f: FrameInput): FrameOut {
   if (f.trap) {
     b.writeBigUInt64LE(BigInt(f.trap.err), mc + SIGCONTEXT.err);
     b.writeBigUInt64LE(BigInt(f.trap.trapno), mc + SIGCONTEXT.trapno);
-    b.writeBigUInt64LE(BigInt(f.trap.cr2), mc + SIGCONTEXT.cr2);
+    b.writeBigUInt64LE(BigInt.asUintN(64, BigInt(f.trap.cr2)), mc + SIGCONTEXT.cr2);   // (a kernel address read as a number may round to 2^64)
   }
   b.writeBigUInt64LE(f.mask, mc + SIGCONTEXT.oldmask);
   b.writeBigUInt64LE(BigInt(fpstate), mc + SIGCONTEXT.fpstate);

@@ -71,7 +71,7 @@ export function encodeSiginfo(i: SigInfo): Buffer {
   b.writeInt32LE(i.signo, SIGINFO.si_signo);
   b.writeInt32LE(i.code, SIGINFO.si_code);
   if (i.addr !== undefined) {
-    b.writeBigUInt64LE(BigInt(i.addr), SIGINFO.si_addr);           // _sigfault
+    b.writeBigUInt64LE(BigInt.asUintN(64, BigInt(i.addr)), SIGINFO.si_addr);   // _sigfault (a kernel address read as a number may round to 2^64)
   } else if (i.timerid !== undefined) {
     b.writeInt32LE(i.timerid, 16);                                 // _timer: si_tid, si_overrun, si_sigval
     b.writeInt32LE(i.overrun ?? 0, 20);

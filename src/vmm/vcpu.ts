@@ -15,7 +15,7 @@ import type { Personality } from './personality';
 import type { SyscallDispatcher } from './dispatch';
 import type { Task } from './task';
 import { FaultFrame } from './fault';
-import { classifyExit, EXIT_SYSCALL, EXIT_FAULT, EXIT_NOP, EXIT_KICK, EXIT_WAIT, EXIT_INTERRUPTED, EXIT_CTX } from './exits';
+import { classifyExit, EXIT_SYSCALL, EXIT_FAULT, EXIT_NOP, EXIT_KICK, EXIT_WAIT, EXIT_INTERRUPTED, EXIT_CTX, EXIT_BUS } from './exits';
 import { NEEDS_CONTEXT } from './needs-context';
 
 const R = RUN.regs >> 2;                                 // kvm_run.s.regs, in 32-bit words
@@ -44,6 +44,8 @@ export interface VcpuHost {
   readonly stop: StopState;
   /** Decides what a CPU exception does: resume (spurious) or end the program with a signal. */
   onFault(task: Task, f: FaultFrame): 'resume' | { status: number; message: string };
+  /** The program touched guest memory that lost its host backing (KVM_RUN's EFAULT). */
+  onBusFault(task: Task, v: Vcpu): 'resume' | { status: number; message: string };
   /** Called with the program's end; returns its exit status. */
   finish(e: GuestExit): number;
   /**
@@ -129,6 +131,12 @@ export class Vcpu {
     switch (exit) {
       case EXIT_SYSCALL: this.syscall(); return exit;
       case EXIT_FAULT: this.fault(); return exit;
+      case EXIT_BUS: {
+        // Handled as a fault: the program's SIGBUS handler runs, or the program ends.
+        const verdict = this.host.onBusFault(this.task, this);
+        if (verdict !== 'resume') throw new GuestExit(verdict.status, verdict.message, true);
+        return EXIT_FAULT;
+      }
       case EXIT_NOP: case EXIT_INTERRUPTED: return exit;
       case EXIT_KICK: case EXIT_WAIT: case EXIT_CTX: this.sink!.port(this, exit); return exit;
       default: throw new Error(`unexpected VM exit (KVM_EXIT_DEBUG) at rip=0x${this.reg(RIP).toString(16)}`);
@@ -302,11 +310,15 @@ export class Vcpu {
     const rsp = this.reg(RSP), d = this.host.mem.sysDv;
     const va = rsp - SYS_VA;
     if (!(va >= SYS.XSTACK && va + 56 <= SYS.XSTACK_TOP)) throw new GuestExit(139, 'torov: SIGSEGV: corrupt exception frame');
+    // A real report comes from an exception entry, at CPL0; the program jumping to the
+    // stub's `out` itself (at CPL3, rsp aimed at the exception stack) would replay a stale frame.
+    const sregs = this.fd.getSregs();
+    if ((sregs.readUInt16LE(SREGS.cs + 12) & 3) !== 0) throw new GuestExit(139, `torov: SIGSEGV: forged fault report at rip=0x${this.reg(RIP).toString(16)} (from user mode)`);
     // This vCPU's own exception stack, mapped at the shared address (layout.ts, VCPU_BLOCK).
     const off = this.pages.xstack + (va - SYS.XSTACK);
     const q = (i: number) => d.getUint32(off + i * 8, true) + d.getUint32(off + i * 8 + 4, true) * 4294967296;
     const frame = { vector: q(0), error: q(1), rip: q(2), cs: q(3), rflags: q(4), rsp: q(5), ss: q(6), cr2: 0 };
-    if (frame.vector === 14) frame.cr2 = Number(this.fd.getSregs().readBigUInt64LE(SREGS.cr2));
+    if (frame.vector === 14) frame.cr2 = Number(sregs.readBigUInt64LE(SREGS.cr2));
     return frame;
   }
 }

@@ -76,6 +76,7 @@
 #include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/select.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/ucontext.h>
@@ -710,6 +711,19 @@ static void mode_interrupt(void)
     errno = 0;
     r = epoll_wait(ep, &out, 1, 5000);
     printf("interrupt: SA_RESTART epoll_wait(5 s): %ld %s after %s handler run\n", r, errname(errno), ticks_seen());
+    fd_set rset;
+    FD_ZERO(&rset);
+    FD_SET(n_pipe[0], &rset);
+    struct timeval tv = { 5, 0 };
+    arm(0, 1);
+    errno = 0;
+    r = select(n_pipe[0] + 1, &rset, NULL, NULL, &tv);
+    printf("interrupt: SA_RESTART select(5 s): %ld %s after %s handler run\n", r, errname(errno), ticks_seen());
+    struct timespec pts = { 5, 0 };
+    arm(0, 1);
+    errno = 0;
+    r = pselect(0, NULL, NULL, NULL, &pts, NULL);
+    printf("interrupt: SA_RESTART pselect(5 s, no fds): %ld %s after %s handler run\n", r, errname(errno), ticks_seen());
 
     on(SIGALRM, n_handler, 0);
     n_futex = 0;

@@ -9,8 +9,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
-import { torov, native, guest, TOROV, testRunOptions } from '../helpers';
+import { torov, native, guest, TOROV, testRunOptions, spawn, spawnSync, inGroup } from '../helpers';
 
 const CH = guest('channel');
 
@@ -129,7 +128,8 @@ test('a guest blocked on the host (a 2 s sleep) does not keep a CPU busy', () =>
   // its children, with a 2 s sleep and with none. A spinning guest or poller would add
   // close to 2 s per spinning thread; the bound leaves room for start-up noise.
   const cpu = (ms: number) => {
-    const r = spawnSync('bash', ['-c', `"$@" >/dev/null; times | tail -1`, 'sh', TOROV, 'run', ...testRunOptions(), '--syscall-path', 'ring', CH, 'sleep', String(ms)], { encoding: 'utf8' });
+    const [cmd, ...args] = inGroup(60, ['bash', '-c', `"$@" >/dev/null; times | tail -1`, 'sh', TOROV, 'run', ...testRunOptions(), '--syscall-path', 'ring', CH, 'sleep', String(ms)]);
+    const r = spawnSync(cmd!, args, { encoding: 'utf8', timeout: 70_000 });
     const m = /^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$/.exec(r.stdout.trim());
     assert.ok(m, r.stdout + r.stderr);
     return Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4]);

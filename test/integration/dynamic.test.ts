@@ -9,11 +9,10 @@
  */
 import { test, TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { torov, guest, TOROV, testRunOptions, RunResult } from '../helpers';
+import { torov, guest, TOROV, testRunOptions, RunResult, spawn, spawnSync } from '../helpers';
 import { parseElf } from '../../src/elf/elf';
 
 const ENV = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/', TERM: 'xterm' };
@@ -78,8 +77,8 @@ test('sha256sum of a 20 MiB file', (t) => {
 test("find /usr/share -name '*.txt' | head", () => {
   // Through a shell pipe, as a user types it: head closes the pipe early, and find then
   // ends as natively (SIGPIPE: 141, or 0 when it had finished writing).
-  const sh = (prefix: string) => spawnSync('bash', ['-c', `${prefix} /usr/bin/find /usr/share -name '*.txt' | head; echo "status \${PIPESTATUS[0]}" >&2`],
-    { encoding: 'utf8', env: { ...ENV, PATH: process.env['PATH'] ?? ENV.PATH } });
+  const sh = (prefix: string) => spawnSync('timeout', ['-s', 'KILL', '60s', 'bash', '-c', `${prefix} /usr/bin/find /usr/share -name '*.txt' | head; echo "status \${PIPESTATUS[0]}" >&2`],
+    { encoding: 'utf8', env: { ...ENV, PATH: process.env['PATH'] ?? ENV.PATH }, timeout: 70_000 });
   const n = sh('');
   const v = sh(`'${TOROV}' run ${testRunOptions().join(' ')} --rootfs /`);
   assert.equal(v.stdout, n.stdout);

@@ -4,11 +4,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { ROOT, TOROV } from '../helpers';
+import { ROOT, TOROV, spawn, spawnSync } from '../helpers';
 
 /** The "$ torov run ..." lines of the README's examples section, each with the output under it. */
 function readmeExamples(): Array<{ args: string[]; output: string }> {

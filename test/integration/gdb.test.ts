@@ -5,12 +5,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, ChildProcess } from 'node:child_process';
+import { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { TOROV, ROOT, guest } from '../helpers';
+import { TOROV, ROOT, guest, spawn, spawnSync } from '../helpers';
 import { framePacket, PacketReader } from '../../src/gdb/packet';
 
 const DEMO = guest('gdb_demo');

@@ -1,11 +1,10 @@
 /** Attempts that once reached past torov's checks (from a security review): each must now fail safely. */
 import { test, TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { torov, guest, TOROV } from '../helpers';
+import { torov, guest, TOROV, spawn, spawnSync } from '../helpers';
 
 test('signal-driven I/O never reaches the host: no SIGIO to a host process, nor to the VMM', (t: TestContext) => {
   // Without a PID namespace the guest can name host pids; the victim runs as the VMM's user.

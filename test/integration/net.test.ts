@@ -5,10 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, ChildProcess } from 'node:child_process';
+import { ChildProcess } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { vmAndNative, ROOT, TOROV } from '../helpers';
+import { vmAndNative, ROOT, TOROV, spawn } from '../helpers';
 
 
 test('sockets: TCP, UDP and Unix sockets behave as natively', () => {

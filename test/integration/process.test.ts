@@ -1,11 +1,10 @@
 /** Memory, time, identity, signals setup, special fds, pointer checks: real guests against native runs. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { torov, guest, native, ROOT } from '../helpers';
+import { torov, guest, native, ROOT, spawnSync } from '../helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'torov-proc-'));
 

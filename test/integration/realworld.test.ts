@@ -11,12 +11,11 @@
  */
 import { test, TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { torov, guest, native, TOROV, testRunOptions } from '../helpers';
+import { torov, guest, native, TOROV, testRunOptions, spawnSync, spawn as spawnChild } from '../helpers';
 
 
 const BUSYBOX = '/bin/busybox';
@@ -309,7 +308,7 @@ test('busybox file operations leave the same tree as natively: cp, mv, rm, mkdir
 });
 
 test('busybox yes | head: yes dies of SIGPIPE (141) under torov as natively', { skip: SKIP }, () => {
-  const sh = (yes: string) => spawnSync('bash', ['-c', `${yes} | head -3; echo "status=\${PIPESTATUS[0]}"`], { encoding: 'utf8', env: ENV });
+  const sh = (yes: string) => spawnSync('timeout', ['-s', 'KILL', '60s', 'bash', '-c', `${yes} | head -3; echo "status=\${PIPESTATUS[0]}"`], { encoding: 'utf8', env: ENV, timeout: 70_000 });
   const n = sh(`${BUSYBOX} yes`);
   const v = sh(`'${TOROV}' run ${BUSYBOX} yes`);
   assert.equal(n.stdout, 'y\ny\ny\nstatus=141\n');
@@ -322,7 +321,7 @@ test('busybox sh -i on a terminal: job control set-up, then commands, as nativel
   // interactive ash waits until tcgetpgrp(tty) == getpgrp() before reading commands.
   const input = 'echo hi $((1 + 2))\ncd /tmp\npwd\nexit 3\n';
   const d = scratch(t);
-  const run = (cmd: string) => spawnSync('script', ['-qec', cmd, '/dev/null'], { input, cwd: d, env: ENV, encoding: 'utf8', timeout: 20_000 });
+  const run = (cmd: string) => spawnSync('timeout', ['-s', 'KILL', '20s', 'script', '-qec', cmd, '/dev/null'], { input, cwd: d, env: ENV, encoding: 'utf8', timeout: 25_000 });
   const n = run(`${BUSYBOX} sh -i`);
   const v = run(`'${TOROV}' run ${testRunOptions().join(' ')} ${BUSYBOX} sh -i`);
   assert.equal(n.status, 3, n.stderr);
@@ -342,9 +341,8 @@ test('busybox wget and nc talk TCP to a native peer on 127.0.0.1', { skip: SKIP 
     const e=net.createServer((c)=>{let b='';c.on('data',(d)=>{b+=d;if(b.includes('\\n'))c.end([...b].reverse().join(''));});});
     w.listen(0,'127.0.0.1',()=>e.listen(0,'127.0.0.1',()=>console.log(w.address().port+' '+e.address().port)));
     setTimeout(()=>process.exit(0),30000);`;
-  const { spawn: spawnAsync } = await import('node:child_process');
-  const child = spawnAsync(process.execPath, ['-e', peer], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.after(() => child.kill());
+  const child = spawnChild(process.execPath, ['-e', peer], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+  t.after(() => child.kill('SIGKILL'));
   const ports = await new Promise<string[]>((resolve) => child.stdout!.once('data', (b: Buffer) => resolve(b.toString().trim().split(' '))));
   const [http, echo] = ports as [string, string];
 

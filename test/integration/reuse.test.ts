@@ -4,9 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { guest, native, ROOT } from '../helpers';
+import { guest, native, ROOT, spawnSync } from '../helpers';
 
 /** Runs guests one after another in one Node process; returns each one's stdout (base64) and status. */
 function inOneProcess(runs: string[][]): Array<{ status: number; out: Buffer }> {

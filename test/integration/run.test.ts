@@ -2,8 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { spawnSync } from 'node:child_process';
-import { torov, guest, native, TOROV } from '../helpers';
+import { torov, guest, native, TOROV, spawnSync } from '../helpers';
 
 test('hello runs in a VM and exits 0', () => {
   const r = torov(['run', guest('hello')]);
@@ -117,7 +116,7 @@ test('without KVM access, one line says what to do', () => {
   assert.match(missing.stderr, /^torov: cannot use KVM: \/nonexistent\/kvm does not exist \(.*modprobe kvm_intel or kvm_amd\)\n$/);
   // A device the user may not open: a root-only file, opened by an unprivileged user.
   if (process.getuid?.() === 0) {
-    const r = spawnSync('runuser', ['-u', 'nobody', '--', TOROV, 'run', guest('hello')], { encoding: 'utf8' });
+    const r = spawnSync('timeout', ['-s', 'KILL', '60s', 'runuser', '-u', 'nobody', '--', TOROV, 'run', guest('hello')], { encoding: 'utf8', timeout: 70_000 });
     if (r.error === undefined && !/cannot access|Permission denied.*node/.test(r.stderr)) {
       assert.equal(r.status, 125, r.stderr);
       // The advice follows /dev/kvm's real owner and mode, seen from outside the sandbox's user namespace.

@@ -8,11 +8,10 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { guest, torov, ROOT } from '../helpers';
+import { guest, torov, ROOT, spawn, spawnSync } from '../helpers';
 
 /**
  * These children install the VMM's filter themselves, without bin/torov, whose first filter
@@ -87,7 +86,7 @@ function script(runs: Array<[string, number, ...string[]]>, after = '', policy?:
 }
 
 function runChild(file: string, timeout = 60_000) {
-  const r = spawnSync(process.execPath, [PREFILTER, file], { encoding: 'utf8', timeout, input: '', env: NO_IO_URING });
+  const r = spawnSync('timeout', ['-s', 'KILL', `${Math.ceil(timeout / 1000)}s`, process.execPath, PREFILTER, file], { encoding: 'utf8', timeout: timeout + 10_000, input: '', env: NO_IO_URING });
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -196,7 +195,7 @@ test('Ctrl-C ends a VMM under the filter as SIGINT (Node re-raises it), and ever
 
 test('Node\'s exit on a terminal (it restores the terminal mode) passes the filter', { skip: !fs.existsSync('/usr/bin/script') && 'needs script(1) for a pseudo-terminal' }, () => {
   const file = script([[guest('hello'), 64], [guest('hello'), 64]], '', WRITEV_ONLY);
-  const r = spawnSync('/usr/bin/script', ['-qec', `${process.execPath} ${PREFILTER} ${file}; echo "rc=$?"`, '/dev/null'], { encoding: 'utf8', timeout: 60_000, input: '', env: NO_IO_URING });
+  const r = spawnSync('timeout', ['-s', 'KILL', '60s', '/usr/bin/script', '-qec', `${process.execPath} ${PREFILTER} ${file}; echo "rc=$?"`, '/dev/null'], { encoding: 'utf8', timeout: 70_000, input: '', env: NO_IO_URING });
   const out = r.stdout.replace(/\r/g, '');
   assert.match(out, /^status hello 0$/m, out);
   assert.match(out, /^survived$/m, out);

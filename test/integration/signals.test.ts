@@ -10,9 +10,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import * as os from 'node:os';
-import { guest, TOROV, testRunOptions } from '../helpers';
+import { guest, TOROV, testRunOptions, spawn, spawnSync } from '../helpers';
 
 /** torov's default guest environment (PATH, HOME, TERM), given to native runs too. */
 const ENV: Record<string, string> = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/', TERM: 'xterm' };

@@ -8,11 +8,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
-import { guest, TOROV, testRunOptions } from '../helpers';
+import { guest, TOROV, testRunOptions, spawn, spawnSync } from '../helpers';
 
 /** torov's default guest environment (PATH, HOME, TERM), given to native runs too. */
 const ENV: Record<string, string> = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/', TERM: 'xterm' };

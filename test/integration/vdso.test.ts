@@ -4,11 +4,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { torov, guest, native, ROOT } from '../helpers';
+import { torov, guest, native, ROOT, spawnSync } from '../helpers';
 
 const CLOCK_CALL = /^(clock_gettime|gettimeofday|time)\(/m;
 

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawnSync } from '../helpers';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -15,7 +15,7 @@ import { kvmAccessHint } from '../../src/cli/main';
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const SOURCE = path.join(ROOT, 'src', 'launcher', 'launcher.c');
 
-const spec = { v: 1, namespaces: true, userns: true, idmap: 'self', net: true, pid: false, gdbFd: -1, gdbErrno: 0, attempt: 0, kvmUid: 0, kvmGid: 0, kvmMode: 0o600 };
+const spec = { v: 1, namespaces: true, userns: true, idmap: 'self', net: true, pid: false, gdbFd: -1, gdbErrno: 0, attempt: 0, kvmUid: 0, kvmGid: 0, kvmMode: 0o600, t0: 12345678, launcherPid: 4242, closedStdio: 2 };
 
 test('the launcher\'s spec is read strictly: every field, typed, nothing else', () => {
   assert.deepEqual(parseSpec(JSON.stringify(spec)), spec);
@@ -23,6 +23,7 @@ test('the launcher\'s spec is read strictly: every field, typed, nothing else', 
     'not json', '[]', 'null', { ...spec, v: 2 }, { ...spec, sandbox: false }, { ...spec, net: 'yes' }, { ...spec, idmap: 'all' },
     { ...spec, gdbFd: 1.5 }, { ...spec, namespaces: false }, { ...spec, userns: false },
     { ...spec, pid: true },                          // this test process is not PID 1 of a namespace
+    { ...spec, t0: -1 }, { ...spec, launcherPid: 0 }, { ...spec, t0: 1.5 }, { ...spec, closedStdio: 8 },
   ];
   for (const b of bad) {
     assert.throws(() => parseSpec(typeof b === 'string' ? b : JSON.stringify(b)), /^UsageError: internal: bad message from the launcher/, JSON.stringify(b));

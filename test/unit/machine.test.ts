@@ -1,7 +1,7 @@
 /** Pure machine logic: struct layouts, the stub bytes, the window, page tables and the address space. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawnSync } from '../helpers';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';

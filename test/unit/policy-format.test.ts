@@ -95,7 +95,8 @@ describe('torov format: parsing', () => {
 
   it('memory accepts sizes and byte counts', () => {
     assert.equal(parseTorovPolicy({ memory: '1G' }, 'a').memory, 1 << 30);
-    assert.equal(parseTorovPolicy({ memory: 4096 }, 'a').memory, 4096);
+    assert.equal(parseTorovPolicy({ memory: 64 * 2 ** 20 }, 'a').memory, 64 * 2 ** 20);
+    assert.equal(parseTorovPolicy({ memory: '32G' }, 'a').memory, 32 * 2 ** 30);
   });
 });
 
@@ -113,6 +114,19 @@ describe('torov format: error messages', () => {
     ['memory garbage', { memory: 'lots' }, /^app\.json: memory: invalid size "lots": expected a number of bytes/],
     ['memory zero', { memory: '0M' }, /^app\.json: memory: invalid size "0M": must be more than 0 bytes$/],
     ['memory object', { memory: {} }, /^app\.json: memory: must be a size such as "256M" or a number of bytes \(got an object\)$/],
+    // What a run accepts, checked when the policy is read (policy check says what run says).
+    ['memory of 1 byte', { memory: 1 }, /^app\.json: memory: must be from 16M to 32G \(got 1\)$/],
+    ['memory of half a KiB', { memory: '0.5K' }, /^app\.json: memory: must be from 16M to 32G \(got "0\.5K"\)$/],
+    ['memory above the largest', { memory: '33G' }, /^app\.json: memory: must be from 16M to 32G \(got "33G"\)$/],
+    ['openFiles out of range', { rlimits: { openFiles: 1e20 } }, /^app\.json: rlimits\.openFiles: must be a whole number from 3 to 1048576 \(got 100000000000000000000\)$/],
+    ['cpuSeconds 0', { rlimits: { cpuSeconds: 0 } }, /^app\.json: rlimits\.cpuSeconds: must be a whole number from 1 to 2147483647 \(got 0\)$/],
+    ['pids negative', { rlimits: { pids: -1 } }, /^app\.json: rlimits\.pids: must be a whole number from 1 to 4194304 \(got -1\)$/],
+    ['fileSize too large', { rlimits: { fileSize: '1e20' } }, /^app\.json: rlimits\.fileSize: invalid size/],
+    ['tmp too small', { tmp: '4K' }, /^app\.json: tmp: must be from 1M to 32G \(got "4K"\)$/],
+    ['tmp a word', { tmp: 'yes' }, /^app\.json: tmp: invalid size "yes"/],
+    ['writable with ..', { root: '/srv', writable: ['/../../'] }, /^app\.json: writable\[0\]: must not contain "\.\." \(got "\/\.\.\/\.\.\/"\): paths stay inside the root$/],
+    ['writable relative', { root: '/srv', writable: ['data'] }, /^app\.json: writable\[0\]: must be an absolute guest path \(got "data"\)$/],
+    ['writable the root', { root: '/srv', writable: ['/'] }, /^app\.json: writable\[0\]: is the whole root: say "writable": true instead$/],
     ['syscalls not array', { syscalls: {} }, /^app\.json: syscalls: must be an array of rules \(got an object\)$/],
     ['rule not object', { syscalls: ['write'] }, /^app\.json: syscalls\[0\]: must be an object/],
     ['names missing', { syscalls: [{ action: 'allow' }] }, /^app\.json: syscalls\[0\]\.names: required/],

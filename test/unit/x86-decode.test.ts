@@ -8,8 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { decode } from '../../src/machine/x86-decode';
+import { spawnSync } from '../helpers';
+import { decode, memoryCandidates } from '../../src/machine/x86-decode';
 import { parseElf, parseEhFrame } from '../../src/elf/elf';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
@@ -95,4 +95,31 @@ test('.eh_frame function ranges of a stripped glibc binary start and end on inst
   assert.ok(fdes.length > 500, `${fdes.length} FDEs`);
   const bad = fdes.filter((f) => !ref.has(f.value)).map((f) => f.value.toString(16));
   assert.deepEqual(bad.slice(0, 10), []);
+});
+
+test('memory candidates: ModRM/SIB, rip-relative, fs:, moffs, string instructions, VEX and EVEX operands', () => {
+  // rax=0x1000 rcx=0x10 rdx=0 rbx=0x2000 rsp=0x8000 rbp=0 rsi=0x3000 rdi=0x4000, r8..r15 = 0x100 * n
+  const R = [0x1000n, 0x10n, 0n, 0x2000n, 0x8000n, 0n, 0x3000n, 0x4000n, 0x800n, 0x900n, 0xa00n, 0xb00n, 0xc00n, 0xd00n, 0xe00n, 0xf00n];
+  const c = (hex: string, rip = 0x400000) => memoryCandidates(Buffer.from(hex.replace(/ /g, ''), 'hex'), rip, (i) => R[i]!, 0x70000n, 0x90000n)
+    .map((a) => '0x' + a.toString(16));
+  const STACK = ['0x8000', '0x7ff8'];
+  assert.deepEqual(c('8a 00'), ['0x1000', ...STACK]);                             // mov (%rax), %al
+  assert.deepEqual(c('c6 40 05 01'), ['0x1005', ...STACK]);                       // movb $1, 5(%rax)
+  assert.deepEqual(c('8b 44 8b 10'), ['0x2050', ...STACK]);                       // mov 0x10(%rbx,%rcx,4), %eax
+  assert.deepEqual(c('41 8b 40 08'), ['0x808', ...STACK]);                        // mov 8(%r8), %eax (REX.B)
+  assert.deepEqual(c('42 8b 04 0b'), ['0x2900', ...STACK]);                       // mov (%rbx,%r9), %eax (REX.X)
+  assert.deepEqual(c('8b 04 25 00 10 40 00'), ['0x401000', ...STACK]);            // mov 0x401000, %eax (SIB, no base)
+  assert.deepEqual(c('8b 05 10 00 00 00'), ['0x400016', ...STACK]);               // mov 0x10(%rip), %eax
+  assert.deepEqual(c('64 8b 04 25 28 00 00 00'), ['0x70028', ...STACK]);          // mov %fs:0x28, %eax
+  assert.deepEqual(c('67 8b 00'), ['0x1000', ...STACK]);                          // mov (%eax), %eax
+  assert.deepEqual(c('f3 a4'), ['0x3000', '0x4000', ...STACK]);                   // rep movsb
+  assert.deepEqual(c('f3 aa'), ['0x4000', ...STACK]);                             // rep stosb
+  assert.deepEqual(c('a1 00 20 00 00 00 00 00 00'), ['0x2000', ...STACK]);        // movabs 0x2000, %eax
+  assert.deepEqual(c('c5 fe 6f 07'), ['0x4000', ...STACK]);                       // vmovdqu (%rdi), %ymm0
+  assert.deepEqual(c('c4 c1 7e 6f 40 20'), ['0x820', ...STACK]);                  // vmovdqu 0x20(%r8), %ymm0 (VEX.B)
+  assert.deepEqual(c('62 f1 fe 48 6f 47 01').slice(0, 7),                         // vmovdqu64 disp8*N(%rdi), %zmm0
+    ['0x4001', '0x4002', '0x4004', '0x4008', '0x4010', '0x4020', '0x4040']);
+  assert.deepEqual(c('f0 83 00 01'), ['0x1000', ...STACK]);                       // lock addl $1, (%rax)
+  assert.deepEqual(c('50'), STACK);                                               // push %rax
+  assert.deepEqual(c('89 c0'), STACK);                                            // mov %eax, %eax: no memory operand
 });
