@@ -36,7 +36,7 @@ import type { GuestMemory } from '../machine/memory';
 import { viewOf, sys } from '../host/libc';
 import { RUN } from '../kvm/kvm';
 import { SYS as NRS } from '../linux/syscalls';
-import { startVcpuWorker, VcpuWorker, S, GO, EXIT, RC, QUIT, WAKE, WAITING, IDLE, READY, TID, VCPU_FD, RUN_LO, RUN_HI,
+import { bell, startVcpuWorker, VcpuWorker, S, GO, EXIT, RC, QUIT, WAKE, WAITING, IDLE, READY, TID, VCPU_FD, RUN_LO, RUN_HI,
   CHAN_LO, CHAN_HI, KICKS, STOP, HOST_REQ, HOST_DONE, HOST_NR, HOST_ARGS, HOST_RES_LO, HOST_RES_HI } from './vcpu-thread';
 
 /** How a run reaches the VMM for syscalls (--syscall-path). */
@@ -189,6 +189,9 @@ export class HostThread {
     const w = g.__torovEarlyWorker;
     if (!w) return undefined;
     g.__torovEarlyWorker = undefined;
+    // It was started by bin/torov.js from another copy of vcpu-thread's module: it must
+    // ring the bell this copy waits on, or the main thread would sleep through its calls.
+    if (w.bell !== bell) throw new Error('the early vCPU thread rings another bell than the scheduler\'s (two copies of vcpu-thread)');
     return new HostThread(w);
   }
 

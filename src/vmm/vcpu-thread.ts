@@ -123,10 +123,19 @@ for (;;) {
 `;
 
 /** A started vCPU thread: the worker and its control block. */
-export interface VcpuWorker { worker: Worker; ctl: Int32Array }
+export interface VcpuWorker { worker: Worker; ctl: Int32Array; bell: Int32Array }
 
-/** The bell every vCPU thread of this process rings (one shared block). */
-export const bell = new Int32Array(new SharedArrayBuffer(8 * 4));
+/**
+ * The bell every vCPU thread of this process rings (one shared block). Kept on globalThis:
+ * bin/torov.js starts the early vCPU thread from dist/src (this module, unbundled) before
+ * the bundle loads its own copy of this module, and both must ring and wait on one bell
+ * (with two, the main thread slept its full 50 ms at each idle wait: a sandboxed
+ * `python3 -c pass` took 0.8 s instead of 0.25 s).
+ */
+export const bell: Int32Array = (() => {
+  const g = globalThis as { __torovBell?: Int32Array };
+  return (g.__torovBell ??= new Int32Array(new SharedArrayBuffer(8 * 4)));
+})();
 
 /**
  * Path of koffi's native module, spelt as the main thread loaded it (from the module
@@ -156,5 +165,5 @@ export function startVcpuWorker(): VcpuWorker {
   // those open files and would get EAGAIN).
   const worker = new Worker(WORKER, { eval: true, stdout: true, stderr: true, workerData: { koffiNative: nativePath, ctl: ctl.buffer, bell: bell.buffer } });
   worker.unref();
-  return { worker, ctl };
+  return { worker, ctl, bell };
 }
