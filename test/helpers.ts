@@ -24,6 +24,16 @@ function childrenLeft(): number[] {
   return pids;
 }
 
+/** Temporary directories made by scratchDir, removed after the file's last test. */
+const scratch: string[] = [];
+
+/** A new temporary directory (os.tmpdir()/PREFIXxxxxxx), removed with its contents after the file's tests. */
+export function scratchDir(prefix: string): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  scratch.push(d);
+  return d;
+}
+
 // After a file's last test, nothing it started may still run: a test that failed half-way
 // (or forgot a server) would keep this process alive, and the test runner waits for it for
 // ever. Such leftovers are killed and named, so the file ends and the culprit shows.
@@ -34,6 +44,7 @@ after(() => {
     try { process.kill(pid, 'SIGKILL'); } catch { continue; }
     process.stderr.write(`test/helpers: killed process ${pid} left running by this file's tests: ${cmd}\n`);
   }
+  for (const d of scratch.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
 /** A guest binary's path. */

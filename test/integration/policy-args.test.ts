@@ -2,11 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { torov, guest, testRunOptions } from '../helpers';
+import { torov, guest, testRunOptions, scratchDir } from '../helpers';
 
-const tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'torov-args-')));
+const tmp = fs.realpathSync(scratchDir('torov-args-'));
 function policy(name: string, doc: unknown): string {
   const f = path.join(tmp, name);
   fs.writeFileSync(f, JSON.stringify(doc));

@@ -2,11 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { torov, guest, ROOT } from '../helpers';
+import { torov, guest, ROOT, scratchDir } from '../helpers';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'torov-policy-'));
+const tmp = scratchDir('torov-policy-');
 function policy(name: string, doc: unknown): string {
   const f = path.join(tmp, name);
   fs.writeFileSync(f, typeof doc === 'string' ? doc : JSON.stringify(doc));

@@ -2,11 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { torov, guest, native, ROOT, spawnSync } from '../helpers';
+import { torov, guest, native, ROOT, spawnSync, scratchDir } from '../helpers';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'torov-proc-'));
+const tmp = scratchDir('torov-proc-');
 
 test('brk, mmap, munmap, mprotect, mremap and file mappings behave as on Linux', () => {
   const file = path.join(tmp, 'mapped.txt');

@@ -5,9 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { torov, guest, native, ROOT, spawnSync } from '../helpers';
+import { torov, guest, native, ROOT, spawnSync, scratchDir } from '../helpers';
 
 const CLOCK_CALL = /^(clock_gettime|gettimeofday|time)\(/m;
 
@@ -41,7 +40,7 @@ test('CLOCK_REALTIME through the vDSO is within 50 ms of the host clock', () => 
 });
 
 test('a policy that denies, kills or logs a clock call turns the vDSO off', () => {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'torov-vdso-'));
+  const tmp = scratchDir('torov-vdso-');
   const p = path.join(tmp, 'deny.json');
   fs.writeFileSync(p, JSON.stringify({ defaultAction: 'allow', syscalls: [{ names: ['clock_gettime'], action: 'deny', errno: 'EPERM', why: 'test' }] }));
   const r = torov(['run', '--policy', p, guest('vdso_clock')]);

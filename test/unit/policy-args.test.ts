@@ -2,7 +2,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseTorovPolicy } from '../../src/policy/torov-format';
 import { ALLOW, CHECK, DENY, LOG, argumentRules, plainVerdict, verdict, widestVerdict } from '../../src/policy/policy';
@@ -15,6 +14,7 @@ import { Learner, formatPolicy } from '../../src/policy/learn';
 import { foldPath, resolvePath } from '../../src/syscalls/argcheck';
 import type { Kernel } from '../../src/syscalls/api';
 import { errorOf, nr } from './policy-testing';
+import { scratchDir } from '../helpers';
 
 
 const rule = (names: string[], args: unknown, action = 'allow') => ({ syscalls: [{ names, action, args }] });
@@ -158,7 +158,7 @@ describe('argument rules: paths', () => {
   });
 
   // Real resolution on the host's filesystem (as the VMM does it, without a sandbox).
-  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'torov-resolve-')));
+  const dir = fs.realpathSync(scratchDir('torov-resolve-'));
   fs.mkdirSync(path.join(dir, 'allowed'));
   fs.writeFileSync(path.join(dir, 'secret'), 's');
   fs.writeFileSync(path.join(dir, 'allowed', 'a'), 'a');
@@ -302,7 +302,7 @@ describe('argument rules: a deny rule refines an allow', () => {
 describe('argument rules: the host gets the copy that was checked (no time-of-check/time-of-use gap)', () => {
   // A guest whose path changes between two reads of its memory (as another thread could
   // change it): the first read says an allowed file, every later one the secret.
-  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'torov-toctou-')));
+  const dir = fs.realpathSync(scratchDir('torov-toctou-'));
   const ok = path.join(dir, 'ok'), secret = path.join(dir, 'secret');
   fs.writeFileSync(ok, 'ok');
   fs.writeFileSync(secret, 'secret');
@@ -342,7 +342,7 @@ describe('argument rules: a call that fails after its checks leaves nothing pinn
   it('rename whose second path cannot be resolved', () => {
     const { evaluate } = require('../../src/syscalls/argcheck') as typeof import('../../src/syscalls/argcheck');
     const { PINNED_PATHS } = require('../../src/syscalls/fs') as typeof import('../../src/syscalls/fs');
-    const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'torov-pin-')));
+    const dir = fs.realpathSync(scratchDir('torov-pin-'));
     fs.writeFileSync(path.join(dir, 'a'), 'a');
     const p = parseTorovPolicy({ defaultAction: 'deny', syscalls: [{ names: ['rename'], action: 'allow', args: { paths: [`${dir}/`], access: 'read-write' } }] }, 'app.json');
     const mem: Record<number, string> = { 0x1000: `${dir}/a`, 0x2000: `${dir}/missing/b` };
