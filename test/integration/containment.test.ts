@@ -347,8 +347,13 @@ test('each run has a cgroup of its own, limited from --memory, --threads and --p
   const read = (f: string) => { for (const d of dirs) { try { return fs.readFileSync(path.join(d, f), 'utf8').trim(); } catch { /* next */ } } return undefined; };
   // The VMM makes the cgroup and enters it first, and writes the limits once it has read
   // the policy and the options: wait for them.
-  for (let i = 0; i < 100 && read('pids.max') !== '50'; i++) await new Promise((r) => setTimeout(r, 50));
-  const limit = read('memory.limit_in_bytes') ?? read('memory.max');
+  // The hierarchies' directories appear one after the other: look for them again meanwhile.
+  const memLimit = () => read('memory.limit_in_bytes') ?? read('memory.max');
+  for (let i = 0; i < 100 && (read('pids.max') !== '50' || memLimit() === undefined); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    dirs = runCgroups(child.pid!);
+  }
+  const limit = memLimit();
   // 64 MiB of guest memory + 32 MiB of in-memory files + the VMM's 256 MiB + 4 threads x 12 MiB + 256 MiB of kernel buffers.
   assert.equal(Number(limit), (64 + 32 + 256 + 48 + 256) * 2 ** 20);
   assert.equal(read('pids.max'), '50');
