@@ -11,7 +11,7 @@
  * dirfd and fd arguments go through the fd table; results that are fds are installed in it.
  */
 import { existsSync } from 'node:fs';
-import { openSynthetic, statSynthetic } from './synthetic';
+import { isSynthetic, openSynthetic, statSynthetic } from './synthetic';
 import { Handler, HandlerTable, Kernel, Args } from './api';
 import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
@@ -166,9 +166,14 @@ function guardProc(k: Kernel, p: Path): void {
   if (inVmmProc(f)) refuse(k, f);
 }
 
+/** A cheap first test, before any folding: synthetic files are under /proc and /sys. */
+function maybeSynthetic(p: Path): boolean {
+  return p.absolute && p.text.length > 4 && (p.text[1] === 0x73 /* s */ || p.text[1] === 0x70 /* p */);
+}
+
 /** A synthetic file's stat written to guest `buf` (0), or undefined when `p` names none (src/syscalls/synthetic.ts). */
 function synStat(k: Kernel, p: Path, buf: number, statx = false): number | undefined {
-  if (!p.absolute) return undefined;
+  if (!maybeSynthetic(p)) return undefined;
   const st = statSynthetic(k, p.text.toString('latin1'), statx);
   if (!st) return undefined;
   k.mem.write(buf, st);
@@ -177,7 +182,7 @@ function synStat(k: Kernel, p: Path, buf: number, statx = false): number | undef
 
 /** access(2) of a synthetic file: readable, never writable or executable; undefined when `p` names none. */
 function synAccess(k: Kernel, p: Path, mode: number): number | undefined {
-  if (!p.absolute || !statSynthetic(k, p.text.toString('latin1'))) return undefined;
+  if (!maybeSynthetic(p) || !isSynthetic(k, p.text.toString('latin1'))) return undefined;
   if (mode & ~7) return -EINVAL;
   // Mode 0444: X_OK never (no x bit, even for root); W_OK for root only, as Linux's
   // access() answers root (an open for writing then fails).
@@ -250,7 +255,7 @@ function setU64(b: Buffer, off: number, v: number): void {
 function openFile(k: Kernel, dfd: number, p: Path, flags: number, mode: number, resolve: number): number {
   // Synthetic files first (/sys/devices/system/cpu, the guest's own /proc/self/maps), then
   // the guard on the VMM's /proc (the callers' path() skipped it for this).
-  if (p.absolute && p.text.length > 4 && (p.text[1] === 0x73 /* s */ || p.text[1] === 0x70 /* p */)) {
+  if (maybeSynthetic(p)) {
     const syn = openSynthetic(k, p.text.toString('latin1'), flags);
     if (syn !== undefined) {
       if (syn < 0) return syn;

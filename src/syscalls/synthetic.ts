@@ -197,6 +197,11 @@ export function openSynthetic(k: Kernel, p: string, flags: number): number | und
   return h;
 }
 
+/** True if absolute guest path `p` is a synthetic file (nothing is generated). */
+export function isSynthetic(k: Kernel, p: string): boolean {
+  return generator(k, fold(p)) !== undefined;
+}
+
 /** /proc's device number as stat shows it (its own small anonymous device). */
 const PROC_DEV = 0x17;
 
