@@ -249,6 +249,8 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     m = new Machine({ path: prog.guestPath, image, argv: [file, ...args], env, memory, policy, traceFd, verbose: !!opts['verbose'], log: say,
       personality, vdso: !opts['no-vdso'], syscallPath, rewrite: !opts['no-rewrite'], spawnThread: !sandbox, loader: { fd: prog.fd, root },
       ...(cpus !== undefined ? { cpus } : {}), ...(threads !== undefined ? { threads } : {}),
+      // Each guest thread of every process has a host thread: the run's pid limit minus torov's own.
+      tasks: limits.pids - cgroups.VMM_TASKS / 2,
       ...(sb.rlimits?.openFiles !== undefined ? { openFiles: sb.rlimits.openFiles } : {}),
       // Standard fds the user closed stay closed for the guest (EBADF, as natively).
       ...(spec?.closedStdio ? { stdio: [0, 1, 2].map((fd) => (spec.closedStdio & (1 << fd) ? -1 : fd)) as [number, number, number] } : {}),

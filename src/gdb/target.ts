@@ -342,7 +342,7 @@ export class DebugSession implements Target, DebugHook {
 
   /** The Ctrl-C watcher kicks the vCPU that may run on the main thread (the first live thread's). */
   private rebindWatcher(): void {
-    const t = this.m.scheduler.tasks[0];
+    const t = this.m.group.tasks[0];
     const v = t ? this.m.scheduler.threadState(t)?.vcpu : undefined;
     if (v && this.server) this.watcher?.bind(this.server.fd, v.fd.runU8, v.fd.runAddr);
   }
@@ -365,8 +365,7 @@ export class DebugSession implements Target, DebugHook {
 
   /** DebugHook: stop every thread for Ctrl-C; the stop is reported for the last stop's thread (or the first). */
   stop(): void {
-    const s = this.m.scheduler;
-    const t = this.event && s.tasks.includes(this.event) ? this.event : s.tasks[0]!;
+    const t = this.event && this.m.group.tasks.includes(this.event) ? this.event : this.m.group.tasks[0]!;
     this.allStop(t, { signal: GDB_SIGINT });
   }
 
@@ -399,7 +398,7 @@ export class DebugSession implements Target, DebugHook {
       const page = pageOf(f.cr2), s = this.m.scheduler;
       s.stopWorld();
       const frozen = new Set(s.frozen);
-      for (const t of s.tasks) if (t !== task) s.frozen.add(t);
+      for (const t of this.m.group.tasks) if (t !== task) s.frozen.add(t);
       this.setPageWritable(page, true);
       this.watchStep = { page, before: this.watchedBytes(), cr2: f.cr2, task, frozen };
       this.enterProgram(f, true);
@@ -463,7 +462,7 @@ export class DebugSession implements Target, DebugHook {
   /** gdb resumes a program with threads: which thread steps, which stay stopped; then every other vCPU runs. */
   private resumeThreads(r: { kind: 'continue' | 'step'; tid?: number | undefined; others: boolean }, inject: number): void {
     const s = this.m.scheduler;
-    const target = s.tasks.find((t) => t.tid === r.tid) ?? (this.event && s.tasks.includes(this.event) ? this.event : s.tasks[0]!);
+    const target = this.m.group.tasks.find((t) => t.tid === r.tid) ?? (this.event && this.m.group.tasks.includes(this.event) ? this.event : this.m.group.tasks[0]!);
     if (this.stepTask) {
       const v = this.vcpuOf(this.stepTask);
       if (v && !v.inStub()) this.setRflagsOf(v, this.regOf(v, REGS.rflags) & ~TF);
@@ -481,7 +480,7 @@ export class DebugSession implements Target, DebugHook {
       }
     }
     s.frozen.clear();
-    if (!r.others) for (const t of s.tasks) if (t !== target) s.frozen.add(t);
+    if (!r.others) for (const t of this.m.group.tasks) if (t !== target) s.frozen.add(t);
     this.v = this.first;
     if (inject) this.inject(target, inject);
     this.protectPages();
@@ -496,7 +495,7 @@ export class DebugSession implements Target, DebugHook {
   private detachThreads(): void {
     const m = this.m, s = m.scheduler;
     this.removeAllPoints();
-    for (const t of s.tasks) {
+    for (const t of this.m.group.tasks) {
       const v = this.vcpuOf(t);
       if (v && !v.inStub()) this.setRflagsOf(v, this.regOf(v, REGS.rflags) & ~TF);
     }
@@ -583,15 +582,14 @@ export class DebugSession implements Target, DebugHook {
 
   // ---- Target: threads -------------------------------------------------------------------------
 
-  threads(): number[] { return this.m.scheduler.tasks.map((t) => t.tid); }
+  threads(): number[] { return this.m.group.tasks.map((t) => t.tid); }
 
   currentThread(): number {
-    const s = this.m.scheduler;
-    return (this.event && s.tasks.includes(this.event) ? this.event : s.tasks[0] ?? this.first.task).tid;
+    return (this.event && this.m.group.tasks.includes(this.event) ? this.event : this.m.group.tasks[0] ?? this.first.task).tid;
   }
 
   selectThread(tid: number): boolean {
-    const t = this.m.scheduler.tasks.find((x) => x.tid === tid);
+    const t = this.m.group.tasks.find((x) => x.tid === tid);
     const v = t ? this.vcpuOf(t) : undefined;
     if (!v) return false;
     this.v = v;
@@ -600,7 +598,7 @@ export class DebugSession implements Target, DebugHook {
   }
 
   threadInfo(tid: number): string | undefined {
-    const t = this.m.scheduler.tasks.find((x) => x.tid === tid);
+    const t = this.m.group.tasks.find((x) => x.tid === tid);
     const st = t ? this.m.scheduler.threadState(t) : undefined;
     if (!st) return undefined;
     return st.waiting ? `in a syscall (${st.waiting} wait)` : st.vcpu.reg(RIP_W) === AT_SYSCALL ? 'in a syscall' : undefined;

@@ -66,6 +66,12 @@ export function errno(): number {
   return koffi.errno();
 }
 
+const memcpyFn = libc.func('memcpy', 'void *', ['uintptr_t', 'uintptr_t', 'size_t']) as (d: number, s: number, n: number) => unknown;
+/** Copies n bytes between host addresses (guest memory of two VMs: a fork's copy). */
+export function memcpy(dest: number, src: number, n: number): void {
+  if (n > 0) memcpyFn(dest, src, n);
+}
+
 /** Host address of an ArrayBuffer-backed byte view (for passing VMM buffers to `sys`). */
 export function addressOf(buf: Uint8Array): number {
   return Number(koffi.address(buf)) ;

@@ -136,11 +136,13 @@ function r(kind: ArgKind, ref: number): ArgSpec {
 }
 
 const H6: readonly ArgDef[] = ['hex', 'hex', 'hex', 'hex', 'hex', 'hex'];
-const N_PROC = 'new processes are not supported yet';
-const N_THREAD = 'threads (CLONE_THREAD): a vCPU each; new processes are not supported yet (ENOSYS)';
+const N_PROC = 'a process is a VM of its own in the same VMM: fork copies the memory it has touched; vfork and CLONE_VM|CLONE_VFORK copy too and suspend the parent';
+const N_EXEC = 'a static or dynamically linked ELF, or a #! script, read through the guest\'s root';
+const N_WAIT = 'exits and deaths by signal; stops and continues are never reported (no job control)';
+const N_THREAD = 'threads (CLONE_THREAD): a vCPU each; without CLONE_THREAD a new process (see fork); CLONE_VM without CLONE_VFORK or CLONE_THREAD is EINVAL';
 const N_REFUSED = 'refused: not available to guests';
 const N_SIG = 'delivered to handlers with Linux\'s rt_sigframe (SA_SIGINFO, SA_RESTART, SA_ONSTACK, SA_NODEFER, SA_RESETHAND)';
-const N_KILL = 'to the program\'s own process and threads; other pids are ESRCH';
+const N_KILL = 'to the guest\'s processes and threads, by guest pid; no host process is reachable (ESRCH)';
 const N_IOCTL = 'terminal ioctls only: TCGETS, TIOCGWINSZ, FIONREAD, FIONBIO, FIOCLEX, FIONCLEX';
 const N_ID = 'only to the current id';
 const N_ITIMER = 'VIRTUAL and PROF count wall time while the program runs, not CPU time';
@@ -206,11 +208,11 @@ const TABLE = [
   def(54, 'setsockopt', 'net', 'full', ['fd', 'sockopt_level', r('sockopt_name', 1), r('sockopt_val', 4), 'uint']),
   def(55, 'getsockopt', 'net', 'full', ['fd', 'sockopt_level', r('sockopt_name', 1), r('sockopt_val_out', 4), 'socklen_ptr']),
   def(56, 'clone', 'process', 'partial', ['hex', 'ptr', 'ptr', 'ptr', 'hex'], 'int', N_THREAD),
-  def(57, 'fork', 'process', 'none', [], 'int', N_PROC),
-  def(58, 'vfork', 'process', 'none', [], 'int', N_PROC),
-  def(59, 'execve', 'process', 'none', ['str', 'strv', 'envp'], 'int', N_PROC),
+  def(57, 'fork', 'process', 'full', [], 'int', N_PROC),
+  def(58, 'vfork', 'process', 'partial', [], 'int', N_PROC),
+  def(59, 'execve', 'process', 'full', ['str', 'strv', 'envp'], 'int', N_EXEC),
   def(60, 'exit', 'process', 'vmm', ['int'], 'none'),
-  def(61, 'wait4', 'process', 'none', ['int', 'ptr', 'hex', 'ptr'], 'int', N_PROC),
+  def(61, 'wait4', 'process', 'partial', ['int', 'ptr', 'hex', 'ptr'], 'int', N_WAIT),
   def(62, 'kill', 'signal', 'partial', ['int', 'signal'], 'int', N_KILL),
   def(63, 'uname', 'sys', 'vmm', ['utsname_out']),
   def(64, 'semget', 'other', 'none', ['hex', 'int', 'hex']),
@@ -396,7 +398,7 @@ const TABLE = [
   def(244, 'mq_notify', 'other', 'none', ['fd', 'ptr']),
   def(245, 'mq_getsetattr', 'other', 'none', ['fd', 'ptr', 'ptr']),
   def(246, 'kexec_load', 'sys', 'none', ['hex', 'ulong', 'ptr', 'hex'], 'int', N_REFUSED),
-  def(247, 'waitid', 'process', 'none', ['int', 'int', 'ptr', 'hex', 'ptr'], 'int', N_PROC),
+  def(247, 'waitid', 'process', 'partial', ['int', 'int', 'ptr', 'hex', 'ptr'], 'int', N_WAIT),
   def(248, 'add_key', 'sys', 'none', ['str', 'str', r('buf_in', 3), 'len', 'int']),
   def(249, 'request_key', 'sys', 'none', ['str', 'str', 'str', 'int']),
   def(250, 'keyctl', 'sys', 'none', ['int', 'hex', 'hex', 'hex', 'hex']),
@@ -471,7 +473,7 @@ const TABLE = [
   def(319, 'memfd_create', 'file', 'partial', ['str', 'mfd_flags'], 'fd', 'MFD_HUGETLB refused (EINVAL)'),
   def(320, 'kexec_file_load', 'sys', 'none', ['fd', 'fd', 'ulong', 'str', 'hex'], 'int', N_REFUSED),
   def(321, 'bpf', 'sys', 'none', ['int', 'ptr', 'uint'], 'int', N_REFUSED),
-  def(322, 'execveat', 'process', 'none', ['dirfd', 'str', 'strv', 'envp', 'at_flags'], 'int', N_PROC),
+  def(322, 'execveat', 'process', 'full', ['dirfd', 'str', 'strv', 'envp', 'at_flags'], 'int', N_EXEC),
   def(323, 'userfaultfd', 'mm', 'none', ['o_flags'], 'fd'),
   def(324, 'membarrier', 'process', 'partial', ['int', 'hex', 'int'], 'int', 'global and private expedited: every other vCPU leaves the guest once; no sync-core or rseq'),
   def(325, 'mlock2', 'mm', 'partial', ['ptr', 'len', 'hex'], 'int', 'accepted (checks the range); guest memory is never swapped by torov'),

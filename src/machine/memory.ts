@@ -7,7 +7,7 @@
  * word of the PT area, so changing a mapping is a store, and checking a guest range reads
  * the same PTEs the CPU uses (the page tables are the single source of truth for access).
  */
-import { sys, NR, viewOf, addressOf } from '../host/libc';
+import { sys, NR, viewOf, addressOf, memcpy } from '../host/libc';
 import { EFAULT, SysError } from '../linux/errno';
 import { MADV_DONTNEED, MADV_POPULATE_WRITE, MAP_ANONYMOUS, MAP_FIXED, MAP_NORESERVE, MAP_PRIVATE, PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE } from '../linux/mman';
 import { IOVEC } from '../linux/structs';
@@ -486,6 +486,52 @@ export class GuestMemory {
       end = pageEnd;
     }
     return null;
+  }
+
+  /**
+   * A fork: this (new) VM's system slot takes the parent's page tables, descriptor tables,
+   * stub and vDSO (everything up to the vCPU blocks), so the child sees the same mappings
+   * with the same protections; vCPU 0's channel page starts idle.
+   */
+  copySystemFrom(parent: GuestMemory): void {
+    if (parent.memSize !== this.memSize || parent.layout.maxVcpus !== this.layout.maxVcpus) throw new Error('fork: windows of different sizes');
+    memcpy(this.sysHost, parent.sysHost, this.layout.vcpuOffset);
+    this.sys8.fill(0, SYS.CHAN, SYS.CHAN + PAGE_SIZE);
+  }
+
+  /**
+   * A fork: copies the pages of [va, va+len) that the parent's window has in memory (mincore:
+   * pages it never touched are not copied, and read as zero here too). Returns the bytes copied.
+   */
+  copyResidentFrom(parent: GuestMemory, va: number, len: number): number {
+    const pages = len / PAGE_SIZE;
+    const vec = Buffer.allocUnsafe(Math.min(pages, 65536));
+    let copied = 0;
+    for (let first = 0; first < pages; first += vec.length) {
+      const n = Math.min(vec.length, pages - first);
+      const base = va + first * PAGE_SIZE;
+      if (sys(NR.mincore, parent.hostBase + base, n * PAGE_SIZE, addressOf(vec)) < 0) vec.fill(1, 0, n);
+      for (let i = 0; i < n;) {
+        if (!(vec[i]! & 1)) { i++; continue; }
+        let j = i + 1;
+        while (j < n && (vec[j]! & 1)) j++;
+        const off = base + i * PAGE_SIZE, bytes = (j - i) * PAGE_SIZE;
+        memcpy(this.hostBase + off, parent.hostBase + off, bytes);
+        copied += bytes;
+        i = j;
+      }
+    }
+    return copied;
+  }
+
+  /**
+   * An exec: the window becomes empty (fresh anonymous memory, every PTE not present), as
+   * a new VM's. The caller re-registers the memory slots so that KVM forgets every cached
+   * translation of the old image.
+   */
+  resetWindow(): void {
+    sys(NR.mmap, this.hostBase, this.memSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+    this.sys8.fill(0, this.layout.ptOffset, this.layout.ptOffset + this.layout.nPt * PAGE_SIZE);
   }
 
   /**

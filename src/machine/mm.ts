@@ -7,7 +7,7 @@
  */
 import { GuestMemory, PROT_R, PROT_W, PROT_X } from './memory';
 import { PAGE_SIZE, MMAP_MIN_ADDR, STACK_SIZE, STACK_GUARD } from './layout';
-import { sys, NR, addressOf } from '../host/libc';
+import { sys, NR, addressOf, memcpy } from '../host/libc';
 import { SYS as HOST } from '../linux/syscalls';
 import {
   MADV_DONTNEED, MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE, MREMAP_DONTUNMAP, MREMAP_FIXED,
@@ -49,6 +49,8 @@ export interface Vma {
    * syscall-site rewriter finds the ELF header of a library around one of its pages.
    */
   file?: { readonly id: string; readonly offset: number };
+  /** 'shmem' whose host memory is MAP_SHARED (made so at the first fork, so that parent and child share it). */
+  hostShared?: boolean;
 }
 
 /** End of the part of a VMA (or a piece of one) whose pages may be present. */
@@ -100,6 +102,47 @@ export class AddressSpace {
   constructor(readonly mem: GuestMemory, readonly limit: number) {
     this.stackTop = mem.memSize;
     this.mmapTop = this.stackTop - STACK_SIZE - STACK_GUARD;
+  }
+
+  /**
+   * A fork: the child's address space in `child` (a new VM's window whose system slot, page
+   * tables included, is a copy of this one's: GuestMemory.copySystemFrom). Private memory is
+   * copied (the pages this window has in memory); MAP_SHARED files and shared anonymous
+   * memory become the same host pages in both windows (mremap with old size 0 makes a
+   * second mapping of shared pages). Returns the child's space, or -errno.
+   */
+  forkInto(child: GuestMemory): AddressSpace | number {
+    const as = new AddressSpace(child, this.limit);
+    const P = this.mem;
+    for (const v of this.vmas) {
+      const len = v.end - v.start;
+      if (v.kind === 'shmem' && !v.hostShared) {
+        // Shared anonymous memory has been private host memory so far: move its contents
+        // into shared host memory, in place, once.
+        const tmp = sys(NR.mmap, 0, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (tmp < 0) return tmp;
+        memcpy(tmp, P.hostBase + v.start, len);
+        const r = sys(HOST.mremap, tmp, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, P.hostBase + v.start);
+        if (r < 0) { sys(NR.munmap, tmp, len); return r; }
+        for (const w of this.vmas) if (w.kind === 'shmem' && w.start >= v.start && w.end <= v.end) w.hostShared = true;
+      }
+      if (v.kind === 'shared' || v.kind === 'shmem') {
+        const r = sys(HOST.mremap, P.hostBase + v.start, 0, len, MREMAP_MAYMOVE | MREMAP_FIXED, child.hostBase + v.start);
+        if (r < 0) return r;
+      } else {
+        child.copyResidentFrom(P, v.start, len);
+        // Copied: plain memory in the child, which no file can take away.
+        child.markFile(v.start, len, false);
+      }
+      as.vmas.push({ ...v, ...(v.file ? { file: { ...v.file } } : {}) });
+    }
+    as.committed = this.committed;
+    as.loadedImages.push(...this.loadedImages.map((i) => ({ ...i })));
+    as.brkStart = this.brkStart;
+    as.brkEnd = this.brkEnd;
+    as.argArea = { ...this.argArea };
+    as.envArea = { ...this.envArea };
+    return as;
   }
 
   /** The VMA containing va, if any. */

@@ -114,6 +114,7 @@ export const RUNTIME_GROUPS: readonly RuleGroup[] = [
       { syscall: 'mprotect', why: 'V8 commits heap pages and toggles code-space permissions; torov flips the protection of guest pages so that KVM drops its cached translations' },
       { syscall: 'madvise', why: 'V8 decommits freed pages (MADV_DONTNEED, MADV_DONTFORK), glibc frees thread stacks at exit; torov gives guest pages back (MADV_DONTNEED)' },
       { syscall: 'mremap', why: 'glibc\'s realloc of a block it mmap-ed; the SIGBUS guard parks a guest page that lost its backing and moves it back (src/machine/bus-guard.ts)' },
+      { syscall: 'mincore', why: 'a fork copies only the pages of the parent\'s window that are in memory (src/machine/memory.ts)' },
       { syscall: 'brk', why: 'glibc malloc\'s main arena grows (seen while formatting --trace lines)' },
       { syscall: 'sysinfo', why: 'V8 sizes its heap from the machine\'s memory (glibc\'s sysconf(_SC_PHYS_PAGES)), at times during a run (a harmless query; the guest\'s sysinfo is torov\'s own)' },
       { syscall: 'process_vm_readv', args: [{ arg: 0, value: 'pid', name: 'this process' }], why: 'torov reads guest pages backed by a file (a library\'s strings, a syscall\'s arguments there) through the kernel: a file truncated under its mapping then gives EFAULT instead of killing the VMM with SIGBUS' },
@@ -274,6 +275,23 @@ const THREAD: GuestRule = {
   why: 'a new guest thread gets a vCPU thread (a Node worker) when no finished one can be reused: pthread_create and Node\'s worker start-up',
 };
 /**
+ * A new guest process (src/vmm/machine.ts, Machine.fork) is a new VM in this process: its
+ * window gets a copy of the parent's memory (mincore finds the pages to copy; shared
+ * mappings are mapped twice with mremap), its fds are host duplicates, its thread gets a
+ * vCPU thread as a guest thread does; while several processes run, the VMM's cwd and umask
+ * follow the one whose call is served (openat of ".", fchdir, umask: src/vmm/dispatch.ts).
+ */
+const FORK: GuestRule = {
+  host: [...THREAD.host, 'mremap', 'mincore', 'fcntl', 'fchdir', 'umask', 'close', 'mmap', 'munmap', 'madvise'],
+  why: 'a new process: a new VM with a copy of the parent\'s memory and fds, and a vCPU thread',
+};
+/** execve: the program's file is read and mapped through the VMM's root (the guest's), as the first program's is. */
+const EXEC: GuestRule = {
+  host: ['openat', 'fstat', 'fstatfs', 'faccessat2', 'pread64', 'close', 'fcntl', 'getcwd', 'mmap', 'munmap', 'madvise', 'fchdir', 'umask'],
+  why: 'the new program\'s file (and its interpreter) read and mapped as at start; the process\'s other threads end',
+};
+
+/**
  * A call that can leave a single-threaded program waiting in the VMM (a signal wait) or
  * with a timer armed: its vCPU then runs on a vCPU thread while the main thread keeps the
  * time, so that thread may have to be started.
@@ -295,11 +313,11 @@ export const GUEST_RULES: Readonly<Record<string, GuestRule>> = {
   geteuid: none('identity published at start'),
   getgid: none('identity published at start'),
   getegid: none('identity published at start'),
-  getpgrp: none('the guest is its own process group'),
-  getpgid: none('the guest is its own process group'),
-  getsid: none('the guest is its own session'),
-  setpgid: none('accepted for itself'),
-  setsid: none('EPERM'),
+  getpgrp: none('process groups are the VMM\'s'),
+  getpgid: none('process groups are the VMM\'s'),
+  getsid: none('sessions are the VMM\'s'),
+  setpgid: none('process groups are the VMM\'s'),
+  setsid: none('sessions are the VMM\'s'),
   setuid: none('only to the ids it has'),
   setgid: none('only to the ids it has'),
   setreuid: none('only to the ids it has'),
@@ -313,8 +331,14 @@ export const GUEST_RULES: Readonly<Record<string, GuestRule>> = {
   arch_prctl: none('recorded; the vCPU applies the FS base with KVM_SET_MSRS (a runtime rule)'),
   set_tid_address: none('recorded'),
   // thread.ts
-  clone: THREAD,
-  clone3: THREAD,
+  clone: FORK,
+  clone3: FORK,
+  fork: FORK,
+  vfork: FORK,
+  execve: EXEC,
+  execveat: EXEC,
+  wait4: none('the children are the VMM\'s own processes'),
+  waitid: none('the children are the VMM\'s own processes'),
   membarrier: none('the other vCPUs leave the guest and enter it again (KVM_RUN, a runtime rule)'),
   sched_setaffinity: none('accepted, not applied'),
   set_robust_list: none('recorded'),
@@ -327,9 +351,9 @@ export const GUEST_RULES: Readonly<Record<string, GuestRule>> = {
   sched_yield: none('nothing to yield to: guest threads run on vCPUs of their own'),
   sched_getaffinity: none('the --cpus CPUs'),
   getcpu: none('the vCPU\'s index'),
-  kill: none('queued in the VMM: the program\'s own process only'),
-  tkill: none('queued in the VMM: the program\'s own threads only'),
-  tgkill: none('queued in the VMM: the program\'s own threads only'),
+  kill: none('queued in the VMM: the guest\'s own processes only'),
+  tkill: none('queued in the VMM: the guest\'s own threads only'),
+  tgkill: none('queued in the VMM: the guest\'s own threads only'),
   futex: { host: ['nanosleep'], why: 'futexes are queues in the VMM; a program with one thread sleeps out a timed wait nobody can end (nanosleep)' },
   getrusage: same('getrusage', 'the VMM\'s own usage'),
   times: same('times', 'the VMM\'s own times'),

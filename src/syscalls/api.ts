@@ -85,6 +85,53 @@ export interface CloneSpec {
   tls: number;
 }
 
+/** What a wait4/waitid looks for: which children, and how (see Scheduler.waitChild). */
+export interface ChildWait {
+  /** 'any' child, the child with pid `id`, or any in process group `id`. */
+  which: 'any' | 'pid' | 'pgid';
+  id: number;
+  /** WNOHANG, WNOWAIT, __WALL, __WCLONE (WEXITED is implied; stops and continues are never reported). */
+  options: number;
+}
+
+/** A child that ended, as a wait reports it. */
+export interface ChildStatus {
+  pid: number;
+  /** The wait status (exit code << 8, or the signal). */
+  status: number;
+  uid: number;
+}
+
+/** A new program for a process (execve). */
+export interface ExecImage {
+  image: Uint8Array;
+  /** The path as the guest gave it (AT_EXECFN), and as /proc/self/exe shows it. */
+  path: string;
+  argv: readonly string[];
+  env: readonly string[];
+  /** A host fd of the file (its segments are mapped from it); the caller closes it. */
+  fd: number;
+  /** The absolute path /proc/self/exe shows. */
+  exe: string;
+}
+
+/** A guest process as handlers see it (src/vmm/task.ts's ThreadGroup). */
+export interface ProcessInfo {
+  readonly pid: number;
+  readonly ppid: number;
+  pgid: number;
+  sid: number;
+  readonly alive: boolean;
+  readonly exe: string;
+  readonly uid: number;
+  readonly gid: number;
+  readonly started: number;
+  /** Its working directory as a host O_PATH fd while another process runs (-1: the VMM's cwd is it). */
+  cwdFd: number;
+  /** Its file mode creation mask. */
+  umask: number;
+}
+
 /**
  * The kernel's services to handlers: thread creation and ending, futexes, sleeping and
  * waiting on host calls. Implemented by src/vmm/scheduler.ts; reached as `k.sched`.
@@ -156,6 +203,18 @@ export interface TaskServices {
   timerSet(k: Kernel, id: number, value: number | undefined, interval: number, abs: boolean): { value: number; interval: number } | number;
   timerOverrun(k: Kernel, id: number): number;
   timerDelete(k: Kernel, id: number): number;
+  /** fork, vfork and clone without CLONE_THREAD: a new process; its pid, BLOCKED (vfork) or -errno. Needs the caller's registers. */
+  fork(k: Kernel, spec: CloneSpec, exitSignal: number): number;
+  /** execve once the program is read: 0 (the caller runs the new program) or -errno. Needs the caller's registers. */
+  exec(k: Kernel, prog: ExecImage): number;
+  /** wait4/waitid: an ended child (reaped unless WNOWAIT), null (WNOHANG, none yet), -ECHILD, or BLOCKED. */
+  waitChild(k: Kernel, w: ChildWait): ChildStatus | null | number;
+  /** kill(2) with a pid other than the caller's own: 0 or -errno. */
+  killProcesses(k: Kernel, pid: number, info: SignalInfo): number;
+  /** The process `pid` (live or a zombie). */
+  process(pid: number): ProcessInfo | undefined;
+  /** Every process (for /proc). */
+  processes(): IterableIterator<ProcessInfo>;
   /** True when blocking host calls must not run on the main thread (more than one guest thread). */
   readonly concurrent: boolean;
   /** How many CPUs the guest sees (--cpus). */
@@ -190,6 +249,8 @@ export interface Kernel {
   readonly fds: FdTable;
   /** The program's path as the guest knows it (AT_EXECFN, readlink /proc/self/exe). */
   readonly exe: string;
+  /** The calling thread's process. */
+  readonly process: ProcessInfo;
   /** The calling thread's id (gettid). */
   readonly tid: number;
   /** The kernel's thread, futex and blocking services. */

@@ -9,7 +9,7 @@ import { sys, NR, addressOf } from '../host/libc';
 import { STAT } from '../linux/structs';
 import { S_IFMT } from '../linux/stat';
 import { EBADF, EINTR, EMFILE } from '../linux/errno';
-import { FD_CLOEXEC } from '../linux/fcntl';
+import { FD_CLOEXEC, F_DUPFD_CLOEXEC } from '../linux/fcntl';
 
 const statBuf = Buffer.alloc(STAT.SIZE);
 const statAddr = addressOf(statBuf);
@@ -117,6 +117,31 @@ export class FdTable {
   }
 
   /** Closes every host fd the guest holds. */
+  /**
+   * A fork: a new table with a host duplicate of every fd (the same open file, as fork
+   * shares it: a pipe's ends stay one pipe), their close-on-exec flags and what torov keeps
+   * per fd. Returns -errno (EMFILE) if the host runs out of fds; nothing is left open then.
+   */
+  fork(): FdTable | number {
+    const t = new FdTable(this.limit);
+    for (let i = 0; i < this.top; i++) {
+      const h = this.host[i]!;
+      if (h < 0) continue;
+      const d = sys(NR.fcntl, h, F_DUPFD_CLOEXEC, 3);
+      if (d < 0) { t.closeAll(); return d; }
+      t.set(i, d, (this.flags[i]! & FD_CLOEXEC) !== 0);
+      t.kinds[i] = this.kinds[i]!;
+    }
+    for (const [fd, s] of this.sigio) t.sigio.set(fd, { ...s });
+    for (const [fd, s] of this.signalfds) t.signalfds.set(fd, s);
+    return t;
+  }
+
+  /** An exec: closes the close-on-exec fds. */
+  closeOnExec(): void {
+    for (let i = 0; i < this.top; i++) if (this.host[i]! >= 0 && (this.flags[i]! & FD_CLOEXEC)) this.close(i);
+  }
+
   closeAll(): void {
     this.sigio.clear();
     this.signalfds.clear();

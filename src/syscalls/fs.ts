@@ -429,6 +429,13 @@ function utimesAt(k: Kernel, nr: number, a: Args, withFlags: boolean): number {
 // paths, fds and buffers translated as above. The helpers throw SysError (fail(), and
 // GuestFault for guest memory); dispatch turns it into -errno (see api.ts).
 
+/** After a chdir: the process's recorded cwd (kept while others run, see Dispatcher) is stale. */
+function cwdChanged(k: Kernel, r: number): number {
+  const p = k.process;
+  if (r === 0 && p.cwdFd >= 0) { sys(HOST.close, p.cwdFd); p.cwdFd = -1; }
+  return r;
+}
+
 export const fsHandlers: HandlerTable = {
   /** Implements open(2). */
   open: (k, a) => openLegacy(k, AT_FDCWD, path(k, a.ptr(0), 0, false), a.i(1), a.u(2)),
@@ -483,8 +490,8 @@ export const fsHandlers: HandlerTable = {
     return sys(HOST.getcwd, out(k, a.ptr(0), n), n);
   },
   /** Implements chdir(2) and fchdir(2). */
-  chdir: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.chdir, p.addr); },
-  fchdir: (k, a) => sys(HOST.fchdir, fdArg(k, a, 0)),
+  chdir: (k, a) => { const p = path(k, a.ptr(0)); return cwdChanged(k, sys(HOST.chdir, p.addr)); },
+  fchdir: (k, a) => cwdChanged(k, sys(HOST.fchdir, fdArg(k, a, 0))),
 
   /** Implements mkdir(2), mkdirat(2), rmdir(2), unlink(2) and unlinkat(2). */
   mkdir: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.mkdir, p.addr, noSetId(a.u(1))); },

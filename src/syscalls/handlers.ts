@@ -14,8 +14,9 @@ import { timeHandlers } from './time';
 import { fsHandlers } from './fs';
 import { netHandlers } from './net';
 import { pollHandlers } from './poll';
+import { execHandlers } from './exec';
 
-const AREAS: readonly HandlerTable[] = [processHandlers, threadHandlers, signalHandlers, mmHandlers, ioHandlers, timeHandlers, fsHandlers, netHandlers, pollHandlers];
+const AREAS: readonly HandlerTable[] = [processHandlers, threadHandlers, signalHandlers, mmHandlers, ioHandlers, timeHandlers, fsHandlers, netHandlers, pollHandlers, execHandlers];
 
 function build(): (Handler | undefined)[] {
   const table: (Handler | undefined)[] = new Array(512).fill(undefined);

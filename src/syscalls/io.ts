@@ -249,26 +249,36 @@ const idScratch = Buffer.alloc(4);
 const idScratchAddr = addressOf(idScratch);
 
 /**
- * The terminal's process group and session, as the guest sees them. The guest is its own
- * process group and session leader (getpgrp() and getsid() are its pid), so the VMM's
- * host ids read as the guest's pid: a shell that checks `tcgetpgrp(tty) == getpgrp()`
- * before it reads (job control) sees itself in the foreground exactly when the VMM is.
- * TIOCSPGRP can only name the guest's own group (there is no other), and succeeds, doing
- * nothing, when the VMM is in the foreground already; otherwise EPERM.
+ * The terminal's process group and session, as the guest sees them. The first process is
+ * its own process group and session leader (getpgrp() and getsid() are its pid), so the
+ * VMM's host ids read as the guest's: the session as the caller's session, the foreground
+ * group as the guest's foreground group (the first process's group until a shell's
+ * TIOCSPGRP names another of its session). A shell that checks `tcgetpgrp(tty) ==
+ * getpgrp()` before it reads (job control) sees itself in the foreground exactly when the
+ * VMM is. TIOCSPGRP succeeds, recording the group, only when the VMM is in the foreground
+ * and the group exists in the caller's session; otherwise EPERM.
  */
 function ttyJobIoctl(k: Kernel, h: number, req: number, arg: number): number {
   hostJob();
   // The host call comes first, so that a non-terminal is ENOTTY before the pointer is looked at.
   const r = sys(HOST.ioctl, h, req === TIOCSPGRP ? TIOCGPGRP : req, idScratchAddr);
   if (r < 0) return r;
+  const me = k.sched.process(k.pid)!;
   if (req === TIOCSPGRP) {
     const want = k.mem.readI32(arg);
-    return want === k.pid && idScratch.readInt32LE(0) === hostPgrp ? 0 : -EPERM;
+    if (idScratch.readInt32LE(0) !== hostPgrp) return -EPERM;
+    for (const p of k.sched.processes()) {
+      if (p.alive && p.pgid === want && p.sid === me.sid) { guestForeground = want; return 0; }
+    }
+    return -EPERM;
   }
   const v = idScratch.readInt32LE(0);
-  k.mem.writeU32(arg, v === (req === TIOCGSID ? hostSid : hostPgrp) ? k.pid : v);
+  const mine = req === TIOCGSID ? me.sid : guestForeground || me.sid;
+  k.mem.writeU32(arg, v === (req === TIOCGSID ? hostSid : hostPgrp) ? mine : v);
   return r;
 }
+/** The terminal's foreground process group as the guest set it (TIOCSPGRP); 0: the first process's. */
+let guestForeground = 0;
 
 /** Implements ioctl(2) for terminals and fds; anything else is ENOTTY, as for a non-terminal. */
 const sysIoctl: Handler = (k, a) => {

@@ -4,7 +4,7 @@
  * torov runs one process per VM; identity is what was published at start.
  */
 import { release } from 'node:os';
-import { Handler, HandlerTable, Kernel } from './api';
+import { Handler, HandlerTable, Kernel, ProcessInfo } from './api';
 import { SYSINFO } from '../linux/structs';
 import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
@@ -155,7 +155,11 @@ const sysSysinfo: Handler = (k, a) => {
   k.mem.write(a.ptr(0), b);
   return 0;
 };
-const sysUmask: Handler = (_k, a) => sys(HOST.umask, a.u(0) & 0o777);
+const sysUmask: Handler = (k, a) => {
+  const old = sys(HOST.umask, a.u(0) & 0o777);
+  if (old >= 0) k.process.umask = a.u(0) & 0o777;
+  return old;
+};
 
 /** setuid and friends: only to the ids the program already has. */
 const sameId = (k: { uid: number; gid: number }, ids: number[], gid: boolean) =>
@@ -241,6 +245,40 @@ const sysPrctl: Handler = (k, a) => {
   }
 };
 
+/** The process `pid` names for the process-group calls (0: the caller). */
+function procOf(k: Kernel, pid: number): ProcessInfo | undefined {
+  if (pid < 0) return undefined;
+  return k.sched.process(pid === 0 ? k.pid : pid);
+}
+
+/** Implements setpgid(2), with Linux's checks: the caller or a child of it, in its session, not a session leader. */
+const sysSetpgid: Handler = (k, a) => {
+  const pidArg = a.i(0), pgidArg = a.i(1);
+  if (pgidArg < 0) return -EINVAL;
+  const me = k.sched.process(k.pid)!;
+  const p = procOf(k, pidArg);
+  if (!p || !p.alive || (p !== me && p.ppid !== k.pid)) return -ESRCH;
+  const pgid = pgidArg === 0 ? p.pid : pgidArg;
+  if (p.sid !== me.sid) return -EPERM;
+  if (p.sid === p.pid) return -EPERM;                     // a session leader stays in its group
+  if (pgid !== p.pid) {
+    let found = false;
+    for (const q of k.sched.processes()) if (q.alive && q.pgid === pgid && q.sid === me.sid) { found = true; break; }
+    if (!found) return -EPERM;
+  }
+  p.pgid = pgid;
+  return 0;
+};
+
+/** Implements setsid(2): EPERM for a process group leader (a group with its pid exists). */
+const sysSetsid: Handler = (k) => {
+  const me = k.sched.process(k.pid)!;
+  for (const q of k.sched.processes()) if (q.alive && q.pgid === me.pid) return -EPERM;
+  me.sid = me.pid;
+  me.pgid = me.pid;
+  return me.pid;
+};
+
 export const processHandlers: HandlerTable = {
   getpid: (k) => k.pid,
   getppid: (k) => k.ppid,
@@ -248,11 +286,11 @@ export const processHandlers: HandlerTable = {
   geteuid: (k) => k.uid,
   getgid: (k) => k.gid,
   getegid: (k) => k.gid,
-  getpgrp: (k) => k.pid,
-  getpgid: (k, a) => (self(k, a.i(0)) ? k.pid : -ESRCH),
-  getsid: (k, a) => (self(k, a.i(0)) ? k.pid : -ESRCH),
-  setpgid: (k, a) => (self(k, a.i(0)) ? 0 : -ESRCH),
-  setsid: () => -EPERM,
+  getpgrp: (k) => k.sched.process(k.pid)!.pgid,
+  getpgid: (k, a) => { const p = procOf(k, a.i(0)); return p ? p.pgid : -ESRCH; },
+  getsid: (k, a) => { const p = procOf(k, a.i(0)); return p ? p.sid : -ESRCH; },
+  setpgid: sysSetpgid,
+  setsid: sysSetsid,
   setuid: (k, a) => sameId(k, [a.i(0)], false),
   setgid: (k, a) => sameId(k, [a.i(0)], true),
   setreuid: (k, a) => sameId(k, [a.i(0), a.i(1)], false),

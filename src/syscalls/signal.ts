@@ -136,16 +136,17 @@ function checkSig(sig: number): number {
 }
 
 /**
- * Implements kill(2) for the program's own process: pid 0, its own pid and its process
- * group. pid -1 is every process but the caller (Linux skips the sender), and no other is
- * visible: ESRCH. Other pids: ESRCH too (no host process is reachable).
+ * Implements kill(2): `pid` > 0 a guest process, 0 the caller's process group, -1 every
+ * process but the first and the caller, < -1 a process group. Pids are the guest's own:
+ * no host process is reachable (ESRCH).
  */
 const sysKill: Handler = (k, a) => {
   const pid = a.i(0), sig = a.i(1);
   if (checkSig(sig) < 0) return -EINVAL;
-  // -1 first: in its own PID namespace the program is pid 1, and -1 is not its group.
-  if (pid === -1 || (pid !== k.pid && pid !== 0 && pid !== -k.pid)) return -ESRCH;
-  return k.sched.sendSignal(k, 0, { signo: sig, code: SI_USER, pid: k.pid, uid: k.uid });
+  const info = { signo: sig, code: SI_USER, pid: k.pid, uid: k.uid };
+  if (pid === k.pid) return k.sched.sendSignal(k, 0, info);
+  if (pid === -2147483648) return -ESRCH;
+  return k.sched.killProcesses(k, pid, info);
 };
 
 /** Implements tkill(2): a thread of the program. */
@@ -159,7 +160,8 @@ const sysTkill: Handler = (k, a) => {
 const sysTgkill: Handler = (k, a) => {
   const tgid = a.i(0), tid = a.i(1), sig = a.i(2);
   if (tgid <= 0 || tid <= 0 || checkSig(sig) < 0) return -EINVAL;
-  if (tgid !== k.pid) return -ESRCH;
+  if (tgid !== k.pid && k.sched.process(tgid)?.alive !== true) return -ESRCH;
+  if (tgid !== k.pid && tid !== tgid) return -ESRCH;
   return k.sched.sendSignal(k, tid, { signo: sig, code: SI_TKILL, pid: k.pid, uid: k.uid });
 };
 

@@ -13,7 +13,7 @@ import {
 import {
   CLONE_VM, CLONE_SIGHAND, CLONE_THREAD, CLONE_SETTLS, CLONE_PARENT_SETTID, CLONE_CHILD_SETTID, CLONE_CHILD_CLEARTID,
   CLONE_VFORK, CLONE_PIDFD, CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET,
-  CSIGNAL, CLONE_ARGS_SIZE_VER0, CLONE_FS,
+  CSIGNAL, CLONE_ARGS_SIZE_VER0, CLONE_FS, CLONE_FILES,
 } from '../linux/sched';
 import { NSEC_PER_SEC, CLOCK_REALTIME, CLOCK_MONOTONIC } from '../linux/time';
 import { sys, addressOf } from '../host/libc';
@@ -39,8 +39,19 @@ function cloneWith(k: Kernel, spec: CloneSpec, exitSignal: number): number {
     return -EPERM;                                 // as for an unprivileged caller
   }
   if (!(f & CLONE_THREAD)) {
-    k.note('clone-process', 'clone without CLONE_THREAD (a new process: fork, vfork, posix_spawn) is not supported yet: ENOSYS');
-    return -ENOSYS;
+    // A new process. Its memory is a copy in a VM of its own: CLONE_VM is kept only with
+    // CLONE_VFORK (posix_spawn), where the parent waits until the child execs or ends and
+    // so cannot see the difference, unless it reads what the child wrote before its exec.
+    if ((f & CLONE_VM) && !(f & CLONE_VFORK)) {
+      k.note('clone-vm', 'clone with CLONE_VM but neither CLONE_THREAD nor CLONE_VFORK (a process sharing memory) is not supported: EINVAL');
+      return -EINVAL;
+    }
+    if (f & (CLONE_PIDFD | CLONE_FILES | CLONE_FS | CLONE_SIGHAND)) {
+      if (f & CLONE_PIDFD) return -EINVAL;
+      k.note('clone-share', 'clone of a process with CLONE_FILES, CLONE_FS or CLONE_SIGHAND: the child gets copies instead');
+    }
+    if (exitSignal > 64) return -EINVAL;
+    return k.sched.fork(k, spec, exitSignal);
   }
   if (exitSignal !== 0 || (f & (CLONE_VFORK | CLONE_PIDFD))) return -EINVAL;
   // Like Linux (arch/x86 copy_thread): a TLS base must be a user address.

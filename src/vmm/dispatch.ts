@@ -10,14 +10,19 @@
  */
 import { Args, BLOCKED, GuestExit, Handler } from '../syscalls/api';
 import { HANDLERS } from '../syscalls/handlers';
-import { writeAll } from '../host/libc';
-import { SYSCALL_BY_NR, syscallName } from '../linux/syscalls';
+import { writeAll, sys, addressOf } from '../host/libc';
+import { HOST } from '../syscalls/host-nr';
+import { AT_FDCWD, O_CLOEXEC, O_DIRECTORY, O_PATH } from '../linux/fcntl';
+import { SYSCALL_BY_NR, syscallName, SYS as NRS } from '../linux/syscalls';
+import { signalName } from '../linux/signal';
+
+const NR_EXECVE = NRS.execve, NR_EXECVEAT = NRS.execveat;
 import { Policy, verdict, denyErrno, ALLOW, DENY, KILL, LOG, CHECK } from '../policy/policy';
 import { EFAULT, ENOSYS, SysError, errnoName } from '../linux/errno';
 import { busFaults, restoreParked } from '../machine/bus-guard';
 import type { Outcome, Observer } from '../syscalls/argcheck';
 import type { TraceMemory, Verdict } from '../syscalls/trace';
-import type { Task } from './task';
+import type { Task, ThreadGroup } from './task';
 import { printable } from './task';
 
 /** How many distinct refusals by argument rules --verbose reports. */
@@ -29,6 +34,8 @@ export const NO_ARGS: Args = { i: () => 0, u: () => 0, n: () => 0, ptr: () => 0,
 export interface SyscallDispatcher {
   /** Performs syscall `nr` for `task`; returns the value for rax. Throws GuestExit when the call ends the program. */
   dispatch(task: Task, nr: number, a: Args): number;
+  /** --trace: a process ended (its wait status). */
+  traceEnd?(pid: number, waitStatus: number): void;
 }
 
 /** What a Dispatcher is made from. */
@@ -41,6 +48,9 @@ export interface DispatchOptions {
   /** Learn mode: every call is recorded here, and allowed. The policy must give every number CHECK. */
   learner?: Observer;
 }
+
+/** "." for the host: the cwd a process leaves when another runs. */
+const DOT = Buffer.from('.\0');
 
 export class Dispatcher implements SyscallDispatcher {
   private readonly policy: Policy;
@@ -75,6 +85,7 @@ export class Dispatcher implements SyscallDispatcher {
    * The policy is checked first, so a denied call never reaches a handler or the host.
    */
   dispatch(task: Task, nr: number, a: Args): number {
+    if (task.group !== this.active) this.activate(task.group);
     const w = this.wrap;
     if (w !== undefined) {
       this.wrap = undefined;
@@ -91,6 +102,32 @@ export class Dispatcher implements SyscallDispatcher {
     }
     if (act === CHECK) return this.dispatchChecked(task, nr, a, this.checkArgs(task, nr, a));
     throw this.killed(nr);
+  }
+
+  /**
+   * The host's per-process state is the VMM's, one for all guest processes: the working
+   * directory (relative paths, getcwd) and the umask. It is switched to the calling
+   * process's when another process's call comes: the last one's cwd is kept as an O_PATH
+   * fd (recorded again only after it changed it), the new one's restored with fchdir.
+   */
+  private activate(g: ThreadGroup): void {
+    const prev = this.active;
+    this.active = g;
+    if (prev === undefined) return;               // the first process: the VMM's own state is its
+    if (prev.alive && prev.cwdFd < 0) prev.cwdFd = sys(HOST.openat, AT_FDCWD, addressOf(DOT), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (g.cwdFd >= 0) sys(HOST.fchdir, g.cwdFd);
+    if (prev.umask !== g.umask) sys(HOST.umask, g.umask);
+  }
+  private active: ThreadGroup | undefined;
+  /** --trace tags each line with its thread once the run has more than one (set by the scheduler). */
+  tagged = false;
+
+  /** --trace: a process ended, as strace -f says it ("+++ exited with 3 +++", "+++ killed by SIGTERM +++"). */
+  traceEnd(pid: number, waitStatus: number): void {
+    if (this.traceFd === undefined) return;
+    const sig = waitStatus & 0x7f;
+    const what = sig !== 0 ? `killed by ${signalName(sig)}` : `exited with ${(waitStatus >> 8) & 0xff}`;
+    writeAll(this.traceFd, `${this.tagged ? `[pid ${pid}] ` : ''}+++ ${what} +++\n`);
   }
 
   /** The verdict of a call with argument rules (or in learn mode): src/syscalls/argcheck.ts. */
@@ -173,15 +210,18 @@ export class Dispatcher implements SyscallDispatcher {
     const v: Verdict = code === ALLOW ? 'allow' : code === DENY ? 'deny' : code === KILL ? 'kill' : 'log';
     const formatTraceLine = this.formatTraceLine!;
     // As strace -f: once the program has more than one thread, each line names its thread.
-    const tag = task.group.tasks.length > 1 ? `[pid ${task.tid}] ` : '';
+    const tag = this.tagged || task.group.tasks.length > 1 ? `[pid ${task.tid}] ` : '';
     const out = (result: bigint) => writeAll(this.traceFd!, tag + formatTraceLine(info, nr, args, tm, result, v) + '\n');
     if (code === KILL) { out(0n); if (o) this.dispatchChecked(task, nr, a, o); throw this.killed(nr); }
+    // execve's arguments are gone once it succeeds: its line is made before (as if it returned 0).
+    const before = (nr === NR_EXECVE || nr === NR_EXECVEAT) && code !== DENY ? tag + formatTraceLine(info, nr, args, tm, 0n, v) + '\n' : undefined;
     let r: number;
     if (code === DENY) r = o ? this.dispatchChecked(task, nr, a, o) : this.denied(task, nr);
     else {
       try { r = o ? this.dispatchChecked(task, nr, a, o) : this.call(task, nr, a); } catch (e) { if (e instanceof GuestExit) out(0n); throw e; }
     }
-    out(BigInt.asUintN(64, BigInt(r)));
+    if (before !== undefined && r === 0) writeAll(this.traceFd!, before);
+    else out(BigInt.asUintN(64, BigInt(r)));
     if (busFaults() !== 0) restoreBus(task);          // the trace read a page that lost its backing
     return r;
   }

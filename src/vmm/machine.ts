@@ -15,7 +15,8 @@ import { Slot, FAST_SYSCALLS } from './channel';
 import { Scheduler, SchedulerHost } from './scheduler';
 import { SiteRewriter } from './rewrite';
 import { STUB_CHAN_CALL } from '../machine/stub';
-import { GuestExit, SignalInfo } from '../syscalls/api';
+import { GuestExit, SignalInfo, ExecImage } from '../syscalls/api';
+import { SysError } from '../linux/errno';
 import { SEGV_ACCERR, SEGV_MAPERR, FPE_INTDIV, FPE_FLTDIV, ILL_ILLOPN, BUS_ADRALN, BUS_ADRERR, SI_KERNEL } from './sigstate';
 import { SIGBUS } from '../linux/signal';
 import { memoryCandidates } from '../machine/x86-decode';
@@ -29,7 +30,9 @@ import { Dispatcher, NO_ARGS } from './dispatch';
 import { ThreadGroup, Task } from './task';
 import type { Observer } from '../syscalls/argcheck';
 
-import { F_DUPFD_CLOEXEC, F_GETFL, O_PATH } from '../linux/fcntl';
+import { F_DUPFD_CLOEXEC, F_GETFL, O_PATH, AT_FDCWD, O_DIRECTORY, O_CLOEXEC } from '../linux/fcntl';
+
+const DOT = Buffer.from('.\0');
 import { S_IFDIR, S_IFMT } from '../linux/stat';
 import { STAT } from '../linux/structs';
 import { HOST } from '../syscalls/host-nr';
@@ -70,6 +73,8 @@ export interface MachineConfig {
   learner?: Observer;
   /** The most threads the program may have at once (--threads; clone fails with EAGAIN past it). */
   threads?: number;
+  /** The most threads of all guest processes at once (from --pids; fork and clone fail with EAGAIN past it). */
+  tasks?: number;
   /** How many CPUs the guest sees (--cpus; default the host's). */
   cpus?: number;
   /** The size of the guest's fd table, its RLIMIT_NOFILE (the policy's rlimits.openFiles; default 1024). */
@@ -85,7 +90,30 @@ export interface MachineConfig {
  * and a reset of every piece of vCPU state a guest can change.
  */
 interface WarmVm { vm: VmFd; vcpu: VcpuFd; memSize: number; resetSregs: Buffer; maxVcpus: number }
-let warm: WarmVm | undefined;
+/** VMs kept for reuse: the last program's, and the VMs of guest processes that ended (a shell's children). */
+const warmVms: WarmVm[] = [];
+/** How many ended VMs are kept (a pipeline's worth). */
+const WARM_MAX = 4;
+
+/** A kept VM for a window of `memSize` bytes and `maxVcpus` vCPUs, if there is one. */
+function takeWarm(memSize: number, maxVcpus: number): WarmVm | undefined {
+  const i = warmVms.findIndex((w) => w.memSize === memSize && w.maxVcpus === maxVcpus);
+  if (i >= 0) return warmVms.splice(i, 1)[0];
+  // Kept for another size: not needed by this process's guests.
+  for (const w of warmVms.splice(0)) { w.vcpu.close(); w.vm.close(); }
+  return undefined;
+}
+
+/** What a forked process's VM is made from (Machine's constructor). */
+export interface ForkOrigin {
+  parent: Machine;
+  /** The forking thread, its registers (struct kvm_regs: the child's, rax already 0) and FPU state. */
+  task: Task;
+  regs: Buffer;
+  fpu: Buffer | undefined;
+  pid: number;
+}
+
 
 let sharedKvm: Kvm | undefined;
 /** The process-wide /dev/kvm handle (opened once; creating VMs is cheaper while it stays open). */
@@ -98,8 +126,13 @@ export class Machine implements SchedulerHost {
   readonly kvm: Kvm;
   readonly vm: VmFd;
   readonly mem: GuestMemory;
-  readonly as: AddressSpace;
+  /** The address space (replaced by an exec). */
+  as: AddressSpace;
   readonly fds: FdTable;
+  /** What the program was started with (a fork's child keeps its parent's). */
+  readonly cfg: MachineConfig;
+  /** Whether the vDSO is mapped (a fork's child sets up its own clock page). */
+  private vdsoOn = false;
   /** The guest process (one per VM today) and its first thread. */
   readonly group: ThreadGroup;
   readonly task: Task;
@@ -137,22 +170,22 @@ export class Machine implements SchedulerHost {
   readonly stop: StopState = { requested: false, status: 0, reason: undefined };
   private closed = false;
 
-  constructor(cfg: MachineConfig) {
+  constructor(cfg: MachineConfig, origin?: ForkOrigin) {
+    this.cfg = cfg;
     this.log = cfg.log;
     this.policy = cfg.policy;
     this.personality = cfg.personality ?? linuxPersonality;
-    this.dispatcher = new Dispatcher({ policy: cfg.policy, traceFd: cfg.traceFd, verbose: !!cfg.verbose, log: cfg.log,
+    this.dispatcher = origin ? origin.parent.dispatcher : new Dispatcher({ policy: cfg.policy, traceFd: cfg.traceFd, verbose: !!cfg.verbose, log: cfg.log,
       ...(cfg.learner ? { learner: cfg.learner } : {}) });
-    this.personality.validate(cfg.image);          // ElfError -> exit 126, before any VM exists
+    if (origin) this.stop = origin.parent.stop;
+    else this.personality.validate(cfg.image);          // ElfError -> exit 126, before any VM exists
     this.maxThreads = Math.max(1, Math.min(cfg.threads ?? DEFAULT_THREADS, MAX_VCPUS));
     this.cpus = Math.max(1, cfg.cpus ?? HOST_CPUS);
     this.kvm = kvmHandle();
     this.features = cpuFeatures(this.kvm);
     this.xsave = { size: xsaveSize(this.features), features: guestXcr0(this.features) };
     const winSize = windowSize(cfg.memory);
-    const reuse = warm !== undefined && warm.memSize === winSize && warm.maxVcpus === this.maxThreads ? warm : undefined;
-    if (warm && !reuse) { warm.vcpu.close(); warm.vm.close(); }
-    warm = undefined;
+    const reuse = takeWarm(winSize, this.maxThreads);
     this.vm = reuse ? reuse.vm : this.kvm.createVm();
     let created: VcpuFd | undefined;
     try {
@@ -165,27 +198,60 @@ export class Machine implements SchedulerHost {
       }
       this.vm.setMemoryRegion(0, 0, this.mem.memSize, this.mem.hostBase);
       this.vm.setMemoryRegion(1, this.mem.layout.sysGpa, this.mem.layout.sysSize, this.mem.sysHost);
-      writeSystemTables(this.mem);
-      this.as = new AddressSpace(this.mem, cfg.memory);
-      this.fds = new FdTable(cfg.openFiles);
-      for (let fd = 0; fd <= 2; fd++) {
-        const h = sys(NR.fcntl, cfg.stdio?.[fd] ?? fd, F_DUPFD_CLOEXEC, 3);
-        const safe = h >= 0 ? safeStdio(h) : -1;
-        if (safe >= 0) this.fds.set(fd, safe);
+      if (origin) {
+        // A fork: the parent's page tables and system pages, a copy of its memory and fds.
+        const P = origin.parent, pg = origin.task.group;
+        this.mem.copySystemFrom(P.mem);
+        const as = P.as.forkInto(this.mem);
+        if (typeof as === 'number') throw SysError.of(-as);
+        this.as = as;
+        const fds = P.fds.fork();
+        if (typeof fds === 'number') throw SysError.of(-fds);
+        this.fds = fds;
+        this.group = new ThreadGroup(pg.exe, this.mem, this.as, this.fds, pg.diagnostics,
+          { pid: origin.pid, ppid: pg.pid, uid: pg.uid, gid: pg.gid }, pg.notedKeys);
+        for (const [sig, act] of pg.sigactions) this.group.sigactions.set(sig, { ...act });
+        this.group.pgid = pg.pgid;
+        this.group.sid = pg.sid;
+        this.group.umask = pg.umask;
+        // The parent runs now: the VMM's cwd is its, and becomes the child's too.
+        this.group.cwdFd = sys(HOST.openat, AT_FDCWD, addressOf(DOT), O_PATH | O_DIRECTORY | O_CLOEXEC);
+        this.scheduler = P.scheduler;
+        const t = this.task = new Task(this.group, origin.pid, this.scheduler);
+        const pt = origin.task;
+        t.sigmask = pt.sigmask;
+        t.altstack = pt.altstack.slice();
+        t.fsBase = pt.fsBase;
+        t.gsBase = pt.gsBase;
+        t.fsBaseDirty = true;
+      } else {
+        writeSystemTables(this.mem);
+        this.as = new AddressSpace(this.mem, cfg.memory);
+        this.fds = new FdTable(cfg.openFiles);
+        for (let fd = 0; fd <= 2; fd++) {
+          const h = sys(NR.fcntl, cfg.stdio?.[fd] ?? fd, F_DUPFD_CLOEXEC, 3);
+          const safe = h >= 0 ? safeStdio(h) : -1;
+          if (safe >= 0) this.fds.set(fd, safe);
+        }
+        this.group = new ThreadGroup(resolvePath(cfg.path), this.mem, this.as, this.fds, { verbose: !!cfg.verbose, log: cfg.log },
+          { pid: process.pid, ppid: process.ppid, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 });
+        this.scheduler = new Scheduler(this, cfg.syscallPath === 'ring', cfg.spawnThread === true, this.group.pid);
+        this.task = new Task(this.group, this.group.pid, this.scheduler);
+        if (cfg.tasks !== undefined) this.scheduler.taskLimit = Math.max(1, cfg.tasks);
       }
-      this.group = new ThreadGroup(resolvePath(cfg.path), this.mem, this.as, this.fds, { verbose: !!cfg.verbose, log: cfg.log },
-        { pid: process.pid, ppid: process.ppid, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 });
-      this.scheduler = new Scheduler(this, cfg.syscallPath === 'ring', cfg.spawnThread === true, this.group.pid);
-      this.task = new Task(this.group, this.group.pid, this.scheduler);
       this.group.tasks.push(this.task);
+      this.group.vm = this;
       const vfd = reuse ? reuse.vcpu : (created = this.vm.createVcpu(0));
       this.vcpus.push(vfd);
       // The vDSO (in-guest clock_gettime/gettimeofday/time) only when the policy lets all
       // three through unlogged: a denied, killed or logged clock call must still exit.
-      const vdso = cfg.vdso !== false && this.personality.vdso === true
+      // A fork's child has the parent's vDSO pages; its clock page is its own VM's.
+      const vdso = origin ? origin.parent.vdsoOn && setupVdso(this.mem, vfd)
+        : cfg.vdso !== false && this.personality.vdso === true
         && [NR_CLOCK_GETTIME, NR_GETTIMEOFDAY, NR_TIME].every((nr) => verdict(this.policy, nr) === ALLOW)
         && setupVdso(this.mem, vfd);
-      const start = this.personality.load({ as: this.as, image: cfg.image, path: cfg.path, argv: cfg.argv, env: cfg.env,
+      this.vdsoOn = vdso;
+      const start = origin ? origin.parent.loaded : this.personality.load({ as: this.as, image: cfg.image, path: cfg.path, argv: cfg.argv, env: cfg.env,
         kernel: this.task, hwcap: this.features.hwcap, random: hostRandom(16), ...(cfg.entry !== undefined ? { entry: cfg.entry } : {}),
         ...(vdso ? { vdso: VDSO_VA } : {}), ...(cfg.loader ? { loader: cfg.loader } : {}) });
       this.loaded = start;
@@ -196,10 +262,24 @@ export class Machine implements SchedulerHost {
       this.freshSregs.push(this.resetSregs);
       initVcpu(vfd, this.kvm, this.mem, this.features, reuse ? this.resetSregs : undefined);
       this.vcpu = new Vcpu(this, vfd, 0, this.task, this.mem.vcpuPages(0));
-      this.vcpu.setEntry(start.rip, start.rsp);  // every general register: zero but rip, rsp, rflags
-      this.vcpu.syncRegs();
+      if (origin) {
+        // The parent's registers (rax 0), FPU state and FS/GS bases; the entry mode it found.
+        this.vcpu.mode = origin.parent.vcpu.mode;
+        vfd.setRegs(origin.regs);
+        if (origin.fpu) vfd.setXsave(origin.fpu); else vfd.resetFpu();
+        this.vcpu.syncRegs();
+        vfd.runU8.set(origin.regs.subarray(0, 144), RUN.regs);
+        vfd.run.setBigUint64(RUN.kvm_dirty_regs, BigInt(KVM_SYNC_X86_REGS), true);
+        this.vcpu.applyBasesNow();
+      } else {
+        this.vcpu.setEntry(start.rip, start.rsp);  // every general register: zero but rip, rsp, rflags
+        this.vcpu.syncRegs();
+      }
       // The channel page starts zeroed (GuestMemory maps the system slot afresh): the channel is off.
-      this.chanOpts = cfg.syscallPath === 'ring' ? this.channelOptions(cfg, vfd) : undefined;
+      // A fork's child traps every syscall (no rewriting of its own): its fast paths answer trapped calls too.
+      this.chanOpts = origin ? (origin.parent.chanOpts ? { ...origin.parent.chanOpts, trapFast: true } : undefined)
+        : cfg.syscallPath === 'ring' ? this.channelOptions(cfg, vfd) : undefined;
+      if (origin) return;                        // the scheduler adds the child's thread (Scheduler.fork)
       this.scheduler.add(this.task, this.vcpu, this.newSlot(this.vcpu.pages, this.task));
       if (this.chanOpts && cfg.rewrite !== false && start.bias !== undefined) {
         const rw = this.rewriter = new SiteRewriter(this.mem, this.as, cfg.image, start.bias, SYS_VA + SYS.STUB + STUB_CHAN_CALL);
@@ -211,9 +291,76 @@ export class Machine implements SchedulerHost {
       if (reuse) reuse.vcpu.close();
       created?.close();
       this.vm.close();
+      (this as { fds?: FdTable }).fds?.closeAll();
       (this as { mem?: GuestMemory }).mem?.release();
       throw e;
     }
+  }
+
+  /** A fork of process `task.group` (this Machine's) as process `pid`: a new VM with a copy of its memory. */
+  fork(task: Task, regs: Buffer, fpu: Buffer | undefined, pid: number): Machine {
+    return new Machine(this.cfg, { parent: this, task, regs, fpu, pid });
+  }
+
+  /** The channel page of a fork's first thread (Scheduler.fork adds it). */
+  firstSlot(): Slot | undefined {
+    return this.newSlot(this.vcpu.pages, this.task);
+  }
+
+  /**
+   * execve: the process (its only thread `task`, whose vCPU is parked with the program's
+   * registers) gets a new program. Its window is emptied, the program is loaded as at
+   * start, and the thread starts at its entry with fresh registers. Throws SysError before
+   * anything changed (a bad ELF: ENOEXEC), or GuestExit after (the process cannot go on).
+   */
+  exec(task: Task, prog: ExecImage): void {
+    this.personality.validate(prog.image);
+    const m = this.mem;
+    // Code patched for the old image's syscall sites is gone with it.
+    if (this.rewriter) { this.rewriter = undefined; if (this.group === this.scheduler.initGroup) this.scheduler.onSite = undefined; }
+    m.resetWindow();
+    // Deleting the memory slots makes KVM drop every cached translation of the old image.
+    this.vm.setMemoryRegion(0, 0, 0, m.hostBase);
+    this.vm.setMemoryRegion(1, m.layout.sysGpa, 0, m.sysHost);
+    this.vm.setMemoryRegion(0, 0, m.memSize, m.hostBase);
+    this.vm.setMemoryRegion(1, m.layout.sysGpa, m.layout.sysSize, m.sysHost);
+    const as = new AddressSpace(m, this.cfg.memory);
+    this.as = as;
+    this.group.as = as;
+    try {
+      this.loaded = this.personality.load({ as, image: prog.image, path: prog.path, argv: prog.argv, env: prog.env,
+        kernel: task, hwcap: this.features.hwcap, random: hostRandom(16), ...(this.vdsoOn ? { vdso: VDSO_VA } : {}),
+        loader: { fd: prog.fd, ...(this.cfg.loader?.root !== undefined ? { root: this.cfg.loader.root } : {}) } });
+    } catch (e) {
+      if (e instanceof GuestExit) throw e;
+      const why = e instanceof SysError ? `errno ${e.errno}` : (e as Error).message;
+      throw new GuestExit(128 + 9, `torov: execve of ${prog.path} failed after the old program was gone (${why}): killed`);
+    }
+    this.group.exe = prog.exe;
+    const v = this.vcpuOf(task);
+    if (!v) throw new Error('exec: the thread has no vCPU');
+    const b = Buffer.alloc(144);
+    b.writeBigUInt64LE(BigInt(this.loaded.rip), REGS.rip);
+    b.writeBigUInt64LE(BigInt(this.loaded.rsp), REGS.rsp);
+    b.writeBigUInt64LE(0x202n, REGS.rflags);
+    v.setRegs(b);
+    v.fd.resetFpu();
+    task.fsBase = 0;
+    task.gsBase = 0;
+    task.fsBaseDirty = true;
+    task.altstack = new Uint8Array(24);
+    task.clearTid = 0;
+    task.robustList = 0;
+    // Handlers go back to the default action; ignored signals stay ignored (execve(2)).
+    for (const [sig, act] of this.group.sigactions) {
+      if (act.handler > 1n) this.group.sigactions.set(sig, { handler: 0n, flags: 0n, restorer: 0n, mask: 0n });
+    }
+    this.fds.closeOnExec();
+  }
+
+  /** The vCPU of thread `task` of this process (from the scheduler). */
+  private vcpuOf(task: Task): Vcpu | undefined {
+    return this.scheduler.threadState(task)?.vcpu;
   }
 
   /**
@@ -285,6 +432,10 @@ export class Machine implements SchedulerHost {
   /** Called by the vCPU loop with the program's end. */
   finish(e: GuestExit): number {
     this.cleanExit = true;
+    if (this.dispatcher.tagged) {
+      const sig = e.signal ?? (e.reason !== undefined && e.status > 128 && e.status < 128 + 65 ? e.status - 128 : undefined);
+      this.dispatcher.traceEnd(this.group.pid, sig !== undefined ? sig : (e.status & 0xff) << 8);
+    }
     if (e.tainted) this.tainted = true;
     if (this.chanOpts) {
       const s = this.scheduler.stats;
@@ -426,7 +577,7 @@ export class Machine implements SchedulerHost {
     this.closed = true;
     // A VM whose program had more than one thread keeps its other vCPUs (KVM cannot remove
     // them): it is not reused.
-    const reusable = this.cleanExit && !this.tainted && !warm && this.vcpus.length === 1;
+    const reusable = (this.cleanExit || this.group !== this.scheduler.initGroup) && !this.tainted && warmVms.length < WARM_MAX && this.vcpus.length === 1;
     if (reusable) {
       // The guest ended on an I/O exit whose completion KVM still holds (it would apply it
       // to the next guest's first instruction, and a string IN writes guest memory): complete
@@ -438,13 +589,14 @@ export class Machine implements SchedulerHost {
       run.setUint8(RUN.immediate_exit, 0);
     }
     this.fds.closeAll();
+    if (this.group.cwdFd >= 0) { sys(NR.close, this.group.cwdFd); this.group.cwdFd = -1; }
     this.mem.release();
     // Keep the VM for the next Machine of this process, unless its guest ended in a state
     // torov did not see through (a triple fault, an internal error, a VMM error).
     if (reusable) {
       this.vcpu.fd.run.setBigUint64(RUN.kvm_valid_regs, 0n, true);
       this.vcpu.fd.run.setBigUint64(RUN.kvm_dirty_regs, 0n, true);
-      warm = { vm: this.vm, vcpu: this.vcpu.fd, memSize: this.mem.memSize, resetSregs: this.resetSregs, maxVcpus: this.maxThreads };
+      warmVms.push({ vm: this.vm, vcpu: this.vcpu.fd, memSize: this.mem.memSize, resetSregs: this.resetSregs, maxVcpus: this.maxThreads });
       return;
     }
     for (const fd of this.vcpus) fd.close();

@@ -21,9 +21,9 @@
  * it, which makes KVM drop every vCPU's cached translations before the call returns
  * (GuestMemory.invalidate: KVM's MMU notifier flushes all vCPUs' TLBs and waits for them).
  */
-import { Args, BLOCKED, CloneSpec, GuestExit, Kernel, SigAction, SignalInfo, TaskServices, ThreadExit } from '../syscalls/api';
+import { Args, BLOCKED, CloneSpec, GuestExit, Kernel, SigAction, SignalInfo, TaskServices, ThreadExit, ChildWait, ChildStatus, ExecImage } from '../syscalls/api';
 import { CHAN, CHAN_BLOCKING, CHAN_DONE, CHAN_EXIT, VcpuPages } from '../machine/layout';
-import { EAGAIN, EINTR, EINVAL, ESRCH, ETIMEDOUT, ENOSYS, SysError } from '../linux/errno';
+import { EAGAIN, EINTR, EINVAL, ESRCH, ETIMEDOUT, ENOSYS, ECHILD, ENOMEM, EMFILE, ENFILE, SysError } from '../linux/errno';
 import { SIGKILL, SIGSTOP, SIGALRM, SIGVTALRM, SIGPROF, SA_RESTART, SA_RESTORER, SA_ONSTACK, SA_NODEFER, SA_RESETHAND,
   SS_DISABLE, MINSIGSTKSZ, sigmaskBit, defaultAction, signalName } from '../linux/signal';
 import { encodeSiginfo, encodeSignalfdInfo, SIGNALFD_SIGINFO_SIZE, SI_USER, SI_KERNEL, SI_TIMER } from './sigstate';
@@ -31,7 +31,7 @@ import type { SignalFd } from '../syscalls/fdtable';
 import { writeFrame, readFrame, belowRedZone } from './sigframe';
 import { clockMs } from '../syscalls/thread';
 import type { FaultFrame } from './fault';
-import type { ThreadGroup } from './task';
+import { ThreadGroup } from './task';
 import { RUN, REGS, KVM_EXIT_INTR } from '../kvm/kvm';
 import { sys, addressOf } from '../host/libc';
 import { F_GETFL, O_NONBLOCK } from '../linux/fcntl';
@@ -43,7 +43,7 @@ import { EXIT_KICK, EXIT_WAIT, EXIT_CTX, EXIT_SYSCALL, EXIT_INTERRUPTED, EXIT_FA
 import { NEEDS_CONTEXT } from './needs-context';
 import { takeHostSignal, onHostSignal, Stoppable } from './host-signals';
 
-const CLONE_VM = 0x100, CLONE_FS = 0x200, CLONE_FILES = 0x400, CLONE_SIGHAND = 0x800, CLONE_THREAD = 0x10000,
+const CLONE_VM = 0x100, CLONE_FS = 0x200, CLONE_FILES = 0x400, CLONE_SIGHAND = 0x800, CLONE_VFORK = 0x4000, CLONE_THREAD = 0x10000,
   CLONE_SETTLS = 0x80000, CLONE_PARENT_SETTID = 0x100000, CLONE_CHILD_CLEARTID = 0x200000, CLONE_CHILD_SETTID = 0x1000000;
 /** FUTEX_OWNER_DIED (linux/futex.h): set in a robust futex whose owner ended. */
 const FUTEX_OWNER_DIED = 0x40000000, FUTEX_TID_MASK = 0x3fffffff, FUTEX_WAITERS = 0x80000000;
@@ -94,7 +94,7 @@ interface Wait {
    * waits (ppoll) until host fds are ready, then the syscall is served again; futex, sleep:
    * the kernel's own queues and timers.
    */
-  kind: 'host' | 'ready' | 'futex' | 'sleep' | 'signal' | 'sigwait';
+  kind: 'host' | 'ready' | 'futex' | 'sleep' | 'signal' | 'sigwait' | 'child' | 'vfork';
   /** performance.now() ms when it times out (Infinity: never). */
   deadline: number;
   /** futex: the address and bitset waited on. */
@@ -111,6 +111,8 @@ interface Wait {
   infop: number;
   /** sigwait on a signalfd read: how many struct signalfd_siginfo fit at infop (0: rt_sigtimedwait). */
   sfdMax: number;
+  /** vfork: the child's pid, the parent's result once the child execs or ends. */
+  child: number;
 }
 
 /** The main-thread tick's period (ms) once due. */
@@ -193,6 +195,8 @@ interface Timer {
   /** SIGEV_THREAD_ID: the thread. */
   tid: number;
   overrun: number;
+  /** The process it belongs to. */
+  group: ThreadGroup;
 }
 
 /** Runtime state of a thread on the scheduler (its vCPU, host thread, channel page). */
@@ -222,6 +226,33 @@ export interface TaskRun {
   held: number | undefined;
   t0: number;
   dead: boolean;
+}
+
+/** What the scheduler needs of a process's VM (src/vmm/machine.ts's Machine). */
+export interface ProcessHost extends SchedulerHost {
+  readonly group: ThreadGroup;
+  readonly task: Task;
+  readonly vcpu: Vcpu;
+  /** Set when the process ended in a state that rules out reusing its VM. */
+  tainted: boolean;
+  /** A fork of the process as process `pid`, started from `regs` and `fpu`. */
+  fork(task: Task, regs: Buffer, fpu: Buffer | undefined, pid: number): ProcessHost;
+  /** The channel page of a fork's first thread. */
+  firstSlot(): Slot | undefined;
+  /** Loads a new program into the process (execve). */
+  exec(task: Task, prog: ExecImage): void;
+  /** Releases the VM, its memory and the process's fds. */
+  close(): void;
+}
+
+const WNOHANG = 1, WNOWAIT = 0x01000000, __WALL = 0x40000000, __WCLONE = 0x80000000;
+const SIGCHLD = 17, SA_NOCLDWAIT = 2;
+/** si_code of SIGCHLD: the child exited, was killed. */
+const CLD_EXITED = 1, CLD_KILLED = 2;
+
+/** The VM of process `g`. */
+function vmOf(g: ThreadGroup): ProcessHost {
+  return g.vm as unknown as ProcessHost;
 }
 
 /** What the scheduler needs of the VM. */
@@ -273,10 +304,15 @@ export class Scheduler implements TaskServices {
    * further up the stack (its syscall, its signal) is resumed by that handling, never here.
    */
   private readonly debugParked = new Set<Task>();
-  /** Live threads, in creation order; the first is the program's first thread. */
+  /** Live threads of every process, in creation order; the first is the first program's first thread. */
   readonly tasks: Task[] = [];
+  /** The first process (the run's "init": its end ends the run). */
+  initGroup!: ThreadGroup;
+  /** Processes by pid: the live ones and the zombies not reaped yet. */
+  readonly procs = new Map<number, ThreadGroup>();
+  /** The most threads of all processes alive at once (fork and clone fail with EAGAIN past it). */
+  taskLimit = 1024;
   private readonly runs = new Map<Task, TaskRun>();
-  private readonly futexes = new Map<number, Task[]>();
   private readonly sleepers = new Set<Task>();
   private nextTid: number;
   readonly stats: ChannelStats = { served: 0, kicks: 0, waits: 0, exits: 0, sleeps: 0, handedOver: false, handoverAt: 0, backoffs: 0 };
@@ -357,6 +393,8 @@ export class Scheduler implements TaskServices {
 
   /** Adds a thread with its vCPU (and channel page). */
   add(task: Task, vcpu: Vcpu, slot: Slot | undefined): TaskRun {
+    if (!this.initGroup) this.initGroup = task.group;
+    if (!this.procs.has(task.group.pid)) this.procs.set(task.group.pid, task.group);
     const r: TaskRun = { vcpu, slot, thread: undefined, wait: undefined, ctxPending: false, viaChannel: false, sysNr: -1, interrupted: false,
       ctxResult: undefined, wantKick: false, parked: true, nr: -1, t0: 0, dead: false, held: undefined };
     this.tasks.push(task);
@@ -408,11 +446,22 @@ export class Scheduler implements TaskServices {
     } catch (e) {
       if (e instanceof GuestExit) {
         this.stopAll();
+        this.closeProcesses();
         this.debug?.exited(e);
         return this.host.finish(e);
       }
       this.stopAll();
+      this.closeProcesses();
       throw e;
+    }
+  }
+
+  /** The run ended: every other process's VM is released. */
+  private closeProcesses(): void {
+    for (const g of this.procs.values()) {
+      if (g === this.initGroup || !g.alive) continue;
+      g.alive = false;
+      try { vmOf(g).close(); } catch { /* the run's end is reported by the caller */ }
     }
   }
 
@@ -653,6 +702,7 @@ export class Scheduler implements TaskServices {
           if (r.dead) continue;
           const h = r.thread;
           if (!h) return;                        // a new thread without a host thread yet
+          try {
           if (r.held !== undefined && !this.frozen.has(t)) {
             const rc = r.held;
             r.held = undefined;
@@ -695,6 +745,12 @@ export class Scheduler implements TaskServices {
           if ((r.wait?.kind === 'host' || r.wait?.kind === 'ready') && h.hostDone()) { this.hostDone(t, r); work = true; }
           else if (r.interrupted && (++this.kickTick & 1023) === 0) h.kick(r.vcpu.fd.runU8, false);
           if (r.wantKick && !r.parked && (++this.kickTick & 1023) === 0) { r.wantKick = false; if (t.sigFlag) this.kickVcpu(r); }
+          } catch (e) {
+            // The thread's process ended (exit_group, a fatal signal or fault): only it, unless it is the first.
+            if (!(e instanceof GuestExit) || t.group === this.initGroup || !t.group.alive) throw e;
+            this.endProcess(t.group, e);
+            work = true;
+          }
         }
         if ((this.sleepers.size > 0 || this.armed > 0) && this.expireTimers()) work = true;
         this.hostSignals();
@@ -898,7 +954,8 @@ export class Scheduler implements TaskServices {
       const nr = slot.req[1] === 0 ? slot.req[0]! : -1;
       r.sysNr = nr;
       const result = v.withRegs(() => this.dispatch(t, r, nr, slot.args));
-      if (result === BLOCKED) return;
+      // Finished later in the registers (complete(): not through the channel, which it left).
+      if (result === BLOCKED) { r.viaChannel = false; return; }
       v.setResult(result);
     } else if (r.ctxResult !== undefined) {
       v.setResult(r.ctxResult);
@@ -918,8 +975,24 @@ export class Scheduler implements TaskServices {
       return;
     }
     r.vcpu.completeSyscall(result);
-    if (t.sigFlag) this.userReturn(t, r);
+    if (t.sigFlag && !this.guard(t, () => this.userReturn(t, r))) return;
     this.resume(r);
+  }
+
+  /**
+   * Runs `f`, work done for thread `t` (its syscall, its exit, its signals): a GuestExit
+   * from it ends t's process only, unless that is the first process (the run ends: rethrown).
+   * False if the process ended.
+   */
+  private guard(t: Task, f: () => void): boolean {
+    try {
+      f();
+      return true;
+    } catch (e) {
+      if (!(e instanceof GuestExit) || t.group === this.initGroup || !t.group.alive) throw e;
+      this.endProcess(t.group, e);
+      return false;
+    }
   }
 
   private hostDone(t: Task, r: TaskRun): void {
@@ -994,7 +1067,7 @@ export class Scheduler implements TaskServices {
   }
 
   private newWait(kind: Wait['kind'], deadline: number): Wait {
-    return { kind, deadline, addr: 0, bitset: 0, then: undefined, rem: 0, keep: undefined, set: 0n, infop: 0, sfdMax: 0 };
+    return { kind, deadline, addr: 0, bitset: 0, then: undefined, rem: 0, keep: undefined, set: 0n, infop: 0, sfdMax: 0, child: 0 };
   }
 
   // ---- TaskServices ------------------------------------------------------------------------------
@@ -1040,7 +1113,7 @@ export class Scheduler implements TaskServices {
   }
 
   futexWait(k: Kernel, addr: number, val: number, bitset: number, deadline: number): number {
-    const t = k as unknown as Task, r = this.runs.get(t)!;
+    const t = k as unknown as Task, r = this.runs.get(t)!, futexes = t.group.futexes;
     if ((addr & 3) !== 0) return -EINVAL;
     if (bitset === 0) return -EINVAL;
     const cur = k.mem.readU32(addr);             // GuestFault -> EFAULT
@@ -1055,8 +1128,8 @@ export class Scheduler implements TaskServices {
     w.addr = addr;
     w.bitset = bitset >>> 0;
     r.wait = w;
-    let q = this.futexes.get(addr);
-    if (!q) this.futexes.set(addr, q = []);
+    let q = futexes.get(addr);
+    if (!q) futexes.set(addr, q = []);
     q.push(t);
     if (deadline !== Infinity) this.sleepers.add(t);
     return BLOCKED;
@@ -1064,8 +1137,9 @@ export class Scheduler implements TaskServices {
 
   futexWake(k: Kernel, addr: number, n: number, bitset: number): number {
     if ((addr & 3) !== 0 || bitset === 0) return -EINVAL;
+    const futexes = (k as unknown as Task).group.futexes;
     k.mem.readU32(addr);                          // Linux faults on an unmapped futex word too
-    const q = this.futexes.get(addr);
+    const q = futexes.get(addr);
     if (!q) return 0;
     let woken = 0;
     for (let i = 0; i < q.length && woken < n;) {
@@ -1075,37 +1149,39 @@ export class Scheduler implements TaskServices {
       this.complete(t, r, 0);
       woken++;
     }
-    if (q.length === 0) this.futexes.delete(addr);
+    if (q.length === 0) futexes.delete(addr);
     return woken;
   }
 
   futexRequeue(k: Kernel, addr: number, n: number, addr2: number, move: number, countMoved: boolean): number {
     if ((addr & 3) !== 0 || (addr2 & 3) !== 0) return -EINVAL;
     k.mem.readU32(addr2);                         // both words must be mapped (EFAULT)
+    const futexes = (k as unknown as Task).group.futexes;
     const woken = this.futexWake(k, addr, n, 0xffffffff);
     if (woken < 0) return woken;
-    const q = this.futexes.get(addr);
+    const q = futexes.get(addr);
     let moved = 0;
     if (q && addr2 !== addr) {
-      let q2 = this.futexes.get(addr2);
+      let q2 = futexes.get(addr2);
       while (q.length > 0 && moved < move) {
         const t = q.shift()!;
         this.runs.get(t)!.wait!.addr = addr2;
-        if (!q2) this.futexes.set(addr2, q2 = []);
+        if (!q2) futexes.set(addr2, q2 = []);
         q2.push(t);
         moved++;
       }
-      if (q.length === 0) this.futexes.delete(addr);
+      if (q.length === 0) futexes.delete(addr);
     }
     return countMoved ? woken + moved : woken;
   }
 
   private unqueue(t: Task, addr: number): void {
-    const q = this.futexes.get(addr);
+    const futexes = t.group.futexes;
+    const q = futexes.get(addr);
     if (!q) return;
     const i = q.indexOf(t);
     if (i >= 0) q.splice(i, 1);
-    if (q.length === 0) this.futexes.delete(addr);
+    if (q.length === 0) futexes.delete(addr);
   }
 
   cloneThread(k: Kernel, spec: CloneSpec): number {
@@ -1117,8 +1193,12 @@ export class Scheduler implements TaskServices {
     }
     // From now on a change to the mappings must assume other vCPUs run meanwhile.
     k.as.shared = true;
-    if (this.tasks.length >= this.host.maxThreads) {
+    if (parent.group.tasks.length >= this.host.maxThreads) {
       k.note('threads-limit', `clone: the thread limit (${this.host.maxThreads}, --threads) is reached: EAGAIN`);
+      return -EAGAIN;
+    }
+    if (this.tasks.length >= this.taskLimit) {
+      k.note('pids-limit', `clone: the run's limit of processes and threads (${this.taskLimit}, --pids) is reached: EAGAIN`);
       return -EAGAIN;
     }
     if (!pr || !parent.regs) return -ENOSYS;
@@ -1137,9 +1217,10 @@ export class Scheduler implements TaskServices {
     if (spec.flags & CLONE_PARENT_SETTID) store(spec.parentTid);
     if (spec.flags & CLONE_CHILD_SETTID) store(spec.childTid);
     if (spec.flags & CLONE_CHILD_CLEARTID) child.clearTid = spec.childTid;
-    const v = this.host.newVcpu(child, regs, pr.vcpu.fpuState());
+    const vm = vmOf(parent.group);
+    const v = vm.newVcpu(child, regs, pr.vcpu.fpuState());
     if (typeof v === 'number') return v;
-    const slot = this.host.newSlot(v.pages, child);
+    const slot = vm.newSlot(v.pages, child);
     parent.group.tasks.push(child);
     this.add(child, v, slot);
     return tid;
@@ -1161,7 +1242,7 @@ export class Scheduler implements TaskServices {
   barrier(k: Kernel): void {
     Atomics.add(new Int32Array(new SharedArrayBuffer(4)), 0, 0);   // this thread's own full fence
     for (const t of this.tasks) {
-      if (t === (k as unknown as Task)) continue;
+      if (t === (k as unknown as Task) || t.group !== (k as unknown as Task).group) continue;
       const r = this.runs.get(t)!;
       const h = r.thread;
       if (!h || !h.running) continue;
@@ -1172,7 +1253,7 @@ export class Scheduler implements TaskServices {
   }
 
   exitThread(k: Kernel, status: number): never {
-    if (this.tasks.length <= 1) throw new GuestExit(status & 0xff);
+    if ((k as unknown as Task).group.tasks.length <= 1) throw new GuestExit(status & 0xff);
     throw new ThreadExit(status & 0xff);
   }
 
@@ -1199,7 +1280,7 @@ export class Scheduler implements TaskServices {
       r.thread = undefined;
       HostThread.release(h);
     }
-    this.host.freeVcpu(r.vcpu);
+    vmOf(t.group).freeVcpu(r.vcpu);
     this.frozen.delete(t);
     this.debugParked.delete(t);
     this.debug?.threadExited(t);
@@ -1275,9 +1356,9 @@ export class Scheduler implements TaskServices {
     for (let sig = 1; sig <= 64; sig++) {
       if (!(t.pendingMask & sigmaskBit(sig)) || !ignored(t.group, sig)) continue;
       t.group.shared.drop(sig);
-      for (const u of this.tasks) u.pending.drop(sig);
+      for (const u of t.group.tasks) u.pending.drop(sig);
     }
-    for (const u of this.tasks) this.recalc(u);
+    for (const u of t.group.tasks) this.recalc(u);
     this.syncSignalfds();
   }
 
@@ -1286,12 +1367,12 @@ export class Scheduler implements TaskServices {
     const target = tid === 0 ? undefined : this.tasks.find((t) => t.tid === tid);
     if (tid !== 0 && !target) return -ESRCH;
     if (info.signo === 0) return 0;
-    return this.post(g, target, info);
+    return this.post(target ? target.group : g, target, info, g);
   }
 
   /** A signal from outside the program (torov was sent it): to the process, from "the kernel". */
   hostSignal(sig: number): void {
-    const first = this.tasks[0];
+    const first = this.initGroup?.tasks[0];
     if (!first) return;
     const h = first.group.sigactions.get(sig)?.handler ?? 0n;
     const what = h > 1n ? 'to the program\'s handler' : ignored(first.group, sig) ? 'ignored by the program' + (h === 0n ? ' (its default action)' : '')
@@ -1306,23 +1387,29 @@ export class Scheduler implements TaskServices {
    * and otherwise gets a thread that will take it to the VMM: its wait is interrupted, or
    * its running vCPU kicked.
    */
-  private post(g: ThreadGroup, target: Task | undefined, info: SignalInfo): number {
+  private post(g: ThreadGroup, target: Task | undefined, info: SignalInfo, from?: ThreadGroup): number {
     const sig = info.signo, bit = sigmaskBit(sig);
-    const takers = target ? [target] : this.tasks;
+    if (!g.alive) return 0;
+    const takers = target ? [target] : g.tasks;
     const blockedByAll = takers.every((t) => (t.sigmask & bit) !== 0n);
     if (sig !== SIGKILL && ignored(g, sig) && !blockedByAll) return 0;
     if (sig === SIGKILL || (!blockedByAll && isFatal(g, sig))) {
-      throw GuestExit.bySignal(sig, sig === SIGKILL || defaultAction(sig) === 'term' ? undefined : `torov: ${signalName(sig)}: ${info.code === SI_USER && info.pid === 0 ? 'sent to torov' : 'sent by the program'}, no handler: killed`);
+      const e = GuestExit.bySignal(sig, sig === SIGKILL || defaultAction(sig) === 'term' ? undefined : `torov: ${signalName(sig)}: ${info.code === SI_USER && info.pid === 0 ? 'sent to torov' : 'sent by the program'}, no handler: killed`);
+      // The sender's own process (or the first one: the run ends) unwinds from here;
+      // another process ends now, and the sender goes on.
+      if (g === from || g === this.initGroup) throw e;
+      this.endProcess(g, e);
+      return 0;
     }
     if (!(target ? target.pending : g.shared).add(info)) return -EAGAIN;
     // Who takes it: a thread waiting for it (sigtimedwait, a signalfd read), else the target,
     // or a thread that does not block it (the first one free).
-    const waiter = (target ? [target] : this.tasks).find((t) => {
+    const waiter = (target ? [target] : g.tasks).find((t) => {
       const w = this.runs.get(t)?.wait;
       return w !== undefined && w.kind === 'sigwait' && (w.set & bit) !== 0n;
     });
-    const taker = waiter ?? target ?? this.tasks.find((t) => !(t.sigmask & bit));
-    for (const t of this.tasks) this.recalc(t);
+    const taker = waiter ?? target ?? g.tasks.find((t) => !(t.sigmask & bit));
+    for (const t of g.tasks) this.recalc(t);
     this.syncSignalfds();
     if (taker) this.wake(taker, sig);
     return 0;
@@ -1345,7 +1432,7 @@ export class Scheduler implements TaskServices {
         if (got) { this.writeInfo(t, w.infop, got); this.complete(t, r, got.signo); }
         return;
       }
-      if (!t.sigFlag) return;
+      if (!t.sigFlag || w.kind === 'vfork') return;
       if (w.kind === 'host' || w.kind === 'ready') { r.interrupted = true; r.thread?.kick(r.vcpu.fd.runU8, false); return; }
       if (w.kind === 'futex') this.unqueue(t, w.addr);
       if (w.kind === 'sleep' && w.rem) this.writeRem(t, w);
@@ -1374,7 +1461,7 @@ export class Scheduler implements TaskServices {
   private takeFrom(t: Task, allowed: bigint): SignalInfo | undefined {
     const info = t.pending.take(allowed) ?? t.group.shared.take(allowed);
     if (info) {
-      for (const u of this.tasks) this.recalc(u);
+      for (const u of t.group.tasks) this.recalc(u);
       this.syncSignalfds();
     }
     return info;
@@ -1601,16 +1688,243 @@ export class Scheduler implements TaskServices {
     return BLOCKED;
   }
 
+  // ---- processes ------------------------------------------------------------------------------------
+
+  /**
+   * fork, vfork, clone without CLONE_THREAD: a new process in a VM of its own with a copy of
+   * the calling thread's process (memory, fds, handlers; Machine.fork). `exitSignal` is what
+   * its parent gets when it ends. With CLONE_VFORK the caller waits until the child execs or
+   * ends (BLOCKED; its result is then the child's pid). Returns the pid, or -errno.
+   */
+  fork(k: Kernel, spec: CloneSpec, exitSignal: number): number {
+    const parent = k as unknown as Task, pr = this.runs.get(parent);
+    if (!pr || !parent.regs) return -ENOSYS;
+    if (this.tasks.length >= this.taskLimit) {
+      k.note('pids-limit', `fork: the run's limit of processes and threads (${this.taskLimit}, --pids) is reached: EAGAIN`);
+      return -EAGAIN;
+    }
+    const regs = parent.regs.snapshot();
+    regs.writeBigUInt64LE(0n, REGS.rax);
+    if (spec.stack !== 0) regs.writeBigUInt64LE(BigInt.asUintN(64, BigInt(spec.stack)), REGS.rsp);
+    const pid = this.nextTid++;
+    let vm: ProcessHost;
+    try {
+      vm = vmOf(parent.group).fork(parent, regs, pr.vcpu.fpuState(), pid);
+    } catch (e) {
+      if (e instanceof SysError) return e.errno === ENOMEM || e.errno === EMFILE || e.errno === ENFILE ? -EAGAIN : -e.errno;
+      throw e;
+    }
+    const g = vm.group, child = vm.task;
+    g.parent = parent.group;
+    g.exitSignal = exitSignal;
+    parent.group.children.push(g);
+    this.procs.set(pid, g);
+    this.tagProcesses();
+    if (spec.flags & CLONE_SETTLS) { child.fsBase = spec.tls; vm.vcpu.applyBasesNow(); }
+    const store = (mem: Kernel['mem'], p: number) => { try { mem.writeU32(p, pid); } catch (e) { if (!(e instanceof SysError)) throw e; } };
+    if (spec.flags & CLONE_PARENT_SETTID) store(k.mem, spec.parentTid);
+    if (spec.flags & CLONE_CHILD_SETTID) store(g.mem, spec.childTid);
+    if (spec.flags & CLONE_CHILD_CLEARTID) child.clearTid = spec.childTid;
+    this.add(child, vm.vcpu, vm.firstSlot());
+    if (spec.flags & CLONE_VFORK) {
+      g.vforkParent = parent;
+      const w = this.newWait('vfork', Infinity);
+      w.child = pid;
+      pr.wait = w;
+      return BLOCKED;
+    }
+    return pid;
+  }
+
+  /** --trace names each line's thread once there is more than one process or thread. */
+  private tagProcesses(): void {
+    (this.host.dispatcher as { tagged?: boolean }).tagged = true;
+  }
+
+  /**
+   * execve, once the new program is read and checked: the process's other threads end,
+   * its VM gets the program (Machine.exec), its POSIX timers are deleted, and a vfork
+   * parent goes on. Returns 0 (the registers are the new program's), or -errno before
+   * anything changed.
+   */
+  exec(k: Kernel, prog: ExecImage): number {
+    const t = k as unknown as Task, g = t.group;
+    if (!this.runs.get(t)) return -ENOSYS;
+    for (const u of [...g.tasks]) if (u !== t) this.kill(u);
+    vmOf(g).exec(t, prog);
+    for (const [id, tm] of this.timers) if (id >= 0 && tm.group === g) this.arm(id, undefined);
+    this.releaseVforkParent(g);
+    return 0;
+  }
+
+  /** A vfork child exec'd or ended: its parent's vfork returns the child's pid. */
+  private releaseVforkParent(g: ThreadGroup): void {
+    const p = g.vforkParent;
+    if (!p) return;
+    g.vforkParent = undefined;
+    const r = this.runs.get(p);
+    if (r && r.wait?.kind === 'vfork') this.complete(p, r, r.wait.child);
+  }
+
+  /**
+   * Thread `t` stops for good (its process execs or ends): out of the guest, out of any
+   * wait, its host thread free (a blocking host call interrupted first), its vCPU back.
+   */
+  private kill(t: Task): void {
+    const r = this.runs.get(t);
+    if (!r) return;
+    const w = r.wait;
+    if (w?.kind === 'futex') this.unqueue(t, w.addr);
+    const h = r.thread;
+    if (h) {
+      try { if (h.running) h.stopSync(r.vcpu.fd.runU8); } catch { /* it is gone either way */ }
+      if ((w?.kind === 'host' || w?.kind === 'ready') && !h.hostDone()) {
+        for (let i = 0; i < 100 && !h.hostDone(); i++) { h.kick(r.vcpu.fd.runU8, false); Atomics.wait(h.ctl, 0, Atomics.load(h.ctl, 0), 2); }
+        h.hostResult();
+      }
+    }
+    r.wait = undefined;
+    r.dead = true;
+    const i = this.tasks.indexOf(t);
+    if (i >= 0) this.tasks.splice(i, 1);
+    const gi = t.group.tasks.indexOf(t);
+    if (gi >= 0) t.group.tasks.splice(gi, 1);
+    this.runs.delete(t);
+    this.sleepers.delete(t);
+    if (h) { r.thread = undefined; HostThread.release(h); }
+    vmOf(t.group).freeVcpu(r.vcpu);
+    this.frozen.delete(t);
+    this.debugParked.delete(t);
+    this.debug?.threadExited(t);
+  }
+
+  /**
+   * Process `g` ended (`e`: its exit status or the signal that killed it). Its threads
+   * stop, its VM and fds are released, its children go to the first process, and it
+   * stays a zombie for its parent's wait, which gets its exit signal (SIGCHLD), unless
+   * the parent ignores that: then it is reaped at once. The first process's end is the
+   * run's (thrown further, not here).
+   */
+  endProcess(g: ThreadGroup, e: GuestExit): void {
+    if (!g.alive) return;
+    g.alive = false;
+    const sig = e.signal ?? (e.reason !== undefined && e.status > 128 && e.status < 128 + 65 ? e.status - 128 : undefined);
+    g.waitStatus = sig !== undefined ? sig : (e.status & 0xff) << 8;
+    if (e.reason && sig !== undefined) g.note(`end-${g.pid}`, `[pid ${g.pid}] ${e.reason.replace(/^torov: /, '')}`);
+    this.host.dispatcher.traceEnd?.(g.pid, g.waitStatus);
+    for (const t of [...g.tasks]) this.kill(t);
+    for (const [id, tm] of this.timers) if (tm.group === g) this.arm(id, undefined);
+    const vm = vmOf(g);
+    if (e.tainted) vm.tainted = true;
+    vm.close();
+    this.releaseVforkParent(g);
+    // Orphans go to the first process (it reaps them, or the run's end does).
+    const init = this.initGroup;
+    for (const c of g.children.splice(0)) {
+      c.parent = init;
+      c.ppid = init.pid;
+      init.children.push(c);
+      if (!c.alive) this.childChanged(init, c);
+    }
+    const p = g.parent;
+    if (!p || !p.alive) { this.procs.delete(g.pid); return; }
+    this.childChanged(p, g);
+  }
+
+  /** Child `c` of `p` ended: SIGCHLD (its exit signal) and the waits; reaped at once where the parent ignores SIGCHLD. */
+  private childChanged(p: ThreadGroup, c: ThreadGroup): void {
+    const act = p.sigactions.get(SIGCHLD);
+    const autoReap = c.exitSignal === SIGCHLD && act !== undefined && (act.handler === 1n || (act.flags & BigInt(SA_NOCLDWAIT)) !== 0n);
+    if (autoReap) this.reap(p, c);
+    else if (c.exitSignal > 0) {
+      const killed = (c.waitStatus & 0x7f) !== 0;
+      this.post(p, undefined, { signo: c.exitSignal, code: killed ? CLD_KILLED : CLD_EXITED, pid: c.pid, uid: c.uid,
+        value: BigInt(killed ? c.waitStatus & 0x7f : (c.waitStatus >> 8) & 0xff) });
+    }
+    // Threads of the parent waiting for a child try again (wait4 and waitid are served anew).
+    for (const t of [...p.tasks]) {
+      const r = this.runs.get(t);
+      if (r && r.wait?.kind === 'child') { r.wait = undefined; this.guard(t, () => this.retry(t, r, Infinity)); }
+    }
+  }
+
+  /** Removes zombie `c` from `p`'s children: its pid is free. */
+  private reap(p: ThreadGroup, c: ThreadGroup): void {
+    const i = p.children.indexOf(c);
+    if (i >= 0) p.children.splice(i, 1);
+    this.procs.delete(c.pid);
+  }
+
+  /**
+   * wait4 and waitid: a child of the calling process that ended and matches `w` (reaped
+   * unless WNOWAIT); null when none has ended yet and WNOHANG; -ECHILD when no child
+   * matches; BLOCKED while it waits (served again when a child ends; EINTR on a signal).
+   */
+  waitChild(k: Kernel, w: ChildWait): ChildStatus | null | number {
+    const t = k as unknown as Task, g = t.group;
+    const match = (c: ThreadGroup) => {
+      if (w.which === 'pid' && c.pid !== w.id) return false;
+      if (w.which === 'pgid' && c.pgid !== w.id) return false;
+      if (w.options & __WALL) return true;
+      return ((w.options & __WCLONE) !== 0) === (c.exitSignal !== SIGCHLD);
+    };
+    let any = false;
+    for (const c of g.children) {
+      if (!match(c)) continue;
+      any = true;
+      if (c.alive) continue;
+      if (!(w.options & WNOWAIT)) this.reap(g, c);
+      return { pid: c.pid, status: c.waitStatus, uid: c.uid };
+    }
+    if (!any) return -ECHILD;
+    if (w.options & WNOHANG) return null;
+    const r = this.runs.get(t);
+    if (!r) return -ECHILD;
+    r.wait = this.newWait('child', Infinity);
+    return BLOCKED;
+  }
+
+  /** The process with pid `pid` (live or a zombie), if any. */
+  process(pid: number): ThreadGroup | undefined {
+    return this.procs.get(pid);
+  }
+
+  /**
+   * kill(2) to other processes: `pid` > 0 one process, 0 the caller's process group, -1
+   * every process but the first, < -1 process group -pid. 0, or -ESRCH when none exists.
+   * A zombie takes a signal without effect, as on Linux.
+   */
+  killProcesses(k: Kernel, pid: number, info: SignalInfo): number {
+    const from = (k as unknown as Task).group;
+    let targets: ThreadGroup[];
+    if (pid > 0) { const g = this.procs.get(pid); targets = g ? [g] : []; }
+    else if (pid === -1) targets = [...this.procs.values()].filter((g) => g !== this.initGroup || from === this.initGroup);
+    else { const pg = pid === 0 ? from.pgid : -pid; targets = [...this.procs.values()].filter((g) => g.pgid === pg); }
+    if (targets.length === 0) return -ESRCH;
+    if (info.signo === 0) return 0;
+    // The sender's own process last: a fatal signal to it unwinds from here.
+    targets.sort((a, b) => (a === from ? 1 : 0) - (b === from ? 1 : 0));
+    let rc = 0;
+    for (const g of targets) if (g.alive) { const r = this.post(g, undefined, info, from); if (r < 0) rc = r; }
+    return rc;
+  }
+
+  /** The processes, for /proc (live ones and zombies). */
+  processes(): IterableIterator<ThreadGroup> {
+    return this.procs.values();
+  }
+
   // ---- timers ---------------------------------------------------------------------------------------
 
   itimer(k: Kernel, which: number, value: number | undefined, interval: number): { value: number; interval: number } {
-    const id = -1 - which;
+    // Each process has its own three (ids below zero, by pid).
+    const id = -1 - which - 4 * k.pid;
     const tm = this.timers.get(id);
     const old = tm && tm.deadline !== Infinity ? { value: Math.max(0, tm.deadline - performance.now()), interval: tm.interval } : { value: 0, interval: 0 };
     if (value === undefined) return old;
     const signo = which === 0 ? SIGALRM : which === 1 ? SIGVTALRM : SIGPROF;
-    this.arm(id, { deadline: value > 0 ? performance.now() + value : Infinity, interval: value > 0 ? interval : 0, clock: 1, notify: 0, signo, value: 0n, tid: 0, overrun: 0 });
-    void k;
+    this.arm(id, { deadline: value > 0 ? performance.now() + value : Infinity, interval: value > 0 ? interval : 0, clock: 1, notify: 0, signo, value: 0n, tid: 0, overrun: 0,
+      group: (k as unknown as Task).group });
     return old;
   }
 
@@ -1618,33 +1932,29 @@ export class Scheduler implements TaskServices {
     if (notify === 4 /* SIGEV_THREAD_ID */ && !this.hasThread(tid)) return -EINVAL;
     if (this.timers.size >= 4096) return -EAGAIN;
     const id = this.nextTimerId++;
-    this.timers.set(id, { deadline: Infinity, interval: 0, clock, notify, signo, value, tid, overrun: 0 });
-    void k;
+    this.timers.set(id, { deadline: Infinity, interval: 0, clock, notify, signo, value, tid, overrun: 0, group: (k as unknown as Task).group });
     return id;
   }
 
   timerSet(k: Kernel, id: number, value: number | undefined, interval: number, abs: boolean): { value: number; interval: number } | number {
     const tm = this.timers.get(id);
-    if (!tm || id < 0) return -EINVAL;
+    if (!tm || id < 0 || tm.group !== (k as unknown as Task).group) return -EINVAL;
     const old = { value: tm.deadline === Infinity ? 0 : Math.max(0, tm.deadline - performance.now()), interval: tm.interval };
     if (value === undefined) return old;
     let deadline = Infinity;
     if (value > 0) deadline = abs ? performance.now() + (value - clockMs(tm.clock)) : performance.now() + value;
     this.arm(id, { ...tm, deadline: value > 0 ? deadline : Infinity, interval: value > 0 ? interval : 0, overrun: 0 });
-    void k;
     return old;
   }
 
   timerOverrun(k: Kernel, id: number): number {
     const tm = this.timers.get(id);
-    void k;
-    return tm && id >= 0 ? Math.min(tm.overrun, 0x7fffffff) : -EINVAL;
+    return tm && id >= 0 && tm.group === (k as unknown as Task).group ? Math.min(tm.overrun, 0x7fffffff) : -EINVAL;
   }
 
   timerDelete(k: Kernel, id: number): number {
-    if (id < 0 || !this.timers.has(id)) return -EINVAL;
+    if (id < 0 || this.timers.get(id)?.group !== (k as unknown as Task).group) return -EINVAL;
     this.arm(id, undefined);
-    void k;
     return 0;
   }
 
@@ -1670,9 +1980,9 @@ export class Scheduler implements TaskServices {
         this.armed--;
         tm.deadline = Infinity;
       }
-      if (tm.notify === 1 /* SIGEV_NONE */ || !this.tasks[0]) continue;
-      const target = tm.notify === 4 ? this.tasks.find((t) => t.tid === tm.tid) : undefined;
-      const g = this.tasks[0].group;
+      const g = tm.group;
+      if (tm.notify === 1 /* SIGEV_NONE */ || !g.alive) continue;
+      const target = tm.notify === 4 ? g.tasks.find((t) => t.tid === tm.tid) : undefined;
       const q = target ? target.pending : g.shared;
       if (q.mask & sigmaskBit(tm.signo)) { tm.overrun += missed + 1; continue; }     // still pending: an overrun
       tm.overrun = missed;

@@ -20,28 +20,71 @@ export interface Diagnostics {
   log(line: string): void;
 }
 
+/** What a process needs of its VM (src/vmm/machine.ts's Machine). */
+export interface ProcessVm {
+  /** Releases the VM, its memory and the process's fds (a process's end). */
+  close(): void;
+}
+
 /** A guest process: what its threads share. */
 export class ThreadGroup {
   /** Signal dispositions (rt_sigaction), shared by every thread (CLONE_SIGHAND). */
   readonly sigactions = new Map<number, SigAction>();
   /** Signals sent to the process (kill), for whichever thread does not block them. */
   readonly shared = new SigQueue();
+  /** Futex waiters by address (futexes are private to a process's memory). */
+  readonly futexes = new Map<number, Task[]>();
   /** The group's threads, the first one (the leader, tid == pid) first. */
   readonly tasks: Task[] = [];
   /** Identity published to the guest (getpid & co, auxv). */
   readonly pid: number;
-  readonly ppid: number;
   readonly uid: number;
   readonly gid: number;
-  private readonly noted = new Set<string>();
+  private readonly noted: Set<string>;
 
-  constructor(readonly exe: string, readonly mem: GuestMemory, readonly as: AddressSpace, readonly fds: FdTable,
-    private readonly diag: Diagnostics, ids: { pid: number; ppid: number; uid: number; gid: number }) {
+  // ---- the process tree (src/vmm/processes.ts) ----
+  /** The VM the process runs in (its Machine). */
+  vm: ProcessVm | undefined;
+  /** The parent process (undefined for the first one, and once the parent is gone: re-parented to the first). */
+  parent: ThreadGroup | undefined;
+  /** The parent's pid as the guest sees it (getppid). */
+  ppid: number;
+  readonly children: ThreadGroup[] = [];
+  /** Process group and session (setpgid, setsid). */
+  pgid: number;
+  sid: number;
+  /** False once the process ended (a zombie until its parent reaps it). */
+  alive = true;
+  /** Its wait status (exit code << 8, or the signal number) once it ended. */
+  waitStatus = 0;
+  /** The signal its parent gets when it ends (SIGCHLD, or clone's exit signal). */
+  exitSignal = 17;
+  /** A vfork parent's thread, suspended until this process execs or ends. */
+  vforkParent: Task | undefined;
+  /** The process's working directory as a host O_PATH fd (-1: the VMM's own cwd is it, nobody else ran since). */
+  cwdFd = -1;
+  /** The file mode creation mask (umask). */
+  umask = 0o022;
+  /** performance.now() when it started (/proc's start times). */
+  readonly started = performance.now();
+  /** Bytes of memory a fork copied (for --verbose and the benchmark). */
+  forkCopied = 0;
+
+  constructor(public exe: string, readonly mem: GuestMemory, public as: AddressSpace, public fds: FdTable,
+    private readonly diag: Diagnostics, ids: { pid: number; ppid: number; uid: number; gid: number }, noted?: Set<string>) {
     this.pid = ids.pid;
     this.ppid = ids.ppid;
     this.uid = ids.uid;
     this.gid = ids.gid;
+    this.pgid = ids.pid;
+    this.sid = ids.pid;
+    // Notes are once per run, not once per process.
+    this.noted = noted ?? new Set<string>();
   }
+
+  /** The set of notes already shown (shared with the processes this one forks). */
+  get notedKeys(): Set<string> { return this.noted; }
+  get diagnostics(): Diagnostics { return this.diag; }
 
   /** Writes a line of the guest's debug console (ToroV's hypercall 499) to torov's stderr. */
   console(text: Uint8Array): void {
@@ -87,6 +130,7 @@ export class Task implements Kernel {
   get as(): AddressSpace { return this.group.as; }
   get fds(): FdTable { return this.group.fds; }
   get exe(): string { return this.group.exe; }
+  get process(): ThreadGroup { return this.group; }
   get pid(): number { return this.group.pid; }
   get ppid(): number { return this.group.ppid; }
   get uid(): number { return this.group.uid; }

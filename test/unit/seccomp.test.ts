@@ -97,10 +97,10 @@ describe('the BPF program', () => {
     }
     // clone3's flags are in memory the filter cannot read: ENOSYS, and glibc falls back to clone.
     assert.equal(verdictOf(def, 'clone3', [0, 88]), SECCOMP_RET_ERRNO | 38);
-    // A policy that gives the guest no threads, no signal waits and no timers gives the VMM
-    // no thread creation either (with those, a lone guest thread's vCPU may move to a vCPU
-    // thread while the main thread keeps time).
-    const waits = ['pause', 'rt_sigsuspend', 'rt_sigtimedwait', 'alarm', 'setitimer', 'timer_create', 'signalfd', 'signalfd4'];
+    // A policy that gives the guest no threads, no processes, no signal waits and no timers
+    // gives the VMM no thread creation either (with those, a lone guest thread's vCPU may
+    // move to a vCPU thread while the main thread keeps time).
+    const waits = ['fork', 'vfork', 'pause', 'rt_sigsuspend', 'rt_sigtimedwait', 'alarm', 'setitimer', 'timer_create', 'signalfd', 'signalfd4'];
     const noThreads = buildFilter(policy('allow', [{ names: ['clone', 'clone3', ...waits], action: 'deny' }]), { pid: PID }).program;
     assert.equal(verdictOf(noThreads, 'clone', [PTHREAD_CLONE_FLAGS, 0, 0, 0, 0]), KILL);
     assert.equal(verdictOf(noThreads, 'clone3', [0, 88]), KILL);
