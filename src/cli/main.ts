@@ -53,6 +53,7 @@ export function exitNow(status: number): void {
   // policy), counts too: Node's exit would stop it in the middle of loading koffi, which
   // aborts the process with a fatal error instead of the run's status.
   const early = (globalThis as { __torovEarlyWorker?: unknown }).__torovEarlyWorker !== undefined;
+  if (process.env["TOROV_PROFILE_EXIT"]) return;
   if (!early && !(require('../vmm/channel') as typeof import('../vmm/channel')).HostThread.anyStarted()) return;
   const { sys, NR } = require('../host/libc') as typeof import('../host/libc');
   sys(NR.exit_group, status);

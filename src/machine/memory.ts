@@ -495,7 +495,9 @@ export class GuestMemory {
    */
   copySystemFrom(parent: GuestMemory): void {
     if (parent.memSize !== this.memSize || parent.layout.maxVcpus !== this.layout.maxVcpus) throw new Error('fork: windows of different sizes');
-    memcpy(this.sysHost, parent.sysHost, this.layout.vcpuOffset);
+    // Only the pages the parent's slot has in memory: most page-table pages of a large
+    // window were never touched (and this slot reads as zero there, as a fresh one does).
+    copyResident(this.sysHost, parent.sysHost, 0, this.layout.vcpuOffset);
     this.sys8.fill(0, SYS.CHAN, SYS.CHAN + PAGE_SIZE);
   }
 
@@ -504,34 +506,23 @@ export class GuestMemory {
    * pages it never touched are not copied, and read as zero here too). Returns the bytes copied.
    */
   copyResidentFrom(parent: GuestMemory, va: number, len: number): number {
-    const pages = len / PAGE_SIZE;
-    const vec = Buffer.allocUnsafe(Math.min(pages, 65536));
-    let copied = 0;
-    for (let first = 0; first < pages; first += vec.length) {
-      const n = Math.min(vec.length, pages - first);
-      const base = va + first * PAGE_SIZE;
-      if (sys(NR.mincore, parent.hostBase + base, n * PAGE_SIZE, addressOf(vec)) < 0) vec.fill(1, 0, n);
-      for (let i = 0; i < n;) {
-        if (!(vec[i]! & 1)) { i++; continue; }
-        let j = i + 1;
-        while (j < n && (vec[j]! & 1)) j++;
-        const off = base + i * PAGE_SIZE, bytes = (j - i) * PAGE_SIZE;
-        memcpy(this.hostBase + off, parent.hostBase + off, bytes);
-        copied += bytes;
-        i = j;
-      }
-    }
-    return copied;
+    return copyResident(this.hostBase, parent.hostBase, va, len);
   }
 
   /**
-   * An exec: the window becomes empty (fresh anonymous memory, every PTE not present), as
-   * a new VM's. The caller re-registers the memory slots so that KVM forgets every cached
-   * translation of the old image.
+   * An exec: the window becomes empty, as a new VM's: the ranges the old program mapped
+   * (`ranges`; `file`: a host file or shared memory sits there) get fresh memory, and every
+   * page-table page is zero again. Dropping the pages fires KVM's MMU notifier for each, so
+   * KVM forgets every cached translation to them (as after an munmap). Only what was mapped
+   * is touched: tearing down a whole large window costs milliseconds on kvm_pvm.
    */
-  resetWindow(): void {
-    sys(NR.mmap, this.hostBase, this.memSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
-    this.sys8.fill(0, this.layout.ptOffset, this.layout.ptOffset + this.layout.nPt * PAGE_SIZE);
+  resetWindow(ranges: readonly { start: number; end: number; file: boolean }[]): void {
+    for (const r of ranges) {
+      const addr = this.hostBase + r.start, len = r.end - r.start;
+      if (r.file) sys(NR.mmap, addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+      else sys(NR.madvise, addr, len, MADV_DONTNEED);
+    }
+    sys(NR.madvise, this.sysHost + this.layout.ptOffset, this.layout.nPt * PAGE_SIZE, MADV_DONTNEED);
   }
 
   /**
@@ -556,6 +547,32 @@ const P_RW_US = PTE_P | PTE_RW | PTE_US;
 const CHUNK = 16 * 1024 * 1024;
 /** The longest range bytes() makes a view of. */
 const MAX_VIEW = 1024 * 1024 * 1024;
+
+/**
+ * Copies the pages of host range [src+off, src+off+len) that are in memory (mincore) to
+ * dest+off (page-aligned offsets); pages never touched are left alone. Returns the bytes copied.
+ */
+function copyResident(dest: number, src: number, off: number, len: number): number {
+  const pages = Math.ceil(len / PAGE_SIZE);
+  const vec = mincoreVec.length >= Math.min(pages, 65536) ? mincoreVec : (mincoreVec = Buffer.allocUnsafe(Math.min(pages, 65536)));
+  let copied = 0;
+  for (let first = 0; first < pages; first += vec.length) {
+    const n = Math.min(vec.length, pages - first);
+    const base = off + first * PAGE_SIZE;
+    if (sys(NR.mincore, src + base, n * PAGE_SIZE, addressOf(vec)) < 0) vec.fill(1, 0, n);
+    for (let i = 0; i < n;) {
+      if (!(vec[i]! & 1)) { i++; continue; }
+      let j = i + 1;
+      while (j < n && (vec[j]! & 1)) j++;
+      const at = base + i * PAGE_SIZE, bytes = (j - i) * PAGE_SIZE;
+      memcpy(dest + at, src + at, bytes);
+      copied += bytes;
+      i = j;
+    }
+  }
+  return copied;
+}
+let mincoreVec = Buffer.allocUnsafe(4096);
 
 function mmapAnon(len: number): number {
   const addr = sys(NR.mmap, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

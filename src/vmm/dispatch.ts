@@ -36,6 +36,8 @@ export interface SyscallDispatcher {
   dispatch(task: Task, nr: number, a: Args): number;
   /** --trace: a process ended (its wait status). */
   traceEnd?(pid: number, waitStatus: number): void;
+  /** --trace: a call that waited finished. */
+  traceResumed?(task: Task, nr: number, result: number): void;
 }
 
 /** What a Dispatcher is made from. */
@@ -121,6 +123,14 @@ export class Dispatcher implements SyscallDispatcher {
   private active: ThreadGroup | undefined;
   /** --trace tags each line with its thread once the run has more than one (set by the scheduler). */
   tagged = false;
+
+  /** --trace: a call that waited (BLOCKED) finished with `result`: "<... wait4 resumed>) = 2". */
+  traceResumed(task: Task, nr: number, result: number): void {
+    if (this.traceFd === undefined || nr < 0) return;
+    const tag = this.tagged || task.group.tasks.length > 1 ? `[pid ${task.tid}] ` : '';
+    const r = result < 0 && result >= -4095 ? `-1 ${errnoName(-result)}` : String(result);
+    writeAll(this.traceFd, `${tag}<... ${syscallName(nr)} resumed>) = ${r}\n`);
+  }
 
   /** --trace: a process ended, as strace -f says it ("+++ exited with 3 +++", "+++ killed by SIGTERM +++"). */
   traceEnd(pid: number, waitStatus: number): void {
@@ -221,7 +231,11 @@ export class Dispatcher implements SyscallDispatcher {
       try { r = o ? this.dispatchChecked(task, nr, a, o) : this.call(task, nr, a); } catch (e) { if (e instanceof GuestExit) out(0n); throw e; }
     }
     if (before !== undefined && r === 0) writeAll(this.traceFd!, before);
-    else out(BigInt.asUintN(64, BigInt(r)));
+    else if (r === BLOCKED) {
+      // As strace: the call waits; its result comes in a "resumed" line (traceResumed).
+      const line = formatTraceLine(info, nr, args, tm, 0n, v);
+      writeAll(this.traceFd!, `${tag}${line.slice(0, line.lastIndexOf(') = ') + 1)} <unfinished ...>\n`);
+    } else out(BigInt.asUintN(64, BigInt(r)));
     if (busFaults() !== 0) restoreBus(task);          // the trace read a page that lost its backing
     return r;
   }

@@ -318,12 +318,11 @@ export class Machine implements SchedulerHost {
     const m = this.mem;
     // Code patched for the old image's syscall sites is gone with it.
     if (this.rewriter) { this.rewriter = undefined; if (this.group === this.scheduler.initGroup) this.scheduler.onSite = undefined; }
-    m.resetWindow();
-    // Deleting the memory slots makes KVM drop every cached translation of the old image.
-    this.vm.setMemoryRegion(0, 0, 0, m.hostBase);
-    this.vm.setMemoryRegion(1, m.layout.sysGpa, 0, m.sysHost);
-    this.vm.setMemoryRegion(0, 0, m.memSize, m.hostBase);
-    this.vm.setMemoryRegion(1, m.layout.sysGpa, m.layout.sysSize, m.sysHost);
+    // Fresh memory over the whole window fires KVM's MMU notifier for every page of the old
+    // image: every cached translation to them is dropped, and the next access walks the
+    // new (empty, then loaded) page tables, as after an munmap (docs/architecture.md).
+    m.resetWindow(this.as.vmas.map((v) => ({ start: v.start, end: v.end,
+      file: v.kind === 'file' || v.kind === 'shared' || v.hostShared === true || m.isFile(v.start, v.end - v.start) })));
     const as = new AddressSpace(m, this.cfg.memory);
     this.as = as;
     this.group.as = as;

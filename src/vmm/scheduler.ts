@@ -306,6 +306,8 @@ export class Scheduler implements TaskServices {
   private readonly debugParked = new Set<Task>();
   /** Live threads of every process, in creation order; the first is the first program's first thread. */
   readonly tasks: Task[] = [];
+  /** --trace is on (calls that waited get a "resumed" line). */
+  private readonly tracing: boolean;
   /** The first process (the run's "init": its end ends the run). */
   initGroup!: ThreadGroup;
   /** Processes by pid: the live ones and the zombies not reaped yet. */
@@ -335,6 +337,7 @@ export class Scheduler implements TaskServices {
 
   constructor(private readonly host: SchedulerHost, private readonly ring: boolean, private readonly spawn: boolean, firstTid: number) {
     this.nextTid = firstTid + 1;
+    this.tracing = (host as { cfg?: { traceFd?: number } }).cfg?.traceFd !== undefined;
     // A sandboxed VMM's bin/torov started a vCPU thread early (before the jail): use it.
     this.threadWanted = (globalThis as { __torovEarlyWorker?: unknown }).__torovEarlyWorker !== undefined || HostThread.anyStarted();
     // A host thread warms up in the background (30-50 ms of Node worker start-up), so that
@@ -831,9 +834,9 @@ export class Scheduler implements TaskServices {
     if (this.tickForSignal) { this.tickForSignal = false; if (this.armed === 0) this.stopTick(); }
     if (result === BLOCKED) {
       // A host call needs the thread's host thread, so the guest must sleep (PORT_WAIT)
-      // at once. A kernel wait (futex, sleep) may end soon: the guest spins its budget, as
+      // at once, as for a wait for a child (it runs for a while). A kernel wait (futex, sleep) may end soon: the guest spins its budget, as
       // long as spinning guests leave a CPU for the threads that do the work.
-      if (r.wait && (r.wait.kind === 'host' || r.wait.kind === 'ready' || this.spinners() >= HOST_CPUS - 1)) slot.setState(CHAN_BLOCKING);
+      if (r.wait && (r.wait.kind === 'host' || r.wait.kind === 'ready' || r.wait.kind === 'child' || r.wait.kind === 'vfork' || this.spinners() >= HOST_CPUS - 1)) slot.setState(CHAN_BLOCKING);
       return;
     }
     this.finishChannel(t, r, result);
@@ -969,6 +972,7 @@ export class Scheduler implements TaskServices {
   /** Finishes a thread's waiting syscall with `result`. */
   private complete(t: Task, r: TaskRun, result: number): void {
     r.wait = undefined;
+    if (this.tracing) this.host.dispatcher.traceResumed?.(t, r.viaChannel ? r.sysNr : r.vcpu.lastNr, result);
     this.sleepers.delete(t);
     if (r.viaChannel) {
       this.finishChannel(t, r, result);
@@ -1836,15 +1840,16 @@ export class Scheduler implements TaskServices {
     const act = p.sigactions.get(SIGCHLD);
     const autoReap = c.exitSignal === SIGCHLD && act !== undefined && (act.handler === 1n || (act.flags & BigInt(SA_NOCLDWAIT)) !== 0n);
     if (autoReap) this.reap(p, c);
-    else if (c.exitSignal > 0) {
-      const killed = (c.waitStatus & 0x7f) !== 0;
-      this.post(p, undefined, { signo: c.exitSignal, code: killed ? CLD_KILLED : CLD_EXITED, pid: c.pid, uid: c.uid,
-        value: BigInt(killed ? c.waitStatus & 0x7f : (c.waitStatus >> 8) & 0xff) });
-    }
-    // Threads of the parent waiting for a child try again (wait4 and waitid are served anew).
+    // Threads of the parent waiting for a child try again first (wait4 and waitid are served
+    // anew), as Linux wakes them before the signal can interrupt their wait.
     for (const t of [...p.tasks]) {
       const r = this.runs.get(t);
       if (r && r.wait?.kind === 'child') { r.wait = undefined; this.guard(t, () => this.retry(t, r, Infinity)); }
+    }
+    if (!autoReap && c.exitSignal > 0 && p.alive) {
+      const killed = (c.waitStatus & 0x7f) !== 0;
+      this.post(p, undefined, { signo: c.exitSignal, code: killed ? CLD_KILLED : CLD_EXITED, pid: c.pid, uid: c.uid,
+        value: BigInt(killed ? c.waitStatus & 0x7f : (c.waitStatus >> 8) & 0xff) });
     }
   }
 

@@ -102,6 +102,9 @@ export class Vcpu {
     this.stubFaultRip = SYS_VA + SYS.STUB + STUB_FAULT_COMMON + 2;
   }
 
+  /** The number of the last syscall served on the exit path (a trace's "resumed" line). */
+  lastNr = -1;
+
   /** Sets the entry registers (only at start, through KVM_SET_REGS). */
   setEntry(rip: number, rsp: number): void {
     const b = Buffer.alloc(144);
@@ -152,6 +155,7 @@ export class Vcpu {
     const fromStub = this.reg(RIP) === this.stubSyscallRip;
     if (this.mode === 'unknown' && fromStub) this.probe();
     const nr = u[RAX + 1] === 0 ? u[RAX]! : -1;
+    this.lastNr = nr;
     let result: number;
     if (fromStub && nr < 512 && NEEDS_CONTEXT[nr]) {
       // Served with the program's registers in place (clone copies them).
