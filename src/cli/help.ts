@@ -89,7 +89,8 @@ Sandbox (on by default: namespaces, a pivot_root jail, no privileges, a seccomp 
       --timeout DURATION Stop the VM after e.g. 30s, 500ms, 2m, 1h30m (exit status 124),
                          counted from the start of torov run; 0 means no limit.
       --pids N           Most processes and threads of the run, torov's own included (its
-                         cgroup's pids.max; default 64 + --threads).
+                         cgroup's pids.max; default 64 + --threads). Guest processes and
+                         threads get N - 32; fork and clone fail with EAGAIN past that.
       --allow-host-root  Allow the host's / as a volume, a writable root or a ToroV
                          MountPoint (it gives the guest every host file).
       --no-sandbox       Run the VMM without its sandbox (debugging only; warns).

@@ -130,6 +130,8 @@ export interface ProcessInfo {
   cwdFd: number;
   /** Its file mode creation mask. */
   umask: number;
+  /** True once it called execve. */
+  readonly execed: boolean;
 }
 
 /**

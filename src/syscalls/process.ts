@@ -8,7 +8,7 @@ import { Handler, HandlerTable, Kernel, ProcessInfo } from './api';
 import { SYSINFO } from '../linux/structs';
 import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
-import { EINVAL, ENOSYS, EPERM, ESRCH } from '../linux/errno';
+import { EINVAL, ENOSYS, EPERM, ESRCH, EACCES } from '../linux/errno';
 import {
   ARCH_GET_CPUID, ARCH_GET_FS, ARCH_GET_GS, ARCH_SET_FS, ARCH_SET_GS, PR_GET_DUMPABLE, PR_GET_NAME, PR_GET_NO_NEW_PRIVS,
   PR_GET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NAME, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG,
@@ -260,6 +260,7 @@ const sysSetpgid: Handler = (k, a) => {
   if (!p || !p.alive || (p !== me && p.ppid !== k.pid)) return -ESRCH;
   const pgid = pgidArg === 0 ? p.pid : pgidArg;
   if (p.sid !== me.sid) return -EPERM;
+  if (p !== me && p.execed) return -EACCES;                // a child that has exec'd
   if (p.sid === p.pid) return -EPERM;                     // a session leader stays in its group
   if (pgid !== p.pid) {
     let found = false;

@@ -170,6 +170,9 @@ export function installKick(): void {
  * free list together (KVM_RUN on a vCPU from a thread other than its last costs an RCU
  * grace period), and the next VM of the process reuses them.
  */
+/** How long fork and clone wait for a host thread that is starting (ms). */
+const SPARE_WAIT_MS = 3000;
+
 export class HostThread {
   readonly ctl: Int32Array;
   /** EXIT count already handled. */
@@ -199,7 +202,15 @@ export class HostThread {
   static prestart(): void {
     installKick();
     if (HostThread.idle.length > 0 || HostThread.starting) return;
-    const t = HostThread.early() ?? (HostThread.noNew ? undefined : new HostThread(startVcpuWorker()));
+    let t: HostThread | undefined;
+    try {
+      t = HostThread.early() ?? (HostThread.noNew ? undefined : new HostThread(startVcpuWorker()));
+    } catch (e) {
+      // The host refused a thread (the run's pids limit: EAGAIN): none is started, and
+      // fork and clone fail with EAGAIN until a thread is free (HostThread.spare).
+      HostThread.refused = String((e as Error).message ?? e);
+      return;
+    }
     if (!t) return;
     HostThread.everStarted = true;
     HostThread.starting = t;
@@ -211,6 +222,26 @@ export class HostThread {
    * thread is gone runs its vCPU on the main thread.
    */
   static forbidNew(): void { HostThread.noNew = true; }
+  /** Why the host refused the last thread (undefined: it never did). */
+  static refused: string | undefined;
+
+  /**
+   * True if a new guest thread or process can have a host thread: one is idle or
+   * starting, or one can be started (tried now: the host may refuse it at its pids limit).
+   */
+  static spare(n = 1): boolean {
+    for (;;) {
+      const st = HostThread.starting;
+      if (st && st.ready()) { HostThread.starting = undefined; HostThread.idle.push(st); }
+      if (HostThread.idle.length >= n) return true;
+      HostThread.prestart();
+      // One is starting: wait for it (a Node worker's start-up, tens of milliseconds). One
+      // the host let start but that cannot finish (no thread left for its own start-up) is no spare.
+      if (!HostThread.starting) return false;
+      if (!HostThread.waitReady(SPARE_WAIT_MS)) { HostThread.refused ??= 'a new thread did not start'; return false; }
+    }
+  }
+
   /** False if no thread is idle or starting and none may be started. */
   static canStart(): boolean {
     return !HostThread.noNew || HostThread.idle.length > 0 || HostThread.starting !== undefined

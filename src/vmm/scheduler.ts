@@ -701,8 +701,8 @@ export class Scheduler implements TaskServices {
         // A snapshot: clone adds to this.tasks, a thread's end removes from it.
         const tasks = this.tasks.length === 1 ? this.tasks : this.tasks.slice();
         for (let i = 0; i < tasks.length; i++) {
-          const t = tasks[i]!, r = this.runs.get(t)!;
-          if (r.dead) continue;
+          const t = tasks[i]!, r = this.runs.get(t);
+          if (!r || r.dead) continue;            // ended meanwhile (its process was killed)
           const h = r.thread;
           if (!h) return;                        // a new thread without a host thread yet
           try {
@@ -1206,6 +1206,10 @@ export class Scheduler implements TaskServices {
       return -EAGAIN;
     }
     if (!pr || !parent.regs) return -ENOSYS;
+    if (HostThread.canStart() && !HostThread.spare(this.unbound() + 1)) {
+      k.note('pids-host', `clone: the host refused another thread (${HostThread.refused ?? 'no thread may be started'}): EAGAIN`);
+      return -EAGAIN;
+    }
     const regs = parent.regs.snapshot();
     regs.writeBigUInt64LE(0n, REGS.rax);
     if (spec.stack !== 0) regs.writeBigUInt64LE(BigInt.asUintN(64, BigInt(spec.stack)), REGS.rsp);
@@ -1707,6 +1711,10 @@ export class Scheduler implements TaskServices {
       k.note('pids-limit', `fork: the run's limit of processes and threads (${this.taskLimit}, --pids) is reached: EAGAIN`);
       return -EAGAIN;
     }
+    if (!HostThread.spare(this.unbound() + 1)) {
+      k.note('pids-host', `fork: the host refused another thread (${HostThread.refused ?? 'no thread may be started'}): EAGAIN`);
+      return -EAGAIN;
+    }
     const regs = parent.regs.snapshot();
     regs.writeBigUInt64LE(0n, REGS.rax);
     if (spec.stack !== 0) regs.writeBigUInt64LE(BigInt.asUintN(64, BigInt(spec.stack)), REGS.rsp);
@@ -1740,6 +1748,14 @@ export class Scheduler implements TaskServices {
     return pid;
   }
 
+  /** How many threads have no host thread yet (each new one needs one of the idle ones). */
+  private unbound(): number {
+    let n = 0;
+    for (const r of this.runs.values()) if (!r.thread && !r.dead) n++;
+    // A lone thread may run on the main thread: it needs none.
+    return this.tasks.length === 1 ? 0 : n;
+  }
+
   /** --trace names each line's thread once there is more than one process or thread. */
   private tagProcesses(): void {
     (this.host.dispatcher as { tagged?: boolean }).tagged = true;
@@ -1756,6 +1772,7 @@ export class Scheduler implements TaskServices {
     if (!this.runs.get(t)) return -ENOSYS;
     for (const u of [...g.tasks]) if (u !== t) this.kill(u);
     vmOf(g).exec(t, prog);
+    g.execed = true;
     for (const [id, tm] of this.timers) if (id >= 0 && tm.group === g) this.arm(id, undefined);
     this.releaseVforkParent(g);
     return 0;
@@ -1846,7 +1863,8 @@ export class Scheduler implements TaskServices {
       const r = this.runs.get(t);
       if (r && r.wait?.kind === 'child') { r.wait = undefined; this.guard(t, () => this.retry(t, r, Infinity)); }
     }
-    if (!autoReap && c.exitSignal > 0 && p.alive) {
+    // SA_NOCLDWAIT with a handler: reaped at once, and the handler still runs (as on Linux).
+    if (c.exitSignal > 0 && p.alive && !(autoReap && act!.handler === 1n)) {
       const killed = (c.waitStatus & 0x7f) !== 0;
       this.post(p, undefined, { signo: c.exitSignal, code: killed ? CLD_KILLED : CLD_EXITED, pid: c.pid, uid: c.uid,
         value: BigInt(killed ? c.waitStatus & 0x7f : (c.waitStatus >> 8) & 0xff) });
@@ -1903,7 +1921,7 @@ export class Scheduler implements TaskServices {
     const from = (k as unknown as Task).group;
     let targets: ThreadGroup[];
     if (pid > 0) { const g = this.procs.get(pid); targets = g ? [g] : []; }
-    else if (pid === -1) targets = [...this.procs.values()].filter((g) => g !== this.initGroup || from === this.initGroup);
+    else if (pid === -1) targets = [...this.procs.values()].filter((g) => g !== this.initGroup && g !== from && g.alive);
     else { const pg = pid === 0 ? from.pgid : -pid; targets = [...this.procs.values()].filter((g) => g.pgid === pg); }
     if (targets.length === 0) return -ESRCH;
     if (info.signo === 0) return 0;

@@ -59,6 +59,8 @@ export class ThreadGroup {
   waitStatus = 0;
   /** The signal its parent gets when it ends (SIGCHLD, or clone's exit signal). */
   exitSignal = 17;
+  /** True once it called execve (its parent can no longer change its process group: EACCES). */
+  execed = false;
   /** A vfork parent's thread, suspended until this process execs or ends. */
   vforkParent: Task | undefined;
   /** The process's working directory as a host O_PATH fd (-1: the VMM's own cwd is it, nobody else ran since). */

@@ -247,6 +247,13 @@ static long raw(uint64_t nr, uint64_t *a)
     return r;
 }
 
+/* exit_group through a raw syscall (a forked child must not run libc's exit handlers). */
+static void raw_exit(int code)
+{
+    uint64_t a[6] = { (uint64_t)code, 0, 0, 0, 0, 0 };
+    for (;;) raw(SYS_exit_group, a);
+}
+
 /* ---- One random syscall ------------------------------------------------------------------- */
 
 static void one_syscall(void)
@@ -290,7 +297,10 @@ static void one_syscall(void)
     prog->nr = nr;
     for (int i = 0; i < 6; i++) prog->args[i] = a[i];
     prog->step = 1;
-    raw(nr, a);
+    long r = raw(nr, a);
+    /* A new process (fork, vfork, clone without CLONE_THREAD): the child ends at once, so a
+       run stays one fuzzer and ends when it does (its children are reaped by the run's end). */
+    if (r == 0 && (nr == SYS_fork || nr == SYS_vfork || nr == SYS_clone || nr == SYS_clone3)) raw_exit(0);
     switch (nr) {
     case SYS_rt_sigaction: case SYS_rt_sigprocmask: case SYS_sigaltstack: case SYS_rt_sigsuspend: case SYS_signalfd: case SYS_signalfd4:
         restore_signals(); break;

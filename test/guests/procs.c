@@ -1289,7 +1289,14 @@ static void mode_ppid(void)
     buf[n] = 0;
     printf("%s", buf);
     int st;
-    EXPECT_ERR("the orphan is not our child", waitpid(-1, &st, WNOHANG), ECHILD);
+    /* The init of a PID namespace (pid 1: a torov guest, a container) gets the orphans. */
+    if (getpid() == 1) {
+        int n = 0;
+        for (int i = 0; i < 200 && waitpid(-1, &st, WNOHANG) <= 0; i++) usleep(5000);
+        (void)n;
+    } else {
+        EXPECT_ERR("the orphan is not our child", waitpid(-1, &st, WNOHANG), ECHILD);
+    }
 }
 
 static void mode_subreaper(void)
