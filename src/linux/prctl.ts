@@ -5,7 +5,7 @@
 
 /** prctl(2) options (linux/prctl.h). */
 export const PR_SET_PDEATHSIG = 1, PR_GET_PDEATHSIG = 2, PR_GET_DUMPABLE = 3, PR_SET_DUMPABLE = 4, PR_SET_NAME = 15,
-  PR_GET_NAME = 16, PR_CAPBSET_DROP = 24, PR_SET_NO_NEW_PRIVS = 38, PR_GET_NO_NEW_PRIVS = 39, PR_CAP_AMBIENT = 47;
+  PR_GET_NAME = 16, PR_CAPBSET_DROP = 24, PR_SET_CHILD_SUBREAPER = 36, PR_GET_CHILD_SUBREAPER = 37, PR_SET_NO_NEW_PRIVS = 38, PR_GET_NO_NEW_PRIVS = 39, PR_CAP_AMBIENT = 47;
 /** PR_CAP_AMBIENT operations (linux/prctl.h). */
 export const PR_CAP_AMBIENT_CLEAR_ALL = 4;
 /** The size of a task's name (comm) with its NUL (include/linux/sched.h: TASK_COMM_LEN). */

@@ -53,6 +53,33 @@ export interface Vma {
   hostShared?: boolean;
 }
 
+/** `marks` without [start, end) (of one kind, or all kinds when `kind` is undefined). */
+function subtractRange<T extends { start: number; end: number; kind: string }>(marks: T[], start: number, end: number, kind: string | undefined): T[] {
+  const out: T[] = [];
+  for (const m of marks) {
+    if ((kind !== undefined && m.kind !== kind) || m.end <= start || m.start >= end) { out.push(m); continue; }
+    if (m.start < start) out.push({ ...m, end: start });
+    if (m.end > end) out.push({ ...m, start: end });
+  }
+  return out;
+}
+
+/** The pieces of [start, end) outside the marks of `kind`. */
+function rangesWithout(start: number, end: number, marks: readonly { start: number; end: number; kind: string }[], kind: string): [number, number][] {
+  let pieces: [number, number][] = [[start, end]];
+  for (const m of marks) {
+    if (m.kind !== kind || m.end <= start || m.start >= end) continue;
+    const next: [number, number][] = [];
+    for (const [a, b] of pieces) {
+      if (m.end <= a || m.start >= b) { next.push([a, b]); continue; }
+      if (a < m.start) next.push([a, m.start]);
+      if (m.end < b) next.push([m.end, b]);
+    }
+    pieces = next;
+  }
+  return pieces;
+}
+
 /** End of the part of a VMA (or a piece of one) whose pages may be present. */
 const presentEnd = (v: Vma) => (v.eof === undefined ? v.end : Math.min(v.end, Math.max(v.start, v.eof)));
 
@@ -99,6 +126,29 @@ export class AddressSpace {
   /** True once the program has more than one thread (vCPUs that run while a call changes the mappings). */
   shared = false;
 
+  /**
+   * madvise's fork advice: ranges a fork's child gets zeroed (MADV_WIPEONFORK, kept in the
+   * child) or not at all (MADV_DONTFORK). Sorted, disjoint per kind; unmapping drops them.
+   */
+  forkMarks: { start: number; end: number; kind: 'wipe' | 'dontfork' }[] = [];
+
+  /** MADV_WIPEONFORK/KEEPONFORK (wipe) and MADV_DONTFORK/DOFORK (dontfork) on [addr, addr+len): 0 or -errno. */
+  forkAdvice(addr: number, len: number, kind: 'wipe' | 'dontfork', on: boolean): number {
+    if (addr % PAGE_SIZE !== 0 || len < 0) return -EINVAL;
+    const end = pageUp(addr + len);
+    if (end === addr) return 0;
+    for (let p = addr; p < end;) {
+      const v = this.find(p);
+      if (!v) return -ENOMEM;
+      // Linux: wipe-on-fork only for private anonymous memory.
+      if (on && kind === 'wipe' && (v.kind === 'file' || v.kind === 'elf' || v.kind === 'shared' || v.kind === 'shmem')) return -EINVAL;
+      p = v.end;
+    }
+    this.forkMarks = subtractRange(this.forkMarks, addr, end, kind);
+    if (on) { this.forkMarks.push({ start: addr, end, kind }); this.forkMarks.sort((a, b) => a.start - b.start); }
+    return 0;
+  }
+
   constructor(readonly mem: GuestMemory, readonly limit: number) {
     this.stackTop = mem.memSize;
     this.mmapTop = this.stackTop - STACK_SIZE - STACK_GUARD;
@@ -130,13 +180,21 @@ export class AddressSpace {
         const r = sys(HOST.mremap, P.hostBase + v.start, 0, len, MREMAP_MAYMOVE | MREMAP_FIXED, child.hostBase + v.start);
         if (r < 0) return r;
       } else {
-        child.copyResidentFrom(P, v.start, len);
+        // Private memory is copied, but for the ranges marked wipe-on-fork (zero in the child).
+        for (const [s0, e0] of rangesWithout(v.start, v.end, this.forkMarks, 'wipe')) child.copyResidentFrom(P, s0, e0 - s0);
         // Copied: plain memory in the child, which no file can take away.
         child.markFile(v.start, len, false);
       }
       as.vmas.push({ ...v, ...(v.file ? { file: { ...v.file } } : {}) });
     }
-    as.committed = this.committed;
+    as.forkMarks = this.forkMarks.filter((m) => m.kind === 'wipe').map((m) => ({ ...m }));
+    // MADV_DONTFORK ranges do not exist in the child.
+    for (const m of this.forkMarks) {
+      if (m.kind !== 'dontfork') continue;
+      as.removeRange(m.start, m.end, true);
+      child.setPages(m.start, m.end - m.start, 0);
+    }
+    as.committed = as.vmas.reduce((n, v) => n + charge(v), 0);
     as.loadedImages.push(...this.loadedImages.map((i) => ({ ...i })));
     as.brkStart = this.brkStart;
     as.brkEnd = this.brkEnd;
@@ -197,6 +255,7 @@ export class AddressSpace {
    * the pages are also unmapped and given back to the host. Returns the removed pieces.
    */
   private removeRange(start: number, end: number, release: boolean): Vma[] {
+    if (this.forkMarks.length) this.forkMarks = subtractRange(this.forkMarks, start, end, undefined);
     const removed: Vma[] = [];
     const out: Vma[] = [];
     // A piece of a file mapping keeps the file offset of its own start.

@@ -132,6 +132,8 @@ export interface ProcessInfo {
   umask: number;
   /** True once it called execve. */
   readonly execed: boolean;
+  /** PR_SET_CHILD_SUBREAPER: orphans below it come to it rather than to the first process. */
+  subreaper: boolean;
 }
 
 /**

@@ -9,7 +9,7 @@ import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
 import { EBADF, EINVAL, ENODEV, ENOMEM } from '../linux/errno';
 
-import { MADV_DONTNEED, MADV_FREE, MADV_REMOVE, MAP_ANONYMOUS, MAP_HUGETLB, MLOCK_ONFAULT } from '../linux/mman';
+import { MADV_DONTNEED, MADV_FREE, MADV_REMOVE, MADV_WIPEONFORK, MADV_KEEPONFORK, MADV_DONTFORK, MADV_DOFORK, MAP_ANONYMOUS, MAP_HUGETLB, MLOCK_ONFAULT } from '../linux/mman';
 import { MFD_ALLOW_SEALING, MFD_CLOEXEC, MFD_EXEC, MFD_NOEXEC_SEAL, NAME_MAX, O_CLOEXEC, O_RDWR, O_TMPFILE } from '../linux/fcntl';
 import { shmDirFd } from '../sandbox/jail';
 import { PAGE_SIZE } from '../machine/layout';
@@ -33,10 +33,12 @@ const sysMunmap: Handler = (k, a) => k.as.munmap(a.ptr(0), a.n(1));
 const sysMprotect: Handler = (k, a) => k.as.mprotect(a.ptr(0), a.n(1), a.i(2));
 const sysMremap: Handler = (k, a) => k.as.mremap(a.ptr(0), a.n(1), a.n(2), a.i(3), a.ptr(4));
 
-/** Implements madvise(2): DONTNEED/FREE/REMOVE give pages back; the rest are hints. */
+/** Implements madvise(2): DONTNEED/FREE/REMOVE give pages back; the fork advice is kept for fork; the rest are hints. */
 const sysMadvise: Handler = (k, a) => {
   const adv = a.i(2);
   if (adv === MADV_DONTNEED || adv === MADV_FREE || adv === MADV_REMOVE) return k.as.dontneed(a.ptr(0), a.n(1));
+  if (adv === MADV_WIPEONFORK || adv === MADV_KEEPONFORK) return k.as.forkAdvice(a.ptr(0), a.n(1), 'wipe', adv === MADV_WIPEONFORK);
+  if (adv === MADV_DONTFORK || adv === MADV_DOFORK) return k.as.forkAdvice(a.ptr(0), a.n(1), 'dontfork', adv === MADV_DONTFORK);
   return 0;
 };
 

@@ -11,7 +11,7 @@ import { HOST } from './host-nr';
 import { EINVAL, ENOSYS, EPERM, ESRCH, EACCES } from '../linux/errno';
 import {
   ARCH_GET_CPUID, ARCH_GET_FS, ARCH_GET_GS, ARCH_SET_FS, ARCH_SET_GS, PR_GET_DUMPABLE, PR_GET_NAME, PR_GET_NO_NEW_PRIVS,
-  PR_GET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NAME, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG,
+  PR_GET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NAME, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER,
 } from '../linux/prctl';
 import { RLIMIT_NOFILE, RLIM_NLIMITS } from '../linux/resource';
 
@@ -225,6 +225,8 @@ const sysPrctl: Handler = (k, a) => {
       return 0;
     }
     case PR_GET_PDEATHSIG: k.mem.writeU32(a.ptr(1), st.pdeathsig); return 0;
+    case PR_SET_CHILD_SUBREAPER: k.process.subreaper = a.n(1) !== 0; return 0;
+    case PR_GET_CHILD_SUBREAPER: k.mem.writeU32(a.ptr(1), k.process.subreaper ? 1 : 0); return 0;
     case PR_GET_DUMPABLE: return st.dumpable;
     case PR_SET_DUMPABLE: {
       const v = a.n(1);

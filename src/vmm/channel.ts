@@ -107,6 +107,11 @@ export class Slot {
     this.pageU32[S(CHAN.FASTVAL) + 2 * nr + 1] = Math.floor(value / 4294967296) >>> 0;
   }
 
+  /** Changes the value of a syscall already answered in the guest (an exec's new leader's gettid); others stay off. */
+  republish(nr: number, value: number): void {
+    if (this.pageU32[S(CHAN.FASTMASK) + (nr >> 5)]! & (1 << (nr & 31))) this.publish(nr, value);
+  }
+
   /** True if a request is posted and not yet taken. */
   posted(): boolean { return Atomics.load(this.page, S(CHAN.STATE)) === CHAN_REQUEST; }
 
@@ -198,10 +203,10 @@ export class HostThread {
     return new HostThread(w);
   }
 
-  /** Starts a thread if none is starting and none is idle, so one is ready soon (non-blocking). */
-  static prestart(): void {
+  /** Starts a thread if none is starting and none is idle (`more`: even with idle ones), so one is ready soon (non-blocking). */
+  static prestart(more = false): void {
     installKick();
-    if (HostThread.idle.length > 0 || HostThread.starting) return;
+    if ((HostThread.idle.length > 0 && !more) || HostThread.starting) return;
     let t: HostThread | undefined;
     try {
       t = HostThread.early() ?? (HostThread.noNew ? undefined : new HostThread(startVcpuWorker()));
@@ -234,7 +239,7 @@ export class HostThread {
       const st = HostThread.starting;
       if (st && st.ready()) { HostThread.starting = undefined; HostThread.idle.push(st); }
       if (HostThread.idle.length >= n) return true;
-      HostThread.prestart();
+      HostThread.prestart(true);
       // One is starting: wait for it (a Node worker's start-up, tens of milliseconds). One
       // the host let start but that cannot finish (no thread left for its own start-up) is no spare.
       if (!HostThread.starting) return false;

@@ -1088,12 +1088,17 @@ export class Scheduler implements TaskServices {
     w.keep = keep;
     r.wait = w;
     r.thread.hostCall(nr, args);
+    // A signal that came before the call (a kill just before it) interrupts it if it blocks,
+    // as on Linux; nothing else would wake the wait for it. A call that does not block completes.
+    if (t.sigFlag) { r.interrupted = true; r.thread.kick(r.vcpu.fd.runU8, false); }
     return BLOCKED;
   }
 
   waitReady(k: Kernel, nr: number, args: readonly number[], keep: Buffer, deadline: number): number {
     const t = k as unknown as Task, r = this.runs.get(t);
     if (!r || !r.thread) return -EAGAIN;
+    // It would block (tried without blocking first): a deliverable signal ends it now, as on Linux.
+    if (t.sigFlag) return -EINTR;
     const w = this.newWait('ready', deadline);
     w.keep = keep;
     r.wait = w;
@@ -1109,6 +1114,7 @@ export class Scheduler implements TaskServices {
   sleep(k: Kernel, deadline: number, rem: number): number {
     const t = k as unknown as Task, r = this.runs.get(t);
     if (!r || !this.concurrent) return -ENOSYS;    // the caller sleeps on the host itself
+    if (t.sigFlag) { if (rem) { const w = this.newWait('sleep', deadline); w.rem = rem; this.writeRem(t, w); } return -EINTR; }
     const w = this.newWait('sleep', deadline);
     w.rem = rem;
     r.wait = w;
@@ -1128,6 +1134,7 @@ export class Scheduler implements TaskServices {
       if (deadline === Infinity) k.note('futex-wait', 'futex WAIT with no other thread to wake it and no timeout: returned EAGAIN instead of waiting forever');
       return deadline === Infinity ? -EAGAIN : -ETIMEDOUT;
     }
+    if (t.sigFlag) return -EINTR;
     const w = this.newWait('futex', deadline);
     w.addr = addr;
     w.bitset = bitset >>> 0;
@@ -1772,6 +1779,11 @@ export class Scheduler implements TaskServices {
     if (!this.runs.get(t)) return -ENOSYS;
     for (const u of [...g.tasks]) if (u !== t) this.kill(u);
     vmOf(g).exec(t, prog);
+    // Exec from another thread than the leader: it becomes the leader, with the pid as its tid.
+    if (t.tid !== g.pid) {
+      t.tid = g.pid;
+      this.runs.get(t)?.slot?.republish(NR.gettid, g.pid);
+    }
     g.execed = true;
     for (const [id, tm] of this.timers) if (id >= 0 && tm.group === g) this.arm(id, undefined);
     this.releaseVforkParent(g);
@@ -1839,13 +1851,15 @@ export class Scheduler implements TaskServices {
     if (e.tainted) vm.tainted = true;
     vm.close();
     this.releaseVforkParent(g);
-    // Orphans go to the first process (it reaps them, or the run's end does).
-    const init = this.initGroup;
+    // Orphans go to the nearest living subreaper above, else the first process (it reaps
+    // them, or the run's end does).
+    let reaper = this.initGroup;
+    for (let a = g.parent; a; a = a.parent) if (a.alive && a.subreaper) { reaper = a; break; }
     for (const c of g.children.splice(0)) {
-      c.parent = init;
-      c.ppid = init.pid;
-      init.children.push(c);
-      if (!c.alive) this.childChanged(init, c);
+      c.parent = reaper;
+      c.ppid = reaper.pid;
+      reaper.children.push(c);
+      if (!c.alive) this.childChanged(reaper, c);
     }
     const p = g.parent;
     if (!p || !p.alive) { this.procs.delete(g.pid); return; }
@@ -1903,6 +1917,7 @@ export class Scheduler implements TaskServices {
     if (w.options & WNOHANG) return null;
     const r = this.runs.get(t);
     if (!r) return -ECHILD;
+    if (t.sigFlag) return -EINTR;
     r.wait = this.newWait('child', Infinity);
     return BLOCKED;
   }

@@ -59,6 +59,8 @@ export class ThreadGroup {
   waitStatus = 0;
   /** The signal its parent gets when it ends (SIGCHLD, or clone's exit signal). */
   exitSignal = 17;
+  /** PR_SET_CHILD_SUBREAPER: orphans below it come to it rather than to the first process. */
+  subreaper = false;
   /** True once it called execve (its parent can no longer change its process group: EACCES). */
   execed = false;
   /** A vfork parent's thread, suspended until this process execs or ends. */
@@ -126,7 +128,7 @@ export class Task implements Kernel {
   /** While a syscall that waited for host fds is served again: the deadline of that wait. */
   retryDeadline: number | undefined;
 
-  constructor(readonly group: ThreadGroup, readonly tid: number, readonly sched: TaskServices) {}
+  constructor(readonly group: ThreadGroup, public tid: number, readonly sched: TaskServices) {}
 
   get mem(): GuestMemory { return this.group.mem; }
   get as(): AddressSpace { return this.group.as; }
