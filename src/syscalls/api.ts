@@ -132,6 +132,17 @@ export interface ProcessInfo {
   umask: number;
   /** True once it called execve. */
   readonly execed: boolean;
+  // What /proc shows of it (src/syscalls/synthetic.ts). Its memory, address space and fds
+  // are released when it ends: read them only while it is alive.
+  /** Its threads, the first one (tid == pid) first; empty once it ended. */
+  readonly tasks: readonly Kernel[];
+  readonly mem: GuestMemory;
+  readonly as: AddressSpace;
+  readonly fds: FdTable;
+  /** Its signal dispositions. */
+  readonly sigactions: ReadonlyMap<number, SigAction>;
+  /** Its wait status once it ended (exit code << 8, or the signal). */
+  readonly waitStatus: number;
 }
 
 /**
