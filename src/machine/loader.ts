@@ -223,6 +223,7 @@ export function buildStack(as: AddressSpace, argv: readonly string[], envp: read
   const envAddrs = env.addrs, argAddrs = args.addrs;
   as.argArea = { start: args.start, end: args.end };
   as.envArea = { start: env.start, end: env.end };
+  as.execFn = execfn;
   const platformAddr = str('x86_64');
   sp = Math.floor(sp / 16) * 16;
   const randomAddr = put(random);

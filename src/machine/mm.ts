@@ -118,6 +118,8 @@ export class AddressSpace {
   /** Where the program's argument and environment strings are ([start, end), for /proc/self/cmdline and environ). */
   argArea = { start: 0, end: 0 };
   envArea = { start: 0, end: 0 };
+  /** The program's path as execve was given it (AT_EXECFN): a new program's name (comm) is its last component, as Linux's. */
+  execFn = '';
   brkEnd = 0;             // current program break (not page-aligned)
   readonly stackTop: number;
   /** mmap allocates top-down below this. */
@@ -200,6 +202,7 @@ export class AddressSpace {
     as.brkEnd = this.brkEnd;
     as.argArea = { ...this.argArea };
     as.envArea = { ...this.envArea };
+    as.execFn = this.execFn;
     return as;
   }
 

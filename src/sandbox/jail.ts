@@ -319,6 +319,9 @@ export function enterJail(spec: JailSpec): void {
   mount('make mounts private', null, '/', null, MS_REC | MS_PRIVATE);
   const sources = [...spec.volumes.map((v) => v.host), ...(spec.root !== undefined ? [spec.root] : []), ...DEVICES.map((d) => `/dev/${d}`)];
   const dir = jailMountPoint(sources);
+  // What the guest will see mounted, by its own paths, in order (guestMounts).
+  const mounted: string[] = ['/'];
+  const seen = (dst: string) => { mounted.push(`/${path.relative(dir, dst)}`); };
   // The guest's in-memory files (memfds, and /tmp when asked: see 3c) live in one tmpfs of
   // a bounded size. Without /tmp it is mounted here for a moment, kept by an fd and
   // detached: only the VMM reaches it (memfd_create makes unnamed files in it), no path.
@@ -374,8 +377,9 @@ export function enterJail(spec: JailSpec): void {
       if (e.name === 'dev' || e.name === 'proc' || e.name === 'sys' || (e.name === 'tmp' && spec.tmp)) continue;
       const src = path.join(spec.root, e.name), dst = path.join(dir, e.name);
       if (e.isSymbolicLink()) { fs.symlinkSync(fs.readlinkSync(src), dst); continue; }
-      if (shadowed?.name === e.name) { attachClone(shadowed, src, dst); continue; }
+      if (shadowed?.name === e.name) { attachClone(shadowed, src, dst); seen(dst); continue; }
       withFd(openBeneath(`root ${spec.root}`, rootFd, e.name), (fd) => bindRootEntry(fdPath(fd), dst, src));
+      seen(dst);
     }
     if (shadowed) fs.closeSync(shadowed.tree);
     if (Array.isArray(spec.writable)) {
@@ -390,6 +394,7 @@ export function enterJail(spec: JailSpec): void {
           finally { sys(SYS.close, jail); }
           if (dst !== dir && !dst.startsWith(dir + '/')) throw new SandboxError(`writable ${g}: resolves outside the root ${spec.root}`);
           bind(fdPath(fd), dst, false);
+          seen(dst);
         });
       }
     }
@@ -406,10 +411,11 @@ export function enterJail(spec: JailSpec): void {
   if (dev !== undefined) {
     if (!rootItself) fs.mkdirSync(dev, { recursive: true });
     mount('mount /dev', 'tmpfs', dev, 'tmpfs', MS_NOSUID | MS_NOEXEC, 'mode=0755,size=64k');
+    seen(dev);
     // Read-only binds: the devices still read and write (a device node ignores a read-only
     // mount), but their host inodes cannot be changed. The guest may run as root, the
     // owner of /dev/null on the host, and chmod it there otherwise.
-    for (const d of DEVICES) bind(`/dev/${d}`, path.join(dev, d), true, true);
+    for (const d of DEVICES) { bind(`/dev/${d}`, path.join(dev, d), true, true); seen(path.join(dev, d)); }
     mount('make /dev read-only', null, dev, null, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC);
   } else {
     noJailDev = true;
@@ -419,6 +425,7 @@ export function enterJail(spec: JailSpec): void {
     const tmp = inRoot('/tmp', 'tmp')!;
     if (!rootItself) fs.mkdirSync(tmp, { recursive: true });
     mount('mount /tmp', 'tmpfs', tmp, 'tmpfs', MS_NOSUID | MS_NODEV, `mode=1777${spec.shmSize !== undefined ? `,size=${spec.shmSize}` : ''}`);
+    seen(tmp);
     // The guest's memfds go here too, unnamed (O_TMPFILE): one budget for both.
     if (spec.shmSize !== undefined) shmDirFd = openDir('open /tmp', tmp);
   }
@@ -426,7 +433,7 @@ export function enterJail(spec: JailSpec): void {
   for (const v of spec.volumes) {
     if (!fs.existsSync(v.host)) throw new SandboxError(`volume ${v.host}: no such file or directory on the host`);
     const dst = inRoot(v.guest, `volume ${v.host}:${v.guest}`)!;
-    try { bind(v.host, dst, v.readOnly); }
+    try { bind(v.host, dst, v.readOnly); seen(dst); }
     catch (e) {
       if (e instanceof SandboxError) throw e;
       throw new SandboxError(`volume ${v.host}:${v.guest}: cannot create ${v.guest} in the guest's root (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
@@ -443,6 +450,7 @@ export function enterJail(spec: JailSpec): void {
   process.chdir('/');
   // 5. A tmpfs root's own directory is read-only; the guest writes only where allowed.
   if (!rootItself) mount('make / read-only', null, '/', null, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV);
+  guestMounts = mounted;
   call('sethostname', SYS.sethostname, 'torov', 5);
   if (spec.network === 'none') loopbackUp();
   // The working directory: --workdir, else the host's as the guest sees it when it can
@@ -453,6 +461,14 @@ export function enterJail(spec: JailSpec): void {
     catch { if (i === cwds.length - 1) throw new SandboxError(`working directory ${cwd}: no such directory in the guest's root`); }
   }
 }
+
+/**
+ * The mount points of the guest's root, as the guest names them, in the order they were
+ * mounted (the root first): the guest's /proc/mounts (src/syscalls/synthetic.ts), which
+ * asks the kernel (statfs) for each one's type and flags. Empty without a jail.
+ * Binds of whole trees (a root entry with mounts below it) show as one mount.
+ */
+export let guestMounts: readonly string[] = [];
 
 /** True when the last jail's root (the user's own writable directory) had no dev/ for torov's /dev. */
 export let noJailDev = false;

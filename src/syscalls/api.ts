@@ -134,6 +134,17 @@ export interface ProcessInfo {
   readonly execed: boolean;
   /** PR_SET_CHILD_SUBREAPER: orphans below it come to it rather than to the first process. */
   subreaper: boolean;
+  // What /proc shows of it (src/syscalls/synthetic.ts). Its memory, address space and fds
+  // are released when it ends: read them only while it is alive.
+  /** Its threads, the first one (tid == pid) first; empty once it ended. */
+  readonly tasks: readonly Kernel[];
+  readonly mem: GuestMemory;
+  readonly as: AddressSpace;
+  readonly fds: FdTable;
+  /** Its signal dispositions. */
+  readonly sigactions: ReadonlyMap<number, SigAction>;
+  /** Its wait status once it ended (exit code << 8, or the signal). */
+  readonly waitStatus: number;
 }
 
 /**

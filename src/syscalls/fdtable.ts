@@ -25,6 +25,25 @@ export interface SignalFd {
   ready: boolean;
 }
 
+/**
+ * A file or directory of torov's /proc or /sys the guest opened (src/syscalls/synthetic.ts).
+ * Its host fd is a sealed memfd (a file's text; empty for a directory): what the guest
+ * learns through the fd (fstat, readlink of /proc/PID/fd/N, a directory's entries) comes
+ * from here. Shared by the guest fds that duplicate it, as an open file is.
+ */
+export interface SyntheticFile {
+  /** The guest path it was opened by, its links resolved (/proc/1/status, not /proc/self/status). */
+  readonly path: string;
+  /** Mode (type and permissions) and owner, as stat shows them. */
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  /** The open flags the guest gave (fdinfo shows them; the memfd's own are O_RDWR). */
+  readonly flags: number;
+  /** A directory's entries, made at the first getdents and again at a rewind, and the position in them. */
+  dir?: { entries: ReadonlyArray<{ name: string; type: number; ino: number }> | undefined; pos: number };
+}
+
 export class FdTable {
   private readonly host: Int32Array;
   private readonly flags: Uint8Array;
@@ -60,6 +79,7 @@ export class FdTable {
     this.kinds[fd] = 0;
     this.sigio.delete(fd);
     this.signalfds.delete(fd);
+    this.synthetic.delete(fd);
     if (fd >= this.top) this.top = fd + 1;
     if (old >= 0 && old !== hostFd) sys(NR.close, old);
   }
@@ -74,10 +94,22 @@ export class FdTable {
   /** Guest fds that are signalfds (a dup shares the object). Cleared with the fd. */
   readonly signalfds = new Map<number, SignalFd>();
 
+  /** Guest fds of torov's /proc and /sys (a dup shares the object). Cleared with the fd. */
+  readonly synthetic = new Map<number, SyntheticFile>();
+
+  /**
+   * The process's working directory when it is a directory of torov's /proc or /sys (the
+   * host's cwd cannot be there), else undefined. Kept here so that a fork copies it and an
+   * exec keeps it, as they do the cwd.
+   */
+  synCwd: string | undefined;
+
   /** Guest fd `to` was made a duplicate of `from`: what torov keeps per open file follows. */
   duplicated(from: number, to: number): void {
     const s = this.signalfds.get(from);
     if (s) this.signalfds.set(to, s);
+    const y = this.synthetic.get(from);
+    if (y) this.synthetic.set(to, y);
   }
 
   getFlags(fd: number): number { return this.flags[fd] ?? 0; }
@@ -104,6 +136,7 @@ export class FdTable {
     this.kinds[fd] = 0;
     this.sigio.delete(fd);
     this.signalfds.delete(fd);
+    this.synthetic.delete(fd);
     const r = sys(NR.close, h);
     // close(2) always frees the descriptor; only EIO-like errors are worth reporting.
     return r < 0 && r !== -EINTR ? r : 0;
@@ -134,6 +167,8 @@ export class FdTable {
     }
     for (const [fd, s] of this.sigio) t.sigio.set(fd, { ...s });
     for (const [fd, s] of this.signalfds) t.signalfds.set(fd, s);
+    for (const [fd, s] of this.synthetic) t.synthetic.set(fd, s);
+    t.synCwd = this.synCwd;
     return t;
   }
 
@@ -145,6 +180,7 @@ export class FdTable {
   closeAll(): void {
     this.sigio.clear();
     this.signalfds.clear();
+    this.synthetic.clear();
     this.kinds.fill(0);
     for (let i = 0; i < this.top; i++) {
       const h = this.host[i]!;

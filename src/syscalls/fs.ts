@@ -11,14 +11,17 @@
  * dirfd and fd arguments go through the fd table; results that are fds are installed in it.
  */
 import { existsSync } from 'node:fs';
-import { isSynthetic, openSynthetic, statSynthetic } from './synthetic';
+import { accessNode, Found, fold, listing, lookup, mayBeInTrees, openNode, readlinkNode, statfsOf, statNode, statOpen } from './synthetic';
+import { packDirents } from './procfs';
+import type { SyntheticFile } from './fdtable';
+import { fdLink, hostFdPath } from './hostproc';
 import { Handler, HandlerTable, Kernel, Args } from './api';
 import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
-import { E2BIG, EACCES, EBADF, EINVAL, ENAMETOOLONG, ENOENT, ENOSYS, EPERM, ERANGE, fail } from '../linux/errno';
+import { E2BIG, EACCES, EBADF, EINVAL, ENAMETOOLONG, ENODATA, ENOENT, ENOSYS, ENOTDIR, EPERM, ERANGE, fail } from '../linux/errno';
 
 import {
-  AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_NOCTTY, O_NOFOLLOW, O_PATH, O_TRUNC, O_WRONLY, OPEN_HOW_SIZE_VER0 as OPEN_HOW_SIZE,
+  AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_STATX_DONT_SYNC, AT_STATX_FORCE_SYNC, AT_SYMLINK_NOFOLLOW, SEEK_CUR, SEEK_SET, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_NOCTTY, O_NOFOLLOW, O_PATH, O_TRUNC, O_WRONLY, OPEN_HOW_SIZE_VER0 as OPEN_HOW_SIZE,
   PATH_MAX, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, VALID_OPEN_FLAGS, __O_TMPFILE,
 } from '../linux/fcntl';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK, S_ISGID, S_ISUID } from '../linux/stat';
@@ -48,8 +51,6 @@ class Slot {
   set(s: Uint8Array): number { this.buf.set(s); this.buf[s.length] = 0; return this.addr; }
 }
 const SLOTS = [new Slot(), new Slot()] as const;
-const OWN = new Slot();        // paths torov builds (/proc/self/fd/N)
-const TARGET = new Slot();     // readlink of a host fd
 
 /**
  * A guest path, copied into a slot: `addr` is the host address of the copy. `checked`:
@@ -68,21 +69,43 @@ export interface PinnedPath { readonly ptr: number; readonly text: Buffer }
 
 /**
  * Path argument at guest address `ptr`: copied (EFAULT if unreadable, ENAMETOOLONG without
- * a NUL within PATH_MAX) and, unless `guard` is false, refused if it names the VMM's /proc.
- * A path pinned by the argument check for this slot and pointer is used as it was checked.
+ * a NUL within PATH_MAX) and, unless `guard` is false, refused if it is in torov's /proc or
+ * /sys (guardProc: the calls that know those trees look there themselves). A path pinned
+ * by the argument check for this slot and pointer is used as it was checked.
+ * A relative path from a directory of those trees (guest dirfd `dfd`, or the cwd when it
+ * is one) is made absolute: the host has no such directory to resolve it from. `dfd` null:
+ * the path is text, not resolved (a symlink's target).
  */
-function path(k: Kernel, ptr: number, slot: 0 | 1 = 0, guard = true): Path {
+function path(k: Kernel, ptr: number, slot: 0 | 1 = 0, guard = true, dfd: number | null = AT_FDCWD): Path {
   const pin = PINNED_PATHS[slot];
   const checked = pin !== undefined && pin.ptr === ptr;
   const text = checked ? pin.text : k.mem.readCString(ptr, PATH_MAX) ?? fail(ENAMETOOLONG);
-  const p = { addr: SLOTS[slot].set(text), text, absolute: text[0] === SLASH, checked };
+  let p: Path = { addr: SLOTS[slot].set(text), text, absolute: text[0] === SLASH, checked };
+  if (!p.absolute && text.length > 0 && dfd !== null) {
+    const base = treeDir(k, dfd);
+    if (base !== undefined) p = absolutePath(SLOTS[slot], fold(`${base}/${text.toString('latin1')}`));
+  }
   if (guard) guardProc(k, p);
   return p;
 }
 
+/** The path of the directory of torov's trees that guest dirfd `dfd` (AT_FDCWD: the cwd) is, else undefined. */
+function treeDir(k: Kernel, dfd: number): string | undefined {
+  if (dfd === AT_FDCWD) return k.fds.synCwd;
+  const f = k.fds.synthetic.size === 0 ? undefined : k.fds.synthetic.get(dfd);
+  return f?.dir ? f.path : undefined;
+}
+
+/** Absolute path `text`, copied into `slot` (it must fit: paths torov folds are no longer than PATH_MAX). */
+function absolutePath(slot: Slot, text: string): Path {
+  const b = Buffer.from(text, 'latin1');
+  if (b.length > PATH_MAX) fail(ENAMETOOLONG);
+  return { addr: slot.set(b), text: b, absolute: true };
+}
+
 /** A path argument that may be NULL when `flags` has AT_EMPTY_PATH (statx, fstatat since Linux 6.11): NULL reads as "". */
-function pathOrEmpty(k: Kernel, ptr: number, flags: number, guard = true): Path {
-  return ptr === 0 && (flags & AT_EMPTY_PATH) ? EMPTY : path(k, ptr, 0, guard);
+function pathOrEmpty(k: Kernel, ptr: number, flags: number, guard = true, dfd = AT_FDCWD): Path {
+  return ptr === 0 && (flags & AT_EMPTY_PATH) ? EMPTY : path(k, ptr, 0, guard, dfd);
 }
 /** "" for the host. `text` views the same memory: a buffer only known by its address would be garbage-collected. */
 const EMPTY: Path = (() => { const b = Buffer.alloc(1); return { addr: addressOf(b), text: b.subarray(0, 0), absolute: false }; })();
@@ -105,16 +128,6 @@ const out = (k: Kernel, ptr: number, len: number) => k.mem.host(ptr, len, true);
 /** Host address of an optional guest input struct (NULL stays NULL). */
 const optIn = (k: Kernel, ptr: number, len: number) => (ptr === 0 ? 0 : k.mem.host(ptr, len, false));
 
-/** An absolute path with "//", "." and ".." folded, as text (symlinks are not looked at). */
-function fold(p: string): string {
-  const parts: string[] = [];
-  for (const c of p.split('/')) {
-    if (c === '..') parts.pop();
-    else if (c !== '' && c !== '.') parts.push(c);
-  }
-  return '/' + parts.join('/');
-}
-
 /** Whether ASCII `word` occurs in `b` (a byte loop: cheaper than Buffer#includes on short paths). */
 function has(b: Uint8Array, word: string): boolean {
   const c0 = word.charCodeAt(0), n = word.length;
@@ -127,22 +140,22 @@ function has(b: Uint8Array, word: string): boolean {
 }
 
 // ---------------------------------------------------------------------------------------
-// The VMM's /proc: a stopgap until torov gives the guest a /proc of its own.
+// /proc and /sys
 //
-// The guest's files are the host's, so /proc/self would be the VMM's own process: its
-// memory (/proc/self/mem), its fds (/dev/kvm, Node's), its environment and maps. Refused
-// with EACCES (and noted):
-// - before every path call, lexically: an absolute path under /proc/self, /proc/thread-self
-//   or /proc/<pid> for the VMM's pid or one of its threads ("//", "." and ".." folded);
-//   readlink of /proc/self/exe (and /proc/<pid>/exe) answers k.exe instead;
-// - for open, also on what the host actually opened (the new fd's /proc/self/fd link),
-//   which catches symlinks, a dirfd on /proc, a cwd inside /proc, and /proc/mounts or
-//   /proc/net (symlinks to self/...). Opens also resolve with RESOLVE_NO_MAGICLINKS, so no
-//   route reaches the VMM's fds through /proc/<pid>/fd magic links; /dev/stdin, /dev/stdout,
-//   /dev/stderr and /dev/fd/N are the guest's own fds, so torov opens those itself.
-// Not covered: calls other than open that reach the VMM's /proc through a symlink, dirfd
-// or the cwd (stat, readlink, linkat with AT_SYMLINK_FOLLOW...), and /proc of other host
-// processes (left to the host's permission checks).
+// Both are torov's (src/syscalls/synthetic.ts): the calls that look at files (open, the
+// stat family, access, readlink, chdir, getcwd, getdents, statfs, reading extended
+// attributes) look a path up there first, and a path in those trees never reaches the
+// host; every other call with such a path (mkdir, unlink, chmod...) is EACCES (guardProc).
+// A guest path lexically under /proc is therefore never the host's /proc, which would be
+// the VMM's own process (its memory, its fds: /dev/kvm, Node's) or other host processes
+// without a sandbox. What is left is a route the host resolves: a symlink, a dirfd or a
+// cwd leading into the host's /proc, which only a run without a sandbox has (the jail has
+// no /proc). For open, what the host opened is checked (the new fd's /proc/self/fd link),
+// and refused if it is in the VMM's own /proc; opens also resolve with
+// RESOLVE_NO_MAGICLINKS, so no route reaches the VMM's fds through /proc/<pid>/fd magic
+// links; /dev/stdin, /dev/stdout, /dev/stderr and /dev/fd/N are the guest's own fds, so
+// torov opens those itself. Not covered: calls other than open that reach the host's
+// /proc through such a route (stat, readlink...) without a sandbox.
 
 /** Whether `pid` is the VMM process or one of its threads. */
 const isVmmTask = (pid: number) => pid === process.pid || existsSync(`/proc/${process.pid}/task/${pid}`);
@@ -160,40 +173,104 @@ function refuse(k: Kernel, what: string): never {
   return fail(EACCES);
 }
 
-function guardProc(k: Kernel, p: Path): void {
-  if (!p.absolute || !has(p.text, 'proc')) return;
+/** A call that does not look into torov's trees was given a path in them: EACCES (they hold nothing it could change). */
+function guardProc(_k: Kernel, p: Path): void {
+  if (!maybeSynthetic(p)) return;
   const f = fold(p.text.toString('latin1'));
-  if (inVmmProc(f)) refuse(k, f);
+  if (f === '/proc' || f === '/sys' || f.startsWith('/proc/') || f.startsWith('/sys/')) fail(EACCES);
 }
 
-/** A cheap first test, before any folding: synthetic files are under /proc and /sys. */
+/** The bytes of "/proc" and "/sys". */
+const PROC = Buffer.from('/proc'), SYS = Buffer.from('/sys');
+const startsWith = (b: Uint8Array, w: Uint8Array) => {
+  if (b.length < w.length || (b.length > w.length && b[w.length] !== SLASH)) return false;
+  for (let i = 1; i < w.length; i++) if (b[i] !== w[i]) return false;
+  return true;
+};
+
+/**
+ * A cheap first test, on the bytes, before any folding or string: whether `p` can be in
+ * torov's trees (/proc, /sys and below, or a path beginning "//" or "/." that folding may
+ * lead there). Ordinary paths ("/usr/lib/...", "/home/...", relative ones) fail it at once.
+ */
 function maybeSynthetic(p: Path): boolean {
-  return p.absolute && p.text.length > 4 && (p.text[1] === 0x73 /* s */ || p.text[1] === 0x70 /* p */);
+  if (!p.absolute || p.text.length < 2) return false;
+  const c = p.text[1];
+  if (c === 0x70 /* p */) return startsWith(p.text, PROC);
+  if (c === 0x73 /* s */) return startsWith(p.text, SYS);
+  return c === SLASH || c === 0x2e /* . */;
 }
 
-/** A synthetic file's stat written to guest `buf` (0), or undefined when `p` names none (src/syscalls/synthetic.ts). */
-function synStat(k: Kernel, p: Path, buf: number, statx = false): number | undefined {
+/** A third slot: the guest path a link of the trees leads to, for the host call that follows it. */
+const OUTSIDE = new Slot();
+
+/**
+ * What `p` names in torov's trees (synthetic.ts: lookup), undefined when it is not in them.
+ * A link followed out of the trees gives the guest path it leads to as a Path, ready for
+ * the host: the caller goes on with that instead of `p`.
+ */
+function syn(k: Kernel, p: Path, follow: boolean, resolve = 0): Exclude<Found, { outside: string }> | { outside: Path } | undefined {
   if (!maybeSynthetic(p)) return undefined;
-  const st = statSynthetic(k, p.text.toString('latin1'), statx);
-  if (!st) return undefined;
-  k.mem.write(buf, st);
+  const f = lookup(k, p.text.toString('latin1'), follow, resolve);
+  if (f === undefined || typeof f === 'number' || !('outside' in f)) return f;
+  // A path out of the trees, folded: never in them again (at most once more for a host
+  // /proc path a followed fd names, which the trees then answer as ENOENT).
+  if (mayBeInTrees(f.outside)) return -ENOENT;
+  return { outside: absolutePath(OUTSIDE, f.outside) };
+}
+
+/** The open file of torov's trees behind guest fd `fd`, if it is one. */
+const synFile = (k: Kernel, fd: number): SyntheticFile | undefined => (k.fds.synthetic.size === 0 ? undefined : k.fds.synthetic.get(fd));
+
+const fstatBuf = Buffer.alloc(STAT_SIZE), fstatAddr = addressOf(fstatBuf);
+/** fstat (statx with `statx`) of guest fd `fd` when it is a file of torov's trees, written to guest `buf` (0); undefined otherwise. */
+function synFdStat(k: Kernel, fd: number, buf: number, statx: boolean): number | undefined {
+  const f = synFile(k, fd);
+  if (!f) return undefined;
+  const r = sys(HOST.fstat, k.fds.get(fd), fstatAddr);
+  k.mem.write(buf, statOpen(f, r < 0 ? 0 : Number(fstatBuf.readBigInt64LE(STAT.st_size)), statx));
   return 0;
 }
 
-/** access(2) of a synthetic file: readable, never writable or executable; undefined when `p` names none. */
-function synAccess(k: Kernel, p: Path, mode: number): number | undefined {
-  if (!maybeSynthetic(p) || !isSynthetic(k, p.text.toString('latin1'))) return undefined;
-  if (mode & ~7) return -EINVAL;
-  // Mode 0444: X_OK never (no x bit, even for root); W_OK for root only, as Linux's
-  // access() answers root (an open for writing then fails).
-  return mode & 1 || (mode & 2 && k.uid !== 0) ? -EACCES : 0;
+/**
+ * stat(2), lstat(2), newfstatat(2) (statx(2) when `statx` holds its flags and mask) of
+ * guest path `p` from guest dirfd `dfd`, into guest `buf`: a file of torov's trees, an fd
+ * of one (AT_EMPTY_PATH), or the host's.
+ */
+function statAt(k: Kernel, dfd: number, p: Path, buf: number, flags: number, statx?: { mask: number }): number {
+  if (p.text.length === 0 && flags & AT_EMPTY_PATH) {
+    const r = synFdStat(k, dfd, buf, statx !== undefined);
+    if (r !== undefined) return r;
+  }
+  const f = syn(k, p, !(flags & AT_SYMLINK_NOFOLLOW));
+  if (f !== undefined) {
+    if (typeof f === 'number') return f;
+    if ('node' in f) {
+      k.mem.write(buf, statNode(f.node, f.path, statx !== undefined));
+      return 0;
+    }
+    if ('fd' in f) {
+      return statx ? sys(HOST.statx, f.fd, EMPTY.addr, AT_EMPTY_PATH | (flags & (AT_STATX_FORCE_SYNC | AT_STATX_DONT_SYNC)), statx.mask, out(k, buf, STATX_SIZE))
+        : sys(HOST.fstat, f.fd, out(k, buf, STAT_SIZE));
+    }
+    p = f.outside;
+  }
+  guardProc(k, p);
+  return statx ? sys(HOST.statx, dirfd(k, dfd, p), p.addr, flags, statx.mask, out(k, buf, STATX_SIZE))
+    : sys(HOST.newfstatat, dirfd(k, dfd, p), p.addr, out(k, buf, STAT_SIZE), flags);
 }
 
-/** Whether absolute path `p` is the exe link of the guest's process. */
-function isExeLink(k: Kernel, p: Path): boolean {
-  if (!p.absolute || !has(p.text, 'exe')) return false;
-  const f = fold(p.text.toString('latin1'));
-  return f === '/proc/self/exe' || f === '/proc/thread-self/exe' || f === `/proc/${k.pid}/exe`;
+/** access(2), faccessat(2), faccessat2(2) of `p` from `dfd` with faccessat2's `flags`. */
+function accessAt(k: Kernel, dfd: number, p: Path, mode: number, flags: number): number {
+  const f = syn(k, p, !(flags & AT_SYMLINK_NOFOLLOW));
+  if (f !== undefined) {
+    if (typeof f === 'number') return f;
+    if ('node' in f) return accessNode(k, f.node, mode);
+    if ('fd' in f) return sys(HOST.faccessat2, f.fd, EMPTY.addr, mode, AT_EMPTY_PATH | (flags & AT_EACCESS));
+    p = f.outside;
+  }
+  guardProc(k, p);
+  return flags === 0 ? sys(HOST.faccessat, dirfd(k, dfd, p), p.addr, mode) : sys(HOST.faccessat2, dirfd(k, dfd, p), p.addr, mode, flags);
 }
 
 /** The guest fd that /dev/stdin, /dev/stdout, /dev/stderr or /dev/fd/N names, or -1. */
@@ -206,34 +283,7 @@ function devFd(p: Path): number {
   return m ? Number(m[1]) : -1;
 }
 
-/**
- * The VMM's view of its own /proc: a directory fd opened before the sandbox's jail hides
- * the host's /proc (see useProcDir), or the path /proc itself without a sandbox.
- */
-let procDir = AT_FDCWD;
-let procPrefix = '/proc/';
-
-/**
- * Makes the VMM reach its own /proc through `fd` (an O_PATH directory fd of the host's
- * /proc, opened before entering the jail): the guest's root has no /proc, but torov
- * still needs its own fd links to check opens and to reopen /dev/fd/N.
- */
-export function useProcDir(fd: number): void {
-  procDir = fd;
-  procPrefix = '';
-}
-
-/** The host's name for the VMM's working directory (the guest's), or "". */
-export function cwdPath(): string {
-  const n = sys(HOST.readlinkat, procDir, OWN.set(Buffer.from(`${procPrefix}self/cwd`)), TARGET.addr, PATH_MAX);
-  return n > 0 ? TARGET.buf.toString('latin1', 0, n) : '';
-}
-
-/** The host's name for host fd h (its /proc/self/fd link), or "". */
-export function hostFdPath(h: number): string {
-  const n = sys(HOST.readlinkat, procDir, OWN.set(Buffer.from(`${procPrefix}self/fd/${h}`)), TARGET.addr, PATH_MAX);
-  return n > 0 ? TARGET.buf.toString('latin1', 0, n) : '';
-}
+export { useProcDir, cwdPath, hostFdPath } from './hostproc';
 
 // ---------------------------------------------------------------------------------------
 // open
@@ -253,26 +303,34 @@ function setU64(b: Buffer, off: number, v: number): void {
  * guest fd. `resolve` holds the guest's openat2 RESOLVE_* flags (0 for open/openat).
  */
 function openFile(k: Kernel, dfd: number, p: Path, flags: number, mode: number, resolve: number): number {
-  // Synthetic files first (/sys/devices/system/cpu, the guest's own /proc/self/maps), then
-  // the guard on the VMM's /proc (the callers' path() skipped it for this).
-  if (maybeSynthetic(p)) {
-    const syn = openSynthetic(k, p.text.toString('latin1'), flags);
-    if (syn !== undefined) {
-      if (syn < 0) return syn;
-      const fd = k.fds.add(syn, (flags & O_CLOEXEC) !== 0);
-      if (fd < 0) sys(HOST.close, syn);
+  // torov's /proc and /sys first (the callers' path() left the guard to this).
+  let reopen = -1;
+  const f = syn(k, p, !(flags & O_NOFOLLOW), resolve);
+  if (f !== undefined) {
+    if (typeof f === 'number') return f;
+    if ('node' in f) {
+      const o = openNode(k, f.node, f.path, flags);
+      if (typeof o === 'number') return o;
+      const fd = k.fds.add(o.h, (flags & O_CLOEXEC) !== 0);
+      if (fd < 0) sys(HOST.close, o.h); else k.fds.synthetic.set(fd, o.file);
       return fd;
     }
+    if ('fd' in f) reopen = f.fd;
+    else p = f.outside;
   }
-  guardProc(k, p);
+  if (reopen < 0) guardProc(k, p);
   let dir: number, addr: number;
-  const g = devFd(p);
-  if (g >= 0) {
+  const g = reopen >= 0 ? -1 : devFd(p);
+  if (reopen >= 0) {
+    // A process's fd or cwd (/proc/PID/fd/N, /proc/PID/cwd): a new open of what it has open.
+    ({ dir, addr } = fdLink(reopen));
+  } else if (g >= 0) {
     // The guest's own fd, reopened through the VMM's /proc/self/fd (as Linux does for it).
     const h = k.fds.get(g);
     if (h < 0) return -ENOENT;
-    dir = procDir;
-    addr = OWN.set(Buffer.from(`${procPrefix}self/fd/${h}`));
+    const own = synFile(k, g);
+    if (own) return openFile(k, AT_FDCWD, absolutePath(OUTSIDE, own.path), flags, mode, resolve);
+    ({ dir, addr } = fdLink(h));
   } else {
     dir = dirfd(k, dfd, p);
     addr = p.addr;
@@ -353,21 +411,29 @@ const sysOpenat2: Handler = (k, a) => {
   // Flags and resolve bits above 32 are unknown to Linux: EINVAL. A bad mode is the host's to refuse.
   if (how.readUInt32LE(OPEN_HOW.flags + 4) !== 0 || how.readUInt32LE(OPEN_HOW.resolve + 4) !== 0) return -EINVAL;
   const mode = how.readUInt32LE(OPEN_HOW.mode) + how.readUInt32LE(OPEN_HOW.mode + 4) * 2 ** 32;
-  const p = path(k, a.ptr(1), 0, false);
+  const p = path(k, a.ptr(1), 0, false, a.i(0));
   return openFile(k, a.i(0), p, how.readUInt32LE(OPEN_HOW.flags), mode, how.readUInt32LE(OPEN_HOW.resolve));
 };
 
 // ---------------------------------------------------------------------------------------
 // readlink, getcwd, mknod
 
-/** readlink(2)/readlinkat(2); the exe link of the guest's process is k.exe. */
+/** readlink(2)/readlinkat(2); the links of torov's /proc are its own (exe is the program as the guest named it). */
 function readlink(k: Kernel, dfd: number, ptr: number, buf: number, size: number): number {
   if (size <= 0) return -EINVAL;
-  const p = path(k, ptr, 0, false);
-  if (isExeLink(k, p)) {
-    const exe = Buffer.from(k.exe).subarray(0, size);
-    k.mem.write(buf, exe);
-    return exe.length;
+  let p = path(k, ptr, 0, false, dfd);
+  const f = syn(k, p, false);
+  if (f !== undefined) {
+    if (typeof f === 'number') return f;
+    if ('fd' in f) return -EINVAL;
+    if ('node' in f) {
+      const t = readlinkNode(f.node);
+      if (typeof t === 'number') return t;
+      const b = Buffer.from(t, 'latin1').subarray(0, Math.min(size, PATH_MAX));
+      k.mem.write(buf, b);
+      return b.length;
+    }
+    p = f.outside;
   }
   guardProc(k, p);
   // A link target is at most PATH_MAX bytes: a larger size needs no more guest memory.
@@ -393,19 +459,25 @@ const xattrOut = (k: Kernel, ptr: number, size: number) => (size === 0 ? 0 : out
  * asks for SELinux labels and ACLs). Setting and removing them is not supported (ENOSYS).
  */
 function xattrGet(k: Kernel, a: Args, nr: number): number {
-  const p = path(k, a.ptr(0));
+  const p = path(k, a.ptr(0), 0, false);
+  const f = syn(k, p, nr !== HOST.lgetxattr);
+  if (f !== undefined) return typeof f === 'number' ? f : -ENODATA;
+  guardProc(k, p);
   const size = a.n(3);
   return sys(nr, p.addr, xattrName(k, a.ptr(1)), xattrOut(k, a.ptr(2), size), Math.min(size, XATTR_SIZE_MAX));
 }
 function xattrList(k: Kernel, a: Args, nr: number): number {
-  const p = path(k, a.ptr(0));
+  const p = path(k, a.ptr(0), 0, false);
+  const f = syn(k, p, nr !== HOST.llistxattr);
+  if (f !== undefined) return typeof f === 'number' ? f : 0;
+  guardProc(k, p);
   const size = a.n(2);
   return sys(nr, p.addr, xattrOut(k, a.ptr(1), size), Math.min(size, XATTR_SIZE_MAX));
 }
 
 /** mknod(2)/mknodat(2): regular files and FIFOs only; devices and sockets are EPERM. */
 function mknod(k: Kernel, dfd: number, ptr: number, mode: number): number {
-  const p = path(k, ptr);
+  const p = path(k, ptr, 0, true, dfd);
   switch (mode & S_IFMT) {
     case 0: case S_IFREG: case S_IFIFO:
       return sys(HOST.mknodat, dirfd(k, dfd, p), p.addr, noSetId(mode), 0);
@@ -419,7 +491,7 @@ function mknod(k: Kernel, dfd: number, ptr: number, mode: number): number {
 /** utimensat(2)/futimesat(2): a NULL path means the dirfd itself. */
 function utimesAt(k: Kernel, nr: number, a: Args, withFlags: boolean): number {
   const ptr = a.ptr(1);
-  const p = ptr === 0 ? null : path(k, ptr);
+  const p = ptr === 0 ? null : path(k, ptr, 0, true, a.i(0));
   const times = optIn(k, a.ptr(2), TIMES_SIZE);
   return sys(nr, dirfd(k, a.i(0), p), p ? p.addr : 0, times, withFlags ? a.i(3) : 0);
 }
@@ -429,43 +501,104 @@ function utimesAt(k: Kernel, nr: number, a: Args, withFlags: boolean): number {
 // paths, fds and buffers translated as above. The helpers throw SysError (fail(), and
 // GuestFault for guest memory); dispatch turns it into -errno (see api.ts).
 
-/** After a chdir: the process's recorded cwd (kept while others run, see Dispatcher) is stale. */
+/** After a chdir: the process's recorded cwd (kept while others run, see Dispatcher) is stale, and it is no longer in torov's trees. */
 function cwdChanged(k: Kernel, r: number): number {
   const p = k.process;
-  if (r === 0 && p.cwdFd >= 0) { sys(HOST.close, p.cwdFd); p.cwdFd = -1; }
+  if (r === 0) {
+    if (p.cwdFd >= 0) { sys(HOST.close, p.cwdFd); p.cwdFd = -1; }
+    k.fds.synCwd = undefined;
+  }
   return r;
+}
+
+/** chdir(2): into a directory of torov's trees (kept as the fd table's synCwd: the host's cwd stays where it was), or the host's. */
+function chdir(k: Kernel, ptr: number): number {
+  let p = path(k, ptr, 0, false);
+  const f = syn(k, p, true);
+  if (f !== undefined) {
+    if (typeof f === 'number') return f;
+    if ('node' in f) {
+      if (f.node.t !== 'dir') return -ENOTDIR;
+      k.fds.synCwd = f.path;
+      return 0;
+    }
+    if ('fd' in f) return cwdChanged(k, sys(HOST.fchdir, f.fd));
+    p = f.outside;
+  }
+  guardProc(k, p);
+  return cwdChanged(k, sys(HOST.chdir, p.addr));
+}
+
+/**
+ * getdents64(2) and getdents(2) (`legacy`) of a directory of torov's trees: its entries
+ * from the position on, as many as fit in `count` bytes (EINVAL if not even one does).
+ */
+function readTreeDir(k: Kernel, f: SyntheticFile, buf: number, count: number, legacy: boolean): number {
+  const d = f.dir;
+  if (!d) return -ENOTDIR;
+  if (d.entries === undefined) {
+    const l = listing(k, f);
+    if (typeof l === 'number') return l;
+    d.entries = l;
+  }
+  if (d.pos >= d.entries.length) return 0;
+  const { bytes, next } = packDirents(d.entries, d.pos, count, legacy);
+  if (bytes.length === 0) return -EINVAL;
+  k.mem.write(buf, bytes);
+  d.pos = next;
+  return bytes.length;
+}
+
+/**
+ * lseek(2) on a directory of torov's trees: SEEK_SET to a position getdents gave (0 makes
+ * the listing anew, as a rewinddir expects fresh entries), SEEK_CUR by 0 to ask where it is.
+ * Undefined when guest fd `fd` is not such a directory.
+ */
+export function seekTreeDir(k: Kernel, fd: number, offset: number, whence: number): number | undefined {
+  const d = synFile(k, fd)?.dir;
+  if (!d) return undefined;
+  if (whence === SEEK_SET && offset >= 0) {
+    d.pos = offset;
+    if (offset === 0) d.entries = undefined;
+    return offset;
+  }
+  if (whence === SEEK_CUR && offset === 0) return d.pos;
+  return -EINVAL;
 }
 
 export const fsHandlers: HandlerTable = {
   /** Implements open(2). */
   open: (k, a) => openLegacy(k, AT_FDCWD, path(k, a.ptr(0), 0, false), a.i(1), a.u(2)),
   /** Implements openat(2). */
-  openat: (k, a) => openLegacy(k, a.i(0), path(k, a.ptr(1), 0, false), a.i(2), a.u(3)),
+  openat: (k, a) => openLegacy(k, a.i(0), path(k, a.ptr(1), 0, false, a.i(0)), a.i(2), a.u(3)),
   openat2: sysOpenat2,
   /** Implements creat(2): open(O_CREAT | O_WRONLY | O_TRUNC). */
   creat: (k, a) => openLegacy(k, AT_FDCWD, path(k, a.ptr(0), 0, false), O_CREAT | O_WRONLY | O_TRUNC, a.u(1)),
 
   /** Implements stat(2), lstat(2), fstat(2), newfstatat(2) and statx(2). */
-  stat: (k, a) => { const p = path(k, a.ptr(0), 0, false); return synStat(k, p, a.ptr(1)) ?? (guardProc(k, p), sys(HOST.stat, p.addr, out(k, a.ptr(1), STAT_SIZE))); },
-  lstat: (k, a) => { const p = path(k, a.ptr(0), 0, false); return synStat(k, p, a.ptr(1)) ?? (guardProc(k, p), sys(HOST.lstat, p.addr, out(k, a.ptr(1), STAT_SIZE))); },
-  fstat: (k, a) => sys(HOST.fstat, fdArg(k, a, 0), out(k, a.ptr(1), STAT_SIZE)),
-  newfstatat: (k, a) => {
-    const p = pathOrEmpty(k, a.ptr(1), a.i(3), false);
-    const syn = synStat(k, p, a.ptr(2));
-    if (syn !== undefined) return syn;
+  stat: (k, a) => statAt(k, AT_FDCWD, path(k, a.ptr(0), 0, false), a.ptr(1), 0),
+  lstat: (k, a) => statAt(k, AT_FDCWD, path(k, a.ptr(0), 0, false), a.ptr(1), AT_SYMLINK_NOFOLLOW),
+  fstat: (k, a) => synFdStat(k, a.i(0), a.ptr(1), false) ?? sys(HOST.fstat, fdArg(k, a, 0), out(k, a.ptr(1), STAT_SIZE)),
+  newfstatat: (k, a) => statAt(k, a.i(0), pathOrEmpty(k, a.ptr(1), a.i(3), false, a.i(0)), a.ptr(2), a.i(3)),
+  statx: (k, a) => statAt(k, a.i(0), pathOrEmpty(k, a.ptr(1), a.i(2), false, a.i(0)), a.ptr(4), a.i(2), { mask: a.u(3) }),
+  /** Implements statfs(2) and fstatfs(2); torov's /proc and /sys are proc and sysfs. */
+  statfs: (k, a) => {
+    let p = path(k, a.ptr(0), 0, false);
+    const f = syn(k, p, true);
+    if (f !== undefined) {
+      if (typeof f === 'number') return f;
+      if ('node' in f) { k.mem.write(a.ptr(1), statfsOf(f.path)); return 0; }
+      if ('fd' in f) return sys(HOST.fstatfs, f.fd, out(k, a.ptr(1), STATFS_SIZE));
+      p = f.outside;
+    }
     guardProc(k, p);
-    return sys(HOST.newfstatat, dirfd(k, a.i(0), p), p.addr, out(k, a.ptr(2), STAT_SIZE), a.i(3));
+    return sys(HOST.statfs, p.addr, out(k, a.ptr(1), STATFS_SIZE));
   },
-  statx: (k, a) => {
-    const p = pathOrEmpty(k, a.ptr(1), a.i(2), false);
-    const syn = synStat(k, p, a.ptr(4), true);
-    if (syn !== undefined) return syn;
-    guardProc(k, p);
-    return sys(HOST.statx, dirfd(k, a.i(0), p), p.addr, a.i(2), a.u(3), out(k, a.ptr(4), STATX_SIZE));
+  fstatfs: (k, a) => {
+    const f = synFile(k, a.i(0));
+    if (f) { k.mem.write(a.ptr(1), statfsOf(f.path)); return 0; }
+    return sys(HOST.fstatfs, fdArg(k, a, 0), out(k, a.ptr(1), STATFS_SIZE));
   },
-  /** Implements statfs(2) and fstatfs(2). */
-  statfs: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.statfs, p.addr, out(k, a.ptr(1), STATFS_SIZE)); },
-  fstatfs: (k, a) => sys(HOST.fstatfs, fdArg(k, a, 0), out(k, a.ptr(1), STATFS_SIZE)),
   /** Implements getxattr(2), lgetxattr(2), fgetxattr(2), listxattr(2), llistxattr(2) and flistxattr(2). */
   getxattr: (k, a) => xattrGet(k, a, HOST.getxattr),
   lgetxattr: (k, a) => xattrGet(k, a, HOST.lgetxattr),
@@ -475,30 +608,41 @@ export const fsHandlers: HandlerTable = {
   flistxattr: (k, a) => { const size = a.n(2); return sys(HOST.flistxattr, fdArg(k, a, 0), xattrOut(k, a.ptr(1), size), Math.min(size, XATTR_SIZE_MAX)); },
 
   /** Implements access(2), faccessat(2) and faccessat2(2). */
-  access: (k, a) => { const p = path(k, a.ptr(0), 0, false); return synAccess(k, p, a.i(1)) ?? (guardProc(k, p), sys(HOST.access, p.addr, a.i(1))); },
-  faccessat: (k, a) => { const p = path(k, a.ptr(1), 0, false); return synAccess(k, p, a.i(2)) ?? (guardProc(k, p), sys(HOST.faccessat, dirfd(k, a.i(0), p), p.addr, a.i(2))); },
-  faccessat2: (k, a) => { const p = path(k, a.ptr(1), 0, false); return synAccess(k, p, a.i(2)) ?? (guardProc(k, p), sys(HOST.faccessat2, dirfd(k, a.i(0), p), p.addr, a.i(2), a.i(3))); },
+  access: (k, a) => accessAt(k, AT_FDCWD, path(k, a.ptr(0), 0, false), a.i(1), 0),
+  faccessat: (k, a) => accessAt(k, a.i(0), path(k, a.ptr(1), 0, false, a.i(0)), a.i(2), 0),
+  faccessat2: (k, a) => accessAt(k, a.i(0), path(k, a.ptr(1), 0, false, a.i(0)), a.i(2), a.i(3)),
 
-  /** Implements getdents64(2) and getdents(2): the host fills up to `count` bytes of the guest's buffer. */
-  getdents64: (k, a) => sys(HOST.getdents64, fdArg(k, a, 0), out(k, a.ptr(1), a.u(2)), a.u(2)),
-  getdents: (k, a) => sys(HOST.getdents, fdArg(k, a, 0), out(k, a.ptr(1), a.u(2)), a.u(2)),
+  /** Implements getdents64(2) and getdents(2): the host fills up to `count` bytes of the guest's buffer (torov's trees: readTreeDir). */
+  getdents64: (k, a) => { const f = synFile(k, a.i(0)); return f ? readTreeDir(k, f, a.ptr(1), a.u(2), false) : sys(HOST.getdents64, fdArg(k, a, 0), out(k, a.ptr(1), a.u(2)), a.u(2)); },
+  getdents: (k, a) => { const f = synFile(k, a.i(0)); return f ? readTreeDir(k, f, a.ptr(1), a.u(2), true) : sys(HOST.getdents, fdArg(k, a, 0), out(k, a.ptr(1), a.u(2)), a.u(2)); },
 
-  /** Implements getcwd(2): returns the length with the NUL, like the raw syscall. The cwd is the VMM's. */
+  /** Implements getcwd(2): returns the length with the NUL, like the raw syscall. The cwd is the VMM's, or a directory of torov's trees. */
   getcwd: (k, a) => {
+    const tree = k.fds.synCwd;
+    if (tree !== undefined) {
+      const b = Buffer.from(`${tree}\0`, 'latin1');
+      if (a.n(1) < b.length) return -ERANGE;
+      k.mem.write(a.ptr(0), b);
+      return b.length;
+    }
     // The cwd is at most PATH_MAX bytes with its NUL: a larger size needs no more guest memory.
     const size = a.n(1), n = size < 0 || size > PATH_MAX ? PATH_MAX : size;
     return sys(HOST.getcwd, out(k, a.ptr(0), n), n);
   },
   /** Implements chdir(2) and fchdir(2). */
-  chdir: (k, a) => { const p = path(k, a.ptr(0)); return cwdChanged(k, sys(HOST.chdir, p.addr)); },
-  fchdir: (k, a) => cwdChanged(k, sys(HOST.fchdir, fdArg(k, a, 0))),
+  chdir: (k, a) => chdir(k, a.ptr(0)),
+  fchdir: (k, a) => {
+    const f = synFile(k, a.i(0));
+    if (f) { if (!f.dir) return -ENOTDIR; k.fds.synCwd = f.path; return 0; }
+    return cwdChanged(k, sys(HOST.fchdir, fdArg(k, a, 0)));
+  },
 
   /** Implements mkdir(2), mkdirat(2), rmdir(2), unlink(2) and unlinkat(2). */
   mkdir: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.mkdir, p.addr, noSetId(a.u(1))); },
-  mkdirat: (k, a) => { const p = path(k, a.ptr(1)); return sys(HOST.mkdirat, dirfd(k, a.i(0), p), p.addr, noSetId(a.u(2))); },
+  mkdirat: (k, a) => { const p = path(k, a.ptr(1), 0, true, a.i(0)); return sys(HOST.mkdirat, dirfd(k, a.i(0), p), p.addr, noSetId(a.u(2))); },
   rmdir: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.rmdir, p.addr); },
   unlink: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.unlink, p.addr); },
-  unlinkat: (k, a) => { const p = path(k, a.ptr(1)); return sys(HOST.unlinkat, dirfd(k, a.i(0), p), p.addr, a.i(2)); },
+  unlinkat: (k, a) => { const p = path(k, a.ptr(1), 0, true, a.i(0)); return sys(HOST.unlinkat, dirfd(k, a.i(0), p), p.addr, a.i(2)); },
 
   /** Implements rename(2), renameat(2) and renameat2(2); the file moved keeps no set-id bit. */
   rename: (k, a) => {
@@ -506,23 +650,23 @@ export const fsHandlers: HandlerTable = {
     return renamed(sys(HOST.rename, o.addr, n.addr), AT_FDCWD, o, AT_FDCWD, n);
   },
   renameat: (k, a) => {
-    const o = path(k, a.ptr(1), 0), n = path(k, a.ptr(3), 1), od = dirfd(k, a.i(0), o), nd = dirfd(k, a.i(2), n);
+    const o = path(k, a.ptr(1), 0, true, a.i(0)), n = path(k, a.ptr(3), 1, true, a.i(2)), od = dirfd(k, a.i(0), o), nd = dirfd(k, a.i(2), n);
     return renamed(sys(HOST.renameat, od, o.addr, nd, n.addr), od, o, nd, n);
   },
   renameat2: (k, a) => {
-    const o = path(k, a.ptr(1), 0), n = path(k, a.ptr(3), 1), od = dirfd(k, a.i(0), o), nd = dirfd(k, a.i(2), n);
+    const o = path(k, a.ptr(1), 0, true, a.i(0)), n = path(k, a.ptr(3), 1, true, a.i(2)), od = dirfd(k, a.i(0), o), nd = dirfd(k, a.i(2), n);
     return renamed(sys(HOST.renameat2, od, o.addr, nd, n.addr, a.u(4)), od, o, nd, n);
   },
 
   /** Implements link(2), linkat(2), symlink(2) and symlinkat(2). A symlink's target is text: not checked. */
   link: (k, a) => { const o = path(k, a.ptr(0), 0), n = path(k, a.ptr(1), 1); return sys(HOST.link, o.addr, n.addr); },
   linkat: (k, a) => {
-    const o = path(k, a.ptr(1), 0), n = path(k, a.ptr(3), 1);
+    const o = path(k, a.ptr(1), 0, true, a.i(0)), n = path(k, a.ptr(3), 1, true, a.i(2));
     return sys(HOST.linkat, dirfd(k, a.i(0), o), o.addr, dirfd(k, a.i(2), n), n.addr, a.i(4));
   },
-  symlink: (k, a) => { const t = path(k, a.ptr(0), 0, false), n = path(k, a.ptr(1), 1); return sys(HOST.symlink, t.addr, n.addr); },
+  symlink: (k, a) => { const t = path(k, a.ptr(0), 0, false, null), n = path(k, a.ptr(1), 1); return sys(HOST.symlink, t.addr, n.addr); },
   symlinkat: (k, a) => {
-    const t = path(k, a.ptr(0), 0, false), n = path(k, a.ptr(2), 1);
+    const t = path(k, a.ptr(0), 0, false, null), n = path(k, a.ptr(2), 1, true, a.i(1));
     return sys(HOST.symlinkat, t.addr, dirfd(k, a.i(1), n), n.addr);
   },
   /** Implements readlink(2) and readlinkat(2). */
@@ -532,15 +676,15 @@ export const fsHandlers: HandlerTable = {
   /** Implements chmod(2), fchmod(2), fchmodat(2) and fchmodat2(2), without set-id bits (noSetId). */
   chmod: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.chmod, p.addr, noSetId(a.u(1))); },
   fchmod: (k, a) => sys(HOST.fchmod, fdArg(k, a, 0), noSetId(a.u(1))),
-  fchmodat: (k, a) => { const p = path(k, a.ptr(1)); return sys(HOST.fchmodat, dirfd(k, a.i(0), p), p.addr, noSetId(a.u(2))); },
-  fchmodat2: (k, a) => { const p = path(k, a.ptr(1)); return sys(HOST.fchmodat2, dirfd(k, a.i(0), p), p.addr, noSetId(a.u(2)), a.i(3)); },
+  fchmodat: (k, a) => { const p = path(k, a.ptr(1), 0, true, a.i(0)); return sys(HOST.fchmodat, dirfd(k, a.i(0), p), p.addr, noSetId(a.u(2))); },
+  fchmodat2: (k, a) => { const p = path(k, a.ptr(1), 0, true, a.i(0)); return sys(HOST.fchmodat2, dirfd(k, a.i(0), p), p.addr, noSetId(a.u(2)), a.i(3)); },
 
   /** Implements chown(2), fchown(2), lchown(2) and fchownat(2) (-1 keeps an id). */
   chown: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.chown, p.addr, a.u(1), a.u(2)); },
   fchown: (k, a) => sys(HOST.fchown, fdArg(k, a, 0), a.u(1), a.u(2)),
   lchown: (k, a) => { const p = path(k, a.ptr(0)); return sys(HOST.lchown, p.addr, a.u(1), a.u(2)); },
   fchownat: (k, a) => {
-    const p = path(k, a.ptr(1));
+    const p = path(k, a.ptr(1), 0, true, a.i(0));
     return sys(HOST.fchownat, dirfd(k, a.i(0), p), p.addr, a.u(2), a.u(3), a.i(4));
   },
 

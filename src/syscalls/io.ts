@@ -8,6 +8,7 @@ import { Handler, HandlerTable, Kernel, Args } from './api';
 import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
 import { sigpipe } from './signal';
+import { seekTreeDir } from './fs';
 import { bufferIo, vectorIo } from './nonblock';
 import { EBADF, EINVAL, ENOTTY, EPERM } from '../linux/errno';
 
@@ -174,9 +175,11 @@ export function installPair(k: Kernel, h0: number, h1: number, cloexec: boolean,
   return 0;
 }
 
+/** Implements lseek(2); a directory of torov's /proc or /sys keeps its own position (fs.ts). */
 const sysLseek: Handler = (k, a) => {
   const h = fdArg(k, a, 0);
-  return h < 0 ? -EBADF : sys(HOST.lseek, h, a.n(1), a.i(2));
+  if (h < 0) return -EBADF;
+  return (k.fds.synthetic.size !== 0 ? seekTreeDir(k, a.i(0), a.n(1), a.i(2)) : undefined) ?? sys(HOST.lseek, h, a.n(1), a.i(2));
 };
 
 /** Implements fcntl(2). fd flags live in the fd table; file flags and locks are the host's. */

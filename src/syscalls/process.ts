@@ -17,8 +17,8 @@ import { RLIMIT_NOFILE, RLIM_NLIMITS } from '../linux/resource';
 
 
 /** struct utsname: six fields of 65 bytes (<sys/utsname.h>). */
-/** When this VMM started: the guest's boot, for sysinfo and /proc/uptime. */
-const BOOT_MS = performance.timeOrigin + performance.now();
+/** When this VMM started (ms since the epoch): the guest's boot, for sysinfo, /proc/uptime and /proc/stat's btime. */
+export const BOOT_MS = performance.timeOrigin + performance.now();
 /** Milliseconds since the guest's boot. */
 export const uptimeMs = () => Date.now() - BOOT_MS;
 
@@ -66,6 +66,13 @@ const sysGetRobustList: Handler = (k, a) => {
 
 const self = (k: { pid: number }, pid: number) => pid === 0 || pid === k.pid;
 
+
+/** Every limit of `k` in resource order, as getrlimit reads them (/proc/PID/limits); -errno where the host's cannot be read. */
+export function limitsOf(k: Kernel): Array<readonly [bigint, bigint] | number> {
+  const out: Array<readonly [bigint, bigint] | number> = [];
+  for (let res = 0; res < RLIM_NLIMITS; res++) out.push(getLimit(k, res));
+  return out;
+}
 
 /** Limits the program set, by resource (read back by getrlimit; not enforced yet). Per process. */
 const rlimits = new WeakMap<Kernel, Map<number, readonly [bigint, bigint]>>();
@@ -142,14 +149,26 @@ const sysGetrandom: Handler = (k, a) => {
 const sysGetrusage: Handler = (k, a) => sys(HOST.getrusage, a.i(0) === -1 ? -1 : 0, k.mem.host(a.ptr(1), 144, true));
 const sysTimes: Handler = (k, a) => sys(HOST.times, a.ptr(0) ? k.mem.host(a.ptr(0), 32, true) : 0);
 /**
+ * The guest machine's memory: its size (--memory, which bounds the whole run) and what its
+ * live processes have mapped of it (at most the size), for sysinfo and /proc/meminfo.
+ */
+export function guestMemory(k: Kernel): { total: number; used: number } {
+  let used = 0;
+  for (const p of k.sched.processes()) if (p.alive) used += p.as.committed;
+  const total = k.as.limit;
+  return { total, used: Math.min(total, used) };
+}
+
+/**
  * sysinfo(2) about the guest's machine, never the host's: the time since the VM started,
  * no load, its memory limit (--memory) and what is not mapped of it, no swap, its threads.
  */
 const sysSysinfo: Handler = (k, a) => {
   const b = Buffer.alloc(SYSINFO.SIZE);
+  const m = guestMemory(k);
   b.writeBigInt64LE(BigInt(Math.floor(uptimeMs() / 1000)), SYSINFO.uptime);
-  b.writeBigUInt64LE(BigInt(k.as.limit), SYSINFO.totalram);
-  b.writeBigUInt64LE(BigInt(Math.max(0, k.as.limit - k.as.committed)), SYSINFO.freeram);
+  b.writeBigUInt64LE(BigInt(m.total), SYSINFO.totalram);
+  b.writeBigUInt64LE(BigInt(m.total - m.used), SYSINFO.freeram);
   b.writeUInt16LE(Math.min(0xffff, k.sched.threadCount), SYSINFO.procs);
   b.writeUInt32LE(1, SYSINFO.mem_unit);
   k.mem.write(a.ptr(0), b);
@@ -179,9 +198,18 @@ const sysGetgroups: Handler = (k, a) => {
   return sys(HOST.getgroups, n, n === 0 ? 0 : k.mem.host(a.ptr(1), n * 4, true));
 };
 
-/** prctl(2) state of one process: its name (comm: 16 bytes with the NUL) and the flags torov keeps. */
-interface PrctlState { comm: Buffer; pdeathsig: number; dumpable: number; noNewPrivs: number }
+/**
+ * prctl(2) state of one thread: its name (comm: 16 bytes with the NUL) and the flags torov
+ * keeps. `as` is the address space it was made for: an exec replaces that, and resets the
+ * name to the new program's and the dumpable flag (execve(2)).
+ */
+interface PrctlState { comm: Buffer; pdeathsig: number; dumpable: number; noNewPrivs: number; as: Kernel['as'] }
 const prctlStates = new WeakMap<Kernel, PrctlState>();
+
+/** Whether thread `k`'s process lets others read its /proc files (PR_SET_DUMPABLE, as Linux's ptrace access check). */
+export function dumpableOf(k: Kernel): boolean {
+  return prctlState(k).dumpable !== 0;
+}
 /** The thread's name (comm), as prctl(PR_SET_NAME) set it: the executable's name at first. */
 export function commOf(k: Kernel): string {
   const c = prctlState(k).comm;
@@ -191,11 +219,13 @@ export function commOf(k: Kernel): string {
 
 function prctlState(k: Kernel): PrctlState {
   let st = prctlStates.get(k);
-  if (!st) {
-    // Linux starts comm as the executable's file name, cut to 15 bytes.
+  if (!st || st.as !== k.as) {
+    // Linux starts comm as the last component of the path execve was given, cut to 15
+    // bytes ("exe" for /proc/self/exe: BusyBox then names itself after the applet).
     const comm = Buffer.alloc(16);
-    Buffer.from(k.exe.slice(k.exe.lastIndexOf('/') + 1)).subarray(0, 15).copy(comm);
-    st = { comm, pdeathsig: 0, dumpable: 1, noNewPrivs: 0 };
+    const name = k.as.execFn || k.exe;
+    Buffer.from(name.slice(name.lastIndexOf('/') + 1)).subarray(0, 15).copy(comm);
+    st = { comm, pdeathsig: st?.pdeathsig ?? 0, dumpable: 1, noNewPrivs: st?.noNewPrivs ?? 0, as: k.as };
     prctlStates.set(k, st);
   }
   return st;
