@@ -454,6 +454,37 @@ async function goHttp(underTorov: boolean): Promise<HttpLoad> {
   }
 }
 
+// 7. Processes (issue 11): fork + exit + wait, fork + exec + wait of a static hello,
+// posix_spawn of it, a BusyBox sh loop that starts a program 100 times, and a three-stage
+// pipeline, natively and in torov (in process, the default channel path). Goal on these
+// machines: fork+exec+wait and a script starting 100 programs <= 3x native.
+function sectionProcesses(): void {
+  const hello = G('hello'), bb = '/bin/busybox';
+  const c = (x: number) => `${x.toFixed(2)}c`;
+  const MODES = [
+    { mode: 'fork', what: 'fork + exit + wait', n: quick ? 30 : 100 },
+    { mode: 'exec', what: 'fork + exec + wait of a static hello', n: quick ? 30 : 100, goal: 'goal <= 3x' },
+    { mode: 'spawn', what: 'posix_spawn + wait of a static hello', n: quick ? 30 : 100 },
+  ];
+  for (const { mode, what, n, goal } of MODES) {
+    log(`processes: ${what}...`);
+    const nat = perCallCores((k) => measured(() => spawnOnce(G('proc_bench'), [mode, String(k), hello]), ticks), n * 10);
+    const vm = perCallCores((k) => measured(() => vmOnce(G('proc_bench'), [mode, String(k), hello], undefined, true, 'cheap'), cpuNs), n);
+    rows.push({ what, native: nat.ns, torov: vm.ns, unit: 'ns', note: `${goal ? goal + '; ' : ''}cores busy: native ${c(nat.cores)}, torov ${c(vm.cores)}` });
+  }
+  if (!fs.existsSync(bb)) { log('processes: /bin/busybox missing, shell cases skipped'); return; }
+  const SH = [
+    { what: 'sh: a loop starting a static program (per program)', script: (k: number) => `i=0; while [ $i -lt ${k} ]; do ${hello} >/dev/null; i=$((i+1)); done`, n: quick ? 20 : 100, goal: 'goal <= 3x' },
+    { what: 'sh: a three-stage pipeline (per pipeline)', script: (k: number) => `i=0; while [ $i -lt ${k} ]; do echo x | ${bb} cat | ${bb} wc -l >/dev/null; i=$((i+1)); done`, n: quick ? 10 : 50 },
+  ];
+  for (const { what, script, n, goal } of SH) {
+    log(`processes: ${what}...`);
+    const nat = perCallCores((k) => measured(() => spawnOnce(bb, ['sh', '-c', script(k)]), ticks), n);
+    const vm = perCallCores((k) => measured(() => vmOnce(bb, ['sh', '-c', script(k)], undefined, true, 'cheap'), cpuNs), n);
+    rows.push({ what, native: nat.ns, torov: vm.ns, unit: 'ns', note: `${goal ? goal + '; ' : ''}cores busy: native ${c(nat.cores)}, torov ${c(vm.cores)}` });
+  }
+}
+
 /** Runs bench/httpload.ts (16 connections) against the port for `ms`. */
 function httpLoad(port: number, ms: number, urlPath?: string): Promise<Omit<HttpLoad, 'cores'>> {
   return new Promise((res, rej) => {
@@ -553,4 +584,4 @@ function kvmKind(): string {
   try { return fs.readdirSync('/sys/module').includes('kvm_pvm') ? 'nested KVM (kvm_pvm)' : 'KVM'; } catch { return 'KVM'; }
 }
 
-void sectionTcp().then(sectionThreads).then(report, (e) => { log(String(e && e.stack || e)); process.exit(1); });
+void sectionTcp().then(sectionThreads).then(sectionProcesses).then(report, (e) => { log(String(e && e.stack || e)); process.exit(1); });

@@ -84,8 +84,11 @@ function openProgram(k: Kernel, dfd: number, path: string, flags: number): Opene
   // The guest's own /proc: its exe link is the program it runs; the VMM's /proc is never reachable.
   if (p.startsWith('/proc/')) {
     const f = fold(p);
+    const m = /^\/proc\/(\d+)\/exe$/.exec(f);
+    const other = m ? k.sched.process(Number(m[1])) : undefined;
     if (f === '/proc/self/exe' || f === '/proc/thread-self/exe' || f === `/proc/${k.pid}/exe`) p = k.exe;
-    else fail(EACCES);
+    else if (other?.alive) p = other.exe;
+    else fail(m ? ENOENT : EACCES);
   }
   if (p === '' && !(flags & AT_EMPTY_PATH)) fail(ENOENT);
   const name = Buffer.from(p + '\0', 'latin1');

@@ -16,7 +16,7 @@ import { Scheduler, SchedulerHost } from './scheduler';
 import { SiteRewriter } from './rewrite';
 import { STUB_CHAN_CALL } from '../machine/stub';
 import { GuestExit, SignalInfo, ExecImage } from '../syscalls/api';
-import { SysError } from '../linux/errno';
+import { SysError, EINTR, ENOMEM, EAGAIN } from '../linux/errno';
 import { SEGV_ACCERR, SEGV_MAPERR, FPE_INTDIV, FPE_FLTDIV, ILL_ILLOPN, BUS_ADRALN, BUS_ADRERR, SI_KERNEL } from './sigstate';
 import { SIGBUS } from '../linux/signal';
 import { memoryCandidates } from '../machine/x86-decode';
@@ -271,6 +271,15 @@ export class Machine implements SchedulerHost {
         vfd.runU8.set(origin.regs.subarray(0, 144), RUN.regs);
         vfd.run.setBigUint64(RUN.kvm_dirty_regs, BigInt(KVM_SYNC_X86_REGS), true);
         this.vcpu.applyBasesNow();
+        if (!reuse) {
+          // KVM finishes a new VM at its first KVM_RUN, with a kernel thread of its own that
+          // counts against the run's pids limit: a VM that cannot get it never runs (KVM_RUN
+          // fails with EAGAIN or ENOMEM every time). Found now, it makes the fork fail instead.
+          vfd.run.setUint8(RUN.immediate_exit, 1);
+          const rc = vfd.runOnce();
+          vfd.run.setUint8(RUN.immediate_exit, 0);
+          if (rc < 0 && rc !== -EINTR) throw SysError.of(rc === -ENOMEM ? ENOMEM : EAGAIN);
+        }
       } else {
         this.vcpu.setEntry(start.rip, start.rsp);  // every general register: zero but rip, rsp, rflags
         this.vcpu.syncRegs();

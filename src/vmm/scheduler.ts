@@ -580,16 +580,18 @@ export class Scheduler implements TaskServices {
    * (start, end). They run on afterwards.
    */
   patchGuard(start: number, end: number, write: () => void): boolean {
-    if (this.tasks.length <= 1) { write(); return true; }
+    // Only the first process's code is rewritten (its rewriter): its threads are the ones to stop.
+    const mine = this.initGroup.tasks;
+    if (mine.length <= 1) { write(); return true; }
     const stopped: Array<[Task, TaskRun, number | undefined]> = [];
-    for (const t of this.tasks) {
+    for (const t of mine) {
       const r = this.runs.get(t)!;
       if (!r.thread?.running || this.channelBusy(r)) continue;     // parked, or spinning in the stub
       stopped.push([t, r, r.thread.stopSync(r.vcpu.fd.runU8)]);
       r.parked = true;
     }
     let inside = false;
-    for (const t of this.tasks) {
+    for (const t of mine) {
       const r = this.runs.get(t)!;
       if (!r.parked) continue;
       const rip = r.vcpu.reg(RIP_W);
@@ -597,7 +599,7 @@ export class Scheduler implements TaskServices {
     }
     if (!inside) write();
     for (const [t, r, rc] of stopped) {
-      if (rc !== undefined) this.exit(t, r, rc); else this.resume(r);
+      if (rc !== undefined) this.guard(t, () => this.exit(t, r, rc)); else this.resume(r);
     }
     return !inside;
   }
@@ -809,7 +811,7 @@ export class Scheduler implements TaskServices {
     if (nr === -2) return;
     this.stats.served++;
     const site = slot.site();
-    if (site !== 0 && this.siteHook) this.siteHook(site, nr);
+    if (site !== 0 && this.siteHook && t.group === this.initGroup) this.siteHook(site, nr);   // the first program's rewriter
     if (nr >= 0 && nr < 512 && NEEDS_CONTEXT[nr]) {
       // Its registers are needed: the guest leaves to the VMM (PORT_CTX) and the call is served there.
       r.ctxPending = true;
@@ -1263,7 +1265,7 @@ export class Scheduler implements TaskServices {
       if (!h || !h.running) continue;
       const rc = h.stopSync(r.vcpu.fd.runU8);
       r.parked = true;
-      if (rc !== undefined) this.exit(t, r, rc);
+      if (rc !== undefined) this.guard(t, () => this.exit(t, r, rc));
     }
   }
 

@@ -170,7 +170,7 @@ const CASES: ProcCase[] = [
     expect: [/^file offset after the child's write: 8$/m, /^read until EOF: "from child"$/m] },
   { args: ['fork-signals'], what: 'handlers, ignored signals and the mask inherited; pending signals and alarm not',
     expect: [/^child: SIGTERM blocked: yes, pending: no$/m] },
-  { args: ['fork-thread'], what: 'fork in a threaded process: one thread in the child; fork from a second thread', todo: '/proc/self/status counts the threads of every process (the /proc work of issue 11 fixes it)',
+  { args: ['fork-thread'], what: 'fork in a threaded process: one thread in the child; fork from a second thread',
     expect: [/^child threads=1$/m] },
   { args: ['rusage'], what: 'a child\'s CPU time in wait4\'s rusage and RUSAGE_CHILDREN', todo: 'the resource usage of children is zero', expect: [/^wait4 rusage: child CPU time >= 40 ms: yes$/m] },
   { args: ['pidfd'], what: 'pidfd_open, poll, waitid(P_PIDFD), pidfd_send_signal, clone3(CLONE_PIDFD)', todo: 'pidfds are not implemented',
@@ -238,8 +238,7 @@ for (const c of CASES) {
 }
 
 for (const [name, libc] of LIBCS) {
-  test(`procs forkbomb (${libc}, torov only): fork fails with EAGAIN at --pids 64, every child is reaped, torov survives`,
-    { todo: 'fork fails with EAGAIN at the limit, but the run then hangs until --timeout: the last child never starts (notes of issue 11)' }, () => {
+  test(`procs forkbomb (${libc}, torov only): fork fails with EAGAIN at --pids 64, every child is reaped, torov survives`, () => {
     // Hostile: never natively. The guest refuses to start without PROCS_HOSTILE=1.
     const d = freshDir();
     const v = runTorov([guest(name), 'forkbomb'], d, { env: { ...ENV, PROCS_HOSTILE: '1' }, extra: ['--pids', '64'] });

@@ -6,8 +6,8 @@
  * Each BusyBox case runs the applet twice, natively and under torov, each in its own fresh
  * directory holding the same fixture files (same names, contents, modes and mtimes), with
  * the same environment and standard input; stdout (as bytes), stderr and the exit status
- * must match. Applets that need fork/exec (sh pipelines, tar -z, timeout, xargs) and those
- * that read the VMM's /proc (df, ps, mount) are outside what torov supports yet and not run.
+ * must match. Applets that start other programs (sh pipelines, tar -z, timeout, xargs) are
+ * tested in processes.test.ts, and those that read /proc (df, ps, top) in procfs.test.ts.
  */
 import { test, TestContext } from 'node:test';
 import assert from 'node:assert/strict';
