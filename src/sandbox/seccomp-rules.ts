@@ -242,8 +242,8 @@ const SETID_DROP = ['newfstatat', 'fchmodat'] as const;
 const SETID_WHY = 'newfstatat and fchmodat take set-id bits off the file renamed';
 
 const OPEN: GuestRule = {
-  host: ['openat2', 'openat', 'readlinkat', 'access', 'close', 'memfd_create', 'write', 'lseek', 'fcntl'],
-  why: 'openat2 with RESOLVE_NO_MAGICLINKS (openat on hosts before Linux 5.6), readlinkat of the new fd\'s /proc/self/fd link and access() for the /proc guard, close when refused or the table is full; a synthetic file (/sys/devices/system/cpu/online) is a sealed memfd written here',
+  host: ['openat2', 'openat', 'readlinkat', 'access', 'close', 'memfd_create', 'write', 'lseek', 'fcntl', 'statfs', 'stat', 'fstat', 'getcwd'],
+  why: 'openat2 with RESOLVE_NO_MAGICLINKS (openat on hosts before Linux 5.6), readlinkat of the new fd\'s /proc/self/fd link and access() for the /proc guard, close when refused or the table is full; a synthetic file (/sys/devices/system/cpu/online) is a sealed memfd written here (/proc/mounts: statfs and stat of each mount; links: getcwd)',
 };
 /**
  * With more than one guest thread, a call that may wait for a peer is tried without
@@ -458,8 +458,8 @@ export const GUEST_RULES: Readonly<Record<string, GuestRule>> = {
   listxattr: pathCall('listxattr'),
   llistxattr: pathCall('llistxattr'),
   flistxattr: same('flistxattr'),
-  access: pathCall('access'),
-  faccessat: pathCall('faccessat'),
+  access: { host: ['faccessat', 'faccessat2', 'access'], why: 'faccessat on a VMM copy of the path; faccessat2 on a synthetic /proc file\'s fd (AT_EMPTY_PATH)' },
+  faccessat: { host: ['faccessat', 'faccessat2', 'access'], why: 'the same call on a VMM copy of the path; faccessat2 on a synthetic /proc file\'s fd' },
   faccessat2: pathCall('faccessat2'),
   getdents64: same('getdents64'),
   getdents: same('getdents'),

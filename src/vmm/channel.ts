@@ -255,10 +255,14 @@ export class HostThread {
   private static noNew = false;
 
   /** An idle, ready thread, or undefined (then one is being started: ask again later). */
-  static get(): HostThread | undefined {
+  static get(vcpuFd = -1): HostThread | undefined {
     const s = HostThread.starting;
     if (s && s.ready()) { HostThread.starting = undefined; HostThread.idle.push(s); }
-    const t = HostThread.idle.pop();
+    // The thread that ran this vCPU last, if it is idle: KVM_RUN from another thread than a
+    // vCPU's last costs an RCU grace period (milliseconds), and a shell's children reuse
+    // the VMs (and so the vCPUs) of the children before them.
+    const i = vcpuFd >= 0 ? HostThread.idle.findIndex((h) => h.ctl[VCPU_FD] === vcpuFd) : -1;
+    const t = i >= 0 ? HostThread.idle.splice(i, 1)[0] : HostThread.idle.pop();
     if (!t) HostThread.prestart();
     return t;
   }

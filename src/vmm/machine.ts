@@ -89,7 +89,15 @@ export interface MachineConfig {
  * re-registration of its memory slots (which makes KVM drop every cached translation)
  * and a reset of every piece of vCPU state a guest can change.
  */
-interface WarmVm { vm: VmFd; vcpu: VcpuFd; memSize: number; resetSregs: Buffer; maxVcpus: number }
+interface WarmVm {
+  vm: VmFd; vcpu: VcpuFd; memSize: number; resetSregs: Buffer; maxVcpus: number;
+  /**
+   * The VM's memory, scrubbed and still registered in its slots (a guest process's VM): the
+   * next guest gets it without KVM_SET_USER_MEMORY_REGION (half a millisecond per call on
+   * kvm_pvm). Scrubbing fired KVM's MMU notifier for every page, as an munmap does.
+   */
+  mem?: GuestMemory;
+}
 /** VMs kept for reuse: the last program's, and the VMs of guest processes that ended (a shell's children). */
 const warmVms: WarmVm[] = [];
 /** How many ended VMs are kept (a pipeline's worth). */
@@ -100,7 +108,7 @@ function takeWarm(memSize: number, maxVcpus: number): WarmVm | undefined {
   const i = warmVms.findIndex((w) => w.memSize === memSize && w.maxVcpus === maxVcpus);
   if (i >= 0) return warmVms.splice(i, 1)[0];
   // Kept for another size: not needed by this process's guests.
-  for (const w of warmVms.splice(0)) { w.vcpu.close(); w.vm.close(); }
+  for (const w of warmVms.splice(0)) { w.vcpu.close(); w.vm.close(); w.mem?.release(); }
   return undefined;
 }
 
@@ -166,6 +174,8 @@ export class Machine implements SchedulerHost {
   cleanExit = false;
   /** Set when the vCPU stopped in a way that rules out reusing it (triple fault, KVM errors). */
   tainted = false;
+  /** The scheduler completed the vCPU's pending I/O exit on its own thread (a process's end). */
+  ioCompleted = false;
   /** A stop asked for from outside the run loop (requestStop). */
   readonly stop: StopState = { requested: false, status: 0, reason: undefined };
   private closed = false;
@@ -189,15 +199,19 @@ export class Machine implements SchedulerHost {
     this.vm = reuse ? reuse.vm : this.kvm.createVm();
     let created: VcpuFd | undefined;
     try {
-      this.mem = GuestMemory.acquire(winSize, this.maxThreads);
-      if (reuse) {
+      this.mem = reuse?.mem ? reuse.mem.renew() : GuestMemory.acquire(winSize, this.maxThreads);
+      if (reuse?.mem) {
+        // Registered already.
+      } else if (reuse) {
         // Deleting the slots makes KVM zap every shadow page and cached translation of the
         // last guest before the new memory is registered at the same addresses.
         this.vm.setMemoryRegion(0, 0, 0, this.mem.hostBase);
         this.vm.setMemoryRegion(1, this.mem.layout.sysGpa, 0, this.mem.sysHost);
       }
-      this.vm.setMemoryRegion(0, 0, this.mem.memSize, this.mem.hostBase);
-      this.vm.setMemoryRegion(1, this.mem.layout.sysGpa, this.mem.layout.sysSize, this.mem.sysHost);
+      if (!reuse?.mem) {
+        this.vm.setMemoryRegion(0, 0, this.mem.memSize, this.mem.hostBase);
+        this.vm.setMemoryRegion(1, this.mem.layout.sysGpa, this.mem.layout.sysSize, this.mem.sysHost);
+      }
       if (origin) {
         // A fork: the parent's page tables and system pages, a copy of its memory and fds.
         const P = origin.parent, pg = origin.task.group;
@@ -586,7 +600,7 @@ export class Machine implements SchedulerHost {
     // A VM whose program had more than one thread keeps its other vCPUs (KVM cannot remove
     // them): it is not reused.
     const reusable = (this.cleanExit || this.group !== this.scheduler.initGroup) && !this.tainted && warmVms.length < WARM_MAX && this.vcpus.length === 1;
-    if (reusable) {
+    if (reusable && !this.ioCompleted) {
       // The guest ended on an I/O exit whose completion KVM still holds (it would apply it
       // to the next guest's first instruction, and a string IN writes guest memory): complete
       // it now, against this guest and before its memory is released, with one KVM_RUN that
@@ -598,13 +612,16 @@ export class Machine implements SchedulerHost {
     }
     this.fds.closeAll();
     if (this.group.cwdFd >= 0) { sys(NR.close, this.group.cwdFd); this.group.cwdFd = -1; }
-    this.mem.release();
+    // A guest process's VM keeps its memory registered for the next fork (WarmVm.mem).
+    const keepMem = reusable && this.group !== this.scheduler.initGroup;
+    if (keepMem) this.mem.scrub(); else this.mem.release();
     // Keep the VM for the next Machine of this process, unless its guest ended in a state
     // torov did not see through (a triple fault, an internal error, a VMM error).
     if (reusable) {
       this.vcpu.fd.run.setBigUint64(RUN.kvm_valid_regs, 0n, true);
       this.vcpu.fd.run.setBigUint64(RUN.kvm_dirty_regs, 0n, true);
-      warmVms.push({ vm: this.vm, vcpu: this.vcpu.fd, memSize: this.mem.memSize, resetSregs: this.resetSregs, maxVcpus: this.maxThreads });
+      warmVms.push({ vm: this.vm, vcpu: this.vcpu.fd, memSize: this.mem.memSize, resetSregs: this.resetSregs, maxVcpus: this.maxThreads,
+        ...(keepMem ? { mem: this.mem } : {}) });
       return;
     }
     for (const fd of this.vcpus) fd.close();

@@ -235,6 +235,8 @@ export interface ProcessHost extends SchedulerHost {
   readonly vcpu: Vcpu;
   /** Set when the process ended in a state that rules out reusing its VM. */
   tainted: boolean;
+  /** Set when the vCPU's last KVM_RUN was made to complete a pending I/O exit (close() need not). */
+  ioCompleted: boolean;
   /** A fork of the process as process `pid`, started from `regs` and `fpu`. */
   fork(task: Task, regs: Buffer, fpu: Buffer | undefined, pid: number): ProcessHost;
   /** The channel page of a fork's first thread. */
@@ -308,6 +310,8 @@ export class Scheduler implements TaskServices {
   readonly tasks: Task[] = [];
   /** --trace is on (calls that waited get a "resumed" line). */
   private readonly tracing: boolean;
+  /** True once a process was forked (see direct()). */
+  private forked = false;
   /** The first process (the run's "init": its end ends the run). */
   initGroup!: ThreadGroup;
   /** Processes by pid: the live ones and the zombies not reaped yet. */
@@ -533,6 +537,9 @@ export class Scheduler implements TaskServices {
    */
   private direct(r: TaskRun): boolean {
     if (r.wait) return false;
+    // A program that started processes stays on its host thread: moving its vCPU between
+    // threads at each fork and each child's end costs KVM an RCU grace period each time.
+    if (this.procs.size > 1 || (this.forked && (r.thread !== undefined || HostThread.available()))) return false;
     if (this.armed > 0) {
       // Timers need the main thread free to keep time, so the vCPU goes to a host thread;
       // until one is ready it runs here, and the timers are checked at each of its exits.
@@ -564,7 +571,7 @@ export class Scheduler implements TaskServices {
     for (const t of this.tasks) {
       const r = this.runs.get(t)!;
       if (r.thread) continue;
-      const h = HostThread.get();
+      const h = HostThread.get(r.vcpu.fd.fd);
       if (!h) return false;
       r.thread = h;
       h.bind(r.vcpu.fd.fd, r.vcpu.fd.runAddr, r.slot ? r.slot.addr : 0);
@@ -1736,6 +1743,7 @@ export class Scheduler implements TaskServices {
       throw e;
     }
     const g = vm.group, child = vm.task;
+    this.forked = true;
     g.parent = parent.group;
     g.exitSignal = exitSignal;
     parent.group.children.push(g);
@@ -1805,7 +1813,7 @@ export class Scheduler implements TaskServices {
    * Thread `t` stops for good (its process execs or ends): out of the guest, out of any
    * wait, its host thread free (a blocking host call interrupted first), its vCPU back.
    */
-  private kill(t: Task): void {
+  private kill(t: Task, ending = false): void {
     const r = this.runs.get(t);
     if (!r) return;
     const w = r.wait;
@@ -1816,6 +1824,18 @@ export class Scheduler implements TaskServices {
       if ((w?.kind === 'host' || w?.kind === 'ready') && !h.hostDone()) {
         for (let i = 0; i < 100 && !h.hostDone(); i++) { h.kick(r.vcpu.fd.runU8, false); Atomics.wait(h.ctl, 0, Atomics.load(h.ctl, 0), 2); }
         h.hostResult();
+      }
+      // The process ends and its VM may serve the next fork: the I/O exit KVM still holds is
+      // completed now, by the thread that ran the vCPU (a KVM_RUN that returns at once),
+      // not later on the main thread (Machine.close): KVM_RUN from another thread than a
+      // vCPU's last costs an RCU grace period, and the next child gets this thread back.
+      if (ending && r.vcpu.id === 0) {
+        try {
+          r.vcpu.fd.runU8[RUN.immediate_exit] = 1;
+          h.go();
+          h.stopSync(r.vcpu.fd.runU8);
+          vmOf(t.group).ioCompleted = true;
+        } catch { /* Machine.close completes it */ }
       }
     }
     r.wait = undefined;
@@ -1847,7 +1867,7 @@ export class Scheduler implements TaskServices {
     g.waitStatus = sig !== undefined ? sig : (e.status & 0xff) << 8;
     if (e.reason && sig !== undefined) g.note(`end-${g.pid}`, `[pid ${g.pid}] ${e.reason.replace(/^torov: /, '')}`);
     this.host.dispatcher.traceEnd?.(g.pid, g.waitStatus);
-    for (const t of [...g.tasks]) this.kill(t);
+    for (const t of [...g.tasks]) this.kill(t, true);
     for (const [id, tm] of this.timers) if (tm.group === g) this.arm(id, undefined);
     const vm = vmOf(g);
     if (e.tainted) vm.tainted = true;

@@ -29,7 +29,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { GUESTS, TOROV, guest, inGroup, scratchDir, spawnSync, testRunOptions } from '../helpers';
+import { GUESTS, TOROV, guest, inGroup, scratchDir, spawn, spawnSync, testRunOptions } from '../helpers';
+import * as http from 'node:http';
+import * as net from 'node:net';
 
 /** torov's default guest environment, given to native runs too. */
 const ENV: Record<string, string> = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/', TERM: 'xterm' };
@@ -317,3 +319,52 @@ for (const c of SH_CASES) {
 for (const c of [...SH_CASES, ...BASH_CASES]) {
   test(`bash: ${c.what}`, { skip: SKIP_BASH, ...(c.todo ? { todo: c.todo } : {}) }, () => shellCase('bash', c));
 }
+
+/** One HTTP GET; resolves with the status and body. */
+function get(port: number, p: string): Promise<{ status: number; body: string }> {
+  return new Promise((res, rej) => {
+    const req = http.get({ host: '127.0.0.1', port, path: p, agent: false }, (r) => {
+      let body = '';
+      r.setEncoding('utf8');
+      r.on('data', (d: string) => { body += d; });
+      r.on('end', () => res({ status: r.statusCode ?? 0, body }));
+    });
+    req.on('error', rej);
+    req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
+  });
+}
+
+/** A free loopback port (taken, then released). */
+function freePort(): Promise<number> {
+  return new Promise((res) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => { const port = (s.address() as net.AddressInfo).port; s.close(() => res(port)); });
+  });
+}
+
+test('busybox httpd -f (a fork per connection) on the host network answers a native client 20 times', { skip: SKIP_BUSYBOX }, async () => {
+  const www = scratchDir('torov-httpd-');
+  fs.writeFileSync(path.join(www, 'index.html'), 'hello from httpd in torov\n');
+  const port = await freePort();
+  const srv = spawn(TOROV, ['run', ...testRunOptions(), '--network', 'host', '--rootfs', '/', '-v', `${www}:/www:ro`,
+    BUSYBOX, 'httpd', '-f', '-p', `127.0.0.1:${port}`, '-h', '/www'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 120_000 });
+  let stderr = '';
+  srv.stderr!.on('data', (d) => { stderr += d; });
+  try {
+    // Until it listens.
+    for (let i = 0; ; i++) {
+      try { await get(port, '/'); break; } catch (e) { if (i > 100 || srv.exitCode !== null) throw new Error(`httpd did not start: ${stderr}`); await new Promise((r) => setTimeout(r, 100)); }
+    }
+    for (let i = 0; i < 20; i++) {
+      const r = await get(port, '/index.html');
+      assert.equal(r.status, 200, stderr);
+      assert.equal(r.body, 'hello from httpd in torov\n');
+    }
+    assert.equal((await get(port, '/missing')).status, 404);
+  } finally {
+    srv.kill('SIGTERM');
+    await new Promise((r) => (srv.exitCode !== null ? r(null) : srv.once('exit', r)));
+  }
+  // SIGTERM to torov: the program's default action, 128+15.
+  assert.equal(srv.exitCode ?? 128 + 15, 143, stderr);
+  assert.doesNotMatch(stderr, /internal error|seccomp/);
+});

@@ -213,7 +213,7 @@ test('torov policy show --seccomp prints the filter of a policy with reasons and
   const d = torov(['policy', 'show', '--seccomp']);
   assert.equal(d.status, 0, d.stderr);
   assert.match(d.stdout, /for <default>/);
-  assert.match(d.stdout, /^ {2}openat +-> openat2, openat, readlinkat, access, close, memfd_create, write, lseek, fcntl:/m);
+  assert.match(d.stdout, /^ {2}openat +-> openat2, openat, readlinkat, access, close, memfd_create, write, lseek, fcntl,/m);
   const bad = torov(['policy', 'check', '--seccomp', 'examples/hello/policy.json']);
   assert.equal(bad.status, 125);
   assert.match(bad.stderr, /--seccomp goes with show/);

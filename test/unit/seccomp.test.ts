@@ -407,7 +407,7 @@ describe('describeFilter (torov policy show --seccomp)', () => {
     assert.match(text, /for <default>/);
     assert.match(text, /ioctl KVM_RUN \(0xae80\)\s+runs the vCPU/);
     assert.match(text, /^ {4}futex\s+every lock/m);
-    assert.match(text, /^ {2}openat\s+-> openat2, openat, readlinkat, access, close, memfd_create, write, lseek, fcntl:/m);
+    assert.match(text, /^ {2}openat\s+-> openat2, openat, readlinkat, access, close, memfd_create, write, lseek, fcntl,/m);
     assert.match(text, /^ {2}ioctl\s+-> ioctl\(TCGETS .*TIOCGWINSZ/m);
     assert.match(text, /served inside the VMM, no host syscall: .*getpid/s);
     assert.match(text, new RegExp(`BPF program: ${f.instructions} instructions`));
