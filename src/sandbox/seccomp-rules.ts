@@ -287,7 +287,7 @@ const FORK: GuestRule = {
 };
 /** execve: the program's file is read and mapped through the VMM's root (the guest's), as the first program's is. */
 const EXEC: GuestRule = {
-  host: ['openat', 'fstat', 'fstatfs', 'faccessat2', 'pread64', 'close', 'fcntl', 'getcwd', 'mmap', 'munmap', 'madvise', 'fchdir', 'umask'],
+  host: ['openat', 'fstat', 'fstatfs', 'faccessat2', 'faccessat', 'pread64', 'close', 'fcntl', 'getcwd', 'mmap', 'munmap', 'madvise', 'fchdir', 'umask'],
   why: 'the new program\'s file (and its interpreter) read and mapped as at start; the process\'s other threads end',
 };
 

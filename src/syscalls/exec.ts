@@ -161,12 +161,23 @@ function exec(k: Kernel, dfd: number, pathPtr: number, argvPtr: number, envPtr: 
       k.note('exec-not-elf', `execve of ${path}: not an ELF file and no #! line: ENOEXEC`);
       return -ENOEXEC;
     }
+    let interp: string | undefined;
     try {
-      parseElf(prog.image);
+      interp = parseElf(prog.image).interp;
     } catch (e) {
       if (!(e instanceof ElfError)) throw e;
       k.note(`exec-elf-${path}`, `execve of ${path}: ${e.message}: ENOEXEC`);
       return -ENOEXEC;
+    }
+    // A dynamically linked program's interpreter must be there before the old program goes
+    // (Linux: ENOENT, which shells report as "not found" for a program that exists).
+    if (interp !== undefined) {
+      const b = Buffer.from(interp + '\0', 'latin1');
+      const r = sys(HOST.faccessat, AT_FDCWD, addressOf(b), X_OK);
+      if (r < 0) {
+        k.note(`exec-interp-${interp}`, `execve of ${path}: its ELF interpreter ${interp} is not in the guest's root (${r === -ENOENT ? 'ENOENT' : 'EACCES'}); try --rootfs`);
+        return r === -ENOENT ? -ENOENT : -EACCES;
+      }
     }
     return k.sched.exec(k, { image: prog.image, path, argv, env, fd: prog.fd, exe: prog.exe });
   } finally {
