@@ -100,6 +100,8 @@ export interface ChildStatus {
   /** The wait status (exit code << 8, or the signal). */
   status: number;
   uid: number;
+  /** Its CPU time and its reaped children's (ns). */
+  cpuNs: number;
 }
 
 /** A new program for a process (execve). */
@@ -134,6 +136,8 @@ export interface ProcessInfo {
   readonly execed: boolean;
   /** PR_SET_CHILD_SUBREAPER: orphans below it come to it rather than to the first process. */
   subreaper: boolean;
+  /** CPU time (ns) of its reaped children (RUSAGE_CHILDREN, times' tms_cutime). */
+  readonly childCpuNs: number;
   // What /proc shows of it (src/syscalls/synthetic.ts). Its memory, address space and fds
   // are released when it ends: read them only while it is alive.
   /** Its threads, the first one (tid == pid) first; empty once it ended. */
@@ -184,6 +188,8 @@ export interface TaskServices {
   hasThread(tid: number): boolean;
   /** The CPU a thread is said to run on (getcpu). */
   cpuOf(k: Kernel): number;
+  /** The calling process's or thread's CPU time (ns), or undefined where the VMM's own clocks stand for it (no process forked yet). */
+  cpuTime(k: Kernel, thread: boolean): number | undefined;
   /** Makes every other thread of the program pass a full memory barrier (membarrier). */
   barrier(k: Kernel): void;
   /**

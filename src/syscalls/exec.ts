@@ -205,9 +205,19 @@ const P_ALL = 0, P_PID = 1, P_PGID = 2;
 const RUSAGE_SIZE = 144, SIGINFO_SIZE = 128;
 const CLD_EXITED = 1, CLD_KILLED = 2;
 
-/** Writes struct rusage (all zero: torov does not account a child's time) when `p` is not NULL. */
-function zeroRusage(k: Kernel, p: number): void {
-  if (p) k.mem.write(p, new Uint8Array(RUSAGE_SIZE));
+/** Writes struct rusage when `p` is not NULL: the CPU time as user time (torov does not split it), the rest zero. */
+function writeRusage(k: Kernel, p: number, cpuNs: number): void {
+  if (!p) return;
+  k.mem.write(p, rusageOf(cpuNs));
+}
+
+/** struct rusage with ru_utime = `cpuNs`. */
+export function rusageOf(cpuNs: number): Buffer {
+  const b = Buffer.alloc(RUSAGE_SIZE);
+  const us = Math.floor(cpuNs / 1000);
+  b.writeBigInt64LE(BigInt(Math.floor(us / 1e6)), 0);
+  b.writeBigInt64LE(BigInt(us % 1e6), 8);
+  return b;
 }
 
 /** Implements wait4(2). */
@@ -222,7 +232,7 @@ const sysWait4: Handler = (k, a) => {
   if (r === null) return 0;
   if (typeof r === 'number') return r;
   if (statusPtr) k.mem.writeU32(statusPtr, r.status);
-  zeroRusage(k, rusage);
+  writeRusage(k, rusage, r.cpuNs);
   return r.pid;
 };
 
@@ -242,7 +252,7 @@ const sysWaitid: Handler = (k, a) => {
   const r = k.sched.waitChild(k, { which, id: wid, options: opts });
   if (typeof r === 'number') return r;
   if (infop) k.mem.write(infop, siginfoOf(r));
-  zeroRusage(k, rusage);
+  writeRusage(k, rusage, r ? r.cpuNs : 0);
   return 0;
 };
 

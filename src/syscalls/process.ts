@@ -5,6 +5,7 @@
  */
 import { release } from 'node:os';
 import { Handler, HandlerTable, Kernel, ProcessInfo } from './api';
+import { rusageOf } from './exec';
 import { SYSINFO } from '../linux/structs';
 import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
@@ -146,8 +147,25 @@ const sysGetrandom: Handler = (k, a) => {
   return sys(HOST.getrandom, k.mem.host(a.ptr(0), len, true), len, a.u(2));
 };
 
-const sysGetrusage: Handler = (k, a) => sys(HOST.getrusage, a.i(0) === -1 ? -1 : 0, k.mem.host(a.ptr(1), 144, true));
-const sysTimes: Handler = (k, a) => sys(HOST.times, a.ptr(0) ? k.mem.host(a.ptr(0), 32, true) : 0);
+/** getrusage(2): RUSAGE_CHILDREN is the guest's reaped children's CPU time; SELF and THREAD the VMM's own usage until a process is forked, then the guest's accounting. */
+const sysGetrusage: Handler = (k, a) => {
+  const who = a.i(0);
+  if (who !== 0 && who !== -1 && who !== 1) return -EINVAL;
+  if (who === -1) { k.mem.write(a.ptr(1), rusageOf(k.process.childCpuNs)); return 0; }
+  // Once processes exist, the VMM's usage is all of theirs: the guest's own accounting.
+  const own = k.sched.cpuTime(k, who === 1);
+  if (own !== undefined) { k.mem.write(a.ptr(1), rusageOf(own)); return 0; }
+  return sys(HOST.getrusage, 0, k.mem.host(a.ptr(1), 144, true));
+};
+/** times(2): the VMM's own times, with the guest's reaped children's CPU time as tms_cutime. */
+const sysTimes: Handler = (k, a) => {
+  const r = sys(HOST.times, a.ptr(0) ? k.mem.host(a.ptr(0), 32, true) : 0);
+  if (r >= 0 && a.ptr(0)) {
+    k.mem.writeU64(a.ptr(0) + 16, Math.floor(k.process.childCpuNs / 1e7));    // clock ticks (100 Hz)
+    k.mem.writeU64(a.ptr(0) + 24, 0);
+  }
+  return r;
+};
 /**
  * The guest machine's memory: its size (--memory, which bounds the whole run) and what its
  * live processes have mapped of it (at most the size), for sysinfo and /proc/meminfo.

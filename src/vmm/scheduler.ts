@@ -226,6 +226,8 @@ export interface TaskRun {
   held: number | undefined;
   t0: number;
   dead: boolean;
+  /** Its host thread's CPU time (ns) when it was bound (-1: not bound, or counted). */
+  cpu0: number;
 }
 
 /** What the scheduler needs of a process's VM (src/vmm/machine.ts's Machine). */
@@ -251,6 +253,15 @@ const WNOHANG = 1, WNOWAIT = 0x01000000, __WALL = 0x40000000, __WCLONE = 0x80000
 const SIGCHLD = 17, SA_NOCLDWAIT = 2;
 /** si_code of SIGCHLD: the child exited, was killed. */
 const CLD_EXITED = 1, CLD_KILLED = 2;
+
+const cpuClockBuf = Buffer.alloc(16);
+const cpuClockAddr = addressOf(cpuClockBuf);
+/** CPU time (ns) of thread `tid` of this process, from its per-thread CPU clock (guest time on a vCPU thread included); 0 if unreadable. */
+function threadCpuNs(tid: number): number {
+  // MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED): ~tid << 3 | CPUCLOCK_PERTHREAD_MASK | CPUCLOCK_SCHED.
+  if (sys(NR.clock_gettime, (~tid << 3) | 6, cpuClockAddr) < 0) return 0;
+  return Number(cpuClockBuf.readBigInt64LE(0)) * 1e9 + Number(cpuClockBuf.readBigInt64LE(8));
+}
 
 /** The VM of process `g`. */
 function vmOf(g: ThreadGroup): ProcessHost {
@@ -403,7 +414,7 @@ export class Scheduler implements TaskServices {
     if (!this.initGroup) this.initGroup = task.group;
     if (!this.procs.has(task.group.pid)) this.procs.set(task.group.pid, task.group);
     const r: TaskRun = { vcpu, slot, thread: undefined, wait: undefined, ctxPending: false, viaChannel: false, sysNr: -1, interrupted: false,
-      ctxResult: undefined, wantKick: false, parked: true, nr: -1, t0: 0, dead: false, held: undefined };
+      ctxResult: undefined, wantKick: false, parked: true, nr: -1, t0: 0, dead: false, held: undefined, cpu0: -1 };
     this.tasks.push(task);
     this.runs.set(task, r);
     if (slot) vcpu.sink = this;
@@ -574,6 +585,7 @@ export class Scheduler implements TaskServices {
       const h = HostThread.get(r.vcpu.fd.fd);
       if (!h) return false;
       r.thread = h;
+      r.cpu0 = threadCpuNs(h.tid);
       h.bind(r.vcpu.fd.fd, r.vcpu.fd.runAddr, r.slot ? r.slot.addr : 0);
     }
     // Keep one spare starting, so the next clone finds a thread ready.
@@ -678,6 +690,7 @@ export class Scheduler implements TaskServices {
   private unbind(r: TaskRun): void {
     const h = r.thread!;
     if (h.running) this.settle(r, h.stopSync(r.vcpu.fd.runU8));
+    this.account(r.vcpu.task, r, h);
     r.thread = undefined;
     HostThread.release(h);
   }
@@ -1301,6 +1314,7 @@ export class Scheduler implements TaskServices {
     const h = r.thread;
     if (h) {
       if (h.running) h.stopSync(r.vcpu.fd.runU8);
+      this.account(t, r, h);
       r.thread = undefined;
       HostThread.release(h);
     }
@@ -1846,7 +1860,7 @@ export class Scheduler implements TaskServices {
     if (gi >= 0) t.group.tasks.splice(gi, 1);
     this.runs.delete(t);
     this.sleepers.delete(t);
-    if (h) { r.thread = undefined; HostThread.release(h); }
+    if (h) { this.account(t, r, h); r.thread = undefined; HostThread.release(h); }
     vmOf(t.group).freeVcpu(r.vcpu);
     this.frozen.delete(t);
     this.debugParked.delete(t);
@@ -1907,8 +1921,33 @@ export class Scheduler implements TaskServices {
     }
   }
 
+  /** Adds the CPU time thread `t`'s host thread spent for it since it was bound to its process. */
+  private account(t: Task, r: TaskRun, h: HostThread): void {
+    if (r.cpu0 < 0) return;
+    const now = threadCpuNs(h.tid);
+    if (now >= r.cpu0) { t.group.cpuNs += now - r.cpu0; t.cpuNs += now - r.cpu0; }
+    r.cpu0 = -1;
+  }
+
+  /**
+   * CLOCK_PROCESS_CPUTIME_ID and CLOCK_THREAD_CPUTIME_ID of the calling thread's process or
+   * thread (ns): what its host threads spent for it, guest time included. Undefined before
+   * the first fork: a lone program's clocks are then the VMM's own (its vCPU may run on
+   * the main thread, whose time is not the program's alone).
+   */
+  cpuTime(k: Kernel, thread: boolean): number | undefined {
+    if (!this.forked) return undefined;
+    const t = k as unknown as Task;
+    const live = (u: Task) => { const r = this.runs.get(u); return r && r.thread && r.cpu0 >= 0 ? Math.max(0, threadCpuNs(r.thread.tid) - r.cpu0) : 0; };
+    if (thread) return t.cpuNs + live(t);
+    let n = t.group.cpuNs;
+    for (const u of t.group.tasks) n += live(u);
+    return n;
+  }
+
   /** Removes zombie `c` from `p`'s children: its pid is free. */
   private reap(p: ThreadGroup, c: ThreadGroup): void {
+    p.childCpuNs += c.cpuNs + c.childCpuNs;
     const i = p.children.indexOf(c);
     if (i >= 0) p.children.splice(i, 1);
     this.procs.delete(c.pid);
@@ -1933,7 +1972,7 @@ export class Scheduler implements TaskServices {
       any = true;
       if (c.alive) continue;
       if (!(w.options & WNOWAIT)) this.reap(g, c);
-      return { pid: c.pid, status: c.waitStatus, uid: c.uid };
+      return { pid: c.pid, status: c.waitStatus, uid: c.uid, cpuNs: c.cpuNs + c.childCpuNs };
     }
     if (!any) return -ECHILD;
     if (w.options & WNOHANG) return null;

@@ -71,8 +71,9 @@ export class ThreadGroup {
   umask = 0o022;
   /** performance.now() when it started (/proc's start times). */
   readonly started = performance.now();
-  /** Bytes of memory a fork copied (for --verbose and the benchmark). */
-  forkCopied = 0;
+  /** CPU time (ns) its threads' host threads spent for it, and that of its reaped children (wait4's rusage, times). */
+  cpuNs = 0;
+  childCpuNs = 0;
 
   constructor(public exe: string, readonly mem: GuestMemory, public as: AddressSpace, public fds: FdTable,
     private readonly diag: Diagnostics, ids: { pid: number; ppid: number; uid: number; gid: number }, noted?: Set<string>) {
@@ -125,6 +126,8 @@ export class Task implements Kernel {
   fsBaseDirty = false;
   /** The program's registers while a syscall that needs them is served (clone), else undefined. */
   regs: UserRegs | undefined;
+  /** CPU time (ns) its host threads spent for it (CLOCK_THREAD_CPUTIME_ID once processes exist). */
+  cpuNs = 0;
   /** While a syscall that waited for host fds is served again: the deadline of that wait. */
   retryDeadline: number | undefined;
 

@@ -174,7 +174,7 @@ const CASES: ProcCase[] = [
     expect: [/^child: SIGTERM blocked: yes, pending: no$/m] },
   { args: ['fork-thread'], what: 'fork in a threaded process: one thread in the child; fork from a second thread',
     expect: [/^child threads=1$/m] },
-  { args: ['rusage'], what: 'a child\'s CPU time in wait4\'s rusage and RUSAGE_CHILDREN', todo: 'the resource usage of children is zero', expect: [/^wait4 rusage: child CPU time >= 40 ms: yes$/m] },
+  { args: ['rusage'], what: 'a child\'s CPU time in wait4\'s rusage and RUSAGE_CHILDREN', expect: [/^wait4 rusage: child CPU time >= 40 ms: yes$/m] },
   { args: ['pidfd'], what: 'pidfd_open, poll, waitid(P_PIDFD), pidfd_send_signal, clone3(CLONE_PIDFD)', todo: 'pidfds are not implemented',
     expect: [/^poll\(pidfd\) after it exits: 1, POLLIN yes$/m] },
   { args: ['clone'], what: 'raw clone(SIGCHLD); a child with exit signal 0 waited with __WALL', expect: [/^waitpid\(__WALL\): WIFEXITED=1 WEXITSTATUS=14$/m] },
