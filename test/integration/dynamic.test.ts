@@ -240,7 +240,7 @@ test('threads in a dynamic program: Python\'s ThreadPoolExecutor', () => {
   same(['/usr/bin/python3', '-c', 'from concurrent.futures import ThreadPoolExecutor\nwith ThreadPoolExecutor(4) as ex: print(sum(ex.map(lambda x: x * x, range(1000))))']);
 });
 
-test('processes in a dynamic program: Python\'s subprocess', { todo: 'needs fork and execve (issue 11, guest processes): subprocess gets ENOSYS today' }, () => {
+test('processes in a dynamic program: Python\'s subprocess', () => {
   same(['/usr/bin/python3', '-c', 'import subprocess; print(subprocess.run(["/bin/echo", "hi"], capture_output=True).stdout)']);
 });
 
