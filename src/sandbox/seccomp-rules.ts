@@ -237,6 +237,16 @@ const newFd = (name: SyscallName, why: string): GuestRule => ({ host: [name, 'cl
 const pathCall = (name: SyscallName, why = 'the same call on a VMM copy of the path'): GuestRule =>
   ({ host: [name, 'access'], why: `${why} (access: the /proc guard)` });
 
+/**
+ * The stat family (src/syscalls/fs.ts, statAt): newfstatat or statx on a VMM copy of the
+ * path, fstat or statx on an fd for /dev/fd/N and synthetic /proc files, access for the
+ * /proc guard.
+ */
+const STAT: GuestRule = {
+  host: ['newfstatat', 'statx', 'fstat', 'access'],
+  why: 'newfstatat or statx on a VMM copy of the path; fstat or statx on the guest\'s own fd for /dev/fd/N and on a synthetic /proc file\'s fd (access: the /proc guard)',
+};
+
 /** After a rename, a set-id file at either name loses those bits (src/syscalls/fs.ts, dropSetId). */
 const SETID_DROP = ['newfstatat', 'fchmodat'] as const;
 const SETID_WHY = 'newfstatat and fchmodat take set-id bits off the file renamed';
@@ -445,12 +455,12 @@ export const GUEST_RULES: Readonly<Record<string, GuestRule>> = {
   openat: OPEN,
   openat2: OPEN,
   creat: OPEN,
-  stat: pathCall('stat'),
-  lstat: pathCall('lstat'),
+  stat: STAT,
+  lstat: STAT,
   fstat: same('fstat'),
-  newfstatat: pathCall('newfstatat'),
-  statx: pathCall('statx'),
-  statfs: pathCall('statfs'),
+  newfstatat: STAT,
+  statx: STAT,
+  statfs: { host: ['statfs', 'fstatfs', 'access'], why: 'statfs on a VMM copy of the path; fstatfs on a synthetic /proc file\'s fd (access: the /proc guard)' },
   fstatfs: same('fstatfs'),
   getxattr: pathCall('getxattr'),
   lgetxattr: pathCall('lgetxattr'),

@@ -255,6 +255,14 @@ function statAt(k: Kernel, dfd: number, p: Path, buf: number, flags: number, sta
     }
     p = f.outside;
   }
+  // /dev/fd/N, /dev/stdin...: the guest's own fd (the host's would be the VMM's), as open does.
+  const g = flags & AT_SYMLINK_NOFOLLOW ? -1 : devFd(p);
+  if (g >= 0) {
+    const h = k.fds.get(g);
+    if (h < 0) return -ENOENT;
+    return statx ? sys(HOST.statx, h, EMPTY.addr, AT_EMPTY_PATH | (flags & (AT_STATX_FORCE_SYNC | AT_STATX_DONT_SYNC)), statx.mask, out(k, buf, STATX_SIZE))
+      : sys(HOST.fstat, h, out(k, buf, STAT_SIZE));
+  }
   guardProc(k, p);
   return statx ? sys(HOST.statx, dirfd(k, dfd, p), p.addr, flags, statx.mask, out(k, buf, STATX_SIZE))
     : sys(HOST.newfstatat, dirfd(k, dfd, p), p.addr, out(k, buf, STAT_SIZE), flags);
@@ -268,6 +276,11 @@ function accessAt(k: Kernel, dfd: number, p: Path, mode: number, flags: number):
     if ('node' in f) return accessNode(k, f.node, mode);
     if ('fd' in f) return sys(HOST.faccessat2, f.fd, EMPTY.addr, mode, AT_EMPTY_PATH | (flags & AT_EACCESS));
     p = f.outside;
+  }
+  const g = flags & AT_SYMLINK_NOFOLLOW ? -1 : devFd(p);
+  if (g >= 0) {
+    const h = k.fds.get(g);
+    return h < 0 ? -ENOENT : sys(HOST.faccessat2, h, EMPTY.addr, mode, AT_EMPTY_PATH | (flags & AT_EACCESS));
   }
   guardProc(k, p);
   return flags === 0 ? sys(HOST.faccessat, dirfd(k, dfd, p), p.addr, mode) : sys(HOST.faccessat2, dirfd(k, dfd, p), p.addr, mode, flags);
