@@ -474,7 +474,7 @@ export const GUEST_RULES: Readonly<Record<string, GuestRule>> = {
   getdents64: same('getdents64'),
   getdents: same('getdents'),
   getcwd: same('getcwd', 'the VMM\'s cwd'),
-  chdir: pathCall('chdir'),
+  chdir: { host: ['chdir', 'fchdir', 'access'], why: 'chdir on a VMM copy of the path; fchdir into a synthetic /proc directory\'s fd (access: the /proc guard)' },
   fchdir: same('fchdir'),
   mkdir: pathCall('mkdir'),
   mkdirat: pathCall('mkdirat'),
