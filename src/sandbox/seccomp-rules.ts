@@ -292,7 +292,7 @@ const THREAD: GuestRule = {
  * follow the one whose call is served (openat of ".", fchdir, umask: src/vmm/dispatch.ts).
  */
 const FORK: GuestRule = {
-  host: [...THREAD.host, 'mremap', 'mincore', 'fcntl', 'fchdir', 'umask', 'close', 'mmap', 'munmap', 'madvise'],
+  host: [...THREAD.host, 'mremap', 'mincore', 'fcntl', 'fchdir', 'umask', 'close', 'mmap', 'munmap', 'madvise', 'eventfd2', 'write'],
   why: 'a new process: a new VM with a copy of the parent\'s memory and fds, and a vCPU thread',
 };
 /** execve: the program's file is read and mapped through the VMM's root (the guest's), as the first program's is. */
@@ -348,6 +348,8 @@ export const GUEST_RULES: Readonly<Record<string, GuestRule>> = {
   execve: EXEC,
   execveat: EXEC,
   wait4: none('the children are the VMM\'s own processes'),
+  pidfd_open: { host: ['eventfd2', 'fcntl', 'close'], why: 'a pidfd is a host eventfd the VMM signals when the process ends (write: a runtime rule)' },
+  pidfd_send_signal: none('queued in the VMM: guest processes only'),
   waitid: none('the children are the VMM\'s own processes'),
   membarrier: none('the other vCPUs leave the guest and enter it again (KVM_RUN, a runtime rule)'),
   sched_setaffinity: none('accepted, not applied'),

@@ -83,6 +83,8 @@ export interface CloneSpec {
   childTid: number;
   /** CLONE_SETTLS: the child's FS base. */
   tls: number;
+  /** CLONE_PIDFD: where the parent gets the child's pidfd (an int), or 0. */
+  pidfd?: number;
 }
 
 /** What a wait4/waitid looks for: which children, and how (see Scheduler.waitChild). */
@@ -234,6 +236,8 @@ export interface TaskServices {
   killProcesses(k: Kernel, pid: number, info: SignalInfo): number;
   /** The process `pid` (live or a zombie). */
   process(pid: number): ProcessInfo | undefined;
+  /** pidfd_open: host eventfd `efd` becomes a guest fd, readable once process `pid` ends; -errno (efd closed). */
+  pidfdOpen(k: Kernel, pid: number, efd: number): number;
   /** Every process (for /proc). */
   processes(): IterableIterator<ProcessInfo>;
   /** True when blocking host calls must not run on the main thread (more than one guest thread). */

@@ -201,7 +201,7 @@ const sysFork: Handler = (k) => k.sched.fork(k, { flags: 0, stack: 0, parentTid:
 const sysVfork: Handler = (k) => k.sched.fork(k, { flags: CLONE_VM | CLONE_VFORK, stack: 0, parentTid: 0, childTid: 0, tls: 0 }, SIGCHLD);
 
 const WNOHANG = 1, WUNTRACED = 2, WEXITED = 4, WCONTINUED = 8, WNOWAIT = 0x01000000, __WNOTHREAD = 0x20000000, __WALL = 0x40000000, __WCLONE = 0x80000000;
-const P_ALL = 0, P_PID = 1, P_PGID = 2;
+const P_ALL = 0, P_PID = 1, P_PGID = 2, P_PIDFD = 3;
 const RUSAGE_SIZE = 144, SIGINFO_SIZE = 128;
 const CLD_EXITED = 1, CLD_KILLED = 2;
 
@@ -246,7 +246,12 @@ const sysWaitid: Handler = (k, a) => {
   if (idtype === P_ALL) which = 'any';
   else if (idtype === P_PID) { if (id <= 0) return -EINVAL; which = 'pid'; }
   else if (idtype === P_PGID) { if (id < 0) return -EINVAL; which = 'pgid'; if (id === 0) wid = k.sched.process(k.pid)!.pgid; }
-  else return -EINVAL;
+  else if (idtype === P_PIDFD) {
+    const pid = k.fds.pidfds.get(id);
+    if (pid === undefined) return -EBADF;
+    which = 'pid';
+    wid = pid;
+  } else return -EINVAL;
   // Stops and continues are never reported (no job control): only WEXITED can find a child.
   const opts = (options & WEXITED) ? options & (WNOHANG | WNOWAIT | __WALL | __WCLONE) : (options | WNOHANG) & (WNOHANG | __WALL | __WCLONE);
   const r = k.sched.waitChild(k, { which, id: wid, options: opts });
@@ -269,7 +274,35 @@ function siginfoOf(r: ChildStatus | null): Buffer {
   return b;
 }
 
+/** Implements pidfd_open(2): flags 0 or PIDFD_NONBLOCK. */
+const sysPidfdOpen: Handler = (k, a) => {
+  const pid = a.i(0), flags = a.u(1);
+  if (pid <= 0 || (flags & ~O_NONBLOCK_) !== 0) return -EINVAL;
+  return newPidfd(k, pid, (flags & O_NONBLOCK_) !== 0);
+};
+const O_NONBLOCK_ = 0o4000, O_CLOEXEC_ = 0o2000000;
+
+/** A pidfd for process `pid` (pidfd_open, CLONE_PIDFD): a host eventfd the scheduler signals at its end. */
+export function newPidfd(k: Kernel, pid: number, nonblock: boolean): number {
+  if (!k.sched.process(pid)) return -ESRCH;
+  const efd = sys(HOST.eventfd2, 0, O_CLOEXEC_ | (nonblock ? O_NONBLOCK_ : 0));
+  return efd < 0 ? efd : k.sched.pidfdOpen(k, pid, efd);
+}
+
+/** Implements pidfd_send_signal(2) (as kill: the siginfo argument must be NULL here). */
+const sysPidfdSendSignal: Handler = (k, a) => {
+  const pid = k.fds.pidfds.get(a.i(0)), sig = a.i(1);
+  if (a.u(3) !== 0) return -EINVAL;
+  if (pid === undefined) return -EBADF;                  // not a pidfd (or not open)
+  if (sig < 0 || sig > 64) return -EINVAL;
+  if (a.ptr(2) !== 0) { k.note('pidfd-siginfo', 'pidfd_send_signal with a siginfo is not supported: EINVAL'); return -EINVAL; }
+  if (!k.sched.process(pid)) return -ESRCH;              // reaped
+  return k.sched.killProcesses(k, pid, { signo: sig, code: 0 /* SI_USER */, pid: k.pid, uid: k.uid });
+};
+
 export const execHandlers: HandlerTable = {
+  pidfd_open: sysPidfdOpen,
+  pidfd_send_signal: sysPidfdSendSignal,
   execve: sysExecve,
   execveat: sysExecveat,
   fork: sysFork,

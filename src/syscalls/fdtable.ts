@@ -79,6 +79,7 @@ export class FdTable {
     this.kinds[fd] = 0;
     this.sigio.delete(fd);
     this.signalfds.delete(fd);
+    this.pidfds.delete(fd);
     this.synthetic.delete(fd);
     if (fd >= this.top) this.top = fd + 1;
     if (old >= 0 && old !== hostFd) sys(NR.close, old);
@@ -93,6 +94,8 @@ export class FdTable {
 
   /** Guest fds that are signalfds (a dup shares the object). Cleared with the fd. */
   readonly signalfds = new Map<number, SignalFd>();
+  /** Guest fds that are pidfds (pidfd_open, CLONE_PIDFD): the pid each refers to. Cleared with the fd. */
+  readonly pidfds = new Map<number, number>();
 
   /** Guest fds of torov's /proc and /sys (a dup shares the object). Cleared with the fd. */
   readonly synthetic = new Map<number, SyntheticFile>();
@@ -108,6 +111,8 @@ export class FdTable {
   duplicated(from: number, to: number): void {
     const s = this.signalfds.get(from);
     if (s) this.signalfds.set(to, s);
+    const pd = this.pidfds.get(from);
+    if (pd !== undefined) this.pidfds.set(to, pd);
     const y = this.synthetic.get(from);
     if (y) this.synthetic.set(to, y);
   }
@@ -136,6 +141,7 @@ export class FdTable {
     this.kinds[fd] = 0;
     this.sigio.delete(fd);
     this.signalfds.delete(fd);
+    this.pidfds.delete(fd);
     this.synthetic.delete(fd);
     const r = sys(NR.close, h);
     // close(2) always frees the descriptor; only EIO-like errors are worth reporting.
@@ -167,6 +173,7 @@ export class FdTable {
     }
     for (const [fd, s] of this.sigio) t.sigio.set(fd, { ...s });
     for (const [fd, s] of this.signalfds) t.signalfds.set(fd, s);
+    for (const [fd, pd] of this.pidfds) t.pidfds.set(fd, pd);
     for (const [fd, s] of this.synthetic) t.synthetic.set(fd, s);
     t.synCwd = this.synCwd;
     return t;
@@ -180,6 +187,7 @@ export class FdTable {
   closeAll(): void {
     this.sigio.clear();
     this.signalfds.clear();
+    this.pidfds.clear();
     this.synthetic.clear();
     this.kinds.fill(0);
     for (let i = 0; i < this.top; i++) {

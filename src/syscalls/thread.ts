@@ -18,6 +18,7 @@ import {
 import { NSEC_PER_SEC, CLOCK_REALTIME, CLOCK_MONOTONIC } from '../linux/time';
 import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
+import { newPidfd } from './exec';
 
 /** The end of the user half of the address space on x86-64 (4-level paging). */
 const TASK_SIZE_MAX = 0x7ffffffff000;
@@ -46,12 +47,18 @@ function cloneWith(k: Kernel, spec: CloneSpec, exitSignal: number): number {
       k.note('clone-vm', 'clone with CLONE_VM but neither CLONE_THREAD nor CLONE_VFORK (a process sharing memory) is not supported: EINVAL');
       return -EINVAL;
     }
-    if (f & (CLONE_PIDFD | CLONE_FILES | CLONE_FS | CLONE_SIGHAND)) {
-      if (f & CLONE_PIDFD) return -EINVAL;
+    if (f & (CLONE_FILES | CLONE_FS | CLONE_SIGHAND)) {
       k.note('clone-share', 'clone of a process with CLONE_FILES, CLONE_FS or CLONE_SIGHAND: the child gets copies instead');
     }
     if (exitSignal > 64) return -EINVAL;
-    return k.sched.fork(k, spec, exitSignal);
+    if ((f & CLONE_PIDFD) && (!spec.pidfd || (f & CLONE_VFORK))) return -EINVAL;
+    if (f & CLONE_PIDFD) k.mem.check(spec.pidfd!, 4, true);   // EFAULT before the child exists
+    const pid = k.sched.fork(k, spec, exitSignal);
+    if (pid > 0 && (f & CLONE_PIDFD)) {
+      const pfd = newPidfd(k, pid, false);
+      k.mem.writeU32(spec.pidfd!, pfd >= 0 ? pfd : -1);
+    }
+    return pid;
   }
   if (exitSignal !== 0 || (f & (CLONE_VFORK | CLONE_PIDFD))) return -EINVAL;
   // Like Linux (arch/x86 copy_thread): a TLS base must be a user address.
@@ -67,6 +74,8 @@ const sysClone: Handler = (k, a) => {
     parentTid: flags & CLONE_PARENT_SETTID ? a.ptr(2) : 0,
     childTid: flags & (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID) ? a.ptr(3) : 0,
     tls: flags & CLONE_SETTLS ? a.ptr(4) : 0,
+    // clone(2) returns the pidfd where parent_tid points (the two cannot be combined).
+    ...(flags & CLONE_PIDFD ? { pidfd: flags & CLONE_PARENT_SETTID ? 0 : a.ptr(2) } : {}),
   }, flags & CSIGNAL);
 };
 
@@ -87,6 +96,7 @@ const sysClone3: Handler = (k, a) => {
     parentTid: flags & CLONE_PARENT_SETTID ? u(24) : 0,
     childTid: flags & (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID) ? u(16) : 0,
     tls: flags & CLONE_SETTLS ? u(56) : 0,
+    ...(flags & CLONE_PIDFD ? { pidfd: u(8) } : {}),
   }, exitSignal);
 };
 

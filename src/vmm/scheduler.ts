@@ -34,7 +34,7 @@ import type { FaultFrame } from './fault';
 import { ThreadGroup } from './task';
 import { RUN, REGS, KVM_EXIT_INTR } from '../kvm/kvm';
 import { sys, addressOf } from '../host/libc';
-import { F_GETFL, O_NONBLOCK } from '../linux/fcntl';
+import { F_GETFL, O_NONBLOCK, F_DUPFD_CLOEXEC } from '../linux/fcntl';
 import { SYS as NR } from '../linux/syscalls';
 import { Slot, HostThread, ChannelStats, SIG_KICK, installKick } from './channel';
 import { Vcpu, VcpuHost } from './vcpu';
@@ -1883,6 +1883,13 @@ export class Scheduler implements TaskServices {
     this.host.dispatcher.traceEnd?.(g.pid, g.waitStatus);
     for (const t of [...g.tasks]) this.kill(t, true);
     for (const [id, tm] of this.timers) if (tm.group === g) this.arm(id, undefined);
+    // Its pidfds become readable.
+    for (const d of this.pidWatch.get(g.pid) ?? []) {
+      eventfdBuf.writeBigUInt64LE(1n, 0);
+      sys(NR.write, d, eventfdAddr, 8);
+      sys(NR.close, d);
+    }
+    this.pidWatch.delete(g.pid);
     const vm = vmOf(g);
     if (e.tainted) vm.tainted = true;
     vm.close();
@@ -2006,6 +2013,34 @@ export class Scheduler implements TaskServices {
     let rc = 0;
     for (const g of targets) if (g.alive) { const r = this.post(g, undefined, info, from); if (r < 0) rc = r; }
     return rc;
+  }
+
+  /** Per process: host eventfds (the VMM's own duplicates) that pidfds of it are, signalled when it ends. */
+  private readonly pidWatch = new Map<number, number[]>();
+
+  /**
+   * pidfd_open, CLONE_PIDFD: makes host eventfd `efd` (made by the handler, counter 0) a
+   * guest fd for process `pid` (live or a zombie) that becomes readable (POLLIN) once it
+   * has ended (endProcess() signals a duplicate). Returns the guest fd, or -errno (-ESRCH:
+   * no such process); `efd` is closed on failure.
+   */
+  pidfdOpen(k: Kernel, pid: number, efd: number): number {
+    const g = this.procs.get(pid);
+    const fail = (e: number) => { sys(NR.close, efd); return e; };
+    if (!g) return fail(-ESRCH);
+    eventfdBuf.writeBigUInt64LE(1n, 0);
+    if (!g.alive) sys(NR.write, efd, eventfdAddr, 8);
+    else {
+      const d = sys(NR.fcntl, efd, F_DUPFD_CLOEXEC, 3);
+      if (d < 0) return fail(d);
+      let w = this.pidWatch.get(pid);
+      if (!w) this.pidWatch.set(pid, w = []);
+      w.push(d);
+    }
+    const fd = k.fds.add(efd, true);
+    if (fd < 0) return fail(fd);
+    k.fds.pidfds.set(fd, pid);
+    return fd;
   }
 
   /** The processes, for /proc (live ones and zombies). */

@@ -175,7 +175,7 @@ const CASES: ProcCase[] = [
   { args: ['fork-thread'], what: 'fork in a threaded process: one thread in the child; fork from a second thread',
     expect: [/^child threads=1$/m] },
   { args: ['rusage'], what: 'a child\'s CPU time in wait4\'s rusage and RUSAGE_CHILDREN', expect: [/^wait4 rusage: child CPU time >= 40 ms: yes$/m] },
-  { args: ['pidfd'], what: 'pidfd_open, poll, waitid(P_PIDFD), pidfd_send_signal, clone3(CLONE_PIDFD)', todo: 'pidfds are not implemented',
+  { args: ['pidfd'], what: 'pidfd_open, poll, waitid(P_PIDFD), pidfd_send_signal, clone3(CLONE_PIDFD)',
     expect: [/^poll\(pidfd\) after it exits: 1, POLLIN yes$/m] },
   { args: ['clone'], what: 'raw clone(SIGCHLD); a child with exit signal 0 waited with __WALL', expect: [/^waitpid\(__WALL\): WIFEXITED=1 WEXITSTATUS=14$/m] },
   { args: ['ppid'], what: 'getppid() in the child; an orphan\'s parent changes', todo: 'the first guest process is pid 1 and gets the orphans (as the init of a container); natively the test is not init', expect: [/^orphan: getppid\(\) changed: yes$/m] },
