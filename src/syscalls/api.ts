@@ -190,6 +190,8 @@ export interface TaskServices {
   hasThread(tid: number): boolean;
   /** The CPU a thread is said to run on (getcpu). */
   cpuOf(k: Kernel): number;
+  /** CPU time (ns) of process `pid` so far, from its threads' host threads (for /proc). */
+  processCpuNs(pid: number): number;
   /** The calling process's or thread's CPU time (ns), or undefined where the VMM's own clocks stand for it (no process forked yet). */
   cpuTime(k: Kernel, thread: boolean): number | undefined;
   /** Makes every other thread of the program pass a full memory barrier (membarrier). */

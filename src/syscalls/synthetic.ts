@@ -269,7 +269,9 @@ function procState(k: Kernel, p: ProcessInfo, t: Kernel | undefined): ProcState 
   return {
     pid: p.pid, tid: who?.tid ?? p.pid, ppid: p.ppid, pgid: p.pgid, sid: p.sid, comm: commFor(p, who), state,
     uid: p.uid, gid: p.gid, umask: p.umask, threads: Math.max(1, p.tasks.length), vm: alive ? p.as.committed : 0,
-    startMs: Math.max(0, performance.timeOrigin + p.started - BOOT_MS), userMs: 0, systemMs: 0,
+    // CPU time: what its threads' host threads spent for it (all as user time; 0 for a lone
+    // program whose vCPU runs on the VMM's main thread).
+    startMs: Math.max(0, performance.timeOrigin + p.started - BOOT_MS), userMs: k.sched.processCpuNs(p.pid) / 1e6, systemMs: 0,
     pending: who?.pendingMask ?? 0n, shared: 0n, blocked: who?.sigmask ?? 0n, ignored: ign, caught: cgt, cpus: k.sched.cpus,
     argStart: alive ? p.as.argArea.start : 0, argEnd: alive ? p.as.argArea.end : 0,
     envStart: alive ? p.as.envArea.start : 0, envEnd: alive ? p.as.envArea.end : 0,

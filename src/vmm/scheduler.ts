@@ -1945,11 +1945,22 @@ export class Scheduler implements TaskServices {
   cpuTime(k: Kernel, thread: boolean): number | undefined {
     if (!this.forked) return undefined;
     const t = k as unknown as Task;
-    const live = (u: Task) => { const r = this.runs.get(u); return r && r.thread && r.cpu0 >= 0 ? Math.max(0, threadCpuNs(r.thread.tid) - r.cpu0) : 0; };
-    if (thread) return t.cpuNs + live(t);
-    let n = t.group.cpuNs;
-    for (const u of t.group.tasks) n += live(u);
+    return thread ? t.cpuNs + this.liveCpu(t) : this.processCpuNs(t.group.pid);
+  }
+
+  /** CPU time (ns) of process `pid` so far (its threads' host threads; 0 for one that never had any), for /proc. */
+  processCpuNs(pid: number): number {
+    const g = this.procs.get(pid);
+    if (!g) return 0;
+    let n = g.cpuNs;
+    for (const u of g.tasks) n += this.liveCpu(u);
     return n;
+  }
+
+  /** What thread `t`'s host thread has spent for it since it was bound (not yet in its counters). */
+  private liveCpu(t: Task): number {
+    const r = this.runs.get(t);
+    return r && r.thread && r.cpu0 >= 0 ? Math.max(0, threadCpuNs(r.thread.tid) - r.cpu0) : 0;
   }
 
   /** Removes zombie `c` from `p`'s children: its pid is free. */
