@@ -21,7 +21,7 @@
  * it, which makes KVM drop every vCPU's cached translations before the call returns
  * (GuestMemory.invalidate: KVM's MMU notifier flushes all vCPUs' TLBs and waits for them).
  */
-import { Args, BLOCKED, CloneSpec, GuestExit, Kernel, SigAction, SignalInfo, TaskServices, ThreadExit, ChildWait, ChildStatus, ExecImage } from '../syscalls/api';
+import { Args, BLOCKED, CloneSpec, GuestExit, Kernel, SigAction, SignalInfo, TaskServices, ThreadExit, ChildWait, ChildStatus, ExecImage, UserRegs } from '../syscalls/api';
 import { CHAN, CHAN_BLOCKING, CHAN_DONE, CHAN_EXIT, VcpuPages } from '../machine/layout';
 import { EAGAIN, EINTR, EINVAL, ESRCH, ETIMEDOUT, ENOSYS, ECHILD, ENOMEM, EMFILE, ENFILE, SysError } from '../linux/errno';
 import { SIGKILL, SIGSTOP, SIGALRM, SIGVTALRM, SIGPROF, SA_RESTART, SA_RESTORER, SA_ONSTACK, SA_NODEFER, SA_RESETHAND,
@@ -261,6 +261,14 @@ function threadCpuNs(tid: number): number {
   // MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED): ~tid << 3 | CPUCLOCK_PERTHREAD_MASK | CPUCLOCK_SCHED.
   if (sys(NR.clock_gettime, (~tid << 3) | 6, cpuClockAddr) < 0) return 0;
   return Number(cpuClockBuf.readBigInt64LE(0)) * 1e9 + Number(cpuClockBuf.readBigInt64LE(8));
+}
+
+/** A new thread's or process's registers: the parent's (struct kvm_regs), rax 0, rsp the new stack if one is given. */
+function childRegs(parent: UserRegs, spec: CloneSpec): Buffer {
+  const regs = parent.snapshot();
+  regs.writeBigUInt64LE(0n, REGS.rax);
+  if (spec.stack !== 0) regs.writeBigUInt64LE(BigInt.asUintN(64, BigInt(spec.stack)), REGS.rsp);
+  return regs;
 }
 
 /** The VM of process `g`. */
@@ -1230,18 +1238,10 @@ export class Scheduler implements TaskServices {
       k.note('threads-limit', `clone: the thread limit (${this.host.maxThreads}, --threads) is reached: EAGAIN`);
       return -EAGAIN;
     }
-    if (this.tasks.length >= this.taskLimit) {
-      k.note('pids-limit', `clone: the run's limit of processes and threads (${this.taskLimit}, --pids) is reached: EAGAIN`);
-      return -EAGAIN;
-    }
     if (!pr || !parent.regs) return -ENOSYS;
-    if (HostThread.canStart() && !HostThread.spare(this.unbound() + 1)) {
-      k.note('pids-host', `clone: the host refused another thread (${HostThread.refused ?? 'no thread may be started'}): EAGAIN`);
-      return -EAGAIN;
-    }
-    const regs = parent.regs.snapshot();
-    regs.writeBigUInt64LE(0n, REGS.rax);
-    if (spec.stack !== 0) regs.writeBigUInt64LE(BigInt.asUintN(64, BigInt(spec.stack)), REGS.rsp);
+    const room = this.roomForTask(k, 'clone');
+    if (room < 0) return room;
+    const regs = childRegs(parent.regs, spec);
     const tid = this.nextTid++;
     const child = new Task(parent.group, tid, this);
     child.sigmask = parent.sigmask;
@@ -1737,17 +1737,9 @@ export class Scheduler implements TaskServices {
   fork(k: Kernel, spec: CloneSpec, exitSignal: number): number {
     const parent = k as unknown as Task, pr = this.runs.get(parent);
     if (!pr || !parent.regs) return -ENOSYS;
-    if (this.tasks.length >= this.taskLimit) {
-      k.note('pids-limit', `fork: the run's limit of processes and threads (${this.taskLimit}, --pids) is reached: EAGAIN`);
-      return -EAGAIN;
-    }
-    if (!HostThread.spare(this.unbound() + 1)) {
-      k.note('pids-host', `fork: the host refused another thread (${HostThread.refused ?? 'no thread may be started'}): EAGAIN`);
-      return -EAGAIN;
-    }
-    const regs = parent.regs.snapshot();
-    regs.writeBigUInt64LE(0n, REGS.rax);
-    if (spec.stack !== 0) regs.writeBigUInt64LE(BigInt.asUintN(64, BigInt(spec.stack)), REGS.rsp);
+    const room = this.roomForTask(k, 'fork');
+    if (room < 0) return room;
+    const regs = childRegs(parent.regs, spec);
     const pid = this.nextTid++;
     let vm: ProcessHost;
     try {
@@ -1778,6 +1770,26 @@ export class Scheduler implements TaskServices {
     }
     return pid;
   }
+
+  /**
+   * Whether a new thread or process may start: the run's limit (--pids) counts live threads
+   * and zombies (each holds a pid, as on Linux, so unreaped children are bounded too), and
+   * a host thread must be ready for it. 0, or -EAGAIN (noted once under --verbose).
+   */
+  private roomForTask(k: Kernel, what: 'fork' | 'clone'): number {
+    if (this.tasks.length + this.zombies >= this.taskLimit) {
+      k.note('pids-limit', `${what}: the run's limit of processes and threads (${this.taskLimit}, --pids; zombies count) is reached: EAGAIN`);
+      return -EAGAIN;
+    }
+    if (HostThread.canStart() && !HostThread.spare(this.unbound() + 1)) {
+      k.note('pids-host', `${what}: the host refused another thread (${HostThread.refused ?? 'no thread may be started'}): EAGAIN`);
+      return -EAGAIN;
+    }
+    return 0;
+  }
+
+  /** Processes that ended and are not reaped yet. */
+  private zombies = 0;
 
   /** How many threads have no host thread yet (each new one needs one of the idle ones). */
   private unbound(): number {
@@ -1884,12 +1896,13 @@ export class Scheduler implements TaskServices {
     for (const t of [...g.tasks]) this.kill(t, true);
     for (const [id, tm] of this.timers) if (tm.group === g) this.arm(id, undefined);
     // Its pidfds become readable.
-    for (const d of this.pidWatch.get(g.pid) ?? []) {
+    const watch = this.pidWatch.get(g.pid);
+    if (watch !== undefined) {
       eventfdBuf.writeBigUInt64LE(1n, 0);
-      sys(NR.write, d, eventfdAddr, 8);
-      sys(NR.close, d);
+      sys(NR.write, watch, eventfdAddr, 8);
+      sys(NR.close, watch);
+      this.pidWatch.delete(g.pid);
     }
-    this.pidWatch.delete(g.pid);
     const vm = vmOf(g);
     if (e.tainted) vm.tainted = true;
     vm.close();
@@ -1906,6 +1919,7 @@ export class Scheduler implements TaskServices {
     }
     const p = g.parent;
     if (!p || !p.alive) { this.procs.delete(g.pid); return; }
+    this.zombies++;
     this.childChanged(p, g);
   }
 
@@ -1965,6 +1979,7 @@ export class Scheduler implements TaskServices {
 
   /** Removes zombie `c` from `p`'s children: its pid is free. */
   private reap(p: ThreadGroup, c: ThreadGroup): void {
+    if (this.procs.has(c.pid)) this.zombies--;
     p.childCpuNs += c.cpuNs + c.childCpuNs;
     const i = p.children.indexOf(c);
     if (i >= 0) p.children.splice(i, 1);
@@ -2026,30 +2041,38 @@ export class Scheduler implements TaskServices {
     return rc;
   }
 
-  /** Per process: host eventfds (the VMM's own duplicates) that pidfds of it are, signalled when it ends. */
-  private readonly pidWatch = new Map<number, number[]>();
+  /** Per live process with pidfds: the host eventfd they all share (a duplicate each), signalled when it ends. */
+  private readonly pidWatch = new Map<number, number>();
 
   /**
    * pidfd_open, CLONE_PIDFD: makes host eventfd `efd` (made by the handler, counter 0) a
    * guest fd for process `pid` (live or a zombie) that becomes readable (POLLIN) once it
-   * has ended (endProcess() signals a duplicate). Returns the guest fd, or -errno (-ESRCH:
-   * no such process); `efd` is closed on failure.
+   * has ended. All pidfds of a process share one eventfd (the first one's; later ones are
+   * duplicates of it), so the host fds torov keeps are one per watched process, whatever
+   * the guest opens and closes. Returns the guest fd, or -errno (-ESRCH: no such
+   * process); `efd` is closed whatever happens to it.
    */
   pidfdOpen(k: Kernel, pid: number, efd: number): number {
     const g = this.procs.get(pid);
-    const fail = (e: number) => { sys(NR.close, efd); return e; };
-    if (!g) return fail(-ESRCH);
-    eventfdBuf.writeBigUInt64LE(1n, 0);
-    if (!g.alive) sys(NR.write, efd, eventfdAddr, 8);
-    else {
-      const d = sys(NR.fcntl, efd, F_DUPFD_CLOEXEC, 3);
-      if (d < 0) return fail(d);
-      let w = this.pidWatch.get(pid);
-      if (!w) this.pidWatch.set(pid, w = []);
-      w.push(d);
+    if (!g) { sys(NR.close, efd); return -ESRCH; }
+    let h = efd;
+    if (!g.alive) {
+      eventfdBuf.writeBigUInt64LE(1n, 0);
+      sys(NR.write, efd, eventfdAddr, 8);
+    } else {
+      const w = this.pidWatch.get(pid);
+      if (w !== undefined) {
+        sys(NR.close, efd);
+        h = sys(NR.fcntl, w, F_DUPFD_CLOEXEC, 3);
+      } else {
+        const d = sys(NR.fcntl, efd, F_DUPFD_CLOEXEC, 3);
+        if (d < 0) { sys(NR.close, efd); return d; }
+        this.pidWatch.set(pid, d);
+      }
+      if (h < 0) return h;
     }
-    const fd = k.fds.add(efd, true);
-    if (fd < 0) return fail(fd);
+    const fd = k.fds.add(h, true);
+    if (fd < 0) { sys(NR.close, h); return fd; }
     k.fds.pidfds.set(fd, pid);
     return fd;
   }
