@@ -97,6 +97,8 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   // The guest's in-memory files (its /tmp and its memfds share one tmpfs): bounded.
   const tmpOpt = policy.sandbox?.tmp;
   const shm = cgroups.shmBudget(memory, typeof tmpOpt === 'number' ? tmpOpt : undefined);
+  // Real memfds (sealable ones, and all of them without the sandbox) share that budget.
+  (require('../syscalls/memfd-budget') as typeof import('../syscalls/memfd-budget')).setMemfdBudget(shm);
   const limits = cgroups.runLimits({ guestMemory: memory, shm, threads: threads ?? DEFAULT_THREADS, ...(pidsLimit !== undefined ? { pids: pidsLimit } : {}), ...(cpus !== undefined ? { cpus } : {}) });
   if (pidsLimit !== undefined && pidsLimit < cgroups.VMM_TASKS / 2) throw new UsageError(`--pids ${pidsLimit} is too small: torov's own threads need about ${cgroups.VMM_TASKS / 2}`);
   // Said once, when the run starts (not before an error that ends it anyway).
