@@ -30,6 +30,7 @@ import { encodeSiginfo, encodeSignalfdInfo, SIGNALFD_SIGINFO_SIZE, SI_USER, SI_K
 import type { SignalFd } from '../syscalls/fdtable';
 import { writeFrame, readFrame, belowRedZone } from './sigframe';
 import { clockMs } from '../syscalls/thread';
+import { inheritPrctl } from '../syscalls/process';
 import type { FaultFrame } from './fault';
 import { ThreadGroup } from './task';
 import { RUN, REGS, KVM_EXIT_INTR } from '../kvm/kvm';
@@ -1264,6 +1265,7 @@ export class Scheduler implements TaskServices {
     const regs = childRegs(parent.regs, spec);
     const tid = this.nextTid++;
     const child = new Task(parent.group, tid, this);
+    inheritPrctl(k, child);
     child.sigmask = parent.sigmask;
     child.fsBase = spec.flags & CLONE_SETTLS ? spec.tls : parent.fsBase;
     child.gsBase = parent.gsBase;
@@ -1769,6 +1771,7 @@ export class Scheduler implements TaskServices {
       throw e;
     }
     const g = vm.group, child = vm.task;
+    inheritPrctl(k, child);
     this.forked = true;
     g.parent = parent.group;
     g.exitSignal = exitSignal;
