@@ -11,8 +11,8 @@
  * sealed memfds before the cgroup ended the whole run.
  *
  * So the VMM bounds them as a tmpfs bounds its files: the bytes a real memfd may hold are
- * its size (no page exists past the end of a shmem file, whether written, fallocated or
- * touched through a mapping; FALLOC_FL_KEEP_SIZE is counted by its range), and the sizes
+ * its size (no page exists past the end of a shmem file, whether written or touched through
+ * a mapping), or its allocated blocks where FALLOC_FL_KEEP_SIZE put some past it, and the sizes
  * of all the run's real memfds together stay within the same budget as its tmpfs. Every
  * call that can make a file larger (write and its vectored and positioned forms, ftruncate,
  * fallocate, copy_file_range, splice, sendfile) is checked before it reaches the host when
@@ -53,12 +53,17 @@ export function noteRealMemfd(h: number): void {
   memfdDev = Number(st.readBigUInt64LE(STAT.st_dev));
 }
 
-/** fstat of a host fd: its file id and size, or undefined if it is not on the memfd device. */
+/**
+ * fstat of a host fd: its file id and the bytes it may hold (its size, or its allocated
+ * blocks where fallocate's FALLOC_FL_KEEP_SIZE put some past the end), or undefined if it
+ * is not on the memfd device.
+ */
 function statMemfd(h: number): { id: string; size: number } | undefined {
   if (sys(HOST.fstat, h, stAddr) < 0) return undefined;
   const dev = st.readBigUInt64LE(STAT.st_dev);
   if (Number(dev) !== memfdDev) return undefined;
-  return { id: `${dev}:${st.readBigUInt64LE(STAT.st_ino)}`, size: Number(st.readBigInt64LE(STAT.st_size)) };
+  const size = Math.max(Number(st.readBigInt64LE(STAT.st_size)), Number(st.readBigInt64LE(STAT.st_blocks)) * 512);
+  return { id: `${dev}:${st.readBigUInt64LE(STAT.st_ino)}`, size };
 }
 
 /** The total of the recorded sizes. */

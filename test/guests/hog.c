@@ -9,6 +9,7 @@
  *   hog memfd-map        a large memfd mapped MAP_SHARED, every page touched
  *   hog memfd-sealed     memfd_create(MFD_ALLOW_SEALING) + fallocate (a real memfd, not a tmpfs file)
  *   hog memfd-sealed-write  the same with write()
+ *   hog memfd-sealed-keep   sealable memfds of 4 MiB each, allocated past their end (FALLOC_FL_KEEP_SIZE)
  *   hog memfd-sealed-map a sealable memfd made 128 MiB long, mapped MAP_SHARED, every page touched
  *   hog grow             says "grow: ready", waits for a line on stdin, then touches 96 MiB
  *                        of anonymous memory (a test lowers the run's cgroup limit meanwhile)
@@ -81,6 +82,18 @@ static int memfd_map(unsigned flags)
     fflush(stdout);
     for (long off = 0; off < size; off += 4096) p[off] = 1;     /* SIGBUS once the tmpfs is full */
     report(what, size, 0);
+    return 0;
+}
+
+static int memfd_keep(void)
+{
+    long total = 0;
+    for (int i = 0; i < 64; i++) {
+        int fd = memfd_create("hog", MFD_ALLOW_SEALING);
+        if (fd < 0 || fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, CHUNK) < 0) { report("memfd-sealed-keep", total, errno); return 0; }
+        total += CHUNK;
+    }
+    report("memfd-sealed-keep", total, 0);
     return 0;
 }
 
@@ -226,6 +239,7 @@ static int run(const char *m)
     if (!strcmp(m, "memfd-sealed")) return memfd_fill(0, MFD_ALLOW_SEALING);
     if (!strcmp(m, "memfd-sealed-write")) return memfd_fill(1, MFD_ALLOW_SEALING);
     if (!strcmp(m, "memfd-map")) return memfd_map(0);
+    if (!strcmp(m, "memfd-sealed-keep")) return memfd_keep();
     if (!strcmp(m, "memfd-sealed-map")) return memfd_map(MFD_ALLOW_SEALING);
     if (!strcmp(m, "grow")) return grow();
     if (!strcmp(m, "tmp")) return tmp_fill();
@@ -240,6 +254,6 @@ static int run(const char *m)
         printf("fds: %d opened, stopped by %s\n", n, errname(errno));
         return 0;
     }
-    fprintf(stderr, "usage: hog memfd|memfd-write|memfd-map|memfd-sealed|memfd-sealed-write|memfd-sealed-map|grow|tmp|pipes|sockets|mmap|threads|spin|fds|all\n");
+    fprintf(stderr, "usage: hog memfd|memfd-write|memfd-map|memfd-sealed|memfd-sealed-write|memfd-sealed-keep|memfd-sealed-map|grow|tmp|pipes|sockets|mmap|threads|spin|fds|all\n");
     return 2;
 }

@@ -470,6 +470,7 @@ test('a guest that tries memfd, tmpfs, pipes, sockets and mmap to exceed --memor
   // sizes of those by the same budget (src/syscalls/memfd-budget.ts), whatever makes them grow.
   assert.match((await probe('memfd-sealed')).stdout, /^memfd-sealed: held 32 MiB, stopped by ENOSPC$/m);
   assert.match((await probe('memfd-sealed-write')).stdout, /^memfd-sealed-write: held 3[12] MiB, stopped by ENOSPC$/m);
+  assert.match((await probe('memfd-sealed-keep')).stdout, /^memfd-sealed-keep: held 32 MiB, stopped by ENOSPC$/m);
   assert.match((await probe('memfd-sealed-map')).stdout, /^memfd-sealed-map: ftruncate to 128 MiB: EFBIG$/m);
   const tmp = await probe('tmp');
   assert.match(tmp.stdout, /^tmp: held 3[12] MiB, stopped by ENOSPC$/m);
