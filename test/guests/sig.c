@@ -1468,6 +1468,10 @@ static void mode_errors(void)
     show("futex WAKE_OP on an unmapped second word", syscall(SYS_futex, &word, FUTEX_WAKE_OP_PRIVATE, 1, (void *)1, hole,
                                                                     FUTEX_OP(FUTEX_OP_SET, 1, FUTEX_OP_CMP_EQ, 0)));
     show("futex WAIT_BITSET bitset 0", syscall(SYS_futex, &word, FUTEX_WAIT_BITSET_PRIVATE, 5, NULL, NULL, 0));
+    /* An absolute deadline long past (the clock's epoch): it times out at once. */
+    struct timespec epoch = { 0, 1 };
+    show("futex WAIT_BITSET until the monotonic epoch", syscall(SYS_futex, &word, FUTEX_WAIT_BITSET_PRIVATE, 5, &epoch, NULL, ~0U));
+    show("futex WAIT_BITSET until 1970 (CLOCK_REALTIME)", syscall(SYS_futex, &word, FUTEX_WAIT_BITSET_PRIVATE | 256, 5, &epoch, NULL, ~0U));
     show("futex op 99", syscall(SYS_futex, &word, 99, 0, NULL, NULL, 0));
     show("rt_sigaction(bad act)", syscall(SYS_rt_sigaction, SIGUSR1, BAD, NULL, 8));
     show("rt_sigaction(bad oldact)", syscall(SYS_rt_sigaction, SIGUSR1, NULL, BAD, 8));
