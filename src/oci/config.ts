@@ -343,3 +343,33 @@ export function sandboxFields(plan: RunPlan): Record<string, unknown> {
     ...(Object.keys(plan.rlimits).length ? { rlimits: { ...plan.rlimits } } : {}),
   };
 }
+
+/**
+ * Makes the mount points of the plan's bind mounts that the root lacks, as runc does: an
+ * empty file for a file, a directory for a directory, with missing parent directories.
+ * Only plain directories are walked: a symbolic link on the way (which could lead out of
+ * the root) is refused, never followed. Returns the paths it made.
+ */
+export function makeMountPoints(plan: RunPlan): string[] {
+  const made: string[] = [];
+  for (const v of plan.volumes) {
+    const parts = v.guest.split('/').filter(Boolean);
+    let cur = plan.root;
+    for (let i = 0; i < parts.length; i++) {
+      cur = path.join(cur, parts[i]!);
+      const last = i === parts.length - 1;
+      let st: fs.Stats | undefined;
+      try { st = fs.lstatSync(cur); } catch { /* missing */ }
+      if (st?.isSymbolicLink()) throw new OciError(`mount point ${v.guest}: ${path.relative(plan.root, cur)} in the container's root is a symbolic link: torov-oci does not follow it`);
+      if (st !== undefined) {
+        if (!last && !st.isDirectory()) throw new OciError(`mount point ${v.guest}: /${path.relative(plan.root, cur)} in the container's root is not a directory`);
+        continue;
+      }
+      if (plan.readonly) throw new OciError(`mount point ${v.guest} does not exist in the container's read-only root`);
+      if (last && !fs.statSync(v.host).isDirectory()) fs.writeFileSync(cur, '', { flag: 'wx', mode: 0o644 });
+      else fs.mkdirSync(cur, { mode: 0o755 });
+      made.push(cur);
+    }
+  }
+  return made;
+}

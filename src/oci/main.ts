@@ -21,7 +21,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { OciError, readConfig, torovRunArgs, sandboxFields, type RunPlan } from './config';
+import { OciError, readConfig, torovRunArgs, sandboxFields, makeMountPoints, type RunPlan } from './config';
 
 export const OCI_VERSION = '1.0.2';
 const DEFAULT_ROOT = '/run/torov-oci';
@@ -275,6 +275,7 @@ async function cmdCreate(g: Global, log: Logger, p: Parsed, andRun: boolean): Pr
   }
   const { checkEntry } = require('./entry') as typeof import('./entry');
   const words = checkEntry(plan);
+  for (const m of makeMountPoints(plan)) log.write('debug', `made the mount point ${m}`);
 
   fs.mkdirSync(g.root, { recursive: true, mode: 0o711 });
   const dir = dirOf(g, id);
