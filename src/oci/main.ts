@@ -422,6 +422,12 @@ export function parseSignal(v: string | undefined): number {
     return n;
   }
   const name = v.toUpperCase().startsWith('SIG') ? v.toUpperCase() : `SIG${v.toUpperCase()}`;
+  // Real-time signals as glibc numbers them (34 to 64): RTMIN, RTMIN+N, RTMAX, RTMAX-N.
+  const rt = /^SIGRT(MIN|MAX)(?:([+-])(\d+))?$/.exec(name);
+  if (rt) {
+    const n = (rt[1] === 'MIN' ? 34 : 64) + (rt[2] === '+' ? 1 : rt[2] === '-' ? -1 : 0) * Number(rt[3] ?? 0);
+    if (n >= 34 && n <= 64) return n;
+  }
   const n = (os.constants.signals as Record<string, number>)[name];
   if (n === undefined) throw new OciError(`invalid signal ${JSON.stringify(v)}`);
   return n;
