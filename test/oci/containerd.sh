@@ -65,7 +65,7 @@ stop)
   # Shims whose socket lives under DIR outlive containerd: end those (and only those).
   for p in $(pgrep -f "containerd-shim-runc-v2 .*-address $dir/containerd.sock" || true); do kill -9 "$p" 2>/dev/null || true; done
   # The snapshots may still be mounted (overlayfs): unmount before removing.
-  grep -o " $dir/[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  { grep -o " $dir/[^ ]*" /proc/self/mounts || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   rm -rf "$dir"
   ;;
 *) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
