@@ -29,6 +29,8 @@ export interface RunPlan {
   cwd: string;
   user?: { uid: number; gid: number };
   terminal: boolean;
+  /** process.consoleSize, for the terminal. */
+  consoleSize?: { width: number; height: number };
   volumes: Array<{ host: string; guest: string; readOnly: boolean }>;
   network: NetworkPlan;
   /** Guest memory in bytes (linux.resources.memory.limit), undefined: torov's default. */
@@ -175,6 +177,11 @@ export function planRun(doc: unknown, bundle: string): RunPlan {
   const cwd = guestPath(proc['cwd'] ?? '/', 'process.cwd');
   const terminal = proc['terminal'];
   if (terminal !== undefined && typeof terminal !== 'boolean') throw new OciError(`config.json: process.terminal must be true or false (got ${show(terminal)})`);
+  let consoleSize: RunPlan['consoleSize'];
+  if (proc['consoleSize'] !== undefined) {
+    const c = obj(proc['consoleSize'], 'process.consoleSize');
+    consoleSize = { width: int(c['width'], 'process.consoleSize.width', 0, 65535) ?? 80, height: int(c['height'], 'process.consoleSize.height', 0, 65535) ?? 24 };
+  }
   let user: RunPlan['user'];
   if (proc['user'] !== undefined) {
     const u = obj(proc['user'], 'process.user');
@@ -295,7 +302,7 @@ export function planRun(doc: unknown, bundle: string): RunPlan {
   const plan: RunPlan = {
     root, readonly: ro === true, args, env, cwd, terminal: terminal === true, volumes, network, rlimits, annotations, notes,
     ...(user ? { user } : {}), ...(memory !== undefined ? { memory } : {}), ...(pids !== undefined ? { pids } : {}),
-    ...(tmp !== undefined ? { tmp } : {}),
+    ...(tmp !== undefined ? { tmp } : {}), ...(consoleSize ? { consoleSize } : {}),
   };
   const pol = annotations[POLICY_ANNOTATION];
   if (pol !== undefined) {

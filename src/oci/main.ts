@@ -269,10 +269,9 @@ async function cmdCreate(g: Global, log: Logger, p: Parsed, andRun: boolean): Pr
   if (p.flags['no-pivot']) log.write('debug', '--no-pivot: torov\'s jail always uses pivot_root inside its own mount namespace; ignored');
   const plan = readConfig(bundle);
   for (const n of plan.notes) log.write('debug', `config.json: ${n}`);
-  if (plan.terminal) {
-    if (typeof p.flags['console-socket'] !== 'string') throw new OciError('process.terminal is true but no --console-socket was given');
-    throw new OciError('process.terminal: torov-oci cannot give the container a terminal yet (run it without -t / tty: false)');
-  }
+  const consoleSocket = typeof p.flags['console-socket'] === 'string' ? path.resolve(p.flags['console-socket']) : undefined;
+  if (plan.terminal && consoleSocket === undefined && !andRun) throw new OciError('process.terminal is true but no --console-socket was given');
+  if (!plan.terminal && consoleSocket !== undefined) throw new OciError('--console-socket was given but process.terminal is false');
   const { checkEntry } = require('./entry') as typeof import('./entry');
   const words = checkEntry(plan);
   for (const m of makeMountPoints(plan)) log.write('debug', `made the mount point ${m}`);
@@ -285,6 +284,7 @@ async function cmdCreate(g: Global, log: Logger, p: Parsed, andRun: boolean): Pr
   }
   let child: ChildProcess | undefined;
   let readyFd = -1;
+  let pty: import('./console').Pty | undefined;
   try {
     const policyFile = writePolicy(plan, dir, log);
     mkfifo(path.join(dir, 'start'));
@@ -295,8 +295,24 @@ async function cmdCreate(g: Global, log: Logger, p: Parsed, andRun: boolean): Pr
     log.write('debug', `starting: bin/torov ${argv.map((a) => JSON.stringify(a)).join(' ')}`);
     const cp = require('node:child_process') as typeof import('node:child_process');
     const { SYNC_ENV } = require('./sync') as typeof import('./sync');
-    child = cp.spawn(torovBinary(), argv, {
-      stdio: [0, 1, 2], cwd: '/',
+    // A terminal: the pty's slave is the container's stdio and, through setsid -c (a new
+    // session whose controlling terminal is its stdin), its controlling terminal; the
+    // master goes to --console-socket (or, for `run` without one, stays on ours).
+    let cmd = torovBinary();
+    let stdio: number[] = [0, 1, 2];
+    if (plan.terminal) {
+      if (consoleSocket === undefined) log.write('debug', 'process.terminal without --console-socket: the container uses this terminal');
+      else {
+        const con = require('./console') as typeof import('./console');
+        pty = con.openPty(plan.consoleSize);
+        con.sendFd(consoleSocket, pty.master, pty.path);
+        stdio = [pty.slave, pty.slave, pty.slave];
+      }
+      argv.unshift('-c', cmd);
+      cmd = 'setsid';
+    }
+    child = cp.spawn(cmd, argv, {
+      stdio, cwd: '/',
       env: { PATH: `${path.dirname(process.execPath)}:${process.env['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'}`, [SYNC_ENV]: dir },
     });
     const ready = await waitReady(child, readyFd);
@@ -318,6 +334,7 @@ async function cmdCreate(g: Global, log: Logger, p: Parsed, andRun: boolean): Pr
     throw e;
   } finally {
     if (readyFd >= 0) fs.closeSync(readyFd);
+    if (pty) { fs.closeSync(pty.master); fs.closeSync(pty.slave); }
   }
   if (!andRun) { child.unref(); return 0; }
   cmdStart(g, id);

@@ -350,3 +350,18 @@ test('containerd: Docker\'s default seccomp profile (ctr run --seccomp) is the g
   // runc with the same profile refuses it the same way.
   assert.equal(ctrRun('runc-sc', ['/oci_probe', 'denied'], { runc: true, flags: ['--seccomp'] }).stdout, docker.stdout);
 });
+
+test('containerd: ctr run -t gives the program a terminal (the console socket), as runc does', { skip: SKIP || (!have('script') ? 'needs script (bsdutils) for a terminal' : false) }, () => {
+  ctrRun('never', ['/hello']);
+  // script(1) gives ctr a terminal; ctr gives the shim a console socket, the runtime sends the pty's master there.
+  const viaTerminal = (runtime: string[], id: string, args: string) => cp.spawnSync('script',
+    ['-qec', `ctr --address ${sock} --namespace ${NS} run -t --rm ${runtime.join(' ')} ${IMAGE} ${id} ${args}`, '/dev/null'], { encoding: 'utf8', ...LIMIT });
+  const t = viaTerminal(['--runc-binary', RUNTIME], 'torov-tty', "/oci_probe args x 'y z'");
+  const n = viaTerminal([], 'runc-tty', "/oci_probe args x 'y z'");
+  assert.equal(t.status, 0, t.stdout);
+  assert.equal(t.stdout, n.stdout);
+  assert.match(t.stdout, /\[x\]\r\r?\n\[y z\]\r\r?\n/, 'the container\'s terminal turns \\n into \\r\\n');
+  const segv = viaTerminal(['--runc-binary', RUNTIME], 'torov-tty', '/fault segv-null-write');
+  assert.equal(segv.status, 139, segv.stdout);
+  assert.match(segv.stdout, /torov: SIGSEGV/);
+});
