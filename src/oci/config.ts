@@ -45,9 +45,17 @@ export interface RunPlan {
   /** linux.seccomp, as given: read by torov's Docker/OCI profile import. */
   seccomp?: unknown;
   annotations: Record<string, string>;
+  /** The hooks the runtime runs, by kind. */
+  hooks: Partial<Record<HookKind, Hook[]>>;
   /** What is ignored, one line each (logged at create). */
   notes: string[];
 }
+
+/** The kinds of hooks torov-oci runs (on the host, as the spec says of these). */
+export const HOOK_KINDS = ['prestart', 'createRuntime', 'poststart', 'poststop'] as const;
+export type HookKind = typeof HOOK_KINDS[number];
+/** One hook: a program, its argv (argv[0] included), environment and time limit in seconds. */
+export interface Hook { path: string; args: string[]; env: string[]; timeout?: number }
 
 /** The annotation that names a torov policy file (absolute, or relative to the bundle). */
 export const POLICY_ANNOTATION = 'dev.torov.policy';
@@ -213,11 +221,24 @@ export function planRun(doc: unknown, bundle: string): RunPlan {
     if (proc[k] !== undefined && !(k === 'consoleSize' && terminal)) notes.push(`process.${k}: ignored (the guest runs in a VM: ${k === 'capabilities' ? 'it has no host capabilities' : 'the host process is torov\'s'})`);
   }
 
-  // hooks: torov runs none (they would act on torov's host process, not on the guest).
-  if (doc['hooks'] !== undefined) {
-    const hooks = obj(doc['hooks'], 'hooks');
-    const used = Object.entries(hooks).filter(([, v]) => Array.isArray(v) && v.length > 0).map(([k]) => k);
-    if (used.length) throw new OciError(`config.json: hooks (${used.join(', ')}) are not supported by torov-oci`);
+  // hooks: those the runtime runs on the host (src/oci/main.ts: runHooks); the two the spec
+  // runs inside the container's namespaces have no meaning for a VM and are refused.
+  const hooks: RunPlan['hooks'] = {};
+  for (const [kind, v] of Object.entries(obj(doc['hooks'], 'hooks'))) {
+    const entries = list(v, `hooks.${kind}`);
+    if (entries.length === 0) continue;
+    if (kind === 'createContainer' || kind === 'startContainer') throw new OciError(`config.json: hooks.${kind} run inside the container's namespaces, which a torov VM does not have: not supported`);
+    if (!(HOOK_KINDS as readonly string[]).includes(kind)) throw new OciError(`config.json: hooks.${kind}: unknown kind of hook (known: ${HOOK_KINDS.join(', ')})`);
+    hooks[kind as HookKind] = entries.map((e, i) => {
+      const at = `hooks.${kind}[${i}]`;
+      const o = obj(e, at);
+      const p = str(o['path'], `${at}.path`)!;
+      if (!path.isAbsolute(p)) throw new OciError(`config.json: ${at}.path must be absolute (got ${show(p)})`);
+      const args = list(o['args'], `${at}.args`).map((x, j) => str(x, `${at}.args[${j}]`)!);
+      const env = list(o['env'], `${at}.env`).map((x, j) => str(x, `${at}.env[${j}]`)!);
+      const timeout = int(o['timeout'], `${at}.timeout`, 1, 3600);
+      return { path: p, args, env, ...(timeout !== undefined ? { timeout } : {}) };
+    });
   }
 
   // mounts
@@ -300,7 +321,7 @@ export function planRun(doc: unknown, bundle: string): RunPlan {
   const annotations: Record<string, string> = {};
   for (const [k, v] of Object.entries(obj(doc['annotations'], 'annotations'))) annotations[k] = str(v, `annotations[${show(k)}]`)!;
   const plan: RunPlan = {
-    root, readonly: ro === true, args, env, cwd, terminal: terminal === true, volumes, network, rlimits, annotations, notes,
+    root, readonly: ro === true, args, env, cwd, terminal: terminal === true, volumes, network, rlimits, annotations, notes, hooks,
     ...(user ? { user } : {}), ...(memory !== undefined ? { memory } : {}), ...(pids !== undefined ? { pids } : {}),
     ...(tmp !== undefined ? { tmp } : {}), ...(consoleSize ? { consoleSize } : {}),
   };

@@ -21,7 +21,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { OciError, readConfig, torovRunArgs, sandboxFields, makeMountPoints, type RunPlan } from './config';
+import { OciError, readConfig, torovRunArgs, sandboxFields, makeMountPoints, type RunPlan, type Hook, type HookKind } from './config';
 
 export const OCI_VERSION = '1.0.2';
 const DEFAULT_ROOT = '/run/torov-oci';
@@ -32,6 +32,9 @@ const CREATE_TIMEOUT_MS = 60_000;
 interface Stored {
   ociVersion: string; id: string; pid: number; pidStart: string; bundle: string; rootfs: string;
   created: string; started: boolean; annotations: Record<string, string>;
+  /** The VMM: the process in the container's namespaces, whose pid hooks get. */
+  vmmPid: number;
+  hooks: Partial<Record<HookKind, Hook[]>>;
 }
 
 /** The global options. */
@@ -179,7 +182,7 @@ export async function main(argv: string[]): Promise<number> {
     switch (cmd) {
       case 'create': return await cmdCreate(g, log, p, false);
       case 'run': return await cmdCreate(g, log, p, true);
-      case 'start': return cmdStart(g, oneId(p, 'start'));
+      case 'start': return cmdStart(g, log, oneId(p, 'start'));
       case 'state': writeFd(1, JSON.stringify(stateOf(g, oneId(p, 'state')), null, 2) + '\n'); return 0;
       case 'kill': return cmdKill(g, p);
       case 'delete': return await cmdDelete(g, log, p);
@@ -320,8 +323,12 @@ async function cmdCreate(g: Global, log: Logger, p: Parsed, andRun: boolean): Pr
     const pid = child.pid!;
     const st = procStat(pid);
     if (st === undefined) throw new OciError('the container\'s process ended before it was created');
-    const stored: Stored = { ociVersion: OCI_VERSION, id, pid, pidStart: st.start, bundle, rootfs: plan.root, created: new Date().toISOString(), started: false, annotations: plan.annotations };
+    const vmmPid = childrenOf(pid)[0] ?? pid;
+    const stored: Stored = { ociVersion: OCI_VERSION, id, pid, pidStart: st.start, bundle, rootfs: plan.root, created: new Date().toISOString(), started: false,
+      annotations: plan.annotations, vmmPid, hooks: plan.hooks };
     save(g, stored);
+    runHooks('prestart', stored, log, true);
+    runHooks('createRuntime', stored, log, true);
     if (typeof p.flags['pid-file'] === 'string') {
       const pf = path.resolve(p.flags['pid-file']);
       fs.writeFileSync(pf + '.tmp', String(pid), { mode: 0o644 });
@@ -337,7 +344,7 @@ async function cmdCreate(g: Global, log: Logger, p: Parsed, andRun: boolean): Pr
     if (pty) { fs.closeSync(pty.master); fs.closeSync(pty.slave); }
   }
   if (!andRun) { child.unref(); return 0; }
-  cmdStart(g, id);
+  cmdStart(g, log, id);
   if (p.flags['detach']) { child.unref(); return 0; }
   const code = await new Promise<number>((resolve) => {
     const done = (c: number | null, s: NodeJS.Signals | null) => resolve(c ?? 128 + (s ? os.constants.signals[s] : 9));
@@ -417,7 +424,40 @@ function writePolicy(plan: RunPlan, dir: string, log: Logger): string {
   return file;
 }
 
-function cmdStart(g: Global, id: string): number {
+/** The children of a process (from every thread). */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  try {
+    for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+      try { out.push(...fs.readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)); } catch { /* ended */ }
+    }
+  } catch { /* gone */ }
+  return out;
+}
+
+/**
+ * Runs the config's hooks of one kind, in order, each with the container's state on its
+ * stdin. Their `pid` is the VMM's: the process in the container's network and mount
+ * namespaces, which is what a hook such as Docker's libnetwork-setkey configures.
+ * A failing prestart or createRuntime hook fails `create` (`fatal`); the others are logged.
+ */
+function runHooks(kind: HookKind, s: Stored, log: Logger, fatal: boolean, status = 'created'): void {
+  const cp = require('node:child_process') as typeof import('node:child_process');
+  const state = JSON.stringify({ ociVersion: OCI_VERSION, id: s.id, status, pid: s.vmmPid, bundle: s.bundle, annotations: s.annotations });
+  (s.hooks[kind] ?? []).forEach((h, i) => {
+    const env: Record<string, string> = {};
+    for (const e of h.env) { const eq = e.indexOf('='); if (eq > 0) env[e.slice(0, eq)] = e.slice(eq + 1); }
+    const r = cp.spawnSync(h.path, h.args.slice(1), { ...(h.args[0] !== undefined ? { argv0: h.args[0] } : {}), env, input: state, encoding: 'utf8',
+      timeout: (h.timeout ?? 60) * 1000, killSignal: 'SIGKILL', stdio: ['pipe', 'pipe', 'pipe'] });
+    const why = r.error ? r.error.message : r.signal ? `killed by ${r.signal}${r.signal === 'SIGKILL' ? ` (its timeout, ${h.timeout ?? 60}s?)` : ''}` : r.status !== 0 ? `exit status ${r.status}` : undefined;
+    if (why === undefined) { log.write('debug', `hook ${kind}[${i}] ${h.path}: ok`); return; }
+    const msg = `hook ${kind}[${i}] ${h.path} failed: ${why}${r.stderr ? `: ${r.stderr.trim().split('\n')[0]}` : ''}`;
+    if (fatal) throw new OciError(msg);
+    log.write('warning', msg);
+  });
+}
+
+function cmdStart(g: Global, log: Logger, id: string): number {
   const s = load(g, id);
   const st = status(s);
   if (st !== 'created') throw new OciError(`cannot start a container that is ${st === 'stopped' ? 'stopped (container not running)' : 'already running'}`);
@@ -427,6 +467,7 @@ function cmdStart(g: Global, id: string): number {
   try { fs.writeSync(fd, 's'); } finally { fs.closeSync(fd); }
   s.started = true;
   save(g, s);
+  runHooks('poststart', s, log, false, 'running');
   return 0;
 }
 
@@ -493,6 +534,7 @@ async function cmdDelete(g: Global, log: Logger, p: Parsed): Promise<number> {
     if (alive(s)) log.write('warning', `delete: pid ${s.pid} still exists after SIGKILL`);
   }
   fs.rmSync(dir, { recursive: true, force: true });
+  if (s !== undefined) runHooks('poststop', s, log, false, 'stopped');
   return 0;
 }
 
@@ -526,7 +568,7 @@ function cmdList(g: Global, p: Parsed): number {
 export function features(): Record<string, unknown> {
   return {
     ociVersionMin: '1.0.0', ociVersionMax: OCI_VERSION,
-    hooks: [],
+    hooks: ['prestart', 'createRuntime', 'poststart', 'poststop'],
     mountOptions: ['ro', 'rw', 'bind', 'rbind', 'size'],
     linux: {
       namespaces: ['pid', 'network', 'mount', 'ipc', 'uts', 'user', 'cgroup', 'time'],

@@ -5,7 +5,8 @@
  *  - containerd's runc shim driving it: `ctr run --runc-binary bin/torov-oci` against the
  *    same run with runc, exit statuses, `ctr task kill`, a server reached through its
  *    network namespace and the host's, /dev/kvm held by the container's process, Docker's
- *    default seccomp profile as the guest's policy.
+ *    default seccomp profile as the guest's policy;
+ *  - Docker's daemon with torov-oci as a runtime (`docker run --runtime torov`).
  * The containerd tests use the containerd at TOROV_CONTAINERD_SOCKET (.ci/run starts one
  * with test/oci/containerd.sh), or start a private one the same way; without containerd,
  * ctr and runc installed they are skipped, with the reason shown.
@@ -159,6 +160,38 @@ test('policy: linux.seccomp and the dev.torov.policy annotation reach the guest'
     c.annotations = { 'dev.torov.policy': 'guest.policy.json' };
     c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW' };
   }), 'get_mempolicy: Cross-device link');
+});
+
+test('hooks: prestart and createRuntime before create returns, with the VMM\'s pid; poststart; poststop; a failing one fails create', async () => {
+  const b = makeBundle((c, bundle) => {
+    const hook = path.join(bundle, 'hook.sh');
+    fs.writeFileSync(hook, '#!/bin/sh\nstate=$(cat)\npid=$(echo "$state" | sed \'s/.*"pid":\\([0-9]*\\).*/\\1/\')\necho "$1 $pid $(readlink /proc/$pid/ns/net) $state" >> "$0.log"\n', { mode: 0o755 });
+    c.process.args = ['/oci_probe', 'sleep'];
+    c.hooks = { prestart: [{ path: hook, args: ['hook.sh', 'prestart'] }], createRuntime: [{ path: hook, args: ['hook.sh', 'createRuntime'] }],
+      poststart: [{ path: hook, args: ['hook.sh', 'poststart'] }], poststop: [{ path: hook, args: ['hook.sh', 'poststop'] }] };
+  });
+  const log = path.join(b, 'hook.sh.log');
+  assert.equal(oci(state, ['create', '--bundle', b, 'h1']).status, 0);
+  const lines = () => fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => l.split(' '));
+  assert.deepEqual(lines().map((l) => l[0]), ['prestart', 'createRuntime']);
+  const [, pid, netns, json] = lines()[0]!;
+  const st = JSON.parse(json!) as { id: string; status: string; pid: number; bundle: string };
+  assert.deepEqual([st.id, st.status, st.bundle], ['h1', 'created', b]);
+  assert.ok(holdsKvm(Number(pid)), 'the hooks\' pid is the VMM');
+  assert.notEqual(netns, fs.readlinkSync('/proc/self/ns/net'), 'in the container\'s network namespace');
+  assert.equal(oci(state, ['start', 'h1']).status, 0);
+  assert.equal(lines()[2]![0], 'poststart');
+  assert.equal(oci(state, ['delete', '--force', 'h1']).status, 0);
+  assert.deepEqual(lines().map((l) => l[0]), ['prestart', 'createRuntime', 'poststart', 'poststop']);
+  // A failing prestart hook: create fails with its message, and leaves no VM and no state.
+  const seen = path.join(scratchDir('torov-oci-hook-'), 'state.json');
+  const bad = makeBundle((c) => { c.hooks = { prestart: [{ path: '/bin/sh', args: ['sh', '-c', 'cat > "$0"; echo no network >&2; exit 3', seen] }] }; });
+  const r = oci(state, ['create', '--bundle', bad, 'h2']);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /hook prestart\[0\] \/bin\/sh failed: exit status 3: no network/);
+  assert.deepEqual(fs.readdirSync(state), []);
+  const vmm = (JSON.parse(fs.readFileSync(seen, 'utf8')) as { pid: number }).pid;
+  await until('the VM of the failed create to end', () => !exists(vmm));
 });
 
 test('refused: hostile or unrunnable configs fail create with one line in the log; nothing is created', () => {
@@ -322,7 +355,9 @@ test('containerd: a server in its own network namespace, reached through it; and
 });
 
 test('containerd: a network namespace given by path (as a Kubernetes pod\'s) is joined', { skip: SKIP || (!have('unshare') || !have('nsenter') || !have('ip') ? 'needs unshare, nsenter and ip (util-linux, iproute2)' : false) }, async () => {
-  const dir = scratchDir('torov-oci-netns-');
+  // Not under /tmp: other torov runs bind /tmp into their guests, and a tree holding a
+  // namespace file (an nsfs mount) cannot be bound from a user namespace.
+  const dir = fs.mkdtempSync('/run/torov-oci-netns-');
   const nsFile = path.join(dir, 'net');
   fs.writeFileSync(nsFile, '');
   assert.equal(cp.spawnSync('unshare', [`--net=${nsFile}`, 'ip', 'link', 'set', 'lo', 'up'], LIMIT).status, 0);
@@ -339,6 +374,7 @@ test('containerd: a network namespace given by path (as a Kubernetes pod\'s) is 
     await until('the server to stop', () => !/torov-pod\s+\d+\s+RUNNING/.test(ctr(['tasks', 'ls']).stdout));
     ctr(['tasks', 'delete', 'torov-pod']); ctr(['containers', 'delete', 'torov-pod']);
     cp.spawnSync('umount', [nsFile], LIMIT);
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 
@@ -364,4 +400,47 @@ test('containerd: ctr run -t gives the program a terminal (the console socket), 
   const segv = viaTerminal(['--runc-binary', RUNTIME], 'torov-tty', '/fault segv-null-write');
   assert.equal(segv.status, 139, segv.stdout);
   assert.match(segv.stdout, /torov: SIGSEGV/);
+});
+
+// ---- Docker ------------------------------------------------------------------------
+
+const DOCKER_SKIP = !have('dockerd') || !have('docker') ? 'Docker tests skipped: dockerd and docker not installed (apt-get install docker.io; see .ci/run)'
+  : process.getuid?.() !== 0 ? 'Docker tests skipped: they need root' : undefined;
+if (DOCKER_SKIP) process.stderr.write(`oci.test: ${DOCKER_SKIP}\n`);
+
+test('Docker: docker run --runtime torov, against runc: output, statuses, docker stop, the default seccomp profile', { skip: DOCKER_SKIP }, async () => {
+  // Under /run, not /tmp (see test/oci/dockerd.sh).
+  const dir = fs.mkdtempSync('/run/torov-dockerd-');
+  const script = path.join(ROOT, 'test', 'oci', 'dockerd.sh');
+  try {
+    const started = cp.spawnSync(script, ['start', dir], { encoding: 'utf8', ...LIMIT });
+    assert.equal(started.status, 0, started.stderr);
+    const host = started.stdout.trim();
+    const docker = (args: string[]) => cp.spawnSync('docker', ['-H', host, ...args], { encoding: 'utf8', ...LIMIT });
+    const tar = path.join(scratchDir('torov-oci-image-'), 'image.tar');
+    assert.equal(cp.spawnSync(process.execPath, [path.join(ROOT, 'test', 'oci', 'make-image.js'), tar, IMAGE], LIMIT).status, 0);
+    const load = docker(['load', '-i', tar]);
+    assert.equal(load.status, 0, load.stderr);
+    const img = 'torov/guests:latest';
+    for (const args of [['/oci_probe', 'args', 'a', 'b c'], ['/oci_probe', 'env'], ['/oci_probe', 'denied']]) {
+      const t = docker(['run', '--rm', '--runtime', 'torov', '--hostname', 'h', img, ...args]);
+      const n = docker(['run', '--rm', '--hostname', 'h', img, ...args]);
+      assert.equal(t.status, 0, t.stderr);
+      assert.equal(t.stdout, n.stdout, args.join(' '));
+    }
+    assert.equal(docker(['run', '--rm', '--runtime', 'torov', img, '/oci_probe', 'denied']).stdout, 'get_mempolicy: Operation not permitted\n', 'Docker\'s default profile');
+    const segv = docker(['run', '--rm', '--runtime', 'torov', img, '/fault', 'segv-null-write']);
+    assert.equal(segv.status, 139, segv.stderr);
+    assert.equal(docker(['run', '-d', '--name', 'torov-sleep', '--runtime', 'torov', img, '/oci_probe', 'sleep']).status, 0);
+    const pid = Number(docker(['inspect', '-f', '{{.State.Pid}}', 'torov-sleep']).stdout);
+    assert.ok(pid > 0 && tree(pid).some(holdsKvm), 'a torov VM');
+    const all = tree(pid);
+    const stop = docker(['stop', '-t', '10', 'torov-sleep']);
+    assert.equal(stop.status, 0, stop.stderr);
+    assert.equal(docker(['inspect', '-f', '{{.State.ExitCode}}', 'torov-sleep']).stdout.trim(), '143', 'docker stop\'s SIGTERM reached the program');
+    assert.equal(docker(['rm', 'torov-sleep']).status, 0);
+    await until('the container\'s processes to end', () => !all.some(exists));
+  } finally {
+    cp.spawnSync(script, ['stop', dir], LIMIT);
+  }
 });

@@ -8,6 +8,7 @@
  * args, fault and oci_probe at /hello, /args, /fault, /oci_probe. The image's single layer
  * also has the usual empty directories (/dev, /proc, /sys, /tmp, /etc, /run) as runc
  * expects them; its command is /hello. Deterministic: the same files give the same digests.
+ * The archive is also in `docker save`'s format (manifest.json), for `docker load`.
  */
 const fs = require('node:fs');
 const path = require('node:path');
@@ -72,9 +73,13 @@ const index = json({
   }],
 });
 const blobs = [layer, config, manifest];
+// Also docker save's manifest.json, pointing at the same blobs, so that `docker load`
+// (which reads no OCI layout before Docker 25) takes the same archive.
+const dockerManifest = json([{ Config: `blobs/sha256/${sha(config)}`, RepoTags: [name.replace(/^docker\.io\//, '')], Layers: [`blobs/sha256/${sha(layer)}`] }]);
 const archive = tar([
   { name: 'oci-layout', data: json({ imageLayoutVersion: '1.0.0' }), mode: 0o644 },
   { name: 'index.json', data: index, mode: 0o644 },
+  { name: 'manifest.json', data: dockerManifest, mode: 0o644 },
   { name: 'blobs/', dir: true, mode: 0o755 },
   { name: 'blobs/sha256/', dir: true, mode: 0o755 },
   ...blobs.map((b) => ({ name: `blobs/sha256/${sha(b)}`, data: b, mode: 0o644 })),

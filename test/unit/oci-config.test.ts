@@ -35,7 +35,7 @@ function config(edit: (c: Record<string, any>) => void = () => {}): Record<strin
   return c;
 }
 
-/** The runtime spec's example config (its shape: every section it shows), less hooks and terminal. */
+/** The runtime spec's example config (its shape: every section it shows), with no terminal. */
 function specExample(): Record<string, any> {
   return {
     ociVersion: '1.0.1',
@@ -85,6 +85,11 @@ function specExample(): Record<string, any> {
       rootfsPropagation: 'slave',
       mountLabel: 'system_u:object_r:svirt_sandbox_file_t:s0:c715,c811',
     },
+    hooks: {
+      prestart: [{ path: '/usr/bin/fix-mounts', args: ['fix-mounts', 'arg1', 'arg2'], env: ['key1=value1'] }, { path: '/usr/bin/setup-network' }],
+      poststart: [{ path: '/usr/bin/notify-start', timeout: 5 }],
+      poststop: [{ path: '/usr/sbin/cleanup.sh', args: ['cleanup.sh', '-f'] }],
+    },
     annotations: { 'com.example.key1': 'value1', 'com.example.key2': 'value2' },
   };
 }
@@ -113,6 +118,11 @@ test('the runtime spec\'s example config: what torov honours and what it notes a
   assert.equal(plan.terminal, false);
   assert.deepEqual(plan.annotations, { 'com.example.key1': 'value1', 'com.example.key2': 'value2' });
   assert.ok(plan.seccomp !== undefined);
+  assert.deepEqual(plan.hooks, {
+    prestart: [{ path: '/usr/bin/fix-mounts', args: ['fix-mounts', 'arg1', 'arg2'], env: ['key1=value1'] }, { path: '/usr/bin/setup-network', args: [], env: [] }],
+    poststart: [{ path: '/usr/bin/notify-start', args: [], env: [], timeout: 5 }],
+    poststop: [{ path: '/usr/sbin/cleanup.sh', args: ['cleanup.sh', '-f'], env: [] }],
+  });
   const notes = plan.notes.join('\n');
   for (const ignored of ['RLIMIT_CORE', 'capabilities', 'apparmorProfile', 'oomScoreAdj', 'selinuxLabel', 'additionalGids', 'hostname',
     'mount /proc', 'mount /sys/fs/cgroup', 'linux.resources.cpu', 'linux.resources.blockIO', 'linux.cgroupsPath', 'linux.devices',
@@ -192,7 +202,12 @@ test('refused: malformed configs', () => {
   refuses(config((c) => { c['process'].rlimits = [{ type: 'nofile', soft: 10, hard: 10 }]; }), /not an RLIMIT_ name/);
   refuses(config((c) => { c['process'].rlimits = [{ type: 'RLIMIT_NOFILE', soft: 1, hard: 1 }]; }), /RLIMIT_NOFILE is 1: torov needs at least 3/);
   refuses(config((c) => { c['process'].rlimits = {}; }), /process.rlimits must be a list/);
-  refuses(config((c) => { c['hooks'] = { prestart: [{ path: '/bin/true' }] }; }), /hooks \(prestart\) are not supported/);
+  refuses(config((c) => { c['hooks'] = { createContainer: [{ path: '/bin/true' }] }; }), /hooks.createContainer run inside the container's namespaces/);
+  refuses(config((c) => { c['hooks'] = { startContainer: [{ path: '/bin/true' }] }; }), /hooks.startContainer/);
+  refuses(config((c) => { c['hooks'] = { prestop: [{ path: '/bin/true' }] }; }), /hooks.prestop: unknown kind of hook/);
+  refuses(config((c) => { c['hooks'] = { prestart: [{ path: 'true' }] }; }), /hooks.prestart\[0\].path must be absolute/);
+  refuses(config((c) => { c['hooks'] = { prestart: [{ path: '/bin/true', timeout: 0 }] }; }), /hooks.prestart\[0\].timeout is 0/);
+  refuses(config((c) => { c['hooks'] = { poststop: {} }; }), /hooks.poststop must be a list/);
   refuses(config((c) => { c['process'].args = Array(70000).fill('x'); }), /at most 65536/);
 });
 
