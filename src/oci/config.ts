@@ -45,6 +45,8 @@ export interface RunPlan {
   /** linux.seccomp, as given: read by torov's Docker/OCI profile import. */
   seccomp?: unknown;
   annotations: Record<string, string>;
+  /** The guest's host name (uname's nodename), when the config gives one. */
+  hostname?: string;
   /** The hooks the runtime runs, by kind. */
   hooks: Partial<Record<HookKind, Hook[]>>;
   /** What is ignored, one line each (logged at create). */
@@ -312,9 +314,11 @@ export function planRun(doc: unknown, bundle: string): RunPlan {
   for (const k of ['cgroupsPath', 'devices', 'maskedPaths', 'readonlyPaths', 'sysctl', 'uidMappings', 'gidMappings', 'rootfsPropagation', 'mountLabel', 'intelRdt', 'personality']) {
     if (linux[k] !== undefined) notes.push(`linux.${k}: ignored (torov's guest has its own /proc, /dev and ids)`);
   }
+  let hostname: string | undefined;
   if (doc['hostname'] !== undefined) {
-    str(doc['hostname'], 'hostname');
-    notes.push('hostname: ignored (the guest\'s host name is torov)');
+    hostname = str(doc['hostname'], 'hostname')!;
+    if (hostname.length > 64 || /[^\x21-\x7e]/.test(hostname)) throw new OciError(`config.json: hostname ${show(hostname)} is not a host name (at most 64 printable ASCII characters, no spaces)`);
+    if (hostname === '') hostname = undefined;
   }
 
   // annotations
@@ -323,7 +327,7 @@ export function planRun(doc: unknown, bundle: string): RunPlan {
   const plan: RunPlan = {
     root, readonly: ro === true, args, env, cwd, terminal: terminal === true, volumes, network, rlimits, annotations, notes, hooks,
     ...(user ? { user } : {}), ...(memory !== undefined ? { memory } : {}), ...(pids !== undefined ? { pids } : {}),
-    ...(tmp !== undefined ? { tmp } : {}), ...(consoleSize ? { consoleSize } : {}),
+    ...(tmp !== undefined ? { tmp } : {}), ...(consoleSize ? { consoleSize } : {}), ...(hostname !== undefined ? { hostname } : {}),
   };
   const pol = annotations[POLICY_ANNOTATION];
   if (pol !== undefined) {

@@ -290,6 +290,7 @@ async function cmdCreate(g: Global, log: Logger, p: Parsed, andRun: boolean): Pr
   let pty: import('./console').Pty | undefined;
   try {
     const policyFile = writePolicy(plan, dir, log);
+    if (plan.hostname !== undefined) fs.writeFileSync(path.join(dir, 'hostname'), plan.hostname, { mode: 0o644 });
     mkfifo(path.join(dir, 'start'));
     mkfifo(path.join(dir, 'ready'));
     readyFd = fs.openSync(path.join(dir, 'ready'), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);

@@ -7,8 +7,9 @@
  *  - `start`: the VMM then blocks reading it, before the program's first instruction,
  *    until `torov-oci start` writes a byte.
  * Both are opened before the jail hides the host's files (a FIFO opened O_RDWR never
- * blocks; `ready` has a reader, the waiting `create`). Outside the OCI runtime nothing
- * here happens. The guest never sees either fd.
+ * blocks; `ready` has a reader, the waiting `create`). The directory may also hold
+ * `hostname`, the guest's host name. Outside the OCI runtime nothing here happens. The
+ * guest never sees either fd.
  */
 import * as fs from 'node:fs';
 
@@ -29,6 +30,10 @@ export function openOciSync(env: NodeJS.ProcessEnv = process.env): OciSync | und
   };
   const start = open('start', fs.constants.O_RDWR);
   const ready = open('ready', fs.constants.O_WRONLY);
+  // config.json's hostname, which torov-oci checked: the guest's uname nodename.
+  let name: string | undefined;
+  try { name = fs.readFileSync(`${dir}/hostname`, 'utf8'); } catch { /* none given */ }
+  if (name !== undefined && name !== '' && Buffer.byteLength(name) <= 64) (require('../syscalls/process') as typeof import('../syscalls/process')).UTS[1] = name;
   return { ready, start };
 }
 

@@ -6,7 +6,8 @@
  *   oci_probe denied         call get_mempolicy, which Docker's default seccomp profile
  *                            refuses (EPERM) and torov's default policy allows, and
  *                            print what it returned
- *   oci_probe env            print the environment, the working directory and the ids */
+ *   oci_probe env            print the environment, the working directory and the ids
+ *   oci_probe uname          print the host name (uname's nodename) */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netinet/in.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -56,6 +58,12 @@ int main(int argc, char **argv)
         char cwd[256];
         printf("cwd %s\n", getcwd(cwd, sizeof cwd) ? cwd : strerror(errno));
         printf("uid %d gid %d\n", (int)getuid(), (int)getgid());
+        return 0;
+    }
+    if (strcmp(mode, "uname") == 0) {
+        struct utsname u;
+        if (uname(&u) < 0) { perror("oci_probe: uname"); return 1; }
+        printf("nodename %s\n", u.nodename);
         return 0;
     }
     fprintf(stderr, "oci_probe: unknown mode %s\n", mode);

@@ -162,6 +162,16 @@ test('policy: linux.seccomp and the dev.torov.policy annotation reach the guest'
   }), 'get_mempolicy: Cross-device link');
 });
 
+test('hostname: the config\'s, as uname shows it; torov without one', () => {
+  const uname = (edit: (c: Record<string, any>) => void) => {
+    const r = oci(state, ['run', '--bundle', makeBundle((c) => { c.process.args = ['/oci_probe', 'uname']; edit(c); }), 'u1']);
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout;
+  };
+  assert.equal(uname((c) => { c.hostname = 'box-1.example'; }), 'nodename box-1.example\n');
+  assert.equal(uname(() => {}), 'nodename torov\n');
+});
+
 test('hooks: prestart and createRuntime before create returns, with the VMM\'s pid; poststart; poststop; a failing one fails create', async () => {
   const b = makeBundle((c, bundle) => {
     const hook = path.join(bundle, 'hook.sh');
@@ -378,13 +388,18 @@ test('containerd: a network namespace given by path (as a Kubernetes pod\'s) is 
   }
 });
 
-test('containerd: Docker\'s default seccomp profile (ctr run --seccomp) is the guest\'s policy', { skip: SKIP }, () => {
+test('containerd: Docker\'s default seccomp profile (ctr run --seccomp) is the guest\'s policy; dev.torov.policy overrides it', { skip: SKIP }, () => {
   const plain = ctrRun('torov-sc', ['/oci_probe', 'denied']);
   assert.equal(plain.stdout, 'get_mempolicy: Function not implemented\n', plain.stderr);
   const docker = ctrRun('torov-sc', ['/oci_probe', 'denied'], { flags: ['--seccomp'] });
   assert.equal(docker.stdout, 'get_mempolicy: Operation not permitted\n', docker.stderr);
   // runc with the same profile refuses it the same way.
   assert.equal(ctrRun('runc-sc', ['/oci_probe', 'denied'], { runc: true, flags: ['--seccomp'] }).stdout, docker.stdout);
+  // A torov policy named by the dev.torov.policy annotation (ctr run --annotation) wins.
+  const pol = path.join(scratchDir('torov-oci-policy-'), 'guest.policy.json');
+  fs.writeFileSync(pol, JSON.stringify({ defaultAction: 'allow', syscalls: [{ names: ['get_mempolicy'], action: 'deny', errno: 'EXDEV' }] }));
+  const annotated = ctrRun('torov-sc', ['/oci_probe', 'denied'], { flags: ['--seccomp', '--annotation', `dev.torov.policy=${pol}`] });
+  assert.equal(annotated.stdout, 'get_mempolicy: Cross-device link\n', annotated.stderr);
 });
 
 test('containerd: ctr run -t gives the program a terminal (the console socket), as runc does', { skip: SKIP || (!have('script') ? 'needs script (bsdutils) for a terminal' : false) }, () => {
@@ -422,7 +437,7 @@ test('Docker: docker run --runtime torov, against runc: output, statuses, docker
     const load = docker(['load', '-i', tar]);
     assert.equal(load.status, 0, load.stderr);
     const img = 'torov/guests:latest';
-    for (const args of [['/oci_probe', 'args', 'a', 'b c'], ['/oci_probe', 'env'], ['/oci_probe', 'denied']]) {
+    for (const args of [['/oci_probe', 'args', 'a', 'b c'], ['/oci_probe', 'env'], ['/oci_probe', 'uname'], ['/oci_probe', 'denied']]) {
       const t = docker(['run', '--rm', '--runtime', 'torov', '--hostname', 'h', img, ...args]);
       const n = docker(['run', '--rm', '--hostname', 'h', img, ...args]);
       assert.equal(t.status, 0, t.stderr);

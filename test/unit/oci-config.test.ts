@@ -124,7 +124,8 @@ test('the runtime spec\'s example config: what torov honours and what it notes a
     poststop: [{ path: '/usr/sbin/cleanup.sh', args: ['cleanup.sh', '-f'], env: [] }],
   });
   const notes = plan.notes.join('\n');
-  for (const ignored of ['RLIMIT_CORE', 'capabilities', 'apparmorProfile', 'oomScoreAdj', 'selinuxLabel', 'additionalGids', 'hostname',
+  assert.equal(plan.hostname, 'slartibartfast');
+  for (const ignored of ['RLIMIT_CORE', 'capabilities', 'apparmorProfile', 'oomScoreAdj', 'selinuxLabel', 'additionalGids',
     'mount /proc', 'mount /sys/fs/cgroup', 'linux.resources.cpu', 'linux.resources.blockIO', 'linux.cgroupsPath', 'linux.devices',
     'linux.uidMappings', 'linux.sysctl', 'linux.maskedPaths', 'linux.rootfsPropagation']) {
     assert.ok(notes.includes(ignored), `a note for ${ignored}`);
@@ -209,6 +210,9 @@ test('refused: malformed configs', () => {
   refuses(config((c) => { c['hooks'] = { prestart: [{ path: '/bin/true', timeout: 0 }] }; }), /hooks.prestart\[0\].timeout is 0/);
   refuses(config((c) => { c['hooks'] = { poststop: {} }; }), /hooks.poststop must be a list/);
   refuses(config((c) => { c['process'].args = Array(70000).fill('x'); }), /at most 65536/);
+  refuses(config((c) => { c['hostname'] = 'h'.repeat(65); }), /is not a host name/);
+  refuses(config((c) => { c['hostname'] = 'a b'; }), /is not a host name/);
+  refuses(config((c) => { c['hostname'] = 'a\nb'; }), /is not a host name/);
 });
 
 test('refused: roots that are missing or leave the bundle', () => {
