@@ -253,6 +253,11 @@ export function planRun(doc: unknown, bundle: string): RunPlan {
     const type = str(o['type'], `${at}.type`, true) ?? '';
     const options = list(o['options'], `${at}.options`).map((x, j) => str(x, `${at}.options[${j}]`)!);
     const bind = type === 'bind' || options.includes('bind') || options.includes('rbind');
+    if (bind && (dest === '/dev/shm' || dest === '/dev/mqueue' || dest === '/sys/fs/cgroup')) {
+      // Podman and Docker bind a per-container /dev/shm: the guest's is torov's own.
+      notes.push(`mount ${dest} (bind): torov's own ${dest} serves it`);
+      return;
+    }
     if (bind) {
       const src = hostPath(o['source'], `${at}.source`, bundle);
       if (src === '/') throw new OciError(`config.json: ${at}: the host's / as a bind mount (every host file): refused`);

@@ -459,3 +459,36 @@ test('Docker: docker run --runtime torov, against runc: output, statuses, docker
     cp.spawnSync(script, ['stop', dir], LIMIT);
   }
 });
+
+// ---- Podman ------------------------------------------------------------------------
+
+const PODMAN_SKIP = !have('podman') ? 'Podman test skipped: podman not installed (apt-get install podman; see .ci/run)'
+  : process.getuid?.() !== 0 ? 'Podman test skipped: it needs root' : undefined;
+if (PODMAN_SKIP) process.stderr.write(`oci.test: ${PODMAN_SKIP}\n`);
+
+test('Podman: podman --runtime bin/torov-oci run (through conmon)', { skip: PODMAN_SKIP }, () => {
+  // Private storage (vfs: no overlay mounts) and run directories, under /run (see test/oci/dockerd.sh).
+  const dir = fs.mkdtempSync('/run/torov-podman-');
+  const podman = (args: string[]) => cp.spawnSync('podman', ['--root', path.join(dir, 'storage'), '--runroot', path.join(dir, 'run'), '--tmpdir', path.join(dir, 'tmp'),
+    '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', ...args], { encoding: 'utf8', ...LIMIT });
+  try {
+    const tar = path.join(dir, 'image.tar');
+    assert.equal(cp.spawnSync(process.execPath, [path.join(ROOT, 'test', 'oci', 'make-image.js'), tar, IMAGE], LIMIT).status, 0);
+    const load = podman(['load', '-i', tar]);
+    assert.equal(load.status, 0, load.stderr);
+    const run = (args: string[]) => podman(['run', '--rm', '--network', 'none', '--hostname', 'h', '--runtime', RUNTIME, IMAGE, ...args]);
+    const a = run(['/oci_probe', 'args', 'a', 'b c']);
+    assert.equal(a.status, 0, a.stderr);
+    assert.equal(a.stdout, '[a]\n[b c]\n');
+    assert.equal(run(['/oci_probe', 'uname']).stdout, 'nodename h\n');
+    const segv = run(['/fault', 'segv-null-write']);
+    assert.equal(segv.status, 139, segv.stderr);
+    assert.match(segv.stderr, /torov: SIGSEGV/);
+  } finally {
+    podman(['rm', '-af']);
+    for (const m of fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(dir + '/')).reverse()) {
+      cp.spawnSync('umount', ['-l', m], LIMIT);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

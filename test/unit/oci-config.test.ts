@@ -150,6 +150,7 @@ test('containerd\'s default config (ctr run): a writable root, its own network n
       { destination: '/etc/hosts', type: 'bind', source: '/etc/hosts', options: ['rbind', 'ro'] },
       { destination: '/data', type: 'none', source: b, options: ['rbind', 'rw'] },
       { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['size=64m'] },
+      { destination: '/dev/shm', type: 'bind', source: b, options: ['bind', 'private'] },
     ];
     c['linux'].resources = { memory: { limit: 100 * 2 ** 20 + 12345 }, pids: { limit: -1 } };
   }), b);
@@ -163,6 +164,7 @@ test('containerd\'s default config (ctr run): a writable root, its own network n
   // The memory limit is rounded down to torov's 2M steps: the guest never gets more.
   assert.equal(args[args.indexOf('--memory') + 1], '100M');
   assert.ok(plan.notes.some((n) => n.startsWith('mount /run')));
+  assert.ok(plan.notes.some((n) => n.startsWith('mount /dev/shm (bind)')), 'a bound /dev/shm (Podman, Docker) is torov\'s own');
 });
 
 test('namespaces: no network namespace is the host\'s network; a path is joined', () => {
