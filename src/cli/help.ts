@@ -44,6 +44,8 @@ Options:
                          takes the host's value (nothing when the host has none).
                          The default environment is only PATH, HOME and TERM.
       --env-inherit      Start from the host's whole environment instead.
+      --env-clear        Start from an empty environment: only the -e variables (as
+                         an OCI runtime gives a container exactly its config's).
       --trace            Print every syscall, strace-style, with the policy's verdict, to stderr.
       --trace-file FILE  Write the trace to FILE instead.
       --no-vdso          No in-guest fast paths: clock_gettime, gettimeofday and time (the

@@ -206,6 +206,9 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   else if (opts['trace']) traceFd = 2;
 
   const { Machine, kvmHandle } = require('../vmm/machine') as typeof import('../vmm/machine');
+  // Under torov-oci (src/oci): its FIFOs, opened while the host's files are in view.
+  const ociSync = require('../oci/sync') as typeof import('../oci/sync');
+  const oci = ociSync.openOciSync();
   if (sandbox) {
     // Everything the VMM needs from the host is opened or loaded before the host's files
     // disappear: /dev/kvm, the program (read above), the trace file, every module.
@@ -278,6 +281,8 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   // Forwarded signals now reach the run loop.
   tellLauncher('ready');
   if (opts['verbose']) say(startupNote(marks));
+  // torov-oci create: the VM exists; its program starts at torov-oci start.
+  if (oci !== undefined) ociSync.waitForStart(oci);
   try {
     return m.run();
   } finally {
