@@ -25,7 +25,7 @@ if (process.argv[2] === '--launcher=3' && wantsVcpuThread(process.argv.slice(3))
  */
 function wantsVcpuThread(argv) {
   // The run options that take a value (src/cli/args.ts; test/unit/launcher.test.ts checks them).
-  const VALUE = /* value-options: */ ['memory', 'policy', 'env', 'trace-file', 'volume', 'user', 'timeout', 'syscall-path', 'network', 'workdir', 'rootfs', 'gdb', 'out', 'cpus', 'threads', 'pids'];
+  const VALUE = /* value-options: */ ['memory', 'policy', 'env', 'trace-file', 'volume', 'user', 'timeout', 'syscall-path', 'network', 'workdir', 'rootfs', 'gdb', 'out', 'cpus', 'threads', 'pids', 'oci-sync'];
   const SHORT = /* value-short: */ 'mpevuwo';
   let i = argv[0] === 'policy' ? 2 : 1;
   for (; i < argv.length; i++) {

@@ -141,6 +141,7 @@ export const RUN_OPTIONS: readonly OptSpec[] = [
   { name: 'env', short: 'e', value: true, repeat: true },
   { name: 'env-inherit', value: false },
   { name: 'env-clear', value: false },
+  { name: 'oci-sync', value: true },
   { name: 'trace', value: false },
   { name: 'trace-file', value: true },
   { name: 'verbose', value: false },

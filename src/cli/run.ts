@@ -208,7 +208,7 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   const { Machine, kvmHandle } = require('../vmm/machine') as typeof import('../vmm/machine');
   // Under torov-oci (src/oci): its FIFOs, opened while the host's files are in view.
   const ociSync = require('../oci/sync') as typeof import('../oci/sync');
-  const oci = ociSync.openOciSync();
+  const oci = typeof opts['oci-sync'] === 'string' ? ociSync.openOciSync(opts['oci-sync']) : undefined;
   if (sandbox) {
     // Everything the VMM needs from the host is opened or loaded before the host's files
     // disappear: /dev/kvm, the program (read above), the trace file, every module.

@@ -143,7 +143,7 @@ static int find_node(char *out, size_t size)
 static const char *const VALUE_LONG[] = {
 	/* launcher-options: begin */
 	"memory", "policy", "env", "trace-file", "volume", "user", "timeout", "syscall-path",
-	"network", "workdir", "rootfs", "gdb", "out", "cpus", "threads", "pids",
+	"network", "workdir", "rootfs", "gdb", "out", "cpus", "threads", "pids", "oci-sync",
 	/* launcher-options: end */
 	NULL,
 };

@@ -295,10 +295,11 @@ async function cmdCreate(g: Global, log: Logger, p: Parsed, andRun: boolean): Pr
     mkfifo(path.join(dir, 'ready'));
     readyFd = fs.openSync(path.join(dir, 'ready'), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     if (plan.network.mode === 'join') joinNetwork(plan.network.path);
+    // --oci-sync: the VMM opens this directory's FIFOs, says when it is ready, and waits for start.
     const argv = torovRunArgs(plan, policyFile, { args: words });
+    argv.splice(1, 0, '--oci-sync', dir);
     log.write('debug', `starting: bin/torov ${argv.map((a) => JSON.stringify(a)).join(' ')}`);
     const cp = require('node:child_process') as typeof import('node:child_process');
-    const { SYNC_ENV } = require('./sync') as typeof import('./sync');
     // A terminal: the pty's slave is the container's stdio and, through setsid -c (a new
     // session whose controlling terminal is its stdin), its controlling terminal; the
     // master goes to --console-socket (or, for `run` without one, stays on ours).
@@ -317,7 +318,7 @@ async function cmdCreate(g: Global, log: Logger, p: Parsed, andRun: boolean): Pr
     }
     child = cp.spawn(cmd, argv, {
       stdio, cwd: '/',
-      env: { PATH: `${path.dirname(process.execPath)}:${process.env['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'}`, [SYNC_ENV]: dir },
+      env: { PATH: `${path.dirname(process.execPath)}:${process.env['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'}` },
     });
     const ready = await waitReady(child, readyFd);
     if (ready !== true) throw new OciError(`the container's VM did not start: ${ready} (torov's message, if any, is on the container's stderr)`);

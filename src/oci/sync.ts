@@ -1,7 +1,8 @@
 /**
  * The VMM's side of `torov-oci create` and `start` (src/oci/main.ts). The OCI runtime
- * starts `torov run` with TOROV_OCI_SYNC naming its container's state directory, which
- * holds two FIFOs the runtime made:
+ * starts `torov run --oci-sync DIR`, DIR its container's state directory, which holds two
+ * FIFOs the runtime made (an option, not the environment: an environment variable could be
+ * set by anyone up the process tree, and would reach the guest with --env-inherit):
  *  - `ready`: the VMM writes one line once the VM is built, jailed and filtered, so that
  *    `create` can return with the container process in existence;
  *  - `start`: the VMM then blocks reading it, before the program's first instruction,
@@ -12,20 +13,16 @@
  * guest never sees either fd.
  */
 import * as fs from 'node:fs';
+import { UsageError } from '../cli/args';
 
 /** The two FIFOs of a created container, open. */
 export interface OciSync { readonly ready: number; readonly start: number }
 
-/** The environment variable the runtime sets for `torov run`. */
-export const SYNC_ENV = 'TOROV_OCI_SYNC';
-
-/** Opens the FIFOs named by TOROV_OCI_SYNC, or returns undefined when it is not set. */
-export function openOciSync(env: NodeJS.ProcessEnv = process.env): OciSync | undefined {
-  const dir = env[SYNC_ENV];
-  if (dir === undefined || dir === '') return undefined;
+/** Opens the FIFOs in `dir` (torov run --oci-sync DIR). */
+export function openOciSync(dir: string): OciSync {
   const open = (name: string, flags: number): number => {
     const fd = fs.openSync(`${dir}/${name}`, flags | fs.constants.O_NONBLOCK);
-    if (!fs.fstatSync(fd).isFIFO()) { fs.closeSync(fd); throw new Error(`${dir}/${name} is not a FIFO (TOROV_OCI_SYNC is for torov-oci only)`); }
+    if (!fs.fstatSync(fd).isFIFO()) { fs.closeSync(fd); throw new UsageError(`--oci-sync: ${dir}/${name} is not a FIFO (--oci-sync is for torov-oci only)`); }
     return fd;
   };
   const start = open('start', fs.constants.O_RDWR);
