@@ -62,9 +62,11 @@ const IDLE_NS = 200_000n;
 /**
  * Kicks in a row (for a pending signal) that may find a thread inside the stub with no call
  * in flight before the program is taken to be running there (see exit()). A real call spends
- * a few instructions there; a thousand kicks take a tenth of a second or more.
+ * a few instructions there.
  */
 const STUB_KICKS_MAX = 1000;
+/** ...over at least this long (ms): a thread kicked often (Go's preemption signals) may take many kicks to leave the stub. */
+const STUB_STALL_MS = 1000;
 /** A call that took this long (ms) blocked: twice in a row, and the guest sleeps at once next time. */
 const SLOW_MS = 1;
 /** Syscalls that may block on the host (reads and writes of pipes and sockets, waits, sleeps, polls). */
@@ -225,8 +227,10 @@ export interface TaskRun {
   ctxResult: number | undefined;
   /** The vCPU was kicked for a signal but stopped inside torov's stub: kick it again. */
   wantKick: boolean;
-  /** Kicks in a row that found the vCPU in the stub with no call in flight (STUB_KICKS_MAX). */
+  /** Kicks in a row, with no call or other exit between them, that found the vCPU in the stub with no call in flight (STUB_KICKS_MAX). */
   stubKicks: number;
+  /** When the first of those kicks came (performance.now() ms). */
+  stubSince: number;
   /** The vCPU is out of KVM_RUN, parked until resume() (exit path, or after its exit). */
   parked: boolean;
   /** The syscall number being served (for adaptive spinning). */
@@ -431,7 +435,7 @@ export class Scheduler implements TaskServices {
     if (!this.initGroup) this.initGroup = task.group;
     if (!this.procs.has(task.group.pid)) this.procs.set(task.group.pid, task.group);
     const r: TaskRun = { vcpu, slot, thread: undefined, wait: undefined, ctxPending: false, viaChannel: false, sysNr: -1, interrupted: false,
-      ctxResult: undefined, wantKick: false, stubKicks: 0, parked: true, nr: -1, t0: 0, dead: false, held: undefined, cpu0: -1 };
+      ctxResult: undefined, wantKick: false, stubKicks: 0, stubSince: 0, parked: true, nr: -1, t0: 0, dead: false, held: undefined, cpu0: -1 };
     this.tasks.push(task);
     this.runs.set(task, r);
     if (slot) vcpu.sink = this;
@@ -847,6 +851,7 @@ export class Scheduler implements TaskServices {
     const nr = slot.take();
     if (nr === -2) return;
     this.stats.served++;
+    r.stubKicks = 0;                             // a call: the thread is not stuck in the stub
     const site = slot.site();
     if (site !== 0 && this.siteHook && t.group === this.initGroup) this.siteHook(site, nr);   // the first program's rewriter
     if (nr >= 0 && nr < 512 && NEEDS_CONTEXT[nr]) {
@@ -933,9 +938,11 @@ export class Scheduler implements TaskServices {
       this.retire(t, r);
       return;
     }
+    // Only kicks in a row that find the thread in the stub count: any other exit is progress.
+    if (kind !== EXIT_INTERRUPTED || !v.inStub()) r.stubKicks = 0;
     if (r.dead || r.wait || !r.parked) return;
     if (t.sigFlag && kind !== EXIT_FAULT && kind !== EXIT_CTX) {
-      if (kind === EXIT_SYSCALL || !v.inStub()) { r.stubKicks = 0; this.userReturn(t, r); }
+      if (kind === EXIT_SYSCALL || !v.inStub()) this.userReturn(t, r);
       else if (r.slot && r.slot.state() === CHAN_DONE) {
         // Kicked while its syscall's result waits to be read: make the guest leave at
         // PORT_CTX instead of returning, so the signal is delivered then.
@@ -947,7 +954,8 @@ export class Scheduler implements TaskServices {
         // there jumped into the stub (it is torov's, not the program's: Linux's entry code
         // is not even mapped for a program); a signal cannot be delivered there, so end it
         // rather than kick it for ever.
-        if (++r.stubKicks > STUB_KICKS_MAX) throw new GuestExit(139, `torov: SIGSEGV: the program runs inside torov's syscall stub at rip=0x${v.reg(RIP_W).toString(16)} (not the linux ABI)`);
+        if (r.stubKicks++ === 0) r.stubSince = performance.now();
+        else if (r.stubKicks > STUB_KICKS_MAX && performance.now() - r.stubSince > STUB_STALL_MS) throw new GuestExit(139, `torov: SIGSEGV: the program runs inside torov's syscall stub at rip=0x${v.reg(RIP_W).toString(16)} (not the linux ABI)`);
         r.wantKick = true;
       }
     }
@@ -975,8 +983,9 @@ export class Scheduler implements TaskServices {
     r.parked = false;
     r.thread.go();
     // A signal became deliverable while it was parked (a timer fired while the vCPU moved
-    // to its host thread): the program must not run on without it.
-    if (r.vcpu.task.sigFlag) this.kickVcpu(r);
+    // to its host thread): the program must not run on without it. Not when it stopped in
+    // the stub (wantKick): it must run a little to leave it, and the poll kicks it soon.
+    if (r.vcpu.task.sigFlag && !r.wantKick) this.kickVcpu(r);
   }
 
   /** Called by a Vcpu for the channel's exits (KICK and WAIT on the main thread, CTX anywhere). */
