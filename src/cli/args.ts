@@ -157,6 +157,19 @@ export const RUN_OPTIONS: readonly OptSpec[] = [
   { name: 'help', short: 'h', value: false },
 ];
 
+/** `torov serve`'s own options (beyond run's, less --gdb; its --timeout is per request). */
+export const SERVE_ONLY_OPTIONS: readonly OptSpec[] = [
+  { name: 'port', value: true },
+  { name: 'host', value: true },
+  { name: 'concurrency', value: true },
+  { name: 'queue', value: true },
+  { name: 'max-body', value: true },
+  { name: 'log-format', value: true },
+];
+
+/** Every option of `torov serve`. */
+export const SERVE_OPTIONS: readonly OptSpec[] = [...RUN_OPTIONS.filter((o) => o.name !== 'gdb'), ...SERVE_ONLY_OPTIONS];
+
 /** The guest's default environment: small and explicit, never the host's by surprise. */
 export const DEFAULT_ENV: readonly string[] = ['PATH=/usr/local/bin:/usr/bin:/bin', 'HOME=/', 'TERM=xterm'];
 

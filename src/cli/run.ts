@@ -20,15 +20,31 @@ export interface LearnRequest {
   readonly out: string;
 }
 
-/** Runs `program` with `args`; returns the exit status. With `learn`, records the run and writes its policy. */
-export function runProgram(program: string, args: readonly string[], opts: Options, env: string[], learn?: LearnRequest): number {
+/** `torov serve`: where to listen and how to serve (src/serve/server.ts). */
+export interface ServeRequest {
+  host: string;
+  port: number;
+  concurrency: number;
+  queueLimit: number;
+  /** Per request (ms; 0: none). */
+  timeoutMs: number;
+  maxBody: number;
+  logFormat: 'text' | 'json';
+}
+
+/**
+ * Runs `program` with `args`; returns the exit status. With `learn`, records the run and
+ * writes its policy. With `serve`, snapshots the program at its first read of stdin and
+ * serves HTTP from restores of it (the process then keeps running: see startServing).
+ */
+export function runProgram(program: string, args: readonly string[], opts: Options, env: string[], learn?: LearnRequest, serve?: ServeRequest): number {
   const marks: Array<[string, number]> = [['torov loaded', performance.now()]];
   // --timeout counts from the start of `torov run` (the launcher's start, or this process's
   // without one): it is parsed and handed to the launcher before any input is read, so a
   // slow or stuck input cannot delay it. The launcher kills the VMM a grace period after
   // the deadline should it still run then; the VMM's own timer stops the VM at the deadline.
   let timeoutMs = 0;
-  if (typeof opts['timeout'] === 'string') {
+  if (typeof opts['timeout'] === 'string' && !serve) {
     try { timeoutMs = parseDuration(opts['timeout']); } catch (e) { throw new UsageError(`--timeout: ${(e as Error).message}`); }
   }
   const startMs = launcher()?.t0 ?? monotonicMs() - performance.now();
@@ -156,7 +172,8 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     if (opts['network'] !== 'none' && opts['network'] !== 'host') throw new UsageError(`--network must be none or host (got ${JSON.stringify(opts['network'])})`);
     sb.network = opts['network'];
   }
-  const syscallPath = chooseSyscallPath(opts['syscall-path'], { gdb: gdbSpec !== undefined, linux: personality === personalities.linuxPersonality });
+  if (serve && opts['syscall-path'] === 'ring') throw new UsageError('serve: --syscall-path ring cannot be used (snapshots need the exit path)');
+  const syscallPath = serve ? 'exit' : chooseSyscallPath(opts['syscall-path'], { gdb: gdbSpec !== undefined, linux: personality === personalities.linuxPersonality });
   const sandbox = !opts['no-sandbox'];
   const spec = launcher();
   if (sandbox && spec === undefined) throw new UsageError('the sandbox needs torov\'s launcher: run bin/torov, not node bin/torov.js (or add --no-sandbox to debug)');
@@ -171,13 +188,15 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     // alone. When the policy (or a ToroV configuration) needs others, or gdb needs a socket
     // on the host's network, it starts this process again with them, once.
     const net = network === 'none', pid = sb.newPid ?? true;
-    const gdb = gdbSpec !== undefined && net && spec!.gdbFd < 0 && spec!.gdbErrno === 0 ? gdbSocketAddress(gdbSpec) : undefined;
+    // torov serve's listening socket comes the same way as gdb's: made by the launcher on the host's network.
+    const listenSpec = serve ? `${serve.host.includes(':') ? `[${serve.host}]` : serve.host}:${serve.port}` : gdbSpec;
+    const gdb = listenSpec !== undefined && net && spec!.gdbFd < 0 && spec!.gdbErrno === 0 ? gdbSocketAddress(listenSpec) : undefined;
     if (net !== spec!.net || pid !== spec!.pid || gdb !== undefined) {
       if (spec!.attempt > 0) throw new Error(`the launcher did not provide the namespaces this run needs (network ${net ? 'own' : 'host'}, PID namespace ${pid ? 'own' : 'host'})`);
       requestRestart({ net, pid, ...(gdb ? { gdb } : {}) });
       return 0;
     }
-    if (spec!.gdbErrno !== 0) throw new UsageError(`--gdb: cannot listen on ${gdbSpec}: ${errnoText(spec!.gdbErrno)}`);
+    if (spec!.gdbErrno !== 0) throw new UsageError(serve ? `serve: cannot listen on ${serve.host}:${serve.port}: ${errnoText(spec!.gdbErrno)}` : `--gdb: cannot listen on ${gdbSpec}: ${errnoText(spec!.gdbErrno)}`);
   }
   marks.push(['policy and program checked', performance.now()]);
 
@@ -188,7 +207,7 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   const vcpuThread = syscallPath === 'ring' && sandbox ? (require('../vmm/channel') as typeof import('../vmm/channel')).HostThread : undefined;
   vcpuThread?.prestart();
   let gdb: import('../gdb').GdbStub | undefined;
-  if (spec !== undefined && spec.gdbFd >= 0) {
+  if (spec !== undefined && spec.gdbFd >= 0 && !serve) {
     gdb = (require('../gdb') as typeof import('../gdb')).GdbStub.adopt(spec.gdbFd);
     say(gdb.connectHint(file));
   } else if (gdbSpec !== undefined) gdb = listenGdb(gdbSpec, file);
@@ -196,7 +215,9 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   // Host signals (forwarded by the launcher, from the terminal, the --timeout timer) are
   // counted from here on and taken by the run loop (src/vmm/host-signals.ts).
   const hostSignals = require('../vmm/host-signals') as typeof import('../vmm/host-signals');
-  hostSignals.installHostSignals(hostSignals.FORWARDED_SIGNALS);
+  // serve: SIGTERM and SIGINT are the server's (it drains); only the per-request timer is counted.
+  hostSignals.installHostSignals(serve ? [] : hostSignals.FORWARDED_SIGNALS);
+  const serving = serve ? (require('../serve/start') as typeof import('../serve/start')).prepareServing() : undefined;
   if (timeoutMs > 0) hostSignals.armTimeout(Math.max(1, Math.ceil(startMs + timeoutMs - monotonicMs())), timeoutText);
 
   let traceFd: number | undefined;
@@ -243,10 +264,24 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     }
   }
   let m: InstanceType<typeof Machine>;
+  /**
+   * Last: the VMM's own seccomp filter, on every thread. From here the VMM can make only
+   * the host syscalls its runtime needs and those behind the guest syscalls the policy
+   * allows (torov policy show --seccomp prints them); anything else kills it.
+   */
+  const enableFilter = (forServe: boolean) => {
+    const { enableSeccomp } = require('../sandbox/seccomp') as typeof import('../sandbox/seccomp');
+    const filter = enableSeccomp(policy, { gdb: gdb !== undefined, serve: forServe, pid: process.pid });
+    // Without guest threads in the policy the filter forbids new host threads too: the VMM
+    // must not try to start one (the early thread, if any, is all it gets).
+    if (!filter.rules.some((r) => r.syscall === 'clone' && r.errno === undefined)) {
+      (require('../vmm/channel') as typeof import('../vmm/channel')).HostThread.forbidNew();
+    }
+  };
   const learner = learning ? new learning.Learner() : undefined;
   try {
     const root = sb.root !== undefined ? `the guest's root ${sb.root}` : sandbox ? 'the guest\'s minimal root (no --rootfs; try --rootfs /)' : 'the host\'s root (--no-sandbox)';
-    m = new Machine({ path: prog.guestPath, image, argv: [file, ...args], env, memory, policy, traceFd, verbose: !!opts['verbose'], log: say,
+    const machineCfg: import('../vmm/machine').MachineConfig = { path: prog.guestPath, image, argv: [file, ...args], env, memory, policy, traceFd, verbose: !!opts['verbose'], log: say,
       personality, vdso: !opts['no-vdso'], syscallPath, rewrite: !opts['no-rewrite'], spawnThread: !sandbox, loader: { fd: prog.fd, root },
       ...(cpus !== undefined ? { cpus } : {}), ...(threads !== undefined ? { threads } : {}),
       // Each guest thread of every process has a host thread: the run's pid limit minus torov's own.
@@ -254,24 +289,19 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
       ...(sb.rlimits?.openFiles !== undefined ? { openFiles: sb.rlimits.openFiles } : {}),
       // Standard fds the user closed stay closed for the guest (EBADF, as natively).
       ...(spec?.closedStdio ? { stdio: [0, 1, 2].map((fd) => (spec.closedStdio & (1 << fd) ? -1 : fd)) as [number, number, number] } : {}),
-      ...(startAddr !== undefined ? { entry: startAddr } : {}), ...(learner ? { learner } : {}) });
+      ...(startAddr !== undefined ? { entry: startAddr } : {}), ...(learner ? { learner } : {}) };
+    if (serve && serving) {
+      if (sandbox) enableFilter(true);
+      if (cgroupNote !== undefined) say(cgroupNote);
+      return (require('../serve/start') as typeof import('../serve/start')).startServing(machineCfg, serve, serving, { sandbox, tmp: sb.tmp !== undefined && sb.tmp !== false, listenFd: spec?.gdbFd ?? -1 });
+    }
+    m = new Machine(machineCfg);
   } catch (e) {
     if ((e as Error).name === 'ElfError') (e as Error).message = `${file}: ${(e as Error).message}`;
     throw e;
   }
   gdb?.attach(m, say);
-  if (sandbox) {
-    // Last: the VMM's own seccomp filter, on every thread. From here the VMM can make only
-    // the host syscalls its runtime needs and those behind the guest syscalls the policy
-    // allows (torov policy show --seccomp prints them); anything else kills it.
-    const { enableSeccomp } = require('../sandbox/seccomp') as typeof import('../sandbox/seccomp');
-    const filter = enableSeccomp(policy, { gdb: gdb !== undefined, pid: process.pid });
-    // Without guest threads in the policy the filter forbids new host threads too: the VMM
-    // must not try to start one (the early thread, if any, is all it gets).
-    if (!filter.rules.some((r) => r.syscall === 'clone' && r.errno === undefined)) {
-      (require('../vmm/channel') as typeof import('../vmm/channel')).HostThread.forbidNew();
-    }
-  }
+  if (sandbox) enableFilter(false);
   if (cgroupNote !== undefined) say(cgroupNote);
   // Forwarded signals now reach the run loop.
   tellLauncher('ready');

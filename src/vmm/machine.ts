@@ -382,6 +382,8 @@ export class Machine implements SchedulerHost {
     const snap = this.cfg.restore;
     if (!snap) throw new Error('prepareRestored: not a restored VM');
     rewindFiles(snap);
+    // The VMM's working directory is the running guest's: the snapshot's, whatever the last run did.
+    if (snap.group.cwdFd >= 0) sys(HOST.fchdir, snap.group.cwdFd);
     return setEnvironment(snap, this.as, this.mem, env);
   }
 
@@ -677,8 +679,8 @@ export class Machine implements SchedulerHost {
     }
     this.fds.closeAll();
     if (this.group.cwdFd >= 0) { sys(NR.close, this.group.cwdFd); this.group.cwdFd = -1; }
-    // A guest process's VM keeps its memory registered for the next fork (WarmVm.mem).
-    const keepMem = reusable && this.group !== this.scheduler.initGroup;
+    // A guest process's VM keeps its memory registered for the next fork (WarmVm.mem), a restored VM for the next restore.
+    const keepMem = reusable && (this.group !== this.scheduler.initGroup || this.cfg.restore !== undefined);
     if (keepMem) this.mem.scrub(); else this.mem.release();
     // Keep the VM for the next Machine of this process, unless its guest ended in a state
     // torov did not see through (a triple fault, an internal error, a VMM error).
