@@ -19,6 +19,8 @@
  */
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
+import { getHeapStatistics } from 'node:v8';
+import { residentBytes } from '../syscalls/hostproc';
 import { cgiEnvironment, parseCgiResponse } from './cgi';
 import { sys, NR, addressOf } from '../host/libc';
 import { STAT } from '../linux/structs';
@@ -322,7 +324,8 @@ export class CgiServer {
     gauge('torov_serve_invalid_total', 'Runs whose answer was not valid CGI (502).', m.invalid, 'counter');
     gauge('torov_serve_rejected_total', 'Requests refused with 503 (queue full).', m.rejected, 'counter');
     gauge('torov_serve_snapshot_bytes', 'Guest memory held by the snapshot (shared by every restored VM).', this.c.snapshotBytes);
-    gauge('torov_serve_heap_bytes', 'The VMM\'s JavaScript heap in use.', process.memoryUsage().heapUsed);
+    gauge('torov_serve_heap_bytes', 'The VMM\'s JavaScript heap in use.', getHeapStatistics().used_heap_size);
+    gauge('torov_serve_resident_bytes', 'The VMM process\'s resident memory (guest pages of the warm VMs included; -1: unknown).', residentBytes());
     return out.join('\n') + '\n';
   }
 

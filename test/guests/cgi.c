@@ -6,7 +6,7 @@
  * snapshot's capture point), and only then looks at its request's variables, so a VM
  * restored from the snapshot sees each request's own. Each request increments a counter
  * in a global and one in a file under /tmp: with no state surviving from one request to
- * the next, both are 1 every time.
+ * the next, both are 1 every time. CGI_DIR names another directory for that file.
  *
  * QUERY_STRING picks what it does: crash (a segfault), loop (never ends), bad (output with
  * no CGI header), big (a 200 KiB body), status (a 201 with a header of its own), anything
@@ -29,7 +29,9 @@ static const char *env(const char *name)
 
 static int file_counter(void)
 {
-	int fd = open("/tmp/cgi-count", O_RDWR | O_CREAT, 0600);
+	char path[256];
+	snprintf(path, sizeof path, "%s/cgi-count", getenv("CGI_DIR") ? getenv("CGI_DIR") : "/tmp");
+	int fd = open(path, O_RDWR | O_CREAT, 0600);
 	if (fd < 0) return -1;
 	char buf[32] = { 0 };
 	ssize_t n = read(fd, buf, sizeof buf - 1);
