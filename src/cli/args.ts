@@ -154,6 +154,7 @@ export const RUN_OPTIONS: readonly OptSpec[] = [
   { name: 'workdir', short: 'w', value: true },
   { name: 'rootfs', value: true },
   { name: 'gdb', value: true },
+  { name: 'restore', value: true },
   { name: 'help', short: 'h', value: false },
 ];
 
@@ -167,8 +168,17 @@ export const SERVE_ONLY_OPTIONS: readonly OptSpec[] = [
   { name: 'log-format', value: true },
 ];
 
+/** `torov snapshot`'s own options. */
+export const SNAPSHOT_ONLY_OPTIONS: readonly OptSpec[] = [
+  { name: 'at', value: true },
+  { name: 'output', short: 'o', value: true },
+];
+
+/** Every option of `torov snapshot`: run's, less --gdb and --restore. */
+export const SNAPSHOT_OPTIONS: readonly OptSpec[] = [...RUN_OPTIONS.filter((o) => o.name !== 'gdb' && o.name !== 'restore'), ...SNAPSHOT_ONLY_OPTIONS];
+
 /** Every option of `torov serve`. */
-export const SERVE_OPTIONS: readonly OptSpec[] = [...RUN_OPTIONS.filter((o) => o.name !== 'gdb'), ...SERVE_ONLY_OPTIONS];
+export const SERVE_OPTIONS: readonly OptSpec[] = [...RUN_OPTIONS.filter((o) => o.name !== 'gdb' && o.name !== 'restore'), ...SERVE_ONLY_OPTIONS];
 
 /** The guest's default environment: small and explicit, never the host's by surprise. */
 export const DEFAULT_ENV: readonly string[] = ['PATH=/usr/local/bin:/usr/bin:/bin', 'HOME=/', 'TERM=xterm'];

@@ -13,6 +13,7 @@ torov with no command prints this help.
 Commands:
   run       Run a program in a new micro-VM
   serve     Serve HTTP: each request runs a CGI program in a VM restored from its snapshot
+  snapshot  Run a program until its first read of stdin (or accept) and save it to a file
   policy    Show, check, convert or learn a policy (torov's format, a Docker seccomp
             profile or an original ToroV configuration)
   syscalls  List every Linux x86-64 system call and how torov supports it
@@ -63,6 +64,9 @@ Options:
       --gdb [HOST:]PORT  Stop before the program's first instruction and wait for gdb on
                          HOST:PORT (loopback unless HOST is given; port 0 picks one);
                          torov prints the gdb command to connect.
+      --restore FILE     Continue the program saved in FILE by torov snapshot (no PROGRAM:
+                         the file has it, its arguments and environment); the policy, the
+                         sandbox and the other options are this run's.
 
 Sandbox (on by default: namespaces, a pivot_root jail, no privileges, a seccomp filter):
       --rootfs DIR       Make DIR the guest's root directory, read-only (the policy's
@@ -225,4 +229,24 @@ Every option of torov run applies to the program too (--policy, --memory, --env,
 --volume, --rootfs, --trace, --no-sandbox, ...), but --gdb. The sandbox, the policy
 and --trace apply to every request as to torov run. Guests run on the exit path
 (--syscall-path exit).
+`;
+
+export const SNAPSHOT_HELP = `Usage: torov snapshot [OPTIONS] [--at stdin|accept] -o FILE PROGRAM [ARGS...]
+
+Runs PROGRAM in a micro-VM until it first reads its stdin (--at stdin, the default) or
+first calls accept (--at accept), and writes its state to FILE instead of making that
+call: registers (FPU too), the memory it touched, its mappings and brk, its signal
+handlers. 'torov run --restore FILE' continues it from there: it makes that call again,
+on the new run's stdio. A program with other open files, threads, child processes or
+timers cannot be saved (one line says why).
+
+FILE is versioned and checksummed: one from another torov version, another CPU (other
+XSAVE features), truncated or changed is refused with one line, and nothing runs.
+
+Options:
+      --at stdin|accept   where to stop (default stdin)
+  -o, --output FILE       the snapshot file to write
+
+Every option of torov run applies (--policy, --memory, --env, --volume, --rootfs,
+--trace, --no-sandbox, ...), but --gdb. Guests run on the exit path.
 `;

@@ -7,13 +7,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseOptions, RUN_OPTIONS, SERVE_OPTIONS, UsageError, buildEnv, Options, editDistance, parseDuration } from './args';
+import { parseOptions, RUN_OPTIONS, SERVE_OPTIONS, SNAPSHOT_OPTIONS, UsageError, buildEnv, Options, editDistance, parseDuration } from './args';
 import { fromLauncher, launcher } from '../sandbox/launch';
-import { RUN_HELP, MAIN_HELP, POLICY_HELP, SYSCALLS_HELP, LEARN_HELP, SERVE_HELP } from './help';
+import { RUN_HELP, MAIN_HELP, POLICY_HELP, SYSCALLS_HELP, LEARN_HELP, SERVE_HELP, SNAPSHOT_HELP } from './help';
 import { oneLine } from '../policy/errors';
 
 /** torov's version, from package.json (next to dist/, whether this runs bundled or not). */
-function version(): string {
+export function version(): string {
   for (const rel of ['../package.json', '../../package.json', '../../../package.json']) {
     try {
       const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, rel), 'utf8')) as { name?: string; version?: string };
@@ -86,10 +86,11 @@ function command(cmd: string | undefined, rest: readonly string[]): number {
         return 0;
       case 'run': return cmdRun(rest);
       case 'serve': return cmdServe(rest);
+      case 'snapshot': return cmdSnapshot(rest);
       case 'policy': return cmdPolicy(rest);
       case 'syscalls': return cmdSyscalls(rest);
       default: {
-        const known = ['run', 'serve', 'policy', 'syscalls', 'version', 'help'];
+        const known = ['run', 'serve', 'snapshot', 'policy', 'syscalls', 'version', 'help'];
         const near = known.map((k) => [k, editDistance(cmd, k)] as const).sort((a, b) => a[1] - b[1])[0]!;
         throw new UsageError(`unknown command "${cmd}"${near[1] <= 2 ? ` (did you mean "${near[0]}"?)` : ''} (try: torov --help)`);
       }
@@ -109,6 +110,7 @@ function reportError(e: unknown): number {
     case 'PolicyError': say(`torov: policy: ${err.message}`); return 125;
     case 'ElfError': say(`torov: ${err.message}`); return (err as Error & { status?: number }).status ?? 126;
     case 'SandboxError': say(`torov: sandbox: ${err.message}`); return 125;
+    case 'SnapshotError': say(`torov: snapshot: ${err.message}`); return 125;
     case 'KvmError': say(`torov: ${kvmAdvice(err as Error & { errno?: number; what?: string })}`); return 125;
     default:
       say(`torov: internal error: ${err?.message ?? String(e)}`);
@@ -156,9 +158,27 @@ export function kvmAccessHint(dev: string, stat: (p: string) => { uid: number; g
 function cmdRun(argv: readonly string[]): number {
   const { opts, rest } = parseOptions(argv, RUN_OPTIONS, true);
   if (opts['help']) { writeStdout(RUN_HELP); return 0; }
-  if (rest.length === 0) throw new UsageError('run: missing the program to run (torov run [OPTIONS] PROGRAM [ARGS...])');
   const { runProgram } = require('./run') as typeof import('./run');
+  if (typeof opts['restore'] === 'string') {
+    // The program, its arguments and environment are the snapshot's.
+    if (rest.length > 0) throw new UsageError('run: --restore takes no PROGRAM: the snapshot file names it (torov run [OPTIONS] --restore FILE)');
+    for (const o of ['gdb', 'env', 'env-inherit']) if (opts[o] !== undefined) throw new UsageError(`run: --${o} cannot be used with --restore (the snapshot has its program's state)`);
+    return runProgram('', [], opts as Options, []);
+  }
+  if (rest.length === 0) throw new UsageError('run: missing the program to run (torov run [OPTIONS] PROGRAM [ARGS...])');
   return runProgram(rest[0]!, rest.slice(1), opts as Options, buildEnv(opts, process.env));
+}
+
+/** `torov snapshot [OPTIONS] [--at stdin|accept] -o FILE PROGRAM [ARGS...]`. */
+function cmdSnapshot(argv: readonly string[]): number {
+  const { opts, rest } = parseOptions(argv, SNAPSHOT_OPTIONS, true);
+  if (opts['help']) { writeStdout(SNAPSHOT_HELP); return 0; }
+  const at = opts['at'] ?? 'stdin';
+  if (at !== 'stdin' && at !== 'accept') throw new UsageError(`snapshot: --at must be stdin or accept (got ${JSON.stringify(at)})`);
+  if (typeof opts['output'] !== 'string') throw new UsageError('snapshot: missing -o FILE (torov snapshot [OPTIONS] -o FILE PROGRAM [ARGS...])');
+  if (rest.length === 0) throw new UsageError('snapshot: missing the program (torov snapshot [OPTIONS] -o FILE PROGRAM [ARGS...])');
+  const { runProgram } = require('./run') as typeof import('./run');
+  return runProgram(rest[0]!, rest.slice(1), opts as Options, buildEnv(opts, process.env), undefined, undefined, { at, out: opts['output'] });
 }
 
 /** `torov serve [OPTIONS] PROGRAM [ARGS...]`: HTTP, each request a CGI run of PROGRAM restored from its snapshot. */

@@ -37,7 +37,8 @@ export interface ServeRequest {
  * writes its policy. With `serve`, snapshots the program at its first read of stdin and
  * serves HTTP from restores of it (the process then keeps running: see startServing).
  */
-export function runProgram(program: string, args: readonly string[], opts: Options, env: string[], learn?: LearnRequest, serve?: ServeRequest): number {
+export function runProgram(program: string, args: readonly string[], opts: Options, env: string[], learn?: LearnRequest, serve?: ServeRequest,
+  snapshot?: { at: 'stdin' | 'accept'; out: string }): number {
   const marks: Array<[string, number]> = [['torov loaded', performance.now()]];
   // --timeout counts from the start of `torov run` (the launcher's start, or this process's
   // without one): it is parsed and handed to the launcher before any input is read, so a
@@ -96,7 +97,14 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
       ...(partial ? { partial } : {}),
     };
   };
-  let memory = policy.memory ?? DEFAULT_MEMORY;
+  // torov run --restore FILE: the program and its state come from the file, checked whole
+  // before anything else is done (src/vmm/snapshot-file.ts).
+  // (torov's version is read now: the jail hides package.json.)
+  const torovVersion = snapshot || typeof opts['restore'] === 'string' ? (require('./main') as typeof import('./main')).version() : '';
+  const restored = typeof opts['restore'] === 'string' ? loadSnapshotFile(opts['restore'], torovVersion) : undefined;
+  if (restored) { file = restored.exe; program = restored.exe; }
+  let memory = restored?.memory ?? policy.memory ?? DEFAULT_MEMORY;
+  if (typeof opts['memory'] === 'string' && restored) throw new UsageError('run: --memory cannot be used with --restore (the snapshot has its memory size)');
   if (typeof opts['memory'] === 'string') {
     try { memory = (require('../policy/torov-format') as typeof import('../policy/torov-format')).parseSize(opts['memory']); } catch (e) { throw new UsageError(`--memory: ${(e as Error).message}`); }
   }
@@ -172,8 +180,9 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     if (opts['network'] !== 'none' && opts['network'] !== 'host') throw new UsageError(`--network must be none or host (got ${JSON.stringify(opts['network'])})`);
     sb.network = opts['network'];
   }
-  if (serve && opts['syscall-path'] === 'ring') throw new UsageError('serve: --syscall-path ring cannot be used (snapshots need the exit path)');
-  const syscallPath = serve ? 'exit' : chooseSyscallPath(opts['syscall-path'], { gdb: gdbSpec !== undefined, linux: personality === personalities.linuxPersonality });
+  const snapshots = serve !== undefined || snapshot !== undefined || restored !== undefined;
+  if (snapshots && opts['syscall-path'] === 'ring') throw new UsageError('--syscall-path ring cannot be used with snapshots (they need the exit path)');
+  const syscallPath = snapshots ? 'exit' : chooseSyscallPath(opts['syscall-path'], { gdb: gdbSpec !== undefined, linux: personality === personalities.linuxPersonality });
   const sandbox = !opts['no-sandbox'];
   const spec = launcher();
   if (sandbox && spec === undefined) throw new UsageError('the sandbox needs torov\'s launcher: run bin/torov, not node bin/torov.js (or add --no-sandbox to debug)');
@@ -222,6 +231,13 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
 
   let traceFd: number | undefined;
   if (opts['trace-file']) traceFd = fs.openSync(opts['trace-file'] as string, 'w');
+  // torov snapshot: the file is opened now (the jail hides the host's files), written at the capture point.
+  let snapOut: { fd: number; memfd: number } | undefined;
+  if (snapshot) {
+    let fd: number;
+    try { fd = fs.openSync(snapshot.out, 'w', 0o644); } catch (e) { throw new UsageError(`snapshot: cannot write ${snapshot.out}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
+    snapOut = { fd, memfd: (require('../vmm/snapshot') as typeof import('../vmm/snapshot')).snapshotMemfd() };
+  }
   else if (opts['trace']) traceFd = 2;
 
   const { Machine, kvmHandle } = require('../vmm/machine') as typeof import('../vmm/machine');
@@ -233,6 +249,7 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     // The VMM's own /proc stays reachable to torov (not to the guest) through a dirfd.
     (require('../syscalls/fs') as typeof import('../syscalls/fs')).useProcDir(fs.openSync('/proc', fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | O_PATH));
     if (traceFd !== undefined) require('../syscalls/trace');
+    if (snapshot) require('../vmm/snapshot-file');
     // Loaded now: the filter is installed after the jail, when no module file can be read.
     require('../sandbox/seccomp');
     // The vCPU thread loads koffi from the host's files and makes syscalls the filter does not allow while it starts.
@@ -264,6 +281,7 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     }
   }
   let m: InstanceType<typeof Machine>;
+  let taken: import('../vmm/snapshot').Snapshot | undefined;
   /**
    * Last: the VMM's own seccomp filter, on every thread. From here the VMM can make only
    * the host syscalls its runtime needs and those behind the guest syscalls the policy
@@ -289,7 +307,9 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
       ...(sb.rlimits?.openFiles !== undefined ? { openFiles: sb.rlimits.openFiles } : {}),
       // Standard fds the user closed stay closed for the guest (EBADF, as natively).
       ...(spec?.closedStdio ? { stdio: [0, 1, 2].map((fd) => (spec.closedStdio & (1 << fd) ? -1 : fd)) as [number, number, number] } : {}),
-      ...(startAddr !== undefined ? { entry: startAddr } : {}), ...(learner ? { learner } : {}) };
+      ...(startAddr !== undefined ? { entry: startAddr } : {}), ...(learner ? { learner } : {}),
+      ...(restored ? { restore: restored.snapshot } : {}),
+      ...(snapshot && snapOut ? { capture: { at: snapshot.at, memfd: snapOut.memfd, done: (s: import('../vmm/snapshot').Snapshot) => { taken = s; } } } : {}) };
     if (serve && serving) {
       if (sandbox) enableFilter(true);
       if (cgroupNote !== undefined) say(cgroupNote);
@@ -301,13 +321,15 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     throw e;
   }
   gdb?.attach(m, say);
-  if (sandbox) enableFilter(false);
+  if (sandbox) enableFilter(snapshot !== undefined);      // a snapshot's capture needs the serve group's memory-file calls
   if (cgroupNote !== undefined) say(cgroupNote);
   // Forwarded signals now reach the run loop.
   tellLauncher('ready');
   if (opts['verbose']) say(startupNote(marks));
   try {
-    return m.run();
+    const status = m.run();
+    if (snapshot && snapOut) return writeSnapshot(snapshot, snapOut.fd, taken, status, memory, file, torovVersion);
+    return status;
   } finally {
     m.close();
     if (traceFd !== undefined && traceFd !== 2) fs.closeSync(traceFd);
@@ -318,6 +340,40 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
       writeLearned(learn, l);
     }
   }
+}
+
+/** Reads and checks a snapshot file for torov run --restore (one line and status 125 if it is refused). */
+function loadSnapshotFile(name: string, torovVersion: string): import('../vmm/snapshot-file').SnapshotFileInfo {
+  const { readSnapshotFile, cpuIdentity } = require('../vmm/snapshot-file') as typeof import('../vmm/snapshot-file');
+  const { kvmHandle } = require('../vmm/machine') as typeof import('../vmm/machine');
+  const { cpuFeatures } = require('../machine/x86') as typeof import('../machine/x86');
+  let bytes: Buffer;
+  try {
+    if (!fs.statSync(name).isFile()) throw new UsageError(`run: --restore ${name}: not a regular file`);
+    bytes = fs.readFileSync(name);
+  } catch (e) {
+    if ((e as Error).name === 'UsageError') throw e;
+    throw new UsageError(`run: --restore ${name}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  return readSnapshotFile(name, bytes, { torov: torovVersion, cpu: cpuIdentity(cpuFeatures(kvmHandle())) });
+}
+
+/** torov snapshot: writes the snapshot taken at the capture point, or says why there is none. */
+function writeSnapshot(req: { at: 'stdin' | 'accept'; out: string }, fd: number, s: import('../vmm/snapshot').Snapshot | undefined, status: number, memory: number, file: string,
+  torovVersion: string): number {
+  const where = req.at === 'stdin' ? 'its first read of stdin' : 'its first accept';
+  if (!s) {
+    fs.closeSync(fd);
+    say(`torov: snapshot: ${printable(file)} ended (status ${status}) before ${where}: nothing written (${req.out} is left empty)`);
+    return 125;
+  }
+  const { writeSnapshotFile, cpuIdentity } = require('../vmm/snapshot-file') as typeof import('../vmm/snapshot-file');
+  const { kvmHandle } = require('../vmm/machine') as typeof import('../vmm/machine');
+  const { cpuFeatures } = require('../machine/x86') as typeof import('../machine/x86');
+  writeSnapshotFile(fd, s, { torov: torovVersion, cpu: cpuIdentity(cpuFeatures(kvmHandle())), memory });
+  fs.closeSync(fd);
+  say(`torov: snapshot: wrote ${req.out}: ${printable(file)} at ${where}, ${(s.bytes / 1024).toFixed(0)} KiB of guest memory`);
+  return 0;
 }
 
 /**

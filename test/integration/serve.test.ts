@@ -248,3 +248,60 @@ test('snapshot: a restored program gives the same output as a run without snapsh
   });
   for (let i = 0; i <= 5; i++) assert.equal(fs.readFileSync(path.join(dir, String(i), 'cgi-count'), 'utf8'), '1\n');
 });
+
+test('snapshot file: torov snapshot then torov run --restore gives the output of a run without snapshot', () => {
+  const dir = scratchDir('torov-snapfile-');
+  const snap = path.join(dir, 'app.snap');
+  const common = ['--policy', POLICY, '-e', 'QUERY_STRING=file', '-e', 'REQUEST_METHOD=PUT'];
+  const s = spawnSync(TOROV, ['snapshot', ...common, '-o', snap, CGI], { encoding: 'utf8', cwd: ROOT, timeout: 60_000 });
+  assert.equal(s.status, 0, s.stderr);
+  assert.match(s.stderr, /^torov: snapshot: wrote .*app\.snap: .*cgi at its first read of stdin, \d+ KiB of guest memory\n$/);
+  assert.ok(fs.statSync(snap).size > 1 << 20 && fs.statSync(snap).size < 4 << 20);
+  const plain = spawnSync(TOROV, ['run', ...common, CGI], { encoding: 'utf8', cwd: ROOT, input: 'the body', timeout: 60_000 });
+  assert.equal(plain.status, 0, plain.stderr);
+  assert.match(plain.stdout, /count=1 file=1 method=PUT .*query=file .*body=the body sum=133693440/);
+  for (let i = 0; i < 2; i++) {
+    const r = spawnSync(TOROV, ['run', '--policy', POLICY, '--restore', snap], { encoding: 'utf8', cwd: ROOT, input: 'the body', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, plain.stdout);
+    assert.equal(r.stderr, '');
+  }
+});
+
+test('snapshot file: a truncated, changed, other-version, other-torov or other-CPU file is refused with one line', () => {
+  const dir = scratchDir('torov-snapbad-');
+  const snap = path.join(dir, 'app.snap');
+  const s = spawnSync(TOROV, ['snapshot', '--policy', POLICY, '-o', snap, CGI], { encoding: 'utf8', cwd: ROOT, timeout: 60_000 });
+  assert.equal(s.status, 0, s.stderr);
+  const good = fs.readFileSync(snap);
+  /** The file with its JSON header changed by `f`, its checksum made right again. */
+  const reheader = (f: (h: Record<string, unknown>) => void): Buffer => {
+    const hlen = good.readUInt32LE(12);
+    const h = JSON.parse(good.toString('utf8', 16, 16 + hlen)) as Record<string, unknown>;
+    f(h);
+    const hb = Buffer.from(JSON.stringify(h));
+    const head = Buffer.from(good.subarray(0, 16));
+    head.writeUInt32LE(hb.length, 12);
+    const body = Buffer.concat([head, hb, good.subarray(16 + hlen, good.length - 32)]);
+    return Buffer.concat([body, require('node:crypto').createHash('sha256').update(body).digest() as Buffer]);
+  };
+  const flipped = Buffer.from(good); flipped[flipped.length >> 1]! ^= 0x10;
+  const version = Buffer.from(good); version.writeUInt32LE(99, 8);
+  const cases: Array<[string, Buffer, RegExp]> = [
+    ['truncated', good.subarray(0, good.length - 4096), /corrupt \(its checksum does not match/],
+    ['flipped', flipped, /corrupt \(its checksum does not match/],
+    ['version', version, /snapshot format version 99; this torov reads version 1/],
+    ['torov', reheader((h) => { h['torov'] = '0.0.0-other'; }), /made by torov 0\.0\.0-other; this is torov/],
+    ['cpu', reheader((h) => { h['cpu'] = 'hwcap=0 xsave=false'; }), /made on a CPU with other features/],
+    ['empty', Buffer.alloc(0), /not a torov snapshot file/],
+  ];
+  for (const [name, bytes, re] of cases) {
+    const f = path.join(dir, `${name}.snap`);
+    fs.writeFileSync(f, bytes);
+    const r = spawnSync(TOROV, ['run', '--policy', POLICY, '--restore', f], { encoding: 'utf8', cwd: ROOT, input: 'x', timeout: 60_000 });
+    assert.equal(r.status, 125, `${name}: ${r.stderr}`);
+    assert.equal(r.stdout, '', name);
+    assert.match(r.stderr, re, name);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+});

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseSpec } from '../../src/sandbox/launch';
-import { RUN_OPTIONS, SERVE_ONLY_OPTIONS } from '../../src/cli/args';
+import { RUN_OPTIONS, SERVE_ONLY_OPTIONS, SNAPSHOT_ONLY_OPTIONS } from '../../src/cli/args';
 import { kvmAccessHint } from '../../src/cli/main';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -39,7 +39,7 @@ test('the launcher knows which run options take a value (to find where the progr
   assert.ok(block, 'the option table in launcher.c');
   const long = [...block[1]!.matchAll(/"([a-z-]+)"/g)].map((m) => m[1]!).sort();
   const short = /VALUE_SHORT\[\] = "([a-z]*)"/.exec(c)![1]!.split('').sort();
-  const all = [...RUN_OPTIONS, { name: 'out', short: 'o', value: true }, ...SERVE_ONLY_OPTIONS];      // + policy learn's --out, serve's own
+  const all = [...RUN_OPTIONS, { name: 'out', short: 'o', value: true }, ...SERVE_ONLY_OPTIONS, ...SNAPSHOT_ONLY_OPTIONS];      // + policy learn's --out, serve's and snapshot's own
   assert.deepEqual(long, all.filter((o) => o.value).map((o) => o.name).sort());
   assert.deepEqual(short, all.filter((o) => o.value && o.short).map((o) => o.short!).sort());
   // bin/torov.js's guess whether a run needs the channel's thread reads the same table.
