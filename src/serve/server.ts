@@ -64,6 +64,8 @@ export interface ServeConfig {
   logLine: (line: string) => void;
   /** Called once the server drained after SIGTERM/SIGINT, with the exit status. */
   exit: (status: number) => void;
+  /** Drain on SIGTERM and SIGINT (default true; the library's serve() leaves the process's signals alone). */
+  signals?: boolean;
   /** Called once listening, with the bound address. */
   onListening?: (address: string, port: number) => void;
 }
@@ -116,7 +118,7 @@ export class CgiServer {
     this.server.on('error', (e: NodeJS.ErrnoException) => { this.c.say(`torov: serve: ${e.message}`); this.shutdown(125); });
     if ('fd' in this.c.listen) this.server.listen({ fd: this.c.listen.fd }, onListen);
     else this.server.listen(this.c.listen.port, this.c.listen.host, onListen);
-    for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => this.drain());
+    if (this.c.signals !== false) for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => this.drain());
   }
 
   private restoreOne(): WarmVm {
