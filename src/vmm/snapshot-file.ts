@@ -15,8 +15,9 @@
  *
  * A file is refused, with one line and before anything is restored, when its magic,
  * format version, torov version or CPU features differ, when it is truncated, or when its
- * checksum does not match (one flipped byte). Only stdio is restored from a file: a
- * snapshot with other open fds cannot be written.
+ * checksum does not match (one flipped byte). From a file, stdio and listening sockets are
+ * restored (a socket is made again and bound to its address: `--at accept`); a snapshot
+ * with other open fds cannot be written.
  */
 import { createHash } from 'node:crypto';
 import { sys, NR, addressOf } from '../host/libc';
@@ -24,7 +25,7 @@ import { AddressSpace, Vma } from '../machine/mm';
 import type { GuestMemory } from '../machine/memory';
 import type { CpuFeatures } from '../machine/x86';
 import type { SigAction } from '../syscalls/api';
-import { Snapshot, SnapshotError, snapshotMemfd } from './snapshot';
+import { Snapshot, SnapFd, SnapshotError, snapshotMemfd, listenAgain } from './snapshot';
 
 export const MAGIC = Buffer.from('TOROVSNP');
 export const FORMAT_VERSION = 1;
@@ -54,11 +55,14 @@ interface Header {
   ranges: Array<[number, number]>;
   envp: Snapshot['envp'];
   bytes: number;
+  /** Listening sockets (made again at restore, bound to the same address). */
+  sockets: Array<{ fd: number; cloexec: boolean; domain: number; type: number; protocol: number; addr: string }>;
 }
 
 /** Writes `s` to host fd `fd` (opened before the sandbox's jail). Throws SnapshotError. */
 export function writeSnapshotFile(fd: number, s: Snapshot, meta: { torov: string; cpu: string; memory: number }): void {
-  if (s.fds.length > 0) throw new SnapshotError(`fd ${s.fds[0]!.fd} is open: a snapshot file restores stdio only`);
+  const other = s.fds.find((f) => !f.listen);
+  if (other) throw new SnapshotError(`fd ${other.fd} is open: a snapshot file restores stdio and listening sockets only`);
   const a = s.as;
   const header: Header = {
     torov: meta.torov, cpu: meta.cpu, memory: meta.memory,
@@ -71,6 +75,7 @@ export function writeSnapshotFile(fd: number, s: Snapshot, meta: { torov: string
     as: { limit: a.limit, vmas: a.vmas, forkMarks: a.forkMarks, committed: a.committed, loadedImages: a.loadedImages, brkStart: a.brkStart, brkEnd: a.brkEnd,
       argArea: a.argArea, envArea: a.envArea, execFn: a.execFn },
     sys: s.sys.map(([off, b]) => [off, b.length]), ranges: s.ranges.map(([st, len]) => [st, len]), envp: s.envp, bytes: s.bytes,
+    sockets: s.fds.map((f) => ({ fd: f.fd, cloexec: f.cloexec, domain: f.listen!.domain, type: f.listen!.type, protocol: f.listen!.protocol, addr: f.listen!.addr.toString('base64') })),
   };
   const h = Buffer.from(JSON.stringify(header));
   const head = Buffer.alloc(16);
@@ -146,6 +151,14 @@ export function readSnapshotFile(name: string, file: Buffer, expect: { torov: st
     r = sys(NR.fcntl, memfd, 1033 /* F_ADD_SEALS */, 2 | 4 | 8 | 1);
     if (r < 0) throw bad(`cannot seal its memory file (errno ${-r})`);
   } catch (e) { sys(NR.close, memfd); throw e; }
+  // Listening sockets: made again now, bound to their address (the restored program accepts on them).
+  const fds: SnapFd[] = [];
+  try {
+    for (const k of h.sockets ?? []) {
+      const l = { domain: k.domain, type: k.type, protocol: k.protocol, addr: Buffer.from(k.addr, 'base64') };
+      fds.push({ fd: k.fd, host: listenAgain(l, `${name}: fd ${k.fd}`), cloexec: k.cloexec, offset: undefined, listen: l });
+    }
+  } catch (e) { for (const f of fds) sys(NR.close, f.host); sys(NR.close, memfd); throw e; }
   const as = new AddressSpace({ memSize: h.memSize } as GuestMemory, h.as.limit);
   as.vmas.push(...h.as.vmas);
   as.forkMarks = h.as.forkMarks;
@@ -157,7 +170,7 @@ export function readSnapshotFile(name: string, file: Buffer, expect: { torov: st
     exe: h.exe, point: h.point, memSize: h.memSize, maxVcpus: h.maxVcpus, regs: Buffer.from(h.regs, 'base64'), fpu: h.fpu ? Buffer.from(h.fpu, 'base64') : undefined,
     mode: h.mode, task: { fsBase: h.task.fsBase, gsBase: h.task.gsBase, sigmask: BigInt(h.task.sigmask), altstack: new Uint8Array(Buffer.from(h.task.altstack, 'base64')),
       clearTid: h.task.clearTid, robustList: h.task.robustList },
-    group: { sigactions, umask: h.umask, cwdFd: -1 }, loaded: h.loaded, vdso: h.vdso, as, memfd, ranges: h.ranges, sys: sysPages, fds: [], envp: h.envp, bytes: h.bytes,
+    group: { sigactions, umask: h.umask, cwdFd: -1 }, loaded: h.loaded, vdso: h.vdso, as, memfd, ranges: h.ranges, sys: sysPages, fds, envp: h.envp, bytes: h.bytes,
   };
   return { snapshot, memory: h.memory, exe: h.exe };
 }

@@ -53,6 +53,8 @@ export interface SnapFd {
   cloexec: boolean;
   /** A regular file's offset at capture time (undefined for a socket). */
   offset: number | undefined;
+  /** A listening socket: what a snapshot file needs to listen again (socket(2)'s arguments, the bound address). */
+  listen?: { domain: number; type: number; protocol: number; addr: Buffer };
 }
 
 export interface Snapshot {
@@ -150,7 +152,8 @@ export function capture(src: CaptureSource, nr: number, point: CapturePoint, mem
     }
     const dup = sys(NR.fcntl, h, F_DUPFD_CLOEXEC, 3);
     if (dup < 0) throw new SnapshotError(`fd ${fd}: cannot keep it (errno ${-dup})`);
-    fds.push({ fd, host: dup, cloexec: (src.fds.getFlags(fd) & 1) !== 0, offset });
+    const listen = kind === S_IFSOCK ? listeningSocket(h) : undefined;
+    fds.push({ fd, host: dup, cloexec: (src.fds.getFlags(fd) & 1) !== 0, offset, ...(listen ? { listen } : {}) });
   }
   // Memory: into the memfd at guest addresses.
   const ranges: Array<[number, number]> = [];
@@ -191,6 +194,42 @@ export function capture(src: CaptureSource, nr: number, point: CapturePoint, mem
     loaded: src.loaded, vdso: src.vdso, as: src.as.cloneInto(src.mem), memfd, ranges, sys: sysPages, fds,
     envp: { addr: src.loaded.rsp + 8 * (1 + src.argc + 1), slots: src.envc }, bytes,
   };
+}
+
+/** A listening socket's domain, type, protocol and bound address; undefined for another socket. */
+function listeningSocket(h: number): SnapFd['listen'] {
+  const v = Buffer.alloc(4), len = Buffer.alloc(4);
+  const opt = (name: number): number | undefined => {
+    len.writeUInt32LE(4);
+    return sys(NRS.getsockopt, h, 1 /* SOL_SOCKET */, name, addressOf(v), addressOf(len)) < 0 ? undefined : v.readInt32LE(0);
+  };
+  if (opt(30 /* SO_ACCEPTCONN */) !== 1) return undefined;
+  const domain = opt(39 /* SO_DOMAIN */), type = opt(3 /* SO_TYPE */), protocol = opt(38 /* SO_PROTOCOL */);
+  if (domain === undefined || type === undefined || protocol === undefined) return undefined;
+  const addr = Buffer.alloc(128);
+  len.writeUInt32LE(addr.length);
+  if (sys(NRS.getsockname, h, addressOf(addr), addressOf(len)) < 0) return undefined;
+  return { domain, type, protocol, addr: addr.subarray(0, len.readUInt32LE(0)) };
+}
+
+/**
+ * A new listening socket like `l` (a snapshot file's): socket, SO_REUSEADDR, bind to the
+ * same address, listen. Returns the host fd; throws SnapshotError.
+ */
+export function listenAgain(l: NonNullable<SnapFd['listen']>, what: string): number {
+  const fd = sys(NRS.socket, l.domain, l.type | 0o2000000 /* SOCK_CLOEXEC */, l.protocol);
+  if (fd < 0) throw new SnapshotError(`${what}: cannot make its listening socket again (errno ${-fd})`);
+  const one = Buffer.alloc(4); one.writeInt32LE(1);
+  sys(NRS.setsockopt, fd, 1, 2 /* SO_REUSEADDR */, addressOf(one), 4);
+  const addr = Buffer.from(l.addr);
+  let r = sys(NRS.bind, fd, addressOf(addr), addr.length);
+  if (r >= 0) r = sys(NRS.listen, fd, 128);
+  if (r < 0) {
+    sys(NR.close, fd);
+    const port = l.domain === 2 || l.domain === 10 ? ` port ${addr.readUInt16BE(2)}` : '';
+    throw new SnapshotError(`${what}: cannot listen again on its address${port} (${r === -98 ? 'address in use' : `errno ${-r}`})`);
+  }
+  return fd;
 }
 
 /** Maps the snapshot's memory copy-on-write into `mem` (a fresh window) and copies its system pages. */

@@ -305,3 +305,33 @@ test('snapshot file: a truncated, changed, other-version, other-torov or other-C
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   }
 });
+
+test('snapshot file --at accept: a server saved at its first accept listens again on its address when restored', async () => {
+  const dir = scratchDir('torov-snapaccept-');
+  const snap = path.join(dir, 'echo.snap');
+  const echo = path.join(ROOT, 'examples', 'echo', 'echo'), policy = path.join(ROOT, 'examples', 'echo', 'policy.json');
+  const s = spawnSync(TOROV, ['snapshot', '--at', 'accept', '--policy', policy, '-o', snap, echo, '0', '1'], { encoding: 'utf8', cwd: ROOT, timeout: 60_000 });
+  assert.equal(s.status, 0, s.stderr);
+  assert.match(s.stderr, /at its first accept/);
+  const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(s.stdout)![1]);
+  const server = cp.spawn(TOROV, ['run', '--policy', policy, '--restore', snap], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '', err = '';
+  server.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  server.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  const exited = new Promise<number | null>((resolve) => server.on('exit', (code) => resolve(code)));
+  // The restored program is in accept() on the socket made again: connect until it is there.
+  const net = await import('node:net');
+  let got = '';
+  for (let i = 0; i < 100 && got === ''; i++) {
+    got = await new Promise<string>((resolve) => {
+      const c = net.connect(port, '127.0.0.1', () => c.end('ping\n'));
+      let b = '', failed = false;
+      c.on('data', (d) => { b += d.toString(); });
+      c.on('error', () => { failed = true; });
+      c.on('close', () => (failed ? setTimeout(() => resolve(''), 50) : resolve(b)));
+    });
+  }
+  assert.equal(got, 'ping\n');
+  assert.equal(await exited, 0, err);
+  assert.equal(out, 'echo: client 1 connected\necho: client 1 done, 5 bytes echoed\necho: served 1 clients, bye\n');
+});
