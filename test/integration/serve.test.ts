@@ -335,3 +335,29 @@ test('snapshot file --at accept: a server saved at its first accept listens agai
   assert.equal(await exited, 0, err);
   assert.equal(out, 'echo: client 1 connected\necho: client 1 done, 5 bytes echoed\necho: served 1 clients, bye\n');
 });
+
+test('serve: the policy and --trace apply to every request\'s run', async () => {
+  const dir = scratchDir('torov-servepol-');
+  // The test policy without open: the counter file cannot be opened (file=-1), the rest works.
+  const doc = JSON.parse(fs.readFileSync(POLICY, 'utf8')) as { syscalls: Array<{ names: string[] }> };
+  for (const r of doc.syscalls) r.names = r.names.filter((n) => n !== 'open');
+  const noOpen = path.join(dir, 'no-open.json');
+  fs.writeFileSync(noOpen, JSON.stringify(doc));
+  const s = await startServer(['--policy', noOpen, '--concurrency', '1', '--trace']);
+  try {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    for (let i = 0; i < 3; i++) {
+      const r = await request(s.port, agent, `/t${i}`);
+      assert.equal(r.status, 200);
+      assert.deepEqual([fields(r.body)['count'], fields(r.body)['file']], ['1', '-1'], r.body);
+    }
+    agent.destroy();
+  } finally {
+    assert.equal(await stop(s), 0, s.stderr());
+  }
+  // Each request's run is traced: its restarted read of stdin, the refused open, its exit.
+  const after = s.stderr().slice(s.stderr().indexOf('listening on'));
+  assert.equal([...after.matchAll(/^read\(0, /gm)].length >= 3, true, after);
+  assert.equal([...after.matchAll(/^open\("\/tmp\/cgi-count", .*\) = -1 EPERM .*denied by policy/gm)].length, 3, after);
+  assert.equal([...after.matchAll(/^exit_group\(0\)/gm)].length, 3, after);
+});
