@@ -295,7 +295,8 @@ export class Machine implements SchedulerHost {
       this.resetSregs = reuse ? reuse.resetSregs : vfd.getSregs();
       // Everything of the last guest a program could observe: FPU/SSE/AVX registers,
       // pending events, debug registers; then special registers, MSRs and general registers.
-      if (reuse) { vfd.run.setUint8(RUN.immediate_exit, 0); vfd.resetFpu(); vfd.resetEvents(); vfd.resetDebugRegs(); }
+      // (A fork's or a restore's XSAVE state replaces the whole FPU state below: no reset first.)
+      if (reuse) { vfd.run.setUint8(RUN.immediate_exit, 0); if (!(origin?.fpu ?? cfg.restore?.fpu)) vfd.resetFpu(); vfd.resetEvents(); vfd.resetDebugRegs(); }
       this.freshSregs.push(this.resetSregs);
       initVcpu(vfd, this.kvm, this.mem, this.features, reuse ? this.resetSregs : undefined);
       this.vcpu = new Vcpu(this, vfd, 0, this.task, this.mem.vcpuPages(0));
