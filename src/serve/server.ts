@@ -179,7 +179,13 @@ export class CgiServer {
     const job = this.queue.shift();
     if (!job) { this.refill(); return; }
     this.running = true;
-    try { this.runJob(job); } finally {
+    try {
+      this.runJob(job);
+    } catch (e) {
+      // A restore that failed (host memory, fds): this request gets 500, the server goes on.
+      this.c.say(`torov: serve: ${job.req.method} ${job.req.url}: ${(e as Error).message}`);
+      this.reply(job.req, job.res, job.t0, 500, 'internal error\n');
+    } finally {
       this.running = false;
       this.inflight--;
     }
