@@ -166,6 +166,7 @@ export const SERVE_ONLY_OPTIONS: readonly OptSpec[] = [
   { name: 'queue', value: true },
   { name: 'max-body', value: true },
   { name: 'log-format', value: true },
+  { name: 'no-snapshot', value: false },
 ];
 
 /** `torov snapshot`'s own options. */

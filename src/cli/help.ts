@@ -224,6 +224,9 @@ Serving options:
       --timeout DURATION  per request, e.g. 5s, 500ms (default 30s); past it: 504
       --max-body SIZE     largest request body, e.g. 1M (default 1M); past it: 413
       --log-format F      access log: text (default) or json
+      --no-snapshot       start the program afresh for each request, its request's
+                          variables in its initial environment (for CGI programs that
+                          read them before stdin; slower: no snapshot, no warm VMs)
 
 Every option of torov run applies to the program too (--policy, --memory, --env,
 --volume, --rootfs, --trace, --no-sandbox, ...), but --gdb. The sandbox, the policy

@@ -208,7 +208,7 @@ function cmdServe(argv: readonly string[]): number {
   const host = typeof opts['host'] === 'string' ? opts['host'] : '127.0.0.1';
   if (!/^[0-9.]+$|^[0-9a-fA-F:]+$/.test(host)) throw new UsageError(`serve: --host must be an IPv4 or IPv6 address (got ${JSON.stringify(host)})`);
   const serve = { host, port: int('port', 8080, 0, 65535), concurrency: int('concurrency', cpus, 1, 256), queueLimit: int('queue', 256, 0, 100_000),
-    timeoutMs, maxBody, logFormat: logFormat as 'text' | 'json' };
+    timeoutMs, maxBody, logFormat: logFormat as 'text' | 'json', snapshot: !opts['no-snapshot'] };
   const { runProgram } = require('./run') as typeof import('./run');
   return runProgram(rest[0]!, rest.slice(1), opts as Options, buildEnv(opts, process.env), undefined, serve);
 }

@@ -30,6 +30,8 @@ export interface ServeRequest {
   timeoutMs: number;
   maxBody: number;
   logFormat: 'text' | 'json';
+  /** False (--no-snapshot): every request starts the program afresh (CGI programs that read their variables before stdin). */
+  snapshot: boolean;
 }
 
 /**

@@ -48,6 +48,7 @@ export function startServing(cfg: MachineConfig, serve: ServeRequest, prep: Serv
   const { say, writeStdout } = require('../cli/main') as typeof import('../cli/main');
   const { tellLauncher } = require('../sandbox/launch') as typeof import('../sandbox/launch');
   const baseEnv = [...cfg.env];
+  if (!serve.snapshot) return serveCold(cfg, serve, prep, o, baseEnv);
   let snap: Snapshot | undefined;
   const t0 = performance.now();
   const m = new Machine({ ...cfg, env: [...baseEnv, ...Array<string>(SPARE_ENV_SLOTS).fill('')], stdio: [prep.stdinFd, prep.stdoutFd, 2],
@@ -55,7 +56,7 @@ export function startServing(cfg: MachineConfig, serve: ServeRequest, prep: Serv
   let status: number;
   try { status = m.run(); } finally { m.close(); }
   if (!snap) {
-    const err = new Error(`serve: ${cfg.path} ended (status ${status}) before its first read of stdin: there is nothing to snapshot (a served program reads its request body from stdin first)`);
+    const err = new Error(`serve: ${cfg.path} ended (status ${status}) before its first read of stdin: there is nothing to snapshot (a served program reads its request body from stdin first; --no-snapshot starts it afresh for each request)`);
     err.name = 'UsageError';
     throw err;
   }
@@ -82,6 +83,44 @@ export function startServing(cfg: MachineConfig, serve: ServeRequest, prep: Serv
     onListening: (address, port) => {
       say(`torov: serve: ${cfg.argv[0]} snapshotted after ${ms.toFixed(1)} ms (${(s.bytes / 1024).toFixed(0)} KiB of guest memory); listening on http://${address.includes(':') ? `[${address}]` : address}:${port}/ with ${serve.concurrency} warm VMs`);
       // From here the launcher forwards SIGTERM and SIGINT: the server drains on them.
+      tellLauncher('ready');
+    },
+  });
+  server.start();
+  return 0;
+}
+
+/**
+ * --no-snapshot: each request starts the program afresh in a new VM (kept VMs and windows
+ * are reused, as for torov run), its variables in its initial environment as a classic CGI
+ * server gives them. For CGI programs that read their variables before stdin.
+ */
+function serveCold(cfg: MachineConfig, serve: ServeRequest, prep: ServingPrep, o: { sandbox: boolean; tmp: boolean; listenFd: number }, baseEnv: string[]): number {
+  const { Machine } = require('../vmm/machine') as typeof import('../vmm/machine');
+  const { say, writeStdout } = require('../cli/main') as typeof import('../cli/main');
+  const { tellLauncher } = require('../sandbox/launch') as typeof import('../sandbox/launch');
+  const keep = o.sandbox && o.tmp ? new Set(listDir('/tmp')) : undefined;
+  const stdio: [number, number, number] = [prep.stdinFd, prep.stdoutFd, 2];
+  /** A VM made when its request's environment is known. */
+  const cold = () => {
+    let m: InstanceType<typeof Machine> | undefined;
+    const idle = { requested: false, status: 0, reason: undefined as string | undefined };
+    return {
+      prepareRestored(env: readonly string[]): number { m = new Machine({ ...cfg, env, stdio }); return 0; },
+      run(): number { return m!.run(); },
+      close(): void { m?.close(); },
+      get stop() { return m?.stop ?? idle; },
+    };
+  };
+  (globalThis as { __torovServing?: boolean }).__torovServing = true;
+  const server = new CgiServer({
+    listen: o.listenFd >= 0 ? { fd: o.listenFd } : { host: serve.host, port: serve.port },
+    concurrency: serve.concurrency, queueLimit: serve.queueLimit, timeoutMs: serve.timeoutMs, maxBody: serve.maxBody, logFormat: serve.logFormat,
+    baseEnv, restore: cold, stdinFd: prep.stdinFd, stdoutFd: prep.stdoutFd, timer: prep.timer,
+    resetTmp: keep ? () => emptyDirExcept('/tmp', keep) : undefined, snapshotBytes: 0, software: 'torov', say, logLine: (l) => writeStdout(l),
+    exit: (st) => process.exit(st),
+    onListening: (address, port) => {
+      say(`torov: serve: ${cfg.argv[0]} without snapshot (--no-snapshot: a new VM per request); listening on http://${address.includes(':') ? `[${address}]` : address}:${port}/`);
       tellLauncher('ready');
     },
   });

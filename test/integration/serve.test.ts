@@ -361,3 +361,22 @@ test('serve: the policy and --trace apply to every request\'s run', async () => 
   assert.equal([...after.matchAll(/^open\("\/tmp\/cgi-count", .*\) = -1 EPERM .*denied by policy/gm)].length, 3, after);
   assert.equal([...after.matchAll(/^exit_group\(0\)/gm)].length, 3, after);
 });
+
+test('serve --no-snapshot: each request starts the program afresh, its variables in its initial environment', async () => {
+  const s = await startServer(['--no-snapshot', '--policy', POLICY, '--concurrency', '1']);
+  try {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    for (let i = 0; i < 5; i++) {
+      const r = await request(s.port, agent, `/cold/${i}?i=${i}`, { method: 'POST', body: `b${i}` });
+      assert.equal(r.status, 200, r.body);
+      const f = fields(r.body);
+      assert.deepEqual([f['count'], f['file'], f['method'], f['path'], f['query'], f['body']], ['1', '1', 'POST', `/cold/${i}`, `i=${i}`, `b${i}`], r.body);
+    }
+    assert.equal((await request(s.port, agent, '/?crash')).status, 502);
+    assert.equal((await request(s.port, agent, '/ok?x')).status, 200);
+    agent.destroy();
+  } finally {
+    assert.equal(await stop(s), 0, s.stderr());
+  }
+  assert.match(s.stderr(), /without snapshot \(--no-snapshot/);
+});
