@@ -16,4 +16,6 @@ if [ "$out" != "Hello World from a torov micro-VM!" ]; then
   exit 1
 fi
 "$tmp/prefix/bin/torov" version
+# The OCI runtime is installed too, and finds its compiled code.
+"$tmp/prefix/bin/torov-oci" --version
 echo "check-package: npm pack + npm install -g + a sandboxed run: ok"

@@ -140,6 +140,8 @@ export const RUN_OPTIONS: readonly OptSpec[] = [
   { name: 'policy', short: 'p', value: true },
   { name: 'env', short: 'e', value: true, repeat: true },
   { name: 'env-inherit', value: false },
+  { name: 'env-clear', value: false },
+  { name: 'oci-sync', value: true },
   { name: 'trace', value: false },
   { name: 'trace-file', value: true },
   { name: 'verbose', value: false },
@@ -176,18 +178,21 @@ export const SNAPSHOT_ONLY_OPTIONS: readonly OptSpec[] = [
 ];
 
 /** Every option of `torov snapshot`: run's, less --gdb and --restore. */
-export const SNAPSHOT_OPTIONS: readonly OptSpec[] = [...RUN_OPTIONS.filter((o) => o.name !== 'gdb' && o.name !== 'restore'), ...SNAPSHOT_ONLY_OPTIONS];
+export const SNAPSHOT_OPTIONS: readonly OptSpec[] = [...RUN_OPTIONS.filter((o) => o.name !== 'gdb' && o.name !== 'restore' && o.name !== 'oci-sync'), ...SNAPSHOT_ONLY_OPTIONS];
 
 /** Every option of `torov serve`. */
-export const SERVE_OPTIONS: readonly OptSpec[] = [...RUN_OPTIONS.filter((o) => o.name !== 'gdb' && o.name !== 'restore'), ...SERVE_ONLY_OPTIONS];
+export const SERVE_OPTIONS: readonly OptSpec[] = [...RUN_OPTIONS.filter((o) => o.name !== 'gdb' && o.name !== 'restore' && o.name !== 'oci-sync'), ...SERVE_ONLY_OPTIONS];
 
 /** The guest's default environment: small and explicit, never the host's by surprise. */
 export const DEFAULT_ENV: readonly string[] = ['PATH=/usr/local/bin:/usr/bin:/bin', 'HOME=/', 'TERM=xterm'];
 
-/** Builds the guest environment from the defaults, --env-inherit and --env K=V (later wins). */
+/**
+ * Builds the guest environment from the defaults (none with --env-clear), --env-inherit
+ * and --env K=V (later wins).
+ */
 export function buildEnv(opts: Options, hostEnv: NodeJS.ProcessEnv): string[] {
   const env = new Map<string, string>();
-  for (const kv of DEFAULT_ENV) { const eq = kv.indexOf('='); env.set(kv.slice(0, eq), kv.slice(eq + 1)); }
+  if (!opts['env-clear']) for (const kv of DEFAULT_ENV) { const eq = kv.indexOf('='); env.set(kv.slice(0, eq), kv.slice(eq + 1)); }
   if (opts['env-inherit']) for (const [k, v] of Object.entries(hostEnv)) if (v !== undefined) env.set(k, v);
   for (const kv of (opts['env'] as string[] | undefined) ?? []) {
     const eq = kv.indexOf('=');

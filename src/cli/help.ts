@@ -46,6 +46,10 @@ Options:
                          takes the host's value (nothing when the host has none).
                          The default environment is only PATH, HOME and TERM.
       --env-inherit      Start from the host's whole environment instead.
+      --env-clear        Start from an empty environment: only the -e variables (as
+                         an OCI runtime gives a container exactly its config's).
+      --oci-sync DIR     For torov-oci (docs/oci.md): DIR holds the FIFOs of its create
+                         and start; the program starts when torov-oci start says so.
       --trace            Print every syscall, strace-style, with the policy's verdict, to stderr.
       --trace-file FILE  Write the trace to FILE instead.
       --no-vdso          No in-guest fast paths: clock_gettime, gettimeofday and time (the

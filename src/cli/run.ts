@@ -123,6 +123,8 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   // The guest's in-memory files (its /tmp and its memfds share one tmpfs): bounded.
   const tmpOpt = policy.sandbox?.tmp;
   const shm = cgroups.shmBudget(memory, typeof tmpOpt === 'number' ? tmpOpt : undefined);
+  // Real memfds (sealable ones, and all of them without the sandbox) share that budget.
+  (require('../syscalls/memfd-budget') as typeof import('../syscalls/memfd-budget')).setMemfdBudget(shm);
   const limits = cgroups.runLimits({ guestMemory: memory, shm, threads: threads ?? DEFAULT_THREADS, ...(pidsLimit !== undefined ? { pids: pidsLimit } : {}), ...(cpus !== undefined ? { cpus } : {}) });
   if (pidsLimit !== undefined && pidsLimit < cgroups.VMM_TASKS / 2) throw new UsageError(`--pids ${pidsLimit} is too small: torov's own threads need about ${cgroups.VMM_TASKS / 2}`);
   // Said once, when the run starts (not before an error that ends it anyway).
@@ -243,6 +245,9 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   else if (opts['trace']) traceFd = 2;
 
   const { Machine, kvmHandle } = require('../vmm/machine') as typeof import('../vmm/machine');
+  // Under torov-oci (src/oci): its FIFOs, opened while the host's files are in view.
+  const ociSync = require('../oci/sync') as typeof import('../oci/sync');
+  const oci = typeof opts['oci-sync'] === 'string' ? ociSync.openOciSync(opts['oci-sync']) : undefined;
   if (sandbox) {
     // Everything the VMM needs from the host is opened or loaded before the host's files
     // disappear: /dev/kvm, the program (read above), the trace file, every module.
@@ -328,6 +333,8 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   // Forwarded signals now reach the run loop.
   tellLauncher('ready');
   if (opts['verbose']) say(startupNote(marks));
+  // torov-oci create: the VM exists; its program starts at torov-oci start.
+  if (oci !== undefined) ociSync.waitForStart(oci);
   try {
     const status = m.run();
     if (snapshot && snapOut) return writeSnapshot(snapshot, snapOut.fd, taken, status, memory, file, torovVersion);

@@ -143,7 +143,7 @@ static int find_node(char *out, size_t size)
 static const char *const VALUE_LONG[] = {
 	/* launcher-options: begin */
 	"memory", "policy", "env", "trace-file", "volume", "user", "timeout", "syscall-path",
-	"network", "workdir", "rootfs", "gdb", "out", "cpus", "threads", "pids",
+	"network", "workdir", "rootfs", "gdb", "out", "cpus", "threads", "pids", "oci-sync",
 	"port", "host", "concurrency", "queue", "max-body", "log-format", "restore", "at", "output",
 	/* launcher-options: end */
 	NULL,
@@ -624,6 +624,18 @@ static void write_learned(struct state *s)
 }
 
 /* Runs one VMM to its end; returns its wait status, or -1 with the status to exit with in *exit_status. */
+/* Handles every message waiting on the control socket. False once the VMM closed it. */
+static int drain(struct state *s, int ctl)
+{
+	static char m[65536];
+	for (;;) {
+		ssize_t n = recv(ctl, m, sizeof m - 1, MSG_DONTWAIT);
+		if (n > 0) { on_message(s, m, n); continue; }
+		if (n < 0 && errno == EINTR) continue;
+		return n < 0 && errno == EAGAIN;
+	}
+}
+
 static int supervise(struct state *s, int sfd, int ctl)
 {
 	struct pollfd pf[2] = { { .fd = sfd, .events = POLLIN }, { .fd = ctl, .events = POLLIN } };
@@ -643,12 +655,7 @@ static int supervise(struct state *s, int sfd, int ctl)
 		int r = poll(pf, pf[1].fd >= 0 ? 2 : 1, timeout);
 		if (r < 0 && errno != EINTR) return -1;
 		if (r <= 0) continue;
-		if (pf[1].fd >= 0 && pf[1].revents) {
-			static char m[65536];
-			ssize_t n = recv(ctl, m, sizeof m - 1, MSG_DONTWAIT);
-			if (n > 0) on_message(s, m, n);
-			else if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) pf[1].fd = -1;   /* the VMM closed it */
-		}
+		if (pf[1].fd >= 0 && pf[1].revents && !drain(s, ctl)) pf[1].fd = -1;   /* the VMM closed it */
 		if (pf[0].revents) {
 			struct signalfd_siginfo si;
 			if (read(sfd, &si, sizeof si) != sizeof si) continue;
@@ -656,8 +663,11 @@ static int supervise(struct state *s, int sfd, int ctl)
 			if (sig == SIGCHLD) {
 				int status;
 				pid_t w = wait4(s->child, &status, WNOHANG, &s->usage);
-				if (w == s->child) return status;
-				continue;
+				if (w != s->child) continue;
+				/* What the VMM said before it ended (the cgroups it made, a restart) counts,
+				   though its end and its messages came in the same wake-up. */
+				if (pf[1].fd >= 0) drain(s, ctl);
+				return status;
 			}
 			if (sig == SIGTSTP) {
 				/* Job control: the VMM (a PID 1 ignores SIGTSTP) stops with us. */

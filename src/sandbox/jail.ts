@@ -313,6 +313,22 @@ function bindRootEntry(src: string, dst: string, name = src): void {
   readOnlyTree(dst);
 }
 
+/**
+ * Binds a volume. Mounts below the host directory stay out of the guest's view when Linux
+ * allows it; where they are locked to it in this user namespace (a container runtime's
+ * mounts under the directory, say), a non-recursive bind is EINVAL, and the directory is
+ * bound with them, as `docker run -v` always does, every one of them made nosuid and nodev
+ * (and read-only for a read-only volume).
+ */
+function bindVolume(src: string, dst: string, readOnly: boolean): void {
+  try { bind(src, dst, readOnly); return; }
+  catch (e) { if (!(e instanceof SandboxError) || !/: EINVAL$/.test(e.message)) throw e; }
+  mount(`bind ${src}`, src, dst, null, MS_BIND | MS_REC);
+  const attr = Buffer.alloc(32);            // struct mount_attr: attr_set, attr_clr, propagation, userns_fd
+  attr.writeBigUInt64LE(BigInt(MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (readOnly ? MOUNT_ATTR_RDONLY : 0)), 0);
+  call(`make ${dst} ${readOnly ? 'read-only' : 'nosuid'}`, SYS.mount_setattr, AT_FDCWD_, dst, AT_RECURSIVE, addressOf(attr), 32);
+}
+
 /** Sets up the jail and enters it. After this, "/" is the guest's root and the host's is gone. */
 export function enterJail(spec: JailSpec): void {
   // 1. Nothing we mount may propagate back to the host's mount namespace.
@@ -433,7 +449,7 @@ export function enterJail(spec: JailSpec): void {
   for (const v of spec.volumes) {
     if (!fs.existsSync(v.host)) throw new SandboxError(`volume ${v.host}: no such file or directory on the host`);
     const dst = inRoot(v.guest, `volume ${v.host}:${v.guest}`)!;
-    try { bind(v.host, dst, v.readOnly); seen(dst); }
+    try { bindVolume(v.host, dst, v.readOnly); seen(dst); }
     catch (e) {
       if (e instanceof SandboxError) throw e;
       throw new SandboxError(`volume ${v.host}:${v.guest}: cannot create ${v.guest} in the guest's root (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);

@@ -265,6 +265,13 @@ const same = (name: SyscallName, why = 'the same call on the host fd'): GuestRul
 /** Handlers that install a new host fd in the guest's table close it when the table is full. */
 const newFd = (name: SyscallName, why: string): GuestRule => ({ host: [name, 'close'], why });
 /**
+ * Calls that can make a file larger first check a real memfd's size against the run's budget
+ * (src/syscalls/memfd-budget.ts): fstat, and the write position (fcntl F_GETFL, lseek).
+ */
+const GROW = ['fstat', 'fcntl', 'lseek'] as const;
+const GROW_WHY = 'a real memfd\'s size is checked first (fstat, fcntl F_GETFL, lseek)';
+const grows = (name: SyscallName, why = 'the same call on the host fd'): GuestRule => ({ host: [name, ...GROW], why: `${why}; ${GROW_WHY}` });
+/**
  * Handlers that take a path: the host call, and access(2) of fs.ts's /proc guard, which
  * asks whether /proc/<n> is one of the VMM's own threads (existsSync of /proc/<pid>/task/<n>).
  */
@@ -442,18 +449,18 @@ export const GUEST_RULES: Readonly<Record<string, GuestRule>> = {
   munlock: none('nothing to do'),
   mlockall: none('nothing to do'),
   munlockall: none('nothing to do'),
-  memfd_create: { host: ['memfd_create', 'openat', 'close'], why: 'an anonymous host file in the guest\'s table: an unnamed file (openat O_TMPFILE) in the run\'s bounded tmpfs, or a real memfd when it must take seals; close when the table is full' },
+  memfd_create: { host: ['memfd_create', 'openat', 'close', 'fstat'], why: 'an anonymous host file in the guest\'s table: an unnamed file (openat O_TMPFILE) in the run\'s bounded tmpfs, or a real memfd when it must take seals (fstat learns the memfd device, whose files memfd-budget.ts bounds); close when the table is full' },
   // io.ts
   read: { host: ['read', ...NONBLOCK_IO], why: `the same call on the host fd; ${NONBLOCK_WHY}` },
-  write: { host: ['write', ...NONBLOCK_IO], why: `the same call on the host fd; ${NONBLOCK_WHY}` },
+  write: { host: ['write', ...NONBLOCK_IO, ...GROW], why: `the same call on the host fd; ${NONBLOCK_WHY}; ${GROW_WHY}` },
   pread64: same('pread64'),
-  pwrite64: same('pwrite64'),
+  pwrite64: grows('pwrite64'),
   readv: { host: ['readv', ...NONBLOCK_IO], why: `the host call on translated iovecs; ${NONBLOCK_WHY}` },
-  writev: { host: ['writev', ...NONBLOCK_IO], why: `the host call on translated iovecs; ${NONBLOCK_WHY}` },
+  writev: { host: ['writev', ...NONBLOCK_IO, ...GROW], why: `the host call on translated iovecs; ${NONBLOCK_WHY}; ${GROW_WHY}` },
   preadv: same('preadv', 'the host call on translated iovecs'),
-  pwritev: same('pwritev', 'the host call on translated iovecs'),
+  pwritev: grows('pwritev', 'the host call on translated iovecs'),
   preadv2: same('preadv2', 'the host call on translated iovecs'),
-  pwritev2: same('pwritev2', 'the host call on translated iovecs'),
+  pwritev2: grows('pwritev2', 'the host call on translated iovecs'),
   close: same('close', 'closes the host fd behind the guest fd'),
   dup: { host: ['fcntl', 'close'], why: 'F_DUPFD_CLOEXEC on the host fd (close when the table is full)' },
   dup2: { host: ['fcntl', 'close'], why: 'F_DUPFD_CLOEXEC on the host fd; the replaced host fd is closed' },
@@ -466,15 +473,15 @@ export const GUEST_RULES: Readonly<Record<string, GuestRule>> = {
     host: [...GUEST_IOCTL_REQUESTS.map((n) => ({ syscall: 'ioctl' as const, args: [{ arg: 1 as const, value: TTY_IOCTLS[n], name: n }] })), 'getpgid', 'getsid'],
     why: 'only the terminal and fd requests the handler forwards (anything else is ENOTTY in the VMM); getpgid and getsid read the VMM\'s job for TIOCGPGRP/TIOCSPGRP/TIOCGSID',
   },
-  sendfile: same('sendfile'),
-  copy_file_range: same('copy_file_range'),
+  sendfile: grows('sendfile'),
+  copy_file_range: grows('copy_file_range'),
   eventfd: newFd('eventfd2', 'a host eventfd'),
   eventfd2: newFd('eventfd2', 'a host eventfd'),
   timerfd_create: newFd('timerfd_create', 'a host timerfd'),
   timerfd_settime: same('timerfd_settime'),
   timerfd_gettime: same('timerfd_gettime'),
   close_range: same('close', 'closes each guest fd in the range'),
-  splice: same('splice'),
+  splice: grows('splice'),
   tee: same('tee'),
   sync: same('sync', 'flushes the host\'s filesystems'),
   sync_file_range: same('sync_file_range'),
@@ -482,8 +489,8 @@ export const GUEST_RULES: Readonly<Record<string, GuestRule>> = {
   fsync: same('fsync'),
   fdatasync: same('fdatasync'),
   syncfs: same('syncfs'),
-  ftruncate: same('ftruncate'),
-  fallocate: same('fallocate'),
+  ftruncate: grows('ftruncate'),
+  fallocate: grows('fallocate'),
   flock: same('flock'),
   fadvise64: same('fadvise64'),
   // fs.ts

@@ -13,6 +13,7 @@ import { Handler, HandlerTable, Kernel, ChildStatus } from './api';
 import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
 import { PINNED_PATHS } from './fs';
+import { fdLink } from './hostproc';
 import { fail, E2BIG, EACCES, EBADF, EINVAL, ELOOP, ENAMETOOLONG, ENOENT, ENOEXEC, ENOTDIR, ESRCH, SysError } from '../linux/errno';
 import { AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_CLOEXEC, O_RDONLY, O_NOCTTY, O_NOFOLLOW } from '../linux/fcntl';
 import { S_IFDIR, S_IFMT, S_IFREG } from '../linux/stat';
@@ -92,7 +93,10 @@ function openProgram(k: Kernel, dfd: number, path: string, flags: number): Opene
   }
   if (p === '' && !(flags & AT_EMPTY_PATH)) fail(ENOENT);
   const name = Buffer.from(p + '\0', 'latin1');
-  const fd = p === '' ? sys(HOST.fcntl, dfd, 1030 /* F_DUPFD_CLOEXEC */, 3)
+  // AT_EMPTY_PATH: the fd's own file, opened anew for reading (the fd may be O_PATH, as
+  // fexecve's is), through the VMM's /proc/self/fd as Linux's own open of it would.
+  const link = p === '' ? fdLink(dfd) : undefined;
+  const fd = link ? sys(HOST.openat, link.dir, link.addr, O_RDONLY | O_CLOEXEC | O_NOCTTY)
     : sys(HOST.openat, dfd, addressOf(name), O_RDONLY | O_CLOEXEC | O_NOCTTY | (flags & AT_SYMLINK_NOFOLLOW ? O_NOFOLLOW : 0));
   if (fd < 0) fail(fd === -ENOTDIR ? ENOTDIR : -fd);
   try {

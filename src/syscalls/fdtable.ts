@@ -49,6 +49,8 @@ export class FdTable {
   private readonly flags: Uint8Array;
   /** File type (S_IFMT >> 12) of each guest fd's host file, 0 until asked (kindOf). */
   private readonly kinds: Uint8Array;
+  /** Per guest fd: 0 not yet asked, 1 its host file is not on the device asked about, 2 it is (onDevice). */
+  private readonly devs: Uint8Array;
   /** Highest guest fd in use + 1 (for scans). */
   private top = 0;
 
@@ -56,6 +58,7 @@ export class FdTable {
     this.host = new Int32Array(limit).fill(-1);
     this.flags = new Uint8Array(limit);
     this.kinds = new Uint8Array(limit);
+    this.devs = new Uint8Array(limit);
   }
 
   /** Host fd behind guest fd `fd`, or -1. */
@@ -77,6 +80,7 @@ export class FdTable {
     this.host[fd] = hostFd;
     this.flags[fd] = cloexec ? FD_CLOEXEC : 0;
     this.kinds[fd] = 0;
+    this.devs[fd] = 0;
     this.sigio.delete(fd);
     this.signalfds.delete(fd);
     this.pidfds.delete(fd);
@@ -132,6 +136,22 @@ export class FdTable {
   }
   setFlags(fd: number, f: number): void { this.flags[fd] = f; }
 
+  /**
+   * True if guest fd `fd`'s host file is on device `dev` (fstat once, then remembered; the
+   * run asks about one device only: src/syscalls/memfd-budget.ts). False for -1.
+   */
+  onDevice(fd: number, dev: number): boolean {
+    if (dev < 0) return false;
+    const d = this.devs[fd];
+    if (d === undefined) return false;
+    if (d !== 0) return d === 2;
+    const h = this.get(fd);
+    if (h < 0 || sys(NR.fstat, h, statAddr) < 0) return false;
+    const on = Number(statBuf.readBigUInt64LE(STAT.st_dev)) === dev;
+    this.devs[fd] = on ? 2 : 1;
+    return on;
+  }
+
   /** Removes guest fd `fd`, closing the host fd unless another guest fd shares it. Returns 0 or -EBADF. */
   close(fd: number): number {
     const h = this.get(fd);
@@ -139,6 +159,7 @@ export class FdTable {
     this.host[fd] = -1;
     this.flags[fd] = 0;
     this.kinds[fd] = 0;
+    this.devs[fd] = 0;
     this.sigio.delete(fd);
     this.signalfds.delete(fd);
     this.pidfds.delete(fd);
@@ -170,6 +191,7 @@ export class FdTable {
       if (d < 0) { t.closeAll(); return d; }
       t.set(i, d, (this.flags[i]! & FD_CLOEXEC) !== 0);
       t.kinds[i] = this.kinds[i]!;
+      t.devs[i] = this.devs[i]!;
     }
     for (const [fd, s] of this.sigio) t.sigio.set(fd, { ...s });
     for (const [fd, s] of this.signalfds) t.signalfds.set(fd, s);
@@ -190,6 +212,7 @@ export class FdTable {
     this.pidfds.clear();
     this.synthetic.clear();
     this.kinds.fill(0);
+    this.devs.fill(0);
     for (let i = 0; i < this.top; i++) {
       const h = this.host[i]!;
       if (h >= 0) sys(NR.close, h);

@@ -23,6 +23,10 @@ import {
 } from '../linux/ioctl';
 import { TFD_CLOEXEC, TFD_NONBLOCK } from '../linux/time';
 import { FLOCK, IOVEC, ITIMERSPEC, WINSIZE } from '../linux/structs';
+import { mayGrow } from './memfd-budget';
+
+/** fallocate(2)'s mode bit that frees a range. */
+const FALLOC_FL_PUNCH_HOLE = 0x02;
 
 /** A reusable host buffer for translated iovec arrays (IOV_MAX entries). */
 const iovScratch = Buffer.alloc(IOV_MAX * IOVEC.SIZE);
@@ -76,6 +80,8 @@ const sysWrite: Handler = (k, a) => {
   if (h < 0) return -EBADF;
   if (c < 0) return -EINVAL;
   const buf = k.mem.host(a.ptr(1), c, false);
+  const g = mayGrow(k, a.i(0), h, undefined, c);
+  if (g < 0) return g;
   if (k.sched.concurrent) return sigpipe(k, bufferIo(k, a.i(0), h, false, buf, c));
   return sigpipe(k, sys(HOST.write, h, buf, c));
 };
@@ -89,7 +95,10 @@ const sysPwrite: Handler = (k, a) => {
   const h = fdArg(k, a, 0), c = count(a, 2);
   if (h < 0) return -EBADF;
   if (c < 0) return -EINVAL;
-  return sigpipe(k, sys(HOST.pwrite64, h, k.mem.host(a.ptr(1), c, false), c, a.n(3)));
+  const buf = k.mem.host(a.ptr(1), c, false);
+  const g = mayGrow(k, a.i(0), h, Math.max(0, a.n(3)), c);
+  if (g < 0) return g;
+  return sigpipe(k, sys(HOST.pwrite64, h, buf, c, a.n(3)));
 };
 
 /** readv/writev/preadv/pwritev/preadv2/pwritev2 share this: translate the iovecs, call the host. */
@@ -99,6 +108,11 @@ function vectored(nr: number, write: boolean, extra: number): Handler {
     if (h < 0) return -EBADF;
     const n = translateIov(k, a.ptr(1), a.i(2), write);
     if (n < 0) return n;
+    if (!write) {
+      // pwritev2's offset -1 is the file position, as writev's.
+      const g = mayGrow(k, a.i(0), h, extra > 0 && a.n(3) >= 0 ? a.n(3) : undefined, iovTotal(n));
+      if (g < 0) return g;
+    }
     // readv/writev in a program with threads: without blocking the VMM (nonblock.ts).
     if (extra === 0 && k.sched.concurrent) {
       const r = vectorIo(k, a.i(0), h, write, iovScratchAddr, n, iovTotal(n), () => Buffer.from(iovScratch.subarray(0, n * IOVEC.SIZE)));
@@ -309,6 +323,8 @@ const sysSendfile: Handler = (k, a) => {
   const off = a.ptr(2);
   const c = count(a, 3);
   if (c < 0) return -EINVAL;
+  const g = mayGrow(k, a.i(0), out, undefined, c);
+  if (g < 0) return g;
   return sigpipe(k, sys(HOST.sendfile, out, inp, off ? k.mem.host(off, 8, true) : 0, c));
 };
 
@@ -355,6 +371,9 @@ function fdToFd(nr: number): Handler {
     if (fin < 0 || fout < 0) return -EBADF;
     const c = count(a, 4);
     if (c < 0) return -EINVAL;
+    const offOut = a.ptr(3) ? k.mem.read(a.ptr(3), 8).readBigInt64LE(0) : undefined;
+    const g = mayGrow(k, a.i(2), fout, offOut === undefined ? undefined : Math.max(0, Number(offOut)), c);
+    if (g < 0) return g;
     return sigpipe(k, sys(nr, fin, a.ptr(1) ? k.mem.host(a.ptr(1), 8, true) : 0, fout,
       a.ptr(3) ? k.mem.host(a.ptr(3), 8, true) : 0, c, a.u(5)));
   };
@@ -424,8 +443,19 @@ export const ioHandlers: HandlerTable = {
   fsync: fdOnly(HOST.fsync),
   fdatasync: fdOnly(HOST.fdatasync),
   syncfs: fdOnly(HOST.syncfs),
-  ftruncate: (k, a) => { const h = fdArg(k, a, 0); return h < 0 ? -EBADF : sys(HOST.ftruncate, h, a.n(1)); },
-  fallocate: (k, a) => { const h = fdArg(k, a, 0); return h < 0 ? -EBADF : sys(HOST.fallocate, h, a.i(1), a.n(2), a.n(3)); },
+  ftruncate: (k, a) => {
+    const h = fdArg(k, a, 0);
+    if (h < 0) return -EBADF;
+    const g = mayGrow(k, a.i(0), h, 0, a.n(1), true);
+    return g < 0 ? g : sys(HOST.ftruncate, h, a.n(1));
+  },
+  fallocate: (k, a) => {
+    const h = fdArg(k, a, 0);
+    if (h < 0) return -EBADF;
+    // Punching a hole frees (FALLOC_FL_PUNCH_HOLE); every other mode may allocate up to offset + len.
+    const g = a.i(1) & FALLOC_FL_PUNCH_HOLE ? 0 : mayGrow(k, a.i(0), h, Math.max(0, a.n(2)), a.n(3));
+    return g < 0 ? g : sys(HOST.fallocate, h, a.i(1), a.n(2), a.n(3));
+  },
   flock: (k, a) => { const h = fdArg(k, a, 0); return h < 0 ? -EBADF : sys(HOST.flock, h, a.i(1)); },
   fadvise64: (k, a) => { const h = fdArg(k, a, 0); return h < 0 ? -EBADF : sys(HOST.fadvise64, h, a.n(1), a.n(2), a.i(3)); },
 };

@@ -12,6 +12,7 @@ import { EBADF, EINVAL, ENODEV, ENOMEM } from '../linux/errno';
 import { MADV_DONTNEED, MADV_FREE, MADV_REMOVE, MADV_WIPEONFORK, MADV_KEEPONFORK, MADV_DONTFORK, MADV_DOFORK, MAP_ANONYMOUS, MAP_HUGETLB, MLOCK_ONFAULT } from '../linux/mman';
 import { MFD_ALLOW_SEALING, MFD_CLOEXEC, MFD_EXEC, MFD_NOEXEC_SEAL, NAME_MAX, O_CLOEXEC, O_RDWR, O_TMPFILE } from '../linux/fcntl';
 import { shmDirFd } from '../sandbox/jail';
+import { noteRealMemfd } from './memfd-budget';
 import { PAGE_SIZE } from '../machine/layout';
 
 const sysBrk: Handler = (k, a) => k.as.brk(a.ptr(0));
@@ -85,8 +86,8 @@ const dotAddr = addressOf(dot);
  * guest's /tmp shares and whose size bounds them: past it, writes and fallocate are ENOSPC
  * (and a store into a mapping past it SIGBUS, as Linux does on a full tmpfs). A tmpfs file
  * behaves as a memfd (unlinked, shared, truncatable) except that it takes no seals, so a
- * memfd made with MFD_ALLOW_SEALING is a real one: its pages are bounded by the run's
- * cgroup only (src/sandbox/cgroup.ts).
+ * memfd made with MFD_ALLOW_SEALING is a real one, whose size the VMM bounds by the same
+ * budget (src/syscalls/memfd-budget.ts).
  */
 const sysMemfdCreate: Handler = (k, a) => {
   const flags = a.u(1);
@@ -99,6 +100,7 @@ const sysMemfdCreate: Handler = (k, a) => {
     ? sys(HOST.openat, shm, dotAddr, O_TMPFILE | O_RDWR | O_CLOEXEC, 0o600)
     : sys(HOST.memfd_create, mfdNameAddr, flags | MFD_CLOEXEC);
   if (h < 0) return h;
+  if (shm < 0 || (flags & MFD_ALLOW_SEALING)) noteRealMemfd(h);      // bounded from now on (memfd-budget.ts)
   const g = k.fds.add(h, (flags & MFD_CLOEXEC) !== 0);
   if (g < 0) sys(HOST.close, h);
   return g;

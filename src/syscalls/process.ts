@@ -157,11 +157,20 @@ const sysGetrusage: Handler = (k, a) => {
   if (own !== undefined) { k.mem.write(a.ptr(1), rusageOf(own)); return 0; }
   return sys(HOST.getrusage, 0, k.mem.host(a.ptr(1), 144, true));
 };
-/** times(2): the VMM's own times, with the guest's reaped children's CPU time as tms_cutime. */
+/**
+ * times(2): the process's own CPU time as getrusage counts it (the guest's own accounting
+ * once processes exist, the VMM's times before), the guest's reaped children's as
+ * tms_cutime; clock ticks of 100 Hz. The return value is the host's.
+ */
 const sysTimes: Handler = (k, a) => {
   const r = sys(HOST.times, a.ptr(0) ? k.mem.host(a.ptr(0), 32, true) : 0);
   if (r >= 0 && a.ptr(0)) {
-    k.mem.writeU64(a.ptr(0) + 16, Math.floor(k.process.childCpuNs / 1e7));    // clock ticks (100 Hz)
+    const own = k.sched.cpuTime(k, false);
+    if (own !== undefined) {
+      k.mem.writeU64(a.ptr(0), Math.floor(own / 1e7));
+      k.mem.writeU64(a.ptr(0) + 8, 0);
+    }
+    k.mem.writeU64(a.ptr(0) + 16, Math.floor(k.process.childCpuNs / 1e7));
     k.mem.writeU64(a.ptr(0) + 24, 0);
   }
   return r;
@@ -233,6 +242,16 @@ export function commOf(k: Kernel): string {
   const c = prctlState(k).comm;
   const end = c.indexOf(0);
   return c.subarray(0, end < 0 ? c.length : end).toString('latin1');
+}
+
+/**
+ * A new thread or a fork's child starts with its creator's name, dumpable flag and
+ * no_new_privs, as on Linux; its parent-death signal is cleared.
+ */
+export function inheritPrctl(parent: Kernel, child: Kernel): void {
+  const p = prctlStates.get(parent);
+  if (!p || p.as !== parent.as) return;            // never asked for: the child's default is the same
+  prctlStates.set(child, { comm: Buffer.from(p.comm), pdeathsig: 0, dumpable: p.dumpable, noNewPrivs: p.noNewPrivs, as: child.as });
 }
 
 function prctlState(k: Kernel): PrctlState {

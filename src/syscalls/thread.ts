@@ -121,7 +121,8 @@ export function deadlineOf(k: Kernel, ts: number, absolute: boolean, realtime: b
   const ms = sec * 1000 + nsec / 1e6;
   const now = performance.now();
   if (!absolute) return now + ms;
-  return now + (ms - clockMs(realtime ? CLOCK_REALTIME : CLOCK_MONOTONIC));
+  // An absolute time already past is due now (and never below 0, which would read as -errno).
+  return now + Math.max(0, ms - clockMs(realtime ? CLOCK_REALTIME : CLOCK_MONOTONIC));
 }
 
 const tsBuf = Buffer.alloc(16);

@@ -30,6 +30,7 @@ import { encodeSiginfo, encodeSignalfdInfo, SIGNALFD_SIGINFO_SIZE, SI_USER, SI_K
 import type { SignalFd } from '../syscalls/fdtable';
 import { writeFrame, readFrame, belowRedZone } from './sigframe';
 import { clockMs } from '../syscalls/thread';
+import { inheritPrctl } from '../syscalls/process';
 import type { FaultFrame } from './fault';
 import { ThreadGroup } from './task';
 import { RUN, REGS, KVM_EXIT_INTR } from '../kvm/kvm';
@@ -58,6 +59,12 @@ const ROBUST_LIST_LIMIT = 2048;
 const LAZY_EXITS = 500;
 /** How long the main thread polls without work before it sleeps. */
 const IDLE_NS = 200_000n;
+/**
+ * Kicks in a row (for a pending signal) that may find a thread inside the stub with no call
+ * in flight before the program is taken to be running there (see exit()). A real call spends
+ * a few instructions there; a thousand kicks take a tenth of a second or more.
+ */
+const STUB_KICKS_MAX = 1000;
 /** A call that took this long (ms) blocked: twice in a row, and the guest sleeps at once next time. */
 const SLOW_MS = 1;
 /** Syscalls that may block on the host (reads and writes of pipes and sockets, waits, sleeps, polls). */
@@ -218,6 +225,8 @@ export interface TaskRun {
   ctxResult: number | undefined;
   /** The vCPU was kicked for a signal but stopped inside torov's stub: kick it again. */
   wantKick: boolean;
+  /** Kicks in a row that found the vCPU in the stub with no call in flight (STUB_KICKS_MAX). */
+  stubKicks: number;
   /** The vCPU is out of KVM_RUN, parked until resume() (exit path, or after its exit). */
   parked: boolean;
   /** The syscall number being served (for adaptive spinning). */
@@ -424,7 +433,7 @@ export class Scheduler implements TaskServices {
     if (!this.initGroup) this.initGroup = task.group;
     if (!this.procs.has(task.group.pid)) this.procs.set(task.group.pid, task.group);
     const r: TaskRun = { vcpu, slot, thread: undefined, wait: undefined, ctxPending: false, viaChannel: false, sysNr: -1, interrupted: false,
-      ctxResult: undefined, wantKick: false, parked: true, nr: -1, t0: 0, dead: false, held: undefined, cpu0: -1 };
+      ctxResult: undefined, wantKick: false, stubKicks: 0, parked: true, nr: -1, t0: 0, dead: false, held: undefined, cpu0: -1 };
     this.tasks.push(task);
     this.runs.set(task, r);
     if (slot) vcpu.sink = this;
@@ -928,13 +937,21 @@ export class Scheduler implements TaskServices {
     }
     if (r.dead || r.wait || !r.parked) return;
     if (t.sigFlag && kind !== EXIT_FAULT && kind !== EXIT_CTX) {
-      if (kind === EXIT_SYSCALL || !v.inStub()) this.userReturn(t, r);
+      if (kind === EXIT_SYSCALL || !v.inStub()) { r.stubKicks = 0; this.userReturn(t, r); }
       else if (r.slot && r.slot.state() === CHAN_DONE) {
         // Kicked while its syscall's result waits to be read: make the guest leave at
         // PORT_CTX instead of returning, so the signal is delivered then.
         r.ctxResult = r.slot.result();
         r.slot.setState(CHAN_EXIT);
-      } else if (!r.slot || r.slot.state() === 0) r.wantKick = true;
+      } else if (!r.slot || r.slot.state() === 0) {
+        // In the stub with no call in flight: on the way into or out of a call (a few
+        // instructions), so the next kick finds it in its own code. A program that stays
+        // there jumped into the stub (it is torov's, not the program's: Linux's entry code
+        // is not even mapped for a program); a signal cannot be delivered there, so end it
+        // rather than kick it for ever.
+        if (++r.stubKicks > STUB_KICKS_MAX) throw new GuestExit(139, `torov: SIGSEGV: the program runs inside torov's syscall stub at rip=0x${v.reg(RIP_W).toString(16)} (not the linux ABI)`);
+        r.wantKick = true;
+      }
     }
     if (resume) this.resume(r);
   }
@@ -968,6 +985,10 @@ export class Scheduler implements TaskServices {
   port(v: Vcpu, exit: number): void {
     const t = v.task, r = this.runs.get(t)!;
     if (exit === EXIT_KICK || exit === EXIT_WAIT) {
+      const st = r.slot?.state() ?? 0;
+      if (st <= 0 || st > CHAN_EXIT) {
+        throw new GuestExit(139, `torov: SIGSEGV: channel ${exit === EXIT_KICK ? 'kick' : 'wait'} without a request at rip=0x${v.reg(RIP_W).toString(16)}`);
+      }
       if (exit === EXIT_KICK) { this.stats.kicks++; this.late++; } else this.stats.waits++;
       if (r.slot && r.slot.posted()) this.serve(t, r);
       return;
@@ -1246,6 +1267,7 @@ export class Scheduler implements TaskServices {
     const regs = childRegs(parent.regs, spec);
     const tid = this.nextTid++;
     const child = new Task(parent.group, tid, this);
+    inheritPrctl(k, child);
     child.sigmask = parent.sigmask;
     child.fsBase = spec.flags & CLONE_SETTLS ? spec.tls : parent.fsBase;
     child.gsBase = parent.gsBase;
@@ -1751,6 +1773,7 @@ export class Scheduler implements TaskServices {
       throw e;
     }
     const g = vm.group, child = vm.task;
+    inheritPrctl(k, child);
     this.forked = true;
     g.parent = parent.group;
     g.exitSignal = exitSignal;

@@ -27,7 +27,7 @@
  * budget: sleep until the result is posted, doing the host call asked for meanwhile).
  */
 import { Worker } from 'node:worker_threads';
-import { CHAN, CHAN_BUSY, CHAN_BLOCKING, CHAN_REQUEST, PORT_WAIT, PORT_KICK } from '../machine/layout';
+import { CHAN, CHAN_BUSY, CHAN_BLOCKING, CHAN_REQUEST, CHAN_EXIT, PORT_WAIT, PORT_KICK } from '../machine/layout';
 
 /** From src/kvm/kvm.ts (not imported: it loads koffi); test/unit/channel.test.ts checks they agree. */
 export const K = { KVM_RUN: 0xae80, KVM_EXIT_IO: 2, exit_reason: 8, io_direction: 32, io_port: 34 } as const;
@@ -73,6 +73,10 @@ function hostCall() {
 }
 const hostPending = () => Atomics.load(ctl, ${HOST_REQ}) !== Atomics.load(ctl, ${HOST_DONE});
 function pending() { const s = Atomics.load(chan, ${S(CHAN.STATE)}); return s === ${CHAN_REQUEST} || s === ${CHAN_BUSY} || s === ${CHAN_BLOCKING}; }
+/* A kick or a wait with no call in flight (C_STATE idle or not a state at all) is never the
+   stub's: the program jumped into it or forged the page. The exit goes to the main thread,
+   which ends the program, instead of looping here or ringing the bell for nothing. */
+function noCall() { const s = Atomics.load(chan, ${S(CHAN.STATE)}); return s <= 0 || s > ${CHAN_EXIT}; }
 /* The guest spun out its budget (PORT_WAIT): sleep until its result is posted. False: the
    main thread asked for the vCPU (STOP), so the exit goes to it. */
 function waitDone() {
@@ -110,6 +114,7 @@ for (;;) {
     if (rc < 0) { rc = -koffi.errno(); break; }
     if (chan && run32[${K.exit_reason >> 2}] === ${K.KVM_EXIT_IO} && run8[${K.io_direction}] === 1) {
       const port = run8[${K.io_port}] | (run8[${K.io_port + 1}] << 8);
+      if ((port === ${PORT_KICK} || port === ${PORT_WAIT}) && noCall()) break;
       if (port === ${PORT_KICK}) { Atomics.add(ctl, ${KICKS}, 1); ring(); continue; }
       if (port === ${PORT_WAIT} && waitDone()) continue;
     }

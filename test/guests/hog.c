@@ -7,7 +7,12 @@
  *   hog memfd            memfd_create + fallocate, 4 MiB at a time, several memfds
  *   hog memfd-write      the same with write()
  *   hog memfd-map        a large memfd mapped MAP_SHARED, every page touched
- *   hog memfd-sealed     memfd_create(MFD_ALLOW_SEALING) + fallocate
+ *   hog memfd-sealed     memfd_create(MFD_ALLOW_SEALING) + fallocate (a real memfd, not a tmpfs file)
+ *   hog memfd-sealed-write  the same with write()
+ *   hog memfd-sealed-keep   sealable memfds of 4 MiB each, allocated past their end (FALLOC_FL_KEEP_SIZE)
+ *   hog memfd-sealed-map a sealable memfd made 128 MiB long, mapped MAP_SHARED, every page touched
+ *   hog grow             says "grow: ready", waits for a line on stdin, then touches 96 MiB
+ *                        of anonymous memory (a test lowers the run's cgroup limit meanwhile)
  *   hog tmp              files in /tmp, 4 MiB writes
  *   hog pipes            pipes grown to 1 MiB (F_SETPIPE_SZ) and filled, until no more fds
  *   hog sockets          socket pairs with large buffers, filled, until no more fds
@@ -43,10 +48,11 @@ static void report(const char *mode, long bytes, int err)
 
 static int memfd_fill(int write_mode, unsigned flags)
 {
+    const char *what = flags & MFD_ALLOW_SEALING ? (write_mode ? "memfd-sealed-write" : "memfd-sealed") : write_mode ? "memfd-write" : "memfd";
     long total = 0;
     for (int i = 0; i < 64; i++) {
         int fd = memfd_create("hog", flags);
-        if (fd < 0) { report(write_mode ? "memfd-write" : "memfd", total, errno); return 0; }
+        if (fd < 0) { report(what, total, errno); return 0; }
         for (long off = 0; off < 1024 * MiB; off += CHUNK) {
             int r;
             if (write_mode) {
@@ -55,26 +61,52 @@ static int memfd_fill(int write_mode, unsigned flags)
             } else {
                 r = fallocate(fd, 0, off, CHUNK);
             }
-            if (r < 0) { report(write_mode ? "memfd-write" : flags & MFD_ALLOW_SEALING ? "memfd-sealed" : "memfd", total, errno); return 0; }
+            if (r < 0) { report(what, total, errno); return 0; }
             total += CHUNK;
         }
     }
-    report("memfd", total, 0);
+    report(what, total, 0);
     return 0;
 }
 
-static int memfd_map(void)
+static int memfd_map(unsigned flags)
 {
-    int fd = memfd_create("hog", 0);
+    const char *what = flags & MFD_ALLOW_SEALING ? "memfd-sealed-map" : "memfd-map";
+    int fd = memfd_create("hog", flags);
     CHECK(fd >= 0);
     long size = 128 * MiB;
-    CHECK(ftruncate(fd, size) == 0);
+    if (ftruncate(fd, size) != 0) { printf("%s: ftruncate to %ld MiB: %s\n", what, size / MiB, errname(errno)); return 0; }
     char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (p == MAP_FAILED) { report("memfd-map", 0, errno); return 0; }
-    printf("memfd-map: touching pages\n");
+    if (p == MAP_FAILED) { report(what, 0, errno); return 0; }
+    printf("%s: touching pages\n", what);
     fflush(stdout);
     for (long off = 0; off < size; off += 4096) p[off] = 1;     /* SIGBUS once the tmpfs is full */
-    report("memfd-map", size, 0);
+    report(what, size, 0);
+    return 0;
+}
+
+static int memfd_keep(void)
+{
+    long total = 0;
+    for (int i = 0; i < 64; i++) {
+        int fd = memfd_create("hog", MFD_ALLOW_SEALING);
+        if (fd < 0 || fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, CHUNK) < 0) { report("memfd-sealed-keep", total, errno); return 0; }
+        total += CHUNK;
+    }
+    report("memfd-sealed-keep", total, 0);
+    return 0;
+}
+
+static int grow(void)
+{
+    char line[16];
+    printf("grow: ready\n");
+    if (!fgets(line, sizeof line, stdin)) return 1;
+    long size = 96 * MiB;
+    char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) { report("grow", 0, errno); return 0; }
+    for (long off = 0; off < size; off += 4096) p[off] = 1;
+    report("grow", size, 0);
     return 0;
 }
 
@@ -205,7 +237,11 @@ static int run(const char *m)
     if (!strcmp(m, "memfd")) return memfd_fill(0, 0);
     if (!strcmp(m, "memfd-write")) return memfd_fill(1, 0);
     if (!strcmp(m, "memfd-sealed")) return memfd_fill(0, MFD_ALLOW_SEALING);
-    if (!strcmp(m, "memfd-map")) return memfd_map();
+    if (!strcmp(m, "memfd-sealed-write")) return memfd_fill(1, MFD_ALLOW_SEALING);
+    if (!strcmp(m, "memfd-map")) return memfd_map(0);
+    if (!strcmp(m, "memfd-sealed-keep")) return memfd_keep();
+    if (!strcmp(m, "memfd-sealed-map")) return memfd_map(MFD_ALLOW_SEALING);
+    if (!strcmp(m, "grow")) return grow();
     if (!strcmp(m, "tmp")) return tmp_fill();
     if (!strcmp(m, "pipes")) return pipes_fill();
     if (!strcmp(m, "sockets")) return sockets_fill();
@@ -218,6 +254,6 @@ static int run(const char *m)
         printf("fds: %d opened, stopped by %s\n", n, errname(errno));
         return 0;
     }
-    fprintf(stderr, "usage: hog memfd|memfd-write|memfd-map|memfd-sealed|tmp|pipes|sockets|mmap|threads|spin|fds|all\n");
+    fprintf(stderr, "usage: hog memfd|memfd-write|memfd-map|memfd-sealed|memfd-sealed-write|memfd-sealed-keep|memfd-sealed-map|grow|tmp|pipes|sockets|mmap|threads|spin|fds|all\n");
     return 2;
 }

@@ -90,6 +90,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/times.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1172,6 +1173,68 @@ static void mode_rusage(void)
     CHECK(getrusage(RUSAGE_SELF, &self1) == 0);
     printf("RUSAGE_SELF did not take the child's time: %s\n",
            yesno(cpu_ms(&self1.ru_utime, &self1.ru_stime) - cpu_ms(&self0.ru_utime, &self0.ru_stime) < 40));
+    struct tms tm;
+    CHECK(times(&tm) != (clock_t)-1);
+    long hz = sysconf(_SC_CLK_TCK);
+    printf("times: children's CPU time >= 40 ms: %s\n", yesno((tm.tms_cutime + tm.tms_cstime) * 1000 / hz >= 40));
+    printf("times: own CPU time below the child's: %s\n", yesno((tm.tms_utime + tm.tms_stime) * 1000 / hz < 40));
+}
+
+/* execveat: by an fd of the program (AT_EMPTY_PATH), and by a name relative to a directory fd. */
+static void mode_exec_at(const char *prog)
+{
+    char dir[PATH_MAX], *slash;
+    snprintf(dir, sizeof dir, "%s", prog);
+    slash = strrchr(dir, '/');
+    CHECK(slash);
+    *slash = 0;
+    const char *name = slash + 1;
+    for (int how = 0; how < 3; how++) {
+        pid_t pid = xfork();
+        if (pid == 0) {
+            char *argv[] = { (char *)prog, "check-pid", num(getpid()), num(getppid()), NULL };
+            char *envp[] = { NULL };
+            if (how == 0) {
+                int fd = open(prog, O_PATH | O_CLOEXEC);
+                CHECK(fd >= 0);
+                syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
+            } else if (how == 1) {
+                int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+                CHECK(dfd >= 0);
+                syscall(SYS_execveat, dfd, name, argv, envp, 0);
+            } else {
+                int fd = open(prog, O_PATH | O_CLOEXEC);
+                CHECK(fd >= 0);
+                syscall(SYS_execveat, fd, "", argv, envp, 0);          /* no AT_EMPTY_PATH: ENOENT */
+                printf("execveat(fd, \"\") without AT_EMPTY_PATH: %s\n", errname(errno));
+                fflush(NULL);
+                _exit(3);
+            }
+            printf("execveat failed: %s\n", errname(errno));
+            fflush(NULL);
+            _exit(99);
+        }
+        int st;
+        CHECK(waitpid(pid, &st, 0) == pid);
+        show_status(how == 0 ? "by fd" : how == 1 ? "by dirfd and name" : "empty path", st);
+    }
+}
+
+/* The thread's name (PR_SET_NAME) is the child's too after a fork. */
+static void mode_fork_comm(void)
+{
+    CHECK(prctl(PR_SET_NAME, "renamed-proc") == 0);
+    pid_t pid = xfork();
+    if (pid == 0) {
+        char name[17] = {0};
+        CHECK(prctl(PR_GET_NAME, name) == 0);
+        printf("child's name: %s\n", name);
+        fflush(NULL);
+        _exit(0);
+    }
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid);
+    show_status("child", st);
 }
 
 struct clone_args_v0 {
@@ -1983,6 +2046,8 @@ int main(int argc, char **argv)
     else if (IS("fork-signals")) mode_fork_signals();
     else if (IS("fork-thread")) mode_fork_thread();
     else if (IS("rusage")) mode_rusage();
+    else if (IS("exec-at")) { NEED(a2); mode_exec_at(a2); }
+    else if (IS("fork-comm")) mode_fork_comm();
     else if (IS("pidfd")) mode_pidfd();
     else if (IS("clone")) mode_clone();
     else if (IS("ppid")) mode_ppid();

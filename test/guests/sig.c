@@ -538,12 +538,14 @@ static void set_itimer(int which, long interval_us, long value_us)
 static void mode_itimer(void)
 {
     on(SIGALRM, t_on_alrm, 0);
+    /* Timed from before the timer is armed: a delay before the first pause (the printf
+     * below, under load) must not count as ticks coming early. */
+    long t0 = now_ns();
     set_itimer(ITIMER_REAL, 10000, 10000);
     struct itimerval g;
     CHECK(getitimer(ITIMER_REAL, &g) == 0);
     printf("itimer: getitimer: interval %ld us, value within it: %s\n", (long)(g.it_interval.tv_sec * 1000000 + g.it_interval.tv_usec),
            YN(g.it_value.tv_sec == 0 && g.it_value.tv_usec > 0 && g.it_value.tv_usec <= 10000));
-    long t0 = now_ns();
     int eintr = 0, calls = 0;
     while (t_alrm < 10) { calls++; if (pause() == -1 && errno == EINTR) eintr++; }
     long ms = (now_ns() - t0) / 1000000;
@@ -1468,6 +1470,10 @@ static void mode_errors(void)
     show("futex WAKE_OP on an unmapped second word", syscall(SYS_futex, &word, FUTEX_WAKE_OP_PRIVATE, 1, (void *)1, hole,
                                                                     FUTEX_OP(FUTEX_OP_SET, 1, FUTEX_OP_CMP_EQ, 0)));
     show("futex WAIT_BITSET bitset 0", syscall(SYS_futex, &word, FUTEX_WAIT_BITSET_PRIVATE, 5, NULL, NULL, 0));
+    /* An absolute deadline long past (the clock's epoch): it times out at once. */
+    struct timespec epoch = { 0, 1 };
+    show("futex WAIT_BITSET until the monotonic epoch", syscall(SYS_futex, &word, FUTEX_WAIT_BITSET_PRIVATE, 5, &epoch, NULL, ~0U));
+    show("futex WAIT_BITSET until 1970 (CLOCK_REALTIME)", syscall(SYS_futex, &word, FUTEX_WAIT_BITSET_PRIVATE | 256, 5, &epoch, NULL, ~0U));
     show("futex op 99", syscall(SYS_futex, &word, 99, 0, NULL, NULL, 0));
     show("rt_sigaction(bad act)", syscall(SYS_rt_sigaction, SIGUSR1, BAD, NULL, 8));
     show("rt_sigaction(bad oldact)", syscall(SYS_rt_sigaction, SIGUSR1, NULL, BAD, 8));

@@ -224,3 +224,47 @@ test('the hand-off is the launcher\'s: a forged --launcher argument or a stray f
   assert.equal(n.status, 125);
   assert.match(n.stderr, /^torov: the sandbox needs torov's launcher: run bin\/torov/);
 });
+
+test('a VMM that ends while the launcher is not looking still has its cgroups removed (its last messages are read)', { skip: (process.getuid?.() ?? 1) === 0 && fs.existsSync('/sys/fs/cgroup') ? false : 'needs root and cgroupfs' }, async (t) => {
+  // The VMM says "timeout ..." then "cgroup ..." and fails on the policy at once. The
+  // launcher, stopped meanwhile, wakes to its child's end and both messages together:
+  // it read one message per wake-up, so the cgroups were never removed (found by the soak).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'torov-launch-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const policy = path.join(dir, 'policy.json');
+  fs.writeFileSync(policy, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('{"defaultAction":"allow"}', 'utf16le')]));
+  const child = spawn(TOROV, ['run', '--timeout', '10s', '--policy', policy, guest('hello')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const done = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+  const launcher = child.pid!;
+  // Stopped once its VMM exists, before the VMM has said anything.
+  let vmm = 0;
+  for (let i = 0; i < 500 && !vmm; i++) {
+    try { vmm = Number(fs.readFileSync(`/proc/${launcher}/task/${launcher}/children`, 'utf8').trim().split(/\s+/)[0]) || 0; } catch { /* not yet */ }
+    if (!vmm) await new Promise((r) => setTimeout(r, 2));
+  }
+  assert.ok(vmm, 'the launcher started a VMM');
+  process.kill(launcher, 'SIGSTOP');
+  try {
+    // The VMM made its cgroups, said so, and ended (a zombie until the launcher reaps it).
+    for (let i = 0; i < 1500 && alive(vmm); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(!alive(vmm), 'the VMM ended while the launcher was stopped');
+  } finally {
+    process.kill(launcher, 'SIGCONT');
+  }
+  assert.equal(await done, 125, stderr);
+  assert.match(stderr, /UTF-16/, stderr);
+  const left: string[] = [];
+  const walk = (d: string, depth: number) => {
+    let names: string[];
+    try { names = fs.readdirSync(d); } catch { return; }
+    for (const n of names) {
+      const p = path.join(d, n);
+      if (n === `torov-${launcher}`) left.push(p);
+      else if (depth < 4 && !n.includes('.') && fs.statSync(p, { throwIfNoEntry: false })?.isDirectory()) walk(p, depth + 1);
+    }
+  };
+  walk('/sys/fs/cgroup', 0);
+  assert.deepEqual(left, [], 'the run\'s cgroups are removed');
+});

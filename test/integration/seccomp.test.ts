@@ -207,7 +207,7 @@ test('torov policy show --seccomp prints the filter of a policy with reasons and
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^seccomp filter of the torov VMM for examples\/hello\/policy\.json$/m);
   assert.match(r.stdout, /^ {4}ioctl KVM_RUN \(0xae80\) +runs the vCPU/m);
-  assert.match(r.stdout, /^ {2}writev +-> writev, preadv2, pwritev2, readv, fcntl, ppoll: /m);
+  assert.match(r.stdout, /^ {2}writev +-> writev, preadv2, pwritev2, readv, fcntl, ppoll, fstat, lseek: /m);
   assert.doesNotMatch(r.stdout, /^ {2}openat /m);
   assert.match(r.stdout, /^BPF program: \d+ instructions/m);
   const d = torov(['policy', 'show', '--seccomp']);

@@ -33,6 +33,9 @@ test('the guest environment: defaults, --env, --env-inherit, -e NAME', () => {
   assert.deepEqual(buildEnv({ env: ['EMPTY'] }, { EMPTY: '' }), [...DEFAULT_ENV, 'EMPTY=']);
   assert.throws(() => buildEnv({ env: ['=1'] }, {}), UsageError);
   assert.throws(() => buildEnv({ env: [''] }, {}), UsageError);
+  // --env-clear (torov-oci): only the -e variables.
+  assert.deepEqual(buildEnv({ 'env-clear': true, env: ['A=1'] }, { SECRET: 'x' }), ['A=1']);
+  assert.deepEqual(buildEnv({ 'env-clear': true }, {}), []);
 });
 
 test('a mistyped option gets "did you mean"', () => {

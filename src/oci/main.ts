@@ -1,0 +1,584 @@
+/**
+ * torov-oci: an OCI runtime with runc's command line, so that containerd's runc shim
+ * (io.containerd.runc.v2 with BinaryName), Docker, Podman and Kubernetes (a RuntimeClass)
+ * run images as torov VMs. See docs/oci.md.
+ *
+ * A container is one `torov run` (bin/torov, the launcher, and its sandboxed VMM): the
+ * bundle's config.json becomes its command line and policy (src/oci/config.ts), so the
+ * sandbox, policy, cgroup and seccomp filter are exactly those of `torov run`.
+ *  - `create` checks the config and the entry program, writes the run's policy in the
+ *    container's state directory (ROOT/ID), starts `torov run` with the caller's fds 0-2
+ *    and waits until its VM is built and stopped before the program's first instruction
+ *    (src/oci/sync.ts); the pid file names the launcher, the process the shim reaps and
+ *    signals: it relays the program's exit status (128+N for a signal) and forwards
+ *    SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH to the guest.
+ *  - `start` lets it run; `state` reads what is true of that process; `kill` signals it;
+ *    `delete` removes the state directory (with --force, after SIGKILL).
+ * Every error is one line, in the log (--log, text or json as runc writes it, where the
+ * shim looks for it) and on stderr, with exit status 1.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { OciError, readConfig, torovRunArgs, sandboxFields, makeMountPoints, type RunPlan, type Hook, type HookKind } from './config';
+
+export const OCI_VERSION = '1.0.2';
+const DEFAULT_ROOT = '/run/torov-oci';
+/** How long `create` waits for the VM to be ready. */
+const CREATE_TIMEOUT_MS = 60_000;
+
+/** A container's record in its state directory. */
+interface Stored {
+  ociVersion: string; id: string; pid: number; pidStart: string; bundle: string; rootfs: string;
+  created: string; started: boolean; annotations: Record<string, string>;
+  /** The VMM: the process in the container's namespaces, whose pid hooks get. */
+  vmmPid: number;
+  hooks: Partial<Record<HookKind, Hook[]>>;
+}
+
+/** The global options. */
+interface Global { root: string; log?: string; logFormat: 'text' | 'json'; debug: boolean; systemdCgroup: boolean }
+
+class Logger {
+  constructor(private readonly g: Global) {}
+  write(level: 'debug' | 'info' | 'warning' | 'error', msg: string): void {
+    if (level === 'debug' && !this.g.debug) return;
+    const line = msg.replace(/[\x00-\x1f\x7f]/g, ' ');
+    if (this.g.log === undefined) {
+      if (level !== 'debug' || this.g.debug) writeFd(2, `torov-oci: ${level === 'error' ? '' : level + ': '}${line}\n`);
+      return;
+    }
+    const time = new Date().toISOString();
+    const text = this.g.logFormat === 'json' ? JSON.stringify({ level, msg: line, time }) + '\n'
+      : `time="${time}" level=${level} msg=${JSON.stringify(line)}\n`;
+    try { fs.appendFileSync(this.g.log, text, { mode: 0o600 }); } catch { /* the log's directory is gone */ }
+  }
+}
+
+function writeFd(fd: number, s: string): void {
+  try { fs.writeSync(fd, s); } catch { /* closed */ }
+}
+
+/** Parses argv as runc does (urfave/cli): global flags, the command, its flags, its words. */
+interface Parsed { flags: Record<string, string | boolean>; words: string[] }
+type FlagSpec = Record<string, { value: boolean; alias?: string }>;
+
+function parseFlags(argv: string[], spec: FlagSpec, stopAtWord: boolean): Parsed & { rest: string[] } {
+  const flags: Record<string, string | boolean> = {};
+  const words: string[] = [];
+  const byAlias = new Map<string, string>();
+  for (const [k, v] of Object.entries(spec)) if (v.alias) byAlias.set(v.alias, k);
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') { i++; break; }
+    if (!a.startsWith('-') || a === '-') {
+      if (stopAtWord) break;
+      words.push(a); continue;
+    }
+    const eq = a.indexOf('=');
+    let name = (eq > 0 ? a.slice(0, eq) : a).replace(/^--?/, '');
+    name = byAlias.get(name) ?? name;
+    const s = spec[name];
+    if (!s) throw new OciError(`unknown option ${eq > 0 ? a.slice(0, eq) : a}`);
+    if (s.value) {
+      if (eq > 0) flags[name] = a.slice(eq + 1);
+      else if (i + 1 < argv.length) flags[name] = argv[++i]!;
+      else throw new OciError(`option ${a} needs a value`);
+    } else {
+      if (eq > 0) flags[name] = !/^(false|0)$/i.test(a.slice(eq + 1));
+      else flags[name] = true;
+    }
+  }
+  return { flags, words, rest: argv.slice(i) };
+}
+
+const GLOBAL_FLAGS: FlagSpec = {
+  root: { value: true }, log: { value: true }, 'log-format': { value: true }, debug: { value: false },
+  'systemd-cgroup': { value: false }, criu: { value: true }, rootless: { value: true },
+  help: { value: false, alias: 'h' }, version: { value: false, alias: 'v' },
+};
+
+const COMMAND_FLAGS: Record<string, FlagSpec> = {
+  create: { bundle: { value: true, alias: 'b' }, 'pid-file': { value: true }, 'console-socket': { value: true }, 'no-pivot': { value: false }, 'no-new-keyring': { value: false }, 'preserve-fds': { value: true } },
+  run: { bundle: { value: true, alias: 'b' }, 'pid-file': { value: true }, 'console-socket': { value: true }, 'no-pivot': { value: false }, 'no-new-keyring': { value: false }, 'preserve-fds': { value: true }, detach: { value: false, alias: 'd' }, keep: { value: false } },
+  start: {}, state: {},
+  kill: { all: { value: false, alias: 'a' } },
+  delete: { force: { value: false, alias: 'f' } },
+  ps: { format: { value: true, alias: 'f' } },
+  features: {}, list: { format: { value: true, alias: 'f' }, quiet: { value: false, alias: 'q' } },
+};
+
+export const HELP = `torov-oci: an OCI runtime that runs containers as torov micro-VMs (runc's command line)
+
+usage: torov-oci [GLOBAL OPTIONS] COMMAND [OPTIONS] ID ...
+
+commands:
+  create --bundle DIR [--pid-file F] [--console-socket SOCK] [--no-pivot] ID
+                 prepare the container's VM, stopped before its program's first instruction
+  start ID       run the program of a created container
+  run [--bundle DIR] [--detach] [--pid-file F] ID
+                 create and start; without --detach, wait and exit with its status
+  state ID       the container's state (OCI state JSON)
+  kill [--all] ID [SIGNAL]   send SIGNAL (name or number, default SIGTERM)
+  delete [--force] ID        remove a stopped container (--force: kill it first)
+  ps [--format table|json] ID   the container's host processes
+  list [--format table|json] [--quiet]   the containers under --root
+  features       what this runtime supports (JSON)
+
+global options:
+  --root DIR            state directory (default ${DEFAULT_ROOT})
+  --log FILE            write messages and errors to FILE (default: stderr)
+  --log-format FORMAT   text (default) or json, as runc writes them
+  --debug               also log what config.json asks that torov ignores
+  --systemd-cgroup      accepted for compatibility; torov makes its own cgroup for the
+                        run (cgroupsPath is ignored), so it has no effect
+  -v, --version         print the version
+  -h, --help            this help
+
+See docs/oci.md for the containerd, Kubernetes, Docker and Podman configurations, and for
+what of config.json torov honours, ignores or refuses.
+`;
+
+function version(): string {
+  for (const rel of ['../../../package.json', '../../package.json']) {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, rel), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'torov' && pkg.version) return pkg.version;
+    } catch { /* next */ }
+  }
+  return 'unknown';
+}
+
+/** The package's bin/torov (this file is dist/src/oci/main.js). */
+function torovBinary(): string {
+  return path.resolve(__dirname, '..', '..', '..', 'bin', 'torov');
+}
+
+/** Runs the CLI; resolves to the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  let g: Global = { root: DEFAULT_ROOT, logFormat: 'text', debug: false, systemdCgroup: false };
+  let log = new Logger(g);
+  try {
+    const top = parseFlags(argv, GLOBAL_FLAGS, true);
+    const f = top.flags;
+    const fmt = f['log-format'] ?? 'text';
+    if (fmt !== 'text' && fmt !== 'json') throw new OciError(`--log-format must be text or json (got ${JSON.stringify(fmt)})`);
+    g = { root: path.resolve(typeof f['root'] === 'string' ? f['root'] : DEFAULT_ROOT), logFormat: fmt, debug: f['debug'] === true, systemdCgroup: f['systemd-cgroup'] === true,
+      ...(typeof f['log'] === 'string' ? { log: path.resolve(f['log']) } : {}) };
+    log = new Logger(g);
+    if (f['version']) { writeFd(1, `torov-oci version ${version()}\nspec: ${OCI_VERSION}\n`); return 0; }
+    const [cmd, ...rest] = top.rest;
+    if (f['help'] || cmd === undefined || cmd === 'help') { writeFd(1, HELP); return cmd === undefined && !f['help'] ? 1 : 0; }
+    const spec = COMMAND_FLAGS[cmd];
+    if (!spec) {
+      if (['exec', 'pause', 'resume', 'update', 'events', 'checkpoint', 'restore', 'spec'].includes(cmd)) throw new OciError(`${cmd}: not supported by torov-oci (see docs/oci.md)`);
+      throw new OciError(`unknown command ${JSON.stringify(cmd)} (try: torov-oci --help)`);
+    }
+    const p = parseFlags(rest, { ...spec, help: { value: false, alias: 'h' } }, false);
+    if (p.flags['help']) { writeFd(1, HELP); return 0; }
+    if (g.systemdCgroup) log.write('debug', '--systemd-cgroup: torov makes its own cgroup for the run; the flag has no effect');
+    switch (cmd) {
+      case 'create': return await cmdCreate(g, log, p, false);
+      case 'run': return await cmdCreate(g, log, p, true);
+      case 'start': return cmdStart(g, log, oneId(p, 'start'));
+      case 'state': writeFd(1, JSON.stringify(stateOf(g, oneId(p, 'state')), null, 2) + '\n'); return 0;
+      case 'kill': return cmdKill(g, p);
+      case 'delete': return await cmdDelete(g, log, p);
+      case 'ps': return cmdPs(g, p);
+      case 'list': return cmdList(g, p);
+      case 'features': writeFd(1, JSON.stringify(features(), null, 2) + '\n'); return 0;
+    }
+    return 1;
+  } catch (e) {
+    const msg = e instanceof OciError || ['PolicyError', 'SandboxError', 'UsageError', 'ElfError'].includes((e as Error)?.name)
+      ? (e as Error).message : `internal error: ${(e as Error)?.message ?? String(e)}`;
+    log.write('error', msg);
+    if (g.log !== undefined) writeFd(2, `torov-oci: ${msg.replace(/[\x00-\x1f\x7f]/g, ' ')}\n`);
+    if (process.env['TOROV_DEBUG']) writeFd(2, String((e as Error)?.stack) + '\n');
+    return 1;
+  }
+}
+
+/** A container id: what runc accepts, so that it names a directory under --root and nothing else. */
+export function checkId(id: string | undefined): string {
+  if (id === undefined || id === '') throw new OciError('missing the container id');
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.+-]{0,1023}$/.test(id) || id === '.' || id === '..') throw new OciError(`invalid container id ${JSON.stringify(id.slice(0, 80))}: letters, digits, and _ . + - after the first`);
+  return id;
+}
+
+function oneId(p: Parsed, cmd: string): string {
+  if (p.words.length !== 1) throw new OciError(`${cmd}: expected exactly one container id (got ${p.words.length})`);
+  return checkId(p.words[0]);
+}
+
+const dirOf = (g: Global, id: string) => path.join(g.root, id);
+
+function load(g: Global, id: string): Stored {
+  let text: string;
+  try { text = fs.readFileSync(path.join(dirOf(g, id), 'state.json'), 'utf8'); } catch {
+    throw new OciError(`container "${id}" does not exist`);
+  }
+  return JSON.parse(text) as Stored;
+}
+
+function save(g: Global, s: Stored): void {
+  const f = path.join(dirOf(g, s.id), 'state.json');
+  fs.writeFileSync(f + '.tmp', JSON.stringify(s), { mode: 0o600 });
+  fs.renameSync(f + '.tmp', f);
+}
+
+/** /proc/PID/stat: the process's state letter and start time, or undefined when it is gone. */
+function procStat(pid: number): { state: string; start: string; ppid: number } | undefined {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return { state: f[0]!, ppid: Number(f[1]), start: f[19]! };
+  } catch { return undefined; }
+}
+
+/** True when the container's process exists (the same process: its start time matches) and is not a zombie. */
+function alive(s: Stored): boolean {
+  const st = procStat(s.pid);
+  return st !== undefined && st.start === s.pidStart && st.state !== 'Z' && st.state !== 'X';
+}
+
+function status(s: Stored): 'created' | 'running' | 'stopped' {
+  if (!alive(s)) return 'stopped';
+  return s.started ? 'running' : 'created';
+}
+
+/** The OCI state of a container. */
+function stateOf(g: Global, id: string): Record<string, unknown> {
+  const s = load(g, id);
+  const st = status(s);
+  return { ociVersion: OCI_VERSION, id: s.id, pid: st === 'stopped' ? 0 : s.pid, status: st, bundle: s.bundle, rootfs: s.rootfs,
+    created: s.created, owner: '', annotations: s.annotations };
+}
+
+/** makes a FIFO (Node has no mkfifo). */
+function mkfifo(file: string): void {
+  const { sys, NR, addressOf } = require('../host/libc') as typeof import('../host/libc');
+  const name = Buffer.from(file + '\0');
+  const r = sys(NR.mknodat, -100 /* AT_FDCWD */, addressOf(name), 0o010600 /* S_IFIFO | 0600 */, 0);
+  if (r < 0) throw new OciError(`cannot make the FIFO ${file} (errno ${-r})`);
+}
+
+async function cmdCreate(g: Global, log: Logger, p: Parsed, andRun: boolean): Promise<number> {
+  const id = oneId(p, andRun ? 'run' : 'create');
+  const bundle = path.resolve(typeof p.flags['bundle'] === 'string' ? p.flags['bundle'] : '.');
+  if (typeof p.flags['preserve-fds'] === 'string' && p.flags['preserve-fds'] !== '0') throw new OciError('--preserve-fds: torov-oci passes only fds 0, 1 and 2 to the container');
+  if (p.flags['no-pivot']) log.write('debug', '--no-pivot: torov\'s jail always uses pivot_root inside its own mount namespace; ignored');
+  const plan = readConfig(bundle);
+  for (const n of plan.notes) log.write('debug', `config.json: ${n}`);
+  const consoleSocket = typeof p.flags['console-socket'] === 'string' ? path.resolve(p.flags['console-socket']) : undefined;
+  if (plan.terminal && consoleSocket === undefined && !andRun) throw new OciError('process.terminal is true but no --console-socket was given');
+  if (!plan.terminal && consoleSocket !== undefined) throw new OciError('--console-socket was given but process.terminal is false');
+  const { checkEntry } = require('./entry') as typeof import('./entry');
+  const words = checkEntry(plan);
+  for (const m of makeMountPoints(plan)) log.write('debug', `made the mount point ${m}`);
+
+  fs.mkdirSync(g.root, { recursive: true, mode: 0o711 });
+  const dir = dirOf(g, id);
+  try { fs.mkdirSync(dir, { mode: 0o711 }); } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new OciError(`container "${id}" already exists`);
+    throw e;
+  }
+  let child: ChildProcess | undefined;
+  let readyFd = -1;
+  let pty: import('./console').Pty | undefined;
+  try {
+    const policyFile = writePolicy(plan, dir, log);
+    if (plan.hostname !== undefined) fs.writeFileSync(path.join(dir, 'hostname'), plan.hostname, { mode: 0o644 });
+    mkfifo(path.join(dir, 'start'));
+    mkfifo(path.join(dir, 'ready'));
+    readyFd = fs.openSync(path.join(dir, 'ready'), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    if (plan.network.mode === 'join') joinNetwork(plan.network.path);
+    // --oci-sync: the VMM opens this directory's FIFOs, says when it is ready, and waits for start.
+    const argv = torovRunArgs(plan, policyFile, { args: words });
+    argv.splice(1, 0, '--oci-sync', dir);
+    log.write('debug', `starting: bin/torov ${argv.map((a) => JSON.stringify(a)).join(' ')}`);
+    const cp = require('node:child_process') as typeof import('node:child_process');
+    // A terminal: the pty's slave is the container's stdio and, through setsid -c (a new
+    // session whose controlling terminal is its stdin), its controlling terminal; the
+    // master goes to --console-socket (or, for `run` without one, stays on ours).
+    let cmd = torovBinary();
+    let stdio: number[] = [0, 1, 2];
+    if (plan.terminal) {
+      if (consoleSocket === undefined) log.write('debug', 'process.terminal without --console-socket: the container uses this terminal');
+      else {
+        const con = require('./console') as typeof import('./console');
+        pty = con.openPty(plan.consoleSize);
+        con.sendFd(consoleSocket, pty.master, pty.path);
+        stdio = [pty.slave, pty.slave, pty.slave];
+      }
+      argv.unshift('-c', cmd);
+      cmd = 'setsid';
+    }
+    child = cp.spawn(cmd, argv, {
+      stdio, cwd: '/',
+      env: { PATH: `${path.dirname(process.execPath)}:${process.env['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'}` },
+    });
+    const ready = await waitReady(child, readyFd);
+    if (ready !== true) throw new OciError(`the container's VM did not start: ${ready} (torov's message, if any, is on the container's stderr)`);
+    const pid = child.pid!;
+    const st = procStat(pid);
+    if (st === undefined) throw new OciError('the container\'s process ended before it was created');
+    const vmmPid = childrenOf(pid)[0] ?? pid;
+    const stored: Stored = { ociVersion: OCI_VERSION, id, pid, pidStart: st.start, bundle, rootfs: plan.root, created: new Date().toISOString(), started: false,
+      annotations: plan.annotations, vmmPid, hooks: plan.hooks };
+    save(g, stored);
+    runHooks('prestart', stored, log, true);
+    runHooks('createRuntime', stored, log, true);
+    if (typeof p.flags['pid-file'] === 'string') {
+      const pf = path.resolve(p.flags['pid-file']);
+      fs.writeFileSync(pf + '.tmp', String(pid), { mode: 0o644 });
+      fs.renameSync(pf + '.tmp', pf);
+    }
+    log.write('debug', `created ${id}: pid ${pid}`);
+  } catch (e) {
+    if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) { try { child.kill('SIGKILL'); } catch { /* gone */ } }
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw e;
+  } finally {
+    if (readyFd >= 0) fs.closeSync(readyFd);
+    if (pty) { fs.closeSync(pty.master); fs.closeSync(pty.slave); }
+  }
+  if (!andRun) { child.unref(); return 0; }
+  cmdStart(g, log, id);
+  if (p.flags['detach']) { child.unref(); return 0; }
+  const code = await new Promise<number>((resolve) => {
+    const done = (c: number | null, s: NodeJS.Signals | null) => resolve(c ?? 128 + (s ? os.constants.signals[s] : 9));
+    if (child!.exitCode !== null || child!.signalCode !== null) done(child!.exitCode, child!.signalCode);
+    else child!.on('exit', done);
+  });
+  if (!p.flags['keep']) fs.rmSync(dir, { recursive: true, force: true });
+  return code;
+}
+
+/** Resolves to true once the VM says it is ready, or to why it will not be. */
+function waitReady(child: ChildProcess, fd: number): Promise<true | string> {
+  return new Promise((resolve) => {
+    const buf = Buffer.alloc(64);
+    const t0 = Date.now();
+    let exited: string | undefined;
+    child.on('error', (e) => { exited = `cannot start bin/torov: ${e.message}`; });
+    child.on('exit', (code, sig) => { exited = sig ? `it was killed by ${sig}` : `torov exited with status ${code}`; });
+    const poll = (): void => {
+      let n = 0;
+      try { n = fs.readSync(fd, buf, 0, buf.length, null); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') { resolve(`reading its FIFO: ${(e as Error).message}`); return; } }
+      if (n > 0 && buf.subarray(0, n).toString().startsWith('ready')) { resolve(true); return; }
+      if (exited !== undefined) { resolve(exited); return; }
+      if (Date.now() - t0 > CREATE_TIMEOUT_MS) { resolve(`not ready after ${CREATE_TIMEOUT_MS / 1000}s`); return; }
+      setTimeout(poll, 3);
+    };
+    poll();
+  });
+}
+
+/** Moves this (single JS) thread into a network namespace: the torov it spawns runs there, with --network host. */
+function joinNetwork(nsPath: string): void {
+  const { sys, NR } = require('../host/libc') as typeof import('../host/libc');
+  const fd = fs.openSync(nsPath, fs.constants.O_RDONLY);
+  try {
+    const r = sys(NR.setns, fd, 0x40000000 /* CLONE_NEWNET */);
+    if (r < 0) throw new OciError(`cannot join the network namespace ${nsPath} (errno ${-r})`);
+  } finally { fs.closeSync(fd); }
+}
+
+/**
+ * The run's policy, in torov's format, written to the container's directory: the policy
+ * the dev.torov.policy annotation names, else linux.seccomp through torov's Docker/OCI
+ * profile import, else torov's default; with the sandbox fields config.json sets (a
+ * writable root unless root.readonly, a /tmp tmpfs, rlimits). Checked as `torov run`
+ * checks it, so that a bad policy fails here, in the log.
+ */
+function writePolicy(plan: RunPlan, dir: string, log: Logger): string {
+  const pol = require('../policy') as typeof import('../policy');
+  let policy = pol.defaultPolicy();
+  let from = 'torov\'s default policy';
+  const use = (file: string, what: string): void => {
+    const loaded = pol.loadPolicyFile(file);
+    if (loaded.kind === 'torov-config') throw new OciError(`${what}: a ToroV configuration names its own program: give a torov policy or a seccomp profile`);
+    for (const w of loaded.warnings) log.write('debug', `${what}: ${w}`);
+    if (loaded.kind === 'docker') for (const w of loaded.approximations) log.write('debug', `${what}: ${w}`);
+    policy = loaded.policy;
+    from = what;
+  };
+  if (plan.policyFile !== undefined) use(plan.policyFile, `the policy ${plan.policyFile}`);
+  else if (plan.seccomp !== undefined) {
+    const f = path.join(dir, 'seccomp.json');
+    fs.writeFileSync(f, JSON.stringify(plan.seccomp), { mode: 0o600 });
+    use(f, 'linux.seccomp');
+  }
+  const { doc } = pol.toTorovDocument(policy);
+  const { root: _r, network: _n, newPid: _p, ...rest } = doc as Record<string, unknown>;
+  void _r; void _n; void _p;
+  const restRl = (rest['rlimits'] ?? {}) as Record<string, unknown>;
+  const sb = sandboxFields(plan);
+  const out = { description: `torov-oci: ${from}`, ...rest, ...sb, ...(sb['rlimits'] || rest['rlimits'] ? { rlimits: { ...restRl, ...(sb['rlimits'] as object ?? {}) } } : {}) };
+  const file = path.join(dir, 'policy.json');
+  fs.writeFileSync(file, JSON.stringify(out, null, 1), { mode: 0o644 });
+  const loaded = pol.loadPolicyFile(file);
+  pol.validateForRun(loaded, {});
+  log.write('debug', `policy: ${from}`);
+  return file;
+}
+
+/** The children of a process (from every thread). */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  try {
+    for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+      try { out.push(...fs.readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)); } catch { /* ended */ }
+    }
+  } catch { /* gone */ }
+  return out;
+}
+
+/**
+ * Runs the config's hooks of one kind, in order, each with the container's state on its
+ * stdin. Their `pid` is the VMM's: the process in the container's network and mount
+ * namespaces, which is what a hook such as Docker's libnetwork-setkey configures.
+ * A failing prestart or createRuntime hook fails `create` (`fatal`); the others are logged.
+ */
+function runHooks(kind: HookKind, s: Stored, log: Logger, fatal: boolean, status = 'created'): void {
+  const cp = require('node:child_process') as typeof import('node:child_process');
+  const state = JSON.stringify({ ociVersion: OCI_VERSION, id: s.id, status, pid: s.vmmPid, bundle: s.bundle, annotations: s.annotations });
+  (s.hooks[kind] ?? []).forEach((h, i) => {
+    const env: Record<string, string> = {};
+    for (const e of h.env) { const eq = e.indexOf('='); if (eq > 0) env[e.slice(0, eq)] = e.slice(eq + 1); }
+    const r = cp.spawnSync(h.path, h.args.slice(1), { ...(h.args[0] !== undefined ? { argv0: h.args[0] } : {}), env, input: state, encoding: 'utf8',
+      timeout: (h.timeout ?? 60) * 1000, killSignal: 'SIGKILL', stdio: ['pipe', 'pipe', 'pipe'] });
+    const why = r.error ? r.error.message : r.signal ? `killed by ${r.signal}${r.signal === 'SIGKILL' ? ` (its timeout, ${h.timeout ?? 60}s?)` : ''}` : r.status !== 0 ? `exit status ${r.status}` : undefined;
+    if (why === undefined) { log.write('debug', `hook ${kind}[${i}] ${h.path}: ok`); return; }
+    const msg = `hook ${kind}[${i}] ${h.path} failed: ${why}${r.stderr ? `: ${r.stderr.trim().split('\n')[0]}` : ''}`;
+    if (fatal) throw new OciError(msg);
+    log.write('warning', msg);
+  });
+}
+
+function cmdStart(g: Global, log: Logger, id: string): number {
+  const s = load(g, id);
+  const st = status(s);
+  if (st !== 'created') throw new OciError(`cannot start a container that is ${st === 'stopped' ? 'stopped (container not running)' : 'already running'}`);
+  let fd: number;
+  try { fd = fs.openSync(path.join(dirOf(g, id), 'start'), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK); }
+  catch { throw new OciError(`cannot start container "${id}": its VM is not waiting (container not running)`); }
+  try { fs.writeSync(fd, 's'); } finally { fs.closeSync(fd); }
+  s.started = true;
+  save(g, s);
+  runHooks('poststart', s, log, false, 'running');
+  return 0;
+}
+
+/** A signal name (TERM, SIGTERM, sigterm) or number; the default is SIGTERM. */
+export function parseSignal(v: string | undefined): number {
+  if (v === undefined) return os.constants.signals.SIGTERM;
+  if (/^\d+$/.test(v)) {
+    const n = Number(v);
+    if (n < 1 || n > 64) throw new OciError(`invalid signal ${v}: expected 1 to 64 or a name`);
+    return n;
+  }
+  const name = v.toUpperCase().startsWith('SIG') ? v.toUpperCase() : `SIG${v.toUpperCase()}`;
+  // Real-time signals as glibc numbers them (34 to 64): RTMIN, RTMIN+N, RTMAX, RTMAX-N.
+  const rt = /^SIGRT(MIN|MAX)(?:([+-])(\d+))?$/.exec(name);
+  if (rt) {
+    const n = (rt[1] === 'MIN' ? 34 : 64) + (rt[2] === '+' ? 1 : rt[2] === '-' ? -1 : 0) * Number(rt[3] ?? 0);
+    if (n >= 34 && n <= 64) return n;
+  }
+  const n = (os.constants.signals as Record<string, number>)[name];
+  if (n === undefined) throw new OciError(`invalid signal ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** The container's process and its descendants (host pids). */
+function processes(s: Stored): number[] {
+  if (!alive(s)) return [];
+  const parent = new Map<number, number>();
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    const st = procStat(Number(e));
+    if (st) parent.set(Number(e), st.ppid);
+  }
+  const out = [s.pid];
+  for (let i = 0; i < out.length; i++) for (const [pid, pp] of parent) if (pp === out[i] && !out.includes(pid)) out.push(pid);
+  return out;
+}
+
+function cmdKill(g: Global, p: Parsed): number {
+  if (p.words.length < 1 || p.words.length > 2) throw new OciError('kill: expected ID [SIGNAL]');
+  const id = checkId(p.words[0]);
+  const sig = parseSignal(p.words[1]);
+  const s = load(g, id);
+  if (!alive(s)) throw new OciError('container not running');
+  // The launcher forwards the signals a program handles to the guest; SIGKILL (and --all)
+  // ends the whole run: the launcher, then its VMM with it.
+  const targets = p.flags['all'] && sig === os.constants.signals.SIGKILL ? processes(s) : [s.pid];
+  for (const pid of targets) { try { process.kill(pid, sig); } catch { /* ended meanwhile */ } }
+  return 0;
+}
+
+async function cmdDelete(g: Global, log: Logger, p: Parsed): Promise<number> {
+  const id = oneId(p, 'delete');
+  const dir = dirOf(g, id);
+  if (!fs.existsSync(dir)) {
+    if (p.flags['force']) return 0;
+    throw new OciError(`container "${id}" does not exist`);
+  }
+  let s: Stored | undefined;
+  try { s = load(g, id); } catch { /* a create that failed half-way: remove what is there */ }
+  if (s !== undefined && alive(s)) {
+    if (!p.flags['force']) throw new OciError(`cannot delete container "${id}" that is ${status(s)} (use --force)`);
+    for (const pid of processes(s)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    for (let waited = 0; alive(s) && waited < 5000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+    if (alive(s)) log.write('warning', `delete: pid ${s.pid} still exists after SIGKILL`);
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+  if (s !== undefined) runHooks('poststop', s, log, false, 'stopped');
+  return 0;
+}
+
+function cmdPs(g: Global, p: Parsed): number {
+  const id = oneId(p, 'ps');
+  const fmt = p.flags['format'] ?? 'table';
+  if (fmt !== 'table' && fmt !== 'json') throw new OciError(`ps: --format must be table or json (got ${JSON.stringify(fmt)})`);
+  const pids = processes(load(g, id));
+  if (fmt === 'json') { writeFd(1, JSON.stringify(pids) + '\n'); return 0; }
+  const lines = ['PID CMD'];
+  for (const pid of pids) {
+    let cmd = '';
+    try { cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' '); } catch { /* gone */ }
+    lines.push(`${pid} ${cmd}`);
+  }
+  writeFd(1, lines.join('\n') + '\n');
+  return 0;
+}
+
+function cmdList(g: Global, p: Parsed): number {
+  let ids: string[] = [];
+  try { ids = fs.readdirSync(g.root).filter((e) => fs.existsSync(path.join(g.root, e, 'state.json'))).sort(); } catch { /* no root yet */ }
+  if (p.flags['quiet']) { writeFd(1, ids.map((i) => i + '\n').join('')); return 0; }
+  const states = ids.map((i) => stateOf(g, i));
+  if (p.flags['format'] === 'json') { writeFd(1, JSON.stringify(states) + '\n'); return 0; }
+  writeFd(1, ['ID PID STATUS BUNDLE CREATED', ...states.map((s) => `${s['id']} ${s['pid']} ${s['status']} ${s['bundle']} ${s['created']}`)].join('\n') + '\n');
+  return 0;
+}
+
+/** `features`: what this runtime supports (the runtime spec's features document). */
+export function features(): Record<string, unknown> {
+  return {
+    ociVersionMin: '1.0.0', ociVersionMax: OCI_VERSION,
+    hooks: ['prestart', 'createRuntime', 'poststart', 'poststop'],
+    mountOptions: ['ro', 'rw', 'bind', 'rbind', 'size'],
+    linux: {
+      namespaces: ['pid', 'network', 'mount', 'ipc', 'uts', 'user', 'cgroup', 'time'],
+      capabilities: [],
+      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false },
+      seccomp: { enabled: true, actions: ['SCMP_ACT_ALLOW', 'SCMP_ACT_ERRNO', 'SCMP_ACT_KILL', 'SCMP_ACT_KILL_THREAD', 'SCMP_ACT_KILL_PROCESS', 'SCMP_ACT_LOG', 'SCMP_ACT_TRAP'], archs: ['SCMP_ARCH_X86_64'] },
+      apparmor: { enabled: false }, selinux: { enabled: false },
+    },
+    annotations: { 'dev.torov.policy': 'a torov policy or seccomp profile file for the guest (absolute, or relative to the bundle)', 'org.opencontainers.runtime-spec.features.torov.vm': 'true' },
+  };
+}

@@ -1,0 +1,71 @@
+/* oci_probe: the OCI runtime's test program (test/integration/oci.test.ts), packed into a
+ * test image by test/oci/make-image.js and run by containerd through bin/torov-oci.
+ *   oci_probe args A B ...   print each argument on a line of its own, in brackets
+ *   oci_probe sleep          say "sleeping", then wait for a signal (SIGTERM ends it: 143)
+ *   oci_probe serve PORT     listen on 0.0.0.0:PORT; answer each client with one line
+ *   oci_probe denied         call get_mempolicy, which Docker's default seccomp profile
+ *                            refuses (EPERM) and torov's default policy allows, and
+ *                            print what it returned
+ *   oci_probe env            print the environment, the working directory and the ids
+ *   oci_probe uname          print the host name (uname's nodename) */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+extern char **environ;
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IONBF, 0);
+    const char *mode = argc > 1 ? argv[1] : "args";
+    if (strcmp(mode, "args") == 0) {
+        for (int i = 2; i < argc; i++) printf("[%s]\n", argv[i]);
+        return 0;
+    }
+    if (strcmp(mode, "sleep") == 0) {
+        printf("sleeping\n");
+        for (;;) pause();
+    }
+    if (strcmp(mode, "serve") == 0 && argc > 2) {
+        int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+        setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(atoi(argv[2])) };
+        if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) < 0 || listen(s, 8) < 0) { perror("oci_probe: listen"); return 1; }
+        printf("listening on %s\n", argv[2]);
+        for (;;) {
+            int c = accept(s, NULL, NULL);
+            if (c < 0) continue;
+            static const char msg[] = "hello from oci_probe\n";
+            if (write(c, msg, sizeof msg - 1) < 0) perror("oci_probe: write");
+            close(c);
+        }
+    }
+    if (strcmp(mode, "denied") == 0) {
+        int policy = -1;
+        long r = syscall(SYS_get_mempolicy, &policy, NULL, 0UL, NULL, 0UL);
+        printf("get_mempolicy: %s\n", r == 0 ? "ok" : strerror(errno));
+        return 0;
+    }
+    if (strcmp(mode, "env") == 0) {
+        for (char **e = environ; *e; e++) printf("env %s\n", *e);
+        char cwd[256];
+        printf("cwd %s\n", getcwd(cwd, sizeof cwd) ? cwd : strerror(errno));
+        printf("uid %d gid %d\n", (int)getuid(), (int)getgid());
+        return 0;
+    }
+    if (strcmp(mode, "uname") == 0) {
+        struct utsname u;
+        if (uname(&u) < 0) { perror("oci_probe: uname"); return 1; }
+        printf("nodename %s\n", u.nodename);
+        return 0;
+    }
+    fprintf(stderr, "oci_probe: unknown mode %s\n", mode);
+    return 2;
+}

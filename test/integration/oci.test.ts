@@ -1,0 +1,494 @@
+/**
+ * torov-oci (issue 14), on real KVM:
+ *  - the runtime's own commands on a bundle (create, state, start, kill, delete, run), its
+ *    refusals of hostile configs, and what it leaves behind (nothing);
+ *  - containerd's runc shim driving it: `ctr run --runc-binary bin/torov-oci` against the
+ *    same run with runc, exit statuses, `ctr task kill`, a server reached through its
+ *    network namespace and the host's, /dev/kvm held by the container's process, Docker's
+ *    default seccomp profile as the guest's policy;
+ *  - Docker's daemon with torov-oci as a runtime (`docker run --runtime torov`).
+ * The containerd tests use the containerd at TOROV_CONTAINERD_SOCKET (.ci/run starts one
+ * with test/oci/containerd.sh), or start a private one the same way; without containerd,
+ * ctr and runc installed they are skipped, with the reason shown.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as cp from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ROOT, guest, scratchDir, LIMIT } from '../helpers';
+
+const RUNTIME = path.join(ROOT, 'bin', 'torov-oci');
+const IMAGE = 'docker.io/torov/guests:latest';
+const NS = 'torov-oci-test';
+
+/** torov-oci with a private state root; returns status and output. */
+function oci(stateRoot: string, args: string[], opts: { log?: string } = {}): { status: number | null; stdout: string; stderr: string } {
+  const argv = ['--root', stateRoot, ...(opts.log ? ['--log', opts.log, '--log-format', 'json'] : []), ...args];
+  if (args[0] !== 'create') {
+    const r = cp.spawnSync(RUNTIME, argv, { encoding: 'utf8', ...LIMIT });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+  // create leaves the container's process with its stdio: files, not pipes this process would stop reading.
+  const dir = scratchDir('torov-oci-stdio-');
+  const out = fs.openSync(path.join(dir, 'out'), 'w'), err = fs.openSync(path.join(dir, 'err'), 'w');
+  const r = cp.spawnSync(RUNTIME, argv, { stdio: ['ignore', out, err], ...LIMIT });
+  fs.closeSync(out); fs.closeSync(err);
+  return { status: r.status, stdout: fs.readFileSync(path.join(dir, 'out'), 'utf8'), stderr: fs.readFileSync(path.join(dir, 'err'), 'utf8') };
+}
+
+/** A bundle: rootfs/ with the test guests, and config.json from `edit` applied to a ctr-like config. */
+function makeBundle(edit: (c: Record<string, any>, bundle: string) => void = () => {}): string {
+  const b = scratchDir('torov-oci-bundle-');
+  const rootfs = path.join(b, 'rootfs');
+  for (const d of ['dev', 'proc', 'sys', 'tmp', 'etc']) fs.mkdirSync(path.join(rootfs, d), { recursive: true });
+  for (const g of ['hello', 'fault', 'oci_probe']) fs.copyFileSync(guest(g), path.join(rootfs, g));
+  fs.writeFileSync(path.join(rootfs, 'not-a-program'), 'just text\n', { mode: 0o755 });
+  const c: Record<string, any> = {
+    ociVersion: '1.0.2-dev',
+    process: { user: { uid: 0, gid: 0 }, args: ['/hello'], env: ['PATH=/usr/bin:/bin'], cwd: '/', rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }], noNewPrivileges: true },
+    root: { path: 'rootfs' },
+    mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }, { destination: '/dev', type: 'tmpfs', source: 'tmpfs' }],
+    linux: { namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network' }], resources: { memory: { limit: 128 * 2 ** 20 } } },
+  };
+  edit(c, b);
+  fs.writeFileSync(path.join(b, 'config.json'), JSON.stringify(c));
+  return b;
+}
+
+/** The process and its descendants. */
+function tree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    for (const t of fs.readdirSync(`/proc/${out[i]}/task`, { withFileTypes: false }).map(String)) {
+      try { out.push(...fs.readFileSync(`/proc/${out[i]}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)); } catch { /* gone */ }
+    }
+  }
+  return out;
+}
+
+const exists = (pid: number) => { try { const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8'); return !/^\d+ \(.*\) [ZX]/.test(s); } catch { return false; } };
+const holdsKvm = (pid: number) => { try { return fs.readdirSync(`/proc/${pid}/fd`).some((fd) => { try { return fs.readlinkSync(`/proc/${pid}/fd/${fd}`) === '/dev/kvm'; } catch { return false; } }); } catch { return false; } };
+
+async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
+  for (const t0 = Date.now(); !cond(); await new Promise((r) => setTimeout(r, 50))) {
+    if (Date.now() - t0 > ms) assert.fail(`timed out waiting for ${what}`);
+  }
+}
+
+// ---- The runtime alone --------------------------------------------------------------
+
+const state = scratchDir('torov-oci-state-');
+after(() => {
+  // Whatever a failed test left: kill and remove it (never anything outside this root).
+  for (const id of fs.existsSync(state) ? fs.readdirSync(state) : []) oci(state, ['delete', '--force', id]);
+});
+
+test('create stops before the first instruction; start runs it; state tells; delete leaves nothing', async () => {
+  const b = makeBundle((c) => { c.process.args = ['/oci_probe', 'args', 'a', 'b c']; });
+  const out = path.join(b, 'out');
+  const pidFile = path.join(b, 'pid');
+  const fd = fs.openSync(out, 'w');
+  const r = cp.spawnSync(RUNTIME, ['--root', state, 'create', '--bundle', b, '--pid-file', pidFile, 'c1'], { stdio: ['ignore', fd, fd], ...LIMIT });
+  fs.closeSync(fd);
+  assert.equal(r.status, 0, fs.readFileSync(out, 'utf8'));
+  const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+  const st = JSON.parse(oci(state, ['state', 'c1']).stdout);
+  assert.deepEqual({ ...st, created: undefined }, { ociVersion: '1.0.2', id: 'c1', pid, status: 'created', bundle: b, rootfs: fs.realpathSync(path.join(b, 'rootfs')), created: undefined, owner: '', annotations: {} });
+  // The container's process exists, its VM is built (the VMM holds /dev/kvm), and the program has not run.
+  assert.ok(exists(pid));
+  assert.ok(tree(pid).some(holdsKvm), 'the container process is a torov VM');
+  await new Promise((res) => setTimeout(res, 300));
+  assert.equal(fs.readFileSync(out, 'utf8'), '', 'nothing ran before start');
+  assert.equal(oci(state, ['delete', 'c1']).status, 1, 'a created container is not deleted without --force');
+  assert.equal(oci(state, ['start', 'c1']).status, 0);
+  await until('the program to end', () => !exists(pid));
+  assert.equal(fs.readFileSync(out, 'utf8'), '[a]\n[b c]\n');
+  assert.equal(JSON.parse(oci(state, ['state', 'c1']).stdout).status, 'stopped');
+  assert.match(oci(state, ['start', 'c1']).stderr, /stopped/);
+  assert.equal(oci(state, ['delete', 'c1']).status, 0);
+  assert.deepEqual(fs.readdirSync(state), []);
+  assert.match(oci(state, ['state', 'c1']).stderr, /container "c1" does not exist/);
+  assert.equal(oci(state, ['delete', '--force', 'c1']).status, 0, 'delete --force of a missing container succeeds (the shim calls it twice)');
+});
+
+test('kill: a signal reaches the program; ps lists the run; delete --force ends a running one', async () => {
+  const b = makeBundle((c) => { c.process.args = ['/oci_probe', 'sleep']; });
+  assert.equal(oci(state, ['create', '--bundle', b, 'k1']).status, 0);
+  assert.equal(oci(state, ['start', 'k1']).status, 0);
+  const st = JSON.parse(oci(state, ['state', 'k1']).stdout);
+  assert.equal(st.status, 'running');
+  const pids = JSON.parse(oci(state, ['ps', '--format', 'json', 'k1']).stdout) as number[];
+  assert.equal(pids[0], st.pid);
+  assert.ok(pids.length >= 2, 'the launcher and its VMM');
+  assert.equal(oci(state, ['kill', 'k1', 'TERM']).status, 0);
+  await until('SIGTERM to end the program', () => !exists(st.pid));
+  assert.match(oci(state, ['kill', 'k1', 'KILL']).stderr, /container not running/);
+  assert.equal(oci(state, ['delete', 'k1']).status, 0);
+  // delete --force of a running container
+  assert.equal(oci(state, ['create', '--bundle', b, 'k2']).status, 0);
+  const pid2 = JSON.parse(oci(state, ['state', 'k2']).stdout).pid as number;
+  const all = tree(pid2);
+  assert.equal(oci(state, ['start', 'k2']).status, 0);
+  assert.equal(oci(state, ['delete', '--force', 'k2']).status, 0);
+  await until('every process of the run to end', () => !all.some(exists));
+  assert.deepEqual(fs.readdirSync(state), []);
+});
+
+test('run: the exit status is the program\'s (139 for a segfault)', () => {
+  const b = makeBundle((c) => { c.process.args = ['/fault', 'segv-null-write']; });
+  const r = oci(state, ['run', '--bundle', b, 'r1']);
+  assert.equal(r.status, 139, r.stderr);
+  assert.match(r.stderr, /SIGSEGV/);
+  assert.deepEqual(fs.readdirSync(state), []);
+});
+
+test('policy: linux.seccomp and the dev.torov.policy annotation reach the guest', () => {
+  const probe = (edit: (c: Record<string, any>, b: string) => void) => {
+    const b = makeBundle((c, bundle) => { c.process.args = ['/oci_probe', 'denied']; edit(c, bundle); });
+    const r = oci(state, ['run', '--bundle', b, 'p1']);
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.trim();
+  };
+  assert.equal(probe(() => {}), 'get_mempolicy: Function not implemented', 'torov\'s default policy allows it (torov has no NUMA)');
+  assert.equal(probe((c) => { c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['get_mempolicy'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 }] }; }), 'get_mempolicy: Permission denied');
+  // A torov policy named by the annotation (relative to the bundle) wins over linux.seccomp.
+  assert.equal(probe((c, b) => {
+    fs.writeFileSync(path.join(b, 'guest.policy.json'), JSON.stringify({ defaultAction: 'allow', syscalls: [{ names: ['get_mempolicy'], action: 'deny', errno: 'EXDEV' }] }));
+    c.annotations = { 'dev.torov.policy': 'guest.policy.json' };
+    c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW' };
+  }), 'get_mempolicy: Cross-device link');
+});
+
+test('hostname: the config\'s, as uname shows it; torov without one', () => {
+  const uname = (edit: (c: Record<string, any>) => void) => {
+    const r = oci(state, ['run', '--bundle', makeBundle((c) => { c.process.args = ['/oci_probe', 'uname']; edit(c); }), 'u1']);
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout;
+  };
+  assert.equal(uname((c) => { c.hostname = 'box-1.example'; }), 'nodename box-1.example\n');
+  assert.equal(uname(() => {}), 'nodename torov\n');
+});
+
+test('hooks: prestart and createRuntime before create returns, with the VMM\'s pid; poststart; poststop; a failing one fails create', async () => {
+  const b = makeBundle((c, bundle) => {
+    const hook = path.join(bundle, 'hook.sh');
+    fs.writeFileSync(hook, '#!/bin/sh\nstate=$(cat)\npid=$(echo "$state" | sed \'s/.*"pid":\\([0-9]*\\).*/\\1/\')\necho "$1 $pid $(readlink /proc/$pid/ns/net) $state" >> "$0.log"\n', { mode: 0o755 });
+    c.process.args = ['/oci_probe', 'sleep'];
+    c.hooks = { prestart: [{ path: hook, args: ['hook.sh', 'prestart'] }], createRuntime: [{ path: hook, args: ['hook.sh', 'createRuntime'] }],
+      poststart: [{ path: hook, args: ['hook.sh', 'poststart'] }], poststop: [{ path: hook, args: ['hook.sh', 'poststop'] }] };
+  });
+  const log = path.join(b, 'hook.sh.log');
+  assert.equal(oci(state, ['create', '--bundle', b, 'h1']).status, 0);
+  const lines = () => fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => l.split(' '));
+  assert.deepEqual(lines().map((l) => l[0]), ['prestart', 'createRuntime']);
+  const [, pid, netns, json] = lines()[0]!;
+  const st = JSON.parse(json!) as { id: string; status: string; pid: number; bundle: string };
+  assert.deepEqual([st.id, st.status, st.bundle], ['h1', 'created', b]);
+  assert.ok(holdsKvm(Number(pid)), 'the hooks\' pid is the VMM');
+  assert.notEqual(netns, fs.readlinkSync('/proc/self/ns/net'), 'in the container\'s network namespace');
+  assert.equal(oci(state, ['start', 'h1']).status, 0);
+  assert.equal(lines()[2]![0], 'poststart');
+  assert.equal(oci(state, ['delete', '--force', 'h1']).status, 0);
+  assert.deepEqual(lines().map((l) => l[0]), ['prestart', 'createRuntime', 'poststart', 'poststop']);
+  // A failing prestart hook: create fails with its message, and leaves no VM and no state.
+  const seen = path.join(scratchDir('torov-oci-hook-'), 'state.json');
+  const bad = makeBundle((c) => { c.hooks = { prestart: [{ path: '/bin/sh', args: ['sh', '-c', 'cat > "$0"; echo no network >&2; exit 3', seen] }] }; });
+  const r = oci(state, ['create', '--bundle', bad, 'h2']);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /hook prestart\[0\] \/bin\/sh failed: exit status 3: no network/);
+  assert.deepEqual(fs.readdirSync(state), []);
+  const vmm = (JSON.parse(fs.readFileSync(seen, 'utf8')) as { pid: number }).pid;
+  await until('the VM of the failed create to end', () => !exists(vmm));
+});
+
+test('refused: hostile or unrunnable configs fail create with one line in the log; nothing is created', () => {
+  const cases: Array<[(c: Record<string, any>) => void, RegExp]> = [
+    [(c) => { c.root.path = '../../..'; }, /root.path: \.\.\/\.\.\/\.\. leaves the bundle/],
+    [(c) => { c.root.path = 'missing'; }, /root.path: missing does not exist/],
+    [(c) => { c.linux.namespaces.push({ type: 'galaxy' }); }, /unknown namespace type "galaxy"/],
+    [(c) => { c.linux.resources.memory.limit = 1000; }, /memory.limit is 1000 bytes/],
+    [(c) => { c.mounts.push({ destination: '/x', type: 'bind', source: '../../../etc' }); }, /leaves the bundle/],
+    [(c) => { c.process.args = ['/not-a-program']; }, /\/not-a-program: the container's program is not an ELF program/],
+    [(c) => { c.process.args = ['/nothere']; }, /\/nothere: .*container's root/],
+    [(c) => { c.process.terminal = true; }, /no --console-socket/],
+  ];
+  for (const [edit, why] of cases) {
+    const b = makeBundle(edit);
+    const before = fs.readdirSync(b).sort();
+    const log = path.join(b, 'log.json');
+    const r = oci(state, ['create', '--bundle', b, 'bad'], { log });
+    assert.equal(r.status, 1, String(why));
+    const last = JSON.parse(fs.readFileSync(log, 'utf8').trim().split('\n').pop()!) as { level: string; msg: string };
+    assert.equal(last.level, 'error');
+    assert.match(last.msg, why);
+    assert.match(r.stderr, why);
+    assert.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+    assert.deepEqual(fs.readdirSync(state), [], 'no state directory');
+    assert.deepEqual(fs.readdirSync(b).sort(), [...before, 'log.json'].sort(), 'nothing new in the bundle but the log');
+  }
+  assert.match(oci(state, ['create', '--bundle', '/nonexistent-bundle', 'bad']).stderr, /cannot read \/nonexistent-bundle\/config.json: no such file/);
+  assert.match(oci(state, ['state', '../etc']).stderr, /invalid container id/);
+  assert.match(oci(state, ['kill', 'x', 'SIGNOPE']).stderr, /invalid signal/);
+  assert.equal(oci(state, ['--version']).status, 0);
+  assert.equal(JSON.parse(oci(state, ['features']).stdout).ociVersionMax, '1.0.2');
+});
+
+// ---- containerd -------------------------------------------------------------------
+
+const have = (cmd: string) => cp.spawnSync('sh', ['-c', `command -v ${cmd}`], LIMIT).status === 0;
+const missing = ['containerd', 'ctr', 'runc'].filter((c) => !have(c));
+const SKIP = missing.length ? `containerd tests skipped: ${missing.join(', ')} not installed (apt-get install containerd runc; see .ci/run)`
+  : process.getuid?.() !== 0 ? 'containerd tests skipped: they need root (containerd runs as root)' : undefined;
+if (SKIP) process.stderr.write(`oci.test: ${SKIP}\n`);
+
+let sock = process.env['TOROV_CONTAINERD_SOCKET'] ?? '';
+let ownDir: string | undefined;
+before(() => {
+  if (SKIP || sock) return;
+  ownDir = fs.mkdtempSync(path.join(os.tmpdir(), 'torov-containerd-'));
+  const r = cp.spawnSync(path.join(ROOT, 'test', 'oci', 'containerd.sh'), ['start', ownDir], { encoding: 'utf8', ...LIMIT });
+  assert.equal(r.status, 0, `could not start containerd: ${r.stderr}`);
+  sock = r.stdout.trim();
+});
+after(() => {
+  if (SKIP || !sock) return;
+  ctr(['tasks', 'ls']);    // (nothing: each test deletes what it made; containerd.sh stop kills any leftover)
+  for (const id of ctr(['containers', 'ls', '-q']).stdout.split('\n').filter(Boolean)) {
+    ctr(['tasks', 'kill', '-s', 'SIGKILL', id]); ctr(['tasks', 'delete', '-f', id]); ctr(['containers', 'delete', id]);
+  }
+  if (ownDir) cp.spawnSync(path.join(ROOT, 'test', 'oci', 'containerd.sh'), ['stop', ownDir], LIMIT);
+});
+
+function ctr(args: string[], timeout = 60_000): { status: number | null; stdout: string; stderr: string } {
+  const r = cp.spawnSync('ctr', ['--address', sock, '--namespace', NS, ...args], { encoding: 'utf8', timeout, killSignal: 'SIGKILL' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** `ctr run --rm` of the test image with torov-oci (or runc), and the image imported once. */
+let imported = false;
+function ctrRun(id: string, args: string[], o: { runc?: boolean; flags?: string[] } = {}) {
+  if (!imported) {
+    const tar = path.join(scratchDir('torov-oci-image-'), 'image.tar');
+    const m = cp.spawnSync(process.execPath, [path.join(ROOT, 'test', 'oci', 'make-image.js'), tar, IMAGE], { encoding: 'utf8', ...LIMIT });
+    assert.equal(m.status, 0, m.stderr);
+    const r = ctr(['images', 'import', tar]);
+    assert.equal(r.status, 0, r.stderr);
+    imported = true;
+  }
+  return ctr(['run', '--rm', ...(o.runc ? [] : ['--runc-binary', RUNTIME]), ...(o.flags ?? []), IMAGE, id, ...args]);
+}
+
+/** The state directory containerd's shim gives a runtime for the test namespace. */
+const shimState = (id: string) => path.join('/run/containerd/runc', NS, id);
+
+test('containerd: ctr run prints what runc\'s run prints, with the same status', { skip: SKIP }, () => {
+  for (const args of [['/hello', 'a', 'b c'], ['/oci_probe', 'args', 'a', 'b c', ''], ['/oci_probe', 'env']]) {
+    const t = ctrRun('torov-args', args), n = ctrRun('runc-args', args, { runc: true });
+    assert.equal(n.status, 0, n.stderr);
+    assert.equal(t.status, 0, t.stderr);
+    assert.equal(t.stdout, n.stdout, args.join(' '));
+    assert.ok(t.stdout.length > 0);
+  }
+  assert.ok(!fs.existsSync(shimState('torov-args')));
+});
+
+test('containerd: a segfault is status 139', { skip: SKIP }, () => {
+  const r = ctrRun('torov-segv', ['/fault', 'segv-null-write']);
+  assert.equal(r.status, 139, r.stderr);
+  assert.match(r.stderr, /torov: SIGSEGV/);
+});
+
+test('containerd: a detached sleeper is a torov VM; ctr task kill -s SIGTERM ends it; delete leaves nothing', { skip: SKIP }, async () => {
+  ctrRun('never', ['/hello']);   // (imports the image)
+  const r = ctr(['run', '-d', '--runc-binary', RUNTIME, IMAGE, 'torov-sleep', '/oci_probe', 'sleep']);
+  assert.equal(r.status, 0, r.stderr);
+  let pid = 0;
+  await until('the task to run', () => {
+    const m = /^torov-sleep\s+(\d+)\s+RUNNING/m.exec(ctr(['tasks', 'ls']).stdout);
+    pid = m ? Number(m[1]) : 0;
+    return pid > 0;
+  });
+  const all = tree(pid);
+  assert.ok(all.some(holdsKvm), 'a process of the container holds /dev/kvm');
+  assert.ok(fs.existsSync(shimState('torov-sleep')));
+  assert.equal(ctr(['tasks', 'kill', '-s', 'SIGTERM', 'torov-sleep']).status, 0);
+  await until('the task to stop', () => /^torov-sleep\s+\d+\s+STOPPED/m.test(ctr(['tasks', 'ls']).stdout));
+  const d = ctr(['tasks', 'delete', 'torov-sleep']);
+  assert.equal(d.status, 0, d.stderr);
+  assert.equal(ctr(['containers', 'delete', 'torov-sleep']).status, 0);
+  await until('every process of the container to end', () => !all.some(exists));
+  assert.ok(!fs.existsSync(shimState('torov-sleep')), 'no state directory left');
+});
+
+test('containerd: a server in its own network namespace, reached through it; and on the host\'s network', { skip: SKIP }, async () => {
+  ctrRun('never', ['/hello']);
+  const fetchLine = (argv: string[]) => cp.spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', ...LIMIT });
+  // Its own namespace (ctr's default): entered from the host with nsenter.
+  assert.equal(ctr(['run', '-d', '--runc-binary', RUNTIME, IMAGE, 'torov-srv', '/oci_probe', 'serve', '8931']).status, 0);
+  try {
+    let vmm = 0;
+    await until('the server\'s VM', () => {
+      const m = /^torov-srv\s+(\d+)\s+RUNNING/m.exec(ctr(['tasks', 'ls']).stdout);
+      vmm = m ? tree(Number(m[1])).find(holdsKvm) ?? 0 : 0;
+      return vmm > 0;
+    });
+    assert.notEqual(fs.readlinkSync(`/proc/${vmm}/ns/net`), fs.readlinkSync('/proc/self/ns/net'), 'a network namespace of its own');
+    let got = '';
+    await until('the server to answer', () => {
+      got = fetchLine(['nsenter', `--net=/proc/${vmm}/ns/net`, 'bash', '-c', 'exec 3<>/dev/tcp/127.0.0.1/8931 && cat <&3']).stdout;
+      return got !== '';
+    });
+    assert.equal(got, 'hello from oci_probe\n');
+  } finally {
+    ctr(['tasks', 'kill', '-s', 'SIGKILL', 'torov-srv']);
+    await until('the server to stop', () => !/torov-srv\s+\d+\s+RUNNING/.test(ctr(['tasks', 'ls']).stdout));
+    ctr(['tasks', 'delete', 'torov-srv']); ctr(['containers', 'delete', 'torov-srv']);
+  }
+  // The host's network (--net-host): reached directly.
+  assert.equal(ctr(['run', '-d', '--net-host', '--runc-binary', RUNTIME, IMAGE, 'torov-srv-host', '/oci_probe', 'serve', '8932']).status, 0);
+  try {
+    let got = '';
+    await until('the server on the host\'s network', () => {
+      got = fetchLine([process.execPath, '-e', `const s=require('net').connect(8932,'127.0.0.1');let d='';s.on('data',(b)=>d+=b);s.on('end',()=>process.stdout.write(d));s.on('error',()=>{})`]).stdout;
+      return got !== '';
+    });
+    assert.equal(got, 'hello from oci_probe\n');
+  } finally {
+    ctr(['tasks', 'kill', '-s', 'SIGKILL', 'torov-srv-host']);
+    await until('the server to stop', () => !/torov-srv-host\s+\d+\s+RUNNING/.test(ctr(['tasks', 'ls']).stdout));
+    ctr(['tasks', 'delete', 'torov-srv-host']); ctr(['containers', 'delete', 'torov-srv-host']);
+  }
+  void net;
+});
+
+test('containerd: a network namespace given by path (as a Kubernetes pod\'s) is joined', { skip: SKIP || (!have('unshare') || !have('nsenter') || !have('ip') ? 'needs unshare, nsenter and ip (util-linux, iproute2)' : false) }, async () => {
+  // Not under /tmp: other torov runs bind /tmp into their guests, and a tree holding a
+  // namespace file (an nsfs mount) cannot be bound from a user namespace.
+  const dir = fs.mkdtempSync('/run/torov-oci-netns-');
+  const nsFile = path.join(dir, 'net');
+  fs.writeFileSync(nsFile, '');
+  assert.equal(cp.spawnSync('unshare', [`--net=${nsFile}`, 'ip', 'link', 'set', 'lo', 'up'], LIMIT).status, 0);
+  try {
+    assert.equal(ctr(['run', '-d', '--with-ns', `network:${nsFile}`, '--runc-binary', RUNTIME, IMAGE, 'torov-pod', '/oci_probe', 'serve', '8933']).status, 0);
+    let got = '';
+    await until('the server in the given namespace', () => {
+      got = cp.spawnSync('nsenter', [`--net=${nsFile}`, 'bash', '-c', 'exec 3<>/dev/tcp/127.0.0.1/8933 && cat <&3'], { encoding: 'utf8', ...LIMIT }).stdout;
+      return got !== '';
+    });
+    assert.equal(got, 'hello from oci_probe\n');
+  } finally {
+    ctr(['tasks', 'kill', '-s', 'SIGKILL', 'torov-pod']);
+    await until('the server to stop', () => !/torov-pod\s+\d+\s+RUNNING/.test(ctr(['tasks', 'ls']).stdout));
+    ctr(['tasks', 'delete', 'torov-pod']); ctr(['containers', 'delete', 'torov-pod']);
+    cp.spawnSync('umount', [nsFile], LIMIT);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('containerd: Docker\'s default seccomp profile (ctr run --seccomp) is the guest\'s policy; dev.torov.policy overrides it', { skip: SKIP }, () => {
+  const plain = ctrRun('torov-sc', ['/oci_probe', 'denied']);
+  assert.equal(plain.stdout, 'get_mempolicy: Function not implemented\n', plain.stderr);
+  const docker = ctrRun('torov-sc', ['/oci_probe', 'denied'], { flags: ['--seccomp'] });
+  assert.equal(docker.stdout, 'get_mempolicy: Operation not permitted\n', docker.stderr);
+  // runc with the same profile refuses it the same way.
+  assert.equal(ctrRun('runc-sc', ['/oci_probe', 'denied'], { runc: true, flags: ['--seccomp'] }).stdout, docker.stdout);
+  // A torov policy named by the dev.torov.policy annotation (ctr run --annotation) wins.
+  const pol = path.join(scratchDir('torov-oci-policy-'), 'guest.policy.json');
+  fs.writeFileSync(pol, JSON.stringify({ defaultAction: 'allow', syscalls: [{ names: ['get_mempolicy'], action: 'deny', errno: 'EXDEV' }] }));
+  const annotated = ctrRun('torov-sc', ['/oci_probe', 'denied'], { flags: ['--seccomp', '--annotation', `dev.torov.policy=${pol}`] });
+  assert.equal(annotated.stdout, 'get_mempolicy: Cross-device link\n', annotated.stderr);
+});
+
+test('containerd: ctr run -t gives the program a terminal (the console socket), as runc does', { skip: SKIP || (!have('script') ? 'needs script (bsdutils) for a terminal' : false) }, () => {
+  ctrRun('never', ['/hello']);
+  // script(1) gives ctr a terminal; ctr gives the shim a console socket, the runtime sends the pty's master there.
+  const viaTerminal = (runtime: string[], id: string, args: string) => cp.spawnSync('script',
+    ['-qec', `ctr --address ${sock} --namespace ${NS} run -t --rm ${runtime.join(' ')} ${IMAGE} ${id} ${args}`, '/dev/null'], { encoding: 'utf8', ...LIMIT });
+  const t = viaTerminal(['--runc-binary', RUNTIME], 'torov-tty', "/oci_probe args x 'y z'");
+  const n = viaTerminal([], 'runc-tty', "/oci_probe args x 'y z'");
+  assert.equal(t.status, 0, t.stdout);
+  assert.equal(t.stdout, n.stdout);
+  assert.match(t.stdout, /\[x\]\r\r?\n\[y z\]\r\r?\n/, 'the container\'s terminal turns \\n into \\r\\n');
+  const segv = viaTerminal(['--runc-binary', RUNTIME], 'torov-tty', '/fault segv-null-write');
+  assert.equal(segv.status, 139, segv.stdout);
+  assert.match(segv.stdout, /torov: SIGSEGV/);
+});
+
+// ---- Docker ------------------------------------------------------------------------
+
+const DOCKER_SKIP = !have('dockerd') || !have('docker') ? 'Docker tests skipped: dockerd and docker not installed (apt-get install docker.io; see .ci/run)'
+  : process.getuid?.() !== 0 ? 'Docker tests skipped: they need root' : undefined;
+if (DOCKER_SKIP) process.stderr.write(`oci.test: ${DOCKER_SKIP}\n`);
+
+test('Docker: docker run --runtime torov, against runc: output, statuses, docker stop, the default seccomp profile', { skip: DOCKER_SKIP }, async () => {
+  // Under /run, not /tmp (see test/oci/dockerd.sh).
+  const dir = fs.mkdtempSync('/run/torov-dockerd-');
+  const script = path.join(ROOT, 'test', 'oci', 'dockerd.sh');
+  try {
+    const started = cp.spawnSync(script, ['start', dir], { encoding: 'utf8', ...LIMIT });
+    assert.equal(started.status, 0, started.stderr);
+    const host = started.stdout.trim();
+    const docker = (args: string[]) => cp.spawnSync('docker', ['-H', host, ...args], { encoding: 'utf8', ...LIMIT });
+    const tar = path.join(scratchDir('torov-oci-image-'), 'image.tar');
+    assert.equal(cp.spawnSync(process.execPath, [path.join(ROOT, 'test', 'oci', 'make-image.js'), tar, IMAGE], LIMIT).status, 0);
+    const load = docker(['load', '-i', tar]);
+    assert.equal(load.status, 0, load.stderr);
+    const img = 'torov/guests:latest';
+    for (const args of [['/oci_probe', 'args', 'a', 'b c'], ['/oci_probe', 'env'], ['/oci_probe', 'uname'], ['/oci_probe', 'denied']]) {
+      const t = docker(['run', '--rm', '--runtime', 'torov', '--hostname', 'h', img, ...args]);
+      const n = docker(['run', '--rm', '--hostname', 'h', img, ...args]);
+      assert.equal(t.status, 0, t.stderr);
+      assert.equal(t.stdout, n.stdout, args.join(' '));
+    }
+    assert.equal(docker(['run', '--rm', '--runtime', 'torov', img, '/oci_probe', 'denied']).stdout, 'get_mempolicy: Operation not permitted\n', 'Docker\'s default profile');
+    const segv = docker(['run', '--rm', '--runtime', 'torov', img, '/fault', 'segv-null-write']);
+    assert.equal(segv.status, 139, segv.stderr);
+    assert.equal(docker(['run', '-d', '--name', 'torov-sleep', '--runtime', 'torov', img, '/oci_probe', 'sleep']).status, 0);
+    const pid = Number(docker(['inspect', '-f', '{{.State.Pid}}', 'torov-sleep']).stdout);
+    assert.ok(pid > 0 && tree(pid).some(holdsKvm), 'a torov VM');
+    const all = tree(pid);
+    const stop = docker(['stop', '-t', '10', 'torov-sleep']);
+    assert.equal(stop.status, 0, stop.stderr);
+    assert.equal(docker(['inspect', '-f', '{{.State.ExitCode}}', 'torov-sleep']).stdout.trim(), '143', 'docker stop\'s SIGTERM reached the program');
+    assert.equal(docker(['rm', 'torov-sleep']).status, 0);
+    await until('the container\'s processes to end', () => !all.some(exists));
+  } finally {
+    cp.spawnSync(script, ['stop', dir], LIMIT);
+  }
+});
+
+// ---- Podman ------------------------------------------------------------------------
+
+const PODMAN_SKIP = !have('podman') ? 'Podman test skipped: podman not installed (apt-get install podman; see .ci/run)'
+  : process.getuid?.() !== 0 ? 'Podman test skipped: it needs root' : undefined;
+if (PODMAN_SKIP) process.stderr.write(`oci.test: ${PODMAN_SKIP}\n`);
+
+test('Podman: podman --runtime bin/torov-oci run (through conmon)', { skip: PODMAN_SKIP }, () => {
+  // Private storage (vfs: no overlay mounts) and run directories, under /run (see test/oci/dockerd.sh).
+  const dir = fs.mkdtempSync('/run/torov-podman-');
+  const podman = (args: string[]) => cp.spawnSync('podman', ['--root', path.join(dir, 'storage'), '--runroot', path.join(dir, 'run'), '--tmpdir', path.join(dir, 'tmp'),
+    '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', ...args], { encoding: 'utf8', ...LIMIT });
+  try {
+    const tar = path.join(dir, 'image.tar');
+    assert.equal(cp.spawnSync(process.execPath, [path.join(ROOT, 'test', 'oci', 'make-image.js'), tar, IMAGE], LIMIT).status, 0);
+    const load = podman(['load', '-i', tar]);
+    assert.equal(load.status, 0, load.stderr);
+    const run = (args: string[]) => podman(['run', '--rm', '--network', 'none', '--hostname', 'h', '--runtime', RUNTIME, IMAGE, ...args]);
+    const a = run(['/oci_probe', 'args', 'a', 'b c']);
+    assert.equal(a.status, 0, a.stderr);
+    assert.equal(a.stdout, '[a]\n[b c]\n');
+    assert.equal(run(['/oci_probe', 'uname']).stdout, 'nodename h\n');
+    const segv = run(['/fault', 'segv-null-write']);
+    assert.equal(segv.status, 139, segv.stderr);
+    assert.match(segv.stderr, /torov: SIGSEGV/);
+  } finally {
+    podman(['rm', '-af']);
+    for (const m of fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(dir + '/')).reverse()) {
+      cp.spawnSync('umount', ['-l', m], LIMIT);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
