@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Machine } from '../src/vmm/machine';
 import { defaultPolicy } from '../src/policy';
+import { sectionServing } from './serving';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const G = (n: string) => path.join(ROOT, 'test', 'guests', n);
@@ -584,4 +585,7 @@ function kvmKind(): string {
   try { return fs.readdirSync('/sys/module').includes('kvm_pvm') ? 'nested KVM (kvm_pvm)' : 'KVM'; } catch { return 'KVM'; }
 }
 
-void sectionTcp().then(sectionThreads).then(sectionProcesses).then(report, (e) => { log(String(e && e.stack || e)); process.exit(1); });
+// 8. Serving (issue 15): snapshot restores, warm VMs' memory, torov serve against a native
+// CGI server (bench/serving.ts).
+const serving = () => sectionServing(rows, quick);
+void sectionTcp().then(sectionThreads).then(sectionProcesses).then(serving).then(report, (e) => { log(String(e && e.stack || e)); process.exit(1); });

@@ -156,8 +156,32 @@ export const RUN_OPTIONS: readonly OptSpec[] = [
   { name: 'workdir', short: 'w', value: true },
   { name: 'rootfs', value: true },
   { name: 'gdb', value: true },
+  { name: 'restore', value: true },
   { name: 'help', short: 'h', value: false },
 ];
+
+/** `torov serve`'s own options (beyond run's, less --gdb; its --timeout is per request). */
+export const SERVE_ONLY_OPTIONS: readonly OptSpec[] = [
+  { name: 'port', value: true },
+  { name: 'host', value: true },
+  { name: 'concurrency', value: true },
+  { name: 'queue', value: true },
+  { name: 'max-body', value: true },
+  { name: 'log-format', value: true },
+  { name: 'no-snapshot', value: false },
+];
+
+/** `torov snapshot`'s own options. */
+export const SNAPSHOT_ONLY_OPTIONS: readonly OptSpec[] = [
+  { name: 'at', value: true },
+  { name: 'output', short: 'o', value: true },
+];
+
+/** Every option of `torov snapshot`: run's, less --gdb and --restore. */
+export const SNAPSHOT_OPTIONS: readonly OptSpec[] = [...RUN_OPTIONS.filter((o) => o.name !== 'gdb' && o.name !== 'restore' && o.name !== 'oci-sync'), ...SNAPSHOT_ONLY_OPTIONS];
+
+/** Every option of `torov serve`. */
+export const SERVE_OPTIONS: readonly OptSpec[] = [...RUN_OPTIONS.filter((o) => o.name !== 'gdb' && o.name !== 'restore' && o.name !== 'oci-sync'), ...SERVE_ONLY_OPTIONS];
 
 /** The guest's default environment: small and explicit, never the host's by surprise. */
 export const DEFAULT_ENV: readonly string[] = ['PATH=/usr/local/bin:/usr/bin:/bin', 'HOME=/', 'TERM=xterm'];

@@ -12,6 +12,8 @@ torov with no command prints this help.
 
 Commands:
   run       Run a program in a new micro-VM
+  serve     Serve HTTP: each request runs a CGI program in a VM restored from its snapshot
+  snapshot  Run a program until its first read of stdin (or accept) and save it to a file
   policy    Show, check, convert or learn a policy (torov's format, a Docker seccomp
             profile or an original ToroV configuration)
   syscalls  List every Linux x86-64 system call and how torov supports it
@@ -66,6 +68,9 @@ Options:
       --gdb [HOST:]PORT  Stop before the program's first instruction and wait for gdb on
                          HOST:PORT (loopback unless HOST is given; port 0 picks one);
                          torov prints the gdb command to connect.
+      --restore FILE     Continue the program saved in FILE by torov snapshot (no PROGRAM:
+                         the file has it, its arguments and environment); the policy, the
+                         sandbox and the other options are this run's.
 
 Sandbox (on by default: namespaces, a pivot_root jail, no privileges, a seccomp filter):
       --rootfs DIR       Make DIR the guest's root directory, read-only (the policy's
@@ -193,4 +198,62 @@ List every Linux x86-64 system call with its number and torov's support level:
   partial  forwarded or served with limits (see the note)
   vmm      served inside the VMM, without a host call
   none     returns ENOSYS (or is refused)
+`;
+
+export const SERVE_HELP = `Usage: torov serve [OPTIONS] PROGRAM [ARGS...]
+
+Serve HTTP/1.1 (keep-alive) on HOST:PORT. PROGRAM starts once, in a micro-VM, and
+is snapshotted at its first read of stdin (after its initialisation). Each request
+then runs it as a CGI/1.1 program (RFC 3875) in a VM restored from that snapshot:
+the request's meta-variables (REQUEST_METHOD, PATH_INFO, QUERY_STRING, CONTENT_TYPE,
+CONTENT_LENGTH, HTTP_*, SERVER_*, REMOTE_ADDR) as its environment, the body on its
+stdin; it answers with CGI header fields (Status:, Content-Type:, Location:, ...), a
+blank line, then the body. Nothing survives from one request to the next: globals,
+heap, and the files it wrote in its private /tmp.
+
+The program must read stdin (the body, empty or not) before it reads its request's
+variables: the snapshot is taken at that read. See docs/serving.md.
+
+Answers torov makes itself: 413 for a body over --max-body, 503 when more than
+--queue requests wait, 502 when the program crashes or its answer is not valid CGI,
+504 past --timeout. GET /-/health and GET /-/metrics (Prometheus) are the server's.
+One access-log line per request on stdout. SIGTERM or SIGINT: stop accepting, answer
+the requests taken in, exit 0.
+
+Serving options:
+      --port N            TCP port (default 8080; 0: any free port, printed)
+      --host ADDRESS      address to listen on (default 127.0.0.1)
+      --concurrency N     VMs kept restored and ready (default: the host's CPUs)
+      --queue N           requests that may wait for a VM (default 256); past it: 503
+      --timeout DURATION  per request, e.g. 5s, 500ms (default 30s); past it: 504
+      --max-body SIZE     largest request body, e.g. 1M (default 1M); past it: 413
+      --log-format F      access log: text (default) or json
+      --no-snapshot       start the program afresh for each request, its request's
+                          variables in its initial environment (for CGI programs that
+                          read them before stdin; slower: no snapshot, no warm VMs)
+
+Every option of torov run applies to the program too (--policy, --memory, --env,
+--volume, --rootfs, --trace, --no-sandbox, ...), but --gdb. The sandbox, the policy
+and --trace apply to every request as to torov run. Guests run on the exit path
+(--syscall-path exit).
+`;
+
+export const SNAPSHOT_HELP = `Usage: torov snapshot [OPTIONS] [--at stdin|accept] -o FILE PROGRAM [ARGS...]
+
+Runs PROGRAM in a micro-VM until it first reads its stdin (--at stdin, the default) or
+first calls accept (--at accept), and writes its state to FILE instead of making that
+call: registers (FPU too), the memory it touched, its mappings and brk, its signal
+handlers. 'torov run --restore FILE' continues it from there: it makes that call again,
+on the new run's stdio. A program with other open files, threads, child processes or
+timers cannot be saved (one line says why).
+
+FILE is versioned and checksummed: one from another torov version, another CPU (other
+XSAVE features), truncated or changed is refused with one line, and nothing runs.
+
+Options:
+      --at stdin|accept   where to stop (default stdin)
+  -o, --output FILE       the snapshot file to write
+
+Every option of torov run applies (--policy, --memory, --env, --volume, --rootfs,
+--trace, --no-sandbox, ...), but --gdb. Guests run on the exit path.
 `;

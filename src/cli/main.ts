@@ -7,13 +7,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseOptions, RUN_OPTIONS, UsageError, buildEnv, Options, editDistance } from './args';
+import { parseOptions, RUN_OPTIONS, SERVE_OPTIONS, SNAPSHOT_OPTIONS, UsageError, buildEnv, Options, editDistance, parseDuration } from './args';
 import { fromLauncher, launcher } from '../sandbox/launch';
-import { RUN_HELP, MAIN_HELP, POLICY_HELP, SYSCALLS_HELP, LEARN_HELP } from './help';
+import { RUN_HELP, MAIN_HELP, POLICY_HELP, SYSCALLS_HELP, LEARN_HELP, SERVE_HELP, SNAPSHOT_HELP } from './help';
 import { oneLine } from '../policy/errors';
 
 /** torov's version, from package.json (next to dist/, whether this runs bundled or not). */
-function version(): string {
+export function version(): string {
   for (const rel of ['../package.json', '../../package.json', '../../../package.json']) {
     try {
       const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, rel), 'utf8')) as { name?: string; version?: string };
@@ -54,6 +54,8 @@ export function exitNow(status: number): void {
   // aborts the process with a fatal error instead of the run's status.
   const early = (globalThis as { __torovEarlyWorker?: unknown }).__torovEarlyWorker !== undefined;
   if (process.env["TOROV_PROFILE_EXIT"]) return;
+  // torov serve keeps the process: its server exits when it has drained.
+  if ((globalThis as { __torovServing?: boolean }).__torovServing) return;
   if (!early && !(require('../vmm/channel') as typeof import('../vmm/channel')).HostThread.anyStarted()) return;
   const { sys, NR } = require('../host/libc') as typeof import('../host/libc');
   sys(NR.exit_group, status);
@@ -83,10 +85,12 @@ function command(cmd: string | undefined, rest: readonly string[]): number {
         writeStdout(`torov ${version()}\n`);
         return 0;
       case 'run': return cmdRun(rest);
+      case 'serve': return cmdServe(rest);
+      case 'snapshot': return cmdSnapshot(rest);
       case 'policy': return cmdPolicy(rest);
       case 'syscalls': return cmdSyscalls(rest);
       default: {
-        const known = ['run', 'policy', 'syscalls', 'version', 'help'];
+        const known = ['run', 'serve', 'snapshot', 'policy', 'syscalls', 'version', 'help'];
         const near = known.map((k) => [k, editDistance(cmd, k)] as const).sort((a, b) => a[1] - b[1])[0]!;
         throw new UsageError(`unknown command "${cmd}"${near[1] <= 2 ? ` (did you mean "${near[0]}"?)` : ''} (try: torov --help)`);
       }
@@ -106,6 +110,7 @@ function reportError(e: unknown): number {
     case 'PolicyError': say(`torov: policy: ${err.message}`); return 125;
     case 'ElfError': say(`torov: ${err.message}`); return (err as Error & { status?: number }).status ?? 126;
     case 'SandboxError': say(`torov: sandbox: ${err.message}`); return 125;
+    case 'SnapshotError': say(`torov: snapshot: ${err.message}`); return 125;
     case 'KvmError': say(`torov: ${kvmAdvice(err as Error & { errno?: number; what?: string })}`); return 125;
     default:
       say(`torov: internal error: ${err?.message ?? String(e)}`);
@@ -153,9 +158,59 @@ export function kvmAccessHint(dev: string, stat: (p: string) => { uid: number; g
 function cmdRun(argv: readonly string[]): number {
   const { opts, rest } = parseOptions(argv, RUN_OPTIONS, true);
   if (opts['help']) { writeStdout(RUN_HELP); return 0; }
-  if (rest.length === 0) throw new UsageError('run: missing the program to run (torov run [OPTIONS] PROGRAM [ARGS...])');
   const { runProgram } = require('./run') as typeof import('./run');
+  if (typeof opts['restore'] === 'string') {
+    // The program, its arguments and environment are the snapshot's.
+    if (rest.length > 0) throw new UsageError('run: --restore takes no PROGRAM: the snapshot file names it (torov run [OPTIONS] --restore FILE)');
+    for (const o of ['gdb', 'env', 'env-inherit']) if (opts[o] !== undefined) throw new UsageError(`run: --${o} cannot be used with --restore (the snapshot has its program's state)`);
+    return runProgram('', [], opts as Options, []);
+  }
+  if (rest.length === 0) throw new UsageError('run: missing the program to run (torov run [OPTIONS] PROGRAM [ARGS...])');
   return runProgram(rest[0]!, rest.slice(1), opts as Options, buildEnv(opts, process.env));
+}
+
+/** `torov snapshot [OPTIONS] [--at stdin|accept] -o FILE PROGRAM [ARGS...]`. */
+function cmdSnapshot(argv: readonly string[]): number {
+  const { opts, rest } = parseOptions(argv, SNAPSHOT_OPTIONS, true);
+  if (opts['help']) { writeStdout(SNAPSHOT_HELP); return 0; }
+  const at = opts['at'] ?? 'stdin';
+  if (at !== 'stdin' && at !== 'accept') throw new UsageError(`snapshot: --at must be stdin or accept (got ${JSON.stringify(at)})`);
+  if (typeof opts['output'] !== 'string') throw new UsageError('snapshot: missing -o FILE (torov snapshot [OPTIONS] -o FILE PROGRAM [ARGS...])');
+  if (rest.length === 0) throw new UsageError('snapshot: missing the program (torov snapshot [OPTIONS] -o FILE PROGRAM [ARGS...])');
+  const { runProgram } = require('./run') as typeof import('./run');
+  return runProgram(rest[0]!, rest.slice(1), opts as Options, buildEnv(opts, process.env), undefined, undefined, { at, out: opts['output'] });
+}
+
+/** `torov serve [OPTIONS] PROGRAM [ARGS...]`: HTTP, each request a CGI run of PROGRAM restored from its snapshot. */
+function cmdServe(argv: readonly string[]): number {
+  const { opts, rest } = parseOptions(argv, SERVE_OPTIONS, true);
+  if (opts['help']) { writeStdout(SERVE_HELP); return 0; }
+  if (rest.length === 0) throw new UsageError('serve: missing the program to serve (torov serve [OPTIONS] PROGRAM [ARGS...])');
+  const int = (name: string, def: number, min: number, max: number): number => {
+    const v = opts[name];
+    if (v === undefined) return def;
+    if (typeof v !== 'string' || !/^[0-9]+$/.test(v) || +v < min || +v > max) throw new UsageError(`serve: --${name} must be a whole number from ${min} to ${max} (got ${JSON.stringify(v)})`);
+    return +v;
+  };
+  const cpus = require('node:os').availableParallelism() as number;
+  let timeoutMs = 30_000;
+  if (typeof opts['timeout'] === 'string') {
+    try { timeoutMs = parseDuration(opts['timeout']); } catch (e) { throw new UsageError(`serve: --timeout: ${(e as Error).message}`); }
+  }
+  let maxBody = 1 << 20;
+  if (typeof opts['max-body'] === 'string') {
+    try { maxBody = (require('../policy/torov-format') as typeof import('../policy/torov-format')).parseSize(opts['max-body']); }
+    catch (e) { throw new UsageError(`serve: --max-body: ${(e as Error).message}`); }
+    if (maxBody > 64 * 2 ** 20) throw new UsageError('serve: --max-body is at most 64M');
+  }
+  const logFormat = opts['log-format'] ?? 'text';
+  if (logFormat !== 'text' && logFormat !== 'json') throw new UsageError(`serve: --log-format must be text or json (got ${JSON.stringify(logFormat)})`);
+  const host = typeof opts['host'] === 'string' ? opts['host'] : '127.0.0.1';
+  if (!/^[0-9.]+$|^[0-9a-fA-F:]+$/.test(host)) throw new UsageError(`serve: --host must be an IPv4 or IPv6 address (got ${JSON.stringify(host)})`);
+  const serve = { host, port: int('port', 8080, 0, 65535), concurrency: int('concurrency', cpus, 1, 256), queueLimit: int('queue', 256, 0, 100_000),
+    timeoutMs, maxBody, logFormat: logFormat as 'text' | 'json', snapshot: !opts['no-snapshot'] };
+  const { runProgram } = require('./run') as typeof import('./run');
+  return runProgram(rest[0]!, rest.slice(1), opts as Options, buildEnv(opts, process.env), undefined, serve);
 }
 
 function cmdPolicy(argv: readonly string[]): number {

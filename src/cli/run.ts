@@ -20,15 +20,34 @@ export interface LearnRequest {
   readonly out: string;
 }
 
-/** Runs `program` with `args`; returns the exit status. With `learn`, records the run and writes its policy. */
-export function runProgram(program: string, args: readonly string[], opts: Options, env: string[], learn?: LearnRequest): number {
+/** `torov serve`: where to listen and how to serve (src/serve/server.ts). */
+export interface ServeRequest {
+  host: string;
+  port: number;
+  concurrency: number;
+  queueLimit: number;
+  /** Per request (ms; 0: none). */
+  timeoutMs: number;
+  maxBody: number;
+  logFormat: 'text' | 'json';
+  /** False (--no-snapshot): every request starts the program afresh (CGI programs that read their variables before stdin). */
+  snapshot: boolean;
+}
+
+/**
+ * Runs `program` with `args`; returns the exit status. With `learn`, records the run and
+ * writes its policy. With `serve`, snapshots the program at its first read of stdin and
+ * serves HTTP from restores of it (the process then keeps running: see startServing).
+ */
+export function runProgram(program: string, args: readonly string[], opts: Options, env: string[], learn?: LearnRequest, serve?: ServeRequest,
+  snapshot?: { at: 'stdin' | 'accept'; out: string }): number {
   const marks: Array<[string, number]> = [['torov loaded', performance.now()]];
   // --timeout counts from the start of `torov run` (the launcher's start, or this process's
   // without one): it is parsed and handed to the launcher before any input is read, so a
   // slow or stuck input cannot delay it. The launcher kills the VMM a grace period after
   // the deadline should it still run then; the VMM's own timer stops the VM at the deadline.
   let timeoutMs = 0;
-  if (typeof opts['timeout'] === 'string') {
+  if (typeof opts['timeout'] === 'string' && !serve) {
     try { timeoutMs = parseDuration(opts['timeout']); } catch (e) { throw new UsageError(`--timeout: ${(e as Error).message}`); }
   }
   const startMs = launcher()?.t0 ?? monotonicMs() - performance.now();
@@ -80,7 +99,14 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
       ...(partial ? { partial } : {}),
     };
   };
-  let memory = policy.memory ?? DEFAULT_MEMORY;
+  // torov run --restore FILE: the program and its state come from the file, checked whole
+  // before anything else is done (src/vmm/snapshot-file.ts).
+  // (torov's version is read now: the jail hides package.json.)
+  const torovVersion = snapshot || typeof opts['restore'] === 'string' ? (require('./main') as typeof import('./main')).version() : '';
+  const restored = typeof opts['restore'] === 'string' ? loadSnapshotFile(opts['restore'], torovVersion) : undefined;
+  if (restored) { file = restored.exe; program = restored.exe; }
+  let memory = restored?.memory ?? policy.memory ?? DEFAULT_MEMORY;
+  if (typeof opts['memory'] === 'string' && restored) throw new UsageError('run: --memory cannot be used with --restore (the snapshot has its memory size)');
   if (typeof opts['memory'] === 'string') {
     try { memory = (require('../policy/torov-format') as typeof import('../policy/torov-format')).parseSize(opts['memory']); } catch (e) { throw new UsageError(`--memory: ${(e as Error).message}`); }
   }
@@ -158,7 +184,9 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     if (opts['network'] !== 'none' && opts['network'] !== 'host') throw new UsageError(`--network must be none or host (got ${JSON.stringify(opts['network'])})`);
     sb.network = opts['network'];
   }
-  const syscallPath = chooseSyscallPath(opts['syscall-path'], { gdb: gdbSpec !== undefined, linux: personality === personalities.linuxPersonality });
+  const snapshots = serve !== undefined || snapshot !== undefined || restored !== undefined;
+  if (snapshots && opts['syscall-path'] === 'ring') throw new UsageError('--syscall-path ring cannot be used with snapshots (they need the exit path)');
+  const syscallPath = snapshots ? 'exit' : chooseSyscallPath(opts['syscall-path'], { gdb: gdbSpec !== undefined, linux: personality === personalities.linuxPersonality });
   const sandbox = !opts['no-sandbox'];
   const spec = launcher();
   if (sandbox && spec === undefined) throw new UsageError('the sandbox needs torov\'s launcher: run bin/torov, not node bin/torov.js (or add --no-sandbox to debug)');
@@ -173,13 +201,15 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     // alone. When the policy (or a ToroV configuration) needs others, or gdb needs a socket
     // on the host's network, it starts this process again with them, once.
     const net = network === 'none', pid = sb.newPid ?? true;
-    const gdb = gdbSpec !== undefined && net && spec!.gdbFd < 0 && spec!.gdbErrno === 0 ? gdbSocketAddress(gdbSpec) : undefined;
+    // torov serve's listening socket comes the same way as gdb's: made by the launcher on the host's network.
+    const listenSpec = serve ? `${serve.host.includes(':') ? `[${serve.host}]` : serve.host}:${serve.port}` : gdbSpec;
+    const gdb = listenSpec !== undefined && net && spec!.gdbFd < 0 && spec!.gdbErrno === 0 ? gdbSocketAddress(listenSpec) : undefined;
     if (net !== spec!.net || pid !== spec!.pid || gdb !== undefined) {
       if (spec!.attempt > 0) throw new Error(`the launcher did not provide the namespaces this run needs (network ${net ? 'own' : 'host'}, PID namespace ${pid ? 'own' : 'host'})`);
       requestRestart({ net, pid, ...(gdb ? { gdb } : {}) });
       return 0;
     }
-    if (spec!.gdbErrno !== 0) throw new UsageError(`--gdb: cannot listen on ${gdbSpec}: ${errnoText(spec!.gdbErrno)}`);
+    if (spec!.gdbErrno !== 0) throw new UsageError(serve ? `serve: cannot listen on ${serve.host}:${serve.port}: ${errnoText(spec!.gdbErrno)}` : `--gdb: cannot listen on ${gdbSpec}: ${errnoText(spec!.gdbErrno)}`);
   }
   marks.push(['policy and program checked', performance.now()]);
 
@@ -190,7 +220,7 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   const vcpuThread = syscallPath === 'ring' && sandbox ? (require('../vmm/channel') as typeof import('../vmm/channel')).HostThread : undefined;
   vcpuThread?.prestart();
   let gdb: import('../gdb').GdbStub | undefined;
-  if (spec !== undefined && spec.gdbFd >= 0) {
+  if (spec !== undefined && spec.gdbFd >= 0 && !serve) {
     gdb = (require('../gdb') as typeof import('../gdb')).GdbStub.adopt(spec.gdbFd);
     say(gdb.connectHint(file));
   } else if (gdbSpec !== undefined) gdb = listenGdb(gdbSpec, file);
@@ -198,11 +228,20 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   // Host signals (forwarded by the launcher, from the terminal, the --timeout timer) are
   // counted from here on and taken by the run loop (src/vmm/host-signals.ts).
   const hostSignals = require('../vmm/host-signals') as typeof import('../vmm/host-signals');
-  hostSignals.installHostSignals(hostSignals.FORWARDED_SIGNALS);
+  // serve: SIGTERM and SIGINT are the server's (it drains); only the per-request timer is counted.
+  hostSignals.installHostSignals(serve ? [] : hostSignals.FORWARDED_SIGNALS);
+  const serving = serve ? (require('../serve/start') as typeof import('../serve/start')).prepareServing() : undefined;
   if (timeoutMs > 0) hostSignals.armTimeout(Math.max(1, Math.ceil(startMs + timeoutMs - monotonicMs())), timeoutText);
 
   let traceFd: number | undefined;
   if (opts['trace-file']) traceFd = fs.openSync(opts['trace-file'] as string, 'w');
+  // torov snapshot: the file is opened now (the jail hides the host's files), written at the capture point.
+  let snapOut: { fd: number; memfd: number } | undefined;
+  if (snapshot) {
+    let fd: number;
+    try { fd = fs.openSync(snapshot.out, 'w', 0o644); } catch (e) { throw new UsageError(`snapshot: cannot write ${snapshot.out}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
+    snapOut = { fd, memfd: (require('../vmm/snapshot') as typeof import('../vmm/snapshot')).snapshotMemfd() };
+  }
   else if (opts['trace']) traceFd = 2;
 
   const { Machine, kvmHandle } = require('../vmm/machine') as typeof import('../vmm/machine');
@@ -217,6 +256,7 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     // The VMM's own /proc stays reachable to torov (not to the guest) through a dirfd.
     (require('../syscalls/fs') as typeof import('../syscalls/fs')).useProcDir(fs.openSync('/proc', fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | O_PATH));
     if (traceFd !== undefined) require('../syscalls/trace');
+    if (snapshot) require('../vmm/snapshot-file');
     // Loaded now: the filter is installed after the jail, when no module file can be read.
     require('../sandbox/seccomp');
     // The vCPU thread loads koffi from the host's files and makes syscalls the filter does not allow while it starts.
@@ -248,10 +288,25 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     }
   }
   let m: InstanceType<typeof Machine>;
+  let taken: import('../vmm/snapshot').Snapshot | undefined;
+  /**
+   * Last: the VMM's own seccomp filter, on every thread. From here the VMM can make only
+   * the host syscalls its runtime needs and those behind the guest syscalls the policy
+   * allows (torov policy show --seccomp prints them); anything else kills it.
+   */
+  const enableFilter = (forServe: boolean) => {
+    const { enableSeccomp } = require('../sandbox/seccomp') as typeof import('../sandbox/seccomp');
+    const filter = enableSeccomp(policy, { gdb: gdb !== undefined, serve: forServe, pid: process.pid });
+    // Without guest threads in the policy the filter forbids new host threads too: the VMM
+    // must not try to start one (the early thread, if any, is all it gets).
+    if (!filter.rules.some((r) => r.syscall === 'clone' && r.errno === undefined)) {
+      (require('../vmm/channel') as typeof import('../vmm/channel')).HostThread.forbidNew();
+    }
+  };
   const learner = learning ? new learning.Learner() : undefined;
   try {
     const root = sb.root !== undefined ? `the guest's root ${sb.root}` : sandbox ? 'the guest\'s minimal root (no --rootfs; try --rootfs /)' : 'the host\'s root (--no-sandbox)';
-    m = new Machine({ path: prog.guestPath, image, argv: [file, ...args], env, memory, policy, traceFd, verbose: !!opts['verbose'], log: say,
+    const machineCfg: import('../vmm/machine').MachineConfig = { path: prog.guestPath, image, argv: [file, ...args], env, memory, policy, traceFd, verbose: !!opts['verbose'], log: say,
       personality, vdso: !opts['no-vdso'], syscallPath, rewrite: !opts['no-rewrite'], spawnThread: !sandbox, loader: { fd: prog.fd, root },
       ...(cpus !== undefined ? { cpus } : {}), ...(threads !== undefined ? { threads } : {}),
       // Each guest thread of every process has a host thread: the run's pid limit minus torov's own.
@@ -259,24 +314,21 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
       ...(sb.rlimits?.openFiles !== undefined ? { openFiles: sb.rlimits.openFiles } : {}),
       // Standard fds the user closed stay closed for the guest (EBADF, as natively).
       ...(spec?.closedStdio ? { stdio: [0, 1, 2].map((fd) => (spec.closedStdio & (1 << fd) ? -1 : fd)) as [number, number, number] } : {}),
-      ...(startAddr !== undefined ? { entry: startAddr } : {}), ...(learner ? { learner } : {}) });
+      ...(startAddr !== undefined ? { entry: startAddr } : {}), ...(learner ? { learner } : {}),
+      ...(restored ? { restore: restored.snapshot } : {}),
+      ...(snapshot && snapOut ? { capture: { at: snapshot.at, memfd: snapOut.memfd, done: (s: import('../vmm/snapshot').Snapshot) => { taken = s; } } } : {}) };
+    if (serve && serving) {
+      if (sandbox) enableFilter(true);
+      if (cgroupNote !== undefined) say(cgroupNote);
+      return (require('../serve/start') as typeof import('../serve/start')).startServing(machineCfg, serve, serving, { sandbox, tmp: sb.tmp !== undefined && sb.tmp !== false, listenFd: spec?.gdbFd ?? -1 });
+    }
+    m = new Machine(machineCfg);
   } catch (e) {
     if ((e as Error).name === 'ElfError') (e as Error).message = `${file}: ${(e as Error).message}`;
     throw e;
   }
   gdb?.attach(m, say);
-  if (sandbox) {
-    // Last: the VMM's own seccomp filter, on every thread. From here the VMM can make only
-    // the host syscalls its runtime needs and those behind the guest syscalls the policy
-    // allows (torov policy show --seccomp prints them); anything else kills it.
-    const { enableSeccomp } = require('../sandbox/seccomp') as typeof import('../sandbox/seccomp');
-    const filter = enableSeccomp(policy, { gdb: gdb !== undefined, pid: process.pid });
-    // Without guest threads in the policy the filter forbids new host threads too: the VMM
-    // must not try to start one (the early thread, if any, is all it gets).
-    if (!filter.rules.some((r) => r.syscall === 'clone' && r.errno === undefined)) {
-      (require('../vmm/channel') as typeof import('../vmm/channel')).HostThread.forbidNew();
-    }
-  }
+  if (sandbox) enableFilter(snapshot !== undefined);      // a snapshot's capture needs the serve group's memory-file calls
   if (cgroupNote !== undefined) say(cgroupNote);
   // Forwarded signals now reach the run loop.
   tellLauncher('ready');
@@ -284,7 +336,9 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   // torov-oci create: the VM exists; its program starts at torov-oci start.
   if (oci !== undefined) ociSync.waitForStart(oci);
   try {
-    return m.run();
+    const status = m.run();
+    if (snapshot && snapOut) return writeSnapshot(snapshot, snapOut.fd, taken, status, memory, file, torovVersion);
+    return status;
   } finally {
     m.close();
     if (traceFd !== undefined && traceFd !== 2) fs.closeSync(traceFd);
@@ -295,6 +349,40 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
       writeLearned(learn, l);
     }
   }
+}
+
+/** Reads and checks a snapshot file for torov run --restore (one line and status 125 if it is refused). */
+function loadSnapshotFile(name: string, torovVersion: string): import('../vmm/snapshot-file').SnapshotFileInfo {
+  const { readSnapshotFile, cpuIdentity } = require('../vmm/snapshot-file') as typeof import('../vmm/snapshot-file');
+  const { kvmHandle } = require('../vmm/machine') as typeof import('../vmm/machine');
+  const { cpuFeatures } = require('../machine/x86') as typeof import('../machine/x86');
+  let bytes: Buffer;
+  try {
+    if (!fs.statSync(name).isFile()) throw new UsageError(`run: --restore ${name}: not a regular file`);
+    bytes = fs.readFileSync(name);
+  } catch (e) {
+    if ((e as Error).name === 'UsageError') throw e;
+    throw new UsageError(`run: --restore ${name}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  return readSnapshotFile(name, bytes, { torov: torovVersion, cpu: cpuIdentity(cpuFeatures(kvmHandle())) });
+}
+
+/** torov snapshot: writes the snapshot taken at the capture point, or says why there is none. */
+function writeSnapshot(req: { at: 'stdin' | 'accept'; out: string }, fd: number, s: import('../vmm/snapshot').Snapshot | undefined, status: number, memory: number, file: string,
+  torovVersion: string): number {
+  const where = req.at === 'stdin' ? 'its first read of stdin' : 'its first accept';
+  if (!s) {
+    fs.closeSync(fd);
+    say(`torov: snapshot: ${printable(file)} ended (status ${status}) before ${where}: nothing written (${req.out} is left empty)`);
+    return 125;
+  }
+  const { writeSnapshotFile, cpuIdentity } = require('../vmm/snapshot-file') as typeof import('../vmm/snapshot-file');
+  const { kvmHandle } = require('../vmm/machine') as typeof import('../vmm/machine');
+  const { cpuFeatures } = require('../machine/x86') as typeof import('../machine/x86');
+  writeSnapshotFile(fd, s, { torov: torovVersion, cpu: cpuIdentity(cpuFeatures(kvmHandle())), memory });
+  fs.closeSync(fd);
+  say(`torov: snapshot: wrote ${req.out}: ${printable(file)} at ${where}, ${(s.bytes / 1024).toFixed(0)} KiB of guest memory`);
+  return 0;
 }
 
 /**

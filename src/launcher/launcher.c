@@ -144,13 +144,14 @@ static const char *const VALUE_LONG[] = {
 	/* launcher-options: begin */
 	"memory", "policy", "env", "trace-file", "volume", "user", "timeout", "syscall-path",
 	"network", "workdir", "rootfs", "gdb", "out", "cpus", "threads", "pids", "oci-sync",
+	"port", "host", "concurrency", "queue", "max-body", "log-format", "restore", "at", "output",
 	/* launcher-options: end */
 	NULL,
 };
 static const char VALUE_SHORT[] = "mpevuwo";
 
 struct request {
-	int run;          /* torov run / torov policy learn (else: any other command, run in-process) */
+	int run;          /* torov run / serve / snapshot / policy learn (else: any other command, run in-process) */
 	int learn;        /* torov policy learn: the launcher writes the learned policy to... */
 	char out[PATH_MAX];   /* ...this file (--out, or PROGRAM's name + .policy.json) */
 	int sandbox;      /* no --no-sandbox */
@@ -178,7 +179,7 @@ static void scan(int argc, char **argv, struct request *rq)
 	memset(rq, 0, sizeof *rq);
 	rq->sandbox = rq->net = rq->pid = 1;
 	int i = 1;
-	if (argc > 1 && strcmp(argv[1], "run") == 0) i = 2;
+	if (argc > 1 && (strcmp(argv[1], "run") == 0 || strcmp(argv[1], "serve") == 0 || strcmp(argv[1], "snapshot") == 0)) i = 2;
 	else if (argc > 2 && strcmp(argv[1], "policy") == 0 && strcmp(argv[2], "learn") == 0) { i = 3; rq->learn = 1; }
 	else return;
 	rq->run = 1;

@@ -502,6 +502,28 @@ export class GuestMemory {
   }
 
   /**
+   * The system slot's pages in use below the vCPU blocks (page tables, descriptor tables,
+   * stub, vDSO), as copies [offset, bytes] with vCPU 0's channel page idle: a snapshot's
+   * (src/vmm/snapshot.ts). Pages never touched read as zero in a fresh slot too.
+   */
+  systemPages(): Array<[number, Uint8Array]> {
+    const pages = this.layout.vcpuOffset / PAGE_SIZE;
+    const vec = Buffer.alloc(pages);
+    if (sys(NR.mincore, this.sysHost, pages * PAGE_SIZE, addressOf(vec)) < 0) vec.fill(1);
+    const out: Array<[number, Uint8Array]> = [];
+    for (let i = 0; i < pages;) {
+      if (!(vec[i]! & 1)) { i++; continue; }
+      let j = i + 1;
+      while (j < pages && (vec[j]! & 1)) j++;
+      const b = this.sys8.slice(i * PAGE_SIZE, j * PAGE_SIZE);
+      if (SYS.CHAN >= i * PAGE_SIZE && SYS.CHAN < j * PAGE_SIZE) b.fill(0, SYS.CHAN - i * PAGE_SIZE, SYS.CHAN - i * PAGE_SIZE + PAGE_SIZE);
+      out.push([i * PAGE_SIZE, b]);
+      i = j;
+    }
+    return out;
+  }
+
+  /**
    * A fork: copies the pages of [va, va+len) that the parent's window has in memory (mincore:
    * pages it never touched are not copied, and read as zero here too). Returns the bytes copied.
    */

@@ -206,6 +206,24 @@ export class AddressSpace {
     return as;
   }
 
+  /**
+   * The mappings, brk and areas of this address space over another window, without any
+   * memory (a snapshot's template, and each restore's: src/vmm/snapshot.ts).
+   */
+  cloneInto(mem: GuestMemory): AddressSpace {
+    const as = new AddressSpace(mem, this.limit);
+    for (const v of this.vmas) as.vmas.push({ ...v, ...(v.file ? { file: { ...v.file } } : {}) });
+    as.forkMarks = this.forkMarks.map((m) => ({ ...m }));
+    as.committed = this.committed;
+    as.loadedImages.push(...this.loadedImages.map((i) => ({ ...i })));
+    as.brkStart = this.brkStart;
+    as.brkEnd = this.brkEnd;
+    as.argArea = { ...this.argArea };
+    as.envArea = { ...this.envArea };
+    as.execFn = this.execFn;
+    return as;
+  }
+
   /** The VMA containing va, if any. */
   find(va: number): Vma | undefined {
     const v = this.vmas;

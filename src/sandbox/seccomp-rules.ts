@@ -212,6 +212,40 @@ export const GDB_GROUP: RuleGroup = {
   ],
 };
 
+/**
+ * Extra rules for torov serve (src/serve/server.ts): Node's HTTP server on the listening
+ * socket the launcher made, the snapshot's memory file, the per-run stdin/stdout memfds,
+ * the program's working directory put back before each run and the private /tmp emptied
+ * after each. Everything else the server needs is made before the filter.
+ */
+export const SERVE_GROUP: RuleGroup = {
+  name: 'serve',
+  why: 'only for torov serve (buildFilter(..., { serve: true })): the HTTP server, snapshots, per-request stdio and /tmp',
+  rules: [
+    { syscall: 'accept4', why: 'accepts HTTP connections on the listening socket' },
+    { syscall: 'listen', why: 'Node listens again on the launcher\'s socket (its backlog) as it adopts it' },
+    { syscall: 'setsockopt', why: 'Node sets TCP_NODELAY and keep-alive on each connection' },
+    { syscall: 'getsockopt', why: 'libuv reads a socket\'s pending error' },
+    { syscall: 'getsockname', why: 'the server\'s address (SERVER_PORT) and Node\'s listen on an fd' },
+    { syscall: 'getpeername', why: 'the client\'s address (REMOTE_ADDR)' },
+    { syscall: 'shutdown', why: 'ends a connection\'s sending side' },
+    { syscall: 'writev', why: 'Node writes a reply\'s header and body in one call' },
+    { syscall: 'readv', why: 'libuv reads a connection' },
+    { syscall: 'recvfrom', why: 'reads a connection' },
+    { syscall: 'sendto', why: 'writes a connection' },
+    { syscall: 'epoll_create1', why: 'libuv\'s loop' },
+    ioctl(TTY_IOCTLS.FIONBIO, 'libuv makes accepted sockets non-blocking'),
+    { syscall: 'pread64', why: 'reads the program\'s answer from its stdout memfd' },
+    { syscall: 'pwrite64', why: 'writes a request body into the stdin memfd; the snapshot\'s pages into its memory file' },
+    { syscall: 'ftruncate', why: 'empties the stdin and stdout memfds before a run; sizes the snapshot\'s memory file' },
+    { syscall: 'lseek', why: 'rewinds the stdin and stdout memfds, and the program\'s files to their offsets at the snapshot' },
+    { syscall: 'openat', why: 'keeps the program\'s working directory at the snapshot (O_PATH); lists the private /tmp to empty it' },
+    { syscall: 'fchdir', why: 'puts the program\'s working directory back before each run' },
+    { syscall: 'getdents64', why: 'lists the private /tmp to empty it after each request' },
+    { syscall: 'unlinkat', why: 'empties the private /tmp after each request' },
+  ],
+};
+
 /** A host call of a guest rule: a syscall name, or a rule with conditions (ioctl requests). */
 export type HostCall = SyscallName | { readonly syscall: SyscallName; readonly args: readonly ArgEq[] } | { readonly syscall: SyscallName; readonly errno: number };
 

@@ -56,3 +56,15 @@ export function hostFdPath(h: number): string {
 export function fdLink(h: number): { dir: number; addr: number } {
   return { dir: procDir, addr: name(`fd/${h}`) };
 }
+
+const STATM = Buffer.alloc(128);
+/** The VMM's resident memory in bytes (/proc/self/statm), or -1 (torov serve's metrics). */
+export function residentBytes(): number {
+  const fd = sys(HOST.openat, procDir, name('statm'), 0o2000000 /* O_RDONLY | O_CLOEXEC */);
+  if (fd < 0) return -1;
+  const n = sys(HOST.read, fd, addressOf(STATM), STATM.length - 1);
+  sys(HOST.close, fd);
+  if (n <= 0) return -1;
+  const pages = Number(STATM.toString('latin1', 0, n).split(' ')[1]);
+  return Number.isFinite(pages) ? pages * 4096 : -1;
+}

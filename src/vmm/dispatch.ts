@@ -68,6 +68,9 @@ export class Dispatcher implements SyscallDispatcher {
   /** Refusals by argument rules reported so far (with --verbose). */
   private readonly refused = new Set<string>();
 
+  /** Sees every call before the policy (a snapshot's capture point, src/vmm/snapshot.ts); may throw GuestExit. */
+  intercept: ((task: Task, nr: number, a: Args) => void) | undefined;
+
   /** A debugger's wrapper around every call (it lifts its watchpoints' page protection meanwhile), or undefined. */
   wrap: ((call: () => number) => number) | undefined;
 
@@ -88,6 +91,7 @@ export class Dispatcher implements SyscallDispatcher {
    */
   dispatch(task: Task, nr: number, a: Args): number {
     if (task.group !== this.active) this.activate(task.group);
+    if (this.intercept !== undefined) this.intercept(task, nr, a);
     const w = this.wrap;
     if (w !== undefined) {
       this.wrap = undefined;

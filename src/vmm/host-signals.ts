@@ -257,3 +257,37 @@ export function endRunOnHostSignal(): void {
 export function hostSignalInstalled(sig: number): boolean {
   return installed.has(sig);
 }
+
+/**
+ * A reusable --timeout timer for many runs in one process (torov serve: one per request).
+ * Made once, before the sandbox's seccomp filter (which allows timer_settime, not
+ * timer_create); arm() before a run, disarm() after it, which also drops a timeout signal
+ * that came too late for the run it was armed for.
+ */
+export interface RunTimer { arm(ms: number, reason: string): void; disarm(): void }
+
+export function createRunTimer(): RunTimer {
+  const ev = Buffer.alloc(64);                   // struct sigevent: value, signo, notify, tid
+  ev.writeInt32LE(TIMEOUT_SIGNAL, 8);
+  ev.writeInt32LE(SIGEV_THREAD_ID, 12);
+  ev.writeInt32LE(sys(SYS_gettid), 16);
+  const idBuf = Buffer.alloc(4);
+  const r = sys(SYS_timer_create, CLOCK_MONOTONIC, addressOf(ev), addressOf(idBuf));
+  if (r < 0) throw new Error(`timer_create failed (errno ${-r})`);
+  const id = idBuf.readInt32LE(0);
+  const spec = Buffer.alloc(32);
+  return {
+    arm(ms: number, reason: string): void {
+      timeoutReason = reason;
+      spec.fill(0);
+      spec.writeBigInt64LE(BigInt(Math.floor(ms / 1000)), 16);
+      spec.writeBigInt64LE(BigInt(Math.round((ms % 1000) * 1_000_000)), 24);
+      sys(SYS_timer_settime, id, 0, addressOf(spec), 0);
+    },
+    disarm(): void {
+      spec.fill(0);
+      sys(SYS_timer_settime, id, 0, addressOf(spec), 0);
+      while (takeHostSignal() !== 0) { /* a late timeout belongs to the run that ended */ }
+    },
+  };
+}

@@ -29,6 +29,7 @@ import { Policy, verdict, ALLOW } from '../policy/policy';
 import { Dispatcher, NO_ARGS } from './dispatch';
 import { ThreadGroup, Task } from './task';
 import type { Observer } from '../syscalls/argcheck';
+import { Snapshot, CapturePoint, capture, isCapturePoint, restoreMemory, restoreFds, setEnvironment, rewindFiles, SnapshotError } from './snapshot';
 
 import { F_DUPFD_CLOEXEC, F_GETFL, O_PATH, AT_FDCWD, O_DIRECTORY, O_CLOEXEC } from '../linux/fcntl';
 
@@ -81,6 +82,13 @@ export interface MachineConfig {
   openFiles?: number;
   /** The program's file and the guest's root, for the Linux loader (src/vmm/personality.ts). */
   loader?: LoaderOptions;
+  /** Start from this snapshot instead of loading the program (src/vmm/snapshot.ts): exit path only. */
+  restore?: Snapshot;
+  /**
+   * Take a snapshot at the program's first read of stdin (or accept): `done` gets it and
+   * the run ends there with status 0. `memfd` is an empty memfd (made before any seccomp filter).
+   */
+  capture?: { at: CapturePoint; memfd: number; done: (s: Snapshot) => void };
 }
 
 /**
@@ -194,6 +202,7 @@ export class Machine implements SchedulerHost {
     this.kvm = kvmHandle();
     this.features = cpuFeatures(this.kvm);
     this.xsave = { size: xsaveSize(this.features), features: guestXcr0(this.features) };
+    if ((cfg.capture || cfg.restore) && cfg.syscallPath === 'ring') throw new SnapshotError('snapshots need --syscall-path exit');
     const winSize = windowSize(cfg.memory);
     const reuse = takeWarm(winSize, this.maxThreads);
     this.vm = reuse ? reuse.vm : this.kvm.createVm();
@@ -239,16 +248,29 @@ export class Machine implements SchedulerHost {
         t.gsBase = pt.gsBase;
         t.fsBaseDirty = true;
       } else {
-        writeSystemTables(this.mem);
-        this.as = new AddressSpace(this.mem, cfg.memory);
-        this.fds = new FdTable(cfg.openFiles);
-        for (let fd = 0; fd <= 2; fd++) {
-          const h = sys(NR.fcntl, cfg.stdio?.[fd] ?? fd, F_DUPFD_CLOEXEC, 3);
-          const safe = h >= 0 ? safeStdio(h) : -1;
-          if (safe >= 0) this.fds.set(fd, safe);
+        const snap = cfg.restore;
+        if (snap) {
+          // A restore: the snapshot's system pages, its memory mapped copy-on-write, its mappings and fds.
+          restoreMemory(snap, this.mem);
+          this.as = snap.as.cloneInto(this.mem);
+          this.fds = restoreFds(snap, cfg.openFiles, [0, 1, 2].map((fd) => cfg.stdio?.[fd] ?? fd));
+        } else {
+          writeSystemTables(this.mem);
+          this.as = new AddressSpace(this.mem, cfg.memory);
+          this.fds = new FdTable(cfg.openFiles);
+          for (let fd = 0; fd <= 2; fd++) {
+            const h = sys(NR.fcntl, cfg.stdio?.[fd] ?? fd, F_DUPFD_CLOEXEC, 3);
+            const safe = h >= 0 ? safeStdio(h) : -1;
+            if (safe >= 0) this.fds.set(fd, safe);
+          }
         }
-        this.group = new ThreadGroup(resolvePath(cfg.path), this.mem, this.as, this.fds, { verbose: !!cfg.verbose, log: cfg.log },
+        this.group = new ThreadGroup(snap ? snap.exe : resolvePath(cfg.path), this.mem, this.as, this.fds, { verbose: !!cfg.verbose, log: cfg.log },
           { pid: process.pid, ppid: process.ppid, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 });
+        if (snap) {
+          for (const [sig, act] of snap.group.sigactions) this.group.sigactions.set(sig, { ...act });
+          this.group.umask = snap.group.umask;
+          if (snap.group.cwdFd >= 0) this.group.cwdFd = sys(NR.fcntl, snap.group.cwdFd, F_DUPFD_CLOEXEC, 3);
+        }
         this.scheduler = new Scheduler(this, cfg.syscallPath === 'ring', cfg.spawnThread === true, this.group.pid);
         this.task = new Task(this.group, this.group.pid, this.scheduler);
         if (cfg.tasks !== undefined) this.scheduler.taskLimit = Math.max(1, cfg.tasks);
@@ -261,28 +283,38 @@ export class Machine implements SchedulerHost {
       // three through unlogged: a denied, killed or logged clock call must still exit.
       // A fork's child has the parent's vDSO pages; its clock page is its own VM's.
       const vdso = origin ? origin.parent.vdsoOn && setupVdso(this.mem, vfd)
+        : cfg.restore ? cfg.restore.vdso && setupVdso(this.mem, vfd)
         : cfg.vdso !== false && this.personality.vdso === true
         && [NR_CLOCK_GETTIME, NR_GETTIMEOFDAY, NR_TIME].every((nr) => verdict(this.policy, nr) === ALLOW)
         && setupVdso(this.mem, vfd);
       this.vdsoOn = vdso;
-      const start = origin ? origin.parent.loaded : this.personality.load({ as: this.as, image: cfg.image, path: cfg.path, argv: cfg.argv, env: cfg.env,
+      const start = origin ? origin.parent.loaded : cfg.restore ? cfg.restore.loaded : this.personality.load({ as: this.as, image: cfg.image, path: cfg.path, argv: cfg.argv, env: cfg.env,
         kernel: this.task, hwcap: this.features.hwcap, random: hostRandom(16), ...(cfg.entry !== undefined ? { entry: cfg.entry } : {}),
         ...(vdso ? { vdso: VDSO_VA } : {}), ...(cfg.loader ? { loader: cfg.loader } : {}) });
       this.loaded = start;
       this.resetSregs = reuse ? reuse.resetSregs : vfd.getSregs();
       // Everything of the last guest a program could observe: FPU/SSE/AVX registers,
       // pending events, debug registers; then special registers, MSRs and general registers.
-      if (reuse) { vfd.run.setUint8(RUN.immediate_exit, 0); vfd.resetFpu(); vfd.resetEvents(); vfd.resetDebugRegs(); }
+      // (A fork's or a restore's XSAVE state replaces the whole FPU state below: no reset first.)
+      if (reuse) { vfd.run.setUint8(RUN.immediate_exit, 0); if (!(origin?.fpu ?? cfg.restore?.fpu)) vfd.resetFpu(); vfd.resetEvents(); vfd.resetDebugRegs(); }
       this.freshSregs.push(this.resetSregs);
       initVcpu(vfd, this.kvm, this.mem, this.features, reuse ? this.resetSregs : undefined);
       this.vcpu = new Vcpu(this, vfd, 0, this.task, this.mem.vcpuPages(0));
-      if (origin) {
-        // The parent's registers (rax 0), FPU state and FS/GS bases; the entry mode it found.
-        this.vcpu.mode = origin.parent.vcpu.mode;
-        vfd.setRegs(origin.regs);
-        if (origin.fpu) vfd.setXsave(origin.fpu); else vfd.resetFpu();
+      const snap = cfg.restore;
+      if (snap && !origin) {
+        const t = this.task, st = snap.task;
+        t.fsBase = st.fsBase; t.gsBase = st.gsBase; t.fsBaseDirty = true;
+        t.sigmask = st.sigmask; t.altstack = st.altstack.slice(); t.clearTid = st.clearTid; t.robustList = st.robustList;
+      }
+      const from = origin ? { mode: origin.parent.vcpu.mode, regs: origin.regs, fpu: origin.fpu } : snap ? { mode: snap.mode, regs: snap.regs, fpu: snap.fpu } : undefined;
+      if (from) {
+        // A fork: the parent's registers (rax 0), FPU state and FS/GS bases; the entry mode it found.
+        // A restore: the snapshot's, rewound to its syscall instruction.
+        this.vcpu.mode = from.mode;
+        vfd.setRegs(from.regs);
+        if (from.fpu) vfd.setXsave(from.fpu); else vfd.resetFpu();
         this.vcpu.syncRegs();
-        vfd.runU8.set(origin.regs.subarray(0, 144), RUN.regs);
+        vfd.runU8.set(from.regs.subarray(0, 144), RUN.regs);
         vfd.run.setBigUint64(RUN.kvm_dirty_regs, BigInt(KVM_SYNC_X86_REGS), true);
         this.vcpu.applyBasesNow();
         if (!reuse) {
@@ -304,6 +336,7 @@ export class Machine implements SchedulerHost {
         : cfg.syscallPath === 'ring' ? this.channelOptions(cfg, vfd) : undefined;
       if (origin) return;                        // the scheduler adds the child's thread (Scheduler.fork)
       this.scheduler.add(this.task, this.vcpu, this.newSlot(this.vcpu.pages, this.task));
+      if (cfg.capture) this.armCapture(cfg.capture);
       if (this.chanOpts && cfg.rewrite !== false && start.bias !== undefined) {
         const rw = this.rewriter = new SiteRewriter(this.mem, this.as, cfg.image, start.bias, SYS_VA + SYS.STUB + STUB_CHAN_CALL);
         rw.guard = (s, e, write) => this.scheduler.patchGuard(s, e, write);
@@ -318,6 +351,41 @@ export class Machine implements SchedulerHost {
       (this as { mem?: GuestMemory }).mem?.release();
       throw e;
     }
+  }
+
+  /**
+   * Snapshots the program at its first call of the capture point (src/vmm/snapshot.ts):
+   * the call is not made; the snapshot goes to `c.done` and the run ends with status 0.
+   */
+  private armCapture(c: NonNullable<MachineConfig['capture']>): void {
+    const d = this.dispatcher;
+    d.intercept = (task, nr, a) => {
+      if (!isCapturePoint(c.at, nr, a.i(0))) return;
+      d.intercept = undefined;
+      const refuse = this.group.tasks.length > 1 ? 'the program has more than one thread'
+        : this.scheduler.procs.size > 1 ? 'the program started child processes'
+          : this.scheduler.armedTimers > 0 ? 'the program has timers armed'
+            : task.pendingMask !== 0n ? 'the program has signals pending' : undefined;
+      const snap = capture({ mem: this.mem, as: this.as, fds: this.fds, exe: this.group.exe, regs: this.vcpu.regs(), fpu: this.vcpu.fpuState(),
+        mode: this.vcpu.mode, task: { fsBase: task.fsBase, gsBase: task.gsBase, sigmask: task.sigmask, altstack: task.altstack, clearTid: task.clearTid, robustList: task.robustList },
+        sigactions: this.group.sigactions, umask: this.group.umask, loaded: this.loaded, vdso: this.vdsoOn, refuse,
+        argc: this.cfg.argv.length, envc: this.cfg.env.length }, nr, c.at, c.memfd);
+      c.done(snap);
+      throw new GuestExit(0);
+    };
+  }
+
+  /**
+   * Before a restored VM runs: the environment it is to see (a CGI request's) and its
+   * files' offsets as at capture time. Returns how many variables did not fit.
+   */
+  prepareRestored(env: readonly string[]): number {
+    const snap = this.cfg.restore;
+    if (!snap) throw new Error('prepareRestored: not a restored VM');
+    rewindFiles(snap);
+    // The VMM's working directory is the running guest's: the snapshot's, whatever the last run did.
+    if (snap.group.cwdFd >= 0) sys(HOST.fchdir, snap.group.cwdFd);
+    return setEnvironment(snap, this.as, this.mem, env);
   }
 
   /** A fork of process `task.group` (this Machine's) as process `pid`: a new VM with a copy of its memory. */
@@ -612,8 +680,8 @@ export class Machine implements SchedulerHost {
     }
     this.fds.closeAll();
     if (this.group.cwdFd >= 0) { sys(NR.close, this.group.cwdFd); this.group.cwdFd = -1; }
-    // A guest process's VM keeps its memory registered for the next fork (WarmVm.mem).
-    const keepMem = reusable && this.group !== this.scheduler.initGroup;
+    // A guest process's VM keeps its memory registered for the next fork (WarmVm.mem), a restored VM for the next restore.
+    const keepMem = reusable && (this.group !== this.scheduler.initGroup || this.cfg.restore !== undefined);
     if (keepMem) this.mem.scrub(); else this.mem.release();
     // Keep the VM for the next Machine of this process, unless its guest ended in a state
     // torov did not see through (a triple fault, an internal error, a VMM error).

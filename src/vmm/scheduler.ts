@@ -421,6 +421,8 @@ export class Scheduler implements TaskServices {
     return this.armed > 0 && this.tasks.length === 1 && this.runs.get(this.tasks[0]!)?.thread !== undefined;
   }
   get cpus(): number { return this.host.cpus; }
+  /** How many process timers are armed (a snapshot refuses them). */
+  get armedTimers(): number { return this.armed; }
   get threadCount(): number { return this.tasks.length; }
 
   /** Called with the return address of each trapped `syscall` served (site rewriting, src/vmm/rewrite.ts). */

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseSpec } from '../../src/sandbox/launch';
-import { RUN_OPTIONS } from '../../src/cli/args';
+import { RUN_OPTIONS, SERVE_ONLY_OPTIONS, SNAPSHOT_ONLY_OPTIONS } from '../../src/cli/args';
 import { kvmAccessHint } from '../../src/cli/main';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -39,9 +39,9 @@ test('the launcher knows which run options take a value (to find where the progr
   assert.ok(block, 'the option table in launcher.c');
   const long = [...block[1]!.matchAll(/"([a-z-]+)"/g)].map((m) => m[1]!).sort();
   const short = /VALUE_SHORT\[\] = "([a-z]*)"/.exec(c)![1]!.split('').sort();
-  const all = [...RUN_OPTIONS, { name: 'out', short: 'o', value: true }];      // + policy learn's --out
+  const all = [...RUN_OPTIONS, { name: 'out', short: 'o', value: true }, ...SERVE_ONLY_OPTIONS, ...SNAPSHOT_ONLY_OPTIONS];      // + policy learn's --out, serve's and snapshot's own
   assert.deepEqual(long, all.filter((o) => o.value).map((o) => o.name).sort());
-  assert.deepEqual(short, all.filter((o) => o.value && o.short).map((o) => o.short!).sort());
+  assert.deepEqual(short, [...new Set(all.filter((o) => o.value && o.short).map((o) => o.short!))].sort());   // -o: learn's --out, snapshot's --output
   // bin/torov.js's guess whether a run needs the channel's thread reads the same table.
   const js = fs.readFileSync(path.join(ROOT, 'bin', 'torov.js'), 'utf8');
   const jsLong = JSON.parse(/value-options: \*\/ (\[[^\]]*\])/.exec(js)![1]!.replace(/'/g, '"')) as string[];

@@ -1,0 +1,318 @@
+/**
+ * Snapshots of a running guest, in process: capture a program at a point after its
+ * initialisation (its first read of stdin, or its first accept), then restore as many VMs
+ * as wanted from it, each continuing from that point as if the program had just got there.
+ *
+ * What a snapshot holds (see docs/serving.md):
+ * - the registers of its one thread, rewound so that the syscall it was making (the read
+ *   or the accept) runs again: rip = the `syscall` instruction, rax = its number; the FPU,
+ *   SSE and AVX state (XSAVE); the FS/GS bases, signal mask, altstack, clear_child_tid,
+ *   robust list;
+ * - the memory it touched, and only that: the resident pages of its private mappings and
+ *   every page of its file mappings, written into one sealed memfd at their guest addresses.
+ *   A restore maps those ranges of the memfd MAP_PRIVATE over the new window: copy-on-write,
+ *   so a restored VM costs host memory only for the pages it writes;
+ * - the system slot's pages in use (page tables, descriptor tables, stub, vDSO), copied;
+ * - the address space's mappings, brk, argument and environment areas;
+ * - the fd table: 0, 1 and 2 are the caller's at each restore; regular files and sockets
+ *   the program opened are duplicated (the same open file), and each file's offset is put
+ *   back before every run (runs of one VMM process never overlap, so that is exact);
+ * - the process state torov keeps: signal handlers, umask, process group and session.
+ *
+ * Refused (SnapshotError, one line): more than one thread, child processes, armed timers,
+ * shared memory mappings (MAP_SHARED), and fds of other kinds (pipes, eventfds, epoll,
+ * signalfds, pidfds, torov's /proc files).
+ */
+import { sys, NR, addressOf } from '../host/libc';
+import { REGS } from '../kvm/kvm';
+import { PAGE_SIZE } from '../machine/layout';
+import { GuestMemory } from '../machine/memory';
+import { AddressSpace } from '../machine/mm';
+import { FdTable } from '../syscalls/fdtable';
+import { STAT } from '../linux/structs';
+import { S_IFMT, S_IFREG, S_IFSOCK, S_IFCHR } from '../linux/stat';
+import { F_DUPFD_CLOEXEC, F_GETFL } from '../linux/fcntl';
+import { MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../linux/mman';
+import { SYS as NRS } from '../linux/syscalls';
+import type { SigAction } from '../syscalls/api';
+import type { EntryState } from './personality';
+
+/** Where a snapshot is taken. */
+export type CapturePoint = 'stdin' | 'accept';
+
+/** A snapshot could not be taken or used: one line for the user. */
+export class SnapshotError extends Error {
+  override name = 'SnapshotError';
+}
+
+/** A guest fd a restore gives the program again (beyond 0, 1 and 2). */
+export interface SnapFd {
+  fd: number;
+  /** A host fd of the same open file, kept by the snapshot (duplicated for each restore). */
+  host: number;
+  cloexec: boolean;
+  /** A regular file's offset at capture time (undefined for a socket). */
+  offset: number | undefined;
+  /** A listening socket: what a snapshot file needs to listen again (socket(2)'s arguments, the bound address). */
+  listen?: { domain: number; type: number; protocol: number; addr: Buffer };
+}
+
+export interface Snapshot {
+  /** The program, as the guest names it (/proc/self/exe). */
+  readonly exe: string;
+  readonly point: CapturePoint;
+  /** Window size and vCPU count: a restore needs a window of the same shape. */
+  readonly memSize: number;
+  readonly maxVcpus: number;
+  /** struct kvm_regs, rewound to the syscall instruction. */
+  readonly regs: Buffer;
+  /** KVM_GET_XSAVE's area, or undefined (fresh FPU state). */
+  readonly fpu: Buffer | undefined;
+  /** How the stub returns on this host (src/vmm/vcpu.ts). */
+  readonly mode: 'unknown' | 'cpl0' | 'cpl3';
+  readonly task: { fsBase: number; gsBase: number; sigmask: bigint; altstack: Uint8Array; clearTid: number; robustList: number };
+  readonly group: { sigactions: ReadonlyMap<number, SigAction>; umask: number; cwdFd: number };
+  readonly loaded: EntryState;
+  readonly vdso: boolean;
+  /** The address space, without memory (AddressSpace.cloneInto makes each restore's). */
+  readonly as: AddressSpace;
+  /** The memfd holding the captured pages at their guest addresses, and the ranges it holds. */
+  readonly memfd: number;
+  readonly ranges: ReadonlyArray<readonly [number, number]>;
+  /** The system slot's pages in use: [offset, bytes]. */
+  readonly sys: ReadonlyArray<readonly [number, Uint8Array]>;
+  readonly fds: readonly SnapFd[];
+  /** Where the environment's pointer array is on the stack, and how many slots it has. */
+  readonly envp: { addr: number; slots: number };
+  /** Bytes of guest memory captured (for metrics and the benchmark). */
+  readonly bytes: number;
+}
+
+/** True when syscall `nr` with first argument `fd0` is the capture point. */
+export function isCapturePoint(point: CapturePoint, nr: number, fd0: number): boolean {
+  if (point === 'accept') return nr === NRS.accept || nr === NRS.accept4;
+  return fd0 === 0 && (nr === NRS.read || nr === NRS.readv || nr === NRS.pread64 || nr === NRS.preadv || nr === NRS.preadv2);
+}
+
+const statBuf = Buffer.alloc(STAT.SIZE);
+
+/** What capture() needs of the machine (src/vmm/machine.ts). */
+export interface CaptureSource {
+  mem: GuestMemory;
+  as: AddressSpace;
+  fds: FdTable;
+  exe: string;
+  regs: Buffer;
+  fpu: Buffer | undefined;
+  mode: 'unknown' | 'cpl0' | 'cpl3';
+  task: Snapshot['task'];
+  sigactions: ReadonlyMap<number, SigAction>;
+  umask: number;
+  loaded: EntryState;
+  vdso: boolean;
+  /** Refusals the machine found (threads, children, timers). */
+  refuse: string | undefined;
+  argc: number;
+  envc: number;
+}
+
+/**
+ * Takes a snapshot of a guest stopped in syscall `nr` (the capture point) at the stub's
+ * exit. `memfd` is an empty memfd made before the seccomp filter, owned by the snapshot.
+ */
+export function capture(src: CaptureSource, nr: number, point: CapturePoint, memfd: number): Snapshot {
+  if (src.refuse) throw new SnapshotError(src.refuse);
+  for (const v of src.as.vmas) {
+    if (v.kind === 'shared' || v.kind === 'shmem') {
+      throw new SnapshotError(`a shared memory mapping at 0x${v.start.toString(16)} (MAP_SHARED) cannot be restored copy-on-write`);
+    }
+  }
+  // Registers: the syscall runs again at restore. rcx/r11 hold where `syscall` came from.
+  const regs = Buffer.from(src.regs);
+  const rcx = regs.readBigUInt64LE(REGS.rcx), r11 = regs.readBigUInt64LE(REGS.r11);
+  regs.writeBigUInt64LE(rcx - 2n, REGS.rip);
+  regs.writeBigUInt64LE(r11, REGS.rflags);
+  regs.writeBigUInt64LE(BigInt(nr), REGS.rax);
+  const mem = src.mem;
+  // The fds.
+  const fds: SnapFd[] = [];
+  for (const fd of src.fds.list()) {
+    if (fd <= 2) continue;
+    const h = src.fds.get(fd);
+    if (src.fds.synthetic.has(fd) || src.fds.signalfds.has(fd) || src.fds.pidfds.has(fd)) throw new SnapshotError(`fd ${fd} (a torov /proc file, signalfd or pidfd) cannot be restored`);
+    if (sys(NR.fstat, h, addressOf(statBuf)) < 0) throw new SnapshotError(`fd ${fd} cannot be inspected`);
+    const kind = statBuf.readUInt32LE(STAT.st_mode) & S_IFMT;
+    const fl = sys(NR.fcntl, h, F_GETFL);
+    let offset: number | undefined;
+    if (kind === S_IFREG) {
+      if ((fl & 3) !== 0) throw new SnapshotError(`fd ${fd} is a file open for writing: only read-only files are restored`);
+      offset = sys(NR.lseek, h, 0, 1);
+    } else if (kind !== S_IFSOCK && kind !== S_IFCHR) {
+      throw new SnapshotError(`fd ${fd} (${kindName(kind)}) cannot be restored: only stdio, read-only files, devices and sockets are`);
+    }
+    const dup = sys(NR.fcntl, h, F_DUPFD_CLOEXEC, 3);
+    if (dup < 0) throw new SnapshotError(`fd ${fd}: cannot keep it (errno ${-dup})`);
+    const listen = kind === S_IFSOCK ? listeningSocket(h) : undefined;
+    fds.push({ fd, host: dup, cloexec: (src.fds.getFlags(fd) & 1) !== 0, offset, ...(listen ? { listen } : {}) });
+  }
+  // Memory: into the memfd at guest addresses.
+  const ranges: Array<[number, number]> = [];
+  const add = (s: number, len: number) => {
+    const last = ranges[ranges.length - 1];
+    if (last && last[0] + last[1] === s) last[1] += len; else ranges.push([s, len]);
+  };
+  let r = sys(NR.ftruncate, memfd, mem.memSize);
+  if (r < 0) throw new SnapshotError(`cannot size the snapshot's memory file (errno ${-r})`);
+  let bytes = 0;
+  const vec = Buffer.alloc(4096);
+  for (const v of src.as.vmas) {
+    const file = mem.isFile(v.start, v.end - v.start);
+    for (let base = v.start; base < v.end; base += vec.length * PAGE_SIZE) {
+      const n = Math.min(vec.length, (v.end - base) / PAGE_SIZE);
+      if (file || sys(NR.mincore, mem.hostBase + base, n * PAGE_SIZE, addressOf(vec)) < 0) vec.fill(1, 0, n);
+      for (let i = 0; i < n; i++) {
+        if (!(vec[i]! & 1)) continue;
+        const va = base + i * PAGE_SIZE;
+        // pwrite from the window: a file page past its file's end fails (EFAULT) instead of faulting the VMM.
+        if (sys(NR.pwrite64, memfd, mem.hostBase + va, PAGE_SIZE, va) !== PAGE_SIZE) continue;
+        add(va, PAGE_SIZE);
+        bytes += PAGE_SIZE;
+      }
+    }
+  }
+  // Sealed: nothing can change or shrink it under the restored VMs' mappings.
+  const F_ADD_SEALS = 1033, F_SEAL_SHRINK = 2, F_SEAL_GROW = 4, F_SEAL_WRITE = 8, F_SEAL_SEAL = 1;
+  r = sys(NR.fcntl, memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+  if (r < 0) throw new SnapshotError(`cannot seal the snapshot's memory file (errno ${-r})`);
+  const sysPages = mem.systemPages();
+  const DOT = Buffer.from('.\0');
+  const cwdFd = sys(NRS.openat, -100, addressOf(DOT), 0o10000000 | 0o200000 | 0o2000000);   // O_PATH | O_DIRECTORY | O_CLOEXEC
+  return {
+    exe: src.exe, point, memSize: mem.memSize, maxVcpus: mem.layout.maxVcpus, regs, fpu: src.fpu, mode: src.mode,
+    task: { ...src.task, altstack: src.task.altstack.slice() },
+    group: { sigactions: new Map([...src.sigactions].map(([k, a]) => [k, { ...a }])), umask: src.umask, cwdFd },
+    loaded: src.loaded, vdso: src.vdso, as: src.as.cloneInto(src.mem), memfd, ranges, sys: sysPages, fds,
+    envp: { addr: src.loaded.rsp + 8 * (1 + src.argc + 1), slots: src.envc }, bytes,
+  };
+}
+
+/** A listening socket's domain, type, protocol and bound address; undefined for another socket. */
+function listeningSocket(h: number): SnapFd['listen'] {
+  const v = Buffer.alloc(4), len = Buffer.alloc(4);
+  const opt = (name: number): number | undefined => {
+    len.writeUInt32LE(4);
+    return sys(NRS.getsockopt, h, 1 /* SOL_SOCKET */, name, addressOf(v), addressOf(len)) < 0 ? undefined : v.readInt32LE(0);
+  };
+  if (opt(30 /* SO_ACCEPTCONN */) !== 1) return undefined;
+  const domain = opt(39 /* SO_DOMAIN */), type = opt(3 /* SO_TYPE */), protocol = opt(38 /* SO_PROTOCOL */);
+  if (domain === undefined || type === undefined || protocol === undefined) return undefined;
+  const addr = Buffer.alloc(128);
+  len.writeUInt32LE(addr.length);
+  if (sys(NRS.getsockname, h, addressOf(addr), addressOf(len)) < 0) return undefined;
+  return { domain, type, protocol, addr: addr.subarray(0, len.readUInt32LE(0)) };
+}
+
+/**
+ * A new listening socket like `l` (a snapshot file's): socket, SO_REUSEADDR, bind to the
+ * same address, listen. Returns the host fd; throws SnapshotError.
+ */
+export function listenAgain(l: NonNullable<SnapFd['listen']>, what: string): number {
+  const fd = sys(NRS.socket, l.domain, l.type | 0o2000000 /* SOCK_CLOEXEC */, l.protocol);
+  if (fd < 0) throw new SnapshotError(`${what}: cannot make its listening socket again (errno ${-fd})`);
+  const one = Buffer.alloc(4); one.writeInt32LE(1);
+  sys(NRS.setsockopt, fd, 1, 2 /* SO_REUSEADDR */, addressOf(one), 4);
+  const addr = Buffer.from(l.addr);
+  let r = sys(NRS.bind, fd, addressOf(addr), addr.length);
+  if (r >= 0) r = sys(NRS.listen, fd, 128);
+  if (r < 0) {
+    sys(NR.close, fd);
+    const port = l.domain === 2 || l.domain === 10 ? ` port ${addr.readUInt16BE(2)}` : '';
+    throw new SnapshotError(`${what}: cannot listen again on its address${port} (${r === -98 ? 'address in use' : `errno ${-r}`})`);
+  }
+  return fd;
+}
+
+/** Maps the snapshot's memory copy-on-write into `mem` (a fresh window) and copies its system pages. */
+export function restoreMemory(s: Snapshot, mem: GuestMemory): void {
+  if (mem.memSize !== s.memSize || mem.layout.maxVcpus !== s.maxVcpus) throw new SnapshotError('restore: a window of another size');
+  for (const [off, b] of s.sys) mem.sys8.set(b, off);
+  for (const [start, len] of s.ranges) {
+    const r = sys(NR.mmap, mem.hostBase + start, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, s.memfd, start);
+    if (r < 0) throw new SnapshotError(`restore: cannot map the snapshot's memory (errno ${-r})`);
+  }
+  // The memfd is sealed: no page of it can go away, so the VMM's accessors need no care there.
+  for (const v of s.as.vmas) mem.markFile(v.start, v.end - v.start, false);
+}
+
+/** The restored fd table: stdio from `stdio` (duplicated), then the snapshot's other fds. */
+export function restoreFds(s: Snapshot, limit: number | undefined, stdio: readonly number[]): FdTable {
+  const t = new FdTable(limit);
+  for (let fd = 0; fd <= 2; fd++) {
+    const src = stdio[fd] ?? -1;
+    if (src < 0) continue;
+    const h = sys(NR.fcntl, src, F_DUPFD_CLOEXEC, 3);
+    if (h >= 0) t.set(fd, h);
+  }
+  for (const f of s.fds) {
+    const h = sys(NR.fcntl, f.host, F_DUPFD_CLOEXEC, 3);
+    if (h < 0) { t.closeAll(); throw new SnapshotError(`restore: out of host fds (errno ${-h})`); }
+    t.set(f.fd, h, f.cloexec);
+  }
+  return t;
+}
+
+/** Before each run of a restored VM: the files' offsets as they were at capture time. */
+export function rewindFiles(s: Snapshot): void {
+  for (const f of s.fds) if (f.offset !== undefined) sys(NR.lseek, f.host, f.offset, 0);
+}
+
+/**
+ * Gives a restored guest a new environment before it runs (a CGI request's variables):
+ * the strings go into a new anonymous mapping, and the stack's envp array (the one the
+ * program's libc points `environ` at) is rewritten in place, NULL-terminated. The array
+ * has the slots the snapshot's program started with (serve starts it with spare ones);
+ * variables beyond them are dropped: returns how many were.
+ */
+export function setEnvironment(s: Snapshot, as: AddressSpace, mem: GuestMemory, env: readonly string[]): number {
+  const slots = s.envp.slots;
+  const take = env.slice(0, Math.max(0, slots));
+  const blob = Buffer.from(take.map((e) => e + '\0').join(''));
+  let at = 0;
+  if (blob.length > 0) {
+    const len = Math.ceil(blob.length / PAGE_SIZE) * PAGE_SIZE;
+    at = as.mmap(0, len, PROT_READ | PROT_WRITE, 0x22 /* MAP_PRIVATE | MAP_ANONYMOUS */, -1, 0);
+    if (at < 0 || at >= 2 ** 47) throw new SnapshotError(`restore: no room for the environment (errno ${-at})`);
+    mem.write(at, blob);
+  }
+  const ptrs = Buffer.alloc(8 * (slots + 1));
+  let p = at;
+  take.forEach((e, i) => { ptrs.writeBigUInt64LE(BigInt(p), 8 * i); p += Buffer.byteLength(e) + 1; });
+  mem.write(s.envp.addr, ptrs);
+  return env.length - take.length;
+}
+
+/** Releases what the snapshot holds on the host. */
+export function releaseSnapshot(s: Snapshot): void {
+  sys(NR.close, s.memfd);
+  if (s.group.cwdFd >= 0) sys(NR.close, s.group.cwdFd);
+  for (const f of s.fds) sys(NR.close, f.host);
+}
+
+function kindName(kind: number): string {
+  switch (kind >> 12) {
+    case 1: return 'a pipe';
+    case 2: return 'a character device';
+    case 4: return 'a directory';
+    case 6: return 'a block device';
+    case 10: return 'a symbolic link';
+    default: return 'an eventfd, epoll or other anonymous file';
+  }
+}
+
+/** An empty sealable memfd for capture() (made before the sandbox's seccomp filter, which may not allow it). */
+export function snapshotMemfd(): number {
+  const name = Buffer.from('torov-snapshot\0');
+  const fd = sys(NRS.memfd_create, addressOf(name), 1 | 2 /* MFD_CLOEXEC | MFD_ALLOW_SEALING */);
+  if (fd < 0) throw new SnapshotError(`cannot create the snapshot's memory file (errno ${-fd})`);
+  return fd;
+}

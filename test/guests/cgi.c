@@ -1,0 +1,77 @@
+/*
+ * A CGI/1.1 test program for torov serve and snapshots (test/integration/serve.test.ts).
+ *
+ * Initialisation (what a snapshot skips): fills a 1 MiB table on the heap and sums it.
+ * Then it reads its whole stdin (the request body: the first read of stdin is the
+ * snapshot's capture point), and only then looks at its request's variables, so a VM
+ * restored from the snapshot sees each request's own. Each request increments a counter
+ * in a global and one in a file under /tmp: with no state surviving from one request to
+ * the next, both are 1 every time. CGI_DIR names another directory for that file.
+ *
+ * QUERY_STRING picks what it does: crash (a segfault), loop (never ends), bad (output with
+ * no CGI header), big (a 200 KiB body), status (a 201 with a header of its own), anything
+ * else: a 200 with what it saw.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int counter;
+static unsigned char *table;
+
+static const char *env(const char *name)
+{
+	const char *v = getenv(name);
+	return v ? v : "";
+}
+
+static int file_counter(void)
+{
+	char path[256];
+	snprintf(path, sizeof path, "%s/cgi-count", getenv("CGI_DIR") ? getenv("CGI_DIR") : "/tmp");
+	int fd = open(path, O_RDWR | O_CREAT, 0600);
+	if (fd < 0) return -1;
+	char buf[32] = { 0 };
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	int c = n > 0 ? atoi(buf) : 0;
+	c++;
+	int len = snprintf(buf, sizeof buf, "%d\n", c);
+	if (lseek(fd, 0, SEEK_SET) < 0 || write(fd, buf, len) != len) c = -1;
+	close(fd);
+	return c;
+}
+
+int main(void)
+{
+	table = malloc(1 << 20);
+	if (!table) return 1;
+	unsigned sum = 0;
+	for (int i = 0; i < (1 << 20); i++) table[i] = (unsigned char)(i * 7 + 3);
+	for (int i = 0; i < (1 << 20); i++) sum += table[i];
+
+	static char body[1 << 16];
+	size_t n = 0;
+	ssize_t r;
+	while (n < sizeof body - 1 && (r = read(0, body + n, sizeof body - 1 - n)) > 0) n += (size_t)r;
+	body[n] = 0;
+
+	counter++;
+	int fc = file_counter();
+	const char *q = env("QUERY_STRING");
+	if (strcmp(q, "crash") == 0) *(volatile int *)0 = 1;
+	if (strcmp(q, "loop") == 0) for (;;) ;
+	if (strcmp(q, "bad") == 0) { printf("this is not a CGI header\n"); return 0; }
+	if (strcmp(q, "big") == 0) {
+		printf("Content-Type: application/octet-stream\r\n\r\n");
+		for (int i = 0; i < 200 * 1024; i++) putchar('a' + i % 26);
+		return 0;
+	}
+	if (strcmp(q, "status") == 0) printf("Status: 201 Created\r\nX-Test: yes\r\n");
+	printf("Content-Type: text/plain\r\n\r\n");
+	printf("count=%d file=%d method=%s path=%s query=%s type=%s length=%s agent=%s gateway=%s body=%s sum=%u\n",
+	       counter, fc, env("REQUEST_METHOD"), env("PATH_INFO"), q, env("CONTENT_TYPE"), env("CONTENT_LENGTH"),
+	       env("HTTP_USER_AGENT"), env("GATEWAY_INTERFACE"), body, sum);
+	return 0;
+}
