@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { Machine } from '../src/vmm/machine';
 import { defaultPolicy } from '../src/policy';
 import { sectionServing } from './serving';
+import { sectionContainers } from './oci';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const G = (n: string) => path.join(ROOT, 'test', 'guests', n);
@@ -588,4 +589,5 @@ function kvmKind(): string {
 // 8. Serving (issue 15): snapshot restores, warm VMs' memory, torov serve against a native
 // CGI server (bench/serving.ts).
 const serving = () => sectionServing(rows, quick);
-void sectionTcp().then(sectionThreads).then(sectionProcesses).then(serving).then(report, (e) => { log(String(e && e.stack || e)); process.exit(1); });
+const containers = () => sectionContainers(rows, quick, log);
+void sectionTcp().then(sectionThreads).then(sectionProcesses).then(serving).then(containers).then(report, (e) => { log(String(e && e.stack || e)); process.exit(1); });
