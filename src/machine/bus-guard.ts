@@ -38,10 +38,11 @@ import {
   PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE,
 } from '../linux/mman';
 import { SIGBUS_CODE, SIGBUS_HANDLER, SIGBUS_RESTORER } from './sigbus-code';
+import { EAGAIN, SysError } from '../linux/errno';
 
 const PAGE = 4096;
 /** The data page's layout (sigbus.S). */
-const BUS = { NWIN: 0x000, WIN: 0x010, MAX_WIN: 30, PENDING: 0x200, PARK: 0x208, NSLOTS: 0x210, FLAGS: 0x218, LOST: 0x220, TOTAL: 0x228, SLOTS: 0x400, MAX_SLOTS: 128, DFL_ACT: 0x800 } as const;
+const BUS = { NWIN: 0x000, WIN: 0x900, MAX_WIN: 112, PENDING: 0x200, PARK: 0x208, NSLOTS: 0x210, FLAGS: 0x218, LOST: 0x220, TOTAL: 0x228, SLOTS: 0x400, MAX_SLOTS: 128, DFL_ACT: 0x800 } as const;
 
 const SA_SIGINFO = 4, SA_ONSTACK = 0x08000000, SA_RESTORER = 0x04000000, SA_NODEFER = 0x40000000;
 const SIGBUS = 7;
@@ -112,7 +113,9 @@ export function guardWindow(base: number, size: number): void {
   const g = install();
   const n = Number(g.u64[BUS.NWIN / 8]);
   for (let i = 0; i < n; i++) if (Number(g.u64[(BUS.WIN + i * 16) / 8]) === base) return;
-  if (n >= BUS.MAX_WIN) throw new Error('SIGBUS guard: too many guest windows');
+  // One window per live guest process: past the table, a new one (a fork, a restore) is
+  // refused as the host refuses a process it has no room for, EAGAIN.
+  if (n >= BUS.MAX_WIN) throw new SysError(EAGAIN, `SIGBUS guard: more than ${BUS.MAX_WIN} guest windows`);
   // The window's entry is complete before the count makes the handler read it.
   g.u64[(BUS.WIN + n * 16) / 8] = BigInt(base);
   g.u64[(BUS.WIN + n * 16 + 8) / 8] = BigInt(size);
@@ -181,4 +184,9 @@ export function restoreParked(stillFile: (hostAddr: number) => boolean): void {
     from = n;
     if (Atomics.compareExchange(g.u32, P, n, 0) === n) return;
   }
+}
+
+/** How many guest windows are guarded now (for leak checks). */
+export function guardedWindows(): number {
+  return guard ? Number(guard.u64[BUS.NWIN / 8]) : 0;
 }

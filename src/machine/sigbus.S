@@ -20,7 +20,7 @@
 
 	.set DATA, 4096
 	.set NWIN, 0x000
-	.set WIN, 0x010
+	.set WIN, 0x900          # to the page's end: 112 windows (bus-guard.ts, BUS.MAX_WIN)
 	.set PENDING, 0x200
 	.set PARK, 0x208
 	.set NSLOTS, 0x210

@@ -29,7 +29,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { GUESTS, TOROV, guest, inGroup, scratchDir, spawn, spawnSync, testRunOptions } from '../helpers';
+import { GUESTS, TOROV, guest, inGroup, scratchDir, spawn, spawnSync, testRunOptions, torov } from '../helpers';
 import * as http from 'node:http';
 import * as net from 'node:net';
 
@@ -373,4 +373,12 @@ test('busybox httpd -f (a fork per connection) on the host network answers a nat
   // SIGTERM to torov: the program's default action, 128+15.
   assert.equal(srv.exitCode ?? 128 + 15, 143, stderr);
   assert.doesNotMatch(stderr, /internal error|seccomp/);
+});
+
+test('forty processes alive at once (each a VM with a guarded window): no VMM error', { skip: SKIP_BUSYBOX }, () => {
+  // The SIGBUS guard's table held 30 windows: the 31st live process was an internal error.
+  const r = torov(['run', '--timeout', '60s', '-v', `${bin()}:/bin:ro`, '/bin/busybox', 'sh', '-c', 'for i in $(seq 40); do sleep 1 & done; wait; echo all done'], { plain: true, timeout: 90_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, 'all done\n');
+  assert.doesNotMatch(r.stderr, /internal error|guest windows/);
 });
