@@ -43,9 +43,11 @@ stop)
   [ -d "$dir" ] || exit 0
   dir=$(cd "$dir" && pwd)
   sock="$dir/containerd.sock"
+  nss=
   if [ -S "$sock" ]; then
+    nss=$(ctr --address "$sock" namespaces ls -q 2>/dev/null || true)
     # Every task and container of every namespace, then the images, so that no shim stays.
-    for ns in $(ctr --address "$sock" namespaces ls -q 2>/dev/null); do
+    for ns in $nss; do
       for t in $(ctr --address "$sock" -n "$ns" tasks ls -q 2>/dev/null); do
         ctr --address "$sock" -n "$ns" tasks kill -s SIGKILL "$t" >/dev/null 2>&1 || true
         sleep 0.2
@@ -67,6 +69,12 @@ stop)
   # The snapshots may still be mounted (overlayfs): unmount before removing.
   { grep -o " $dir/[^ ]*" /proc/self/mounts || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   rm -rf "$dir"
+  # runc leaves each namespace's parent cgroup (/NAMESPACE in every hierarchy), empty: remove those.
+  for ns in $nss; do
+    for c in /sys/fs/cgroup/"$ns" /sys/fs/cgroup/*/"$ns"; do
+      [ -d "$c" ] && rmdir "$c" 2>/dev/null || true
+    done
+  done
   ;;
 *) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
 esac
