@@ -157,3 +157,19 @@ export const spawn = ((cmd: string, args: readonly string[], opts: cp.SpawnOptio
   const { timeout, ...rest } = opts;
   return limited(cp.spawn(cmd, args, rest), timeout ?? 120_000, { group: rest.detached === true });
 }) as unknown as typeof cp.spawn;
+
+/** The run's cgroup directories (torov-<launcher pid>) in every hierarchy, found from outside. */
+export function runCgroups(launcher: number): string[] {
+  const out: string[] = [];
+  const walk = (d: string, depth: number) => {
+    let names: string[];
+    try { names = fs.readdirSync(d); } catch { return; }
+    for (const n of names) {
+      const p = path.join(d, n);
+      if (n === `torov-${launcher}`) out.push(p);
+      else if (depth < 4 && !n.includes('.') && fs.statSync(p, { throwIfNoEntry: false })?.isDirectory()) walk(p, depth + 1);
+    }
+  };
+  walk('/sys/fs/cgroup', 0);
+  return out;
+}

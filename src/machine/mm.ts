@@ -197,6 +197,11 @@ export class AddressSpace {
       child.setPages(m.start, m.end - m.start, 0);
     }
     as.committed = as.vmas.reduce((n, v) => n + charge(v), 0);
+    return this.copyAreasTo(as);
+  }
+
+  /** Copies the loaded images, brk and argument areas into `as` (a fork's or a snapshot's); returns it. */
+  private copyAreasTo(as: AddressSpace): AddressSpace {
     as.loadedImages.push(...this.loadedImages.map((i) => ({ ...i })));
     as.brkStart = this.brkStart;
     as.brkEnd = this.brkEnd;
@@ -215,13 +220,7 @@ export class AddressSpace {
     for (const v of this.vmas) as.vmas.push({ ...v, ...(v.file ? { file: { ...v.file } } : {}) });
     as.forkMarks = this.forkMarks.map((m) => ({ ...m }));
     as.committed = this.committed;
-    as.loadedImages.push(...this.loadedImages.map((i) => ({ ...i })));
-    as.brkStart = this.brkStart;
-    as.brkEnd = this.brkEnd;
-    as.argArea = { ...this.argArea };
-    as.envArea = { ...this.envArea };
-    as.execFn = this.execFn;
-    return as;
+    return this.copyAreasTo(as);
   }
 
   /** The VMA containing va, if any. */

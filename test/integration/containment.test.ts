@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { torov, guest, native, spawn, spawnSync, inGroup, TOROV } from '../helpers';
+import { torov, guest, native, spawn, spawnSync, inGroup, TOROV, runCgroups } from '../helpers';
 
 function tmpdir(t: TestContext, prefix = 'torov-contain-'): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -345,21 +345,6 @@ test('a standard fd closed when torov starts is closed for the program too (EBAD
 
 // ---- Every resource of a run is bounded and charged to it ------------------------------------
 
-/** The run's cgroup directories (torov-<launcher pid>) in every hierarchy, found from outside. */
-function runCgroups(launcher: number): string[] {
-  const out: string[] = [];
-  const walk = (d: string, depth: number) => {
-    let names: string[];
-    try { names = fs.readdirSync(d); } catch { return; }
-    for (const n of names) {
-      const p = path.join(d, n);
-      if (n === `torov-${launcher}`) out.push(p);
-      else if (depth < 4 && !n.includes('.') && fs.statSync(p, { throwIfNoEntry: false })?.isDirectory()) walk(p, depth + 1);
-    }
-  };
-  walk('/sys/fs/cgroup', 0);
-  return out;
-}
 const ROOT_CGROUPS = (process.getuid?.() ?? 1) === 0 && fs.existsSync('/sys/fs/cgroup') ? false : 'needs root and cgroupfs';
 
 test('each run has a cgroup of its own, limited from --memory, --threads and --pids, removed at the end', { skip: ROOT_CGROUPS || NO_BUSYBOX }, async () => {

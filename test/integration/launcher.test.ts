@@ -9,7 +9,7 @@ import { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { TOROV, torov, guest, spawn, spawnSync } from '../helpers';
+import { TOROV, torov, guest, spawn, spawnSync, runCgroups } from '../helpers';
 
 const BUSYBOX = '/bin/busybox';
 const NO_BUSYBOX = fs.existsSync(BUSYBOX) ? false : 'busybox-static is not installed';
@@ -255,16 +255,6 @@ test('a VMM that ends while the launcher is not looking still has its cgroups re
   }
   assert.equal(await done, 125, stderr);
   assert.match(stderr, /UTF-16/, stderr);
-  const left: string[] = [];
-  const walk = (d: string, depth: number) => {
-    let names: string[];
-    try { names = fs.readdirSync(d); } catch { return; }
-    for (const n of names) {
-      const p = path.join(d, n);
-      if (n === `torov-${launcher}`) left.push(p);
-      else if (depth < 4 && !n.includes('.') && fs.statSync(p, { throwIfNoEntry: false })?.isDirectory()) walk(p, depth + 1);
-    }
-  };
-  walk('/sys/fs/cgroup', 0);
+  const left = runCgroups(launcher);
   assert.deepEqual(left, [], 'the run\'s cgroups are removed');
 });
