@@ -10,7 +10,7 @@ import { say } from './main';
 import { DEFAULT_MEMORY, MIN_MEMORY, MAX_MEMORY, MAX_VCPUS, DEFAULT_THREADS } from '../machine/layout';
 import { RANGES } from '../policy/sandbox-settings';
 import { O_PATH } from '../linux/fcntl';
-import { launcher, tellLauncher, requestRestart, sendLearned, launcherAlive } from '../sandbox/launch';
+import { launcher, tellLauncher, requestRestart, sendLearned, launcherAlive, readJoined } from '../sandbox/launch';
 import { checkInputPath, readInputFd, InputError, MAX_PROGRAM_BYTES } from './input';
 import { printable } from '../policy/errors';
 
@@ -57,7 +57,10 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   // its limits are written below, once the memory and threads are known.
   const cgroups = require('../sandbox/cgroup') as typeof import('../sandbox/cgroup');
   const launched = launcher();
-  const cg = launched !== undefined ? cgroups.makeRunCgroup(launched.launcherPid, (dirs) => tellLauncher(`cgroup ${dirs.join(' ')}`)) : undefined;
+  // The launcher moves this process in meanwhile (a move waits for an RCU grace period).
+  let cg = launched !== undefined
+    ? cgroups.makeRunCgroup(launched.launcherPid, (dirs) => tellLauncher(`cgroup ${dirs.join(' ')}`), (dirs) => tellLauncher(`join ${dirs.join(' ')}`))
+    : undefined;
   const allowHostRoot = !!opts['allow-host-root'];
   // Only what this run needs is loaded: start-up time is part of every run.
   const { defaultPolicy } = require('../policy/default') as typeof import('../policy/default');
@@ -129,14 +132,20 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   if (pidsLimit !== undefined && pidsLimit < cgroups.VMM_TASKS / 2) throw new UsageError(`--pids ${pidsLimit} is too small: torov's own threads need about ${cgroups.VMM_TASKS / 2}`);
   // Said once, when the run starts (not before an error that ends it anyway).
   let cgroupNote: string | undefined;
+  const failedLimits = cg !== undefined ? cgroups.applyCgroupLimits(cg, limits) : undefined;
   if (cg !== undefined) {
-    const failed = cgroups.applyCgroupLimits(cg, limits);
-    for (const [c, why] of cg.missing) if (!failed.has(c)) failed.set(c, why);
-    const mem = failed.get('memory') ?? failed.get('pids');
-    if (mem !== undefined) cgroupNote = `torov: note: no cgroup for this run (${mem}): only the guest's memory and in-memory files are bounded, threads by RLIMIT_NPROC`;
     const cpuSeconds = policy.sandbox?.rlimits?.cpuSeconds;
     if (cpuSeconds !== undefined) tellLauncher(`limits cpu=${cpuSeconds}`);
   }
+  /** Waits until the launcher has moved this process into the run's cgroups: before the guest runs, and before the limits that depend on them. */
+  const settleCgroups = () => {
+    if (cg === undefined || failedLimits === undefined || cg.joining === undefined) return;
+    cg = cgroups.joined(cg, cg.joining.length ? readJoined() : '');
+    const failed = new Map(failedLimits);
+    for (const [c, why] of cg.missing) if (!failed.has(c)) failed.set(c, why);
+    const mem = failed.get('memory') ?? failed.get('pids');
+    if (mem !== undefined) cgroupNote = `torov: note: no cgroup for this run (${mem}): only the guest's memory and in-memory files are bounded, threads by RLIMIT_NPROC`;
+  };
 
   const volumes = parseVolumes((opts['volume'] as string[] | undefined) ?? [], process.cwd());
   checkVolumes(volumes, policy.sandbox ?? {}, allowHostRoot);
@@ -281,12 +290,14 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     // No core dump of the VMM's large mappings if the seccomp filter kills it.
     const { pids: _pids, ...rlimits } = sb.rlimits ?? {};
     void _pids;
+    settleCgroups();
     priv.applyLimits({ ...rlimits, core: 0, ...(cg === undefined || cg.missing.has('pids') ? { processes: limits.pids } : {}) });
     marks.push(['jail and privileges', performance.now()]);
     if (opts['verbose']) {
       say(`torov: sandbox: uid=${ids.uid} gid=${ids.gid}${id ? ` (${id.why})` : ''} capabilities=0x${priv.effectiveCaps().toString(16)} no_new_privs=1 network=${network} root=${sb.root ?? '(minimal)'}`);
     }
   }
+  settleCgroups();
   let m: InstanceType<typeof Machine>;
   let taken: import('../vmm/snapshot').Snapshot | undefined;
   /**

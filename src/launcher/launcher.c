@@ -418,6 +418,7 @@ struct state {
 	int restart;
 	struct request next;
 	struct rusage usage;       /* the VMM's, when it ended */
+	int ctl;                   /* the control socket (replies to "join") */
 };
 
 static long long now_ms(void)
@@ -592,6 +593,28 @@ static void on_message(struct state *s, char *m, ssize_t n)
 		char *save = NULL;
 		for (char *d = strtok_r(m + 7, " ", &save); d && s->ncgroups < 4; d = strtok_r(NULL, " ", &save))
 			if (our_cgroup(d)) snprintf(s->cgroups[s->ncgroups++], PATH_MAX, "%s", d);
+	} else if (strncmp(m, "join ", 5) == 0 && !s->ready) {
+		/* Moves the VMM into the run's cgroups (each one it named in "cgroup" before). The
+		   first move into a cgroup waits for an RCU grace period (10-20 ms): here it
+		   overlaps with the VMM's own start instead of stopping it. Replies "joined" and
+		   an errno per directory, in order; the VMM waits for it before its guest runs. */
+		char reply[128] = "joined", *save = NULL;
+		for (char *d = strtok_r(m + 5, " ", &save); d; d = strtok_r(NULL, " ", &save)) {
+			int err = EPERM;
+			for (int i = 0; i < s->ncgroups; i++) {
+				if (strcmp(d, s->cgroups[i]) != 0) continue;
+				char path[PATH_MAX + 16], pid[16];
+				snprintf(path, sizeof path, "%s/cgroup.procs", d);
+				int len = snprintf(pid, sizeof pid, "%d", (int)s->child);
+				int fd = open(path, O_WRONLY | O_CLOEXEC);
+				err = fd < 0 ? errno : write(fd, pid, len) == len ? 0 : errno;
+				if (fd >= 0) close(fd);
+				break;
+			}
+			size_t used = strlen(reply);
+			snprintf(reply + used, sizeof reply - used, " %d", err);
+		}
+		send(s->ctl, reply, strlen(reply), MSG_NOSIGNAL);
 	} else if (strncmp(m, "limits cpu=", 11) == 0 && !s->ready) {
 		s->cpu_limit = strtol(m + 11, NULL, 10);
 	} else if (strncmp(m, "restart", 7) == 0) {
@@ -781,6 +804,7 @@ static int run(int argc, char **argv, const char *node, const char *entry, struc
 		if (write(go[1], "g", 1) != 1) { /* the child died already; its status tells */ }
 		close(go[1]);
 
+		s.ctl = sp[0];
 		int status = supervise(&s, sfd, sp[0]);
 		close(sp[0]);
 		if (status < 0) {

@@ -28,6 +28,7 @@
  * cgroupfs) torov says so once and falls back to rlimits (src/sandbox/privileges.ts).
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 /** The controllers a run is limited by. */
@@ -54,7 +55,12 @@ export const TCP_BUFFERS = 64 * 1024 * 1024;
 export interface CgroupDir { readonly version: 1 | 2; readonly dir: string; readonly controllers: readonly Controller[] }
 
 /** The run's cgroup: its directories (one per v1 hierarchy, or one for v2), and the controllers it could not have. */
-export interface RunCgroup { readonly dirs: readonly CgroupDir[]; readonly missing: ReadonlyMap<Controller, string> }
+export interface RunCgroup {
+  readonly dirs: readonly CgroupDir[];
+  readonly missing: ReadonlyMap<Controller, string>;
+  /** Directories the launcher is moving this process into, until joined() has its answer. */
+  readonly joining?: readonly CgroupDir[];
+}
 
 /** One line of /proc/self/mountinfo that mounts a cgroup hierarchy. */
 interface CgroupMount { version: 1 | 2; root: string; mountPoint: string; options: string[] }
@@ -126,8 +132,13 @@ function put(dir: string, file: string, value: string): string {
  * controllers, and removes stale ones of earlier runs whose launcher is gone (an empty
  * cgroup only: rmdir refuses any other). `tell` receives the directories before this
  * process moves in, so the launcher can remove them whatever happens next.
+ *
+ * With `join`, the launcher moves this process in, while it goes on: the first move into
+ * a cgroup waits for an RCU grace period (10-20 ms here), which then overlaps with the
+ * VMM's start. The run is not in its cgroups until joined() has read the launcher's answer
+ * (`joining` lists them); its limits can be written before.
  */
-export function makeRunCgroup(launcherPid: number, tell: (dirs: readonly string[]) => void): RunCgroup {
+export function makeRunCgroup(launcherPid: number, tell: (dirs: readonly string[]) => void, join?: (dirs: readonly string[]) => void): RunCgroup {
   const missing = new Map<Controller, string>();
   let planned: CgroupDir[];
   try {
@@ -137,6 +148,7 @@ export function makeRunCgroup(launcherPid: number, tell: (dirs: readonly string[
     return { dirs: [], missing };
   }
   const made: CgroupDir[] = [];
+  const movedIn = new Set<string>();
   for (const d of planned) {
     removeStale(path.dirname(d.dir));
     let controllers = d.controllers;
@@ -146,7 +158,7 @@ export function makeRunCgroup(launcherPid: number, tell: (dirs: readonly string[
       const delegated = (): string[] => { try { return fs.readFileSync(path.join(parent, 'cgroup.subtree_control'), 'utf8').trim().split(/\s+/); } catch { return []; } };
       let have = delegated();
       const want = controllers.filter((c) => !have.includes(c));
-      let busy = false, movedIn = false;
+      let busy = false;
       if (want.length) {
         const enable = () => put(parent, 'cgroup.subtree_control', want.map((c) => `+${c}`).join(' '));
         let err = enable();
@@ -158,7 +170,7 @@ export function makeRunCgroup(launcherPid: number, tell: (dirs: readonly string[
         if (err === 'EBUSY' && onlyRunIn(parent, launcherPid)) {
           const leaf = path.join(parent, `torov-${launcherPid}.launcher`);
           for (const dir of [leaf, d.dir]) { try { fs.mkdirSync(dir); } catch { /* exists, or fails below */ } }
-          if (!put(leaf, 'cgroup.procs', String(launcherPid)) && !put(d.dir, 'cgroup.procs', '0')) { movedIn = true; err = enable(); }
+          if (!put(leaf, 'cgroup.procs', String(launcherPid)) && !put(d.dir, 'cgroup.procs', '0')) { movedIn.add(d.dir); err = enable(); }
         }
         busy = err === 'EBUSY';
         have = delegated();
@@ -171,7 +183,7 @@ export function makeRunCgroup(launcherPid: number, tell: (dirs: readonly string[
       }
       controllers = controllers.filter((c) => have.includes(c));
       // (The VMM already in the run's cgroup: the launcher must remove it all the same.)
-      if (controllers.length === 0 && !movedIn) continue;
+      if (controllers.length === 0 && !movedIn.has(d.dir)) continue;
     }
     try { fs.mkdirSync(d.dir); }
     catch (e) {
@@ -185,6 +197,12 @@ export function makeRunCgroup(launcherPid: number, tell: (dirs: readonly string[
   }
   for (const c of CONTROLLERS) if (!made.some((d) => d.controllers.includes(c)) && !missing.has(c)) missing.set(c, 'no cgroup hierarchy has this controller');
   if (made.length) tell(made.map((d) => d.dir));
+  if (join !== undefined) {
+    // (Those the v2 set-up above moved this process into already need no move.)
+    const toMove = made.filter((d) => !movedIn.has(d.dir));
+    if (toMove.length) join(toMove.map((d) => d.dir));
+    return { dirs: made, missing, joining: toMove };
+  }
   // Moves this process (all its threads) in: "0" is the writer itself.
   const joined = made.filter((d) => {
     const err = put(d.dir, 'cgroup.procs', '0');
@@ -192,6 +210,34 @@ export function makeRunCgroup(launcherPid: number, tell: (dirs: readonly string[
     return !err;
   });
   return { dirs: joined, missing };
+}
+
+/**
+ * The run's cgroups once the launcher has moved this process in: `reply` is its answer to
+ * "join" ("joined" and an errno per directory, in order; '' if none came). A directory it
+ * could not enter is dropped, and its controllers are missing with the reason.
+ */
+export function joined(cg: RunCgroup, reply: string): RunCgroup {
+  const joining = cg.joining ?? [];
+  if (joining.length === 0) return cg;
+  const words = reply.split(' ');
+  const errs = words[0] === 'joined' ? words.slice(1).map(Number) : [];
+  const missing = new Map(cg.missing);
+  const failed = new Set<CgroupDir>();
+  joining.forEach((d, i) => {
+    const e = errs[i];
+    if (e === 0) return;
+    failed.add(d);
+    const why = e === undefined || !Number.isInteger(e) ? 'the launcher did not answer' : errnoName(e);
+    for (const c of d.controllers) missing.set(c, `cannot enter ${d.dir} (${why})`);
+  });
+  return { dirs: cg.dirs.filter((d) => !failed.has(d)), missing };
+}
+
+/** EACCES for 13, and so on (errno n where unnamed). */
+function errnoName(e: number): string {
+  const names = os.constants.errno as Record<string, number>;
+  return Object.keys(names).find((k) => names[k] === e) ?? `errno ${e}`;
 }
 
 /** True if every process in cgroup `dir` is this run's: its launcher, or this VMM. */

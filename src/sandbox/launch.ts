@@ -9,7 +9,9 @@
  *    src/vmm/host-signals.ts), "timeout MS TEXT" (kill me if I am still running MS ms
  *    after torov started, plus a grace period, and say TEXT), "cgroup DIR..." (the run's
  *    cgroups, src/sandbox/cgroup.ts: the launcher reads why the VMM died there and removes
- *    them at the end), "limits cpu=SECONDS" (the CPU-time limit, to name it should the VMM
+ *    them at the end), "join DIR..." (move me into these cgroups, named in "cgroup" before:
+ *    the launcher answers "joined" and an errno per directory, the only message it sends
+ *    after the spec), "limits cpu=SECONDS" (the CPU-time limit, to name it should the VMM
  *    be killed for it), "restart ..." (the namespaces do not
  *    fit the run: start me again with these), and a learned policy for the launcher to
  *    write (policy learn);
@@ -116,6 +118,19 @@ export function parseSpec(text: string): LauncherSpec {
 export function tellLauncher(message: string): void {
   if (current === undefined) return;
   try { fs.writeSync(CTL_FD, message); } catch { /* the launcher is gone: its death kills this process */ }
+}
+
+/**
+ * Waits for the launcher's answer to "join" (src/sandbox/cgroup.ts): '' if there is no
+ * launcher, or it closed the socket.
+ */
+export function readJoined(): string {
+  if (current === undefined) return '';
+  const buf = Buffer.alloc(256);
+  for (;;) {
+    try { return buf.subarray(0, fs.readSync(CTL_FD, buf, 0, buf.length, null)).toString('latin1'); }
+    catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EINTR') return ''; }
+  }
 }
 
 /** What the run needs that this VMM was not started with. */

@@ -238,11 +238,14 @@ test('a VMM that ends while the launcher is not looking still has its cgroups re
   child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
   const done = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
   const launcher = child.pid!;
-  // Stopped once its VMM exists, before the VMM has said anything.
+  // Stopped once its VMM runs Node, before the VMM has said anything. (Not as soon as the
+  // child exists: the launcher lets it go only after writing its id maps, and a launcher
+  // stopped before that leaves it waiting for ever.)
   let vmm = 0;
-  for (let i = 0; i < 500 && !vmm; i++) {
+  const runsNode = (pid: number) => { try { return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--launcher=3'); } catch { return false; } };
+  for (let i = 0; i < 1000 && !(vmm && runsNode(vmm)); i++) {
     try { vmm = Number(fs.readFileSync(`/proc/${launcher}/task/${launcher}/children`, 'utf8').trim().split(/\s+/)[0]) || 0; } catch { /* not yet */ }
-    if (!vmm) await new Promise((r) => setTimeout(r, 2));
+    if (!(vmm && runsNode(vmm))) await new Promise((r) => setTimeout(r, 2));
   }
   assert.ok(vmm, 'the launcher started a VMM');
   process.kill(launcher, 'SIGSTOP');

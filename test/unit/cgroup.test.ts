@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planCgroups, cgroupMounts, runLimits, shmBudget, VMM_ALLOWANCE, VMM_ALLOWANCE_PER_THREAD, KERNEL_BUFFERS, VMM_TASKS } from '../../src/sandbox/cgroup';
+import { planCgroups, cgroupMounts, runLimits, shmBudget, joined, VMM_ALLOWANCE, VMM_ALLOWANCE_PER_THREAD, KERNEL_BUFFERS, VMM_TASKS } from '../../src/sandbox/cgroup';
+import type { RunCgroup } from '../../src/sandbox/cgroup';
 
 const MiB = 2 ** 20;
 
@@ -61,4 +62,26 @@ test('a run\'s limits: its memory, its in-memory files, kernel buffers and the V
   assert.equal(l.cpus, undefined);
   assert.equal(runLimits({ guestMemory: 64 * MiB, shm: 0, threads: 1, pids: 40, cpus: 2 }).pids, 40);
   assert.equal(runLimits({ guestMemory: 64 * MiB, shm: 0, threads: 1, cpus: 2 }).cpus, 3);
+});
+
+test('the launcher\'s answer to "join": a directory it could not enter is dropped, its controllers missing with the errno', () => {
+  const mem = { version: 1 as const, dir: '/sys/fs/cgroup/memory/torov-7', controllers: ['memory' as const] };
+  const pids = { version: 1 as const, dir: '/sys/fs/cgroup/pids/torov-7', controllers: ['pids' as const] };
+  const cg: RunCgroup = { dirs: [mem, pids], missing: new Map([['cpu', 'no cgroup hierarchy has this controller']]), joining: [mem, pids] };
+  const both = joined(cg, 'joined 0 0');
+  assert.deepEqual(both.dirs, [mem, pids]);
+  assert.deepEqual([...both.missing.keys()], ['cpu']);
+  assert.equal(both.joining, undefined);
+  const one = joined(cg, 'joined 0 13');
+  assert.deepEqual(one.dirs, [mem]);
+  assert.equal(one.missing.get('pids'), 'cannot enter /sys/fs/cgroup/pids/torov-7 (EACCES)');
+  // No answer (the launcher closed the socket), or a short one: nothing was entered that it did not confirm.
+  for (const reply of ['', 'joined 0', 'something else']) {
+    const r = joined(cg, reply);
+    assert.ok(!r.dirs.includes(pids), reply);
+    assert.match(r.missing.get('pids') ?? '', /the launcher did not answer/);
+  }
+  // Nothing to move: as it was.
+  const none: RunCgroup = { dirs: [mem], missing: new Map(), joining: [] };
+  assert.equal(joined(none, ''), none);
 });
