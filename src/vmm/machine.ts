@@ -340,6 +340,7 @@ export class Machine implements SchedulerHost {
       if (this.chanOpts && cfg.rewrite !== false && start.bias !== undefined) {
         const rw = this.rewriter = new SiteRewriter(this.mem, this.as, cfg.image, start.bias, SYS_VA + SYS.STUB + STUB_CHAN_CALL);
         rw.guard = (s, e, write) => this.scheduler.patchGuard(s, e, write);
+        rw.rewriteAt = 2;
         this.scheduler.onSite = (ret) => rw.consider(ret - 2);
         this.chanOpts.trapFast = false;
       }

@@ -2,10 +2,12 @@
  * Lazy syscall-site rewriting: the cheap entry into the syscall channel on kvm_pvm.
  *
  * Why: on kvm_pvm the `syscall` instruction itself traps (tens of µs) even when its target
- * is the guest's own channel code; a plain jump costs nothing. So the first time a given
- * `syscall` instruction runs, it arrives through the trap, and torov learns its exact
- * address (the return address minus 2). If it can prove the rewrite safe, it replaces the
- * instruction(s) *before* the syscall with a 5-byte `jmp` to a trampoline of that site:
+ * is the guest's own channel code; a plain jump costs nothing. So a given `syscall`
+ * instruction arrives through the trap, and torov learns its exact address (the return
+ * address minus 2). The second time it does (a call made once, at start-up or exit, is not
+ * worth the analysis: about 1 ms per site while torov's code is still cold), if torov can
+ * prove the rewrite safe, it replaces the instruction(s) *before* the syscall with a
+ * 5-byte `jmp` to a trampoline of that site:
  *
  *     site:  mov $0x6e,%eax ; syscall         ->   jmp tramp ; int3 int3 ... ; syscall
  *     tramp: mov $0x6e,%eax                  (the moved instructions, as they were)
@@ -103,8 +105,18 @@ interface FnInfo {
 
 export interface RewriteStats { rewritten: number; refused: number; reasons: Map<string, number> }
 
+/** Sites remembered as trapped fewer than `rewriteAt` times: a program forging sites cannot grow it without bound. */
+const MAX_PENDING_SITES = 4096;
+
 export class SiteRewriter {
   private readonly tried = new Set<number>();
+  /** Traps seen so far of sites not yet tried (bounded: past it, a site is tried at once). */
+  private readonly pending = new Map<number, number>();
+  /**
+   * The trap of a site that triggers its rewrite: 1, its first; the VMM uses 2, so a call
+   * made once (start-up, exit) costs no analysis, and a call that repeats pays one trap more.
+   */
+  rewriteAt = 1;
   /** Set by tryRewrite once the site passed the cheap checks. */
   private checked = false;
   /** The program itself (from its file). */
@@ -145,6 +157,11 @@ export class SiteRewriter {
   /** A `syscall` at `site` was just served through the trap: rewrite it if that is provably safe. */
   consider(site: number): void {
     if (this.tried.has(site)) return;
+    if (this.rewriteAt > 1 && this.disabled === undefined) {
+      const seen = (this.pending.get(site) ?? 0) + 1;
+      if (seen < this.rewriteAt && (this.pending.has(site) || this.pending.size < MAX_PENDING_SITES)) { this.pending.set(site, seen); return; }
+      this.pending.delete(site);
+    }
     const why = this.disabled ?? this.tryRewrite(site);
     // Remembered only once it passed the cheap checks (a real syscall instruction in the
     // program's text), so a program forging sites cannot grow the set without bound.
