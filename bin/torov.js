@@ -52,7 +52,11 @@ function loadBundle() {
   const cacheFile = path.join(dist, 'torov.cache');
   let cachedData;
   try { cachedData = fs.readFileSync(cacheFile); } catch { /* first run */ }
-  const script = new vm.Script(Module.wrap(fs.readFileSync(bundle, 'utf8')), { filename: bundle, cachedData });
+  // esbuild writes ASCII (non-ASCII characters escaped): read as latin1, that is 10 times
+  // cheaper than decoding UTF-8 (3 ms for the 1.2 MB bundle here), and the same text.
+  const bytes = fs.readFileSync(bundle);
+  const text = require('node:buffer').isAscii(bytes) ? bytes.latin1Slice(0, bytes.length) : bytes.toString('utf8');
+  const script = new vm.Script(Module.wrap(text), { filename: bundle, cachedData });
   const mod = { exports: {} };
   script.runInThisContext().call(mod.exports, mod.exports, Module.createRequire(bundle), mod, bundle, dist);
   // A run writes it once its VM has ended (the code it compiled is then in the cache),

@@ -8,11 +8,12 @@
  * safe. Pointers are passed as plain numbers (host addresses fit in 47 bits).
  */
 import { restoreStdioFlags } from './stdio-flags';        // first: before koffi (see there)
-import koffi from 'koffi';
+import { loadKoffi } from './koffi';
 import { EINTR } from '../linux/errno';
 import { SYS as NR } from '../linux/syscalls';
 import { F_GETFL, F_SETFL } from '../linux/fcntl';
 
+const koffi = loadKoffi();
 const libc = koffi.load('libc.so.6');
 
 const rawSyscall = libc.func('long syscall(long, long, long, long, long, long, long)') as (

@@ -156,7 +156,7 @@ let kickInstalled = false;
 export function installKick(): void {
   if (kickInstalled) return;
   kickInstalled = true;
-  const koffi = require('koffi') as typeof import('koffi');
+  const koffi = (require('../host/koffi') as typeof import('../host/koffi')).loadKoffi();
   const libc = koffi.load('libc.so.6');
   const dlsym = libc.func('void *dlsym(void *, const char *)') as (h: null, name: string) => unknown;
   const sigaction = libc.func('int sigaction(int, void *, void *)') as (sig: number, act: Buffer, old: null) => number;

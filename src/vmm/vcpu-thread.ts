@@ -27,6 +27,7 @@
  * budget: sleep until the result is posted, doing the host call asked for meanwhile).
  */
 import { Worker } from 'node:worker_threads';
+import { koffiNativePath } from '../host/koffi';
 import { CHAN, CHAN_BUSY, CHAN_BLOCKING, CHAN_REQUEST, CHAN_EXIT, PORT_WAIT, PORT_KICK } from '../machine/layout';
 
 /** From src/kvm/kvm.ts (not imported: it loads koffi); test/unit/channel.test.ts checks they agree. */
@@ -142,28 +143,10 @@ export const bell: Int32Array = (() => {
   return (g.__torovBell ??= new Int32Array(new SharedArrayBuffer(8 * 4)));
 })();
 
-/**
- * Path of koffi's native module, spelt as the main thread loaded it (from the module
- * cache), so that the dynamic linker matches it by name; before koffi is loaded, where
- * koffi's own loader would find it (glibc build first).
- */
-function koffiNative(): string {
-  const cached = Object.keys(require.cache).find((k) => k.endsWith('/koffi.node'));
-  if (cached) return cached;
-  const path = require('node:path') as typeof import('node:path');
-  const fs = require('node:fs') as typeof import('node:fs');
-  const dir = path.dirname(require.resolve(`@koromix/koffi-${process.platform}-${process.arch}`));
-  for (const triplet of [`${process.platform}_${process.arch}`, `musl_${process.arch}`]) {
-    const p = path.join(dir, triplet, 'koffi.node');
-    if (fs.existsSync(p)) return p;
-  }
-  throw new Error('cannot find koffi\'s native module');
-}
-let nativePath: string | undefined;
 
 /** Starts a thread (it becomes ready when ctl[READY] is 1). */
 export function startVcpuWorker(): VcpuWorker {
-  nativePath ??= koffiNative();
+  const nativePath = koffiNativePath();
   const ctl = new Int32Array(new SharedArrayBuffer(CTL_WORDS * 4));
   // stdout/stderr: true keeps Node from wiring the worker's output to process.stdout and
   // process.stderr, whose set-up would make the host's stdio non-blocking (the guest shares
