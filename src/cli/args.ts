@@ -142,6 +142,7 @@ export const RUN_OPTIONS: readonly OptSpec[] = [
   { name: 'env-inherit', value: false },
   { name: 'env-clear', value: false },
   { name: 'oci-sync', value: true },
+  { name: 'code-cache-out', value: true },
   { name: 'trace', value: false },
   { name: 'trace-file', value: true },
   { name: 'verbose', value: false },
@@ -178,10 +179,10 @@ export const SNAPSHOT_ONLY_OPTIONS: readonly OptSpec[] = [
 ];
 
 /** Every option of `torov snapshot`: run's, less --gdb and --restore. */
-export const SNAPSHOT_OPTIONS: readonly OptSpec[] = [...RUN_OPTIONS.filter((o) => o.name !== 'gdb' && o.name !== 'restore' && o.name !== 'oci-sync'), ...SNAPSHOT_ONLY_OPTIONS];
+export const SNAPSHOT_OPTIONS: readonly OptSpec[] = [...RUN_OPTIONS.filter((o) => o.name !== 'gdb' && o.name !== 'restore' && o.name !== 'oci-sync' && o.name !== 'code-cache-out'), ...SNAPSHOT_ONLY_OPTIONS];
 
 /** Every option of `torov serve`. */
-export const SERVE_OPTIONS: readonly OptSpec[] = [...RUN_OPTIONS.filter((o) => o.name !== 'gdb' && o.name !== 'restore' && o.name !== 'oci-sync'), ...SERVE_ONLY_OPTIONS];
+export const SERVE_OPTIONS: readonly OptSpec[] = [...RUN_OPTIONS.filter((o) => o.name !== 'gdb' && o.name !== 'restore' && o.name !== 'oci-sync' && o.name !== 'code-cache-out'), ...SERVE_ONLY_OPTIONS];
 
 /** The guest's default environment: small and explicit, never the host's by surprise. */
 export const DEFAULT_ENV: readonly string[] = ['PATH=/usr/local/bin:/usr/bin:/bin', 'HOME=/', 'TERM=xterm'];

@@ -50,6 +50,10 @@ Options:
                          an OCI runtime gives a container exactly its config's).
       --oci-sync DIR     For torov-oci (docs/oci.md): DIR holds the FIFOs of its create
                          and start; the program starts when torov-oci start says so.
+      --code-cache-out FILE
+                         For npm run build: after the run, write the V8 code cache of
+                         torov's own code to FILE (opened before the sandbox), which
+                         bin/torov loads to start faster. Only with a program you trust.
       --trace            Print every syscall, strace-style, with the policy's verdict, to stderr.
       --trace-file FILE  Write the trace to FILE instead.
       --no-vdso          No in-guest fast paths: clock_gettime, gettimeofday and time (the

@@ -244,6 +244,13 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
 
   let traceFd: number | undefined;
   if (opts['trace-file']) traceFd = fs.openSync(opts['trace-file'] as string, 'w');
+  // --code-cache-out (npm run build: scripts/code-cache.js): bin/torov.js writes its code
+  // cache there after the run, through this fd (the jail hides the file's directory). The
+  // cache then holds the sandbox's code too, which a --no-sandbox run never compiles.
+  if (typeof opts['code-cache-out'] === 'string') {
+    try { (globalThis as { __torovCodeCacheFd?: number }).__torovCodeCacheFd = fs.openSync(opts['code-cache-out'], 'w', 0o644); }
+    catch (e) { throw new UsageError(`--code-cache-out: cannot write ${opts['code-cache-out']}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
+  }
   // torov snapshot: the file is opened now (the jail hides the host's files), written at the capture point.
   let snapOut: { fd: number; memfd: number } | undefined;
   if (snapshot) {

@@ -145,6 +145,7 @@ static const char *const VALUE_LONG[] = {
 	"memory", "policy", "env", "trace-file", "volume", "user", "timeout", "syscall-path",
 	"network", "workdir", "rootfs", "gdb", "out", "cpus", "threads", "pids", "oci-sync",
 	"port", "host", "concurrency", "queue", "max-body", "log-format", "restore", "at", "output",
+	"code-cache-out",
 	/* launcher-options: end */
 	NULL,
 };

@@ -261,3 +261,18 @@ test('a VMM that ends while the launcher is not looking still has its cgroups re
   const left = runCgroups(launcher);
   assert.deepEqual(left, [], 'the run\'s cgroups are removed');
 });
+
+test('--code-cache-out writes torov\'s code cache from a sandboxed run (npm run build); a path it cannot write is refused', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'torov-cache-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const out = path.join(dir, 'torov.cache');
+  const r = torov(['run', '--code-cache-out', out, guest('hello')]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, 'hello from torov\n');
+  // V8's code cache: a header then the compiled code of every function the run used.
+  assert.ok(fs.statSync(out).size > 100_000, `${fs.statSync(out).size} bytes`);
+  // The VMM dropped its privileges and entered its jail meanwhile: the file was opened before.
+  const bad = torov(['run', '--code-cache-out', path.join(dir, 'no', 'such', 'dir', 'c'), guest('hello')]);
+  assert.equal(bad.status, 125);
+  assert.match(bad.stderr, /^torov: --code-cache-out: cannot write .*: ENOENT\n$/);
+});
