@@ -174,14 +174,19 @@ rows.push({ what: 'create + run hello + destroy, in process (median)', torov: me
 // 3. End to end, spawned like a user would: the default (sandboxed: a launcher and the
 // VMM in its namespaces and jail) and --no-sandbox, against Node's own start-up.
 log('end to end: torov run hello (sandbox on and off), native hello, node -e ""...');
-const e2e = (cmd: string, args: string[]) => { spawnOnce(cmd, args); const v: number[] = []; for (let i = 0; i < (quick ? 5 : 20); i++) v.push(spawnOnce(cmd, args)); return median(v); };
+// Round robin (one run of each command in turn), so that the machine's drift during the
+// measurement (other tenants, here) weighs on every command alike; medians of 41 rounds.
+const e2e = (cmds: Array<[string, string[]]>): number[] => {
+  for (const [cmd, args] of cmds) spawnOnce(cmd, args);
+  const v: number[][] = cmds.map(() => []);
+  for (let i = 0; i < (quick ? 7 : 41); i++) cmds.forEach(([cmd, args], k) => v[k]!.push(spawnOnce(cmd, args)));
+  return v.map(median);
+};
 // bin/torov is the launcher (src/launcher/launcher.c): it runs the node found on PATH, this one.
 const torovCli = path.join(ROOT, 'bin', 'torov');
 process.env['PATH'] = `${path.dirname(process.execPath)}:${process.env['PATH'] ?? ''}`;
-const tNode = e2e(process.execPath, ['-e', '']);
-const tTorov = e2e(torovCli, ['run', G('hello')]);
-const tBare = e2e(torovCli, ['run', '--no-sandbox', G('hello')]);
-const tExitPath = e2e(torovCli, ['run', '--syscall-path', 'exit', G('hello')]);
+const [tNode, tTorov, tBare, tExitPath] = e2e([[process.execPath, ['-e', '']], [torovCli, ['run', G('hello')]],
+  [torovCli, ['run', '--no-sandbox', G('hello')]], [torovCli, ['run', '--syscall-path', 'exit', G('hello')]]]) as [number, number, number, number];
 // Where a sandboxed start-up goes: `torov run --verbose` prints its steps (src/cli/run.ts).
 const split = new Map<string, number[]>();
 for (let i = 0; i < (quick ? 5 : 20); i++) {
@@ -195,7 +200,7 @@ for (let i = 0; i < (quick ? 5 : 20); i++) {
     split.get(key)!.push(Number(mm[2]) * 1e6);
   }
 }
-const tNative = e2e(G('hello'), []);
+const [tNative] = e2e([[G('hello'), []]]) as [number];
 rows.push({ what: 'torov run hello, end to end (sandbox on: the default)', native: tNative, torov: tTorov, unit: 'ns' });
 rows.push({ what: 'torov run --no-sandbox hello, end to end', native: tNative, torov: tBare, unit: 'ns' });
 rows.push({ what: "node -e '' (Node's own start-up)", native: tNode, unit: 'ns' });
@@ -218,10 +223,10 @@ function sectionDynamic(): void {
   const PY = '/usr/bin/python3', LS = '/bin/ls';
   if (!fs.existsSync(PY) || !fs.existsSync(LS)) { log('dynamic programs: /usr/bin/python3 or /bin/ls missing, skipped'); return; }
   log('dynamic programs: python3 -c pass, ls -la /usr/bin, natively and in torov --rootfs /...');
-  const nPy = e2e(PY, ['-c', 'pass']), vPy = e2e(torovCli, ['run', '--rootfs', '/', PY, '-c', 'pass']);
+  const [nPy, vPy] = e2e([[PY, ['-c', 'pass']], [torovCli, ['run', '--rootfs', '/', PY, '-c', 'pass']]]) as [number, number];
   rows.push({ what: 'python3 -c pass, end to end (--rootfs /)', native: nPy, torov: vPy, unit: 'ns',
     note: `minus torov run hello: ${((vPy - tTorov) / 1e6).toFixed(1)} ms, ${((vPy - tTorov) / nPy).toFixed(2)}x native (goal <= 2x)` });
-  const nLs = e2e(LS, ['-la', '/usr/bin']), vLs = e2e(torovCli, ['run', '--rootfs', '/', LS, '-la', '/usr/bin']);
+  const [nLs, vLs] = e2e([[LS, ['-la', '/usr/bin']], [torovCli, ['run', '--rootfs', '/', LS, '-la', '/usr/bin']]]) as [number, number];
   rows.push({ what: 'ls -la /usr/bin, end to end (--rootfs /)', native: nLs, torov: vLs, unit: 'ns', note: 'goal <= 2x' });
   for (const [what, prog, args] of [['python3 -c pass', PY, ['-c', 'pass']], ['ls -la /usr/bin', LS, ['-la', '/usr/bin']]] as const) {
     for (const p of ['exit', 'cheap'] as const) {

@@ -9,9 +9,13 @@
 // bundle it falls back to dist/src/cli/main.js.
 const path = require('node:path');
 const fs = require('node:fs');
-// A sandboxed run with the syscall channel: start its vCPU thread (a Node worker takes
-// tens of milliseconds to start) now, so that it overlaps with loading torov and booting
-// the VM (src/vmm/channel.ts). It must exist before the jail and the seccomp filter.
+// A sandboxed run with the syscall channel and a policy file: start its vCPU thread (a
+// Node worker takes tens of milliseconds to start) now, so that it overlaps with loading
+// torov and booting the VM (src/vmm/channel.ts). A policy that allows the program no
+// threads gets a seccomp filter that allows the VMM none either: the channel's thread must
+// exist before it. Under the default policy the VMM starts the thread only once a program
+// makes enough syscalls for it to pay (src/vmm/scheduler.ts): a worker costs a short run
+// about 15 ms (starting it, the CPU it takes, and its memory at exit).
 if (process.argv[2] === '--launcher=3' && wantsVcpuThread(process.argv.slice(3))) {
   const early = require(path.join(__dirname, '..', 'dist', 'src', 'vmm', 'vcpu-thread.js')).startVcpuWorker();
   // Unused (the guess was wrong), it fails to load koffi once the jail is up: that is no error.
@@ -21,7 +25,8 @@ if (process.argv[2] === '--launcher=3' && wantsVcpuThread(process.argv.slice(3))
 
 /**
  * A guess from the command line alone (the run decides: src/cli/run.ts): a sandboxed run
- * on the channel's default path with two or more CPUs. A wrong guess costs a thread.
+ * with a policy file, on the channel's default path, with two or more CPUs. A wrong guess
+ * costs a thread.
  */
 function wantsVcpuThread(argv) {
   // The run options that take a value (src/cli/args.ts; test/unit/launcher.test.ts checks them).
@@ -30,17 +35,19 @@ function wantsVcpuThread(argv) {
   if (argv[0] === 'serve' || argv[0] === 'snapshot') return false;      // snapshots need the exit path
   if (argv.includes('--restore') || argv.some((a) => a.startsWith('--restore='))) return false;
   let i = argv[0] === 'policy' ? 2 : 1;
+  let policyFile = false;
   for (; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--') { i++; break; }
     if (!a.startsWith('-') || a === '-') break;
+    if (a === '--policy' || a.startsWith('--policy=') || a.startsWith('-p')) policyFile = true;
     if (a === '--no-sandbox' || a === '--gdb' || a.startsWith('--gdb=') || a === '--syscall-path=exit') return false;
     if (a === '--syscall-path' && argv[i + 1] === 'exit') return false;
     if (a.startsWith('--') ? !a.includes('=') && VALUE.includes(a.slice(2)) : a.length === 2 && SHORT.includes(a[1])) i++;
   }
   // A ToroV configuration (most name a ToroV binary, which makes its own hypercalls).
   if (/\.json$/i.test(argv[i] || '')) return false;
-  return require('node:os').availableParallelism() >= 2;
+  return policyFile && argv[0] === 'run' && require('node:os').availableParallelism() >= 2;
 }
 
 const dist = path.join(__dirname, '..', 'dist');

@@ -222,11 +222,13 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   }
   marks.push(['policy and program checked', performance.now()]);
 
-  // The channel's vCPU thread takes tens of milliseconds to start. Under the sandbox it must
-  // be up before the jail hides koffi's files and the seccomp filter forbids new threads:
-  // bin/torov.js started it first thing, and the jail waits for it. Without the sandbox,
-  // the scheduler starts one in the background (src/vmm/scheduler.ts).
-  const vcpuThread = syscallPath === 'ring' && sandbox ? (require('../vmm/channel') as typeof import('../vmm/channel')).HostThread : undefined;
+  // The channel's vCPU thread takes tens of milliseconds to start. Under a policy file, whose
+  // seccomp filter may forbid new threads, bin/torov.js started it first thing, and the jail
+  // waits for it to be up (koffi loaded from the host's files). Otherwise the scheduler
+  // starts one once the program makes enough syscalls for it to pay (src/vmm/scheduler.ts):
+  // after the jail, a thread loads koffi by the name the main thread loaded it under.
+  const earlyThread = (globalThis as { __torovEarlyWorker?: unknown }).__torovEarlyWorker !== undefined;
+  const vcpuThread = syscallPath === 'ring' && sandbox && earlyThread ? (require('../vmm/channel') as typeof import('../vmm/channel')).HostThread : undefined;
   vcpuThread?.prestart();
   let gdb: import('../gdb').GdbStub | undefined;
   if (spec !== undefined && spec.gdbFd >= 0 && !serve) {
@@ -325,7 +327,7 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   try {
     const root = sb.root !== undefined ? `the guest's root ${sb.root}` : sandbox ? 'the guest\'s minimal root (no --rootfs; try --rootfs /)' : 'the host\'s root (--no-sandbox)';
     const machineCfg: import('../vmm/machine').MachineConfig = { path: prog.guestPath, image, argv: [file, ...args], env, memory, policy, traceFd, verbose: !!opts['verbose'], log: say,
-      personality, vdso: !opts['no-vdso'], syscallPath, rewrite: !opts['no-rewrite'], spawnThread: !sandbox, loader: { fd: prog.fd, root },
+      personality, vdso: !opts['no-vdso'], syscallPath, rewrite: !opts['no-rewrite'], spawnThread: true, loader: { fd: prog.fd, root },
       ...(cpus !== undefined ? { cpus } : {}), ...(threads !== undefined ? { threads } : {}),
       // Each guest thread of every process has a host thread: the run's pid limit minus torov's own.
       tasks: limits.pids - cgroups.VMM_TASKS / 2,

@@ -68,7 +68,7 @@ export interface MachineConfig {
   syscallPath?: 'exit' | 'ring';
   /** With the ring path: rewrite syscall instructions into calls where provably safe (src/vmm/rewrite.ts); default true. */
   rewrite?: boolean;
-  /** With the ring path: the Machine may start the channel's vCPU thread itself when it pays off (not under the sandbox's filter). */
+  /** With the ring path: the Machine may start the channel's vCPU thread itself when it pays off (unless the sandbox's filter forbids new threads: HostThread.forbidNew). */
   spawnThread?: boolean;
   /** Learn mode (torov policy learn): every call is recorded here, and allowed. The policy must give every number CHECK. */
   learner?: Observer;

@@ -52,11 +52,13 @@ const FUTEX_OWNER_DIED = 0x40000000, FUTEX_TID_MASK = 0x3fffffff, FUTEX_WAITERS 
 const ROBUST_LIST_LIMIT = 2048;
 
 /**
- * Without a sandbox a single-threaded program's vCPU thread is started only after this
- * many exits: about as much time in exits (30-90 µs each on kvm_pvm) as the thread takes to
- * start, so that a short run never pays for it.
+ * A single-threaded program's vCPU thread (the channel's) is started only after this many
+ * exits, and takes its vCPU as soon as it is up: a Node worker costs a short run about
+ * 15 ms here (starting it, the CPU it takes meanwhile, its memory at exit), which a
+ * program making fewer calls than this (each exit 30-90 µs on kvm_pvm) would never win
+ * back. bin/torov's early thread (a policy file) is used from the start.
  */
-const LAZY_EXITS = 500;
+const LAZY_EXITS = 100;
 /** How long the main thread polls without work before it sleeps. */
 const IDLE_NS = 200_000n;
 /**
@@ -376,10 +378,6 @@ export class Scheduler implements TaskServices {
     this.tracing = (host as { cfg?: { traceFd?: number } }).cfg?.traceFd !== undefined;
     // A sandboxed VMM's bin/torov started a vCPU thread early (before the jail): use it.
     this.threadWanted = (globalThis as { __torovEarlyWorker?: unknown }).__torovEarlyWorker !== undefined || HostThread.anyStarted();
-    // A host thread warms up in the background (30-50 ms of Node worker start-up), so that
-    // the first clone or timer finds it ready: threads and timers take the vCPU off the main
-    // thread. Costs no wall time: the process does not wait for it.
-    if (spawn) HostThread.prestart();
   }
 
   /** A host timer that interrupts the main thread's KVM_RUN (SIG_KICK), for timers while a lone vCPU runs there. */
