@@ -13,6 +13,7 @@ import { O_PATH } from '../linux/fcntl';
 import { launcher, tellLauncher, requestRestart, sendLearned, launcherAlive, readJoined } from '../sandbox/launch';
 import { checkInputPath, readInputFd, InputError, MAX_PROGRAM_BYTES } from './input';
 import { printable } from '../policy/errors';
+import { nowMs } from '../host/clock';
 
 /** `torov policy learn`: where the learned policy goes. */
 export interface LearnRequest {
@@ -41,7 +42,7 @@ export interface ServeRequest {
  */
 export function runProgram(program: string, args: readonly string[], opts: Options, env: string[], learn?: LearnRequest, serve?: ServeRequest,
   snapshot?: { at: 'stdin' | 'accept'; out: string }): number {
-  const marks: Array<[string, number]> = [['torov loaded', performance.now()]];
+  const marks: Array<[string, number]> = [['torov loaded', nowMs()]];
   // --timeout counts from the start of `torov run` (the launcher's start, or this process's
   // without one): it is parsed and handed to the launcher before any input is read, so a
   // slow or stuck input cannot delay it. The launcher kills the VMM a grace period after
@@ -50,7 +51,7 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   if (typeof opts['timeout'] === 'string' && !serve) {
     try { timeoutMs = parseDuration(opts['timeout']); } catch (e) { throw new UsageError(`--timeout: ${(e as Error).message}`); }
   }
-  const startMs = launcher()?.t0 ?? monotonicMs() - performance.now();
+  const startMs = launcher()?.t0 ?? monotonicMs() - process.uptime() * 1000;
   const timeoutText = `torov: timeout: the VM was stopped after ${formatDuration(timeoutMs)}`;
   if (timeoutMs > 0) tellLauncher(`timeout ${timeoutMs} ${timeoutText}`);
   // The run's cgroup (src/sandbox/cgroup.ts): made and entered before any input is read;
@@ -220,7 +221,7 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     }
     if (spec!.gdbErrno !== 0) throw new UsageError(serve ? `serve: cannot listen on ${serve.host}:${serve.port}: ${errnoText(spec!.gdbErrno)}` : `--gdb: cannot listen on ${gdbSpec}: ${errnoText(spec!.gdbErrno)}`);
   }
-  marks.push(['policy and program checked', performance.now()]);
+  marks.push(['policy and program checked', nowMs()]);
 
   // The channel's vCPU thread takes tens of milliseconds to start. Under a policy file, whose
   // seccomp filter may forbid new threads, bin/torov.js started it first thing, and the jail
@@ -291,7 +292,7 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     const priv = require('../sandbox/privileges') as typeof import('../sandbox/privileges');
     // Who the VMM is on the host's files: see privileges.ts, runIdentity().
     const id = spec!.idmap === 'self' ? undefined : priv.runIdentity({ user, volumes, root: sb.root, writable: sb.writable });
-    marks.push(['VMM ready for the jail', performance.now()]);
+    marks.push(['VMM ready for the jail', nowMs()]);
     (globalThis as { __torovJailed?: boolean }).__torovJailed = true;    // bin/torov.js: no code cache written from here
     enterJail({ root: sb.root, writable: sb.writable, tmp: sb.tmp !== undefined && sb.tmp !== false, shmSize: shm, volumes, network,
       ...(typeof opts['workdir'] === 'string' ? { workdir: opts['workdir'] } : {}) });
@@ -301,7 +302,7 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     void _pids;
     settleCgroups();
     priv.applyLimits({ ...rlimits, core: 0, ...(cg === undefined || cg.missing.has('pids') ? { processes: limits.pids } : {}) });
-    marks.push(['jail and privileges', performance.now()]);
+    marks.push(['jail and privileges', nowMs()]);
     if (opts['verbose']) {
       say(`torov: sandbox: uid=${ids.uid} gid=${ids.gid}${id ? ` (${id.why})` : ''} capabilities=0x${priv.effectiveCaps().toString(16)} no_new_privs=1 network=${network} root=${sb.root ?? '(minimal)'}`);
     }
@@ -410,7 +411,10 @@ function writeSnapshot(req: { at: 'stdin' | 'accept'; out: string }, fd: number,
  * bootstrap, then each of torov's steps), as `npm run bench` reports it.
  */
 function startupNote(marks: Array<[string, number]>): string {
-  marks.push(['VM built', performance.now()]);
+  marks.push(['VM built', nowMs()]);
+  // The marks are nowMs(); Node's bootstrap is on the performance timeline (loaded only here).
+  const shift = performance.now() - nowMs();
+  for (const m of marks) m[1] += shift;
   let last = performance.nodeTiming.bootstrapComplete;
   const parts = [`Node ${last.toFixed(1)}`];
   for (const [what, t] of marks) { parts.push(`${what} +${(t - last).toFixed(1)}`); last = t; }

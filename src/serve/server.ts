@@ -25,6 +25,7 @@ import { cgiEnvironment, parseCgiResponse } from './cgi';
 import { sys, NR, addressOf } from '../host/libc';
 import { STAT } from '../linux/structs';
 import type { RunTimer } from '../vmm/host-signals';
+import { nowMs } from '../host/clock';
 
 /** What the server needs of a restored VM (src/vmm/machine.ts's Machine). */
 export interface WarmVm {
@@ -122,15 +123,15 @@ export class CgiServer {
   }
 
   private restoreOne(): WarmVm {
-    const t = performance.now();
+    const t = nowMs();
     const vm = this.c.restore();
     this.m.restores++;
-    this.m.restoreSeconds += (performance.now() - t) / 1000;
+    this.m.restoreSeconds += (nowMs() - t) / 1000;
     return vm;
   }
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const t0 = performance.now();
+    const t0 = nowMs();
     if (this.draining) res.setHeader('Connection', 'close');
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/-/health') { this.reply(req, res, t0, this.draining ? 503 : 200, this.draining ? 'draining\n' : 'ok\n'); return; }
@@ -224,13 +225,13 @@ export class CgiServer {
       serverName: (req.headers.host ?? '').replace(/:\d+$/, '') || (sock.localAddress ?? 'localhost'), serverPort: local,
       bodyLength: body.length > 0 || req.headers['content-length'] !== undefined ? body.length : undefined, software: this.c.software,
     })];
-    const t1 = performance.now();
+    const t1 = nowMs();
     try {
       this.answer(job, vm);
     } finally {
       // Released after the reply is on its way: its cost (dropping the pages the run wrote) is off the request's path.
       try { vm.close(); } catch (e) { this.c.say(`torov: serve: releasing a VM: ${(e as Error).message}`); }
-      this.m.runSeconds += (performance.now() - t1) / 1000;
+      this.m.runSeconds += (nowMs() - t1) / 1000;
     }
   }
 
@@ -288,7 +289,7 @@ export class CgiServer {
     res.setHeader('Content-Length', body.length);
     if (reason !== undefined) res.writeHead(status, reason); else res.writeHead(status);
     res.end(req.method === 'HEAD' ? undefined : body);
-    const ms = performance.now() - t0;
+    const ms = nowMs() - t0;
     this.m.byStatus.set(status, (this.m.byStatus.get(status) ?? 0) + 1);
     this.m.sum += ms / 1000;
     this.m.count++;

@@ -9,6 +9,7 @@ import type { MachineConfig } from '../vmm/machine';
 import type { ServeRequest } from '../cli/run';
 import type { Snapshot } from '../vmm/snapshot';
 import { CgiServer, emptyDirExcept, listDir } from './server';
+import { nowMs } from '../host/clock';
 
 /** Spare environment slots a served program starts with: each request's variables take them (src/vmm/snapshot.ts). */
 export const SPARE_ENV_SLOTS = 128;
@@ -50,7 +51,7 @@ export function startServing(cfg: MachineConfig, serve: ServeRequest, prep: Serv
   const baseEnv = [...cfg.env];
   if (!serve.snapshot) return serveCold(cfg, serve, prep, o, baseEnv);
   let snap: Snapshot | undefined;
-  const t0 = performance.now();
+  const t0 = nowMs();
   const m = new Machine({ ...cfg, env: [...baseEnv, ...Array<string>(SPARE_ENV_SLOTS).fill('')], stdio: [prep.stdinFd, prep.stdoutFd, 2],
     capture: { at: 'stdin', memfd: prep.snapshotFd, done: (s) => { snap = s; } } });
   let status: number;
@@ -61,7 +62,7 @@ export function startServing(cfg: MachineConfig, serve: ServeRequest, prep: Serv
     throw err;
   }
   const s = snap;
-  const ms = performance.now() - t0;
+  const ms = nowMs() - t0;
   const outSize = sys(NRS.lseek, prep.stdoutFd, 0, 2);
   if (outSize > 0) say(`torov: serve: note: the program wrote ${outSize} bytes to stdout before its snapshot: they are not part of any answer`);
   // The private /tmp: what is there at the snapshot stays; what a request adds goes after it.

@@ -162,13 +162,13 @@ export interface TaskServices {
   cloneThread(k: Kernel, spec: CloneSpec): number;
   /** Ends the calling thread (the whole program when it is the last one). */
   exitThread(k: Kernel, status: number): never;
-  /** FUTEX_WAIT[_BITSET]: BLOCKED, or -errno. `deadline`: performance.now() ms, or Infinity. */
+  /** FUTEX_WAIT[_BITSET]: BLOCKED, or -errno. `deadline`: nowMs() ms, or Infinity. */
   futexWait(k: Kernel, addr: number, val: number, bitset: number, deadline: number): number;
   /** FUTEX_WAKE[_BITSET]: how many threads were woken. */
   futexWake(k: Kernel, addr: number, n: number, bitset: number): number;
   /** FUTEX_REQUEUE: wakes n, moves up to `move` of the rest to addr2; returns woken (+ moved when `countMoved`). */
   futexRequeue(k: Kernel, addr: number, n: number, addr2: number, move: number, countMoved: boolean): number;
-  /** Sleeps until `deadline` (performance.now() ms): BLOCKED; `rem` is where nanosleep reports what is left if interrupted. */
+  /** Sleeps until `deadline` (nowMs() ms): BLOCKED; `rem` is where nanosleep reports what is left if interrupted. */
   sleep(k: Kernel, deadline: number, rem: number): number;
   /**
    * Performs a host syscall that may block. With one guest thread it runs here; with

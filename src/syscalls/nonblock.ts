@@ -26,6 +26,7 @@ import { POLLIN, POLLOUT } from '../linux/poll';
 import { S_IFREG, S_IFBLK, S_IFDIR } from '../linux/stat';
 import { IOVEC, POLLFD, TIMESPEC } from '../linux/structs';
 import { SIGSET_SIZE } from '../linux/signal';
+import { nowMs } from '../host/clock';
 
 /** One iovec for read(2)/write(2)'s single buffer (used synchronously only). */
 const one = Buffer.alloc(IOVEC.SIZE);
@@ -33,7 +34,7 @@ const oneAddr = addressOf(one);
 
 /**
  * Waits on the calling thread's own host thread until one of the host fds is ready for
- * its poll events, or `deadline` (performance.now() ms) passes; then the syscall is served
+ * its poll events, or `deadline` (nowMs() ms) passes; then the syscall is served
  * again from the start. Returns BLOCKED.
  */
 export function waitFds(k: Kernel, fds: ReadonlyArray<readonly [number, number]>, deadline: number): number {
@@ -42,7 +43,7 @@ export function waitFds(k: Kernel, fds: ReadonlyArray<readonly [number, number]>
   fds.forEach(([fd, ev], i) => { b.writeInt32LE(fd, i * POLLFD.SIZE + POLLFD.fd); b.writeInt16LE(ev, i * POLLFD.SIZE + POLLFD.events); });
   let ts = 0;
   if (deadline !== Infinity) {
-    const ms = Math.max(0, deadline - performance.now()), at = n * POLLFD.SIZE;
+    const ms = Math.max(0, deadline - nowMs()), at = n * POLLFD.SIZE;
     b.writeBigInt64LE(BigInt(Math.floor(ms / 1000)), at + TIMESPEC.tv_sec);
     b.writeBigInt64LE(BigInt(Math.floor((ms % 1000) * 1e6)), at + TIMESPEC.tv_nsec);
     ts = addressOf(b) + at;

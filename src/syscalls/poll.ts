@@ -23,6 +23,7 @@ import {
 } from '../linux/poll';
 import { SIGSET_SIZE } from '../linux/signal';
 import { EPOLL_EVENT, POLLFD, TIMESPEC } from '../linux/structs';
+import { nowMs } from '../host/clock';
 
 /** What select asks for and what counts as ready, per set (fs/select.c). */
 const IN_WANT = POLLIN | POLLRDNORM | POLLRDBAND, IN_READY = IN_WANT | POLLHUP | POLLERR;
@@ -138,7 +139,7 @@ const sysPoll: Handler = (k, a) => {
   const s = stagePollfds(k, ufds, n);
   if (s < 0) return s;
   if (k.sched.concurrent && a.i(2) !== 0) {
-    const deadline = a.i(2) < 0 ? Infinity : performance.now() + a.i(2);
+    const deadline = a.i(2) < 0 ? Infinity : nowMs() + a.i(2);
     return pollConcurrent(k, ufds, n, deadline, 0);
   }
   const r = sys(HOST.poll, pfdAddr, n, a.i(2));
@@ -148,17 +149,17 @@ const sysPoll: Handler = (k, a) => {
 
 /**
  * poll and ppoll in a program with threads: a poll that returns at once, and if nothing
- * is ready before `deadline` (performance.now() ms), a wait on the thread's own host
+ * is ready before `deadline` (nowMs() ms), a wait on the thread's own host
  * thread, after which the call is tried again (src/syscalls/nonblock.ts). `tsp`: ppoll's
  * timespec, which gets the time left.
  */
 function pollConcurrent(k: Kernel, ufds: number, n: number, deadline: number, tsp: number): number {
   deadline = k.sched.retryDeadline(k) ?? deadline;
   const r = sys(HOST.ppoll, pfdAddr, n, stageTimespec(0n), 0, SIGSET_SIZE);
-  if (r !== 0 || performance.now() >= deadline) {
+  if (r !== 0 || nowMs() >= deadline) {
     copyRevents(k, ufds, n);
     if (tsp !== 0) {
-      const left = deadline === Infinity ? 0 : Math.max(0, deadline - performance.now());
+      const left = deadline === Infinity ? 0 : Math.max(0, deadline - nowMs());
       writeBack(k, tsp, BigInt(Math.floor(left / 1000)), BigInt(Math.floor((left % 1000) * 1e6)));
     }
     return r;
@@ -183,7 +184,7 @@ const sysPpoll: Handler = (k, a) => {
   const s = stagePollfds(k, ufds, n);
   if (s < 0) return s;
   if (k.sched.concurrent && (tsp === 0 || timed)) {
-    const deadline = tsp === 0 ? Infinity : performance.now() + Number(small.readBigInt64LE(S_TS + TIMESPEC.tv_sec)) * 1000
+    const deadline = tsp === 0 ? Infinity : nowMs() + Number(small.readBigInt64LE(S_TS + TIMESPEC.tv_sec)) * 1000
       + Number(small.readBigInt64LE(S_TS + TIMESPEC.tv_nsec)) / 1e6;
     return pollConcurrent(k, ufds, n, deadline, tsp);
   }
@@ -265,15 +266,15 @@ function markReady(cnt: number, guestFd: readonly number[], res: ReadonlyArray<B
  */
 function selectConcurrent(k: Kernel, ptrs: readonly number[], sets: ReadonlyArray<Buffer | null>, guestFd: readonly number[],
   timeout: bigint | null, left: { ns: bigint }): number {
-  const deadline = k.sched.retryDeadline(k) ?? (timeout === null ? Infinity : performance.now() + Number(timeout) / 1e6);
+  const deadline = k.sched.retryDeadline(k) ?? (timeout === null ? Infinity : nowMs() + Number(timeout) / 1e6);
   const cnt = guestFd.length;
   const res = sets.map((s) => (s === null ? null : Buffer.alloc(s.length)));
   for (let i = 0; i < cnt; i++) pfd.writeInt16LE(0, i * PFD + POLLFD.revents);
   const r = sys(HOST.ppoll, pfdAddr, cnt, stageTimespec(0n), 0, SIGSET_SIZE);
   if (r < 0) return r;
   const total = markReady(cnt, guestFd, res);
-  if (total > 0 || performance.now() >= deadline) {
-    const l = deadline === Infinity ? 0 : Math.max(0, deadline - performance.now());
+  if (total > 0 || nowMs() >= deadline) {
+    const l = deadline === Infinity ? 0 : Math.max(0, deadline - nowMs());
     left.ns = BigInt(Math.floor(l * 1e6));
     res.forEach((s, j) => { if (s) k.mem.write(ptrs[j]!, s); });
     return total;
@@ -387,12 +388,12 @@ function epollTarget(k: Kernel, a: Args): { h: number; ev: number } | number {
 function epollConcurrent(k: Kernel, t: { h: number; ev: number }, max: number, deadline: number): number {
   deadline = k.sched.retryDeadline(k) ?? deadline;
   const r = sys(HOST.epoll_wait, t.h, t.ev, max, 0);
-  if (r !== 0 || performance.now() >= deadline) return r;
+  if (r !== 0 || nowMs() >= deadline) return r;
   return waitFds(k, [[t.h, POLLIN]], deadline);
 }
 
 /** A timeout in milliseconds (negative: none) as a deadline. */
-const msDeadline = (ms: number) => (ms < 0 ? Infinity : performance.now() + ms);
+const msDeadline = (ms: number) => (ms < 0 ? Infinity : nowMs() + ms);
 
 /** Implements epoll_wait(2). */
 const sysEpollWait: Handler = (k, a) => {
@@ -426,7 +427,7 @@ const sysEpollPwait2: Handler = (k, a) => {
   }
   const m = checkSigmask(k, a.ptr(4), a.n(5));
   if (m < 0) return m;
-  if (k.sched.concurrent && ns !== 0n) return epollConcurrent(k, t, a.i(2), ns === null ? Infinity : performance.now() + Number(ns) / 1e6);
+  if (k.sched.concurrent && ns !== 0n) return epollConcurrent(k, t, a.i(2), ns === null ? Infinity : nowMs() + Number(ns) / 1e6);
   return sys(HOST.epoll_pwait2, t.h, t.ev, a.i(2), ts, 0, SIGSET_SIZE);
 };
 

@@ -19,7 +19,7 @@ import { RLIMIT_NOFILE, RLIM_NLIMITS } from '../linux/resource';
 
 /** struct utsname: six fields of 65 bytes (<sys/utsname.h>). */
 /** When this VMM started (ms since the epoch): the guest's boot, for sysinfo, /proc/uptime and /proc/stat's btime. */
-export const BOOT_MS = performance.timeOrigin + performance.now();
+export const BOOT_MS = Date.now();
 /** Milliseconds since the guest's boot. */
 export const uptimeMs = () => Date.now() - BOOT_MS;
 

@@ -36,6 +36,7 @@ import {
   cpuList, Dirent, DT_DIR, DT_LNK, DT_REG, fdinfoText, inodeOf, limitsText, MapEntry, mapsText, MountEntry, mountinfoText,
   mountsText, ProcState, procStatText, statLine, statmText, statusText,
 } from './procfs';
+import { EPOCH_OF_NOW_MS } from '../host/clock';
 
 // ---------------------------------------------------------------------------------------
 // The nodes
@@ -271,7 +272,7 @@ function procState(k: Kernel, p: ProcessInfo, t: Kernel | undefined): ProcState 
     uid: p.uid, gid: p.gid, umask: p.umask, threads: Math.max(1, p.tasks.length), vm: alive ? p.as.committed : 0,
     // CPU time: what its threads' host threads spent for it (all as user time; 0 for a lone
     // program whose vCPU runs on the VMM's main thread).
-    startMs: Math.max(0, performance.timeOrigin + p.started - BOOT_MS), userMs: k.sched.processCpuNs(p.pid) / 1e6, systemMs: 0,
+    startMs: Math.max(0, EPOCH_OF_NOW_MS + p.started - BOOT_MS), userMs: k.sched.processCpuNs(p.pid) / 1e6, systemMs: 0,
     pending: who?.pendingMask ?? 0n, shared: 0n, blocked: who?.sigmask ?? 0n, ignored: ign, caught: cgt, cpus: k.sched.cpus,
     argStart: alive ? p.as.argArea.start : 0, argEnd: alive ? p.as.argArea.end : 0,
     envStart: alive ? p.as.envArea.start : 0, envEnd: alive ? p.as.envArea.end : 0,

@@ -19,6 +19,7 @@ import { NSEC_PER_SEC, CLOCK_REALTIME, CLOCK_MONOTONIC } from '../linux/time';
 import { sys, addressOf } from '../host/libc';
 import { HOST } from './host-nr';
 import { newPidfd } from './exec';
+import { nowMs } from '../host/clock';
 
 /** The end of the user half of the address space on x86-64 (4-level paging). */
 const TASK_SIZE_MAX = 0x7ffffffff000;
@@ -110,7 +111,7 @@ const sysExitGroup: Handler = (_k, a) => { throw new GuestExit(a.i(0) & 0xff); }
 const sysSetTidAddress: Handler = (k, a) => { k.clearTid = a.ptr(0); return k.tid; };
 
 /**
- * A futex timeout as a deadline in performance.now() milliseconds (Infinity: none).
+ * A futex timeout as a deadline in nowMs() milliseconds (Infinity: none).
  * `absolute`: a point on CLOCK_MONOTONIC, or CLOCK_REALTIME with `realtime`; otherwise a
  * duration. Returns -EINVAL for a bad timespec.
  */
@@ -119,7 +120,7 @@ export function deadlineOf(k: Kernel, ts: number, absolute: boolean, realtime: b
   const sec = k.mem.readI64(ts), nsec = k.mem.readI64(ts + 8);
   if (sec < 0 || nsec < 0 || nsec >= NSEC_PER_SEC) return -EINVAL;
   const ms = sec * 1000 + nsec / 1e6;
-  const now = performance.now();
+  const now = nowMs();
   if (!absolute) return now + ms;
   // An absolute time already past is due now (and never below 0, which would read as -errno).
   return now + Math.max(0, ms - clockMs(realtime ? CLOCK_REALTIME : CLOCK_MONOTONIC));
@@ -136,10 +137,10 @@ export function clockMs(clock: number): number {
 /** How late a timer may fire (ms): as the scheduler's (src/vmm/scheduler.ts), never early for the guest's vDSO clock. */
 const TIMER_SLACK_MS = 0.25;
 
-/** Sleeps on the host until performance.now() reaches `deadline` (a single-threaded program's timed wait). */
+/** Sleeps on the host until nowMs() reaches `deadline` (a single-threaded program's timed wait). */
 function sleepUntil(deadline: number): void {
   for (;;) {
-    const ms = deadline - performance.now();
+    const ms = deadline - nowMs();
     if (ms <= 0) return;
     tsBuf.writeBigInt64LE(BigInt(Math.floor(ms / 1000)), 0);
     tsBuf.writeBigInt64LE(BigInt(Math.floor((ms % 1000) * 1e6)), 8);

@@ -9,6 +9,7 @@ import { EINVAL } from '../linux/errno';
 import { CLOCK_REALTIME, CLOCK_TAI, CLOCK_MONOTONIC, CLOCK_REALTIME_ALARM, CLOCK_BOOTTIME, CLOCK_BOOTTIME_ALARM, TIMER_ABSTIME, NSEC_PER_SEC } from '../linux/time';
 import { clockMs } from './thread';
 import { TIMESPEC, TIMEVAL, TIMEZONE } from '../linux/structs';
+import { nowMs } from '../host/clock';
 
 
 /** Clocks a guest may read: REALTIME..TAI (linux/time.h); the CPU-time clocks are the VMM's. */
@@ -52,8 +53,8 @@ function sleepFor(k: Kernel, clock: number, abs: boolean, req: number, rem: numb
   if (sec < 0 || nsec < 0 || nsec >= NSEC_PER_SEC) return -EINVAL;
   if (rem) k.mem.check(rem, TIMESPEC.SIZE, true);
   const ms = sec * 1000 + nsec / 1e6;
-  let deadline = performance.now() + ms;
-  if (abs) deadline = performance.now() + (ms - clockMs(clock === CLOCK_REALTIME_ALARM ? CLOCK_REALTIME : clock === CLOCK_BOOTTIME_ALARM ? CLOCK_BOOTTIME : clock));
+  let deadline = nowMs() + ms;
+  if (abs) deadline = nowMs() + (ms - clockMs(clock === CLOCK_REALTIME_ALARM ? CLOCK_REALTIME : clock === CLOCK_BOOTTIME_ALARM ? CLOCK_BOOTTIME : clock));
   return k.sched.sleep(k, deadline, abs ? 0 : rem);
 }
 

@@ -119,8 +119,9 @@ export class SiteRewriter {
   rewriteAt = 1;
   /** Set by tryRewrite once the site passed the cheap checks. */
   private checked = false;
-  /** The program itself (from its file). */
-  private readonly program: CodeObject;
+  /** The program itself (from its file): read at the first site tried (a short run never needs it). */
+  private programObj: CodeObject | undefined;
+  private get program(): CodeObject { return (this.programObj ??= this.readProgram()); }
   /** Shared objects and the interpreter, by the address of their ELF header in memory (undefined: none usable there). */
   private readonly objects = new Map<number, CodeObject | undefined>();
   private readonly tramps: { base: number; next: number; end: number }[] = [];
@@ -138,8 +139,11 @@ export class SiteRewriter {
    * `image` is the program's file, `bias` where it was loaded (0 unless PIE), `chanCall`
    * the guest address of stub.S's chan_call.
    */
-  constructor(private readonly mem: GuestMemory, private readonly as: AddressSpace, image: Uint8Array, bias: number,
-    private readonly chanCall: number) {
+  constructor(private readonly mem: GuestMemory, private readonly as: AddressSpace, private readonly image: Uint8Array, private readonly bias: number,
+    private readonly chanCall: number) {}
+
+  private readProgram(): CodeObject {
+    const { image, bias } = this;
     // Function boundaries: the symbol table, else (a stripped binary) the unwind tables.
     const syms = parseSymbols(image).map((s) => ({ ...s, value: s.value + bias }));
     let funcs = syms.filter((s) => s.type === STT_FUNC && s.size > 0), source: CodeObject['source'] = 'symtab';
@@ -151,7 +155,7 @@ export class SiteRewriter {
     for (const p of parseElf(image).phdrs) {
       if (p.type === PT_LOAD && p.flags & PF_X) text.push({ start: p.vaddr + bias, end: p.vaddr + bias + p.filesz });
     }
-    this.program = { funcs, labels: source === 'symtab' ? syms.map((s) => s.value) : funcs.map((f) => f.value), text, kind: 'elf', source };
+    return { funcs, labels: source === 'symtab' ? syms.map((s) => s.value) : funcs.map((f) => f.value), text, kind: 'elf', source };
   }
 
   /** A `syscall` at `site` was just served through the trap: rewrite it if that is provably safe. */

@@ -43,6 +43,7 @@ import { Task } from './task';
 import { EXIT_KICK, EXIT_WAIT, EXIT_CTX, EXIT_SYSCALL, EXIT_INTERRUPTED, EXIT_FAULT } from './exits';
 import { NEEDS_CONTEXT } from './needs-context';
 import { takeHostSignal, onHostSignal, Stoppable } from './host-signals';
+import { nowMs } from '../host/clock';
 
 const CLONE_VM = 0x100, CLONE_FS = 0x200, CLONE_FILES = 0x400, CLONE_SIGHAND = 0x800, CLONE_VFORK = 0x4000, CLONE_THREAD = 0x10000,
   CLONE_SETTLS = 0x80000, CLONE_PARENT_SETTID = 0x100000, CLONE_CHILD_CLEARTID = 0x200000, CLONE_CHILD_SETTID = 0x1000000;
@@ -106,7 +107,7 @@ interface Wait {
    * the kernel's own queues and timers.
    */
   kind: 'host' | 'ready' | 'futex' | 'sleep' | 'signal' | 'sigwait' | 'child' | 'vfork';
-  /** performance.now() ms when it times out (Infinity: never). */
+  /** nowMs() ms when it times out (Infinity: never). */
   deadline: number;
   /** futex: the address and bitset waited on. */
   addr: number;
@@ -145,9 +146,10 @@ function createMainTick(): number | undefined {
 /**
  * The main-thread tick, made once per process when this module loads on the main thread:
  * that is before the seccomp filter (src/cli/run.ts loads the VMM first), which allows
- * timer_settime but not timer_create.
+ * timer_settime but not timer_create. (The main thread is the one whose tid is the pid:
+ * asking worker_threads would load it, about 2 ms of every start.)
  */
-const MAIN_TICK = require('node:worker_threads').isMainThread ? createMainTick() : undefined;
+const MAIN_TICK = sys(NR.gettid) === sys(NR.getpid) ? createMainTick() : undefined;
 
 /** Something for the main thread to sleep on (Atomics.wait) when it waits alone. */
 const mainSleep = new Int32Array(new SharedArrayBuffer(4));
@@ -195,7 +197,7 @@ function altstackOf(t: Task): { sp: number; size: number } | undefined {
 
 /** A process timer: setitimer's and POSIX timers. */
 interface Timer {
-  /** performance.now() ms of the next expiry (Infinity: disarmed). */
+  /** nowMs() ms of the next expiry (Infinity: disarmed). */
   deadline: number;
   interval: number;
   /** CLOCK_REALTIME timers set with an absolute time convert on that clock. */
@@ -231,7 +233,7 @@ export interface TaskRun {
   wantKick: boolean;
   /** Kicks in a row, with no call or other exit between them, that found the vCPU in the stub with no call in flight (STUB_KICKS_MAX). */
   stubKicks: number;
-  /** When the first of those kicks came (performance.now() ms). */
+  /** When the first of those kicks came (nowMs() ms). */
   stubSince: number;
   /** The vCPU is out of KVM_RUN, parked until resume() (exit path, or after its exit). */
   parked: boolean;
@@ -392,7 +394,7 @@ export class Scheduler implements TaskServices {
     if (this.tick === undefined) return;
     const next = this.nextDeadline();
     if (next === Infinity && cap === Infinity) return;
-    const ms = Math.max(0.05, Math.min(cap, next - performance.now()));
+    const ms = Math.max(0.05, Math.min(cap, next - nowMs()));
     // Then every TICK_MS: a tick that came while the main thread was not blocked in a host
     // call (it interrupts nothing then) is followed by another.
     tickSpec.writeBigInt64LE(BigInt(TICK_MS * 1e6), 8);
@@ -693,14 +695,14 @@ export class Scheduler implements TaskServices {
       // is kept here, on the main thread, until a timer or a host signal ends it.
       if (this.tasks.length > 1) throw new Error('the program\'s threads need vCPU threads, which the VMM\'s seccomp filter forbids');
       const next = this.nextDeadline();
-      const ms = next === Infinity ? 50 : Math.max(0, Math.min(50, next - performance.now()));
+      const ms = next === Infinity ? 50 : Math.max(0, Math.min(50, next - nowMs()));
       if (ms > 0) Atomics.wait(mainSleep, 0, 0, ms);
       this.expireTimers();
       if (this.host.stop.requested) this.tasks[0] && this.runs.get(this.tasks[0])!.vcpu.stopNow();
       return;
     }
     const next = this.nextDeadline();
-    if (!HostThread.waitReady(Math.max(1, Math.min(10, next - performance.now())))) {
+    if (!HostThread.waitReady(Math.max(1, Math.min(10, next - nowMs())))) {
       // Nothing can run until a host thread is ready; timers and stops still count.
       this.expireTimers();
       if (this.host.stop.requested) this.tasks[0] && this.runs.get(this.tasks[0])!.vcpu.stopNow();
@@ -836,7 +838,7 @@ export class Scheduler implements TaskServices {
       this.stats.sleeps++;
       const next = this.nextDeadline();
       // At most 50 ms: a host signal (Atomics.wait does not wake for one) is taken then.
-      const ms = next === Infinity ? 50 : Math.max(0, Math.min(50, next - performance.now()));
+      const ms = next === Infinity ? 50 : Math.max(0, Math.min(50, next - nowMs()));
       if (ms > 0) Atomics.wait(bell, BELL, seen, ms);
     }
     Atomics.store(bell, MAIN_SLEEPING, 0);
@@ -867,7 +869,7 @@ export class Scheduler implements TaskServices {
     const timed = nr >= 0 && nr < 512 && MAY_BLOCK[nr] === 1;
     if (timed) {
       if (slot.slow[nr]! >= 2) slot.setState(CHAN_BLOCKING);
-      r.t0 = performance.now();
+      r.t0 = nowMs();
     }
     r.nr = timed ? nr : -1;
     r.viaChannel = true;
@@ -910,7 +912,7 @@ export class Scheduler implements TaskServices {
   private finishChannel(t: Task, r: TaskRun, result: number): void {
     const slot = r.slot!;
     if (r.nr >= 0) {
-      const ms = performance.now() - r.t0;
+      const ms = nowMs() - r.t0;
       slot.slow[r.nr] = ms >= SLOW_MS ? Math.min(slot.slow[r.nr]! + 1, 2) : 0;
     }
     if (t.sigFlag) {
@@ -954,8 +956,8 @@ export class Scheduler implements TaskServices {
         // there jumped into the stub (it is torov's, not the program's: Linux's entry code
         // is not even mapped for a program); a signal cannot be delivered there, so end it
         // rather than kick it for ever.
-        if (r.stubKicks++ === 0) r.stubSince = performance.now();
-        else if (r.stubKicks > STUB_KICKS_MAX && performance.now() - r.stubSince > STUB_STALL_MS) throw new GuestExit(139, `torov: SIGSEGV: the program runs inside torov's syscall stub at rip=0x${v.reg(RIP_W).toString(16)} (not the linux ABI)`);
+        if (r.stubKicks++ === 0) r.stubSince = nowMs();
+        else if (r.stubKicks > STUB_KICKS_MAX && nowMs() - r.stubSince > STUB_STALL_MS) throw new GuestExit(139, `torov: SIGSEGV: the program runs inside torov's syscall stub at rip=0x${v.reg(RIP_W).toString(16)} (not the linux ABI)`);
         r.wantKick = true;
       }
     }
@@ -1115,7 +1117,7 @@ export class Scheduler implements TaskServices {
     if (this.sleepers.size === 0 && this.armed === 0) return false;
     // A little late rather than early: the guest reads its clocks through the vDSO (the
     // TSC), which was measured here to lag the host's clocks by 30-80 µs on kvm_pvm.
-    const now = performance.now() - TIMER_SLACK_MS;
+    const now = nowMs() - TIMER_SLACK_MS;
     let any = false;
     if (this.armed > 0) any = this.fireTimers(now);
     for (const t of [...this.sleepers]) {
@@ -1409,7 +1411,7 @@ export class Scheduler implements TaskServices {
       const h = r.thread;
       return `${t.tid}:${r.parked ? 'P' : 'R'}${r.wait ? r.wait.kind : ''} slot=${r.slot?.state()} thr=${h ? `${h.running ? 'run' : 'idle'}${h.waiting() ? ',W' : ''}${h.exited() ? ',X' : ''}` : '-'}`;
     });
-    process.stderr.write(`sched ${what} ${performance.now().toFixed(1)}: ${parts.join(' | ')}\n`);
+    process.stderr.write(`sched ${what} ${nowMs().toFixed(1)}: ${parts.join(' | ')}\n`);
   }
 
   // ---- signals ----------------------------------------------------------------------------------
@@ -1520,7 +1522,7 @@ export class Scheduler implements TaskServices {
   }
 
   private writeRem(t: Task, w: Wait): void {
-    const left = Math.max(0, w.deadline - performance.now());
+    const left = Math.max(0, w.deadline - nowMs());
     try {
       t.mem.writeU64(w.rem, Math.floor(left / 1000));
       t.mem.writeU64(w.rem + 8, Math.floor((left % 1000) * 1e6));
@@ -1748,7 +1750,7 @@ export class Scheduler implements TaskServices {
     const t = k as unknown as Task, r = this.runs.get(t)!;
     const got = this.takeFrom(t, set);
     if (got) { this.writeInfo(t, infop, got); return got.signo; }
-    if (deadline <= performance.now()) return -EAGAIN;
+    if (deadline <= nowMs()) return -EAGAIN;
     const w = this.newWait('sigwait', deadline);
     w.set = set;
     w.infop = infop;
@@ -2120,10 +2122,10 @@ export class Scheduler implements TaskServices {
     // Each process has its own three (ids below zero, by pid).
     const id = -1 - which - 4 * k.pid;
     const tm = this.timers.get(id);
-    const old = tm && tm.deadline !== Infinity ? { value: Math.max(0, tm.deadline - performance.now()), interval: tm.interval } : { value: 0, interval: 0 };
+    const old = tm && tm.deadline !== Infinity ? { value: Math.max(0, tm.deadline - nowMs()), interval: tm.interval } : { value: 0, interval: 0 };
     if (value === undefined) return old;
     const signo = which === 0 ? SIGALRM : which === 1 ? SIGVTALRM : SIGPROF;
-    this.arm(id, { deadline: value > 0 ? performance.now() + value : Infinity, interval: value > 0 ? interval : 0, clock: 1, notify: 0, signo, value: 0n, tid: 0, overrun: 0,
+    this.arm(id, { deadline: value > 0 ? nowMs() + value : Infinity, interval: value > 0 ? interval : 0, clock: 1, notify: 0, signo, value: 0n, tid: 0, overrun: 0,
       group: (k as unknown as Task).group });
     return old;
   }
@@ -2139,10 +2141,10 @@ export class Scheduler implements TaskServices {
   timerSet(k: Kernel, id: number, value: number | undefined, interval: number, abs: boolean): { value: number; interval: number } | number {
     const tm = this.timers.get(id);
     if (!tm || id < 0 || tm.group !== (k as unknown as Task).group) return -EINVAL;
-    const old = { value: tm.deadline === Infinity ? 0 : Math.max(0, tm.deadline - performance.now()), interval: tm.interval };
+    const old = { value: tm.deadline === Infinity ? 0 : Math.max(0, tm.deadline - nowMs()), interval: tm.interval };
     if (value === undefined) return old;
     let deadline = Infinity;
-    if (value > 0) deadline = abs ? performance.now() + (value - clockMs(tm.clock)) : performance.now() + value;
+    if (value > 0) deadline = abs ? nowMs() + (value - clockMs(tm.clock)) : nowMs() + value;
     this.arm(id, { ...tm, deadline: value > 0 ? deadline : Infinity, interval: value > 0 ? interval : 0, overrun: 0 });
     return old;
   }

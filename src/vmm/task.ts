@@ -13,6 +13,7 @@ import type { AddressSpace } from '../machine/mm';
 import type { FdTable } from '../syscalls/fdtable';
 import type { Kernel, SigAction, TaskServices, UserRegs } from '../syscalls/api';
 import { SigQueue } from './sigstate';
+import { nowMs } from '../host/clock';
 
 /** Where a ThreadGroup's diagnostics go, and whether --verbose notes are shown. */
 export interface Diagnostics {
@@ -69,8 +70,8 @@ export class ThreadGroup {
   cwdFd = -1;
   /** The file mode creation mask (umask). */
   umask = 0o022;
-  /** performance.now() when it started (/proc's start times). */
-  readonly started = performance.now();
+  /** nowMs() when it started (/proc's start times). */
+  readonly started = nowMs();
   /** CPU time (ns) its threads' host threads spent for it, and that of its reaped children (wait4's rusage, times). */
   cpuNs = 0;
   childCpuNs = 0;

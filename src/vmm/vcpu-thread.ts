@@ -26,7 +26,7 @@
  * request and no one polls: ring the bell, run on) and PORT_WAIT (the guest spun out its
  * budget: sleep until the result is posted, doing the host call asked for meanwhile).
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { koffiNativePath } from '../host/koffi';
 import { CHAN, CHAN_BUSY, CHAN_BLOCKING, CHAN_REQUEST, CHAN_EXIT, PORT_WAIT, PORT_KICK } from '../machine/layout';
 
@@ -151,6 +151,9 @@ export function startVcpuWorker(): VcpuWorker {
   // stdout/stderr: true keeps Node from wiring the worker's output to process.stdout and
   // process.stderr, whose set-up would make the host's stdio non-blocking (the guest shares
   // those open files and would get EAGAIN).
+  // Loaded here: Node compiles worker_threads' internals on first use (about 2 ms), which a
+  // run that never starts a thread does not pay.
+  const { Worker } = require('node:worker_threads') as typeof import('node:worker_threads');
   const worker = new Worker(WORKER, { eval: true, stdout: true, stderr: true, workerData: { koffiNative: nativePath, ctl: ctl.buffer, bell: bell.buffer } });
   worker.unref();
   return { worker, ctl, bell };
