@@ -44,9 +44,12 @@ export function writeStdout(text: string): void {
 }
 
 /**
- * Ends the process at once when a vCPU thread (src/vmm/channel.ts) exists: Node's own exit
- * would stop and join that worker first, which costs tens of milliseconds if it is still
- * starting. torov's output is written synchronously, so nothing is left to flush.
+ * Ends the process at once after a program's run (runProgram: run, snapshot, policy learn),
+ * or when a vCPU thread (src/vmm/channel.ts) exists: Node's own exit would stop and join
+ * that worker first, which costs tens of milliseconds if it is still starting, and it
+ * joins its own platform threads (about 1.5 ms here). Everything a run writes is written
+ * synchronously, so nothing is left to flush; other commands may write asynchronously
+ * (process.stdout to a pipe) and end as Node ends them.
  */
 export function exitNow(status: number): void {
   // bin/torov's early thread, unused when the run ended before the VM (a bad program or
@@ -56,7 +59,8 @@ export function exitNow(status: number): void {
   if (process.env["TOROV_PROFILE_EXIT"]) return;
   // torov serve keeps the process: its server exits when it has drained.
   if ((globalThis as { __torovServing?: boolean }).__torovServing) return;
-  if (!early && !(require('../vmm/channel') as typeof import('../vmm/channel')).HostThread.anyStarted()) return;
+  const ran = (globalThis as { __torovRanProgram?: boolean }).__torovRanProgram === true;
+  if (!early && !ran && !(require('../vmm/channel') as typeof import('../vmm/channel')).HostThread.anyStarted()) return;
   const { sys, NR } = require('../host/libc') as typeof import('../host/libc');
   sys(NR.exit_group, status);
 }

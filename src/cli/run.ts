@@ -43,6 +43,8 @@ export interface ServeRequest {
 export function runProgram(program: string, args: readonly string[], opts: Options, env: string[], learn?: LearnRequest, serve?: ServeRequest,
   snapshot?: { at: 'stdin' | 'accept'; out: string }): number {
   const marks: Array<[string, number]> = [['torov loaded', nowMs()]];
+  // bin/torov ends the process directly after this (src/cli/main.ts: exitNow).
+  (globalThis as { __torovRanProgram?: boolean }).__torovRanProgram = true;
   // --timeout counts from the start of `torov run` (the launcher's start, or this process's
   // without one): it is parsed and handed to the launcher before any input is read, so a
   // slow or stuck input cannot delay it. The launcher kills the VMM a grace period after
