@@ -109,6 +109,14 @@ export function xsaveSize(feat: CpuFeatures): number {
 
 /** Reads the features the guest will see out of KVM's supported CPUID. */
 export function cpuFeatures(kvm: Kvm): CpuFeatures {
+  // The same for every VM of this KVM handle: read once (each Machine asks, a restore too).
+  let f = FEATURES.get(kvm);
+  if (f === undefined) FEATURES.set(kvm, f = readCpuFeatures(kvm));
+  return f;
+}
+const FEATURES = new WeakMap<Kvm, CpuFeatures>();
+
+function readCpuFeatures(kvm: Kvm): CpuFeatures {
   const c = kvm.supportedCpuid();
   const n = c.readUInt32LE(0);
   let hwcap = 0, xsave = false, fsgsbase = false, xcr0 = 3n;

@@ -196,7 +196,7 @@ export class Machine implements SchedulerHost {
     this.dispatcher = origin ? origin.parent.dispatcher : new Dispatcher({ policy: cfg.policy, traceFd: cfg.traceFd, verbose: !!cfg.verbose, log: cfg.log,
       ...(cfg.learner ? { learner: cfg.learner } : {}) });
     if (origin) this.stop = origin.parent.stop;
-    else this.personality.validate(cfg.image);          // ElfError -> exit 126, before any VM exists
+    else if (!cfg.restore) this.personality.validate(cfg.image);    // ElfError -> exit 126, before any VM exists (a snapshot's was, at capture)
     this.maxThreads = Math.max(1, Math.min(cfg.threads ?? DEFAULT_THREADS, MAX_VCPUS));
     this.cpus = Math.max(1, cfg.cpus ?? HOST_CPUS);
     this.kvm = kvmHandle();
@@ -208,7 +208,8 @@ export class Machine implements SchedulerHost {
     this.vm = reuse ? reuse.vm : this.kvm.createVm();
     let created: VcpuFd | undefined;
     try {
-      this.mem = reuse?.mem ? reuse.mem.renew() : GuestMemory.acquire(winSize, this.maxThreads);
+      // (A restore copies the snapshot's system pages, page tables included, over them.)
+      this.mem = reuse?.mem ? (cfg.restore && !origin ? reuse.mem : reuse.mem.renew()) : GuestMemory.acquire(winSize, this.maxThreads);
       if (reuse?.mem) {
         // Registered already.
       } else if (reuse) {

@@ -235,13 +235,18 @@ export function listenAgain(l: NonNullable<SnapFd['listen']>, what: string): num
 /** Maps the snapshot's memory copy-on-write into `mem` (a fresh window) and copies its system pages. */
 export function restoreMemory(s: Snapshot, mem: GuestMemory): void {
   if (mem.memSize !== s.memSize || mem.layout.maxVcpus !== s.maxVcpus) throw new SnapshotError('restore: a window of another size');
+  // (Most of a restore's time: the released window's system slot is fresh memory, and each
+  // of these pages is a fault, a few µs in this nested VM. It must be fresh: replacing the
+  // memory is what makes KVM drop the shadow pages it built from the last guest's tables.)
   for (const [off, b] of s.sys) mem.sys8.set(b, off);
   for (const [start, len] of s.ranges) {
     const r = sys(NR.mmap, mem.hostBase + start, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, s.memfd, start);
     if (r < 0) throw new SnapshotError(`restore: cannot map the snapshot's memory (errno ${-r})`);
   }
   // The memfd is sealed: no page of it can go away, so the VMM's accessors need no care there.
-  for (const v of s.as.vmas) mem.markFile(v.start, v.end - v.start, false);
+  // (The stack, the heap and anonymous memory never had a file behind them: skipped, the
+  // stack alone is 2,048 pages.)
+  for (const v of s.as.vmas) if (v.kind !== 'stack' && v.kind !== 'heap' && v.kind !== 'anon') mem.markFile(v.start, v.end - v.start, false);
 }
 
 /** The restored fd table: stdio from `stdio` (duplicated), then the snapshot's other fds. */
