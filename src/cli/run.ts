@@ -40,9 +40,11 @@ export interface ServeRequest {
  * writes its policy. With `serve`, snapshots the program at its first read of stdin and
  * serves HTTP from restores of it (the process then keeps running: see startServing).
  */
-export function runProgram(program: string, args: readonly string[], opts: Options, env: string[], learn?: LearnRequest, serve?: ServeRequest,
+export function runProgram(program: string, programArgs: readonly string[], opts: Options, env: string[], learn?: LearnRequest, serve?: ServeRequest,
   snapshot?: { at: 'stdin' | 'accept'; out: string }): number {
   const marks: Array<[string, number]> = [['torov loaded', nowMs()]];
+  // The program's arguments (a #! script's interpreter gets the script's path before them).
+  let args = programArgs;
   // bin/torov ends the process directly after this (src/cli/main.ts: exitNow).
   (globalThis as { __torovRanProgram?: boolean }).__torovRanProgram = true;
   // --timeout counts from the start of `torov run` (the launcher's start, or this process's
@@ -156,7 +158,7 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
   // found in it as the guest sees it (src/sandbox/jail.ts: openInRoot).
   const rootfs = typeof opts['rootfs'] === 'string' ? path.resolve(opts['rootfs']) : undefined;
   if (rootfs !== undefined && opts['no-sandbox']) throw new UsageError('--rootfs needs the sandbox (it has no meaning with --no-sandbox)');
-  let prog: { fd: number; guestPath: string };
+  let prog: { fd: number; guestPath: string; inGuest: boolean };
   let image: Buffer;
   try {
     prog = openProgram(file, rootfs, volumes, typeof opts['workdir'] === 'string' ? opts['workdir'] : undefined, env, policy.sandbox?.root);
@@ -169,12 +171,32 @@ export function runProgram(program: string, args: readonly string[], opts: Optio
     say(`torov: ${printable(file)}: ${code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}`);
     return 126;
   }
-  // A script: torov runs ELF programs and has no exec yet, so say which interpreter it names.
-  if (image.length >= 2 && image[0] === 0x23 && image[1] === 0x21 && !torovConfig) {
-    const line = image.subarray(2, Math.min(image.length, 258)).toString('latin1').split('\n')[0]!.trim();
-    const interp = line.split(/\s+/)[0] || '(none)';
-    say(`torov: ${file}: a script for ${/^[\x20-\x7e]+$/.test(interp) ? interp : JSON.stringify(interp)} (its #! line); torov runs ELF programs and cannot start a script interpreter yet: run a static build of the interpreter with the script as its argument (e.g. torov run -v "$PWD:$PWD" /bin/busybox sh ${file})`);
-    return 126;
+  // A #! script, as execve runs one (binfmt_script, src/syscalls/exec.ts): its interpreter
+  // runs, found as the program is (in --rootfs, else on the host), with the optional
+  // argument of the #! line and the script's path as the guest sees it before the arguments.
+  const { shebang, MAX_INTERP_DEPTH } = require('../syscalls/exec') as typeof import('../syscalls/exec');
+  for (let depth = 0; !torovConfig && image.length >= 2 && image[0] === 0x23 && image[1] === 0x21; depth++) {
+    const script = file;
+    let sb: ReturnType<typeof shebang>;
+    try { sb = shebang(image); } catch { say(`torov: ${printable(script)}: its #! line names no interpreter`); return 126; }
+    if (depth >= MAX_INTERP_DEPTH || !sb) { say(`torov: ${printable(script)}: too many levels of #! interpreters`); return 126; }
+    // The interpreter opens the script by its path, which only the guest's files can give.
+    const scriptInGuest = prog.inGuest || !!opts['no-sandbox'];
+    args = [...(sb.arg !== undefined ? [sb.arg] : []), prog.guestPath, ...args];
+    fs.closeSync(prog.fd);
+    file = sb.interp;
+    try {
+      prog = openProgram(file, rootfs, volumes, typeof opts['workdir'] === 'string' ? opts['workdir'] : undefined, env, policy.sandbox?.root);
+      image = readInputFd(prog.fd, MAX_PROGRAM_BYTES);
+    } catch (e) {
+      const code = e instanceof InputError ? e.code : (e as NodeJS.ErrnoException).code ?? ((e as { status?: number }).status === 127 ? 'ENOENT' : undefined);
+      say(`torov: ${printable(script)}: its interpreter ${printable(file)}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
+      return code === 'ENOENT' ? 127 : 126;
+    }
+    if (!scriptInGuest) {
+      const dir = path.dirname(path.resolve(script));
+      say(`torov: note: ${printable(script)} is not in the guest's files, where its interpreter ${printable(file)} will look for it: give the guest its directory (-v "${dir}:${dir}:ro") or use --rootfs`);
+    }
   }
   // The guest ABI: a ToroV configuration may name a flat ToroV binary (not ELF).
   const personalities = require('../vmm/personality') as typeof import('../vmm/personality');
@@ -523,18 +545,19 @@ function monotonicMs(): number {
  * host path as a volume or the policy's root shows it, or the host path itself.
  */
 function openProgram(file: string, rootfs: string | undefined, volumes: readonly import('../sandbox/jail').Volume[], workdir: string | undefined,
-  env: readonly string[], policyRoot: string | undefined): { fd: number; guestPath: string } {
+  env: readonly string[], policyRoot: string | undefined): { fd: number; guestPath: string; inGuest: boolean } {
   const jail = require('../sandbox/jail') as typeof import('../sandbox/jail');
   if (rootfs !== undefined) {
     const pathVar = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/bin:/usr/bin:/bin';
     const cwd = jail.guestCwdCandidates({ ...(workdir !== undefined ? { workdir } : {}), volumes, root: rootfs }, process.cwd())[0]!;
-    try { return jail.openInRoot(file, { root: rootfs, volumes, cwd, pathVar }); }
+    try { return { ...jail.openInRoot(file, { root: rootfs, volumes, cwd, pathVar }), inGuest: true }; }
     catch (e) { throw Object.assign(new UsageError((e as Error).message), { status: (e as { status?: number }).status ?? 126 }); }
   }
   const resolved = path.resolve(resolveProgram(file));
   checkInputPath(resolved, MAX_PROGRAM_BYTES);          // a FIFO or a device is refused before any open
   const fd = fs.openSync(resolved, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  return { fd, guestPath: jail.guestPathOfHost(resolved, volumes, policyRoot) ?? resolved };
+  const inGuest = jail.guestPathOfHost(resolved, volumes, policyRoot);
+  return { fd, guestPath: inGuest ?? resolved, inGuest: inGuest !== undefined };
 }
 
 /** Finds the program like a shell does: a path with a slash as is, otherwise on $PATH. */

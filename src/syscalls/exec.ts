@@ -26,7 +26,7 @@ const PATH_MAX = 4096;
 /** Linux's limits on exec arguments: one string (MAX_ARG_STRLEN), all of them (a quarter of the default 8 MiB stack). */
 const MAX_ARG_STRLEN = 32 * 4096, ARG_MAX = 2 * 1024 * 1024;
 /** Linux follows at most this many `#!` interpreters (binfmt_script, BINPRM_MAX_RECURSION). */
-const MAX_INTERP_DEPTH = 4;
+export const MAX_INTERP_DEPTH = 4;
 /** The largest program file read (larger ones: ENOMEM, as an address space would not hold them). */
 const MAX_IMAGE = 1024 * 1024 * 1024;
 const SIGCHLD = 17;
