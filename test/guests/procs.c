@@ -19,7 +19,8 @@
  *                      SIGCONT discards a pending stop; discarded in an orphaned group; a
  *                      SIGCONT handler; SIGCHLD's CLD_STOPPED/CLD_CONTINUED; every thread
  *                      stops; a read blocked while stopped returns only after SIGCONT;
- *                      SIGTERM to a stopped child waits for SIGCONT
+ *                      SIGTERM to a stopped child waits for SIGCONT; a stopped process
+ *                      whose group an exit orphans gets SIGHUP (and SIGCONT)
  *   stop-forever       torov only (PROCS_HOSTILE=1): two children stop for good and the
  *                      parent exits (with PROCS_WAIT=1 it first waits for one without
  *                      WUNTRACED: for ever, until --timeout or a signal ends the run)
@@ -855,6 +856,34 @@ static void mode_job_control(void)
     printf("  SIGTERM leaves it stopped: %s\n", yesno(waitpid(pid, &st, WNOHANG) == 0 && proc_state(pid) == 'T'));
     CHECK(kill(pid, SIGCONT) == 0);
     wait_show("  then SIGCONT: it dies of the SIGTERM", pid);
+
+    /* A process group that an exit orphans, with a stopped member, gets SIGHUP and SIGCONT:
+       P (a session of its own) has a child A in another group of P's session; A stops and
+       P exits. We are the subreaper, so A becomes our child either way. */
+    CHECK(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
+    int apid[2];
+    xpipe(apid);
+    pid = xfork();
+    if (pid == 0) {
+        close(apid[0]);
+        CHECK(setsid() > 0);
+        pid_t a = xfork();
+        if (a == 0) {
+            CHECK(setpgid(0, 0) == 0);
+            raise(SIGSTOP);
+            _exit(11);
+        }
+        CHECK(xwaitopt(a, WUNTRACED) != 0);
+        writeall(apid[1], &a, sizeof a);
+        _exit(0);
+    }
+    close(apid[1]);
+    pid_t orphan = 0;
+    CHECK(readall(apid[0], &orphan, sizeof orphan) == sizeof orphan);
+    close(apid[0]);
+    wait_show("the stopped child's parent", pid);
+    wait_show("a stopped process whose group the exit orphaned", orphan);
+    CHECK(prctl(PR_SET_CHILD_SUBREAPER, 0) == 0);
 }
 
 /* torov only: children stopped for good, and the parent ends (natively they would stay). */
