@@ -138,7 +138,7 @@ function r(kind: ArgKind, ref: number): ArgSpec {
 const H6: readonly ArgDef[] = ['hex', 'hex', 'hex', 'hex', 'hex', 'hex'];
 const N_PROC = 'a process is a VM of its own in the same VMM: fork copies the memory it has touched; vfork and CLONE_VM|CLONE_VFORK copy too and suspend the parent';
 const N_EXEC = 'a static or dynamically linked ELF, or a #! script, read through the guest\'s root';
-const N_WAIT = 'exits and deaths by signal; stops and continues are never reported (no job control)';
+const N_WAIT = 'exits, deaths by signal, stops (WUNTRACED, WSTOPPED) and continues (WCONTINUED); rusage holds only the CPU time';
 const N_THREAD = 'threads (CLONE_THREAD): a vCPU each; without CLONE_THREAD a new process (see fork); CLONE_VM without CLONE_VFORK or CLONE_THREAD is EINVAL';
 const N_REFUSED = 'refused: not available to guests';
 const N_SIG = 'delivered to handlers with Linux\'s rt_sigframe (SA_SIGINFO, SA_RESTART, SA_ONSTACK, SA_NODEFER, SA_RESETHAND)';

@@ -92,14 +92,17 @@ export interface ChildWait {
   /** 'any' child, the child with pid `id`, or any in process group `id`. */
   which: 'any' | 'pid' | 'pgid';
   id: number;
-  /** WNOHANG, WNOWAIT, __WALL, __WCLONE (WEXITED is implied; stops and continues are never reported). */
+  /** WNOHANG, WNOWAIT, WEXITED (ended children), WUNTRACED/WSTOPPED (stopped ones), WCONTINUED (continued ones), __WALL, __WCLONE. */
   options: number;
 }
 
-/** A child that ended, as a wait reports it. */
+/** A child that ended, stopped or was continued, as a wait reports it. */
 export interface ChildStatus {
   pid: number;
-  /** The wait status (exit code << 8, or the signal). */
+  /**
+   * The wait status: exit code << 8, or the signal that killed it; 0x7f | sig << 8 when it
+   * stopped (WIFSTOPPED); 0xffff when it was continued (WIFCONTINUED).
+   */
   status: number;
   uid: number;
   /** Its CPU time and its reaped children's (ns). */
@@ -151,6 +154,8 @@ export interface ProcessInfo {
   readonly sigactions: ReadonlyMap<number, SigAction>;
   /** Its wait status once it ended (exit code << 8, or the signal). */
   readonly waitStatus: number;
+  /** Stopped by a stop signal until SIGCONT (/proc shows T). */
+  readonly stopped: boolean;
 }
 
 /**

@@ -207,7 +207,9 @@ const sysVfork: Handler = (k) => k.sched.fork(k, { flags: CLONE_VM | CLONE_VFORK
 const WNOHANG = 1, WUNTRACED = 2, WEXITED = 4, WCONTINUED = 8, WNOWAIT = 0x01000000, __WNOTHREAD = 0x20000000, __WALL = 0x40000000, __WCLONE = 0x80000000;
 const P_ALL = 0, P_PID = 1, P_PGID = 2, P_PIDFD = 3;
 const RUSAGE_SIZE = 144, SIGINFO_SIZE = 128;
-const CLD_EXITED = 1, CLD_KILLED = 2;
+/** si_code of SIGCHLD (asm-generic/siginfo.h). */
+const CLD_EXITED = 1, CLD_KILLED = 2, CLD_STOPPED = 5, CLD_CONTINUED = 6;
+const SIGCONT = 18;
 
 /** Writes struct rusage when `p` is not NULL: the CPU time as user time (torov does not split it), the rest zero. */
 function writeRusage(k: Kernel, p: number, cpuNs: number): void {
@@ -232,7 +234,8 @@ const sysWait4: Handler = (k, a) => {
   // As Linux: the child is reaped first; a bad pointer then fails the call with EFAULT.
   const which = pid === -1 ? 'any' : pid > 0 ? 'pid' : 'pgid';
   const id = pid > 0 ? pid : pid === 0 ? k.sched.process(k.pid)!.pgid : -pid;
-  const r = k.sched.waitChild(k, { which, id, options: options & (WNOHANG | __WALL | __WCLONE) });
+  // wait4 always looks for ended children (WEXITED); WUNTRACED and WCONTINUED add stopped and continued ones.
+  const r = k.sched.waitChild(k, { which, id, options: (options & (WNOHANG | WUNTRACED | WCONTINUED | __WALL | __WCLONE)) | WEXITED });
   if (r === null) return 0;
   if (typeof r === 'number') return r;
   if (statusPtr) k.mem.writeU32(statusPtr, r.status);
@@ -256,9 +259,8 @@ const sysWaitid: Handler = (k, a) => {
     which = 'pid';
     wid = pid;
   } else return -EINVAL;
-  // Stops and continues are never reported (no job control): only WEXITED can find a child.
-  const opts = (options & WEXITED) ? options & (WNOHANG | WNOWAIT | __WALL | __WCLONE) : (options | WNOHANG) & (WNOHANG | __WALL | __WCLONE);
-  const r = k.sched.waitChild(k, { which, id: wid, options: opts });
+  // (WSTOPPED is WUNTRACED's value.)
+  const r = k.sched.waitChild(k, { which, id: wid, options: options & (WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | __WALL | __WCLONE) });
   if (typeof r === 'number') return r;
   if (infop) k.mem.write(infop, siginfoOf(r));
   writeRusage(k, rusage, r ? r.cpuNs : 0);
@@ -269,12 +271,16 @@ const sysWaitid: Handler = (k, a) => {
 function siginfoOf(r: ChildStatus | null): Buffer {
   const b = Buffer.alloc(SIGINFO_SIZE);
   if (!r) return b;
-  const killed = (r.status & 0x7f) !== 0;
+  let code: number, status: number;
+  if (r.status === 0xffff) { code = CLD_CONTINUED; status = SIGCONT; }                       // WIFCONTINUED
+  else if ((r.status & 0xff) === 0x7f) { code = CLD_STOPPED; status = (r.status >> 8) & 0xff; }  // WIFSTOPPED
+  else if ((r.status & 0x7f) !== 0) { code = CLD_KILLED; status = r.status & 0x7f; }
+  else { code = CLD_EXITED; status = (r.status >> 8) & 0xff; }
   b.writeInt32LE(SIGCHLD, 0);
-  b.writeInt32LE(killed ? CLD_KILLED : CLD_EXITED, 8);
+  b.writeInt32LE(code, 8);
   b.writeInt32LE(r.pid, 16);
   b.writeUInt32LE(r.uid, 20);
-  b.writeInt32LE(killed ? r.status & 0x7f : (r.status >> 8) & 0xff, 24);
+  b.writeInt32LE(status, 24);
   return b;
 }
 

@@ -102,8 +102,8 @@ export interface ProcState {
   pgid: number;
   sid: number;
   comm: string;
-  /** 'R' running, 'S' sleeping, 'Z' zombie. */
-  state: 'R' | 'S' | 'Z';
+  /** 'R' running, 'S' sleeping, 'T' stopped (a stop signal), 'Z' zombie. */
+  state: 'R' | 'S' | 'T' | 'Z';
   uid: number;
   gid: number;
   umask: number;
@@ -131,7 +131,7 @@ export interface ProcState {
   exitCode: number;
 }
 
-const STATE_NAME = { R: 'R (running)', S: 'S (sleeping)', Z: 'Z (zombie)' } as const;
+const STATE_NAME = { R: 'R (running)', S: 'S (sleeping)', T: 'T (stopped)', Z: 'Z (zombie)' } as const;
 const ticks = (ms: number) => Math.max(0, Math.round(ms / (1000 / HZ)));
 /** Signal masks in stat are the low 31 bits, as decimals (the kernel's legacy fields). */
 const low31 = (m: bigint) => m & 0x7fffffffn;

@@ -259,14 +259,14 @@ function commFor(p: ProcessInfo, t: Kernel | undefined): string {
 
 /**
  * What stat and status show of process `p` (its thread `t`, under task/ or /proc/TID).
- * CPU time is not counted per process (0); the caller's process is running (R), the
- * others sleeping (S): torov does not follow each thread's state.
+ * CPU time is not counted per process (0); the caller's process is running (R), a
+ * stopped one T, the others sleeping (S): torov does not follow each thread's state.
  */
 function procState(k: Kernel, p: ProcessInfo, t: Kernel | undefined): ProcState {
   const who = t ?? p.tasks[0];
   const { ign, cgt } = dispositions(p);
   const alive = p.alive;
-  const state = !alive ? 'Z' : (t ? t === k : p === k.process) ? 'R' : 'S';
+  const state = !alive ? 'Z' : p.stopped ? 'T' : (t ? t === k : p === k.process) ? 'R' : 'S';
   return {
     pid: p.pid, tid: who?.tid ?? p.pid, ppid: p.ppid, pgid: p.pgid, sid: p.sid, comm: commFor(p, who), state,
     uid: p.uid, gid: p.gid, umask: p.umask, threads: Math.max(1, p.tasks.length), vm: alive ? p.as.committed : 0,

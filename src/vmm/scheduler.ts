@@ -266,10 +266,12 @@ export interface ProcessHost extends SchedulerHost {
   close(): void;
 }
 
-const WNOHANG = 1, WNOWAIT = 0x01000000, __WALL = 0x40000000, __WCLONE = 0x80000000;
-const SIGCHLD = 17, SA_NOCLDWAIT = 2;
-/** si_code of SIGCHLD: the child exited, was killed. */
-const CLD_EXITED = 1, CLD_KILLED = 2;
+const WNOHANG = 1, WUNTRACED = 2, WEXITED = 4, WCONTINUED = 8, WNOWAIT = 0x01000000, __WALL = 0x40000000, __WCLONE = 0x80000000;
+const SIGHUP = 1, SIGCHLD = 17, SIGCONT = 18, SA_NOCLDSTOP = 1, SA_NOCLDWAIT = 2;
+/** The stop signals (signal(7)): SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU. */
+const STOP_MASK = sigmaskBit(SIGSTOP) | sigmaskBit(20) | sigmaskBit(21) | sigmaskBit(22);
+/** si_code of SIGCHLD (asm-generic/siginfo.h): the child exited, was killed, stopped, continued. */
+const CLD_EXITED = 1, CLD_KILLED = 2, CLD_STOPPED = 5, CLD_CONTINUED = 6;
 
 const cpuClockBuf = Buffer.alloc(16);
 const cpuClockAddr = addressOf(cpuClockBuf);
@@ -453,7 +455,7 @@ export class Scheduler implements TaskServices {
     try {
       for (;;) {
         const first = this.runs.get(this.tasks[0]!)!;
-        if (this.tasks.length === 1 && this.direct(first)) {
+        if (this.tasks.length === 1 && !this.tasks[0]!.group.stopped && this.direct(first)) {
           this.hostSignals();
           if (this.host.stop.requested) first.vcpu.stopNow();
           if (first.thread) { this.unbind(first); }
@@ -743,6 +745,7 @@ export class Scheduler implements TaskServices {
     try {
       for (;;) {
         let work = false;
+        if (this.toResume.size > 0) { this.resumeContinued(); work = true; }
         // A snapshot: clone adds to this.tasks, a thread's end removes from it.
         const tasks = this.tasks.length === 1 ? this.tasks : this.tasks.slice();
         for (let i = 0; i < tasks.length; i++) {
@@ -751,7 +754,7 @@ export class Scheduler implements TaskServices {
           const h = r.thread;
           if (!h) return;                        // a new thread without a host thread yet
           try {
-          if (r.held !== undefined && !this.frozen.has(t)) {
+          if (r.held !== undefined && !this.frozen.has(t) && !t.group.stopped) {
             const rc = r.held;
             r.held = undefined;
             this.debugParked.delete(t);                  // handled now: resumed by exit(), as any exit
@@ -911,6 +914,9 @@ export class Scheduler implements TaskServices {
   /** Writes a channel request's result, and lets its vCPU thread know. */
   private finishChannel(t: Task, r: TaskRun, result: number): void {
     const slot = r.slot!;
+    // Its process stopped meanwhile: the result is posted, but the vCPU must not take it
+    // before SIGCONT (resume() leaves it parked).
+    if (t.group.stopped) this.parkForStop(t, r);
     if (r.nr >= 0) {
       const ms = nowMs() - r.t0;
       slot.slow[r.nr] = ms >= SLOW_MS ? Math.min(slot.slow[r.nr]! + 1, 2) : 0;
@@ -974,6 +980,8 @@ export class Scheduler implements TaskServices {
   /** Lets a parked vCPU run again. */
   private resume(r: TaskRun): void {
     if (r.dead || !r.thread) return;
+    // A stopped process's threads stay parked until SIGCONT (continueGroup).
+    if (r.vcpu.task.group.stopped) return;
     if (this.debug) {
       const t = r.vcpu.task;
       this.debug.beforeResume(t);
@@ -1461,10 +1469,23 @@ export class Scheduler implements TaskServices {
   private post(g: ThreadGroup, target: Task | undefined, info: SignalInfo, from?: ThreadGroup): number {
     const sig = info.signo, bit = sigmaskBit(sig);
     if (!g.alive) return 0;
+    // Job control acts as the signal is sent, whatever its disposition (Linux:
+    // prepare_signal): SIGCONT continues a stopped process and discards its pending stop
+    // signals; a stop signal discards a pending SIGCONT.
+    if (sig === SIGCONT) this.continueGroup(g);
+    else if (STOP_MASK & bit) this.dropPending(g, sigmaskBit(SIGCONT));
     const takers = target ? [target] : g.tasks;
     const blockedByAll = takers.every((t) => (t.sigmask & bit) !== 0n);
     if (sig !== SIGKILL && ignored(g, sig) && !blockedByAll) return 0;
-    if (sig === SIGKILL || (!blockedByAll && isFatal(g, sig))) {
+    // A stop signal at its default action stops the process now (SIGSTOP always: it can be
+    // neither caught nor blocked); one that every thread blocks waits in the queue.
+    if ((STOP_MASK & bit) && (sig === SIGSTOP || ((g.sigactions.get(sig)?.handler ?? 0n) === 0n && !blockedByAll))) {
+      this.defaultStop(g, sig);
+      return 0;
+    }
+    // A stopped process is ended at once by SIGKILL only: another fatal signal stays pending
+    // until SIGCONT, as on Linux (complete_signal finds no thread that wants it).
+    if (sig === SIGKILL || (!blockedByAll && isFatal(g, sig) && !g.stopped)) {
       const e = GuestExit.bySignal(sig, sig === SIGKILL || defaultAction(sig) === 'term' ? undefined : `torov: ${signalName(sig)}: ${info.code === SI_USER && info.pid === 0 ? 'sent to torov' : 'sent by the program'}, no handler: killed`);
       // The sender's own process (or the first one: the run ends) unwinds from here;
       // another process ends now, and the sender goes on.
@@ -1569,7 +1590,12 @@ export class Scheduler implements TaskServices {
       if (handler === 0n) {
         const d = defaultAction(sig);
         if (d === 'ign' || d === 'cont') continue;
-        if (d === 'stop') { t.note(`stop-${sig}`, `${signalName(sig)}: stopping is not supported (no job control): ignored`); continue; }
+        if (d === 'stop') {
+          // A stop signal that was blocked when it came: it stops the process now. The
+          // other pending signals wait for SIGCONT (resume() kicks the thread for them).
+          if (this.defaultStop(t.group, sig)) return;
+          continue;
+        }
         throw GuestExit.bySignal(sig, d === 'core' ? `torov: ${signalName(sig)}: killed (default action)` : undefined);
       }
       this.runHandler(t, r, info, act!, undefined);
@@ -1923,6 +1949,9 @@ export class Scheduler implements TaskServices {
   endProcess(g: ThreadGroup, e: GuestExit): void {
     if (!g.alive) return;
     g.alive = false;
+    g.stopped = false;
+    g.stopReport = 0;
+    g.contReport = false;
     const sig = e.signal ?? (e.reason !== undefined && e.status > 128 && e.status < 128 + 65 ? e.status - 128 : undefined);
     g.waitStatus = sig !== undefined ? sig : (e.status & 0xff) << 8;
     if (e.reason && sig !== undefined) g.note(`end-${g.pid}`, `[pid ${g.pid}] ${e.reason.replace(/^torov: /, '')}`);
@@ -1945,16 +1974,165 @@ export class Scheduler implements TaskServices {
     // them, or the run's end does).
     let reaper = this.initGroup;
     for (let a = g.parent; a; a = a.parent) if (a.alive && a.subreaper) { reaper = a; break; }
-    for (const c of g.children.splice(0)) {
+    const kids = g.children.splice(0);
+    for (const c of kids) {
       c.parent = reaper;
       c.ppid = reaper.pid;
       reaper.children.push(c);
       if (!c.alive) this.childChanged(reaper, c);
     }
+    this.hangUpOrphans(g, kids);
     const p = g.parent;
     if (!p || !p.alive) { this.procs.delete(g.pid); return; }
     this.zombies++;
     this.childChanged(p, g);
+  }
+
+  // ---- job control: stops and continues -----------------------------------------------------------
+
+  /** Threads of processes continued (SIGCONT): the poll loop lets them run again (resumeContinued). */
+  private readonly toResume = new Set<Task>();
+
+  /**
+   * A stop signal at its default action reaches process `g`; true if it stopped. The first
+   * process ignores it: it is the init of the run's PID namespace, and Linux ignores every
+   * signal at its default action sent to a namespace's init from inside (and a stopped
+   * first process would leave torov running with nothing to show for it; Ctrl-Z stops
+   * torov itself). SIGTSTP, SIGTTIN and SIGTTOU are discarded for a process in an orphaned
+   * process group (nobody is left to continue it), as on Linux; SIGSTOP is not.
+   */
+  private defaultStop(g: ThreadGroup, sig: number): boolean {
+    if (!g.alive) return false;
+    if (g === this.initGroup) {
+      g.note(`stop-init-${sig}`, `${signalName(sig)} to the first process (pid ${g.pid}, the init of the run) at its default action: ignored, as by the init of a PID namespace`);
+      return false;
+    }
+    if (sig !== SIGSTOP && this.orphanedPgrp(g.pgid)) return false;
+    this.stopGroup(g, sig);
+    return g.stopped;
+  }
+
+  /**
+   * Process `g` stops: its threads leave the guest and stay parked (a thread blocked in a
+   * host call stays blocked; it is parked when the call ends), its parent's waits
+   * (WUNTRACED) are served again, and its parent gets SIGCHLD with CLD_STOPPED unless it
+   * set SA_NOCLDSTOP.
+   */
+  private stopGroup(g: ThreadGroup, sig: number): void {
+    if (!g.alive || g.stopped) return;
+    g.stopped = true;
+    g.stopReport = sig;
+    g.contReport = false;
+    for (const t of g.tasks) { this.toResume.delete(t); const r = this.runs.get(t); if (r) this.parkForStop(t, r); }
+    this.notifyParent(g, CLD_STOPPED, sig);
+  }
+
+  /**
+   * SIGCONT to process `g`, whatever its disposition: its pending stop signals are
+   * discarded and, if it was stopped, its threads run again (from the poll loop, once the
+   * work on the stack is done), its parent's waits (WCONTINUED) are served again and its
+   * parent gets SIGCHLD with CLD_CONTINUED unless it set SA_NOCLDSTOP.
+   */
+  private continueGroup(g: ThreadGroup): void {
+    this.dropPending(g, STOP_MASK);
+    if (!g.stopped) return;
+    g.stopped = false;
+    g.stopReport = 0;
+    g.contReport = true;
+    for (const t of g.tasks) this.toResume.add(t);
+    this.notifyParent(g, CLD_CONTINUED, SIGCONT);
+  }
+
+  /** Lets the threads of continued processes run again: those parked, with no wait and no exit held for them. */
+  private resumeContinued(): void {
+    const ts = [...this.toResume];
+    this.toResume.clear();
+    for (const t of ts) {
+      const r = this.runs.get(t);
+      if (!r || r.dead || !r.parked || r.wait || r.held !== undefined || t.group.stopped) continue;
+      // A signal came while it was stopped (SIGCONT's handler) and its syscall's result
+      // waits to be read: the guest leaves at PORT_CTX to take it, so the handler runs
+      // before the program goes on, as on Linux.
+      if (t.sigFlag && r.slot && r.slot.state() === CHAN_DONE) { r.ctxResult = r.slot.result(); r.slot.setState(CHAN_EXIT); }
+      this.resume(r);
+    }
+  }
+
+  /**
+   * Takes thread `t`'s vCPU out of the guest for a stop and leaves it parked; an exit it
+   * reported meanwhile is held until the process continues (the poll loop handles it then).
+   * A host call in progress is not interrupted (that would be an EINTR the program never
+   * sees on Linux): the thread is parked when it ends (finishChannel).
+   */
+  private parkForStop(t: Task, r: TaskRun): void {
+    const h = r.thread;
+    if (r.dead || r.parked || !h || !h.running) return;
+    if ((r.wait?.kind === 'host' || r.wait?.kind === 'ready') && !h.hostDone()) return;
+    const rc = h.stopSync(r.vcpu.fd.runU8);
+    r.parked = true;
+    if (rc !== undefined && !interrupted(r.vcpu, rc)) r.held = rc;
+  }
+
+  /** Drops the pending signals of `mask` from process `g` and its threads. */
+  private dropPending(g: ThreadGroup, mask: bigint): void {
+    if (((g.shared.mask | g.tasks.reduce((m, t) => m | t.pending.mask, 0n)) & mask) === 0n) return;
+    for (let sig = 1; sig <= 64; sig++) {
+      if (!(mask & sigmaskBit(sig))) continue;
+      g.shared.drop(sig);
+      for (const t of g.tasks) t.pending.drop(sig);
+    }
+    for (const t of g.tasks) this.recalc(t);
+    this.syncSignalfds();
+  }
+
+  /** Process `g` stopped or continued: its parent's waits are served again, and it gets SIGCHLD unless SA_NOCLDSTOP. */
+  private notifyParent(g: ThreadGroup, code: number, status: number): void {
+    const p = g.parent;
+    if (!p || !p.alive) return;
+    this.wakeChildWaiters(p);
+    const act = p.sigactions.get(SIGCHLD);
+    if (act && (act.flags & BigInt(SA_NOCLDSTOP)) !== 0n) return;
+    this.post(p, undefined, { signo: SIGCHLD, code, pid: g.pid, uid: g.uid, value: BigInt(status) });
+  }
+
+  /**
+   * Threads of `p` waiting for a child try again (wait4 and waitid are served anew), as
+   * Linux wakes them before the signal can interrupt their wait.
+   */
+  private wakeChildWaiters(p: ThreadGroup): void {
+    for (const t of [...p.tasks]) {
+      const r = this.runs.get(t);
+      if (r && r.wait?.kind === 'child') { r.wait = undefined; this.guard(t, () => this.retry(t, r, Infinity)); }
+    }
+  }
+
+  /** True if process group `pgid` is orphaned: no live member has a parent in another group of its session (POSIX). */
+  private orphanedPgrp(pgid: number): boolean {
+    for (const g of this.procs.values()) {
+      if (!g.alive || g.pgid !== pgid) continue;
+      const p = g.parent;
+      if (p && p.alive && p.pgid !== pgid && p.sid === g.sid) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Process `g` ended, `kids` its children: a process group its end orphans (its own, or a
+   * child's in the same session) that has a stopped member gets SIGHUP then SIGCONT, as
+   * POSIX and Linux (kill_orphaned_pgrp) do, so that a stopped job nobody can continue any
+   * more does not stay stopped for ever. The first process is spared (init).
+   */
+  private hangUpOrphans(g: ThreadGroup, kids: readonly ThreadGroup[]): void {
+    const groups = new Set<number>();
+    const p = g.parent;
+    if (p && p.pgid !== g.pgid && p.sid === g.sid) groups.add(g.pgid);
+    for (const c of kids) if (c.alive && c.pgid !== g.pgid && c.sid === g.sid) groups.add(c.pgid);
+    for (const pgid of groups) {
+      const members = () => [...this.procs.values()].filter((x) => x.alive && x.pgid === pgid && x !== this.initGroup);
+      if (!members().some((x) => x.stopped) || !this.orphanedPgrp(pgid)) continue;
+      for (const x of members()) this.post(x, undefined, { signo: SIGHUP, code: SI_KERNEL });
+      for (const x of members()) this.post(x, undefined, { signo: SIGCONT, code: SI_KERNEL });
+    }
   }
 
   /** Child `c` of `p` ended: SIGCHLD (its exit signal) and the waits; reaped at once where the parent ignores SIGCHLD. */
@@ -1962,12 +2140,7 @@ export class Scheduler implements TaskServices {
     const act = p.sigactions.get(SIGCHLD);
     const autoReap = c.exitSignal === SIGCHLD && act !== undefined && (act.handler === 1n || (act.flags & BigInt(SA_NOCLDWAIT)) !== 0n);
     if (autoReap) this.reap(p, c);
-    // Threads of the parent waiting for a child try again first (wait4 and waitid are served
-    // anew), as Linux wakes them before the signal can interrupt their wait.
-    for (const t of [...p.tasks]) {
-      const r = this.runs.get(t);
-      if (r && r.wait?.kind === 'child') { r.wait = undefined; this.guard(t, () => this.retry(t, r, Infinity)); }
-    }
+    this.wakeChildWaiters(p);
     // SA_NOCLDWAIT with a handler: reaped at once, and the handler still runs (as on Linux).
     if (c.exitSignal > 0 && p.alive && !(autoReap && act!.handler === 1n)) {
       const killed = (c.waitStatus & 0x7f) !== 0;
@@ -2021,9 +2194,10 @@ export class Scheduler implements TaskServices {
   }
 
   /**
-   * wait4 and waitid: a child of the calling process that ended and matches `w` (reaped
-   * unless WNOWAIT); null when none has ended yet and WNOHANG; -ECHILD when no child
-   * matches; BLOCKED while it waits (served again when a child ends; EINTR on a signal).
+   * wait4 and waitid: a child of the calling process that matches `w` and ended (WEXITED;
+   * reaped unless WNOWAIT), stopped (WUNTRACED) or was continued (WCONTINUED); null when
+   * none has yet and WNOHANG; -ECHILD when no child matches; BLOCKED while it waits (served
+   * again when a child ends, stops or continues; EINTR on a signal).
    */
   waitChild(k: Kernel, w: ChildWait): ChildStatus | null | number {
     const t = k as unknown as Task, g = t.group;
@@ -2034,12 +2208,25 @@ export class Scheduler implements TaskServices {
       return ((w.options & __WCLONE) !== 0) === (c.exitSignal !== SIGCHLD);
     };
     let any = false;
+    const keep = (w.options & WNOWAIT) !== 0;
     for (const c of g.children) {
       if (!match(c)) continue;
       any = true;
-      if (c.alive) continue;
-      if (!(w.options & WNOWAIT)) this.reap(g, c);
-      return { pid: c.pid, status: c.waitStatus, uid: c.uid, cpuNs: c.cpuNs + c.childCpuNs };
+      if (!c.alive) {
+        if (!(w.options & WEXITED)) continue;
+        if (!keep) this.reap(g, c);
+        return { pid: c.pid, status: c.waitStatus, uid: c.uid, cpuNs: c.cpuNs + c.childCpuNs };
+      }
+      // A stop or a continue is reported once (WNOWAIT leaves it reportable), as Linux does.
+      if ((w.options & WUNTRACED) && c.stopReport) {
+        const status = 0x7f | (c.stopReport << 8);
+        if (!keep) c.stopReport = 0;
+        return { pid: c.pid, status, uid: c.uid, cpuNs: this.processCpuNs(c.pid) + c.childCpuNs };
+      }
+      if ((w.options & WCONTINUED) && c.contReport) {
+        if (!keep) c.contReport = false;
+        return { pid: c.pid, status: 0xffff, uid: c.uid, cpuNs: this.processCpuNs(c.pid) + c.childCpuNs };
+      }
     }
     if (!any) return -ECHILD;
     if (w.options & WNOHANG) return null;

@@ -58,6 +58,15 @@ export class ThreadGroup {
   alive = true;
   /** Its wait status (exit code << 8, or the signal number) once it ended. */
   waitStatus = 0;
+  /**
+   * Stopped by a stop signal (SIGSTOP, or SIGTSTP/SIGTTIN/SIGTTOU at their default action):
+   * its threads do not enter the guest until SIGCONT (src/vmm/scheduler.ts, stopGroup).
+   */
+  stopped = false;
+  /** A stop its parent's wait has not reported yet (WUNTRACED, WSTOPPED): the stop signal, else 0. */
+  stopReport = 0;
+  /** A continue (SIGCONT after a stop) its parent's wait has not reported yet (WCONTINUED). */
+  contReport = false;
   /** The signal its parent gets when it ends (SIGCHLD, or clone's exit signal). */
   exitSignal = 17;
   /** PR_SET_CHILD_SUBREAPER: orphans below it come to it rather than to the first process. */

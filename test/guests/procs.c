@@ -14,6 +14,16 @@
  *                      (from the parent), run a SIGTERM handler, ignore SIGTERM
  *   wait-stop          WUNTRACED/WCONTINUED: a child stopped by SIGSTOP and continued;
  *                      SIGCHLD comes for the stop, not with SA_NOCLDSTOP
+ *   job-control        SIGTSTP/SIGTTIN/SIGTTOU stop a child in a group of its own (/proc
+ *                      shows T); a handler runs instead; blocked, it stops when unblocked;
+ *                      SIGCONT discards a pending stop; discarded in an orphaned group; a
+ *                      SIGCONT handler; SIGCHLD's CLD_STOPPED/CLD_CONTINUED; every thread
+ *                      stops; a read blocked while stopped returns only after SIGCONT;
+ *                      SIGTERM to a stopped child waits for SIGCONT; a stopped process
+ *                      whose group an exit orphans gets SIGHUP (and SIGCONT)
+ *   stop-forever       torov only (PROCS_HOSTILE=1): two children stop for good and the
+ *                      parent exits (with PROCS_WAIT=1 it first waits for one without
+ *                      WUNTRACED: for ever, until --timeout or a signal ends the run)
  *   wnohang            WNOHANG before the child exits gives 0, after it the child
  *   echild             ECHILD without children, for a reaped child, for self and parent;
  *                      EINVAL for bad options, EFAULT for a bad status pointer (child reaped)
@@ -603,6 +613,304 @@ static void mode_wait_stop(void)
     show_status("stopped again", st);
     CHECK(kill(pid, SIGKILL) == 0);
     wait_show("SIGKILL while stopped", pid);
+}
+
+static volatile sig_atomic_t tstp_caught, cont_caught;
+static void on_tstp(int sig) { (void)sig; tstp_caught++; }
+static void on_cont(int sig) { (void)sig; cont_caught++; }
+
+/* The state letter of /proc/PID/stat (the field after the parenthesised name), '?' if unreadable. */
+static char proc_state(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return '?';
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return '?';
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' ? p[2] : '?';
+}
+
+/* waitpid(pid, options) for a status, retried on EINTR. */
+static int xwaitopt(pid_t pid, int options)
+{
+    int st;
+    pid_t r;
+    do r = waitpid(pid, &st, options); while (r < 0 && errno == EINTR);
+    if (r != pid)
+        FAIL("waitpid(child, 0x%x) returned %ld", options, (long)r);
+    return st;
+}
+
+static void *spin_counter(void *a)
+{
+    volatile unsigned long *c = a;
+    for (;;)
+        (*c)++;
+    return NULL;
+}
+
+static void mode_job_control(void)
+{
+    int rel[2], ready[2], st;
+    char c;
+    /* SIGTSTP, SIGTTIN and SIGTTOU at their default action stop a child in a process group
+       of its own (not orphaned: its parent is in another group of the same session). */
+    const int stops[] = { SIGTSTP, SIGTTIN, SIGTTOU };
+    for (int i = 0; i < 3; i++) {
+        xpipe(rel);
+        pid_t pid = xfork();
+        if (pid == 0) {
+            CHECK(setpgid(0, 0) == 0);
+            raise(stops[i]);
+            await_release(rel);
+            _exit(2);
+        }
+        close(rel[0]);
+        char what[64];
+        snprintf(what, sizeof what, "raise(%s) in a group of its own", signame(stops[i]));
+        show_status(what, xwaitopt(pid, WUNTRACED));
+        printf("  /proc/PID/stat state while stopped: %c\n", proc_state(pid));
+        CHECK(kill(pid, SIGCONT) == 0);
+        show_status("  after SIGCONT", xwaitopt(pid, WCONTINUED));
+        close(rel[1]);
+        wait_show("  released", pid);
+    }
+
+    /* With a handler, SIGTSTP runs it and does not stop. */
+    pid_t pid = xfork();
+    if (pid == 0) {
+        CHECK(setpgid(0, 0) == 0);
+        set_handler(SIGTSTP, on_tstp, 0);
+        raise(SIGTSTP);
+        _exit(tstp_caught == 1 ? 3 : 99);
+    }
+    show_status("SIGTSTP with a handler", xwaitopt(pid, WUNTRACED));
+
+    /* Blocked, SIGTSTP stays pending; it stops the child when unblocked. */
+    xpipe(ready);
+    xpipe(rel);
+    pid = xfork();
+    if (pid == 0) {
+        close(ready[0]);
+        CHECK(setpgid(0, 0) == 0);
+        block(SIGTSTP, SIG_BLOCK);
+        raise(SIGTSTP);
+        writeall(ready[1], "p", 1);
+        await_release(rel);
+        block(SIGTSTP, SIG_UNBLOCK);
+        _exit(4);
+    }
+    close(ready[1]);
+    close(rel[0]);
+    printf("blocked SIGTSTP: the child runs on: %s\n", yesno(readall(ready[0], &c, 1) == 1));
+    close(ready[0]);
+    close(rel[1]);
+    show_status("then unblocked", xwaitopt(pid, WUNTRACED));
+    CHECK(kill(pid, SIGCONT) == 0);
+    wait_show("continued", pid);
+
+    /* SIGCONT discards a pending stop signal. */
+    xpipe(ready);
+    xpipe(rel);
+    pid = xfork();
+    if (pid == 0) {
+        close(ready[0]);
+        CHECK(setpgid(0, 0) == 0);
+        block(SIGTSTP, SIG_BLOCK);
+        writeall(ready[1], "r", 1);
+        await_release(rel);
+        int was = is_pending(SIGTSTP);
+        block(SIGTSTP, SIG_UNBLOCK);
+        _exit(was ? 98 : 5);
+    }
+    close(ready[1]);
+    close(rel[0]);
+    CHECK(readall(ready[0], &c, 1) == 1);
+    close(ready[0]);
+    CHECK(kill(pid, SIGTSTP) == 0);
+    CHECK(kill(pid, SIGCONT) == 0);
+    close(rel[1]);
+    show_status("SIGTSTP pending, then SIGCONT", xwaitopt(pid, WUNTRACED));
+
+    /* In an orphaned process group (a session of its own), SIGTSTP is discarded. */
+    pid = xfork();
+    if (pid == 0) {
+        CHECK(setsid() > 0);
+        raise(SIGTSTP);
+        _exit(8);
+    }
+    show_status("SIGTSTP in an orphaned process group", xwaitopt(pid, WUNTRACED));
+
+    /* A SIGCONT handler runs once the child continues, before raise(SIGSTOP) returns. */
+    pid = xfork();
+    if (pid == 0) {
+        set_handler(SIGCONT, on_cont, 0);
+        raise(SIGSTOP);
+        _exit(cont_caught == 1 ? 6 : 97);
+    }
+    show_status("SIGSTOP", xwaitopt(pid, WUNTRACED));
+    CHECK(kill(pid, SIGCONT) == 0);
+    wait_show("its SIGCONT handler ran after the stop", pid);
+
+    /* SIGCHLD's siginfo for a stop and a continue. */
+    block(SIGCHLD, SIG_BLOCK);
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    struct timespec to = { 5, 0 };
+    siginfo_t si;
+    xpipe(rel);
+    pid = xfork();
+    if (pid == 0) {
+        raise(SIGSTOP);
+        await_release(rel);
+        _exit(10);
+    }
+    close(rel[0]);
+    CHECK(sigtimedwait(&chld, &si, &to) == SIGCHLD);
+    show_siginfo("SIGCHLD at the stop", &si, pid);
+    CHECK(kill(pid, SIGCONT) == 0);
+    CHECK(sigtimedwait(&chld, &si, &to) == SIGCHLD);
+    show_siginfo("SIGCHLD at the continue", &si, pid);
+    close(rel[1]);
+    wait_show("released", pid);
+    signal(SIGCHLD, SIG_IGN);              /* discards the exit's SIGCHLD */
+    signal(SIGCHLD, SIG_DFL);
+    block(SIGCHLD, SIG_UNBLOCK);
+
+    /* Every thread stops: a second thread that spins stops counting. */
+    volatile unsigned long *counter = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CHECK(counter != MAP_FAILED);
+    xpipe(ready);
+    pid = xfork();
+    if (pid == 0) {
+        close(ready[0]);
+        pthread_t th;
+        CHECK(pthread_create(&th, NULL, spin_counter, (void *)counter) == 0);
+        while (*counter == 0) {}
+        writeall(ready[1], "t", 1);
+        for (;;)
+            pause();
+    }
+    close(ready[1]);
+    CHECK(readall(ready[0], &c, 1) == 1);
+    close(ready[0]);
+    CHECK(kill(pid, SIGSTOP) == 0);
+    show_status("a child with a spinning thread", xwaitopt(pid, WUNTRACED));
+    unsigned long a = *counter;
+    msleep(50);
+    unsigned long b = *counter;
+    printf("  its spinning thread stopped too: %s\n", yesno(a == b));
+    CHECK(kill(pid, SIGCONT) == 0);
+    show_status("  continued", xwaitopt(pid, WCONTINUED));
+    for (int i = 0; i < 1000 && *counter == b; i++)
+        msleep(1);
+    printf("  and counts again: %s\n", yesno(*counter != b));
+    CHECK(kill(pid, SIGKILL) == 0);
+    wait_show("  killed", pid);
+
+    /* A stopped child blocked in read does not return to its program until continued. */
+    int in[2], out[2];
+    xpipe(in);
+    xpipe(out);
+    pid = xfork();
+    if (pid == 0) {
+        close(in[1]);
+        close(out[0]);
+        char b1;
+        while (readall(in[0], &b1, 1) == 1)
+            writeall(out[1], &b1, 1);
+        _exit(9);
+    }
+    close(in[0]);
+    close(out[1]);
+    writeall(in[1], "a", 1);
+    CHECK(readall(out[0], &c, 1) == 1);
+    msleep(20);
+    CHECK(kill(pid, SIGSTOP) == 0);
+    show_status("an echoing child blocked in read", xwaitopt(pid, WUNTRACED));
+    writeall(in[1], "b", 1);
+    struct pollfd pf = { out[0], POLLIN, 0 };
+    printf("  while stopped it does not echo (poll, 100 ms): %d\n", poll(&pf, 1, 100));
+    CHECK(kill(pid, SIGCONT) == 0);
+    printf("  after SIGCONT it echoes: %s\n", yesno(readall(out[0], &c, 1) == 1 && c == 'b'));
+    close(in[1]);
+    wait_show("  at EOF", pid);
+    close(out[0]);
+
+    /* A fatal signal other than SIGKILL waits for SIGCONT. */
+    pid = xfork();
+    if (pid == 0) {
+        raise(SIGSTOP);
+        _exit(96);
+    }
+    show_status("stopped", xwaitopt(pid, WUNTRACED));
+    CHECK(kill(pid, SIGTERM) == 0);
+    msleep(50);
+    printf("  SIGTERM leaves it stopped: %s\n", yesno(waitpid(pid, &st, WNOHANG) == 0 && proc_state(pid) == 'T'));
+    CHECK(kill(pid, SIGCONT) == 0);
+    wait_show("  then SIGCONT: it dies of the SIGTERM", pid);
+
+    /* A process group that an exit orphans, with a stopped member, gets SIGHUP and SIGCONT:
+       P (a session of its own) has a child A in another group of P's session; A stops and
+       P exits. We are the subreaper, so A becomes our child either way. */
+    CHECK(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
+    int apid[2];
+    xpipe(apid);
+    pid = xfork();
+    if (pid == 0) {
+        close(apid[0]);
+        CHECK(setsid() > 0);
+        pid_t a = xfork();
+        if (a == 0) {
+            CHECK(setpgid(0, 0) == 0);
+            raise(SIGSTOP);
+            _exit(11);
+        }
+        CHECK(xwaitopt(a, WUNTRACED) != 0);
+        writeall(apid[1], &a, sizeof a);
+        _exit(0);
+    }
+    close(apid[1]);
+    pid_t orphan = 0;
+    CHECK(readall(apid[0], &orphan, sizeof orphan) == sizeof orphan);
+    close(apid[0]);
+    wait_show("the stopped child's parent", pid);
+    wait_show("a stopped process whose group the exit orphaned", orphan);
+    CHECK(prctl(PR_SET_CHILD_SUBREAPER, 0) == 0);
+}
+
+/* torov only: children stopped for good, and the parent ends (natively they would stay). */
+static void mode_stop_forever(void)
+{
+    if (!getenv("PROCS_HOSTILE")) {
+        fprintf(stderr, "procs stop-forever: leaves stopped processes behind, runs only under torov with PROCS_HOSTILE=1\n");
+        exit(2);
+    }
+    pid_t pid = xfork();
+    if (pid == 0) {
+        raise(SIGSTOP);
+        _exit(99);
+    }
+    show_status("child", xwaitopt(pid, WUNTRACED));
+    pid = xfork();
+    if (pid == 0) {
+        CHECK(setsid() > 0);
+        raise(SIGSTOP);
+        _exit(99);
+    }
+    show_status("a session leader", xwaitopt(pid, WUNTRACED));
+    if (getenv("PROCS_WAIT")) {
+        printf("waiting for it without WUNTRACED\n");
+        xwait(pid);
+    }
+    printf("exiting with both stopped\n");
 }
 
 static void mode_wnohang(void)
@@ -2032,6 +2340,8 @@ int main(int argc, char **argv)
     if (IS("fork-pipe")) mode_fork_pipe();
     else if (IS("wait-signal")) mode_wait_signal();
     else if (IS("wait-stop")) mode_wait_stop();
+    else if (IS("job-control")) mode_job_control();
+    else if (IS("stop-forever")) mode_stop_forever();   /* torov only */
     else if (IS("wnohang")) mode_wnohang();
     else if (IS("echild")) mode_echild();
     else if (IS("waitid")) mode_waitid();

@@ -150,14 +150,26 @@ const CASES: ProcCase[] = [
     expect: [/^child: WIFEXITED=1 WEXITSTATUS=3$/m, /^parent read: child: getpid\(\)!=parent yes, getppid\(\)==parent yes$/m, /^round trips through two pipes: 100$/m] },
   { args: ['wait-signal'], what: 'children killed by SIGTERM, SIGUSR1 and SIGKILL; a handler; an ignored SIGTERM',
     expect: [/^kill\(getpid\(\), SIGTERM\): WIFSIGNALED=1 WTERMSIG=SIGTERM$/m, /^SIGKILL from the parent: WIFSIGNALED=1 WTERMSIG=SIGKILL$/m] },
-  { args: ['wait-stop'], what: 'WUNTRACED and WCONTINUED; SIGCHLD at a stop unless SA_NOCLDSTOP', todo: 'no job control: SIGSTOP does not stop a guest process, wait4 never reports stops (docs/processes.md)',
+  { args: ['wait-stop'], what: 'WUNTRACED and WCONTINUED; SIGCHLD at a stop unless SA_NOCLDSTOP',
     expect: [/^stopped: WIFSTOPPED=1 WSTOPSIG=SIGSTOP$/m, /^after SIGCONT: WIFCONTINUED=1$/m] },
   { args: ['wnohang'], what: 'WNOHANG gives 0 while the child runs, then the child',
     expect: [/^WNOHANG while the child runs: 0$/m, /^child: WIFEXITED=1 WEXITSTATUS=5$/m] },
   { args: ['echild'], what: 'ECHILD without children, EINVAL for bad options, EFAULT for a bad status pointer',
     expect: [/^waitpid\(-1\) without children ECHILD$/m, /^wait4 with a bad status pointer EFAULT$/m] },
-  { args: ['waitid'], what: 'waitid P_PID/P_ALL/P_PGID with WEXITED/WSTOPPED/WCONTINUED/WNOWAIT/WNOHANG and the siginfo', todo: 'no job control: WSTOPPED and WCONTINUED find nothing',
-    expect: [/^P_PID, exit 4: si_signo=SIGCHLD si_code=CLD_EXITED si_status=4 si_pid==child yes si_uid==getuid\(\) yes$/m] },
+  { args: ['waitid'], what: 'waitid P_PID/P_ALL/P_PGID with WEXITED/WSTOPPED/WCONTINUED/WNOWAIT/WNOHANG and the siginfo',
+    expect: [/^P_PID, exit 4: si_signo=SIGCHLD si_code=CLD_EXITED si_status=4 si_pid==child yes si_uid==getuid\(\) yes$/m,
+      /^WSTOPPED: si_signo=SIGCHLD si_code=CLD_STOPPED si_status=SIGSTOP si_pid==child yes/m, /^WCONTINUED: si_signo=SIGCHLD si_code=CLD_CONTINUED si_status=SIGCONT/m] },
+  { args: ['job-control'], what: 'SIGTSTP/SIGTTIN/SIGTTOU stop, handlers, blocked stops, SIGCONT discarding them, orphaned groups, CLD_STOPPED/CLD_CONTINUED, every thread stops, a blocked read waits for SIGCONT',
+    expect: [/^raise\(SIGTSTP\) in a group of its own: WIFSTOPPED=1 WSTOPSIG=SIGTSTP$/m, /^ {2}\/proc\/PID\/stat state while stopped: T$/m,
+      /^SIGTSTP with a handler: WIFEXITED=1 WEXITSTATUS=3$/m, /^then unblocked: WIFSTOPPED=1 WSTOPSIG=SIGTSTP$/m,
+      /^SIGTSTP pending, then SIGCONT: WIFEXITED=1 WEXITSTATUS=5$/m, /^SIGTSTP in an orphaned process group: WIFEXITED=1 WEXITSTATUS=8$/m,
+      /^its SIGCONT handler ran after the stop: WIFEXITED=1 WEXITSTATUS=6$/m,
+      /^SIGCHLD at the stop: si_signo=SIGCHLD si_code=CLD_STOPPED si_status=SIGSTOP si_pid==child yes/m,
+      /^SIGCHLD at the continue: si_signo=SIGCHLD si_code=CLD_CONTINUED si_status=SIGCONT si_pid==child yes/m,
+      /^ {2}its spinning thread stopped too: yes$/m, /^ {2}and counts again: yes$/m,
+      /^ {2}while stopped it does not echo \(poll, 100 ms\): 0$/m, /^ {2}after SIGCONT it echoes: yes$/m,
+      /^ {2}SIGTERM leaves it stopped: yes$/m, /^ {2}then SIGCONT: it dies of the SIGTERM: WIFSIGNALED=1 WTERMSIG=SIGTERM$/m,
+      /^a stopped process whose group the exit orphaned: WIFSIGNALED=1 WTERMSIG=SIGHUP$/m] },
   { args: ['zombie'], what: 'an unwaited child can be signalled until it is reaped', expect: [/^kill\(zombie, 0\) = 0$/m] },
   { args: ['sigchld'], what: 'a SIGCHLD handler per child; SIG_IGN and SA_NOCLDWAIT reap children',
     expect: [/^handler ran 1 time\(s\): CLD_EXITED si_status=2 si_pid==child yes$/m, /^SIG_IGN: waitpid\(child\) ECHILD$/m] },
@@ -243,6 +255,54 @@ for (const c of CASES) {
   }
 }
 
+/** `procs stop-forever` under torov only (it leaves stopped processes behind natively), with `--timeout limit`. */
+function stopForever(name: string, limit: string, env: Record<string, string> = {}): Out {
+  const e = Object.entries({ ...ENV, PROCS_HOSTILE: '1', ...env }).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
+  return run([TOROV, 'run', ...testRunOptions(), '--timeout', limit, ...guestVolume(), ...e, guest(name), 'stop-forever'], tmp, process.env as Record<string, string>);
+}
+
+for (const [name, libc] of LIBCS) {
+  test(`procs stop-forever (${libc}, torov only): children stopped for good do not keep the run from ending with the first process`, () => {
+    const t0 = Date.now();
+    const v = stopForever(name, '20s');
+    vmmWell(v, `${name} stop-forever`);
+    assert.equal(v.status, 0, `${v.stdout}${v.stderr}`);
+    assert.equal(v.stdout, 'child: WIFSTOPPED=1 WSTOPSIG=SIGSTOP\na session leader: WIFSTOPPED=1 WSTOPSIG=SIGSTOP\nexiting with both stopped\n');
+    assert.ok(Date.now() - t0 < 15_000, `the run took ${Date.now() - t0} ms`);
+  });
+}
+
+test('procs stop-forever (torov only): a first process waiting for a child stopped for good ends at --timeout (124)', () => {
+  const v = stopForever('procs', '2s', { PROCS_WAIT: '1' });
+  vmmWell(v, 'procs stop-forever with PROCS_WAIT');
+  assert.equal(v.status, 124, `${v.stdout}${v.stderr}`);
+  assert.match(v.stdout, /^waiting for it without WUNTRACED$/m);
+});
+
+test('procs stop-forever (torov only): SIGINT to torov ends a first process that waits for a child stopped for good (130)', async () => {
+  const e = Object.entries({ ...ENV, PROCS_HOSTILE: '1', PROCS_WAIT: '1' }).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
+  const child = spawn(TOROV, ['run', ...testRunOptions(), '--timeout', LIMIT, ...guestVolume(), ...e, guest('procs'), 'stop-forever'],
+    { stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+  let stdout = '', stderr = '';
+  child.stderr!.on('data', (d) => { stderr += d; });
+  const waiting = new Promise<void>((res) => child.stdout!.on('data', (d) => { stdout += d; if (stdout.includes('waiting for it')) res(); }));
+  const ended = new Promise<number | null>((res) => child.once('exit', (code, sig) => res(statusOf(code, sig))));
+  await Promise.race([waiting, ended]);
+  child.kill('SIGINT');
+  const status = await ended;
+  assert.equal(status, 130, `${stdout}${stderr}`);
+  assert.doesNotMatch(stderr, /internal error|TypeError|RangeError/);
+});
+
+test('the first process, the init of the run, ignores SIGSTOP and SIGTSTP at their default action; a SIGTSTP handler runs', { skip: SKIP_BUSYBOX }, () => {
+  // torov only: natively the shell is not the init of a PID namespace and would stop.
+  const r = torov(['run', '--verbose', '--timeout', LIMIT, '-v', `${bin()}:/bin:ro`, '/bin/busybox', 'sh', '-c',
+    'kill -STOP $$; kill -TSTP 1; trap "echo tstp handler" TSTP; kill -TSTP $$; echo "running on as pid $$"'], { plain: true });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, 'tstp handler\nrunning on as pid 1\n');
+  assert.match(r.stderr, /SIGSTOP to the first process \(pid 1, the init of the run\) at its default action: ignored/);
+});
+
 for (const [name, libc] of LIBCS) {
   test(`procs forkbomb (${libc}, torov only): fork fails with EAGAIN at --pids 64, every child is reaped, torov survives`, () => {
     // Hostile: never natively. The guest refuses to start without PROCS_HOSTILE=1.
@@ -283,6 +343,8 @@ const SH_CASES: ShCase[] = [
   { what: 'a subshell\'s status as the script\'s', script: '(exit 3)', status: 3 },
   { what: 'background jobs and wait', script: 'sleep 0.05 & p=$!; echo started; wait $p; echo "waited $?"; (exit 4) & wait $!; echo "status $?"; for i in 1 2 3; do (exit $i) & done; wait; echo "all done $?"' },
   { what: 'trap on CHLD', script: `trap 'echo chld' CHLD; sleep 0.01 & wait $!; echo "wait=$?"; echo done` },
+  { what: 'kill -STOP of a background job: /proc shows T; -CONT, then kill and wait', script: 'sleep 5 & p=$!; kill -STOP $p; i=0; while [ "$(cut -d" " -f3 /proc/$p/stat)" != T ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done; echo "state $(cut -d" " -f3 /proc/$p/stat)"; grep State: /proc/$p/status; kill -CONT $p; kill $p; wait $p; echo "terminated $?"' },
+  { what: 'SIGKILL of a stopped background job; SIGTERM waits for SIGCONT', script: 'sleep 5 & p=$!; kill -STOP $p; kill -KILL $p; wait $p; echo "killed $?"; sleep 5 & q=$!; kill -STOP $q; kill -TERM $q; kill -CONT $q; wait $q; echo "terminated once continued $?"' },
   { what: 'kill of a background job, then wait for its status', script: 'sleep 5 & kill $!; wait $!; echo "killed $?"; sleep 5 & kill -USR1 $!; wait $!; echo "usr1 $?"' },
   { what: '#! scripts run directly: #!/bin/sh, and #! to busybox sh by its path', script: './script.sh arg; echo "status $?"; ./bbscript arg2; echo "status $?"' },
   { what: 'exec of a command', script: 'exec echo x' },

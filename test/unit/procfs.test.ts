@@ -90,6 +90,11 @@ test('statusText: names, states, octal umask, masks in hex; a zombie has no memo
   const z = statusText({ ...STATE, state: 'Z' });
   assert.ok(z.includes('State:\tZ (zombie)\n'));
   assert.ok(!z.includes('VmSize'));
+  // A stopped process keeps its memory lines.
+  const t = statusText({ ...STATE, state: 'T' });
+  assert.ok(t.includes('State:\tT (stopped)\n'), t);
+  assert.ok(t.includes('VmSize'));
+  assert.equal(fieldsAfterComm(statLine({ ...STATE, state: 'T' }))[0], 'T');
   assert.equal(statmText(8 << 20), '2048 2048 0 0 0 2048 0\n');
 });
 
