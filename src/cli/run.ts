@@ -58,11 +58,12 @@ export function runProgram(program: string, programArgs: readonly string[], opts
   const startMs = launcher()?.t0 ?? monotonicMs() - process.uptime() * 1000;
   const timeoutText = `torov: timeout: the VM was stopped after ${formatDuration(timeoutMs)}`;
   if (timeoutMs > 0) tellLauncher(`timeout ${timeoutMs} ${timeoutText}`);
-  // The run's cgroup (src/sandbox/cgroup.ts): made and entered before any input is read;
-  // its limits are written below, once the memory and threads are known.
+  // The run's cgroup (src/sandbox/cgroup.ts): made before any input is read (the inputs
+  // are bounded in size: src/cli/input.ts), and the launcher moves this process in
+  // meanwhile (a move waits for an RCU grace period); its limits are written below, once
+  // the memory and threads are known, and settleCgroups() waits for the move.
   const cgroups = require('../sandbox/cgroup') as typeof import('../sandbox/cgroup');
   const launched = launcher();
-  // The launcher moves this process in meanwhile (a move waits for an RCU grace period).
   let cg = launched !== undefined
     ? cgroups.makeRunCgroup(launched.launcherPid, (dirs) => tellLauncher(`cgroup ${dirs.join(' ')}`), (dirs) => tellLauncher(`join ${dirs.join(' ')}`))
     : undefined;
@@ -152,6 +153,15 @@ export function runProgram(program: string, programArgs: readonly string[], opts
     if (mem !== undefined) cgroupNote = `torov: note: no cgroup for this run (${mem}): only the guest's memory and in-memory files are bounded, threads by RLIMIT_NPROC`;
   };
 
+  /**
+   * Reads a program's file (bounded, a regular file only). A large one only once this
+   * process is in the run's cgroup: the image stays in memory for the whole run, and
+   * before the launcher's move it would be charged outside the run's limits.
+   */
+  const readProgram = (fd: number): Buffer => {
+    if (fs.fstatSync(fd).size > READ_BEFORE_CGROUP) settleCgroups();
+    return readInputFd(fd, MAX_PROGRAM_BYTES);
+  };
   const volumes = parseVolumes((opts['volume'] as string[] | undefined) ?? [], process.cwd());
   checkVolumes(volumes, policy.sandbox ?? {}, allowHostRoot);
   // --rootfs DIR: the guest's root (read-only unless the policy says otherwise); PROGRAM is
@@ -163,7 +173,7 @@ export function runProgram(program: string, programArgs: readonly string[], opts
   try {
     prog = openProgram(file, rootfs, volumes, typeof opts['workdir'] === 'string' ? opts['workdir'] : undefined, env, policy.sandbox?.root);
     // Bounded, and only a regular file: a FIFO, a device or a /proc file is refused unread.
-    image = readInputFd(prog.fd, MAX_PROGRAM_BYTES);
+    image = readProgram(prog.fd);
   } catch (e) {
     if ((e as Error).name === 'UsageError') throw e;
     if (e instanceof InputError) { say(`torov: ${printable(file)}: ${e.message}`); return e.code === 'ENOENT' ? 127 : 126; }
@@ -187,7 +197,7 @@ export function runProgram(program: string, programArgs: readonly string[], opts
     file = sb.interp;
     try {
       prog = openProgram(file, rootfs, volumes, typeof opts['workdir'] === 'string' ? opts['workdir'] : undefined, env, policy.sandbox?.root);
-      image = readInputFd(prog.fd, MAX_PROGRAM_BYTES);
+      image = readProgram(prog.fd);
     } catch (e) {
       const code = e instanceof InputError ? e.code : (e as NodeJS.ErrnoException).code ?? ((e as { status?: number }).status === 127 ? 'ENOENT' : undefined);
       say(`torov: ${printable(script)}: its interpreter ${printable(file)}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
@@ -429,6 +439,9 @@ function writeSnapshot(req: { at: 'stdin' | 'accept'; out: string }, fd: number,
   say(`torov: snapshot: wrote ${req.out}: ${printable(file)} at ${where}, ${(s.bytes / 1024).toFixed(0)} KiB of guest memory`);
   return 0;
 }
+
+/** The largest program read before this process is in the run's cgroup (see readProgram). */
+const READ_BEFORE_CGROUP = 16 * 1024 * 1024;
 
 /**
  * --verbose: where the start-up went, in ms since the process started (Node's own
