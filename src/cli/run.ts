@@ -194,18 +194,19 @@ export function runProgram(program: string, programArgs: readonly string[], opts
     const scriptInGuest = prog.inGuest || !!opts['no-sandbox'];
     args = [...(sb.arg !== undefined ? [sb.arg] : []), prog.guestPath, ...args];
     fs.closeSync(prog.fd);
-    file = sb.interp;
+    // Opened as execve opens it: relative to the working directory, never searched on PATH.
+    file = sb.interp.includes('/') ? sb.interp : `./${sb.interp}`;
     try {
       prog = openProgram(file, rootfs, volumes, typeof opts['workdir'] === 'string' ? opts['workdir'] : undefined, env, policy.sandbox?.root);
       image = readProgram(prog.fd);
     } catch (e) {
       const code = e instanceof InputError ? e.code : (e as NodeJS.ErrnoException).code ?? ((e as { status?: number }).status === 127 ? 'ENOENT' : undefined);
-      say(`torov: ${printable(script)}: its interpreter ${printable(file)}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
+      say(`torov: ${printable(script)}: its interpreter ${printable(sb.interp)}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
       return code === 'ENOENT' ? 127 : 126;
     }
     if (!scriptInGuest) {
       const dir = path.dirname(path.resolve(script));
-      say(`torov: note: ${printable(script)} is not in the guest's files, where its interpreter ${printable(file)} will look for it: give the guest its directory (-v "${dir}:${dir}:ro") or use --rootfs`);
+      say(`torov: note: ${printable(script)} is not in the guest's files, where its interpreter ${printable(sb.interp)} will look for it: give the guest its directory (-v "${dir}:${dir}:ro") or use --rootfs`);
     }
   }
   // The guest ABI: a ToroV configuration may name a flat ToroV binary (not ELF).

@@ -111,6 +111,12 @@ test('a #! script runs its interpreter as execve does: the #! argument, the scri
   const missing = torov(['run', script]);
   assert.equal(missing.status, 127);
   assert.equal(missing.stderr, `torov: ${script}: its interpreter /nonexistent/sh: no such file\n`);
+  // A relative interpreter is opened from the working directory, never searched on PATH
+  // (/bin/busybox is on it), as execve does.
+  fs.writeFileSync(script, '#!busybox\necho x\n');
+  const relative = torov(['run', script]);
+  assert.equal(relative.status, 127);
+  assert.equal(relative.stderr, `torov: ${script}: its interpreter busybox: no such file\n`);
   fs.writeFileSync(script, '#!  \necho x\n');
   const empty = torov(['run', script]);
   assert.equal(empty.status, 126);
