@@ -63,8 +63,10 @@ Options:
       --syscall-path exit|ring|auto
                          How syscalls reach torov. exit: every syscall leaves the VM (a VM
                          exit). ring: through a shared-memory channel that a host thread
-                         polls, without an exit; syscall instructions are rewritten into
-                         calls where torov can prove it safe (see --no-rewrite). auto
+                         polls, without an exit (that thread starts after the program's
+                         first 100 syscalls, which leave the VM, or at once with --policy);
+                         syscall instructions are rewritten into calls where
+                         torov can prove it safe (see --no-rewrite). auto
                          (default): ring when it can be used (2 or more CPUs, no --gdb, a
                          Linux program), else exit.
       --no-rewrite       With the ring path, keep every syscall instruction as it is (each
