@@ -207,8 +207,8 @@ export interface TaskServices {
    * (ESRCH: no such thread; EAGAIN: the real-time queue is full).
    */
   sendSignal(k: Kernel, tid: number, info: SignalInfo): number;
-  /** The calling thread's mask or the dispositions changed: pending signals may now be deliverable, or dropped. */
-  signalsChanged(k: Kernel): void;
+  /** The calling thread's mask changed, or signal `action`'s disposition: pending signals may now be deliverable, or (`action`'s, if now ignored) dropped. */
+  signalsChanged(k: Kernel, action?: number): void;
   /** rt_sigreturn: restores the frame at the caller's stack (needs its registers); returns the restored rax. */
   sigreturn(k: Kernel): number;
   /** rt_sigsuspend and pause: waits for a signal with `mask` (undefined: the current one) as the mask meanwhile. */

@@ -44,7 +44,7 @@ const sysRtSigaction: Handler = (k, a) => {
     b.writeBigUInt64LE(old.restorer, KERNEL_SIGACTION.sa_restorer); b.writeBigUInt64LE(old.mask, KERNEL_SIGACTION.sa_mask);
     k.mem.write(oact, b);
   }
-  if (act) { k.sigactions.set(sig, next); k.sched.signalsChanged(k); }
+  if (act) { k.sigactions.set(sig, next); k.sched.signalsChanged(k, sig); }
   return 0;
 };
 

@@ -1429,13 +1429,17 @@ export class Scheduler implements TaskServices {
     t.sigFlag = ((t.pending.mask | t.group.shared.mask) & ~t.sigmask) !== 0n;
   }
 
-  signalsChanged(k: Kernel): void {
+  signalsChanged(k: Kernel, action?: number): void {
     const t = k as unknown as Task;
-    // Signals that became ignored are dropped (Linux: sigaction to SIG_IGN discards them).
-    for (let sig = 1; sig <= 64; sig++) {
-      if (!(t.pendingMask & sigmaskBit(sig)) || !ignored(t.group, sig)) continue;
-      t.group.shared.drop(sig);
-      for (const u of t.group.tasks) u.pending.drop(sig);
+    // A signal whose action became to ignore it (SIG_IGN, or SIG_DFL where the default is
+    // to ignore) is dropped, blocked or not (POSIX; Linux's do_sigaction). Only that one: a
+    // blocked signal whose default action is to ignore it (SIGCHLD) stays pending across
+    // mask changes and other signals' actions, until it is taken or delivered (and then
+    // ignored). Dropping them all at every sigprocmask lost a SIGCHLD queued while musl's
+    // fork blocked every signal.
+    if (action !== undefined && (t.pendingMask & sigmaskBit(action)) && ignored(t.group, action)) {
+      t.group.shared.drop(action);
+      for (const u of t.group.tasks) u.pending.drop(action);
     }
     for (const u of t.group.tasks) this.recalc(u);
     this.syncSignalfds();

@@ -875,6 +875,30 @@ static void mode_mask(void)
     CHECK(sigprocmask(SIG_SETMASK, &s, NULL) == 0);
     CHECK(sigprocmask(SIG_SETMASK, NULL, &old) == 0);
     printf("mask: SIGKILL and SIGSTOP cannot be blocked: %s\n", YN(!sigismember(&old, SIGKILL) && !sigismember(&old, SIGSTOP)));
+    /* A blocked signal whose default action is to ignore it (SIGCHLD, SIGWINCH) stays
+       pending: another mask change or another signal's action keeps it; only setting its
+       own action to be ignored discards it (POSIX). */
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigaddset(&chld, SIGWINCH);
+    CHECK(sigprocmask(SIG_BLOCK, &chld, NULL) == 0);
+    kill(getpid(), SIGCHLD);
+    kill(getpid(), SIGWINCH);
+    CHECK(sigprocmask(SIG_BLOCK, &one, NULL) == 0);
+    on(SIGUSR2, m_handler, 0);
+    CHECK(sigpending(&pend) == 0);
+    printf("mask: blocked SIGCHLD and SIGWINCH stay pending across a mask change and another action: %s %s\n",
+           YN(sigismember(&pend, SIGCHLD)), YN(sigismember(&pend, SIGWINCH)));
+    signal(SIGWINCH, SIG_IGN);
+    CHECK(sigpending(&pend) == 0);
+    printf("mask: SIG_IGN discards only its own signal: SIGCHLD %s, SIGWINCH %s\n",
+           YN(sigismember(&pend, SIGCHLD)), YN(sigismember(&pend, SIGWINCH)));
+    int taken = 0;
+    struct timespec zero = { 0, 0 };
+    CHECK(sigtimedwait(&chld, NULL, &zero) == SIGCHLD);
+    taken = 1;
+    printf("mask: sigtimedwait takes the pending SIGCHLD: %s\n", YN(taken));
 }
 
 /* ---------------- suspend ---------------- */
