@@ -136,7 +136,7 @@ function r(kind: ArgKind, ref: number): ArgSpec {
 }
 
 const H6: readonly ArgDef[] = ['hex', 'hex', 'hex', 'hex', 'hex', 'hex'];
-const N_PROC = 'a process is a VM of its own in the same VMM: fork copies the memory it has touched; vfork and CLONE_VM|CLONE_VFORK copy too and suspend the parent';
+const N_PROC = 'a process is a VM of its own in the same VMM: fork copies the memory it has touched; vfork and CLONE_VM|CLONE_VFORK share the memory of the parent (on a vCPU of its VM, until exec) and suspend the caller';
 const N_EXEC = 'a static or dynamically linked ELF, or a #! script, read through the guest\'s root';
 const N_WAIT = 'exits, deaths by signal, stops (WUNTRACED, WSTOPPED) and continues (WCONTINUED); rusage holds only the CPU time';
 const N_THREAD = 'threads (CLONE_THREAD): a vCPU each; without CLONE_THREAD a new process (see fork); CLONE_VM without CLONE_VFORK or CLONE_THREAD is EINVAL';
@@ -209,7 +209,7 @@ const TABLE = [
   def(55, 'getsockopt', 'net', 'full', ['fd', 'sockopt_level', r('sockopt_name', 1), r('sockopt_val_out', 4), 'socklen_ptr']),
   def(56, 'clone', 'process', 'partial', ['hex', 'ptr', 'ptr', 'ptr', 'hex'], 'int', N_THREAD),
   def(57, 'fork', 'process', 'full', [], 'int', N_PROC),
-  def(58, 'vfork', 'process', 'partial', [], 'int', N_PROC),
+  def(58, 'vfork', 'process', 'full', [], 'int', N_PROC),
   def(59, 'execve', 'process', 'full', ['str', 'strv', 'envp'], 'int', N_EXEC),
   def(60, 'exit', 'process', 'vmm', ['int'], 'none'),
   def(61, 'wait4', 'process', 'partial', ['int', 'ptr', 'hex', 'ptr'], 'int', N_WAIT),

@@ -201,7 +201,7 @@ const sysExecveat: Handler = (k, a) => {
 /** fork(2): clone with SIGCHLD and nothing shared. */
 const sysFork: Handler = (k) => k.sched.fork(k, { flags: 0, stack: 0, parentTid: 0, childTid: 0, tls: 0 }, SIGCHLD);
 
-/** vfork(2): the parent waits until the child execs or ends (the child has a copy of its memory, not the memory itself). */
+/** vfork(2): the child shares the parent's memory, and the parent waits until it execs or ends (Machine.lend). */
 const sysVfork: Handler = (k) => k.sched.fork(k, { flags: CLONE_VM | CLONE_VFORK, stack: 0, parentTid: 0, childTid: 0, tls: 0 }, SIGCHLD);
 
 const WNOHANG = 1, WUNTRACED = 2, WEXITED = 4, WCONTINUED = 8, WNOWAIT = 0x01000000, __WNOTHREAD = 0x20000000, __WALL = 0x40000000, __WCLONE = 0x80000000;

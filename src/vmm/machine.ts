@@ -128,6 +128,35 @@ export interface ForkOrigin {
   regs: Buffer;
   fpu: Buffer | undefined;
   pid: number;
+  /**
+   * A vfork child that execs (Loan.adopt): the new VM is for process `task.group` and its
+   * thread `task`, which exist already; nothing of the parent's memory is copied (empty
+   * window, fresh page tables: an exec loads the program next).
+   */
+  adopt?: boolean;
+}
+
+/**
+ * A new process's identity and inherited state from the process of thread `pt` (fork and
+ * vfork): a copy of its handlers, process group, session, umask, and the VMM's working
+ * directory (the parent's, which runs now) as its own.
+ */
+function childProcess(pt: Task, pid: number, mem: GuestMemory, as: AddressSpace, fds: FdTable): { group: ThreadGroup; task: Task } {
+  const pg = pt.group;
+  const group = new ThreadGroup(pg.exe, mem, as, fds, pg.diagnostics, { pid, ppid: pg.pid, uid: pg.uid, gid: pg.gid }, pg.notedKeys);
+  for (const [sig, act] of pg.sigactions) group.sigactions.set(sig, { ...act });
+  group.pgid = pg.pgid;
+  group.sid = pg.sid;
+  group.umask = pg.umask;
+  group.cwdFd = sys(HOST.openat, AT_FDCWD, addressOf(DOT), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  const task = new Task(group, pid, pt.sched);
+  task.sigmask = pt.sigmask;
+  task.altstack = pt.altstack.slice();
+  task.fsBase = pt.fsBase;
+  task.gsBase = pt.gsBase;
+  task.fsBaseDirty = true;
+  group.tasks.push(task);
+  return { group, task };
 }
 
 
@@ -222,32 +251,27 @@ export class Machine implements SchedulerHost {
         this.vm.setMemoryRegion(0, 0, this.mem.memSize, this.mem.hostBase);
         this.vm.setMemoryRegion(1, this.mem.layout.sysGpa, this.mem.layout.sysSize, this.mem.sysHost);
       }
-      if (origin) {
-        // A fork: the parent's page tables and system pages, a copy of its memory and fds.
+      if (origin?.adopt) {
+        // A vfork child's own VM at its exec: fresh tables, an empty window; its process and thread exist.
+        writeSystemTables(this.mem);
+        this.as = new AddressSpace(this.mem, cfg.memory);
+        this.group = origin.task.group;
+        this.fds = this.group.fds;
+        this.scheduler = origin.parent.scheduler;
+        this.task = origin.task;
+      } else if (origin) {
+        // A fork: the parent's page tables and system pages, a copy of its memory and fds
+        // (of the forking process: a vfork child borrowing this VM has fds of its own).
         const P = origin.parent, pg = origin.task.group;
         this.mem.copySystemFrom(P.mem);
-        const as = P.as.forkInto(this.mem);
+        const as = pg.as.forkInto(this.mem);
         if (typeof as === 'number') throw SysError.of(-as);
         this.as = as;
-        const fds = P.fds.fork();
+        const fds = pg.fds.fork();
         if (typeof fds === 'number') throw SysError.of(-fds);
         this.fds = fds;
-        this.group = new ThreadGroup(pg.exe, this.mem, this.as, this.fds, pg.diagnostics,
-          { pid: origin.pid, ppid: pg.pid, uid: pg.uid, gid: pg.gid }, pg.notedKeys);
-        for (const [sig, act] of pg.sigactions) this.group.sigactions.set(sig, { ...act });
-        this.group.pgid = pg.pgid;
-        this.group.sid = pg.sid;
-        this.group.umask = pg.umask;
-        // The parent runs now: the VMM's cwd is its, and becomes the child's too.
-        this.group.cwdFd = sys(HOST.openat, AT_FDCWD, addressOf(DOT), O_PATH | O_DIRECTORY | O_CLOEXEC);
         this.scheduler = P.scheduler;
-        const t = this.task = new Task(this.group, origin.pid, this.scheduler);
-        const pt = origin.task;
-        t.sigmask = pt.sigmask;
-        t.altstack = pt.altstack.slice();
-        t.fsBase = pt.fsBase;
-        t.gsBase = pt.gsBase;
-        t.fsBaseDirty = true;
+        ({ group: this.group, task: this.task } = childProcess(origin.task, origin.pid, this.mem, this.as, this.fds));
       } else {
         const snap = cfg.restore;
         if (snap) {
@@ -276,8 +300,7 @@ export class Machine implements SchedulerHost {
         this.task = new Task(this.group, this.group.pid, this.scheduler);
         if (cfg.tasks !== undefined) this.scheduler.taskLimit = Math.max(1, cfg.tasks);
       }
-      this.group.tasks.push(this.task);
-      this.group.vm = this;
+      if (!origin) this.group.tasks.push(this.task);
       const vfd = reuse ? reuse.vcpu : (created = this.vm.createVcpu(0));
       this.vcpus.push(vfd);
       // The vDSO (in-guest clock_gettime/gettimeofday/time) only when the policy lets all
@@ -335,7 +358,9 @@ export class Machine implements SchedulerHost {
       // A fork's child traps every syscall (no rewriting of its own): its fast paths answer trapped calls too.
       this.chanOpts = origin ? (origin.parent.chanOpts ? { ...origin.parent.chanOpts, trapFast: true } : undefined)
         : cfg.syscallPath === 'ring' ? this.channelOptions(cfg, vfd) : undefined;
-      if (origin) return;                        // the scheduler adds the child's thread (Scheduler.fork)
+      this.group.vm = this;
+      if (origin?.adopt) { this.group.mem = this.mem; this.group.as = this.as; this.group.futexes = new Map(); this.group.borrowing = false; }
+      if (origin) return;                        // the scheduler adds the child's thread (Scheduler.fork, moveOut)
       this.scheduler.add(this.task, this.vcpu, this.newSlot(this.vcpu.pages, this.task));
       if (cfg.capture) this.armCapture(cfg.capture);
       if (this.chanOpts && cfg.rewrite !== false && start.bias !== undefined) {
@@ -349,7 +374,9 @@ export class Machine implements SchedulerHost {
       if (reuse) reuse.vcpu.close();
       created?.close();
       this.vm.close();
-      (this as { fds?: FdTable }).fds?.closeAll();
+      if (!origin?.adopt) (this as { fds?: FdTable }).fds?.closeAll();
+      const g = (this as { group?: ThreadGroup }).group;
+      if (origin && !origin.adopt && g && g.cwdFd >= 0) sys(NR.close, g.cwdFd);
       (this as { mem?: GuestMemory }).mem?.release();
       throw e;
     }
@@ -393,6 +420,47 @@ export class Machine implements SchedulerHost {
   /** A fork of process `task.group` (this Machine's) as process `pid`: a new VM with a copy of its memory. */
   fork(task: Task, regs: Buffer, fpu: Buffer | undefined, pid: number): Machine {
     return new Machine(this.cfg, { parent: this, task, regs, fpu, pid });
+  }
+
+  /**
+   * vfork (CLONE_VM|CLONE_VFORK) of process `task.group` as process `pid`: the child runs on
+   * a vCPU of this VM, over the same memory and address space (its stores are its parent's,
+   * as on Linux), with a copy of the fds and handlers; its parent's thread waits meanwhile
+   * (Scheduler.fork). At its exec it moves to a VM of its own (Loan.adopt); this VM and its
+   * memory outlive their process until then (close). A string (why not) when the VM has
+   * no vCPU left, or a debugger is attached: its breakpoints are in the shared memory, and
+   * a child running into one would stop as if it were the debugged process.
+   */
+  lend(task: Task, regs: Buffer, fpu: Buffer | undefined, pid: number): Loan | string {
+    if (this.debugFault || this.vcpu.debugger) return 'a debugger is attached';
+    const fds = task.group.fds.fork();
+    if (typeof fds === 'number') throw SysError.of(-fds);
+    const { group, task: child } = childProcess(task, pid, this.mem, task.group.as, fds);
+    const v = this.newVcpu(child, regs, fpu);
+    if (typeof v === 'number') {
+      fds.closeAll();
+      sys(NR.close, group.cwdFd);
+      return `the VM has no vCPU left (--threads ${this.maxThreads})`;
+    }
+    group.futexes = task.group.futexes;
+    group.borrowing = true;
+    // Another vCPU runs over these mappings now: a change to them must reach it (mm.ts).
+    group.as.shared = true;
+    this.borrowers++;
+    const loan = new Loan(this, group, child, v, this.newSlot(v.pages, child));
+    group.vm = loan;
+    return loan;
+  }
+
+  /** vfork children running over this VM's memory (lend); when its process ends first, the VM is released after them. */
+  private borrowers = 0;
+  private releaseDeferred = false;
+
+  /** A vfork child no longer uses this VM (it exec'd or ended). */
+  unborrow(): void {
+    if (--this.borrowers > 0 || !this.releaseDeferred) return;
+    this.releaseDeferred = false;
+    this.releaseVm(true);
   }
 
   /** The channel page of a fork's first thread (Scheduler.fork adds it). */
@@ -682,6 +750,8 @@ export class Machine implements SchedulerHost {
     }
     this.fds.closeAll();
     if (this.group.cwdFd >= 0) { sys(NR.close, this.group.cwdFd); this.group.cwdFd = -1; }
+    // vfork children still run over its memory (their vCPUs are this VM's: it was not reusable).
+    if (this.borrowers > 0) { this.releaseDeferred = true; return; }
     // A guest process's VM keeps its memory registered for the next fork (WarmVm.mem), a restored VM for the next restore.
     const keepMem = reusable && (this.group !== this.scheduler.initGroup || this.cfg.restore !== undefined);
     if (keepMem) this.mem.scrub(); else this.mem.release();
@@ -694,8 +764,64 @@ export class Machine implements SchedulerHost {
         ...(keepMem ? { mem: this.mem } : {}) });
       return;
     }
+    this.releaseVm(false);
+  }
+
+  /** Releases the VM for good, and its memory unless that is done (close). */
+  private releaseVm(mem: boolean): void {
+    if (mem) this.mem.release();
     for (const fd of this.vcpus) fd.close();
     this.vm.close();
+  }
+}
+
+/**
+ * A vfork child's VM while it borrows its parent's (Machine.lend): its vCPU and threads
+ * are the lender's, its fds its own. The scheduler moves it out at its exec (adopt).
+ */
+export class Loan {
+  tainted = false;
+  ioCompleted = false;
+  private done = false;
+
+  constructor(readonly lender: Machine, readonly group: ThreadGroup, readonly task: Task, readonly vcpu: Vcpu, private readonly slot: Slot | undefined) {}
+
+  firstSlot(): Slot | undefined { return this.slot; }
+  fork(task: Task, regs: Buffer, fpu: Buffer | undefined, pid: number): Machine { return this.lender.fork(task, regs, fpu, pid); }
+  lend(task: Task, regs: Buffer, fpu: Buffer | undefined, pid: number): Loan | string { return this.lender.lend(task, regs, fpu, pid); }
+  newVcpu(task: Task, regs: Buffer, fpu: Buffer | undefined): Vcpu | number { return this.lender.newVcpu(task, regs, fpu); }
+  newSlot(pages: VcpuPages, task: Task): Slot | undefined { return this.lender.newSlot(pages, task); }
+  freeVcpu(v: Vcpu): void { this.lender.freeVcpu(v); }
+
+  exec(): void {
+    throw new Error('a vfork child execs in a VM of its own (Scheduler.moveOut)');
+  }
+
+  /**
+   * The child execs `image`: a VM of its own for its process and thread, with an empty
+   * window (Machine.exec loads the program next). Throws before anything changed (a bad
+   * ELF, no VM); the caller then moves the thread and calls returned().
+   */
+  adopt(task: Task, image: Uint8Array): Machine {
+    this.lender.personality.validate(image);
+    const regs = Buffer.alloc(144);
+    regs.writeBigUInt64LE(2n, REGS.rflags);
+    return new Machine(this.lender.cfg, { parent: this.lender, task, regs, fpu: undefined, pid: this.group.pid, adopt: true });
+  }
+
+  /** The child left the lender's vCPU (after adopt), or ended: the lender may be released. */
+  returned(): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.tainted) this.lender.tainted = true;
+    this.lender.unborrow();
+  }
+
+  /** The child ended while borrowing: its fds and working directory (the scheduler then calls returned()). */
+  close(): void {
+    if (this.done) return;
+    this.group.fds.closeAll();
+    if (this.group.cwdFd >= 0) { sys(NR.close, this.group.cwdFd); this.group.cwdFd = -1; }
   }
 }
 

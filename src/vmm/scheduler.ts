@@ -258,6 +258,14 @@ export interface ProcessHost extends SchedulerHost {
   ioCompleted: boolean;
   /** A fork of the process as process `pid`, started from `regs` and `fpu`. */
   fork(task: Task, regs: Buffer, fpu: Buffer | undefined, pid: number): ProcessHost;
+  /** A vfork child that borrows the VM, or why it cannot (it gets a copy: fork). */
+  lend(task: Task, regs: Buffer, fpu: Buffer | undefined, pid: number): ProcessHost | string;
+  /** A borrowing vfork child's own VM for its exec (only a Loan has it). */
+  adopt?(task: Task, image: Uint8Array): ProcessHost;
+  /** A borrowing vfork child left the lender's vCPU (only a Loan has it). */
+  returned?(): void;
+  /** The VM a borrowing vfork child runs on (only a Loan has it). */
+  readonly lender?: ProcessHost;
   /** The channel page of a fork's first thread. */
   firstSlot(): Slot | undefined;
   /** Loads a new program into the process (execve). */
@@ -438,12 +446,17 @@ export class Scheduler implements TaskServices {
   add(task: Task, vcpu: Vcpu, slot: Slot | undefined): TaskRun {
     if (!this.initGroup) this.initGroup = task.group;
     if (!this.procs.has(task.group.pid)) this.procs.set(task.group.pid, task.group);
-    const r: TaskRun = { vcpu, slot, thread: undefined, wait: undefined, ctxPending: false, viaChannel: false, sysNr: -1, interrupted: false,
-      ctxResult: undefined, wantKick: false, stubKicks: 0, stubSince: 0, parked: true, nr: -1, t0: 0, dead: false, held: undefined, cpu0: -1 };
+    const r = this.newRun(vcpu, slot);
     this.tasks.push(task);
     this.runs.set(task, r);
-    if (slot) vcpu.sink = this;
     return r;
+  }
+
+  /** A thread's run on `vcpu`, parked until it is bound to a host thread. */
+  private newRun(vcpu: Vcpu, slot: Slot | undefined): TaskRun {
+    if (slot) vcpu.sink = this;
+    return { vcpu, slot, thread: undefined, wait: undefined, ctxPending: false, viaChannel: false, sysNr: -1, interrupted: false,
+      ctxResult: undefined, wantKick: false, stubKicks: 0, stubSince: 0, parked: true, nr: -1, t0: 0, dead: false, held: undefined, cpu0: -1 };
   }
 
   run_(task: Task): TaskRun { return this.runs.get(task)!; }
@@ -454,6 +467,7 @@ export class Scheduler implements TaskServices {
   run(): number {
     try {
       for (;;) {
+        if (this.loansReturned.length > 0) this.settleLoans();
         const first = this.runs.get(this.tasks[0]!)!;
         if (this.tasks.length === 1 && !this.tasks[0]!.group.stopped && this.direct(first)) {
           this.hostSignals();
@@ -504,8 +518,11 @@ export class Scheduler implements TaskServices {
     for (const g of this.procs.values()) {
       if (g === this.initGroup || !g.alive) continue;
       g.alive = false;
-      try { vmOf(g).close(); } catch { /* the run's end is reported by the caller */ }
+      const vm = vmOf(g);
+      try { vm.close(); } catch { /* the run's end is reported by the caller */ }
+      if (vm.returned) this.loansReturned.push(vm);
     }
+    this.settleLoans();
   }
 
   /**
@@ -746,6 +763,7 @@ export class Scheduler implements TaskServices {
       for (;;) {
         let work = false;
         if (this.toResume.size > 0) { this.resumeContinued(); work = true; }
+        if (this.loansReturned.length > 0) this.settleLoans();
         // A snapshot: clone adds to this.tasks, a thread's end removes from it.
         const tasks = this.tasks.length === 1 ? this.tasks : this.tasks.slice();
         for (let i = 0; i < tasks.length; i++) {
@@ -1804,9 +1822,17 @@ export class Scheduler implements TaskServices {
     if (room < 0) return room;
     const regs = childRegs(parent.regs, spec);
     const pid = this.nextTid++;
-    let vm: ProcessHost;
+    let vm: ProcessHost | undefined;
     try {
-      vm = vmOf(parent.group).fork(parent, regs, pr.vcpu.fpuState(), pid);
+      const from = vmOf(parent.group), fpu = pr.vcpu.fpuState();
+      // CLONE_VM|CLONE_VFORK (vfork, posix_spawn): the child borrows the parent's memory; a
+      // copy when the parent's VM has no vCPU left for it.
+      if (spec.flags & CLONE_VM) {
+        const lent = from.lend(parent, regs, fpu, pid);
+        if (typeof lent === 'string') k.note('vfork-copy', `vfork: ${lent}: the child gets a copy of the memory instead of sharing it`);
+        else vm = lent;
+      }
+      vm ??= from.fork(parent, regs, fpu, pid);
     } catch (e) {
       if (e instanceof SysError) return e.errno === ENOMEM || e.errno === EMFILE || e.errno === ENFILE ? -EAGAIN : -e.errno;
       throw e;
@@ -1878,7 +1904,15 @@ export class Scheduler implements TaskServices {
     const t = k as unknown as Task, g = t.group;
     if (!this.runs.get(t)) return -ENOSYS;
     for (const u of [...g.tasks]) if (u !== t) this.kill(u);
-    vmOf(g).exec(t, prog);
+    // vfork children that still borrow this process's memory lose it: Linux keeps the old
+    // memory for them; torov ends them (an exec racing a vfork child, from another thread).
+    const vm = vmOf(g);
+    for (const c of [...this.procs.values()]) {
+      if (c.alive && c.borrowing && vmOf(c).lender === vm) {
+        this.endProcess(c, GuestExit.bySignal(SIGKILL, `torov: [pid ${c.pid}] killed: its parent exec'd while it ran over the parent's memory (vfork)`));
+      }
+    }
+    if (g.borrowing) this.moveOut(t, prog); else vm.exec(t, prog);
     // Exec from another thread than the leader: it becomes the leader, with the pid as its tid.
     if (t.tid !== g.pid) {
       t.tid = g.pid;
@@ -1888,6 +1922,44 @@ export class Scheduler implements TaskServices {
     for (const [id, tm] of this.timers) if (id >= 0 && tm.group === g) this.arm(id, undefined);
     this.releaseVforkParent(g);
     return 0;
+  }
+
+  /**
+   * A vfork child execs: its process gets a VM of its own (Loan.adopt), its thread moves
+   * from the lender's vCPU to the new VM's and the program is loaded there. Throws before
+   * anything changed (a bad ELF, no VM).
+   */
+  private moveOut(t: Task, prog: ExecImage): void {
+    const loan = vmOf(t.group), old = this.runs.get(t)!;
+    const vm = loan.adopt!(t, prog.image);
+    const h = old.thread;
+    if (h) {
+      if (h.running) h.stopSync(old.vcpu.fd.runU8);
+      this.account(t, old, h);
+      old.thread = undefined;
+      HostThread.release(h);
+    }
+    // The syscall finishes on the old run (its result is the new program's registers): it is done with.
+    old.dead = true;
+    old.wait = undefined;
+    loan.freeVcpu(old.vcpu);
+    // The lender may be released then (its process ended): not before this syscall is done with the old vCPU.
+    this.loansReturned.push(loan);
+    const r = this.newRun(vm.vcpu, vm.firstSlot());
+    this.runs.set(t, r);
+    try {
+      vm.exec(t, prog);
+    } catch (e) {
+      if (e instanceof SysError) throw new GuestExit(128 + SIGKILL, `torov: execve of ${prog.path} failed after the old program was gone (errno ${e.errno}): killed`);
+      throw e;
+    }
+  }
+
+  /** Loans of vfork children that moved out (moveOut), given back once their exec is done (settleLoans). */
+  private readonly loansReturned: ProcessHost[] = [];
+
+  private settleLoans(): void {
+    for (const l of this.loansReturned.splice(0)) l.returned!();
   }
 
   /** A vfork child exec'd or ended: its parent's vfork returns the child's pid. */
@@ -1973,6 +2045,8 @@ export class Scheduler implements TaskServices {
     const vm = vmOf(g);
     if (e.tainted) vm.tainted = true;
     vm.close();
+    // A vfork child's end: the lender may be released once this exit is done with its vCPU.
+    if (vm.returned) this.loansReturned.push(vm);
     this.releaseVforkParent(g);
     // Orphans go to the nearest living subreaper above, else the first process (it reaps
     // them, or the run's end does).

@@ -33,8 +33,8 @@ export class ThreadGroup {
   readonly sigactions = new Map<number, SigAction>();
   /** Signals sent to the process (kill), for whichever thread does not block them. */
   readonly shared = new SigQueue();
-  /** Futex waiters by address (futexes are private to a process's memory). */
-  readonly futexes = new Map<number, Task[]>();
+  /** Futex waiters by address (futexes are private to a process's memory: a vfork child borrowing it shares its parent's). */
+  futexes = new Map<number, Task[]>();
   /** The group's threads, the first one (the leader, tid == pid) first. */
   readonly tasks: Task[] = [];
   /** Identity published to the guest (getpid & co, auxv). */
@@ -75,6 +75,12 @@ export class ThreadGroup {
   execed = false;
   /** A vfork parent's thread, suspended until this process execs or ends. */
   vforkParent: Task | undefined;
+  /**
+   * A vfork child (CLONE_VM|CLONE_VFORK) runs over its parent's memory and address space,
+   * on a vCPU of its parent's VM (Machine.lend), until it execs (it moves to a VM of its
+   * own) or ends: true meanwhile.
+   */
+  borrowing = false;
   /** The process's working directory as a host O_PATH fd (-1: the VMM's own cwd is it, nobody else ran since). */
   cwdFd = -1;
   /** The file mode creation mask (umask). */
@@ -85,7 +91,7 @@ export class ThreadGroup {
   cpuNs = 0;
   childCpuNs = 0;
 
-  constructor(public exe: string, readonly mem: GuestMemory, public as: AddressSpace, public fds: FdTable,
+  constructor(public exe: string, public mem: GuestMemory, public as: AddressSpace, public fds: FdTable,
     private readonly diag: Diagnostics, ids: { pid: number; ppid: number; uid: number; gid: number }, noted?: Set<string>) {
     this.pid = ids.pid;
     this.ppid = ids.ppid;

@@ -55,6 +55,9 @@
  *                      reaching a group of two children, kill(0) reaching ours
  *   vfork-exec PROG    vfork: the parent waits until the child execs (it sees the child's
  *                      stores), exec with argv and envp, _exit, a failed exec's errno
+ *   vfork-shared PROG  vfork shares the memory: a mapping the child makes is the parent's;
+ *                      a parent with a second thread that keeps running; a child whose
+ *                      parent is killed while it runs goes on and execs
  *   exec-self PROG     execve of PROG check-pid: same pid and parent after exec
  *   exec-thread PROG   execve from a second thread while others are blocked: one thread left
  *   exec-errors PROG DIR   ENOENT, EACCES (directory, no x bit), ENOEXEC (text, empty),
@@ -1891,6 +1894,91 @@ static void mode_vfork_exec(const char *prog)
     wait_show("vfork with a failed exec", pid);
 }
 
+static volatile unsigned long spin_count;
+static volatile int spin_stop;
+static void *spinner(void *arg)
+{
+    (void)arg;
+    while (!spin_stop)
+        spin_count++;
+    return NULL;
+}
+
+static void mode_vfork_shared(const char *prog)
+{
+    static char *volatile child_map;
+    static volatile int last;
+
+    /* A mapping made by the vfork child is in the parent's memory. */
+    fflush(NULL);
+    pid_t pid = vfork();
+    if (pid == 0) {
+        char *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m != MAP_FAILED)
+            strcpy(m, "written by the vfork child");
+        child_map = m;
+        _exit(0);
+    }
+    wait_show("vfork child that maps a page", pid);
+    printf("the child's mapping, read by the parent: %s\n",
+           child_map && child_map != MAP_FAILED ? child_map : "(none)");
+
+    /* A second thread keeps running (and writing memory) while the first one is suspended. */
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, spinner, NULL) == 0);
+    char *av[] = { (char *)prog, "quiet-exit", "0", NULL };
+    char *ev[] = { NULL };
+    int bad = 0;
+    unsigned long before = spin_count;
+    for (int i = 1; i <= 20; i++) {
+        fflush(NULL);
+        pid = vfork();
+        if (pid == 0) {
+            last = i;
+            execve(prog, av, ev);
+            _exit(127);
+        }
+        if (last != i)
+            bad++;
+        int st;
+        CHECK(waitpid(pid, &st, 0) == pid);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            bad++;
+    }
+    spin_stop = 1;
+    pthread_join(th, NULL);
+    printf("20 vforks from a threaded parent: stores seen and exits clean: %s\n", yesno(bad == 0));
+    printf("the other thread ran meanwhile: %s\n", yesno(spin_count > before));
+
+    /* The parent is killed while its vfork child runs: the child goes on, and execs or exits. */
+    CHECK(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
+    for (int exits = 0; exits <= 1; exits++) {
+    fflush(NULL);
+    pid_t middle = xfork();
+    if (middle == 0) {
+        pid_t c = vfork();
+        if (c == 0) {
+            char *av2[] = { (char *)prog, "echo-args", "orphaned vfork child", NULL };
+            kill(getppid(), SIGKILL);
+            last = 100;                   /* the dead parent's memory, still the child's */
+            struct timespec ts = { 0, 20 * 1000000L };
+            nanosleep(&ts, NULL);
+            if (last == 100 && exits)
+                _exit(5);
+            if (last == 100)
+                execve(prog, av2, ev);
+            _exit(127);
+        }
+        _exit(3);                         /* not reached: killed in vfork */
+    }
+    wait_show("the vfork parent, killed while its child ran", middle);
+    int st;
+    CHECK(wait(&st) > 0);
+    show_status(exits ? "its orphaned vfork child that exits, reaped by the subreaper"
+                      : "its orphaned vfork child that execs, reaped by the subreaper", st);
+    }
+}
+
 static void mode_exec_self(const char *prog)
 {
     printf("exec-self: before exec\n");
@@ -2329,6 +2417,7 @@ int main(int argc, char **argv)
 #define IS(m) (!strcmp(mode, m))
 #define NEED(x) do { if (!(x)) { fprintf(stderr, "procs %s: missing argument\n", mode); return 2; } } while (0)
     if (IS("echo-args")) return mode_echo_args(argc, argv);
+    if (IS("quiet-exit")) return a2 ? atoi(a2) : 0;
     if (IS("check-pid")) { NEED(a3); return mode_check_pid(a2, a3); }
     if (IS("fd-check")) return mode_fd_check(argc, argv);
     if (IS("exec-check")) { NEED(a3); return mode_exec_check(a2, a3); }
@@ -2364,6 +2453,7 @@ int main(int argc, char **argv)
     else if (IS("subreaper")) mode_subreaper();
     else if (IS("pgrp")) { NEED(a2); mode_pgrp(a2); }
     else if (IS("vfork-exec")) { NEED(a2); mode_vfork_exec(a2); }
+    else if (IS("vfork-shared")) { NEED(a2); mode_vfork_shared(a2); }
     else if (IS("exec-self")) { NEED(a2); mode_exec_self(a2); }
     else if (IS("exec-thread")) { NEED(a2); mode_exec_thread(a2); }
     else if (IS("exec-errors")) { NEED(a3); mode_exec_errors(a2, a3); }

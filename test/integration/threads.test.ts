@@ -288,8 +288,21 @@ test('Go: a net/http server answers 1,000 requests from a native client with no 
   assert.deepEqual(vm, native);
 });
 
+test('Go: os/exec from a threaded parent (CLONE_VM|CLONE_VFORK): output, status, stdin, a missing program, 40 children', () => {
+  const r = same('gothreads', ['exec']);
+  assert.match(r.stdout, /^exec: missing program: fork\/exec \/nonexistent\/prog: no such file or directory$/m);
+  assert.match(r.stdout, /^exec: 40 children from 8 goroutines, all right: true$/m);
+});
+
 // ---------------------------------------------------------------------------------------
 // Rust (std, static glibc): test/guests/rust/rsthreads.rs.
+
+test('Rust: std::process::Command (glibc posix_spawn, the child shares memory): output, a pipe, NotFound, 20 children', () => {
+  // glibc's posix_spawn learns of a failed exec through memory it shares with the child.
+  const r = same('rsthreads', ['spawn']);
+  assert.match(r.stdout, /^spawn: missing program: NotFound$/m);
+  assert.match(r.stdout, /^spawn: 20 children from 4 threads, all right: true$/m);
+});
 
 test('Rust: std::thread spawn/join, scoped and named threads, a panicking thread', () => {
   same('rsthreads', ['threads']);

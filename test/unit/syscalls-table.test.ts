@@ -112,8 +112,8 @@ test('planned support', () => {
     assert.equal(support(n), 'vmm', n);
   }
   for (const n of ['ioctl', 'futex', 'rt_sigaction', 'kill', 'setuid', 'copy_file_range', 'clone', 'clone3']) assert.equal(support(n), 'partial', n);
-  for (const n of ['fork', 'execve', 'execveat']) assert.equal(support(n), 'full', n);
-  for (const n of ['vfork', 'wait4', 'waitid']) assert.equal(support(n), 'partial', n);
+  for (const n of ['fork', 'vfork', 'execve', 'execveat']) assert.equal(support(n), 'full', n);
+  for (const n of ['wait4', 'waitid']) assert.equal(support(n), 'partial', n);
   for (const n of ['mount', 'umount2', 'ptrace', 'bpf', 'kexec_load', 'init_module', 'reboot', 'unshare', 'setns', 'swapon']) {
     assert.equal(support(n), 'none', n);
     assert.equal(syscallByName(n)?.note, 'refused: not available to guests', n);

@@ -16,17 +16,24 @@
 //	gothreads preempt         GOMAXPROCS(1) and a goroutine in a loop without calls: the
 //	                          scheduler must preempt it (SIGURG) for a 50 ms ticker to tick;
 //	                          prints whether 5 ticks came within 3 s
+//	gothreads exec            os/exec (clone with CLONE_VM|CLONE_VFORK from a threaded
+//	                          parent): a child's output and exit status, stdin through a
+//	                          pipe, a missing program's error, 40 children from 8 goroutines
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -275,9 +282,42 @@ loop:
 	fmt.Println("preempt: 5 ticks of a 50 ms ticker within 3 s while a goroutine spins on GOMAXPROCS=1:", ticks >= 5)
 }
 
+func execMode() {
+	me := os.Args[0]
+	out, err := exec.Command(me, "exec-child", "a", "b c").Output()
+	fmt.Printf("exec: child said %q, err: %v\n", out, err)
+	cmd := exec.Command(me, "exec-cat")
+	cmd.Stdin = strings.NewReader("through a pipe\n")
+	out, err = cmd.Output()
+	fmt.Printf("exec: cat said %q, err: %v\n", out, err)
+	_, err = exec.Command("/nonexistent/prog").Output()
+	fmt.Println("exec: missing program:", err)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	bad := 0
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 5; i++ {
+				want := fmt.Sprintf("child: [\"%d-%d\"]\n", g, i)
+				o, err := exec.Command(me, "exec-child", fmt.Sprintf("%d-%d", g, i)).Output()
+				var ee *exec.ExitError
+				if string(o) != want || !errors.As(err, &ee) || ee.ExitCode() != 1 {
+					mu.Lock()
+					bad++
+					mu.Unlock()
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	fmt.Println("exec: 40 children from 8 goroutines, all right:", bad == 0)
+}
+
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: gothreads chan|http [ADDR]|sigterm|preempt")
+		fmt.Fprintln(os.Stderr, "usage: gothreads chan|http [ADDR]|sigterm|preempt|exec")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -296,6 +336,13 @@ func main() {
 		sigtermMode()
 	case "preempt":
 		preemptMode()
+	case "exec":
+		execMode()
+	case "exec-child":
+		fmt.Printf("child: %q\n", os.Args[2:])
+		os.Exit(len(os.Args) - 2)
+	case "exec-cat":
+		io.Copy(os.Stdout, os.Stdin)
 	default:
 		fmt.Fprintln(os.Stderr, "gothreads: unknown mode", os.Args[1])
 		os.Exit(2)

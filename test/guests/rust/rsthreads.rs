@@ -15,6 +15,9 @@
 //!   rsthreads overflow         unbounded recursion on the main thread: Rust's SIGSEGV handler
 //!                              (on a sigaltstack) reports the overflow and aborts (134)
 //!   rsthreads overflow-thread  the same on a spawned thread with a 256 KiB stack
+//!   rsthreads spawn            std::process::Command (glibc's posix_spawn: CLONE_VM|
+//!                              CLONE_VFORK): a child's output and status, stdin through a
+//!                              pipe, a missing program's error, 20 children from 4 threads
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -237,6 +240,39 @@ fn recurse(depth: u64, sink: &mut [u8; 4096]) -> u64 {
     recurse(depth + 1, &mut local) + local[1] as u64
 }
 
+fn spawn_mode(me: &str) {
+    use std::process::{Command, Stdio};
+    let out = Command::new(me).args(["spawn-child", "a", "b c"]).output().unwrap();
+    println!("spawn: child said {:?}, status {:?}", String::from_utf8_lossy(&out.stdout), out.status.code());
+    let mut c = Command::new(me).arg("spawn-cat").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    c.stdin.take().unwrap().write_all(b"through a pipe\n").unwrap();
+    let o = c.wait_with_output().unwrap();
+    println!("spawn: cat said {:?}, status {:?}", String::from_utf8_lossy(&o.stdout), o.status.code());
+    match Command::new("/nonexistent/prog").spawn() {
+        Ok(mut ch) => println!("spawn: missing program: spawned, status {:?}", ch.wait().unwrap().code()),
+        Err(e) => println!("spawn: missing program: {:?}", e.kind()),
+    }
+    let me2 = me.to_string();
+    let hs: Vec<_> = (0..4)
+        .map(|t| {
+            let me = me2.clone();
+            thread::spawn(move || {
+                let mut bad = 0;
+                for i in 0..5 {
+                    let arg = format!("{}-{}", t, i);
+                    let o = Command::new(&me).args(["spawn-child", &arg]).output().unwrap();
+                    if String::from_utf8_lossy(&o.stdout) != format!("child: [{:?}]\n", arg) || o.status.code() != Some(1) {
+                        bad += 1;
+                    }
+                }
+                bad
+            })
+        })
+        .collect();
+    let bad: i32 = hs.into_iter().map(|h| h.join().unwrap()).sum();
+    println!("spawn: 20 children from 4 threads, all right: {}", bad == 0);
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let mode = args.get(1).map(String::as_str).unwrap_or("");
@@ -248,6 +284,16 @@ fn main() {
             let addr = args.get(2).map(String::as_str).unwrap_or("127.0.0.1:0");
             let n = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(8);
             echo(addr, n)
+        }
+        "spawn" => spawn_mode(&args[0]),
+        "spawn-child" => {
+            println!("child: {:?}", &args[2..]);
+            std::process::exit((args.len() - 2) as i32)
+        }
+        "spawn-cat" => {
+            let mut s = Vec::new();
+            std::io::stdin().read_to_end(&mut s).unwrap();
+            std::io::stdout().write_all(&s).unwrap();
         }
         "overflow" => {
             println!("overflow: main");
@@ -266,7 +312,7 @@ fn main() {
             println!("{:?}", h.join().is_ok());
         }
         _ => {
-            eprintln!("usage: rsthreads threads|mpsc|mutex|echo [ADDR] [N]|overflow|overflow-thread");
+            eprintln!("usage: rsthreads threads|mpsc|mutex|echo [ADDR] [N]|overflow|overflow-thread|spawn");
             std::process::exit(2)
         }
     }
