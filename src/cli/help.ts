@@ -119,9 +119,10 @@ are bounded there. Where no cgroup can be made (rootless, not delegated) torov s
                          notes (once each).
   -h, --help             Show this help.
 
-Signals: SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH sent to
-torov reach the program (until its own handlers are run, those that end a process
-end it, with 128+N; SIGWINCH changes nothing). Killing torov kills the VM.
+Signals: SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH and SIGCONT
+sent to torov reach the program: its handler runs, or the default action applies
+(those that end a process end it, with 128+N). Ctrl-Z stops torov and the program;
+after fg, the program's SIGCONT handler runs. Killing torov kills the VM.
 
 Exit status: the program's own; 128+N when it died of signal N (139 for a
 segfault, 159 when the policy killed it; 137 when the run's cgroup ran out of

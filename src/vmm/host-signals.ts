@@ -29,10 +29,14 @@ import { sys, addressOf, viewOf, sigaction, NR } from '../host/libc';
 import { PROT_READ, PROT_WRITE, PROT_EXEC, MAP_PRIVATE, MAP_ANONYMOUS } from '../linux/mman';
 
 /** Signal numbers (asm-generic/signal.h). */
-export const SIGHUP = 1, SIGINT = 2, SIGQUIT = 3, SIGUSR1 = 10, SIGUSR2 = 12, SIGTERM = 15, SIGWINCH = 28;
+export const SIGHUP = 1, SIGINT = 2, SIGQUIT = 3, SIGUSR1 = 10, SIGUSR2 = 12, SIGTERM = 15, SIGCONT = 18, SIGWINCH = 28;
 
-/** The host signals a run forwards to the program (what bin/torov forwards). */
-export const FORWARDED_SIGNALS: readonly number[] = [SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH];
+/**
+ * The host signals a run forwards to the program (what bin/torov forwards). SIGCONT too:
+ * after a stop of torov (Ctrl-Z, then `fg`), the program's SIGCONT handler runs, as it
+ * would natively (a terminal program redraws there).
+ */
+export const FORWARDED_SIGNALS: readonly number[] = [SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGCONT, SIGWINCH];
 
 /**
  * The signal of the --timeout timer (a real-time signal no part of Node or libc uses),

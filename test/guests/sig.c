@@ -1267,6 +1267,7 @@ static void w_handler(int s)
     case SIGUSR1: w_say("got SIGUSR1\n"); break;
     case SIGUSR2: w_say("got SIGUSR2\n"); break;
     case SIGWINCH: w_say("got SIGWINCH\n"); break;
+    case SIGCONT: w_say("got SIGCONT\n"); break;
     case SIGINT: w_say("got SIGINT, exiting 0\n"); _exit(0);
     case SIGTERM: w_say("got SIGTERM, exiting 0\n"); _exit(0);
     }
@@ -1277,7 +1278,7 @@ static void w_spin_handler(int s) { (void)s; w_stop = 1; }
 static void mode_wait(const char *how)
 {
     if (!strcmp(how, "handler") || !strcmp(how, "ignore")) {
-        int sigs[] = { SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH, SIGINT, SIGTERM };
+        int sigs[] = { SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGINT, SIGTERM };
         for (unsigned i = 0; i < sizeof sigs / sizeof *sigs; i++) on(sigs[i], w_handler, 0);
         if (!strcmp(how, "ignore")) signal(SIGINT, SIG_IGN);
     } else if (!strcmp(how, "spin")) {

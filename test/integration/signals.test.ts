@@ -198,22 +198,27 @@ async function signalled(name: string, args: readonly string[], ready: RegExp, s
 
 const READY = /^ready$/m;
 
-test('SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH then SIGTERM sent to torov run the program\'s handlers; it exits 0', async () => {
+test('SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH, SIGSTOP + SIGCONT then SIGTERM sent to torov run the program\'s handlers; it exits 0', async () => {
   for (const g of LIBCS) {
     const { native, vm } = await signalled(g, ['wait', 'handler'], READY, [
       { send: 'SIGHUP', then: /^got SIGHUP$/m }, { send: 'SIGUSR1', then: /^got SIGUSR1$/m },
-      { send: 'SIGUSR2', then: /^got SIGUSR2$/m }, { send: 'SIGWINCH', then: /^got SIGWINCH$/m }, { send: 'SIGTERM' }]);
-    assert.deepEqual(native, { status: 0, stdout: 'ready\ngot SIGHUP\ngot SIGUSR1\ngot SIGUSR2\ngot SIGWINCH\ngot SIGTERM, exiting 0\n' });
+      { send: 'SIGUSR2', then: /^got SIGUSR2$/m }, { send: 'SIGWINCH', then: /^got SIGWINCH$/m },
+      { send: 'SIGSTOP' }, { send: 'SIGCONT', then: /^got SIGCONT$/m }, { send: 'SIGTERM' }]);
+    assert.deepEqual(native, { status: 0, stdout: 'ready\ngot SIGHUP\ngot SIGUSR1\ngot SIGUSR2\ngot SIGWINCH\ngot SIGCONT\ngot SIGTERM, exiting 0\n' });
     assert.deepEqual(vm, native, g);
   }
 });
 
-test('SIGINT and SIGTERM sent to torov with its sandbox reach the program\'s handlers', async () => {
+test('SIGINT and SIGTERM sent to torov with its sandbox reach the program\'s handlers, and SIGCONT after a stop', async () => {
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     const { native, vm } = await signalled('sig', ['wait', 'handler'], READY, [{ send: sig }], { sandbox: true });
     assert.deepEqual(native, { status: 0, stdout: `ready\ngot ${sig}, exiting 0\n` });
     assert.deepEqual(vm, native, sig);
   }
+  // Ctrl-Z then fg: the launcher stops (SIGSTOP), and SIGCONT reaches the program's handler.
+  const { native, vm } = await signalled('sig', ['wait', 'handler'], READY, [{ send: 'SIGSTOP' }, { send: 'SIGCONT', then: /^got SIGCONT$/m }, { send: 'SIGTERM' }], { sandbox: true });
+  assert.deepEqual(native, { status: 0, stdout: 'ready\ngot SIGCONT\ngot SIGTERM, exiting 0\n' });
+  assert.deepEqual(vm, native);
 });
 
 test('SIGTERM sent to torov reaches a program spinning without system calls', async () => {
