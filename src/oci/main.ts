@@ -161,6 +161,7 @@ commands:
   ps [--format table|json] ID   the container's host processes
   list [--format table|json] [--quiet]   the containers under --root
   features       what this runtime supports (JSON)
+  (exec, checkpoint, restore and spec are not supported: each fails with one line)
 
 global options:
   --root DIR            state directory (default ${DEFAULT_ROOT})
