@@ -14,6 +14,8 @@
  *    SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH to the guest.
  *  - `start` lets it run; `state` reads what is true of that process; `kill` signals it;
  *    `delete` removes the state directory (with --force, after SIGKILL).
+ *  - `pause`/`resume` freeze and thaw the run's host processes, `update` changes its
+ *    cgroups' limits, `events` reports their statistics (src/oci/cgroups.ts).
  * Every error is one line, in the log (--log, text or json as runc writes it, where the
  * shim looks for it) and on stderr, with exit status 1.
  */
@@ -22,6 +24,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { OciError, readConfig, torovRunArgs, sandboxFields, makeMountPoints, type RunPlan, type Hook, type HookKind } from './config';
+import type { Freezer } from './cgroups';
 
 export const OCI_VERSION = '1.0.2';
 const DEFAULT_ROOT = '/run/torov-oci';
@@ -35,6 +38,12 @@ interface Stored {
   /** The VMM: the process in the container's namespaces, whose pid hooks get. */
   vmmPid: number;
   hooks: Partial<Record<HookKind, Hook[]>>;
+  /** The guest's memory, and what the run's memory cgroup allowed besides it at create (torov's own share): for `update --memory`. */
+  guestMemory?: number; memoryOverhead?: number;
+  /** How the run is frozen, since its first `pause` (the freezer cgroups made are removed at delete). */
+  freezer?: Freezer;
+  /** Paused with SIGSTOP (the freezer's fallback): what `state` cannot read from a cgroup. */
+  paused?: boolean;
 }
 
 /** The global options. */
@@ -108,7 +117,19 @@ const COMMAND_FLAGS: Record<string, FlagSpec> = {
   delete: { force: { value: false, alias: 'f' } },
   ps: { format: { value: true, alias: 'f' } },
   features: {}, list: { format: { value: true, alias: 'f' }, quiet: { value: false, alias: 'q' } },
+  pause: {}, resume: {},
+  events: { interval: { value: true }, stats: { value: false } },
+  update: updateFlagSpec(),
 };
+
+function updateFlagSpec(): FlagSpec {
+  const { UPDATE_FLAGS } = require('./update') as typeof import('./update');
+  const spec: FlagSpec = {};
+  for (const f of UPDATE_FLAGS) spec[f] = { value: true };
+  spec['resources'] = { value: true, alias: 'r' };
+  spec['cpu-share'] = { value: true, alias: 'cpu-shares' };
+  return spec;
+}
 
 export const HELP = `torov-oci: an OCI runtime that runs containers as torov micro-VMs (runc's command line)
 
@@ -123,9 +144,24 @@ commands:
   state ID       the container's state (OCI state JSON)
   kill [--all] ID [SIGNAL]   send SIGNAL (name or number, default SIGTERM)
   delete [--force] ID        remove a stopped container (--force: kill it first)
+  pause ID       freeze the container's host processes (the launcher and its VMM): the
+                 program stops where it is; state says "paused"
+  resume ID      thaw a paused container
+  update [--memory SIZE] [--memory-swap SIZE] [--pids-limit N] [--cpu-share N]
+         [--cpu-quota US] [--cpu-period US] [--cpu-burst US] [-r FILE|-] ID
+                 change the run's cgroup limits (-r: linux.resources as JSON, from a
+                 file or stdin; then the other options are ignored). --memory sets the
+                 run's cgroup limit (SIZE plus torov's own share, as at create); the
+                 guest's own memory is fixed when the VM starts. Limits a torov run has
+                 no cgroup for (cpuset, realtime, blkio, ...) fail with one line
+  events [--stats] [--interval D] ID
+                 the run's statistics from its cgroups as runc prints them: one JSON
+                 object and exit with --stats; else one each D (default 5s), and OOM
+                 kills, until the container stops
   ps [--format table|json] ID   the container's host processes
   list [--format table|json] [--quiet]   the containers under --root
   features       what this runtime supports (JSON)
+  (exec, checkpoint, restore and spec are not supported: each fails with one line)
 
 global options:
   --root DIR            state directory (default ${DEFAULT_ROOT})
@@ -173,7 +209,7 @@ export async function main(argv: string[]): Promise<number> {
     if (f['help'] || cmd === undefined || cmd === 'help') { writeFd(1, HELP); return cmd === undefined && !f['help'] ? 1 : 0; }
     const spec = COMMAND_FLAGS[cmd];
     if (!spec) {
-      if (['exec', 'pause', 'resume', 'update', 'events', 'checkpoint', 'restore', 'spec'].includes(cmd)) throw new OciError(`${cmd}: not supported by torov-oci (see docs/oci.md)`);
+      if (['exec', 'checkpoint', 'restore', 'spec'].includes(cmd)) throw new OciError(`${cmd}: not supported by torov-oci (see docs/oci.md)`);
       throw new OciError(`unknown command ${JSON.stringify(cmd)} (try: torov-oci --help)`);
     }
     const p = parseFlags(rest, { ...spec, help: { value: false, alias: 'h' } }, false);
@@ -189,6 +225,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'ps': return cmdPs(g, p);
       case 'list': return cmdList(g, p);
       case 'features': writeFd(1, JSON.stringify(features(), null, 2) + '\n'); return 0;
+      case 'pause': return cmdPause(g, log, oneId(p, 'pause'));
+      case 'resume': return cmdResume(g, oneId(p, 'resume'));
+      case 'update': return cmdUpdate(g, log, p);
+      case 'events': return await cmdEvents(g, p);
     }
     return 1;
   } catch (e) {
@@ -244,8 +284,9 @@ function alive(s: Stored): boolean {
   return st !== undefined && st.start === s.pidStart && st.state !== 'Z' && st.state !== 'X';
 }
 
-function status(s: Stored): 'created' | 'running' | 'stopped' {
+function status(s: Stored): 'created' | 'running' | 'paused' | 'stopped' {
   if (!alive(s)) return 'stopped';
+  if (s.freezer !== undefined && (require('./cgroups') as typeof import('./cgroups')).isFrozen(s.freezer, s.pid, s.paused === true)) return 'paused';
   return s.started ? 'running' : 'created';
 }
 
@@ -326,8 +367,11 @@ async function cmdCreate(g: Global, log: Logger, p: Parsed, andRun: boolean): Pr
     const st = procStat(pid);
     if (st === undefined) throw new OciError('the container\'s process ended before it was created');
     const vmmPid = childrenOf(pid)[0] ?? pid;
+    const guestMemory = guestMemoryOf(plan, policyFile);
+    const memoryOverhead = memoryOverheadOf(pid, vmmPid, guestMemory);
+    if (memoryOverhead === undefined) log.write('debug', 'the run has no memory cgroup of its own: update --memory will be refused');
     const stored: Stored = { ociVersion: OCI_VERSION, id, pid, pidStart: st.start, bundle, rootfs: plan.root, created: new Date().toISOString(), started: false,
-      annotations: plan.annotations, vmmPid, hooks: plan.hooks };
+      annotations: plan.annotations, vmmPid, hooks: plan.hooks, guestMemory, ...(memoryOverhead !== undefined ? { memoryOverhead } : {}) };
     save(g, stored);
     runHooks('prestart', stored, log, true);
     runHooks('createRuntime', stored, log, true);
@@ -355,6 +399,32 @@ async function cmdCreate(g: Global, log: Logger, p: Parsed, andRun: boolean): Pr
   });
   if (!p.flags['keep']) fs.rmSync(dir, { recursive: true, force: true });
   return code;
+}
+
+/** The guest's memory as `torov run` sizes it: the config's limit (rounded as torovRunArgs passes it), else the policy's, else torov's default. */
+function guestMemoryOf(plan: RunPlan, policyFile: string): number {
+  const { DEFAULT_MEMORY, MIN_MEMORY } = require('../machine/layout') as typeof import('../machine/layout');
+  const step = 2 ** 21;
+  let m = plan.memory !== undefined ? Math.max(MIN_MEMORY, Math.floor(plan.memory / step) * step) : undefined;
+  if (m === undefined) {
+    const loaded = (require('../policy') as typeof import('../policy')).loadPolicyFile(policyFile);
+    m = loaded.kind === 'torov' ? loaded.policy.memory : undefined;
+  }
+  return Math.ceil((m ?? DEFAULT_MEMORY) / step) * step;
+}
+
+/**
+ * What the run's memory cgroup allows besides the guest's memory (its in-memory files,
+ * kernel buffers, the VMM itself: src/sandbox/cgroup.ts runLimits), read from the cgroup
+ * the VMM wrote before it said it was ready; undefined without one.
+ */
+function memoryOverheadOf(pid: number, vmmPid: number, guestMemory: number): number | undefined {
+  const cg = require('./cgroups') as typeof import('./cgroups');
+  const mem = cg.cgroupWith(cg.runCgroups(pid, vmmPid), 'memory');
+  if (!mem) return undefined;
+  const v = cg.readCgroupFile(mem.dir, mem.version === 1 ? 'memory.limit_in_bytes' : 'memory.max')?.trim();
+  if (v === undefined || !/^\d+$/.test(v) || Number(v) < guestMemory || Number(v) >= 2 ** 62) return undefined;
+  return Number(v) - guestMemory;
 }
 
 /** Resolves to true once the VM says it is ready, or to why it will not be. */
@@ -462,6 +532,7 @@ function runHooks(kind: HookKind, s: Stored, log: Logger, fatal: boolean, status
 function cmdStart(g: Global, log: Logger, id: string): number {
   const s = load(g, id);
   const st = status(s);
+  if (st === 'paused') throw new OciError('cannot start a container in the paused state (resume it first)');
   if (st !== 'created') throw new OciError(`cannot start a container that is ${st === 'stopped' ? 'stopped (container not running)' : 'already running'}`);
   let fd: number;
   try { fd = fs.openSync(path.join(dirOf(g, id), 'start'), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK); }
@@ -516,8 +587,19 @@ function cmdKill(g: Global, p: Parsed): number {
   // The launcher forwards the signals a program handles to the guest; SIGKILL (and --all)
   // ends the whole run: the launcher, then its VMM with it.
   const targets = p.flags['all'] && sig === os.constants.signals.SIGKILL ? processes(s) : [s.pid];
+  const paused = status(s) === 'paused';
   for (const pid of targets) { try { process.kill(pid, sig); } catch { /* ended meanwhile */ } }
+  // A frozen process cannot die: after SIGKILL, thaw the run (as runc does). Other
+  // signals wait, pending, until `resume`.
+  if (paused && sig === os.constants.signals.SIGKILL) thaw(g, s);
   return 0;
+}
+
+/** Thaws a paused run (best effort: it is being killed). */
+function thaw(g: Global, s: Stored): void {
+  if (s.freezer === undefined) return;
+  try { (require('./cgroups') as typeof import('./cgroups')).setFrozen(s.freezer, processes(s), false); } catch { /* ended meanwhile */ }
+  if (s.paused) { s.paused = false; try { save(g, s); } catch { /* removed meanwhile */ } }
 }
 
 async function cmdDelete(g: Global, log: Logger, p: Parsed): Promise<number> {
@@ -531,12 +613,160 @@ async function cmdDelete(g: Global, log: Logger, p: Parsed): Promise<number> {
   try { s = load(g, id); } catch { /* a create that failed half-way: remove what is there */ }
   if (s !== undefined && alive(s)) {
     if (!p.flags['force']) throw new OciError(`cannot delete container "${id}" that is ${status(s)} (use --force)`);
+    const paused = status(s) === 'paused';
     for (const pid of processes(s)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    if (paused) thaw(g, s);
     for (let waited = 0; alive(s) && waited < 5000; waited += 20) await new Promise((r) => setTimeout(r, 20));
     if (alive(s)) log.write('warning', `delete: pid ${s.pid} still exists after SIGKILL`);
   }
+  if (s?.freezer !== undefined) {
+    // The freezer cgroups `pause` made: empty once the run's processes are gone.
+    const left = (require('./cgroups') as typeof import('./cgroups')).removeFreezer(s.freezer, 3000);
+    for (const d of left) log.write('warning', `delete: cannot remove the cgroup ${d} (still in use)`);
+  }
   fs.rmSync(dir, { recursive: true, force: true });
   if (s !== undefined) runHooks('poststop', s, log, false, 'stopped');
+  return 0;
+}
+
+/**
+ * `pause`: freezes every host process of the run (src/oci/cgroups.ts says how), so the
+ * guest stops where it is. As runc, a created container can be paused (it stays before
+ * its first instruction; `start` then waits for `resume`); a stopped one cannot.
+ */
+function cmdPause(g: Global, log: Logger, id: string): number {
+  const cg = require('./cgroups') as typeof import('./cgroups');
+  const s = load(g, id);
+  const st = status(s);
+  if (st === 'stopped') throw new OciError('container not running');
+  if (st === 'paused') throw new OciError('container already paused');
+  const pids = processes(s);
+  const fz = cg.prepareFreezer(s.pid, pids, s.freezer?.made ?? [], (m) => log.write('debug', `pause: ${m}`));
+  if (fz.how === 'signal') log.write('debug', 'pause: no freezer cgroup for the run: stopping its processes with SIGSTOP');
+  else log.write('debug', `pause: freezing ${fz.dirs.join(' ')}`);
+  // Recorded first: whatever happens next, delete removes the cgroups made.
+  s.freezer = fz;
+  s.paused = true;
+  save(g, s);
+  try { cg.setFrozen(fz, pids, true); } catch (e) {
+    try { cg.setFrozen(fz, pids, false); } catch { /* reported below */ }
+    s.paused = false;
+    save(g, s);
+    throw e;
+  }
+  return 0;
+}
+
+function cmdResume(g: Global, id: string): number {
+  const s = load(g, id);
+  if (status(s) !== 'paused' || s.freezer === undefined) throw new OciError('container not paused');
+  (require('./cgroups') as typeof import('./cgroups')).setFrozen(s.freezer, processes(s), false);
+  s.paused = false;
+  save(g, s);
+  return 0;
+}
+
+/** Reads `update -r`: a file, or '-' for stdin; at most MAX_RESOURCES_BYTES. */
+function readResources(from: string): string {
+  const { MAX_RESOURCES_BYTES } = require('./update') as typeof import('./update');
+  const fd = from === '-' ? 0 : (() => {
+    try { return fs.openSync(path.resolve(from), fs.constants.O_RDONLY); } catch (e) { throw new OciError(`update: cannot read ${from}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
+  })();
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const b = Buffer.alloc(65536);
+      let n: number;
+      try { n = fs.readSync(fd, b, 0, b.length, null); } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EAGAIN') { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5); continue; }
+        throw new OciError(`update: cannot read ${from === '-' ? 'the standard input' : from}: ${code ?? (e as Error).message}`);
+      }
+      if (n === 0) break;
+      chunks.push(b.subarray(0, n));
+      total += n;
+      if (total > MAX_RESOURCES_BYTES) throw new OciError(`update: the resources document is over ${MAX_RESOURCES_BYTES >> 20} MiB`);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  } finally { if (fd !== 0) fs.closeSync(fd); }
+}
+
+/**
+ * `update`: new limits for the run's cgroups (src/oci/update.ts says what can change).
+ * The guest's own memory and thread limits inside the VM are fixed when it starts; what
+ * changes is what the kernel enforces on the whole run.
+ */
+function cmdUpdate(g: Global, log: Logger, p: Parsed): number {
+  const up = require('./update') as typeof import('./update');
+  const cg = require('./cgroups') as typeof import('./cgroups');
+  const id = oneId(p, 'update');
+  const s = load(g, id);
+  if (status(s) === 'stopped') throw new OciError('container not running');
+  let req: import('./update').UpdateRequest;
+  if (typeof p.flags['resources'] === 'string') {
+    const others = Object.keys(p.flags).filter((k) => k !== 'resources' && k !== 'help');
+    if (others.length) log.write('debug', `update: with -r, ${others.map((k) => `--${k}`).join(' ')} ignored (as runc)`);
+    req = up.updateFromResources(readResources(p.flags['resources']));
+  } else req = up.updateFromFlags(p.flags);
+  for (const n of req.notes) log.write('debug', `update: ${n}`);
+  if (up.isEmpty(req)) return 0;
+  const done = cg.applyUpdate({ dirs: cg.runCgroups(s.pid, s.vmmPid), ...(s.memoryOverhead !== undefined ? { memoryOverhead: s.memoryOverhead } : {}) }, req);
+  log.write('debug', `update ${id}: ${done.join(' ')}`);
+  return 0;
+}
+
+/** utime and stime (clock ticks) of processes, from /proc/PID/stat. */
+function procTimes(pids: readonly number[]): { user: number; system: number } {
+  let user = 0, system = 0;
+  for (const pid of pids) {
+    try {
+      const t = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = t.slice(t.lastIndexOf(')') + 2).split(' ');
+      user += Number(f[11]) || 0; system += Number(f[12]) || 0;
+    } catch { /* ended */ }
+  }
+  return { user, system };
+}
+
+/** Clock ticks per second of /proc's times (USER_HZ: 100 on x86-64 Linux). */
+const USER_HZ = 100;
+
+/**
+ * `events`: with --stats, the run's statistics once ({"type":"stats",...}); without, one
+ * such line each --interval, and {"type":"oom"} when the kernel kills in the run's memory
+ * cgroup, until the container stops (then exit 0), as runc does.
+ */
+async function cmdEvents(g: Global, p: Parsed): Promise<number> {
+  const cg = require('./cgroups') as typeof import('./cgroups');
+  const id = oneId(p, 'events');
+  let interval = 5000;
+  if (typeof p.flags['interval'] === 'string') {
+    const { parseDuration } = require('../cli/args') as typeof import('../cli/args');
+    try { interval = parseDuration(p.flags['interval']); } catch (e) { throw new OciError(`events: --interval: ${(e as Error).message}`); }
+    if (interval <= 0) throw new OciError('events: --interval must be greater than 0');
+  }
+  const s = load(g, id);
+  if (status(s) === 'stopped') throw new OciError(`container with id ${id} is not running`);
+  const dirs = cg.runCgroups(s.pid, s.vmmPid);
+  let closed = false;
+  const emit = (o: unknown): void => {
+    try { fs.writeSync(1, cg.statsJson(o) + '\n'); } catch { closed = true; }
+  };
+  const stats = () => ({ type: 'stats', id, data: cg.buildStats(dirs, cg.readCgroupFile, procTimes(processes(s)), USER_HZ) });
+  if (p.flags['stats']) { emit(stats()); return 0; }
+  let ooms = cg.oomKills(dirs, cg.readCgroupFile) ?? 0;
+  let next = Date.now() + interval;
+  while (!closed && alive(s)) {
+    await new Promise((r) => setTimeout(r, Math.max(1, Math.min(200, next - Date.now()))));
+    const o = cg.oomKills(dirs, cg.readCgroupFile);
+    if (o !== undefined && o > ooms) { ooms = o; emit({ type: 'oom', id }); }
+    if (Date.now() >= next) {
+      if (!alive(s)) break;
+      emit(stats());
+      next += interval * Math.max(1, Math.ceil((Date.now() - next) / interval));
+    }
+  }
   return 0;
 }
 

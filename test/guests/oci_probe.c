@@ -7,7 +7,9 @@
  *                            refuses (EPERM) and torov's default policy allows, and
  *                            print what it returned
  *   oci_probe env            print the environment, the working directory and the ids
- *   oci_probe uname          print the host name (uname's nodename) */
+ *   oci_probe uname          print the host name (uname's nodename)
+ *   oci_probe tick           print 0, 1, 2, ... one a line, every 10 ms, for ever (a
+ *                            paused container's count stops, and goes on at resume) */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netinet/in.h>
@@ -32,6 +34,12 @@ int main(int argc, char **argv)
     if (strcmp(mode, "sleep") == 0) {
         printf("sleeping\n");
         for (;;) pause();
+    }
+    if (strcmp(mode, "tick") == 0) {
+        for (unsigned long i = 0;; i++) {
+            printf("%lu\n", i);
+            usleep(10000);
+        }
     }
     if (strcmp(mode, "serve") == 0 && argc > 2) {
         int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;

@@ -25,16 +25,16 @@ const IMAGE = 'docker.io/torov/guests:latest';
 const NS = 'torov-oci-test';
 
 /** torov-oci with a private state root; returns status and output. */
-function oci(stateRoot: string, args: string[], opts: { log?: string } = {}): { status: number | null; stdout: string; stderr: string } {
+function oci(stateRoot: string, args: string[], opts: { log?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): { status: number | null; stdout: string; stderr: string } {
   const argv = ['--root', stateRoot, ...(opts.log ? ['--log', opts.log, '--log-format', 'json'] : []), ...args];
   if (args[0] !== 'create') {
-    const r = cp.spawnSync(RUNTIME, argv, { encoding: 'utf8', ...LIMIT });
+    const r = cp.spawnSync(RUNTIME, argv, { encoding: 'utf8', ...LIMIT, ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}), ...(opts.input !== undefined ? { input: opts.input } : {}) });
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
   }
   // create leaves the container's process with its stdio: files, not pipes this process would stop reading.
   const dir = scratchDir('torov-oci-stdio-');
   const out = fs.openSync(path.join(dir, 'out'), 'w'), err = fs.openSync(path.join(dir, 'err'), 'w');
-  const r = cp.spawnSync(RUNTIME, argv, { stdio: ['ignore', out, err], ...LIMIT });
+  const r = cp.spawnSync(RUNTIME, argv, { stdio: ['ignore', out, err], ...LIMIT, ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}) });
   fs.closeSync(out); fs.closeSync(err);
   return { status: r.status, stdout: fs.readFileSync(path.join(dir, 'out'), 'utf8'), stderr: fs.readFileSync(path.join(dir, 'err'), 'utf8') };
 }
@@ -135,6 +135,186 @@ test('kill: a signal reaches the program; ps lists the run; delete --force ends 
   assert.equal(oci(state, ['delete', '--force', 'k2']).status, 0);
   await until('every process of the run to end', () => !all.some(exists));
   assert.deepEqual(fs.readdirSync(state), []);
+});
+
+// ---- pause, resume, update, events ----------------------------------------------------
+
+/** How many lines the tick guest (0, 1, 2, ... every 10 ms) has printed. */
+const ticks = (file: string) => fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).length;
+const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Creates a container of the tick guest (and starts it, until it ticks); its output file and launcher pid. */
+async function ticker(id: string, o: { env?: NodeJS.ProcessEnv; start?: boolean } = {}): Promise<{ out: string; pid: number }> {
+  const b = makeBundle((c) => { c.process.args = ['/oci_probe', 'tick']; });
+  const out = path.join(b, 'out');
+  const fd = fs.openSync(out, 'w');
+  const r = cp.spawnSync(RUNTIME, ['--root', state, 'create', '--bundle', b, id], { stdio: ['ignore', fd, fd], ...LIMIT, env: { ...process.env, ...o.env } });
+  fs.closeSync(fd);
+  assert.equal(r.status, 0, fs.readFileSync(out, 'utf8'));
+  const pid = JSON.parse(oci(state, ['state', id]).stdout).pid as number;
+  if (o.start !== false) {
+    assert.equal(oci(state, ['start', id]).status, 0);
+    await until('the guest to tick', () => ticks(out) > 3);
+  }
+  return { out, pid };
+}
+
+/** The count stays the same for `ms` while paused, and it did advance over as long before (so the check can fail). */
+async function stands(out: string, ms: number): Promise<boolean> {
+  const a = ticks(out);
+  await sleepMs(ms);
+  return ticks(out) === a;
+}
+
+/** The cgroup directories a process is in (as torov-oci finds them; cgroupDirs is unit-tested). */
+function cgroupsOf(pid: number): Array<{ version: 1 | 2; dir: string; controllers: string[] }> {
+  const { cgroupDirs } = require('../../src/oci/cgroups') as typeof import('../../src/oci/cgroups');
+  try { return cgroupDirs(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8'), fs.readFileSync('/proc/self/mountinfo', 'utf8')); } catch { return []; }
+}
+
+const ROOT_SKIP = process.getuid?.() !== 0 ? 'needs root (cgroups are made by root here)' : undefined;
+const haveV2 = fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(' - cgroup2 ');
+const haveV1Freezer = /- cgroup cgroup \S*freezer/.test(fs.readFileSync('/proc/self/mountinfo', 'utf8'));
+
+for (const how of ['default', 'v2', 'signal'] as const) {
+  const skip = how === 'signal' ? false : ROOT_SKIP ?? (how === 'v2' && !haveV2 ? 'no cgroup v2 hierarchy' : how === 'default' && !haveV1Freezer && !haveV2 ? 'no freezer' : false);
+  test(`pause (${how === 'default' ? 'the host\'s freezer' : how === 'v2' ? 'cgroup v2 cgroup.freeze' : 'the SIGSTOP fallback'}): the guest stops where it is; state says paused; resume goes on; a signal waits for resume`, { skip }, async () => {
+    const env = how === 'default' ? {} : { TOROV_OCI_FREEZER: how };
+    const id = `pz-${how}`;
+    const { out, pid } = await ticker(id, { env });
+    const all = tree(pid);
+    assert.ok(!(await stands(out, 400)), 'it ticks while running');
+    const p = oci(state, ['pause', id], { env });
+    assert.equal(p.status, 0, p.stderr);
+    assert.equal(JSON.parse(oci(state, ['state', id]).stdout).status, 'paused');
+    assert.ok(await stands(out, 600), 'a paused guest does not run');
+    assert.ok(all.every(exists), 'its processes are still there');
+    const frozenIn = (pid: number) => cgroupsOf(pid).filter((d) => d.dir.endsWith(`/torov-${all[0]}.freezer`)).map((d) => d.version);
+    if (how === 'signal') for (const q of all) assert.match(fs.readFileSync(`/proc/${q}/stat`, 'utf8'), /\) T /, `pid ${q} stopped`);
+    else for (const q of all) assert.deepEqual(frozenIn(q), [how === 'v2' || !haveV1Freezer ? 2 : 1], `pid ${q} in the run's freezer cgroup`);
+    const fzDirs = cgroupsOf(pid).filter((d) => d.dir.endsWith('.freezer')).map((d) => d.dir);
+    assert.match(oci(state, ['pause', id]).stderr, /container already paused/);
+    assert.match(oci(state, ['start', id]).stderr, /cannot start a container in the paused state/);
+    const r = oci(state, ['resume', id]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(JSON.parse(oci(state, ['state', id]).stdout).status, 'running');
+    const n = ticks(out);
+    await until('the guest to tick again', () => ticks(out) > n + 5);
+    assert.match(oci(state, ['resume', id]).stderr, /container not paused/);
+    // A signal to a paused container waits: SIGTERM ends the guest only once it is resumed.
+    assert.equal(oci(state, ['pause', id], { env }).status, 0);
+    assert.equal(oci(state, ['kill', id, 'TERM']).status, 0);
+    await sleepMs(400);
+    assert.equal(JSON.parse(oci(state, ['state', id]).stdout).status, 'paused');
+    assert.ok(all.every(exists));
+    assert.equal(oci(state, ['resume', id]).status, 0);
+    await until('SIGTERM to end the guest after resume', () => !all.some(exists));
+    assert.match(oci(state, ['pause', id]).stderr, /container not running/);
+    assert.equal(oci(state, ['delete', id]).status, 0);
+    for (const d of fzDirs) assert.ok(!fs.existsSync(d), `delete removed the freezer cgroup ${d}`);
+    assert.deepEqual(fs.readdirSync(state), []);
+  });
+}
+
+test('pause: a created container stays before its first instruction until resume and start; kill -9 and delete --force end a paused one', async () => {
+  const c = await ticker('pz-created', { start: false });
+  assert.equal(oci(state, ['pause', 'pz-created']).status, 0);
+  assert.equal(JSON.parse(oci(state, ['state', 'pz-created']).stdout).status, 'paused');
+  assert.match(oci(state, ['start', 'pz-created']).stderr, /paused state/);
+  assert.equal(oci(state, ['resume', 'pz-created']).status, 0);
+  assert.equal(JSON.parse(oci(state, ['state', 'pz-created']).stdout).status, 'created', 'runc\'s answer too');
+  assert.equal(ticks(c.out), 0, 'nothing ran');
+  assert.equal(oci(state, ['start', 'pz-created']).status, 0);
+  await until('the guest to tick', () => ticks(c.out) > 3);
+  // kill -9 of a paused container: it ends (a frozen process cannot die until thawed).
+  assert.equal(oci(state, ['pause', 'pz-created']).status, 0);
+  const all = tree(c.pid);
+  assert.equal(oci(state, ['kill', 'pz-created', 'KILL']).status, 0);
+  await until('SIGKILL to end the paused run', () => !all.some(exists));
+  assert.equal(JSON.parse(oci(state, ['state', 'pz-created']).stdout).status, 'stopped');
+  assert.equal(oci(state, ['delete', 'pz-created']).status, 0);
+  // delete --force of a paused one.
+  const d = await ticker('pz-force');
+  const all2 = tree(d.pid);
+  assert.equal(oci(state, ['pause', 'pz-force']).status, 0);
+  const fz = cgroupsOf(d.pid).filter((x) => x.dir.endsWith('.freezer')).map((x) => x.dir);
+  assert.equal(oci(state, ['delete', '--force', 'pz-force']).status, 0);
+  await until('every process of the paused run to end', () => !all2.some(exists));
+  for (const f of fz) assert.ok(!fs.existsSync(f), `no freezer cgroup left: ${f}`);
+  assert.deepEqual(fs.readdirSync(state), []);
+  assert.match(oci(state, ['pause', 'nothere']).stderr, /container "nothere" does not exist/);
+});
+
+test('update: memory, pids and CPU limits reach the run\'s cgroups; -r - takes linux.resources; what cannot change is one line and changes nothing', { skip: ROOT_SKIP }, async () => {
+  const { pid, out } = await ticker('up1');
+  const vmm = tree(pid).find(holdsKvm)!;
+  const own = cgroupsOf(vmm).filter((d) => path.basename(d.dir) === `torov-${pid}`);
+  const dirOf = (c: string) => own.find((d) => d.controllers.includes(c) || (d.version === 2 && fs.readFileSync(path.join(d.dir, 'cgroup.controllers'), 'utf8').includes(c)));
+  const mem = dirOf('memory'), pids = dirOf('pids'), cpu = dirOf('cpu');
+  if (!mem || !pids || !cpu) { process.stderr.write('oci.test: update test skipped: the run has no memory, pids and cpu cgroups of its own here\n'); oci(state, ['delete', '--force', 'up1']); return; }
+  const read = (d: { dir: string }, f: string) => fs.readFileSync(path.join(d.dir, f), 'utf8').trim();
+  const memFile = mem.version === 1 ? 'memory.limit_in_bytes' : 'memory.max';
+  const before = Number(read(mem, memFile));
+  // The config asked for 128M: the cgroup holds that plus torov's own share; 256M raises it by 128M.
+  let r = oci(state, ['update', '--memory', '256m', '--pids-limit', '100', '--cpu-quota', '50000', '--cpu-period', '100000', '--cpu-shares', '512', 'up1']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(Number(read(mem, memFile)), before + 128 * 2 ** 20);
+  if (mem.version === 1 && fs.existsSync(path.join(mem.dir, 'memory.memsw.limit_in_bytes'))) assert.equal(read(mem, 'memory.memsw.limit_in_bytes'), read(mem, memFile), 'no swap');
+  assert.equal(read(pids, 'pids.max'), '100');
+  if (cpu.version === 1) { assert.equal(read(cpu, 'cpu.cfs_quota_us'), '50000'); assert.equal(read(cpu, 'cpu.shares'), '512'); }
+  else { assert.equal(read(cpu, 'cpu.max'), '50000 100000'); assert.equal(read(cpu, 'cpu.weight'), '20'); }
+  // What containerd's shim writes on stdin (ctr task update, a Kubernetes resize).
+  r = oci(state, ['update', '-r', '-', 'up1'], { input: JSON.stringify({ devices: [{ allow: false, access: 'rwm' }], memory: { limit: 128 * 2 ** 20, swap: 128 * 2 ** 20 }, cpu: { shares: 1024, quota: -1, period: 100000 }, pids: { limit: -1 } }) });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(Number(read(mem, memFile)), before);
+  assert.equal(read(pids, 'pids.max'), 'max');
+  assert.equal(cpu.version === 1 ? read(cpu, 'cpu.cfs_quota_us') : read(cpu, 'cpu.max'), cpu.version === 1 ? '-1' : 'max 100000');
+  // Refusals: one line, status 1, nothing written (the memory asked with them is not applied either).
+  for (const [args, why] of [[['--cpuset-cpus', '0', '--memory', '512m'], /--cpuset-cpus cannot be changed/], [['--blkio-weight', '300'], /blkio/],
+    [['--memory-swap', '1g'], /no swap/], [['--pids-limit', '8'], /too small/], [['--memory', 'huge'], /invalid --memory/]] as Array<[string[], RegExp]>) {
+    r = oci(state, ['update', ...args, 'up1']);
+    assert.equal(r.status, 1, args.join(' '));
+    assert.match(r.stderr, why);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+  }
+  assert.equal(Number(read(mem, memFile)), before);
+  r = oci(state, ['update', '-r', '-', 'up1'], { input: '{"cpu":{"cpus":"0"}}' });
+  assert.match(r.stderr, /cpu.cpus cannot be changed/);
+  const n = ticks(out);
+  await until('the guest to go on ticking under its new limits', () => ticks(out) > n + 3);
+  assert.equal(oci(state, ['delete', '--force', 'up1']).status, 0);
+  assert.match(oci(state, ['update', '--memory', '256m', 'up1']).stderr, /does not exist/);
+});
+
+test('events: --stats prints runc\'s stats object from the run\'s cgroups; without it, one per interval until the container stops', async () => {
+  const { pid } = await ticker('ev1');
+  const r = oci(state, ['events', '--stats', 'ev1']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim().split('\n').length, 1);
+  const e = JSON.parse(r.stdout) as { type: string; id: string; data: Record<string, any> };
+  assert.equal(e.type, 'stats');
+  assert.equal(e.id, 'ev1');
+  assert.ok(e.data['cpu'].usage.total > 0, 'CPU time used');
+  assert.ok(e.data['cpu'].usage.user + e.data['cpu'].usage.kernel > 0);
+  if (!ROOT_SKIP) {
+    assert.ok(e.data['memory'].usage.usage > 0, 'memory in use');
+    assert.ok(e.data['memory'].usage.limit > 128 * 2 ** 20, 'the run\'s limit: the guest\'s 128M and torov\'s share');
+    assert.ok(e.data['pids'].current >= 2, 'the VMM\'s threads');
+  }
+  // The stream: a line each 200ms, and the end (status 0) when the container stops.
+  const child = cp.spawn(RUNTIME, ['--root', state, 'events', '--interval', '200ms', 'ev1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  child.stdout.on('data', (b: Buffer) => { text += b.toString(); });
+  const ended = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+  await until('three stats lines', () => text.split('\n').filter(Boolean).length >= 3);
+  assert.equal(oci(state, ['kill', 'ev1', 'KILL']).status, 0);
+  assert.equal(await ended, 0);
+  for (const l of text.trim().split('\n')) assert.equal(JSON.parse(l).type, 'stats');
+  await until('the run to end', () => !exists(pid));
+  assert.match(oci(state, ['events', '--stats', 'ev1']).stderr, /container with id ev1 is not running/);
+  assert.match(oci(state, ['events', '--interval', '0s', 'ev1']).stderr, /--interval must be greater than 0/);
+  assert.match(oci(state, ['events', '--interval', 'soon', 'ev1']).stderr, /invalid duration "soon"/);
+  assert.equal(oci(state, ['delete', 'ev1']).status, 0);
 });
 
 test('run: the exit status is the program\'s (139 for a segfault)', () => {
@@ -321,6 +501,41 @@ test('containerd: a detached sleeper is a torov VM; ctr task kill -s SIGTERM end
   assert.equal(ctr(['containers', 'delete', 'torov-sleep']).status, 0);
   await until('every process of the container to end', () => !all.some(exists));
   assert.ok(!fs.existsSync(shimState('torov-sleep')), 'no state directory left');
+});
+
+test('containerd: ctr task pause stops the guest (PAUSED), ctr task resume goes on; SIGKILL ends a paused task', { skip: SKIP }, async () => {
+  ctrRun('never', ['/hello']);
+  const log = path.join(scratchDir('torov-oci-ctr-log-'), 'out');
+  const r = ctr(['run', '-d', '--log-uri', `file://${log}`, '--runc-binary', RUNTIME, IMAGE, 'torov-pause', '/oci_probe', 'tick']);
+  assert.equal(r.status, 0, r.stderr);
+  try {
+    let pid = 0;
+    await until('the task to tick', () => {
+      const m = /^torov-pause\s+(\d+)\s+RUNNING/m.exec(ctr(['tasks', 'ls']).stdout);
+      pid = m ? Number(m[1]) : 0;
+      return pid > 0 && fs.existsSync(log) && ticks(log) > 3;
+    });
+    const all = tree(pid);
+    assert.ok(!(await stands(log, 400)), 'it ticks');
+    const p = ctr(['tasks', 'pause', 'torov-pause']);
+    assert.equal(p.status, 0, p.stderr);
+    assert.match(ctr(['tasks', 'ls']).stdout, /^torov-pause\s+\d+\s+PAUSED/m);
+    assert.ok(await stands(log, 600), 'a paused task does not run');
+    const fz = cgroupsOf(pid).filter((x) => x.dir.endsWith('.freezer')).map((x) => x.dir);
+    assert.equal(ctr(['tasks', 'resume', 'torov-pause']).status, 0);
+    assert.match(ctr(['tasks', 'ls']).stdout, /^torov-pause\s+\d+\s+RUNNING/m);
+    const n = ticks(log);
+    await until('the task to tick again', () => ticks(log) > n + 5);
+    assert.equal(ctr(['tasks', 'pause', 'torov-pause']).status, 0);
+    assert.equal(ctr(['tasks', 'kill', '-s', 'SIGKILL', 'torov-pause']).status, 0);
+    await until('the paused task to stop', () => /^torov-pause\s+\d+\s+STOPPED/m.test(ctr(['tasks', 'ls']).stdout));
+    await until('every process of the task to end', () => !all.some(exists));
+    assert.equal(ctr(['tasks', 'delete', 'torov-pause']).status, 0);
+    for (const f of fz) assert.ok(!fs.existsSync(f), `no freezer cgroup left: ${f}`);
+  } finally {
+    ctr(['tasks', 'kill', '-s', 'SIGKILL', 'torov-pause']); ctr(['tasks', 'delete', '-f', 'torov-pause']); ctr(['containers', 'delete', 'torov-pause']);
+  }
+  assert.ok(!fs.existsSync(shimState('torov-pause')));
 });
 
 test('containerd: a server in its own network namespace, reached through it; and on the host\'s network', { skip: SKIP }, async () => {
