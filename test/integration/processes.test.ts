@@ -440,6 +440,24 @@ test('busybox httpd -f (a fork per connection) on the host network answers a nat
   assert.doesNotMatch(stderr, /internal error|seccomp/);
 });
 
+test('--trace tags lines with the guest pid and shows execve and each end; policy learn learns from every process', { skip: SKIP_BUSYBOX }, () => {
+  const d = freshDir();
+  fs.writeFileSync(path.join(d, 'learnme.txt'), 'learned\n');
+  const script = `echo hi | /bin/busybox cat; /bin/busybox cat ${d}/learnme.txt; exit 3`;
+  const r = torov(['run', '--trace', '-v', `${bin()}:/bin:ro`, '/bin/busybox', 'sh', '-c', script]);
+  assert.equal(r.status, 3, r.stderr);
+  assert.equal(r.stdout, 'hi\nlearned\n');
+  assert.match(r.stderr, /^\[pid 2\] write\(1, "hi\\n", 3\) = 3$/m);
+  assert.match(r.stderr, /^\[pid 3\] execve\("\/bin\/busybox", \["\/bin\/busybox", "cat"\]/m);
+  assert.match(r.stderr, /^\[pid 2\] \+\+\+ exited with 0 \+\+\+$/m);
+  assert.match(r.stderr, /^\[pid 1\] \+\+\+ exited with 3 \+\+\+$/m);
+  // The file only a child (cat, pid 4) opens is in the learned policy.
+  const out = path.join(d, 'learned.json');
+  const l = torov(['policy', 'learn', '--out', out, ...testRunOptions(), '-v', `${bin()}:/bin:ro`, '--', '/bin/busybox', 'sh', '-c', script]);
+  assert.equal(l.status, 3, l.stderr);
+  assert.match(fs.readFileSync(out, 'utf8'), new RegExp(`"${d}/learnme\\.txt"`));
+});
+
 test('forty processes alive at once (each a VM with a guarded window): no VMM error', { skip: SKIP_BUSYBOX }, () => {
   // The SIGBUS guard's table held 30 windows: the 31st live process was an internal error.
   const r = torov(['run', '--timeout', '60s', '-v', `${bin()}:/bin:ro`, '/bin/busybox', 'sh', '-c', 'for i in $(seq 40); do sleep 1 & done; wait; echo all done'], { plain: true, timeout: 90_000 });
