@@ -54,6 +54,8 @@ import { CpuState, encodeAll, decodeAll, readReg, writeReg, REGISTERS } from './
 import { GdbServer, Target, Resume } from './server';
 import { STUB_SYSCALL_OUT, STUB_FAULT_COMMON } from '../machine/stub';
 import type { Task } from '../vmm/task';
+import type { GuestMemory } from '../machine/memory';
+import type { AddressSpace } from '../machine/mm';
 import type { DebugHook } from '../vmm/scheduler';
 import type { FaultFrame } from '../vmm/fault';
 import { Listener } from './socket';
@@ -129,6 +131,23 @@ export class DebugSession implements Target, DebugHook {
     private readonly log: (line: string) => void, private readonly trace?: (line: string) => void) {
     this.m = m;
     this.first = v;
+    m.debugForked = (mem, as) => this.forked(mem, as);
+  }
+
+  /**
+   * A fork of the debugged process: its copy of the memory gets the original bytes under
+   * the breakpoints and the watched pages' protections back (gdb follows the parent only;
+   * natively, gdb takes its breakpoints out of a child it detaches from).
+   */
+  private forked(mem: GuestMemory, as: AddressSpace): void {
+    for (const [a, orig] of this.breakpoints) {
+      const vma = as.find(a);
+      if (vma && vma.kind !== 'shared' && vma.kind !== 'shmem') mem.load(a, Uint8Array.of(orig));
+    }
+    for (const pg of this.protectedPages) {
+      const prot = this.savedProt.get(pg);
+      if (prot !== undefined) mem.setPages(pg * PAGE_SIZE, PAGE_SIZE, prot);
+    }
   }
 
   // ---- the run loop ------------------------------------------------------------------
@@ -605,6 +624,7 @@ export class DebugSession implements Target, DebugHook {
   }
 
   private release(): void {
+    this.m.debugForked = undefined;
     this.watcher?.close();
     this.watcher = undefined;
     this.v.fd.runU8[RUN.immediate_exit] = 0;             // the vCPU may be reused

@@ -272,6 +272,7 @@ export class Machine implements SchedulerHost {
         this.fds = fds;
         this.scheduler = P.scheduler;
         ({ group: this.group, task: this.task } = childProcess(origin.task, origin.pid, this.mem, this.as, this.fds));
+        P.debugForked?.(this.mem, this.as);
       } else {
         const snap = cfg.restore;
         if (snap) {
@@ -640,6 +641,13 @@ export class Machine implements SchedulerHost {
    * first (breakpoints, steps, watchpoints, faults); undefined from it: as without one.
    */
   debugFault: ((task: Task, f: FaultFrame) => 'resume' | { status: number; message: string } | undefined) | undefined;
+
+  /**
+   * A debugger attached to this process (src/gdb/target.ts) cleans a fork's copy of its
+   * memory: the child is not debugged, and must not run into the debugger's int3 bytes or
+   * write-protected watched pages.
+   */
+  debugForked: ((mem: GuestMemory, as: AddressSpace) => void) | undefined;
 
   /** Decides what a CPU exception does: resume (spurious) or end the program with a signal. */
   onFault(task: Task, f: FaultFrame): 'resume' | { status: number; message: string } {

@@ -142,6 +142,14 @@ test('gdb: step into a function, finish; watch a global; stepi', { skip }, async
   assert.equal(r.status, 100);
 });
 
+test('gdb: a breakpoint in code a forked child runs too stops the parent only; the child exits as without gdb', { skip }, async () => {
+  const r = await gdbSession([], ['break work', 'continue', 'backtrace 1', 'continue'], { program: guest('gdb_fork') });
+  assert.match(r.out, /Breakpoint 1, work \(x=1\) at gdb_fork\.c:12/);
+  assert.match(r.out, /\[Inferior 1 \(Remote target\) exited normally\]/);
+  assert.equal(r.stdout, 'gdb_fork: child exited 42, parent got 2\n');
+  assert.equal(r.status, 0);
+});
+
 test('gdb: continue to a segfault stops at the faulting line with SIGSEGV; continue ends the program', { skip }, async () => {
   const r = await gdbSession(['segv'], ['continue', 'info registers rip', 'backtrace', 'print *p', 'continue']);
   assert.match(r.out, /Program received signal SIGSEGV, Segmentation fault\.\n0x[0-9a-f]+ in crash \(\) at gdb_demo\.c:34\n34\s+\*p = 42;/);
