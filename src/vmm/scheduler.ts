@@ -2101,8 +2101,29 @@ export class Scheduler implements TaskServices {
     g.stopped = true;
     g.stopReport = sig;
     g.contReport = false;
-    for (const t of g.tasks) { this.toResume.delete(t); const r = this.runs.get(t); if (r) this.parkForStop(t, r); }
+    for (const t of g.tasks) {
+      this.toResume.delete(t);
+      const r = this.runs.get(t);
+      if (!r) continue;
+      this.interruptForStop(t, r);
+      this.parkForStop(t, r);
+    }
     this.notifyParent(g, CLD_STOPPED, sig);
+  }
+
+  /**
+   * A stop ends some waits with EINTR, though no handler runs (signal(7)): epoll_wait and
+   * sigtimedwait (the program sees it once continued). Other calls go on after the stop.
+   */
+  private interruptForStop(t: Task, r: TaskRun): void {
+    const w = r.wait;
+    if (!w || r.dead) return;
+    if (w.kind === 'sigwait' && !w.sfdMax) { this.complete(t, r, -EINTR); return; }
+    const nr = r.viaChannel ? r.sysNr : r.vcpu.lastNr;
+    if ((w.kind === 'host' || w.kind === 'ready') && (nr === NR.epoll_wait || nr === NR.epoll_pwait || nr === NR.epoll_pwait2)) {
+      r.interrupted = true;
+      r.thread?.kick(r.vcpu.fd.runU8, false);
+    }
   }
 
   /**

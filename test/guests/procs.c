@@ -55,6 +55,8 @@
  *                      reaching a group of two children, kill(0) reaching ours
  *   vfork-exec PROG    vfork: the parent waits until the child execs (it sees the child's
  *                      stores), exec with argv and envp, _exit, a failed exec's errno
+ *   stop-eintr         a stop and SIGCONT end epoll_wait and sigtimedwait with EINTR, with
+ *                      no handler (signal(7)); nanosleep and read go on
  *   vfork-shared PROG  vfork shares the memory: a mapping the child makes is the parent's;
  *                      a parent with a second thread that keeps running; a child whose
  *                      parent is killed while it runs goes on and execs
@@ -98,6 +100,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -656,6 +659,72 @@ static void *spin_counter(void *a)
     for (;;)
         (*c)++;
     return NULL;
+}
+
+/* A child blocked in a call, stopped by SIGSTOP and continued: its exit status says what
+   the call returned (10: EINTR, 20: it went on and returned normally). */
+static void stop_cont_child(const char *what, int how)
+{
+    int ready[2];
+    xpipe(ready);
+    fflush(NULL);
+    pid_t pid = xfork();
+    if (pid == 0) {
+        close(ready[0]);
+        int r;
+        if (how == 0) {                        /* epoll_wait on an empty pipe, 3 s */
+            int p[2], ep = epoll_create1(0);
+            xpipe(p);
+            struct epoll_event ev = { .events = EPOLLIN };
+            CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev) == 0);
+            writeall(ready[1], "r", 1);
+            r = epoll_wait(ep, &ev, 1, 3000);
+        } else if (how == 1) {                 /* sigtimedwait for a blocked SIGUSR1, 3 s */
+            sigset_t set;
+            sigemptyset(&set);
+            sigaddset(&set, SIGUSR1);
+            sigprocmask(SIG_BLOCK, &set, NULL);
+            struct timespec ts = { 3, 0 };
+            writeall(ready[1], "r", 1);
+            r = sigtimedwait(&set, NULL, &ts);
+        } else if (how == 2) {                 /* nanosleep, 600 ms: restarted, not EINTR */
+            struct timespec ts = { 0, 600 * 1000000L };
+            writeall(ready[1], "r", 1);
+            r = nanosleep(&ts, NULL);
+        } else {                               /* read of a pipe written after the stop */
+            int p[2];
+            xpipe(p);
+            writeall(ready[1], &p[1], sizeof p[1]);
+            char c;
+            r = (int)read(p[0], &c, 1);
+        }
+        _exit(r < 0 && errno == EINTR ? 10 : 20);
+    }
+    close(ready[1]);
+    char c[4];
+    CHECK(read(ready[0], c, sizeof c) > 0);
+    msleep(200);                               /* blocked in the call by now */
+    CHECK(kill(pid, SIGSTOP) == 0);
+    CHECK(xwaitopt(pid, WUNTRACED) != 0);
+    CHECK(kill(pid, SIGCONT) == 0);
+    if (how == 3) {
+        /* The child's write end is its own copy: it cannot be written from here; instead
+           its read must still be blocked after the continue, and SIGKILL ends it. */
+        msleep(100);
+        int st;
+        printf("%s: still blocked after SIGCONT: %s\n", what, yesno(waitpid(pid, &st, WNOHANG) == 0));
+        CHECK(kill(pid, SIGKILL) == 0);
+    }
+    wait_show(what, pid);
+    close(ready[0]);
+}
+
+static void mode_stop_eintr(void)
+{
+    stop_cont_child("epoll_wait, stopped and continued (10: EINTR)", 0);
+    stop_cont_child("sigtimedwait, stopped and continued (10: EINTR; musl retries: 20)", 1);
+    stop_cont_child("nanosleep, stopped and continued (20: completed)", 2);
+    stop_cont_child("read of a pipe, stopped and continued", 3);
 }
 
 static void mode_job_control(void)
@@ -1928,9 +1997,9 @@ static void mode_vfork_shared(const char *prog)
     CHECK(pthread_create(&th, NULL, spinner, NULL) == 0);
     char *av[] = { (char *)prog, "quiet-exit", "0", NULL };
     char *ev[] = { NULL };
-    int bad = 0;
+    volatile int bad = 0;
     unsigned long before = spin_count;
-    for (int i = 1; i <= 20; i++) {
+    for (volatile int i = 1; i <= 20; i++) {
         fflush(NULL);
         pid = vfork();
         if (pid == 0) {
@@ -1952,7 +2021,7 @@ static void mode_vfork_shared(const char *prog)
 
     /* The parent is killed while its vfork child runs: the child goes on, and execs or exits. */
     CHECK(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
-    for (int exits = 0; exits <= 1; exits++) {
+    for (volatile int exits = 0; exits <= 1; exits++) {
     fflush(NULL);
     pid_t middle = xfork();
     if (middle == 0) {
@@ -2430,6 +2499,7 @@ int main(int argc, char **argv)
     else if (IS("wait-signal")) mode_wait_signal();
     else if (IS("wait-stop")) mode_wait_stop();
     else if (IS("job-control")) mode_job_control();
+    else if (IS("stop-eintr")) mode_stop_eintr();
     else if (IS("stop-forever")) mode_stop_forever();   /* torov only */
     else if (IS("wnohang")) mode_wnohang();
     else if (IS("echild")) mode_echild();

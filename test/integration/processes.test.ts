@@ -159,6 +159,8 @@ const CASES: ProcCase[] = [
   { args: ['waitid'], what: 'waitid P_PID/P_ALL/P_PGID with WEXITED/WSTOPPED/WCONTINUED/WNOWAIT/WNOHANG and the siginfo',
     expect: [/^P_PID, exit 4: si_signo=SIGCHLD si_code=CLD_EXITED si_status=4 si_pid==child yes si_uid==getuid\(\) yes$/m,
       /^WSTOPPED: si_signo=SIGCHLD si_code=CLD_STOPPED si_status=SIGSTOP si_pid==child yes/m, /^WCONTINUED: si_signo=SIGCHLD si_code=CLD_CONTINUED si_status=SIGCONT/m] },
+  { args: ['stop-eintr'], what: 'a stop and SIGCONT end epoll_wait (and glibc\'s sigtimedwait) with EINTR without a handler; nanosleep and read go on',
+    expect: [/^epoll_wait, stopped and continued \(10: EINTR\): WIFEXITED=1 WEXITSTATUS=10$/m, /^read of a pipe, stopped and continued: still blocked after SIGCONT: yes$/m] },
   { args: ['job-control'], what: 'SIGTSTP/SIGTTIN/SIGTTOU stop, handlers, blocked stops, SIGCONT discarding them, orphaned groups, CLD_STOPPED/CLD_CONTINUED, every thread stops, a blocked read waits for SIGCONT',
     expect: [/^raise\(SIGTSTP\) in a group of its own: WIFSTOPPED=1 WSTOPSIG=SIGTSTP$/m, /^ {2}\/proc\/PID\/stat state while stopped: T$/m,
       /^SIGTSTP with a handler: WIFEXITED=1 WEXITSTATUS=3$/m, /^then unblocked: WIFSTOPPED=1 WSTOPSIG=SIGTSTP$/m,
