@@ -655,7 +655,10 @@ static int drain(struct state *s, int ctl)
 	for (;;) {
 		ssize_t n = recv(ctl, m, sizeof m - 1, MSG_DONTWAIT);
 		if (n > 0) { on_message(s, m, n); continue; }
-		if (n < 0 && errno == EINTR) continue;
+		/* ECONNRESET: the VMM ended with a reply of ours unread (a "joined" before its
+		   restart request). The kernel reports that once, before the messages still
+		   queued: they count all the same (a lost "restart" ended a --gdb run silently). */
+		if (n < 0 && (errno == EINTR || errno == ECONNRESET)) continue;
 		return n < 0 && errno == EAGAIN;
 	}
 }
