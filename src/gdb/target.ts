@@ -349,11 +349,14 @@ export class DebugSession implements Target, DebugHook {
     this.event ??= this.first.task;
     s.debug = this;
     m.debugFault = (t, f) => this.threadFault(t, f);
-    // Watched pages are writable for the VMM while it serves a syscall (a read into a watched buffer).
+    // Watched pages stay protected while a syscall is served: other threads run meanwhile,
+    // and a write of theirs must still fault (giving the pages their write bit back here
+    // let such writes through unseen). The VMM's own writes there are allowed anyway
+    // (GuestMemory.debugWatched); a syscall that changed a watched page's protection
+    // (mprotect, mmap) is followed: the page is protected again from its new state.
     m.dispatcher.wrap = (call) => {
       if (this.protectedPages.size === 0) return call();
-      this.unprotectPages();
-      try { return call(); } finally { this.protectPages(); }
+      try { return call(); } finally { this.followProtections(); }
     };
     this.rebindWatcher();
     return s.run();
@@ -848,7 +851,24 @@ export class DebugSession implements Target, DebugHook {
     }
   }
 
-  /** Gives the watched pages their write bit back (while stopped, and around syscalls). */
+  /**
+   * After a syscall: a protected page whose protection the program changed (mprotect,
+   * munmap, mmap over it) is no longer taken for one torov protected; pages writable
+   * again are protected anew.
+   */
+  private followProtections(): void {
+    const mem = this.m.mem;
+    for (const pg of [...this.protectedPages]) {
+      const prot = mem.pageProt(pg * PAGE_SIZE), saved = this.savedProt.get(pg);
+      if (saved !== undefined && prot === (saved & ~2)) continue;
+      this.protectedPages.delete(pg);
+      this.savedProt.delete(pg);
+      mem.debugWatched?.delete(pg);
+    }
+    this.protectPages();
+  }
+
+  /** Gives the watched pages their write bit back (while stopped). */
   private unprotectPages(): void {
     for (const pg of this.protectedPages) this.setPageWritable(pg, true);
     this.protectedPages.clear();
