@@ -859,7 +859,7 @@ const DOCKER_SKIP = !have('dockerd') || !have('docker') ? 'Docker tests skipped:
   : process.getuid?.() !== 0 ? 'Docker tests skipped: they need root' : undefined;
 if (DOCKER_SKIP) process.stderr.write(`oci.test: ${DOCKER_SKIP}\n`);
 
-test('Docker: docker run --runtime torov, against runc: output, statuses, docker stop, the default seccomp profile', { skip: DOCKER_SKIP }, async () => {
+test('Docker: docker run --runtime torov, against runc: output, statuses, docker exec, docker stop, the default seccomp profile', { skip: DOCKER_SKIP }, async () => {
   // Under /run, not /tmp (see test/oci/dockerd.sh).
   const dir = fs.mkdtempSync('/run/torov-dockerd-');
   const script = path.join(ROOT, 'test', 'oci', 'dockerd.sh');
@@ -886,6 +886,11 @@ test('Docker: docker run --runtime torov, against runc: output, statuses, docker
     const pid = Number(docker(['inspect', '-f', '{{.State.Pid}}', 'torov-sleep']).stdout);
     assert.ok(pid > 0 && tree(pid).some(holdsKvm), 'a torov VM');
     const all = tree(pid);
+    // docker exec: a torov VM in the container's network namespace; the program's status.
+    const ex = docker(['exec', 'torov-sleep', '/oci_probe', 'args', 'a', 'b c']);
+    assert.equal(ex.status, 0, ex.stderr);
+    assert.equal(ex.stdout, '[a]\n[b c]\n');
+    assert.equal(docker(['exec', 'torov-sleep', '/oci_probe', 'exit', '3']).status, 3);
     const stop = docker(['stop', '-t', '10', 'torov-sleep']);
     assert.equal(stop.status, 0, stop.stderr);
     assert.equal(docker(['inspect', '-f', '{{.State.ExitCode}}', 'torov-sleep']).stdout.trim(), '143', 'docker stop\'s SIGTERM reached the program');
