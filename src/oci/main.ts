@@ -763,7 +763,7 @@ function cmdKill(g: Global, p: Parsed): number {
 /** Thaws a paused run (best effort: it is being killed). */
 function thaw(g: Global, s: Stored): void {
   if (s.freezer === undefined) return;
-  try { (require('./cgroups') as typeof import('./cgroups')).setFrozen(s.freezer, processes(s), false); } catch { /* ended meanwhile */ }
+  try { (require('./cgroups') as typeof import('./cgroups')).setFrozen(s.freezer, [...processes(s), ...execProcesses(g, s.id)], false); } catch { /* ended meanwhile */ }
   if (s.paused) { s.paused = false; try { save(g, s); } catch { /* removed meanwhile */ } }
 }
 
@@ -808,8 +808,9 @@ function cmdPause(g: Global, log: Logger, id: string): number {
   const st = status(s);
   if (st === 'stopped') throw new OciError('container not running');
   if (st === 'paused') throw new OciError('container already paused');
-  const pids = processes(s);
-  const fz = cg.prepareFreezer(s.pid, pids, s.freezer?.made ?? [], (m) => log.write('debug', `pause: ${m}`));
+  // Its exec'd processes stop with it, as runc's (in the container's cgroup) do.
+  const pids = [...processes(s), ...execProcesses(g, id)];
+  const fz = cg.prepareFreezer(s.pid, pids, s.freezer?.made ?? [], (m) => log.write('debug', `pause: ${m}`), execRecords(g, id).map((r) => r.pid));
   if (fz.how === 'signal') log.write('debug', 'pause: no freezer cgroup for the run: stopping its processes with SIGSTOP');
   else log.write('debug', `pause: freezing ${fz.dirs.join(' ')}`);
   // Recorded first: whatever happens next, delete removes the cgroups made.
@@ -828,7 +829,7 @@ function cmdPause(g: Global, log: Logger, id: string): number {
 function cmdResume(g: Global, id: string): number {
   const s = load(g, id);
   if (status(s) !== 'paused' || s.freezer === undefined) throw new OciError('container not paused');
-  (require('./cgroups') as typeof import('./cgroups')).setFrozen(s.freezer, processes(s), false);
+  (require('./cgroups') as typeof import('./cgroups')).setFrozen(s.freezer, [...processes(s), ...execProcesses(g, id)], false);
   s.paused = false;
   save(g, s);
   return 0;

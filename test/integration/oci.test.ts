@@ -480,7 +480,7 @@ test('exec: the process is in the container\'s network namespace: it reaches the
   } finally { oci(state, ['delete', '--force', 'x2']); }
 });
 
-test('exec: files of the container\'s root are shared with it; its /tmp (a tmpfs) is not', async () => {
+test('exec: files of the container\'s root are shared with it; its /tmp (a tmpfs) and its processes are not', async () => {
   const { bundle } = await server('x3', 8953, (c) => { c.mounts.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['size=8m'] }); });
   try {
     assert.equal(oci(state, ['exec', 'x3', '/oci_probe', 'write', '/shared.txt', 'from exec 1']).status, 0);
@@ -492,6 +492,9 @@ test('exec: files of the container\'s root are shared with it; its /tmp (a tmpfs
     const t = oci(state, ['exec', 'x3', '/oci_probe', 'cat', '/tmp/t.txt']);
     assert.equal(t.status, 1, 'each VM has a /tmp of its own');
     assert.match(t.stderr, /No such file or directory/);
+    // Nor its processes: in the exec's VM, pid 1 is the exec'd program, and the server is not there.
+    assert.equal(oci(state, ['exec', 'x3', '/oci_probe', 'cat', '/proc/1/cmdline']).stdout, '/oci_probe\0cat\0/proc/1/cmdline\0');
+    assert.equal(oci(state, ['exec', 'x3', '/oci_probe', 'cat', '/proc/2/cmdline']).status, 1);
   } finally { oci(state, ['delete', '--force', 'x3']); }
 });
 
@@ -521,6 +524,42 @@ test('exec: failures are one line with status 255 and leave nothing: a missing p
     assert.match(r.stderr, /cannot exec in a stopped container/);
   } finally { oci(state, ['delete', '--force', 'x4']); }
 });
+
+for (const how of ['default', 'v2', 'signal'] as const) {
+  const skip = how === 'signal' ? false : ROOT_SKIP ?? (how === 'v2' && !haveV2 ? 'no cgroup v2 hierarchy' : how === 'default' && !haveV1Freezer && !haveV2 ? 'no freezer' : false);
+  test(`exec: pause (${how}) stops the exec'd processes with the container; resume goes on; SIGKILL to the paused container ends them`, { skip }, async () => {
+    const env = how === 'default' ? {} : { TOROV_OCI_FREEZER: how };
+    const id = `xp-${how}`;
+    const { out, pid } = await ticker(id);
+    try {
+      const xout = path.join(scratchDir('torov-oci-exec-tick-'), 'out');
+      const fd = fs.openSync(xout, 'w');
+      const r = cp.spawnSync(RUNTIME, ['--root', state, 'exec', '--detach', '--pid-file', `${xout}.pid`, id, '/oci_probe', 'tick'], { stdio: ['ignore', fd, fd], ...LIMIT });
+      fs.closeSync(fd);
+      assert.equal(r.status, 0, fs.readFileSync(xout, 'utf8'));
+      const xpid = Number(fs.readFileSync(`${xout}.pid`, 'utf8'));
+      await until('the exec to tick', () => ticks(xout) > 3);
+      const all = [...tree(pid), ...tree(xpid)];
+      assert.ok(!(await stands(xout, 300)), 'the exec ticks while running');
+      const p = oci(state, ['pause', id], { env });
+      assert.equal(p.status, 0, p.stderr);
+      assert.ok(await stands(xout, 500), 'a paused container\'s exec does not run');
+      assert.ok(await stands(out, 100));
+      assert.match(oci(state, ['exec', id, '/hello']).stderr, /cannot exec in a paused container/);
+      assert.equal(oci(state, ['resume', id]).status, 0);
+      const n = ticks(xout);
+      await until('the exec to tick again', () => ticks(xout) > n + 5);
+      assert.equal(oci(state, ['pause', id], { env }).status, 0);
+      const fz = cgroupsOf(pid).filter((d) => d.dir.endsWith('.freezer')).map((d) => d.dir);
+      const cgx = runCgroupsOf(xpid);
+      assert.equal(oci(state, ['kill', id, 'KILL']).status, 0);
+      await until('the container and its exec to end', () => !all.some(exists));
+      assert.equal(oci(state, ['delete', id]).status, 0);
+      for (const f of [...fz, ...cgx]) await until(`no cgroup left: ${f}`, () => !fs.existsSync(f));
+      assert.deepEqual(fs.readdirSync(state), []);
+    } finally { oci(state, ['delete', '--force', id]); }
+  });
+}
 
 test('exec --detach: the pid file names its launcher; the exec ends with its container (137), and delete --force ends it; nothing is left', async () => {
   const { pid } = await server('x5', 8955);
