@@ -118,11 +118,12 @@ function moveInto(dir: string, pids: readonly number[], made: string[]): void {
 }
 
 /**
- * Puts the run's processes (`pids`, the launcher first) in a freezer cgroup and returns how
- * to freeze them: v1's freezer hierarchy where it is mounted, else v2, else signals.
+ * Puts the run's processes (`pids`, the launcher first; with those of its exec'd processes,
+ * whose launchers are `execLaunchers`) in a freezer cgroup and returns how to freeze them:
+ * v1's freezer hierarchy where it is mounted, else v2, else signals.
  * `made` lists the cgroups made earlier for this run (reused).
  */
-export function prepareFreezer(launcherPid: number, pids: readonly number[], made: readonly string[], log: (m: string) => void): Freezer {
+export function prepareFreezer(launcherPid: number, pids: readonly number[], made: readonly string[], log: (m: string) => void, execLaunchers: readonly number[] = []): Freezer {
   const force = process.env['TOROV_OCI_FREEZER'];
   const name = `torov-${launcherPid}.freezer`;
   const mine = [...made];
@@ -139,8 +140,10 @@ export function prepareFreezer(launcherPid: number, pids: readonly number[], mad
       const d = dirsOf(pid).find((x) => x.version === 2);
       if (!d) { log('no cgroup v2 hierarchy'); return undefined; }
       const base = path.posix.basename(d.dir);
-      // The run's own cgroups (only its processes are in them) are frozen where they are.
-      const dir = base === `torov-${launcherPid}` || base === `torov-${launcherPid}.launcher` || base === name ? d.dir : path.join(d.dir, name);
+      // The run's own cgroups (only its processes are in them), and those of its exec'd
+      // processes' runs, are frozen where they are.
+      const own = [launcherPid, ...execLaunchers].some((l) => base === `torov-${l}` || base === `torov-${l}.launcher`) || base === name;
+      const dir = own ? d.dir : path.join(d.dir, name);
       if (dir !== d.dir) { try { moveInto(dir, [pid], mine); } catch (e) { log((e as Error).message); return undefined; } }
       if (!fs.existsSync(path.join(dir, 'cgroup.freeze'))) { log(`${dir} has no cgroup.freeze (a kernel before 5.2?)`); return undefined; }
       if (!dirs.includes(dir)) dirs.push(dir);

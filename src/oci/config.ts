@@ -142,6 +142,11 @@ function hostPath(v: unknown, at: string, bundle: string): string {
 
 /** Reads and parses BUNDLE/config.json (bounded), then plans the run. */
 export function readConfig(bundle: string): RunPlan {
+  return planRun(readConfigDoc(bundle), bundle);
+}
+
+/** Reads and parses BUNDLE/config.json (bounded): the document, unchecked. */
+export function readConfigDoc(bundle: string): unknown {
   const file = path.join(bundle, 'config.json');
   let text: string;
   try {
@@ -153,9 +158,7 @@ export function readConfig(bundle: string): RunPlan {
     if (e instanceof OciError) throw e;
     throw new OciError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
   }
-  let doc: unknown;
-  try { doc = JSON.parse(text); } catch (e) { throw new OciError(`${file}: not valid JSON (${(e as Error).message})`); }
-  return planRun(doc, bundle);
+  try { return JSON.parse(text); } catch (e) { throw new OciError(`${file}: not valid JSON (${(e as Error).message})`); }
 }
 
 /** Plans the run of a parsed config.json whose bundle is `bundle`. Throws OciError. */

@@ -161,7 +161,16 @@ commands:
   ps [--format table|json] ID   the container's host processes
   list [--format table|json] [--quiet]   the containers under --root
   features       what this runtime supports (JSON)
-  (exec, checkpoint, restore and spec are not supported: each fails with one line)
+  exec [--detach] [--pid-file F] [--console-socket SOCK] [--tty] [--cwd DIR] [--env K=V]...
+       [--user UID[:GID]] [--additional-gids GID]... ID COMMAND [ARG...]
+  exec [--detach] [--pid-file F] [--console-socket SOCK] --process FILE ID
+                 run another process in a running container (what ctr task exec,
+                 docker exec and kubectl exec call): a torov VM of its own with the
+                 container's root, mounts, host name, policy and limits, in its network
+                 namespace; without --detach, wait and exit with its status. It does not
+                 share the container's /proc, pids or /tmp (docs/oci.md). Its own
+                 failures exit with 255
+  (checkpoint, restore and spec are not supported: each fails with one line)
 
 global options:
   --root DIR            state directory (default ${DEFAULT_ROOT})
@@ -196,6 +205,8 @@ function torovBinary(): string {
 export async function main(argv: string[]): Promise<number> {
   let g: Global = { root: DEFAULT_ROOT, logFormat: 'text', debug: false, systemdCgroup: false };
   let log = new Logger(g);
+  // exec fails with 255, as runc's: its own status is the program's.
+  let failStatus = 1;
   try {
     const top = parseFlags(argv, GLOBAL_FLAGS, true);
     const f = top.flags;
@@ -207,9 +218,10 @@ export async function main(argv: string[]): Promise<number> {
     if (f['version']) { writeFd(1, `torov-oci version ${version()}\nspec: ${OCI_VERSION}\n`); return 0; }
     const [cmd, ...rest] = top.rest;
     if (f['help'] || cmd === undefined || cmd === 'help') { writeFd(1, HELP); return cmd === undefined && !f['help'] ? 1 : 0; }
+    if (cmd === 'exec') { failStatus = 255; return await cmdExec(g, log, rest); }
     const spec = COMMAND_FLAGS[cmd];
     if (!spec) {
-      if (['exec', 'checkpoint', 'restore', 'spec'].includes(cmd)) throw new OciError(`${cmd}: not supported by torov-oci (see docs/oci.md)`);
+      if (['checkpoint', 'restore', 'spec'].includes(cmd)) throw new OciError(`${cmd}: not supported by torov-oci (see docs/oci.md)`);
       throw new OciError(`unknown command ${JSON.stringify(cmd)} (try: torov-oci --help)`);
     }
     const p = parseFlags(rest, { ...spec, help: { value: false, alias: 'h' } }, false);
@@ -237,7 +249,7 @@ export async function main(argv: string[]): Promise<number> {
     log.write('error', msg);
     if (g.log !== undefined) writeFd(2, `torov-oci: ${msg.replace(/[\x00-\x1f\x7f]/g, ' ')}\n`);
     if (process.env['TOROV_DEBUG']) writeFd(2, String((e as Error)?.stack) + '\n');
-    return 1;
+    return failStatus;
   }
 }
 
@@ -326,43 +338,11 @@ async function cmdCreate(g: Global, log: Logger, p: Parsed, andRun: boolean): Pr
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new OciError(`container "${id}" already exists`);
     throw e;
   }
-  let child: ChildProcess | undefined;
-  let readyFd = -1;
-  let pty: import('./console').Pty | undefined;
+  const run: { child?: ChildProcess } = {};
+  let child: ChildProcess;
   try {
     const policyFile = writePolicy(plan, dir, log);
-    if (plan.hostname !== undefined) fs.writeFileSync(path.join(dir, 'hostname'), plan.hostname, { mode: 0o644 });
-    mkfifo(path.join(dir, 'start'));
-    mkfifo(path.join(dir, 'ready'));
-    readyFd = fs.openSync(path.join(dir, 'ready'), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-    if (plan.network.mode === 'join') joinNetwork(plan.network.path);
-    // --oci-sync: the VMM opens this directory's FIFOs, says when it is ready, and waits for start.
-    const argv = torovRunArgs(plan, policyFile, { args: words });
-    argv.splice(1, 0, '--oci-sync', dir);
-    log.write('debug', `starting: bin/torov ${argv.map((a) => JSON.stringify(a)).join(' ')}`);
-    const cp = require('node:child_process') as typeof import('node:child_process');
-    // A terminal: the pty's slave is the container's stdio and, through setsid -c (a new
-    // session whose controlling terminal is its stdin), its controlling terminal; the
-    // master goes to --console-socket (or, for `run` without one, stays on ours).
-    let cmd = torovBinary();
-    let stdio: number[] = [0, 1, 2];
-    if (plan.terminal) {
-      if (consoleSocket === undefined) log.write('debug', 'process.terminal without --console-socket: the container uses this terminal');
-      else {
-        const con = require('./console') as typeof import('./console');
-        pty = con.openPty(plan.consoleSize);
-        con.sendFd(consoleSocket, pty.master, pty.path);
-        stdio = [pty.slave, pty.slave, pty.slave];
-      }
-      argv.unshift('-c', cmd);
-      cmd = 'setsid';
-    }
-    child = cp.spawn(cmd, argv, {
-      stdio, cwd: '/',
-      env: { PATH: `${path.dirname(process.execPath)}:${process.env['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'}` },
-    });
-    const ready = await waitReady(child, readyFd);
-    if (ready !== true) throw new OciError(`the container's VM did not start: ${ready} (torov's message, if any, is on the container's stderr)`);
+    child = await startRun(dir, plan, policyFile, words, consoleSocket, log, run, 'container');
     const pid = child.pid!;
     const st = procStat(pid);
     if (st === undefined) throw new OciError('the container\'s process ended before it was created');
@@ -382,12 +362,10 @@ async function cmdCreate(g: Global, log: Logger, p: Parsed, andRun: boolean): Pr
     }
     log.write('debug', `created ${id}: pid ${pid}`);
   } catch (e) {
-    if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) { try { child.kill('SIGKILL'); } catch { /* gone */ } }
+    const c = run.child;
+    if (c?.pid !== undefined && c.exitCode === null && c.signalCode === null) { try { c.kill('SIGKILL'); } catch { /* gone */ } }
     fs.rmSync(dir, { recursive: true, force: true });
     throw e;
-  } finally {
-    if (readyFd >= 0) fs.closeSync(readyFd);
-    if (pty) { fs.closeSync(pty.master); fs.closeSync(pty.slave); }
   }
   if (!andRun) { child.unref(); return 0; }
   cmdStart(g, log, id);
@@ -399,6 +377,57 @@ async function cmdCreate(g: Global, log: Logger, p: Parsed, andRun: boolean): Pr
   });
   if (!p.flags['keep']) fs.rmSync(dir, { recursive: true, force: true });
   return code;
+}
+
+/**
+ * Starts `torov run --oci-sync DIR` for a plan (a container's, or an exec'd process's) and
+ * resolves once its VM is built and waits for the start FIFO; `run.child` holds the
+ * process as soon as it exists, so that the caller can kill it if anything fails.
+ * DIR gets the FIFOs and the host name file the VMM reads (src/oci/sync.ts).
+ */
+async function startRun(dir: string, plan: RunPlan, policyFile: string, words: string[], consoleSocket: string | undefined, log: Logger,
+  run: { child?: ChildProcess }, what: 'container' | 'exec'): Promise<ChildProcess> {
+  let readyFd = -1;
+  let pty: import('./console').Pty | undefined;
+  try {
+    if (plan.hostname !== undefined) fs.writeFileSync(path.join(dir, 'hostname'), plan.hostname, { mode: 0o644 });
+    mkfifo(path.join(dir, 'start'));
+    mkfifo(path.join(dir, 'ready'));
+    readyFd = fs.openSync(path.join(dir, 'ready'), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    if (plan.network.mode === 'join') joinNetwork(plan.network.path);
+    // --oci-sync: the VMM opens this directory's FIFOs, says when it is ready, and waits for start.
+    const argv = torovRunArgs(plan, policyFile, { args: words });
+    argv.splice(1, 0, '--oci-sync', dir);
+    log.write('debug', `starting: bin/torov ${argv.map((a) => JSON.stringify(a)).join(' ')}`);
+    const cp = require('node:child_process') as typeof import('node:child_process');
+    // A terminal: the pty's slave is the process's stdio and, through setsid -c (a new
+    // session whose controlling terminal is its stdin), its controlling terminal; the
+    // master goes to --console-socket (or, for `run` without one, stays on ours).
+    let cmd = torovBinary();
+    let stdio: number[] = [0, 1, 2];
+    if (plan.terminal) {
+      if (consoleSocket === undefined) log.write('debug', `process.terminal without --console-socket: the ${what} uses this terminal`);
+      else {
+        const con = require('./console') as typeof import('./console');
+        pty = con.openPty(plan.consoleSize);
+        con.sendFd(consoleSocket, pty.master, pty.path);
+        stdio = [pty.slave, pty.slave, pty.slave];
+      }
+      argv.unshift('-c', cmd);
+      cmd = 'setsid';
+    }
+    const child = cp.spawn(cmd, argv, {
+      stdio, cwd: '/',
+      env: { PATH: `${path.dirname(process.execPath)}:${process.env['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'}` },
+    });
+    run.child = child;
+    const ready = await waitReady(child, readyFd);
+    if (ready !== true) throw new OciError(`the ${what === 'exec' ? 'exec\'d process\'s' : 'container\'s'} VM did not start: ${ready} (torov's message, if any, is on the ${what === 'exec' ? 'process\'s' : 'container\'s'} stderr)`);
+    return child;
+  } finally {
+    if (readyFd >= 0) fs.closeSync(readyFd);
+    if (pty) { fs.closeSync(pty.master); fs.closeSync(pty.slave); }
+  }
 }
 
 /** The guest's memory as `torov run` sizes it: the config's limit (rounded as torovRunArgs passes it), else the policy's, else torov's default. */
@@ -544,6 +573,138 @@ function cmdStart(g: Global, log: Logger, id: string): number {
   return 0;
 }
 
+// ---- exec ---------------------------------------------------------------------------
+
+/** An exec'd process of a container: its launcher, and its directory (ROOT/ID/exec-XXXXXX). */
+interface ExecRecord { pid: number; pidStart: string; dir: string }
+
+/** The exec'd processes of a container that still run. */
+function execRecords(g: Global, id: string): ExecRecord[] {
+  const { same } = require('./guard') as typeof import('./guard');
+  const out: ExecRecord[] = [];
+  let entries: string[] = [];
+  try { entries = fs.readdirSync(dirOf(g, id)).filter((e) => e.startsWith('exec-')); } catch { return out; }
+  for (const e of entries) {
+    const dir = path.join(dirOf(g, id), e);
+    try {
+      const r = JSON.parse(fs.readFileSync(path.join(dir, 'exec.json'), 'utf8')) as { pid: number; pidStart: string };
+      if (Number.isSafeInteger(r.pid) && r.pid > 0 && typeof r.pidStart === 'string' && same(r.pid, r.pidStart)) out.push({ pid: r.pid, pidStart: r.pidStart, dir });
+    } catch { /* starting, or ended */ }
+  }
+  return out;
+}
+
+/** The host processes of a container's exec'd processes: each launcher and its VMM. */
+function execProcesses(g: Global, id: string): number[] {
+  const { descendants } = require('./guard') as typeof import('./guard');
+  return execRecords(g, id).flatMap((r) => [r.pid, ...descendants(r.pid)]);
+}
+
+/**
+ * Ends a container's exec'd processes: SIGKILL to each one's VMM, so that its launcher
+ * ends (status 137) and removes the run's cgroup as it does after any end of its VMM;
+ * the launchers still there after `waitMs` get SIGKILL too.
+ */
+async function killExecs(g: Global, id: string, waitMs: number): Promise<void> {
+  const { descendants } = require('./guard') as typeof import('./guard');
+  const recs = execRecords(g, id);
+  for (const r of recs) for (const p of descendants(r.pid)) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+  const { same } = require('./guard') as typeof import('./guard');
+  for (let waited = 0; recs.some((r) => same(r.pid, r.pidStart)) && waited < waitMs; waited += 20) await new Promise((res) => setTimeout(res, 20));
+  for (const r of recs) if (same(r.pid, r.pidStart)) { try { process.kill(r.pid, 'SIGKILL'); } catch { /* gone */ } }
+}
+
+/** Reads a --process file (at most MAX_CONFIG_BYTES). */
+function readProcessFile(file: string): string {
+  const { MAX_CONFIG_BYTES } = require('./config') as typeof import('./config');
+  let st: fs.Stats;
+  try { st = fs.statSync(file); } catch (e) { throw new OciError(`exec: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
+  if (!st.isFile()) throw new OciError(`exec: ${file} is not a regular file`);
+  if (st.size > MAX_CONFIG_BYTES) throw new OciError(`exec: ${file} is ${st.size} bytes (at most ${MAX_CONFIG_BYTES})`);
+  return fs.readFileSync(file, 'utf8');
+}
+
+/**
+ * `exec`: another process in a running container, as a torov VM of its own (a second
+ * `torov run`) with the container's root, mounts, host name, policy and limits (its
+ * config.json, read again from the bundle as runc does, with this process in it), in the
+ * network namespace of the container's VMM. The pid file names its launcher (bin/torov),
+ * the process containerd's shim reaps and signals: its exit status is the program's.
+ * A guard (src/oci/guard.ts) ends it when the container's process ends, as the kernel
+ * ends runc's exec'd processes with the container's PID namespace.
+ */
+async function cmdExec(g: Global, log: Logger, argv: string[]): Promise<number> {
+  const ex = require('./exec') as typeof import('./exec');
+  const req = ex.parseExecArgs(argv);
+  if (req.help) { writeFd(1, HELP); return 0; }
+  const id = checkId(req.id);
+  for (const n of req.notes) log.write('debug', `exec: ${n}`);
+  const s = load(g, id);
+  const st = status(s);
+  if (st === 'stopped') throw new OciError('cannot exec in a stopped container (container not running)');
+  if (st === 'paused' && !req.ignorePaused) throw new OciError('cannot exec in a paused container (use --ignore-paused to override)');
+  const processJson = req.processFile !== undefined ? ex.parseProcessJson(readProcessFile(path.resolve(req.processFile)), req.processFile) : undefined;
+  const { readConfigDoc, planRun } = require('./config') as typeof import('./config');
+  const doc = readConfigDoc(s.bundle);
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new OciError(`${s.bundle}/config.json: the top level must be an object`);
+  const proc = ex.execProcess(req, (doc as Record<string, unknown>)['process'], processJson);
+  let plan: RunPlan;
+  try { plan = planRun(ex.execConfig(doc as Record<string, unknown>, proc), s.bundle); } catch (e) { throw ex.execError(e); }
+  for (const n of plan.notes) log.write('debug', `exec: ${n}`);
+  const consoleSocket = req.consoleSocket !== undefined ? path.resolve(req.consoleSocket) : undefined;
+  if (plan.terminal && consoleSocket === undefined && req.detach) throw new OciError('exec: a terminal (--tty, process.terminal) with --detach needs --console-socket');
+  if (!plan.terminal && consoleSocket !== undefined) throw new OciError('exec: --console-socket was given but the process has no terminal (--tty, process.terminal)');
+  // The container's network: its VMM's namespace (the host's, for a container without one).
+  const kids = childrenOf(s.pid);
+  const vmm = kids.includes(s.vmmPid) ? s.vmmPid : kids[0];
+  if (vmm === undefined) throw new OciError('cannot exec in a stopped container (its VM is gone)');
+  plan.network = { mode: 'join', path: `/proc/${vmm}/ns/net` };
+  const { checkEntry } = require('./entry') as typeof import('./entry');
+  const words = checkEntry(plan);
+
+  const dir = fs.mkdtempSync(path.join(dirOf(g, id), 'exec-'));
+  const run: { child?: ChildProcess } = {};
+  let child: ChildProcess;
+  try {
+    const policyFile = writePolicy(plan, dir, log);
+    child = await startRun(dir, plan, policyFile, words, consoleSocket, log, run, 'exec');
+    const pid = child.pid!;
+    const pst = procStat(pid);
+    if (pst === undefined) throw new OciError('the exec\'d process ended before it started');
+    if (!alive(s)) throw new OciError('cannot exec in a stopped container (it ended meanwhile)');
+    fs.writeFileSync(path.join(dir, 'exec.json'), JSON.stringify({ pid, pidStart: pst.start }), { mode: 0o600 });
+    const cp = require('node:child_process') as typeof import('node:child_process');
+    cp.spawn(process.execPath, [path.join(__dirname, 'guard.js'), String(s.pid), s.pidStart, String(pid), pst.start, dir],
+      { stdio: 'ignore', detached: true, cwd: '/', env: {} }).unref();
+    const fd = fs.openSync(path.join(dir, 'start'), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+    try { fs.writeSync(fd, 's'); } finally { fs.closeSync(fd); }
+    if (req.pidFile !== undefined) {
+      const pf = path.resolve(req.pidFile);
+      fs.writeFileSync(pf + '.tmp', String(pid), { mode: 0o644 });
+      fs.renameSync(pf + '.tmp', pf);
+    }
+    log.write('debug', `exec in ${id}: pid ${pid}`);
+  } catch (e) {
+    const c = run.child;
+    if (c?.pid !== undefined && c.exitCode === null && c.signalCode === null) { try { c.kill('SIGKILL'); } catch { /* gone */ } }
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  if (req.detach) { child.unref(); return 0; }
+  // Attached: signals sent to this process reach the exec'd one (its launcher forwards them).
+  const relay = (sig: NodeJS.Signals) => { try { child.kill(sig); } catch { /* ended */ } };
+  const sigs: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+  for (const sg of sigs) process.on(sg, relay);
+  const code = await new Promise<number>((resolve) => {
+    const done = (c: number | null, sg: NodeJS.Signals | null) => resolve(c ?? 128 + (sg ? os.constants.signals[sg] : 9));
+    if (child.exitCode !== null || child.signalCode !== null) done(child.exitCode, child.signalCode);
+    else child.on('exit', done);
+  });
+  for (const sg of sigs) process.off(sg, relay);
+  fs.rmSync(dir, { recursive: true, force: true });
+  return code;
+}
+
 /** A signal name (TERM, SIGTERM, sigterm) or number; the default is SIGTERM. */
 export function parseSignal(v: string | undefined): number {
   if (v === undefined) return os.constants.signals.SIGTERM;
@@ -586,7 +747,11 @@ function cmdKill(g: Global, p: Parsed): number {
   if (!alive(s)) throw new OciError('container not running');
   // The launcher forwards the signals a program handles to the guest; SIGKILL (and --all)
   // ends the whole run: the launcher, then its VMM with it.
-  const targets = p.flags['all'] && sig === os.constants.signals.SIGKILL ? processes(s) : [s.pid];
+  // --all reaches the exec'd processes too: their launchers forward the signal; SIGKILL
+  // goes to their VMMs, and each launcher then ends and removes its cgroup.
+  const { descendants } = require('./guard') as typeof import('./guard');
+  const execs = p.flags['all'] ? execRecords(g, id).map((r) => r.pid) : [];
+  const targets = p.flags['all'] && sig === os.constants.signals.SIGKILL ? [...processes(s), ...execs.flatMap((e) => descendants(e))] : [s.pid, ...execs];
   const paused = status(s) === 'paused';
   for (const pid of targets) { try { process.kill(pid, sig); } catch { /* ended meanwhile */ } }
   // A frozen process cannot die: after SIGKILL, thaw the run (as runc does). Other
@@ -598,7 +763,7 @@ function cmdKill(g: Global, p: Parsed): number {
 /** Thaws a paused run (best effort: it is being killed). */
 function thaw(g: Global, s: Stored): void {
   if (s.freezer === undefined) return;
-  try { (require('./cgroups') as typeof import('./cgroups')).setFrozen(s.freezer, processes(s), false); } catch { /* ended meanwhile */ }
+  try { (require('./cgroups') as typeof import('./cgroups')).setFrozen(s.freezer, [...processes(s), ...execProcesses(g, s.id)], false); } catch { /* ended meanwhile */ }
   if (s.paused) { s.paused = false; try { save(g, s); } catch { /* removed meanwhile */ } }
 }
 
@@ -619,6 +784,9 @@ async function cmdDelete(g: Global, log: Logger, p: Parsed): Promise<number> {
     for (let waited = 0; alive(s) && waited < 5000; waited += 20) await new Promise((r) => setTimeout(r, 20));
     if (alive(s)) log.write('warning', `delete: pid ${s.pid} still exists after SIGKILL`);
   }
+  // Exec'd processes do not outlive their container (with runc, the kernel ends them
+  // with its PID namespace; here their guard does, and this, should the guard be gone).
+  await killExecs(g, id, 3000);
   if (s?.freezer !== undefined) {
     // The freezer cgroups `pause` made: empty once the run's processes are gone.
     const left = (require('./cgroups') as typeof import('./cgroups')).removeFreezer(s.freezer, 3000);
@@ -640,8 +808,9 @@ function cmdPause(g: Global, log: Logger, id: string): number {
   const st = status(s);
   if (st === 'stopped') throw new OciError('container not running');
   if (st === 'paused') throw new OciError('container already paused');
-  const pids = processes(s);
-  const fz = cg.prepareFreezer(s.pid, pids, s.freezer?.made ?? [], (m) => log.write('debug', `pause: ${m}`));
+  // Its exec'd processes stop with it, as runc's (in the container's cgroup) do.
+  const pids = [...processes(s), ...execProcesses(g, id)];
+  const fz = cg.prepareFreezer(s.pid, pids, s.freezer?.made ?? [], (m) => log.write('debug', `pause: ${m}`), execRecords(g, id).map((r) => r.pid));
   if (fz.how === 'signal') log.write('debug', 'pause: no freezer cgroup for the run: stopping its processes with SIGSTOP');
   else log.write('debug', `pause: freezing ${fz.dirs.join(' ')}`);
   // Recorded first: whatever happens next, delete removes the cgroups made.
@@ -660,7 +829,7 @@ function cmdPause(g: Global, log: Logger, id: string): number {
 function cmdResume(g: Global, id: string): number {
   const s = load(g, id);
   if (status(s) !== 'paused' || s.freezer === undefined) throw new OciError('container not paused');
-  (require('./cgroups') as typeof import('./cgroups')).setFrozen(s.freezer, processes(s), false);
+  (require('./cgroups') as typeof import('./cgroups')).setFrozen(s.freezer, [...processes(s), ...execProcesses(g, id)], false);
   s.paused = false;
   save(g, s);
   return 0;
@@ -774,7 +943,7 @@ function cmdPs(g: Global, p: Parsed): number {
   const id = oneId(p, 'ps');
   const fmt = p.flags['format'] ?? 'table';
   if (fmt !== 'table' && fmt !== 'json') throw new OciError(`ps: --format must be table or json (got ${JSON.stringify(fmt)})`);
-  const pids = processes(load(g, id));
+  const pids = [...processes(load(g, id)), ...execProcesses(g, id)];
   if (fmt === 'json') { writeFd(1, JSON.stringify(pids) + '\n'); return 0; }
   const lines = ['PID CMD'];
   for (const pid of pids) {

@@ -9,9 +9,16 @@
  *   oci_probe env            print the environment, the working directory and the ids
  *   oci_probe uname          print the host name (uname's nodename)
  *   oci_probe tick           print 0, 1, 2, ... one a line, every 10 ms, for ever (a
- *                            paused container's count stops, and goes on at resume) */
+ *                            paused container's count stops, and goes on at resume)
+ *   oci_probe fetch PORT     connect to 127.0.0.1:PORT and print what the server sends
+ *                            (an exec'd process reaching its container's server)
+ *   oci_probe write FILE TEXT  write TEXT and a newline to FILE (created or truncated)
+ *   oci_probe cat FILE       print FILE
+ *   oci_probe exit N         exit with status N */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +81,29 @@ int main(int argc, char **argv)
         printf("nodename %s\n", u.nodename);
         return 0;
     }
+    if (strcmp(mode, "fetch") == 0 && argc > 2) {
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(atoi(argv[2])), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof a) < 0) { perror("oci_probe: connect"); return 1; }
+        char buf[512];
+        ssize_t n;
+        while ((n = read(s, buf, sizeof buf)) > 0) fwrite(buf, 1, (size_t)n, stdout);
+        return n < 0 ? 1 : 0;
+    }
+    if (strcmp(mode, "write") == 0 && argc > 3) {
+        int fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0 || dprintf(fd, "%s\n", argv[3]) < 0 || close(fd) < 0) { perror("oci_probe: write"); return 1; }
+        return 0;
+    }
+    if (strcmp(mode, "cat") == 0 && argc > 2) {
+        FILE *f = fopen(argv[2], "r");
+        if (!f) { perror("oci_probe: cat"); return 1; }
+        int c;
+        while ((c = getc(f)) != EOF) putchar(c);
+        fclose(f);
+        return 0;
+    }
+    if (strcmp(mode, "exit") == 0 && argc > 2) return atoi(argv[2]);
     fprintf(stderr, "oci_probe: unknown mode %s\n", mode);
     return 2;
 }
