@@ -171,6 +171,9 @@ const RESTARTABLE = (() => {
   return t;
 })();
 
+/** Guest syscalls that a stop ends with EINTR though no handler runs (signal(7)): the epoll waits. */
+const STOP_EINTR: ReadonlySet<number> = new Set((['epoll_wait', 'epoll_pwait', 'epoll_pwait2'] as const).map((n) => NR[n]));
+
 /** True if signal `sig` is ignored by the process (SIG_IGN, or SIG_DFL for one ignored by default). */
 function ignored(g: ThreadGroup, sig: number): boolean {
   const h = g.sigactions.get(sig)?.handler ?? 0n;
@@ -2120,7 +2123,7 @@ export class Scheduler implements TaskServices {
     if (!w || r.dead) return;
     if (w.kind === 'sigwait' && !w.sfdMax) { this.complete(t, r, -EINTR); return; }
     const nr = r.viaChannel ? r.sysNr : r.vcpu.lastNr;
-    if ((w.kind === 'host' || w.kind === 'ready') && (nr === NR.epoll_wait || nr === NR.epoll_pwait || nr === NR.epoll_pwait2)) {
+    if ((w.kind === 'host' || w.kind === 'ready') && STOP_EINTR.has(nr)) {
       r.interrupted = true;
       r.thread?.kick(r.vcpu.fd.runU8, false);
     }
