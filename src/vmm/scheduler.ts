@@ -1373,17 +1373,21 @@ export class Scheduler implements TaskServices {
     if (g >= 0) t.group.tasks.splice(g, 1);
     this.runs.delete(t);
     this.sleepers.delete(t);
-    const h = r.thread;
-    if (h) {
-      if (h.running) h.stopSync(r.vcpu.fd.runU8);
-      this.account(t, r, h);
-      r.thread = undefined;
-      HostThread.release(h);
-    }
+    this.releaseThread(t, r);
     vmOf(t.group).freeVcpu(r.vcpu);
     this.frozen.delete(t);
     this.debugParked.delete(t);
     this.debug?.threadExited(t);
+  }
+
+  /** Thread `t`'s vCPU leaves its host thread for good (stopped if it runs), its CPU time counted; the host thread goes back to the pool. */
+  private releaseThread(t: Task, r: TaskRun): void {
+    const h = r.thread;
+    if (!h) return;
+    if (h.running) h.stopSync(r.vcpu.fd.runU8);
+    this.account(t, r, h);
+    r.thread = undefined;
+    HostThread.release(h);
   }
 
   /** Walks a dead thread's robust list (struct robust_list_head: list, futex_offset, list_op_pending). */
@@ -1935,13 +1939,7 @@ export class Scheduler implements TaskServices {
   private moveOut(t: Task, prog: ExecImage): void {
     const loan = vmOf(t.group), old = this.runs.get(t)!;
     const vm = loan.adopt!(t, prog.image);
-    const h = old.thread;
-    if (h) {
-      if (h.running) h.stopSync(old.vcpu.fd.runU8);
-      this.account(t, old, h);
-      old.thread = undefined;
-      HostThread.release(h);
-    }
+    this.releaseThread(t, old);
     // The syscall finishes on the old run (its result is the new program's registers): it is done with.
     old.dead = true;
     old.wait = undefined;
