@@ -272,13 +272,29 @@ function load(g: Global, id: string): Stored {
   try { text = fs.readFileSync(path.join(dirOf(g, id), 'state.json'), 'utf8'); } catch {
     throw new OciError(`container "${id}" does not exist`);
   }
-  return JSON.parse(text) as Stored;
+  const s = JSON.parse(text) as Stored;
+  // bin/torov-oci's native `start` marks a start with this file (src/launcher/oci-front.c).
+  if (!s.started && fs.existsSync(path.join(dirOf(g, id), 'started'))) s.started = true;
+  return s;
 }
 
+/**
+ * Writes a container's record; and `fast`, what bin/torov-oci needs to start, kill and
+ * delete it without Node (src/launcher/oci-front.c), while the container is plain: no
+ * hooks (which only this side runs) and never paused (the freezer's cgroups are removed
+ * at delete, here). Otherwise `fast` is removed, so that every command comes here.
+ */
 function save(g: Global, s: Stored): void {
-  const f = path.join(dirOf(g, s.id), 'state.json');
+  const dir = dirOf(g, s.id);
+  const f = path.join(dir, 'state.json');
   fs.writeFileSync(f + '.tmp', JSON.stringify(s), { mode: 0o600 });
   fs.renameSync(f + '.tmp', f);
+  const fast = path.join(dir, 'fast');
+  const plain = s.freezer === undefined && !s.paused && Object.values(s.hooks).every((h) => h === undefined || h.length === 0);
+  if (!plain) { fs.rmSync(fast, { force: true }); return; }
+  if (!/^\d+$/.test(s.pidStart)) throw new OciError(`internal: the start time of pid ${s.pid} is ${JSON.stringify(s.pidStart)}`);
+  fs.writeFileSync(fast + '.tmp', `torov-oci-fast 1\n${s.pid} ${s.pidStart}\n`, { mode: 0o600 });
+  fs.renameSync(fast + '.tmp', fast);
 }
 
 /** /proc/PID/stat: the process's state letter and start time, or undefined when it is gone. */

@@ -137,6 +137,46 @@ test('kill: a signal reaches the program; ps lists the run; delete --force ends 
   assert.deepEqual(fs.readdirSync(state), []);
 });
 
+test('native front end: start, kill and delete of a plain container need no Node; the rest is Node\'s, with its errors', async () => {
+  // Without node on PATH, bin/torov-oci can only do what it does itself (src/launcher/oci-front.c).
+  const noNode = { PATH: '/nonexistent' };
+  const noNodeMsg = /cannot find node on PATH/;
+  const b = makeBundle((c) => { c.process.args = ['/oci_probe', 'sleep']; });
+  assert.equal(oci(state, ['create', '--bundle', b, 'n1']).status, 0);
+  assert.match(fs.readFileSync(path.join(state, 'n1', 'fast'), 'utf8'), /^torov-oci-fast 1\n\d+ \d+\n$/);
+  assert.match(oci(state, ['delete', 'n1'], { env: noNode }).stderr, noNodeMsg, 'a created container\'s delete is Node\'s (it refuses)');
+  assert.match(oci(state, ['kill', 'n1', 'SIGNOPE'], { env: noNode }).stderr, noNodeMsg, 'an unknown signal is Node\'s to report');
+  const started = oci(state, ['--log', path.join(b, 'log'), '--log-format=json', 'start', 'n1'], { env: noNode });
+  assert.equal(started.status, 0, started.stderr);
+  const st = JSON.parse(oci(state, ['state', 'n1']).stdout) as { pid: number; status: string };
+  assert.equal(st.status, 'running', 'Node\'s state sees the native start');
+  assert.match(oci(state, ['start', 'n1']).stderr, /already running/);
+  assert.match(oci(state, ['start', 'n1'], { env: noNode }).stderr, noNodeMsg, 'a second start is Node\'s (it refuses)');
+  assert.equal(oci(state, ['kill', 'n1', '15'], { env: noNode }).status, 0);
+  await until('SIGTERM to end the program', () => !exists(st.pid));
+  assert.match(oci(state, ['kill', 'n1'], { env: noNode }).stderr, noNodeMsg, 'a kill of a stopped container is Node\'s (it refuses)');
+  assert.match(oci(state, ['kill', 'n1']).stderr, /container not running/);
+  assert.equal(oci(state, ['delete', 'n1'], { env: noNode }).status, 0);
+  assert.deepEqual(fs.readdirSync(state), []);
+  assert.equal(oci(state, ['delete', '--force', 'n1'], { env: noNode }).status, 0, 'delete --force of a missing container');
+  assert.match(oci(state, ['delete', 'n1'], { env: noNode }).stderr, noNodeMsg);
+  assert.match(oci(state, ['delete', 'n1']).stderr, /container "n1" does not exist/);
+  // Not plain: a container with hooks has no `fast`, and every command of it is Node's.
+  const h = makeBundle((c) => { c.process.args = ['/oci_probe', 'sleep']; c.hooks = { poststop: [{ path: '/bin/true' }] }; });
+  assert.equal(oci(state, ['create', '--bundle', h, 'n2']).status, 0);
+  assert.ok(!fs.existsSync(path.join(state, 'n2', 'fast')));
+  assert.match(oci(state, ['start', 'n2'], { env: noNode }).stderr, noNodeMsg);
+  assert.equal(oci(state, ['start', 'n2']).status, 0);
+  // Nor is a paused one, ever after.
+  assert.equal(oci(state, ['create', '--bundle', b, 'n3']).status, 0);
+  assert.equal(oci(state, ['pause', 'n3']).status, 0);
+  assert.ok(!fs.existsSync(path.join(state, 'n3', 'fast')));
+  assert.equal(oci(state, ['resume', 'n3']).status, 0);
+  assert.match(oci(state, ['start', 'n3'], { env: noNode }).stderr, noNodeMsg);
+  for (const id of ['n2', 'n3']) assert.equal(oci(state, ['delete', '--force', id]).status, 0);
+  assert.deepEqual(fs.readdirSync(state), []);
+});
+
 // ---- pause, resume, update, events ----------------------------------------------------
 
 /** How many lines the tick guest (0, 1, 2, ... every 10 ms) has printed. */

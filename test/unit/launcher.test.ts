@@ -49,15 +49,17 @@ test('the launcher knows which run options take a value (to find where the progr
   assert.deepEqual(/value-short: \*\/ '([a-z]*)'/.exec(js)![1]!.split('').sort(), short);
 });
 
-test('bin/torov is built from src/launcher/launcher.c', (t) => {
+test('bin/torov and bin/torov-oci are built from src/launcher', (t) => {
   if (spawnSync('sh', ['-c', 'command -v musl-gcc']).status !== 0) { t.skip('musl-gcc is not installed (apt-get install musl-tools)'); return; }
-  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'torov-launcher-')), 'torov');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'torov-launcher-'));
   try {
-    const r = spawnSync('make', ['-s', '-C', path.dirname(SOURCE), `OUT=${out}`], { encoding: 'utf8' });
+    const r = spawnSync('make', ['-s', '-C', path.dirname(SOURCE), `OUT=${dir}/torov`, `OCI_OUT=${dir}/torov-oci`], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
-    assert.ok(fs.readFileSync(out).equals(fs.readFileSync(path.join(ROOT, 'bin', 'torov'))), 'the committed bin/torov differs from a build of its source: run make -C src/launcher');
+    for (const name of ['torov', 'torov-oci']) {
+      assert.ok(fs.readFileSync(path.join(dir, name)).equals(fs.readFileSync(path.join(ROOT, 'bin', name))), `the committed bin/${name} differs from a build of its source: run make -C src/launcher`);
+    }
   } finally {
-    fs.rmSync(path.dirname(out), { recursive: true, force: true });
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 
