@@ -104,9 +104,14 @@ function command(cmd: string | undefined, rest: readonly string[]): number {
   }
 }
 
+/** While a create of torov-oci's front end prepares: hands an error back to it (src/oci/sync.ts). */
+let ociHandover: ((why: string) => boolean) | undefined;
+
 /** Maps an error to its one-line message and exit status. */
 function reportError(e: unknown): number {
   const err = e as Error;
+  // A create of torov-oci's front end: the JavaScript runtime reports it (src/oci/prepare.ts).
+  if (ociHandover?.(err?.message ?? String(e))) return 125;
   // One line, whatever the message quotes (a file name, bytes of a file): no control characters.
   const say = (line: string) => sayLine(oneLine(line));
   switch (err?.name) {
@@ -160,8 +165,18 @@ export function kvmAccessHint(dev: string, stat: (p: string) => { uid: number; g
 }
 
 function cmdRun(argv: readonly string[]): number {
-  const { opts, rest } = parseOptions(argv, RUN_OPTIONS, true);
+  let { opts, rest } = parseOptions(argv, RUN_OPTIONS, true);
   if (opts['help']) { writeStdout(RUN_HELP); return 0; }
+  // torov-oci's native front end created a container: this VMM does create's work (src/oci/prepare.ts).
+  const ociDir = opts['oci-sync'];
+  if (typeof ociDir === 'string' && rest.length === 0 && fs.existsSync(`${ociDir}/create`)) {
+    const sync = require('../oci/sync') as typeof import('../oci/sync');
+    sync.beginHandover(ociDir);
+    ociHandover = sync.handOver;
+    const l = launcher();
+    if (l === undefined) throw new UsageError('--oci-sync: a container is created in the sandbox only');
+    ({ opts, rest } = parseOptions((require('../oci/prepare') as typeof import('../oci/prepare')).prepareCreate(ociDir, l.launcherPid, l.net), RUN_OPTIONS, true));
+  }
   const { runProgram } = require('./run') as typeof import('./run');
   if (typeof opts['restore'] === 'string') {
     // The program, its arguments and environment are the snapshot's.

@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,11 +38,16 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "node.h"
 
 #define DEFAULT_ROOT "/run/torov-oci"
+/* src/oci/config.ts MAX_CONFIG_BYTES; and CREATE_TIMEOUT_MS of src/oci/main.ts. */
+#define MAX_CONFIG_BYTES (4 << 20)
+#define CREATE_TIMEOUT_MS 60000
 
 /* Runs the JavaScript runtime with our arguments; returns only if it cannot. */
 static int hand_over(int argc, char **argv)
@@ -226,6 +232,150 @@ static int do_delete(const char *dir, int force)
 	return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
 }
 
+/* An absolute path for a path given relative to the working directory; -1 when too long. */
+static int absolute(char *out, const char *p)
+{
+	if (p[0] == '/') return snprintf(out, PATH_MAX, "%s", p) >= PATH_MAX ? -1 : 0;
+	char cwd[PATH_MAX];
+	if (!getcwd(cwd, sizeof cwd)) return -1;
+	return snprintf(out, PATH_MAX, "%s/%s", cwd, p) >= PATH_MAX ? -1 : 0;
+}
+
+/* mkdir -p, each new directory with `mode`. */
+static int make_dirs(const char *dir, mode_t mode)
+{
+	char p[PATH_MAX];
+	if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) return -1;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/') continue;
+		*s = 0;
+		if (mkdir(p, mode) < 0 && errno != EEXIST) return -1;
+		*s = '/';
+	}
+	return mkdir(p, mode) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* Skips JSON white space. */
+static const char *ws(const char *p)
+{
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
+	return p;
+}
+
+/*
+ * What the VMM's create (src/oci/prepare.ts) takes, judged from config.json's text: no
+ * hooks, no terminal, no network namespace to join. A guess that only chooses the way:
+ * the VMM reads the config properly and hands back what it does not take. Returns -1 for
+ * the JavaScript runtime's create, else whether the run has a network namespace of its own.
+ */
+static int plain_config(const char *text)
+{
+	if (strstr(text, "\"hooks\"")) return -1;
+	for (const char *p = text; (p = strstr(p, "\"terminal\"")); p++) {
+		const char *v = ws(p + 10);
+		if (*v == ':' && strncmp(ws(v + 1), "true", 4) == 0) return -1;
+	}
+	const char *ns = strstr(text, "\"namespaces\"");
+	int own = 0;
+	for (const char *p = ns; p && (p = strstr(p, "\"network\"")); p++) {
+		own = 1;
+		const char *open = p, *close = strchr(p, '}');
+		while (open > ns && *open != '{') open--;
+		for (const char *q = open; close && q < close; q++) if (strncmp(q, "\"path\"", 6) == 0) return -1;
+	}
+	return own;
+}
+
+static long long now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000LL + t.tv_nsec / 1000000;
+}
+
+/*
+ * Starts `torov run --oci-sync DIR` with DIR/create naming the bundle: the VMM does
+ * create's work (src/oci/prepare.ts) and says `ready` once its VM is built and waits for
+ * `start`, or `handover`. Returns the launcher's pid when ready, else -1 (and the
+ * launcher is gone).
+ */
+static pid_t start_vmm(const char *dir, int own_net)
+{
+	char pkg[PATH_MAX], node[PATH_MAX], launcher[PATH_MAX + 16], ready[PATH_MAX];
+	if (package_dir(pkg, sizeof pkg) < 0 || find_node(node, sizeof node) < 0 || path_in(ready, dir, "ready") < 0) return -1;
+	snprintf(launcher, sizeof launcher, "%s/bin/torov", pkg);
+	/* As the JavaScript runtime starts it: only PATH, with the node found first. */
+	const char *path = getenv("PATH");
+	char env_path[2 * PATH_MAX + 8];
+	*strrchr(node, '/') = 0;
+	if (snprintf(env_path, sizeof env_path, "PATH=%s:%s", node, path && *path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") >= (int)sizeof env_path) return -1;
+	int fd = open(ready, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) return -1;
+	pid_t child = fork();
+	if (child < 0) { close(fd); return -1; }
+	if (child == 0) {
+		char *args[] = { "torov", "run", "--oci-sync", (char *)dir, "--network", own_net ? "none" : "host", NULL };
+		char *envp[] = { env_path, NULL };
+		if (chdir("/") == 0) execve(launcher, args, envp);
+		_exit(127);
+	}
+	char buf[256];
+	size_t got = 0;
+	int ok = 0;
+	for (long long t0 = now_ms(); now_ms() - t0 < CREATE_TIMEOUT_MS;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int n = poll(&p, 1, 5);
+		if (n > 0 && (p.revents & POLLIN)) {
+			ssize_t r = read(fd, buf + got, sizeof buf - 1 - got);
+			if (r > 0) got += r;
+		}
+		buf[got] = 0;
+		if (strchr(buf, '\n')) { ok = strncmp(buf, "ready", 5) == 0; break; }
+		if (waitpid(child, NULL, WNOHANG) != 0) { child = -1; break; }
+	}
+	close(fd);
+	if (ok) return child;
+	if (child > 0) { kill(child, SIGKILL); waitpid(child, NULL, 0); }
+	return -1;
+}
+
+/* `create --bundle B [--pid-file F] ID`: 0 when done, -1 to hand over (nothing left made but ROOT). */
+static int do_create(const char *root, const char *dir, const char *bundle_arg, const char *pid_file)
+{
+	char bundle[PATH_MAX], config[PATH_MAX], pidf[PATH_MAX], tmp[PATH_MAX + 8], file[PATH_MAX];
+	if (absolute(bundle, bundle_arg ? bundle_arg : ".") < 0 || path_in(config, bundle, "config.json") < 0) return -1;
+	if (pid_file && (absolute(pidf, pid_file) < 0 || snprintf(tmp, sizeof tmp, "%s.tmp", pidf) >= (int)sizeof tmp)) return -1;
+	char *text = malloc(MAX_CONFIG_BYTES + 1);
+	if (!text) return -1;
+	ssize_t n = read_small(config, text, MAX_CONFIG_BYTES + 1);
+	int own_net = n < 0 || n >= MAX_CONFIG_BYTES ? -1 : plain_config(text);
+	free(text);
+	if (own_net < 0) return -1;
+	if (make_dirs(root, 0711) < 0 || mkdir(dir, 0711) < 0) return -1;
+	int made = path_in(file, dir, "start") == 0 && mkfifo(file, 0600) == 0 && path_in(file, dir, "ready") == 0 && mkfifo(file, 0600) == 0
+		&& path_in(file, dir, "create") == 0;
+	if (made) {
+		int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		made = fd >= 0 && write(fd, bundle, strlen(bundle)) == (ssize_t)strlen(bundle);
+		if (fd >= 0) close(fd);
+	}
+	pid_t pid = made ? start_vmm(dir, own_net) : -1;
+	if (pid > 0 && pid_file) {
+		char text_pid[24];
+		int len = snprintf(text_pid, sizeof text_pid, "%d", (int)pid);
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0 || write(fd, text_pid, len) != len || close(fd) < 0 || rename(tmp, pidf) < 0) {
+			if (fd >= 0) unlink(tmp);
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			pid = -1;
+		}
+	}
+	if (pid > 0) return 0;
+	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return -1;
+}
+
 /* An option's name without its dashes (-root, --root), or NULL when arg is not one. */
 static const char *option(const char *arg)
 {
@@ -259,15 +409,21 @@ int main(int argc, char **argv)
 	}
 	if (i >= argc) return hand_over(argc, argv);
 	const char *cmd = argv[i++];
-	int is_start = strcmp(cmd, "start") == 0, is_kill = strcmp(cmd, "kill") == 0, is_delete = strcmp(cmd, "delete") == 0;
-	if (!is_start && !is_kill && !is_delete) return hand_over(argc, argv);
-	const char *words[2];
+	int is_start = strcmp(cmd, "start") == 0, is_kill = strcmp(cmd, "kill") == 0, is_delete = strcmp(cmd, "delete") == 0,
+		is_create = strcmp(cmd, "create") == 0;
+	if (!is_start && !is_kill && !is_delete && !is_create) return hand_over(argc, argv);
+	const char *words[2], *bundle = NULL, *pid_file = NULL;
 	int nwords = 0, force = 0;
 	for (; i < argc; i++) {
 		const char *o = option(argv[i]);
 		if (o) {
 			if (is_delete && (strcmp(o, "force") == 0 || strcmp(o, "f") == 0)) { force = 1; continue; }
-			return hand_over(argc, argv);
+			if (is_create && (strcmp(o, "no-pivot") == 0 || strcmp(o, "no-new-keyring") == 0)) continue;   /* no effect */
+			const char **value = !is_create ? NULL : strcmp(o, "bundle") == 0 || strcmp(o, "b") == 0 ? &bundle
+				: strcmp(o, "pid-file") == 0 ? &pid_file : NULL;
+			if (!value || i + 1 >= argc) return hand_over(argc, argv);
+			*value = argv[++i];
+			continue;
 		}
 		if (nwords == 2) return hand_over(argc, argv);
 		words[nwords++] = argv[i];
@@ -280,6 +436,9 @@ int main(int argc, char **argv)
 		if (snprintf(dir, sizeof dir, "%s/%s/%s", cwd, root, words[0]) >= (int)sizeof dir) return hand_over(argc, argv);
 	} else if (snprintf(dir, sizeof dir, "%s/%s", root, words[0]) >= (int)sizeof dir) return hand_over(argc, argv);
 
-	int r = is_start ? do_start(dir) : is_kill ? do_kill(dir, nwords == 2 ? words[1] : NULL) : do_delete(dir, force);
+	char root_abs[PATH_MAX];
+	if (is_create && absolute(root_abs, root) < 0) return hand_over(argc, argv);
+	int r = is_start ? do_start(dir) : is_kill ? do_kill(dir, nwords == 2 ? words[1] : NULL)
+		: is_delete ? do_delete(dir, force) : do_create(root_abs, dir, bundle, pid_file);
 	return r == 0 ? 0 : hand_over(argc, argv);
 }

@@ -23,28 +23,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { OciError, readConfig, torovRunArgs, sandboxFields, makeMountPoints, type RunPlan, type Hook, type HookKind } from './config';
-import type { Freezer } from './cgroups';
+import { OciError, readConfig, torovRunArgs, makeMountPoints, type RunPlan, type HookKind } from './config';
+import { writeState, procStat, OCI_VERSION, type Stored } from './state';
+import { writePolicy, guestMemoryOf } from './prepare';
 
-export const OCI_VERSION = '1.0.2';
+export { OCI_VERSION } from './state';
 const DEFAULT_ROOT = '/run/torov-oci';
 /** How long `create` waits for the VM to be ready. */
 const CREATE_TIMEOUT_MS = 60_000;
-
-/** A container's record in its state directory. */
-interface Stored {
-  ociVersion: string; id: string; pid: number; pidStart: string; bundle: string; rootfs: string;
-  created: string; started: boolean; annotations: Record<string, string>;
-  /** The VMM: the process in the container's namespaces, whose pid hooks get. */
-  vmmPid: number;
-  hooks: Partial<Record<HookKind, Hook[]>>;
-  /** The guest's memory, and what the run's memory cgroup allowed besides it at create (torov's own share): for `update --memory`. */
-  guestMemory?: number; memoryOverhead?: number;
-  /** How the run is frozen, since its first `pause` (the freezer cgroups made are removed at delete). */
-  freezer?: Freezer;
-  /** Paused with SIGSTOP (the freezer's fallback): what `state` cannot read from a cgroup. */
-  paused?: boolean;
-}
 
 /** The global options. */
 interface Global { root: string; log?: string; logFormat: 'text' | 'json'; debug: boolean; systemdCgroup: boolean }
@@ -278,32 +264,8 @@ function load(g: Global, id: string): Stored {
   return s;
 }
 
-/**
- * Writes a container's record; and `fast`, what bin/torov-oci needs to start, kill and
- * delete it without Node (src/launcher/oci-front.c), while the container is plain: no
- * hooks (which only this side runs) and never paused (the freezer's cgroups are removed
- * at delete, here). Otherwise `fast` is removed, so that every command comes here.
- */
 function save(g: Global, s: Stored): void {
-  const dir = dirOf(g, s.id);
-  const f = path.join(dir, 'state.json');
-  fs.writeFileSync(f + '.tmp', JSON.stringify(s), { mode: 0o600 });
-  fs.renameSync(f + '.tmp', f);
-  const fast = path.join(dir, 'fast');
-  const plain = s.freezer === undefined && !s.paused && Object.values(s.hooks).every((h) => h === undefined || h.length === 0);
-  if (!plain) { fs.rmSync(fast, { force: true }); return; }
-  if (!/^\d+$/.test(s.pidStart)) throw new OciError(`internal: the start time of pid ${s.pid} is ${JSON.stringify(s.pidStart)}`);
-  fs.writeFileSync(fast + '.tmp', `torov-oci-fast 1\n${s.pid} ${s.pidStart}\n`, { mode: 0o600 });
-  fs.renameSync(fast + '.tmp', fast);
-}
-
-/** /proc/PID/stat: the process's state letter and start time, or undefined when it is gone. */
-function procStat(pid: number): { state: string; start: string; ppid: number } | undefined {
-  try {
-    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return { state: f[0]!, ppid: Number(f[1]), start: f[19]! };
-  } catch { return undefined; }
+  writeState(dirOf(g, s.id), s);
 }
 
 /** True when the container's process exists (the same process: its start time matches) and is not a zombie. */
@@ -357,7 +319,7 @@ async function cmdCreate(g: Global, log: Logger, p: Parsed, andRun: boolean): Pr
   const run: { child?: ChildProcess } = {};
   let child: ChildProcess;
   try {
-    const policyFile = writePolicy(plan, dir, log);
+    const policyFile = writePolicy(plan, dir, (m) => log.write('debug', m));
     child = await startRun(dir, plan, policyFile, words, consoleSocket, log, run, 'container');
     const pid = child.pid!;
     const st = procStat(pid);
@@ -446,18 +408,6 @@ async function startRun(dir: string, plan: RunPlan, policyFile: string, words: s
   }
 }
 
-/** The guest's memory as `torov run` sizes it: the config's limit (rounded as torovRunArgs passes it), else the policy's, else torov's default. */
-function guestMemoryOf(plan: RunPlan, policyFile: string): number {
-  const { DEFAULT_MEMORY, MIN_MEMORY } = require('../machine/layout') as typeof import('../machine/layout');
-  const step = 2 ** 21;
-  let m = plan.memory !== undefined ? Math.max(MIN_MEMORY, Math.floor(plan.memory / step) * step) : undefined;
-  if (m === undefined) {
-    const loaded = (require('../policy') as typeof import('../policy')).loadPolicyFile(policyFile);
-    m = loaded.kind === 'torov' ? loaded.policy.memory : undefined;
-  }
-  return Math.ceil((m ?? DEFAULT_MEMORY) / step) * step;
-}
-
 /**
  * What the run's memory cgroup allows besides the guest's memory (its in-memory files,
  * kernel buffers, the VMM itself: src/sandbox/cgroup.ts runLimits), read from the cgroup
@@ -500,45 +450,6 @@ function joinNetwork(nsPath: string): void {
     const r = sys(NR.setns, fd, 0x40000000 /* CLONE_NEWNET */);
     if (r < 0) throw new OciError(`cannot join the network namespace ${nsPath} (errno ${-r})`);
   } finally { fs.closeSync(fd); }
-}
-
-/**
- * The run's policy, in torov's format, written to the container's directory: the policy
- * the dev.torov.policy annotation names, else linux.seccomp through torov's Docker/OCI
- * profile import, else torov's default; with the sandbox fields config.json sets (a
- * writable root unless root.readonly, a /tmp tmpfs, rlimits). Checked as `torov run`
- * checks it, so that a bad policy fails here, in the log.
- */
-function writePolicy(plan: RunPlan, dir: string, log: Logger): string {
-  const pol = require('../policy') as typeof import('../policy');
-  let policy = pol.defaultPolicy();
-  let from = 'torov\'s default policy';
-  const use = (file: string, what: string): void => {
-    const loaded = pol.loadPolicyFile(file);
-    if (loaded.kind === 'torov-config') throw new OciError(`${what}: a ToroV configuration names its own program: give a torov policy or a seccomp profile`);
-    for (const w of loaded.warnings) log.write('debug', `${what}: ${w}`);
-    if (loaded.kind === 'docker') for (const w of loaded.approximations) log.write('debug', `${what}: ${w}`);
-    policy = loaded.policy;
-    from = what;
-  };
-  if (plan.policyFile !== undefined) use(plan.policyFile, `the policy ${plan.policyFile}`);
-  else if (plan.seccomp !== undefined) {
-    const f = path.join(dir, 'seccomp.json');
-    fs.writeFileSync(f, JSON.stringify(plan.seccomp), { mode: 0o600 });
-    use(f, 'linux.seccomp');
-  }
-  const { doc } = pol.toTorovDocument(policy);
-  const { root: _r, network: _n, newPid: _p, ...rest } = doc as Record<string, unknown>;
-  void _r; void _n; void _p;
-  const restRl = (rest['rlimits'] ?? {}) as Record<string, unknown>;
-  const sb = sandboxFields(plan);
-  const out = { description: `torov-oci: ${from}`, ...rest, ...sb, ...(sb['rlimits'] || rest['rlimits'] ? { rlimits: { ...restRl, ...(sb['rlimits'] as object ?? {}) } } : {}) };
-  const file = path.join(dir, 'policy.json');
-  fs.writeFileSync(file, JSON.stringify(out, null, 1), { mode: 0o644 });
-  const loaded = pol.loadPolicyFile(file);
-  pol.validateForRun(loaded, {});
-  log.write('debug', `policy: ${from}`);
-  return file;
 }
 
 /** The children of a process (from every thread). */
@@ -682,7 +593,7 @@ async function cmdExec(g: Global, log: Logger, argv: string[]): Promise<number> 
   const run: { child?: ChildProcess } = {};
   let child: ChildProcess;
   try {
-    const policyFile = writePolicy(plan, dir, log);
+    const policyFile = writePolicy(plan, dir, (m) => log.write('debug', m));
     child = await startRun(dir, plan, policyFile, words, consoleSocket, log, run, 'exec');
     const pid = child.pid!;
     const pst = procStat(pid);
@@ -896,6 +807,12 @@ function cmdUpdate(g: Global, log: Logger, p: Parsed): number {
   } else req = up.updateFromFlags(p.flags);
   for (const n of req.notes) log.write('debug', `update: ${n}`);
   if (up.isEmpty(req)) return 0;
+  // A container the native front end created has its memory share recorded here, at its
+  // first update (only an update changes the limit, and it records the share first).
+  if (s.memoryOverhead === undefined && s.guestMemory !== undefined) {
+    const o = memoryOverheadOf(s.pid, s.vmmPid, s.guestMemory);
+    if (o !== undefined) { s.memoryOverhead = o; save(g, s); }
+  }
   const done = cg.applyUpdate({ dirs: cg.runCgroups(s.pid, s.vmmPid), ...(s.memoryOverhead !== undefined ? { memoryOverhead: s.memoryOverhead } : {}) }, req);
   log.write('debug', `update ${id}: ${done.join(' ')}`);
   return 0;

@@ -35,10 +35,38 @@ export function openOciSync(dir: string): OciSync {
 }
 
 /**
+ * A create by torov-oci's native front end (src/oci/prepare.ts): the ready FIFO, open from
+ * the start, so that any error before the VM is ready is handed back to the JavaScript
+ * runtime (handOver) instead of being reported here.
+ */
+let handoverFd = -1;
+
+/** From now until the VM is ready, errors are handed back (see handoverFd). */
+export function beginHandover(dir: string): void {
+  const fd = fs.openSync(`${dir}/ready`, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+  if (!fs.fstatSync(fd).isFIFO()) { fs.closeSync(fd); throw new UsageError(`--oci-sync: ${dir}/ready is not a FIFO (--oci-sync is for torov-oci only)`); }
+  handoverFd = fd;
+}
+
+/** Hands an error back to the front end, which then runs the JavaScript `create`; false when no create of the front end is preparing. */
+export function handOver(why: string): boolean {
+  if (handoverFd < 0) return false;
+  try { fs.writeSync(handoverFd, `handover ${why.replace(/[\x00-\x1f\x7f]/g, ' ').slice(0, 200)}\n`); } catch { /* the front end gave up: it kills this process */ }
+  endHandover();
+  return true;
+}
+
+function endHandover(): void {
+  if (handoverFd >= 0) fs.closeSync(handoverFd);
+  handoverFd = -1;
+}
+
+/**
  * Tells `create` that the VM is ready, then waits until `start` (or the end of the
  * process: `delete --force` and `kill` of a created container end it with a signal).
  */
 export function waitForStart(s: OciSync): void {
+  endHandover();
   try { fs.writeSync(s.ready, `ready ${process.pid}\n`); } catch { /* create gave up: it kills this process */ }
   fs.closeSync(s.ready);
   // Blocking now: the start FIFO was opened non-blocking so that its open could not wait.

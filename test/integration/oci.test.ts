@@ -137,13 +137,19 @@ test('kill: a signal reaches the program; ps lists the run; delete --force ends 
   assert.deepEqual(fs.readdirSync(state), []);
 });
 
-test('native front end: start, kill and delete of a plain container need no Node; the rest is Node\'s, with its errors', async () => {
+test('native front end: a plain container is created by its VMM, and started, killed and deleted without Node; the rest is Node\'s, with its errors', async () => {
   // Without node on PATH, bin/torov-oci can only do what it does itself (src/launcher/oci-front.c).
   const noNode = { PATH: '/nonexistent' };
   const noNodeMsg = /cannot find node on PATH/;
   const b = makeBundle((c) => { c.process.args = ['/oci_probe', 'sleep']; });
   assert.equal(oci(state, ['create', '--bundle', b, 'n1']).status, 0);
   assert.match(fs.readFileSync(path.join(state, 'n1', 'fast'), 'utf8'), /^torov-oci-fast 1\n\d+ \d+\n$/);
+  // Created by the VMM itself (src/oci/prepare.ts): the front end's request is there, and the record is the JavaScript side's.
+  assert.ok(fs.existsSync(path.join(state, 'n1', 'create')));
+  const rec = JSON.parse(fs.readFileSync(path.join(state, 'n1', 'state.json'), 'utf8')) as { pid: number; vmmPid: number; bundle: string };
+  assert.equal(rec.bundle, b);
+  assert.ok(holdsKvm(rec.vmmPid), 'the record names the VMM by its host pid');
+  assert.ok(tree(rec.pid).includes(rec.vmmPid));
   assert.match(oci(state, ['delete', 'n1'], { env: noNode }).stderr, noNodeMsg, 'a created container\'s delete is Node\'s (it refuses)');
   assert.match(oci(state, ['kill', 'n1', 'SIGNOPE'], { env: noNode }).stderr, noNodeMsg, 'an unknown signal is Node\'s to report');
   const started = oci(state, ['--log', path.join(b, 'log'), '--log-format=json', 'start', 'n1'], { env: noNode });
@@ -161,10 +167,18 @@ test('native front end: start, kill and delete of a plain container need no Node
   assert.equal(oci(state, ['delete', '--force', 'n1'], { env: noNode }).status, 0, 'delete --force of a missing container');
   assert.match(oci(state, ['delete', 'n1'], { env: noNode }).stderr, noNodeMsg);
   assert.match(oci(state, ['delete', 'n1']).stderr, /container "n1" does not exist/);
+  // What the VMM's create does not take is handed back, and the JavaScript runtime reports it once, with nothing left made.
+  const missing = makeBundle((c) => { c.process.args = ['/missing']; });
+  const bad = oci(state, ['create', '--bundle', missing, 'n4']);
+  assert.equal(bad.status, 1);
+  assert.equal(bad.stderr, `torov-oci: /missing: no such file in the guest's root ${fs.realpathSync(path.join(missing, 'rootfs'))} (in the container's root ${fs.realpathSync(path.join(missing, 'rootfs'))})\n`);
+  assert.equal(bad.stdout, '');
+  assert.deepEqual(fs.readdirSync(state), []);
   // Not plain: a container with hooks has no `fast`, and every command of it is Node's.
   const h = makeBundle((c) => { c.process.args = ['/oci_probe', 'sleep']; c.hooks = { poststop: [{ path: '/bin/true' }] }; });
   assert.equal(oci(state, ['create', '--bundle', h, 'n2']).status, 0);
   assert.ok(!fs.existsSync(path.join(state, 'n2', 'fast')));
+  assert.ok(!fs.existsSync(path.join(state, 'n2', 'create')), 'a container with hooks is the JavaScript runtime\'s to create');
   assert.match(oci(state, ['start', 'n2'], { env: noNode }).stderr, noNodeMsg);
   assert.equal(oci(state, ['start', 'n2']).status, 0);
   // Nor is a paused one, ever after.

@@ -1,0 +1,59 @@
+/**
+ * A container's record in its state directory ROOT/ID (state.json), and `fast`, what
+ * torov-oci's native front end (src/launcher/oci-front.c) needs to start, kill and delete
+ * the container without Node. Written by `create` (src/oci/main.ts, or the VMM itself
+ * when the front end created the container: src/oci/prepare.ts) and by every command that
+ * changes the record.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Hook, HookKind } from './config';
+import type { Freezer } from './cgroups';
+
+/** The runtime spec's version torov-oci follows. */
+export const OCI_VERSION = '1.0.2';
+
+export interface Stored {
+  ociVersion: string; id: string; pid: number; pidStart: string; bundle: string; rootfs: string;
+  created: string; started: boolean; annotations: Record<string, string>;
+  /** The VMM: the process in the container's namespaces, whose pid hooks get. */
+  vmmPid: number;
+  hooks: Partial<Record<HookKind, Hook[]>>;
+  /**
+   * The guest's memory, and what the run's memory cgroup allowed besides it before any
+   * `update` (torov's own share): for `update --memory`. Recorded at create by the
+   * JavaScript runtime, at the first update otherwise.
+   */
+  guestMemory?: number; memoryOverhead?: number;
+  /** How the run is frozen, since its first `pause` (the freezer cgroups made are removed at delete). */
+  freezer?: Freezer;
+  /** Paused with SIGSTOP (the freezer's fallback): what `state` cannot read from a cgroup. */
+  paused?: boolean;
+}
+
+/**
+ * Writes a container's record in `dir`; and `fast` while the container is plain: no hooks
+ * (which only the JavaScript side runs) and never paused (the freezer's cgroups are
+ * removed at delete, by the JavaScript side). Otherwise `fast` is removed, so that every
+ * command of the container goes to the JavaScript side.
+ */
+export function writeState(dir: string, s: Stored): void {
+  const f = path.join(dir, 'state.json');
+  fs.writeFileSync(f + '.tmp', JSON.stringify(s), { mode: 0o600 });
+  fs.renameSync(f + '.tmp', f);
+  const fast = path.join(dir, 'fast');
+  const plain = s.freezer === undefined && !s.paused && Object.values(s.hooks).every((h) => h === undefined || h.length === 0);
+  if (!plain) { fs.rmSync(fast, { force: true }); return; }
+  if (!/^\d+$/.test(s.pidStart)) throw new Error(`internal: the start time of pid ${s.pid} is ${JSON.stringify(s.pidStart)}`);
+  fs.writeFileSync(fast + '.tmp', `torov-oci-fast 1\n${s.pid} ${s.pidStart}\n`, { mode: 0o600 });
+  fs.renameSync(fast + '.tmp', fast);
+}
+
+/** /proc/PID/stat: the process's state letter, parent and start time, or undefined when it is gone. */
+export function procStat(pid: number): { state: string; start: string; ppid: number } | undefined {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return { state: f[0]!, ppid: Number(f[1]), start: f[19]! };
+  } catch { return undefined; }
+}
