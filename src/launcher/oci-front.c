@@ -27,6 +27,7 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <sched.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -262,13 +263,17 @@ static const char *ws(const char *p)
 	return p;
 }
 
+/* How a plain container's network is: its own namespace, the host's, or one to join. */
+enum net { NET_OWN, NET_HOST, NET_JOIN };
+
 /*
  * What the VMM's create (src/oci/prepare.ts) takes, judged from config.json's text: no
- * hooks, no terminal, no network namespace to join. A guess that only chooses the way:
- * the VMM reads the config properly and hands back what it does not take. Returns -1 for
- * the JavaScript runtime's create, else whether the run has a network namespace of its own.
+ * hooks, no terminal. A guess that only chooses the way: the VMM reads the config properly
+ * and hands back what it does not take. Returns -1 for the JavaScript runtime's create,
+ * else the network: a network namespace (NET_OWN), one given by path (NET_JOIN, the path
+ * in join, PATH_MAX bytes), or none (NET_HOST).
  */
-static int plain_config(const char *text)
+static int plain_config(const char *text, char *join)
 {
 	if (strstr(text, "\"hooks\"")) return -1;
 	for (const char *p = text; (p = strstr(p, "\"terminal\"")); p++) {
@@ -276,14 +281,27 @@ static int plain_config(const char *text)
 		if (*v == ':' && strncmp(ws(v + 1), "true", 4) == 0) return -1;
 	}
 	const char *ns = strstr(text, "\"namespaces\"");
-	int own = 0;
+	int net = NET_HOST;
 	for (const char *p = ns; p && (p = strstr(p, "\"network\"")); p++) {
-		own = 1;
+		if (net != NET_HOST) return -1;
+		net = NET_OWN;
+		/* Its object: from the { before to the } after. */
 		const char *open = p, *close = strchr(p, '}');
 		while (open > ns && *open != '{') open--;
-		for (const char *q = open; close && q < close; q++) if (strncmp(q, "\"path\"", 6) == 0) return -1;
+		for (const char *q = open; close && q < close; q++) {
+			if (strncmp(q, "\"path\"", 6) != 0) continue;
+			const char *v = ws(q + 6);
+			if (*v != ':' || *(v = ws(v + 1)) != '"') return -1;
+			size_t n = strcspn(v + 1, "\"\\");
+			/* A path with escapes, or empty: the JavaScript side reads it. */
+			if (v[1 + n] != '"' || n == 0 || n >= PATH_MAX || v[1] != '/') return -1;
+			memcpy(join, v + 1, n);
+			join[n] = 0;
+			net = NET_JOIN;
+			break;
+		}
 	}
-	return own;
+	return net;
 }
 
 static long long now_ms(void)
@@ -299,7 +317,7 @@ static long long now_ms(void)
  * `start`, or `handover`. Returns the launcher's pid when ready, else -1 (and the
  * launcher is gone).
  */
-static pid_t start_vmm(const char *dir, int own_net)
+static pid_t start_vmm(const char *dir, int net, const char *join)
 {
 	char pkg[PATH_MAX], node[PATH_MAX], launcher[PATH_MAX + 16], ready[PATH_MAX];
 	if (package_dir(pkg, sizeof pkg) < 0 || find_node(node, sizeof node) < 0 || path_in(ready, dir, "ready") < 0) return -1;
@@ -314,7 +332,13 @@ static pid_t start_vmm(const char *dir, int own_net)
 	pid_t child = fork();
 	if (child < 0) { close(fd); return -1; }
 	if (child == 0) {
-		char *args[] = { "torov", "run", "--oci-sync", (char *)dir, "--network", own_net ? "none" : "host", NULL };
+		/* A namespace to join (a Kubernetes pod's): the launcher then stays in it (--network host). */
+		if (net == NET_JOIN) {
+			int nsfd = open(join, O_RDONLY | O_CLOEXEC);
+			if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) < 0) _exit(127);
+			close(nsfd);
+		}
+		char *args[] = { "torov", "run", "--oci-sync", (char *)dir, "--network", net == NET_OWN ? "none" : "host", NULL };
 		char *envp[] = { env_path, NULL };
 		if (chdir("/") == 0) execve(launcher, args, envp);
 		_exit(127);
@@ -345,12 +369,12 @@ static int do_create(const char *root, const char *dir, const char *bundle_arg, 
 	char bundle[PATH_MAX], config[PATH_MAX], pidf[PATH_MAX], tmp[PATH_MAX + 8], file[PATH_MAX];
 	if (absolute(bundle, bundle_arg ? bundle_arg : ".") < 0 || path_in(config, bundle, "config.json") < 0) return -1;
 	if (pid_file && (absolute(pidf, pid_file) < 0 || snprintf(tmp, sizeof tmp, "%s.tmp", pidf) >= (int)sizeof tmp)) return -1;
-	char *text = malloc(MAX_CONFIG_BYTES + 1);
+	char *text = malloc(MAX_CONFIG_BYTES + 1), join[PATH_MAX];
 	if (!text) return -1;
 	ssize_t n = read_small(config, text, MAX_CONFIG_BYTES + 1);
-	int own_net = n < 0 || n >= MAX_CONFIG_BYTES ? -1 : plain_config(text);
+	int net = n < 0 || n >= MAX_CONFIG_BYTES ? -1 : plain_config(text, join);
 	free(text);
-	if (own_net < 0) return -1;
+	if (net < 0) return -1;
 	if (make_dirs(root, 0711) < 0 || mkdir(dir, 0711) < 0) return -1;
 	int made = path_in(file, dir, "start") == 0 && mkfifo(file, 0600) == 0 && path_in(file, dir, "ready") == 0 && mkfifo(file, 0600) == 0
 		&& path_in(file, dir, "create") == 0;
@@ -359,7 +383,7 @@ static int do_create(const char *root, const char *dir, const char *bundle_arg, 
 		made = fd >= 0 && write(fd, bundle, strlen(bundle)) == (ssize_t)strlen(bundle);
 		if (fd >= 0) close(fd);
 	}
-	pid_t pid = made ? start_vmm(dir, own_net) : -1;
+	pid_t pid = made ? start_vmm(dir, net, join) : -1;
 	if (pid > 0 && pid_file) {
 		char text_pid[24];
 		int len = snprintf(text_pid, sizeof text_pid, "%d", (int)pid);

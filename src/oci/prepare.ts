@@ -6,13 +6,14 @@
  * Why the VMM. A Node.js start costs 50-60 ms here. The JavaScript runtime's `create`
  * (src/oci/main.ts) is one Node process that reads the config and then starts `torov run`,
  * a second one: two starts in a row for every container. For a plain container (no hooks,
- * no terminal, its own network namespace or the host's), the front end instead starts
- * `torov run --oci-sync DIR` at once with DIR/create naming the bundle, and the VMM reads
- * the config, checks the program, writes the policy and the container's record, then goes
- * on as if torov-oci had given it the command line. Anything else (a config this does not
- * take, an error) is handed back: the VMM says `handover` on the ready FIFO, prints
- * nothing, and ends; the front end removes what it made and runs the JavaScript `create`,
- * which does it all again and reports as it always does.
+ * no terminal), the front end instead starts `torov run --oci-sync DIR` at once, with
+ * DIR/create naming the bundle (and in the network namespace the config names by path, if
+ * any); the VMM reads the config, checks the program, writes the policy and the
+ * container's record, then goes on as if torov-oci had given it the command line.
+ * Anything else (a config this does not take, an error) is handed back: the VMM says
+ * `handover` on the ready FIFO, prints nothing, and ends; the front end removes what it
+ * made and runs the JavaScript `create`, which does it all again and reports as it always
+ * does.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -82,7 +83,12 @@ export function prepareCreate(dir: string, launcherPid: number, net: boolean): s
   const plan = readConfig(bundle);
   if (Object.values(plan.hooks).some((h) => h !== undefined && h.length > 0)) throw new OciError('hooks');
   if (plan.terminal) throw new OciError('a terminal');
-  if (plan.network.mode === 'join' || (plan.network.mode === 'none') !== net) throw new OciError('another network');
+  if ((plan.network.mode === 'none') !== net) throw new OciError('another network');
+  // A namespace given by path: the front end joined it before the launcher started (which then made none).
+  if (plan.network.mode === 'join') {
+    const want = fs.statSync(plan.network.path), have = fs.statSync('/proc/self/ns/net');
+    if (want.dev !== have.dev || want.ino !== have.ino) throw new OciError('another network namespace');
+  }
   const { checkEntry } = require('./entry') as typeof import('./entry');
   const words = checkEntry(plan);
   makeMountPoints(plan);

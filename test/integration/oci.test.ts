@@ -847,6 +847,8 @@ test('containerd: a network namespace given by path (as a Kubernetes pod\'s) is 
       return got !== '';
     });
     assert.equal(got, 'hello from oci_probe\n');
+    // Created by the VMM (src/oci/prepare.ts), in the namespace the native front end joined.
+    assert.ok(fs.existsSync(path.join(shimState('torov-pod'), 'create')));
   } finally {
     ctr(['tasks', 'kill', '-s', 'SIGKILL', 'torov-pod']);
     await until('the server to stop', () => !/torov-pod\s+\d+\s+RUNNING/.test(ctr(['tasks', 'ls']).stdout));
