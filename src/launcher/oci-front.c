@@ -39,6 +39,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -400,6 +401,86 @@ static int do_create(const char *root, const char *dir, const char *bundle_arg, 
 	return -1;
 }
 
+/* ---- The guard of an exec'd process ---------------------------------------------- */
+
+/* The descendants of a process, appended to out (at most max); their number. */
+static int descendants(long pid, long *out, int n, int max)
+{
+	int first = n;
+	char dir[64];
+	snprintf(dir, sizeof dir, "/proc/%ld/task", pid);
+	DIR *d = opendir(dir);
+	if (!d) return n;
+	for (struct dirent *e; (e = readdir(d));) {
+		if (e->d_name[0] == '.') continue;
+		char file[400], buf[4096];
+		snprintf(file, sizeof file, "%s/%s/children", dir, e->d_name);
+		if (read_small(file, buf, sizeof buf) < 0) continue;
+		for (char *p = buf, *end; *p; p = end) {
+			long k = strtol(p, &end, 10);
+			if (end == p) break;
+			int seen = 0;
+			for (int i = 0; i < n; i++) seen |= out[i] == k;
+			if (!seen && n < max) out[n++] = k;
+		}
+	}
+	closedir(d);
+	for (int i = first, last = n; i < last; i++) n = descendants(out[i], out, n, max);
+	return n;
+}
+
+/* Waits until one of two pidfds is readable (its process ended), or the timeout; a bit per fd. */
+static int wait_any(int a, int b, int timeout_ms)
+{
+	struct pollfd p[2] = { { .fd = a, .events = POLLIN }, { .fd = b, .events = POLLIN } };
+	int r;
+	do r = poll(p, b >= 0 ? 2 : 1, timeout_ms); while (r < 0 && errno == EINTR);
+	if (r < 0) return 3;
+	return (p[0].revents ? 1 : 0) | (b >= 0 && p[1].revents ? 2 : 0);
+}
+
+/*
+ * `torov-oci --exec-guard CONTAINER_PID CONTAINER_START EXEC_PID EXEC_START DIR`, started
+ * detached by `torov-oci exec` (src/oci/main.ts): ends the exec'd VM when its container's
+ * process ends, as the kernel ends runc's exec'd processes with the container's PID
+ * namespace (a torov exec is a VM of its own, which nothing in the kernel ties to the
+ * container). It waits (poll on two pidfds, no CPU) for either launcher to end. If the
+ * container's ends first, it kills the exec's VMM with SIGKILL; the exec's launcher then
+ * ends with status 137 and removes its own cgroup; should it not within 5 s, it is killed
+ * too. When the exec ends, its directory in the container's state (policy, FIFOs) goes.
+ * (START: field 22 of /proc/PID/stat, so that a reused pid is not taken for the process.)
+ */
+static int exec_guard(char **a)
+{
+	struct fast container = { 0 }, exec = { 0 };
+	container.pid = strtol(a[0], NULL, 10);
+	exec.pid = strtol(a[2], NULL, 10);
+	snprintf(container.start, sizeof container.start, "%s", a[1]);
+	snprintf(exec.start, sizeof exec.start, "%s", a[3]);
+	const char *dir = a[4];
+	int efd = (int)syscall(SYS_pidfd_open, (pid_t)exec.pid, 0);
+	if (efd >= 0 && exec.pid > 1 && alive(&exec)) {
+		int cfd = container.pid > 1 ? (int)syscall(SYS_pidfd_open, (pid_t)container.pid, 0) : -1;
+		/* The container already gone (or its pid now another process's): end the exec at once. */
+		int gone = cfd < 0 || !alive(&container) ? 1 : wait_any(cfd, efd, -1);
+		if ((gone & 1) && alive(&exec)) {
+			long kids[256];
+			int n = descendants(exec.pid, kids, 0, 256);
+			for (int i = 0; i < n; i++) kill((pid_t)kids[i], SIGKILL);
+			if (wait_any(efd, -1, 5000) == 0 && alive(&exec)) {
+				syscall(SYS_pidfd_send_signal, efd, SIGKILL, NULL, 0);
+				wait_any(efd, -1, 5000);
+			}
+		}
+	}
+	/* Its launcher has ended: its directory goes (the container's delete removes it as
+	   well, should this process be killed first). Only an exec's directory. */
+	const char *base = strrchr(dir, '/');
+	if (dir[0] == '/' && base && strncmp(base, "/exec-", 6) == 0 && base[6] && valid_id(base + 1))
+		nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return 0;
+}
+
 /* An option's name without its dashes (-root, --root), or NULL when arg is not one. */
 static const char *option(const char *arg)
 {
@@ -409,6 +490,7 @@ static const char *option(const char *arg)
 
 int main(int argc, char **argv)
 {
+	if (argc == 7 && strcmp(argv[1], "--exec-guard") == 0) return exec_guard(argv + 2);
 	const char *root = DEFAULT_ROOT;
 	int i = 1;
 	/* The global options the shim passes (urfave/cli's forms: -x or --x, a value after

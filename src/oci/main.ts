@@ -24,7 +24,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { OciError, readConfig, torovRunArgs, makeMountPoints, type RunPlan, type HookKind } from './config';
-import { writeState, procStat, OCI_VERSION, type Stored } from './state';
+import { writeState, procStat, same, descendants, OCI_VERSION, type Stored } from './state';
 import { writePolicy, guestMemoryOf } from './prepare';
 
 export { OCI_VERSION } from './state';
@@ -507,7 +507,6 @@ interface ExecRecord { pid: number; pidStart: string; dir: string }
 
 /** The exec'd processes of a container that still run. */
 function execRecords(g: Global, id: string): ExecRecord[] {
-  const { same } = require('./guard') as typeof import('./guard');
   const out: ExecRecord[] = [];
   let entries: string[] = [];
   try { entries = fs.readdirSync(dirOf(g, id)).filter((e) => e.startsWith('exec-')); } catch { return out; }
@@ -523,7 +522,6 @@ function execRecords(g: Global, id: string): ExecRecord[] {
 
 /** The host processes of a container's exec'd processes: each launcher and its VMM. */
 function execProcesses(g: Global, id: string): number[] {
-  const { descendants } = require('./guard') as typeof import('./guard');
   return execRecords(g, id).flatMap((r) => [r.pid, ...descendants(r.pid)]);
 }
 
@@ -533,10 +531,8 @@ function execProcesses(g: Global, id: string): number[] {
  * the launchers still there after `waitMs` get SIGKILL too.
  */
 async function killExecs(g: Global, id: string, waitMs: number): Promise<void> {
-  const { descendants } = require('./guard') as typeof import('./guard');
   const recs = execRecords(g, id);
   for (const r of recs) for (const p of descendants(r.pid)) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
-  const { same } = require('./guard') as typeof import('./guard');
   for (let waited = 0; recs.some((r) => same(r.pid, r.pidStart)) && waited < waitMs; waited += 20) await new Promise((res) => setTimeout(res, 20));
   for (const r of recs) if (same(r.pid, r.pidStart)) { try { process.kill(r.pid, 'SIGKILL'); } catch { /* gone */ } }
 }
@@ -557,7 +553,7 @@ function readProcessFile(file: string): string {
  * config.json, read again from the bundle as runc does, with this process in it), in the
  * network namespace of the container's VMM. The pid file names its launcher (bin/torov),
  * the process containerd's shim reaps and signals: its exit status is the program's.
- * A guard (src/oci/guard.ts) ends it when the container's process ends, as the kernel
+ * A guard (bin/torov-oci --exec-guard) ends it when the container's process ends, as the kernel
  * ends runc's exec'd processes with the container's PID namespace.
  */
 async function cmdExec(g: Global, log: Logger, argv: string[]): Promise<number> {
@@ -601,7 +597,8 @@ async function cmdExec(g: Global, log: Logger, argv: string[]): Promise<number> 
     if (!alive(s)) throw new OciError('cannot exec in a stopped container (it ended meanwhile)');
     fs.writeFileSync(path.join(dir, 'exec.json'), JSON.stringify({ pid, pidStart: pst.start }), { mode: 0o600 });
     const cp = require('node:child_process') as typeof import('node:child_process');
-    cp.spawn(process.execPath, [path.join(__dirname, 'guard.js'), String(s.pid), s.pidStart, String(pid), pst.start, dir],
+    // The guard: bin/torov-oci's (src/launcher/oci-front.c), a small static process.
+    cp.spawn(path.resolve(__dirname, '..', '..', '..', 'bin', 'torov-oci'), ['--exec-guard', String(s.pid), s.pidStart, String(pid), pst.start, dir],
       { stdio: 'ignore', detached: true, cwd: '/', env: {} }).unref();
     const fd = fs.openSync(path.join(dir, 'start'), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
     try { fs.writeSync(fd, 's'); } finally { fs.closeSync(fd); }
@@ -676,7 +673,6 @@ function cmdKill(g: Global, p: Parsed): number {
   // ends the whole run: the launcher, then its VMM with it.
   // --all reaches the exec'd processes too: their launchers forward the signal; SIGKILL
   // goes to their VMMs, and each launcher then ends and removes its cgroup.
-  const { descendants } = require('./guard') as typeof import('./guard');
   const execs = p.flags['all'] ? execRecords(g, id).map((r) => r.pid) : [];
   const targets = p.flags['all'] && sig === os.constants.signals.SIGKILL ? [...processes(s), ...execs.flatMap((e) => descendants(e))] : [s.pid, ...execs];
   const paused = status(s) === 'paused';

@@ -57,3 +57,26 @@ export function procStat(pid: number): { state: string; start: string; ppid: num
     return { state: f[0]!, ppid: Number(f[1]), start: f[19]! };
   } catch { return undefined; }
 }
+
+/** True when `pid` is still the process that started at `start`, and not a zombie. */
+export function same(pid: number, start: string): boolean {
+  const st = procStat(pid);
+  return st !== undefined && st.start === start && st.state !== 'Z' && st.state !== 'X';
+}
+
+/** The descendants of a process (its children, theirs, ...), without it. */
+export function descendants(pid: number): number[] {
+  const out: number[] = [];
+  const queue = [pid];
+  while (queue.length) {
+    const p = queue.shift()!;
+    let tasks: string[] = [];
+    try { tasks = fs.readdirSync(`/proc/${p}/task`); } catch { continue; }
+    for (const t of tasks) {
+      let kids: number[] = [];
+      try { kids = fs.readFileSync(`/proc/${p}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number); } catch { /* ended */ }
+      for (const k of kids) if (!out.includes(k)) { out.push(k); queue.push(k); }
+    }
+  }
+  return out;
+}

@@ -649,6 +649,10 @@ test('exec --detach: the pid file names its launcher; the exec ends with its con
     attached.stdout.on('data', (b: Buffer) => { said += b.toString(); });
     const attachedStatus = new Promise<number | null>((res) => attached.on('exit', (c) => res(c)));
     await until('the attached exec to run', () => said.includes('sleeping'));
+    // Its guard: bin/torov-oci --exec-guard, small and static (src/launcher/oci-front.c).
+    const guards = cp.spawnSync('pgrep', ['-f', `torov-oci --exec-guard ${s2.pid} `], { encoding: 'utf8', ...LIMIT }).stdout.trim().split('\n').filter(Boolean).map(Number);
+    assert.equal(guards.length, 2, 'one guard per exec');
+    for (const gp of guards) assert.ok(Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${gp}/status`, 'utf8'))![1]) < 4096, 'a guard holds less than 4 MiB');
     assert.equal(oci(state, ['kill', 'x6', 'KILL']).status, 0);
     assert.equal(await attachedStatus, 137);
     await until('the exec to end with its container', () => !all2.some(exists));
@@ -665,7 +669,7 @@ test('exec --detach: the pid file names its launcher; the exec ends with its con
     await until('every process of the container and its exec to end', () => !all3.some(exists));
     for (const d of cg3) await until(`the exec's cgroup ${d} to go`, () => !fs.existsSync(d));
     assert.deepEqual(fs.readdirSync(state), []);
-    await until('no guard left', () => !cp.spawnSync('pgrep', ['-f', `guard.js ${s3.pid} `], LIMIT).stdout?.toString().trim());
+    await until('no guard left', () => !cp.spawnSync('pgrep', ['-f', `torov-oci --exec-guard ${s3.pid} `], LIMIT).stdout?.toString().trim());
   } finally { for (const id of ['x5', 'x6', 'x7']) oci(state, ['delete', '--force', id]); }
 });
 
