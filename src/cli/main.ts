@@ -167,15 +167,17 @@ export function kvmAccessHint(dev: string, stat: (p: string) => { uid: number; g
 function cmdRun(argv: readonly string[]): number {
   let { opts, rest } = parseOptions(argv, RUN_OPTIONS, true);
   if (opts['help']) { writeStdout(RUN_HELP); return 0; }
-  // torov-oci's native front end created a container: this VMM does create's work (src/oci/prepare.ts).
+  // torov-oci's native front end created a container or an exec: this VMM does that work (src/oci/prepare.ts).
   const ociDir = opts['oci-sync'];
-  if (typeof ociDir === 'string' && rest.length === 0 && fs.existsSync(`${ociDir}/create`)) {
+  const ociWork = typeof ociDir === 'string' && rest.length === 0 ? ['create', 'exec'].find((w) => fs.existsSync(`${ociDir}/${w}`)) : undefined;
+  if (ociWork !== undefined) {
     const sync = require('../oci/sync') as typeof import('../oci/sync');
-    sync.beginHandover(ociDir);
+    sync.beginHandover(ociDir as string);
     ociHandover = sync.handOver;
     const l = launcher();
     if (l === undefined) throw new UsageError('--oci-sync: a container is created in the sandbox only');
-    ({ opts, rest } = parseOptions((require('../oci/prepare') as typeof import('../oci/prepare')).prepareCreate(ociDir, l.launcherPid, l.net), RUN_OPTIONS, true));
+    const prep = require('../oci/prepare') as typeof import('../oci/prepare');
+    ({ opts, rest } = parseOptions((ociWork === 'create' ? prep.prepareCreate : prep.prepareExec)(ociDir as string, l.launcherPid, l.net), RUN_OPTIONS, true));
   }
   const { runProgram } = require('./run') as typeof import('./run');
   if (typeof opts['restore'] === 'string') {

@@ -135,8 +135,8 @@ static ssize_t read_small(const char *file, char *buf, size_t size)
 	return n;
 }
 
-/* The container's process as `fast` records it. */
-struct fast { long pid; char start[32]; };
+/* The container's process as `fast` records it, and its VMM. */
+struct fast { long pid; char start[32]; long vmm; };
 
 static int read_fast(const char *dir, struct fast *f)
 {
@@ -144,8 +144,8 @@ static int read_fast(const char *dir, struct fast *f)
 	if (path_in(file, dir, "fast") < 0) return -1;
 	if (read_small(file, buf, sizeof buf) < 0) return -1;
 	int used = 0;
-	if (sscanf(buf, "torov-oci-fast 1\n%ld %31[0-9]\n%n", &f->pid, f->start, &used) != 2 || used == 0 || buf[used] != 0) return -1;
-	return f->pid > 1 && f->pid < (1L << 22) ? 0 : -1;
+	if (sscanf(buf, "torov-oci-fast 1\n%ld %31[0-9] %ld\n%n", &f->pid, f->start, &f->vmm, &used) != 3 || used == 0 || buf[used] != 0) return -1;
+	return f->pid > 1 && f->pid < (1L << 22) && f->vmm > 1 && f->vmm < (1L << 22) ? 0 : -1;
 }
 
 /* True when the recorded process exists (the same one: its start time matches) and has
@@ -168,6 +168,38 @@ static int alive(const struct fast *f)
 	size_t n = strcspn(p, " ");
 	if (n != strlen(f->start) || strncmp(p, f->start, n) != 0) return 0;
 	return state != 'Z' && state != 'X';
+}
+
+/* Field 4 of /proc/PID/stat (the parent), or -1. */
+static long parent_of(long pid)
+{
+	char file[64], buf[1024];
+	snprintf(file, sizeof file, "/proc/%ld/stat", pid);
+	if (read_small(file, buf, sizeof buf) < 0) return -1;
+	char *p = strrchr(buf, ')');
+	long ppid;
+	return p && sscanf(p, ") %*c %ld", &ppid) == 1 ? ppid : -1;
+}
+
+/* Field 22 of /proc/PID/stat (the start time) in out (32 bytes); -1 if gone. */
+static int start_of(long pid, char *out)
+{
+	char file[64], buf[1024];
+	snprintf(file, sizeof file, "/proc/%ld/stat", pid);
+	if (read_small(file, buf, sizeof buf) < 0) return -1;
+	char *p = strrchr(buf, ')');
+	if (!p) return -1;
+	p += 2;
+	for (int field = 3; field < 22; field++) {
+		p = strchr(p, ' ');
+		if (!p) return -1;
+		p++;
+	}
+	size_t n = strcspn(p, " ");
+	if (n == 0 || n >= 32) return -1;
+	memcpy(out, p, n);
+	out[n] = 0;
+	return 0;
 }
 
 static int exists(const char *dir, const char *name)
@@ -364,12 +396,24 @@ static pid_t start_vmm(const char *dir, int net, const char *join)
 	return -1;
 }
 
+/* Writes "PID" to a pid file (through F.tmp and a rename, as the JavaScript side); -1 on failure. */
+static int write_pid_file(const char *file, pid_t pid)
+{
+	char tmp[PATH_MAX + 8], text[24];
+	if (snprintf(tmp, sizeof tmp, "%s.tmp", file) >= (int)sizeof tmp) return -1;
+	int len = snprintf(text, sizeof text, "%d", (int)pid);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) return -1;
+	if (write(fd, text, len) != len || close(fd) < 0 || rename(tmp, file) < 0) { unlink(tmp); return -1; }
+	return 0;
+}
+
 /* `create --bundle B [--pid-file F] ID`: 0 when done, -1 to hand over (nothing left made but ROOT). */
 static int do_create(const char *root, const char *dir, const char *bundle_arg, const char *pid_file)
 {
-	char bundle[PATH_MAX], config[PATH_MAX], pidf[PATH_MAX], tmp[PATH_MAX + 8], file[PATH_MAX];
+	char bundle[PATH_MAX], config[PATH_MAX], pidf[PATH_MAX], file[PATH_MAX];
 	if (absolute(bundle, bundle_arg ? bundle_arg : ".") < 0 || path_in(config, bundle, "config.json") < 0) return -1;
-	if (pid_file && (absolute(pidf, pid_file) < 0 || snprintf(tmp, sizeof tmp, "%s.tmp", pidf) >= (int)sizeof tmp)) return -1;
+	if (pid_file && absolute(pidf, pid_file) < 0) return -1;
 	char *text = malloc(MAX_CONFIG_BYTES + 1), join[PATH_MAX];
 	if (!text) return -1;
 	ssize_t n = read_small(config, text, MAX_CONFIG_BYTES + 1);
@@ -385,18 +429,69 @@ static int do_create(const char *root, const char *dir, const char *bundle_arg, 
 		if (fd >= 0) close(fd);
 	}
 	pid_t pid = made ? start_vmm(dir, net, join) : -1;
-	if (pid > 0 && pid_file) {
-		char text_pid[24];
-		int len = snprintf(text_pid, sizeof text_pid, "%d", (int)pid);
-		int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (fd < 0 || write(fd, text_pid, len) != len || close(fd) < 0 || rename(tmp, pidf) < 0) {
-			if (fd >= 0) unlink(tmp);
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-			pid = -1;
-		}
+	if (pid > 0 && pid_file && write_pid_file(pidf, pid) < 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		pid = -1;
 	}
 	if (pid > 0) return 0;
+	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return -1;
+}
+
+/*
+ * `exec --process FILE --detach --pid-file F ID` (what containerd's shim runs) in a plain
+ * running container: as `torov-oci exec` (src/oci/main.ts), a VM of its own in the
+ * container VMM's network namespace, whose VMM builds its run from the process file
+ * (src/oci/prepare.ts prepareExec); then its guard, the start, the pid file.
+ * 0 when done, -1 to hand over (nothing left made).
+ */
+static int do_exec(const char *cdir, const char *process_file, const char *pid_file)
+{
+	char proc_abs[PATH_MAX], pidf[PATH_MAX], dir[PATH_MAX], file[PATH_MAX], netns[64];
+	if (absolute(proc_abs, process_file) < 0 || (pid_file && absolute(pidf, pid_file) < 0)) return -1;
+	struct fast f;
+	if (read_fast(cdir, &f) < 0 || !alive(&f) || parent_of(f.vmm) != f.pid) return -1;
+	snprintf(netns, sizeof netns, "/proc/%ld/ns/net", f.vmm);
+	if (path_in(dir, cdir, "exec-XXXXXX") < 0 || !mkdtemp(dir)) return -1;
+	int made = path_in(file, dir, "start") == 0 && mkfifo(file, 0600) == 0 && path_in(file, dir, "ready") == 0 && mkfifo(file, 0600) == 0
+		&& path_in(file, dir, "exec") == 0;
+	if (made) {
+		int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		made = fd >= 0 && write(fd, proc_abs, strlen(proc_abs)) == (ssize_t)strlen(proc_abs);
+		if (fd >= 0) close(fd);
+	}
+	pid_t pid = made ? start_vmm(dir, NET_JOIN, netns) : -1;
+	char exec_start[32];
+	int ok = pid > 0 && start_of(pid, exec_start) == 0 && alive(&f);
+	if (ok) {
+		/* The guard, detached (a session of its own, no stdio), as the JavaScript side starts it. */
+		char cpid[24], epid[24];
+		snprintf(cpid, sizeof cpid, "%ld", f.pid);
+		snprintf(epid, sizeof epid, "%d", (int)pid);
+		pid_t g = fork();
+		if (g == 0) {
+			setsid();
+			int null = open("/dev/null", O_RDWR);
+			for (int k = 0; k < 3; k++) dup2(null, k);
+			if (chdir("/") < 0) _exit(127);
+			char *args[] = { "torov-oci", "--exec-guard", cpid, f.start, epid, exec_start, dir, NULL };
+			char *envp[] = { NULL };
+			execve("/proc/self/exe", args, envp);
+			_exit(127);
+		}
+		ok = g > 0;
+	}
+	if (ok) {
+		char start[PATH_MAX];
+		int fd = path_in(start, dir, "start") == 0 ? open(start, O_WRONLY | O_NONBLOCK | O_CLOEXEC) : -1;
+		ok = fd >= 0 && write(fd, "s", 1) == 1;
+		if (fd >= 0) close(fd);
+	}
+	if (ok && pid_file) ok = write_pid_file(pidf, pid) == 0;
+	if (ok) return 0;
+	/* (A guard already started ends with the exec and removes nothing more than this.) */
+	if (pid > 0) { kill(pid, SIGKILL); waitpid(pid, NULL, 0); }
 	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 	return -1;
 }
@@ -516,17 +611,19 @@ int main(int argc, char **argv)
 	if (i >= argc) return hand_over(argc, argv);
 	const char *cmd = argv[i++];
 	int is_start = strcmp(cmd, "start") == 0, is_kill = strcmp(cmd, "kill") == 0, is_delete = strcmp(cmd, "delete") == 0,
-		is_create = strcmp(cmd, "create") == 0;
-	if (!is_start && !is_kill && !is_delete && !is_create) return hand_over(argc, argv);
-	const char *words[2], *bundle = NULL, *pid_file = NULL;
-	int nwords = 0, force = 0;
+		is_create = strcmp(cmd, "create") == 0, is_exec = strcmp(cmd, "exec") == 0;
+	if (!is_start && !is_kill && !is_delete && !is_create && !is_exec) return hand_over(argc, argv);
+	const char *words[2], *bundle = NULL, *pid_file = NULL, *process = NULL;
+	int nwords = 0, force = 0, detach = 0;
 	for (; i < argc; i++) {
 		const char *o = option(argv[i]);
 		if (o) {
 			if (is_delete && (strcmp(o, "force") == 0 || strcmp(o, "f") == 0)) { force = 1; continue; }
 			if (is_create && (strcmp(o, "no-pivot") == 0 || strcmp(o, "no-new-keyring") == 0)) continue;   /* no effect */
-			const char **value = !is_create ? NULL : strcmp(o, "bundle") == 0 || strcmp(o, "b") == 0 ? &bundle
-				: strcmp(o, "pid-file") == 0 ? &pid_file : NULL;
+			if (is_exec && (strcmp(o, "detach") == 0 || strcmp(o, "d") == 0)) { detach = 1; continue; }
+			const char **value = is_create && (strcmp(o, "bundle") == 0 || strcmp(o, "b") == 0) ? &bundle
+				: (is_create || is_exec) && strcmp(o, "pid-file") == 0 ? &pid_file
+				: is_exec && (strcmp(o, "process") == 0 || strcmp(o, "p") == 0) ? &process : NULL;
 			if (!value || i + 1 >= argc) return hand_over(argc, argv);
 			*value = argv[++i];
 			continue;
@@ -535,6 +632,8 @@ int main(int argc, char **argv)
 		words[nwords++] = argv[i];
 	}
 	if (nwords != (is_kill && nwords == 2 ? 2 : 1) || !valid_id(words[0])) return hand_over(argc, argv);
+	/* exec: only what the shim runs (a process file, detached); the rest waits or needs a terminal. */
+	if (is_exec && (!process || !detach)) return hand_over(argc, argv);
 
 	char cwd[PATH_MAX], dir[PATH_MAX];
 	if (root[0] != '/') {
@@ -545,6 +644,6 @@ int main(int argc, char **argv)
 	char root_abs[PATH_MAX];
 	if (is_create && absolute(root_abs, root) < 0) return hand_over(argc, argv);
 	int r = is_start ? do_start(dir) : is_kill ? do_kill(dir, nwords == 2 ? words[1] : NULL)
-		: is_delete ? do_delete(dir, force) : do_create(root_abs, dir, bundle, pid_file);
+		: is_delete ? do_delete(dir, force) : is_exec ? do_exec(dir, process, pid_file) : do_create(root_abs, dir, bundle, pid_file);
 	return r == 0 ? 0 : hand_over(argc, argv);
 }

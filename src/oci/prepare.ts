@@ -17,8 +17,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { OciError, readConfig, torovRunArgs, sandboxFields, makeMountPoints, type RunPlan } from './config';
-import { writeState, procStat, OCI_VERSION } from './state';
+import { OciError, readConfig, readConfigDoc, planRun, torovRunArgs, sandboxFields, makeMountPoints, MAX_CONFIG_BYTES, type RunPlan } from './config';
+import { writeState, procStat, same, OCI_VERSION, type Stored } from './state';
 
 /**
  * The run's policy, in torov's format, written to the container's directory: the policy
@@ -85,10 +85,7 @@ export function prepareCreate(dir: string, launcherPid: number, net: boolean): s
   if (plan.terminal) throw new OciError('a terminal');
   if ((plan.network.mode === 'none') !== net) throw new OciError('another network');
   // A namespace given by path: the front end joined it before the launcher started (which then made none).
-  if (plan.network.mode === 'join') {
-    const want = fs.statSync(plan.network.path), have = fs.statSync('/proc/self/ns/net');
-    if (want.dev !== have.dev || want.ino !== have.ino) throw new OciError('another network namespace');
-  }
+  if (plan.network.mode === 'join' && !inNetns(plan.network.path)) throw new OciError('another network namespace');
   const { checkEntry } = require('./entry') as typeof import('./entry');
   const words = checkEntry(plan);
   makeMountPoints(plan);
@@ -100,6 +97,51 @@ export function prepareCreate(dir: string, launcherPid: number, net: boolean): s
   writeState(dir, { ociVersion: OCI_VERSION, id: path.basename(dir), pid: launcherPid, pidStart: st.start, bundle, rootfs: plan.root,
     created: new Date().toISOString(), started: false, annotations: plan.annotations, vmmPid: Number(fs.readlinkSync('/proc/self')),
     hooks: {}, guestMemory: guestMemoryOf(plan, policyFile) });
+  const argv = torovRunArgs(plan, policyFile, { args: words });
+  argv.splice(1, 0, '--oci-sync', dir);
+  return argv.slice(1);
+}
+
+/** True when this process is in the network namespace `file` names. */
+function inNetns(file: string): boolean {
+  const want = fs.statSync(file), have = fs.statSync('/proc/self/ns/net');
+  return want.dev === have.dev && want.ino === have.ino;
+}
+
+/**
+ * The VMM's side of an exec by the native front end (`exec --process FILE --detach
+ * --pid-file F ID` of a plain container, what containerd's shim runs): DIR is the exec's
+ * directory in the container's (ROOT/ID/exec-XXXXXX) and DIR/exec names the process file;
+ * the front end joined the container VMM's network namespace. As `torov-oci exec`
+ * (src/oci/main.ts) builds it: the `torov run` arguments, with the policy, the host name
+ * and exec.json (the launcher, for kill --all and delete) written. Throws OciError (handed
+ * back) for what the JavaScript runtime must do itself.
+ */
+export function prepareExec(dir: string, launcherPid: number, net: boolean): string[] {
+  const cdir = path.dirname(dir);
+  if (!/^exec-[A-Za-z0-9]+$/.test(path.basename(dir)) || !fs.existsSync(path.join(cdir, 'fast'))) throw new OciError('not a plain container');
+  const s = JSON.parse(fs.readFileSync(path.join(cdir, 'state.json'), 'utf8')) as Stored;
+  if (!same(s.pid, s.pidStart)) throw new OciError('the container is stopped');
+  // (The front end joined the VMM's namespace, having checked that the VMM is the container's.
+  // From this user namespace, another process's /proc/PID/ns cannot be looked at.)
+  if (net) throw new OciError('another network namespace');
+  const file = fs.readFileSync(path.join(dir, 'exec'), 'utf8');
+  const st = fs.statSync(file);
+  if (!st.isFile() || st.size > MAX_CONFIG_BYTES) throw new OciError('the process file');
+  const ex = require('./exec') as typeof import('./exec');
+  const proc = ex.parseProcessJson(fs.readFileSync(file, 'utf8'), file);
+  const doc = readConfigDoc(s.bundle);
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new OciError('config.json');
+  const plan = planRun(ex.execConfig(doc as Record<string, unknown>, proc), s.bundle);
+  if (plan.terminal) throw new OciError('a terminal');
+  plan.network = { mode: 'join', path: `/proc/${s.vmmPid}/ns/net` };
+  const { checkEntry } = require('./entry') as typeof import('./entry');
+  const words = checkEntry(plan);
+  const policyFile = writePolicy(plan, dir, () => {});
+  if (plan.hostname !== undefined) fs.writeFileSync(path.join(dir, 'hostname'), plan.hostname, { mode: 0o644 });
+  const lst = procStat(launcherPid);
+  if (lst === undefined) throw new OciError('the launcher is gone');
+  fs.writeFileSync(path.join(dir, 'exec.json'), JSON.stringify({ pid: launcherPid, pidStart: lst.start }), { mode: 0o600 });
   const argv = torovRunArgs(plan, policyFile, { args: words });
   argv.splice(1, 0, '--oci-sync', dir);
   return argv.slice(1);

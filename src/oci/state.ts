@@ -45,7 +45,7 @@ export function writeState(dir: string, s: Stored): void {
   const plain = s.freezer === undefined && !s.paused && Object.values(s.hooks).every((h) => h === undefined || h.length === 0);
   if (!plain) { fs.rmSync(fast, { force: true }); return; }
   if (!/^\d+$/.test(s.pidStart)) throw new Error(`internal: the start time of pid ${s.pid} is ${JSON.stringify(s.pidStart)}`);
-  fs.writeFileSync(fast + '.tmp', `torov-oci-fast 1\n${s.pid} ${s.pidStart}\n`, { mode: 0o600 });
+  fs.writeFileSync(fast + '.tmp', `torov-oci-fast 1\n${s.pid} ${s.pidStart} ${s.vmmPid}\n`, { mode: 0o600 });
   fs.renameSync(fast + '.tmp', fast);
 }
 

@@ -143,7 +143,7 @@ test('native front end: a plain container is created by its VMM, and started, ki
   const noNodeMsg = /cannot find node on PATH/;
   const b = makeBundle((c) => { c.process.args = ['/oci_probe', 'sleep']; });
   assert.equal(oci(state, ['create', '--bundle', b, 'n1']).status, 0);
-  assert.match(fs.readFileSync(path.join(state, 'n1', 'fast'), 'utf8'), /^torov-oci-fast 1\n\d+ \d+\n$/);
+  assert.match(fs.readFileSync(path.join(state, 'n1', 'fast'), 'utf8'), /^torov-oci-fast 1\n\d+ \d+ \d+\n$/);
   // Created by the VMM itself (src/oci/prepare.ts): the front end's request is there, and the record is the JavaScript side's.
   assert.ok(fs.existsSync(path.join(state, 'n1', 'create')));
   const rec = JSON.parse(fs.readFileSync(path.join(state, 'n1', 'state.json'), 'utf8')) as { pid: number; vmmPid: number; bundle: string };
@@ -158,7 +158,31 @@ test('native front end: a plain container is created by its VMM, and started, ki
   assert.equal(st.status, 'running', 'Node\'s state sees the native start');
   assert.match(oci(state, ['start', 'n1']).stderr, /already running/);
   assert.match(oci(state, ['start', 'n1'], { env: noNode }).stderr, noNodeMsg, 'a second start is Node\'s (it refuses)');
+  // exec as the shim runs it (--process FILE --detach --pid-file): the VMM builds it (its request is in its directory),
+  // the pid file names its launcher, a native guard watches it, and it prints as the same exec through Node does.
+  const procFile = path.join(b, 'process.json');
+  fs.writeFileSync(procFile, JSON.stringify({ args: ['/oci_probe', 'args', 'x y'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } }));
+  const execOut = path.join(b, 'exec-out');
+  const outFd = fs.openSync(execOut, 'w');
+  const ex = cp.spawnSync(RUNTIME, ['--root', state, 'exec', '--process', procFile, '--detach', '--pid-file', path.join(b, 'exec.pid'), 'n1'], { stdio: ['ignore', outFd, outFd], ...LIMIT });
+  fs.closeSync(outFd);
+  assert.equal(ex.status, 0, fs.readFileSync(execOut, 'utf8'));
+  const execPid = Number(fs.readFileSync(path.join(b, 'exec.pid'), 'utf8'));
+  assert.ok(execPid > 0);
+  await until('the exec to end', () => !exists(execPid));
+  assert.equal(fs.readFileSync(execOut, 'utf8'), '[x y]\n');
+  await until('its guard to remove its directory', () => fs.readdirSync(path.join(state, 'n1')).every((f) => !f.startsWith('exec-')));
+  const sleeper = path.join(b, 'sleep.json');
+  fs.writeFileSync(sleeper, JSON.stringify({ args: ['/oci_probe', 'sleep'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } }));
+  assert.equal(oci(state, ['exec', '--process', sleeper, '-d', '--pid-file', path.join(b, 'sleep.pid'), 'n1']).status, 0);
+  const execDir = fs.readdirSync(path.join(state, 'n1')).find((f) => f.startsWith('exec-'))!;
+  assert.equal(fs.readFileSync(path.join(state, 'n1', execDir, 'exec'), 'utf8'), sleeper, 'built by its VMM (src/oci/prepare.ts prepareExec)');
+  const sleepPid = Number(fs.readFileSync(path.join(b, 'sleep.pid'), 'utf8'));
+  assert.ok(tree(sleepPid).some(holdsKvm));
   assert.equal(oci(state, ['kill', 'n1', '15'], { env: noNode }).status, 0);
+  await until('the exec to end with its container', () => !exists(sleepPid));
+  // (delete of a container with exec'd processes left is Node's: the guard removes the exec's directory first.)
+  await until('the guard to remove the exec\'s directory', () => fs.readdirSync(path.join(state, 'n1')).every((f) => !f.startsWith('exec-')));
   await until('SIGTERM to end the program', () => !exists(st.pid));
   assert.match(oci(state, ['kill', 'n1'], { env: noNode }).stderr, noNodeMsg, 'a kill of a stopped container is Node\'s (it refuses)');
   assert.match(oci(state, ['kill', 'n1']).stderr, /container not running/);
