@@ -399,6 +399,9 @@ static void namespace_advice(int root, int err)
 
 /* ---- Messages from the VMM --------------------------------------------------------- */
 
+/* The most cgroup directories a run has: one per v1 hierarchy (memory, pids, cpu, cpuacct) and v2's. */
+#define MAX_CGROUPS 8
+
 struct state {
 	pid_t child;
 	const struct request *rq;
@@ -411,7 +414,7 @@ struct state {
 	unsigned pending;          /* forwarded signals that came before it did (bit per FORWARDED index) */
 	long long start_ms;        /* when torov started (CLOCK_MONOTONIC): --timeout counts from here */
 	long long deadline_ms;     /* kill the VMM at this monotonic time (0: none) */
-	char cgroups[4][PATH_MAX]; /* the run's cgroups (src/sandbox/cgroup.ts), removed at the end */
+	char cgroups[MAX_CGROUPS][PATH_MAX]; /* the run's cgroups (src/sandbox/cgroup.ts), removed at the end */
 	int ncgroups;
 	long cpu_limit;            /* rlimits.cpuSeconds of the run, 0 if none */
 	char timeout_text[256];
@@ -592,7 +595,7 @@ static void on_message(struct state *s, char *m, ssize_t n)
 		/* Before the guest runs (so still torov's own code): the cgroups the VMM made for
 		   the run. Each is checked to be one of ours all the same, as the launcher removes it. */
 		char *save = NULL;
-		for (char *d = strtok_r(m + 7, " ", &save); d && s->ncgroups < 4; d = strtok_r(NULL, " ", &save))
+		for (char *d = strtok_r(m + 7, " ", &save); d && s->ncgroups < MAX_CGROUPS; d = strtok_r(NULL, " ", &save))
 			if (our_cgroup(d)) snprintf(s->cgroups[s->ncgroups++], PATH_MAX, "%s", d);
 	} else if (strncmp(m, "join ", 5) == 0 && !s->ready) {
 		/* Moves the VMM into the run's cgroups (each one it named in "cgroup" before). The
