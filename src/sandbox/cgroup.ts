@@ -149,9 +149,11 @@ function put(dir: string, file: string, value: string): string {
  * With `join`, the launcher moves this process in, while it goes on: the first move into
  * a cgroup waits for an RCU grace period (10-20 ms here), which then overlaps with the
  * VMM's start. The run is not in its cgroups until joined() has read the launcher's answer
- * (`joining` lists them); its limits can be written before.
+ * (`joining` lists them); its limits can be written before. With `launcherJoins` (an OCI
+ * run: the launcher is the container's process, whose cgroups containerd's shim reports)
+ * the launcher is asked to join every one of them too, and moves itself back at the end.
  */
-export function makeRunCgroup(launcherPid: number, tell: (dirs: readonly string[]) => void, join?: (dirs: readonly string[]) => void): RunCgroup {
+export function makeRunCgroup(launcherPid: number, tell: (dirs: readonly string[]) => void, join?: (dirs: readonly string[]) => void, launcherJoins = false): RunCgroup {
   const missing = new Map<Accounted, string>();
   let planned: CgroupDir[];
   try {
@@ -211,8 +213,9 @@ export function makeRunCgroup(launcherPid: number, tell: (dirs: readonly string[
   for (const c of CONTROLLERS) if (!made.some((d) => d.controllers.includes(c)) && !missing.has(c)) missing.set(c, 'no cgroup hierarchy has this controller');
   if (made.length) tell(made.map((d) => d.dir));
   if (join !== undefined) {
-    // (Those the v2 set-up above moved this process into already need no move.)
-    const toMove = made.filter((d) => !movedIn.has(d.dir));
+    // (Those the v2 set-up above moved this process into already need no move, unless the
+    // launcher is to join them.)
+    const toMove = launcherJoins ? made : made.filter((d) => !movedIn.has(d.dir));
     if (toMove.length) join(toMove.map((d) => d.dir));
     return { dirs: made, missing, joining: toMove };
   }
