@@ -63,9 +63,13 @@ export function runProgram(program: string, programArgs: readonly string[], opts
   // meanwhile (a move waits for an RCU grace period); its limits are written below, once
   // the memory and threads are known, and settleCgroups() waits for the move.
   const cgroups = require('../sandbox/cgroup') as typeof import('../sandbox/cgroup');
+  // Under torov-oci the launcher joins them too: it is the container's process, whose
+  // cgroups containerd's shim reads for the container's statistics (`ctr task metrics`).
+  // A plain run's launcher stays where it was started, as `runc run` does.
   const launched = launcher();
+  const ociRun = typeof opts['oci-sync'] === 'string';
   let cg = launched !== undefined
-    ? cgroups.makeRunCgroup(launched.launcherPid, (dirs) => tellLauncher(`cgroup ${dirs.join(' ')}`), (dirs) => tellLauncher(`join ${dirs.join(' ')}`))
+    ? cgroups.makeRunCgroup(launched.launcherPid, (dirs) => tellLauncher(`cgroup ${dirs.join(' ')}`), (dirs) => tellLauncher(`${ociRun ? 'join-oci' : 'join'} ${dirs.join(' ')}`), ociRun)
     : undefined;
   const allowHostRoot = !!opts['allow-host-root'];
   // Only what this run needs is loaded: start-up time is part of every run.

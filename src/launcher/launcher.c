@@ -362,6 +362,9 @@ static void namespace_advice(int root, int err)
 
 /* ---- Messages from the VMM --------------------------------------------------------- */
 
+/* The most cgroup directories a run has: one per v1 hierarchy (memory, pids, cpu, cpuacct) and v2's. */
+#define MAX_CGROUPS 8
+
 struct state {
 	pid_t child;
 	const struct request *rq;
@@ -374,8 +377,9 @@ struct state {
 	unsigned pending;          /* forwarded signals that came before it did (bit per FORWARDED index) */
 	long long start_ms;        /* when torov started (CLOCK_MONOTONIC): --timeout counts from here */
 	long long deadline_ms;     /* kill the VMM at this monotonic time (0: none) */
-	char cgroups[4][PATH_MAX]; /* the run's cgroups (src/sandbox/cgroup.ts), removed at the end */
+	char cgroups[MAX_CGROUPS][PATH_MAX]; /* the run's cgroups (src/sandbox/cgroup.ts), removed at the end */
 	int ncgroups;
+	char back[MAX_CGROUPS][PATH_MAX];    /* for each of them this process joined (OCI runs): the cgroup it came from, else "" */
 	long cpu_limit;            /* rlimits.cpuSeconds of the run, 0 if none */
 	char timeout_text[256];
 	int timed_out;
@@ -471,14 +475,87 @@ static int cgroup_oom_killed(const struct state *s)
 	return 0;
 }
 
-/* Removes the run's cgroups (empty once the VMM is gone; a moment after its last thread). */
+/* Writes a pid into a cgroup's cgroup.procs (moves that process there): 0 or an errno. */
+static int move_to(const char *dir, pid_t pid)
+{
+	char path[PATH_MAX + 16], text[16];
+	snprintf(path, sizeof path, "%s/cgroup.procs", dir);
+	int len = snprintf(text, sizeof text, "%d", (int)pid);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) return errno;
+	int err = write(fd, text, len) == len ? 0 : errno;
+	close(fd);
+	return err;
+}
+
+/* True if this process is listed in cgroup `dir` (its cgroup.procs). */
+static int in_cgroup(const char *dir)
+{
+	char path[PATH_MAX + 16], buf[4096], line[16];
+	snprintf(path, sizeof path, "%s/cgroup.procs", dir);
+	int fd = open(path, O_RDONLY | O_CLOEXEC), found = 0;
+	if (fd < 0) return 0;
+	snprintf(line, sizeof line, "%d", (int)getpid());
+	size_t want = strlen(line), have = 0;
+	char cur[16];
+	ssize_t n;
+	while (!found && (n = read(fd, buf, sizeof buf)) > 0)
+		for (ssize_t i = 0; i < n && !found; i++) {
+			if (buf[i] != '\n') { if (have < sizeof cur) cur[have] = buf[i]; have++; continue; }
+			found = have == want && memcmp(cur, line, want) == 0;
+			have = 0;
+		}
+	close(fd);
+	return found;
+}
+
+/*
+ * An OCI run (torov-oci): this process is the container's process the runtime's caller
+ * knows, and containerd's shim takes the cgroups of that process for the container's
+ * statistics (ctr task metrics, kubectl top) and OOM events. So it joins the run's cgroup
+ * `d` too, once it knows where it will go back to at the end (a cgroup with a process in
+ * it cannot be removed): the cgroup it is in, which is where the VMM made the run's, d's
+ * parent, or the leaf torov-<pid>.launcher next to it where the VMM moved it (cgroup v2,
+ * src/sandbox/cgroup.ts). Where it is neither, it stays. Best effort: the run is bounded
+ * by the VMM's membership alone; this one is for the figures.
+ */
+static void join_self(struct state *s, int i)
+{
+	char from[PATH_MAX];
+	if (s->back[i][0]) return;                               /* joined already (a restarted VMM's "join") */
+	snprintf(from, sizeof from, "%s", s->cgroups[i]);
+	char *slash = strrchr(from, '/');
+	if (!slash || slash == from) return;
+	*slash = 0;
+	size_t len = strlen(from);
+	snprintf(from + len, sizeof from - len, "/torov-%d.launcher", (int)getpid());
+	if (!in_cgroup(from)) {
+		from[len] = 0;
+		if (!in_cgroup(from)) return;
+	}
+	if (move_to(s->cgroups[i], getpid()) == 0) snprintf(s->back[i], PATH_MAX, "%s", from);
+}
+
+/* Removes the run's cgroups (empty once the VMM is gone, a moment after its last thread,
+   and this process has gone back to where it came from). */
 static void remove_cgroups(struct state *s)
 {
-	for (int i = 0; i < s->ncgroups; i++)
+	for (int i = 0; i < s->ncgroups; i++) {
+		if (s->back[i][0] && move_to(s->back[i], getpid()) != 0) {
+			/* Cannot leave it (the cgroup it came from is gone?): the parent, else it stays,
+			   empty once this process exits, for a later run to remove (cgroup.ts removeStale). */
+			char *slash = strrchr(s->cgroups[i], '/');
+			*slash = 0;
+			int err = move_to(s->cgroups[i], getpid());
+			*slash = '/';
+			if (err) continue;
+		}
+		s->back[i][0] = 0;
 		for (int tries = 0; rmdir(s->cgroups[i]) < 0 && errno == EBUSY && tries < 50; tries++) {
 			struct timespec ts = { 0, 10 * 1000 * 1000 };
 			nanosleep(&ts, NULL);
 		}
+	}
 	s->ncgroups = 0;
 }
 
@@ -555,24 +632,24 @@ static void on_message(struct state *s, char *m, ssize_t n)
 		/* Before the guest runs (so still torov's own code): the cgroups the VMM made for
 		   the run. Each is checked to be one of ours all the same, as the launcher removes it. */
 		char *save = NULL;
-		for (char *d = strtok_r(m + 7, " ", &save); d && s->ncgroups < 4; d = strtok_r(NULL, " ", &save))
+		for (char *d = strtok_r(m + 7, " ", &save); d && s->ncgroups < MAX_CGROUPS; d = strtok_r(NULL, " ", &save))
 			if (our_cgroup(d)) snprintf(s->cgroups[s->ncgroups++], PATH_MAX, "%s", d);
-	} else if (strncmp(m, "join ", 5) == 0 && !s->ready) {
+	} else if ((strncmp(m, "join ", 5) == 0 || strncmp(m, "join-oci ", 9) == 0) && !s->ready) {
 		/* Moves the VMM into the run's cgroups (each one it named in "cgroup" before). The
 		   first move into a cgroup waits for an RCU grace period (10-20 ms): here it
 		   overlaps with the VMM's own start instead of stopping it. Replies "joined" and
-		   an errno per directory, in order; the VMM waits for it before its guest runs. */
+		   an errno per directory, in order; the VMM waits for it before its guest runs.
+		   "join-oci": this process joins them too (join_self), before the reply, so before
+		   the VMM tells torov-oci create that it is ready (a move right after another
+		   costs no second grace period). */
+		int oci = m[4] == '-';
 		char reply[128] = "joined", *save = NULL;
-		for (char *d = strtok_r(m + 5, " ", &save); d; d = strtok_r(NULL, " ", &save)) {
+		for (char *d = strtok_r(m + (oci ? 9 : 5), " ", &save); d; d = strtok_r(NULL, " ", &save)) {
 			int err = EPERM;
 			for (int i = 0; i < s->ncgroups; i++) {
 				if (strcmp(d, s->cgroups[i]) != 0) continue;
-				char path[PATH_MAX + 16], pid[16];
-				snprintf(path, sizeof path, "%s/cgroup.procs", d);
-				int len = snprintf(pid, sizeof pid, "%d", (int)s->child);
-				int fd = open(path, O_WRONLY | O_CLOEXEC);
-				err = fd < 0 ? errno : write(fd, pid, len) == len ? 0 : errno;
-				if (fd >= 0) close(fd);
+				err = move_to(d, s->child);
+				if (err == 0 && oci) join_self(s, i);
 				break;
 			}
 			size_t used = strlen(reply);

@@ -4,8 +4,10 @@
  *
  * A container is one `torov run`: its launcher (bin/torov, the process the shim knows)
  * and the VMM it starts. The VMM makes the run's cgroups, `torov-<launcher pid>`, for the
- * memory, pids and cpu controllers, and moves itself in (src/sandbox/cgroup.ts); the
- * launcher stays where it was started (the shim's cgroup). They are found here from
+ * memory, pids and cpu controllers (and v1's cpuacct), and the launcher moves it and
+ * itself in (src/sandbox/cgroup.ts, --oci-sync): containerd's shim reads the launcher's
+ * cgroups for `ctr task metrics`. Its other cgroups (freezer, ...) stay where it was
+ * started (the shim's). They are found here from
  * /proc/<VMM>/cgroup and this process's mount table, not remembered: what `update` writes
  * and `events` reads is what the kernel says the run is in.
  *

@@ -12,7 +12,10 @@
  *    `shmBudget`) + the kernel buffers its files may hold (pipes, sockets) + an allowance
  *    for the VMM itself; no swap beyond it;
  *  - pids: torov's own threads plus the guest's (`--pids`, `rlimits.pids`);
- *  - cpu: with `--cpus N`, a quota of N CPUs plus one for the VMM.
+ *  - cpu: with `--cpus N`, a quota of N CPUs plus one for the VMM;
+ *  - cpuacct, where cgroup v1 mounts it apart from cpu: no limit, the run's CPU time
+ *    counted apart (v2's cpu.stat and a co-mounted cpu,cpuacct count it anyway), for
+ *    whoever reports the run's figures (torov-oci events, containerd's shim).
  * The guest meets its own limits first (ENOMEM from mmap at --memory, ENOSPC from the
  * tmpfs), so the cgroup's limit is a last line: a run that still reaches it (a leak in the
  * VMM, kernel memory torov does not bound) is killed by the kernel inside its cgroup,
@@ -34,6 +37,8 @@ import * as path from 'node:path';
 /** The controllers a run is limited by. */
 export type Controller = 'memory' | 'pids' | 'cpu';
 export const CONTROLLERS: readonly Controller[] = ['memory', 'pids', 'cpu'];
+/** A controller a run's cgroup may have: those it is limited by, and v1's cpuacct (CPU time, counted only). */
+export type Accounted = Controller | 'cpuacct';
 
 /** The host memory the VMM itself may use besides the guest's: Node (about 60 MiB), V8's heap as it grows, koffi. */
 export const VMM_ALLOWANCE = 256 * 1024 * 1024;
@@ -52,12 +57,12 @@ export const VMM_TASKS = 64;
 export const TCP_BUFFERS = 64 * 1024 * 1024;
 
 /** Where a controller of the run lives. */
-export interface CgroupDir { readonly version: 1 | 2; readonly dir: string; readonly controllers: readonly Controller[] }
+export interface CgroupDir { readonly version: 1 | 2; readonly dir: string; readonly controllers: readonly Accounted[] }
 
 /** The run's cgroup: its directories (one per v1 hierarchy, or one for v2), and the controllers it could not have. */
 export interface RunCgroup {
   readonly dirs: readonly CgroupDir[];
-  readonly missing: ReadonlyMap<Controller, string>;
+  readonly missing: ReadonlyMap<Accounted, string>;
   /** Directories the launcher is moving this process into, until joined() has its answer. */
   readonly joining?: readonly CgroupDir[];
 }
@@ -112,6 +117,14 @@ export function planCgroups(procCgroup: string, mountinfo: string, name: string)
     if (same) (same.controllers as Controller[]).push(c);
     else dirs.push({ version: 1, dir, controllers: [c] });
   }
+  // v1's cpuacct in a hierarchy of its own (not with cpu, whose directory counts the time
+  // already): a directory there too, only to count the run's CPU time.
+  const acct = mounts.find((x) => x.version === 1 && x.options.includes('cpuacct'));
+  const mineAcct = membership.find((x) => x.id !== '0' && x.controllers.includes('cpuacct'));
+  if (acct && mineAcct && !acct.options.includes('cpu')) {
+    const dir = under(acct, mineAcct.path);
+    if (dir !== undefined && !dirs.some((d) => d.dir === dir)) dirs.push({ version: 1, dir, controllers: ['cpuacct'] });
+  }
   const v2 = mounts.find((x) => x.version === 2);
   const mine2 = membership.find((x) => x.id === '0' && x.controllers.length === 0);
   if (v2left.length && v2 && mine2) {
@@ -136,10 +149,12 @@ function put(dir: string, file: string, value: string): string {
  * With `join`, the launcher moves this process in, while it goes on: the first move into
  * a cgroup waits for an RCU grace period (10-20 ms here), which then overlaps with the
  * VMM's start. The run is not in its cgroups until joined() has read the launcher's answer
- * (`joining` lists them); its limits can be written before.
+ * (`joining` lists them); its limits can be written before. With `launcherJoins` (an OCI
+ * run: the launcher is the container's process, whose cgroups containerd's shim reports)
+ * the launcher is asked to join every one of them too, and moves itself back at the end.
  */
-export function makeRunCgroup(launcherPid: number, tell: (dirs: readonly string[]) => void, join?: (dirs: readonly string[]) => void): RunCgroup {
-  const missing = new Map<Controller, string>();
+export function makeRunCgroup(launcherPid: number, tell: (dirs: readonly string[]) => void, join?: (dirs: readonly string[]) => void, launcherJoins = false): RunCgroup {
+  const missing = new Map<Accounted, string>();
   let planned: CgroupDir[];
   try {
     planned = planCgroups(fs.readFileSync('/proc/self/cgroup', 'utf8'), fs.readFileSync('/proc/self/mountinfo', 'utf8'), `torov-${launcherPid}`);
@@ -198,8 +213,9 @@ export function makeRunCgroup(launcherPid: number, tell: (dirs: readonly string[
   for (const c of CONTROLLERS) if (!made.some((d) => d.controllers.includes(c)) && !missing.has(c)) missing.set(c, 'no cgroup hierarchy has this controller');
   if (made.length) tell(made.map((d) => d.dir));
   if (join !== undefined) {
-    // (Those the v2 set-up above moved this process into already need no move.)
-    const toMove = made.filter((d) => !movedIn.has(d.dir));
+    // (Those the v2 set-up above moved this process into already need no move, unless the
+    // launcher is to join them.)
+    const toMove = launcherJoins ? made : made.filter((d) => !movedIn.has(d.dir));
     if (toMove.length) join(toMove.map((d) => d.dir));
     return { dirs: made, missing, joining: toMove };
   }
@@ -290,8 +306,8 @@ export function runLimits(o: { guestMemory: number; shm: number; threads: number
  * Writes the limits into the run's cgroup. Returns the controllers whose limits could not
  * be written (with why); the others are in force from here on.
  */
-export function applyCgroupLimits(cg: RunCgroup, l: RunLimits): Map<Controller, string> {
-  const failed = new Map<Controller, string>();
+export function applyCgroupLimits(cg: RunCgroup, l: RunLimits): Map<Accounted, string> {
+  const failed = new Map<Accounted, string>();
   const must = (d: CgroupDir, c: Controller, file: string, value: string) => {
     const err = put(d.dir, file, value);
     if (err && !failed.has(c)) failed.set(c, `cannot write ${path.join(d.dir, file)} (${err})`);

@@ -373,6 +373,10 @@ test('each run has a cgroup of its own, limited from --memory, --threads and --p
   const inRunCgroup = () => dirs.some((d) => { try { return fs.readFileSync(path.join(d, 'cgroup.procs'), 'utf8').split('\n').includes(vmm); } catch { return false; } });
   for (let i = 0; i < 40 && !inRunCgroup(); i++) await new Promise((r) => setTimeout(r, 50));
   assert.ok(inRunCgroup(), `VMM ${vmm} in ${dirs.join(' ')}`);
+  // The launcher of a plain run stays where it was started (as `runc run` does; under
+  // torov-oci it joins, test/integration/oci.test.ts).
+  const launcherIn = dirs.filter((d) => { try { return fs.readFileSync(path.join(d, 'cgroup.procs'), 'utf8').split('\n').includes(String(child.pid)); } catch { return false; } });
+  assert.deepEqual(launcherIn, [], 'the launcher is not in the run\'s cgroups');
   await done;
   assert.deepEqual(dirs.filter((d) => fs.existsSync(d)), [], 'the cgroups are removed at the end');
 });

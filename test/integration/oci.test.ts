@@ -364,6 +364,32 @@ test('update: memory, pids and CPU limits reach the run\'s cgroups; -r - takes l
   assert.match(oci(state, ['update', '--memory', '256m', 'up1']).stderr, /does not exist/);
 });
 
+test('cgroups: the container\'s process (the launcher) is in the run\'s cgroups from create on, as containerd\'s shim reads them; its end removes them', { skip: ROOT_SKIP }, async () => {
+  const b = makeBundle((c) => { c.process.args = ['/oci_probe', 'sleep']; });
+  assert.equal(oci(state, ['create', '--bundle', b, 'cg1']).status, 0);
+  try {
+    const pid = JSON.parse(oci(state, ['state', 'cg1']).stdout).pid as number;
+    const vmm = tree(pid).find(holdsKvm)!;
+    const run = cgroupsOf(vmm).filter((d) => path.basename(d.dir) === `torov-${pid}`);
+    if (run.length === 0) { process.stderr.write('oci.test: cgroups test skipped: the run has no cgroups of its own here\n'); return; }
+    // As soon as create returns (the shim loads the cgroups of the pid file's process then).
+    const launcher = cgroupsOf(pid).map((d) => d.dir);
+    for (const d of run) assert.ok(launcher.includes(d.dir), `the launcher is in ${d.dir} (it is in ${launcher.join(' ')})`);
+    // The run's memory and pids figures are the launcher's cgroups'; on a v1 host that
+    // mounts cpuacct apart from cpu, its CPU time too.
+    const has = (c: string) => run.some((d) => d.controllers.includes(c) || (d.version === 2 && fs.readFileSync(path.join(d.dir, 'cgroup.controllers'), 'utf8').split(/\s+/).includes(c)));
+    for (const c of ['memory', 'pids']) assert.ok(has(c), `the run has a ${c} cgroup`);
+    const mi = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+    if (/ - cgroup cgroup \S*\bcpuacct\b/.test(mi)) assert.ok(has('cpuacct'), 'the run has a cpuacct cgroup (v1)');
+    assert.equal(oci(state, ['start', 'cg1']).status, 0);
+    assert.equal(oci(state, ['kill', 'cg1', 'TERM']).status, 0);
+    await until('the run to end', () => !exists(pid));
+    // The launcher left them before it removed them (a cgroup with a process cannot go).
+    for (const d of run) assert.ok(!fs.existsSync(d.dir), `${d.dir} is removed`);
+    assert.equal(oci(state, ['delete', 'cg1']).status, 0);
+  } finally { oci(state, ['delete', '--force', 'cg1']); }
+});
+
 test('events: --stats prints runc\'s stats object from the run\'s cgroups; without it, one per interval until the container stops', async () => {
   const { pid } = await ticker('ev1');
   const r = oci(state, ['events', '--stats', 'ev1']);
@@ -782,6 +808,43 @@ test('containerd: a detached sleeper is a torov VM; ctr task kill -s SIGTERM end
   assert.equal(ctr(['containers', 'delete', 'torov-sleep']).status, 0);
   await until('every process of the container to end', () => !all.some(exists));
   assert.ok(!fs.existsSync(shimState('torov-sleep')), 'no state directory left');
+});
+
+test('containerd: ctr task metrics (kubectl top) are the run\'s cgroups\': its memory and pids limits, its CPU time; none left after', { skip: SKIP }, async () => {
+  ctrRun('never', ['/hello']);
+  const r = ctr(['run', '-d', '--runc-binary', RUNTIME, IMAGE, 'torov-metrics', '/oci_probe', 'tick']);
+  assert.equal(r.status, 0, r.stderr);
+  try {
+    let pid = 0;
+    await until('the task to run', () => {
+      const m = /^torov-metrics\s+(\d+)\s+RUNNING/m.exec(ctr(['tasks', 'ls']).stdout);
+      pid = m ? Number(m[1]) : 0;
+      return pid > 0;
+    });
+    const vmm = tree(pid).find(holdsKvm)!;
+    const run = cgroupsOf(vmm).filter((d) => path.basename(d.dir) === `torov-${pid}`);
+    const dirOf = (c: string) => run.find((d) => d.controllers.includes(c) || (d.version === 2 && fs.readFileSync(path.join(d.dir, 'cgroup.controllers'), 'utf8').split(/\s+/).includes(c)));
+    const mem = dirOf('memory'), pids = dirOf('pids');
+    assert.ok(mem && pids, 'the run has memory and pids cgroups of its own');
+    const read = (d: { dir: string }, f: string) => fs.readFileSync(path.join(d.dir, f), 'utf8').trim();
+    const m = ctr(['tasks', 'metrics', '--format', 'json', 'torov-metrics']);
+    assert.equal(m.status, 0, m.stderr);
+    // The shim's JSON: cgroup v1's Metrics (memory.usage.limit), or v2's (memory.usage_limit).
+    const j = JSON.parse(m.stdout) as Record<string, any>;
+    const memLimit = Number(j['memory']?.usage?.limit ?? j['memory']?.usage_limit);
+    assert.equal(memLimit, Number(read(mem, mem.version === 1 ? 'memory.limit_in_bytes' : 'memory.max')), 'the run\'s memory limit (the guest\'s and torov\'s share)');
+    assert.equal(Number(j['pids']?.limit), Number(read(pids, 'pids.max')), 'the run\'s pids limit');
+    assert.ok(j['pids'].current >= 2 && j['pids'].current <= Number(read(pids, 'pids.max')), `the run's tasks (${j['pids'].current})`);
+    // CPU time: the run's, a fraction of a second, not the shim's (here the host's root cgroup).
+    const acct = dirOf('cpuacct');
+    const cpuNs = Number(j['cpu']?.usage?.total ?? (j['cpu']?.usage_usec ?? NaN) * 1000);
+    if (acct?.version === 1 || mem.version === 2) assert.ok(cpuNs > 0 && cpuNs < 60e9, `the run's CPU time (${cpuNs} ns)`);
+    assert.equal(ctr(['tasks', 'kill', '-s', 'SIGTERM', 'torov-metrics']).status, 0);
+    await until('the task to stop', () => /^torov-metrics\s+\d+\s+STOPPED/m.test(ctr(['tasks', 'ls']).stdout));
+    for (const d of run) await until(`${d.dir} to be removed`, () => !fs.existsSync(d.dir));
+  } finally {
+    ctr(['tasks', 'kill', '-s', 'SIGKILL', 'torov-metrics']); ctr(['tasks', 'delete', '-f', 'torov-metrics']); ctr(['containers', 'delete', 'torov-metrics']);
+  }
 });
 
 test('containerd: ctr task pause stops the guest (PAUSED), ctr task resume goes on; SIGKILL ends a paused task', { skip: SKIP }, async () => {

@@ -26,11 +26,14 @@ test('cgroup v1 (and the hybrid layout): one cgroup per controller\'s hierarchy,
     { version: 1, dir: '/sys/fs/cgroup/memory/process_api/4de0/torov-42', controllers: ['memory'] },
     { version: 1, dir: '/sys/fs/cgroup/pids/torov-42', controllers: ['pids'] },
     { version: 1, dir: '/sys/fs/cgroup/cpu/torov-42', controllers: ['cpu'] },
+    // cpuacct mounted apart from cpu: a directory too, which only counts the run's CPU time.
+    { version: 1, dir: '/sys/fs/cgroup/cpuacct/torov-42', controllers: ['cpuacct'] },
   ]);
-  // Co-mounted controllers (cpu,cpuacct) share one directory.
-  const co = HYBRID_MOUNTS.replace('rw,cpu\n', 'rw,cpu,cpuacct\n');
-  assert.deepEqual(planCgroups('4:memory:/\n2:cpu,cpuacct:/user.slice\n8:pids:/\n', co, 'x').find((d) => d.controllers.includes('cpu')),
-    { version: 1, dir: '/sys/fs/cgroup/cpu/user.slice/x', controllers: ['cpu'] });
+  // Co-mounted controllers (cpu,cpuacct) share one directory, which counts the time already.
+  const co = HYBRID_MOUNTS.replace('rw,cpu\n', 'rw,cpu,cpuacct\n').replace(/^.*rw,cpuacct\n/m, '');
+  const plan = planCgroups('4:memory:/\n2:cpu,cpuacct:/user.slice\n8:pids:/\n', co, 'x');
+  assert.deepEqual(plan.find((d) => d.controllers.includes('cpu')), { version: 1, dir: '/sys/fs/cgroup/cpu/user.slice/x', controllers: ['cpu'] });
+  assert.equal(plan.length, 3, 'no cpuacct directory of its own');
 });
 
 test('cgroup v2: one cgroup for every controller, below the one torov is in; a mount of a subtree maps paths', () => {
