@@ -367,8 +367,10 @@ static pid_t start_vmm(const char *dir, int net, const char *join)
 	if (child == 0) {
 		/* A namespace to join (a Kubernetes pod's): the launcher then stays in it (--network host). */
 		if (net == NET_JOIN) {
-			int nsfd = open(join, O_RDONLY | O_CLOEXEC);
-			if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) < 0) _exit(127);
+			/* A namespace file is a regular file (as src/oci/config.ts checks): never a FIFO or a device. */
+			int nsfd = open(join, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+			struct stat st;
+			if (nsfd < 0 || fstat(nsfd, &st) < 0 || !S_ISREG(st.st_mode) || setns(nsfd, CLONE_NEWNET) < 0) _exit(127);
 			close(nsfd);
 		}
 		char *args[] = { "torov", "run", "--oci-sync", (char *)dir, "--network", net == NET_OWN ? "none" : "host", NULL };
@@ -419,7 +421,8 @@ static int do_create(const char *root, const char *dir, const char *bundle_arg, 
 	ssize_t n = read_small(config, text, MAX_CONFIG_BYTES + 1);
 	int net = n < 0 || n >= MAX_CONFIG_BYTES ? -1 : plain_config(text, join);
 	free(text);
-	if (net < 0) return -1;
+	struct stat st;
+	if (net < 0 || (net == NET_JOIN && (stat(join, &st) < 0 || !S_ISREG(st.st_mode)))) return -1;
 	if (make_dirs(root, 0711) < 0 || mkdir(dir, 0711) < 0) return -1;
 	int made = path_in(file, dir, "start") == 0 && mkfifo(file, 0600) == 0 && path_in(file, dir, "ready") == 0 && mkfifo(file, 0600) == 0
 		&& path_in(file, dir, "create") == 0;
