@@ -76,7 +76,29 @@ export function sectionContainers(rows: Row[], quick: boolean, log: (s: string) 
     }
     rows.push({ what: 'containers: ctr run --rm hello (runc | torov-oci)', native: median(runc) * 1e6, torov: median(torov) * 1e6, unit: 'ns',
       note: `goal: torov <= runc + 100 ms; here +${(median(torov) - median(runc)).toFixed(0)} ms (the native column is runc)` });
-    // 2. The runtime alone on one bundle: create, start to the program's end, delete.
+    // 2. ctr task exec of hello in a running sleeper, as kubectl exec and exec probes do.
+    log(`containers: ctr task exec hello, runc and torov-oci, ${n} each...`);
+    const execs: Record<'runc' | 'torov', number[]> = { runc: [], torov: [] };
+    try {
+      timed('ctr', ctr(['run', '-d', IMAGE, 'bench-exec-runc', '/oci_probe', 'sleep']));
+      timed('ctr', ctr(['run', '-d', '--runc-binary', RUNTIME, IMAGE, 'bench-exec-torov', '/oci_probe', 'sleep']));
+      for (let i = 0; i < n + 1; i++) {
+        for (const k of ['runc', 'torov'] as const) {
+          const t = timed('ctr', ctr(['task', 'exec', '--exec-id', `e${i}`, `bench-exec-${k}`, '/hello']));
+          if (i > 0) execs[k].push(t);
+        }
+      }
+      rows.push({ what: 'containers: ctr task exec hello (runc | torov-oci)', native: median(execs.runc) * 1e6, torov: median(execs.torov) * 1e6, unit: 'ns',
+        note: 'in a running container; the native column is runc' });
+    } finally {
+      for (const k of ['runc', 'torov']) {
+        cp.spawnSync('ctr', ctr(['task', 'kill', '-s', 'SIGKILL', `bench-exec-${k}`]), { timeout: 30_000 });
+        for (let w = 0; w < 50 && /RUNNING/.test(cp.spawnSync('ctr', ctr(['task', 'ls']), { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes(`bench-exec-${k}`)).join('')); w++) cp.spawnSync('sleep', ['0.1']);
+        cp.spawnSync('ctr', ctr(['task', 'delete', `bench-exec-${k}`]), { timeout: 30_000 });
+        cp.spawnSync('ctr', ctr(['container', 'delete', `bench-exec-${k}`]), { timeout: 30_000 });
+      }
+    }
+    // 3. The runtime alone on one bundle: create, start to the program's end, delete.
     log(`containers: the runtime alone (create, start, delete), ${n} each...`);
     const bundle = makeBundle(path.join(work, 'bundle'));
     const split = (bin: string, state: string) => {
