@@ -389,6 +389,12 @@ export function sandboxFields(plan: RunPlan): Record<string, unknown> {
  * empty file for a file, a directory for a directory, with missing parent directories.
  * Only plain directories are walked: a symbolic link on the way (which could lead out of
  * the root) is refused, never followed. Returns the paths it made.
+ *
+ * A read-only root (`root.readonly`) is read-only for the guest, not for the runtime: its
+ * mount points are made too, as runc makes them before it remounts the root read-only.
+ * Kubernetes needs it: the CRI plugin gives a pod's sandbox (pause) container a read-only
+ * root and binds /etc/resolv.conf into it, and pause images have no /etc/resolv.conf.
+ * Where the host cannot write (a root on a read-only file system), it is one line.
  */
 export function makeMountPoints(plan: RunPlan): string[] {
   const made: string[] = [];
@@ -405,9 +411,14 @@ export function makeMountPoints(plan: RunPlan): string[] {
         if (!last && !st.isDirectory()) throw new OciError(`mount point ${v.guest}: /${path.relative(plan.root, cur)} in the container's root is not a directory`);
         continue;
       }
-      if (plan.readonly) throw new OciError(`mount point ${v.guest} does not exist in the container's read-only root`);
-      if (last && !fs.statSync(v.host).isDirectory()) fs.writeFileSync(cur, '', { flag: 'wx', mode: 0o644 });
-      else fs.mkdirSync(cur, { mode: 0o755 });
+      try {
+        if (last && !fs.statSync(v.host).isDirectory()) fs.writeFileSync(cur, '', { flag: 'wx', mode: 0o644 });
+        else fs.mkdirSync(cur, { mode: 0o755 });
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        if (typeof err.code !== 'string') throw e;
+        throw new OciError(`mount point ${v.guest}: cannot make /${path.relative(plan.root, cur)} in the container's ${plan.readonly ? 'read-only ' : ''}root (${err.code}${err.path === v.host ? ` on the mount's source ${v.host}` : ''})`);
+      }
       made.push(cur);
     }
   }

@@ -2,6 +2,8 @@
  * test image by test/oci/make-image.js and run by containerd through bin/torov-oci.
  *   oci_probe args A B ...   print each argument on a line of its own, in brackets
  *   oci_probe sleep          say "sleeping", then wait for a signal (SIGTERM ends it: 143)
+ *   oci_probe pause          a pod's pause program: say "waiting", wait for SIGTERM or
+ *                            SIGINT, say "stopping on SIGTERM" (or SIGINT) and exit 0
  *   oci_probe serve PORT     listen on 0.0.0.0:PORT; answer each client with one line
  *   oci_probe denied         call get_mempolicy, which Docker's default seccomp profile
  *                            refuses (EPERM) and torov's default policy allows, and
@@ -20,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +32,9 @@
 #include <unistd.h>
 
 extern char **environ;
+
+static volatile sig_atomic_t stop_signal;
+static void on_stop(int sig) { stop_signal = sig; }
 
 int main(int argc, char **argv)
 {
@@ -41,6 +47,21 @@ int main(int argc, char **argv)
     if (strcmp(mode, "sleep") == 0) {
         printf("sleeping\n");
         for (;;) pause();
+    }
+    if (strcmp(mode, "pause") == 0) {
+        /* Blocked until sigsuspend, so that a signal between the test and the wait is not lost. */
+        sigset_t stops, old;
+        sigemptyset(&stops);
+        sigaddset(&stops, SIGTERM);
+        sigaddset(&stops, SIGINT);
+        sigprocmask(SIG_BLOCK, &stops, &old);
+        struct sigaction sa = { .sa_handler = on_stop };
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        printf("waiting\n");
+        while (!stop_signal) sigsuspend(&old);
+        printf("stopping on %s\n", stop_signal == SIGTERM ? "SIGTERM" : "SIGINT");
+        return 0;
     }
     if (strcmp(mode, "tick") == 0) {
         for (unsigned long i = 0;; i++) {

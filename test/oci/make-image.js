@@ -3,11 +3,12 @@
 /**
  * Writes an OCI image layout archive (a tar that `ctr images import` reads) holding test
  * guests, so that the OCI runtime's tests need no registry:
- *   node test/oci/make-image.js OUT.tar [NAME] [HOST-FILE[:GUEST-PATH]...]
+ *   node test/oci/make-image.js [--cmd JSON] OUT.tar [NAME] [HOST-FILE[:GUEST-PATH]...]
  * NAME defaults to docker.io/torov/guests:latest; the files default to test/guests' hello,
  * args, fault and oci_probe at /hello, /args, /fault, /oci_probe. The image's single layer
  * also has the usual empty directories (/dev, /proc, /sys, /tmp, /etc, /run) as runc
- * expects them; its command is /hello. Deterministic: the same files give the same digests.
+ * expects them; its command is /hello, or --cmd's (a JSON array of strings: a pod's pause
+ * image is '["/oci_probe","pause"]'). Deterministic: the same files give the same digests.
  * The archive is also in `docker save`'s format (manifest.json), for `docker load`.
  */
 const fs = require('node:fs');
@@ -15,8 +16,15 @@ const path = require('node:path');
 const crypto = require('node:crypto');
 
 const guests = path.join(__dirname, '..', 'guests');
-const [out, name = 'docker.io/torov/guests:latest', ...specs] = process.argv.slice(2);
-if (!out) { process.stderr.write('usage: make-image.js OUT.tar [NAME] [HOST-FILE[:GUEST-PATH]...]\n'); process.exit(2); }
+const argv = process.argv.slice(2);
+let cmd = ['/hello'];
+if (argv[0] === '--cmd') {
+  try { cmd = JSON.parse(argv[1] ?? ''); } catch { cmd = undefined; }
+  if (!Array.isArray(cmd) || !cmd.length || !cmd.every((a) => typeof a === 'string')) { process.stderr.write('make-image.js: --cmd takes a JSON array of strings\n'); process.exit(2); }
+  argv.splice(0, 2);
+}
+const [out, name = 'docker.io/torov/guests:latest', ...specs] = argv;
+if (!out) { process.stderr.write('usage: make-image.js [--cmd JSON] OUT.tar [NAME] [HOST-FILE[:GUEST-PATH]...]\n'); process.exit(2); }
 const files = (specs.length ? specs : ['hello', 'args', 'fault', 'oci_probe'].map((g) => `${path.join(guests, g)}:/${g}`))
   .map((s) => { const i = s.lastIndexOf(':'); return i > 0 ? { host: s.slice(0, i), guest: s.slice(i + 1) } : { host: s, guest: '/' + path.basename(s) }; });
 
@@ -55,7 +63,7 @@ for (const f of files) layerEntries.push({ name: f.guest.replace(/^\/+/, ''), da
 const layer = tar(layerEntries);
 const config = json({
   architecture: 'amd64', os: 'linux',
-  config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['/hello'], WorkingDir: '/' },
+  config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: cmd, WorkingDir: '/' },
   rootfs: { type: 'layers', diff_ids: [`sha256:${sha(layer)}`] },
   history: [{ created_by: 'test/oci/make-image.js' }],
 });

@@ -299,8 +299,15 @@ test('mount points: made inside the root, never through a symbolic link', () => 
   fs.symlinkSync('/tmp', path.join(b2, 'rootfs', 'out'));
   const p2 = planRun(config((c) => { c['mounts'] = [{ destination: '/out/x', type: 'bind', source: '/etc/hosts' }]; }), b2);
   assert.throws(() => makeMountPoints(p2), /out in the container's root is a symbolic link/);
-  const p3 = { ...planRun(config((c) => { c['mounts'] = [{ destination: '/nothere', type: 'bind', source: '/etc/hosts' }]; }), bundle()), readonly: true } as RunPlan;
-  assert.throws(() => makeMountPoints(p3), /does not exist in the container's read-only root/);
+  // A read-only root is read-only for the guest: its mount points are made, as runc makes
+  // them (a pod's pause container: a read-only root, /etc/resolv.conf bound into it).
+  const p3 = { ...planRun(config((c) => { c['mounts'] = [{ destination: '/etc/resolv.conf', type: 'bind', source: '/etc/hosts' }]; }), bundle()), readonly: true } as RunPlan;
+  assert.deepEqual(makeMountPoints(p3).map((m) => path.relative(p3.root, m)), ['etc/resolv.conf']);
+  // What the host cannot make is one line (here: the mount's source went away after create read the config).
+  fs.writeFileSync(path.join(b, 'gone'), '');
+  const p4 = planRun(config((c) => { c['mounts'] = [{ destination: '/etc/gone', type: 'bind', source: path.join(b, 'gone') }]; }), bundle());
+  fs.rmSync(path.join(b, 'gone'));
+  assert.throws(() => makeMountPoints(p4), /mount point \/etc\/gone: cannot make \/etc\/gone in the container's root \(ENOENT on the mount's source /);
 });
 
 test('the entry program: x86-64 ELF, or a #! script run by one; else one line naming the file', () => {
