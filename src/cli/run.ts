@@ -69,7 +69,12 @@ export function runProgram(program: string, programArgs: readonly string[], opts
   const launched = launcher();
   const ociRun = typeof opts['oci-sync'] === 'string';
   let cg = launched !== undefined
-    ? cgroups.makeRunCgroup(launched.launcherPid, (dirs) => tellLauncher(`cgroup ${dirs.join(' ')}`), (dirs) => tellLauncher(`${ociRun ? 'join-oci' : 'join'} ${dirs.join(' ')}`), ociRun)
+    ? cgroups.makeRunCgroup(launched.launcherPid, (dirs) => {
+      tellLauncher(`cgroup ${dirs.join(' ')}`);
+      // And to torov-oci, in the container's state directory: its delete removes them when
+      // the launcher could not (ended by SIGKILL), as runc's delete removes a container's.
+      if (ociRun) { try { fs.writeFileSync(`${opts['oci-sync'] as string}/cgroups`, dirs.join('\n') + '\n', { mode: 0o600 }); } catch { /* best effort */ } }
+    }, (dirs) => tellLauncher(`${ociRun ? 'join-oci' : 'join'} ${dirs.join(' ')}`), ociRun)
     : undefined;
   const allowHostRoot = !!opts['allow-host-root'];
   // Only what this run needs is loaded: start-up time is part of every run.

@@ -248,6 +248,35 @@ static int remove_entry(const char *path, const struct stat *st, int type, struc
 	return (type == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT ? -1 : 0;
 }
 
+/*
+ * Removes the run cgroups the container's VMM recorded in DIR/cgroups (src/cli/run.ts),
+ * which its launcher leaves when it ends by SIGKILL (the CRI plugin's StopPodSandbox):
+ * only `torov-<pid>` directories and their v2 `.launcher` leaves, empty ones (rmdir),
+ * waiting up to 1 s for the run's last threads to leave them. As removeRunCgroups in
+ * src/oci/state.ts.
+ */
+static void remove_run_cgroups(const char *dir, long pid)
+{
+	char file[PATH_MAX], buf[8192], name[40];
+	if (path_in(file, dir, "cgroups") < 0 || read_small(file, buf, sizeof buf) < 0) return;
+	snprintf(name, sizeof name, "/torov-%ld", pid);
+	for (char *line = buf, *next; *line; line = next) {
+		next = strchr(line, '\n');
+		if (!next) break;
+		*next++ = 0;
+		const char *base = strrchr(line, '/');
+		if (line[0] != '/' || !base || strcmp(base, name) != 0 || strstr(line, "/../")) continue;
+		char leaf[PATH_MAX];
+		if (snprintf(leaf, sizeof leaf, "%s.launcher", line) >= (int)sizeof leaf) continue;
+		const char *both[] = { leaf, line };
+		for (int k = 0; k < 2; k++)
+			for (int tries = 0; rmdir(both[k]) < 0 && errno == EBUSY && tries < 100; tries++) {
+				struct timespec t = { 0, 10 * 1000 * 1000 };
+				nanosleep(&t, NULL);
+			}
+	}
+}
+
 /* `delete [--force] ID`: 0 when done, -1 to hand over. */
 static int do_delete(const char *dir, int force)
 {
@@ -262,6 +291,7 @@ static int do_delete(const char *dir, int force)
 	for (struct dirent *e; (e = readdir(d));) if (strncmp(e->d_name, "exec-", 5) == 0) execs = 1;
 	closedir(d);
 	if (execs) return -1;
+	remove_run_cgroups(dir, f.pid);
 	/* Partly removed on an error: the JavaScript side removes the rest. */
 	return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
 }

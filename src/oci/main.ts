@@ -24,7 +24,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { OciError, readConfig, torovRunArgs, makeMountPoints, type RunPlan, type HookKind } from './config';
-import { writeState, procStat, same, descendants, OCI_VERSION, type Stored } from './state';
+import { writeState, procStat, same, descendants, removeRunCgroups, OCI_VERSION, type Stored } from './state';
 import { writePolicy, guestMemoryOf } from './prepare';
 
 export { OCI_VERSION } from './state';
@@ -715,6 +715,8 @@ async function cmdDelete(g: Global, log: Logger, p: Parsed): Promise<number> {
     const left = (require('./cgroups') as typeof import('./cgroups')).removeFreezer(s.freezer, 3000);
     for (const d of left) log.write('warning', `delete: cannot remove the cgroup ${d} (still in use)`);
   }
+  // The run's cgroups, which its launcher leaves when it ends by SIGKILL (kill KILL, --force).
+  if (s !== undefined) for (const d of removeRunCgroups(dir, s.pid, 1000)) log.write('warning', `delete: cannot remove the cgroup ${d} (still in use)`);
   fs.rmSync(dir, { recursive: true, force: true });
   if (s !== undefined) runHooks('poststop', s, log, false, 'stopped');
   return 0;

@@ -80,3 +80,27 @@ export function descendants(pid: number): number[] {
   }
   return out;
 }
+
+/**
+ * Removes the run cgroups a container's VMM recorded in DIR/cgroups (src/cli/run.ts): those
+ * its launcher leaves when it ends by SIGKILL. Only `torov-<launcher pid>` directories (and
+ * their v2 `.launcher` leaves), empty ones (rmdir), waiting up to `waitMs` for the last
+ * threads of the run to leave them. Returns those left.
+ */
+export function removeRunCgroups(dir: string, launcherPid: number, waitMs: number): string[] {
+  let listed: string[];
+  try { listed = fs.readFileSync(path.join(dir, 'cgroups'), 'utf8').split('\n').filter(Boolean); } catch { return []; }
+  const mine = (d: string) => path.isAbsolute(d) && path.basename(d) === `torov-${launcherPid}` && !d.split('/').includes('..');
+  const left: string[] = [];
+  for (const d of listed.filter(mine).flatMap((d) => [`${d}.launcher`, d])) {
+    for (const t0 = Date.now(); ;) {
+      try { fs.rmdirSync(d); break; } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') break;
+        if (code !== 'EBUSY' || Date.now() - t0 > waitMs) { left.push(d); break; }
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+      }
+    }
+  }
+  return left;
+}
