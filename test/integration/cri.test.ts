@@ -287,6 +287,24 @@ test('CRI: ContainerStats (kubectl top) are the run\'s cgroups\' figures', { ski
   if (limit !== undefined) assert.ok(s.memory.usageBytes !== undefined && s.memory.usageBytes <= limit, `memory ${s.memory.usageBytes} bytes within the run's limit ${limit}`);
 });
 
+test('CRI: UpdateContainerResources (a pod resize) reaches the run\'s cgroups through torov-oci update', { skip: SKIP }, async () => {
+  assert.ok(server, 'the server runs');
+  const pid = await pidOf(server);
+  const run = cgroupsOf(tree(pid).find(holdsKvm) ?? pid).filter((d) => path.basename(d) === `torov-${pid}`);
+  const file = (name: string) => run.map((d) => path.join(d, name)).find((f) => fs.existsSync(f));
+  const quota = file('cpu.cfs_quota_us'), memLimit = file('memory.limit_in_bytes');
+  if (!quota || !memLimit) { process.stderr.write('cri.test: update test skipped: the run has no v1 cpu and memory cgroups here\n'); return; }
+  const before = BigInt(fs.readFileSync(memLimit, 'utf8').trim());
+  const guest = 256n * 2n ** 20n;                              // torov's default guest memory (the pod sets no limit)
+  await cri!.updateContainerResources(server, { cpuPeriod: 100_000, cpuQuota: 50_000, cpuShares: 512, memoryLimitInBytes: 384 * 2 ** 20 });
+  assert.equal(fs.readFileSync(quota, 'utf8').trim(), '50000');
+  assert.equal(fs.readFileSync(file('cpu.cfs_period_us')!, 'utf8').trim(), '100000');
+  assert.equal(fs.readFileSync(file('cpu.shares')!, 'utf8').trim(), '512');
+  // The container's limit, plus torov's own share (what the run's limit held besides the guest's memory).
+  assert.equal(BigInt(fs.readFileSync(memLimit, 'utf8').trim()), 384n * 2n ** 20n + (before - guest));
+  assert.equal(await fetchFrom(podIp, PORT), 'hello from oci_probe\n', 'the server still answers');
+});
+
 test('CRI: StopContainer sends SIGTERM: a handler runs and the program exits 0; a program without one ends of it (143)', { skip: SKIP }, async () => {
   const id = await create('waiter', ['/oci_probe', 'pause']);
   await cri!.startContainer(id);

@@ -210,6 +210,12 @@ export class CriClient {
     return { stdout: bytes(m, 1).toString('utf8'), stderr: bytes(m, 2).toString('utf8'), exitCode: int(m, 3) };
   }
 
+  /** New resource limits for a running container (a pod resize): the CRI plugin passes them to the runtime's `update`. */
+  async updateContainerResources(id: string, r: { cpuPeriod?: number; cpuQuota?: number; cpuShares?: number; memoryLimitInBytes?: number }): Promise<void> {
+    // LinuxContainerResources: cpu_period 1, cpu_quota 2, cpu_shares 3, memory_limit_in_bytes 4.
+    await this.rpc(`${RS}UpdateContainerResources`, [[1, id], [2, [[1, r.cpuPeriod], [2, r.cpuQuota], [3, r.cpuShares], [4, r.memoryLimitInBytes]]]], 120_000);
+  }
+
   /** A container's statistics (kubectl top): undefined figures were not given. */
   async containerStats(id: string): Promise<{ id: string; cpu: { timestamp: number; usageCoreNanoSeconds?: bigint }; memory: { timestamp: number; workingSetBytes?: bigint; usageBytes?: bigint; rssBytes?: bigint } }> {
     const s = sub(await this.rpc(`${RS}ContainerStats`, [[1, id]]), 1);
