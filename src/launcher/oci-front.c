@@ -39,6 +39,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -126,11 +127,16 @@ static int path_in(char *out, const char *dir, const char *name)
 /* Reads a small file whole (NUL-terminated); -1 if it cannot. */
 static ssize_t read_small(const char *file, char *buf, size_t size)
 {
-	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* Only a regular file: a FIFO or a device named there (config.json is the image's) is
+	   never waited on or given a controlling terminal. */
+	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) return -1;
-	ssize_t n = read(fd, buf, size - 1);
+	struct stat st;
+	ssize_t n = 0;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) { close(fd); return -1; }
+	for (ssize_t r; (size_t)n < size - 1 && (r = read(fd, buf + n, size - 1 - n)) != 0; n += r)
+		if (r < 0) { if (errno == EINTR) { r = 0; continue; } close(fd); return -1; }
 	close(fd);
-	if (n < 0) return -1;
 	buf[n] = 0;
 	return n;
 }
@@ -269,6 +275,9 @@ static void remove_run_cgroups(const char *dir, long pid)
 		char leaf[PATH_MAX];
 		if (snprintf(leaf, sizeof leaf, "%s.launcher", line) >= (int)sizeof leaf) continue;
 		const char *both[] = { leaf, line };
+		/* Only a cgroup (v1 or v2): never a directory elsewhere that a list names. */
+		struct statfs fs;
+		if (statfs(line, &fs) < 0 || (fs.f_type != 0x27e0eb && fs.f_type != 0x63677270)) continue;
 		for (int k = 0; k < 2; k++)
 			for (int tries = 0; rmdir(both[k]) < 0 && errno == EBUSY && tries < 100; tries++) {
 				struct timespec t = { 0, 10 * 1000 * 1000 };
@@ -336,14 +345,17 @@ enum net { NET_OWN, NET_HOST, NET_JOIN };
  * else the network: a network namespace (NET_OWN), one given by path (NET_JOIN, the path
  * in join, PATH_MAX bytes), or none (NET_HOST).
  */
-static int plain_config(const char *text, char *join)
+static int plain_config(char *text, char *join)
 {
 	if (strstr(text, "\"hooks\"")) return -1;
 	for (const char *p = text; (p = strstr(p, "\"terminal\"")); p++) {
 		const char *v = ws(p + 10);
 		if (*v == ':' && strncmp(ws(v + 1), "true", 4) == 0) return -1;
 	}
-	const char *ns = strstr(text, "\"namespaces\"");
+	/* Only inside linux.namespaces: from its [ to the first ] (its entries hold no arrays). */
+	char *ns = strstr(text, "\"namespaces\""), *end = NULL;
+	if (ns && (ns = strchr(ns, '[')) && (end = strchr(ns, ']'))) *end = 0;
+	else ns = NULL;
 	int net = NET_HOST;
 	for (const char *p = ns; p && (p = strstr(p, "\"network\"")); p++) {
 		if (net != NET_HOST) return -1;
@@ -394,15 +406,23 @@ static pid_t start_vmm(const char *dir, int net, const char *join)
 	if (fd < 0) return -1;
 	pid_t child = fork();
 	if (child < 0) { close(fd); return -1; }
+	pid_t pid_of_launcher = child;
 	if (child == 0) {
 		/* A namespace to join (a Kubernetes pod's): the launcher then stays in it (--network host). */
 		if (net == NET_JOIN) {
-			/* A namespace file is a regular file (as src/oci/config.ts checks): never a FIFO or a device. */
-			int nsfd = open(join, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-			struct stat st;
-			if (nsfd < 0 || fstat(nsfd, &st) < 0 || !S_ISREG(st.st_mode) || setns(nsfd, CLONE_NEWNET) < 0) _exit(127);
+			/* Only a namespace file (nsfs), looked at without opening it: a FIFO or a device
+			   swapped in after the checks is never opened. */
+			int pfd = open(join, O_PATH | O_CLOEXEC);
+			struct statfs fs;
+			char via[64];
+			if (pfd < 0 || fstatfs(pfd, &fs) < 0 || fs.f_type != 0x6e736673) _exit(127);
+			snprintf(via, sizeof via, "/proc/self/fd/%d", pfd);
+			int nsfd = open(via, O_RDONLY | O_CLOEXEC);
+			if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) < 0) _exit(127);
 			close(nsfd);
+			close(pfd);
 		}
+		signal(SIGPIPE, SIG_DFL);
 		char *args[] = { "torov", "run", "--oci-sync", (char *)dir, "--network", net == NET_OWN ? "none" : "host", NULL };
 		char *envp[] = { env_path, NULL };
 		if (chdir("/") == 0) execve(launcher, args, envp);
@@ -420,11 +440,13 @@ static pid_t start_vmm(const char *dir, int net, const char *join)
 		}
 		buf[got] = 0;
 		if (strchr(buf, '\n')) { ok = strncmp(buf, "ready", 5) == 0; break; }
-		if (waitpid(child, NULL, WNOHANG) != 0) { child = -1; break; }
+		if (waitpid(child, NULL, WNOHANG) == child) { child = -1; break; }
 	}
 	close(fd);
 	if (ok) return child;
 	if (child > 0) { kill(child, SIGKILL); waitpid(child, NULL, 0); }
+	/* The run's cgroups, which the launcher killed here could not remove (the VMM listed them). */
+	remove_run_cgroups(dir, pid_of_launcher);
 	return -1;
 }
 
@@ -434,7 +456,7 @@ static int write_pid_file(const char *file, pid_t pid)
 	char tmp[PATH_MAX + 8], text[24];
 	if (snprintf(tmp, sizeof tmp, "%s.tmp", file) >= (int)sizeof tmp) return -1;
 	int len = snprintf(text, sizeof text, "%d", (int)pid);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0) return -1;
 	if (write(fd, text, len) != len || close(fd) < 0 || rename(tmp, file) < 0) { unlink(tmp); return -1; }
 	return 0;
@@ -457,14 +479,18 @@ static int do_create(const char *root, const char *dir, const char *bundle_arg, 
 	int made = path_in(file, dir, "start") == 0 && mkfifo(file, 0600) == 0 && path_in(file, dir, "ready") == 0 && mkfifo(file, 0600) == 0
 		&& path_in(file, dir, "create") == 0;
 	if (made) {
+		/* The bundle, and the network the launcher will have: what the VMM checks the config against. */
+		char request[PATH_MAX + 32];
+		int len = snprintf(request, sizeof request, "%s\nnetwork %s\n", bundle, net == NET_OWN ? "own" : net == NET_JOIN ? "join" : "host");
 		int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		made = fd >= 0 && write(fd, bundle, strlen(bundle)) == (ssize_t)strlen(bundle);
+		made = fd >= 0 && len < (int)sizeof request && write(fd, request, len) == len;
 		if (fd >= 0) close(fd);
 	}
 	pid_t pid = made ? start_vmm(dir, net, join) : -1;
 	if (pid > 0 && pid_file && write_pid_file(pidf, pid) < 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
+		remove_run_cgroups(dir, pid);
 		pid = -1;
 	}
 	if (pid > 0) return 0;
@@ -505,8 +531,11 @@ static int do_exec(const char *cdir, const char *process_file, const char *pid_f
 		pid_t g = fork();
 		if (g == 0) {
 			setsid();
+			signal(SIGPIPE, SIG_DFL);
 			int null = open("/dev/null", O_RDWR);
+			if (null < 0) _exit(127);
 			for (int k = 0; k < 3; k++) dup2(null, k);
+			if (null > 2) close(null);
 			if (chdir("/") < 0) _exit(127);
 			char *args[] = { "torov-oci", "--exec-guard", cpid, f.start, epid, exec_start, dir, NULL };
 			char *envp[] = { NULL };
@@ -524,7 +553,7 @@ static int do_exec(const char *cdir, const char *process_file, const char *pid_f
 	if (ok && pid_file) ok = write_pid_file(pidf, pid) == 0;
 	if (ok) return 0;
 	/* (A guard already started ends with the exec and removes nothing more than this.) */
-	if (pid > 0) { kill(pid, SIGKILL); waitpid(pid, NULL, 0); }
+	if (pid > 0) { kill(pid, SIGKILL); waitpid(pid, NULL, 0); remove_run_cgroups(dir, pid); }
 	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 	return -1;
 }
@@ -618,6 +647,10 @@ static const char *option(const char *arg)
 
 int main(int argc, char **argv)
 {
+	/* A write to a FIFO whose reader went is an error to hand over, not a death; and the
+	   launcher must be reaped here whatever the caller set. */
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGCHLD, SIG_DFL);
 	if (argc == 7 && strcmp(argv[1], "--exec-guard") == 0) return exec_guard(argv + 2);
 	const char *root = DEFAULT_ROOT;
 	int i = 1;

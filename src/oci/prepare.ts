@@ -79,11 +79,15 @@ export function guestMemoryOf(plan: RunPlan, policyFile: string): number {
  * network namespace of its own.
  */
 export function prepareCreate(dir: string, launcherPid: number, net: boolean): string[] {
-  const bundle = path.resolve(fs.readFileSync(path.join(dir, 'create'), 'utf8'));
+  // The front end's request: the bundle, and the network it gave the launcher (its own
+  // namespace, the host's, or one it joined by the config's path).
+  const [bundleLine, netLine] = fs.readFileSync(path.join(dir, 'create'), 'utf8').split('\n');
+  const bundle = path.resolve(bundleLine!);
   const plan = readConfig(bundle);
   if (Object.values(plan.hooks).some((h) => h !== undefined && h.length > 0)) throw new OciError('hooks');
   if (plan.terminal) throw new OciError('a terminal');
-  if ((plan.network.mode === 'none') !== net) throw new OciError('another network');
+  const want = plan.network.mode === 'none' ? 'own' : plan.network.mode;
+  if (netLine !== `network ${want}` || (want === 'own') !== net) throw new OciError('another network');
   // A namespace given by path: the front end joined it before the launcher started (which then made none).
   if (plan.network.mode === 'join' && !inNetns(plan.network.path)) throw new OciError('another network namespace');
   const { checkEntry } = require('./entry') as typeof import('./entry');

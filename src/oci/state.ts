@@ -90,7 +90,9 @@ export function descendants(pid: number): number[] {
 export function removeRunCgroups(dir: string, launcherPid: number, waitMs: number): string[] {
   let listed: string[];
   try { listed = fs.readFileSync(path.join(dir, 'cgroups'), 'utf8').split('\n').filter(Boolean); } catch { return []; }
-  const mine = (d: string) => path.isAbsolute(d) && path.basename(d) === `torov-${launcherPid}` && !d.split('/').includes('..');
+  // Only a cgroup (v1 or v2): never a directory elsewhere that the list names.
+  const onCgroupFs = (d: string) => { try { const t = fs.statfsSync(d).type; return t === 0x27e0eb || t === 0x63677270; } catch { return false; } };
+  const mine = (d: string) => path.isAbsolute(d) && path.basename(d) === `torov-${launcherPid}` && !d.split('/').includes('..') && onCgroupFs(d);
   const left: string[] = [];
   for (const d of listed.filter(mine).flatMap((d) => [`${d}.launcher`, d])) {
     for (const t0 = Date.now(); ;) {

@@ -198,6 +198,22 @@ test('native front end: a plain container is created by its VMM, and started, ki
   assert.equal(bad.stderr, `torov-oci: /missing: no such file in the guest's root ${fs.realpathSync(path.join(missing, 'rootfs'))} (in the container's root ${fs.realpathSync(path.join(missing, 'rootfs'))})\n`);
   assert.equal(bad.stdout, '');
   assert.deepEqual(fs.readdirSync(state), []);
+  // The front end reads the network only from linux.namespaces: a "network" and a "path" elsewhere (an annotation) join nothing.
+  assert.equal(oci(state, ['create', '--bundle', b, 'n7']).status, 0);
+  const otherVmm = (JSON.parse(fs.readFileSync(path.join(state, 'n7', 'state.json'), 'utf8')) as { vmmPid: number }).vmmPid;
+  assert.notEqual(fs.readlinkSync(`/proc/${otherVmm}/ns/net`), fs.readlinkSync('/proc/self/ns/net'));
+  const hostNet = makeBundle((c) => { c.linux.namespaces = [{ type: 'pid' }, { type: 'mount' }]; c.annotations = { a: 'network', path: `/proc/${otherVmm}/ns/net` }; });
+  assert.equal(oci(state, ['create', '--bundle', hostNet, 'n5']).status, 0);
+  const n5 = JSON.parse(fs.readFileSync(path.join(state, 'n5', 'state.json'), 'utf8')) as { vmmPid: number };
+  assert.equal(fs.readlinkSync(`/proc/${n5.vmmPid}/ns/net`), fs.readlinkSync('/proc/self/ns/net'), 'the host\'s network, as the config says');
+  for (const id of ['n5', 'n7']) assert.equal(oci(state, ['delete', '--force', id]).status, 0);
+  // A config.json that is a FIFO is refused at once (never waited on), as the JavaScript runtime refuses it.
+  const fifo = makeBundle();
+  fs.rmSync(path.join(fifo, 'config.json'));
+  assert.equal(cp.spawnSync('mkfifo', [path.join(fifo, 'config.json')]).status, 0);
+  const fr = oci(state, ['create', '--bundle', fifo, 'n6']);
+  assert.equal(fr.status, 1);
+  assert.match(fr.stderr, /config\.json is not a regular file/);
   // Not plain: a container with hooks has no `fast`, and every command of it is Node's.
   const h = makeBundle((c) => { c.process.args = ['/oci_probe', 'sleep']; c.hooks = { poststop: [{ path: '/bin/true' }] }; });
   assert.equal(oci(state, ['create', '--bundle', h, 'n2']).status, 0);
