@@ -242,9 +242,13 @@ static int do_kill(const char *dir, const char *sig)
 {
 	int n = sig ? signal_number(sig) : SIGTERM;
 	struct fast f;
-	if (n == 0 || read_fast(dir, &f) < 0 || !alive(&f)) return -1;
-	/* As the JavaScript side: a process that ended meanwhile is no error. */
-	kill((pid_t)f.pid, n);
+	if (n == 0 || read_fast(dir, &f) < 0) return -1;
+	/* Through a pidfd taken before the check: the signal reaches the process checked, never
+	   one that took its pid meanwhile. As the JavaScript side, one that ended is no error. */
+	int pfd = (int)syscall(SYS_pidfd_open, (pid_t)f.pid, 0);
+	if (pfd < 0 || !alive(&f)) { if (pfd >= 0) close(pfd); return -1; }
+	syscall(SYS_pidfd_send_signal, pfd, n, NULL, 0);
+	close(pfd);
 	return 0;
 }
 
