@@ -445,11 +445,19 @@ function waitReady(child: ChildProcess, fd: number): Promise<true | string> {
 /** Moves this (single JS) thread into a network namespace: the torov it spawns runs there, with --network host. */
 function joinNetwork(nsPath: string): void {
   const { sys, NR } = require('../host/libc') as typeof import('../host/libc');
-  const fd = fs.openSync(nsPath, fs.constants.O_RDONLY);
+  const { O_PATH } = require('../linux/fcntl') as typeof import('../linux/fcntl');
+  // Only a namespace file (nsfs), looked at without opening it: a FIFO or a device swapped
+  // in after config.ts's check is never opened (nor waited on).
+  const pathFd = fs.openSync(nsPath, O_PATH);
   try {
-    const r = sys(NR.setns, fd, 0x40000000 /* CLONE_NEWNET */);
-    if (r < 0) throw new OciError(`cannot join the network namespace ${nsPath} (errno ${-r})`);
-  } finally { fs.closeSync(fd); }
+    const via = `/proc/self/fd/${pathFd}`;
+    if (fs.statfsSync(via).type !== 0x6e736673 /* NSFS_MAGIC */) throw new OciError(`${nsPath} is not a namespace file`);
+    const fd = fs.openSync(via, fs.constants.O_RDONLY);
+    try {
+      const r = sys(NR.setns, fd, 0x40000000 /* CLONE_NEWNET */);
+      if (r < 0) throw new OciError(`cannot join the network namespace ${nsPath} (errno ${-r})`);
+    } finally { fs.closeSync(fd); }
+  } finally { fs.closeSync(pathFd); }
 }
 
 /** The children of a process (from every thread). */
