@@ -12,6 +12,7 @@
  * container's config and goes through planRun (src/oci/config.ts), so an exec'd process
  * gets the container's root, mounts, host name, policy and limits.
  */
+import * as fs from 'node:fs';
 import { OciError, MAX_CONFIG_BYTES } from './config';
 
 /** What `exec` was asked. */
@@ -109,6 +110,15 @@ export function parseExecArgs(argv: string[]): ExecRequest & { help: boolean } {
   if (str('cwd') !== undefined && str('cwd') !== '') r.cwd = str('cwd')!;
   if (user) r.user = user;
   return r;
+}
+
+/** Reads a --process file (at most MAX_CONFIG_BYTES). */
+export function readProcessFile(file: string): string {
+  let st: fs.Stats;
+  try { st = fs.statSync(file); } catch (e) { throw new OciError(`exec: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
+  if (!st.isFile()) throw new OciError(`exec: ${file} is not a regular file`);
+  if (st.size > MAX_CONFIG_BYTES) throw new OciError(`exec: ${file} is ${st.size} bytes (at most ${MAX_CONFIG_BYTES})`);
+  return fs.readFileSync(file, 'utf8');
 }
 
 /** Reads a process.json's text (at most MAX_CONFIG_BYTES) into the object it holds. */

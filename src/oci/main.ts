@@ -23,9 +23,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { OciError, readConfig, torovRunArgs, makeMountPoints, type RunPlan, type HookKind } from './config';
+import { OciError, readConfig, makeMountPoints, type RunPlan, type HookKind } from './config';
 import { writeState, procStat, same, descendants, removeRunCgroups, OCI_VERSION, type Stored } from './state';
-import { writePolicy, guestMemoryOf } from './prepare';
+import { writePolicy, guestMemoryOf, ociRunArgs } from './prepare';
 
 export { OCI_VERSION } from './state';
 const DEFAULT_ROOT = '/run/torov-oci';
@@ -270,8 +270,7 @@ function save(g: Global, s: Stored): void {
 
 /** True when the container's process exists (the same process: its start time matches) and is not a zombie. */
 function alive(s: Stored): boolean {
-  const st = procStat(s.pid);
-  return st !== undefined && st.start === s.pidStart && st.state !== 'Z' && st.state !== 'X';
+  return same(s.pid, s.pidStart);
 }
 
 function status(s: Stored): 'created' | 'running' | 'paused' | 'stopped' {
@@ -368,14 +367,12 @@ async function startRun(dir: string, plan: RunPlan, policyFile: string, words: s
   let readyFd = -1;
   let pty: import('./console').Pty | undefined;
   try {
-    if (plan.hostname !== undefined) fs.writeFileSync(path.join(dir, 'hostname'), plan.hostname, { mode: 0o644 });
     mkfifo(path.join(dir, 'start'));
     mkfifo(path.join(dir, 'ready'));
     readyFd = fs.openSync(path.join(dir, 'ready'), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     if (plan.network.mode === 'join') joinNetwork(plan.network.path);
     // --oci-sync: the VMM opens this directory's FIFOs, says when it is ready, and waits for start.
-    const argv = torovRunArgs(plan, policyFile, { args: words });
-    argv.splice(1, 0, '--oci-sync', dir);
+    const argv = ociRunArgs(plan, dir, policyFile, words);
     log.write('debug', `starting: bin/torov ${argv.map((a) => JSON.stringify(a)).join(' ')}`);
     const cp = require('node:child_process') as typeof import('node:child_process');
     // A terminal: the pty's slave is the process's stdio and, through setsid -c (a new
@@ -545,15 +542,6 @@ async function killExecs(g: Global, id: string, waitMs: number): Promise<void> {
   for (const r of recs) if (same(r.pid, r.pidStart)) { try { process.kill(r.pid, 'SIGKILL'); } catch { /* gone */ } }
 }
 
-/** Reads a --process file (at most MAX_CONFIG_BYTES). */
-function readProcessFile(file: string): string {
-  const { MAX_CONFIG_BYTES } = require('./config') as typeof import('./config');
-  let st: fs.Stats;
-  try { st = fs.statSync(file); } catch (e) { throw new OciError(`exec: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
-  if (!st.isFile()) throw new OciError(`exec: ${file} is not a regular file`);
-  if (st.size > MAX_CONFIG_BYTES) throw new OciError(`exec: ${file} is ${st.size} bytes (at most ${MAX_CONFIG_BYTES})`);
-  return fs.readFileSync(file, 'utf8');
-}
 
 /**
  * `exec`: another process in a running container, as a torov VM of its own (a second
@@ -574,7 +562,7 @@ async function cmdExec(g: Global, log: Logger, argv: string[]): Promise<number> 
   const st = status(s);
   if (st === 'stopped') throw new OciError('cannot exec in a stopped container (container not running)');
   if (st === 'paused' && !req.ignorePaused) throw new OciError('cannot exec in a paused container (use --ignore-paused to override)');
-  const processJson = req.processFile !== undefined ? ex.parseProcessJson(readProcessFile(path.resolve(req.processFile)), req.processFile) : undefined;
+  const processJson = req.processFile !== undefined ? ex.parseProcessJson(ex.readProcessFile(path.resolve(req.processFile)), req.processFile) : undefined;
   const { readConfigDoc, planRun } = require('./config') as typeof import('./config');
   const doc = readConfigDoc(s.bundle);
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new OciError(`${s.bundle}/config.json: the top level must be an object`);

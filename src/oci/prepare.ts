@@ -17,7 +17,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { OciError, readConfig, readConfigDoc, planRun, torovRunArgs, sandboxFields, makeMountPoints, MAX_CONFIG_BYTES, type RunPlan } from './config';
+import { OciError, readConfig, readConfigDoc, planRun, torovRunArgs, sandboxFields, makeMountPoints, type RunPlan } from './config';
 import { writeState, procStat, same, OCI_VERSION, type Stored } from './state';
 
 /**
@@ -72,6 +72,18 @@ export function guestMemoryOf(plan: RunPlan, policyFile: string): number {
 }
 
 /**
+ * The `torov run` arguments (from `run`) of a plan under torov-oci: its program, policy
+ * and sandbox, with `--oci-sync DIR`; and DIR/hostname, the guest's host name the VMM
+ * reads there (src/oci/sync.ts). For the JavaScript runtime and the VMM's own preparation.
+ */
+export function ociRunArgs(plan: RunPlan, dir: string, policyFile: string, words: string[]): string[] {
+  if (plan.hostname !== undefined) fs.writeFileSync(path.join(dir, 'hostname'), plan.hostname, { mode: 0o644 });
+  const argv = torovRunArgs(plan, policyFile, { args: words });
+  argv.splice(1, 0, '--oci-sync', dir);
+  return argv;
+}
+
+/**
  * The VMM's side of a create by the native front end (see above): from DIR/create, the
  * bundle's path, to the `torov run` arguments the JavaScript runtime would have given
  * (after `run`), with the container's record written. Throws OciError (handed back) for
@@ -94,15 +106,13 @@ export function prepareCreate(dir: string, launcherPid: number, net: boolean): s
   const words = checkEntry(plan);
   makeMountPoints(plan);
   const policyFile = writePolicy(plan, dir, () => {});
-  if (plan.hostname !== undefined) fs.writeFileSync(path.join(dir, 'hostname'), plan.hostname, { mode: 0o644 });
+  const argv = ociRunArgs(plan, dir, policyFile, words);
   // Before the jail, /proc is still the host's: the launcher's start time, and this process's host pid.
   const st = procStat(launcherPid);
   if (st === undefined) throw new OciError('the launcher is gone');
   writeState(dir, { ociVersion: OCI_VERSION, id: path.basename(dir), pid: launcherPid, pidStart: st.start, bundle, rootfs: plan.root,
     created: new Date().toISOString(), started: false, annotations: plan.annotations, vmmPid: Number(fs.readlinkSync('/proc/self')),
     hooks: {}, guestMemory: guestMemoryOf(plan, policyFile) });
-  const argv = torovRunArgs(plan, policyFile, { args: words });
-  argv.splice(1, 0, '--oci-sync', dir);
   return argv.slice(1);
 }
 
@@ -130,10 +140,8 @@ export function prepareExec(dir: string, launcherPid: number, net: boolean): str
   // From this user namespace, another process's /proc/PID/ns cannot be looked at.)
   if (net) throw new OciError('another network namespace');
   const file = fs.readFileSync(path.join(dir, 'exec'), 'utf8');
-  const st = fs.statSync(file);
-  if (!st.isFile() || st.size > MAX_CONFIG_BYTES) throw new OciError('the process file');
   const ex = require('./exec') as typeof import('./exec');
-  const proc = ex.parseProcessJson(fs.readFileSync(file, 'utf8'), file);
+  const proc = ex.parseProcessJson(ex.readProcessFile(file), file);
   const doc = readConfigDoc(s.bundle);
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new OciError('config.json');
   const plan = planRun(ex.execConfig(doc as Record<string, unknown>, proc), s.bundle);
@@ -141,12 +149,9 @@ export function prepareExec(dir: string, launcherPid: number, net: boolean): str
   plan.network = { mode: 'join', path: `/proc/${s.vmmPid}/ns/net` };
   const { checkEntry } = require('./entry') as typeof import('./entry');
   const words = checkEntry(plan);
-  const policyFile = writePolicy(plan, dir, () => {});
-  if (plan.hostname !== undefined) fs.writeFileSync(path.join(dir, 'hostname'), plan.hostname, { mode: 0o644 });
+  const argv = ociRunArgs(plan, dir, writePolicy(plan, dir, () => {}), words);
   const lst = procStat(launcherPid);
   if (lst === undefined) throw new OciError('the launcher is gone');
   fs.writeFileSync(path.join(dir, 'exec.json'), JSON.stringify({ pid: launcherPid, pidStart: lst.start }), { mode: 0o600 });
-  const argv = torovRunArgs(plan, policyFile, { args: words });
-  argv.splice(1, 0, '--oci-sync', dir);
   return argv.slice(1);
 }
