@@ -154,47 +154,15 @@ static int read_fast(const char *dir, struct fast *f)
 	return f->pid > 1 && f->pid < (1L << 22) && f->vmm > 1 && f->vmm < (1L << 22) ? 0 : -1;
 }
 
-/* True when the recorded process exists (the same one: its start time matches) and has
-   not ended (no zombie): what `alive` in src/oci/main.ts checks. */
-static int alive(const struct fast *f)
-{
-	char file[64], buf[1024];
-	snprintf(file, sizeof file, "/proc/%ld/stat", f->pid);
-	if (read_small(file, buf, sizeof buf) < 0) return 0;
-	char *p = strrchr(buf, ')');
-	if (!p || p[1] != ' ') return 0;
-	p += 2;
-	char state = *p;
-	/* After the name: field 3 (state) ... field 22 (start time). */
-	for (int field = 3; field < 22; field++) {
-		p = strchr(p, ' ');
-		if (!p) return 0;
-		p++;
-	}
-	size_t n = strcspn(p, " ");
-	if (n != strlen(f->start) || strncmp(p, f->start, n) != 0) return 0;
-	return state != 'Z' && state != 'X';
-}
-
-/* Field 4 of /proc/PID/stat (the parent), or -1. */
-static long parent_of(long pid)
+/* /proc/PID/stat: the state letter (field 3), the parent (4) and the start time (22, in
+   start: 32 bytes); -1 when the process is gone. */
+static int proc_stat(long pid, char *state, long *ppid, char *start)
 {
 	char file[64], buf[1024];
 	snprintf(file, sizeof file, "/proc/%ld/stat", pid);
 	if (read_small(file, buf, sizeof buf) < 0) return -1;
 	char *p = strrchr(buf, ')');
-	long ppid;
-	return p && sscanf(p, ") %*c %ld", &ppid) == 1 ? ppid : -1;
-}
-
-/* Field 22 of /proc/PID/stat (the start time) in out (32 bytes); -1 if gone. */
-static int start_of(long pid, char *out)
-{
-	char file[64], buf[1024];
-	snprintf(file, sizeof file, "/proc/%ld/stat", pid);
-	if (read_small(file, buf, sizeof buf) < 0) return -1;
-	char *p = strrchr(buf, ')');
-	if (!p) return -1;
+	if (!p || sscanf(p, ") %c %ld", state, ppid) != 2) return -1;
 	p += 2;
 	for (int field = 3; field < 22; field++) {
 		p = strchr(p, ' ');
@@ -203,9 +171,18 @@ static int start_of(long pid, char *out)
 	}
 	size_t n = strcspn(p, " ");
 	if (n == 0 || n >= 32) return -1;
-	memcpy(out, p, n);
-	out[n] = 0;
+	memcpy(start, p, n);
+	start[n] = 0;
 	return 0;
+}
+
+/* True when the recorded process exists (the same one: its start time matches) and has
+   not ended (no zombie): what `same` in src/oci/state.ts checks. */
+static int alive(const struct fast *f)
+{
+	char state, start[32];
+	long ppid;
+	return proc_stat(f->pid, &state, &ppid, start) == 0 && strcmp(start, f->start) == 0 && state != 'Z' && state != 'X';
 }
 
 static int exists(const char *dir, const char *name)
@@ -454,6 +431,23 @@ static pid_t start_vmm(const char *dir, int net, const char *join)
 	return -1;
 }
 
+/*
+ * In DIR (the container's state directory, or an exec's): the FIFOs `start` and `ready`
+ * (src/oci/sync.ts), and NAME (`create` or `exec`) holding `text`, the request the VMM
+ * reads (src/oci/prepare.ts). -1 on failure.
+ */
+static int make_request(const char *dir, const char *name, const char *text)
+{
+	char file[PATH_MAX];
+	if (path_in(file, dir, "start") < 0 || mkfifo(file, 0600) < 0 || path_in(file, dir, "ready") < 0 || mkfifo(file, 0600) < 0
+		|| path_in(file, dir, name) < 0) return -1;
+	int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) return -1;
+	size_t len = strlen(text);
+	int ok = write(fd, text, len) == (ssize_t)len;
+	return close(fd) == 0 && ok ? 0 : -1;
+}
+
 /* Writes "PID" to a pid file (through F.tmp and a rename, as the JavaScript side); -1 on failure. */
 static int write_pid_file(const char *file, pid_t pid)
 {
@@ -469,7 +463,7 @@ static int write_pid_file(const char *file, pid_t pid)
 /* `create --bundle B [--pid-file F] ID`: 0 when done, -1 to hand over (nothing left made but ROOT). */
 static int do_create(const char *root, const char *dir, const char *bundle_arg, const char *pid_file)
 {
-	char bundle[PATH_MAX], config[PATH_MAX], pidf[PATH_MAX], file[PATH_MAX];
+	char bundle[PATH_MAX], config[PATH_MAX], pidf[PATH_MAX];
 	if (absolute(bundle, bundle_arg ? bundle_arg : ".") < 0 || path_in(config, bundle, "config.json") < 0) return -1;
 	if (pid_file && absolute(pidf, pid_file) < 0) return -1;
 	char *text = malloc(MAX_CONFIG_BYTES + 1), join[PATH_MAX];
@@ -480,17 +474,10 @@ static int do_create(const char *root, const char *dir, const char *bundle_arg, 
 	struct stat st;
 	if (net < 0 || (net == NET_JOIN && (stat(join, &st) < 0 || !S_ISREG(st.st_mode)))) return -1;
 	if (make_dirs(root, 0711) < 0 || mkdir(dir, 0711) < 0) return -1;
-	int made = path_in(file, dir, "start") == 0 && mkfifo(file, 0600) == 0 && path_in(file, dir, "ready") == 0 && mkfifo(file, 0600) == 0
-		&& path_in(file, dir, "create") == 0;
-	if (made) {
-		/* The bundle, and the network the launcher will have: what the VMM checks the config against. */
-		char request[PATH_MAX + 32];
-		int len = snprintf(request, sizeof request, "%s\nnetwork %s\n", bundle, net == NET_OWN ? "own" : net == NET_JOIN ? "join" : "host");
-		int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		made = fd >= 0 && len < (int)sizeof request && write(fd, request, len) == len;
-		if (fd >= 0) close(fd);
-	}
-	pid_t pid = made ? start_vmm(dir, net, join) : -1;
+	/* The bundle, and the network the launcher will have: what the VMM checks the config against. */
+	char request[PATH_MAX + 32];
+	int len = snprintf(request, sizeof request, "%s\nnetwork %s\n", bundle, net == NET_OWN ? "own" : net == NET_JOIN ? "join" : "host");
+	pid_t pid = len < (int)sizeof request && make_request(dir, "create", request) == 0 ? start_vmm(dir, net, join) : -1;
 	if (pid > 0 && pid_file && write_pid_file(pidf, pid) < 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
@@ -511,22 +498,18 @@ static int do_create(const char *root, const char *dir, const char *bundle_arg, 
  */
 static int do_exec(const char *cdir, const char *process_file, const char *pid_file)
 {
-	char proc_abs[PATH_MAX], pidf[PATH_MAX], dir[PATH_MAX], file[PATH_MAX], netns[64];
+	char proc_abs[PATH_MAX], pidf[PATH_MAX], dir[PATH_MAX], netns[64];
 	if (absolute(proc_abs, process_file) < 0 || (pid_file && absolute(pidf, pid_file) < 0)) return -1;
 	struct fast f;
-	if (read_fast(cdir, &f) < 0 || !alive(&f) || parent_of(f.vmm) != f.pid) return -1;
+	char vstate, vstart[32];
+	long vparent;
+	if (read_fast(cdir, &f) < 0 || !alive(&f) || proc_stat(f.vmm, &vstate, &vparent, vstart) < 0 || vparent != f.pid) return -1;
 	snprintf(netns, sizeof netns, "/proc/%ld/ns/net", f.vmm);
 	if (path_in(dir, cdir, "exec-XXXXXX") < 0 || !mkdtemp(dir)) return -1;
-	int made = path_in(file, dir, "start") == 0 && mkfifo(file, 0600) == 0 && path_in(file, dir, "ready") == 0 && mkfifo(file, 0600) == 0
-		&& path_in(file, dir, "exec") == 0;
-	if (made) {
-		int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		made = fd >= 0 && write(fd, proc_abs, strlen(proc_abs)) == (ssize_t)strlen(proc_abs);
-		if (fd >= 0) close(fd);
-	}
-	pid_t pid = made ? start_vmm(dir, NET_JOIN, netns) : -1;
-	char exec_start[32];
-	int ok = pid > 0 && start_of(pid, exec_start) == 0 && alive(&f);
+	pid_t pid = make_request(dir, "exec", proc_abs) == 0 ? start_vmm(dir, NET_JOIN, netns) : -1;
+	char exec_start[32], estate;
+	long eparent;
+	int ok = pid > 0 && proc_stat(pid, &estate, &eparent, exec_start) == 0 && alive(&f);
 	if (ok) {
 		/* The guard, detached (a session of its own, no stdio), as the JavaScript side starts it. */
 		char cpid[24], epid[24];
