@@ -55,6 +55,13 @@ export class GuestMemory {
   readonly hostBase: number;
   readonly sysHost: number;
   /**
+   * Guest ranges [start, end) whose host memory is still a restored snapshot's memory file
+   * (src/vmm/snapshot.ts maps it copy-on-write there). MADV_DONTNEED over such a range
+   * would give back the snapshot's contents, not zeros: dropSnapshotBacking gives it fresh
+   * memory instead where the guest expects zeros.
+   */
+  snapshotBacked: Array<[number, number]> = [];
+  /**
    * The window is seen through views of CHUNK bytes, made when first touched. One view
    * of the whole window would make V8 count all of it as external memory and collect
    * garbage for it at every VM start (and Node 20 cannot make one above 4 GiB).
@@ -242,6 +249,23 @@ export class GuestMemory {
     const back = sys(NR.mprotect, addr, len, hostProt);
     if (back < 0) throw new Error(`cannot restore the host protection of guest pages 0x${va.toString(16)}+${len} (errno ${-back})`);
     return r < 0 ? r : 0;
+  }
+
+  /**
+   * Puts fresh anonymous memory (zeros) where [start, end) overlaps a restored snapshot's
+   * memory file, and forgets those parts; KVM's mappings of them are dropped as by an munmap.
+   */
+  dropSnapshotBacking(start: number, end: number): void {
+    if (this.snapshotBacked.length === 0) return;
+    const keep: Array<[number, number]> = [];
+    for (const [s, e] of this.snapshotBacked) {
+      const a = Math.max(s, start), b = Math.min(e, end);
+      if (a >= b) { keep.push([s, e]); continue; }
+      sys(NR.mmap, this.hostBase + a, b - a, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+      if (s < a) keep.push([s, a]);
+      if (b < e) keep.push([b, e]);
+    }
+    this.snapshotBacked = keep;
   }
 
   /** Gives pages back to the host (they read as zero afterwards) and drops KVM's mappings of them. */
@@ -539,6 +563,7 @@ export class GuestMemory {
    * is touched: tearing down a whole large window costs milliseconds on kvm_pvm.
    */
   resetWindow(ranges: readonly { start: number; end: number; file: boolean }[]): void {
+    this.dropSnapshotBacking(0, this.memSize);
     for (const r of ranges) {
       const addr = this.hostBase + r.start, len = r.end - r.start;
       if (r.file) sys(NR.mmap, addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
@@ -553,6 +578,7 @@ export class GuestMemory {
    * registered (Machine's warm VMs): `renew()` then makes it a new guest's.
    */
   scrub(): void {
+    this.snapshotBacked = [];
     const flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED;
     sys(NR.mmap, this.hostBase, this.memSize, PROT_READ | PROT_WRITE, flags, -1, 0);
     sys(NR.mmap, this.sysHost, this.layout.sysSize, PROT_READ | PROT_WRITE, flags, -1, 0);

@@ -558,6 +558,9 @@ export class AddressSpace {
     for (const m of this.vmas) {
       if (m.end <= addr || m.start >= end || m.kind === 'shared' || m.kind === 'shmem') continue;
       const s = Math.max(m.start, addr), e = Math.min(m.end, end);
+      // Private memory of a restored VM may still be its snapshot's memory file, which
+      // MADV_DONTNEED would read again: anonymous memory (and torov's loaded images) reads zero.
+      if (m.kind !== 'file') this.mem.dropSnapshotBacking(s, e);
       sys(NR.madvise, this.mem.hostBase + s, e - s, MADV_DONTNEED);
     }
     return 0;

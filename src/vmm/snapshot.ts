@@ -243,6 +243,7 @@ export function restoreMemory(s: Snapshot, mem: GuestMemory): void {
     const r = sys(NR.mmap, mem.hostBase + start, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, s.memfd, start);
     if (r < 0) throw new SnapshotError(`restore: cannot map the snapshot's memory (errno ${-r})`);
   }
+  mem.snapshotBacked = s.ranges.map(([start, len]) => [start, start + len]);
   // The memfd is sealed: no page of it can go away, so the VMM's accessors need no care there.
   // (The stack, the heap and anonymous memory never had a file behind them: skipped, the
   // stack alone is 2,048 pages.)

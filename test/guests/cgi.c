@@ -9,17 +9,30 @@
  * the next, both are 1 every time. CGI_DIR names another directory for that file.
  *
  * QUERY_STRING picks what it does: crash (a segfault), loop (never ends), bad (output with
- * no CGI header), big (a 200 KiB body), status (a 201 with a header of its own), anything
- * else: a 200 with what it saw.
+ * no CGI header), big (a 200 KiB body), status (a 201 with a header of its own), dontneed
+ * (madvise(MADV_DONTNEED) over half the table, which then reads zero), exec (runs itself
+ * again with the argument "bsscheck", which reports whether its .bss starts zeroed: that
+ * of the image before was filled at initialisation), anything else: a 200 with what it saw.
  */
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 static int counter;
 static unsigned char *table;
+/* .bss filled at initialisation: a new image must find it zero again (QUERY_STRING=exec). */
+static unsigned char marks[64 * 1024];
+
+static int nonzero(const unsigned char *p, size_t n)
+{
+	int c = 0;
+	for (size_t i = 0; i < n; i++) c += p[i] != 0;
+	return c;
+}
 
 static const char *env(const char *name)
 {
@@ -43,8 +56,13 @@ static int file_counter(void)
 	return c;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	if (argc > 1 && strcmp(argv[1], "bsscheck") == 0) {
+		printf("Content-Type: text/plain\r\n\r\nbss nonzero=%d\n", nonzero(marks, sizeof marks));
+		return 0;
+	}
+	memset(marks, 0xaa, sizeof marks);
 	table = malloc(1 << 20);
 	if (!table) return 1;
 	unsigned sum = 0;
@@ -62,6 +80,19 @@ int main(void)
 	const char *q = env("QUERY_STRING");
 	if (strcmp(q, "crash") == 0) *(volatile int *)0 = 1;
 	if (strcmp(q, "loop") == 0) for (;;) ;
+	if (strcmp(q, "dontneed") == 0) {
+		unsigned char *p = (unsigned char *)(((uintptr_t)table + 4095) & ~(uintptr_t)4095);
+		int before = nonzero(p, 1 << 19);
+		int r = madvise(p, 1 << 19, MADV_DONTNEED);
+		printf("Content-Type: text/plain\r\n\r\ndontneed=%d nonzero before=%d after=%d\n", r, before, nonzero(p, 1 << 19));
+		return 0;
+	}
+	if (strcmp(q, "exec") == 0) {
+		fflush(stdout);
+		execl(argv[0], argv[0], "bsscheck", (char *)0);
+		printf("Content-Type: text/plain\r\n\r\nexec failed\n");
+		return 0;
+	}
 	if (strcmp(q, "bad") == 0) { printf("this is not a CGI header\n"); return 0; }
 	if (strcmp(q, "big") == 0) {
 		printf("Content-Type: application/octet-stream\r\n\r\n");
