@@ -137,7 +137,8 @@ function readCpuFeatures(kvm: Kvm): CpuFeatures {
  * registers (paging with NX, SSE and XSAVE enabled), the system tables, the syscall MSRs,
  * CPUID and XCR0.
  */
-export function initVcpu(vcpu: VcpuFd, kvm: Kvm, mem: GuestMemory, feat: CpuFeatures, resetSregs?: Buffer, index = 0): void {
+export function initVcpu(vcpu: VcpuFd, kvm: Kvm, mem: GuestMemory, feat: CpuFeatures, resetSregs?: Buffer, index = 0,
+  bases?: { fs: bigint; gs: bigint }): void {
   // A reused vCPU keeps its CPUID (KVM refuses to change it after the first KVM_RUN) and
   // starts from the special registers it had when new, so nothing of the last guest stays.
   if (!resetSregs) vcpu.setCpuid(kvm.supportedCpuid());
@@ -160,7 +161,8 @@ export function initVcpu(vcpu: VcpuFd, kvm: Kvm, mem: GuestMemory, feat: CpuFeat
   s.writeBigUInt64LE(BigInt(cr4), SREGS.cr4);
   s.writeBigUInt64LE(BigInt(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE), SREGS.efer);
   vcpu.setSregs(s);
-  if (feat.xsave) vcpu.setXcr0(guestXcr0(feat));
+  // XCR0 stays as set on a reused vCPU: xsetbv is privileged, and torov's stub never runs it.
+  if (feat.xsave && !resetSregs) vcpu.setXcr0(guestXcr0(feat));
   vcpu.setMsrs([
     // STAR (SDM 5.8.8): SYSCALL loads CS=0x10/SS=0x18; SYSRET loads CS=0x23+16, SS=0x23+8.
     [MSR_STAR, (0x23n << 48n) | (BigInt(SEL.KERNEL_CS) << 32n)],
@@ -169,6 +171,6 @@ export function initVcpu(vcpu: VcpuFd, kvm: Kvm, mem: GuestMemory, feat: CpuFeat
     // it at the stub's int3 padding, so it faults at once instead of running anything.
     [MSR_CSTAR, BigInt(mem.sysVa(SYS.STUB + STUB_SYSCALL_OUT + 5))],
     [MSR_SYSCALL_MASK, SYSCALL_MASK],
-    [MSR_FS_BASE, 0n], [MSR_GS_BASE, 0n], [MSR_KERNEL_GS_BASE, 0n],
+    [MSR_FS_BASE, bases?.fs ?? 0n], [MSR_GS_BASE, bases?.gs ?? 0n], [MSR_KERNEL_GS_BASE, 0n],
   ]);
 }

@@ -55,10 +55,12 @@ export class FdTable {
   private top = 0;
 
   constructor(readonly limit = 1024) {
-    this.host = new Int32Array(limit).fill(-1);
-    this.flags = new Uint8Array(limit);
-    this.kinds = new Uint8Array(limit);
-    this.devs = new Uint8Array(limit);
+    // One allocation for the four tables (a VM is made per request when serving).
+    const b = new ArrayBuffer(limit * 7);
+    this.host = new Int32Array(b, 0, limit).fill(-1);
+    this.flags = new Uint8Array(b, limit * 4, limit);
+    this.kinds = new Uint8Array(b, limit * 5, limit);
+    this.devs = new Uint8Array(b, limit * 6, limit);
   }
 
   /** Host fd behind guest fd `fd`, or -1. */

@@ -111,6 +111,12 @@ const warmVms: WarmVm[] = [];
 /** How many ended VMs are kept (a pipeline's worth). */
 const WARM_MAX = 4;
 
+/** A snapshot's FS or GS base, which a snapshot file could forge: refused unless a canonical user address (as arch_prctl requires). */
+function canonicalBase(v: number): bigint {
+  if (!Number.isSafeInteger(v) || v < 0 || v >= 2 ** 47) throw new SnapshotError('restore: the snapshot\'s FS/GS base is not a user address');
+  return BigInt(v);
+}
+
 /** A kept VM for a window of `memSize` bytes and `maxVcpus` vCPUs, if there is one. */
 function takeWarm(memSize: number, maxVcpus: number): WarmVm | undefined {
   const i = warmVms.findIndex((w) => w.memSize === memSize && w.maxVcpus === maxVcpus);
@@ -323,12 +329,14 @@ export class Machine implements SchedulerHost {
       // (A fork's or a restore's XSAVE state replaces the whole FPU state below: no reset first.)
       if (reuse) { vfd.run.setUint8(RUN.immediate_exit, 0); if (!(origin?.fpu ?? cfg.restore?.fpu)) vfd.resetFpu(); vfd.resetEvents(); vfd.resetDebugRegs(); }
       this.freshSregs.push(this.resetSregs);
-      initVcpu(vfd, this.kvm, this.mem, this.features, reuse ? this.resetSregs : undefined);
-      this.vcpu = new Vcpu(this, vfd, 0, this.task, this.mem.vcpuPages(0));
       const snap = cfg.restore;
+      // A restore's FS/GS bases go with the other MSRs (one ioctl less: 8 µs on kvm_pvm).
+      const bases = snap && !origin ? { fs: canonicalBase(snap.task.fsBase), gs: canonicalBase(snap.task.gsBase) } : undefined;
+      initVcpu(vfd, this.kvm, this.mem, this.features, reuse ? this.resetSregs : undefined, 0, bases);
+      this.vcpu = new Vcpu(this, vfd, 0, this.task, this.mem.vcpuPages(0));
       if (snap && !origin) {
         const t = this.task, st = snap.task;
-        t.fsBase = st.fsBase; t.gsBase = st.gsBase; t.fsBaseDirty = true;
+        t.fsBase = st.fsBase; t.gsBase = st.gsBase; t.fsBaseDirty = false;
         t.sigmask = st.sigmask; t.altstack = st.altstack.slice(); t.clearTid = st.clearTid; t.robustList = st.robustList;
       }
       const from = origin ? { mode: origin.parent.vcpu.mode, regs: origin.regs, fpu: origin.fpu } : snap ? { mode: snap.mode, regs: snap.regs, fpu: snap.fpu } : undefined;
@@ -341,7 +349,7 @@ export class Machine implements SchedulerHost {
         this.vcpu.syncRegs();
         vfd.runU8.set(from.regs.subarray(0, 144), RUN.regs);
         vfd.run.setBigUint64(RUN.kvm_dirty_regs, BigInt(KVM_SYNC_X86_REGS), true);
-        this.vcpu.applyBasesNow();
+        if (origin) this.vcpu.applyBasesNow();
         if (!reuse) {
           // KVM finishes a new VM at its first KVM_RUN, with a kernel thread of its own that
           // counts against the run's pids limit: a VM that cannot get it never runs (KVM_RUN

@@ -45,6 +45,26 @@ export function tscKhz(vcpu: VcpuFd): number {
   return khz;
 }
 
+/** A vCPU's last pairing and when it was taken (process.hrtime, ns). */
+const PAIRS = new WeakMap<VcpuFd, { p: { tsc: bigint; mono: bigint; real: bigint }; at: bigint }>();
+/** How long a vCPU's pairing is used again: 50 ms, against clocks slewed by NTP at 500 ppm at most, is 25 µs of drift at worst. */
+const PAIR_REUSE_NS = 50_000_000n;
+
+/**
+ * pair(), or the vCPU's last pairing if it is recent. The guest TSC of a vCPU keeps its
+ * offset for the vCPU's life (the guest cannot write IA32_TSC at CPL3), so a pairing stays
+ * a valid map from TSC to host time; only the host clocks' slewing makes it age. It saves
+ * a vCPU ioctl (8 µs on kvm_pvm) and three clock reads per VM when VMs are made in a row.
+ */
+function recentPair(vcpu: VcpuFd): { tsc: bigint; mono: bigint; real: bigint } | undefined {
+  const now = process.hrtime.bigint();
+  const last = PAIRS.get(vcpu);
+  if (last && now - last.at < PAIR_REUSE_NS) return last.p;
+  const p = pair(vcpu);
+  if (p) PAIRS.set(vcpu, { p, at: now });
+  return p;
+}
+
 /** The guest TSC with the host's CLOCK_MONOTONIC and CLOCK_REALTIME at the same moment (the midpoint of the read). */
 function pair(vcpu: VcpuFd): { tsc: bigint; mono: bigint; real: bigint } | undefined {
   const real1 = hostNs(CLOCK_REALTIME), m1 = hostNs(CLOCK_MONOTONIC);
@@ -62,7 +82,7 @@ function pair(vcpu: VcpuFd): { tsc: bigint; mono: bigint; real: bigint } | undef
 export function setupVdso(mem: GuestMemory, vcpu: VcpuFd): boolean {
   const khz = tscKhz(vcpu);
   if (!khz) return false;
-  const p = pair(vcpu);
+  const p = recentPair(vcpu);
   if (!p) return false;
   const d = mem.sysDv, o = SYS.VVAR;
   d.setUint32(o, 1, true);   // odd: being written
