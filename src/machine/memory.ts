@@ -62,6 +62,15 @@ export class GuestMemory {
    */
   snapshotBacked: Array<[number, number]> = [];
   /**
+   * Counts the changes to the window's mappings (PTEs, file mappings, host protection):
+   * a restored VM whose run changed none can be put back in place (src/vmm/snapshot.ts).
+   */
+  mapGen = 0;
+  /** The snapshot whose restore registered this window for write tracking (write-track.ts). */
+  tracked: object | undefined;
+  /** The snapshot whose state this window holds again after an in-place reset (ready for its next restore). */
+  held: object | undefined;
+  /**
    * The window is seen through views of CHUNK bytes, made when first touched. One view
    * of the whole window would make V8 count all of it as external memory and collect
    * garbage for it at every VM start (and Node 20 cannot make one above 4 GiB).
@@ -185,6 +194,7 @@ export class GuestMemory {
    * Reducing access also needs invalidate(): see there.
    */
   setPages(va: number, len: number, prot: number): void {
+    this.mapGen++;
     const first = va / PAGE_SIZE, n = len / PAGE_SIZE;
     const s = this.sys32;
     let w = this.pteBase + first * 2;
@@ -206,6 +216,7 @@ export class GuestMemory {
    * not. The mark tells the VMM's own accessors to copy through the kernel (fileSafe).
    */
   markFile(va: number, len: number, file: boolean): void {
+    if (file) this.mapGen++;
     const s = this.sys32;
     const end = this.pteBase + ((va + len) / PAGE_SIZE) * 2;
     for (let w = this.pteBase + (va / PAGE_SIZE) * 2; w < end; w += 2) s[w] = file ? (s[w]! | PTE_FILE) : (s[w]! & ~PTE_FILE);
@@ -244,6 +255,7 @@ export class GuestMemory {
    * VMM's own stores into it would then crash.
    */
   invalidate(va: number, len: number, hostProt = PROT_READ | PROT_WRITE): number {
+    this.mapGen++;
     const addr = this.hostBase + va;
     const r = sys(NR.mprotect, addr, len, hostProt & PROT_WRITE ? PROT_READ : PROT_NONE);
     const back = sys(NR.mprotect, addr, len, hostProt);
@@ -261,6 +273,7 @@ export class GuestMemory {
     for (const [s, e] of this.snapshotBacked) {
       const a = Math.max(s, start), b = Math.min(e, end);
       if (a >= b) { keep.push([s, e]); continue; }
+      this.mapGen++;
       sys(NR.mmap, this.hostBase + a, b - a, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
       if (s < a) keep.push([s, a]);
       if (b < e) keep.push([b, e]);
@@ -270,6 +283,7 @@ export class GuestMemory {
 
   /** Gives pages back to the host (they read as zero afterwards) and drops KVM's mappings of them. */
   discard(va: number, len: number): void {
+    this.mapGen++;
     // A file mapping may sit there: put fresh anonymous memory back first.
     sys(NR.mmap, this.hostBase + va, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
     sys(NR.madvise, this.hostBase + va, len, MADV_DONTNEED);
@@ -563,6 +577,7 @@ export class GuestMemory {
    * is touched: tearing down a whole large window costs milliseconds on kvm_pvm.
    */
   resetWindow(ranges: readonly { start: number; end: number; file: boolean }[]): void {
+    this.mapGen++;
     this.dropSnapshotBacking(0, this.memSize);
     for (const r of ranges) {
       const addr = this.hostBase + r.start, len = r.end - r.start;
@@ -579,6 +594,8 @@ export class GuestMemory {
    */
   scrub(): void {
     this.snapshotBacked = [];
+    this.mapGen++;
+    this.tracked = this.held = undefined;
     const flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED;
     sys(NR.mmap, this.hostBase, this.memSize, PROT_READ | PROT_WRITE, flags, -1, 0);
     sys(NR.mmap, this.sysHost, this.layout.sysSize, PROT_READ | PROT_WRITE, flags, -1, 0);

@@ -555,6 +555,7 @@ export class AddressSpace {
   dontneed(addr: number, len: number): number {
     if (addr % PAGE_SIZE !== 0) return -EINVAL;
     const end = Math.min(pageUp(addr + len), this.mem.memSize);
+    this.mem.mapGen++;    // (the host's zap may drop write tracking's protection: no in-place reset after it)
     for (const m of this.vmas) {
       if (m.end <= addr || m.start >= end || m.kind === 'shared' || m.kind === 'shmem') continue;
       const s = Math.max(m.start, addr), e = Math.min(m.end, end);

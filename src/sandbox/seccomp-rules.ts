@@ -29,6 +29,7 @@ import {
   KVM_GET_MSRS, KVM_GET_TSC_KHZ, KVM_GET_XSAVE,
 } from '../kvm/kvm';
 import { PR_SET_NAME } from '../linux/prctl';
+import { WRITE_TRACK_IOCTLS } from '../machine/write-track';
 import { FIOASYNC, FIONBIO, FIONREAD, TCGETS, TCSETS, TCSETSF, TCSETSW, TIOCGPGRP, TIOCGSID, TIOCGWINSZ, TIOCSWINSZ } from '../linux/ioctl';
 
 /**
@@ -73,6 +74,7 @@ export const IOCTL_NAMES: ReadonlyMap<number, string> = new Map<number, string>(
   [KVM_SET_GUEST_DEBUG, 'KVM_SET_GUEST_DEBUG'], [KVM_GET_FPU, 'KVM_GET_FPU'], [KVM_SET_FPU, 'KVM_SET_FPU'],
   [KVM_GET_MSRS, 'KVM_GET_MSRS'], [KVM_GET_TSC_KHZ, 'KVM_GET_TSC_KHZ'],
   ...Object.entries(TTY_IOCTLS).map(([n, v]) => [v, n] as [number, string]),
+  ...Object.entries(WRITE_TRACK_IOCTLS).map(([n, v]) => [v, n] as [number, string]),
 ]);
 
 /** An ioctl rule for one request number. */
@@ -235,6 +237,9 @@ export const SERVE_GROUP: RuleGroup = {
     { syscall: 'sendto', why: 'writes a connection' },
     { syscall: 'epoll_create1', why: 'libuv\'s loop' },
     ioctl(TTY_IOCTLS.FIONBIO, 'libuv makes accepted sockets non-blocking'),
+    ioctl(WRITE_TRACK_IOCTLS.UFFDIO_REGISTER, 'registers a restored VM\'s window with the VMM\'s own userfaultfd, in asynchronous write-protect mode (src/machine/write-track.ts)'),
+    ioctl(WRITE_TRACK_IOCTLS.UFFDIO_WRITEPROTECT, 'protects a restored VM\'s pages again once the pages its run wrote were put back'),
+    ioctl(WRITE_TRACK_IOCTLS.PAGEMAP_SCAN, 'lists the pages of a restored VM\'s window written during its run (/proc/self/pagemap, opened before the filter)'),
     { syscall: 'pread64', why: 'reads the program\'s answer from its stdout memfd' },
     { syscall: 'pwrite64', why: 'writes a request body into the stdin memfd; the snapshot\'s pages into its memory file' },
     { syscall: 'ftruncate', why: 'empties the stdin and stdout memfds before a run; sizes the snapshot\'s memory file' },

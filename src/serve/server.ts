@@ -33,6 +33,8 @@ export interface WarmVm {
   run(): number;
   close(): void;
   readonly stop: { requested: boolean; status: number; reason: string | undefined };
+  /** Its window held the snapshot's state already: only the pages the last run wrote were put back. */
+  readonly restoredInPlace?: boolean;
 }
 
 export interface ServeConfig {
@@ -99,7 +101,7 @@ export class CgiServer {
   private readonly sockets = new Set<Socket>();
   private readonly m = {
     byStatus: new Map<number, number>(), hist: new Array<number>(BUCKETS.length + 1).fill(0), sum: 0, count: 0,
-    restores: 0, restoreSeconds: 0, runSeconds: 0, timeouts: 0, crashes: 0, invalid: 0, rejected: 0,
+    restores: 0, restoresInPlace: 0, restoreSeconds: 0, runSeconds: 0, timeouts: 0, crashes: 0, invalid: 0, rejected: 0,
   };
 
   constructor(private readonly c: ServeConfig) {
@@ -126,6 +128,7 @@ export class CgiServer {
     const t = nowMs();
     const vm = this.c.restore();
     this.m.restores++;
+    if (vm.restoredInPlace) this.m.restoresInPlace++;
     this.m.restoreSeconds += (nowMs() - t) / 1000;
     return vm;
   }
@@ -326,6 +329,7 @@ export class CgiServer {
     gauge('torov_serve_queue_length', 'Requests waiting for a VM.', this.queue.length);
     gauge('torov_serve_inflight', 'Requests taken in and not answered yet.', this.inflight);
     gauge('torov_serve_restores_total', 'VMs restored from the snapshot.', m.restores, 'counter');
+    gauge('torov_serve_restores_in_place_total', 'Restores into a window kept after its last run: only the pages that run wrote were put back (see docs/serving.md).', m.restoresInPlace, 'counter');
     gauge('torov_serve_restore_seconds_total', 'Time spent restoring VMs.', m.restoreSeconds, 'counter');
     gauge('torov_serve_run_seconds_total', 'Time guests ran (request path).', m.runSeconds, 'counter');
     gauge('torov_serve_timeouts_total', 'Runs stopped at --timeout (504).', m.timeouts, 'counter');

@@ -35,6 +35,9 @@ export function prepareServing(): ServingPrep {
   void new Date().toString(); void new Date().getTimezoneOffset(); void new Date().toUTCString();
   const { snapshotMemfd } = require('../vmm/snapshot') as typeof import('../vmm/snapshot');
   const { createRunTimer } = require('../vmm/host-signals') as typeof import('../vmm/host-signals');
+  // Write tracking (src/machine/write-track.ts): its userfaultfd and /proc/self/pagemap are
+  // opened now, while the host's /proc is in view and before the filter.
+  (require('../machine/write-track') as typeof import('../machine/write-track')).openWriteTracking();
   return { stdinFd: memfd('torov-stdin', 1), stdoutFd: memfd('torov-stdout', 1), snapshotFd: snapshotMemfd(), timer: createRunTimer() };
 }
 

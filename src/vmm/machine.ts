@@ -29,7 +29,7 @@ import { Policy, verdict, ALLOW } from '../policy/policy';
 import { Dispatcher, NO_ARGS } from './dispatch';
 import { ThreadGroup, Task } from './task';
 import type { Observer } from '../syscalls/argcheck';
-import { Snapshot, CapturePoint, capture, isCapturePoint, restoreMemory, restoreFds, setEnvironment, rewindFiles, SnapshotError } from './snapshot';
+import { Snapshot, CapturePoint, capture, isCapturePoint, restoreMemory, restoreFds, setEnvironment, rewindFiles, SnapshotError, resetInPlace } from './snapshot';
 
 import { F_DUPFD_CLOEXEC, F_GETFL, O_PATH, AT_FDCWD, O_DIRECTORY, O_CLOEXEC } from '../linux/fcntl';
 
@@ -118,8 +118,10 @@ function canonicalBase(v: number): bigint {
 }
 
 /** A kept VM for a window of `memSize` bytes and `maxVcpus` vCPUs, if there is one. */
-function takeWarm(memSize: number, maxVcpus: number): WarmVm | undefined {
-  const i = warmVms.findIndex((w) => w.memSize === memSize && w.maxVcpus === maxVcpus);
+function takeWarm(memSize: number, maxVcpus: number, snap?: Snapshot): WarmVm | undefined {
+  // A restore takes first a window that holds its snapshot's state (reset in place).
+  const held = snap ? warmVms.findIndex((w) => w.mem?.held === snap && w.maxVcpus === maxVcpus) : -1;
+  const i = held >= 0 ? held : warmVms.findIndex((w) => w.memSize === memSize && w.maxVcpus === maxVcpus);
   if (i >= 0) return warmVms.splice(i, 1)[0];
   // Kept for another size: not needed by this process's guests.
   for (const w of warmVms.splice(0)) { w.vcpu.close(); w.vm.close(); w.mem?.release(); }
@@ -222,6 +224,10 @@ export class Machine implements SchedulerHost {
   /** A stop asked for from outside the run loop (requestStop). */
   readonly stop: StopState = { requested: false, status: 0, reason: undefined };
   private closed = false;
+  /** A restored VM whose window held the snapshot's state already (reset in place after an earlier run). */
+  restoredInPlace = false;
+  /** A restored VM: the window's mapping generation once restored (see resetInPlace). */
+  private restoreGen = -1;
 
   constructor(cfg: MachineConfig, origin?: ForkOrigin) {
     this.cfg = cfg;
@@ -239,7 +245,9 @@ export class Machine implements SchedulerHost {
     this.xsave = { size: xsaveSize(this.features), features: guestXcr0(this.features) };
     if ((cfg.capture || cfg.restore) && cfg.syscallPath === 'ring') throw new SnapshotError('snapshots need --syscall-path exit');
     const winSize = windowSize(cfg.memory);
-    const reuse = takeWarm(winSize, this.maxThreads);
+    const reuse = takeWarm(winSize, this.maxThreads, origin ? undefined : cfg.restore);
+    // A window kept in another snapshot's state is emptied first, as every other kept window was.
+    if (reuse?.mem?.held !== undefined && (origin || reuse.mem.held !== cfg.restore)) reuse.mem.scrub();
     this.vm = reuse ? reuse.vm : this.kvm.createVm();
     let created: VcpuFd | undefined;
     try {
@@ -283,7 +291,7 @@ export class Machine implements SchedulerHost {
         const snap = cfg.restore;
         if (snap) {
           // A restore: the snapshot's system pages, its memory mapped copy-on-write, its mappings and fds.
-          restoreMemory(snap, this.mem);
+          this.restoredInPlace = restoreMemory(snap, this.mem);
           this.as = snap.as.cloneInto(this.mem);
           this.fds = restoreFds(snap, cfg.openFiles, [0, 1, 2].map((fd) => cfg.stdio?.[fd] ?? fd));
         } else {
@@ -371,6 +379,7 @@ export class Machine implements SchedulerHost {
       if (origin?.adopt) { this.group.mem = this.mem; this.group.as = this.as; this.group.futexes = new Map(); this.group.borrowing = false; }
       if (origin) return;                        // the scheduler adds the child's thread (Scheduler.fork, moveOut)
       this.scheduler.add(this.task, this.vcpu, this.newSlot(this.vcpu.pages, this.task));
+      if (cfg.restore) this.restoreGen = this.mem.mapGen;
       if (cfg.capture) this.armCapture(cfg.capture);
       if (this.chanOpts && cfg.rewrite !== false && start.bias !== undefined) {
         const rw = this.rewriter = new SiteRewriter(this.mem, this.as, cfg.image, start.bias, SYS_VA + SYS.STUB + STUB_CHAN_CALL);
@@ -770,7 +779,11 @@ export class Machine implements SchedulerHost {
     if (this.borrowers > 0) { this.releaseDeferred = true; return; }
     // A guest process's VM keeps its memory registered for the next fork (WarmVm.mem), a restored VM for the next restore.
     const keepMem = reusable && (this.group !== this.scheduler.initGroup || this.cfg.restore !== undefined);
-    if (keepMem) this.mem.scrub(); else this.mem.release();
+    // A restored VM's window goes back to the snapshot's state in place when it can (only
+    // the pages the run wrote are dropped), ready for the next restore of that snapshot.
+    const inPlace = keepMem && this.cfg.restore !== undefined && resetInPlace(this.cfg.restore, this.mem, this.restoreGen);
+    if (!keepMem) this.mem.release();
+    else if (!inPlace) this.mem.scrub();
     // Keep the VM for the next Machine of this process, unless its guest ended in a state
     // torov did not see through (a triple fault, an internal error, a VMM error).
     if (reusable) {

@@ -32,7 +32,8 @@ import { FdTable } from '../syscalls/fdtable';
 import { STAT } from '../linux/structs';
 import { S_IFMT, S_IFREG, S_IFSOCK, S_IFCHR } from '../linux/stat';
 import { F_DUPFD_CLOEXEC, F_GETFL } from '../linux/fcntl';
-import { MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../linux/mman';
+import { MADV_DONTNEED, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../linux/mman';
+import { openWriteTracking, trackWrites, forWritten, protect } from '../machine/write-track';
 import { SYS as NRS } from '../linux/syscalls';
 import type { SigAction } from '../syscalls/api';
 import type { EntryState } from './personality';
@@ -82,8 +83,12 @@ export interface Snapshot {
   /** The system slot's pages in use: [offset, bytes]. */
   readonly sys: ReadonlyArray<readonly [number, Uint8Array]>;
   readonly fds: readonly SnapFd[];
-  /** Where the environment's pointer array is on the stack, and how many slots it has. */
-  readonly envp: { addr: number; slots: number };
+  /**
+   * Where the environment's pointer array is on the stack, and how many slots it has; the
+   * anonymous mapping made at capture for a restore's environment strings (absent in files
+   * of older versions: a restore then maps one).
+   */
+  readonly envp: { addr: number; slots: number; area?: number; areaLen?: number };
   /** Bytes of guest memory captured (for metrics and the benchmark). */
   readonly bytes: number;
 }
@@ -95,6 +100,8 @@ export function isCapturePoint(point: CapturePoint, nr: number, fd0: number): bo
 }
 
 const statBuf = Buffer.alloc(STAT.SIZE);
+/** Bytes of the environment area a snapshot reserves (a CGI request's variables, headers included, fit). */
+const ENV_AREA = 64 * 1024;
 
 /** What capture() needs of the machine (src/vmm/machine.ts). */
 export interface CaptureSource {
@@ -155,6 +162,9 @@ export function capture(src: CaptureSource, nr: number, point: CapturePoint, mem
     const listen = kind === S_IFSOCK ? listeningSocket(h) : undefined;
     fds.push({ fd, host: dup, cloexec: (src.fds.getFlags(fd) & 1) !== 0, offset, ...(listen ? { listen } : {}) });
   }
+  // A mapping for the environment strings of each restore (setEnvironment): part of the
+  // snapshot, so a run that fills it changes no mapping and can be reset in place.
+  const area = src.as.mmap(0, ENV_AREA, PROT_READ | PROT_WRITE, 0x22 /* MAP_PRIVATE | MAP_ANONYMOUS */, -1, 0);
   // Memory: into the memfd at guest addresses.
   const ranges: Array<[number, number]> = [];
   const add = (s: number, len: number) => {
@@ -192,7 +202,7 @@ export function capture(src: CaptureSource, nr: number, point: CapturePoint, mem
     task: { ...src.task, altstack: src.task.altstack.slice() },
     group: { sigactions: new Map([...src.sigactions].map(([k, a]) => [k, { ...a }])), umask: src.umask, cwdFd },
     loaded: src.loaded, vdso: src.vdso, as: src.as.cloneInto(src.mem), memfd, ranges, sys: sysPages, fds,
-    envp: { addr: src.loaded.rsp + 8 * (1 + src.argc + 1), slots: src.envc }, bytes,
+    envp: { addr: src.loaded.rsp + 8 * (1 + src.argc + 1), slots: src.envc, ...(area > 0 && area < 2 ** 47 ? { area, areaLen: ENV_AREA } : {}) }, bytes,
   };
 }
 
@@ -232,9 +242,20 @@ export function listenAgain(l: NonNullable<SnapFd['listen']>, what: string): num
   return fd;
 }
 
-/** Maps the snapshot's memory copy-on-write into `mem` (a fresh window) and copies its system pages. */
-export function restoreMemory(s: Snapshot, mem: GuestMemory): void {
+/**
+ * Gives `mem` the snapshot's memory: its system pages copied, its pages mapped copy-on-write.
+ * A window that holds this snapshot's state already (reset in place by resetInPlace after
+ * its last run) gets only the system pages again, and keeps its pages and KVM's translations
+ * of them. Returns true for that case.
+ */
+export function restoreMemory(s: Snapshot, mem: GuestMemory): boolean {
   if (mem.memSize !== s.memSize || mem.layout.maxVcpus !== s.maxVcpus) throw new SnapshotError('restore: a window of another size');
+  if (mem.held === s) {
+    mem.held = undefined;
+    restoreSystemPages(s, mem);
+    markFiles(s, mem);
+    return true;
+  }
   // (Most of a restore's time: the released window's system slot is fresh memory, and each
   // of these pages is a fault, a few µs in this nested VM. It must be fresh: replacing the
   // memory is what makes KVM drop the shadow pages it built from the last guest's tables.)
@@ -244,10 +265,70 @@ export function restoreMemory(s: Snapshot, mem: GuestMemory): void {
     if (r < 0) throw new SnapshotError(`restore: cannot map the snapshot's memory (errno ${-r})`);
   }
   mem.snapshotBacked = s.ranges.map(([start, len]) => [start, start + len]);
-  // The memfd is sealed: no page of it can go away, so the VMM's accessors need no care there.
+  markFiles(s, mem);
+  // Every page written from now on is listed by the kernel, so that after the run this
+  // window can be put back in place (resetInPlace) instead of mapped afresh.
+  mem.tracked = openWriteTracking() && trackWrites(mem.hostBase, mem.memSize, hostRanges(s, mem)) ? s : undefined;
+  return false;
+}
+
+/** The memfd is sealed: no page of it can go away, so the VMM's accessors need no care there. */
+function markFiles(s: Snapshot, mem: GuestMemory): void {
   // (The stack, the heap and anonymous memory never had a file behind them: skipped, the
   // stack alone is 2,048 pages.)
   for (const v of s.as.vmas) if (v.kind !== 'stack' && v.kind !== 'heap' && v.kind !== 'anon') mem.markFile(v.start, v.end - v.start, false);
+}
+
+/**
+ * The host ranges of the snapshot's mappings, adjacent ones merged: with the mappings as the
+ * snapshot has them (which resetInPlace requires), the only guest pages anything can write.
+ * The guest reaches no other page (its page tables are the snapshot's), and the VMM and the
+ * host kernel write guest memory only through ranges checked against those page tables.
+ */
+function hostRanges(s: Snapshot, mem: GuestMemory): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (const v of s.as.vmas) {
+    const last = out[out.length - 1];
+    if (last && last[0] + last[1] === mem.hostBase + v.start) last[1] += v.end - v.start;
+    else out.push([mem.hostBase + v.start, v.end - v.start]);
+  }
+  return out;
+}
+
+let sysVec = Buffer.alloc(64);
+
+/**
+ * A window kept after its run: the system slot below the vCPU blocks as the snapshot had
+ * it (its pages copied, every other page the run touched zeroed, as in a fresh slot).
+ */
+function restoreSystemPages(s: Snapshot, mem: GuestMemory): void {
+  const pages = mem.layout.vcpuOffset / PAGE_SIZE;
+  if (sysVec.length < pages) sysVec = Buffer.alloc(pages);
+  if (sys(NR.mincore, mem.sysHost, pages * PAGE_SIZE, addressOf(sysVec)) < 0) sysVec.fill(1, 0, pages);
+  for (const [off, b] of s.sys) sysVec.fill(0, off / PAGE_SIZE, (off + b.length) / PAGE_SIZE);
+  for (let i = 0; i < pages; i++) if (sysVec[i]! & 1) mem.sys8.fill(0, i * PAGE_SIZE, (i + 1) * PAGE_SIZE);
+  for (const [off, b] of s.sys) mem.sys8.set(b, off);
+}
+
+/**
+ * After a restored VM's run: puts its window back to the snapshot's state in place, if
+ * that can be done exactly: the window was registered for write tracking at its restore
+ * and the run changed none of its mappings (`mapGen`). Each page written since (by the
+ * guest, by the host kernel for it, by the VMM) is dropped: a page of the snapshot's memfd
+ * reads the snapshot's contents again, an anonymous page reads zero, and KVM forgets only
+ * those pages. Returns false when it cannot; the caller then empties the window.
+ */
+export function resetInPlace(s: Snapshot, mem: GuestMemory, genAtRestore: number): boolean {
+  if (mem.tracked !== s || mem.mapGen !== genAtRestore) return false;
+  let ok = true;
+  for (const [start, len] of hostRanges(s, mem)) {
+    const scanned = forWritten(start, len, (h, n) => {
+      if (sys(NR.madvise, h, n, MADV_DONTNEED) < 0 || !protect(h, n)) ok = false;
+    });
+    if (!scanned || !ok) return false;
+  }
+  mem.held = s;
+  return true;
 }
 
 /** The restored fd table: stdio from `stdio` (duplicated), then the snapshot's other fds. */
@@ -284,7 +365,11 @@ export function setEnvironment(s: Snapshot, as: AddressSpace, mem: GuestMemory, 
   const take = env.slice(0, Math.max(0, slots));
   const blob = Buffer.from(take.map((e) => e + '\0').join(''));
   let at = 0;
-  if (blob.length > 0) {
+  if (blob.length > 0 && s.envp.area !== undefined && blob.length <= (s.envp.areaLen ?? 0)) {
+    // The snapshot's area (zero at each restore): no new mapping.
+    at = s.envp.area;
+    mem.write(at, blob);
+  } else if (blob.length > 0) {
     const len = Math.ceil(blob.length / PAGE_SIZE) * PAGE_SIZE;
     at = as.mmap(0, len, PROT_READ | PROT_WRITE, 0x22 /* MAP_PRIVATE | MAP_ANONYMOUS */, -1, 0);
     if (at < 0 || at >= 2 ** 47) throw new SnapshotError(`restore: no room for the environment (errno ${-at})`);
