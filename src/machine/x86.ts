@@ -144,7 +144,10 @@ export function initVcpu(vcpu: VcpuFd, kvm: Kvm, mem: GuestMemory, feat: CpuFeat
   if (!resetSregs) vcpu.setCpuid(kvm.supportedCpuid());
   const s = resetSregs ? Buffer.from(resetSregs) : vcpu.getSregs();
   writeSegment(s, SREGS.cs, seg(SEL.USER_CS, true, 3));
-  for (const off of [SREGS.ds, SREGS.es, SREGS.fs, SREGS.gs, SREGS.ss]) writeSegment(s, off, seg(SEL.USER_DS, false, 3));
+  for (const off of [SREGS.ds, SREGS.es, SREGS.ss]) writeSegment(s, off, seg(SEL.USER_DS, false, 3));
+  // FS and GS with their bases (the same as MSR_FS_BASE/MSR_GS_BASE, which KVM keeps there).
+  writeSegment(s, SREGS.fs, { ...seg(SEL.USER_DS, false, 3), base: bases?.fs ?? 0n });
+  writeSegment(s, SREGS.gs, { ...seg(SEL.USER_DS, false, 3), base: bases?.gs ?? 0n });
   writeSegment(s, SREGS.tr, { base: BigInt(mem.sysVa(SYS.TSS)), limit: TSS_SIZE + IOMAP_BYTES - 1, selector: SEL.TSS,
     type: 11 /* busy 64-bit TSS */, present: 1, dpl: 0, db: 0, s: 0, l: 0, g: 0 });
   s.writeBigUInt64LE(BigInt(mem.sysVa(SYS.GDT)), SREGS.gdt);
@@ -161,8 +164,11 @@ export function initVcpu(vcpu: VcpuFd, kvm: Kvm, mem: GuestMemory, feat: CpuFeat
   s.writeBigUInt64LE(BigInt(cr4), SREGS.cr4);
   s.writeBigUInt64LE(BigInt(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE), SREGS.efer);
   vcpu.setSregs(s);
-  // XCR0 stays as set on a reused vCPU: xsetbv is privileged, and torov's stub never runs it.
-  if (feat.xsave && !resetSregs) vcpu.setXcr0(guestXcr0(feat));
+  // A reused vCPU keeps XCR0 and the MSRs below as a new one got them: only xsetbv, wrmsr
+  // and swapgs could change them, all privileged, and torov's stub runs none of them. (Its
+  // FS/GS bases, which the program changes, were set with the segments above.)
+  if (resetSregs) return;
+  if (feat.xsave) vcpu.setXcr0(guestXcr0(feat));
   vcpu.setMsrs([
     // STAR (SDM 5.8.8): SYSCALL loads CS=0x10/SS=0x18; SYSRET loads CS=0x23+16, SS=0x23+8.
     [MSR_STAR, (0x23n << 48n) | (BigInt(SEL.KERNEL_CS) << 32n)],
