@@ -226,6 +226,8 @@ export class Machine implements SchedulerHost {
   private closed = false;
   /** A restored VM whose window held the snapshot's state already (reset in place after an earlier run). */
   restoredInPlace = false;
+  /** run() was called (a restore's first run begins with its capture point's call: Vcpu.fakeSyscallExit). */
+  private ranOnce = false;
   /** A restored VM: the window's mapping generation once restored (see resetInPlace). */
   private restoreGen = -1;
 
@@ -604,6 +606,9 @@ export class Machine implements SchedulerHost {
   /** Runs the program to its end; returns its exit status. */
   run(): number {
     if (this.vcpu.debugger) return this.vcpu.debugger.run();
+    // A restore's first run starts with the call it was captured in, served at once.
+    if (this.cfg.restore && !this.ranOnce && this.vcpu.fakeSyscallExit()) this.scheduler.run_(this.task).held = 0;
+    this.ranOnce = true;
     return this.scheduler.run();
   }
 

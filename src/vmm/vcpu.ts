@@ -5,8 +5,8 @@
  * Task); what it needs of the VM (dispatch, memory, fault policy) comes through the
  * VcpuHost interface, so this module does not depend on the Machine that owns it.
  */
-import { VcpuFd, RUN, REGS, KVM_SYNC_X86_REGS, SREGS, writeSegment } from '../kvm/kvm';
-import { SYS, SYS_VA, SEL, VcpuPages } from '../machine/layout';
+import { VcpuFd, RUN, REGS, KVM_SYNC_X86_REGS, KVM_EXIT_IO, SREGS, writeSegment } from '../kvm/kvm';
+import { SYS, SYS_VA, SEL, VcpuPages, PORT_SYSCALL } from '../machine/layout';
 import { STUB_SYSCALL_OUT, STUB_FAULT_COMMON } from '../machine/stub';
 import { Args, GuestExit, BLOCKED, UserRegs } from '../syscalls/api';
 import { MSR_FS_BASE, MSR_GS_BASE } from '../machine/x86';
@@ -168,6 +168,27 @@ export class Vcpu {
     }
     if (result === BLOCKED) { this.pendingFromStub = fromStub; return false; }
     this.finish(result, fromStub);
+    return true;
+  }
+
+  /**
+   * A restored vCPU whose registers are a snapshot's, rewound to its `syscall` instruction
+   * (src/vmm/snapshot.ts): makes the kvm_run page say what the trap would (the stub's
+   * syscall exit, rcx and r11 as the snapshot has them), so that the first KVM_RUN of the
+   * restore is spent after the call instead of on the trap and exit (about 90 µs on
+   * kvm_pvm). The call goes through syscall() as any other: policy, trace, blocking.
+   * Only where the stub runs at CPL3 (kvm_pvm), where finish() returns to the caller
+   * itself; false otherwise (the vCPU then runs the instruction).
+   */
+  fakeSyscallExit(): boolean {
+    if (this.mode !== 'cpl3' || this.debugger) return false;
+    const r = this.fd.run;
+    this.fd.runU32[RUN.exit_reason >> 2] = KVM_EXIT_IO;
+    r.setUint8(RUN.io_direction, 1);      // KVM_EXIT_IO_OUT
+    r.setUint8(RUN.io_size, 1);
+    r.setUint16(RUN.io_port, PORT_SYSCALL, true);
+    r.setUint32(RUN.io_count, 1, true);
+    this.setReg(RIP, this.stubSyscallRip);
     return true;
   }
 

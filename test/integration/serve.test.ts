@@ -292,6 +292,11 @@ test('snapshot file: torov snapshot then torov run --restore gives the output of
     assert.equal(r.stdout, plain.stdout);
     assert.equal(r.stderr, '');
   }
+  // The read it was captured in waits for a body that comes later (a pipe), as without snapshot.
+  const late = spawnSync('sh', ['-c', `(sleep 0.3; printf 'the body') | "$0" run --policy "$1" --restore "$2"`, TOROV, POLICY, snap],
+    { encoding: 'utf8', cwd: ROOT, timeout: 60_000 });
+  assert.equal(late.status, 0, late.stderr);
+  assert.equal(late.stdout, plain.stdout);
 });
 
 test('snapshot file: a truncated, changed, other-version, other-torov or other-CPU file is refused with one line', () => {
