@@ -156,6 +156,8 @@ export class DebugSession implements Target, DebugHook {
   run(): number {
     const v = this.v, m = this.m, fd = v.fd;
     fd.run.setBigUint64(VALID, BigInt(KVM_SYNC_X86_REGS), true);
+    // Debug registers as on a new vCPU (a reused one keeps what its guests' traps left in DR6).
+    fd.resetDebugRegs();
     try {
       // The registers setEntry() gave KVM, into the kvm_run page: from here on they are
       // read and written there (sync regs), as vcpu.ts does.

@@ -287,6 +287,14 @@ export class VcpuFd {
     check(ioctlPtrRetry(this.fd, KVM_SET_VCPU_EVENTS, Buffer.alloc(64)), 'KVM_SET_VCPU_EVENTS');
   }
 
+  /**
+   * A debugger set this vCPU's debug registers or guest-debug flags (setGuestDebug,
+   * setDebugRegs): a reused vCPU gets its debug registers reset only then. A program at
+   * CPL3 can neither read nor write them; only a debugger reads them (DR6 at a debug exit),
+   * and it resets them when it attaches (src/gdb/target.ts).
+   */
+  debugTouched = false;
+
   /** Clears DR0-DR3 and sets DR6/DR7 to their reset values (KVM_SET_DEBUGREGS). */
   resetDebugRegs(): void {
     const b = Buffer.alloc(128);
@@ -301,6 +309,7 @@ export class VcpuFd {
    * host does not support a requested bit).
    */
   setGuestDebug(control: number, dr: readonly bigint[] = []): void {
+    this.debugTouched = true;
     const b = Buffer.alloc(72);
     b.writeUInt32LE(control >>> 0, 0);
     for (let i = 0; i < 8; i++) b.writeBigUInt64LE(dr[i] ?? 0n, 8 + 8 * i);
@@ -309,7 +318,7 @@ export class VcpuFd {
 
   /** KVM_GET_DEBUGREGS: struct kvm_debugregs {db[4], dr6, dr7, flags, reserved[9]}. */
   getDebugRegs(): Buffer { const b = Buffer.alloc(128); check(ioctlPtrRetry(this.fd, KVM_GET_DEBUGREGS, b), 'KVM_GET_DEBUGREGS'); return b; }
-  setDebugRegs(b: Buffer): void { check(ioctlPtrRetry(this.fd, KVM_SET_DEBUGREGS, b), 'KVM_SET_DEBUGREGS'); }
+  setDebugRegs(b: Buffer): void { this.debugTouched = true; check(ioctlPtrRetry(this.fd, KVM_SET_DEBUGREGS, b), 'KVM_SET_DEBUGREGS'); }
 
   /** KVM_GET_FPU / KVM_SET_FPU: struct kvm_fpu (x87 in ST order, FCW, FSW, abridged tag, FOP, FIP, FDP, XMM0-15, MXCSR). */
   getFpu(): Buffer { const b = Buffer.alloc(KVM_FPU_SIZE); check(ioctlPtrRetry(this.fd, KVM_GET_FPU, b), 'KVM_GET_FPU'); return b; }

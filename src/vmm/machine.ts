@@ -337,7 +337,7 @@ export class Machine implements SchedulerHost {
       // Everything of the last guest a program could observe: FPU/SSE/AVX registers,
       // pending events, debug registers; then special registers, MSRs and general registers.
       // (A fork's or a restore's XSAVE state replaces the whole FPU state below: no reset first.)
-      if (reuse) { vfd.run.setUint8(RUN.immediate_exit, 0); if (!(origin?.fpu ?? cfg.restore?.fpu)) vfd.resetFpu(); vfd.resetEvents(); vfd.resetDebugRegs(); }
+      if (reuse) { vfd.run.setUint8(RUN.immediate_exit, 0); if (!(origin?.fpu ?? cfg.restore?.fpu)) vfd.resetFpu(); vfd.resetEvents(); if (vfd.debugTouched) vfd.resetDebugRegs(); }
       this.freshSregs.push(this.resetSregs);
       const snap = cfg.restore;
       // A restore's FS/GS bases go with the other MSRs (one ioctl less: 8 µs on kvm_pvm).
@@ -581,7 +581,7 @@ export class Machine implements SchedulerHost {
     } else {
       fd.run.setUint8(RUN.immediate_exit, 0);
       fd.resetEvents();
-      fd.resetDebugRegs();
+      if (fd.debugTouched) fd.resetDebugRegs();
     }
     this.mem.setupVcpuPages(index);
     initVcpu(fd, this.kvm, this.mem, this.features, reused ? this.freshSregs[index] : undefined, index);
