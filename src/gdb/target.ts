@@ -160,8 +160,9 @@ export class DebugSession implements Target, DebugHook {
     fd.resetDebugRegs();
     try {
       // The registers setEntry() gave KVM, into the kvm_run page: from here on they are
-      // read and written there (sync regs), as vcpu.ts does.
-      fd.runU8.set(fd.getRegs(), RUN.regs);
+      // read and written there (sync regs), as vcpu.ts does. Registers already waiting
+      // there for KVM (a restore's) are the program's.
+      if ((fd.run.getBigUint64(RUN.kvm_dirty_regs, true) & BigInt(KVM_SYNC_X86_REGS)) === 0n) fd.runU8.set(fd.getRegs(), RUN.regs);
       this.markDirty();
       this.hwDebug = this.probeHwDebug();
       const conn = this.listener.accept();

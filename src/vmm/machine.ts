@@ -340,7 +340,7 @@ export class Machine implements SchedulerHost {
       if (reuse) { vfd.run.setUint8(RUN.immediate_exit, 0); if (!(origin?.fpu ?? cfg.restore?.fpu)) vfd.resetFpu(); vfd.resetEvents(); if (vfd.debugTouched) vfd.resetDebugRegs(); }
       this.freshSregs.push(this.resetSregs);
       const snap = cfg.restore;
-      // A restore's FS/GS bases go with the other MSRs (one ioctl less: 8 µs on kvm_pvm).
+      // A restore's FS/GS bases go with the segments (src/machine/x86.ts: no MSR write).
       const bases = snap && !origin ? { fs: canonicalBase(snap.task.fsBase), gs: canonicalBase(snap.task.gsBase) } : undefined;
       initVcpu(vfd, this.kvm, this.mem, this.features, reuse ? this.resetSregs : undefined, 0, bases);
       this.vcpu = new Vcpu(this, vfd, 0, this.task, this.mem.vcpuPages(0));
@@ -354,7 +354,9 @@ export class Machine implements SchedulerHost {
         // A fork: the parent's registers (rax 0), FPU state and FS/GS bases; the entry mode it found.
         // A restore: the snapshot's, rewound to its syscall instruction.
         this.vcpu.mode = from.mode;
-        vfd.setRegs(from.regs);
+        // A restore's registers reach KVM through the kvm_run page alone (sync regs, below),
+        // one vCPU ioctl less per restore; a fork's still go through KVM_SET_REGS as well.
+        if (origin) vfd.setRegs(from.regs);
         if (from.fpu) vfd.setXsave(from.fpu); else vfd.resetFpu();
         this.vcpu.syncRegs();
         vfd.runU8.set(from.regs.subarray(0, 144), RUN.regs);
