@@ -196,7 +196,7 @@ const CASES: ProcCase[] = [
   { args: ['pidfd'], what: 'pidfd_open, poll, waitid(P_PIDFD), pidfd_send_signal, clone3(CLONE_PIDFD)',
     expect: [/^poll\(pidfd\) after it exits: 1, POLLIN yes$/m] },
   { args: ['clone'], what: 'raw clone(SIGCHLD); a child with exit signal 0 waited with __WALL', expect: [/^waitpid\(__WALL\): WIFEXITED=1 WEXITSTATUS=14$/m] },
-  { args: ['ppid'], what: 'getppid() in the child; an orphan\'s parent changes', todo: 'the first guest process is pid 1 and gets the orphans (as the init of a container); natively the test is not init', expect: [/^orphan: getppid\(\) changed: yes$/m] },
+  { args: ['ppid'], what: 'getppid() in the child; an orphan\'s parent changes (to pid 1, the guest\'s first process, under torov)', expect: [/^orphan: getppid\(\) changed: yes$/m] },
   { args: ['subreaper'], what: 'PR_SET_CHILD_SUBREAPER: the orphaned grandchild becomes our child',
     expect: [/^grandchild \(42: its parent became us\): WIFEXITED=1 WEXITSTATUS=42$/m] },
   { args: ['pgrp', 'PROG'], what: 'setpgid, getpgid, setsid, getsid and their errors; kill(-pgid) and kill(0)',
