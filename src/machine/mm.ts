@@ -51,7 +51,16 @@ export interface Vma {
   file?: { readonly id: string; readonly offset: number };
   /** 'shmem' whose host memory is MAP_SHARED (made so at the first fork, so that parent and child share it). */
   hostShared?: boolean;
+  /**
+   * 'shmem': which shared anonymous memory it is (one id per mmap, kept by a fork's
+   * child and by the pieces of a split) and the offset of `start` in it: the identity of
+   * a process-shared futex there (AddressSpace.futexKey).
+   */
+  shm?: { readonly id: number; readonly offset: number };
 }
+
+/** Ids of shared anonymous mappings (Vma.shm), unique in the VMM process. */
+let nextShmId = 1;
 
 /** `marks` without [start, end) (of one kind, or all kinds when `kind` is undefined). */
 function subtractRange<T extends { start: number; end: number; kind: string }>(marks: T[], start: number, end: number, kind: string | undefined): T[] {
@@ -223,6 +232,20 @@ export class AddressSpace {
     return this.copyAreasTo(as);
   }
 
+  /**
+   * What a process-shared futex at `addr` is, the same in every process that maps the
+   * memory: a MAP_SHARED file's (host file and offset: shm_open, sem_open) or shared
+   * anonymous memory's (its id and offset, kept across fork). Undefined for private memory,
+   * where a futex is the process's own whatever its flags (as Linux keys it by mm and address).
+   */
+  futexKey(addr: number): string | undefined {
+    const v = this.find(addr);
+    if (!v) return undefined;
+    if (v.kind === 'shared' && v.file) return `f:${v.file.id}:${v.file.offset + (addr - v.start)}`;
+    if (v.kind === 'shmem' && v.shm) return `m:${v.shm.id}:${v.shm.offset + (addr - v.start)}`;
+    return undefined;
+  }
+
   /** The VMA containing va, if any. */
   find(va: number): Vma | undefined {
     const v = this.vmas;
@@ -259,7 +282,7 @@ export class AddressSpace {
   /** Maps [start, start+len) (page-aligned) with prot, replacing whatever was there. */
   map(start: number, len: number, prot: number, kind: Vma['kind']): void {
     this.removeRange(start, start + len, true);
-    this.insert({ start, end: start + len, prot, kind });
+    this.insert({ start, end: start + len, prot, kind, ...(kind === 'shmem' ? { shm: { id: nextShmId++, offset: 0 } } : {}) });
     this.mem.setPages(start, len, prot);
   }
 
@@ -279,7 +302,13 @@ export class AddressSpace {
     const removed: Vma[] = [];
     const out: Vma[] = [];
     // A piece of a file mapping keeps the file offset of its own start.
-    const at = (m: Vma, a: number): Vma => (m.file && a !== m.start ? { ...m, start: a, file: { id: m.file.id, offset: m.file.offset + (a - m.start) } } : { ...m, start: a });
+    const at = (m: Vma, a: number): Vma => {
+      if (a === m.start) return { ...m };
+      const v: Vma = { ...m, start: a };
+      if (m.file) v.file = { id: m.file.id, offset: m.file.offset + (a - m.start) };
+      if (m.shm) v.shm = { id: m.shm.id, offset: m.shm.offset + (a - m.start) };
+      return v;
+    };
     for (const m of this.vmas) {
       if (m.end <= start || m.start >= end) { out.push(m); continue; }
       if (m.start < start) out.push({ ...m, end: start });

@@ -338,14 +338,19 @@ export function enterJail(spec: JailSpec): void {
   // What the guest will see mounted, by its own paths, in order (guestMounts).
   const mounted: string[] = ['/'];
   const seen = (dst: string) => { mounted.push(`/${path.relative(dir, dst)}`); };
-  // The guest's in-memory files (memfds, and /tmp when asked: see 3c) live in one tmpfs of
-  // a bounded size. Without /tmp it is mounted here for a moment, kept by an fd and
-  // detached: only the VMM reaches it (memfd_create makes unnamed files in it), no path.
+  // The guest's in-memory files live in one tmpfs of a bounded size: its memfds (unnamed
+  // files at the top, which only the VMM reaches: memfd_create), its /dev/shm (POSIX shared
+  // memory and semaphores: shm_open, sem_open) and its /tmp when asked (3c), each a
+  // directory of it bound into place below. It is mounted here first; the new root then
+  // covers it, and it goes with the old root (4): the guest never sees its top.
   shmDirFd = -1;
-  if (!spec.tmp && spec.shmSize !== undefined) {
-    mount('mount the guest\'s in-memory files', 'tmpfs', dir, 'tmpfs', MS_NOSUID | MS_NODEV | MS_NOEXEC, `mode=1777,size=${spec.shmSize}`);
+  let memShm = -1, memTmp = -1;
+  if (spec.shmSize !== undefined) {
+    mount('mount the guest\'s in-memory files', 'tmpfs', dir, 'tmpfs', MS_NOSUID | MS_NODEV, `mode=1777,size=${spec.shmSize}`);
+    for (const d of ['shm', 'tmp']) { fs.mkdirSync(path.join(dir, d)); fs.chmodSync(path.join(dir, d), 0o1777); }
     shmDirFd = openDir('open the guest\'s in-memory files', dir);
-    call('detach the guest\'s in-memory files', SYS.umount2, dir, MNT_DETACH);
+    memShm = openDir('open the guest\'s /dev/shm', path.join(dir, 'shm'));
+    memTmp = openDir('open the guest\'s /tmp', path.join(dir, 'tmp'));
   }
   // 2. The new root: the policy's root itself when it is writable as a whole (new files
   // at its top land in it, as under the original ToroV's chroot), else a small tmpfs.
@@ -432,6 +437,7 @@ export function enterJail(spec: JailSpec): void {
     // mount), but their host inodes cannot be changed. The guest may run as root, the
     // owner of /dev/null on the host, and chmod it there otherwise.
     for (const d of DEVICES) { bind(`/dev/${d}`, path.join(dev, d), true, true); seen(path.join(dev, d)); }
+    if (memShm >= 0) { bind(fdPath(memShm), path.join(dev, 'shm'), false, false, '/dev/shm'); seen(path.join(dev, 'shm')); }
     mount('make /dev read-only', null, dev, null, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC);
   } else {
     noJailDev = true;
@@ -440,10 +446,10 @@ export function enterJail(spec: JailSpec): void {
   if (spec.tmp) {
     const tmp = inRoot('/tmp', 'tmp')!;
     if (!rootItself) fs.mkdirSync(tmp, { recursive: true });
-    mount('mount /tmp', 'tmpfs', tmp, 'tmpfs', MS_NOSUID | MS_NODEV, `mode=1777${spec.shmSize !== undefined ? `,size=${spec.shmSize}` : ''}`);
+    // The in-memory files' tmpfs (above): one budget with /dev/shm and the memfds.
+    if (memTmp >= 0) bind(fdPath(memTmp), tmp, false, false, '/tmp');
+    else mount('mount /tmp', 'tmpfs', tmp, 'tmpfs', MS_NOSUID | MS_NODEV, 'mode=1777');
     seen(tmp);
-    // The guest's memfds go here too, unnamed (O_TMPFILE): one budget for both.
-    if (spec.shmSize !== undefined) shmDirFd = openDir('open /tmp', tmp);
   }
   // 3d. Volumes, in order (a later one may sit inside an earlier one).
   for (const v of spec.volumes) {
@@ -457,6 +463,7 @@ export function enterJail(spec: JailSpec): void {
   }
   if (jailFd >= 0) sys(SYS.close, jailFd);
   if (rootFd >= 0) sys(SYS.close, rootFd);
+  for (const fd of [memShm, memTmp]) if (fd >= 0) sys(SYS.close, fd);
   const hostCwd = process.cwd();
   // 4. Enter it: pivot_root with the new root as both arguments stacks the old root on
   // top of it, and detaching that leaves the new one (no directory for the old root needed).

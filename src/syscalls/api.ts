@@ -168,11 +168,11 @@ export interface TaskServices {
   /** Ends the calling thread (the whole program when it is the last one). */
   exitThread(k: Kernel, status: number): never;
   /** FUTEX_WAIT[_BITSET]: BLOCKED, or -errno. `deadline`: nowMs() ms, or Infinity. */
-  futexWait(k: Kernel, addr: number, val: number, bitset: number, deadline: number): number;
+  futexWait(k: Kernel, addr: number, val: number, bitset: number, deadline: number, shared?: boolean): number;
   /** FUTEX_WAKE[_BITSET]: how many threads were woken. */
-  futexWake(k: Kernel, addr: number, n: number, bitset: number): number;
+  futexWake(k: Kernel, addr: number, n: number, bitset: number, shared?: boolean): number;
   /** FUTEX_REQUEUE: wakes n, moves up to `move` of the rest to addr2; returns woken (+ moved when `countMoved`). */
-  futexRequeue(k: Kernel, addr: number, n: number, addr2: number, move: number, countMoved: boolean): number;
+  futexRequeue(k: Kernel, addr: number, n: number, addr2: number, move: number, countMoved: boolean, shared?: boolean): number;
   /** Sleeps until `deadline` (nowMs() ms): BLOCKED; `rem` is where nanosleep reports what is left if interrupted. */
   sleep(k: Kernel, deadline: number, rem: number): number;
   /**

@@ -188,11 +188,14 @@ function wakeOp(k: Kernel, addr2: number, val3: number): number | boolean {
 
 /**
  * Implements futex(2): WAIT, WAKE, their BITSET forms, REQUEUE, CMP_REQUEUE and WAKE_OP,
- * with the PRIVATE (all of a torov program's futexes are private) and CLOCK_REALTIME flags.
+ * with the PRIVATE and CLOCK_REALTIME flags. Without FUTEX_PRIVATE_FLAG, a futex in shared
+ * memory (a MAP_SHARED file: shm_open, sem_open; or shared anonymous memory across fork)
+ * is the same futex in every process that maps it (process-shared mutexes, semaphores).
  * The PI operations and FUTEX_FD are ENOSYS; futex_waitv is not provided.
  */
 const sysFutex: Handler = (k, a) => {
   const addr = a.ptr(0), opFull = a.i(1), val = a.u(2);
+  const shared = (opFull & FUTEX_PRIVATE_FLAG) === 0;
   const cmd = opFull & ~(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
   const realtime = (opFull & FUTEX_CLOCK_REALTIME) !== 0;
   if (realtime && cmd !== FUTEX_WAIT && cmd !== FUTEX_WAIT_BITSET) return -ENOSYS;
@@ -201,26 +204,26 @@ const sysFutex: Handler = (k, a) => {
       const bitset = cmd === FUTEX_WAIT ? FUTEX_BITSET_MATCH_ANY : a.u(5);
       const deadline = deadlineOf(k, a.ptr(3), cmd === FUTEX_WAIT_BITSET, realtime);
       if (deadline < 0) return deadline;
-      const r = k.sched.futexWait(k, addr, val, bitset, deadline);
+      const r = k.sched.futexWait(k, addr, val, bitset, deadline, shared);
       // Alone, a timed wait that nobody can end times out: sleep until then, as Linux would.
       if (r === -ETIMEDOUT && !k.sched.concurrent) sleepUntil(deadline + TIMER_SLACK_MS);
       return r;
     }
     case FUTEX_WAKE: case FUTEX_WAKE_BITSET:
-      return k.sched.futexWake(k, addr, Math.min(val, 0x7fffffff), cmd === FUTEX_WAKE ? FUTEX_BITSET_MATCH_ANY : a.u(5));
+      return k.sched.futexWake(k, addr, Math.min(val, 0x7fffffff), cmd === FUTEX_WAKE ? FUTEX_BITSET_MATCH_ANY : a.u(5), shared);
     case FUTEX_REQUEUE: case FUTEX_CMP_REQUEUE: {
       const move = a.n(3);
       if ((val | 0) < 0 || move < 0) return -EINVAL;
       if (cmd === FUTEX_CMP_REQUEUE && k.mem.readU32(addr) !== a.u(5)) return -EAGAIN;
-      return k.sched.futexRequeue(k, addr, val, a.ptr(4), Math.min(move, 0x7fffffff), true);
+      return k.sched.futexRequeue(k, addr, val, a.ptr(4), Math.min(move, 0x7fffffff), true, shared);
     }
     case FUTEX_WAKE_OP: {
       const addr2 = a.ptr(4), n2 = Math.min(a.n(3), 0x7fffffff);
       const r = wakeOp(k, addr2, a.u(5));
       if (typeof r === 'number') return r;
-      let woken = k.sched.futexWake(k, addr, Math.min(val, 0x7fffffff), FUTEX_BITSET_MATCH_ANY);
+      let woken = k.sched.futexWake(k, addr, Math.min(val, 0x7fffffff), FUTEX_BITSET_MATCH_ANY, shared);
       if (woken < 0) return woken;
-      if (r) { const w2 = k.sched.futexWake(k, addr2, n2, FUTEX_BITSET_MATCH_ANY); if (w2 > 0) woken += w2; }
+      if (r) { const w2 = k.sched.futexWake(k, addr2, n2, FUTEX_BITSET_MATCH_ANY, shared); if (w2 > 0) woken += w2; }
       return woken;
     }
     default:

@@ -99,6 +99,13 @@ export const TIMER_SLACK_MS = 0.25;
 /** Requests per health check of the polling (see poll()). */
 const WINDOW = 256;
 
+/**
+ * Where a futex's waiters queue: the process's own table by address (private memory, or a
+ * FUTEX_PRIVATE_FLAG call), or the run's table of process-shared futexes by what the
+ * memory is (AddressSpace.futexKey), so that a wake in one process reaches a waiter in another.
+ */
+interface FutexQueue { readonly map: Map<unknown, Task[]>; readonly key: unknown }
+
 /** A thread's unfinished syscall: what it waits for. */
 interface Wait {
   /**
@@ -109,9 +116,10 @@ interface Wait {
   kind: 'host' | 'ready' | 'futex' | 'sleep' | 'signal' | 'sigwait' | 'child' | 'vfork';
   /** nowMs() ms when it times out (Infinity: never). */
   deadline: number;
-  /** futex: the address and bitset waited on. */
+  /** futex: the address and bitset waited on, and the queue it is on (Scheduler.futexQueue). */
   addr: number;
   bitset: number;
+  fq: FutexQueue | undefined;
   /** host: what becomes of the host call's result. */
   then: ((r: number) => number) | undefined;
   /** sleep: nanosleep's remaining-time pointer (0: none). */
@@ -1154,7 +1162,7 @@ export class Scheduler implements TaskServices {
       const w = r?.wait;
       if (!r || !w || w.deadline > now) continue;
       any = true;
-      if (w.kind === 'futex') { this.unqueue(t, w.addr); this.complete(t, r, -ETIMEDOUT); }
+      if (w.kind === 'futex') { this.unqueue(t, w); this.complete(t, r, -ETIMEDOUT); }
       else if (w.kind === 'sigwait') this.complete(t, r, -EAGAIN);
       else this.complete(t, r, 0);
     }
@@ -1162,7 +1170,7 @@ export class Scheduler implements TaskServices {
   }
 
   private newWait(kind: Wait['kind'], deadline: number): Wait {
-    return { kind, deadline, addr: 0, bitset: 0, then: undefined, rem: 0, keep: undefined, set: 0n, infop: 0, sfdMax: 0, child: 0 };
+    return { kind, deadline, addr: 0, bitset: 0, fq: undefined, then: undefined, rem: 0, keep: undefined, set: 0n, infop: 0, sfdMax: 0, child: 0 };
   }
 
   // ---- TaskServices ------------------------------------------------------------------------------
@@ -1213,8 +1221,17 @@ export class Scheduler implements TaskServices {
     return BLOCKED;
   }
 
-  futexWait(k: Kernel, addr: number, val: number, bitset: number, deadline: number): number {
-    const t = k as unknown as Task, r = this.runs.get(t)!, futexes = t.group.futexes;
+  /** Process-shared futexes of every process of the run, by what their memory is (FutexQueue). */
+  private readonly sharedFutexes = new Map<unknown, Task[]>();
+
+  /** The queue of the futex word at `addr` for thread `t` (`shared`: the call lacks FUTEX_PRIVATE_FLAG). */
+  private futexQueue(t: Task, addr: number, shared: boolean): FutexQueue {
+    const key = shared ? t.group.as.futexKey(addr) : undefined;
+    return key !== undefined ? { map: this.sharedFutexes, key } : { map: t.group.futexes, key: addr };
+  }
+
+  futexWait(k: Kernel, addr: number, val: number, bitset: number, deadline: number, shared = false): number {
+    const t = k as unknown as Task, r = this.runs.get(t)!;
     if ((addr & 3) !== 0) return -EINVAL;
     if (bitset === 0) return -EINVAL;
     const cur = k.mem.readU32(addr);             // GuestFault -> EFAULT
@@ -1227,21 +1244,23 @@ export class Scheduler implements TaskServices {
     }
     if (t.sigFlag) return -EINTR;
     const w = this.newWait('futex', deadline);
+    const fq = this.futexQueue(t, addr, shared);
     w.addr = addr;
     w.bitset = bitset >>> 0;
+    w.fq = fq;
     r.wait = w;
-    let q = futexes.get(addr);
-    if (!q) futexes.set(addr, q = []);
+    let q = fq.map.get(fq.key);
+    if (!q) fq.map.set(fq.key, q = []);
     q.push(t);
     if (deadline !== Infinity) this.sleepers.add(t);
     return BLOCKED;
   }
 
-  futexWake(k: Kernel, addr: number, n: number, bitset: number): number {
+  futexWake(k: Kernel, addr: number, n: number, bitset: number, shared = false): number {
     if ((addr & 3) !== 0 || bitset === 0) return -EINVAL;
-    const futexes = (k as unknown as Task).group.futexes;
     k.mem.readU32(addr);                          // Linux faults on an unmapped futex word too
-    const q = futexes.get(addr);
+    const fq = this.futexQueue(k as unknown as Task, addr, shared);
+    const q = fq.map.get(fq.key);
     if (!q) return 0;
     let woken = 0;
     for (let i = 0; i < q.length && woken < n;) {
@@ -1251,39 +1270,44 @@ export class Scheduler implements TaskServices {
       this.complete(t, r, 0);
       woken++;
     }
-    if (q.length === 0) futexes.delete(addr);
+    if (q.length === 0) fq.map.delete(fq.key);
     return woken;
   }
 
-  futexRequeue(k: Kernel, addr: number, n: number, addr2: number, move: number, countMoved: boolean): number {
+  futexRequeue(k: Kernel, addr: number, n: number, addr2: number, move: number, countMoved: boolean, shared = false): number {
     if ((addr & 3) !== 0 || (addr2 & 3) !== 0) return -EINVAL;
     k.mem.readU32(addr2);                         // both words must be mapped (EFAULT)
-    const futexes = (k as unknown as Task).group.futexes;
-    const woken = this.futexWake(k, addr, n, 0xffffffff);
+    const t0 = k as unknown as Task;
+    const woken = this.futexWake(k, addr, n, 0xffffffff, shared);
     if (woken < 0) return woken;
-    const q = futexes.get(addr);
+    const from = this.futexQueue(t0, addr, shared), to = this.futexQueue(t0, addr2, shared);
+    const q = from.map.get(from.key);
     let moved = 0;
-    if (q && addr2 !== addr) {
-      let q2 = futexes.get(addr2);
+    if (q && (to.map !== from.map || to.key !== from.key)) {
+      let q2 = to.map.get(to.key);
       while (q.length > 0 && moved < move) {
         const t = q.shift()!;
-        this.runs.get(t)!.wait!.addr = addr2;
-        if (!q2) futexes.set(addr2, q2 = []);
+        const w = this.runs.get(t)!.wait!;
+        w.addr = addr2;
+        w.fq = to;
+        if (!q2) to.map.set(to.key, q2 = []);
         q2.push(t);
         moved++;
       }
-      if (q.length === 0) futexes.delete(addr);
+      if (q.length === 0) from.map.delete(from.key);
     }
     return countMoved ? woken + moved : woken;
   }
 
-  private unqueue(t: Task, addr: number): void {
-    const futexes = t.group.futexes;
-    const q = futexes.get(addr);
+  /** Takes a thread that waits on a futex off its queue. */
+  private unqueue(t: Task, w: Wait): void {
+    const fq = w.fq;
+    if (!fq) return;
+    const q = fq.map.get(fq.key);
     if (!q) return;
     const i = q.indexOf(t);
     if (i >= 0) q.splice(i, 1);
-    if (q.length === 0) futexes.delete(addr);
+    if (q.length === 0) fq.map.delete(fq.key);
   }
 
   cloneThread(k: Kernel, spec: CloneSpec): number {
@@ -1555,7 +1579,7 @@ export class Scheduler implements TaskServices {
       }
       if (!t.sigFlag || w.kind === 'vfork') return;
       if (w.kind === 'host' || w.kind === 'ready') { r.interrupted = true; r.thread?.kick(r.vcpu.fd.runU8, false); return; }
-      if (w.kind === 'futex') this.unqueue(t, w.addr);
+      if (w.kind === 'futex') this.unqueue(t, w);
       if (w.kind === 'sleep' && w.rem) this.writeRem(t, w);
       this.complete(t, r, -EINTR);
       return;
@@ -1980,7 +2004,7 @@ export class Scheduler implements TaskServices {
     const r = this.runs.get(t);
     if (!r) return;
     const w = r.wait;
-    if (w?.kind === 'futex') this.unqueue(t, w.addr);
+    if (w?.kind === 'futex') this.unqueue(t, w);
     const h = r.thread;
     if (h) {
       try { if (h.running) h.stopSync(r.vcpu.fd.runU8); } catch { /* it is gone either way */ }

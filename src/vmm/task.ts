@@ -33,7 +33,10 @@ export class ThreadGroup {
   readonly sigactions = new Map<number, SigAction>();
   /** Signals sent to the process (kill), for whichever thread does not block them. */
   readonly shared = new SigQueue();
-  /** Futex waiters by address (futexes are private to a process's memory: a vfork child borrowing it shares its parent's). */
+  /**
+   * Futex waiters by address, for the process's private memory (a vfork child borrowing it
+   * shares its parent's). Futexes in shared memory are the scheduler's (Scheduler.futexQueue).
+   */
   futexes = new Map<number, Task[]>();
   /** The group's threads, the first one (the leader, tid == pid) first. */
   readonly tasks: Task[] = [];

@@ -260,6 +260,22 @@ for (const c of CASES) {
   }
 }
 
+// ---------------------------------------------------------------------------------------
+// test/guests/pshared.c: futexes in memory two processes share (musl and glibc).
+
+const PSHARED: ReadonlyArray<[string, string, RegExp]> = [
+  ['sem', 'a POSIX named semaphore (sem_open, in /dev/shm): the child waits, the parent posts', /^child: sem_wait returned after the parent's post$/m],
+  ['mutex', 'a process-shared mutex in a shm_open file: two children, 40,000 increments', /^children exited 0 0; counter 40000 \(40000 expected\)$/m],
+  ['anon', 'a process-shared mutex and condition variable in shared anonymous memory across fork', /^parent: woken by the child's signal; child exited 0$/m],
+];
+for (const [name, libc] of [['pshared', 'musl'], ['pshared_glibc', 'glibc']] as const) {
+  for (const [mode, what, re] of PSHARED) {
+    test(`pshared ${mode} (${libc}): ${what}`, () => {
+      same(`${name} ${mode}`, () => [guest(name), mode], 0, { expect: [re] });
+    });
+  }
+}
+
 /** `procs stop-forever` under torov only (it leaves stopped processes behind natively), with `--timeout limit`. */
 function stopForever(name: string, limit: string, env: Record<string, string> = {}): Out {
   const e = Object.entries({ ...ENV, PROCS_HOSTILE: '1', ...env }).flatMap(([k, v]) => ['-e', `${k}=${v}`]);

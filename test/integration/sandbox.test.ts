@@ -80,10 +80,15 @@ test('without a writable volume the VMM runs as nobody, without capabilities, wi
   if ((process.getuid?.() ?? 0) === 0) assert.match(u.stderr, /uid=1234 gid=4321 \(--user\) capabilities=0x0/);
 });
 
-test('the default root is minimal: /dev with five device nodes, a synthetic /etc, nothing of the host', { skip: NO_BUSYBOX }, () => {
+test('the default root is minimal: /dev with five device nodes and shm, a synthetic /etc, nothing of the host', { skip: NO_BUSYBOX }, () => {
   const r = torov(['run', BUSYBOX, 'ls', '-a', '/', '/dev', '/etc'], { plain: true });
   assert.equal(r.status, 0, r.stderr);
-  assert.equal(r.stdout, '/:\n.\n..\ndev\netc\n\n/dev:\n.\n..\nfull\nnull\nrandom\nurandom\nzero\n\n/etc:\n.\n..\ngroup\nhostname\nhosts\npasswd\n');
+  assert.equal(r.stdout, '/:\n.\n..\ndev\netc\n\n/dev:\n.\n..\nfull\nnull\nrandom\nshm\nurandom\nzero\n\n/etc:\n.\n..\ngroup\nhostname\nhosts\npasswd\n');
+  // /dev/shm is writable (POSIX shared memory), and empty at the start of each run.
+  const empty = torov(['run', BUSYBOX, 'ls', '-A', '/dev/shm'], { plain: true });
+  assert.deepEqual([empty.status, empty.stdout], [0, ''], empty.stderr);
+  const shm = torov(['run', BUSYBOX, 'sh', '-c', 'echo x > /dev/shm/f && read l < /dev/shm/f && echo "read $l"'], { plain: true });
+  assert.deepEqual([shm.status, shm.stdout], [0, 'read x\n'], shm.stderr);
   const w = torov(['run', BUSYBOX, 'dd', 'if=/dev/urandom', 'of=/dev/null', 'bs=16', 'count=1'], { plain: true });
   assert.equal(w.status, 0, w.stderr);
   const ro = torov(['run', BUSYBOX, 'touch', '/newfile'], { plain: true });
