@@ -39,7 +39,7 @@ export let writeTrackingOff: string | undefined;
 
 /**
  * Opens the userfaultfd and /proc/self/pagemap, once per process; true if write tracking
- * works here. Call it before the sandbox's filter and jail (serve and snapshot runs do).
+ * works here. Call it before the sandbox's filter and jail (torov serve does: src/serve/start.ts).
  */
 export function openWriteTracking(): boolean {
   if (tried) return uffd >= 0;
