@@ -47,7 +47,12 @@ export function tscKhz(vcpu: VcpuFd): number {
 
 /** A vCPU's last pairing and when it was taken (process.hrtime, ns). */
 const PAIRS = new WeakMap<VcpuFd, { p: { tsc: bigint; mono: bigint; real: bigint }; at: bigint }>();
-/** How long a vCPU's pairing is used again: 50 ms, against clocks slewed by NTP at 500 ppm at most, is 25 µs of drift at worst. */
+/**
+ * How long a vCPU's pairing is used again: 50 ms, against clocks slewed by NTP at 500 ppm
+ * at most, is 25 µs of drift at worst. A step of the host's CLOCK_REALTIME (settimeofday,
+ * an NTP step) reaches guests made from a reused pairing up to 50 ms late; CLOCK_MONOTONIC
+ * never steps.
+ */
 const PAIR_REUSE_NS = 50_000_000n;
 
 /**
