@@ -32,8 +32,8 @@ import { FdTable } from '../syscalls/fdtable';
 import { STAT } from '../linux/structs';
 import { S_IFMT, S_IFREG, S_IFSOCK, S_IFCHR } from '../linux/stat';
 import { F_DUPFD_CLOEXEC, F_GETFL } from '../linux/fcntl';
-import { MADV_DONTNEED, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../linux/mman';
-import { openWriteTracking, trackWrites, forWritten, protect } from '../machine/write-track';
+import { MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../linux/mman';
+import { openWriteTracking, trackWrites, forWritten } from '../machine/write-track';
 import { SYS as NRS } from '../linux/syscalls';
 import type { SigAction } from '../syscalls/api';
 import type { EntryState } from './personality';
@@ -322,8 +322,14 @@ export function resetInPlace(s: Snapshot, mem: GuestMemory, genAtRestore: number
   if (mem.tracked !== s || mem.mapGen !== genAtRestore) return false;
   let ok = true;
   for (const [start, len] of hostRanges(s, mem)) {
+    // The snapshot's contents are read back over each written run of pages: the memfd holds
+    // every captured page at its guest address and reads zero elsewhere (a page the snapshot
+    // did not have). The pages stay mapped, and writable: KVM keeps its translations, and the
+    // next run writes them without a fault. So they are listed as written after every run
+    // from now on, and read back each time (a program's few hot pages: a copy costs less
+    // than dropping the page, protecting it, and the two faults that take it back).
     const scanned = forWritten(start, len, (h, n) => {
-      if (sys(NR.madvise, h, n, MADV_DONTNEED) < 0 || !protect(h, n)) ok = false;
+      if (sys(NR.pread64, s.memfd, h, n, h - mem.hostBase) !== n) ok = false;
     });
     if (!scanned || !ok) return false;
   }
