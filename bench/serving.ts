@@ -4,8 +4,8 @@
  *   the run that follows;
  * - host memory per warm VM in a pool (restored, not yet run), beyond the guest pages the
  *   snapshot holds (shared by every restored VM);
- * - `torov serve` with hello_cgi (sandbox on): p50, p99 and requests per second with 1
- *   connection and with one per CPU, against a native CGI baseline (a Node HTTP server in
+ * - `torov serve` with hello_cgi (sandbox on), with one VMM and with one per CPU
+ *   (--workers): p50, p99 and requests per second with 1 connection and with one per CPU, against a native CGI baseline (a Node HTTP server in
  *   its own process that forks and executes the same binary per request: bench/native-cgi.ts)
  *   and Hyperlight's published ~0.9 ms per call in a fresh micro-VM;
  * - where a request's time goes, from serve's own metrics (restore, guest run, the rest:
@@ -125,15 +125,19 @@ async function served(rows: ServingRow[], ms: number): Promise<void> {
   const cpus = os.availableParallelism();
   const policy = path.join(ROOT, 'test', 'fixtures', 'cgi-policy.json');
   const torov = await startServer([TOROV, 'serve', '--port', '0', '--policy', policy, '--concurrency', String(cpus), HELLO]);
+  // One VMM process runs its guests one after the other; --workers N runs N VMMs behind one socket.
+  const workers = await startServer([TOROV, 'serve', '--port', '0', '--policy', policy, '--workers', String(cpus), '--concurrency', '1', HELLO]);
   const native = await startServer([process.execPath, path.join(__dirname, 'native-cgi.js'), HELLO]);
   try {
     for (const conns of [1, cpus]) {
-      log(`serving: hello_cgi, ${conns} connection(s): native CGI, then torov serve...`);
-      await load(native.port, conns, 500); await load(torov.port, conns, 500);          // warm up
-      const n = await load(native.port, conns, ms), t = await load(torov.port, conns, ms);
-      rows.push({ what: `serve hello-CGI, ${conns} conn: p50 latency`, native: n.p50 * 1000, torov: t.p50 * 1000, unit: 'ns',
-        note: `goal p50 <= 1 ms (Hyperlight: ~0.9 ms per call in a fresh micro-VM); p99: native ${(n.p99 / 1000).toFixed(2)} ms, torov ${(t.p99 / 1000).toFixed(2)} ms; errors: native ${n.errors}, torov ${t.errors}` });
-      rows.push({ what: `serve hello-CGI, ${conns} conn: requests per second`, native: n.rps, torov: t.rps, unit: 'req/s', note: 'goal: torov >= native CGI' });
+      log(`serving: hello_cgi, ${conns} connection(s): native CGI, then torov serve, then torov serve --workers ${cpus}...`);
+      await load(native.port, conns, 500); await load(torov.port, conns, 500); await load(workers.port, conns, 500);          // warm up
+      const n = await load(native.port, conns, ms), t = await load(torov.port, conns, ms), w = await load(workers.port, conns, ms);
+      for (const [name, r] of [['serve', t], [`serve --workers ${cpus}`, w]] as const) {
+        rows.push({ what: `${name} hello-CGI, ${conns} conn: p50 latency`, native: n.p50 * 1000, torov: r.p50 * 1000, unit: 'ns',
+          note: `goal p50 <= 1 ms (Hyperlight: ~0.9 ms per call in a fresh micro-VM); p99: native ${(n.p99 / 1000).toFixed(2)} ms, torov ${(r.p99 / 1000).toFixed(2)} ms; errors: native ${n.errors}, torov ${r.errors}` });
+        rows.push({ what: `${name} hello-CGI, ${conns} conn: requests per second`, native: n.rps, torov: r.rps, unit: 'req/s', note: 'goal: torov >= native CGI' });
+      }
     }
     // Where a request's time goes, from serve's own counters.
     const m = await torov.get('/-/metrics');
@@ -145,6 +149,7 @@ async function served(rows: ServingRow[], ms: number): Promise<void> {
       note: `per request: guest run and release ${ms1(runS / count)} ms; a restore ${ms1(restoreS / restores)} ms (between requests, ${restores} for ${count} requests); the rest (HTTP parse, queueing behind other requests, reply) ${ms1((total - runS) / count)} ms` });
   } finally {
     await torov.stop();
+    await workers.stop();
     await native.stop();
   }
 }

@@ -30,7 +30,7 @@ if (process.argv[2] === '--launcher=3' && wantsVcpuThread(process.argv.slice(3))
  */
 function wantsVcpuThread(argv) {
   // The run options that take a value (src/cli/args.ts; test/unit/launcher.test.ts checks them).
-  const VALUE = /* value-options: */ ['memory', 'policy', 'env', 'trace-file', 'volume', 'user', 'timeout', 'syscall-path', 'network', 'workdir', 'rootfs', 'gdb', 'out', 'cpus', 'threads', 'pids', 'oci-sync', 'port', 'host', 'concurrency', 'queue', 'max-body', 'log-format', 'restore', 'at', 'output', 'code-cache-out'];
+  const VALUE = /* value-options: */ ['memory', 'policy', 'env', 'trace-file', 'volume', 'user', 'timeout', 'syscall-path', 'network', 'workdir', 'rootfs', 'gdb', 'out', 'cpus', 'threads', 'pids', 'oci-sync', 'port', 'host', 'concurrency', 'queue', 'max-body', 'log-format', 'restore', 'at', 'output', 'code-cache-out', 'workers'];
   const SHORT = /* value-short: */ 'mpevuwo';
   if (argv[0] === 'serve' || argv[0] === 'snapshot') return false;      // snapshots need the exit path
   if (argv.includes('--restore') || argv.some((a) => a.startsWith('--restore='))) return false;

@@ -170,6 +170,9 @@ export const SERVE_ONLY_OPTIONS: readonly OptSpec[] = [
   { name: 'max-body', value: true },
   { name: 'log-format', value: true },
   { name: 'no-snapshot', value: false },
+  { name: 'workers', value: true },
+  /** Internal: how `serve --workers N` starts its workers (src/serve/front.ts). */
+  { name: 'serve-worker', value: false },
 ];
 
 /** `torov snapshot`'s own options. */

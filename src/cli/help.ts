@@ -235,6 +235,9 @@ Serving options:
       --timeout DURATION  per request, e.g. 5s, 500ms (default 30s); past it: 504
       --max-body SIZE     largest request body, e.g. 1M (default 1M); past it: 413
       --log-format F      access log: text (default) or json
+      --workers N         N VMM processes, each with its own sandbox, snapshot and
+                          pool, behind one listening socket (default 1: one VMM runs
+                          one guest at a time; N = the host's CPUs runs them in parallel)
       --no-snapshot       start the program afresh for each request, its request's
                           variables in its initial environment (for CGI programs that
                           read them before stdin; slower: no snapshot, no warm VMs)

@@ -228,8 +228,18 @@ function cmdServe(argv: readonly string[]): number {
   if (logFormat !== 'text' && logFormat !== 'json') throw new UsageError(`serve: --log-format must be text or json (got ${JSON.stringify(logFormat)})`);
   const host = typeof opts['host'] === 'string' ? opts['host'] : '127.0.0.1';
   if (!/^[0-9.]+$|^[0-9a-fA-F:]+$/.test(host)) throw new UsageError(`serve: --host must be an IPv4 or IPv6 address (got ${JSON.stringify(host)})`);
+  const workers = int('workers', 1, 1, 64);
+  const worker = opts['serve-worker'] === true;
+  if (worker && (workers > 1 || typeof process.send !== 'function')) throw new UsageError('serve: --serve-worker is internal: it is how torov serve --workers N starts its workers');
   const serve = { host, port: int('port', 8080, 0, 65535), concurrency: int('concurrency', cpus, 1, 256), queueLimit: int('queue', 256, 0, 100_000),
-    timeoutMs, maxBody, logFormat: logFormat as 'text' | 'json', snapshot: !opts['no-snapshot'] };
+    timeoutMs, maxBody, logFormat: logFormat as 'text' | 'json', snapshot: !opts['no-snapshot'], worker };
+  if (workers > 1) {
+    // The front: it listens, and starts the workers through bin/torov (src/serve/front.ts).
+    const front = require('../serve/front') as typeof import('../serve/front');
+    (globalThis as { __torovServing?: boolean }).__torovServing = true;
+    front.runFront({ workers, host, port: serve.port, args: front.workerArgs(argv, argv.length - rest.length), say, exit: (st) => process.exit(st) });
+    return 0;
+  }
   const { runProgram } = require('./run') as typeof import('./run');
   return runProgram(rest[0]!, rest.slice(1), opts as Options, buildEnv(opts, process.env), undefined, serve);
 }

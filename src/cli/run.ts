@@ -33,6 +33,8 @@ export interface ServeRequest {
   logFormat: 'text' | 'json';
   /** False (--no-snapshot): every request starts the program afresh (CGI programs that read their variables before stdin). */
   snapshot: boolean;
+  /** A worker of `serve --workers N` (--serve-worker): no listening socket, connections from the front (src/serve/front.ts). */
+  worker?: boolean;
 }
 
 /**
@@ -256,7 +258,7 @@ export function runProgram(program: string, programArgs: readonly string[], opts
     // on the host's network, it starts this process again with them, once.
     const net = network === 'none', pid = sb.newPid ?? true;
     // torov serve's listening socket comes the same way as gdb's: made by the launcher on the host's network.
-    const listenSpec = serve ? `${serve.host.includes(':') ? `[${serve.host}]` : serve.host}:${serve.port}` : gdbSpec;
+    const listenSpec = serve ? (serve.worker ? undefined : `${serve.host.includes(':') ? `[${serve.host}]` : serve.host}:${serve.port}`) : gdbSpec;
     const gdb = listenSpec !== undefined && net && spec!.gdbFd < 0 && spec!.gdbErrno === 0 ? gdbSocketAddress(listenSpec) : undefined;
     if (net !== spec!.net || pid !== spec!.pid || gdb !== undefined) {
       if (spec!.attempt > 0) throw new Error(`the launcher did not provide the namespaces this run needs (network ${net ? 'own' : 'host'}, PID namespace ${pid ? 'own' : 'host'})`);

@@ -64,7 +64,7 @@
 enum { ST_TOROV = 125, ST_TIMEOUT = 124 };
 
 /* The VMM's fds: its end of the control socket, and the gdb socket when there is one. */
-enum { FD_CTL = 3, FD_GDB = 4 };
+enum { FD_CTL = 3, FD_GDB = 4, FD_IPC = 5 };
 
 /* After the VMM's own deadline, how long it has to stop by itself (ms). */
 #define TIMEOUT_GRACE_MS 2000
@@ -73,6 +73,8 @@ static const char *self_name = "torov";
 
 /* Standard fds closed when torov started (see hold_closed_stdio). */
 static int closed_stdio;
+/* A serve worker's channel to its front (Node's IPC channel, NODE_CHANNEL_FD), or -1. */
+static int ipc_fd = -1;
 
 static void say(const char *fmt, ...)
 {
@@ -108,7 +110,7 @@ static const char *const VALUE_LONG[] = {
 	"memory", "policy", "env", "trace-file", "volume", "user", "timeout", "syscall-path",
 	"network", "workdir", "rootfs", "gdb", "out", "cpus", "threads", "pids", "oci-sync",
 	"port", "host", "concurrency", "queue", "max-body", "log-format", "restore", "at", "output",
-	"code-cache-out",
+	"code-cache-out", "workers",
 	/* launcher-options: end */
 	NULL,
 };
@@ -124,6 +126,7 @@ struct request {
 	int gdb_family;   /* 4 or 6: create a listening socket on the host's network for gdb */
 	unsigned char gdb_addr[16];
 	int gdb_port;
+	int worker;       /* torov serve --serve-worker: a worker of `serve --workers N`'s front (src/serve/front.ts) */
 };
 
 static int takes_value(const char *name, size_t len)
@@ -163,6 +166,10 @@ static void scan(int argc, char **argv, struct request *rq)
 			if (len == 10 && memcmp(name, "no-sandbox", 10) == 0) rq->sandbox = 0;
 			if (len == 7 && memcmp(name, "network", 7) == 0 && value) rq->net = strcmp(value, "host") != 0;
 			if (len == 3 && memcmp(name, "out", 3) == 0 && value) out = value;
+			/* serve --workers N (N > 1): the front, which starts N workers through this
+			   launcher, runs as the other commands do (no namespaces: it only listens). */
+			if (len == 7 && memcmp(name, "workers", 7) == 0 && value && strcmp(argv[1], "serve") == 0 && atoi(value) > 1) { rq->run = 0; return; }
+			if (len == 12 && memcmp(name, "serve-worker", 12) == 0 && strcmp(argv[1], "serve") == 0) rq->worker = 1;
 		} else {
 			if (a[1] == 'h') { rq->run = 0; return; }
 			const char *value = a[2] ? a + 2 : NULL;
@@ -295,6 +302,16 @@ static void child_exec(const char *node, char **args, int ctl, int gdb, int go, 
 		if (dup2(gdb, FD_GDB) < 0) _exit(ST_TOROV);
 	}
 	int first = gdb >= 0 ? FD_GDB + 1 : FD_GDB;
+	/* A serve worker's channel to its front goes on as fd 5, named to Node as its IPC
+	   channel; any other NODE_CHANNEL_FD a caller set would name the wrong fd (3 is the
+	   launcher's socket), so it is removed. */
+	unsetenv("NODE_CHANNEL_FD");
+	unsetenv("NODE_CHANNEL_SERIALIZATION_MODE");
+	if (ipc_fd >= 0) {
+		if (gdb < 0) close(FD_GDB);
+		if (dup2(ipc_fd, FD_IPC) < 0 || setenv("NODE_CHANNEL_FD", "5", 1) < 0) _exit(ST_TOROV);
+		first = FD_IPC + 1;
+	}
 	if (syscall(SYS_close_range, first, ~0U, 0) < 0)
 		for (int fd = first; fd < 1024; fd++) close(fd);
 	execv(node, args);
@@ -931,6 +948,16 @@ int main(int argc, char **argv)
 
 	struct request rq;
 	scan(argc, argv, &rq);
+	if (rq.run && rq.worker) {
+		/* The front (src/serve/front.ts) started this worker with an IPC channel: kept
+		   above the fds the launcher makes, for the VMM (child_exec). */
+		const char *ch = getenv("NODE_CHANNEL_FD");
+		int fd = ch ? atoi(ch) : -1;
+		if (fd >= 3 && fcntl(fd, F_GETFD) >= 0) {
+			ipc_fd = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+			close(fd);
+		}
+	}
 	if (!rq.run) {
 		/* Every other command, and --help: Node in this process, no namespaces. */
 		char *args[argc + 4];

@@ -18,7 +18,10 @@
  *  - when the launcher dies, the socket reads end-of-file (and the parent-death signal
  *    kills the VMM).
  * Nothing of this goes through the environment: an environment variable could be set by
- * anyone up the process tree, and would reach the guest with --env-inherit.
+ * anyone up the process tree, and would reach the guest with --env-inherit. (One exception,
+ * Node's own: a worker of `serve --workers N` gets its front's IPC channel as fd 5, named
+ * by NODE_CHANNEL_FD, which Node takes out of the environment as it starts; the launcher
+ * passes it on only with --serve-worker, and removes any other.)
  * `--launcher=none` (or nothing): Node runs torov directly, without namespaces (every
  * command but `run` and `policy learn`, and their --help).
  */

@@ -236,6 +236,7 @@ export const SERVE_GROUP: RuleGroup = {
     { syscall: 'recvfrom', why: 'reads a connection' },
     { syscall: 'sendto', why: 'writes a connection' },
     { syscall: 'epoll_create1', why: 'libuv\'s loop' },
+    { syscall: 'recvmsg', args: [{ arg: 0, value: 5, name: 'the front\'s channel' }], why: 'a worker of serve --workers N reads its front\'s messages and the connections they carry (Node\'s IPC channel, fd 5: src/serve/front.ts)' },
     ioctl(TTY_IOCTLS.FIONBIO, 'libuv makes accepted sockets non-blocking'),
     ioctl(WRITE_TRACK_IOCTLS.UFFDIO_REGISTER, 'registers a restored VM\'s window with the VMM\'s own userfaultfd, in asynchronous write-protect mode (src/machine/write-track.ts)'),
     ioctl(WRITE_TRACK_IOCTLS.UFFDIO_WRITEPROTECT, 'protects a restored VM\'s pages as its window is registered for write tracking'),

@@ -15,7 +15,8 @@
  * overlap. That keeps per-run host state simple (one stdin and one stdout memfd, files'
  * offsets put back before each run, the private /tmp emptied after each) and is what one
  * VMM process can do; --concurrency sizes the pool of ready VMs and how many requests are
- * taken in at once, not parallel guests.
+ * taken in at once, not parallel guests. `--workers N` runs N such VMM processes behind one
+ * listening socket (src/serve/front.ts).
  */
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
@@ -37,9 +38,34 @@ export interface WarmVm {
   readonly restoredInPlace?: boolean;
 }
 
+/** A worker of `torov serve --workers N` (src/serve/front.ts): it takes its connections from the front. */
+export interface FrontChannel {
+  /** Calls `take` with each connection the front hands over. */
+  connections(take: (s: Socket) => void): void;
+  /** A connection it handed over closed. */
+  closed(): void;
+  /** Every worker's figures() for /-/metrics (this one's included), and how many workers there are. */
+  gather(done: (figures: ServeFigures[], workers: number) => void): void;
+  /** Answers the front's requests for this worker's figures. */
+  answer(figures: () => ServeFigures): void;
+}
+
+/** One server's counters and gauges, summed over workers for /-/metrics. */
+export interface ServeFigures {
+  byStatus: Array<[number, number]>;
+  hist: number[];
+  sum: number;
+  count: number;
+  restores: number; restoresInPlace: number; restoreSeconds: number; runSeconds: number;
+  timeouts: number; crashes: number; invalid: number; rejected: number;
+  warm: number; poolSize: number; queue: number; inflight: number; snapshotBytes: number; heap: number; resident: number;
+  /** Which worker (1..N) of a --workers front, set by the front. */
+  worker?: number;
+}
+
 export interface ServeConfig {
-  /** A listening socket to adopt (the launcher's, on the host's network), or where to listen. */
-  listen: { fd: number } | { host: string; port: number };
+  /** A listening socket to adopt (the launcher's, on the host's network), where to listen, or the front's connections. */
+  listen: { fd: number } | { host: string; port: number } | { front: FrontChannel };
   /** How many ready VMs the pool keeps, and how many requests are taken in at once. */
   concurrency: number;
   /** Requests waiting beyond the ones taken in: past it, 503. */
@@ -119,7 +145,17 @@ export class CgiServer {
       if (a && typeof a === 'object') this.c.onListening?.(a.address, a.port);
     };
     this.server.on('error', (e: NodeJS.ErrnoException) => { this.c.say(`torov: serve: ${e.message}`); this.shutdown(125); });
-    if ('fd' in this.c.listen) this.server.listen({ fd: this.c.listen.fd }, onListen);
+    if ('front' in this.c.listen) {
+      const front = this.c.listen.front;
+      front.answer(() => this.figures());
+      front.connections((s) => {
+        s.once('close', () => front.closed());
+        if (this.draining) { s.destroy(); return; }
+        this.server.emit('connection', s);
+        s.resume();
+      });
+      this.c.onListening?.('', 0);
+    } else if ('fd' in this.c.listen) this.server.listen({ fd: this.c.listen.fd }, onListen);
     else this.server.listen(this.c.listen.port, this.c.listen.host, onListen);
     if (this.c.signals !== false) for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => this.drain());
   }
@@ -138,7 +174,12 @@ export class CgiServer {
     if (this.draining) res.setHeader('Connection', 'close');
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/-/health') { this.reply(req, res, t0, this.draining ? 503 : 200, this.draining ? 'draining\n' : 'ok\n'); return; }
-    if (path === '/-/metrics') { this.reply(req, res, t0, 200, this.metrics(), 'text/plain; version=0.0.4'); return; }
+    if (path === '/-/metrics') {
+      const type = 'text/plain; version=0.0.4';
+      if ('front' in this.c.listen) this.c.listen.front.gather((f, n) => this.reply(req, res, t0, 200, metricsText(f, n), type));
+      else this.reply(req, res, t0, 200, this.metrics(), type);
+      return;
+    }
     const declared = req.headers['content-length'] !== undefined ? Number(req.headers['content-length']) : undefined;
     if (declared !== undefined && declared > this.c.maxBody) { this.tooLarge(req, res, t0); return; }
     if (this.inflight >= this.c.concurrency + this.c.queueLimit) {
@@ -313,33 +354,21 @@ export class CgiServer {
     this.c.logLine(`${remote} - - [${clfDate(new Date())}] "${safe(req.method ?? '')} ${safe(req.url ?? '')} HTTP/${req.httpVersion}" ${status} ${bytes} ${ms.toFixed(3)}ms\n`);
   }
 
+  /** This server's figures (for /-/metrics; a --workers front sums them over its workers). */
+  figures(): ServeFigures {
+    const m = this.m;
+    return {
+      byStatus: [...m.byStatus], hist: [...m.hist], sum: m.sum, count: m.count,
+      restores: m.restores, restoresInPlace: m.restoresInPlace, restoreSeconds: m.restoreSeconds, runSeconds: m.runSeconds,
+      timeouts: m.timeouts, crashes: m.crashes, invalid: m.invalid, rejected: m.rejected,
+      warm: this.pool.length, poolSize: this.c.concurrency, queue: this.queue.length, inflight: this.inflight,
+      snapshotBytes: this.c.snapshotBytes, heap: getHeapStatistics().used_heap_size, resident: residentBytes(),
+    };
+  }
+
   /** Prometheus text format (version 0.0.4). */
   metrics(): string {
-    const m = this.m, out: string[] = [];
-    out.push('# HELP torov_serve_requests_total Requests answered, by HTTP status.', '# TYPE torov_serve_requests_total counter');
-    for (const [code, n] of [...m.byStatus].sort((a, b) => a[0] - b[0])) out.push(`torov_serve_requests_total{code="${code}"} ${n}`);
-    out.push('# HELP torov_serve_request_duration_seconds Time from the request\'s arrival to its reply.', '# TYPE torov_serve_request_duration_seconds histogram');
-    let acc = 0;
-    BUCKETS.forEach((b, i) => { acc += m.hist[i]!; out.push(`torov_serve_request_duration_seconds_bucket{le="${b}"} ${acc}`); });
-    acc += m.hist[BUCKETS.length]!;
-    out.push(`torov_serve_request_duration_seconds_bucket{le="+Inf"} ${acc}`, `torov_serve_request_duration_seconds_sum ${m.sum}`, `torov_serve_request_duration_seconds_count ${m.count}`);
-    const gauge = (name: string, help: string, v: number, type = 'gauge') => out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${v}`);
-    gauge('torov_serve_pool_warm', 'VMs restored and ready in the pool.', this.pool.length);
-    gauge('torov_serve_pool_size', 'The pool\'s target size (--concurrency).', this.c.concurrency);
-    gauge('torov_serve_queue_length', 'Requests waiting for a VM.', this.queue.length);
-    gauge('torov_serve_inflight', 'Requests taken in and not answered yet.', this.inflight);
-    gauge('torov_serve_restores_total', 'VMs restored from the snapshot.', m.restores, 'counter');
-    gauge('torov_serve_restores_in_place_total', 'Restores into a window kept after its last run: only the pages that run wrote were put back (see docs/serving.md).', m.restoresInPlace, 'counter');
-    gauge('torov_serve_restore_seconds_total', 'Time spent restoring VMs.', m.restoreSeconds, 'counter');
-    gauge('torov_serve_run_seconds_total', 'Time guests ran (request path).', m.runSeconds, 'counter');
-    gauge('torov_serve_timeouts_total', 'Runs stopped at --timeout (504).', m.timeouts, 'counter');
-    gauge('torov_serve_crashes_total', 'Runs that ended with a signal (502).', m.crashes, 'counter');
-    gauge('torov_serve_invalid_total', 'Runs whose answer was not valid CGI (502).', m.invalid, 'counter');
-    gauge('torov_serve_rejected_total', 'Requests refused with 503 (queue full).', m.rejected, 'counter');
-    gauge('torov_serve_snapshot_bytes', 'Guest memory held by the snapshot (shared by every restored VM).', this.c.snapshotBytes);
-    gauge('torov_serve_heap_bytes', 'The VMM\'s JavaScript heap in use.', getHeapStatistics().used_heap_size);
-    gauge('torov_serve_resident_bytes', 'The VMM process\'s resident memory (guest pages of the warm VMs included; -1: unknown).', residentBytes());
-    return out.join('\n') + '\n';
+    return metricsText([this.figures()], 1);
   }
 
   /** SIGTERM/SIGINT: no new connections; requests taken in are answered; then exit 0. */
@@ -368,6 +397,49 @@ export class CgiServer {
     for (const vm of this.pool.splice(0)) { try { vm.close(); } catch { /* exiting */ } }
     this.c.exit(status);
   }
+}
+
+/**
+ * /-/metrics from one or more servers' figures (a --workers front's workers): counters,
+ * the histogram and the gauges are summed; the snapshot's size is one worker's (each holds
+ * its own copy).
+ */
+export function metricsText(figs: readonly ServeFigures[], workers: number): string {
+  const out: string[] = [];
+  const total = (k: keyof ServeFigures) => figs.reduce((a, f) => a + (typeof f[k] === 'number' ? f[k] as number : 0), 0);
+  const byStatus = new Map<number, number>();
+  for (const f of figs) for (const [code, n] of f.byStatus) byStatus.set(code, (byStatus.get(code) ?? 0) + n);
+  out.push('# HELP torov_serve_requests_total Requests answered, by HTTP status.', '# TYPE torov_serve_requests_total counter');
+  for (const [code, n] of [...byStatus].sort((a, b) => a[0] - b[0])) out.push(`torov_serve_requests_total{code="${code}"} ${n}`);
+  out.push('# HELP torov_serve_request_duration_seconds Time from the request\'s arrival to its reply.', '# TYPE torov_serve_request_duration_seconds histogram');
+  let acc = 0;
+  const hist = (i: number) => figs.reduce((a, f) => a + (f.hist[i] ?? 0), 0);
+  BUCKETS.forEach((b, i) => { acc += hist(i); out.push(`torov_serve_request_duration_seconds_bucket{le="${b}"} ${acc}`); });
+  acc += hist(BUCKETS.length);
+  out.push(`torov_serve_request_duration_seconds_bucket{le="+Inf"} ${acc}`, `torov_serve_request_duration_seconds_sum ${total('sum')}`, `torov_serve_request_duration_seconds_count ${total('count')}`);
+  const gauge = (name: string, help: string, v: number, type = 'gauge') => out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${v}`);
+  gauge('torov_serve_workers', 'VMM processes serving (--workers).', workers);
+  gauge('torov_serve_workers_reporting', 'Workers whose figures are in this answer (one in a long guest run answers too late to count).', figs.length);
+  if (figs.some((f) => f.worker !== undefined)) {
+    out.push('# HELP torov_serve_worker_requests_total Requests answered by each worker (how the front spreads connections).', '# TYPE torov_serve_worker_requests_total counter');
+    for (const f of [...figs].sort((a, b) => (a.worker ?? 0) - (b.worker ?? 0))) out.push(`torov_serve_worker_requests_total{worker="${f.worker ?? 0}"} ${f.count}`);
+  }
+  gauge('torov_serve_pool_warm', 'VMs restored and ready in the pool.', total('warm'));
+  gauge('torov_serve_pool_size', 'The pool\'s target size (--concurrency, per worker).', total('poolSize'));
+  gauge('torov_serve_queue_length', 'Requests waiting for a VM.', total('queue'));
+  gauge('torov_serve_inflight', 'Requests taken in and not answered yet.', total('inflight'));
+  gauge('torov_serve_restores_total', 'VMs restored from the snapshot.', total('restores'), 'counter');
+  gauge('torov_serve_restores_in_place_total', 'Restores into a window kept after its last run: only the pages that run wrote were put back (see docs/serving.md).', total('restoresInPlace'), 'counter');
+  gauge('torov_serve_restore_seconds_total', 'Time spent restoring VMs.', total('restoreSeconds'), 'counter');
+  gauge('torov_serve_run_seconds_total', 'Time guests ran (request path).', total('runSeconds'), 'counter');
+  gauge('torov_serve_timeouts_total', 'Runs stopped at --timeout (504).', total('timeouts'), 'counter');
+  gauge('torov_serve_crashes_total', 'Runs that ended with a signal (502).', total('crashes'), 'counter');
+  gauge('torov_serve_invalid_total', 'Runs whose answer was not valid CGI (502).', total('invalid'), 'counter');
+  gauge('torov_serve_rejected_total', 'Requests refused with 503 (queue full).', total('rejected'), 'counter');
+  gauge('torov_serve_snapshot_bytes', 'Guest memory held by the snapshot (shared by every restored VM of a worker).', figs[0]?.snapshotBytes ?? 0);
+  gauge('torov_serve_heap_bytes', 'The VMMs\' JavaScript heap in use.', total('heap'));
+  gauge('torov_serve_resident_bytes', 'The VMM processes\' resident memory (guest pages of the warm VMs included; -1: unknown).', figs.some((f) => f.resident < 0) ? -1 : total('resident'));
+  return out.join('\n') + '\n';
 }
 
 function clfDate(d: Date): string {

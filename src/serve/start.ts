@@ -9,6 +9,9 @@ import type { MachineConfig } from '../vmm/machine';
 import type { ServeRequest } from '../cli/run';
 import type { Snapshot } from '../vmm/snapshot';
 import { CgiServer, emptyDirExcept, listDir } from './server';
+import type { FrontChannel, ServeFigures } from './server';
+import type { FrontMessage, WorkerMessage } from './front';
+import { Socket } from 'node:net';
 import { nowMs } from '../host/clock';
 
 /** Spare environment slots a served program starts with: each request's variables take them (src/vmm/snapshot.ts). */
@@ -79,13 +82,15 @@ export function startServing(cfg: MachineConfig, serve: ServeRequest, prep: Serv
   const restoreCfg: MachineConfig = { ...cfg, env: [], stdio: [prep.stdinFd, prep.stdoutFd, 2], restore: s };
   (globalThis as { __torovServing?: boolean }).__torovServing = true;
   const server = new CgiServer({
-    listen: o.listenFd >= 0 ? { fd: o.listenFd } : { host: serve.host, port: serve.port },
+    listen: serve.worker ? { front: frontChannel() } : o.listenFd >= 0 ? { fd: o.listenFd } : { host: serve.host, port: serve.port },
     concurrency: serve.concurrency, queueLimit: serve.queueLimit, timeoutMs: serve.timeoutMs, maxBody: serve.maxBody, logFormat: serve.logFormat,
     baseEnv, restore: () => new Machine(restoreCfg), stdinFd: prep.stdinFd, stdoutFd: prep.stdoutFd, timer: prep.timer, resetTmp,
     snapshotBytes: s.bytes, software: 'torov', say, logLine: (l) => writeStdout(l),
     exit: (st) => process.exit(st),
     onListening: (address, port) => {
-      say(`torov: serve: ${cfg.argv[0]} snapshotted after ${ms.toFixed(1)} ms (${(s.bytes / 1024).toFixed(0)} KiB of guest memory); listening on http://${address.includes(':') ? `[${address}]` : address}:${port}/ with ${serve.concurrency} warm VMs`);
+      const what = `${cfg.argv[0]} snapshotted after ${ms.toFixed(1)} ms (${(s.bytes / 1024).toFixed(0)} KiB of guest memory)`;
+      if (serve.worker) { tellFront({ t: 'ready', line: `${what}, ${serve.concurrency} warm VMs per worker` }); tellLauncher('ready'); return; }
+      say(`torov: serve: ${what}; listening on http://${address.includes(':') ? `[${address}]` : address}:${port}/ with ${serve.concurrency} warm VMs`);
       // From here the launcher forwards SIGTERM and SIGINT: the server drains on them.
       tellLauncher('ready');
     },
@@ -118,16 +123,55 @@ function serveCold(cfg: MachineConfig, serve: ServeRequest, prep: ServingPrep, o
   };
   (globalThis as { __torovServing?: boolean }).__torovServing = true;
   const server = new CgiServer({
-    listen: o.listenFd >= 0 ? { fd: o.listenFd } : { host: serve.host, port: serve.port },
+    listen: serve.worker ? { front: frontChannel() } : o.listenFd >= 0 ? { fd: o.listenFd } : { host: serve.host, port: serve.port },
     concurrency: serve.concurrency, queueLimit: serve.queueLimit, timeoutMs: serve.timeoutMs, maxBody: serve.maxBody, logFormat: serve.logFormat,
     baseEnv, restore: cold, stdinFd: prep.stdinFd, stdoutFd: prep.stdoutFd, timer: prep.timer,
     resetTmp: keep ? () => emptyDirExcept('/tmp', keep) : undefined, snapshotBytes: 0, software: 'torov', say, logLine: (l) => writeStdout(l),
     exit: (st) => process.exit(st),
     onListening: (address, port) => {
+      if (serve.worker) { tellFront({ t: 'ready', line: `${cfg.argv[0]} without snapshot (--no-snapshot: a new VM per request)` }); tellLauncher('ready'); return; }
       say(`torov: serve: ${cfg.argv[0]} without snapshot (--no-snapshot: a new VM per request); listening on http://${address.includes(':') ? `[${address}]` : address}:${port}/`);
       tellLauncher('ready');
     },
   });
   server.start();
   return 0;
+}
+
+/** Sends a message to the front of `serve --workers N` (src/serve/front.ts). */
+function tellFront(m: WorkerMessage): void {
+  try { process.send?.(m); } catch { /* the front is gone: 'disconnect' drains */ }
+}
+
+/**
+ * A worker's side of the front's IPC channel (Node's, on fd 5: the launcher passed it on):
+ * connections arrive with a { t: 'conn' } message, each a socket of its own; the front asks
+ * for this worker's figures and hands back everyone's for /-/metrics. If the front goes
+ * away, the worker drains and exits as on SIGTERM.
+ */
+function frontChannel(): FrontChannel {
+  let take: ((s: Socket) => void) | undefined, figures: (() => ServeFigures) | undefined;
+  let nextId = 1;
+  const waiting = new Map<number, (figures: ServeFigures[], workers: number) => void>();
+  process.on('message', (m: FrontMessage, handle?: unknown) => {
+    if (typeof m !== 'object' || m === null) return;
+    if (m.t === 'conn' && handle instanceof Socket) { if (take) take(handle); else handle.destroy(); }
+    else if (m.t === 'figures?' && figures) tellFront({ t: 'figures', id: m.id, figures: figures() });
+    else if (m.t === 'gathered') {
+      const done = waiting.get(m.id);
+      waiting.delete(m.id);
+      done?.(m.figures as ServeFigures[], m.workers);
+    }
+  });
+  process.on('disconnect', () => process.emit('SIGTERM' as never));
+  return {
+    connections(f) { take = f; },
+    closed() { tellFront({ t: 'closed' }); },
+    gather(done) {
+      const id = nextId++;
+      waiting.set(id, done);
+      tellFront({ t: 'gather', id });
+    },
+    answer(f) { figures = f; },
+  };
 }

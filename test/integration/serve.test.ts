@@ -157,8 +157,8 @@ test('serve: a crash answers 502, an endless loop 504 at --timeout, a non-CGI an
   }
 });
 
-test('serve: SIGTERM during load answers every request the server took in, then exits 0', async () => {
-  const s = await startServer(['--policy', POLICY, '--concurrency', '2']);
+for (const workers of [1, 2]) test(`serve${workers > 1 ? ` --workers ${workers}` : ''}: SIGTERM during load answers every request the server took in, then exits 0`, async () => {
+  const s = await startServer(['--policy', POLICY, '--concurrency', '2', ...(workers > 1 ? ['--workers', String(workers)] : [])]);
   let ok = 0, refused = 0, other = 0;
   let stopping = false;
   const clients = Array.from({ length: 8 }, async (_, c) => {
@@ -185,11 +185,71 @@ test('serve: SIGTERM during load answers every request the server took in, then 
   const logged = s.stdout().trim().split('\n').filter(Boolean).length;
   assert.equal(logged, ok, `${logged} logged, ${ok} received`);
   assert.ok(ok >= 40 && refused > 0, `${ok} answered, ${refused} refused`);
-  assert.match(s.stderr(), /draining/);
+  assert.equal(s.stderr().match(/draining/g)?.length, workers, s.stderr());
 });
 
-test('serve: a program that ends before reading stdin cannot be served (one line, status 125)', () => {
-  const r = spawnSync(TOROV, ['serve', '--port', '0', guest('hello')], { encoding: 'utf8', cwd: ROOT, timeout: 60_000 });
+/** The value of metric `name` (a line `name value`) in a /-/metrics answer. */
+function metric(text: string, name: string): number {
+  const m = new RegExp(`^${name.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text);
+  assert.ok(m, `${name} in ${text}`);
+  return Number(m[1]);
+}
+
+test('serve --workers 2: two keep-alive clients go to two VMMs; every request sees count 1; /-/metrics sums the workers', async () => {
+  const s = await startServer(['--policy', POLICY, '--workers', '2', '--concurrency', '1']);
+  assert.match(s.stderr(), /with 2 workers/);
+  const each = Math.ceil(N / 2);
+  try {
+    // Both connections are open at once: the front gives each to the worker with fewer.
+    await Promise.all([0, 1].map(async (c) => {
+      const a = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      for (let i = 0; i < each; i++) {
+        const id = `${c}-${i}`;
+        const r = await request(s.port, a, `/w/${id}?id=${id}`, { method: 'POST', body: `body-${id}` });
+        assert.equal(r.status, 200, r.body);
+        const f = fields(r.body);
+        assert.deepEqual([f['count'], f['file'], f['method'], f['path'], f['query'], f['body']], ['1', '1', 'POST', `/w/${id}`, `id=${id}`, `body-${id}`], r.body);
+      }
+      a.destroy();
+    }));
+    const text = (await request(s.port, new http.Agent(), '/-/metrics')).body;
+    assert.equal(metric(text, 'torov_serve_workers'), 2);
+    assert.equal(metric(text, 'torov_serve_workers_reporting'), 2);
+    assert.equal(metric(text, 'torov_serve_requests_total{code="200"}'), 2 * each);
+    assert.equal(metric(text, 'torov_serve_worker_requests_total{worker="1"}'), each, text);
+    assert.equal(metric(text, 'torov_serve_worker_requests_total{worker="2"}'), each, text);
+    assert.equal(metric(text, 'torov_serve_pool_size'), 2);
+
+    // A worker that dies is replaced; the other goes on serving meanwhile.
+    const children = fs.readFileSync(`/proc/${s.proc.pid}/task/${s.proc.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+    assert.equal(children.length, 2, `the front's children: ${children.join(' ')}`);
+    process.kill(children[0]!, 'SIGKILL');
+    // (A connection handed over as the worker dies is lost with it: once the front knows.)
+    await until(() => /worker \d \(pid \d+\) ended \(killed by SIGKILL\) with \d+ open connections?; starting another/.test(s.stderr()), s.stderr);
+    const a = new http.Agent({ keepAlive: false });
+    for (let i = 0; i < 20; i++) {
+      const r = await request(s.port, a, `/after-kill/${i}`);
+      assert.equal(r.status, 200, r.body);
+      assert.equal(fields(r.body)['count'], '1');
+    }
+    let reporting = 0;
+    for (let t = 0; t < 100 && reporting < 2; t++) {
+      await new Promise((r) => setTimeout(r, 100));
+      reporting = metric((await request(s.port, a, '/-/metrics')).body, 'torov_serve_workers_reporting');
+    }
+    assert.equal(reporting, 2, 'the new worker serves');
+  } finally {
+    assert.equal(await stop(s), 0, s.stderr());
+  }
+});
+
+async function until(cond: () => boolean, why: () => string): Promise<void> {
+  for (let t = 0; t < 100; t++) { if (cond()) return; await new Promise((r) => setTimeout(r, 100)); }
+  assert.fail(why());
+}
+
+for (const workers of [1, 3]) test(`serve${workers > 1 ? ` --workers ${workers}` : ''}: a program that ends before reading stdin cannot be served (one line, status 125)`, () => {
+  const r = spawnSync(TOROV, ['serve', '--port', '0', ...(workers > 1 ? ['--workers', String(workers)] : []), guest('hello')], { encoding: 'utf8', cwd: ROOT, timeout: 60_000 });
   assert.equal(r.status, 125, r.stderr);
   assert.match(r.stderr, /^torov: serve: .*hello ended \(status 0\) before its first read of stdin: there is nothing to snapshot/m);
   assert.equal(r.stderr.trim().split('\n').filter((l) => !l.startsWith('hello from')).length, 1, r.stderr);
@@ -197,7 +257,9 @@ test('serve: a program that ends before reading stdin cannot be served (one line
 
 test('serve: bad options get one line and status 125', () => {
   for (const [args, re] of [[['--port', 'x'], /--port must be a whole number/], [['--log-format', 'xml'], /--log-format must be text or json/],
-    [['--concurrency', '0'], /--concurrency must be a whole number from 1/], [['--gdb', '1234'], /unknown option/], [[], /missing the program/]] as const) {
+    [['--concurrency', '0'], /--concurrency must be a whole number from 1/], [['--gdb', '1234'], /unknown option/], [[], /missing the program/],
+    [['--workers', '0'], /--workers must be a whole number from 1 to 64/], [['--workers', '2', '--port', '99999'], /--port must be a whole number/],
+    [['--serve-worker'], /--serve-worker is internal/]] as const) {
     const r = spawnSync(TOROV, ['serve', ...args, ...(args.length ? [CGI] : [])], { encoding: 'utf8', cwd: ROOT, timeout: 60_000 });
     assert.equal(r.status, 125, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, re);
