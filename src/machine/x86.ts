@@ -95,10 +95,22 @@ export function guestXcr0(feat: CpuFeatures): bigint {
   return feat.xsave ? feat.xcr0 & 0xe7n : 3n;
 }
 
-/** The size of the XSAVE area (standard format) for the guest's XCR0: what a signal frame saves. */
-export function xsaveSize(feat: CpuFeatures): number {
+/**
+ * The XSAVE state components a signal frame saves: the guest's XCR0 (guestXcr0). Except
+ * where KVM's CPUID says the CPU has no XSAVE (leaf 1) and yet lists XSAVE components (leaf
+ * 0xD): kvm_pvm on an AMD EPYC host does so, and its guests, whose CPUID and XGETBV run
+ * natively at CPL3, find and use AVX all the same (KVM_GET_XSAVE returns their YMM state).
+ * There the frame saves every user component KVM lists (x87, SSE, AVX, AVX-512, PKRU), or
+ * a handler that uses AVX would clobber the interrupted code's upper YMM halves.
+ */
+export function frameXfeatures(feat: CpuFeatures): bigint {
+  return feat.xsave ? guestXcr0(feat) : (feat.xcr0 & 0x2e7n) | 3n;
+}
+
+/** The size of the XSAVE area (standard format) holding `features` (default: the guest's XCR0): what a signal frame saves. */
+export function xsaveSize(feat: CpuFeatures, features = guestXcr0(feat)): number {
   let size = 512 + 64;                            // legacy region + XSAVE header
-  const x = guestXcr0(feat);
+  const x = features;
   for (let i = 2; i < 64; i++) {
     if (!(x & (1n << BigInt(i)))) continue;
     const c = feat.xcomponents.get(i);

@@ -7,7 +7,7 @@
 import { Kvm, VmFd, VcpuFd, RUN, REGS, KVM_SYNC_X86_REGS } from '../kvm/kvm';
 import { GuestMemory } from '../machine/memory';
 import { AddressSpace } from '../machine/mm';
-import { writeSystemTables, initVcpu, cpuFeatures, CpuFeatures, guestXcr0, xsaveSize } from '../machine/x86';
+import { writeSystemTables, initVcpu, cpuFeatures, CpuFeatures, frameXfeatures, xsaveSize } from '../machine/x86';
 import { FdTable } from '../syscalls/fdtable';
 import { windowSize, VDSO_VA, SYS, SYS_VA, DEFAULT_THREADS, MAX_VCPUS, VcpuPages } from '../machine/layout';
 import { setupVdso, tscKhz } from './vdso';
@@ -244,7 +244,8 @@ export class Machine implements SchedulerHost {
     this.cpus = Math.max(1, cfg.cpus ?? HOST_CPUS);
     this.kvm = kvmHandle();
     this.features = cpuFeatures(this.kvm);
-    this.xsave = { size: xsaveSize(this.features), features: guestXcr0(this.features) };
+    const xfeatures = frameXfeatures(this.features);
+    this.xsave = { size: xsaveSize(this.features, xfeatures), features: xfeatures };
     if ((cfg.capture || cfg.restore) && cfg.syscallPath === 'ring') throw new SnapshotError('snapshots need --syscall-path exit');
     const winSize = windowSize(cfg.memory);
     const reuse = takeWarm(winSize, this.maxThreads, origin ? undefined : cfg.restore);

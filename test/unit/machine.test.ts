@@ -18,6 +18,7 @@ import { loadSegments } from '../../src/machine/loader';
 import { parseElf, ElfError, ET_EXEC, ET_DYN, PT_LOAD, PF_R, PF_W, PF_X } from '../../src/elf/elf';
 import { sys } from '../../src/host/libc';
 import { SYS as HOST } from '../../src/linux/syscalls';
+import { frameXfeatures, xsaveSize } from '../../src/machine/x86';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const MiB = 2 ** 20;
@@ -297,4 +298,20 @@ test('loader: page permissions are the union of overlapping segments, at any num
       [['400000', '401000', 5], ['401000', '402000', 7], ['402000', '403000', 3], ['404000', '406000', 1], ['406000', '407000', 0]]);
     assert.equal(as.committed, 5 * PAGE_SIZE);
   });
+});
+
+test('signal frames save the XSAVE components the guest can use, even where KVM\'s CPUID hides XSAVE (kvm_pvm on AMD)', () => {
+  const components = new Map([[2, { size: 256, offset: 576 }], [9, { size: 8, offset: 2432 }], [5, { size: 64, offset: 832 }]]);
+  // A CPU with XSAVE: the XCR0 torov gives the guest (x87, SSE, AVX, AVX-512; not PKRU).
+  const intel = { hwcap: 0, xsave: true, fsgsbase: true, xcr0: 0x227n, xcomponents: components };
+  assert.equal(frameXfeatures(intel), 0x27n);
+  assert.equal(xsaveSize(intel, frameXfeatures(intel)), 832 + 64);
+  // KVM's leaf 1 says no XSAVE, leaf 0xD lists AVX and PKRU: the guest uses them anyway (CPUID, XGETBV native at CPL3).
+  const pvmAmd = { hwcap: 0, xsave: false, fsgsbase: true, xcr0: 0x207n, xcomponents: components };
+  assert.equal(frameXfeatures(pvmAmd), 0x207n);
+  assert.equal(xsaveSize(pvmAmd, frameXfeatures(pvmAmd)), 2440);
+  // No XSAVE at all: the legacy FXSAVE region and a header.
+  const old = { hwcap: 0, xsave: false, fsgsbase: false, xcr0: 3n, xcomponents: new Map() };
+  assert.equal(frameXfeatures(old), 3n);
+  assert.equal(xsaveSize(old, frameXfeatures(old)), 576);
 });
