@@ -144,6 +144,9 @@ function readCpuFeatures(kvm: Kvm): CpuFeatures {
   return { hwcap: hwcap >>> 0, xsave, fsgsbase, xcr0, xcomponents };
 }
 
+/** The last special registers initVcpu made from a reused vCPU's reset state, and what they were made for. */
+const MADE_SREGS = new WeakMap<Buffer, { key: string; sregs: Buffer }>();
+
 /**
  * Puts a vCPU in 64-bit long mode at CPL3, at `rip` with stack `rsp`: segments, control
  * registers (paging with NX, SSE and XSAVE enabled), the system tables, the syscall MSRs,
@@ -154,6 +157,15 @@ export function initVcpu(vcpu: VcpuFd, kvm: Kvm, mem: GuestMemory, feat: CpuFeat
   // A reused vCPU keeps its CPUID (KVM refuses to change it after the first KVM_RUN) and
   // starts from the special registers it had when new, so nothing of the last guest stays.
   if (!resetSregs) vcpu.setCpuid(kvm.supportedCpuid());
+  // A reused vCPU's special registers depend only on these: made once per combination
+  // (a served program's restores all have the same; building them costs tens of µs of BigInt work).
+  const pml4 = mem.sysGpa(mem.vcpuPages(index).pml4);
+  const key = resetSregs ? `${index},${pml4},${mem.sysVa(SYS.TSS)},${mem.sysVa(SYS.GDT)},${mem.sysVa(SYS.IDT)},${bases?.fs ?? 0n},${bases?.gs ?? 0n},${feat.xsave},${feat.fsgsbase}` : '';
+  const made = resetSregs ? MADE_SREGS.get(resetSregs) : undefined;
+  if (made && made.key === key) {
+    vcpu.setSregs(made.sregs);
+    return;
+  }
   const s = resetSregs ? Buffer.from(resetSregs) : vcpu.getSregs();
   writeSegment(s, SREGS.cs, seg(SEL.USER_CS, true, 3));
   for (const off of [SREGS.ds, SREGS.es, SREGS.ss]) writeSegment(s, off, seg(SEL.USER_DS, false, 3));
@@ -169,7 +181,7 @@ export function initVcpu(vcpu: VcpuFd, kvm: Kvm, mem: GuestMemory, feat: CpuFeat
   s.writeBigUInt64LE(BigInt(CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG) & 0xffffffffn, SREGS.cr0);
   // Each vCPU has its own page-table root, which maps its own TSS, exception stack and
   // channel page at the shared addresses (layout.ts, VCPU_BLOCK).
-  s.writeBigUInt64LE(BigInt(mem.sysGpa(mem.vcpuPages(index).pml4)), SREGS.cr3);
+  s.writeBigUInt64LE(BigInt(pml4), SREGS.cr3);
   let cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
   if (feat.xsave) cr4 |= CR4_OSXSAVE;
   if (feat.fsgsbase) cr4 |= CR4_FSGSBASE;
@@ -179,7 +191,7 @@ export function initVcpu(vcpu: VcpuFd, kvm: Kvm, mem: GuestMemory, feat: CpuFeat
   // A reused vCPU keeps XCR0 and the MSRs below as a new one got them: only xsetbv, wrmsr
   // and swapgs could change them, all privileged, and torov's stub runs none of them. (Its
   // FS/GS bases, which the program changes, were set with the segments above.)
-  if (resetSregs) return;
+  if (resetSregs) { MADE_SREGS.set(resetSregs, { key, sregs: s }); return; }
   if (feat.xsave) vcpu.setXcr0(guestXcr0(feat));
   vcpu.setMsrs([
     // STAR (SDM 5.8.8): SYSCALL loads CS=0x10/SS=0x18; SYSRET loads CS=0x23+16, SS=0x23+8.
