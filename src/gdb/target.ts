@@ -155,6 +155,9 @@ export class DebugSession implements Target, DebugHook {
   /** Runs the program under the debugger (Vcpu.run() calls this when one is attached). */
   run(): number {
     const v = this.v, m = this.m, fd = v.fd;
+    // A restore's staged special registers and events reach KVM first (they would be
+    // overwritten below, and gdb reads the special registers with ioctls).
+    fd.flushStaged();
     fd.run.setBigUint64(VALID, BigInt(KVM_SYNC_X86_REGS), true);
     // Debug registers as on a new vCPU (a reused one keeps what its guests' traps left in DR6).
     fd.resetDebugRegs();

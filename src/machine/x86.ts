@@ -153,7 +153,10 @@ const MADE_SREGS = new WeakMap<Buffer, { key: string; sregs: Buffer }>();
  * CPUID and XCR0.
  */
 export function initVcpu(vcpu: VcpuFd, kvm: Kvm, mem: GuestMemory, feat: CpuFeatures, resetSregs?: Buffer, index = 0,
-  bases?: { fs: bigint; gs: bigint }): void {
+  bases?: { fs: bigint; gs: bigint }, stage = false): void {
+  // `stage` (a reused vCPU only): the special registers, and a reset of pending events, go
+  // through the kvm_run page into the next KVM_RUN (VcpuFd.stageSregsAndEvents).
+  const put = (b: Buffer) => { if (stage && resetSregs) vcpu.stageSregsAndEvents(b); else vcpu.setSregs(b); };
   // A reused vCPU keeps its CPUID (KVM refuses to change it after the first KVM_RUN) and
   // starts from the special registers it had when new, so nothing of the last guest stays.
   if (!resetSregs) vcpu.setCpuid(kvm.supportedCpuid());
@@ -163,7 +166,7 @@ export function initVcpu(vcpu: VcpuFd, kvm: Kvm, mem: GuestMemory, feat: CpuFeat
   const key = resetSregs ? `${index},${pml4},${mem.sysVa(SYS.TSS)},${mem.sysVa(SYS.GDT)},${mem.sysVa(SYS.IDT)},${bases?.fs ?? 0n},${bases?.gs ?? 0n},${feat.xsave},${feat.fsgsbase}` : '';
   const made = resetSregs ? MADE_SREGS.get(resetSregs) : undefined;
   if (made && made.key === key) {
-    vcpu.setSregs(made.sregs);
+    put(made.sregs);
     return;
   }
   const s = resetSregs ? Buffer.from(resetSregs) : vcpu.getSregs();
@@ -187,7 +190,7 @@ export function initVcpu(vcpu: VcpuFd, kvm: Kvm, mem: GuestMemory, feat: CpuFeat
   if (feat.fsgsbase) cr4 |= CR4_FSGSBASE;
   s.writeBigUInt64LE(BigInt(cr4), SREGS.cr4);
   s.writeBigUInt64LE(BigInt(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE), SREGS.efer);
-  vcpu.setSregs(s);
+  put(s);
   // A reused vCPU keeps XCR0 and the MSRs below as a new one got them: only xsetbv, wrmsr
   // and swapgs could change them, all privileged, and torov's stub runs none of them. (Its
   // FS/GS bases, which the program changes, were set with the segments above.)

@@ -4,7 +4,7 @@
  * open KVM -> parse the ELF -> create the VM and its memory -> system tables -> load the
  * program -> build the stack -> vCPU state -> run -> exit status.
  */
-import { Kvm, VmFd, VcpuFd, RUN, REGS, KVM_SYNC_X86_REGS } from '../kvm/kvm';
+import { Kvm, VmFd, VcpuFd, RUN, REGS, KVM_SYNC_X86_REGS, KVM_SYNC_X86_SREGS, KVM_SYNC_X86_EVENTS } from '../kvm/kvm';
 import { GuestMemory } from '../machine/memory';
 import { AddressSpace } from '../machine/mm';
 import { writeSystemTables, initVcpu, cpuFeatures, CpuFeatures, frameXfeatures, xsaveSize } from '../machine/x86';
@@ -338,12 +338,15 @@ export class Machine implements SchedulerHost {
       // Everything of the last guest a program could observe: FPU/SSE/AVX registers,
       // pending events, debug registers; then special registers, MSRs and general registers.
       // (A fork's or a restore's XSAVE state replaces the whole FPU state below: no reset first.)
-      if (reuse) { vfd.run.setUint8(RUN.immediate_exit, 0); if (!(origin?.fpu ?? cfg.restore?.fpu)) vfd.resetFpu(); vfd.resetEvents(); if (vfd.debugTouched) vfd.resetDebugRegs(); }
-      this.freshSregs.push(this.resetSregs);
       const snap = cfg.restore;
+      // A restore on a reused vCPU stages its special registers and the events' reset for
+      // the first KVM_RUN (sync regs) instead of two vCPU ioctls now.
+      const stage = reuse !== undefined && snap !== undefined && !origin && (this.kvm.syncRegs & (KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS)) === (KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS);
+      if (reuse) { vfd.run.setUint8(RUN.immediate_exit, 0); if (!(origin?.fpu ?? cfg.restore?.fpu)) vfd.resetFpu(); if (!stage) vfd.resetEvents(); if (vfd.debugTouched) vfd.resetDebugRegs(); }
+      this.freshSregs.push(this.resetSregs);
       // A restore's FS/GS bases go with the segments (src/machine/x86.ts: no MSR write).
       const bases = snap && !origin ? { fs: canonicalBase(snap.task.fsBase), gs: canonicalBase(snap.task.gsBase) } : undefined;
-      initVcpu(vfd, this.kvm, this.mem, this.features, reuse ? this.resetSregs : undefined, 0, bases);
+      initVcpu(vfd, this.kvm, this.mem, this.features, reuse ? this.resetSregs : undefined, 0, bases, stage);
       this.vcpu = new Vcpu(this, vfd, 0, this.task, this.mem.vcpuPages(0));
       if (snap && !origin) {
         const t = this.task, st = snap.task;
@@ -361,7 +364,7 @@ export class Machine implements SchedulerHost {
         if (from.fpu) vfd.setXsave(from.fpu); else vfd.resetFpu();
         this.vcpu.syncRegs();
         vfd.runU8.set(from.regs.subarray(0, 144), RUN.regs);
-        vfd.run.setBigUint64(RUN.kvm_dirty_regs, BigInt(KVM_SYNC_X86_REGS), true);
+        vfd.run.setBigUint64(RUN.kvm_dirty_regs, vfd.run.getBigUint64(RUN.kvm_dirty_regs, true) | BigInt(KVM_SYNC_X86_REGS), true);
         if (origin) this.vcpu.applyBasesNow();
         if (!reuse) {
           // KVM finishes a new VM at its first KVM_RUN, with a kernel thread of its own that

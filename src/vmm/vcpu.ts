@@ -208,7 +208,7 @@ export class Vcpu {
       u[RFLAGS] = (u[R11]! & USER_RFLAGS) | 2; u[RFLAGS + 1] = 0;
     }
     if (this.task.fsBaseDirty) this.applyBasesNow();
-    u[DIRTY] = KVM_SYNC_X86_REGS;
+    u[DIRTY] = u[DIRTY]! | KVM_SYNC_X86_REGS;
   }
 
   /** Writes a result into rax of a vCPU whose registers are the program's (after enterUser). */
@@ -227,7 +227,7 @@ export class Vcpu {
     this.setReg(RIP, rip); this.setReg(RCX, rip);
     this.setReg(RFLAGS, flags); this.setReg(R11, flags);
     this.setReg(RSP, rsp); this.setReg(W(REGS.rdx), rdx);
-    this.u32[DIRTY] = KVM_SYNC_X86_REGS;
+    this.u32[DIRTY] = this.u32[DIRTY]! | KVM_SYNC_X86_REGS;
     this.inUser = true;
     if (this.mode === 'cpl0') {
       const s = this.fd.getSregs();
@@ -266,7 +266,7 @@ export class Vcpu {
     const fl = (Number(b.readBigUInt64LE(REGS.rflags) & 0xffffffffn) & USER_RFLAGS) | 2;
     this.fd.runU8.set(b, RUN.regs);
     this.setReg(RFLAGS, fl);
-    this.u32[DIRTY] = KVM_SYNC_X86_REGS;
+    this.u32[DIRTY] = this.u32[DIRTY]! | KVM_SYNC_X86_REGS;
   }
 
   /** True if the vCPU stopped inside torov's stub page (a syscall or exception entry), not in the program's code. */
