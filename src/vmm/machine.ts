@@ -718,6 +718,8 @@ export class Machine implements SchedulerHost {
     return { status: 128 + signal, message };
   }
   private spurious = 0;
+  /** EFAULTs from KVM_RUN retried at one instruction, by thread (onBusFault). */
+  private readonly busRetry = new WeakMap<Task, { rip: number; n: number }>();
 
   /**
    * KVM_RUN failed with EFAULT: the program's own access reached a guest page whose host
@@ -735,6 +737,18 @@ export class Machine implements SchedulerHost {
     const addr = v.inStub() ? undefined : this.unbackedAddress(task, regs);
     const at = addr === undefined ? '' : ` addr=0x${addr.toString(16)}`;
     const message = `torov: SIGBUS: bus error at rip=0x${rip.toString(16)}${at} (guest memory no longer backed: a mapped file was truncated, or its file system is full)`;
+    if (addr === undefined && !v.inStub()) {
+      // Every page the instruction may reach reads fine now: the access met a host mapping
+      // while another thread's mprotect or munmap had its protection flipped for a moment
+      // (GuestMemory.invalidate, which makes KVM drop its cached translations). The access is
+      // tried again, as Linux would have served it before or after that call; a few times
+      // at the same instruction, then SIGBUS (an access the decoder cannot tell).
+      const last = this.busRetry.get(task);
+      const n = last !== undefined && last.rip === rip ? last.n + 1 : 1;
+      this.busRetry.set(task, { rip, n });
+      if (n <= 16) return 'resume';
+    }
+    this.busRetry.delete(task);
     if (v.inStub()) return { status: 128 + SIGBUS, message };
     const frame: FaultFrame = { vector: 14, error: 4, rip, cs: 0, rflags: Number(regs.readBigUInt64LE(REGS.rflags)),
       rsp: Number(regs.readBigUInt64LE(REGS.rsp)), cr2: addr ?? 0 };
