@@ -159,6 +159,19 @@ function createMainTick(): number | undefined {
  */
 const MAIN_TICK = sys(NR.gettid) === sys(NR.getpid) ? createMainTick() : undefined;
 
+/**
+ * The time left to a timer's next expiry, as getitimer and timer_gettime report it. A
+ * deadline that passed before the VMM fired the timer (the VMM was busy: the program is not
+ * told before its next exit) counts as fired: a periodic timer reports what is left of the
+ * current period, as Linux's, whose timer fires on time, would; a one-shot timer 0.
+ */
+function remainingMs(tm: { deadline: number; interval: number }): number {
+  const left = tm.deadline - nowMs();
+  if (left > 0) return left;
+  if (tm.interval <= 0) return 0;
+  return tm.interval - (-left % tm.interval);
+}
+
 /** Something for the main thread to sleep on (Atomics.wait) when it waits alone. */
 const mainSleep = new Int32Array(new SharedArrayBuffer(4));
 
@@ -2433,7 +2446,7 @@ export class Scheduler implements TaskServices {
     // Each process has its own three (ids below zero, by pid).
     const id = -1 - which - 4 * k.pid;
     const tm = this.timers.get(id);
-    const old = tm && tm.deadline !== Infinity ? { value: Math.max(0, tm.deadline - nowMs()), interval: tm.interval } : { value: 0, interval: 0 };
+    const old = tm && tm.deadline !== Infinity ? { value: remainingMs(tm), interval: tm.interval } : { value: 0, interval: 0 };
     if (value === undefined) return old;
     const signo = which === 0 ? SIGALRM : which === 1 ? SIGVTALRM : SIGPROF;
     this.arm(id, { deadline: value > 0 ? nowMs() + value : Infinity, interval: value > 0 ? interval : 0, clock: 1, notify: 0, signo, value: 0n, tid: 0, overrun: 0,
@@ -2452,7 +2465,7 @@ export class Scheduler implements TaskServices {
   timerSet(k: Kernel, id: number, value: number | undefined, interval: number, abs: boolean): { value: number; interval: number } | number {
     const tm = this.timers.get(id);
     if (!tm || id < 0 || tm.group !== (k as unknown as Task).group) return -EINVAL;
-    const old = { value: tm.deadline === Infinity ? 0 : Math.max(0, tm.deadline - nowMs()), interval: tm.interval };
+    const old = { value: tm.deadline === Infinity ? 0 : remainingMs(tm), interval: tm.interval };
     if (value === undefined) return old;
     let deadline = Infinity;
     if (value > 0) deadline = abs ? nowMs() + (value - clockMs(tm.clock)) : nowMs() + value;
