@@ -169,6 +169,23 @@ function childProcess(pt: Task, pid: number, mem: GuestMemory, as: AddressSpace,
 
 
 let sharedKvm: Kvm | undefined;
+/** The ids a new program sees: the VMM's (three host syscalls). */
+function hostIds(): { pid: number; ppid: number; uid: number; gid: number } {
+  return { pid: process.pid, ppid: process.ppid, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+}
+
+/**
+ * The ids a restored program sees: read at the first restore of its snapshot and kept, so
+ * that every restore of it sees the same ones (it may have read them before its capture
+ * point) and a restore makes no syscall for them.
+ */
+const RESTORED_IDS = new WeakMap<Snapshot, { pid: number; ppid: number; uid: number; gid: number }>();
+function restoredIds(s: Snapshot): { pid: number; ppid: number; uid: number; gid: number } {
+  let ids = RESTORED_IDS.get(s);
+  if (ids === undefined) RESTORED_IDS.set(s, ids = hostIds());
+  return ids;
+}
+
 /** The process-wide /dev/kvm handle (opened once; creating VMs is cheaper while it stays open). */
 export function kvmHandle(): Kvm {
   if (!sharedKvm) sharedKvm = Kvm.open(process.env['TOROV_KVM_DEVICE'] || '/dev/kvm');
@@ -308,7 +325,7 @@ export class Machine implements SchedulerHost {
           }
         }
         this.group = new ThreadGroup(snap ? snap.exe : resolvePath(cfg.path), this.mem, this.as, this.fds, { verbose: !!cfg.verbose, log: cfg.log },
-          { pid: process.pid, ppid: process.ppid, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 });
+          snap ? restoredIds(snap) : hostIds());
         if (snap) {
           for (const [sig, act] of snap.group.sigactions) this.group.sigactions.set(sig, { ...act });
           this.group.umask = snap.group.umask;
