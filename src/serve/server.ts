@@ -112,6 +112,7 @@ interface Job {
 }
 
 const statBuf = Buffer.alloc(STAT.SIZE);
+const F_SETFL = 4;
 /** Most bytes of program output read back (a larger answer is 502). */
 const MAX_OUTPUT = 64 * 1024 * 1024;
 
@@ -255,7 +256,11 @@ export class CgiServer {
     const { req, res, body } = job;
     if (res.destroyed || req.socket.destroyed) return;
     const vm = this.pool.pop() ?? this.restoreOne();
-    // stdin: the body, from offset 0; stdout: empty.
+    // stdin: the body, from offset 0; stdout: empty. Both with no status flag a run may
+    // have set on them (F_SETFL: O_NONBLOCK, O_APPEND...): every run's stdio shares these
+    // two open files, and the flags are the open file's, not the fd's.
+    sys(NR.fcntl, this.c.stdinFd, F_SETFL, 0);
+    sys(NR.fcntl, this.c.stdoutFd, F_SETFL, 0);
     sys(NR.ftruncate, this.c.stdinFd, 0);
     if (body.length > 0) sys(NR.pwrite64, this.c.stdinFd, addressOf(body), body.length, 0);
     sys(NR.lseek, this.c.stdinFd, 0, 0);

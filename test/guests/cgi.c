@@ -93,6 +93,15 @@ int main(int argc, char **argv)
 		printf("Content-Type: text/plain\r\n\r\nexec failed\n");
 		return 0;
 	}
+	if (strcmp(q, "flags") == 0) {
+		/* The status flags of stdin and stdout as this request found them, then set: the
+		 * next request must find them as this one did (they are the open files' flags). */
+		int in = fcntl(0, F_GETFL), out = fcntl(1, F_GETFL), m = O_NONBLOCK | O_APPEND;
+		fcntl(0, F_SETFL, in | m);
+		fcntl(1, F_SETFL, out | m);
+		printf("Content-Type: text/plain\r\n\r\nflags in=%d out=%d\n", in & m, out & m);
+		return 0;
+	}
 	if (strcmp(q, "bad") == 0) { printf("this is not a CGI header\n"); return 0; }
 	if (strcmp(q, "big") == 0) {
 		printf("Content-Type: application/octet-stream\r\n\r\n");

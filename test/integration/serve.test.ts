@@ -188,6 +188,21 @@ for (const workers of [1, 2]) test(`serve${workers > 1 ? ` --workers ${workers}`
   assert.equal(s.stderr().match(/draining/g)?.length, workers, s.stderr());
 });
 
+test('serve: status flags a request sets on its stdin and stdout (F_SETFL) are gone at the next', async () => {
+  const s = await startServer(['--concurrency', '1']);
+  try {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    for (let i = 0; i < 3; i++) {
+      const r = await request(s.port, agent, '/f?flags');
+      assert.equal(r.status, 200, r.body);
+      assert.equal(r.body.trim(), 'flags in=0 out=0', `request ${i + 1}`);
+    }
+    agent.destroy();
+  } finally {
+    assert.equal(await stop(s), 0, s.stderr());
+  }
+});
+
 /** The value of metric `name` (a line `name value`) in a /-/metrics answer. */
 function metric(text: string, name: string): number {
   const m = new RegExp(`^${name.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text);
