@@ -22,6 +22,7 @@ import { SIGBUS } from '../linux/signal';
 import { memoryCandidates } from '../machine/x86-decode';
 import { HANDLERS } from '../syscalls/handlers';
 import { sys, NR, addressOf } from '../host/libc';
+import { nowMs } from '../host/clock';
 import { Vcpu, StopState } from './vcpu';
 import { Personality, linuxPersonality, LoaderOptions, EntryState } from './personality';
 import { describeFault, FaultFrame } from './fault';
@@ -736,7 +737,7 @@ export class Machine implements SchedulerHost {
   }
   private spurious = 0;
   /** EFAULTs from KVM_RUN retried at one instruction, by thread (onBusFault). */
-  private readonly busRetry = new WeakMap<Task, { rip: number; n: number }>();
+  private readonly busRetry = new WeakMap<Task, { rip: number; n: number; at: number }>();
 
   /**
    * KVM_RUN failed with EFAULT: the program's own access reached a guest page whose host
@@ -760,9 +761,11 @@ export class Machine implements SchedulerHost {
       // (GuestMemory.invalidate, which makes KVM drop its cached translations). The access is
       // tried again, as Linux would have served it before or after that call; a few times
       // at the same instruction, then SIGBUS (an access the decoder cannot tell).
-      const last = this.busRetry.get(task);
-      const n = last !== undefined && last.rip === rip ? last.n + 1 : 1;
-      this.busRetry.set(task, { rip, n });
+      // (Retries count as one run of them only while they follow each other closely: a
+      // loop that meets such a moment now and then, over a long run, never adds up to 16.)
+      const last = this.busRetry.get(task), now = nowMs();
+      const n = last !== undefined && last.rip === rip && now - last.at < 100 ? last.n + 1 : 1;
+      this.busRetry.set(task, { rip, n, at: now });
       if (n <= 16) return 'resume';
     }
     this.busRetry.delete(task);
