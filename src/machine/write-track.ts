@@ -5,9 +5,9 @@
  * A restored VM whose run left its mappings as the snapshot had them is put back in place
  * (src/vmm/snapshot.ts, resetInPlace): only the pages written since the restore get the
  * snapshot's contents again (read back from the snapshot's memfd, which reads zero where the
- * snapshot had no page). Every page, and KVM's translations of it, stays mapped: the next
- * run does not fault it in again, which on kvm_pvm (shadow paging) costs a trap out of the
- * guest per page.
+ * snapshot had no page; or, after a run that wrote many, dropped and protected again). Every
+ * other page, and KVM's translations of it, stays mapped: the next run does not fault it in
+ * again, which on kvm_pvm (shadow paging) costs a trap out of the guest per page.
  *
  * The kernel keeps the record: a userfaultfd in asynchronous write-protect mode (Linux 6.7,
  * UFFD_FEATURE_WP_ASYNC) over the window, and PAGEMAP_SCAN on /proc/self/pagemap to list

@@ -239,7 +239,7 @@ export const SERVE_GROUP: RuleGroup = {
     { syscall: 'recvmsg', args: [{ arg: 0, value: 5, name: 'the front\'s channel' }], why: 'a worker of serve --workers N reads its front\'s messages and the connections they carry (Node\'s IPC channel, fd 5: src/serve/front.ts)' },
     ioctl(TTY_IOCTLS.FIONBIO, 'libuv makes accepted sockets non-blocking'),
     ioctl(WRITE_TRACK_IOCTLS.UFFDIO_REGISTER, 'registers a restored VM\'s window with the VMM\'s own userfaultfd, in asynchronous write-protect mode (src/machine/write-track.ts)'),
-    ioctl(WRITE_TRACK_IOCTLS.UFFDIO_WRITEPROTECT, 'protects a restored VM\'s pages as its window is registered for write tracking'),
+    ioctl(WRITE_TRACK_IOCTLS.UFFDIO_WRITEPROTECT, 'protects a restored VM\'s pages as its window is registered for write tracking, and again after a run that wrote many (src/vmm/snapshot.ts, resetInPlace)'),
     ioctl(WRITE_TRACK_IOCTLS.PAGEMAP_SCAN, 'lists the pages of a restored VM\'s window written during its run (/proc/self/pagemap, opened before the filter)'),
     { syscall: 'pread64', why: 'reads the program\'s answer from its stdout memfd' },
     { syscall: 'pwrite64', why: 'writes a request body into the stdin memfd; the snapshot\'s pages into its memory file' },

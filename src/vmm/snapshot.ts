@@ -32,8 +32,8 @@ import { FdTable } from '../syscalls/fdtable';
 import { STAT } from '../linux/structs';
 import { S_IFMT, S_IFREG, S_IFSOCK, S_IFCHR } from '../linux/stat';
 import { F_DUPFD_CLOEXEC, F_GETFL } from '../linux/fcntl';
-import { MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../linux/mman';
-import { openWriteTracking, trackWrites, forWritten } from '../machine/write-track';
+import { MADV_DONTNEED, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../linux/mman';
+import { openWriteTracking, trackWrites, forWritten, protect } from '../machine/write-track';
 import { SYS as NRS } from '../linux/syscalls';
 import type { SigAction } from '../syscalls/api';
 import type { EntryState } from './personality';
@@ -320,22 +320,30 @@ function restoreSystemPages(s: Snapshot, mem: GuestMemory): void {
  */
 export function resetInPlace(s: Snapshot, mem: GuestMemory, genAtRestore: number): boolean {
   if (mem.tracked !== s || mem.mapGen !== genAtRestore) return false;
-  let ok = true;
+  const written: Array<[number, number]> = [];
+  let pages = 0;
   for (const [start, len] of hostRanges(s, mem)) {
-    // The snapshot's contents are read back over each written run of pages: the memfd holds
-    // every captured page at its guest address and reads zero elsewhere (a page the snapshot
-    // did not have). The pages stay mapped, and writable: KVM keeps its translations, and the
-    // next run writes them without a fault. So they are listed as written after every run
-    // from now on, and read back each time (a program's few hot pages: a copy costs less
-    // than dropping the page, protecting it, and the two faults that take it back).
-    const scanned = forWritten(start, len, (h, n) => {
-      if (sys(NR.pread64, s.memfd, h, n, h - mem.hostBase) !== n) ok = false;
-    });
-    if (!scanned || !ok) return false;
+    if (!forWritten(start, len, (h, n) => { written.push([h, n]); pages += n / PAGE_SIZE; })) return false;
+  }
+  // A program's few hot pages (its stack, its data): the snapshot's contents are read back
+  // over them from the memfd (which reads zero where the snapshot had no page), and they stay
+  // mapped and writable: KVM keeps its translations, and the next run writes them without a
+  // fault. They are listed as written after every run from then on, and read back each time:
+  // a copy costs less than dropping a page, protecting it and the two faults that take it
+  // back. A run that wrote more than HOT_PAGES (with the hot pages of earlier runs) has them
+  // all dropped and protected again instead, so that one large request does not leave its
+  // pages resident in the window and copied back after every later request.
+  const hot = pages <= HOT_PAGES;
+  for (const [h, n] of written) {
+    const ok = hot ? sys(NR.pread64, s.memfd, h, n, h - mem.hostBase) === n : sys(NR.madvise, h, n, MADV_DONTNEED) === 0 && protect(h, n);
+    if (!ok) return false;
   }
   mem.held = s;
   return true;
 }
+
+/** Most pages a window kept in place keeps writable and reads back after each run (resetInPlace): 256 KiB. */
+const HOT_PAGES = 64;
 
 /** The restored fd table: stdio from `stdio` (duplicated), then the snapshot's other fds. */
 export function restoreFds(s: Snapshot, limit: number | undefined, stdio: readonly number[]): FdTable {

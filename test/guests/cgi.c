@@ -102,6 +102,15 @@ int main(int argc, char **argv)
 		printf("Content-Type: text/plain\r\n\r\nflags in=%d out=%d\n", in & m, out & m);
 		return 0;
 	}
+	if (strcmp(q, "scribble") == 0) {
+		/* Writes the whole 1 MiB table made before the snapshot (far more pages than a
+		 * window keeps writable): the next request must find it as the snapshot had it. */
+		unsigned before = 0;
+		for (int i = 0; i < (1 << 20); i++) before += table[i];
+		memset(table, 0x55, 1 << 20);
+		printf("Content-Type: text/plain\r\n\r\ncount=%d table=%u\n", counter, before);
+		return 0;
+	}
 	if (strcmp(q, "bad") == 0) { printf("this is not a CGI header\n"); return 0; }
 	if (strcmp(q, "big") == 0) {
 		printf("Content-Type: application/octet-stream\r\n\r\n");
