@@ -64,6 +64,9 @@ interface Worker {
   lost: boolean;
 }
 
+/** Most connections held while the workers start (each is an fd of the front's). */
+const MAX_HELD = 1024;
+
 /** How long the front waits for a worker's figures for /-/metrics (a worker in a guest's run answers after it). */
 const GATHER_MS = 1000;
 
@@ -88,7 +91,8 @@ export function runFront(o: FrontOptions): void {
   const server = net.createServer({ pauseOnConnect: true, noDelay: true }, (sock) => {
     sock.on('error', () => { /* the client went away before a worker took it */ });
     if (draining) { sock.destroy(); return; }
-    if (!listening) { held.push(sock); return; }
+    // Connections before every worker is ready wait (at most MAX_HELD: the rest are closed).
+    if (!listening) { if (held.length < MAX_HELD) held.push(sock); else sock.destroy(); return; }
     handOver(sock);
   });
   server.on('error', (e: NodeJS.ErrnoException) => {
