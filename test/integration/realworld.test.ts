@@ -326,7 +326,12 @@ test('busybox sh -i on a terminal: job control set-up, then commands, as nativel
   const v = run(`'${TOROV}' run ${testRunOptions().join(' ')} ${BUSYBOX} sh -i`);
   assert.equal(n.status, 3, n.stderr);
   assert.equal(v.status, 3, `torov: ${v.stdout}${v.stderr}`);
-  assert.equal(v.stdout, n.stdout);
+  // script(1) types the input at once: the terminal echoes it (cooked mode) wherever the
+  // shell has got to by then, before or after its banner, by timing alone. That one echo
+  // is taken out of both before they are compared; the shell's own output stays.
+  const echoed = input.replace(/\n/g, '\r\n');
+  const norm = (out: string) => out.replace(echoed, '');
+  assert.equal(norm(v.stdout), norm(n.stdout));
   assert.match(v.stdout, /hi 3\r\n/);
 });
 
