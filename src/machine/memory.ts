@@ -70,6 +70,8 @@ export class GuestMemory {
   tracked: object | undefined;
   /** The snapshot whose state this window holds again after an in-place reset (ready for its next restore). */
   held: object | undefined;
+  /** What else the next restore in place takes along with `held` (the last run's fds: src/vmm/snapshot.ts); closed when the window is emptied. */
+  heldFds: { close(): void } | undefined;
   /**
    * The window is seen through views of CHUNK bytes, made when first touched. One view
    * of the whole window would make V8 count all of it as external memory and collect
@@ -596,6 +598,9 @@ export class GuestMemory {
     this.snapshotBacked = [];
     this.mapGen++;
     this.tracked = this.held = undefined;
+    const fds = this.heldFds;
+    this.heldFds = undefined;
+    fds?.close();
     const flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED;
     sys(NR.mmap, this.hostBase, this.memSize, PROT_READ | PROT_WRITE, flags, -1, 0);
     sys(NR.mmap, this.sysHost, this.layout.sysSize, PROT_READ | PROT_WRITE, flags, -1, 0);

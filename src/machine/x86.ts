@@ -145,7 +145,12 @@ function readCpuFeatures(kvm: Kvm): CpuFeatures {
 }
 
 /** The last special registers initVcpu made from a reused vCPU's reset state, and what they were made for. */
-const MADE_SREGS = new WeakMap<Buffer, { key: string; sregs: Buffer }>();
+const MADE_SREGS = new WeakMap<Buffer, { key: readonly (number | bigint | boolean)[]; sregs: Buffer }>();
+
+function sameKey(a: readonly (number | bigint | boolean)[], b: readonly (number | bigint | boolean)[]): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return a.length === b.length;
+}
 
 /**
  * Puts a vCPU in 64-bit long mode at CPL3, at `rip` with stack `rsp`: segments, control
@@ -163,9 +168,9 @@ export function initVcpu(vcpu: VcpuFd, kvm: Kvm, mem: GuestMemory, feat: CpuFeat
   // A reused vCPU's special registers depend only on these: made once per combination
   // (a served program's restores all have the same; building them costs tens of µs of BigInt work).
   const pml4 = mem.sysGpa(mem.vcpuPages(index).pml4);
-  const key = resetSregs ? `${index},${pml4},${mem.sysVa(SYS.TSS)},${mem.sysVa(SYS.GDT)},${mem.sysVa(SYS.IDT)},${bases?.fs ?? 0n},${bases?.gs ?? 0n},${feat.xsave},${feat.fsgsbase}` : '';
+  const key = resetSregs ? [index, pml4, mem.sysVa(SYS.TSS), mem.sysVa(SYS.GDT), mem.sysVa(SYS.IDT), bases?.fs ?? 0n, bases?.gs ?? 0n, feat.xsave, feat.fsgsbase] : [];
   const made = resetSregs ? MADE_SREGS.get(resetSregs) : undefined;
-  if (made && made.key === key) {
+  if (made && sameKey(made.key, key)) {
     put(made.sregs);
     return;
   }

@@ -44,40 +44,65 @@ export interface SyntheticFile {
   dir?: { entries: ReadonlyArray<{ name: string; type: number; ino: number }> | undefined; pos: number };
 }
 
+/** A guest's fd table size (RLIMIT_NOFILE) unless its policy sets one. */
+export const DEFAULT_OPEN_FILES = 1024;
+
+/** Guest fds an FdTable has room for before it grows: 16 (its arrays then stay on the JavaScript heap). */
+const FIRST_SIZE = 16;
+
 export class FdTable {
-  private readonly host: Int32Array;
-  private readonly flags: Uint8Array;
+  // Per guest fd, grown as fds are used (up to `limit`): a program holds a few fds, and a
+  // table of 1,024 costs an allocation of 7 KiB off the JavaScript heap, several µs here, at
+  // every restore of a served program. An fd past the tables' length is not in use.
+  private host: Int32Array;
+  private flags: Uint8Array;
   /** File type (S_IFMT >> 12) of each guest fd's host file, 0 until asked (kindOf). */
-  private readonly kinds: Uint8Array;
+  private kinds: Uint8Array;
   /** Per guest fd: 0 not yet asked, 1 its host file is not on the device asked about, 2 it is (onDevice). */
-  private readonly devs: Uint8Array;
+  private devs: Uint8Array;
   /** Highest guest fd in use + 1 (for scans). */
   private top = 0;
+  /** Counts the changes to which host fd, with which flags, each guest fd is (see unchangedSince). */
+  private changes = 0;
 
-  constructor(readonly limit = 1024) {
-    // One allocation for the four tables (a VM is made per request when serving).
-    const b = new ArrayBuffer(limit * 7);
-    this.host = new Int32Array(b, 0, limit).fill(-1);
-    this.flags = new Uint8Array(b, limit * 4, limit);
-    this.kinds = new Uint8Array(b, limit * 5, limit);
-    this.devs = new Uint8Array(b, limit * 6, limit);
+  constructor(readonly limit = DEFAULT_OPEN_FILES) {
+    const n = Math.min(limit, FIRST_SIZE);
+    this.host = new Int32Array(n).fill(-1);
+    this.flags = new Uint8Array(n);
+    this.kinds = new Uint8Array(n);
+    this.devs = new Uint8Array(n);
+  }
+
+  /** Makes room for guest fd `fd` (< limit). */
+  private grow(fd: number): void {
+    const n = Math.min(this.limit, Math.max(fd + 1, this.host.length * 2));
+    const host = new Int32Array(n).fill(-1);
+    host.set(this.host);
+    this.host = host;
+    for (const k of ['flags', 'kinds', 'devs'] as const) {
+      const a = new Uint8Array(n);
+      a.set(this[k]);
+      this[k] = a;
+    }
   }
 
   /** Host fd behind guest fd `fd`, or -1. */
   get(fd: number): number {
-    return fd >= 0 && fd < this.limit ? this.host[fd]! : -1;
+    return fd >= 0 && fd < this.host.length ? this.host[fd]! : -1;
   }
 
   /** Installs host fd `hostFd` at the lowest free guest fd >= min; returns it, or -EMFILE. */
   add(hostFd: number, cloexec = false, min = 0): number {
     for (let fd = min; fd < this.limit; fd++) {
-      if (this.host[fd] === -1) { this.set(fd, hostFd, cloexec); return fd; }
+      if (this.get(fd) === -1) { this.set(fd, hostFd, cloexec); return fd; }
     }
     return -EMFILE;
   }
 
   /** Installs host fd at exactly guest fd `fd` (dup2/dup3); closes what was there. */
   set(fd: number, hostFd: number, cloexec = false): void {
+    if (fd >= this.host.length) this.grow(fd);
+    this.changes++;
     const old = this.host[fd]!;
     this.host[fd] = hostFd;
     this.flags[fd] = cloexec ? FD_CLOEXEC : 0;
@@ -115,6 +140,7 @@ export class FdTable {
 
   /** Guest fd `to` was made a duplicate of `from`: what torov keeps per open file follows. */
   duplicated(from: number, to: number): void {
+    this.changes++;
     const s = this.signalfds.get(from);
     if (s) this.signalfds.set(to, s);
     const pd = this.pidfds.get(from);
@@ -136,7 +162,7 @@ export class FdTable {
     this.kinds[fd] = mode >> 12;
     return mode;
   }
-  setFlags(fd: number, f: number): void { this.flags[fd] = f; }
+  setFlags(fd: number, f: number): void { if (fd >= 0 && fd < this.flags.length) { this.flags[fd] = f; this.changes++; } }
 
   /**
    * True if guest fd `fd`'s host file is on device `dev` (fstat once, then remembered; the
@@ -158,6 +184,7 @@ export class FdTable {
   close(fd: number): number {
     const h = this.get(fd);
     if (h < 0) return -EBADF;
+    this.changes++;
     this.host[fd] = -1;
     this.flags[fd] = 0;
     this.kinds[fd] = 0;
@@ -171,6 +198,20 @@ export class FdTable {
     return r < 0 && r !== -EINTR ? r : 0;
   }
 
+  /** A mark of the table's state now, for unchangedSince. */
+  mark(): number { return this.changes; }
+
+  /**
+   * True if, since `mark()` returned `m`, no guest fd was opened, closed, duplicated or had
+   * its flags changed, and none has anything torov keeps per fd (F_SETOWN, a signalfd, a
+   * pidfd, a file of torov's /proc) nor a working directory there: the guest sees the
+   * table as it was. (A restored VM's table then serves the next restore: Machine.close.)
+   */
+  unchangedSince(m: number): boolean {
+    return this.changes === m && this.sigio.size === 0 && this.signalfds.size === 0 && this.pidfds.size === 0
+      && this.synthetic.size === 0 && this.synCwd === undefined;
+  }
+
   /** Guest fds in use, ascending. */
   list(): number[] {
     const out: number[] = [];
@@ -178,7 +219,6 @@ export class FdTable {
     return out;
   }
 
-  /** Closes every host fd the guest holds. */
   /**
    * A fork: a new table with a host duplicate of every fd (the same open file, as fork
    * shares it: a pipe's ends stay one pipe), their close-on-exec flags and what torov keeps
@@ -208,7 +248,9 @@ export class FdTable {
     for (let i = 0; i < this.top; i++) if (this.host[i]! >= 0 && (this.flags[i]! & FD_CLOEXEC)) this.close(i);
   }
 
+  /** Closes every host fd the guest holds. */
   closeAll(): void {
+    this.changes++;
     this.sigio.clear();
     this.signalfds.clear();
     this.pidfds.clear();

@@ -30,7 +30,7 @@ import { Policy, verdict, ALLOW } from '../policy/policy';
 import { Dispatcher, NO_ARGS } from './dispatch';
 import { ThreadGroup, Task } from './task';
 import type { Observer } from '../syscalls/argcheck';
-import { Snapshot, CapturePoint, capture, isCapturePoint, restoreMemory, restoreFds, setEnvironment, rewindFiles, SnapshotError, resetInPlace } from './snapshot';
+import { Snapshot, CapturePoint, capture, isCapturePoint, restoreMemory, restoreFds, setEnvironment, rewindFiles, SnapshotError, resetInPlace, KeptFds, takeKeptFds } from './snapshot';
 
 import { F_DUPFD_CLOEXEC, F_GETFL, O_PATH, AT_FDCWD, O_DIRECTORY, O_CLOEXEC } from '../linux/fcntl';
 
@@ -117,6 +117,17 @@ function canonicalBase(v: number): bigint {
   if (!Number.isSafeInteger(v) || v < 0 || v >= 2 ** 47) throw new SnapshotError('restore: the snapshot\'s FS/GS base is not a user address');
   return BigInt(v);
 }
+
+/** The XSAVE area of signal frames for these CPU features: the same for every Machine (a few µs of BigInt work each time). */
+function signalXsave(feat: CpuFeatures): { readonly size: number; readonly features: bigint } {
+  let x = SIGNAL_XSAVE.get(feat);
+  if (!x) {
+    const features = frameXfeatures(feat);
+    SIGNAL_XSAVE.set(feat, x = { size: xsaveSize(feat, features), features });
+  }
+  return x;
+}
+const SIGNAL_XSAVE = new WeakMap<CpuFeatures, { readonly size: number; readonly features: bigint }>();
 
 /** A kept VM for a window of `memSize` bytes and `maxVcpus` vCPUs, if there is one. */
 function takeWarm(memSize: number, maxVcpus: number, snap?: Snapshot): WarmVm | undefined {
@@ -219,7 +230,7 @@ export class Machine implements SchedulerHost {
   readonly maxThreads: number;
   readonly cpus: number;
   /** The XSAVE area signal frames save: its size and the features in it. */
-  readonly xsave: { size: number; features: bigint };
+  readonly xsave: { readonly size: number; readonly features: bigint };
   /** vCPU fds by index (0 is the first thread's); finished threads' indexes for reuse. */
   private readonly vcpus: VcpuFd[] = [];
   private readonly freeIndexes: number[] = [];
@@ -248,6 +259,8 @@ export class Machine implements SchedulerHost {
   private ranOnce = false;
   /** A restored VM: the window's mapping generation once restored (see resetInPlace). */
   private restoreGen = -1;
+  /** A restored VM: its fd table's mark, its working directory's fd and the stdio they were made from, as restored (see KeptFds). */
+  private restoredFds: { mark: number; cwdFd: number; stdio: readonly number[] } | undefined;
 
   constructor(cfg: MachineConfig, origin?: ForkOrigin) {
     this.cfg = cfg;
@@ -262,8 +275,7 @@ export class Machine implements SchedulerHost {
     this.cpus = Math.max(1, cfg.cpus ?? HOST_CPUS);
     this.kvm = kvmHandle();
     this.features = cpuFeatures(this.kvm);
-    const xfeatures = frameXfeatures(this.features);
-    this.xsave = { size: xsaveSize(this.features, xfeatures), features: xfeatures };
+    this.xsave = signalXsave(this.features);
     if ((cfg.capture || cfg.restore) && cfg.syscallPath === 'ring') throw new SnapshotError('snapshots need --syscall-path exit');
     const winSize = windowSize(cfg.memory);
     const reuse = takeWarm(winSize, this.maxThreads, origin ? undefined : cfg.restore);
@@ -271,6 +283,7 @@ export class Machine implements SchedulerHost {
     if (reuse?.mem?.held !== undefined && (origin || reuse.mem.held !== cfg.restore)) reuse.mem.scrub();
     this.vm = reuse ? reuse.vm : this.kvm.createVm();
     let created: VcpuFd | undefined;
+    let kept: KeptFds | undefined;
     try {
       // (A restore copies the snapshot's system pages, page tables included, over them.)
       this.mem = reuse?.mem ? (cfg.restore && !origin ? reuse.mem : reuse.mem.renew()) : GuestMemory.acquire(winSize, this.maxThreads);
@@ -314,7 +327,10 @@ export class Machine implements SchedulerHost {
           // A restore: the snapshot's system pages, its memory mapped copy-on-write, its mappings and fds.
           this.restoredInPlace = restoreMemory(snap, this.mem);
           this.as = snap.as.cloneInto(this.mem);
-          this.fds = restoreFds(snap, cfg.openFiles, [0, 1, 2].map((fd) => cfg.stdio?.[fd] ?? fd));
+          const stdio = [0, 1, 2].map((fd) => cfg.stdio?.[fd] ?? fd);
+          kept = this.restoredInPlace ? takeKeptFds(this.mem, cfg.openFiles, stdio) : undefined;
+          this.fds = kept?.fds ?? restoreFds(snap, cfg.openFiles, stdio);
+          this.restoredFds = { mark: this.fds.mark(), cwdFd: -1, stdio };
         } else {
           writeSystemTables(this.mem);
           this.as = new AddressSpace(this.mem, cfg.memory);
@@ -330,7 +346,8 @@ export class Machine implements SchedulerHost {
         if (snap) {
           for (const [sig, act] of snap.group.sigactions) this.group.sigactions.set(sig, { ...act });
           this.group.umask = snap.group.umask;
-          if (snap.group.cwdFd >= 0) this.group.cwdFd = sys(NR.fcntl, snap.group.cwdFd, F_DUPFD_CLOEXEC, 3);
+          if (snap.group.cwdFd >= 0) this.group.cwdFd = kept ? kept.cwdFd : sys(NR.fcntl, snap.group.cwdFd, F_DUPFD_CLOEXEC, 3);
+          this.restoredFds!.cwdFd = this.group.cwdFd;
         }
         this.scheduler = new Scheduler(this, cfg.syscallPath === 'ring', cfg.spawnThread === true, this.group.pid);
         this.task = new Task(this.group, this.group.pid, this.scheduler);
@@ -420,7 +437,9 @@ export class Machine implements SchedulerHost {
       this.vm.close();
       if (!origin?.adopt) (this as { fds?: FdTable }).fds?.closeAll();
       const g = (this as { group?: ThreadGroup }).group;
-      if (origin && !origin.adopt && g && g.cwdFd >= 0) sys(NR.close, g.cwdFd);
+      // (A fork's and a restore's working directory fd is their own; so is a kept one not yet given to the group.)
+      if (g && g.cwdFd >= 0 && (origin ? !origin.adopt : cfg.restore !== undefined)) sys(NR.close, g.cwdFd);
+      else if (kept && kept.cwdFd >= 0) sys(NR.close, kept.cwdFd);
       (this as { mem?: GuestMemory }).mem?.release();
       throw e;
     }
@@ -818,8 +837,9 @@ export class Machine implements SchedulerHost {
       this.vcpu.fd.runOnce();
       run.setUint8(RUN.immediate_exit, 0);
     }
-    this.fds.closeAll();
-    if (this.group.cwdFd >= 0) { sys(NR.close, this.group.cwdFd); this.group.cwdFd = -1; }
+    // A restored VM's fds may stay with its window for the next restore (below).
+    const mayKeep = this.restoredFds !== undefined && reusable && this.borrowers === 0;
+    if (!mayKeep) this.closeFds();
     // vfork children still run over its memory (their vCPUs are this VM's: it was not reusable).
     if (this.borrowers > 0) { this.releaseDeferred = true; return; }
     // A guest process's VM keeps its memory registered for the next fork (WarmVm.mem), a restored VM for the next restore.
@@ -829,6 +849,13 @@ export class Machine implements SchedulerHost {
     const inPlace = keepMem && this.cfg.restore !== undefined && resetInPlace(this.cfg.restore, this.mem, this.restoreGen);
     if (!keepMem) this.mem.release();
     else if (!inPlace) this.mem.scrub();
+    if (mayKeep) {
+      const r = this.restoredFds!;
+      if (inPlace && this.group.fds === this.fds && this.fds.unchangedSince(r.mark) && this.group.cwdFd === r.cwdFd) {
+        this.mem.heldFds = new KeptFds(this.fds, this.group.cwdFd, r.stdio);
+        this.group.cwdFd = -1;
+      } else this.closeFds();
+    }
     // Keep the VM for the next Machine of this process, unless its guest ended in a state
     // torov did not see through (a triple fault, an internal error, a VMM error).
     if (reusable) {
@@ -839,6 +866,12 @@ export class Machine implements SchedulerHost {
       return;
     }
     this.releaseVm(false);
+  }
+
+  /** Closes the guest's fds and its working directory's. */
+  private closeFds(): void {
+    this.fds.closeAll();
+    if (this.group.cwdFd >= 0) { sys(NR.close, this.group.cwdFd); this.group.cwdFd = -1; }
   }
 
   /** Releases the VM for good, and its memory unless that is done (close). */

@@ -28,7 +28,7 @@ import { REGS } from '../kvm/kvm';
 import { PAGE_SIZE } from '../machine/layout';
 import { GuestMemory } from '../machine/memory';
 import { AddressSpace } from '../machine/mm';
-import { FdTable } from '../syscalls/fdtable';
+import { FdTable, DEFAULT_OPEN_FILES } from '../syscalls/fdtable';
 import { STAT } from '../linux/structs';
 import { S_IFMT, S_IFREG, S_IFSOCK, S_IFCHR } from '../linux/stat';
 import { F_DUPFD_CLOEXEC, F_GETFL } from '../linux/fcntl';
@@ -296,6 +296,8 @@ function hostRanges(s: Snapshot, mem: GuestMemory): Array<[number, number]> {
 }
 
 let sysVec = Buffer.alloc(64);
+/** Per snapshot: 1 for each page of the system slot below the vCPU blocks that it holds. */
+const SYS_PAGES = new WeakMap<Snapshot, Uint8Array>();
 
 /**
  * A window kept after its run: the system slot below the vCPU blocks as the snapshot had
@@ -303,10 +305,16 @@ let sysVec = Buffer.alloc(64);
  */
 function restoreSystemPages(s: Snapshot, mem: GuestMemory): void {
   const pages = mem.layout.vcpuOffset / PAGE_SIZE;
+  let held = SYS_PAGES.get(s);
+  if (!held || held.length !== pages) {
+    held = new Uint8Array(pages);
+    for (const [off, b] of s.sys) held.fill(1, off / PAGE_SIZE, Math.min(pages, (off + b.length) / PAGE_SIZE));
+    SYS_PAGES.set(s, held);
+  }
   if (sysVec.length < pages) sysVec = Buffer.alloc(pages);
-  if (sys(NR.mincore, mem.sysHost, pages * PAGE_SIZE, addressOf(sysVec)) < 0) sysVec.fill(1, 0, pages);
-  for (const [off, b] of s.sys) sysVec.fill(0, off / PAGE_SIZE, (off + b.length) / PAGE_SIZE);
-  for (let i = 0; i < pages; i++) if (sysVec[i]! & 1) mem.sys8.fill(0, i * PAGE_SIZE, (i + 1) * PAGE_SIZE);
+  const touched = sys(NR.mincore, mem.sysHost, pages * PAGE_SIZE, addressOf(sysVec)) < 0;
+  // (Plain loops: Buffer.fill costs about a µs a call in Node.)
+  for (let i = 0; i < pages; i++) if ((touched || (sysVec[i]! & 1) !== 0) && held[i] === 0) mem.sys8.fill(0, i * PAGE_SIZE, (i + 1) * PAGE_SIZE);
   for (const [off, b] of s.sys) mem.sys8.set(b, off);
 }
 
@@ -344,6 +352,30 @@ export function resetInPlace(s: Snapshot, mem: GuestMemory, genAtRestore: number
 
 /** Most pages a window kept in place keeps writable and reads back after each run (resetInPlace): 256 KiB. */
 const HOT_PAGES = 64;
+
+/**
+ * A restored run's fds as its restore made them (its table unchanged, its working directory
+ * the same fd), kept with its window after a reset in place (GuestMemory.heldFds): the next
+ * restore in place takes them instead of duplicating every host fd again, and its release
+ * closes none. The guest cannot tell: the same host files, the same guest fds and flags.
+ */
+export class KeptFds {
+  constructor(readonly fds: FdTable, readonly cwdFd: number, readonly stdio: readonly number[]) {}
+  close(): void {
+    this.fds.closeAll();
+    if (this.cwdFd >= 0) sys(NR.close, this.cwdFd);
+  }
+}
+
+/** A restore in place: the fds its window kept, if they were made from the same `stdio` and limit; else undefined (and they are closed). */
+export function takeKeptFds(mem: GuestMemory, limit: number | undefined, stdio: readonly number[]): KeptFds | undefined {
+  const k = mem.heldFds;
+  mem.heldFds = undefined;
+  if (!(k instanceof KeptFds)) { k?.close(); return undefined; }
+  if (k.fds.limit === (limit ?? DEFAULT_OPEN_FILES) && k.stdio.length === stdio.length && k.stdio.every((fd, i) => fd === stdio[i])) return k;
+  k.close();
+  return undefined;
+}
 
 /** The restored fd table: stdio from `stdio` (duplicated), then the snapshot's other fds. */
 export function restoreFds(s: Snapshot, limit: number | undefined, stdio: readonly number[]): FdTable {

@@ -12,8 +12,11 @@
  * no CGI header), big (a 200 KiB body), status (a 201 with a header of its own), dontneed
  * (madvise(MADV_DONTNEED) over half the table, which then reads zero), exec (runs itself
  * again with the argument "bsscheck", which reports whether its .bss starts zeroed: that
- * of the image before was filled at initialisation), anything else: a 200 with what it saw.
+ * of the image before was filled at initialisation), flags and fds (report then change the
+ * stdio status flags, or the fd table and working directory), scribble (writes its whole
+ * table), anything else: a 200 with what it saw.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -100,6 +103,30 @@ int main(int argc, char **argv)
 		fcntl(0, F_SETFL, in | m);
 		fcntl(1, F_SETFL, out | m);
 		printf("Content-Type: text/plain\r\n\r\nflags in=%d out=%d\n", in & m, out & m);
+		return 0;
+	}
+	if (strcmp(q, "fds") == 0 || strcmp(q, "cwd") == 0) {
+		/* The fd table and working directory as this request found them, then changed
+		 * (fds: closes, duplicates, flags and opens; cwd: changes directory): the next
+		 * request must find them as this one did. */
+		char seen[256] = "", cwd[128] = "?";
+		for (int fd = 0; fd < 10; fd++) {
+			char one[24];
+			snprintf(one, sizeof one, " %d:%d", fd, fcntl(fd, F_GETFD));
+			strcat(seen, one);
+		}
+		if (!getcwd(cwd, sizeof cwd)) strcpy(cwd, "?");
+		char link[128];
+		ssize_t ln = readlink("/proc/self/cwd", link, sizeof link - 1);
+		if (ln < 0) snprintf(link, sizeof link, "(errno %d)", errno); else link[ln] = 0;
+		if (q[0] == 'f') {
+			fflush(stdout);
+			close(0);
+			dup2(1, 7);
+			fcntl(1, F_SETFD, FD_CLOEXEC);
+			open("/dev/null", O_RDONLY);
+		} else if (chdir("/tmp") != 0) snprintf(cwd, sizeof cwd, "(chdir: errno %d)", errno);
+		printf("Content-Type: text/plain\r\n\r\nfds%s cwd=%s proc=%s\n", seen, cwd, link);
 		return 0;
 	}
 	if (strcmp(q, "scribble") == 0) {

@@ -232,6 +232,29 @@ test('serve: status flags a request sets on its stdin and stdout (F_SETFL) are g
   }
 });
 
+test('serve: a request that changes its fd table and working directory leaves neither to the next; one that does not keeps its fds for the next restore', async () => {
+  const s = await startServer(['--policy', path.join(ROOT, 'test', 'fixtures', 'cgi-fds-policy.json'), '--concurrency', '1']);
+  try {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    // Plain requests leave the restored fds as they were (kept with the window); an "fds"
+    // or "cwd" request reports the table and cwd it found, then changes the table or the cwd.
+    const seen: string[] = [];
+    for (const q of ['x', 'fds', 'fds', 'x', 'cwd', 'cwd', 'x', 'fds', 'x', 'cwd']) {
+      const r = await request(s.port, agent, `/d?${q}`);
+      assert.equal(r.status, 200, r.body);
+      if (q !== 'x') seen.push(r.body.trim()); else assert.equal(fields(r.body)['count'], '1', r.body);
+    }
+    assert.match(seen[0]!, /^fds 0:0 1:0 2:0 3:-1 4:-1 5:-1 6:-1 7:-1 8:-1 9:-1 cwd=\/\S* proc=\/\S*$/, seen[0]);
+    assert.ok(!seen[0]!.includes('/tmp') && !seen[0]!.includes('errno'), seen[0]);
+    for (const [i, b] of seen.entries()) assert.equal(b, seen[0], `fds request ${i + 1}`);
+    const inPlace = Number(/^torov_serve_restores_in_place_total (\d+)$/m.exec((await request(s.port, agent, '/-/metrics')).body)?.[1]);
+    if (kernelAtLeast(6, 7)) assert.ok(inPlace >= 9, `${inPlace} restores in place`);
+    agent.destroy();
+  } finally {
+    assert.equal(await stop(s), 0, s.stderr());
+  }
+});
+
 /** The value of metric `name` (a line `name value`) in a /-/metrics answer. */
 function metric(text: string, name: string): number {
   const m = new RegExp(`^${name.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text);
