@@ -104,10 +104,15 @@ export class GuestMemory {
   private constructor(memSize: number, maxVcpus: number) {
     this.memSize = memSize;
     this.layout = systemLayout(memSize, maxVcpus);
-    this.hostBase = mmapAnon(memSize);
+    // The window, a guard page, then the system slot: one host range, so that a restored
+    // VM's release lists the pages written in its stack and in its system pages with one
+    // scan (src/vmm/snapshot.ts, resetInPlace). The guard page (no access) keeps a load or
+    // store past the window's end from reaching the page tables.
+    this.hostBase = mmapAnon(memSize + PAGE_SIZE + this.layout.sysSize);
+    sys(NR.mprotect, this.hostBase + memSize, PAGE_SIZE, PROT_NONE);
     // A guest file mapping can lose its backing under the VMM's loads and stores (bus-guard.ts).
     guardWindow(this.hostBase, memSize);
-    this.sysHost = mmapAnon(this.layout.sysSize);
+    this.sysHost = this.hostBase + memSize + PAGE_SIZE;
     const sysBuf = viewOf(this.sysHost, this.layout.sysSize);
     this.sys8 = new Uint8Array(sysBuf);
     this.sysDv = new DataView(sysBuf);
@@ -621,8 +626,7 @@ export class GuestMemory {
     this.scrub();
     if (GuestMemory.pool.length < 2) { GuestMemory.pool.push(this); return; }
     unguardWindow(this.hostBase);
-    sys(NR.munmap, this.hostBase, this.memSize);
-    sys(NR.munmap, this.sysHost, this.layout.sysSize);
+    sys(NR.munmap, this.hostBase, this.memSize + PAGE_SIZE + this.layout.sysSize);
   }
 }
 

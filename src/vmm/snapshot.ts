@@ -245,15 +245,13 @@ export function listenAgain(l: NonNullable<SnapFd['listen']>, what: string): num
 /**
  * Gives `mem` the snapshot's memory: its system pages copied, its pages mapped copy-on-write.
  * A window that holds this snapshot's state already (reset in place by resetInPlace after
- * its last run) gets only the system pages again, and keeps its pages and KVM's translations
- * of them. Returns true for that case.
+ * its last run: its system pages too) is taken as it is, with its pages and KVM's
+ * translations of them. Returns true for that case.
  */
 export function restoreMemory(s: Snapshot, mem: GuestMemory): boolean {
   if (mem.memSize !== s.memSize || mem.layout.maxVcpus !== s.maxVcpus) throw new SnapshotError('restore: a window of another size');
   if (mem.held === s) {
     mem.held = undefined;
-    restoreSystemPages(s, mem);
-    markFiles(s, mem);
     return true;
   }
   // (Most of a restore's time: the released window's system slot is fresh memory, and each
@@ -266,10 +264,34 @@ export function restoreMemory(s: Snapshot, mem: GuestMemory): boolean {
   }
   mem.snapshotBacked = s.ranges.map(([start, len]) => [start, start + len]);
   markFiles(s, mem);
-  // Every page written from now on is listed by the kernel, so that after the run this
-  // window can be put back in place (resetInPlace) instead of mapped afresh.
-  mem.tracked = openWriteTracking() && trackWrites(mem.hostBase, mem.memSize, hostRanges(s, mem)) ? s : undefined;
+  systemImage(s, mem);
+  // Every page written from now on, in the window and in the system pages below the vCPU
+  // blocks, is listed by the kernel, so that after the run this window can be put back in
+  // place (resetInPlace) instead of mapped afresh.
+  mem.tracked = openWriteTracking() && trackWrites(mem.hostBase, mem.memSize, hostRanges(s, mem))
+    && trackWrites(mem.sysHost, mem.layout.sysSize, [[mem.sysHost, mem.layout.vcpuOffset]]) ? s : undefined;
   return false;
+}
+
+/**
+ * Per snapshot: its system pages below the vCPU blocks as a restore leaves them (the
+ * snapshot's copies, their file marks cleared by markFiles), by page index. Every other
+ * page there is zero after a restore. What resetInPlace puts back over the pages a run wrote.
+ */
+const SYS_IMAGE = new WeakMap<Snapshot, Map<number, Uint8Array>>();
+
+/** Records the snapshot's system image from `mem`, just restored (the first time only: it is the same at every restore). */
+function systemImage(s: Snapshot, mem: GuestMemory): Map<number, Uint8Array> {
+  let img = SYS_IMAGE.get(s);
+  if (!img) {
+    img = new Map();
+    const pages = mem.layout.vcpuOffset / PAGE_SIZE;
+    for (const [off, b] of s.sys) {
+      for (let p = off / PAGE_SIZE; p < Math.min(pages, (off + b.length) / PAGE_SIZE); p++) img.set(p, mem.sys8.slice(p * PAGE_SIZE, (p + 1) * PAGE_SIZE));
+    }
+    SYS_IMAGE.set(s, img);
+  }
+  return img;
 }
 
 /** The memfd is sealed: no page of it can go away, so the VMM's accessors need no care there. */
@@ -295,43 +317,32 @@ function hostRanges(s: Snapshot, mem: GuestMemory): Array<[number, number]> {
   return out;
 }
 
-let sysVec = Buffer.alloc(64);
-/** Per snapshot: 1 for each page of the system slot below the vCPU blocks that it holds. */
-const SYS_PAGES = new WeakMap<Snapshot, Uint8Array>();
-
-/**
- * A window kept after its run: the system slot below the vCPU blocks as the snapshot had
- * it (its pages copied, every other page the run touched zeroed, as in a fresh slot).
- */
-function restoreSystemPages(s: Snapshot, mem: GuestMemory): void {
-  const pages = mem.layout.vcpuOffset / PAGE_SIZE;
-  let held = SYS_PAGES.get(s);
-  if (!held || held.length !== pages) {
-    held = new Uint8Array(pages);
-    for (const [off, b] of s.sys) held.fill(1, off / PAGE_SIZE, Math.min(pages, (off + b.length) / PAGE_SIZE));
-    SYS_PAGES.set(s, held);
-  }
-  if (sysVec.length < pages) sysVec = Buffer.alloc(pages);
-  const touched = sys(NR.mincore, mem.sysHost, pages * PAGE_SIZE, addressOf(sysVec)) < 0;
-  // (Plain loops: Buffer.fill costs about a µs a call in Node.)
-  for (let i = 0; i < pages; i++) if ((touched || (sysVec[i]! & 1) !== 0) && held[i] === 0) mem.sys8.fill(0, i * PAGE_SIZE, (i + 1) * PAGE_SIZE);
-  for (const [off, b] of s.sys) mem.sys8.set(b, off);
-}
-
 /**
  * After a restored VM's run: puts its window back to the snapshot's state in place, if
  * that can be done exactly: the window was registered for write tracking at its restore
  * and the run changed none of its mappings (`mapGen`). Each page written since (by the
- * guest, by the host kernel for it, by the VMM) is dropped: a page of the snapshot's memfd
- * reads the snapshot's contents again, an anonymous page reads zero, and KVM forgets only
- * those pages. Returns false when it cannot; the caller then empties the window.
+ * guest, by the host kernel for it, by the VMM) gets the snapshot's contents again: a
+ * window page from the snapshot's memfd (which reads zero where the snapshot had no page),
+ * a system page from the snapshot's system image (zero where it has none). KVM forgets
+ * only those pages. Returns false when it cannot; the caller then empties the window.
  */
 export function resetInPlace(s: Snapshot, mem: GuestMemory, genAtRestore: number): boolean {
   if (mem.tracked !== s || mem.mapGen !== genAtRestore) return false;
-  const written: Array<[number, number]> = [];
+  const img = SYS_IMAGE.get(s);
+  if (!img) return false;
+  const written: Array<[number, number]> = [], sysWritten: number[] = [];
+  const winEnd = mem.hostBase + mem.memSize;
   let pages = 0;
-  for (const [start, len] of hostRanges(s, mem)) {
-    if (!forWritten(start, len, (h, n) => { written.push([h, n]); pages += n / PAGE_SIZE; })) return false;
+  for (const [start, len] of scanRanges(s, mem)) {
+    const ok = forWritten(start, len, (h, n) => {
+      if (h < winEnd) {
+        const w = Math.min(n, winEnd - h);
+        written.push([h, w]);
+        pages += w / PAGE_SIZE;
+      }
+      for (let a = Math.max(h, mem.sysHost); a < h + n; a += PAGE_SIZE) sysWritten.push((a - mem.sysHost) / PAGE_SIZE);
+    });
+    if (!ok) return false;
   }
   // A program's few hot pages (its stack, its data): the snapshot's contents are read back
   // over them from the memfd (which reads zero where the snapshot had no page), and they stay
@@ -346,9 +357,42 @@ export function resetInPlace(s: Snapshot, mem: GuestMemory, genAtRestore: number
     const ok = hot ? sys(NR.pread64, s.memfd, h, n, h - mem.hostBase) === n : sys(NR.madvise, h, n, MADV_DONTNEED) === 0 && protect(h, n);
     if (!ok) return false;
   }
+  // The system pages written (the clock page at each restore; an exception's frame on the
+  // exception stack; few others): copied back, and kept writable as hot pages are.
+  const sysPages = mem.layout.vcpuOffset / PAGE_SIZE;
+  for (const p of sysWritten) {
+    if (p >= sysPages) return false;
+    const b = img.get(p);
+    if (b) mem.sys8.set(b, p * PAGE_SIZE); else mem.sys8.fill(0, p * PAGE_SIZE, (p + 1) * PAGE_SIZE);
+  }
   mem.held = s;
   return true;
 }
+
+/**
+ * The host ranges resetInPlace scans: the snapshot's mappings and the system pages below
+ * the vCPU blocks (right after the window and its guard page: GuestMemory), with ranges
+ * less than SCAN_GAP apart scanned as one. Each scan costs several µs here whatever its
+ * length, and a gap between mappings has no page written (nothing maps it).
+ */
+function scanRanges(s: Snapshot, mem: GuestMemory): ReadonlyArray<readonly [number, number]> {
+  const c = SCAN_RANGES.get(mem);
+  if (c && c.s === s) return c.ranges;
+  const out: Array<[number, number]> = [];
+  const all = [...hostRanges(s, mem), [mem.sysHost, mem.layout.vcpuOffset] as [number, number]].sort((a, b) => a[0] - b[0]);
+  for (const [start, len] of all) {
+    const last = out[out.length - 1];
+    if (last && start - (last[0] + last[1]) <= SCAN_GAP) last[1] = Math.max(last[1], start + len - last[0]);
+    else out.push([start, len]);
+  }
+  SCAN_RANGES.set(mem, { s, ranges: out });
+  return out;
+}
+/** The last snapshot's scanRanges in each window (the same for every reset of it in place). */
+const SCAN_RANGES = new WeakMap<GuestMemory, { s: Snapshot; ranges: ReadonlyArray<readonly [number, number]> }>();
+
+/** The widest gap between two ranges scanned as one (resetInPlace): 2 MiB, one page table's worth. */
+const SCAN_GAP = 2 << 20;
 
 /** Most pages a window kept in place keeps writable and reads back after each run (resetInPlace): 256 KiB. */
 const HOT_PAGES = 64;
