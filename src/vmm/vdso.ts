@@ -92,10 +92,16 @@ export function setupVdso(mem: GuestMemory, vcpu: VcpuFd): boolean {
   if (!khz) return false;
   const c = clockPage(vcpu, khz);
   if (!c) return false;
-  // (No guest runs yet: the page is written whole, its sequence already even.)
-  mem.sys8.set(c, SYS.VVAR);
-  mem.sys8.set(VDSO_IMAGE, SYS.VDSO);
+  // (No guest runs yet: the page is written whole, its sequence already even.) Pages that
+  // hold these bytes already (a window reset in place) are not written: a written system
+  // page is copied back at the release of a restored VM (src/vmm/snapshot.ts, resetInPlace).
+  putUnlessSame(mem.sys8, SYS.VVAR, c);
+  putUnlessSame(mem.sys8, SYS.VDSO, VDSO_IMAGE);
   return true;
+}
+
+function putUnlessSame(to: Uint8Array, at: number, bytes: Uint8Array): void {
+  if (Buffer.compare(to.subarray(at, at + bytes.length), bytes) !== 0) to.set(bytes, at);
 }
 
 /** The clock page's bytes for the vCPU's current pairing, made once per pairing (BigInt work a VM start need not repeat). */
