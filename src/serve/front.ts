@@ -23,7 +23,9 @@
  *  - "listening on http://..." is printed when every worker is ready; connections that
  *    come before are held until then.
  *  - a worker that dies while serving is said so and replaced (its open connections are
- *    lost with it); one that dies before it is ready ends the front with its status.
+ *    lost with it), after a growing delay if its slot's worker died shortly before too
+ *    (RESTART_WINDOW_MS); connections wait while no worker is up. One that dies before
+ *    the front first listens ends the front with its status.
  *  - SIGTERM or SIGINT: the front stops accepting and passes the signal on; each worker
  *    answers what it has taken in and exits; the front exits 0 when all exited 0.
  *  - GET /-/metrics, answered by whichever worker has the connection, sums every worker's
@@ -64,8 +66,16 @@ interface Worker {
   lost: boolean;
 }
 
-/** Most connections held while the workers start (each is an fd of the front's). */
+/** Most connections held while the workers start, or while none is up (each is an fd of the front's). */
 const MAX_HELD = 1024;
+
+/**
+ * A worker that ends within RESTART_WINDOW_MS of its slot's last restart is started again
+ * only after a delay, doubled at each such end from RESTART_FIRST_MS up to RESTART_MAX_MS:
+ * a program (or request) that kills its worker again and again costs a snapshot now and
+ * then, not a busy loop of them. The first end in a while is replaced at once.
+ */
+const RESTART_WINDOW_MS = 30_000, RESTART_FIRST_MS = 250, RESTART_MAX_MS = 10_000;
 
 /** How long the front waits for a worker's figures for /-/metrics (a worker in a guest's run answers after it). */
 const GATHER_MS = 1000;
@@ -87,6 +97,8 @@ export function runFront(o: FrontOptions): void {
   let nextGather = 1;
   const gathers = new Map<number, { asker: Worker; id: number; want: Set<Worker>; figures: unknown[]; timer: NodeJS.Timeout }>();
   const bin = torovBinary();
+  /** Per worker slot: its last restart and the delay before it (see RESTART_WINDOW_MS). */
+  const restarts = new Map<number, { at: number; delay: number; timer?: NodeJS.Timeout }>();
 
   const server = net.createServer({ pauseOnConnect: true, noDelay: true }, (sock) => {
     sock.on('error', () => { /* the client went away before a worker took it */ });
@@ -104,7 +116,11 @@ export function runFront(o: FrontOptions): void {
   function handOver(sock: net.Socket): void {
     let best: Worker | undefined;
     for (const w of workers) if (w.ready && !w.gone && !w.lost && (best === undefined || w.open < best.open)) best = w;
-    if (best === undefined) { sock.destroy(); return; }
+    if (best === undefined) {
+      // No worker is up (they are being replaced): the connection waits for one.
+      if (held.length < MAX_HELD) held.push(sock); else sock.destroy();
+      return;
+    }
     const w = best;
     w.open++;
     w.child.send({ t: 'conn' } satisfies FrontMessage, sock, { keepOpen: false }, (err) => {
@@ -136,7 +152,7 @@ export function runFront(o: FrontOptions): void {
           const host = a.address.includes(':') ? `[${a.address}]` : a.address;
           o.say(`torov: serve: ${firstLine}; listening on http://${host}:${a.port}/ with ${o.workers} workers`);
           for (const s of held.splice(0)) handOver(s);
-        }
+        } else if (listening) for (const s of held.splice(0)) handOver(s);
         break;
       case 'closed':
         w.open = Math.max(0, w.open - 1);
@@ -181,7 +197,7 @@ export function runFront(o: FrontOptions): void {
       if (workers.every((x) => x.gone)) o.exit(workers.reduce((s, x) => s || (x.child.exitCode ?? (x.child.signalCode ? 128 : 0)), 0));
       return;
     }
-    if (!w.ready) {
+    if (!w.ready && !listening) {
       // Before it could serve: the program or its options cannot be served (the worker said why).
       draining = true;
       server.close();
@@ -195,14 +211,25 @@ export function runFront(o: FrontOptions): void {
       }
       return;
     }
-    o.say(`torov: serve: worker ${w.n} (pid ${w.child.pid}) ended (${signal ? `killed by ${signal}` : `status ${code}`}) with ${w.open} open connection${w.open === 1 ? '' : 's'}; starting another`);
-    const i = workers.indexOf(w);
-    workers[i] = start(w.n);
+    const now = Date.now(), last = restarts.get(w.n);
+    const delay = last && now - last.at < RESTART_WINDOW_MS ? Math.min(Math.max(2 * last.delay, RESTART_FIRST_MS), RESTART_MAX_MS) : 0;
+    const r: { at: number; delay: number; timer?: NodeJS.Timeout } = { at: now + delay, delay };
+    restarts.set(w.n, r);
+    o.say(`torov: serve: worker ${w.n} (pid ${w.child.pid}) ended (${signal ? `killed by ${signal}` : `status ${code}`})${w.ready ? '' : ' before it was ready'}`
+      + ` with ${w.open} open connection${w.open === 1 ? '' : 's'}; starting another${delay > 0 ? ` in ${delay / 1000} s (it ended again within ${RESTART_WINDOW_MS / 1000} s)` : ''}`);
+    const replace = () => {
+      r.timer = undefined;
+      if (draining) return;
+      const i = workers.indexOf(w);
+      if (i >= 0) workers[i] = start(w.n);
+    };
+    if (delay > 0) r.timer = setTimeout(replace, delay); else replace();
   }
 
   function drain(sig: NodeJS.Signals): void {
     if (draining) return;
     draining = true;
+    for (const r of restarts.values()) if (r.timer) clearTimeout(r.timer);
     server.close();
     for (const s of held.splice(0)) s.destroy();
     for (const w of workers) if (!w.gone) w.child.kill(sig);

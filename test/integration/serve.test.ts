@@ -295,6 +295,21 @@ test('serve --workers 2: two keep-alive clients go to two VMMs; every request se
       reporting = metric((await request(s.port, a, '/-/metrics')).body, 'torov_serve_workers_reporting');
     }
     assert.equal(reporting, 2, 'the new worker serves');
+
+    // Its replacement dies too, soon after: the next one starts after a delay, and requests
+    // made meanwhile are answered (by the other worker, or held for the new one).
+    const now = fs.readFileSync(`/proc/${s.proc.pid}/task/${s.proc.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+    const replacement = now.find((p) => p !== children[1]);
+    assert.ok(replacement !== undefined && now.length === 2, `the front's children: ${now.join(' ')}`);
+    process.kill(replacement, 'SIGKILL');
+    await until(() => new RegExp(`\\(pid ${replacement}\\) ended \\(killed by SIGKILL\\) with \\d+ open connections?; starting another in 0\\.25 s \\(it ended again within 30 s\\)`).test(s.stderr()), s.stderr);
+    for (let i = 0; i < 10; i++) assert.equal(fields((await request(s.port, a, `/after-second-kill/${i}`)).body)['count'], '1');
+    reporting = 0;
+    for (let t = 0; t < 100 && reporting < 2; t++) {
+      await new Promise((r) => setTimeout(r, 100));
+      reporting = metric((await request(s.port, a, '/-/metrics')).body, 'torov_serve_workers_reporting');
+    }
+    assert.equal(reporting, 2, 'the third worker of that slot serves');
   } finally {
     assert.equal(await stop(s), 0, s.stderr());
   }
