@@ -66,6 +66,31 @@ export class GuestMemory {
    * a restored VM whose run changed none can be put back in place (src/vmm/snapshot.ts).
    */
   mapGen = 0;
+  /**
+   * Counts the changes to the window's host mappings and protections (a file or fresh
+   * memory mapped over it, pages dropped, protections flipped): a subset of `mapGen`'s. A
+   * restored VM whose run changed its guest mappings only by adding some (brk growth, new
+   * anonymous mappings) can still be put back in place; after one of these it cannot.
+   */
+  hostGen = 0;
+  /**
+   * The guest ranges whose pages write tracking protected at the restore (the snapshot's
+   * mappings: write-track.ts): a host change elsewhere in the window (to memory a run
+   * mapped itself and gave back) loses nothing an in-place reset needs, and leaves
+   * `hostGen` as it was. Empty but for a tracked restored window.
+   */
+  trackedRanges: ReadonlyArray<readonly [number, number]> = [];
+
+  /** A change to the host memory behind [va, va+len) made outside this class (AddressSpace.dontneed): counted as the class's own are. */
+  noteHostChange(va: number, len: number): void {
+    if (this.touchesTracked(va, len)) this.hostGen++;
+  }
+
+  /** Whether [va, va+len) meets a tracked range (see trackedRanges). */
+  private touchesTracked(va: number, len: number): boolean {
+    for (const [s, e] of this.trackedRanges) if (va < e && va + len > s) return true;
+    return false;
+  }
   /** The snapshot whose restore registered this window for write tracking (write-track.ts). */
   tracked: object | undefined;
   /** The snapshot whose state this window holds again after an in-place reset (ready for its next restore). */
@@ -223,7 +248,7 @@ export class GuestMemory {
    * not. The mark tells the VMM's own accessors to copy through the kernel (fileSafe).
    */
   markFile(va: number, len: number, file: boolean): void {
-    if (file) this.mapGen++;
+    if (file) { this.mapGen++; this.hostGen++; }
     const s = this.sys32;
     const end = this.pteBase + ((va + len) / PAGE_SIZE) * 2;
     for (let w = this.pteBase + (va / PAGE_SIZE) * 2; w < end; w += 2) s[w] = file ? (s[w]! | PTE_FILE) : (s[w]! & ~PTE_FILE);
@@ -263,6 +288,7 @@ export class GuestMemory {
    */
   invalidate(va: number, len: number, hostProt = PROT_READ | PROT_WRITE): number {
     this.mapGen++;
+    if (this.touchesTracked(va, len)) this.hostGen++;
     const addr = this.hostBase + va;
     const r = sys(NR.mprotect, addr, len, hostProt & PROT_WRITE ? PROT_READ : PROT_NONE);
     const back = sys(NR.mprotect, addr, len, hostProt);
@@ -281,6 +307,7 @@ export class GuestMemory {
       const a = Math.max(s, start), b = Math.min(e, end);
       if (a >= b) { keep.push([s, e]); continue; }
       this.mapGen++;
+      this.hostGen++;
       sys(NR.mmap, this.hostBase + a, b - a, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
       if (s < a) keep.push([s, a]);
       if (b < e) keep.push([b, e]);
@@ -291,6 +318,7 @@ export class GuestMemory {
   /** Gives pages back to the host (they read as zero afterwards) and drops KVM's mappings of them. */
   discard(va: number, len: number): void {
     this.mapGen++;
+    if (this.touchesTracked(va, len)) this.hostGen++;
     // A file mapping may sit there: put fresh anonymous memory back first.
     sys(NR.mmap, this.hostBase + va, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
     sys(NR.madvise, this.hostBase + va, len, MADV_DONTNEED);
@@ -585,6 +613,7 @@ export class GuestMemory {
    */
   resetWindow(ranges: readonly { start: number; end: number; file: boolean }[]): void {
     this.mapGen++;
+    this.hostGen++;
     this.dropSnapshotBacking(0, this.memSize);
     for (const r of ranges) {
       const addr = this.hostBase + r.start, len = r.end - r.start;
@@ -602,7 +631,9 @@ export class GuestMemory {
   scrub(): void {
     this.snapshotBacked = [];
     this.mapGen++;
+    this.hostGen++;
     this.tracked = this.held = undefined;
+    this.trackedRanges = [];
     const fds = this.heldFds;
     this.heldFds = undefined;
     fds?.close();

@@ -185,6 +185,9 @@ export class AddressSpace {
         memcpy(tmp, P.hostBase + v.start, len);
         const r = sys(HOST.mremap, tmp, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, P.hostBase + v.start);
         if (r < 0) { sys(NR.munmap, tmp, len); return r; }
+        // (Other host memory behind the parent's range now: its window cannot be reset in place.)
+        P.mapGen++;
+        P.hostGen++;
         for (const w of this.vmas) if (w.kind === 'shmem' && w.start >= v.start && w.end <= v.end) w.hostShared = true;
       }
       if (v.kind === 'shared' || v.kind === 'shmem') {
@@ -584,10 +587,13 @@ export class AddressSpace {
   dontneed(addr: number, len: number): number {
     if (addr % PAGE_SIZE !== 0) return -EINVAL;
     const end = Math.min(pageUp(addr + len), this.mem.memSize);
-    this.mem.mapGen++;    // (the host's zap may drop write tracking's protection: no in-place reset after it)
+    this.mem.mapGen++;
     for (const m of this.vmas) {
       if (m.end <= addr || m.start >= end || m.kind === 'shared' || m.kind === 'shmem') continue;
       const s = Math.max(m.start, addr), e = Math.min(m.end, end);
+      // (The host's zap drops write tracking's protection: no in-place reset after it, but
+      // in memory the run mapped itself, which the reset drops whole.)
+      this.mem.noteHostChange(s, e - s);
       // Private memory of a restored VM may still be its snapshot's memory file, which
       // MADV_DONTNEED would read again: anonymous memory (and torov's loaded images) reads zero.
       if (m.kind !== 'file') this.mem.dropSnapshotBacking(s, e);

@@ -258,7 +258,7 @@ export class Machine implements SchedulerHost {
   /** run() was called (a restore's first run begins with its capture point's call: Vcpu.fakeSyscallExit). */
   private ranOnce = false;
   /** A restored VM: the window's mapping generation once restored (see resetInPlace). */
-  private restoreGen = -1;
+  private restoreGen = { mapGen: -1, hostGen: -1 };
   /** A restored VM: its fd table's mark, its working directory's fd and the stdio they were made from, as restored (see KeptFds). */
   private restoredFds: { mark: number; cwdFd: number; stdio: readonly number[] } | undefined;
 
@@ -422,7 +422,7 @@ export class Machine implements SchedulerHost {
       if (origin?.adopt) { this.group.mem = this.mem; this.group.as = this.as; this.group.futexes = new Map(); this.group.borrowing = false; }
       if (origin) return;                        // the scheduler adds the child's thread (Scheduler.fork, moveOut)
       this.scheduler.add(this.task, this.vcpu, this.newSlot(this.vcpu.pages, this.task));
-      if (cfg.restore) this.restoreGen = this.mem.mapGen;
+      if (cfg.restore) this.restoreGen = { mapGen: this.mem.mapGen, hostGen: this.mem.hostGen };
       if (cfg.capture) this.armCapture(cfg.capture);
       if (this.chanOpts && cfg.rewrite !== false && start.bias !== undefined) {
         const rw = this.rewriter = new SiteRewriter(this.mem, this.as, cfg.image, start.bias, SYS_VA + SYS.STUB + STUB_CHAN_CALL);
@@ -846,7 +846,7 @@ export class Machine implements SchedulerHost {
     const keepMem = reusable && (this.group !== this.scheduler.initGroup || this.cfg.restore !== undefined);
     // A restored VM's window goes back to the snapshot's state in place when it can (only
     // the pages the run wrote are dropped), ready for the next restore of that snapshot.
-    const inPlace = keepMem && this.cfg.restore !== undefined && resetInPlace(this.cfg.restore, this.mem, this.restoreGen);
+    const inPlace = keepMem && this.cfg.restore !== undefined && resetInPlace(this.cfg.restore, this.mem, this.restoreGen, this.group.as);
     if (!keepMem) this.mem.release();
     else if (!inPlace) this.mem.scrub();
     if (mayKeep) {

@@ -27,7 +27,7 @@ import { sys, NR, addressOf } from '../host/libc';
 import { REGS } from '../kvm/kvm';
 import { PAGE_SIZE } from '../machine/layout';
 import { GuestMemory } from '../machine/memory';
-import { AddressSpace } from '../machine/mm';
+import { AddressSpace, Vma } from '../machine/mm';
 import { FdTable, DEFAULT_OPEN_FILES } from '../syscalls/fdtable';
 import { STAT } from '../linux/structs';
 import { S_IFMT, S_IFREG, S_IFSOCK, S_IFCHR } from '../linux/stat';
@@ -270,6 +270,7 @@ export function restoreMemory(s: Snapshot, mem: GuestMemory): boolean {
   // place (resetInPlace) instead of mapped afresh.
   mem.tracked = openWriteTracking() && trackWrites(mem.hostBase, mem.memSize, hostRanges(s, mem))
     && trackWrites(mem.sysHost, mem.layout.sysSize, [[mem.sysHost, mem.layout.vcpuOffset]]) ? s : undefined;
+  mem.trackedRanges = mem.tracked ? s.as.vmas.map((v) => [v.start, v.end] as const) : [];
   return false;
 }
 
@@ -326,23 +327,43 @@ function hostRanges(s: Snapshot, mem: GuestMemory): Array<[number, number]> {
  * a system page from the snapshot's system image (zero where it has none). KVM forgets
  * only those pages. Returns false when it cannot; the caller then empties the window.
  */
-export function resetInPlace(s: Snapshot, mem: GuestMemory, genAtRestore: number): boolean {
-  if (mem.tracked !== s || mem.mapGen !== genAtRestore) return false;
+export function resetInPlace(s: Snapshot, mem: GuestMemory, atRestore: { mapGen: number; hostGen: number }, as: AddressSpace): boolean {
+  if (mem.tracked !== s || mem.hostGen !== atRestore.hostGen) return false;
   const img = SYS_IMAGE.get(s);
   if (!img) return false;
-  const written: Array<[number, number]> = [], sysWritten: number[] = [];
+  // The mappings the run added (none if it changed none): the snapshot's must all be there as they were.
+  const added = mem.mapGen === atRestore.mapGen ? [] : addedRanges(s.as, as);
+  if (added === undefined) return false;
+  const own = snapshotHostRanges(s, mem);
+  const written: Array<[number, number]> = [], stray: Array<[number, number]> = [], sysWritten: number[] = [];
   const winEnd = mem.hostBase + mem.memSize;
   let pages = 0;
   for (const [start, len] of scanRanges(s, mem)) {
     const ok = forWritten(start, len, (h, n) => {
       if (h < winEnd) {
-        const w = Math.min(n, winEnd - h);
-        written.push([h, w]);
-        pages += w / PAGE_SIZE;
+        // Pages of the snapshot's mappings get its contents back; any other (of a mapping
+        // the run added, in a gap scanned with its neighbours) is dropped.
+        let at = h;
+        const end = Math.min(h + n, winEnd);
+        for (const [os, ol] of own) {
+          const a = Math.max(at, os), b = Math.min(end, os + ol);
+          if (a >= b) continue;
+          if (at < a) stray.push([at, a - at]);
+          written.push([a, b - a]);
+          pages += (b - a) / PAGE_SIZE;
+          at = b;
+        }
+        if (at < end) stray.push([at, end - at]);
       }
       for (let a = Math.max(h, mem.sysHost); a < h + n; a += PAGE_SIZE) sysWritten.push((a - mem.sysHost) / PAGE_SIZE);
     });
     if (!ok) return false;
+  }
+  // Mappings the run added, and stray written pages: dropped (fresh memory reads zero), which
+  // also makes KVM forget its translations of them (the page tables that mapped them are put
+  // back below, by the VMM's stores, which KVM does not see).
+  for (const [h, n] of [...stray, ...added.map(([a, b]) => [mem.hostBase + a, b - a] as [number, number])]) {
+    if (sys(NR.madvise, h, n, MADV_DONTNEED) !== 0) return false;
   }
   // A program's few hot pages (its stack, its data): the snapshot's contents are read back
   // over them from the memfd (which reads zero where the snapshot had no page), and they stay
@@ -368,6 +389,47 @@ export function resetInPlace(s: Snapshot, mem: GuestMemory, genAtRestore: number
   mem.held = s;
   return true;
 }
+
+/**
+ * The parts of `run`'s mappings (a restored VM's after its run) outside the snapshot's
+ * (`snap`), as [start, end) guest ranges; undefined unless every mapping of the snapshot is
+ * still there, whole, with the same protection and kind (it may have grown: a heap).
+ */
+function addedRanges(snap: AddressSpace, run: AddressSpace): Array<[number, number]> | undefined {
+  for (const v of snap.vmas) {
+    const w = run.find(v.start);
+    if (!w || w.end < v.end || !sameMapping(v, w)) return undefined;
+  }
+  const out: Array<[number, number]> = [];
+  const own = snap.vmas;
+  for (const w of run.vmas) {
+    let at = w.start;
+    for (const v of own) {
+      if (v.end <= at || v.start >= w.end) continue;
+      if (at < v.start) out.push([at, v.start]);
+      at = Math.max(at, v.end);
+    }
+    if (at < w.end) out.push([at, w.end]);
+  }
+  return out;
+}
+
+/** Whether `w` (a mapping after a run) maps what `v` (the snapshot's, inside it) did, as it did. */
+function sameMapping(v: Vma, w: Vma): boolean {
+  return v.prot === w.prot && v.kind === w.kind && v.hostRO === w.hostRO && v.eof === w.eof && v.hostShared === w.hostShared
+    && v.shm?.id === w.shm?.id && (v.shm === undefined || v.shm.offset === w.shm!.offset + (v.start - w.start))
+    && v.file?.id === w.file?.id && (v.file === undefined || v.file.offset === w.file!.offset + (v.start - w.start));
+}
+
+/** The snapshot's mappings as host ranges (hostRanges), kept per window like scanRanges. */
+function snapshotHostRanges(s: Snapshot, mem: GuestMemory): ReadonlyArray<readonly [number, number]> {
+  const c = OWN_RANGES.get(mem);
+  if (c && c.s === s) return c.ranges;
+  const ranges = hostRanges(s, mem);
+  OWN_RANGES.set(mem, { s, ranges });
+  return ranges;
+}
+const OWN_RANGES = new WeakMap<GuestMemory, { s: Snapshot; ranges: ReadonlyArray<readonly [number, number]> }>();
 
 /**
  * The host ranges resetInPlace scans: the snapshot's mappings and the system pages below

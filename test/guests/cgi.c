@@ -12,9 +12,10 @@
  * no CGI header), big (a 200 KiB body), status (a 201 with a header of its own), dontneed
  * (madvise(MADV_DONTNEED) over half the table, which then reads zero), exec (runs itself
  * again with the argument "bsscheck", which reports whether its .bss starts zeroed: that
- * of the image before was filled at initialisation), flags and fds (report then change the
- * stdio status flags, or the fd table and working directory), scribble (writes its whole
- * table), anything else: a 200 with what it saw.
+ * of the image before was filled at initialisation), flags, fds and cwd (report then
+ * change the stdio status flags, the fd table, or the working directory), scribble
+ * (writes its whole table), grow (maps more memory: brk and mmap), probe=ADDR (reads
+ * ADDR), anything else: a 200 with what it saw.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static int counter;
@@ -127,6 +129,32 @@ int main(int argc, char **argv)
 			open("/dev/null", O_RDONLY);
 		} else if (chdir("/tmp") != 0) snprintf(cwd, sizeof cwd, "(chdir: errno %d)", errno);
 		printf("Content-Type: text/plain\r\n\r\nfds%s cwd=%s proc=%s\n", seen, cwd, link);
+		return 0;
+	}
+	if (strncmp(q, "grow", 4) == 0 || strncmp(q, "probe=", 6) == 0) {
+		/* grow: maps more memory (the heap grown by brk, a new anonymous mapping), reports
+		 * where and how much of it was not zero, fills it, then gives half of each back.
+		 * probe=ADDR (hex) reads ADDR
+		 * first, where an earlier request's mapping was: it must fault (a 502). */
+		if (q[0] == 'p') {
+			volatile unsigned char *p = (volatile unsigned char *)strtoul(q + 6, 0, 16);
+			printf("Content-Type: text/plain\r\n\r\nprobe read %d\n", *p);
+			return 0;
+		}
+		size_t len = 256 * 1024;
+		/* (musl's sbrk takes no increment: the brk system call itself.) */
+		unsigned char *b = (unsigned char *)syscall(SYS_brk, 0);
+		if ((unsigned char *)syscall(SYS_brk, b + len) != b + len) b = 0;
+		unsigned char *m = mmap(0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED) m = 0;
+		int zb = b ? nonzero(b, len) : -1, zm = m ? nonzero(m, len) : -1;
+		if (b) memset(b, 0x5a, len);
+		if (m) memset(m, 0xa5, len);
+		/* Half of each given back (as a free does): the rest stays mapped to the end. */
+		if (m) munmap(m + len / 2, len / 2);
+		if (b) syscall(SYS_brk, b + len / 2);
+		printf("Content-Type: text/plain\r\n\r\ngrow count=%d brk=%lx mmap=%lx nonzero=%d,%d\n", counter,
+		       (unsigned long)b, (unsigned long)m, zb, zm);
 		return 0;
 	}
 	if (strcmp(q, "scribble") == 0) {

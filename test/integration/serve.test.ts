@@ -217,6 +217,39 @@ test('serve: a request that writes 1 MiB of the program\'s memory leaves none of
   }
 });
 
+test('serve: a request that maps more memory (brk, mmap) and gives some back leaves none of it to the next, and the window is still reset in place', async () => {
+  const s = await startServer(['--concurrency', '1']);
+  try {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const inPlace = async () => metric((await request(s.port, agent, '/-/metrics')).body, 'torov_serve_restores_in_place_total');
+    const grown: Record<string, string>[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await request(s.port, agent, '/g?grow');
+      assert.equal(r.status, 200, r.body);
+      grown.push(fields(r.body));
+    }
+    // Each request finds the memory the one before mapped gone: mapped again at the same
+    // addresses (as it was at the snapshot), zero, counters at 1.
+    for (const g of grown) assert.deepEqual([g['count'], g['brk'], g['mmap'], g['nonzero']], ['1', grown[0]!['brk'], grown[0]!['mmap'], '0,0'], JSON.stringify(grown));
+    if (kernelAtLeast(6, 7)) assert.ok(await inPlace() >= 3, 'the windows of runs that grew their memory are reset in place');
+    // And the guest cannot reach it any more: reading where it was faults (the VMM dropped
+    // KVM's translations along with the pages), 502; then the program runs as before.
+    for (const base of [grown[0]!['mmap']!, grown[0]!['brk']!]) {
+      // The first byte of each (the half kept to the end of the run), and the last (the half given back).
+      for (const off of [0, 256 * 1024 - 1]) {
+        const at = (parseInt(base, 16) + off).toString(16);
+        assert.equal((await request(s.port, agent, `/g?probe=${at}`)).status, 502, `a read at 0x${at}`);
+      }
+    }
+    const r = await request(s.port, agent, '/g?x');
+    assert.equal(r.status, 200, r.body);
+    assert.equal(fields(r.body)['count'], '1', r.body);
+    agent.destroy();
+  } finally {
+    assert.equal(await stop(s), 0, s.stderr());
+  }
+});
+
 test('serve: status flags a request sets on its stdin and stdout (F_SETFL) are gone at the next', async () => {
   const s = await startServer(['--concurrency', '1']);
   try {
