@@ -18,7 +18,7 @@
 import * as fs from 'node:fs';
 import { sys, NR, addressOf } from './host/libc';
 import { SYS as NRS } from './linux/syscalls';
-import { Machine, MachineConfig, kvmHandle } from './vmm/machine';
+import { Machine, MachineConfig, kvmHandle, forgetSnapshot } from './vmm/machine';
 import { Snapshot, SnapshotError, snapshotMemfd, releaseSnapshot } from './vmm/snapshot';
 import { writeSnapshotFile, readSnapshotFile, cpuIdentity } from './vmm/snapshot-file';
 import { cpuFeatures } from './machine/x86';
@@ -182,13 +182,17 @@ export class VMSnapshot {
     const policy = options.policy !== undefined ? loadPolicyFile(options.policy).policy : defaultPolicy();
     const log = options.log ?? ((l: string) => { try { fs.writeSync(2, l + '\n'); } catch { /* closed */ } });
     const image = fs.readFileSync(info.exe);
-    return new VMSnapshot({ path: info.exe, image, argv: [info.exe], env: [], memory: info.memory, policy, log, syscallPath: 'exit', restore: info.snapshot }, info.snapshot);
+    // A file does not hold the working directory: each run starts in this process's, as now
+    // (an fd of it, which every run goes back to before it starts: Machine.prepareRestored).
+    const snap: Snapshot = { ...info.snapshot, group: { ...info.snapshot.group, cwdFd: fs.openSync('.', fs.constants.O_RDONLY | fs.constants.O_DIRECTORY) } };
+    return new VMSnapshot({ path: info.exe, image, argv: [info.exe], env: [], memory: info.memory, policy, log, syscallPath: 'exit', restore: snap }, snap);
   }
 
   /** Releases the warm VMs and the snapshot's memory. */
   close(): void {
     for (const m of this.pool.splice(0)) m.close();
     this.stdio.close();
+    forgetSnapshot(this.snap);
     releaseSnapshot(this.snap);
   }
 }

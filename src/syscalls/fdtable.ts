@@ -198,12 +198,18 @@ export class FdTable {
     return r < 0 && r !== -EINTR ? r : 0;
   }
 
+  /**
+   * A file lock was taken or dropped through one of these fds (fcntl F_SETLK, flock): it
+   * lives as long as the host fds that hold it, so the table counts as changed.
+   */
+  noteLock(): void { this.changes++; }
+
   /** A mark of the table's state now, for unchangedSince. */
   mark(): number { return this.changes; }
 
   /**
    * True if, since `mark()` returned `m`, no guest fd was opened, closed, duplicated or had
-   * its flags changed, and none has anything torov keeps per fd (F_SETOWN, a signalfd, a
+   * its flags changed, no lock was taken through one, and none has anything torov keeps per fd (F_SETOWN, a signalfd, a
    * pidfd, a file of torov's /proc) nor a working directory there: the guest sees the
    * table as it was. (A restored VM's table then serves the next restore: Machine.close.)
    */

@@ -230,6 +230,8 @@ const sysFcntl: Handler = (k, a) => {
     case F_ADD_SEALS: case F_GET_SEALS:
       return sys(HOST.fcntl, h, cmd, a.n(2));
     case F_GETLK: case F_SETLK: case F_SETLKW: case F_OFD_GETLK: case F_OFD_SETLK: case F_OFD_SETLKW:
+      // A lock lives as long as the host fds that hold it: the table is not kept for a next run.
+      if (cmd !== F_GETLK && cmd !== F_OFD_GETLK) k.fds.noteLock();
       // GETLK writes the struct flock back.
       return sys(HOST.fcntl, h, cmd, k.mem.host(a.ptr(2), FLOCK.SIZE, cmd === F_GETLK || cmd === F_OFD_GETLK));
     default:
@@ -456,6 +458,6 @@ export const ioHandlers: HandlerTable = {
     const g = a.i(1) & FALLOC_FL_PUNCH_HOLE ? 0 : mayGrow(k, a.i(0), h, Math.max(0, a.n(2)), a.n(3));
     return g < 0 ? g : sys(HOST.fallocate, h, a.i(1), a.n(2), a.n(3));
   },
-  flock: (k, a) => { const h = fdArg(k, a, 0); return h < 0 ? -EBADF : sys(HOST.flock, h, a.i(1)); },
+  flock: (k, a) => { const h = fdArg(k, a, 0); if (h < 0) return -EBADF; k.fds.noteLock(); return sys(HOST.flock, h, a.i(1)); },
   fadvise64: (k, a) => { const h = fdArg(k, a, 0); return h < 0 ? -EBADF : sys(HOST.fadvise64, h, a.n(1), a.n(2), a.i(3)); },
 };

@@ -133,6 +133,8 @@ export class Dispatcher implements SyscallDispatcher {
     if (prev.umask !== g.umask) sys(HOST.umask, g.umask);
   }
   private active: ThreadGroup | undefined;
+  /** The process whose call came last (whose cwd and umask the VMM's are), if any came. */
+  get activeGroup(): ThreadGroup | undefined { return this.active; }
   /** --trace tags each line with its thread once the run has more than one (set by the scheduler). */
   tagged = false;
 

@@ -129,6 +129,14 @@ function signalXsave(feat: CpuFeatures): { readonly size: number; readonly featu
 }
 const SIGNAL_XSAVE = new WeakMap<CpuFeatures, { readonly size: number; readonly features: bigint }>();
 
+/**
+ * A snapshot is released (VMSnapshot.close): the warm windows kept in its state are emptied,
+ * which also closes the fds kept with them (KeptFds) and frees its pages they held.
+ */
+export function forgetSnapshot(s: Snapshot): void {
+  for (const w of warmVms) if (w.mem?.held === s) w.mem.scrub();
+}
+
 /** A kept VM for a window of `memSize` bytes and `maxVcpus` vCPUs, if there is one. */
 function takeWarm(memSize: number, maxVcpus: number, snap?: Snapshot): WarmVm | undefined {
   // A restore takes first a window that holds its snapshot's state (reset in place).
@@ -260,7 +268,7 @@ export class Machine implements SchedulerHost {
   /** A restored VM: the window's mapping generation once restored (see resetInPlace). */
   private restoreGen = { mapGen: -1, hostGen: -1 };
   /** A restored VM: its fd table's mark, its working directory's fd and the stdio they were made from, as restored (see KeptFds). */
-  private restoredFds: { mark: number; cwdFd: number; stdio: readonly number[] } | undefined;
+  private restoredFds: { mark: number; cwdFd: number; cwdChanges: number; stdio: readonly number[] } | undefined;
 
   constructor(cfg: MachineConfig, origin?: ForkOrigin) {
     this.cfg = cfg;
@@ -330,7 +338,7 @@ export class Machine implements SchedulerHost {
           const stdio = [0, 1, 2].map((fd) => cfg.stdio?.[fd] ?? fd);
           kept = this.restoredInPlace ? takeKeptFds(this.mem, cfg.openFiles, stdio) : undefined;
           this.fds = kept?.fds ?? restoreFds(snap, cfg.openFiles, stdio);
-          this.restoredFds = { mark: this.fds.mark(), cwdFd: -1, stdio };
+          this.restoredFds = { mark: this.fds.mark(), cwdFd: -1, cwdChanges: 0, stdio };
         } else {
           writeSystemTables(this.mem);
           this.as = new AddressSpace(this.mem, cfg.memory);
@@ -348,6 +356,7 @@ export class Machine implements SchedulerHost {
           this.group.umask = snap.group.umask;
           if (snap.group.cwdFd >= 0) this.group.cwdFd = kept ? kept.cwdFd : sys(NR.fcntl, snap.group.cwdFd, F_DUPFD_CLOEXEC, 3);
           this.restoredFds!.cwdFd = this.group.cwdFd;
+          this.restoredFds!.cwdChanges = this.group.cwdChanges;
         }
         this.scheduler = new Scheduler(this, cfg.syscallPath === 'ring', cfg.spawnThread === true, this.group.pid);
         this.task = new Task(this.group, this.group.pid, this.scheduler);
@@ -837,6 +846,11 @@ export class Machine implements SchedulerHost {
       this.vcpu.fd.runOnce();
       run.setUint8(RUN.immediate_exit, 0);
     }
+    // The VMM's umask is the last active guest process's (Dispatcher.activate): a restored
+    // program's next run must find the snapshot's. (Only a guest's umask call changes it,
+    // which the policy, and so the VMM's filter, then allows.)
+    const umask = this.dispatcher.activeGroup?.umask;
+    if (this.cfg.restore && this.group === this.scheduler.initGroup && umask !== undefined && umask !== this.cfg.restore.group.umask) sys(HOST.umask, this.cfg.restore.group.umask);
     // A restored VM's fds may stay with its window for the next restore (below).
     const mayKeep = this.restoredFds !== undefined && reusable && this.borrowers === 0;
     if (!mayKeep) this.closeFds();
@@ -851,7 +865,9 @@ export class Machine implements SchedulerHost {
     else if (!inPlace) this.mem.scrub();
     if (mayKeep) {
       const r = this.restoredFds!;
-      if (inPlace && this.group.fds === this.fds && this.fds.unchangedSince(r.mark) && this.group.cwdFd === r.cwdFd) {
+      // (The cwd fd by its changes, not its number: a chdir closes it, and a later record
+      // of the cwd may get the same number for another directory.)
+      if (inPlace && this.group.fds === this.fds && this.fds.unchangedSince(r.mark) && this.group.cwdChanges === r.cwdChanges && this.group.cwdFd === r.cwdFd) {
         this.mem.heldFds = new KeptFds(this.fds, this.group.cwdFd, r.stdio);
         this.group.cwdFd = -1;
       } else this.closeFds();

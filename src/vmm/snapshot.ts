@@ -25,7 +25,7 @@
  */
 import { sys, NR, addressOf } from '../host/libc';
 import { REGS } from '../kvm/kvm';
-import { PAGE_SIZE } from '../machine/layout';
+import { PAGE_SIZE, SYS } from '../machine/layout';
 import { GuestMemory } from '../machine/memory';
 import { AddressSpace, Vma } from '../machine/mm';
 import { FdTable, DEFAULT_OPEN_FILES } from '../syscalls/fdtable';
@@ -380,9 +380,12 @@ export function resetInPlace(s: Snapshot, mem: GuestMemory, atRestore: { mapGen:
   }
   // The system pages written (the clock page at each restore; an exception's frame on the
   // exception stack; few others): copied back, and kept writable as hot pages are.
-  const sysPages = mem.layout.vcpuOffset / PAGE_SIZE;
+  const sysPages = mem.layout.vcpuOffset / PAGE_SIZE, clock = SYS.VVAR / PAGE_SIZE;
   for (const p of sysWritten) {
     if (p >= sysPages) return false;
+    // The clock page, left as the VMM wrote it: every restore of a snapshot with the vDSO
+    // writes it anew before the guest runs (where its bytes differ), and the guest cannot.
+    if (p === clock && s.vdso) continue;
     const b = img.get(p);
     if (b) mem.sys8.set(b, p * PAGE_SIZE); else mem.sys8.fill(0, p * PAGE_SIZE, (p + 1) * PAGE_SIZE);
   }

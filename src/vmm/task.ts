@@ -85,7 +85,11 @@ export class ThreadGroup {
    */
   borrowing = false;
   /** The process's working directory as a host O_PATH fd (-1: the VMM's own cwd is it, nobody else ran since). */
-  cwdFd = -1;
+  get cwdFd(): number { return this.cwd; }
+  set cwdFd(fd: number) { this.cwd = fd; this.cwdChanges++; }
+  private cwd = -1;
+  /** Counts the assignments of cwdFd (a restored VM keeps its cwd fd only if none happened: Machine.close). */
+  cwdChanges = 0;
   /** The file mode creation mask (umask). */
   umask = 0o022;
   /** nowMs() when it started (/proc's start times). */

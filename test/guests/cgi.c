@@ -13,7 +13,8 @@
  * (madvise(MADV_DONTNEED) over half the table, which then reads zero), exec (runs itself
  * again with the argument "bsscheck", which reports whether its .bss starts zeroed: that
  * of the image before was filled at initialisation), flags, fds and cwd (report then
- * change the stdio status flags, the fd table, or the working directory), scribble
+ * change the stdio status flags, the fd table, or the working directory), umask (reports
+ * it, then clears it), scribble
  * (writes its whole table), grow (maps more memory: brk and mmap), probe=ADDR (reads
  * ADDR), anything else: a 200 with what it saw.
  */
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -105,6 +107,11 @@ int main(int argc, char **argv)
 		fcntl(0, F_SETFL, in | m);
 		fcntl(1, F_SETFL, out | m);
 		printf("Content-Type: text/plain\r\n\r\nflags in=%d out=%d\n", in & m, out & m);
+		return 0;
+	}
+	if (strcmp(q, "umask") == 0) {
+		/* The file mode creation mask as this request found it, then cleared. */
+		printf("Content-Type: text/plain\r\n\r\numask=%03o\n", (unsigned)umask(0));
 		return 0;
 	}
 	if (strcmp(q, "fds") == 0 || strcmp(q, "cwd") == 0) {

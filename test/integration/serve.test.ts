@@ -265,7 +265,7 @@ test('serve: status flags a request sets on its stdin and stdout (F_SETFL) are g
   }
 });
 
-test('serve: a request that changes its fd table and working directory leaves neither to the next; one that does not keeps its fds for the next restore', async () => {
+test('serve: a request that changes its fd table, working directory or umask leaves none of them to the next; one that does not keeps its fds for the next restore', async () => {
   const s = await startServer(['--policy', path.join(ROOT, 'test', 'fixtures', 'cgi-fds-policy.json'), '--concurrency', '1']);
   try {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -280,8 +280,10 @@ test('serve: a request that changes its fd table and working directory leaves ne
     assert.match(seen[0]!, /^fds 0:0 1:0 2:0 3:-1 4:-1 5:-1 6:-1 7:-1 8:-1 9:-1 cwd=\/\S* proc=\/\S*$/, seen[0]);
     assert.ok(!seen[0]!.includes('/tmp') && !seen[0]!.includes('errno'), seen[0]);
     for (const [i, b] of seen.entries()) assert.equal(b, seen[0], `fds request ${i + 1}`);
+    // The umask a request sets (the VMM process's own) is the snapshot's again at the next.
+    for (let i = 0; i < 2; i++) assert.equal((await request(s.port, agent, '/d?umask')).body.trim(), 'umask=022', `umask request ${i + 1}`);
     const inPlace = Number(/^torov_serve_restores_in_place_total (\d+)$/m.exec((await request(s.port, agent, '/-/metrics')).body)?.[1]);
-    if (kernelAtLeast(6, 7)) assert.ok(inPlace >= 9, `${inPlace} restores in place`);
+    if (kernelAtLeast(6, 7)) assert.ok(inPlace >= 11, `${inPlace} restores in place`);
     agent.destroy();
   } finally {
     assert.equal(await stop(s), 0, s.stderr());
