@@ -55,7 +55,12 @@ export interface MachineConfig {
   /** Where --trace lines go (a host fd), or undefined. */
   traceFd?: number;
   verbose?: boolean;
-  /** Host fds that become the guest's 0, 1 and 2 (duplicated; default: the VMM's own). */
+  /**
+   * Host fds that become the guest's 0, 1 and 2 (duplicated; default: the VMM's own). A
+   * restore in place may take the duplicates an earlier restore of the same snapshot made
+   * from the same fd numbers (KeptFds): while a snapshot is in use, these numbers must name
+   * the same open files (serve and VMSnapshot keep one set of memfds for their life).
+   */
   stdio?: readonly [number, number, number];
   /** Writes a diagnostic line to the user (stderr). */
   log: (line: string) => void;
