@@ -363,7 +363,7 @@ export function runProgram(program: string, programArgs: readonly string[], opts
    */
   const enableFilter = (forServe: boolean) => {
     const { enableSeccomp } = require('../sandbox/seccomp') as typeof import('../sandbox/seccomp');
-    const filter = enableSeccomp(policy, { gdb: gdb !== undefined, serve: forServe, pid: process.pid });
+    const filter = enableSeccomp(policy, { gdb: gdb !== undefined, serve: forServe, serveWorker: forServe && serve?.worker === true, pid: process.pid });
     // Without guest threads in the policy the filter forbids new host threads too: the VMM
     // must not try to start one (the early thread, if any, is all it gets).
     if (!filter.rules.some((r) => r.syscall === 'clone' && r.errno === undefined)) {

@@ -220,6 +220,14 @@ export const GDB_GROUP: RuleGroup = {
  * the program's working directory put back before each run and the private /tmp emptied
  * after each. Everything else the server needs is made before the filter.
  */
+export const SERVE_WORKER_GROUP: RuleGroup = {
+  name: 'serve-worker',
+  why: 'only for a worker of torov serve --workers N (buildFilter(..., { serveWorker: true })): its front\'s channel',
+  rules: [
+    { syscall: 'recvmsg', args: [{ arg: 0, value: 5, name: 'the front\'s channel' }], why: 'reads its front\'s messages and the connections they carry (Node\'s IPC channel, fd 5: src/serve/front.ts)' },
+  ],
+};
+
 export const SERVE_GROUP: RuleGroup = {
   name: 'serve',
   why: 'only for torov serve (buildFilter(..., { serve: true })): the HTTP server, snapshots, per-request stdio and /tmp',
@@ -236,7 +244,6 @@ export const SERVE_GROUP: RuleGroup = {
     { syscall: 'recvfrom', why: 'reads a connection' },
     { syscall: 'sendto', why: 'writes a connection' },
     { syscall: 'epoll_create1', why: 'libuv\'s loop' },
-    { syscall: 'recvmsg', args: [{ arg: 0, value: 5, name: 'the front\'s channel' }], why: 'a worker of serve --workers N reads its front\'s messages and the connections they carry (Node\'s IPC channel, fd 5: src/serve/front.ts)' },
     ioctl(TTY_IOCTLS.FIONBIO, 'libuv makes accepted sockets non-blocking'),
     ioctl(WRITE_TRACK_IOCTLS.UFFDIO_REGISTER, 'registers a restored VM\'s window with the VMM\'s own userfaultfd, in asynchronous write-protect mode (src/machine/write-track.ts)'),
     ioctl(WRITE_TRACK_IOCTLS.UFFDIO_WRITEPROTECT, 'protects a restored VM\'s pages as its window is registered for write tracking, and again after a run that wrote many (src/vmm/snapshot.ts, resetInPlace)'),

@@ -49,7 +49,7 @@ import { SYS, syscallName } from '../linux/syscalls';
 import { EACCES, EEXIST, EINVAL, errnoName } from '../linux/errno';
 import { PR_GET_NO_NEW_PRIVS, PR_SET_NO_NEW_PRIVS } from '../linux/prctl';
 import { Policy, verdict, widestVerdict, ACTION_NAMES, ALLOW, LOG, CHECK } from '../policy/policy';
-import { RUNTIME_GROUPS, GDB_GROUP, SERVE_GROUP, GUEST_RULES, ArgEq, HostRule, RuleGroup } from './seccomp-rules';
+import { RUNTIME_GROUPS, GDB_GROUP, SERVE_GROUP, SERVE_WORKER_GROUP, GUEST_RULES, ArgEq, HostRule, RuleGroup } from './seccomp-rules';
 import { SandboxError } from './jail';
 
 /** AUDIT_ARCH_X86_64 (<linux/audit.h>): EM_X86_64 | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE. */
@@ -107,6 +107,8 @@ export interface FilterOptions {
   readonly gdb?: boolean;
   /** Add torov serve's rules (src/sandbox/seccomp-rules.ts, SERVE_GROUP). */
   readonly serve?: boolean;
+  /** Add a serve --workers worker's rule too (SERVE_WORKER_GROUP: its front's channel). */
+  readonly serveWorker?: boolean;
   /** The VMM's process id, for rules limited to the process itself (default: this process). */
   readonly pid?: number;
 }
@@ -141,7 +143,7 @@ const ARG_CHECK_WHY = 'argument rules: paths are resolved by O_PATH opens (opena
 /** The rules of the filter for `policy`: runtime, [gdb,] then the guest's, in that order. */
 export function filterRules(policy: Policy, opts: FilterOptions = {}): { rules: ResolvedRule[]; guest: GuestEntry[]; groups: RuleGroup[] } {
   const pid = opts.pid ?? process.pid;
-  const groups = [...RUNTIME_GROUPS, ...(opts.gdb ? [GDB_GROUP] : []), ...(opts.serve ? [SERVE_GROUP] : [])];
+  const groups = [...RUNTIME_GROUPS, ...(opts.gdb ? [GDB_GROUP] : []), ...(opts.serve ? [SERVE_GROUP] : []), ...(opts.serve && opts.serveWorker ? [SERVE_WORKER_GROUP] : [])];
   const rules: ResolvedRule[] = [];
   for (const g of groups) for (const r of g.rules) rules.push(resolve(r, g === GDB_GROUP ? 'gdb' : 'runtime', g.name, pid));
   const guest: GuestEntry[] = [];

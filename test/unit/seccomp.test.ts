@@ -206,6 +206,16 @@ describe('the BPF program', () => {
     assert.equal(verdictOf(gdb, 'process_vm_readv', [1, 0, 1, 0, 1, 0]), KILL);
   });
 
+  it('lets only a serve --workers worker read its front\'s channel (recvmsg on fd 5)', () => {
+    const none = policy('deny', []);
+    const serve = buildFilter(none, { pid: PID, serve: true }).program;
+    const worker = buildFilter(none, { pid: PID, serve: true, serveWorker: true }).program;
+    assert.equal(verdictOf(serve, 'recvmsg', [5, 0, 0]), KILL);
+    assert.equal(verdictOf(worker, 'recvmsg', [5, 0, 0]), ALLOW);
+    assert.equal(verdictOf(worker, 'recvmsg', [6, 0, 0]), KILL);
+    assert.equal(verdictOf(buildFilter(none, { pid: PID, serveWorker: true }).program, 'recvmsg', [5, 0, 0]), KILL, 'only with serve');
+  });
+
   it('fits in the kernel\'s limit for every kind of policy', () => {
     for (const p of [defaultPolicy(), policy('allow', []), policy('deny', [])]) {
       for (const gdb of [false, true]) {
