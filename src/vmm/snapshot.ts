@@ -320,8 +320,10 @@ function hostRanges(s: Snapshot, mem: GuestMemory): Array<[number, number]> {
 
 /**
  * After a restored VM's run: puts its window back to the snapshot's state in place, if
- * that can be done exactly: the window was registered for write tracking at its restore
- * and the run changed none of its mappings (`mapGen`). Each page written since (by the
+ * that can be done exactly: the window was registered for write tracking at its restore,
+ * the host memory behind the snapshot's mappings was not changed (`hostGen`), and those
+ * mappings are all still there as they were (the run may have added others, `as`: they
+ * are dropped whole). Each page written since (by the
  * guest, by the host kernel for it, by the VMM) gets the snapshot's contents again: a
  * window page from the snapshot's memfd (which reads zero where the snapshot had no page),
  * a system page from the snapshot's system image (zero where it has none). KVM forgets
@@ -334,11 +336,11 @@ export function resetInPlace(s: Snapshot, mem: GuestMemory, atRestore: { mapGen:
   // The mappings the run added (none if it changed none): the snapshot's must all be there as they were.
   const added = mem.mapGen === atRestore.mapGen ? [] : addedRanges(s.as, as);
   if (added === undefined) return false;
-  const own = snapshotHostRanges(s, mem);
+  const { own, scan } = resetRanges(s, mem);
   const written: Array<[number, number]> = [], stray: Array<[number, number]> = [], sysWritten: number[] = [];
   const winEnd = mem.hostBase + mem.memSize;
   let pages = 0;
-  for (const [start, len] of scanRanges(s, mem)) {
+  for (const [start, len] of scan) {
     const ok = forWritten(start, len, (h, n) => {
       if (h < winEnd) {
         // Pages of the snapshot's mappings get its contents back; any other (of a mapping
@@ -424,37 +426,30 @@ function sameMapping(v: Vma, w: Vma): boolean {
     && v.file?.id === w.file?.id && (v.file === undefined || v.file.offset === w.file!.offset + (v.start - w.start));
 }
 
-/** The snapshot's mappings as host ranges (hostRanges), kept per window like scanRanges. */
-function snapshotHostRanges(s: Snapshot, mem: GuestMemory): ReadonlyArray<readonly [number, number]> {
-  const c = OWN_RANGES.get(mem);
-  if (c && c.s === s) return c.ranges;
-  const ranges = hostRanges(s, mem);
-  OWN_RANGES.set(mem, { s, ranges });
-  return ranges;
-}
-const OWN_RANGES = new WeakMap<GuestMemory, { s: Snapshot; ranges: ReadonlyArray<readonly [number, number]> }>();
-
 /**
- * The host ranges resetInPlace scans: the snapshot's mappings and the system pages below
- * the vCPU blocks (right after the window and its guard page: GuestMemory), with ranges
+ * The host ranges resetInPlace works on, made once per window and snapshot: `own`, the
+ * snapshot's mappings (hostRanges); `scan`, what it scans: those and the system pages
+ * below the vCPU blocks (right after the window and its guard page: GuestMemory), ranges
  * less than SCAN_GAP apart scanned as one. Each scan costs several µs here whatever its
- * length, and a gap between mappings has no page written (nothing maps it).
+ * length, and a gap between mappings has no page written but of a mapping the run added.
  */
-function scanRanges(s: Snapshot, mem: GuestMemory): ReadonlyArray<readonly [number, number]> {
-  const c = SCAN_RANGES.get(mem);
-  if (c && c.s === s) return c.ranges;
-  const out: Array<[number, number]> = [];
-  const all = [...hostRanges(s, mem), [mem.sysHost, mem.layout.vcpuOffset] as [number, number]].sort((a, b) => a[0] - b[0]);
+function resetRanges(s: Snapshot, mem: GuestMemory): ResetRanges {
+  const c = RESET_RANGES.get(mem);
+  if (c && c.s === s) return c;
+  const own = hostRanges(s, mem);
+  const scan: Array<[number, number]> = [];
+  const all = [...own.map(([a, n]) => [a, n] as [number, number]), [mem.sysHost, mem.layout.vcpuOffset] as [number, number]].sort((a, b) => a[0] - b[0]);
   for (const [start, len] of all) {
-    const last = out[out.length - 1];
+    const last = scan[scan.length - 1];
     if (last && start - (last[0] + last[1]) <= SCAN_GAP) last[1] = Math.max(last[1], start + len - last[0]);
-    else out.push([start, len]);
+    else scan.push([start, len]);
   }
-  SCAN_RANGES.set(mem, { s, ranges: out });
-  return out;
+  const r = { s, own, scan };
+  RESET_RANGES.set(mem, r);
+  return r;
 }
-/** The last snapshot's scanRanges in each window (the same for every reset of it in place). */
-const SCAN_RANGES = new WeakMap<GuestMemory, { s: Snapshot; ranges: ReadonlyArray<readonly [number, number]> }>();
+interface ResetRanges { s: Snapshot; own: ReadonlyArray<readonly [number, number]>; scan: ReadonlyArray<readonly [number, number]> }
+const RESET_RANGES = new WeakMap<GuestMemory, ResetRanges>();
 
 /** The widest gap between two ranges scanned as one (resetInPlace): 2 MiB, one page table's worth. */
 const SCAN_GAP = 2 << 20;
